@@ -1,0 +1,33 @@
+# regwatch — `make install`, `make run`, `make test`, `make demo`, `make bench`
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run demo test bench lock clean
+
+$(BIN)/regwatch: pyproject.toml requirements.lock
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(BIN)/regwatch
+
+install: $(BIN)/regwatch
+
+run: install
+	$(BIN)/regwatch run
+
+demo: install
+	$(BIN)/regwatch demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+# Re-resolve the pinned versions after changing pyproject.toml's dependencies.
+lock:
+	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,18 @@
+"""Digest schedules: `hourly` or `daily HH:MM` (in Asia/Shanghai unless configured)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+
+def next_digest_time(spec: str, now: datetime | None = None, tz: str = "Asia/Shanghai") -> datetime:
+    now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(tz))
+    if spec == "hourly":
+        nxt = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    else:
+        hh, mm = (spec.split(" ", 1)[1] if " " in spec else "09:00").split(":")
+        nxt = now.replace(hour=int(hh), minute=int(mm), second=0, microsecond=0)
+        if nxt <= now:
+            nxt += timedelta(days=1)
+    return nxt.astimezone(timezone.utc)

@@ -1,0 +1,32 @@
+"""List parsers, one per source kind: bytes of a list page → the article entries it names.
+
+They are plain functions (no Scrapy), so each bundled source's recorded response can be tested
+directly, and they raise `ListError` with one clear line when a page is not what the source expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+
+@dataclass
+class Entry:
+    url: str
+    title: str | None = None
+    published_at: datetime | None = None
+    detail_url: str | None = None      # fetch this instead of `url` (json sources with `detail`)
+    body_html: str | None = None       # the article body, when the list carries it
+    attachment_url: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class ListError(ValueError):
+    """A list page that cannot be read as the source's kind; str() says what was wrong."""
+
+
+def parser_for(kind: str) -> Callable[..., list[Entry]]:
+    from . import feed, jsonapi, listing, sitemap
+
+    return {"feed": feed.parse, "sitemap": sitemap.parse, "listing": listing.parse, "json": jsonapi.parse}[kind]

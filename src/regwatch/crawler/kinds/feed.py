@@ -1,0 +1,42 @@
+"""RSS and Atom feeds, read by feedparser."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timezone
+from urllib.parse import urljoin
+
+import feedparser
+
+from ...pipeline.dates import parse_any_date, sane
+from . import Entry, ListError
+from .xmlsafe import check_xml
+
+
+def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+    check_xml(body, "feed")
+    parsed = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml"},
+                              resolve_relative_uris=False, sanitize_html=False)
+    if not parsed.entries and parsed.get("bozo"):
+        raise ListError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    if not parsed.get("version") and not parsed.entries:
+        raise ListError("not a feed (no RSS or Atom root element)")
+    out = []
+    for e in parsed.entries:
+        link = e.get("link") or (e.get("id") if str(e.get("id", "")).startswith("http") else None)
+        if not link:
+            continue
+        out.append(Entry(url=urljoin(url, link), title=e.get("title"), published_at=_when(e, source)))
+    return out
+
+
+def _when(e, source) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed"):
+        t = e.get(key)
+        if t:
+            try:
+                return sane(datetime.fromtimestamp(calendar.timegm(t), timezone.utc))
+            except (OverflowError, ValueError):
+                pass
+    raw = e.get("published") or e.get("updated")
+    return parse_any_date(raw, source.timezone()) if raw else None

@@ -1,0 +1,89 @@
+"""JSON APIs: JMESPath to the list, then field paths (or `{field}` URL templates) per item."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urljoin
+
+import jmespath
+
+from ...pipeline.dates import parse_any_date
+from ...pipeline.decode import decode_html
+from . import Entry, ListError
+
+_FIELD = re.compile(r"\{([^{}]+)\}")
+
+
+def value(item, path: str | None):
+    """A field of the item: a JMESPath, or a template with `{path}` parts (`https://x/{docId}.html`)."""
+    if not path:
+        return None
+    if "{" in path:
+        def sub(m):
+            v = jmespath.search(m.group(1), item)
+            if v is None:
+                raise ListError(f"the item has no {m.group(1)!r} for the template {path!r}")
+            return str(v)
+        return _FIELD.sub(sub, path)
+    try:
+        return jmespath.search(path, item)
+    except jmespath.exceptions.JMESPathError as e:
+        raise ListError(f"bad JMESPath {path!r}: {e}") from None
+
+
+def load_json(body: bytes, content_type: str | None, what: str = "response"):
+    text, _ = decode_html(body, content_type)
+    text = text.strip()
+    if text.startswith(("<", "<!")):
+        raise ListError(f"the {what} is HTML, not JSON (an error page or a gate?)")
+    m = re.match(r"^[\w$.]+\s*\((.*)\)\s*;?\s*$", text, re.S)  # JSONP callback(...)
+    if m:
+        text = m.group(1)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ListError(f"the {what} is not valid JSON ({e.msg} at character {e.pos})") from None
+
+
+def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+    data = load_json(body, content_type)
+    try:
+        items = jmespath.search(source.items, data)
+    except jmespath.exceptions.JMESPathError as e:
+        raise ListError(f"bad `items` path {source.items!r}: {e}") from None
+    if items is None:
+        raise ListError(f"`items` path {source.items!r} finds nothing in the response (top-level keys: "
+                        f"{sorted(data)[:8] if isinstance(data, dict) else type(data).__name__})")
+    if not isinstance(items, list):
+        raise ListError(f"`items` path {source.items!r} is a {type(items).__name__}, not a list")
+    out = []
+    for item in items:
+        link = value(item, source.link) if source.link else None
+        detail = value(item, source.detail) if source.detail else None
+        if not (link or detail):
+            continue
+        title = value(item, source.title) if source.title else None
+        when = value(item, source.date) if source.date else None
+        body_html = value(item, source.body) if source.body and not source.detail else None
+        attach = value(item, source.attachment) if source.attachment else None
+        out.append(Entry(url=urljoin(url, str(link or detail)), title=str(title) if title else None,
+                         published_at=parse_any_date(when, source.timezone()),
+                         detail_url=urljoin(url, str(detail)) if detail else None,
+                         body_html=str(body_html) if body_html else None,
+                         attachment_url=urljoin(url, str(attach)) if attach else None))
+    return out
+
+
+def detail_body(body: bytes, content_type: str | None, source) -> tuple[str | None, str | None, object]:
+    """(html body, title, date) from a detail response that is JSON; (None, None, None) when it is HTML."""
+    head = body[:64].lstrip()
+    if not head.startswith((b"{", b"[")):
+        return None, None, None
+    data = load_json(body, content_type, "detail response")
+    html = value(data, source.body) if source.body else None
+    if source.body and html is None:
+        raise ListError(f"`body` path {source.body!r} finds nothing in the detail response")
+    title = value(data, source.title) if source.title else None
+    when = value(data, source.date) if source.date else None
+    return (str(html) if html else None), (str(title) if title else None), when

@@ -1,0 +1,31 @@
+"""HTML list pages: the links that the source's CSS selector picks out."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from parsel import Selector
+
+from ...pipeline.decode import decode_html
+from . import Entry, ListError
+
+
+def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+    text, _ = decode_html(body, content_type, source.encoding)
+    sel = Selector(text=text, base_url=url)
+    try:
+        links = sel.css(source.links)
+    except Exception as e:  # cssselect's syntax errors
+        raise ListError(f"bad `links` selector {source.links!r}: {e}") from None
+    out, seen = [], set()
+    for a in links:
+        href = a.attrib.get("href") if a.root.tag == "a" else (a.css("a::attr(href)").get())
+        if not href or href.startswith(("javascript:", "#", "mailto:")):
+            continue
+        link = urljoin(url, href.strip())
+        if urlsplit(link).scheme not in ("http", "https") or link in seen:
+            continue
+        seen.add(link)
+        title = (a.attrib.get("title") or " ".join(a.css("::text").getall())).strip() or None
+        out.append(Entry(url=link, title=title))
+    return out

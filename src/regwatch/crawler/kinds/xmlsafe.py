@@ -1,0 +1,34 @@
+"""XML from the web is parsed with entity expansion and network access off."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from . import ListError
+
+_DTD_ENTITY = re.compile(rb"<!ENTITY", re.I)
+_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
+
+
+def check_xml(body: bytes, what: str) -> None:
+    """Reject entity declarations (billion laughs, external entities) and HTML served as XML."""
+    head = body[:65536]
+    if _DTD_ENTITY.search(head):
+        raise ListError(f"the {what} declares XML entities (refused: entity expansion is a known attack)")
+    if _HTML.match(head):
+        raise ListError(f"not a {what}: the server sent an HTML page (maintenance page or a redesign?)")
+
+
+def parse_xml(body: bytes, what: str) -> etree._Element:
+    check_xml(body, what)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
+                             remove_comments=True)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as e:
+        raise ListError(f"the {what} is not well-formed XML: {e}") from None
+    if root is None:
+        raise ListError(f"the {what} is empty or not XML")
+    return root

@@ -1,0 +1,83 @@
+"""Downloader middlewares: conditional GET on list pages, the seen-URL filter, and the guards."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+
+from .guards import is_challenge, looks_binary
+
+
+class _CtxMixin:
+    @classmethod
+    def from_crawler(cls, crawler):
+        o = cls()
+        o.crawler = crawler
+        return o
+
+    @property
+    def ctx(self):
+        return self.crawler.spider.ctx
+
+
+class ConditionalGetMiddleware(_CtxMixin):
+    """List pages carry If-None-Match / If-Modified-Since from the last good fetch; a 304 costs nothing."""
+
+    def process_request(self, request):
+        if request.meta.get("role") != "list" or request.method != "GET":
+            return None
+        cached = self.ctx.store.list_cache(request.url)
+        if cached:
+            if cached.get("etag"):
+                request.headers.setdefault(b"If-None-Match", cached["etag"])
+            if cached.get("last_modified"):
+                request.headers.setdefault(b"If-Modified-Since", cached["last_modified"])
+        return None
+
+
+class SeenUrlMiddleware(_CtxMixin):
+    """An article URL already in the store is never fetched again."""
+
+    def process_request(self, request):
+        if request.meta.get("role") == "article" and self.ctx.store.has_url(request.meta.get("article_url", request.url)):
+            raise IgnoreRequest("already stored")
+        return None
+
+
+class PrivateNetworkMiddleware(_CtxMixin):
+    """With `block_private_networks`, links found in pages cannot reach loopback or private addresses."""
+
+    def process_request(self, request):
+        if not self.ctx.block_private or request.meta.get("role") == "list":
+            return None
+        host = urlsplit(request.url).hostname or ""
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return None  # the download itself reports the DNS failure
+        for info in infos:
+            ip = ipaddress.ip_address(info[4][0])
+            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+                raise IgnoreRequest(f"{host} resolves to a private address ({ip}); refused by block_private_networks")
+        return None
+
+
+class GuardMiddleware(_CtxMixin):
+    """Challenge pages and binary bodies are not content: they become errors of their source."""
+
+    def process_response(self, request, response):
+        role = request.meta.get("role")
+        source = request.meta.get("source")
+        if not role or not source:
+            return response
+        report = self.ctx.report(source)
+        report.status(response.status)
+        if is_challenge(response.status, response.body):
+            report.blocked = True
+            raise IgnoreRequest(f"{request.url}: a JavaScript gate or challenge page (HTTP {response.status}) instead of content")
+        if response.status == 200 and role != "attachment" and looks_binary(response.body):
+            raise IgnoreRequest(f"{request.url}: binary content where a page was expected")
+        return response

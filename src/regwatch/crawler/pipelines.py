@@ -1,0 +1,50 @@
+"""The Scrapy item pipeline: hands each fetched article to `pipeline/` (extraction off the event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from scrapy.exceptions import DropItem
+
+from ..pipeline.dates import parse_any_date
+from ..pipeline.extract import extract_job
+
+log = logging.getLogger("regwatch.crawl")
+
+
+class ProcessPipeline:
+    @classmethod
+    def from_crawler(cls, crawler):
+        o = cls()
+        o.crawler = crawler
+        return o
+
+    async def process_item(self, item):
+        ctx = self.crawler.spider.ctx
+        source = ctx.sources[item["source"]]
+        report = ctx.report(source.name)
+        entry = item["entry"]
+        job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
+               "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),
+               "encoding": source.encoding, "list_title": entry.title}
+        result = await ctx.run_extract(job)
+        if not result["ok"]:
+            report.error(f"{item['url']}: {result['error']}")
+            raise DropItem(result["error"])
+        published = parse_any_date(result["published_at"]) if result["published_at"] else None
+        published = published or entry.published_at
+        done = ctx.processor.process(
+            url=item["url"], source=source.name, title=result["title"] or entry.title or "",
+            body=result["body"], lang=source.lang or result["lang"], published_at=published,
+            outlet=result.get("outlet") or None, attachment_url=entry.attachment_url,
+            baseline=ctx.is_baseline(source.name))
+        if done is not None:
+            report.new += 1
+            report.new_articles.append((done, published))
+        return {"url": item["url"], "source": source.name}
+
+
+def _when(value) -> datetime | None:
+    return parse_any_date(value) if value else None

@@ -1,0 +1,49 @@
+"""Scrapy settings for regwatch's crawls, from the user's `[crawl]` config.
+
+Script settings do not inherit a project template's politeness, so it is all set here:
+robots.txt, per-domain concurrency and delay, timeouts well under Scrapy's 180 s default, size
+caps, and no listeners (the 2.19 remote-control server and the telnet console are off).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MW = "regwatch.crawler.middlewares"
+
+
+def crawl_settings(crawl) -> dict[str, Any]:
+    return {
+        "BOT_NAME": "regwatch",
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "ROBOTSTXT_USER_AGENT": crawl.user_agent,
+        "CONCURRENT_REQUESTS": crawl.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
+        "DOWNLOAD_DELAY": crawl.delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "DOWNLOAD_MAXSIZE": crawl.max_size,
+        "DOWNLOAD_WARNSIZE": 0,
+        "REDIRECT_MAX_TIMES": 5,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": 1,
+        "COOKIES_ENABLED": True,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "LOG_ENABLED": False,
+        "LOG_LEVEL": "ERROR",
+        "STATS_DUMP": False,
+        "HTTPCACHE_ENABLED": False,
+        "DOWNLOADER_MIDDLEWARES": {
+            f"{MW}.PrivateNetworkMiddleware": 90,
+            f"{MW}.SeenUrlMiddleware": 95,
+            f"{MW}.ConditionalGetMiddleware": 560,
+            f"{MW}.GuardMiddleware": 580,  # after decompression and redirects
+        },
+        "ITEM_PIPELINES": {"regwatch.crawler.pipelines.ProcessPipeline": 100},
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        "CONCURRENT_ITEMS": 32,
+        "DNS_TIMEOUT": 10,
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    }

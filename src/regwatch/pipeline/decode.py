@@ -1,0 +1,78 @@
+"""Bytes from the web → text: the HTTP header, a BOM, the page's own declaration, then detection.
+
+GB2312 and GBK are decoded as GB18030, their superset: real "gb2312" pages routinely carry
+characters outside GB2312 (人名, 生僻字) that a strict GB2312 decoder turns into errors.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+_WIDEN = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
+          "cp936": "gb18030", "euc-cn": "gb18030", "hz-gb-2312": "gb18030", "big5": "big5hkscs",
+          "iso-8859-1": "cp1252", "latin-1": "cp1252", "ascii": "utf-8", "us-ascii": "utf-8"}
+
+_META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_XML = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
+_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+_BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
+def canonical(name: str | None) -> str | None:
+    """A Python codec name for a declared charset, widened (GBK → GB18030); None if unknown."""
+    if not name:
+        return None
+    name = name.strip().lower()
+    name = _WIDEN.get(name, name)
+    try:
+        return _WIDEN.get(codecs.lookup(name).name, codecs.lookup(name).name)
+    except LookupError:
+        return None
+
+
+def declared_encodings(body: bytes, content_type: str | None = None) -> list[str]:
+    """Encodings the response declares, in order of authority: header, BOM, meta / XML declaration."""
+    found: list[str] = []
+    if content_type:
+        m = _HEADER.search(content_type)
+        if m:
+            found.append(m.group(1))
+    for bom, enc in _BOMS:
+        if body.startswith(bom):
+            found.append(enc)
+    head = body[:4096]
+    for rx in (_XML, _META):
+        m = rx.search(head)
+        if m:
+            found.append(m.group(1).decode("ascii", "ignore"))
+    out: list[str] = []
+    for enc in found:
+        c = canonical(enc)
+        if c and c not in out:
+            out.append(c)
+    return out
+
+
+def decode_html(body: bytes, content_type: str | None = None, override: str | None = None) -> tuple[str, str]:
+    """(text, encoding used). A declared encoding that cannot decode the body is passed over."""
+    candidates = ([canonical(override)] if override else []) + declared_encodings(body, content_type)
+    for enc in candidates:
+        if not enc:
+            continue
+        try:
+            return body.decode(enc), enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(body).best()
+    if best is not None:
+        enc = canonical(best.encoding) or best.encoding
+        return body.decode(enc, errors="replace"), enc
+    enc = next((e for e in candidates if e), "utf-8")
+    return body.decode(enc, errors="replace"), enc

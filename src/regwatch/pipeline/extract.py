@@ -1,0 +1,172 @@
+"""What regwatch reads from an article page: title, body, published time, language.
+
+trafilatura finds the main text on *decoded* text; regwatch reconciles the title candidates
+(og:title, h1, <title> without the site name), reads Chinese bylines (发布时间 / 来源 lines) and
+the page's metadata for the publication time, and lets per-source CSS selectors win.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from .dates import parse_any_date, parse_cn_date, sane
+from .decode import decode_html
+
+
+@dataclass
+class Extracted:
+    title: str
+    body: str
+    published_at: datetime | None
+    lang: str
+    encoding: str
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["published_at"] = self.published_at.isoformat() if self.published_at else None
+        return d
+
+
+class ExtractError(ValueError):
+    """The page holds no article text; str() says why."""
+
+
+_TITLE_SEP = re.compile(r"\s*(?:[_|｜—–·]|-{1,2}|::)\s*")
+_META_TIME_KEYS = (
+    "article:published_time", "og:article:published_time", "og:published_time", "publishdate", "pubdate",
+    "publish_date", "datepublished", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date",
+    "weibo:article:create_at", "og:release_date", "releasedate", "createdate", "firstpublishedtime",
+)
+_BYLINE = re.compile(r"(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
+
+
+def detect_lang(text: str) -> str:
+    """`zh` when a tenth of the letters are Chinese characters, else `en`."""
+    sample = text[:4000]
+    cjk = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff")
+    letters = sum(1 for ch in sample if ch.isalpha())
+    return "zh" if letters and cjk / letters > 0.1 else "en"
+
+
+def _text(el) -> str:
+    return re.sub(r"\s+", " ", el.text_content() if hasattr(el, "text_content") else str(el)).strip()
+
+
+def pick_title(tree, fallback: str | None = None) -> str:
+    """The article's headline: an h1 that the <title> or og:title confirms, else <title> without the site name."""
+    og = (tree.xpath("//meta[@property='og:title' or @name='og:title']/@content") or [""])[0].strip()
+    raw_title = _text(tree.find(".//title")) if tree.find(".//title") is not None else ""
+    h1s = [t for t in (_text(h) for h in tree.xpath("//h1")) if 4 <= len(t) <= 200]
+    page_title = og or raw_title
+    for h in h1s:
+        if page_title and (h in page_title or page_title in h):
+            return h
+    parts = [p for p in _TITLE_SEP.split(raw_title) if p]
+    stripped = max(parts, key=len) if parts else raw_title
+    for h in h1s:
+        if h in raw_title or stripped in h:
+            return h
+    if og:
+        return og
+    if stripped and len(stripped) >= 4:
+        return stripped
+    return h1s[0] if h1s else (fallback or raw_title)
+
+
+def _meta_time(tree, tz: str | None) -> datetime | None:
+    for meta in tree.xpath("//meta[@content]"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in _META_TIME_KEYS:
+            dt = parse_any_date(meta.get("content"), tz)
+            if dt:
+                return dt
+    for script in tree.xpath("//script[@type='application/ld+json']/text()"):
+        m = re.search(r'"datePublished"\s*:\s*"([^"]+)"', script)
+        if m:
+            dt = parse_any_date(m.group(1), tz)
+            if dt:
+                return dt
+    return None
+
+
+def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
+    """A date printed near the headline: the byline (`2025-12-22 15:41 来源:…`)."""
+    for xp in ("//*[contains(@class,'time') or contains(@class,'date') or contains(@id,'time') or contains(@id,'date')"
+               " or contains(@class,'info') or contains(@class,'source') or contains(@class,'pub')]",):
+        for el in tree.xpath(xp)[:20]:
+            t = _text(el)
+            if len(t) < 120:
+                dt = parse_cn_date(t, tz)
+                if dt:
+                    return dt
+    body_text = _text(tree.body) if tree.body is not None else ""
+    pos = body_text.find(title) if title else -1
+    window = body_text[pos : pos + len(title) + 300] if pos >= 0 else body_text[:3000]
+    m = _BYLINE.search(window)
+    if m:
+        dt = parse_cn_date(window[m.end() : m.end() + 40], tz)
+        if dt:
+            return dt
+    return parse_cn_date(window, tz)
+
+
+def _select(tree, css: str) -> str:
+    try:
+        els = tree.cssselect(css)
+    except Exception as e:  # cssselect raises several kinds of syntax errors
+        raise ExtractError(f"bad CSS selector {css!r}: {e}") from None
+    return "\n".join(t for t in (el.text_content().strip() for el in els) if t)
+
+
+def extract_html(html: str, url: str | None = None, tz: str | None = None, overrides: dict | None = None,
+                 list_title: str | None = None, encoding: str = "utf-8") -> Extracted:
+    overrides = overrides or {}
+    try:
+        tree = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError) as e:
+        raise ExtractError(f"not an HTML page: {e}") from None
+    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False,
+                                      include_tables=True, deduplicate=False)
+    body = _select(tree, overrides["body"]) if overrides.get("body") else (doc.text if doc else "") or ""
+    title = _select(tree, overrides["title"]) if overrides.get("title") else pick_title(tree, list_title)
+    if overrides.get("date"):
+        published = parse_cn_date(_select(tree, overrides["date"]), tz)
+    else:
+        published = _meta_time(tree, tz) or _byline_time(tree, title, tz)
+        if published is None and doc is not None and doc.date:
+            published = parse_any_date(doc.date, tz)
+    if not body.strip():
+        raise ExtractError("no article text found on the page")
+    return Extracted(title=title.strip(), body=body.strip(), published_at=sane(published),
+                     lang=detect_lang(title + " " + body), encoding=encoding)
+
+
+def extract_bytes(body: bytes, url: str | None = None, content_type: str | None = None, tz: str | None = None,
+                  overrides: dict | None = None, encoding: str | None = None, list_title: str | None = None) -> Extracted:
+    """Extract from raw bytes as the crawler gets them (decoding included)."""
+    text, enc = decode_html(body, content_type, encoding)
+    return extract_html(text, url=url, tz=tz, overrides=overrides, list_title=list_title, encoding=enc)
+
+
+def extract_job(args: dict) -> dict:
+    """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read)."""
+    try:
+        ex = extract_bytes(args["body"], url=args.get("url"), content_type=args.get("content_type"),
+                           tz=args.get("tz"), overrides=args.get("overrides"), encoding=args.get("encoding"),
+                           list_title=args.get("list_title"))
+        return {"ok": True, **ex.to_json()}
+    except ExtractError as e:
+        return {"ok": False, "error": str(e)}
+    except Exception as e:  # untrusted input: one page never takes the flow down
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+
+
+def dumps(ex: Extracted, **extra) -> str:
+    return json.dumps({**extra, **ex.to_json()}, ensure_ascii=False)

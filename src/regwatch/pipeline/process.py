@@ -1,0 +1,49 @@
+"""An extracted article through the rest of the pipeline: story → topics → store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .classify import Classifier, Tag
+from .stories import StoryIndex, content_hash
+from .store import ArticleRecord, Store
+
+
+@dataclass
+class Processed:
+    article_id: int
+    story_id: int
+    new_story: bool
+    tags: list[Tag] = field(default_factory=list)
+    story_reason: str = ""
+
+
+class Processor:
+    def __init__(self, store: Store, classifier: Classifier, story_window_days: float = 7):
+        self.store = store
+        self.classifier = classifier
+        self.stories = StoryIndex(store, story_window_days)
+
+    def process(self, *, url: str, source: str, title: str, body: str, lang: str,
+                published_at: datetime | None, outlet: str | None = None, attachment_url: str | None = None,
+                attachment_text: str = "", baseline: bool = False) -> Processed | None:
+        """Store one article; None when its URL is already stored (a race between two list pages)."""
+        if self.store.has_url(url):
+            return None
+        chash = content_hash(title, body)
+        match, anchors = self.stories.find(title, body, chash)
+        tags = self.classifier.classify(title, body + ("\n" + attachment_text if attachment_text else ""))
+        with self.store.tx():
+            aid = self.store.insert_article(ArticleRecord(
+                url=url, source=source, title=title, body=body, lang=lang, published_at=published_at,
+                outlet=outlet, content_hash=chash, attachment_url=attachment_url, baseline=baseline))
+            if match.story_id is None:
+                story_id = self.store.new_story(aid, title, outlet or source)
+            else:
+                story_id = match.story_id
+                self.store.join_story(story_id, outlet or source)
+            self.store.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, aid))
+            self.store.set_topics(aid, tags)
+            self.stories.index(aid, anchors)
+        return Processed(aid, story_id, match.story_id is None, tags, match.reason)

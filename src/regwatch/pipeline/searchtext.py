@@ -1,0 +1,72 @@
+"""Full-text search that finds Chinese words of two characters.
+
+FTS5's trigram tokenizer cannot match 2-character terms (征信), so the index holds Chinese as
+overlapping character bigrams (一次性修复 → 一次 次性 性修 修复) and other text as words, under the
+`unicode61` tokenizer. A query term of n ≥ 2 Chinese characters becomes the phrase of its n-1
+bigrams, which matches exactly the texts that contain the term.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .normalize import normalize
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[^\W_])+", re.UNICODE)
+_IS_CJK = re.compile(rf"^[{_CJK}]+$")
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def fts_text(text: str) -> str:
+    """What the index stores for `text`: bigrams for Chinese runs, words for the rest."""
+    out: list[str] = []
+    for m in _RUN.finditer(normalize(text)):
+        run = m.group(0)
+        out.extend(_bigrams(run) if _IS_CJK.match(run) else [run])
+    return " ".join(out)
+
+
+class QueryError(ValueError):
+    """The search query cannot be understood; str() says why."""
+
+
+_TOKEN = re.compile(r'"([^"]*)"|(\()|(\))|([^\s()"]+)')
+_OPS = {"AND", "OR", "NOT"}
+
+
+def fts_query(query: str) -> str:
+    """Translate a user query (words, "phrases", AND/OR/NOT, parentheses) into an FTS5 MATCH string."""
+    if query.count('"') % 2:
+        raise QueryError('unbalanced quote in the query')
+    parts: list[str] = []
+    depth = 0
+    for m in _TOKEN.finditer(query):
+        phrase, lp, rp, word = m.groups()
+        if lp:
+            depth += 1
+            parts.append("(")
+        elif rp:
+            depth -= 1
+            if depth < 0:
+                raise QueryError("a ')' without its '('")
+            parts.append(")")
+        elif word and word in _OPS:
+            parts.append(word)
+        else:
+            term = fts_text(phrase if phrase is not None else word)
+            if not term:
+                continue
+            parts.append('"' + term.replace('"', "") + '"')
+    if depth:
+        raise QueryError("a '(' without its ')'")
+    if not parts or all(p in _OPS or p in "()" for p in parts):
+        raise QueryError("the query has no words to search for")
+    if parts[0] in _OPS - {"NOT"} or parts[-1] in _OPS:
+        raise QueryError("AND / OR / NOT need a word on each side")
+    return " ".join(parts)

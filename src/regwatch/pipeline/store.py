@@ -1,0 +1,348 @@
+"""The SQLite store: schema and migrations, and the queries every other part uses.
+
+One file, WAL mode, written from one thread (the event loop's). Times are UTC ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import sqlite_utils
+
+from .searchtext import fts_text
+from .timeutil import iso, utcnow
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS stories (
+            id INTEGER PRIMARY KEY,
+            first_article_id INTEGER,
+            title TEXT,
+            first_seen TEXT,
+            last_seen TEXT,
+            copies INTEGER NOT NULL DEFAULT 1,
+            outlets TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE IF NOT EXISTS articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            title TEXT,
+            body TEXT,
+            lang TEXT,
+            outlet TEXT,
+            published_at TEXT,
+            fetched_at TEXT NOT NULL,
+            content_hash TEXT,
+            story_id INTEGER REFERENCES stories(id),
+            attachment_url TEXT,
+            baseline INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id);
+        CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+        CREATE INDEX IF NOT EXISTS articles_source ON articles(source, fetched_at);
+        CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
+        CREATE TABLE IF NOT EXISTS article_topics (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            score REAL NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (article_id, topic)
+        );
+        CREATE INDEX IF NOT EXISTS article_topics_topic ON article_topics(topic);
+        CREATE TABLE IF NOT EXISTS story_bands (
+            band INTEGER NOT NULL,
+            hash INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(band, hash);
+        CREATE TABLE IF NOT EXISTS alerts (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'article',
+            subscription TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            story_id INTEGER,
+            article_id INTEGER,
+            payload TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            sent_at TEXT,
+            idem_key TEXT NOT NULL,
+            digest_at TEXT
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS alerts_once
+            ON alerts(subscription, channel, story_id) WHERE story_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS alerts_due ON alerts(status, next_attempt_at);
+        CREATE TABLE IF NOT EXISTS source_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            state TEXT,
+            found INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            statuses TEXT NOT NULL DEFAULT '{}',
+            duration REAL,
+            message TEXT
+        );
+        CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs(source, started_at);
+        CREATE TABLE IF NOT EXISTS source_state (
+            source TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'new',
+            state_since TEXT,
+            baselined_at TEXT,
+            last_success_at TEXT,
+            last_new_at TEXT,
+            failing_runs INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            reported_state TEXT
+        );
+        CREATE TABLE IF NOT EXISTS list_cache (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            checked_at TEXT
+        );
+        CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+            title, body, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+MIGRATIONS = [_m1_initial]
+
+
+@dataclass
+class ArticleRecord:
+    url: str
+    source: str
+    title: str
+    body: str
+    lang: str
+    published_at: datetime | None
+    outlet: str | None = None
+    content_hash: str | None = None
+    attachment_url: str | None = None
+    baseline: bool = False
+
+
+class Store:
+    """The regwatch database. Open with `Store(path)`; `:memory:` works for tests."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store: {e}") from None
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.tx():
+                step(self.db)
+                self.conn.execute(f"PRAGMA user_version={n}")
+
+    def tx(self):
+        """A transaction: `with store.tx(): ...` (nested calls join the outer one)."""
+        return _Tx(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def q(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description or ()]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def has_url(self, url: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone() is not None
+
+    def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
+                   content_hash, story_id, attachment_url, baseline)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
+             a.content_hash, story_id, a.attachment_url, int(a.baseline)),
+        )
+        aid = int(cur.lastrowid)
+        self.conn.execute(
+            "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
+            (aid, fts_text(a.title or ""), fts_text(a.body or "")),
+        )
+        return aid
+
+    def set_topics(self, article_id: int, tags: Iterable[Any]) -> None:
+        self.conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+        self.conn.executemany(
+            "INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (?,?,?,?)",
+            [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags],
+        )
+
+    def topics_of(self, article_id: int) -> list[dict[str, Any]]:
+        rows = self.q("SELECT topic, score, evidence FROM article_topics WHERE article_id = ? ORDER BY score DESC", (article_id,))
+        for r in rows:
+            r["evidence"] = json.loads(r["evidence"])
+        return rows
+
+    def article(self, article_id: int) -> dict[str, Any] | None:
+        rows = self.q("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return rows[0] if rows else None
+
+    # -- stories ----------------------------------------------------------------------------
+
+    def new_story(self, article_id: int, title: str, outlet: str | None) -> int:
+        now = iso(utcnow())
+        cur = self.conn.execute(
+            "INSERT INTO stories (first_article_id, title, first_seen, last_seen, copies, outlets) VALUES (?,?,?,?,1,?)",
+            (article_id, title, now, now, json.dumps([outlet] if outlet else [], ensure_ascii=False)),
+        )
+        return int(cur.lastrowid)
+
+    def join_story(self, story_id: int, outlet: str | None) -> None:
+        row = self.conn.execute("SELECT outlets FROM stories WHERE id = ?", (story_id,)).fetchone()
+        outlets = json.loads(row[0]) if row else []
+        if outlet and outlet not in outlets:
+            outlets.append(outlet)
+        self.conn.execute(
+            "UPDATE stories SET copies = copies + 1, last_seen = ?, outlets = ? WHERE id = ?",
+            (iso(utcnow()), json.dumps(outlets, ensure_ascii=False), story_id),
+        )
+
+    # -- list pages (conditional GET) -------------------------------------------------------
+
+    def list_cache(self, url: str) -> dict[str, Any] | None:
+        rows = self.q("SELECT * FROM list_cache WHERE url = ?", (url,))
+        return rows[0] if rows else None
+
+    def save_list_cache(self, url: str, etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
+        self.conn.execute(
+            """INSERT INTO list_cache (url, etag, last_modified, body_hash, checked_at) VALUES (?,?,?,?,?)
+               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
+               body_hash=excluded.body_hash, checked_at=excluded.checked_at""",
+            (url, etag, last_modified, body_hash, iso(utcnow())),
+        )
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def source_state(self, source: str) -> dict[str, Any]:
+        rows = self.q("SELECT * FROM source_state WHERE source = ?", (source,))
+        if rows:
+            return rows[0]
+        self.conn.execute("INSERT OR IGNORE INTO source_state (source) VALUES (?)", (source,))
+        return self.q("SELECT * FROM source_state WHERE source = ?", (source,))[0]
+
+    def update_source_state(self, source: str, **fields: Any) -> None:
+        self.source_state(source)
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(f"UPDATE source_state SET {sets} WHERE source = ?", (*fields.values(), source))
+
+    def record_run(self, **fields: Any) -> int:
+        if isinstance(fields.get("statuses"), dict):
+            fields["statuses"] = json.dumps(fields["statuses"])
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self.conn.execute(f"INSERT INTO source_runs ({cols}) VALUES ({marks})", tuple(fields.values()))
+        return int(cur.lastrowid)
+
+    def recent_runs(self, source: str, n: int) -> list[dict[str, Any]]:
+        return self.q("SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, n))
+
+    # -- alerts (the outbox) ----------------------------------------------------------------
+
+    def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
+                      kind: str = "article", payload: dict[str, Any] | None = None,
+                      digest_at: datetime | None = None, idem_key: str) -> int | None:
+        """Write an alert to the outbox; None when this story already has one for (subscription, channel)."""
+        now = iso(utcnow())
+        cur = self.conn.execute(
+            """INSERT OR IGNORE INTO alerts (kind, subscription, channel, story_id, article_id, payload, status,
+                   created_at, next_attempt_at, idem_key, digest_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (kind, subscription, channel, story_id, article_id,
+             json.dumps(payload, ensure_ascii=False) if payload is not None else None,
+             "digest" if digest_at else "pending", now, iso(digest_at) if digest_at else now, idem_key, iso(digest_at)),
+        )
+        return int(cur.lastrowid) if cur.rowcount else None
+
+    def due_alerts(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        return self.q(
+            "SELECT * FROM alerts WHERE status IN ('pending','retry','digest') AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, id LIMIT ?",
+            (iso(now), limit),
+        )
+
+    def next_due_at(self) -> str | None:
+        return self.one("SELECT min(next_attempt_at) FROM alerts WHERE status IN ('pending','retry','digest')")
+
+    def mark_alert(self, alert_id: int, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(f"UPDATE alerts SET {sets} WHERE id = ?", (*fields.values(), alert_id))
+
+    def sent_since(self, channel: str, since: datetime) -> int:
+        return int(self.one("SELECT count(*) FROM alerts WHERE channel = ? AND status = 'sent' AND sent_at >= ?",
+                            (channel, iso(since))) or 0)
+
+    def iter_articles(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        sql = "SELECT * FROM articles" + (" WHERE fetched_at >= ?" if since else "") + " ORDER BY id"
+        cur = self.conn.execute(sql, (iso(since),) if since else ())
+        cols = [c[0] for c in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row))
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; str() is the line shown to the user."""
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> "_Tx":
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def since_cutoff(seconds: float) -> datetime:
+    return utcnow() - timedelta(seconds=seconds)

@@ -1,0 +1,130 @@
+"""Story detection: a republished copy (转载, new headline, trimmed lead, excerpt, paragraphs
+reordered) joins its original's story; two notices that share a template but differ in their
+figures or institutions never do.
+
+Candidates come from a bottom-k sketch: each article's 16 smallest shingle hashes are indexed
+(`story_bands`), so finding candidates costs 16 indexed look-ups however large the store is.
+A candidate joins when its shingle containment is high, and only if the shorter text's facts
+(figures, dates, named institutions) all appear in the longer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .normalize import normalize, strip_boilerplate
+from .store import Store
+from .timeutil import iso, utcnow
+
+SHINGLE = 4
+ANCHORS = 16
+MIN_SHARED_ANCHORS = 2
+JOIN_CONTAINMENT = 0.6
+TITLE_JOIN_CONTAINMENT = 0.45
+
+_KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
+_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s*(?:%|亿元|万元|亿|万|元|千万|百万|bn|billion|million|m\b)?", re.I)
+_INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
+
+
+def canonical_text(text: str) -> str:
+    return _KEEP.sub("", normalize(strip_boilerplate(text)))
+
+
+def content_hash(title: str, body: str) -> str:
+    return hashlib.sha1(canonical_text(body).encode()).hexdigest()
+
+
+def shingles(text: str) -> set[int]:
+    t = canonical_text(text)
+    if len(t) < SHINGLE:
+        return {zlib.crc32(t.encode())} if t else set()
+    return {zlib.crc32(t[i : i + SHINGLE].encode()) for i in range(len(t) - SHINGLE + 1)}
+
+
+def anchors(sh: set[int]) -> list[int]:
+    return sorted(sh)[:ANCHORS]
+
+
+def facts(text: str) -> set[str]:
+    """Figures (with units) and named institutions: what distinguishes one template notice from another."""
+    t = normalize(strip_boilerplate(text))
+    nums = {re.sub(r"\s+", "", m.group(0)) for m in _NUMBER.finditer(t) if len(re.sub(r"\D", "", m.group(0))) >= 2}
+    names = set(_INSTITUTION.findall(t))
+    return nums | names
+
+
+def containment(a: set[int], b: set[int]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def clean_title(title: str) -> str:
+    return canonical_text(_TITLE_NOISE.sub("", title or ""))
+
+
+def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
+    """Whether b is a copy of a, and why (the reason is shown by `regwatch` when asked)."""
+    sa, sb = shingles(body_a), shingles(body_b)
+    c = containment(sa, sb)
+    ta, tb = clean_title(title_a), clean_title(title_b)
+    titles_match = bool(ta and tb and (ta in tb or tb in ta))
+    if c < JOIN_CONTAINMENT and not (titles_match and c >= TITLE_JOIN_CONTAINMENT):
+        return False, f"texts differ (containment {c:.2f})"
+    short, long_ = (body_a, body_b) if len(sa) <= len(sb) else (body_b, body_a)
+    missing = facts(short) - facts(long_)
+    if missing:
+        return False, f"same wording, other facts: {sorted(missing)[:3]}"
+    return True, f"copy (containment {c:.2f})"
+
+
+@dataclass
+class StoryMatch:
+    story_id: int | None
+    reason: str
+
+
+class StoryIndex:
+    """Assigns articles to stories in the store, within a window (default 7 days)."""
+
+    def __init__(self, store: Store, window_days: float = 7):
+        self.store = store
+        self.window = timedelta(days=window_days)
+
+    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
+        since = iso(utcnow() - self.window)
+        row = self.store.conn.execute(
+            "SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? AND story_id IS NOT NULL LIMIT 1",
+            (chash, since),
+        ).fetchone()
+        sh = shingles(body)
+        anc = anchors(sh)
+        if row:
+            return StoryMatch(row[0], "identical text"), anc
+        counts: dict[int, int] = {}
+        for h in anc:
+            for (aid,) in self.store.conn.execute(
+                "SELECT article_id FROM story_bands WHERE band = 0 AND hash = ? AND seen_at >= ? LIMIT 50", (h, since)
+            ):
+                counts[aid] = counts.get(aid, 0) + 1
+        best = sorted((n, aid) for aid, n in counts.items() if n >= MIN_SHARED_ANCHORS)[::-1][:10]
+        for _, aid in best:
+            cand = self.store.conn.execute("SELECT title, body, story_id FROM articles WHERE id = ?", (aid,)).fetchone()
+            if cand and cand[2] is not None:
+                ok, why = same_story(cand[0] or "", cand[1] or "", title, body)
+                if ok:
+                    return StoryMatch(cand[2], why), anc
+        return StoryMatch(None, "new story"), anc
+
+    def index(self, article_id: int, anc: list[int]) -> None:
+        now = iso(utcnow())
+        self.store.conn.executemany(
+            "INSERT INTO story_bands (band, hash, article_id, seen_at) VALUES (0, ?, ?, ?)",
+            [(h, article_id, now) for h in anc],
+        )

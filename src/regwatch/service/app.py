@@ -1,0 +1,115 @@
+"""The running service: one cycle (crawl → process → alerts), `run --once`, `baseline`, and the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..alerts.dispatcher import Dispatcher
+from ..alerts.subscriptions import enqueue_for
+from ..crawler.report import SourceReport
+from ..crawler.run import Crawl, CrawlContext, Extractor
+from ..pipeline.classify import Classifier, PackError, load_topics
+from ..pipeline.process import Processor
+from ..pipeline.store import Store
+from . import health
+from .config import Config, ConfigError
+
+log = logging.getLogger("regwatch")
+
+
+def check_topics(cfg: Config, classifier: Classifier) -> None:
+    known = {t.id for t in classifier.topics}
+    for i, sub in enumerate(cfg.subscriptions):
+        for t in sub.topics or []:
+            if t != "*" and t not in known:
+                raise ConfigError(f"{cfg.path}: subscriptions[{i}] ({sub.name}).topics: topic {t!r} is not in the "
+                                  f"loaded packs; known topics: {', '.join(sorted(known))}")
+
+
+def load_classifier(cfg: Config) -> Classifier:
+    try:
+        classifier = Classifier(load_topics(cfg.topics.packs, cfg.topics.files))
+    except PackError as e:
+        raise ConfigError(f"{cfg.path}: topics: {e}") from None
+    check_topics(cfg, classifier)
+    return classifier
+
+
+@dataclass
+class CycleResult:
+    reports: dict[str, SourceReport]
+    states: dict[str, str]
+    queued: int
+
+
+class App:
+    def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int = 2):
+        self.cfg = cfg
+        self.classifier = load_classifier(cfg)
+        self.store = Store(cfg.store.path)
+        self.processor = Processor(self.store, self.classifier)
+        self.extractor = Extractor(extract_workers)
+        self.crawl = Crawl(cfg.crawl)
+        self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
+                                     cfg.alerts, echo=echo)
+        self.stopping = False
+
+    def close(self) -> None:
+        self.extractor.close()
+        self.store.close()
+
+    def enabled_sources(self, names: list[str] | None = None) -> list:
+        if names:
+            known = {s.name: s for s in self.cfg.sources}
+            missing = [n for n in names if n not in known]
+            if missing:
+                raise ConfigError(f"no source named {', '.join(missing)}; configured: {', '.join(known) or 'none'}")
+            return [known[n] for n in names]
+        return [s for s in self.cfg.sources if s.enabled]
+
+    async def cycle(self, sources: list, baseline_all: bool = False) -> CycleResult:
+        """Crawl the given sources once, store what is new, record health, and queue alerts."""
+        baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
+        ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
+                           run_extract=self.extractor, baseline=baseline)
+        reports = await self.crawl.run(ctx)
+        states, queued = {}, 0
+        for s in sources:
+            report = ctx.report(s.name)
+            if s.name not in baseline:
+                for done, published in report.new_articles:
+                    art = self.store.article(done.article_id) or {}
+                    queued += enqueue_for(self.store, self.cfg, done, s.name, art.get("title") or "",
+                                          art.get("body") or "", published)
+            states[s.name] = health.record(self.store, report, s, self.cfg.alerts)
+        self.dispatcher.wake.set()
+        return CycleResult(reports, states, queued)
+
+    async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
+        async with self.dispatcher:
+            result = await self.cycle(self.enabled_sources(names), baseline_all)
+            await self.dispatcher.deliver_due(wait_until=time.time() + self.cfg.alerts.once_wait)
+        return result
+
+    async def daemon(self) -> None:
+        from .scheduler import SourceScheduler
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with self.dispatcher:
+            sched = SourceScheduler(self)
+            sched.start()
+            delivery = asyncio.ensure_future(self.dispatcher.run_forever())
+            log.info("regwatch: watching %d sources; SIGTERM or Ctrl-C stops", len(self.enabled_sources()))
+            await stop.wait()
+            log.info("regwatch: stopping")
+            await sched.stop(self.crawl)
+            delivery.cancel()
+            await self.dispatcher.deliver_due(wait_until=time.time() + 5)

@@ -1,0 +1,293 @@
+"""The read-only and tool commands: extract, classify, eval, search, sources, alerts, export, topics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_config
+from .durations import parse_duration
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{value!r} is neither a duration (7d) nor a date (2025-12-01)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone(timedelta(hours=8)))
+
+
+def _store(config_path):
+    from ..pipeline.store import Store
+
+    cfg = load_config(config_path)
+    return cfg, Store(cfg.store.path)
+
+
+def _read_items(path: str):
+    """JSONL with id/title/text, or plain text (one article)."""
+    raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    lines = [l for l in raw.splitlines() if l.strip()]
+    if lines and all(l.lstrip().startswith("{") for l in lines):
+        for n, line in enumerate(lines, 1):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"{path}:{n}: not a JSON line ({e.msg})") from None
+            if not isinstance(item, dict):
+                raise ConfigError(f"{path}:{n}: expected an object with title and text")
+            yield item
+    else:
+        title, _, text = raw.partition("\n")
+        yield {"id": None, "title": title.strip(), "text": text}
+
+
+def register(main, config_option, errors, UserError) -> None:
+    @main.command()
+    @click.argument("inputs", nargs=-1, required=True)
+    @click.option("--json", "as_json", is_flag=True, help="One JSON line per input.")
+    @click.option("--tz", default="Asia/Shanghai", show_default=True, help="Timezone for times without an offset.")
+    @errors
+    def extract(inputs, as_json, tz):
+        """What regwatch reads from a page: title, body, published time, language."""
+        from ..pipeline.extract import ExtractError, extract_bytes
+
+        failed = 0
+        for inp in inputs:
+            try:
+                body, ctype = _fetch(inp)
+                ex = extract_bytes(body, url=inp if inp.startswith("http") else None, content_type=ctype, tz=tz)
+            except (ExtractError, OSError, ValueError) as e:
+                failed += 1
+                if as_json:
+                    click.echo(json.dumps({"input": inp, "error": str(e)}, ensure_ascii=False))
+                else:
+                    click.echo(f"regwatch: {inp}: {e}", err=True)
+                continue
+            d = {"input": inp, **ex.to_json()}
+            d.pop("encoding", None)
+            if as_json:
+                click.echo(json.dumps(d, ensure_ascii=False))
+            else:
+                click.echo(f"# {d['title']}\n{d['published_at'] or 'no date'} · {d['lang']} · {inp}\n\n{d['body']}\n")
+        if failed == len(inputs):
+            raise SystemExit(1)
+
+    @main.command()
+    @click.argument("path", default="-")
+    @click.option("--json", "as_json", is_flag=True, help="JSON lines (the default for JSONL input).")
+    @click.option("--explain", is_flag=True, help="Every topic's score, threshold and evidence.")
+    @config_option
+    @errors
+    def classify(path, as_json, explain, config_path):
+        """Tag JSONL (id, title, text) or plain text with topics and their evidence."""
+        from .app import load_classifier
+
+        clf = load_classifier(load_config(config_path))
+        for item in _read_items(path):
+            if explain:
+                out = {"id": item.get("id"), "topics": clf.explain(item.get("title", ""), item.get("text", ""))}
+            else:
+                tags = clf.classify(item.get("title", ""), item.get("text", ""))
+                out = {"id": item.get("id"), "topics": [{"id": t.topic, "score": round(t.score, 2), "evidence": t.evidence}
+                                                        for t in tags]}
+            if as_json or explain or item.get("id") is not None:
+                click.echo(json.dumps(out, ensure_ascii=False))
+            else:
+                click.echo(", ".join(f"{t['id']} ({t['score']})" for t in out["topics"]) or "(no topic)")
+
+    @main.command(name="eval")
+    @click.argument("path")
+    @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+    @click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
+    @config_option
+    @errors
+    def eval_(path, as_json, mistakes, config_path):
+        """Precision / recall / F1 per topic against a labeled JSONL (`labels`)."""
+        from ..pipeline.evaluate import evaluate
+        from .app import load_classifier
+
+        clf = load_classifier(load_config(config_path))
+        report = evaluate(clf, _read_items(path))
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+            return
+        click.echo(f"{'topic':22} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
+        for name, s in [*report.topics.items(), ("micro", report.micro)]:
+            click.echo(f"{name:22} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.tp:4} {s.fp:4} {s.fn:4}")
+        click.echo(f"{report.n} articles; {report.negatives_tagged} of {report.negatives} negatives tagged")
+        if mistakes:
+            for m in report.mistakes:
+                ev = ", ".join(e["term"] for e in m.get("evidence", []))
+                click.echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {str(m['title'])[:50]}" + (f"  [{ev}]" if ev else ""))
+
+    @main.command()
+    @click.argument("query")
+    @click.option("--topic", help="Only articles tagged with this topic.")
+    @click.option("--source", help="Only this source.")
+    @click.option("--since", help="A duration back from now (7d) or a date.")
+    @click.option("--until", help="A duration back from now or a date.")
+    @click.option("--limit", default=20, show_default=True)
+    @click.option("--json", "as_json", is_flag=True)
+    @config_option
+    @errors
+    def search(query, topic, source, since, until, limit, as_json, config_path):
+        """Full-text search of the store (Chinese words of two characters too; AND / OR / NOT, "phrases")."""
+        from ..pipeline.queries import search as do_search
+
+        _, store = _store(config_path)
+        rows = do_search(store, query, topic=topic, source=source, since=_since(since), until=_since(until), limit=limit)
+        for r in rows:
+            if as_json:
+                click.echo(json.dumps({k: r[k] for k in ("url", "title", "source", "outlet", "published_at", "topics",
+                                                         "story_id", "story_size", "snippet")}, ensure_ascii=False))
+            else:
+                click.echo(f"{(r['published_at'] or '')[:16]}  {r['source']}  {r['title']}  "
+                           f"[{', '.join(r['topics'])}] ×{r['story_size']}\n    {r['snippet']}\n    {r['url']}")
+        if not rows and not as_json:
+            click.echo("no results", err=True)
+
+    @main.command()
+    @click.option("--pack", "pack", is_flag=True, help="List the bundled source pack instead.")
+    @click.option("--json", "as_json", is_flag=True)
+    @config_option
+    @errors
+    def sources(pack, as_json, config_path):
+        """Each source's health: state, last run, found / new, errors."""
+        cfg = load_config(config_path)
+        if pack:
+            from .source_packs import bundled_source_packs, load_source_pack
+
+            for name in bundled_source_packs():
+                for s in load_source_pack(name):
+                    row = {"pack": name, "name": s.name, "kind": s.kind, "url": s.url, "every": s.every, "note": s.note}
+                    click.echo(json.dumps(row, ensure_ascii=False) if as_json else f"{name:22} {s.name:28} {s.kind:8} {s.url}")
+            return
+        from ..pipeline.queries import sources_overview
+        from ..pipeline.store import Store
+
+        rows = sources_overview(Store(cfg.store.path), [s.name for s in cfg.sources])
+        for r in rows:
+            if as_json:
+                click.echo(json.dumps(r, ensure_ascii=False))
+            else:
+                click.echo(f"{r['source']:28} {r['state']:10} last {str(r['last_run'] or '-')[:19]:19} "
+                           f"found {r['found'] if r['found'] is not None else '-':>4} new {r['new'] if r['new'] is not None else '-':>4} "
+                           f"errors {r['errors'] if r['errors'] is not None else '-':>3}  stored {r['articles']}"
+                           + (f"\n{'':28} {r['last_error'][:160]}" if r['last_error'] and r['state'] != 'ok' else ""))
+
+    @main.group(invoke_without_command=True)
+    @click.option("--status", type=click.Choice(["pending", "sending", "retry", "sent", "failed", "broken", "digest"]))
+    @click.option("--limit", default=50, show_default=True)
+    @click.option("--json", "as_json", is_flag=True)
+    @config_option
+    @click.pass_context
+    @errors
+    def alerts(ctx, status, limit, as_json, config_path):
+        """The outbox: what was sent, what waits, what failed (and why)."""
+        if ctx.invoked_subcommand:
+            return
+        from ..alerts.senders import redact
+        from ..pipeline.queries import outbox
+
+        cfg, store = _store(config_path)
+        secrets = [c.secret for c in cfg.channels] + [c.url for c in cfg.channels]
+        for r in outbox(store, status, limit):
+            r["last_error"] = redact(r["last_error"], secrets) if r["last_error"] else None
+            if as_json:
+                click.echo(json.dumps(r, ensure_ascii=False))
+            else:
+                click.echo(f"#{r['id']:<5} {r['status']:8} {r['channel']:16} {r['subscription']:16} "
+                           f"tries {r['attempts']}  {(r['title'] or r['kind'])[:40]}"
+                           + (f"\n       {r['last_error']}" if r["last_error"] else ""))
+
+    @alerts.command(name="test")
+    @click.argument("channel")
+    @config_option
+    @errors
+    def alerts_test(channel, config_path):
+        """Send a test message to CHANNEL and say what the platform answered."""
+        from . import reactor
+        from .alerttest import send_test
+
+        cfg = load_config(config_path)
+        names = {c.name: c for c in cfg.channels}
+        if channel not in names:
+            raise ConfigError(f"no channel named {channel!r}; configured: {', '.join(names) or 'none'}")
+        outcome = reactor.run(lambda: send_test(names[channel]))
+        if outcome.ok:
+            click.echo(f"{channel}: sent")
+        else:
+            raise UserError(f"{channel}: {outcome.action}: {outcome.error}")
+
+    @main.command()
+    @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+    @click.option("--since", help="A duration (7d) or a date.")
+    @click.option("--topic", help="Only articles tagged with this topic.")
+    @click.option("--body/--no-body", default=False, help="Include the article text.")
+    @config_option
+    @errors
+    def export(fmt, since, topic, body, config_path):
+        """Articles with their topics and story, as CSV or JSON lines."""
+        from ..pipeline.queries import export_rows
+
+        _, store = _store(config_path)
+        rows = export_rows(store, _since(since), topic)
+        out = click.get_text_stream("stdout")
+        writer = None
+        for r in rows:
+            if not body:
+                r.pop("body")
+            if fmt == "jsonl":
+                out.write(json.dumps(r, ensure_ascii=False) + "\n")
+            else:
+                r["topics"] = ";".join(r["topics"])
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(r))
+                    writer.writeheader()
+                writer.writerow(r)
+
+    @main.command()
+    @click.option("--json", "as_json", is_flag=True)
+    @config_option
+    @errors
+    def topics(as_json, config_path):
+        """The topics of the loaded packs."""
+        from .app import load_classifier
+
+        clf = load_classifier(load_config(config_path))
+        for t in clf.topics:
+            if as_json:
+                click.echo(json.dumps({"id": t.id, "name": t.name, "pack": t.pack, "threshold": t.threshold,
+                                       "description": t.description}, ensure_ascii=False))
+            else:
+                click.echo(f"{t.id:22} {t.name:28} {t.pack}\n{'':22} {t.description}")
+
+
+def _fetch(inp: str) -> tuple[bytes, str | None]:
+    if inp.startswith(("http://", "https://")):
+        import httpx
+
+        r = httpx.get(inp, follow_redirects=True, timeout=30, headers={"User-Agent": "regwatch/0.1"})
+        r.raise_for_status()
+        return r.content, r.headers.get("content-type")
+    p = Path(inp)
+    if not p.is_file():
+        raise OSError(f"no such file: {inp}")
+    data = p.read_bytes()
+    if inp.endswith(".gz"):
+        import gzip
+
+        data = gzip.decompress(data)
+    return data, None

@@ -1,0 +1,317 @@
+"""The `regwatch.toml` config: pydantic models, `${VAR}` expansion, and one clear line per mistake."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .durations import parse_duration
+
+CONFIG_ENV = "REGWATCH_CONFIG"
+DEFAULT_PATH = "regwatch.toml"
+
+
+class ConfigError(Exception):
+    """A mistake in the user's config; str() is the one line shown to the user."""
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StoreConfig(_Model):
+    path: str = "regwatch.db"
+
+
+class CrawlConfig(_Model):
+    user_agent: str = "regwatch/0.1 (+https://github.com/regwatch/regwatch)"
+    obey_robots: bool = True
+    max_article_age: Duration = 3 * 86400
+    timeout: Duration = 30
+    max_size: int = 10 * 1024 * 1024
+    concurrency: int = Field(16, ge=1)
+    per_domain: int = Field(2, ge=1)
+    delay: Duration = 0.25
+    block_private_networks: bool = False
+    max_articles_per_source: int = Field(50, ge=1)
+
+
+class ExtractOverride(_Model):
+    title: str | None = None
+    body: str | None = None
+    date: str | None = None
+
+
+class SourceConfig(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["feed", "sitemap", "listing", "json"]
+    url: str = Field(pattern=r"^https?://")
+    every: Duration = 600
+    cron: str | None = None
+    tz: str | None = None
+    lang: str | None = None
+    expect_every: Duration | None = None
+    enabled: bool = True
+    links: str | None = None
+    items: str | None = None
+    link: str | None = None
+    title: str | None = None
+    date: str | None = None
+    detail: str | None = None
+    body: str | None = None
+    attachment: str | None = None
+    method: Literal["GET", "POST"] = "GET"
+    headers: dict[str, str] = {}
+    form: dict[str, str] = {}
+    encoding: str | None = None
+    max_size: int | None = None
+    extract: ExtractOverride = ExtractOverride()
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "SourceConfig":
+        if self.kind == "listing" and not self.links:
+            raise ValueError("a listing source needs `links` (a CSS selector of article links)")
+        if self.kind == "json" and not self.items:
+            raise ValueError("a json source needs `items` (a JMESPath to the list)")
+        if self.kind == "json" and not (self.link or self.detail):
+            raise ValueError("a json source needs `link` (field of the article URL) or `detail` (URL template)")
+        if self.cron:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as e:
+                raise ValueError(f"cron {self.cron!r} is not a crontab line: {e}") from None
+        return self
+
+    def timezone(self) -> str:
+        return self.tz or "Asia/Shanghai"
+
+
+class TopicsConfig(_Model):
+    packs: list[str] = ["cn-consumer-finance"]
+    files: list[str] = []
+
+
+ChannelType = Literal[
+    "dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "webhook", "console"
+]
+
+
+class ChannelConfig(_Model):
+    name: str
+    type: ChannelType
+    url: str | None = None
+    secret: str | None = None
+    chat_id: str | None = None
+    keyword: str | None = None
+    per_minute: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> "ChannelConfig":
+        if self.type != "console" and not self.url:
+            raise ValueError(f"a {self.type} channel needs `url`")
+        if self.type == "telegram" and not self.chat_id:
+            raise ValueError("a telegram channel needs `chat_id`")
+        return self
+
+
+class SubscriptionConfig(_Model):
+    name: str
+    topics: list[str] | None = None
+    keywords: list[str] = []
+    channels: list[str] = Field(min_length=1)
+    sources: list[str] = []
+    digest: str = ""
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str) -> str:
+        if v and not re.fullmatch(r"hourly|daily( ([01]\d|2[0-3]):[0-5]\d)?", v):
+            raise ValueError(f'{v!r} is not a digest: write "", "hourly" or "daily 09:00"')
+        return v
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> "SubscriptionConfig":
+        if not self.topics and not self.keywords:
+            raise ValueError("a subscription needs `topics` or `keywords` (or both)")
+        return self
+
+
+class AlertsConfig(_Model):
+    once_wait: Duration = 60
+    failing_after: int = Field(3, ge=1)
+    health_channels: list[str] = []
+    lead_chars: int = Field(160, ge=0)
+    max_attempts: int = Field(8, ge=1)
+
+
+class Config(_Model):
+    store: StoreConfig = StoreConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    sources: list[SourceConfig] = []
+    topics: TopicsConfig = TopicsConfig()
+    channels: list[ChannelConfig] = []
+    subscriptions: list[SubscriptionConfig] = []
+    alerts: AlertsConfig = AlertsConfig()
+    source_packs: list[str] = []
+    exclude_sources: list[str] = []
+    path: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        _unique("sources", [s.name for s in self.sources])
+        _unique("channels", [c.name for c in self.channels])
+        _unique("subscriptions", [s.name for s in self.subscriptions])
+        channels = {c.name for c in self.channels}
+        sources = {s.name for s in self.sources}
+        for i, sub in enumerate(self.subscriptions):
+            for ch in sub.channels:
+                if ch not in channels:
+                    raise ValueError(
+                        f"subscriptions[{i}] ({sub.name}): channel {ch!r} is not defined; "
+                        f"add a [[channels]] entry named {ch!r} or use one of {sorted(channels)}"
+                    )
+            for src in sub.sources:
+                if src not in sources:
+                    raise ValueError(f"subscriptions[{i}] ({sub.name}): source {src!r} is not defined")
+        for ch in self.alerts.health_channels:
+            if ch not in channels:
+                raise ValueError(f"alerts.health_channels: channel {ch!r} is not defined")
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _unique(what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"{what}: the name {n!r} is used twice; names must be unique")
+        seen.add(n)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(data: Any, where: str = "") -> Any:
+    """Replace `${VAR}` in every string with the environment's value; unset is an error."""
+    if isinstance(data, dict):
+        return {k: expand_env(v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(data)]
+    if isinstance(data, str):
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set (export it, or write the value)")
+            return os.environ[name]
+
+        return _VAR.sub(sub, data)
+    return data
+
+
+def _loc(loc: tuple[Any, ...], data: Any) -> str:
+    """`sources[2].every` from pydantic's location, with the item's name when it has one."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            try:
+                node = node[part]
+                if isinstance(node, dict) and "name" in node:
+                    out += f" ({node['name']})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def format_validation_error(e: ValidationError, data: Any) -> str:
+    err = e.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check its spelling against the README's config reference)"
+    elif err["type"] == "missing":
+        msg = "is required"
+    where = _loc(loc, data)
+    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
+
+
+def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+    try:
+        data = expand_env(data)
+        cfg = Config.model_validate(data)
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from None
+    except ValidationError as e:
+        raise ConfigError(f"{origin}: {format_validation_error(e, data)}") from None
+    cfg.path = origin
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Load and validate a config file; `None` means `$REGWATCH_CONFIG`, `./regwatch.toml`, or the embedded default."""
+    explicit = path is not None or CONFIG_ENV in os.environ
+    p = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"{p}: no such config file (write one with `regwatch init {p}`)")
+        return default_config()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    cfg = parse_config(data, str(p))
+    return with_source_packs(cfg)
+
+
+def default_config() -> Config:
+    """The embedded default: the bundled source pack, the bundled topic pack, a console channel."""
+    text = (Path(__file__).parent / "default.toml").read_text(encoding="utf-8")
+    cfg = parse_config(tomllib.loads(text), "<embedded default>")
+    return with_source_packs(cfg)
+
+
+def with_source_packs(cfg: Config) -> Config:
+    """Add the bundled source packs' sources the config asks for; the config's own win by name."""
+    if not cfg.source_packs:
+        return cfg
+    from .source_packs import load_source_pack
+
+    own = {s.name for s in cfg.sources}
+    extra: list[SourceConfig] = []
+    for pack in cfg.source_packs:
+        for s in load_source_pack(pack):
+            if s.name not in own and s.name not in cfg.exclude_sources:
+                extra.append(s)
+    cfg.sources = [s for s in cfg.sources if s.name not in cfg.exclude_sources] + extra
+    return cfg

@@ -1,0 +1,75 @@
+"""Source health: every run recorded, a state per source, and each change of state alerted once.
+
+States: `ok`; `failing` (errors in `failing_after` runs in a row); `empty` (the list yields no
+links: a selector broken by a redesign); `blocked` (a challenge page or HTTP 412 instead of
+content); `stale` (nothing new for longer than `expect_every`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from ..alerts.subscriptions import idem_key
+from ..crawler.report import SourceReport
+from ..pipeline.store import Store
+from ..pipeline.timeutil import iso, utcnow
+
+BAD = ("failing", "empty", "blocked", "stale")
+
+
+def state_of(report: SourceReport, previous: dict, failing_after: int, expect_every: float | None,
+             now: datetime) -> str:
+    if report.blocked:
+        return "blocked"
+    runs_with_errors = previous["failing_runs"] + 1 if report.errors else 0
+    if report.errors and runs_with_errors >= failing_after:
+        return "failing"
+    if report.list_ok and report.empty and not report.not_modified:
+        return "empty"
+    if expect_every:
+        last_new = report.new and iso(now) or previous.get("last_new_at") or previous.get("baselined_at")
+        if last_new and datetime.fromisoformat(last_new) < now - timedelta(seconds=expect_every):
+            return "stale"
+    if report.errors and previous["state"] in BAD:
+        return previous["state"]   # not yet recovered
+    return "ok"
+
+
+def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
+    """Write the run and the source's new state; queue a health alert when the state changed."""
+    now = utcnow()
+    prev = store.source_state(report.source)
+    state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
+    with store.tx():
+        store.record_run(source=report.source, started_at=iso(datetime.fromtimestamp(report.started, now.tzinfo)),
+                         finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
+                         statuses=report.statuses, duration=round(time.time() - report.started, 3),
+                         message=report.message)
+        fields = {"state": state, "failing_runs": prev["failing_runs"] + 1 if report.errors else 0,
+                  "last_error": report.message if report.errors else prev["last_error"]}
+        if state != prev["state"]:
+            fields["state_since"] = iso(now)
+        if report.list_ok and not report.errors:
+            fields["last_success_at"] = iso(now)
+        if report.list_ok and prev["baselined_at"] is None:
+            fields["baselined_at"] = iso(now)
+        if report.new:
+            fields["last_new_at"] = iso(now)
+        store.update_source_state(report.source, **fields)
+        _alert_change(store, report.source, prev.get("reported_state"), state, report.message, alerts_cfg)
+    return state
+
+
+def _alert_change(store: Store, source: str, reported: str | None, state: str, detail: str | None, alerts_cfg) -> None:
+    if state == (reported or "ok"):
+        return
+    recovered = state == "ok"
+    if recovered and reported not in BAD:
+        store.update_source_state(source, reported_state=state)
+        return
+    payload = {"source": source, "state": state, "detail": detail, "recovered": recovered}
+    for ch in alerts_cfg.health_channels:
+        store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind="health",
+                            payload=payload, idem_key=idem_key("health", source, state, ch, iso(utcnow())))
+    store.update_source_state(source, reported_state=state)
