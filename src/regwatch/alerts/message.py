@@ -92,7 +92,7 @@ def build_message(article: dict, topics: list[dict], topic_names: dict[str, str]
                   lead_chars: int = 160, tz: str = "Asia/Shanghai", also: list[str] | None = None) -> Message:
     lines = []
     for t in topics:
-        terms = list(dict.fromkeys(inert(e["term"], 24) for e in t["evidence"] if e.get("term")))[:4]
+        terms = list(dict.fromkeys(inert(e["term"], 40) for e in t["evidence"] if e.get("term")))[:4]
         lines.append(TopicLine(t["topic"], inert(topic_names.get(t["topic"], t["topic"]), 40), terms))
     return Message(
         title=inert(article.get("title") or "(无标题)", 200),

@@ -21,7 +21,7 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
         "DOWNLOAD_DELAY": crawl.delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_size,
         "DOWNLOAD_WARNSIZE": 0,

@@ -77,9 +77,11 @@ class Classifier:
     def __init__(self, topics: Iterable[Topic]):
         self.topics = list(topics)
         self._automaton = ahocorasick.Automaton()
+        # a term written with a trailing `*` matches as a word prefix (`regulat*`: regulator, regulation…)
+        self._prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
         for t in self.topics:
             for term in self._all_terms(t):
-                self._automaton.add_word(term, term)
+                self._automaton.add_word(term.rstrip("*"), term.rstrip("*"))
         if len(self._automaton):
             self._automaton.make_automaton()
 
@@ -103,7 +105,7 @@ class Classifier:
                 # ASCII terms match whole words only ("cap" must not hit "capital")
                 if term[0].isascii() and term[0].isalnum() and start > 0 and _is_word_char(text[start - 1]):
                     continue
-                if term[-1].isascii() and term[-1].isalnum() and not _word_ends(text, end + 1):
+                if term[-1].isascii() and term[-1].isalnum() and term not in self._prefix and not _word_ends(text, end + 1):
                     continue
                 at.setdefault(term, []).append((name, start, end + 1))
         return _Hits(at)
@@ -137,7 +139,7 @@ class Classifier:
         return Tag(topic.id, score, [e for e in evidence if e["weight"] > 0][:8])
 
     def _raw_score(self, topic: Topic, fields: dict[str, str], hits: _Hits):
-        missing = [g[0] for g in topic.require if not any(t in hits.at for t in g)]
+        missing = [g[0] for g in topic.require if not any(t.rstrip("*") in hits.at for t in g)]
         score = 0.0
         evidence: list[dict[str, Any]] = []
         for sig in topic.signals:
@@ -155,12 +157,12 @@ class Classifier:
     def _match(self, sig: Signal, fields: dict[str, str], hits: _Hits) -> tuple[str, int, int] | None:
         """The best place (title first) where the signal occurs, or None."""
         if sig.kind == "terms":
-            spots = [p for t in sig.terms for p in hits.at.get(t, ())]
+            spots = [p for t in sig.terms for p in hits.at.get(t.rstrip("*"), ())]
         elif sig.kind == "regex":
             spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [sig.regex.search(text)] if m]
         else:
-            a = [p for t in sig.terms for p in hits.at.get(t, ())]
-            b = [p for t in sig.other for p in hits.at.get(t, ())]
+            a = [p for t in sig.terms for p in hits.at.get(t.rstrip("*"), ())]
+            b = [p for t in sig.other for p in hits.at.get(t.rstrip("*"), ())]
             spots = []
             for fa, sa, ea in a:
                 for fb, sb, eb in b:

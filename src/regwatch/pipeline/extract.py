@@ -27,6 +27,7 @@ class Extracted:
     published_at: datetime | None
     lang: str
     encoding: str
+    outlet: str | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -117,6 +118,24 @@ def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
     return parse_cn_date(window, tz)
 
 
+_SOURCE_LINE = re.compile(r"(?:来源|来自|稿源|出处|Source)\s*[:：]\s*(.{2,40})")
+_OUTLET_END = re.compile(r"\s{2,}|[|｜/·]|(?:时间|作者|编辑|发布|日期|记者)|\d{4}[-/年]")
+
+
+def pick_outlet(tree) -> str | None:
+    """Who published it: og:site_name, the byline's 来源, or the site name after the <title>'s separator."""
+    site = (tree.xpath("//meta[@property='og:site_name' or @name='og:site_name']/@content") or [""])[0].strip()
+    if site:
+        return site[:40]
+    for el in tree.xpath("//*[contains(@class,'source') or contains(@class,'info') or contains(@class,'from')]")[:10]:
+        m = _SOURCE_LINE.search(el.text_content())
+        if m:
+            name = _OUTLET_END.split(m.group(1), 1)[0].strip()
+            if len(name) >= 2:
+                return name
+    return None
+
+
 def _select(tree, css: str) -> str:
     try:
         els = tree.cssselect(css)
@@ -145,7 +164,7 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     if not body.strip():
         raise ExtractError("no article text found on the page")
     return Extracted(title=title.strip(), body=body.strip(), published_at=sane(published),
-                     lang=detect_lang(title + " " + body), encoding=encoding)
+                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=pick_outlet(tree))
 
 
 def extract_bytes(body: bytes, url: str | None = None, content_type: str | None = None, tz: str | None = None,
