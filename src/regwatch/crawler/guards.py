@@ -24,9 +24,4 @@ def is_challenge(status: int, body: bytes) -> bool:
     return False
 
 
-_MAGIC = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"Rar!", b"\x7fELF")
-
-
-def looks_binary(body: bytes) -> bool:
-    head = body[:2048]
-    return head.startswith(_MAGIC) or b"\x00" in head
+from ..pipeline.decode import looks_binary  # noqa: F401  (one definition, shared with extraction)

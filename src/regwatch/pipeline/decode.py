@@ -76,3 +76,12 @@ def decode_html(body: bytes, content_type: str | None = None, override: str | No
         return body.decode(enc, errors="replace"), enc
     enc = next((e for e in candidates if e), "utf-8")
     return body.decode(enc, errors="replace"), enc
+
+
+_MAGIC = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"Rar!", b"\x7fELF")
+
+
+def looks_binary(body: bytes) -> bool:
+    """A PDF, archive, image or executable, or anything with NUL bytes near its start: not a page."""
+    head = body[:2048]
+    return head.startswith(_MAGIC) or b"\x00" in head

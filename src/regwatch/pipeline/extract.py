@@ -14,10 +14,11 @@ from datetime import datetime
 
 import lxml.html
 import trafilatura
+from trafilatura.settings import use_config
 from lxml import etree
 
 from .dates import parse_any_date, parse_cn_date, sane
-from .decode import decode_html
+from .decode import decode_html, looks_binary
 
 
 @dataclass
@@ -38,6 +39,13 @@ class Extracted:
 class ExtractError(ValueError):
     """The page holds no article text; str() says why."""
 
+
+# trafilatura falls back to "all the text of the page" when its main-text pass finds under 250
+# characters; short Chinese notices and 快讯 are often that short, and the fallback brings in the
+# navigation and the sidebar's hot-topic headlines. A lower floor keeps the main-text result.
+_TRAFILATURA = use_config()
+_TRAFILATURA.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
+_TRAFILATURA.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
 
 _TITLE_SEP = re.compile(r"\s*(?:[_|｜—–·]|-{1,2}|::)\s*")
 _META_TIME_KEYS = (
@@ -152,7 +160,7 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     except (etree.ParserError, ValueError) as e:
         raise ExtractError(f"not an HTML page: {e}") from None
     doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=True, deduplicate=False)
+                                      include_tables=True, deduplicate=False, config=_TRAFILATURA)
     body = _select(tree, overrides["body"]) if overrides.get("body") else (doc.text if doc else "") or ""
     title = _select(tree, overrides["title"]) if overrides.get("title") else pick_title(tree, list_title)
     if overrides.get("date"):
@@ -170,6 +178,8 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
 def extract_bytes(body: bytes, url: str | None = None, content_type: str | None = None, tz: str | None = None,
                   overrides: dict | None = None, encoding: str | None = None, list_title: str | None = None) -> Extracted:
     """Extract from raw bytes as the crawler gets them (decoding included)."""
+    if looks_binary(body):
+        raise ExtractError("binary content (a PDF, image or archive?), not an HTML page")
     text, enc = decode_html(body, content_type, encoding)
     return extract_html(text, url=url, tz=tz, overrides=overrides, list_title=list_title, encoding=enc)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import datetime
 from typing import Any, Iterator
@@ -39,8 +40,7 @@ def search(store: Store, query: str, *, topic: str | None = None, source: str | 
         where.append("coalesce(a.published_at, a.fetched_at) < ?")
         params.append(iso(until))
     sql = f"""SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
-                     coalesce(s.copies, 1) AS story_size,
-                     snippet(articles_fts, 1, '[', ']', '…', 12) AS snippet
+                     coalesce(s.copies, 1) AS story_size, a.body
               FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
               LEFT JOIN stories s ON s.id = a.story_id
               WHERE {' AND '.join(where)} ORDER BY bm25(articles_fts, 3.0, 1.0) LIMIT ?"""
@@ -51,22 +51,26 @@ def search(store: Store, query: str, *, topic: str | None = None, source: str | 
     topics = _topics_by_article(store, [r["id"] for r in rows])
     for r in rows:
         r["topics"] = topics[r["id"]]
-        r["snippet"] = _unbigram(r["snippet"])
+        r["snippet"] = make_snippet(r.pop("body") or "", query_terms(query))
     return rows
 
 
-def _unbigram(s: str) -> str:
-    """Make an index snippet readable again: `[征信] 信修 修复` → `[征信]修复`."""
-    out: list[str] = []
-    for tok in (s or "").split(" "):
-        core = tok.strip("[]…")
-        if out and len(core) == 2 and all("\u3400" <= ch <= "\u9fff" for ch in core):
-            prev = out[-1].strip("[]…")
-            if prev and prev[-1] == core[0]:
-                out[-1] += tok.replace(core, core[1], 1)
-                continue
-        out.append(tok)
-    return " ".join(out)
+def query_terms(query: str) -> list[str]:
+    """The words and phrases of a query, without its operators (for highlighting)."""
+    terms = re.findall(r'"([^"]+)"|([^\s()"]+)', query)
+    return [p or w for p, w in terms if (p or w) not in ("AND", "OR", "NOT")]
+
+
+def make_snippet(text: str, terms: list[str], width: int = 40) -> str:
+    """A window of the text around the first term found, the term in [brackets]."""
+    low = text.lower()
+    hits = [(low.find(t.lower()), t) for t in terms if t and low.find(t.lower()) >= 0]
+    if not hits:
+        return text[: width * 2].replace("\n", " ") + ("…" if len(text) > width * 2 else "")
+    pos, term = min(hits)
+    s, e = max(0, pos - width), min(len(text), pos + len(term) + width)
+    out = text[s:pos] + "[" + text[pos : pos + len(term)] + "]" + text[pos + len(term) : e]
+    return ("…" if s else "") + out.replace("\n", " ") + ("…" if e < len(text) else "")
 
 
 def export_rows(store: Store, since: datetime | None = None, topic: str | None = None) -> Iterator[dict[str, Any]]:

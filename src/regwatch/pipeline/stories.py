@@ -28,6 +28,8 @@ TITLE_JOIN_CONTAINMENT = 0.45
 
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 _TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
+# clock times and numeric byline dates belong to the page (when this copy went up), not to the story
+_BYLINE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?|\d{1,2}:\d{2}(:\d{2})?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s*(?:%|亿元|万元|亿|万|元|千万|百万|bn|billion|million|m\b)?", re.I)
 _INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
 
@@ -53,7 +55,7 @@ def anchors(sh: set[int]) -> list[int]:
 
 def facts(text: str) -> set[str]:
     """Figures (with units) and named institutions: what distinguishes one template notice from another."""
-    t = normalize(strip_boilerplate(text))
+    t = _BYLINE_TIME.sub(" ", normalize(strip_boilerplate(text)))
     nums = {re.sub(r"\s+", "", m.group(0)) for m in _NUMBER.finditer(t) if len(re.sub(r"\D", "", m.group(0))) >= 2}
     names = set(_INSTITUTION.findall(t))
     return nums | names

@@ -1,0 +1,205 @@
+"""Real servers on 127.0.0.1 for the tests: a news site and chat webhooks that answer like the platforms."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+@dataclass
+class Page:
+    body: bytes
+    status: int = 200
+    ctype: str = "text/html; charset=utf-8"
+    etag: bool = False
+    headers: dict = field(default_factory=dict)
+
+
+class Site:
+    """A news site: `site.pages[path] = Page(...)` (or a callable returning one); every request is logged."""
+
+    def __init__(self):
+        self.pages: dict[str, Page | Callable[[], Page]] = {}
+        self.log: list[dict] = []
+        site = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                site._answer(self)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                site._answer(self)
+
+        self.server = _Server(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?")[0] if h.path.split("?")[0] in self.pages else h.path
+        page = self.pages.get(path)
+        if callable(page):
+            page = page()
+        if page is None:
+            page = Page(b"<html><body>not found</body></html>", 404) if path != "/robots.txt" else Page(b"", 404, "text/plain")
+        status, headers = page.status, dict(page.headers)
+        if page.etag:
+            tag = '"' + hashlib.sha1(page.body).hexdigest()[:12] + '"'
+            headers["ETag"] = tag
+            if h.headers.get("If-None-Match") == tag:
+                status = 304
+        body = b"" if status == 304 else page.body
+        self.log.append({"method": h.command, "path": h.path, "status": status, "ua": h.headers.get("User-Agent", ""),
+                         "if_none_match": h.headers.get("If-None-Match")})
+        h.send_response(status)
+        if page.ctype and status != 304:
+            h.send_header("Content-Type", page.ctype)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def requests(self, path_prefix: str = "") -> list[dict]:
+        return [r for r in self.log if r["path"].startswith(path_prefix)]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+OK = {"dingtalk": (200, {"errcode": 0, "errmsg": "ok"}), "wecom": (200, {"errcode": 0, "errmsg": "ok"}),
+      "feishu": (200, {"code": 0, "msg": "success", "data": {}}), "slack": (200, "ok"), "webhook": (204, ""),
+      "discord": (200, {"id": "1"}), "teams": (202, ""), "telegram": (200, {"ok": True, "result": {"message_id": 1}})}
+RATE = {"dingtalk": (200, {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}),
+        "wecom": (200, {"errcode": 45009, "errmsg": "api freq out of limit"}),
+        "feishu": (200, {"code": 11232, "msg": "frequency limited"}),
+        "slack": (429, "rate_limited"), "webhook": (429, {"error": "slow down"}),
+        "discord": (429, {"message": "You are being rate limited.", "retry_after": 0.2, "global": False}),
+        "teams": (429, ""), "telegram": (429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                                               "parameters": {"retry_after": 1}})}
+BROKEN = {"dingtalk": (200, {"errcode": 310000, "errmsg": "sign not match"}),
+          "wecom": (200, {"errcode": 93000, "errmsg": "invalid webhook url"}),
+          "feishu": (200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}),
+          "slack": (404, "channel_not_found"), "webhook": (410, ""), "discord": (404, {"code": 10015, "message": "Unknown Webhook"}),
+          "teams": (401, ""), "telegram": (403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was kicked"})}
+
+
+class Receiver:
+    """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`,
+    `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so."""
+
+    def __init__(self):
+        self.routes: dict[str, dict] = {}
+        self.fail: dict[str, list[str]] = {}
+        self.messages: list[dict] = []
+        rx = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                rx._answer(self)
+
+        self.server = _Server(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        parsed = urllib.parse.urlsplit(h.path)
+        name = parsed.path.strip("/").split("/")[0]
+        route = self.routes.get(name, {"type": "webhook"})
+        kind = route["type"]
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        sig_ok = verify(kind, route.get("secret"), query, body or {}, headers, raw)
+        mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
+        rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "mode": mode, "t": time.time()}
+        self.messages.append(rec)
+        if mode == "drop":
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return
+        if mode == "slow":
+            time.sleep(3)
+        if sig_ok is False:
+            code, payload = BROKEN[kind]
+        elif mode == "rate":
+            code, payload = RATE[kind]
+        elif mode == "500":
+            code, payload = 500, {"error": "internal"}
+        elif mode == "broken":
+            code, payload = BROKEN[kind]
+        else:
+            code, payload = OK[kind]
+        rec["answer"] = "ok" if (code, payload) == OK[kind] else (mode or "badsig")
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        h.send_response(code)
+        h.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
+        if code == 429:
+            h.send_header("Retry-After", "1")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def delivered(self, route: str) -> list[dict]:
+        return [m for m in self.messages if m["route"] == route and m.get("answer") == "ok"]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify(kind, secret, query, body, headers, raw) -> bool | None:
+    """Each platform's own signature check (None: the platform does not sign)."""
+    if not secret:
+        return None
+    if kind == "dingtalk":
+        ts, sign = query.get("timestamp"), query.get("sign")
+        if not ts or not sign or abs(time.time() * 1000 - int(ts)) > 3_600_000:
+            return False
+        want = base64.b64encode(hmac.new(secret.encode(), f"{ts}\n{secret}".encode(), hashlib.sha256).digest()).decode()
+        return hmac.compare_digest(want, sign)
+    if kind == "feishu":
+        ts, sign = str(body.get("timestamp", "")), body.get("sign")
+        if not ts or not sign or abs(time.time() - int(ts)) > 3600:
+            return False
+        want = base64.b64encode(hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()).decode()
+        return hmac.compare_digest(want, sign)
+    if kind == "webhook":
+        mid, ts, sig = headers.get("webhook-id"), headers.get("webhook-timestamp"), headers.get("webhook-signature")
+        if not (mid and ts and sig):
+            return False
+        key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
+        want = base64.b64encode(hmac.new(key, f"{mid}.{ts}.".encode() + raw, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(want, s.split(",", 1)[-1]) for s in sig.split())
+    return None

@@ -1,0 +1,88 @@
+"""Topic tags: multi-label, explained by evidence, packs as data files."""
+
+import json
+import re
+
+import pytest
+
+from regwatch.pipeline.classify import Classifier, PackError, load_pack_file, load_topics, parse_pack
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return Classifier(load_topics())
+
+
+def test_seed_articles_get_their_labels(clf, seed_articles):
+    for a in seed_articles:
+        got = {t.topic for t in clf.classify(a["title"], a["text"])}
+        assert set(a["labels"]) <= got, a["id"]
+        if not a["labels"]:
+            assert not got, a["id"]
+
+
+def test_lpr_cut_is_not_a_rate_cap(clf):
+    tags = clf.classify("5年期LPR下调10个基点 房贷利率再创新低",
+                        "中国人民银行授权全国银行间同业拆借中心公布，1年期LPR为3.0%，5年期以上LPR下调至3.5%。存量房贷利率随之下调。")
+    assert "rate_cap" not in {t.topic for t in tags}
+
+
+def test_every_tag_carries_evidence(clf):
+    tags = clf.classify("监管要求消费金融公司综合融资成本压降至20%以内", "各机构年化利率不得超过24%。")
+    rc = next(t for t in tags if t.topic == "rate_cap")
+    assert rc.evidence and all({"term", "where", "snippet"} <= set(e) for e in rc.evidence)
+    assert any(e["where"] == "title" for e in rc.evidence)
+
+
+def test_traditional_and_full_width_are_normalized(clf):
+    tags = clf.classify("央行推出一次性信用修復政策", "個人徵信記錄中的逾期記錄將不予展示，符合條件的借款人可修復信用。")
+    assert "credit_repair" in {t.topic for t in tags}
+
+
+def test_english_terms_match_whole_words(clf):
+    assert not clf.classify("Capital markets", "The capital of capitalism caps nothing.")
+
+
+def test_a_users_topic_file_adds_a_topic(tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text('[topics.bnpl]\nname = "先买后付"\nthreshold = 3\n'
+                 '[[topics.bnpl.signals]]\nterms = ["先买后付", "buy now pay later"]\nweight = 3\n', encoding="utf-8")
+    clf = Classifier(load_topics(["cn-consumer-finance"], [str(f)]))
+    assert [t.topic for t in clf.classify("Buy now, pay later rules", "New buy now pay later rules.")] == ["bnpl"]
+
+
+@pytest.mark.parametrize("data,message", [
+    ({}, "no [topics.ID] tables"),
+    ({"topics": {"x": {"signals": []}}}, "no signals"),
+    ({"topics": {"x": {"signals": [{"regex": "("}]}}}, "bad regex"),
+    ({"topics": {"x": {"signals": [{"terms": ["a"], "wieght": 2}]}}}, "unknown key"),
+])
+def test_pack_mistakes_are_named(data, message):
+    with pytest.raises(PackError, match=re.escape(message)):
+        parse_pack(data, "mine.toml")
+
+
+def test_cost_does_not_grow_with_the_number_of_terms():
+    many = {"topics": {"big": {"threshold": 1, "signals": [{"terms": [f"术语{i}" for i in range(5000)], "weight": 1}]}}}
+    clf = Classifier(parse_pack(many, "big.toml"))
+    assert clf.classify("标题", "正文里有术语4321。")[0].evidence[0]["term"] == "术语4321"
+
+
+def test_cli_classify_jsonl_and_explain(tmp_path, rw, seed_articles):
+    f = tmp_path / "in.jsonl"
+    f.write_text("\n".join(json.dumps({"id": a["id"], "title": a["title"], "text": a["text"]}, ensure_ascii=False)
+                           for a in seed_articles[:3]), encoding="utf-8")
+    r = rw("classify", f, "--json")
+    out = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["seed-01", "seed-02", "seed-03"]
+    assert out[1]["topics"][0]["id"] == "credit_repair" and out[1]["topics"][0]["evidence"]
+    r = rw("classify", "--explain", "-", input="小贷公司被取消试点资格\n多家小额贷款公司被取消试点资格。")
+    assert "small_loan" in r.stdout and "threshold" in r.stdout
+
+
+def test_cli_eval_reports_per_topic(tmp_path, rw, seed_articles):
+    f = tmp_path / "labeled.jsonl"
+    f.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in seed_articles), encoding="utf-8")
+    r = rw("eval", f, "--json")
+    rep = json.loads(r.stdout)
+    assert rep["articles"] == 10 and "credit_repair" in rep["topics"] and rep["micro"]["recall"] == 1.0

@@ -1,0 +1,111 @@
+"""Config: what a user writes, and one clear line (exit 2) for every mistake."""
+
+import pytest
+
+from regwatch.service.config import ConfigError, load_config, parse_config
+from regwatch.service.durations import parse_duration
+
+
+def write(tmp_path, text):
+    p = tmp_path / "regwatch.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+GOOD = """
+[[sources]]
+name = "a"
+kind = "feed"
+url = "http://127.0.0.1:9/feed.xml"
+every = "10m"
+
+[[channels]]
+name = "ops"
+type = "console"
+
+[[subscriptions]]
+name = "s"
+topics = ["rate_cap"]
+channels = ["ops"]
+"""
+
+
+@pytest.mark.parametrize("text,seconds", [("30s", 30), ("10m", 600), ("2h", 7200), ("3d", 259200), (45, 45)])
+def test_durations_read_as_users_write_them(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_a_good_config_loads(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.sources[0].every == 600
+    assert cfg.subscriptions[0].channels == ["ops"]
+
+
+@pytest.mark.parametrize("change,message", [
+    (("every = \"10m\"", "every = \"10x\""), "sources[0] (a).every: '10x' is not a duration"),
+    (("every = \"10m\"", "evry = \"10m\""), "sources[0] (a).evry: unknown key"),
+    (("channels = [\"ops\"]", "channels = [\"nope\"]"), "channel 'nope' is not defined"),
+    (("kind = \"feed\"", "kind = \"rss\""), "sources[0] (a).kind: Input should be 'feed', 'sitemap', 'listing' or 'json'"),
+    (("topics = [\"rate_cap\"]", "topics = []"), "a subscription needs `topics` or `keywords`"),
+])
+def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, GOOD.replace(*change)))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("RW_TEST_SECRET", raising=False)
+    text = GOOD.replace('type = "console"', 'type = "dingtalk"\nurl = "http://127.0.0.1:9/x"\nsecret = "${RW_TEST_SECRET}"')
+    with pytest.raises(ConfigError, match=r"channels\[0\].secret: environment variable RW_TEST_SECRET is not set"):
+        load_config(write(tmp_path, text))
+    monkeypatch.setenv("RW_TEST_SECRET", "SECabc")
+    assert load_config(write(tmp_path, text)).channels[0].secret == "SECabc"
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(write(tmp_path, "[store\npath = 1"))
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_listing_needs_links_and_json_needs_items():
+    base = {"name": "x", "url": "http://127.0.0.1/", "every": "1m"}
+    with pytest.raises(ConfigError, match="needs `links`"):
+        parse_config({"sources": [{**base, "kind": "listing"}]})
+    with pytest.raises(ConfigError, match="needs `items`"):
+        parse_config({"sources": [{**base, "kind": "json"}]})
+
+
+def test_cli_config_error_is_one_line_and_exit_2(tmp_path, rw):
+    p = write(tmp_path, GOOD.replace('every = "10m"', 'every = "soon"'))
+    r = rw("run", "--once", "-c", p)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "every: 'soon' is not a duration" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_subscription_to_unknown_topic_is_caught_at_start(tmp_path, rw):
+    p = write(tmp_path, GOOD.replace('topics = ["rate_cap"]', 'topics = ["rate_caps"]'))
+    r = rw("topics", "-c", p)
+    assert r.returncode == 2
+    assert "topic 'rate_caps' is not in the loaded packs" in r.stderr
+
+
+def test_init_writes_a_starter_that_loads(tmp_path, rw):
+    r = rw("init", tmp_path / "site.toml")
+    assert r.returncode == 0, r.stderr
+    cfg = load_config(tmp_path / "site.toml")
+    assert cfg.subscriptions and cfg.channels
+    assert rw("init", tmp_path / "site.toml").returncode == 2  # never overwrites silently
+
+
+def test_embedded_default_when_no_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
+    cfg = load_config(None)
+    assert cfg.sources and cfg.channels[0].type == "console"

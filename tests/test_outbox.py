@@ -1,0 +1,114 @@
+"""The outbox: at-least-once delivery with retries, platform limits, broken channels, and restarts."""
+
+import asyncio
+import time
+
+import pytest
+
+from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.alerts.subscriptions import enqueue_for, wants
+from regwatch.pipeline.classify import Classifier, load_topics
+from regwatch.pipeline.process import Processor
+from regwatch.pipeline.store import Store
+from regwatch.service.config import parse_config
+
+BODY = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
+
+
+def setup(tmp_path, receiver, routes, n=1, **alerts):
+    receiver.routes.update({name: {"type": kind, "secret": secret} for name, (kind, secret) in routes.items()})
+    cfg = parse_config({
+        "store": {"path": str(tmp_path / "s.db")},
+        "channels": [{"name": n_, "type": k, "url": f"{receiver.url}/{n_}", **({"secret": s} if s else {})}
+                     for n_, (k, s) in routes.items()],
+        "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": list(routes)}],
+        "alerts": alerts,
+    })
+    store = Store(cfg.store.path)
+    proc = Processor(store, Classifier(load_topics()))
+    for i in range(n):
+        done = proc.process(url=f"http://x/{i}", source="s", title=f"第{i}号：消费金融利率上限降至20%",
+                            body=BODY + f"（第{i}号通知，编号{1000 + i}）", lang="zh", published_at=None)
+        enqueue_for(store, cfg, done, "s", "t", BODY, None)
+    return cfg, store
+
+
+def deliver(cfg, store, wait=10.0):
+    async def go():
+        async with Dispatcher(store, cfg.channels, {}, cfg.alerts) as d:
+            return await d.deliver_due(wait_until=time.time() + wait)
+    return asyncio.run(go())
+
+
+def test_signed_alerts_arrive_once(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", "SECdt"), "fs": ("feishu", "fs-secret"),
+                                            "gw": ("webhook", "whsec_c2VjcmV0LWtleS0xMjM0NTY3OA==")})
+    stats = deliver(cfg, store)
+    assert stats.sent == 3
+    assert all(m["sig_ok"] for m in receiver.messages)
+    assert store.one("SELECT count(*) FROM alerts WHERE status = 'sent'") == 3
+
+
+def test_5xx_and_rate_limits_are_retried(tmp_path, receiver):
+    receiver.fail = {"dt": ["500", "500"], "sl": ["rate"]}
+    cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", "SECdt"), "sl": ("slack", None)})
+    deliver(cfg, store, wait=20)
+    assert len(receiver.delivered("dt")) == 1 and len(receiver.delivered("sl")) == 1
+    sl = [m for m in receiver.messages if m["route"] == "sl"]
+    assert sl[1]["t"] - sl[0]["t"] >= 0.9            # Retry-After: 1 was honoured
+
+
+def test_dropped_connection_is_retried(tmp_path, receiver):
+    receiver.fail = {"gw": ["drop"]}
+    cfg, store = setup(tmp_path, receiver, {"gw": ("webhook", None)})
+    deliver(cfg, store, wait=15)
+    assert len(receiver.delivered("gw")) == 1
+    ids = {m["headers"]["webhook-id"] for m in receiver.messages}
+    assert len(ids) == 1                              # the retry carries the same idempotency key
+
+
+def test_a_broken_channel_is_not_retried(tmp_path, receiver):
+    receiver.fail = {"wc": ["broken"] * 5}
+    cfg, store = setup(tmp_path, receiver, {"wc": ("wecom", None)})
+    stats = deliver(cfg, store, wait=5)
+    assert stats.failed == 1 and len(receiver.messages) == 1
+    row = store.q("SELECT status, last_error FROM alerts")[0]
+    assert row["status"] == "broken" and "93000" in row["last_error"]
+
+
+def test_dingtalk_is_paced_below_20_a_minute(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", None)}, n=23)
+    stats = deliver(cfg, store, wait=2)
+    assert stats.sent == 20 and len(receiver.messages) == 20
+    assert store.one("SELECT count(*) FROM alerts WHERE status IN ('pending','retry')") == 3
+
+
+def test_an_alert_in_flight_at_a_crash_is_sent_after_restart(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"gw": ("webhook", None)})
+    store.conn.execute("UPDATE alerts SET status = 'sending', attempts = 1")   # the process died mid-send
+    store.close()
+    store = Store(cfg.store.path)
+    deliver(cfg, store)
+    assert len(receiver.delivered("gw")) == 1
+
+
+def test_one_alert_per_story_per_subscription_and_channel(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"gw": ("webhook", None)})
+    n = store.one("SELECT count(*) FROM alerts")
+    assert store.enqueue_alert(subscription="caps", channel="gw", story_id=1, article_id=1, idem_key="k") is None
+    assert store.one("SELECT count(*) FROM alerts") == n
+
+
+def test_subscription_matching():
+    cfg = parse_config({"channels": [{"name": "c", "type": "console"}], "sources": [
+        {"name": "a", "kind": "feed", "url": "http://127.0.0.1/f"}, {"name": "b", "kind": "feed", "url": "http://127.0.0.1/g"}],
+        "subscriptions": [
+        {"name": "any", "topics": ["*"], "channels": ["c"]},
+        {"name": "kw", "keywords": ["花呗"], "channels": ["c"]},
+        {"name": "both", "topics": ["rate_cap"], "keywords": ["借呗"], "channels": ["c"], "sources": ["a"]}]})
+    any_, kw, both = cfg.subscriptions
+    assert wants(any_, source="a", topics={"enforcement"}, title="", body="") and not wants(any_, source="a", topics=set(), title="", body="")
+    assert wants(kw, source="a", topics=set(), title="花唄新規", body="")        # Traditional in the text still matches
+    assert wants(both, source="a", topics={"rate_cap"}, title="", body="借呗利率")
+    assert not wants(both, source="b", topics={"rate_cap"}, title="", body="借呗利率")
+    assert not wants(both, source="a", topics={"rate_cap"}, title="", body="花呗")

@@ -1,0 +1,57 @@
+"""Messages per platform: the platform's own shape and limits, and untrusted text always inert."""
+
+import json
+import re
+
+import pytest
+
+from regwatch.alerts.message import build_message, inert
+from regwatch.alerts.render import RENDERERS
+
+HOSTILE = ('央行出手 @all <@all> <!channel> <!here> @everyone <at user_id="all">所有人</at> <at id=all></at> '
+           '[点我](http://evil.example/x) **粗** `code` # 标题')
+ARTICLE = {"url": "https://news.example.com/a/1.html?x=1&y=(2)", "title": HOSTILE, "source": "src", "outlet": "财经网",
+           "published_at": "2025-12-22T07:41:00+00:00", "body": "正文第一段，足够长的一段话用于生成摘要内容。" * 40}
+TOPICS = [{"topic": "rate_cap", "score": 6, "evidence": [{"term": "利率上限", "where": "title"}, {"term": "[x](http://evil)"}]}]
+
+
+def render(platform):
+    m = build_message(ARTICLE, TOPICS, {"rate_cap": "利率上限"}, "caps")
+    kw = {"chat_id": "-100"} if platform == "telegram" else {}
+    return RENDERERS[platform](m, None, **kw) if platform != "webhook" else RENDERERS[platform](m, data={"x": 1})
+
+
+@pytest.mark.parametrize("platform", ["dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "console"])
+def test_hostile_headline_is_inert(platform):
+    blob = json.dumps(render(platform), ensure_ascii=False)
+    for live in ("<!channel>", "<!here>", "<@all>", '<at user_id=\\"all', "<at id=all", "@everyone", "@all"):
+        assert live not in blob, (platform, live)
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(http://evil", blob)
+    assert "isAtAll\": true" not in blob
+
+
+def test_the_article_link_survives_and_cannot_end_early():
+    text = render("dingtalk")["markdown"]["text"]
+    assert "(https://news.example.com/a/1.html?x=1&y=%282%29)" in text
+
+
+def test_platform_shapes():
+    assert render("dingtalk")["msgtype"] == "markdown" and render("dingtalk")["at"]["isAtAll"] is False
+    assert render("wecom")["msgtype"] == "markdown"
+    assert render("feishu")["msg_type"] == "interactive" and render("feishu")["card"]["header"]["title"]["tag"] == "plain_text"
+    assert render("slack")["blocks"][0]["type"] == "header" and len(render("slack")["blocks"][0]["text"]["text"]) <= 150
+    assert render("discord")["allowed_mentions"] == {"parse": []}
+    assert render("teams")["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    assert render("telegram")["parse_mode"] == "HTML"
+
+
+def test_wecom_markdown_fits_4096_bytes_with_link_last():
+    art = dict(ARTICLE, title="标题" * 300, body="很长的正文" * 3000)
+    m = build_message(art, TOPICS, {}, "s", lead_chars=3000)
+    content = RENDERERS["wecom"](m)["markdown"]["content"]
+    assert len(content.encode()) <= 4096
+    assert content.rstrip().endswith(")")
+
+
+def test_inert_keeps_the_words():
+    assert inert("A <b> [x](y) @z") == "A ＜b＞ ［x］(y) ＠z"

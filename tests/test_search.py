@@ -1,0 +1,73 @@
+"""Full-text search finds exactly the articles that contain a term: 2, 3, 4+ Chinese characters, English."""
+
+import json
+
+import pytest
+
+from regwatch.pipeline.classify import Classifier, load_topics
+from regwatch.pipeline.process import Processor
+from regwatch.pipeline.queries import search
+from regwatch.pipeline.searchtext import QueryError
+from regwatch.pipeline.store import Store
+
+DOCS = [
+    ("征信修复骗局频发", "不法中介宣称可以修复征信，收取高额费用。"),
+    ("小贷公司牌照被注销", "多地地方金融管理局注销小额贷款公司试点资格。"),
+    ("消费金融利率上限", "Licensed consumer finance companies must keep pricing below the 20% cap."),
+    ("央行发布一次性信用修复政策", "符合条件的逾期信息不予展示，个人征信记录得以修复。"),
+]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "s.db")
+    p = Processor(s, Classifier(load_topics()))
+    for i, (t, b) in enumerate(DOCS):
+        p.process(url=f"http://x/{i}", source="src-a" if i % 2 else "src-b", title=t, body=b, lang="zh", published_at=None)
+    return s
+
+
+def urls(rows):
+    return sorted(r["url"] for r in rows)
+
+
+@pytest.mark.parametrize("query,want", [
+    ("征信", ["http://x/0", "http://x/3"]),            # two characters: what a trigram index misses
+    ("注销", ["http://x/1"]),
+    ("小贷公司", ["http://x/1"]),
+    ("信用修复政策", ["http://x/3"]),
+    ("cap", ["http://x/2"]),
+    ('"consumer finance"', ["http://x/2"]),
+    ("征信 AND 骗局", ["http://x/0"]),
+    ("征信 OR 注销", ["http://x/0", "http://x/1", "http://x/3"]),
+    ("征信 NOT 骗局", ["http://x/3"]),
+    ("征修", []),                                      # not a substring anywhere
+])
+def test_terms_find_exactly_the_articles_that_contain_them(store, query, want):
+    assert urls(search(store, query)) == want
+
+
+def test_filters_combine(store):
+    assert urls(search(store, "修复", source="src-b")) == ["http://x/0"]
+    assert urls(search(store, "修复", topic="credit_repair")) == ["http://x/0", "http://x/3"]
+
+
+def test_result_has_snippet_topics_and_story_size(store):
+    r = search(store, "征信")[0]
+    assert "[征信]" in r["snippet"] and r["story_size"] == 1 and isinstance(r["topics"], list)
+
+
+@pytest.mark.parametrize("bad", ['"unbalanced', "(征信", "AND", "   "])
+def test_malformed_queries_are_a_clear_error(store, bad):
+    with pytest.raises(QueryError):
+        search(store, bad)
+
+
+def test_cli_search_json_and_bad_query(tmp_path, rw, store):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store.path}"\n', encoding="utf-8")
+    r = rw("search", "征信", "--json", "-c", cfg)
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert len(rows) == 2 and {"url", "title", "source", "published_at", "topics", "story_id", "snippet"} <= set(rows[0])
+    r = rw("search", '"oops', "-c", cfg)
+    assert r.returncode == 2 and "unbalanced quote" in r.stderr and "Traceback" not in r.stderr

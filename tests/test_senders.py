@@ -1,0 +1,92 @@
+"""Signatures reproduce the platforms' vectors; every answer maps to the right action."""
+
+import base64
+import hashlib
+import hmac
+import json
+import urllib.parse
+
+import httpx
+import pytest
+
+from regwatch.alerts.senders import CLASSIFIERS, prepare, redact
+from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_sign
+from regwatch.service.config import ChannelConfig
+
+
+def test_signature_vectors_from_the_reference():
+    assert dingtalk_sign("SEC0123456789abcdef", 1700000000000) == "TSZbRFUuvaSQaRKUpF970OPCb2/LcQAP3wOvwZIzBZk="
+    assert feishu_sign("demo-secret", 1700000000) == "mYHw2R2SOm8Rw/sne3lQdmz4sOfntKR+1P/8RKKTwmA="
+    assert standard_webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                                 b'{"test": 2432232314}') == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_dingtalk_sign_is_url_encoded_exactly_once():
+    ch = ChannelConfig(name="d", type="dingtalk", url="http://127.0.0.1/robot/send?access_token=T", secret="SEC0123456789abcdef")
+    url, params, body, _ = prepare(ch, {"msgtype": "text", "text": {"content": "x"}}, "msg_1", now=1700000000.0)
+    req = httpx.Request("POST", url, params=params)
+    q = req.url.query.decode()
+    assert "sign=TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D" in q and "%25" not in q
+    assert json.loads(body)["msgUuid"] == "msg_1"
+
+
+def test_webhook_signs_the_exact_bytes_sent():
+    ch = ChannelConfig(name="g", type="webhook", url="http://127.0.0.1/h", secret="whsec_" + base64.b64encode(b"k" * 24).decode())
+    _, _, body, headers = prepare(ch, {"type": "article.matched", "data": {}}, "msg_abc", now=1700000000.0)
+    signed = f"msg_abc.{headers['webhook-timestamp']}.".encode() + body
+    want = base64.b64encode(hmac.new(b"k" * 24, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == "v1," + want and headers["webhook-id"] == "msg_abc"
+
+
+def resp(status, body, headers=None):
+    content = body if isinstance(body, bytes) else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    return httpx.Response(status, content=content, headers=headers or {})
+
+
+@pytest.mark.parametrize("platform,status,body,action", [
+    ("dingtalk", 200, {"errcode": 0, "errmsg": "ok"}, "sent"),
+    ("dingtalk", 200, {"errcode": 130101, "errmsg": "send too fast"}, "retry"),
+    ("dingtalk", 200, {"errcode": 310000, "errmsg": "sign not match"}, "broken"),
+    ("dingtalk", 200, {"errcode": 300005, "errmsg": "token is not exist"}, "broken"),
+    ("dingtalk", 200, {"errcode": -1, "errmsg": "系统繁忙"}, "retry"),
+    ("dingtalk", 200, "<html>gateway</html>", "retry"),
+    ("dingtalk", 502, "", "retry"),
+    ("wecom", 200, {"errcode": 45009, "errmsg": "api freq out of limit"}, "retry"),
+    ("wecom", 200, {"errcode": 93000, "errmsg": "invalid webhook url"}, "broken"),
+    ("wecom", 200, {"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"}, "payload"),
+    ("feishu", 200, {"code": 11232, "msg": "frequency limited"}, "retry"),
+    ("feishu", 200, {"code": 9499, "msg": "too many request"}, "retry"),
+    ("feishu", 200, {"code": 9499, "msg": "Bad Request"}, "payload"),
+    ("feishu", 200, {"code": 19021, "msg": "sign match fail"}, "broken"),
+    ("feishu", 200, {"StatusCode": 0, "StatusMessage": "success"}, "sent"),
+    ("slack", 200, "ok", "sent"),
+    ("slack", 429, "rate_limited", "retry"),
+    ("slack", 404, "channel_not_found", "broken"),
+    ("slack", 410, "channel_is_archived", "broken"),
+    ("slack", 400, "invalid_payload", "payload"),
+    ("discord", 204, "", "sent"),
+    ("discord", 404, {"code": 10015}, "broken"),
+    ("teams", 202, "", "sent"),
+    ("telegram", 400, {"ok": False, "description": "Bad Request: can't parse entities"}, "payload"),
+    ("telegram", 403, {"ok": False, "description": "Forbidden: bot was kicked"}, "broken"),
+    ("webhook", 204, "", "sent"),
+    ("webhook", 410, "", "broken"),
+    ("webhook", 503, "", "retry"),
+    ("webhook", 301, "", "broken"),
+])
+def test_every_answer_maps_to_an_action(platform, status, body, action):
+    assert CLASSIFIERS[platform](resp(status, body)).action == action
+
+
+def test_retry_after_is_honoured():
+    assert CLASSIFIERS["slack"](resp(429, "rate_limited", {"Retry-After": "7"})).retry_after == 7
+    tg = {"ok": False, "error_code": 429, "description": "retry after 35", "parameters": {"retry_after": 35}}
+    assert CLASSIFIERS["telegram"](resp(429, tg)).retry_after == 35
+    assert CLASSIFIERS["discord"](resp(429, {"retry_after": 0.5})).retry_after == 0.5
+
+
+def test_secrets_are_redacted():
+    text = redact("POST https://oapi.dingtalk.com/robot/send?access_token=abcdef123&sign=xyz failed (SECsecret)",
+                  ["SECsecret"])
+    assert "abcdef123" not in text and "xyz" not in text and "SECsecret" not in text
+    assert "bot123456:AAH" not in redact("https://api.telegram.org/bot123456:AAHxyz/sendMessage")
