@@ -1,0 +1,53 @@
+"""The daemon: sources on their schedule, an alert soon after publication, a clean stop on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import time
+
+from conftest import REGWATCH
+from support.news import art, publish
+
+TEXT = "中国人民银行宣布实施一次性信用修复政策，符合条件的个人逾期记录将不予展示，征信修复骗局需警惕。"
+
+
+def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site, receiver):
+    receiver.routes["gw"] = {"type": "webhook"}
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+every = "1s"
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "repair"
+topics = ["credit_repair"]
+channels = ["gw"]
+""", encoding="utf-8")
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not site.requests("/a/old"):
+            time.sleep(0.2)
+        assert site.requests("/a/old"), "the baseline crawl did not happen"
+        time.sleep(1.5)
+        publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100),
+                                art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
+        while time.time() < deadline + 30 and not receiver.delivered("gw"):
+            time.sleep(0.2)
+        assert len(receiver.delivered("gw")) == 1
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=40)
+    assert p.returncode == 0, err[-2000:]
+    assert "Traceback" not in err

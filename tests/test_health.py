@@ -1,0 +1,87 @@
+"""Source health: a failing, a gated and an emptied source are each reported once, and once recovered."""
+
+import json
+
+from support.news import art, feed, listing, publish
+from support.servers import Page
+
+TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
+CHALLENGE = (b'<html><head><meta charset="utf-8"></head><body><noscript>\xe8\xaf\xb7\xe5\xbc\x80\xe5\x90\xafJavaScript'
+             b'</noscript><script>var wzwsquestion="x";var wzwsfactor="1";</script></body></html>')
+
+
+def config(tmp_path, site, receiver):
+    receiver.routes["ops"] = {"type": "slack"}
+    p = tmp_path / "regwatch.toml"
+    p.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "down"
+kind = "feed"
+url = "{site.url}/down.xml"
+[[sources]]
+name = "gated"
+kind = "feed"
+url = "{site.url}/gated.xml"
+[[sources]]
+name = "redesigned"
+kind = "listing"
+url = "{site.url}/list/index.html"
+links = "ul.news-list a"
+[[sources]]
+name = "good"
+kind = "feed"
+url = "{site.url}/feed.xml"
+[[channels]]
+name = "ops"
+type = "slack"
+url = "{receiver.url}/ops"
+[[subscriptions]]
+name = "all"
+topics = ["*"]
+channels = ["ops"]
+[alerts]
+failing_after = 2
+health_channels = ["ops"]
+once_wait = "5s"
+""", encoding="utf-8")
+    return p
+
+
+def states(rw, cfg):
+    return {json.loads(l)["source"]: json.loads(l)["state"] for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+
+
+def health_texts(receiver):
+    return [m["body"]["text"] for m in receiver.delivered("ops") if "健康" in m["body"]["text"]]
+
+
+def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, receiver, rw):
+    cfg = config(tmp_path, site, receiver)
+    good = [art("g1", "消费金融利率上限降至20%", TEXT)]
+    publish(site, {"feed": good})
+    site.pages["/down.xml"] = Page(b"<html><body>Internal Server Error</body></html>", status=500)
+    site.pages["/gated.xml"] = Page(CHALLENGE, ctype="text/html; charset=utf-8")
+    site.pages["/list/index.html"] = Page("<html><body><div class='list'>页面改版中</div></body></html>".encode(), ctype="text/html; charset=utf-8")
+    for _ in range(3):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert states(rw, cfg) == {"down": "failing", "gated": "blocked", "redesigned": "empty", "good": "ok"}
+    texts = health_texts(receiver)
+    assert sum("down" in t for t in texts) == 1 and sum("gated" in t for t in texts) == 1
+    assert sum("redesigned" in t for t in texts) == 1
+
+    publish(site, {"feed": good})          # everything recovers
+    site.pages["/down.xml"] = feed(site, good)
+    site.pages["/gated.xml"] = feed(site, good)
+    site.pages["/list/index.html"] = listing(site, good)
+    for _ in range(2):
+        rw("run", "--once", "-c", cfg)
+    assert set(states(rw, cfg).values()) == {"ok"}
+    recovered = [t for t in health_texts(receiver) if "已恢复" in t]
+    assert len(recovered) == 3
+    r = rw("sources", "-c", cfg)
+    assert "down" in r.stdout and "ok" in r.stdout
