@@ -20,6 +20,7 @@ import ahocorasick
 from .normalize import normalize
 
 PACK_DIR = Path(__file__).parent / "packs"
+SECONDARY_SHARE = 0.5
 
 
 class PackError(ValueError):
@@ -118,7 +119,17 @@ class Classifier:
             tag = self._score(topic, fields, hits)
             if tag:
                 tags.append(tag)
-        return sorted(tags, key=lambda t: -t.score)
+        return self._about(sorted(tags, key=lambda t: -t.score))
+
+    @staticmethod
+    def _about(tags: list[Tag]) -> list[Tag]:
+        """Keep what the article is about: a topic only mentioned in passing in the body — no title
+        evidence and under half the score of a topic the headline names — is a mention, not a subject."""
+        lead = next((t for t in tags if any(e["where"] == "title" for e in t.evidence)), None)
+        if lead is None:
+            return tags
+        return [t for t in tags if t is lead or any(e["where"] == "title" for e in t.evidence)
+                or t.score >= SECONDARY_SHARE * lead.score]
 
     def explain(self, title: str, text: str) -> list[dict[str, Any]]:
         """Every topic's score and the signals behind it, tagged or not (for `classify --explain`)."""
