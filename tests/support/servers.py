@@ -28,6 +28,7 @@ class Page:
     ctype: str = "text/html; charset=utf-8"
     etag: bool = False
     headers: dict = field(default_factory=dict)
+    raw: Callable | None = None        # writes the whole answer itself (trickles, loops…)
 
 
 class Site:
@@ -61,6 +62,10 @@ class Site:
         page = self.pages.get(path)
         if callable(page):
             page = page()
+        if page is not None and page.raw is not None:
+            self.log.append({"method": h.command, "path": h.path, "status": 0, "ua": h.headers.get("User-Agent", "")})
+            page.raw(h)
+            return
         if page is None:
             page = Page(b"<html><body>not found</body></html>", 404) if path != "/robots.txt" else Page(b"", 404, "text/plain")
         status, headers = page.status, dict(page.headers)

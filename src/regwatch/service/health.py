@@ -1,6 +1,7 @@
 """Source health: every run recorded, a state per source, and each change of state alerted once.
 
-States: `ok`; `failing` (errors in `failing_after` runs in a row); `empty` (the list yields no
+States: `ok`; `error` (the last run had errors, fewer than `failing_after` in a row: shown, not
+alerted); `failing` (errors in `failing_after` runs in a row); `empty` (the list yields no
 links: a selector broken by a redesign); `blocked` (a challenge page or HTTP 412 instead of
 content); `stale` (nothing new for longer than `expect_every`).
 """
@@ -33,7 +34,7 @@ def state_of(report: SourceReport, previous: dict, failing_after: int, expect_ev
             return "stale"
     if report.errors and previous["state"] in BAD:
         return previous["state"]   # not yet recovered
-    return "ok"
+    return "error" if report.errors else "ok"
 
 
 def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
@@ -62,7 +63,7 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
 
 
 def _alert_change(store: Store, source: str, reported: str | None, state: str, detail: str | None, alerts_cfg) -> None:
-    if state == (reported or "ok"):
+    if state == "error" or state == (reported or "ok"):
         return
     recovered = state == "ok"
     if recovered and reported not in BAD:
