@@ -17,6 +17,8 @@ _WIDEN = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80
 
 _META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
+# corpus and archive wrappers: <text id="URL" title="…" encoding="gb2312"> around the page
+_WRAPPER = re.compile(rb"""^\s*<(?!meta|\?xml)[a-z]+\s[^>]*\bencoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 _HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
 
@@ -44,7 +46,7 @@ def declared_encodings(body: bytes, content_type: str | None = None) -> list[str
         if body.startswith(bom):
             found.append(enc)
     head = body[:4096]
-    for rx in (_XML, _META):
+    for rx in (_XML, _WRAPPER, _META):
         m = rx.search(head)
         if m:
             found.append(m.group(1).decode("ascii", "ignore"))
@@ -64,10 +66,24 @@ def decode_html(body: bytes, content_type: str | None = None, override: str | No
             continue
         try:
             return body.decode(enc), enc
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeDecodeError:
+            # a few stray bytes (a truncated character, a pasted symbol) do not make the declaration wrong
+            text = body.decode(enc, errors="replace")
+            if text.count("\ufffd") <= max(3, len(body) // 2000):
+                return text, enc
+        except LookupError:
             continue
     try:
         return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Undeclared Chinese pages are mostly GBK: a strict GB18030 decode that yields mostly Chinese
+    # characters is a far better guess than statistical detection on short pages (which picks
+    # Cyrillic code pages for GBK bytes).
+    try:
+        text = body.decode("gb18030")
+        if _mostly_chinese(text):
+            return text, "gb18030"
     except UnicodeDecodeError:
         pass
     best = from_bytes(body).best()
@@ -85,3 +101,12 @@ def looks_binary(body: bytes) -> bool:
     """A PDF, archive, image or executable, or anything with NUL bytes near its start: not a page."""
     head = body[:2048]
     return head.startswith(_MAGIC) or b"\x00" in head
+
+
+def _mostly_chinese(text: str) -> bool:
+    sample = re.sub(r"<[^>]*>|\s", "", text[:200_000])
+    non_ascii = [ch for ch in sample if ord(ch) > 127]
+    if not non_ascii:
+        return False
+    cjk = sum(1 for ch in non_ascii if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
+    return cjk / len(non_ascii) > 0.9

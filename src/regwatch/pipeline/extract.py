@@ -7,6 +7,7 @@ the page's metadata for the publication time, and lets per-source CSS selectors 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -42,10 +43,13 @@ class ExtractError(ValueError):
 
 # trafilatura falls back to "all the text of the page" when its main-text pass finds under 250
 # characters; short Chinese notices and 快讯 are often that short, and the fallback brings in the
-# navigation and the sidebar's hot-topic headlines. A lower floor keeps the main-text result.
-_TRAFILATURA = use_config()
-_TRAFILATURA.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
-_TRAFILATURA.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
+# navigation and the sidebar's hot-topic headlines. For short results, a second pass with a lower
+# floor keeps the main text (the lower floor everywhere would hurt long pages: it also steers
+# trafilatura's comparison with its other algorithms).
+_SHORT = 400
+_LOW_FLOOR = use_config()
+_LOW_FLOOR.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
+_LOW_FLOOR.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
 
 _TITLE_SEP = re.compile(r"\s*(?:[_|｜—–·]|-{1,2}|::)\s*")
 _META_TIME_KEYS = (
@@ -152,16 +156,48 @@ def _select(tree, css: str) -> str:
     return "\n".join(t for t in (el.text_content().strip() for el in els) if t)
 
 
+def _trafilatura(tree, url: str | None):
+    kw = dict(url=url, with_metadata=True, include_comments=False, include_tables=True, deduplicate=False)
+    doc = trafilatura.bare_extraction(copy.deepcopy(tree), **kw)   # it edits the tree it is given
+    if doc is not None and len(doc.text or "") < _SHORT:
+        short = trafilatura.bare_extraction(copy.deepcopy(tree), config=_LOW_FLOOR, **kw)
+        if short is not None and short.text and len(short.text) < len(doc.text or ""):
+            doc.text = short.text
+    return doc
+
+
+def _layout_junk(text: str) -> bool:
+    """Text that is mostly a layout table's cells (`|`-separated)."""
+    lines = [l for l in text.split("\n") if l.strip()]
+    cells = sum(len(l) for l in lines if "|" in l)
+    return cells > 0.3 * max(1, sum(len(l) for l in lines))
+
+
+def _main_text(tree, doc) -> str:
+    """trafilatura's main text; from a layout table (old sites, forums) only the cells that hold prose."""
+    text = (doc.text if doc else "") or ""
+    if not _layout_junk(text) or detect_lang(text) != "zh":  # (data tables in English articles are content)
+        return text
+    kept = []
+    for line in text.split("\n"):
+        cells = [c.strip() for c in line.split("|")] if "|" in line else [line.strip()]
+        kept.extend(c for c in cells if len(c) >= 20 or (c and "|" not in line))
+    return "\n".join(kept)
+
+
 def extract_html(html: str, url: str | None = None, tz: str | None = None, overrides: dict | None = None,
                  list_title: str | None = None, encoding: str = "utf-8") -> Extracted:
     overrides = overrides or {}
     try:
-        tree = lxml.html.fromstring(html)
+        # trafilatura's own parse (its results depend on it); it refuses documents that do not
+        # start like HTML (archive wrappers), which lxml still reads
+        tree = trafilatura.load_html(html)
+        if tree is None:
+            tree = lxml.html.fromstring(html)
     except (etree.ParserError, ValueError) as e:
         raise ExtractError(f"not an HTML page: {e}") from None
-    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=True, deduplicate=False, config=_TRAFILATURA)
-    body = _select(tree, overrides["body"]) if overrides.get("body") else (doc.text if doc else "") or ""
+    doc = _trafilatura(tree, url)
+    body = _select(tree, overrides["body"]) if overrides.get("body") else _main_text(tree, doc)
     title = _select(tree, overrides["title"]) if overrides.get("title") else pick_title(tree, list_title)
     if overrides.get("date"):
         published = parse_cn_date(_select(tree, overrides["date"]), tz)
