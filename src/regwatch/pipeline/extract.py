@@ -109,25 +109,43 @@ def _meta_time(tree, tz: str | None) -> datetime | None:
     return None
 
 
-def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
-    """A date printed near the headline: the byline (`2025-12-22 15:41 来源:…`)."""
-    for xp in ("//*[contains(@class,'time') or contains(@class,'date') or contains(@id,'time') or contains(@id,'date')"
-               " or contains(@class,'info') or contains(@class,'source') or contains(@class,'pub')]",):
-        for el in tree.xpath(xp)[:20]:
-            t = _text(el)
-            if len(t) < 120:
-                dt = parse_cn_date(t, tz)
-                if dt:
-                    return dt
-    body_text = _text(tree.body) if tree.body is not None else ""
-    pos = body_text.find(title) if title else -1
-    window = body_text[pos : pos + len(title) + 300] if pos >= 0 else body_text[:3000]
-    m = _BYLINE.search(window)
-    if m:
-        dt = parse_cn_date(window[m.end() : m.end() + 40], tz)
+def _after_title(body_text: str, title: str, tz: str | None) -> datetime | None:
+    """A date printed just after the headline (the byline), at any of the headline's occurrences."""
+    key = title[:20]
+    pos = body_text.find(key) if key else -1
+    seen = 0
+    while pos >= 0 and seen < 6:
+        window = body_text[pos + len(key) : pos + len(title) + 160]
+        dt = parse_cn_date(window, tz)
         if dt:
             return dt
-    return parse_cn_date(window, tz)
+        pos = body_text.find(key, pos + 1)
+        seen += 1
+    return None
+
+
+def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
+    """The publication time from the byline: after the headline, else an element named for time or source."""
+    body_text = re.sub(r"\s+", " ", tree.body.text_content()) if tree.body is not None else ""
+    dt = _after_title(body_text, title, tz)
+    if dt:
+        return dt
+    for el in tree.xpath("//*[contains(@class,'time') or contains(@class,'date') or contains(@id,'time')"
+                         " or contains(@id,'date') or contains(@class,'info') or contains(@class,'source')"
+                         " or contains(@class,'pub')]")[:20]:
+        t = _text(el)
+        if len(t) < 120:
+            dt = parse_cn_date(t, tz)
+            if dt:
+                return dt
+    m = _BYLINE.search(body_text[:5000])
+    return parse_cn_date(body_text[m.end() : m.end() + 40], tz) if m else None
+
+
+def _on_page(dt: datetime, text: str) -> bool:
+    """Whether the page writes this day somewhere (htmldate can guess a day from a bare year)."""
+    y, m, d = dt.year, dt.month, dt.day
+    return re.search(rf"{y}\s*[-/.年]\s*0?{m}\s*[-/.月]\s*0?{d}(?!\d)", text) is not None
 
 
 _SOURCE_LINE = re.compile(r"(?:来源|来自|稿源|出处|Source)\s*[:：]\s*(.{2,40})")
@@ -135,7 +153,7 @@ _OUTLET_END = re.compile(r"\s{2,}|[|｜/·]|(?:时间|作者|编辑|发布|日�
 
 
 def pick_outlet(tree) -> str | None:
-    """Who published it: og:site_name, the byline's 来源, or the site name after the <title>'s separator."""
+    """Who published it: og:site_name, else the byline's 来源."""
     site = (tree.xpath("//meta[@property='og:site_name' or @name='og:site_name']/@content") or [""])[0].strip()
     if site:
         return site[:40]
@@ -204,7 +222,8 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     else:
         published = _meta_time(tree, tz) or _byline_time(tree, title, tz)
         if published is None and doc is not None and doc.date:
-            published = parse_any_date(doc.date, tz)
+            guess = parse_any_date(doc.date, tz)
+            published = guess if guess and _on_page(guess, html) else None
     if not body.strip():
         raise ExtractError("no article text found on the page")
     return Extracted(title=title.strip(), body=body.strip(), published_at=sane(published),
