@@ -15,6 +15,7 @@ from datetime import datetime
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from trafilatura.settings import use_config
 from lxml import etree
 
@@ -142,6 +143,16 @@ def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
     return parse_cn_date(body_text[m.end() : m.end() + 40], tz) if m else None
 
 
+def _htmldate(tree, html: str, tz: str | None) -> datetime | None:
+    """Last resort: htmldate's guess, kept only when the page writes that day (it can invent one from a year)."""
+    try:
+        found = find_date(tree, extensive_search=True, original_date=True, outputformat="%Y-%m-%d")
+    except Exception:  # htmldate on hostile markup: a missing date, not a failed page
+        return None
+    guess = parse_any_date(found, tz) if found else None
+    return guess if guess and _on_page(guess, html) else None
+
+
 def _on_page(dt: datetime, text: str) -> bool:
     """Whether the page writes this day somewhere (htmldate can guess a day from a bare year)."""
     y, m, d = dt.year, dt.month, dt.day
@@ -175,7 +186,8 @@ def _select(tree, css: str) -> str:
 
 
 def _trafilatura(tree, url: str | None):
-    kw = dict(url=url, with_metadata=True, include_comments=False, include_tables=True, deduplicate=False)
+    # no metadata pass: regwatch reads title, time and outlet itself (it doubles trafilatura's cost)
+    kw = dict(url=url, with_metadata=False, include_comments=False, include_tables=True, deduplicate=False)
     doc = trafilatura.bare_extraction(copy.deepcopy(tree), **kw)   # it edits the tree it is given
     if doc is not None and len(doc.text or "") < _SHORT:
         short = trafilatura.bare_extraction(copy.deepcopy(tree), config=_LOW_FLOOR, **kw)
@@ -221,9 +233,8 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
         published = parse_cn_date(_select(tree, overrides["date"]), tz)
     else:
         published = _meta_time(tree, tz) or _byline_time(tree, title, tz)
-        if published is None and doc is not None and doc.date:
-            guess = parse_any_date(doc.date, tz)
-            published = guess if guess and _on_page(guess, html) else None
+        if published is None:
+            published = _htmldate(tree, html, tz)
     if not body.strip():
         raise ExtractError("no article text found on the page")
     return Extracted(title=title.strip(), body=body.strip(), published_at=sane(published),
