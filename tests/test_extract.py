@@ -44,3 +44,43 @@ def test_cli_extract_json_one_line_per_input(tmp_path, rw):
     assert lines[0]["title"].startswith("金融监管总局") and lines[0]["published_at"].endswith("+08:00")
     assert set(lines[0]) >= {"input", "title", "body", "published_at", "lang"}
     assert "error" in lines[1]
+
+
+# Hard cases found by the extraction benchmark (bench/extraction.py), each as a small page.
+
+def test_archive_wrapper_declares_the_encoding_without_meta():
+    page = ('<text id="http://news.example.cn/a.shtml" title="央行发布通知" encoding="gb2312">\n<html><head>'
+            '<title>央行发布通知</title></head><body><h1>央行发布通知</h1><p>'
+            + "中国人民银行发布通知，要求各金融机构明示贷款年化利率，保护金融消费者的知情权。" * 4
+            + "</p></body></html>").encode("gb18030")
+    ex = extract_bytes(page)
+    assert ex.encoding == "gb18030" and "明示贷款年化利率" in ex.body
+
+
+def test_forum_layout_table_keeps_the_first_post_not_the_replies():
+    post = "导游的收入很大一部分来自购物的回扣，这是业内的行规，境内游境外游都是这样的，属于国际惯例。"
+    reply = "参与旅行社的一般都是弱势群体，谁忽悠了你，大家都来说说自己的经历吧，越详细越好。"
+    page = ("<html><head><meta charset='utf-8'><title>论坛</title></head><body><table>"
+            "<tr><td>首页</td><td>论坛</td><td>登录</td></tr>"
+            "<tr><td>主题：你知道导游为什么热衷购物吗</td><td></td></tr>"
+            "<tr><td>作者：某网友 时间：2005-08-22 19:13:18</td><td></td></tr>"
+            f"<tr><td>{post * 3}</td><td></td></tr>"
+            "<tr><td>回复：某人 08-11 16:06</td><td>298字</td></tr>"
+            f"<tr><td>{reply * 3}</td><td></td></tr></table></body></html>").encode()
+    ex = extract_bytes(page)
+    assert post in ex.body and reply not in ex.body
+
+
+def test_time_after_the_headline_wins_over_the_date_in_the_page_header():
+    page = ("<html><head><meta charset='utf-8'><title>日本无性婚姻问题严重_新闻中心</title></head><body>"
+            "<div class='top'><span class='date'>今天是2005年7月3日 星期日</span></div>"
+            "<div>社会 | 声音 | 专题</div><h1>日本无性婚姻问题严重</h1><div>2005-04-05 06:40更新 来源：新华网</div>"
+            "<div class='c'><p>" + "调查显示，多数受访夫妻表示婚姻生活有名无实，专家呼吁重视这一社会现象。" * 5
+            + "</p></div></body></html>").encode()
+    assert extract_bytes(page).published_at.isoformat() == "2005-04-05T06:40:00+08:00"
+
+
+def test_a_guessed_day_that_the_page_never_writes_is_dropped():
+    page = ("<html><head><meta charset='utf-8'><title>无日期的文章</title></head><body><h1>无日期的文章</h1><p>"
+            + "这是一篇没有写明发布日期的文章，页面底部只有版权年份。" * 6 + "</p><div>© 2005 某网站</div></body></html>").encode()
+    assert extract_bytes(page).published_at is None

@@ -208,10 +208,16 @@ def _main_text(tree, doc) -> str:
     text = (doc.text if doc else "") or ""
     if not _layout_junk(text) or detect_lang(text) != "zh":  # (data tables in English articles are content)
         return text
-    kept = []
+    # the first run of prose cells: a forum thread's or a blog page's first post, not the replies
+    # and later posts that follow it after a row of short cells (author, time, links)
+    kept: list[str] = []
     for line in text.split("\n"):
         cells = [c.strip() for c in line.split("|")] if "|" in line else [line.strip()]
-        kept.extend(c for c in cells if len(c) >= 20 or (c and "|" not in line))
+        prose = [c for c in cells if len(c) >= 20]
+        if prose:
+            kept.extend(prose)
+        elif kept and sum(len(c) for c in kept) >= 60 and re.search(r"\d{1,2}:\d{2}", line):
+            break   # a post's header row (author, time) starts the next post
     return "\n".join(kept)
 
 
