@@ -44,8 +44,13 @@ config_option = click.option("-c", "--config", "config_path", type=click.Path(di
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("regwatch").setLevel(logging.INFO if verbose else logging.WARNING)
+    # Scrapy, Twisted and APScheduler report through regwatch (source health, the outbox), not
+    # with their own tracebacks: a dead source is one line in `regwatch sources`, not a stack.
+    for name in ("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.captureWarnings(True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

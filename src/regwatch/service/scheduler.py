@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -47,9 +48,10 @@ class SourceScheduler:
             self.running_cycle = asyncio.ensure_future(self.app.cycle(sources))
             try:
                 result = await self.running_cycle
-                bad = {n: st for n, st in result.states.items() if st != "ok"}
+                bad = Counter(st for st in result.states.values() if st != "ok")
                 log.info("cycle: %d sources, %d new, %d alerts queued%s", len(sources),
-                         sum(r.new for r in result.reports.values()), result.queued, f", not ok: {bad}" if bad else "")
+                         sum(r.new for r in result.reports.values()), result.queued,
+                         ("; not ok: " + ", ".join(f"{n} {st}" for st, n in bad.items()) + " (see `regwatch sources`)") if bad else "")
             except asyncio.CancelledError:
                 raise
             except Exception:
