@@ -278,7 +278,7 @@ def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
     """Load and validate a config file; `None` means `$REGWATCH_CONFIG`, `./regwatch.toml`, or the embedded default."""
-    explicit = path is not None or CONFIG_ENV in os.environ
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
     p = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
     if not p.exists():
         if explicit:
