@@ -123,7 +123,15 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_m1_initial]
+def _m2_covering_story_index(db: sqlite_utils.Database) -> None:
+    # story candidates are read from the index alone: flat cost as the store grows
+    db.executescript("""
+        DROP INDEX IF EXISTS story_bands_key;
+        CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(band, hash, seen_at, article_id);
+    """)
+
+
+MIGRATIONS = [_m1_initial, _m2_covering_story_index]
 
 
 @dataclass
@@ -153,6 +161,9 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open the store: {e}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
+        # a store of a million articles is a few GB: keep the hot index pages in memory
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA mmap_size=268435456")
         conn.execute("PRAGMA foreign_keys=OFF")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
