@@ -22,6 +22,9 @@ def _topics_by_article(store: Store, ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
+RANK_WINDOW = 500
+
+
 def search(store: Store, query: str, *, topic: str | None = None, source: str | None = None,
            since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Ranked full-text results with a highlighted snippet, topics and story size."""
@@ -39,11 +42,16 @@ def search(store: Store, query: str, *, topic: str | None = None, source: str | 
     if until:
         where.append("coalesce(a.published_at, a.fetched_at) < ?")
         params.append(iso(until))
-    sql = f"""SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
+    # Relevance among the newest matches: FTS5 walks its index newest-first cheaply, while ranking
+    # every match of a common two-character word (征信: a tenth of a finance store) costs ~1 µs each.
+    sql = f"""WITH hits AS (
+                SELECT a.id AS id, bm25(articles_fts, 3.0, 1.0) AS score
+                FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+                WHERE {' AND '.join(where)} ORDER BY articles_fts.rowid DESC LIMIT {RANK_WINDOW})
+              SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
                      coalesce(s.copies, 1) AS story_size, a.body
-              FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-              LEFT JOIN stories s ON s.id = a.story_id
-              WHERE {' AND '.join(where)} ORDER BY bm25(articles_fts, 3.0, 1.0) LIMIT ?"""
+              FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
+              ORDER BY hits.score LIMIT ?"""
     try:
         rows = store.q(sql, [*params, limit])
     except sqlite3.OperationalError as e:
