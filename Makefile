@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo test bench lock clean
+.PHONY: install run demo test bench browse report lock clean
 
 $(BIN)/regwatch: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,17 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# Datasette on the store (or, without one, on the demo's), with regwatch's table descriptions,
+# canned queries and Chinese search.
+DB ?= regwatch.db
+browse: install
+	@db=$(DB); if [ ! -f $$db ]; then echo "no $$db: browsing the demo's store"; \
+	  $(BIN)/regwatch demo --keep .demo > /dev/null; db=.demo/regwatch.db; fi; \
+	$(BIN)/datasette $$db -m deploy/datasette/metadata.yml --plugins-dir deploy/datasette/plugins -h 127.0.0.1 -p 8001
+
+report: install
+	$(BIN)/regwatch report --out report.html
 
 # Re-resolve the pinned versions after changing pyproject.toml's dependencies.
 lock:

@@ -258,6 +258,8 @@ def register(main, config_option, errors, UserError) -> None:
                     writer.writeheader()
                 writer.writerow(r)
 
+    _report_command(main, config_option, errors)
+
     @main.command()
     @click.option("--json", "as_json", is_flag=True)
     @config_option
@@ -273,6 +275,21 @@ def register(main, config_option, errors, UserError) -> None:
                                        "description": t.description}, ensure_ascii=False))
             else:
                 click.echo(f"{t.id:22} {t.name:28} {t.pack}\n{'':22} {t.description}")
+
+
+def _report_command(main, config_option, errors):
+    @main.command()
+    @click.option("--since", default="30d", show_default=True, help="A duration back from now or a date.")
+    @click.option("--out", "out_path", default="report.html", show_default=True, type=click.Path(dir_okay=False))
+    @config_option
+    @errors
+    def report(since, out_path, config_path):
+        """One self-contained HTML page: topic volume per day, largest stories, source health, alerts."""
+        from ..pipeline.report import render
+
+        _, store = _store(config_path)
+        Path(out_path).write_text(render(store, _since(since)), encoding="utf-8")
+        click.echo(f"wrote {out_path}")
 
 
 def _fetch(inp: str) -> tuple[bytes, str | None]:

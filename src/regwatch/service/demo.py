@@ -87,7 +87,7 @@ def demo_config(site: ReplaySite, folder: Path):
     from .config import parse_config
 
     return parse_config({
-        "store": {"path": str(folder / "demo.db")},
+        "store": {"path": str(folder / "regwatch.db")},
         "crawl": {"user_agent": "regwatch-demo/0.1", "delay": 0, "max_article_age": "30d"},
         "sources": [
             {"name": "demo-feed", "kind": "feed", "url": f"{site.url}/feed.xml"},
@@ -121,7 +121,7 @@ def run_demo(keep: str | None = None) -> None:
             await app.dispatcher.deliver_due()
             stories = app.store.one("SELECT count(DISTINCT story_id) FROM articles WHERE baseline = 0")
             click.secho(f"3. {sum(r.new for r in r2.reports.values())} new articles in {stories} stories, "
-                        f"{r2.queued} alerts. Store: {folder / 'demo.db'}\n"
+                        f"{r2.queued} alerts. Store: {folder / 'regwatch.db'}\n"
                         f"   try: regwatch search 征信 -c <a config with store.path = that file>", fg="cyan")
 
     try:

@@ -1,0 +1,96 @@
+"""`regwatch report`: one self-contained HTML page (no network at view time) about what the store holds:
+topic volume per day as an SVG chart, the largest stories, source health, alerts per channel."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timedelta, timezone
+
+from .store import Store
+from .timeutil import iso
+
+PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"]
+
+
+def gather(store: Store, since: datetime) -> dict:
+    s = iso(since)
+    per_day = store.q(
+        "SELECT substr(coalesce(a.published_at, a.fetched_at), 1, 10) AS day, t.topic, count(*) AS n "
+        "FROM article_topics t JOIN articles a ON a.id = t.article_id "
+        "WHERE coalesce(a.published_at, a.fetched_at) >= ? GROUP BY day, t.topic ORDER BY day", (s,))
+    stories = store.q(
+        "SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url FROM stories s "
+        "JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
+        "ORDER BY s.copies DESC, s.first_seen DESC LIMIT 15", (s,))
+    health = store.q("SELECT source, state, state_since, last_success_at, last_error FROM source_state ORDER BY source")
+    alerts = store.q("SELECT channel, status, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY channel, status "
+                     "ORDER BY channel, status", (s,))
+    totals = {"articles": store.one("SELECT count(*) FROM articles WHERE fetched_at >= ?", (s,)),
+              "stories": store.one("SELECT count(*) FROM stories WHERE first_seen >= ?", (s,)),
+              "alerts_sent": store.one("SELECT count(*) FROM alerts WHERE status = 'sent' AND created_at >= ?", (s,))}
+    return {"per_day": per_day, "stories": stories, "health": health, "alerts": alerts, "totals": totals}
+
+
+def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int = 860, height: int = 260) -> str:
+    """Articles per topic per day as lines, drawn as inline SVG."""
+    days = []
+    d = since.date()
+    while d <= until.date():
+        days.append(d.isoformat())
+        d += timedelta(days=1)
+    topics = sorted({r["topic"] for r in per_day})
+    counts = {(r["day"], r["topic"]): r["n"] for r in per_day}
+    top = max([1, *counts.values()])
+    left, right, top_pad, bottom = 40, 160, 16, 28
+    pw, ph = width - left - right, height - top_pad - bottom
+    x = lambda i: left + (pw * i / max(1, len(days) - 1))
+    y = lambda v: top_pad + ph - ph * v / top
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'role="img" aria-label="Articles per topic per day">',
+           f'<rect x="{left}" y="{top_pad}" width="{pw}" height="{ph}" fill="#f8fafc" stroke="#e2e8f0"/>']
+    for v in sorted({0, top // 2, top}):
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#64748b">{v}</text>')
+    step = max(1, len(days) // 8)
+    for i in range(0, len(days), step):
+        out.append(f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#64748b">{days[i][5:]}</text>')
+    for k, topic in enumerate(topics):
+        color = PALETTE[k % len(PALETTE)]
+        pts = " ".join(f"{x(i):.1f},{y(counts.get((day, topic), 0)):.1f}" for i, day in enumerate(days))
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
+        out.append(f'<rect x="{width - right + 12}" y="{top_pad + 18 * k}" width="12" height="12" fill="{color}"/>'
+                   f'<text x="{width - right + 30}" y="{top_pad + 18 * k + 10}" font-size="12">{html.escape(topic)}</text>')
+    if not topics:
+        out.append(f'<text x="{left + pw / 2}" y="{top_pad + ph / 2}" text-anchor="middle" fill="#64748b">no tagged articles in this period</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def render(store: Store, since: datetime, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    data = gather(store, since)
+    e = html.escape
+    stories = "".join(
+        f"<tr><td>{r['copies']}</td><td><a href=\"{e(r['url'])}\">{e(r['title'] or '')}</a></td>"
+        f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td>{e((r['first_seen'] or '')[:16])}</td></tr>"
+        for r in data["stories"]) or '<tr><td colspan="4">no stories</td></tr>'
+    health = "".join(
+        f"<tr class=\"{'ok' if r['state'] == 'ok' else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
+        f"<td>{e((r['last_success_at'] or '-')[:16])}</td><td>{e((r['last_error'] or '')[:160])}</td></tr>"
+        for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
+    alerts = "".join(f"<tr><td>{e(r['channel'])}</td><td>{e(r['status'])}</td><td>{r['n']}</td></tr>"
+                     for r in data["alerts"]) or '<tr><td colspan="3">no alerts</td></tr>'
+    t = data["totals"]
+    return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>regwatch report</title>
+<style>body{{font:14px/1.5 -apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px;color:#0f172a}}
+h1{{font-size:20px}}h2{{font-size:16px;margin-top:28px}}table{{border-collapse:collapse;width:100%;max-width:1000px}}
+td,th{{border-bottom:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}}tr.bad td{{color:#b91c1c}}
+.kpi{{display:inline-block;margin-right:24px}}.kpi b{{font-size:20px;display:block}}</style></head><body>
+<h1>regwatch — {e(since.date().isoformat())} to {e(now.date().isoformat())}</h1>
+<div class="kpi"><b>{t['articles']}</b>articles</div><div class="kpi"><b>{t['stories']}</b>stories</div>
+<div class="kpi"><b>{t['alerts_sent']}</b>alerts sent</div>
+<h2>Topic volume per day</h2>{svg_chart(data['per_day'], since, now)}
+<h2>Largest stories</h2><table><tr><th>copies</th><th>title</th><th>outlets</th><th>first seen (UTC)</th></tr>{stories}</table>
+<h2>Source health</h2><table><tr><th>source</th><th>state</th><th>last success (UTC)</th><th>last error</th></tr>{health}</table>
+<h2>Alerts per channel</h2><table><tr><th>channel</th><th>status</th><th>count</th></tr>{alerts}</table>
+</body></html>"""
