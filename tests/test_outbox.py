@@ -76,11 +76,42 @@ def test_a_broken_channel_is_not_retried(tmp_path, receiver):
     assert row["status"] == "broken" and "93000" in row["last_error"]
 
 
-def test_dingtalk_is_paced_below_20_a_minute(tmp_path, receiver):
+def test_a_burst_over_the_rate_limit_is_coalesced_into_digests(tmp_path, receiver):
     cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", None)}, n=23)
     stats = deliver(cfg, store, wait=2)
-    assert stats.sent == 20 and len(receiver.messages) == 20
-    assert store.one("SELECT count(*) FROM alerts WHERE status IN ('pending','retry')") == 3
+    assert stats.sent == 23
+    assert len(receiver.messages) == 3                    # digests of 10, 10 and 3: far under 20 a minute
+    text = receiver.messages[0]["body"]["markdown"]["text"]
+    assert text.count("http://x/") == 10 and "摘要" in text
+
+
+def test_sends_are_paced_below_the_platform_limit(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", None)}, n=5)
+    from regwatch.pipeline.timeutil import iso, utcnow
+    for i in range(18):   # 18 messages went out in the last minute
+        store.conn.execute("INSERT INTO alerts (kind, subscription, channel, status, created_at, next_attempt_at, sent_at, idem_key)"
+                           " VALUES ('article', 'x', 'dt', 'sent', ?, ?, ?, ?)", (iso(utcnow()), iso(utcnow()), iso(utcnow()), f"k{i}"))
+    stats = deliver(cfg, store, wait=1)
+    assert len(receiver.messages) <= 2                    # 5 due, 2 allowed this minute: coalesced
+    assert stats.sent == 5
+
+
+def test_scheduled_digest_waits_for_its_time_then_sends_one_message(tmp_path, receiver):
+    receiver.routes["sl"] = {"type": "slack"}
+    cfg = parse_config({"store": {"path": str(tmp_path / "s.db")},
+                        "channels": [{"name": "sl", "type": "slack", "url": f"{receiver.url}/sl"}],
+                        "subscriptions": [{"name": "daily", "topics": ["rate_cap"], "channels": ["sl"], "digest": "daily 09:00"}]})
+    store = Store(cfg.store.path)
+    proc = Processor(store, Classifier(load_topics()))
+    for i in range(3):
+        done = proc.process(url=f"http://x/{i}", source="s", title=f"第{i}号：消费金融利率上限降至20%",
+                            body=BODY + f"（第{i}号通知，编号{1000 + i}）", lang="zh", published_at=None)
+        enqueue_for(store, cfg, done, "s", "t", BODY, None)
+    assert deliver(cfg, store, wait=0).sent == 0 and receiver.messages == []
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")   # the digest's time came
+    assert deliver(cfg, store).sent == 3
+    assert len(receiver.messages) == 1
+    assert "<http://x/2|" in receiver.messages[0]["body"]["blocks"][1]["text"]["text"]
 
 
 def test_an_alert_in_flight_at_a_crash_is_sent_after_restart(tmp_path, receiver):

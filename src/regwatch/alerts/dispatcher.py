@@ -7,6 +7,7 @@ a crash leaves at most the in-flight alert to repeat (with the same idempotency 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -20,7 +21,7 @@ import httpx
 
 from ..pipeline.store import Store
 from ..pipeline.timeutil import iso, utcnow
-from .message import Message, build_message, health_message
+from .message import Message, build_message, digest_message, health_message
 from .render import RENDERERS
 from .senders import Outcome, redact, send
 
@@ -30,6 +31,9 @@ log = logging.getLogger("regwatch.alerts")
 PACE = {"dingtalk": (20, 0.0), "wecom": (20, 0.0), "feishu": (100, 0.25), "slack": (60, 1.0),
         "discord": (30, 0.5), "teams": (120, 0.3), "telegram": (20, 1.0), "webhook": (600, 0.0),
         "console": (100000, 0.0)}
+
+
+DIGEST_ITEMS = 10   # articles per digest message
 
 
 @dataclass
@@ -103,8 +107,9 @@ class Dispatcher:
         now = utcnow()
         if self.store.sent_since(channel.name, now - timedelta(seconds=60)) >= per_min:
             oldest = self.store.one(
-                "SELECT min(sent_at) FROM (SELECT sent_at FROM alerts WHERE channel = ? AND status = 'sent' "
-                "AND sent_at >= ? ORDER BY sent_at DESC LIMIT ?)", (channel.name, iso(now - timedelta(seconds=60)), per_min))
+                "SELECT min(sent_at) FROM (SELECT max(sent_at) AS sent_at FROM alerts WHERE channel = ? AND status = 'sent' "
+                "AND sent_at >= ? GROUP BY coalesce(message_id, id) ORDER BY sent_at DESC LIMIT ?)",
+                (channel.name, iso(now - timedelta(seconds=60)), per_min))
             if oldest:
                 free_at = datetime.fromisoformat(oldest) + timedelta(seconds=60.5)
                 wait = max(wait, (free_at - now).total_seconds())
@@ -132,11 +137,12 @@ class Dispatcher:
         self._record(alert, channel, outcome)
         return outcome
 
-    def _record(self, alert, channel, outcome: Outcome) -> None:
+    def _record(self, alert, channel, outcome: Outcome, message_id: int | None = None) -> None:
         attempts = alert["attempts"] + 1
         err = redact(outcome.error, [channel.secret, channel.url])
         if outcome.ok:
-            self.store.mark_alert(alert["id"], status="sent", sent_at=iso(utcnow()), last_error=None)
+            self.store.mark_alert(alert["id"], status="sent", sent_at=iso(utcnow()), last_error=None,
+                                  message_id=message_id or alert["id"])
         elif outcome.action == "retry" and attempts < self.cfg.max_attempts:
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(attempts)
             self.store.mark_alert(alert["id"], status="retry", last_error=err,
@@ -146,30 +152,86 @@ class Dispatcher:
             self.store.mark_alert(alert["id"], status=status, last_error=err)
             log.warning("alert %s to %s %s: %s", alert["id"], channel.name, status, err)
 
+    def _batches(self, due: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """What to send now: one alert a message, except scheduled digests and bursts larger than
+        what the channel may take this minute, which go as digests of several alerts."""
+        by_channel: dict[str, list[dict[str, Any]]] = {}
+        for a in due:
+            by_channel.setdefault(a["channel"], []).append(a)
+        out: list[list[dict[str, Any]]] = []
+        for name, alerts in by_channel.items():
+            scheduled = [a for a in alerts if a["digest_at"] and a["kind"] == "article"]
+            rest = [a for a in alerts if a not in scheduled]
+            by_sub: dict[str, list] = {}
+            for a in scheduled:
+                by_sub.setdefault(a["subscription"], []).append(a)
+            for group in by_sub.values():
+                out += [group[i : i + DIGEST_ITEMS] for i in range(0, len(group), DIGEST_ITEMS)]
+            articles = [a for a in rest if a["kind"] == "article"]
+            channel = self.channels.get(name)
+            if channel is not None and len(articles) > self._budget(channel):
+                out += [articles[i : i + DIGEST_ITEMS] for i in range(0, len(articles), DIGEST_ITEMS)]
+                rest = [a for a in rest if a["kind"] != "article"]
+            out += [[a] for a in rest]
+        return out
+
+    def _budget(self, channel) -> int:
+        per_min = channel.per_minute or PACE[channel.type][0]
+        return max(0, per_min - self.store.sent_since(channel.name, utcnow() - timedelta(seconds=60)))
+
+    async def deliver_digest(self, batch: list[dict[str, Any]]) -> Outcome:
+        channel = self.channels.get(batch[0]["channel"])
+        if channel is None:
+            for a in batch:
+                self.store.mark_alert(a["id"], status="failed", last_error="channel no longer in the config")
+            return Outcome("broken", "channel no longer in the config")
+        parts = [self.message_for(a) for a in batch]
+        m = digest_message([p[0] for p in parts], batch[0]["subscription"])
+        if channel.type == "webhook":
+            payload = RENDERERS["webhook"](m, data={"subscription": batch[0]["subscription"], "items": [p[1] for p in parts]})
+        elif channel.type == "telegram":
+            payload = RENDERERS["telegram"](m, channel.keyword, chat_id=channel.chat_id)
+        else:
+            payload = RENDERERS[channel.type](m, channel.keyword)
+        for a in batch:
+            self.store.mark_alert(a["id"], status="sending", attempts=a["attempts"] + 1)
+        if channel.type == "console":
+            self.echo(payload["text"] + "\n")
+            outcome = Outcome("sent")
+        else:
+            key = "msg_" + hashlib.sha256(",".join(a["idem_key"] for a in batch).encode()).hexdigest()[:24]
+            outcome = await send(self.client, channel, payload, key)
+        self._last_send[channel.name] = time.monotonic()
+        for a in batch:
+            self._record(a, channel, outcome, message_id=batch[0]["id"])
+        return outcome
+
     async def deliver_due(self, wait_until: float | None = None) -> DeliveryStats:
         """Send what is due; then, until `wait_until` (a time.time()), wait out short backoffs and limits."""
         stats = DeliveryStats()
         while True:
-            due = self.store.due_alerts(utcnow())
             progressed = False
-            for alert in due:
-                channel = self.channels.get(alert["channel"])
+            for batch in self._batches(self.store.due_alerts(utcnow())):
+                channel = self.channels.get(batch[0]["channel"])
                 wait = self._pace_wait(channel) if channel else 0.0
                 if wait > 0:
                     if wait <= 1.5:
                         await asyncio.sleep(wait)
                     else:
-                        self.store.mark_alert(alert["id"], next_attempt_at=iso(utcnow() + timedelta(seconds=wait)))
+                        for a in batch:
+                            self.store.mark_alert(a["id"], next_attempt_at=iso(utcnow() + timedelta(seconds=wait)))
                         continue
-                outcome = await self.deliver_one(alert)
+                single = len(batch) == 1 and not batch[0]["digest_at"]
+                outcome = await (self.deliver_one(batch[0]) if single else self.deliver_digest(batch))
                 progressed = True
                 if outcome.ok:
-                    stats.sent += 1
+                    stats.sent += len(batch)
                 elif outcome.action == "retry":
-                    stats.retried += 1
+                    stats.retried += len(batch)
                 else:
-                    stats.failed += 1
-                    stats.errors.append(f"{alert['channel']}: {redact(outcome.error, [channel.secret, channel.url]) if channel else outcome.error}")
+                    stats.failed += len(batch)
+                    secrets = [channel.secret, channel.url] if channel else []
+                    stats.errors.append(f"{batch[0]['channel']}: {redact(outcome.error, secrets)}")
             if progressed:
                 continue
             nxt = self.store.next_due_at()

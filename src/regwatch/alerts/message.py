@@ -46,6 +46,16 @@ class TopicLine:
 
 
 @dataclass
+class Item:
+    """One article in a digest; every text field is inert."""
+
+    title: str
+    url: str
+    outlet: str
+    topics: str
+
+
+@dataclass
 class Message:
     """One alert, in neutral form; every text field is already inert."""
 
@@ -59,6 +69,7 @@ class Message:
     also: list[str] = field(default_factory=list)
     heading: str = "regwatch"
     kind: str = "article"
+    items: list[Item] = field(default_factory=list)   # a digest's articles
 
     def topic_text(self) -> str:
         return "；".join(f"{t.name}（{'、'.join(t.terms)}）" if t.terms else t.name for t in self.topics)
@@ -71,7 +82,9 @@ class Message:
             lines.append(f"摘要: {self.lead}")
         if self.also:
             lines.append(f"另见: {'、'.join(self.also)}")
-        lines.append(f"原文: {self.url}")
+        lines += [f"- {i.title} · {i.outlet} · {i.topics}\n  {i.url}" for i in self.items]
+        if self.url:
+            lines.append(f"原文: {self.url}")
         return "\n".join(lines)
 
 
@@ -111,3 +124,11 @@ def health_message(source: str, state: str, detail: str | None, recovered: bool)
     return Message(title=inert(title, 200), url="", outlet=inert(source, 60), published=local_time(
         datetime.now(ZoneInfo("UTC")).isoformat()), topics=[], lead=inert(detail or "", 300),
         subscription="health", heading="regwatch 健康", kind="health")
+
+
+def digest_message(messages: list[Message], subscription: str) -> Message:
+    """Several alerts of one channel as one message (a scheduled digest, or a burst over the rate limit)."""
+    items = [Item(m.title, m.url, m.outlet, "、".join(t.name for t in m.topics)) for m in messages]
+    return Message(title=inert(f"{subscription}：{len(items)} 篇新文章", 200), url="", outlet="regwatch",
+                   published=messages[0].published if messages else "", topics=[], lead="",
+                   subscription=inert(subscription, 60), heading="regwatch 摘要", kind="digest", items=items)

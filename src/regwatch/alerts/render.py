@@ -19,8 +19,14 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _md_items(m: Message) -> list[str]:
+    return [f"- [{i.title}]({i.url}) · {i.outlet} · {i.topics}" for i in m.items]
+
+
 def _markdown(m: Message, link_label: str = "阅读原文") -> str:
     """CommonMark-ish body shared by DingTalk, WeCom and Feishu (all text in it is already inert)."""
+    if m.items:
+        return "\n".join([f"### 【{m.heading}】{m.title}", "", *_md_items(m)])
     parts = [f"### 【{m.heading}】{m.title}", f"**来源** {m.outlet} · {m.published}"]
     if m.topics:
         parts.append(f"**主题** {m.topic_text()}")
@@ -43,6 +49,8 @@ def dingtalk(m: Message, keyword: str | None = None) -> dict[str, Any]:
 
 
 def wecom(m: Message, keyword: str | None = None) -> dict[str, Any]:
+    while m.items and len(_markdown(m).encode()) > 4000:   # a digest too long: fewer items (the rest: see the store)
+        m = Message(**{**m.__dict__, "items": m.items[:-1]})
     text = _markdown(m).replace("### ", "#### ", 1)
     if len(text.encode()) > 4000:
         # shorten the lead first so that the link, which comes last, survives
@@ -53,6 +61,11 @@ def wecom(m: Message, keyword: str | None = None) -> dict[str, Any]:
 
 
 def feishu(m: Message, keyword: str | None = None) -> dict[str, Any]:
+    if m.items:
+        return {"msg_type": "interactive", "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {"title": {"tag": "plain_text", "content": _fit(f"【{m.heading}】{m.title}", 200)}, "template": "blue"},
+            "elements": [{"tag": "markdown", "content": _fit_bytes("\n".join(_md_items(m)), 15000)}]}}
     elements: list[dict[str, Any]] = [
         {"tag": "div", "text": {"tag": "plain_text", "content": f"来源: {m.outlet} · {m.published}"}}]
     if m.topics:
@@ -87,6 +100,8 @@ def slack(m: Message, keyword: str | None = None) -> dict[str, Any]:
         lines.append(f"*另见* {_slack_escape('、'.join(m.also))}")
     if m.url:
         lines.append(f"<{m.url}|阅读原文>")
+    if m.items:
+        lines = [f"• <{i.url}|{_slack_escape(i.title)}> · {_slack_escape(i.outlet)} · {_slack_escape(i.topics)}" for i in m.items]
     return {"text": _fit(_slack_escape(f"【{m.heading}】{m.title}") + (f" {m.url}" if m.url else ""), 3000),
             "blocks": [{"type": "header", "text": {"type": "plain_text", "text": _fit(m.title, 150)}},
                        {"type": "section", "text": {"type": "mrkdwn", "text": _fit("\n".join(lines), 2900)}}],
@@ -95,7 +110,7 @@ def slack(m: Message, keyword: str | None = None) -> dict[str, Any]:
 
 def discord(m: Message, keyword: str | None = None) -> dict[str, Any]:
     desc = "\n".join(x for x in [f"**主题** {m.topic_text()}" if m.topics else "", m.lead,
-                                 f"**另见** {'、'.join(m.also)}" if m.also else ""] if x)
+                                 f"**另见** {'、'.join(m.also)}" if m.also else "", *_md_items(m)] if x)
     embed = {"title": _fit(m.title, 256), "description": _fit(desc, 3000),
              "fields": [{"name": "来源", "value": _fit(m.outlet or "-", 1024), "inline": True},
                         {"name": "时间", "value": m.published, "inline": True}]}
@@ -112,6 +127,8 @@ def teams(m: Message, keyword: str | None = None) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": f"主题: {m.topic_text()}", "wrap": True})
     if m.lead:
         body.append({"type": "TextBlock", "text": _fit(m.lead, 2000), "wrap": True})
+    if m.items:
+        body.append({"type": "TextBlock", "text": _fit("\n".join(_md_items(m)), 20000), "wrap": True})
     card: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                             "version": "1.4", "body": body, "msteams": {"width": "full"}}
     if m.url:
@@ -132,12 +149,14 @@ def telegram(m: Message, keyword: str | None = None, chat_id: str | None = None)
         parts.append(_html(m.lead))
     if m.url:
         parts.append(f'<a href="{_html(m.url)}">阅读原文</a>')
+    parts += [f'• <a href="{_html(i.url)}">{_html(i.title)}</a> · {_html(i.outlet)}' for i in m.items]
     return {"chat_id": chat_id, "text": _fit("\n".join(parts), 4000), "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": True}}
 
 
 def webhook(m: Message, keyword: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"type": "article.matched" if m.kind == "article" else "source.health", "data": data or {}}
+    kind = {"article": "article.matched", "digest": "articles.digest"}.get(m.kind, "source.health")
+    return {"type": kind, "data": data or {}}
 
 
 def console(m: Message, keyword: str | None = None) -> dict[str, Any]:

@@ -35,14 +35,20 @@ class ProcessPipeline:
             raise DropItem(result["error"])
         published = parse_any_date(result["published_at"]) if result["published_at"] else None
         published = published or entry.published_at
+        title = result["title"] or entry.title or ""
+        baseline = ctx.is_baseline(source.name)
+
+        def queue_alerts(done):
+            if not baseline and ctx.on_new is not None:
+                ctx.queued += ctx.on_new(done, source.name, title, result["body"], published)
+
         done = ctx.processor.process(
-            url=item["url"], source=source.name, title=result["title"] or entry.title or "",
-            body=result["body"], lang=source.lang or result["lang"], published_at=published,
-            outlet=result.get("outlet") or None, attachment_url=entry.attachment_url,
-            baseline=ctx.is_baseline(source.name))
+            url=item["url"], source=source.name, title=title, body=result["body"],
+            lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
+            attachment_url=entry.attachment_url, baseline=baseline, after=queue_alerts)
         if done is not None:
             report.new += 1
-            report.new_articles.append((done, published))
+            ctx.wake()
         return {"url": item["url"], "source": source.name}
 
 

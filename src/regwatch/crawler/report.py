@@ -19,7 +19,6 @@ class SourceReport:
     blocked: bool = False
     empty: bool = False
     list_ok: bool = False
-    new_articles: list = field(default_factory=list)   # Processed records, for alerting
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1

@@ -43,7 +43,7 @@ class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
     def __init__(self, *, store: Store, processor: Processor, sources: list, crawl_cfg,
-                 run_extract: Callable, baseline: set[str]):
+                 run_extract: Callable, baseline: set[str], on_new: Callable | None = None):
         self.store = store
         self.processor = processor
         self.sources = {s.name: s for s in sources}
@@ -54,6 +54,9 @@ class CrawlContext:
         self.block_private = crawl_cfg.block_private_networks
         self.run_extract = run_extract
         self._baseline = baseline
+        self.on_new = on_new            # (processed, source, title, body, published) → alerts queued
+        self.queued = 0
+        self.wake: Callable[[], None] = lambda: None   # tells the dispatcher that alerts may be due
 
     def report(self, source: str) -> SourceReport:
         if source not in self.reports:

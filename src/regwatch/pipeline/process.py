@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from .classify import Classifier, Tag
 from .stories import StoryIndex, content_hash
@@ -27,8 +28,12 @@ class Processor:
 
     def process(self, *, url: str, source: str, title: str, body: str, lang: str,
                 published_at: datetime | None, outlet: str | None = None, attachment_url: str | None = None,
-                attachment_text: str = "", baseline: bool = False) -> Processed | None:
-        """Store one article; None when its URL is already stored (a race between two list pages)."""
+                attachment_text: str = "", baseline: bool = False,
+                after: Callable[[Processed], None] | None = None) -> Processed | None:
+        """Store one article; None when its URL is already stored (a race between two list pages).
+
+        `after` runs inside the same transaction (the outbox write): a crash leaves either the
+        article and its alerts, or neither — never a stored article whose alert was lost."""
         if self.store.has_url(url):
             return None
         chash = content_hash(title, body)
@@ -46,4 +51,7 @@ class Processor:
             self.store.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, aid))
             self.store.set_topics(aid, tags)
             self.stories.index(aid, anchors)
-        return Processed(aid, story_id, match.story_id is None, tags, match.reason)
+            done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
+            if after is not None:
+                after(done)
+        return done

@@ -131,7 +131,12 @@ def _m2_covering_story_index(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS = [_m1_initial, _m2_covering_story_index]
+def _m3_message_of_alert(db: sqlite_utils.Database) -> None:
+    # a digest carries several alerts in one message: pacing counts messages, not alerts
+    db.executescript("ALTER TABLE alerts ADD COLUMN message_id INTEGER;")
+
+
+MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert]
 
 
 @dataclass
@@ -320,8 +325,9 @@ class Store:
         self.conn.execute(f"UPDATE alerts SET {sets} WHERE id = ?", (*fields.values(), alert_id))
 
     def sent_since(self, channel: str, since: datetime) -> int:
-        return int(self.one("SELECT count(*) FROM alerts WHERE channel = ? AND status = 'sent' AND sent_at >= ?",
-                            (channel, iso(since))) or 0)
+        """Messages (a digest is one) that the channel accepted since then."""
+        return int(self.one("SELECT count(DISTINCT coalesce(message_id, id)) FROM alerts "
+                            "WHERE channel = ? AND status = 'sent' AND sent_at >= ?", (channel, iso(since))) or 0)
 
     def iter_articles(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         sql = "SELECT * FROM articles" + (" WHERE fetched_at >= ?" if since else "") + " ORDER BY id"

@@ -76,19 +76,14 @@ class App:
         """Crawl the given sources once, store what is new, record health, and queue alerts."""
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
-                           run_extract=self.extractor, baseline=baseline)
+                           run_extract=self.extractor, baseline=baseline,
+                           on_new=lambda done, src, title, body, published: enqueue_for(
+                               self.store, self.cfg, done, src, title, body, published))
+        ctx.wake = self.dispatcher.wake.set          # alerts go out while the crawl goes on
         reports = await self.crawl.run(ctx)
-        states, queued = {}, 0
-        for s in sources:
-            report = ctx.report(s.name)
-            if s.name not in baseline:
-                for done, published in report.new_articles:
-                    art = self.store.article(done.article_id) or {}
-                    queued += enqueue_for(self.store, self.cfg, done, s.name, art.get("title") or "",
-                                          art.get("body") or "", published)
-            states[s.name] = health.record(self.store, report, s, self.cfg.alerts)
+        states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         self.dispatcher.wake.set()
-        return CycleResult(reports, states, queued)
+        return CycleResult(reports, states, ctx.queued)
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
         async with self.dispatcher:
