@@ -67,13 +67,17 @@ def test_dropped_connection_is_retried(tmp_path, receiver):
     assert len(ids) == 1                              # the retry carries the same idempotency key
 
 
-def test_a_broken_channel_is_not_retried(tmp_path, receiver):
+def test_a_broken_channel_is_not_retried_and_is_reported_once(tmp_path, receiver):
     receiver.fail = {"wc": ["broken"] * 5}
-    cfg, store = setup(tmp_path, receiver, {"wc": ("wecom", None)})
+    receiver.routes["ops"] = {"type": "slack"}
+    cfg, store = setup(tmp_path, receiver, {"wc": ("wecom", None), "ops": ("slack", None)}, n=2,
+                       health_channels=["ops"])
     stats = deliver(cfg, store, wait=5)
-    assert stats.failed == 1 and len(receiver.messages) == 1
-    row = store.q("SELECT status, last_error FROM alerts")[0]
-    assert row["status"] == "broken" and "93000" in row["last_error"]
+    assert len([m for m in receiver.messages if m["route"] == "wc"]) == 2     # each alert tried once, not retried
+    rows = store.q("SELECT status, last_error FROM alerts WHERE channel = 'wc'")
+    assert {r["status"] for r in rows} == {"broken"} and "93000" in rows[0]["last_error"]
+    reports = [m for m in receiver.delivered("ops") if "通道 wc" in m["body"]["text"]]
+    assert len(reports) == 1 and "broken" in reports[0]["body"]["text"]
 
 
 def test_a_burst_over_the_rate_limit_is_coalesced_into_digests(tmp_path, receiver):

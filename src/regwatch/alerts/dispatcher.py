@@ -24,6 +24,7 @@ from ..pipeline.timeutil import iso, utcnow
 from .message import Message, build_message, digest_message, health_message
 from .render import RENDERERS
 from .senders import Outcome, redact, send
+from .subscriptions import idem_key
 
 log = logging.getLogger("regwatch.alerts")
 
@@ -151,6 +152,26 @@ class Dispatcher:
             status = "broken" if outcome.action == "broken" else "failed"
             self.store.mark_alert(alert["id"], status=status, last_error=err)
             log.warning("alert %s to %s %s: %s", alert["id"], channel.name, status, err)
+        self._channel_health(channel, outcome, err)
+
+    def _channel_health(self, channel, outcome: Outcome, err: str) -> None:
+        """A channel that turns broken (bad signature, revoked token) is reported once on the health
+        channels, and so is its recovery."""
+        if outcome.action == "broken":
+            state = "broken"
+        elif outcome.ok:
+            state = "ok"
+        else:
+            return
+        prev = self.store.set_channel_state(channel.name, state, err or None)
+        if prev == state or (prev is None and state == "ok"):
+            return
+        payload = {"source": f"channel {channel.name}", "state": state, "detail": err, "recovered": state == "ok"}
+        for ch in self.cfg.health_channels:
+            if ch != channel.name:
+                self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
+                                         kind="health", payload=payload,
+                                         idem_key=idem_key("channel", channel.name, state, iso(utcnow())))
 
     def _batches(self, due: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """What to send now: one alert a message, except scheduled digests and bursts larger than

@@ -120,7 +120,9 @@ def build_message(article: dict, topics: list[dict], topic_names: dict[str, str]
 
 
 def health_message(source: str, state: str, detail: str | None, recovered: bool) -> Message:
-    title = f"数据源 {source} 已恢复" if recovered else f"数据源 {source} 状态: {state}"
+    what = "通道" if source.startswith("channel ") else "数据源"
+    name = source.removeprefix("channel ")
+    title = f"{what} {name} 已恢复" if recovered else f"{what} {name} 状态: {state}"
     return Message(title=inert(title, 200), url="", outlet=inert(source, 60), published=local_time(
         datetime.now(ZoneInfo("UTC")).isoformat()), topics=[], lead=inert(detail or "", 300),
         subscription="health", heading="regwatch 健康", kind="health")

@@ -136,7 +136,15 @@ def _m3_message_of_alert(db: sqlite_utils.Database) -> None:
     db.executescript("ALTER TABLE alerts ADD COLUMN message_id INTEGER;")
 
 
-MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert]
+def _m4_channel_state(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS channel_state (
+            channel TEXT PRIMARY KEY, state TEXT NOT NULL, since TEXT, last_error TEXT
+        );
+    """)
+
+
+MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state]
 
 
 @dataclass
@@ -328,6 +336,16 @@ class Store:
         """Messages (a digest is one) that the channel accepted since then."""
         return int(self.one("SELECT count(DISTINCT coalesce(message_id, id)) FROM alerts "
                             "WHERE channel = ? AND status = 'sent' AND sent_at >= ?", (channel, iso(since))) or 0)
+
+    def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
+        """Record a channel's state; the previous one (None if it never had one)."""
+        prev = self.one("SELECT state FROM channel_state WHERE channel = ?", (channel,))
+        if prev != state:
+            self.conn.execute(
+                "INSERT INTO channel_state (channel, state, since, last_error) VALUES (?,?,?,?) ON CONFLICT(channel) "
+                "DO UPDATE SET state = excluded.state, since = excluded.since, last_error = excluded.last_error",
+                (channel, state, iso(utcnow()), error))
+        return prev
 
     def iter_articles(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         sql = "SELECT * FROM articles" + (" WHERE fetched_at >= ?" if since else "") + " ORDER BY id"

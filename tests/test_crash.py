@@ -1,0 +1,78 @@
+"""Crash safety: the daemon killed (SIGKILL, whole process group) three times while it fetches and
+sends; afterwards every expected alert has arrived, and repeats are no more than the kills."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+
+from conftest import REGWATCH
+from support.news import art, publish
+
+TEXTS = [
+    ("消费金融利率上限降至20%", "监管要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"),
+    ("央行推出一次性信用修复政策", "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示，征信修复骗局需警惕，编号{n}。"),
+    ("多地注销小贷公司试点资格", "多地地方金融管理局注销一批小额贷款公司试点资格，清理失联空壳小贷公司，编号{n}。"),
+]
+
+
+def test_three_sigkills_lose_nothing(tmp_path, site, receiver, rw):
+    receiver.routes["gw"] = {"type": "webhook"}
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+every = "1s"
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "all"
+topics = ["*"]
+channels = ["gw"]
+""", encoding="utf-8")
+    arts = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]
+    publish(site, {"feed": arts})
+    assert rw("baseline", "-c", cfg).returncode == 0
+    rng = random.Random(7)
+    expected = set()
+    n = 0
+
+    def start():
+        return subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+
+    for kill in range(3):
+        for _ in range(3):
+            n += 1
+            title, text = TEXTS[n % 3]
+            arts.append(art(f"a{n}", f"{title}（{n}）", text.format(n=n), 1))
+            expected.add(f"a{n}")
+        publish(site, {"feed": arts})
+        p = start()
+        time.sleep(rng.uniform(1.0, 3.0))          # somewhere in a crawl, an extraction or a send
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+    p = start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            got = {m for msg in receiver.delivered("gw") for m in re.findall(r"/a/(a\d+)\.html", str(msg["body"]))}
+            if got >= expected:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(40)
+    delivered = [m for msg in receiver.delivered("gw") for m in re.findall(r"/a/(a\d+)\.html", str(msg["body"]))]
+    assert set(delivered) == expected
+    assert len(delivered) - len(set(delivered)) <= 3
