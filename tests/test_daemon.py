@@ -3,10 +3,18 @@
 import os
 import signal
 import subprocess
+import socket
 import time
+import urllib.request
 
 from conftest import REGWATCH
 from support.news import art, publish
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 TEXT = "中国人民银行宣布实施一次性信用修复政策，符合条件的个人逾期记录将不予展示，征信修复骗局需警惕。"
 
@@ -15,6 +23,7 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
     receiver.routes["gw"] = {"type": "webhook"}
     publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
     cfg = tmp_path / "regwatch.toml"
+    port = free_port()
     cfg.write_text(f"""
 [store]
 path = "{tmp_path}/rw.db"
@@ -33,6 +42,8 @@ url = "{receiver.url}/gw"
 name = "repair"
 topics = ["credit_repair"]
 channels = ["gw"]
+[metrics]
+listen = "127.0.0.1:{port}"
 """, encoding="utf-8")
     p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -46,6 +57,14 @@ channels = ["gw"]
         while time.time() < deadline + 30 and not receiver.delivered("gw"):
             time.sleep(0.2)
         assert len(receiver.delivered("gw")) == 1
+        for _ in range(20):   # gauges are refreshed after each cycle (every second here)
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            if 'regwatch_alerts{status="sent"}' in metrics:
+                break
+            time.sleep(0.5)
+        assert 'regwatch_sources{state="ok"} 1.0' in metrics
+        assert "regwatch_articles 2.0" in metrics and 'regwatch_alerts{status="sent"}' in metrics
+        assert "regwatch_crawl_seconds_count" in metrics
     finally:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=40)

@@ -55,6 +55,7 @@ class Dispatcher:
         self.client = client
         self.echo = echo or (lambda s: print(s, flush=True))
         self._last_send: dict[str, float] = {}
+        self.on_attempt: Callable[[float], None] = lambda seconds: None   # delivery-duration metric
         self.wake = asyncio.Event()
         # alerts in flight when the last process died are due again
         store.conn.execute("UPDATE alerts SET status = 'retry' WHERE status = 'sending'")
@@ -133,7 +134,9 @@ class Dispatcher:
             self.echo(payload["text"] + "\n")
             outcome = Outcome("sent")
         else:
+            started = time.monotonic()
             outcome = await send(self.client, channel, payload, alert["idem_key"])
+            self.on_attempt(time.monotonic() - started)
         self._last_send[channel.name] = time.monotonic()
         self._record(alert, channel, outcome)
         return outcome

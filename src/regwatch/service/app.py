@@ -58,6 +58,7 @@ class App:
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo)
         self.stopping = False
+        self.metrics = None
 
     def close(self) -> None:
         self.extractor.close()
@@ -80,9 +81,14 @@ class App:
                            on_new=lambda done, src, title, body, published: enqueue_for(
                                self.store, self.cfg, done, src, title, body, published))
         ctx.wake = self.dispatcher.wake.set          # alerts go out while the crawl goes on
+        started = time.monotonic()
         reports = await self.crawl.run(ctx)
+        if self.metrics is not None:
+            self.metrics.crawl_seconds.observe(time.monotonic() - started)
         states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         self.dispatcher.wake.set()
+        if self.metrics is not None:
+            self.metrics.refresh(self.store)
         return CycleResult(reports, states, ctx.queued)
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
@@ -98,6 +104,11 @@ class App:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if self.cfg.metrics.listen:
+            from .metrics import Metrics
+
+            self.metrics = Metrics(self.cfg.metrics.listen)
+            self.dispatcher.on_attempt = self.metrics.delivery_seconds.observe
         async with self.dispatcher:
             sched = SourceScheduler(self)
             sched.start()
@@ -108,3 +119,5 @@ class App:
             await sched.stop(self.crawl)
             delivery.cancel()
             await self.dispatcher.deliver_due(wait_until=time.time() + 5)
+        if self.metrics is not None:
+            self.metrics.close()

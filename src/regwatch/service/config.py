@@ -163,6 +163,17 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(8, ge=1)
 
 
+class MetricsConfig(_Model):
+    listen: str = ""    # "127.0.0.1:9108" serves Prometheus metrics while the daemon runs; "" = off
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", v):
+            raise ValueError(f"{v!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
+        return v
+
+
 class Config(_Model):
     store: StoreConfig = StoreConfig()
     crawl: CrawlConfig = CrawlConfig()
@@ -171,6 +182,7 @@ class Config(_Model):
     channels: list[ChannelConfig] = []
     subscriptions: list[SubscriptionConfig] = []
     alerts: AlertsConfig = AlertsConfig()
+    metrics: MetricsConfig = MetricsConfig()
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)

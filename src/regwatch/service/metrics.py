@@ -1,0 +1,32 @@
+"""Prometheus metrics for the daemon (`[metrics] listen`): sources by state, articles, alerts by
+status, crawl and delivery durations. Bound to 127.0.0.1 unless the config says otherwise."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+
+
+class Metrics:
+    def __init__(self, listen: str):
+        self.registry = CollectorRegistry()
+        self.sources = Gauge("regwatch_sources", "Sources by state", ["state"], registry=self.registry)
+        self.articles = Gauge("regwatch_articles", "Articles in the store", registry=self.registry)
+        self.alerts = Gauge("regwatch_alerts", "Alerts in the outbox by status", ["status"], registry=self.registry)
+        self.crawl_seconds = Histogram("regwatch_crawl_seconds", "Duration of one crawl of the due sources",
+                                       registry=self.registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300))
+        self.delivery_seconds = Histogram("regwatch_delivery_seconds", "Duration of one delivery attempt",
+                                          registry=self.registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15))
+        host, _, port = listen.rpartition(":")
+        self.server, self.thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+
+    def refresh(self, store) -> None:
+        self.sources.clear()
+        for row in store.q("SELECT state, count(*) AS n FROM source_state GROUP BY state"):
+            self.sources.labels(row["state"]).set(row["n"])
+        self.articles.set(store.one("SELECT count(*) FROM articles") or 0)
+        self.alerts.clear()
+        for row in store.q("SELECT status, count(*) AS n FROM alerts GROUP BY status"):
+            self.alerts.labels(row["status"]).set(row["n"])
+
+    def close(self) -> None:
+        self.server.shutdown()
