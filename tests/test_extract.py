@@ -84,3 +84,15 @@ def test_a_guessed_day_that_the_page_never_writes_is_dropped():
     page = ("<html><head><meta charset='utf-8'><title>无日期的文章</title></head><body><h1>无日期的文章</h1><p>"
             + "这是一篇没有写明发布日期的文章，页面底部只有版权年份。" * 6 + "</p><div>© 2005 某网站</div></body></html>").encode()
     assert extract_bytes(page).published_at is None
+
+
+def test_a_one_sentence_flash_is_not_the_whole_page():
+    # trafilatura returns the whole page for a main text this short: navigation and the sidebar's
+    # headlines would then tag a one-line flash with every topic
+    page = ("<html><head><meta charset='utf-8'><title>央行推出一次性信用修复政策_财经网</title></head><body>"
+            "<div class='nav'><a href='/'>首页</a> | <a href='/f'>金融</a></div><h1>央行推出一次性信用修复政策</h1>"
+            "<div class='info'>2025-12-22 15:41 来源：财经网</div>"
+            "<div class='article'><p>中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示。</p></div>"
+            "<div class='sidebar'><h3>热门</h3><ul><li><a href='/x'>暴力催收专项整治启动</a></li>"
+            "<li><a href='/y'>某银行收到千万罚单</a></li></ul></div></body></html>").encode()
+    assert extract_bytes(page).body == "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示。"

@@ -21,6 +21,7 @@ from lxml import etree
 
 from .dates import parse_any_date, parse_cn_date, sane
 from .decode import decode_html, looks_binary
+from .density import densest_text
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ExtractError(ValueError):
 # floor keeps the main text (the lower floor everywhere would hurt long pages: it also steers
 # trafilatura's comparison with its other algorithms).
 _SHORT = 400
+_SPACE_RE = re.compile(r"\s+")
 _LOW_FLOOR = use_config()
 _LOW_FLOOR.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
 _LOW_FLOOR.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
@@ -193,6 +195,11 @@ def _trafilatura(tree, url: str | None):
         short = trafilatura.bare_extraction(copy.deepcopy(tree), config=_LOW_FLOOR, **kw)
         if short is not None and short.text and len(short.text) < len(doc.text or ""):
             doc.text = short.text
+        # a sentence or two: trafilatura returns the whole page; the densest block is the article
+        dense = densest_text(tree)
+        text = doc.text or ""
+        if dense and len(text) >= 1.5 * len(dense) and _SPACE_RE.sub("", dense) in _SPACE_RE.sub("", text):
+            doc.text = dense
     return doc
 
 
