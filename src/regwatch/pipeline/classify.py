@@ -37,6 +37,11 @@ class Signal:
     regex: re.Pattern[str] | None = None
     label: str = ""
 
+    def __post_init__(self) -> None:
+        # look-ups go from the few terms an article contains to the signal, never over all terms
+        self.term_set = frozenset(t.rstrip("*") for t in self.terms)
+        self.other_set = frozenset(t.rstrip("*") for t in self.other)
+
 
 @dataclass
 class Topic:
@@ -48,6 +53,9 @@ class Topic:
     signals: list[Signal]
     require: list[list[str]]
     pack: str
+
+    def __post_init__(self) -> None:
+        self.require_sets = [frozenset(t.rstrip("*") for t in g) for g in self.require]
 
 
 @dataclass
@@ -150,7 +158,7 @@ class Classifier:
         return Tag(topic.id, score, [e for e in evidence if e["weight"] > 0][:8])
 
     def _raw_score(self, topic: Topic, fields: dict[str, str], hits: _Hits):
-        missing = [g[0] for g in topic.require if not any(t.rstrip("*") in hits.at for t in g)]
+        missing = [g[0] for g, gs in zip(topic.require, topic.require_sets) if not any(t in gs for t in hits.at)]
         score = 0.0
         evidence: list[dict[str, Any]] = []
         for sig in topic.signals:
@@ -168,12 +176,12 @@ class Classifier:
     def _match(self, sig: Signal, fields: dict[str, str], hits: _Hits) -> tuple[str, int, int] | None:
         """The best place (title first) where the signal occurs, or None."""
         if sig.kind == "terms":
-            spots = [p for t in sig.terms for p in hits.at.get(t.rstrip("*"), ())]
+            spots = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
         elif sig.kind == "regex":
             spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [sig.regex.search(text)] if m]
         else:
-            a = [p for t in sig.terms for p in hits.at.get(t.rstrip("*"), ())]
-            b = [p for t in sig.other for p in hits.at.get(t.rstrip("*"), ())]
+            a = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
+            b = [p for t, ps in hits.at.items() if t in sig.other_set for p in ps]
             spots = []
             for fa, sa, ea in a:
                 for fb, sb, eb in b:
