@@ -102,3 +102,15 @@ secret = "${{RW_DT_SECRET}}"
     r = rw("alerts", "test", "risk", "-c", cfg, env={"RW_DT_SECRET": "SECwrong-and-secret"})
     assert r.returncode == 2 and "broken" in r.stderr and "310000" in r.stderr
     assert "TOPSECRETTOKEN" not in r.stderr + r.stdout and "SECwrong-and-secret" not in r.stderr + r.stdout
+
+
+def test_block_private_networks_keeps_page_links_off_loopback(tmp_path, site, rw):
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]})
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nblock_private_networks = true\n'
+                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    assert site.requests("/feed.xml")                 # the configured source URL itself is allowed
+    assert not site.requests("/a/")                    # a link found in it, to a loopback address, is not
+    row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
+    assert "private address" in row["last_error"]
