@@ -73,13 +73,21 @@ def _http_common(resp: httpx.Response) -> Outcome | None:
     return None
 
 
-def classify_dingtalk(resp: httpx.Response) -> Outcome:
+def _verdict_body(resp: httpx.Response) -> Outcome | dict[str, Any]:
+    """For platforms that answer HTTP 200 with a verdict in JSON: the status's own meaning, or the body."""
     common = _http_common(resp)
     if common:
         return common
     data = _json(resp)
     if data is None:
         return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+    return data
+
+
+def classify_dingtalk(resp: httpx.Response) -> Outcome:
+    data = _verdict_body(resp)
+    if isinstance(data, Outcome):
+        return data
     code, msg = data.get("errcode"), str(data.get("errmsg", ""))
     if code == 0:
         return SENT
@@ -95,12 +103,9 @@ def classify_dingtalk(resp: httpx.Response) -> Outcome:
 
 
 def classify_wecom(resp: httpx.Response) -> Outcome:
-    common = _http_common(resp)
-    if common:
-        return common
-    data = _json(resp)
-    if data is None:
-        return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+    data = _verdict_body(resp)
+    if isinstance(data, Outcome):
+        return data
     code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
     if code == 0:
         return SENT
@@ -114,12 +119,9 @@ def classify_wecom(resp: httpx.Response) -> Outcome:
 
 
 def classify_feishu(resp: httpx.Response) -> Outcome:
-    common = _http_common(resp)
-    if common:
-        return common
-    data = _json(resp)
-    if data is None:
-        return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+    data = _verdict_body(resp)
+    if isinstance(data, Outcome):
+        return data
     code = data.get("code", data.get("StatusCode"))
     msg = str(data.get("msg", data.get("StatusMessage", "")))[:200]
     if code == 0:
