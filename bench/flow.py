@@ -240,6 +240,7 @@ def latency(samples: int) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
+    ap.add_argument("--cycles", type=int, default=100, help="daemon cycles for the memory measure")
     ap.add_argument("--out", default="bench/out/flow.json")
     args = ap.parse_args()
     q = args.quick
@@ -249,7 +250,7 @@ def main():
               f"{r['list_304']} × 304, 0 list bytes | naive poller {r['naive_wall_s']:.2f} s, {r['naive_bytes']} bytes", flush=True)
     result["burst"] = burst(100 if q else 1000)
     print("burst:", json.dumps(result["burst"]), flush=True)
-    result["memory"] = memory(20 if q else 100)
+    result["memory"] = memory(20 if q else args.cycles)
     print("memory:", json.dumps(result["memory"]), flush=True)
     result["latency"] = latency(4 if q else 8)
     print("latency:", json.dumps(result["latency"]), flush=True)
