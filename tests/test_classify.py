@@ -86,3 +86,28 @@ def test_cli_eval_reports_per_topic(tmp_path, rw, seed_articles):
     r = rw("eval", f, "--json")
     rep = json.loads(r.stdout)
     assert rep["articles"] == 10 and "credit_repair" in rep["topics"] and rep["micro"]["recall"] == 1.0
+
+
+def test_backtest_shows_what_a_rule_change_would_alert(tmp_path, rw):
+    from regwatch.pipeline.process import Processor
+    from regwatch.pipeline.store import Store
+
+    store = Store(tmp_path / "rw.db")
+    p = Processor(store, Classifier(load_topics()))
+    p.process(url="http://x/1", source="s", title="监管规范先买后付业务", body="监管部门发布通知，规范先买后付分期业务的营销和收费。",
+              lang="zh", published_at=None)
+    p.process(url="http://x/2", source="s", title="银行发布年报", body="某银行发布年度报告，营业收入增长。", lang="zh", published_at=None)
+    store.close()
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[topics.bnpl]\nname = "先买后付"\nthreshold = 3\n[[topics.bnpl.signals]]\nterms = ["先买后付"]\nweight = 3\n',
+                    encoding="utf-8")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nfiles = ["{mine}"]\n[[channels]]\nname = "c"\ntype = "console"\n'
+                   '[[subscriptions]]\nname = "bnpl-watch"\ntopics = ["bnpl"]\nchannels = ["c"]\n', encoding="utf-8")
+    r = rw("eval", "--store", "--json", "-c", cfg)
+    result = json.loads(r.stdout)
+    assert result["articles"] == 2 and len(result["changed"]) == 1
+    assert result["changed"][0]["added"] == ["bnpl"] and result["changed"][0]["would_alert"] == ["bnpl-watch"]
+    assert result["alerts_gained"] == {"bnpl-watch": 1}
+    r = rw("eval", "--store", "-c", cfg)
+    assert "+bnpl" in r.stdout and "would alert: bnpl-watch" in r.stdout

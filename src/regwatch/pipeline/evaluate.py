@@ -74,3 +74,4 @@ def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
                 report.mistakes.append({"id": item.get("id"), "kind": "missed", "topic": topic,
                                         "title": item.get("title")})
     return report
+

@@ -108,17 +108,26 @@ def register(main, config_option, errors, UserError) -> None:
                 click.echo(", ".join(f"{t['id']} ({t['score']})" for t in out["topics"]) or "(no topic)")
 
     @main.command(name="eval")
-    @click.argument("path")
+    @click.argument("path", required=False)
+    @click.option("--store", "use_store", is_flag=True, help="Backtest: re-tag the stored articles with the current packs.")
+    @click.option("--since", help="With --store: only articles fetched since (7d, or a date).")
     @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
     @click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
     @config_option
     @errors
-    def eval_(path, as_json, mistakes, config_path):
-        """Precision / recall / F1 per topic against a labeled JSONL (`labels`)."""
+    def eval_(path, use_store, since, as_json, mistakes, config_path):
+        """Precision / recall / F1 per topic against a labeled JSONL (`labels`); or, with --store, what the
+        current packs would tag and alert differently among the stored articles."""
         from ..pipeline.evaluate import evaluate
         from .app import load_classifier
 
-        clf = load_classifier(load_config(config_path))
+        cfg = load_config(config_path)
+        clf = load_classifier(cfg)
+        if use_store:
+            _backtest(cfg, clf, since, as_json)
+            return
+        if not path:
+            raise UserError("give a labeled JSONL file, or --store to backtest the stored articles")
         report = evaluate(clf, _read_items(path))
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
@@ -290,6 +299,29 @@ def _report_command(main, config_option, errors):
         _, store = _store(config_path)
         Path(out_path).write_text(render(store, _since(since)), encoding="utf-8")
         click.echo(f"wrote {out_path}")
+
+
+def _backtest(cfg, clf, since, as_json) -> None:
+    from ..pipeline.store import Store
+    from ..pipeline.timeutil import iso
+    from .backtest import backtest
+
+    result = backtest(Store(cfg.store.path), clf, cfg.subscriptions, iso(_since(since)) if since else None)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    for c in result["changed"]:
+        change = " ".join([*(f"+{t}" for t in c["added"]), *(f"-{t}" for t in c["removed"])])
+        subs = ""
+        if c.get("would_alert"):
+            subs += f"  would alert: {', '.join(c['would_alert'])}"
+        if c.get("would_not_alert"):
+            subs += f"  would not alert: {', '.join(c['would_not_alert'])}"
+        click.echo(f"#{c['id']:<6} {change:40} {(c['title'] or '')[:50]}{subs}")
+    gained = ", ".join(f"{k} +{v}" for k, v in result["alerts_gained"].items()) or "none"
+    lost = ", ".join(f"{k} -{v}" for k, v in result["alerts_lost"].items()) or "none"
+    click.echo(f"{result['articles']} stored articles, {len(result['changed'])} tagged differently; "
+               f"alerts gained: {gained}; lost: {lost}")
 
 
 def _fetch(inp: str) -> tuple[bytes, str | None]:
