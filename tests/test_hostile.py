@@ -114,3 +114,13 @@ def test_block_private_networks_keeps_page_links_off_loopback(tmp_path, site, rw
     assert not site.requests("/a/")                    # a link found in it, to a loopback address, is not
     row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
     assert "private address" in row["last_error"]
+
+
+def test_no_listener_and_timeouts_well_under_scrapys_default():
+    from regwatch.crawler.settings import crawl_settings
+    from regwatch.service.config import CrawlConfig
+
+    s = crawl_settings(CrawlConfig())
+    assert s["REMOTE_CONTROL_ENABLED"] is False and s["TELNETCONSOLE_ENABLED"] is False
+    assert s["DOWNLOAD_TIMEOUT"] <= 30 and s["DOWNLOAD_MAXSIZE"] == 10 * 1024 * 1024 and s["REDIRECT_MAX_TIMES"] <= 5
+    assert s["ROBOTSTXT_OBEY"] is True
