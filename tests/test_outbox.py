@@ -147,3 +147,18 @@ def test_subscription_matching():
     assert wants(both, source="a", topics={"rate_cap"}, title="", body="借呗利率")
     assert not wants(both, source="b", topics={"rate_cap"}, title="", body="借呗利率")
     assert not wants(both, source="a", topics={"rate_cap"}, title="", body="花呗")
+
+
+def test_apprise_channel_reaches_a_local_json_endpoint(tmp_path, receiver):
+    receiver.routes["ap"] = {"type": "webhook"}
+    host = receiver.url.removeprefix("http://")
+    cfg = parse_config({"store": {"path": str(tmp_path / "s.db")},
+                        "channels": [{"name": "ap", "type": "apprise", "url": f"json://{host}/ap"}],
+                        "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": ["ap"]}]})
+    store = Store(cfg.store.path)
+    done = Processor(store, Classifier(load_topics())).process(
+        url="http://x/1", source="s", title="消费金融利率上限降至20%", body=BODY, lang="zh", published_at=None)
+    enqueue_for(store, cfg, done, "s", "t", BODY, None)
+    assert deliver(cfg, store).sent == 1
+    body = receiver.delivered("ap")[0]["body"]
+    assert "利率上限" in body["title"] and "http://x/1" in body["message"]

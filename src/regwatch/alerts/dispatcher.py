@@ -31,7 +31,7 @@ log = logging.getLogger("regwatch.alerts")
 # (messages per minute, minimum seconds between two messages) below each platform's documented limits
 PACE = {"dingtalk": (20, 0.0), "wecom": (20, 0.0), "feishu": (100, 0.25), "slack": (60, 1.0),
         "discord": (30, 0.5), "teams": (120, 0.3), "telegram": (20, 1.0), "webhook": (600, 0.0),
-        "console": (100000, 0.0)}
+        "console": (100000, 0.0), "apprise": (30, 0.5)}
 
 
 DIGEST_ITEMS = 10   # articles per digest message

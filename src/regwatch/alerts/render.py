@@ -163,7 +163,12 @@ def console(m: Message, keyword: str | None = None) -> dict[str, Any]:
     return {"text": m.plain()}
 
 
+def apprise(m: Message, keyword: str | None = None) -> dict[str, Any]:
+    """Plain text for Apprise, which formats for each of its services itself."""
+    return {"title": f"【{m.heading}】{m.title}", "body": m.plain()}
+
+
 RENDERERS: dict[str, Callable[..., dict[str, Any]]] = {
     "dingtalk": dingtalk, "wecom": wecom, "feishu": feishu, "slack": slack, "discord": discord,
-    "teams": teams, "telegram": telegram, "webhook": webhook, "console": console,
+    "teams": teams, "telegram": telegram, "webhook": webhook, "console": console, "apprise": apprise,
 }

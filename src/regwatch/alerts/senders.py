@@ -8,6 +8,7 @@ bad signature, revoked token — retrying cannot help), or `payload` (this messa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -233,7 +234,23 @@ def prepare(channel, payload: dict[str, Any], idem_key: str, now: float | None =
     return url, params, body, headers
 
 
+async def send_apprise(channel, payload: dict[str, Any]) -> Outcome:
+    """Any Apprise URL (email, ntfy, Matrix, …), for platforms regwatch does not sign itself (optional extra)."""
+    try:
+        import apprise
+    except ImportError:
+        return Outcome("broken", "apprise is not installed: pip install 'regwatch[apprise]'")
+    ap = apprise.Apprise()
+    if not ap.add(channel.url):
+        return Outcome("broken", "not a URL Apprise understands (see its documentation for the service)")
+    # Apprise's senders block (requests): off the event loop
+    ok = await asyncio.to_thread(ap.notify, body=payload["body"], title=payload["title"])
+    return SENT if ok else Outcome("retry", "Apprise reported a failed delivery (it does not say why)")
+
+
 async def send(client: httpx.AsyncClient, channel, payload: dict[str, Any], idem_key: str) -> Outcome:
+    if channel.type == "apprise":
+        return await send_apprise(channel, payload)
     url, params, body, headers = prepare(channel, payload, idem_key)
     secrets = [channel.secret, channel.url]
     try:

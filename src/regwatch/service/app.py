@@ -52,7 +52,7 @@ class App:
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
-        self.processor = Processor(self.store, self.classifier)
+        self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
         self.extractor = Extractor(extract_workers)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},

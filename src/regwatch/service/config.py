@@ -111,7 +111,7 @@ class TopicsConfig(_Model):
 
 
 ChannelType = Literal[
-    "dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "webhook", "console"
+    "dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "webhook", "console", "apprise"
 ]
 
 
@@ -163,6 +163,10 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(8, ge=1)
 
 
+class StoriesConfig(_Model):
+    window: Duration = 7 * 86400    # copies are joined to stories first seen within this period
+
+
 class MetricsConfig(_Model):
     listen: str = ""    # "127.0.0.1:9108" serves Prometheus metrics while the daemon runs; "" = off
 
@@ -183,6 +187,7 @@ class Config(_Model):
     subscriptions: list[SubscriptionConfig] = []
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    stories: StoriesConfig = StoriesConfig()
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
