@@ -11,10 +11,9 @@ import hashlib
 import json
 import logging
 import random
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import httpx

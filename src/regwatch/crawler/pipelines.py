@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import datetime
-
 from scrapy.exceptions import DropItem
 
 from ..pipeline.dates import parse_any_date
-from ..pipeline.extract import extract_job
-
-log = logging.getLogger("regwatch.crawl")
 
 
 class ProcessPipeline:
@@ -50,7 +43,3 @@ class ProcessPipeline:
             report.new += 1
             ctx.wake()
         return {"url": item["url"], "source": source.name}
-
-
-def _when(value) -> datetime | None:
-    return parse_any_date(value) if value else None

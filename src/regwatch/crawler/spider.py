@@ -130,7 +130,3 @@ def _header(response, name: bytes) -> str | None:
 
 def _ctype(response) -> str | None:
     return _header(response, b"Content-Type")
-
-
-def dumps_entry(e: Entry) -> str:
-    return json.dumps(e.__dict__, default=str, ensure_ascii=False)

@@ -8,7 +8,6 @@ the page's metadata for the publication time, and lets per-source CSS selectors 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -274,7 +273,3 @@ def extract_job(args: dict) -> dict:
         return {"ok": False, "error": str(e)}
     except Exception as e:  # untrusted input: one page never takes the flow down
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
-
-
-def dumps(ex: Extracted, **extra) -> str:
-    return json.dumps({**extra, **ex.to_json()}, ensure_ascii=False)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import sqlite_utils
 
@@ -347,13 +347,6 @@ class Store:
                 (channel, state, iso(utcnow()), error))
         return prev
 
-    def iter_articles(self, since: datetime | None = None) -> Iterator[dict[str, Any]]:
-        sql = "SELECT * FROM articles" + (" WHERE fetched_at >= ?" if since else "") + " ORDER BY id"
-        cur = self.conn.execute(sql, (iso(since),) if since else ())
-        cols = [c[0] for c in cur.description]
-        for row in cur:
-            yield dict(zip(cols, row))
-
 
 class StoreError(Exception):
     """The store cannot be opened or written; str() is the line shown to the user."""
@@ -377,7 +370,3 @@ class _Tx:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
-
-
-def since_cutoff(seconds: float) -> datetime:
-    return utcnow() - timedelta(seconds=seconds)

@@ -15,7 +15,3 @@ def iso(dt: datetime | None) -> str | None:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: give it a timezone first")
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def parse_iso(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
