@@ -21,7 +21,7 @@ class ProcessPipeline:
         entry = item["entry"]
         job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
                "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),
-               "encoding": source.encoding, "list_title": entry.title}
+               "encoding": source.encoding, "list_title": entry.title, "attachment": item.get("attachment")}
         result = await ctx.run_extract(job)
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
@@ -38,7 +38,8 @@ class ProcessPipeline:
         done = ctx.processor.process(
             url=item["url"], source=source.name, title=title, body=result["body"],
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
-            attachment_url=entry.attachment_url, baseline=baseline, after=queue_alerts)
+            attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
+            baseline=baseline, after=queue_alerts)
         if done is not None:
             report.new += 1
             ctx.wake()

@@ -117,7 +117,23 @@ class SourcesSpider(scrapy.Spider):
                 e.title = title or e.title
                 e.published_at = parse_any_date(when, s.timezone()) or e.published_at
                 body, ctype = html.encode("utf-8"), "text/html; charset=utf-8"
-        yield self._item(s, e, body, ctype, e.url)
+        item = self._item(s, e, body, ctype, e.url)
+        if e.attachment_url and e.attachment_url.lower().split("?")[0].endswith(".pdf"):
+            # the notice's PDF goes with it (the classifier and search read its text)
+            yield scrapy.Request(e.attachment_url, callback=self.parse_attachment, errback=self.attachment_failed,
+                                 dont_filter=True, meta={"role": "attachment", "source": s.name, "item": item,
+                                       "download_maxsize": s.max_size or self.ctx.max_size})
+            return
+        yield item
+
+    def parse_attachment(self, response):
+        item = response.meta["item"]
+        item["attachment"] = response.body
+        yield item
+
+    def attachment_failed(self, failure: Failure):
+        """An attachment that cannot be had never costs the article: it goes on without it."""
+        yield failure.request.meta["item"]
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}

@@ -262,13 +262,41 @@ def extract_bytes(body: bytes, url: str | None = None, content_type: str | None 
     return extract_html(text, url=url, tz=tz, overrides=overrides, list_title=list_title, encoding=enc)
 
 
+ATTACHMENT_CHARS = 100_000
+
+
+def attachment_text(data: bytes) -> str:
+    """The text of a PDF attachment (a regulator's notice), or "" when it has none or is not a PDF."""
+    if not data.startswith(b"%PDF"):
+        return ""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        out = []
+        for page in reader.pages[:50]:
+            out.append(page.extract_text() or "")
+            if sum(map(len, out)) > ATTACHMENT_CHARS:
+                break
+        return "\n".join(out)[:ATTACHMENT_CHARS].strip()
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError):
+        return ""
+
+
 def extract_job(args: dict) -> dict:
     """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read)."""
     try:
+        if args.get("attachment"):
+            text = attachment_text(args["attachment"])
+        else:
+            text = ""
         ex = extract_bytes(args["body"], url=args.get("url"), content_type=args.get("content_type"),
                            tz=args.get("tz"), overrides=args.get("overrides"), encoding=args.get("encoding"),
                            list_title=args.get("list_title"))
-        return {"ok": True, **ex.to_json()}
+        return {"ok": True, **ex.to_json(), "attachment_text": text}
     except ExtractError as e:
         return {"ok": False, "error": str(e)}
     except Exception as e:  # untrusted input: one page never takes the flow down

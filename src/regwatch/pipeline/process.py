@@ -42,7 +42,8 @@ class Processor:
         with self.store.tx():
             aid = self.store.insert_article(ArticleRecord(
                 url=url, source=source, title=title, body=body, lang=lang, published_at=published_at,
-                outlet=outlet, content_hash=chash, attachment_url=attachment_url, baseline=baseline))
+                outlet=outlet, content_hash=chash, attachment_url=attachment_url,
+                attachment_text=attachment_text or None, baseline=baseline))
             if match.story_id is None:
                 story_id = self.store.new_story(aid, title, outlet or source)
             else:

@@ -144,7 +144,11 @@ def _m4_channel_state(db: sqlite_utils.Database) -> None:
     """)
 
 
-MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state]
+def _m5_attachment_text(db: sqlite_utils.Database) -> None:
+    db.executescript("ALTER TABLE articles ADD COLUMN attachment_text TEXT;")
+
+
+MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text]
 
 
 @dataclass
@@ -158,6 +162,7 @@ class ArticleRecord:
     outlet: str | None = None
     content_hash: str | None = None
     attachment_url: str | None = None
+    attachment_text: str | None = None
     baseline: bool = False
 
 
@@ -213,15 +218,15 @@ class Store:
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
         cur = self.conn.execute(
             """INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
-                   content_hash, story_id, attachment_url, baseline)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   content_hash, story_id, attachment_url, attachment_text, baseline)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, int(a.baseline)),
+             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline)),
         )
         aid = int(cur.lastrowid)
         self.conn.execute(
             "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
-            (aid, fts_text(a.title or ""), fts_text(a.body or "")),
+            (aid, fts_text(a.title or ""), fts_text((a.body or "") + "\n" + (a.attachment_text or ""))),
         )
         return aid
 

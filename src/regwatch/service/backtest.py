@@ -11,7 +11,7 @@ from ..pipeline.classify import Classifier
 
 def backtest(store, classifier: Classifier, subscriptions, since: str | None = None) -> dict[str, Any]:
     """Re-tag stored articles with the current packs; what would be tagged, and alert, differently."""
-    sql = "SELECT id, url, source, title, body, story_id, baseline FROM articles"
+    sql = "SELECT id, url, source, title, body, attachment_text, story_id, baseline FROM articles"
     params: tuple = ()
     if since:
         sql += " WHERE fetched_at >= ?"
@@ -23,7 +23,8 @@ def backtest(store, classifier: Classifier, subscriptions, since: str | None = N
     for row in store.q(sql + " ORDER BY id", params):
         n += 1
         old = {r["topic"] for r in store.q("SELECT topic FROM article_topics WHERE article_id = ?", (row["id"],))}
-        tags = classifier.classify(row["title"] or "", row["body"] or "")
+        text = (row["body"] or "") + ("\n" + row["attachment_text"] if row["attachment_text"] else "")
+        tags = classifier.classify(row["title"] or "", text)   # as the pipeline did: the attachment counts
         new = {t.topic for t in tags}
         if old == new:
             continue
