@@ -15,6 +15,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from ..pipeline.dates import parse_any_date
 from .kinds import Entry, ListError, parser_for
 from .kinds.jsonapi import detail_body
 
@@ -112,8 +113,6 @@ class SourcesSpider(scrapy.Spider):
                 self.ctx.report(s.name).error(f"{response.url}: {err}")
                 return
             if html is not None:
-                from ..pipeline.dates import parse_any_date
-
                 e.title = title or e.title
                 e.published_at = parse_any_date(when, s.timezone()) or e.published_at
                 body, ctype = html.encode("utf-8"), "text/html; charset=utf-8"
