@@ -162,3 +162,16 @@ def test_apprise_channel_reaches_a_local_json_endpoint(tmp_path, receiver):
     assert deliver(cfg, store).sent == 1
     body = receiver.delivered("ap")[0]["body"]
     assert "利率上限" in body["title"] and "http://x/1" in body["message"]
+
+
+def test_copies_that_arrive_before_delivery_are_named_not_alerted(tmp_path, receiver):
+    cfg, store = setup(tmp_path, receiver, {"sl": ("slack", None)}, n=1)
+    proc = Processor(store, Classifier(load_topics()))
+    copy = proc.process(url="http://copy/1", source="s", title="转载：第0号：消费金融利率上限降至20%",
+                        body="（本文转载自经济网）\n" + BODY + "（第0号通知，编号1000）", lang="zh", published_at=None, outlet="经济网")
+    assert not copy.new_story
+    assert enqueue_for(store, cfg, copy, "s", "t", BODY, None) == 0
+    deliver(cfg, store)
+    assert len(receiver.delivered("sl")) == 1
+    assert "另见" in receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]
+    assert "经济网" in receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]

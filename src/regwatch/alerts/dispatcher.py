@@ -78,12 +78,16 @@ class Dispatcher:
             return health_message(p.get("source", "?"), p.get("state", "?"), p.get("detail"), p.get("recovered", False)), p
         article = self.store.article(alert["article_id"]) or {}
         topics = self.store.topics_of(alert["article_id"])
-        m = build_message(article, topics, self.topic_names, alert["subscription"], self.cfg.lead_chars)
+        # copies that joined the story before the alert went out: "also reported by …", never alerts of their own
+        outlets = json.loads(self.store.one("SELECT outlets FROM stories WHERE id = ?", (alert["story_id"],)) or "[]")
+        own = article.get("outlet") or article.get("source")
+        also = [o for o in outlets if o and o != own]
+        m = build_message(article, topics, self.topic_names, alert["subscription"], self.cfg.lead_chars, also=also)
         data = {"subscription": alert["subscription"], "story_id": alert["story_id"],
                 "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
                 "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
                            for t in topics],
-                "lead": m.lead}
+                "lead": m.lead, "also_reported_by": also}
         return m, data
 
     def render(self, alert: dict[str, Any]) -> dict[str, Any]:
