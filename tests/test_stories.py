@@ -60,3 +60,17 @@ def test_store_assigns_one_story_and_counts_copies(tmp_path):
     row = store.q("SELECT copies, outlets FROM stories WHERE id = ?", (a.story_id,))[0]
     assert row["copies"] == 2 and "经济网" in row["outlets"]
     assert p.process(url="http://x/1", source="s", title="t", body="b", lang="zh", published_at=None) is None
+
+
+def test_one_piece_retold_under_the_same_headline_joins(seed_articles):
+    # seed-08 and seed-09: one 21世纪经济报道 piece, two aggregators' summaries under its headline
+    by_id = {a["id"]: a for a in seed_articles}
+    a, b = by_id["seed-08"], by_id["seed-09"]
+    ok, why = same_story(a["title"], a["text"], b["title"], b["text"])
+    assert ok and "same headline" in why
+
+
+def test_same_short_headline_with_other_amounts_stays_apart():
+    a = "某农商行因贷款三查不尽职被罚款50万元，相关责任人被警告。" * 3
+    b = "某城商行因贷款三查不尽职被罚款80万元，相关责任人被警告。" * 3
+    assert not same_story("银行因贷款管理不审慎被罚", a, "银行因贷款管理不审慎被罚", b)[0]

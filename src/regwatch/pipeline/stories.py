@@ -25,6 +25,8 @@ ANCHORS = 16
 MIN_SHARED_ANCHORS = 2
 JOIN_CONTAINMENT = 0.6
 TITLE_JOIN_CONTAINMENT = 0.45
+RETOLD_CONTAINMENT = 0.15   # a new summary of one piece under the same headline
+RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repeat across distinct stories
 
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 _TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
@@ -42,11 +44,16 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha1(canonical_text(body).encode()).hexdigest()
 
 
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
+
+
 def shingles(text: str) -> set[int]:
-    t = canonical_text(text)
-    if len(t) < SHINGLE:
-        return {zlib.crc32(t.encode())} if t else set()
-    return {zlib.crc32(t[i : i + SHINGLE].encode()) for i in range(len(t) - SHINGLE + 1)}
+    """Hashes of 4 consecutive units — a Chinese character, or a whole word of other scripts (character
+    shingles of English are common to every English text: "tion", "ther")."""
+    units = _UNIT.findall(normalize(strip_boilerplate(text)))
+    if len(units) < SHINGLE:
+        return {zlib.crc32("".join(units).encode())} if units else set()
+    return {zlib.crc32("\x1f".join(units[i : i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)}
 
 
 def anchors(sh: set[int]) -> list[int]:
@@ -59,6 +66,15 @@ def facts(text: str) -> set[str]:
     nums = {re.sub(r"\s+", "", m.group(0)) for m in _NUMBER.finditer(t)}
     names = set(_INSTITUTION.findall(t))
     return nums | names
+
+
+_AMOUNT = re.compile(r"\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
+
+
+def _strong_facts(text: str) -> set[str]:
+    """Amounts of money and named institutions: what two retellings of one piece cannot disagree on."""
+    t = normalize(strip_boilerplate(text))
+    return {re.sub(r"\s+", "", m.group(0)) for m in _AMOUNT.finditer(t)} | set(_INSTITUTION.findall(t))
 
 
 def containment(a: set[int], b: set[int]) -> float:
@@ -77,6 +93,13 @@ def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bo
     c = containment(sa, sb)
     ta, tb = clean_title(title_a), clean_title(title_b)
     titles_match = bool(ta and tb and (ta in tb or tb in ta))
+    if c < JOIN_CONTAINMENT and titles_match and c >= RETOLD_CONTAINMENT and min(len(ta), len(tb)) >= RETOLD_TITLE:
+        # one piece summarized anew under its own headline (aggregators do this): the same long headline
+        # and some shared wording join, unless the amounts or institutions named differ
+        conflict = _strong_facts(body_a) ^ _strong_facts(body_b)
+        if conflict:
+            return False, f"same headline, other facts: {sorted(conflict)[:3]}"
+        return True, f"same headline, retold (containment {c:.2f})"
     if c < JOIN_CONTAINMENT and not (titles_match and c >= TITLE_JOIN_CONTAINMENT):
         return False, f"texts differ (containment {c:.2f})"
     short, long_ = (body_a, body_b) if len(sa) <= len(sb) else (body_b, body_a)
