@@ -130,7 +130,7 @@ def cost(sizes: list[int], items: list[dict]) -> list[dict]:
                 t0 = time.perf_counter()
                 for k, it in enumerate(probe):
                     match, anc = idx.find(it["title"], it["text"] + f"（{r}）", f"h{r}-{k}")
-                    idx.index(10_000_000 + r * 1000 + k, anc)
+                    idx.index(10_000_000 + r * 1000 + k, anc)   # (band, hash) keys
                 rounds.append((time.perf_counter() - t0) / len(probe))
             per = statistics.median(rounds[1:])
             out.append({"stored": n, "ms_per_article": round(per * 1000, 3), "build_s": round(built, 1)})

@@ -118,6 +118,15 @@ class StoryMatch:
     reason: str
 
 
+BODY_BAND, TITLE_BAND = 0, 1
+
+
+def title_key(title: str) -> int | None:
+    """The headline's key, for finding one piece retold under the same headline (long headlines only)."""
+    t = clean_title(title)
+    return zlib.crc32(t.encode()) if len(t) >= RETOLD_TITLE else None
+
+
 class StoryIndex:
     """Assigns articles to stories in the store, within a window (default 7 days)."""
 
@@ -125,34 +134,40 @@ class StoryIndex:
         self.store = store
         self.window = timedelta(days=window_days)
 
-    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
+    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[tuple[int, int]]]:
+        """The story this article belongs to, and the keys to index it under."""
         since = iso(utcnow() - self.window)
+        keys = [(BODY_BAND, h) for h in anchors(shingles(body))]
+        tk = title_key(title)
+        if tk is not None:
+            keys.append((TITLE_BAND, tk))
         row = self.store.conn.execute(
             "SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? AND story_id IS NOT NULL LIMIT 1",
             (chash, since),
         ).fetchone()
-        sh = shingles(body)
-        anc = anchors(sh)
         if row:
-            return StoryMatch(row[0], "identical text"), anc
-        counts: dict[int, int] = {}
-        for h in anc:
-            for (aid,) in self.store.conn.execute(
-                "SELECT article_id FROM story_bands WHERE band = 0 AND hash = ? AND seen_at >= ? LIMIT 50", (h, since)
-            ):
-                counts[aid] = counts.get(aid, 0) + 1
-        best = sorted((n, aid) for aid, n in counts.items() if n >= MIN_SHARED_ANCHORS)[::-1][:10]
-        for _, aid in best:
+            return StoryMatch(row[0], "identical text"), keys
+        for aid in self._candidates(keys, since):
             cand = self.store.conn.execute("SELECT title, body, story_id FROM articles WHERE id = ?", (aid,)).fetchone()
             if cand and cand[2] is not None:
                 ok, why = same_story(cand[0] or "", cand[1] or "", title, body)
                 if ok:
-                    return StoryMatch(cand[2], why), anc
-        return StoryMatch(None, "new story"), anc
+                    return StoryMatch(cand[2], why), keys
+        return StoryMatch(None, "new story"), keys
 
-    def index(self, article_id: int, anc: list[int]) -> None:
+    def _candidates(self, keys: list[tuple[int, int]], since: str) -> list[int]:
+        """Articles sharing at least two body anchors, or the headline; most shared first."""
+        counts: dict[int, int] = {}
+        for band, h in keys:
+            for (aid,) in self.store.conn.execute(
+                "SELECT article_id FROM story_bands WHERE band = ? AND hash = ? AND seen_at >= ? LIMIT 50", (band, h, since)
+            ):
+                counts[aid] = counts.get(aid, 0) + (MIN_SHARED_ANCHORS if band == TITLE_BAND else 1)
+        return [aid for n, aid in sorted(((n, a) for a, n in counts.items() if n >= MIN_SHARED_ANCHORS), reverse=True)[:10]]
+
+    def index(self, article_id: int, keys: list[tuple[int, int]]) -> None:
         now = iso(utcnow())
         self.store.conn.executemany(
-            "INSERT INTO story_bands (band, hash, article_id, seen_at) VALUES (0, ?, ?, ?)",
-            [(h, article_id, now) for h in anc],
+            "INSERT INTO story_bands (band, hash, article_id, seen_at) VALUES (?, ?, ?, ?)",
+            [(band, h, article_id, now) for band, h in keys],
         )
