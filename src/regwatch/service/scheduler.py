@@ -54,8 +54,9 @@ class SourceScheduler:
                          ("; not ok: " + ", ".join(f"{n} {st}" for st, n in bad.items()) + " (see `regwatch sources`)") if bad else "")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("cycle failed; the next one goes on")
+            except Exception as e:  # the daemon outlives any one cycle; the details go to debug logs
+                log.error("cycle failed (%s: %s); the next one goes on", type(e).__name__, e)
+                log.debug("cycle failure", exc_info=True)
             finally:
                 self.running_cycle = None
 
