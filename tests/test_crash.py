@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from conftest import REGWATCH
-from support.news import art, publish
+from support.news import art, feed_to_webhook_config, publish
 
 TEXTS = [
     ("消费金融利率上限降至20%", "监管要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"),
@@ -19,27 +19,7 @@ TEXTS = [
 
 
 def test_three_sigkills_lose_nothing(tmp_path, site, receiver, rw):
-    receiver.routes["gw"] = {"type": "webhook"}
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-every = "1s"
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["gw"]
-""", encoding="utf-8")
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
     arts = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]
     publish(site, {"feed": arts})
     assert rw("baseline", "-c", cfg).returncode == 0

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from conftest import REGWATCH
-from support.news import art, publish
+from support.news import art, feed_to_webhook_config, publish
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -20,31 +20,10 @@ TEXT = "中国人民银行宣布实施一次性信用修复政策，符合条件
 
 
 def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site, receiver):
-    receiver.routes["gw"] = {"type": "webhook"}
     publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
-    cfg = tmp_path / "regwatch.toml"
     port = free_port()
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-every = "1s"
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "repair"
-topics = ["credit_repair"]
-channels = ["gw"]
-[metrics]
-listen = "127.0.0.1:{port}"
-""", encoding="utf-8")
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]',
+                                 extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
     p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30

@@ -94,3 +94,29 @@ name = "sitemap"
 kind = "sitemap"
 url = "{site.url}/sitemap-news.xml"
 """
+
+
+def feed_to_webhook_config(tmp_path, site: Site, receiver, topics: str = '["*"]', extra: str = ""):
+    """regwatch.toml: the site's feed every second, alerts for `topics` to the receiver's `gw` route."""
+    receiver.routes["gw"] = {"type": "webhook"}
+    p = tmp_path / "regwatch.toml"
+    p.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+every = "1s"
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "watch"
+topics = {topics}
+channels = ["gw"]
+{extra}""", encoding="utf-8")
+    return p

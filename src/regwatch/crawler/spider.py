@@ -87,9 +87,10 @@ class SourcesSpider(scrapy.Spider):
             if e.extra.get("sitemap"):
                 yield self._list_request(s, e.url)
                 continue
-            if self.ctx.store.has_url(e.url):
-                continue
             if e.body_html:
+                # carried by the list itself: no download, so the seen-URL middleware never sees it
+                if self.ctx.store.has_url(e.url):
+                    continue
                 yield self._item(s, e, e.body_html.encode("utf-8"), "text/html; charset=utf-8", e.url)
                 continue
             # sites that gate GET behind a JavaScript check often answer POST (PBoC): articles go
