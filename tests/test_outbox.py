@@ -12,6 +12,7 @@ from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import Store
 from regwatch.service.config import parse_config
 
+CREDENTIAL = {"dingtalk": "?access_token=T0KEN", "wecom": "?key=K3Y"}   # as the platforms hand the URLs out
 BODY = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
 
 
@@ -19,7 +20,7 @@ def setup(tmp_path, receiver, routes, n=1, **alerts):
     receiver.routes.update({name: {"type": kind, "secret": secret} for name, (kind, secret) in routes.items()})
     cfg = parse_config({
         "store": {"path": str(tmp_path / "s.db")},
-        "channels": [{"name": n_, "type": k, "url": f"{receiver.url}/{n_}", **({"secret": s} if s else {})}
+        "channels": [{"name": n_, "type": k, "url": f"{receiver.url}/{n_}{CREDENTIAL.get(k, '')}", **({"secret": s} if s else {})}
                      for n_, (k, s) in routes.items()],
         "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": list(routes)}],
         "alerts": alerts,
@@ -175,3 +176,32 @@ def test_copies_that_arrive_before_delivery_are_named_not_alerted(tmp_path, rece
     assert len(receiver.delivered("sl")) == 1
     assert "另见" in receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]
     assert "经济网" in receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]
+
+
+@pytest.mark.parametrize("kind,secret", [("dingtalk", "SECsigned"), ("dingtalk", None), ("wecom", None)])
+def test_the_robot_credential_in_the_url_survives_signing(tmp_path, receiver, kind, secret):
+    """DingTalk's access_token and WeCom's key stay in the query next to timestamp and sign."""
+    cfg, store = setup(tmp_path, receiver, {"bot": (kind, secret)})
+    receiver.routes["bot"]["token"] = CREDENTIAL[kind].split("=", 1)[1]
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {}, cfg.alerts) as d:
+            return await d.deliver_due()
+
+    stats = asyncio.run(go())
+    m = receiver.messages[-1]
+    assert stats.sent == 1 and m["token_ok"] and m["answer"] == "ok"
+    assert m["sig_ok"] is (True if secret else None)
+
+
+def test_alerts_test_reports_the_platforms_verdict_for_a_signed_dingtalk_robot(tmp_path, receiver, rw):
+    receiver.routes["dt"] = {"type": "dingtalk", "secret": "SECright", "token": "T0KEN"}
+    cfg = tmp_path / "regwatch.toml"
+    body = f'''[store]\npath = "{tmp_path}/rw.db"\n[[channels]]\nname = "risk"\ntype = "dingtalk"
+url = "{receiver.url}/dt?access_token=${{RW_TOKEN}}"\nsecret = "SECright"\n'''
+    cfg.write_text(body, encoding="utf-8")
+    ok = rw("alerts", "test", "risk", "-c", cfg, env={"RW_TOKEN": "T0KEN"})
+    assert ok.returncode == 0, ok.stderr
+    assert receiver.messages[-1]["token_ok"] and receiver.messages[-1]["sig_ok"] is True
+    bad = rw("alerts", "test", "risk", "-c", cfg, env={"RW_TOKEN": "WRONG"})
+    assert bad.returncode == 2 and "300001" in bad.stderr and "WRONG" not in bad.stderr

@@ -111,6 +111,19 @@ BROKEN = {"dingtalk": (200, {"errcode": 310000, "errmsg": "sign not match"}),
           "teams": (401, ""), "telegram": (403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was kicked"})}
 
 
+# the robot's credential is in the URL's query: without it the platform knows no robot
+NO_TOKEN = {"dingtalk": (200, {"errcode": 300001, "errmsg": "token is not exist"}),
+            "wecom": (200, {"errcode": 93000, "errmsg": "invalid webhook url, hint: [1700000000_1]"})}
+
+
+def credential_ok(kind, token, query) -> bool:
+    """DingTalk needs `access_token`, WeCom `key` in the query (the configured one, when the route names it)."""
+    name = {"dingtalk": "access_token", "wecom": "key"}.get(kind)
+    if name is None:
+        return True
+    return bool(query.get(name)) and (token is None or query.get(name) == token)
+
+
 class Receiver:
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`,
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so."""
@@ -147,8 +160,10 @@ class Receiver:
             body = None
         headers = {k.lower(): v for k, v in h.headers.items()}
         sig_ok = verify(kind, route.get("secret"), query, body or {}, headers, raw)
+        token_ok = credential_ok(kind, route.get("token"), query)
         mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
-        rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "mode": mode, "t": time.time()}
+        rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "token_ok": token_ok,
+               "mode": mode, "t": time.time()}
         self.messages.append(rec)
         if mode == "drop":
             h.close_connection = True
@@ -156,7 +171,9 @@ class Receiver:
             return
         if mode == "slow":
             time.sleep(3)
-        if sig_ok is False:
+        if not token_ok:
+            code, payload = NO_TOKEN[kind]
+        elif sig_ok is False:
             code, payload = BROKEN[kind]
         elif mode == "rate":
             code, payload = RATE[kind]

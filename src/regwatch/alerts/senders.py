@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 import httpx
 
@@ -234,6 +235,19 @@ def prepare(channel, payload: dict[str, Any], idem_key: str, now: float | None =
     return url, params, body, headers
 
 
+def request_url(url: str, params: dict[str, str]) -> httpx.URL:
+    """The channel URL exactly as configured, with what signing adds merged into its query.
+
+    httpx's `params=` *replaces* a URL's query string: DingTalk's `access_token`, WeCom's `key`
+    or Discord's `thread_id` would be dropped. Merging keeps them, and encodes each value once.
+    """
+    u = httpx.URL(url)
+    if not params:
+        return u
+    added = urlencode(params).encode("ascii")      # "+", "/" and "=" of a signature: %2B %2F %3D, once
+    return u.copy_with(query=u.query + b"&" + added if u.query else added)
+
+
 async def send_apprise(channel, payload: dict[str, Any]) -> Outcome:
     """Any Apprise URL (email, ntfy, Matrix, …), for platforms regwatch does not sign itself (optional extra)."""
     try:
@@ -254,7 +268,7 @@ async def send(client: httpx.AsyncClient, channel, payload: dict[str, Any], idem
     url, params, body, headers = prepare(channel, payload, idem_key)
     secrets = [channel.secret, channel.url]
     try:
-        resp = await client.post(url, params=params or None, content=body, headers=headers)
+        resp = await client.post(request_url(url, params), content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as e:
         return Outcome("retry", redact(f"cannot connect: {type(e).__name__}", secrets))
     except httpx.TimeoutException as e:
