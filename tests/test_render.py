@@ -6,7 +6,8 @@ import re
 import pytest
 
 from regwatch.alerts.message import build_message, inert
-from regwatch.alerts.render import RENDERERS
+from regwatch.alerts.platforms import PLATFORMS
+from regwatch.service.config import ChannelConfig
 
 HOSTILE = ('央行出手 @all <@all> <!channel> <!here> @everyone <at user_id="all">所有人</at> <at id=all></at> '
            '[点我](http://evil.example/x) **粗** `code` # 标题')
@@ -15,10 +16,14 @@ ARTICLE = {"url": "https://news.example.com/a/1.html?x=1&y=(2)", "title": HOSTIL
 TOPICS = [{"topic": "rate_cap", "score": 6, "evidence": [{"term": "利率上限", "where": "title"}, {"term": "[x](http://evil)"}]}]
 
 
-def render(platform):
+def platform(kind, keyword=None):
+    return PLATFORMS[kind](ChannelConfig(name=kind, type=kind, url=None if kind == "console" else "https://127.0.0.1/x",
+                                         chat_id="-100" if kind == "telegram" else None, keyword=keyword))
+
+
+def render(kind):
     m = build_message(ARTICLE, TOPICS, {"rate_cap": "利率上限"}, "caps")
-    kw = {"chat_id": "-100"} if platform == "telegram" else {}
-    return RENDERERS[platform](m, None, **kw) if platform != "webhook" else RENDERERS[platform](m, data={"x": 1})
+    return platform(kind).render_fitted(m)
 
 
 @pytest.mark.parametrize("platform", ["dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "console"])
@@ -48,7 +53,7 @@ def test_platform_shapes():
 def test_wecom_markdown_fits_4096_bytes_with_link_last():
     art = dict(ARTICLE, title="标题" * 300, body="很长的正文" * 3000)
     m = build_message(art, TOPICS, {}, "s", lead_chars=3000)
-    content = RENDERERS["wecom"](m)["markdown"]["content"]
+    content = platform("wecom").render_fitted(m)["markdown"]["content"]
     assert len(content.encode()) <= 4096
     assert content.rstrip().endswith(")")
 

@@ -9,7 +9,7 @@ import urllib.parse
 import httpx
 import pytest
 
-from regwatch.alerts.senders import CLASSIFIERS, prepare, redact
+from regwatch.alerts.platforms import PLATFORMS, platform_for, redact
 from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_sign
 from regwatch.service.config import ChannelConfig
 
@@ -23,16 +23,29 @@ def test_signature_vectors_from_the_reference():
 
 def test_dingtalk_sign_is_url_encoded_exactly_once():
     ch = ChannelConfig(name="d", type="dingtalk", url="http://127.0.0.1/robot/send?access_token=T", secret="SEC0123456789abcdef")
-    url, params, body, _ = prepare(ch, {"msgtype": "text", "text": {"content": "x"}}, "msg_1", now=1700000000.0)
-    req = httpx.Request("POST", url, params=params)
+    req = platform_for(ch).request({"msgtype": "text", "text": {"content": "x"}}, "msg_1", now=1700000000.0)
     q = req.url.query.decode()
     assert "sign=TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D" in q and "%25" not in q
-    assert json.loads(body)["msgUuid"] == "msg_1"
+    assert q.startswith("access_token=T&")            # the robot's token is kept (httpx `params=` would drop it)
+    assert json.loads(req.body)["msgUuid"] == "msg_1"
+
+
+@pytest.mark.parametrize("url,added,want", [
+    ("https://oapi.dingtalk.com/robot/send?access_token=ab%2Bc", {"timestamp": "1", "sign": "a+b/c="},
+     "access_token=ab%2Bc&timestamp=1&sign=a%2Bb%2Fc%3D"),
+    ("https://discord.com/api/webhooks/1/x?thread_id=5", {"wait": "true"}, "thread_id=5&wait=true"),
+    ("https://discord.com/api/webhooks/1/x", {"wait": "true"}, "wait=true"),
+])
+def test_the_configured_query_is_kept_and_signing_appended(url, added, want):
+    from regwatch.alerts.platforms.base import with_query
+
+    assert with_query(url, added).query.decode() == want
 
 
 def test_webhook_signs_the_exact_bytes_sent():
     ch = ChannelConfig(name="g", type="webhook", url="http://127.0.0.1/h", secret="whsec_" + base64.b64encode(b"k" * 24).decode())
-    _, _, body, headers = prepare(ch, {"type": "article.matched", "data": {}}, "msg_abc", now=1700000000.0)
+    req = platform_for(ch).request({"type": "article.matched", "data": {}}, "msg_abc", now=1700000000.0)
+    body, headers = req.body, req.headers
     signed = f"msg_abc.{headers['webhook-timestamp']}.".encode() + body
     want = base64.b64encode(hmac.new(b"k" * 24, signed, hashlib.sha256).digest()).decode()
     assert headers["webhook-signature"] == "v1," + want and headers["webhook-id"] == "msg_abc"
@@ -73,16 +86,29 @@ def resp(status, body, headers=None):
     ("webhook", 410, "", "broken"),
     ("webhook", 503, "", "retry"),
     ("webhook", 301, "", "broken"),
+    # a deleted robot or webhook: the platforms answer 404 (DingTalk, WeCom and Feishu too, from their gateways)
+    ("dingtalk", 404, "<html><body>404 Not Found</body></html>", "broken"),
+    ("wecom", 404, "", "broken"),
+    ("feishu", 404, {"code": 404, "msg": "404 page not found"}, "broken"),
+    ("dingtalk", 410, "", "broken"),
+    ("wecom", 302, "", "broken"),
+    ("feishu", 301, "", "broken"),
+    ("teams", 404, "", "broken"),
+    ("telegram", 404, {"ok": False, "error_code": 404, "description": "Not Found"}, "broken"),
 ])
 def test_every_answer_maps_to_an_action(platform, status, body, action):
-    assert CLASSIFIERS[platform](resp(status, body)).action == action
+    assert classify(platform, resp(status, body)).action == action
+
+
+def classify(platform, response):
+    return PLATFORMS[platform].classify(None, response)   # classification reads only the answer
 
 
 def test_retry_after_is_honoured():
-    assert CLASSIFIERS["slack"](resp(429, "rate_limited", {"Retry-After": "7"})).retry_after == 7
+    assert classify("slack", resp(429, "rate_limited", {"Retry-After": "7"})).retry_after == 7
     tg = {"ok": False, "error_code": 429, "description": "retry after 35", "parameters": {"retry_after": 35}}
-    assert CLASSIFIERS["telegram"](resp(429, tg)).retry_after == 35
-    assert CLASSIFIERS["discord"](resp(429, {"retry_after": 0.5})).retry_after == 0.5
+    assert classify("telegram", resp(429, tg)).retry_after == 35
+    assert classify("discord", resp(429, {"retry_after": 0.5})).retry_after == 0.5
 
 
 def test_secrets_are_redacted():

@@ -132,6 +132,7 @@ class Receiver:
         self.routes: dict[str, dict] = {}
         self.fail: dict[str, list[str]] = {}
         self.messages: list[dict] = []
+        self.release = threading.Event()     # "hold" answers wait for it (a hanging endpoint)
         rx = self
 
         class H(BaseHTTPRequestHandler):
@@ -171,6 +172,9 @@ class Receiver:
             return
         if mode == "slow":
             time.sleep(3)
+        if mode == "hold":
+            self.release.wait(20)
+        rec["done"] = time.time()
         if not token_ok:
             code, payload = NO_TOKEN[kind]
         elif sig_ok is False:
@@ -181,12 +185,15 @@ class Receiver:
             code, payload = 500, {"error": "internal"}
         elif mode == "broken":
             code, payload = BROKEN[kind]
+        elif mode == "gone":                 # a deleted robot or webhook
+            code, payload = 404, "<html><body><h1>404 Not Found</h1></body></html>"
         else:
             code, payload = OK[kind]
         rec["answer"] = "ok" if (code, payload) == OK[kind] else (mode or "badsig")
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         h.send_response(code)
-        h.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
+        h.send_header("Content-Type", ("text/html" if payload.startswith("<") else "text/plain") if isinstance(payload, str)
+                      else "application/json")
         if code == 429:
             h.send_header("Retry-After", "1")
         h.send_header("Content-Length", str(len(data)))

@@ -1,264 +1,260 @@
 """Delivery from the outbox: at-least-once, paced below each platform's limits, retried with backoff.
 
-An alert is in the store before it is sent, marked `sending` while in flight, and `sent` after;
-a crash leaves at most the in-flight alert to repeat (with the same idempotency key).
+Two steps, both through the store so that any number of processes on one store send each
+alert once:
+
+1. **compose** — due alerts become messages, once: one alert a message, except scheduled
+   digests and bursts larger than what the channel may take this minute, which become digests.
+   A digest is split where the platform's size limits need it, each part whole. A message's
+   payload and idempotency key are fixed here, so a retry is the same message.
+2. **send** — each channel is drained by its own task (a slow endpoint delays only itself): a
+   due message is claimed (a lease; a crashed sender's claim expires and another takes over),
+   sent, and its outcome recorded on the message and its alerts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
+import os
 import random
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import httpx
 
+from ..defaults import (BACKOFF_CAP, CLAIM_LEASE, DAEMON_IDLE, DELIVERY_CONNECT_TIMEOUT, DELIVERY_TIMEOUT,
+                        DISPLAY_TZ, ERROR_CHARS, PACE_MARGIN, PACE_WINDOW, SHORT_WAIT, USER_AGENT)
 from ..pipeline.store import Store
-from ..pipeline.timeutil import iso, utcnow
+from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message
-from .render import RENDERERS
-from .senders import Outcome, redact, send
+from .platforms import Outcome, Platform, platform_for
 from .subscriptions import idem_key
 
 log = logging.getLogger("regwatch.alerts")
 
-# (messages per minute, minimum seconds between two messages) below each platform's documented limits
-PACE = {"dingtalk": (20, 0.0), "wecom": (20, 0.0), "feishu": (100, 0.25), "slack": (60, 1.0),
-        "discord": (30, 0.5), "teams": (120, 0.3), "telegram": (20, 1.0), "webhook": (600, 0.0),
-        "console": (100000, 0.0), "apprise": (30, 0.5)}
-
-
-DIGEST_ITEMS = 10   # articles per digest message
-
 
 @dataclass
 class DeliveryStats:
-    sent: int = 0
+    sent: int = 0           # alerts (a digest of ten counts ten)
     retried: int = 0
     failed: int = 0
+    messages: int = 0
     errors: list[str] = field(default_factory=list)
 
 
+def backoff(attempts: int) -> float:
+    """2, 4, 8 … seconds, capped, with jitter so that retries do not arrive together."""
+    base = min(BACKOFF_CAP, 2.0 ** attempts)
+    return base * random.uniform(0.8, 1.2)
+
+
 class Dispatcher:
-    def __init__(self, store: Store, channels: list, topic_names: dict[str, str], alerts_cfg,
-                 client: httpx.AsyncClient | None = None, echo: Callable[[str], None] | None = None):
+    def __init__(self, store: Store, channels: list, topic_names: dict[str, str], alerts_cfg: Any,
+                 client: httpx.AsyncClient | None = None, echo: Callable[[str], None] | None = None,
+                 tz: str = DISPLAY_TZ):
         self.store = store
-        self.channels = {c.name: c for c in channels}
+        self.platforms: dict[str, Platform] = {c.name: platform_for(c) for c in channels}
+        if echo is not None:
+            for p in self.platforms.values():
+                if hasattr(p, "echo"):
+                    p.echo = echo
         self.topic_names = topic_names
         self.cfg = alerts_cfg
+        self.tz = tz
         self.client = client
-        self.echo = echo or (lambda s: print(s, flush=True))
-        self._last_send: dict[str, float] = {}
+        self._own_client = False
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_attempt: Callable[[float], None] = lambda seconds: None   # delivery-duration metric
         self.wake = asyncio.Event()
-        # alerts in flight when the last process died are due again
-        store.conn.execute("UPDATE alerts SET status = 'retry' WHERE status = 'sending'")
 
     async def __aenter__(self) -> "Dispatcher":
         if self.client is None:
-            self.client = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
-                                            headers={"User-Agent": "regwatch/0.1"})
+            self.client = httpx.AsyncClient(timeout=httpx.Timeout(DELIVERY_TIMEOUT, connect=DELIVERY_CONNECT_TIMEOUT),
+                                            follow_redirects=False, headers={"User-Agent": USER_AGENT})
             self._own_client = True
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        if getattr(self, "_own_client", False) and self.client is not None:
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own_client and self.client is not None:
             await self.client.aclose()
+            self.client = None
 
-    # -- rendering --------------------------------------------------------------------------
+    # -- what an alert says -------------------------------------------------------------------
 
-    def message_for(self, alert: dict[str, Any]) -> tuple[Message, dict[str, Any]]:
+    def message_for(self, alert: dict[str, Any]) -> Message:
+        payload = json.loads(alert["payload"] or "{}")
         if alert["kind"] == "health":
-            p = json.loads(alert["payload"] or "{}")
-            return health_message(p.get("source", "?"), p.get("state", "?"), p.get("detail"), p.get("recovered", False)), p
+            m = health_message(payload.get("source", "?"), payload.get("state", "?"), payload.get("detail"),
+                               payload.get("recovered", False), self.tz)
+            m.data = payload
+            return m
         article = self.store.article(alert["article_id"]) or {}
         topics = self.store.topics_of(alert["article_id"])
         # copies that joined the story before the alert went out: "also reported by …", never alerts of their own
-        outlets = json.loads(self.store.one("SELECT outlets FROM stories WHERE id = ?", (alert["story_id"],)) or "[]")
         own = article.get("outlet") or article.get("source")
-        also = [o for o in outlets if o and o != own]
-        m = build_message(article, topics, self.topic_names, alert["subscription"], self.cfg.lead_chars, also=also)
-        data = {"subscription": alert["subscription"], "story_id": alert["story_id"],
-                "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
-                "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
-                           for t in topics],
-                "lead": m.lead, "also_reported_by": also}
-        return m, data
+        also = [o for o in self.store.story_outlets(alert["story_id"]) if o and o != own]
+        m = build_message(article, topics, self.topic_names, alert["subscription"], self.cfg.lead_chars,
+                          tz=self.tz, also=also, keyword=payload.get("keyword"))
+        m.data = {"subscription": alert["subscription"], "story_id": alert["story_id"],
+                  "keyword": payload.get("keyword"),
+                  "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
+                  "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
+                             for t in topics],
+                  "lead": m.lead, "also_reported_by": also}
+        return m
 
-    def render(self, alert: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channels[alert["channel"]]
-        m, data = self.message_for(alert)
-        if channel.type == "webhook":
-            return RENDERERS["webhook"](m, data=data)
-        if channel.type == "telegram":
-            return RENDERERS["telegram"](m, channel.keyword, chat_id=channel.chat_id)
-        return RENDERERS[channel.type](m, channel.keyword)
+    # -- compose ------------------------------------------------------------------------------
 
-    # -- pacing -----------------------------------------------------------------------------
-
-    def _pace_wait(self, channel) -> float:
-        """Seconds to wait before this channel may take another message (0 = now)."""
-        per_min, gap = PACE[channel.type]
-        per_min = channel.per_minute or per_min
-        wait = 0.0
-        last = self._last_send.get(channel.name)
-        if last is not None and gap:
-            wait = max(wait, last + gap - time.monotonic())
+    def compose(self) -> int:
+        """Turn due alerts into messages (once); returns how many messages were made."""
+        made = 0
         now = utcnow()
-        if self.store.sent_since(channel.name, now - timedelta(seconds=60)) >= per_min:
-            oldest = self.store.one(
-                "SELECT min(sent_at) FROM (SELECT max(sent_at) AS sent_at FROM alerts WHERE channel = ? AND status = 'sent' "
-                "AND sent_at >= ? GROUP BY coalesce(message_id, id) ORDER BY sent_at DESC LIMIT ?)",
-                (channel.name, iso(now - timedelta(seconds=60)), per_min))
-            if oldest:
-                free_at = datetime.fromisoformat(oldest) + timedelta(seconds=60.5)
-                wait = max(wait, (free_at - now).total_seconds())
-        return max(0.0, wait)
+        with self.store.tx():
+            by_channel: dict[str, list[dict[str, Any]]] = {}
+            for a in self.store.alerts_to_compose(now):
+                by_channel.setdefault(a["channel"], []).append(a)
+            for name, alerts in by_channel.items():
+                platform = self.platforms.get(name)
+                if platform is None:
+                    self.store.fail_alerts([a["id"] for a in alerts], "channel no longer in the config")
+                    continue
+                for kind, group in self._groups(platform, alerts, now):
+                    made += self._compose_group(platform, kind, group, now)
+        return made
 
-    # -- delivery ---------------------------------------------------------------------------
+    def _groups(self, platform: Platform, alerts: list[dict[str, Any]], now: datetime) -> list[tuple[str, list]]:
+        """Scheduled digests per subscription; bursts over this minute's budget as digests; the rest alone."""
+        out: list[tuple[str, list]] = []
+        scheduled: dict[str, list] = {}
+        burst: dict[str, list] = {}
+        singles = []
+        for a in alerts:
+            if a["kind"] == "article" and a["digest_at"]:
+                scheduled.setdefault(a["subscription"], []).append(a)
+            else:
+                singles.append(a)
+        articles = [a for a in singles if a["kind"] == "article"]
+        per_minute, _ = platform.pace
+        budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
+        if len(articles) > max(0, budget):
+            for a in articles:
+                burst.setdefault(a["subscription"], []).append(a)
+            singles = [a for a in singles if a["kind"] != "article"]
+        out += [("digest", g) for g in scheduled.values()]
+        out += [("digest", g) for g in burst.values()]
+        out += [(a["kind"], [a]) for a in singles]
+        return out
 
-    async def deliver_one(self, alert: dict[str, Any]) -> Outcome:
-        channel = self.channels.get(alert["channel"])
-        if channel is None:
-            self.store.mark_alert(alert["id"], status="failed", last_error="channel no longer in the config")
-            return Outcome("broken", "channel no longer in the config")
+    def _compose_group(self, platform: Platform, kind: str, group: list[dict[str, Any]], now: datetime) -> int:
+        ids = [a["id"] for a in group]
         try:
-            payload = self.render(alert)
+            if kind != "digest":
+                m = self.message_for(group[0])
+                payload = self._payload(platform, m)
+                self.store.add_message(channel=platform.name, kind=kind, idem_key=group[0]["idem_key"],
+                                       payload=payload, alert_ids=ids, now=now)
+                return 1
+            parts = [self.message_for(a) for a in group]
+            digest = digest_message(parts, group[0]["subscription"], self.tz)
+            for item, m in zip(digest.items, parts):
+                item.data = m.data
+            packed = platform.pack(digest)
+            for indexes, payload in packed:
+                members = [group[i] for i in indexes]
+                self.store.add_message(channel=platform.name, kind="digest",
+                                       idem_key=idem_key("digest", platform.name, members[0]["id"], len(members)),
+                                       payload=payload, alert_ids=[a["id"] for a in members], now=now)
+            return len(packed)
         except Exception as e:  # a broken article record must not stop the outbox
-            self.store.mark_alert(alert["id"], status="failed", last_error=f"cannot render: {e}"[:300])
-            return Outcome("payload", str(e))
-        self.store.mark_alert(alert["id"], status="sending", attempts=alert["attempts"] + 1)
-        if channel.type == "console":
-            self.echo(payload["text"] + "\n")
-            outcome = Outcome("sent")
-        else:
-            started = time.monotonic()
-            outcome = await send(self.client, channel, payload, alert["idem_key"])
-            self.on_attempt(time.monotonic() - started)
-        self._last_send[channel.name] = time.monotonic()
-        self._record(alert, channel, outcome)
-        return outcome
+            log.warning("cannot render alerts %s for %s: %s", ids, platform.name, e)
+            self.store.fail_alerts(ids, f"cannot render: {e}"[:ERROR_CHARS])
+            return 0
 
-    def _record(self, alert, channel, outcome: Outcome, message_id: int | None = None) -> None:
-        attempts = alert["attempts"] + 1
-        err = redact(outcome.error, [channel.secret, channel.url])
+    @staticmethod
+    def _payload(platform: Platform, m: Message) -> dict[str, Any]:
+        return platform.render_fitted(m)
+
+    # -- send ---------------------------------------------------------------------------------
+
+    async def _drain(self, name: str, stats: DeliveryStats) -> bool:
+        """Send the channel's due messages in order, paced; True when at least one went out."""
+        platform = self.platforms.get(name)
+        if platform is None:
+            self.store.fail_messages_of_channel(name, "channel no longer in the config")
+            return False
+        per_minute, gap = platform.pace
+        progressed = False
+        while True:
+            now = utcnow()
+            msg, wait = self.store.claim_message(name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,
+                                                 margin=PACE_MARGIN, lease=CLAIM_LEASE, worker=self.worker)
+            if msg is None:
+                if 0 < wait <= SHORT_WAIT:
+                    await asyncio.sleep(wait)
+                    continue
+                if wait > 0:
+                    self.store.postpone_messages(name, now + timedelta(seconds=wait))
+                return progressed
+            progressed = True
+            assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
+            started = time.monotonic()
+            outcome = await platform.send(self.client, json.loads(msg["payload"]), msg["idem_key"])  # type: ignore[arg-type]
+            if platform.http:
+                self.on_attempt(time.monotonic() - started)
+            self._record(msg, platform, outcome, stats)
+
+    def _record(self, msg: dict[str, Any], platform: Platform, outcome: Outcome, stats: DeliveryStats) -> None:
+        err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None
+        now = utcnow()
+        n = msg["items"]
         if outcome.ok:
-            self.store.mark_alert(alert["id"], status="sent", sent_at=iso(utcnow()), last_error=None,
-                                  message_id=message_id or alert["id"])
-        elif outcome.action == "retry" and attempts < self.cfg.max_attempts:
-            delay = outcome.retry_after if outcome.retry_after is not None else backoff(attempts)
-            self.store.mark_alert(alert["id"], status="retry", last_error=err,
-                                  next_attempt_at=iso(utcnow() + timedelta(seconds=delay)))
+            self.store.finish_message(msg, status="sent", sent_at=now)
+            stats.sent += n
+            stats.messages += 1
+        elif outcome.action == "retry" and msg["attempts"] < self.cfg.max_attempts:
+            delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])
+            self.store.finish_message(msg, status="retry", error=err, next_attempt_at=now + timedelta(seconds=delay))
+            stats.retried += n
         else:
             status = "broken" if outcome.action == "broken" else "failed"
-            self.store.mark_alert(alert["id"], status=status, last_error=err)
-            log.warning("alert %s to %s %s: %s", alert["id"], channel.name, status, err)
-        self._channel_health(channel, outcome, err)
+            self.store.finish_message(msg, status=status, error=err)
+            stats.failed += n
+            stats.errors.append(f"{platform.name}: {err}")
+            log.warning("message %s to %s %s: %s", msg["id"], platform.name, status, err)
+        self._channel_health(platform, outcome, err or "")
 
-    def _channel_health(self, channel, outcome: Outcome, err: str) -> None:
-        """A channel that turns broken (bad signature, revoked token) is reported once on the health
-        channels, and so is its recovery."""
+    def _channel_health(self, platform: Platform, outcome: Outcome, err: str) -> None:
+        """A channel that turns broken (bad signature, revoked token, deleted robot) is reported
+        once on the health channels, and so is its recovery."""
         if outcome.action == "broken":
             state = "broken"
         elif outcome.ok:
             state = "ok"
         else:
             return
-        prev = self.store.set_channel_state(channel.name, state, err or None)
+        prev = self.store.set_channel_state(platform.name, state, err or None)
         if prev == state or (prev is None and state == "ok"):
             return
-        payload = {"source": f"channel {channel.name}", "state": state, "detail": err, "recovered": state == "ok"}
+        payload = {"source": f"channel {platform.name}", "state": state, "detail": err, "recovered": state == "ok"}
         for ch in self.cfg.health_channels:
-            if ch != channel.name:
+            if ch != platform.name:
                 self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
                                          kind="health", payload=payload,
-                                         idem_key=idem_key("channel", channel.name, state, iso(utcnow())))
-
-    def _batches(self, due: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """What to send now: one alert a message, except scheduled digests and bursts larger than
-        what the channel may take this minute, which go as digests of several alerts."""
-        by_channel: dict[str, list[dict[str, Any]]] = {}
-        for a in due:
-            by_channel.setdefault(a["channel"], []).append(a)
-        out: list[list[dict[str, Any]]] = []
-        for name, alerts in by_channel.items():
-            scheduled = [a for a in alerts if a["digest_at"] and a["kind"] == "article"]
-            rest = [a for a in alerts if a not in scheduled]
-            by_sub: dict[str, list] = {}
-            for a in scheduled:
-                by_sub.setdefault(a["subscription"], []).append(a)
-            for group in by_sub.values():
-                out += [group[i : i + DIGEST_ITEMS] for i in range(0, len(group), DIGEST_ITEMS)]
-            articles = [a for a in rest if a["kind"] == "article"]
-            channel = self.channels.get(name)
-            if channel is not None and len(articles) > self._budget(channel):
-                out += [articles[i : i + DIGEST_ITEMS] for i in range(0, len(articles), DIGEST_ITEMS)]
-                rest = [a for a in rest if a["kind"] != "article"]
-            out += [[a] for a in rest]
-        return out
-
-    def _budget(self, channel) -> int:
-        per_min = channel.per_minute or PACE[channel.type][0]
-        return max(0, per_min - self.store.sent_since(channel.name, utcnow() - timedelta(seconds=60)))
-
-    async def deliver_digest(self, batch: list[dict[str, Any]]) -> Outcome:
-        channel = self.channels.get(batch[0]["channel"])
-        if channel is None:
-            for a in batch:
-                self.store.mark_alert(a["id"], status="failed", last_error="channel no longer in the config")
-            return Outcome("broken", "channel no longer in the config")
-        parts = [self.message_for(a) for a in batch]
-        m = digest_message([p[0] for p in parts], batch[0]["subscription"])
-        if channel.type == "webhook":
-            payload = RENDERERS["webhook"](m, data={"subscription": batch[0]["subscription"], "items": [p[1] for p in parts]})
-        elif channel.type == "telegram":
-            payload = RENDERERS["telegram"](m, channel.keyword, chat_id=channel.chat_id)
-        else:
-            payload = RENDERERS[channel.type](m, channel.keyword)
-        for a in batch:
-            self.store.mark_alert(a["id"], status="sending", attempts=a["attempts"] + 1)
-        if channel.type == "console":
-            self.echo(payload["text"] + "\n")
-            outcome = Outcome("sent")
-        else:
-            key = "msg_" + hashlib.sha256(",".join(a["idem_key"] for a in batch).encode()).hexdigest()[:24]
-            outcome = await send(self.client, channel, payload, key)
-        self._last_send[channel.name] = time.monotonic()
-        for a in batch:
-            self._record(a, channel, outcome, message_id=batch[0]["id"])
-        return outcome
+                                         idem_key=idem_key("channel", platform.name, state, ch, utcnow().isoformat()))
 
     async def deliver_due(self, wait_until: float | None = None) -> DeliveryStats:
         """Send what is due; then, until `wait_until` (a time.time()), wait out short backoffs and limits."""
         stats = DeliveryStats()
         while True:
-            progressed = False
-            for batch in self._batches(self.store.due_alerts(utcnow())):
-                channel = self.channels.get(batch[0]["channel"])
-                wait = self._pace_wait(channel) if channel else 0.0
-                if wait > 0:
-                    if wait <= 1.5:
-                        await asyncio.sleep(wait)
-                    else:
-                        for a in batch:
-                            self.store.mark_alert(a["id"], next_attempt_at=iso(utcnow() + timedelta(seconds=wait)))
-                        continue
-                single = len(batch) == 1 and not batch[0]["digest_at"]
-                outcome = await (self.deliver_one(batch[0]) if single else self.deliver_digest(batch))
-                progressed = True
-                if outcome.ok:
-                    stats.sent += len(batch)
-                elif outcome.action == "retry":
-                    stats.retried += len(batch)
-                else:
-                    stats.failed += len(batch)
-                    secrets = [channel.secret, channel.url] if channel else []
-                    stats.errors.append(f"{batch[0]['channel']}: {redact(outcome.error, secrets)}")
+            self.compose()
+            channels = self.store.channels_due(utcnow())
+            progressed = any(await asyncio.gather(*(self._drain(name, stats) for name in channels)))
             if progressed:
                 continue
             nxt = self.store.next_due_at()
@@ -272,9 +268,12 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """The daemon's delivery loop: woken by new alerts, or at the next due time."""
         while True:
-            await self.deliver_due()
+            try:
+                await self.deliver_due()
+            except Exception:   # the outbox is in the store: nothing is lost, the next pass goes on
+                log.exception("delivery pass failed")
             nxt = self.store.next_due_at()
-            timeout = 30.0
+            timeout = DAEMON_IDLE
             if nxt:
                 timeout = min(timeout, max(0.05, (datetime.fromisoformat(nxt) - utcnow()).total_seconds()))
             try:
@@ -284,7 +283,14 @@ class Dispatcher:
             self.wake.clear()
 
 
-def backoff(attempts: int) -> float:
-    """2, 4, 8 … seconds, capped at an hour, with jitter so that retries do not arrive together."""
-    base = min(3600.0, 2.0 ** attempts)
-    return base * random.uniform(0.8, 1.2)
+async def send_test(channel: Any, tz: str = DISPLAY_TZ) -> Outcome:
+    """`regwatch alerts test`: one real message through the channel, the platform's verdict back."""
+    from .message import test_message
+
+    platform = platform_for(channel)
+    m = test_message(tz)
+    payload = platform.render_fitted(m)
+    key = "msg_test_" + uuid.uuid4().hex[:16]
+    async with httpx.AsyncClient(timeout=httpx.Timeout(DELIVERY_TIMEOUT, connect=DELIVERY_CONNECT_TIMEOUT),
+                                 follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
+        return await platform.send(client, payload, key)

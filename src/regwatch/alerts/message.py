@@ -2,40 +2,80 @@
 
 Text from articles is untrusted: it can never mention anyone, open markup, or forge a link.
 `inert()` replaces the characters that any of the platforms reads as markup or mentions (`<`,
-`>`, `[`, `]`, `@`, `*`, `_`, `` ` ``, `#`, `|`, `~`) with their full-width look-alikes,
-which every client shows as the same text and none interprets.
+`>`, `[`, `]`, `@`, `*`, `_`, `` ` ``, `#`, `|`, `~`, …) with their full-width look-alikes,
+which every client shows as the same text and none interprets. URLs are rebuilt from their
+parsed parts (`safe_url`): no user part, a host of letters, digits, dots and hyphens only, and
+every character that could end a link percent-encoded.
+
+A `Message` is one article, one digest (several `Item`s) or one health notice. Its lines are
+assembled once here (`Message.fields`); each platform only chooses the markup around them.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+from ..defaults import DISPLAY_TZ, display_zone_label
+
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_WS = re.compile(r"\s+")
+_HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
 
 
 def inert(text: str | None, limit: int | None = None) -> str:
     """Untrusted text made safe for every chat platform's markup, one line, at most `limit` characters."""
     t = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
-    t = re.sub(r"\s+", " ", t).strip().translate(_INERT)
+    t = _WS.sub(" ", t).strip().translate(_INERT)
     if limit is not None and len(t) > limit:
         t = t[: max(0, limit - 1)].rstrip() + "…"
     return t
 
 
-def safe_url(url: str) -> str:
-    """An http(s) URL with the characters that could end a markdown or Slack link percent-encoded."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
+def safe_url(url: str | None) -> str:
+    """An http(s) URL rebuilt from its parts, or "" when it is not one.
+
+    The user part is dropped (`http://x><!channel><@host/` puts markup there), the host must be
+    letters, digits, dots and hyphens (IDNA-encoded) or a bracketed IPv6 address, and the path
+    and query are percent-encoded so that no character can end a markdown, Slack or HTML link.
+    """
+    try:
+        parts = urlsplit((url or "").strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
         return ""
-    return urlunsplit(parts._replace(path=quote(parts.path, safe="/%:=+,;$!'-._~"),
-                                     query=quote(parts.query, safe="/%:=&?+,;$!'-._~"), fragment=""))
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return ""
+    try:
+        host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
+    except UnicodeError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.fullmatch(host):
+        return ""
+    netloc = host + (f":{port}" if port is not None else "")
+    path = quote(parts.path, safe="/%:=+,;$!'-._~")
+    query = quote(parts.query, safe="/%:=&?+,;$!'-._~")
+    return urlunsplit((parts.scheme.lower(), netloc, path or "/", query, ""))
+
+
+def local_time(iso: str | None, tz: str = DISPLAY_TZ) -> str:
+    """`2025-12-22 15:41 北京时间` (the display zone's name; its UTC offset for other zones)."""
+    if not iso:
+        return "时间未知"
+    dt = datetime.fromisoformat(iso)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + " " + display_zone_label(tz, dt)
 
 
 @dataclass
@@ -45,92 +85,147 @@ class TopicLine:
     terms: list[str]
 
 
+def topic_text(topics: list[TopicLine]) -> str:
+    return "；".join(f"{t.name}（{'、'.join(t.terms)}）" if t.terms else t.name for t in topics)
+
+
 @dataclass
 class Item:
-    """One article in a digest; every text field is inert."""
+    """One article of a digest; every text field is inert, the URL safe."""
 
     title: str
     url: str
     outlet: str
     topics: str
+    also: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)   # the same article for machines (webhook events)
+
+    def tail(self) -> str:
+        """What follows the linked title: outlet, topics, other outlets."""
+        bits = [b for b in (self.outlet, self.topics) if b]
+        if self.also:
+            bits.append(f"另见 {'、'.join(self.also)}")
+        return " · ".join(bits)
 
 
 @dataclass
 class Message:
-    """One alert, in neutral form; every text field is already inert."""
+    """One alert, digest or health notice in neutral form; every text field is already inert."""
 
     title: str
-    url: str
-    outlet: str
-    published: str
-    topics: list[TopicLine]
-    lead: str
-    subscription: str
-    also: list[str] = field(default_factory=list)
+    url: str = ""
+    outlet: str = ""
+    published: str = ""
+    topics: list[TopicLine] = field(default_factory=list)
+    lead: str = ""
+    subscription: str = ""
+    trigger: str = ""                                 # which subscription (and keyword) sent it
+    also: list[str] = field(default_factory=list)     # other outlets of the story ("另见")
     heading: str = "regwatch"
-    kind: str = "article"
+    kind: str = "article"                             # article | digest | health | test
     items: list[Item] = field(default_factory=list)   # a digest's articles
+    data: dict[str, Any] = field(default_factory=dict)   # the same alert for machines (webhook events)
 
-    def topic_text(self) -> str:
-        return "；".join(f"{t.name}（{'、'.join(t.terms)}）" if t.terms else t.name for t in self.topics)
+    @property
+    def label(self) -> str:
+        return f"【{self.heading}】{self.title}"
+
+    def fields(self) -> list[tuple[str, str]]:
+        """The labelled lines of a single alert, in order (the lead and the link come after)."""
+        out: list[tuple[str, str]] = []
+        if self.outlet or self.published:
+            out.append(("来源", " · ".join(x for x in (self.outlet, self.published) if x)))
+        if self.topics:
+            out.append(("主题", topic_text(self.topics)))
+        if self.also:
+            out.append(("另见", "、".join(self.also)))
+        if self.trigger:
+            out.append(("触发", self.trigger))
+        return out
+
+    def with_items(self, items: list[Item], part: int = 0, parts: int = 1) -> "Message":
+        """The same digest carrying only `items` (part `part` of `parts`)."""
+        title = self.title if parts <= 1 else f"{self.title}（{part}/{parts}）"
+        return replace(self, items=items, title=title)
+
+    def with_lead(self, lead: str) -> "Message":
+        return replace(self, lead=lead)
 
     def plain(self) -> str:
-        lines = [f"【{self.heading}】{self.title}", f"来源: {self.outlet} · {self.published}"]
-        if self.topics:
-            lines.append(f"主题: {self.topic_text()}")
+        lines = [self.label]
+        lines += [f"{k}: {v}" for k, v in self.fields()]
         if self.lead:
             lines.append(f"摘要: {self.lead}")
-        if self.also:
-            lines.append(f"另见: {'、'.join(self.also)}")
-        lines += [f"- {i.title} · {i.outlet} · {i.topics}\n  {i.url}" for i in self.items]
+        lines += [f"- {i.title} · {i.tail()}\n  {i.url}" for i in self.items]
         if self.url:
             lines.append(f"原文: {self.url}")
         return "\n".join(lines)
 
 
-def local_time(iso: str | None, tz: str = "Asia/Shanghai") -> str:
-    if not iso:
-        return "时间未知"
-    dt = datetime.fromisoformat(iso).astimezone(ZoneInfo(tz))
-    off = dt.strftime("%z")
-    return dt.strftime("%Y-%m-%d %H:%M") + f" (UTC{off[:3]}:{off[3:]})"
-
-
 def lead_of(body: str, limit: int) -> str:
+    if limit <= 0:
+        return ""
     first = next((p for p in (body or "").split("\n") if len(p.strip()) > 20), body or "")
     return inert(first, limit)
 
 
-def build_message(article: dict, topics: list[dict], topic_names: dict[str, str], subscription: str,
-                  lead_chars: int = 160, tz: str = "Asia/Shanghai", also: list[str] | None = None) -> Message:
+def trigger_text(subscription: str, keyword: str | None = None) -> str:
+    s = f"订阅 {inert(subscription, 60)}"
+    return s + (f"（关键词：{inert(keyword, 40)}）" if keyword else "")
+
+
+def topic_lines(topics: list[dict], topic_names: dict[str, str]) -> list[TopicLine]:
+    """Each tagged topic by its name, with the distinct words that matched (at most four)."""
     lines = []
     for t in topics:
-        terms = list(dict.fromkeys(inert(e["term"], 40) for e in t["evidence"] if e.get("term")))[:4]
-        lines.append(TopicLine(t["topic"], inert(topic_names.get(t["topic"], t["topic"]), 40), terms))
+        seen: dict[str, None] = {}
+        for e in t.get("evidence") or []:
+            term = inert(str(e.get("term") or ""), 40)
+            if term and term.casefold() not in {s.casefold() for s in seen}:
+                seen[term] = None
+        lines.append(TopicLine(t["topic"], inert(topic_names.get(t["topic"], t["topic"]), 40), list(seen)[:4]))
+    return lines
+
+
+def build_message(article: dict, topics: list[dict], topic_names: dict[str, str], subscription: str,
+                  lead_chars: int = 160, tz: str = DISPLAY_TZ, also: list[str] | None = None,
+                  keyword: str | None = None) -> Message:
     return Message(
         title=inert(article.get("title") or "(无标题)", 200),
-        url=safe_url(article["url"]),
+        url=safe_url(article.get("url")),
         outlet=inert(article.get("outlet") or article.get("source") or "", 40),
         published=local_time(article.get("published_at"), tz),
-        topics=lines,
+        topics=topic_lines(topics, topic_names),
         lead=lead_of(article.get("body") or "", lead_chars),
         subscription=inert(subscription, 60),
+        trigger=trigger_text(subscription, keyword),
         also=[inert(a, 40) for a in (also or [])],
     )
 
 
-def health_message(source: str, state: str, detail: str | None, recovered: bool) -> Message:
+def item_of(m: Message) -> Item:
+    return Item(m.title, m.url, m.outlet, "、".join(t.name for t in m.topics), list(m.also))
+
+
+def digest_message(messages: list[Message], subscription: str, tz: str = DISPLAY_TZ) -> Message:
+    """Several alerts of one channel as one message (a scheduled digest, or a burst over the rate limit)."""
+    items = [item_of(m) for m in messages]
+    return Message(title=inert(f"{subscription}：{len(items)} 篇新文章", 200), outlet="regwatch",
+                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   subscription=inert(subscription, 60), trigger=trigger_text(subscription),
+                   heading="regwatch 摘要", kind="digest", items=items)
+
+
+def health_message(source: str, state: str, detail: str | None, recovered: bool, tz: str = DISPLAY_TZ) -> Message:
     what = "通道" if source.startswith("channel ") else "数据源"
     name = source.removeprefix("channel ")
     title = f"{what} {name} 已恢复" if recovered else f"{what} {name} 状态: {state}"
-    return Message(title=inert(title, 200), url="", outlet=inert(source, 60), published=local_time(
-        datetime.now(ZoneInfo("UTC")).isoformat()), topics=[], lead=inert(detail or "", 300),
-        subscription="health", heading="regwatch 健康", kind="health")
+    return Message(title=inert(title, 200), outlet=inert(source, 60),
+                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   lead=inert(detail or "", 300), subscription="health", heading="regwatch 健康", kind="health")
 
 
-def digest_message(messages: list[Message], subscription: str) -> Message:
-    """Several alerts of one channel as one message (a scheduled digest, or a burst over the rate limit)."""
-    items = [Item(m.title, m.url, m.outlet, "、".join(t.name for t in m.topics)) for m in messages]
-    return Message(title=inert(f"{subscription}：{len(items)} 篇新文章", 200), url="", outlet="regwatch",
-                   published=messages[0].published if messages else "", topics=[], lead="",
-                   subscription=inert(subscription, 60), heading="regwatch 摘要", kind="digest", items=items)
+def test_message(tz: str = DISPLAY_TZ) -> Message:
+    return Message(title="regwatch 测试消息 / test message", url="https://example.com/regwatch-test", outlet="regwatch",
+                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   lead="如果你看到这条消息，说明通道配置正确。", subscription="test", kind="test")

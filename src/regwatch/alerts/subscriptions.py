@@ -1,30 +1,62 @@
-"""Which new stories each subscription wants, written to the outbox (one alert per story, subscription, channel)."""
+"""Which stories each subscription wants, written to the outbox (one alert per story, subscription, channel).
+
+A story alerts once per subscription and channel, whichever of its copies first passes the
+subscription's filters: a subscription limited to one source still hears of a story first
+carried by another, when that source's copy arrives. Copies of a story that began in a
+baseline (old news when regwatch started watching) never alert.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
 
 from ..pipeline.normalize import normalize
 from ..pipeline.store import Store
 from .digest import next_digest_time
 
 
-def wants(sub, *, source: str, topics: set[str], title: str, body: str) -> bool:
-    """Whether a subscription wants an article: its sources, then its topics, then its keywords."""
+@lru_cache(maxsize=1024)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword as it is matched in normalized text: Latin words whole (`APR` is not in "April"),
+    Chinese anywhere (Chinese has no spaces between words)."""
+    k = normalize(keyword).strip()
+    start = r"(?<![a-z0-9])" if k[:1].isascii() and k[:1].isalnum() else ""
+    end = r"(?![a-z0-9])" if k[-1:].isascii() and k[-1:].isalnum() else ""
+    return re.compile(start + re.escape(k) + end)
+
+
+def matched_keyword(keywords: list[str], title: str, body: str) -> str | None:
+    """The first of `keywords` found in the title or body, or None."""
+    text = normalize(f"{title}\n{body}")
+    for k in keywords:
+        if k.strip() and _keyword_pattern(k).search(text):
+            return k
+    return None
+
+
+def match(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> tuple[bool, str | None]:
+    """(whether a subscription wants an article, the keyword that matched): its sources, then
+    its topics, then its keywords."""
     if sub.sources and source not in sub.sources:
-        return False
+        return False, None
     if sub.topics:
         if "*" in sub.topics:
             if not topics:
-                return False
+                return False, None
         elif not topics & set(sub.topics):
-            return False
+            return False, None
     if sub.keywords:
-        text = normalize(f"{title}\n{body}")
-        if not any(normalize(k) in text for k in sub.keywords):
-            return False
-    return True
+        kw = matched_keyword(sub.keywords, title, body)
+        return (kw is not None), kw
+    return True, None
+
+
+def wants(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> bool:
+    return match(sub, source=source, topics=topics, title=title, body=body)[0]
 
 
 def idem_key(*parts: object) -> str:
@@ -40,20 +72,26 @@ def alertable(published_at: datetime | None, max_age_s: float, now: datetime | N
     return published_at >= now - timedelta(seconds=max_age_s)
 
 
-def enqueue_for(store: Store, cfg, processed, source: str, title: str, body: str,
+def enqueue_for(store: Store, cfg: Any, processed: Any, source: str, title: str, body: str,
                 published_at: datetime | None) -> int:
     """Write the alerts a newly processed article calls for; returns how many were queued."""
-    if not processed.new_story or not alertable(published_at, cfg.crawl.max_article_age):
+    if not alertable(published_at, cfg.crawl.max_article_age):
+        return 0
+    if not processed.new_story and store.story_started_in_baseline(processed.story_id):
         return 0
     topics = {t.topic for t in processed.tags}
     n = 0
     for sub in cfg.subscriptions:
-        if not wants(sub, source=source, topics=topics, title=title, body=body):
+        ok, keyword = match(sub, source=source, topics=topics, title=title, body=body)
+        if not ok:
             continue
         for ch in sub.channels:
+            if not processed.new_story and store.has_alert(sub.name, ch, processed.story_id):
+                continue
             digest_at = next_digest_time(sub.digest) if sub.digest else None
             if store.enqueue_alert(subscription=sub.name, channel=ch, story_id=processed.story_id,
                                    article_id=processed.article_id, digest_at=digest_at,
+                                   payload={"keyword": keyword} if keyword else None,
                                    idem_key=idem_key(sub.name, ch, processed.story_id)):
                 n += 1
     return n

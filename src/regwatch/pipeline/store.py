@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
 import sqlite_utils
 
 from .searchtext import fts_text
-from .timeutil import iso, utcnow
+from .timeutil import iso, iso_ms, utcnow
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -148,7 +148,37 @@ def _m5_attachment_text(db: sqlite_utils.Database) -> None:
     db.executescript("ALTER TABLE articles ADD COLUMN attachment_text TEXT;")
 
 
-MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text]
+def _m6_messages(db: sqlite_utils.Database) -> None:
+    # what went out, apart from what to tell: a digest is one message of several alerts, claimed
+    # by one sender at a time and retried whole under one idempotency key
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS messages (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            idem_key TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            items INTEGER NOT NULL DEFAULT 1,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            claimed_at TEXT,
+            claimed_until TEXT,
+            claimed_by TEXT,
+            last_error TEXT,
+            sent_at TEXT
+        );
+        CREATE INDEX IF NOT EXISTS messages_due ON messages(channel, status, next_attempt_at);
+        CREATE INDEX IF NOT EXISTS messages_claimed ON messages(channel, claimed_at);
+        CREATE INDEX IF NOT EXISTS alerts_message ON alerts(message_id);
+        UPDATE alerts SET status = 'retry' WHERE status = 'sending';
+        UPDATE alerts SET message_id = NULL WHERE status IN ('pending', 'retry', 'digest');
+    """)
+
+
+MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text,
+              _m6_messages]
 
 
 @dataclass
@@ -307,6 +337,11 @@ class Store:
         return self.q("SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, n))
 
     # -- alerts (the outbox) ----------------------------------------------------------------
+    #
+    # An alert is what to tell (a story, to a subscription's channel); a message is what went out
+    # (one alert, or a digest of several). Alerts are composed into messages once; a message is
+    # claimed by one sender at a time (a lease, so a crashed sender's message is taken over), and
+    # retried whole with its own idempotency key. Alerts mirror their message's status.
 
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = "article", payload: dict[str, Any] | None = None,
@@ -323,24 +358,123 @@ class Store:
         )
         return int(cur.lastrowid) if cur.rowcount else None
 
-    def due_alerts(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
-        return self.q(
-            "SELECT * FROM alerts WHERE status IN ('pending','retry','digest') AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?",
-            (iso(now), limit),
-        )
+    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool:
+        return self.one("SELECT 1 FROM alerts WHERE subscription = ? AND channel = ? AND story_id = ?",
+                        (subscription, channel, story_id)) is not None
+
+    def alerts_to_compose(self, now: datetime) -> list[dict[str, Any]]:
+        """Due alerts that no message carries yet (new ones, and scheduled digests whose time came)."""
+        return self.q("SELECT * FROM alerts WHERE message_id IS NULL AND status IN ('pending','retry','digest') "
+                      "AND next_attempt_at <= ? ORDER BY id", (iso_ms(now),))
+
+    def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
+                    alert_ids: list[int], now: datetime) -> int:
+        """One message carrying these alerts, due now (inside the composing transaction)."""
+        cur = self.conn.execute(
+            "INSERT INTO messages (channel, kind, idem_key, payload, items, status, created_at, next_attempt_at) "
+            "VALUES (?,?,?,?,?, 'pending', ?, ?)",
+            (channel, kind, idem_key, json.dumps(payload, ensure_ascii=False), len(alert_ids), iso_ms(now), iso_ms(now)))
+        mid = int(cur.lastrowid)
+        self.conn.executemany("UPDATE alerts SET message_id = ?, status = 'pending', next_attempt_at = ? "
+                              "WHERE id = ? AND message_id IS NULL", [(mid, iso_ms(now), a) for a in alert_ids])
+        return mid
+
+    def fail_alerts(self, alert_ids: list[int], error: str) -> None:
+        self.conn.executemany("UPDATE alerts SET status = 'failed', last_error = ? WHERE id = ?",
+                              [(error, a) for a in alert_ids])
+
+    def messages_since(self, channel: str, since: datetime) -> int:
+        """Messages the channel was sent (or is being sent) since then, and those waiting to go."""
+        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND "
+                            "(claimed_at >= ? OR status = 'pending')", (channel, iso_ms(since))) or 0)
+
+    def channels_due(self, now: datetime) -> list[str]:
+        """Channels with a message to send now (or one whose sender's claim expired)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT channel FROM messages WHERE (status IN ('pending','retry') AND next_attempt_at <= ?) "
+            "OR (status = 'sending' AND claimed_until <= ?)", (iso_ms(now), iso_ms(now))).fetchall()
+        return [r[0] for r in rows]
+
+    def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
+                      margin: float, lease: float, worker: str) -> tuple[dict[str, Any] | None, float]:
+        """Claim the channel's next due message for this sender, if its pacing allows one now.
+
+        Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
+        Pacing is counted from the store, so it holds across processes and `run --once` runs.
+        """
+        with self.tx():
+            recent = [r[0] for r in self.conn.execute(
+                "SELECT claimed_at FROM messages WHERE channel = ? AND claimed_at >= ? ORDER BY claimed_at DESC LIMIT ?",
+                (channel, iso_ms(now - timedelta(seconds=window)), per_minute)).fetchall()]
+            wait = 0.0
+            if recent and min_gap:
+                wait = (datetime.fromisoformat(recent[0]) + timedelta(seconds=min_gap) - now).total_seconds()
+            if len(recent) >= per_minute:
+                free_at = datetime.fromisoformat(recent[-1]) + timedelta(seconds=window + margin)
+                wait = max(wait, (free_at - now).total_seconds())
+            row = self.conn.execute(
+                "SELECT * FROM messages WHERE channel = ? AND ((status IN ('pending','retry') AND next_attempt_at <= ?) "
+                "OR (status = 'sending' AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
+                (channel, iso_ms(now), iso_ms(now))).fetchone()
+            if row is None:
+                return None, 0.0
+            if wait > 0:
+                return None, wait
+            mid = row[0]
+            token = f"{worker}@{iso_ms(now)}"
+            self.conn.execute(
+                "UPDATE messages SET status = 'sending', attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
+                "claimed_by = ? WHERE id = ?", (iso_ms(now), iso_ms(now + timedelta(seconds=lease)), token, mid))
+            self.conn.execute("UPDATE alerts SET status = 'sending', attempts = attempts + 1 WHERE message_id = ?", (mid,))
+            return self.q("SELECT * FROM messages WHERE id = ?", (mid,))[0], 0.0
+
+    def finish_message(self, message: dict[str, Any], *, status: str, error: str | None = None,
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+        """Record an attempt's outcome on the message and its alerts; False when the claim was lost
+        (it expired and another sender took the message over: that sender's outcome counts)."""
+        with self.tx():
+            cur = self.conn.execute(
+                "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+                "sent_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+                (status, error, iso_ms(next_attempt_at) if next_attempt_at else None,
+                 iso_ms(sent_at) if sent_at else None, message["id"], message["claimed_by"]))
+            if not cur.rowcount:
+                return False
+            self.conn.execute(
+                "UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), sent_at = ? "
+                "WHERE message_id = ?",
+                (status, error, iso_ms(next_attempt_at) if next_attempt_at else None,
+                 iso_ms(sent_at) if sent_at else None, message["id"]))
+            return True
+
+    def postpone_messages(self, channel: str, until: datetime) -> None:
+        """The channel's pacing will not take a message before then: its due messages wait."""
+        self.conn.execute("UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ('pending','retry') "
+                          "AND next_attempt_at < ?", (iso_ms(until), channel, iso_ms(until)))
+
+    def fail_messages_of_channel(self, channel: str, error: str) -> None:
+        with self.tx():
+            self.conn.execute("UPDATE alerts SET status = 'failed', last_error = ? WHERE message_id IN "
+                              "(SELECT id FROM messages WHERE channel = ? AND status IN ('pending','retry','sending'))",
+                              (error, channel))
+            self.conn.execute("UPDATE messages SET status = 'failed', last_error = ? WHERE channel = ? "
+                              "AND status IN ('pending','retry','sending')", (error, channel))
 
     def next_due_at(self) -> str | None:
-        return self.one("SELECT min(next_attempt_at) FROM alerts WHERE status IN ('pending','retry','digest')")
+        """When the outbox next has something to do: a message due, a claim expiring, an alert to compose."""
+        return self.one(
+            "SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM messages WHERE status IN ('pending','retry') "
+            "UNION ALL SELECT min(claimed_until) FROM messages WHERE status = 'sending' "
+            "UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL "
+            "AND status IN ('pending','retry','digest'))")
 
-    def mark_alert(self, alert_id: int, **fields: Any) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.conn.execute(f"UPDATE alerts SET {sets} WHERE id = ?", (*fields.values(), alert_id))
+    def story_outlets(self, story_id: int | None) -> list[str]:
+        return json.loads(self.one("SELECT outlets FROM stories WHERE id = ?", (story_id,)) or "[]")
 
-    def sent_since(self, channel: str, since: datetime) -> int:
-        """Messages (a digest is one) that the channel accepted since then."""
-        return int(self.one("SELECT count(DISTINCT coalesce(message_id, id)) FROM alerts "
-                            "WHERE channel = ? AND status = 'sent' AND sent_at >= ?", (channel, iso(since))) or 0)
+    def story_started_in_baseline(self, story_id: int) -> bool:
+        """Whether a story's first article was stored by a baseline (old news: its copies never alert)."""
+        return bool(self.one("SELECT a.baseline FROM stories s JOIN articles a ON a.id = s.first_article_id "
+                             "WHERE s.id = ?", (story_id,)))
 
     def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
         """Record a channel's state; the previous one (None if it never had one)."""

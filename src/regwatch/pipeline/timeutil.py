@@ -15,3 +15,8 @@ def iso(dt: datetime | None) -> str | None:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: give it a timezone first")
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def iso_ms(dt: datetime) -> str:
+    """To the microsecond, for times that pace deliveries (seconds would open a window early)."""
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")

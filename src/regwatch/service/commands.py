@@ -207,7 +207,7 @@ def register(main, config_option, errors, UserError) -> None:
         """The outbox: what was sent, what waits, what failed (and why)."""
         if ctx.invoked_subcommand:
             return
-        from ..alerts.senders import redact
+        from ..alerts.platforms import redact
         from ..pipeline.queries import outbox
 
         cfg, store = _store(config_path)
@@ -228,7 +228,7 @@ def register(main, config_option, errors, UserError) -> None:
     def alerts_test(channel, config_path):
         """Send a test message to CHANNEL and say what the platform answered."""
         from . import reactor
-        from .alerttest import send_test
+        from ..alerts.dispatcher import send_test
 
         cfg = load_config(config_path)
         names = {c.name: c for c in cfg.channels}

@@ -110,26 +110,36 @@ class TopicsConfig(_Model):
     files: list[str] = []
 
 
-ChannelType = Literal[
-    "dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "webhook", "console", "apprise"
-]
-
-
 class ChannelConfig(_Model):
     name: str
-    type: ChannelType
+    type: str
     url: str | None = None
     secret: str | None = None
     chat_id: str | None = None
     keyword: str | None = None
     per_minute: int | None = Field(None, ge=1)
 
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        from ..alerts.platforms import PLATFORMS
+
+        if v not in PLATFORMS:
+            raise ValueError(f"{v!r} is not a channel type; one of {', '.join(PLATFORMS)}")
+        return v
+
     @model_validator(mode="after")
-    def _needs_url(self) -> "ChannelConfig":
-        if self.type != "console" and not self.url:
+    def _platform_needs(self) -> "ChannelConfig":
+        from ..alerts.platforms import PLATFORMS
+
+        platform = PLATFORMS[self.type]
+        if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
         if self.type == "telegram" and not self.chat_id:
             raise ValueError("a telegram channel needs `chat_id`")
+        if self.per_minute is not None and self.per_minute > platform.per_minute:
+            raise ValueError(f"per_minute = {self.per_minute} is above {self.type}'s limit of {platform.per_minute} "
+                             "a minute (per_minute can only lower the pacing)")
         return self
 
 

@@ -1,0 +1,239 @@
+"""What every chat platform shares: the outcome of an attempt, the HTTP send, and digest packing.
+
+A platform is one class (one file in this package) holding everything about it: its documented
+limits and pacing, how a `Message` looks in its format, how a request is signed, and how its
+answers read. Like httpx's transports, the rest of regwatch only calls the small surface here:
+`render`, `pack`, `send` and the class attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT
+from ..message import Item, Message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str                       # sent | retry | broken | payload
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action == "sent"
+
+
+SENT = Outcome("sent")
+
+
+def redact(text: str, secrets: list[str | None] | tuple[str | None, ...] = ()) -> str:
+    """Remove secrets and URL credentials (tokens, keys, signatures) from a message meant for people."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    text = re.sub(r"(access_token|key|token|sig|sign|secret)=([^&\s\"']+)", r"\1=***", text, flags=re.I)
+    text = re.sub(r"/(bot)[0-9]+:[\w-]+", r"/\1***", text)
+    text = re.sub(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+", r"\1/***", text)
+    return text
+
+
+def retry_after(resp: httpx.Response, default: float | None = None) -> float | None:
+    v = resp.headers.get("Retry-After")
+    if v:
+        try:
+            return max(0.0, float(v))
+        except ValueError:
+            pass
+    return default
+
+
+def json_body(resp: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def http_common(resp: httpx.Response) -> Outcome | None:
+    """What every platform means by these statuses: rate limits and 5xx retry; a redirect, or a
+    404/410 (a deleted robot or webhook), means the channel's URL needs fixing."""
+    if resp.status_code == 429:
+        return Outcome("retry", "HTTP 429 rate limited", retry_after(resp, RATE_LIMIT_DEFAULT_WAIT))
+    if resp.status_code >= 500:
+        return Outcome("retry", f"HTTP {resp.status_code}", retry_after(resp))
+    if 300 <= resp.status_code < 400:
+        return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
+    if resp.status_code in (404, 410):
+        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200].strip()}: the robot or webhook is gone "
+                                 "(deleted, or a wrong URL)".replace("  ", " "))
+    return None
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_bytes(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes, never splitting a character, "…" marking the cut."""
+    if utf8_len(text) <= limit:
+        return text
+    return text.encode("utf-8")[: max(0, limit - 3)].decode("utf-8", "ignore") + "…"
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+@dataclass
+class Request:
+    url: httpx.URL
+    body: bytes
+    headers: dict[str, str]
+
+
+def with_query(url: str, params: dict[str, str]) -> httpx.URL:
+    """The channel URL exactly as configured, with what signing adds appended to its query.
+
+    httpx's `params=` *replaces* a URL's query: DingTalk's `access_token`, WeCom's `key` or
+    Discord's `thread_id` would be dropped. Appending keeps them; each value is encoded once.
+    """
+    u = httpx.URL(url)
+    if not params:
+        return u
+    added = urlencode(params).encode("ascii")      # "+", "/" and "=" of a signature: %2B %2F %3D, once
+    return u.copy_with(query=u.query + b"&" + added if u.query else added)
+
+
+class Platform:
+    """One chat platform. Subclasses set the limits and override `render` / `sign` / `classify`."""
+
+    type: ClassVar[str]
+    per_minute: ClassVar[int] = 600           # documented messages per minute (a channel may set fewer)
+    min_gap: ClassVar[float] = 0.0            # documented minimum seconds between two messages
+    max_digest_items: ClassVar[int] = 50      # articles in one digest message, at most (size decides first)
+    needs_url: ClassVar[bool] = True
+    http: ClassVar[bool] = True               # sent by regwatch's HTTP client
+
+    def __init__(self, channel: Any):
+        self.channel = channel
+        self.name: str = channel.name
+        self.keyword: str | None = channel.keyword
+        self.secrets: tuple[str | None, ...] = (channel.secret, channel.url)
+
+    # -- limits ---------------------------------------------------------------------------------
+
+    @property
+    def pace(self) -> tuple[int, float]:
+        """(messages per minute, minimum seconds between two) for this channel."""
+        return (min(self.channel.per_minute or self.per_minute, self.per_minute), self.min_gap)
+
+    def fits(self, payload: dict[str, Any]) -> bool:
+        """Whether a rendered payload is within the platform's documented limits."""
+        return True
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def render(self, m: Message) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def render_fitted(self, m: Message) -> dict[str, Any]:
+        """A single message within the limits: the lead is shortened first, so the link survives."""
+        payload = self.render(m)
+        lead = m.lead
+        while not self.fits(payload) and lead:
+            lead = lead[: max(0, int(len(lead) * 0.7) - 1)].rstrip()
+            payload = self.render(m.with_lead(lead + "…" if lead else ""))
+        return payload
+
+    def pack(self, m: Message) -> list[tuple[list[int], dict[str, Any]]]:
+        """A digest as complete messages within the limits: (indexes of its items, payload) each.
+
+        Items are never cut: a message holds as many whole items as fit (at most
+        `max_digest_items`), and the next message goes on from there, titled (2/3) and so on.
+        """
+        groups: list[list[int]] = []
+        current: list[int] = []
+        for i in range(len(m.items)):
+            trial = current + [i]
+            if current and (len(trial) > self.max_digest_items
+                            or not self.fits(self.render(m.with_items([m.items[j] for j in trial], 1, 2)))):
+                groups.append(current)
+                current = [i]
+            else:
+                current = trial
+        if current:
+            groups.append(current)
+        out = []
+        for n, g in enumerate(groups, 1):
+            part = m.with_items([m.items[j] for j in g], n, len(groups))
+            out.append((g, self.render_fitted(part)))
+        return out
+
+    def keyword_line(self, text: str) -> str:
+        """The robot's custom keyword, when the message does not already carry it."""
+        return f"\n\n{self.keyword}" if self.keyword and self.keyword not in text else ""
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def sign(self, payload: dict[str, Any], key: str, now: float) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+        """(payload, query parameters to add, headers to add) for one attempt at time `now`."""
+        return payload, {}, {}
+
+    def request(self, payload: dict[str, Any], key: str, now: float | None = None) -> Request:
+        """The exact request for one attempt: signed now, carrying the message's idempotency key."""
+        now = time.time() if now is None else now
+        payload, params, extra = self.sign(dict(payload), key, now)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8", **extra}
+        headers.update(self.body_headers(body, key, now))
+        return Request(with_query(self.channel.url, params), body, headers)
+
+    def body_headers(self, body: bytes, key: str, now: float) -> dict[str, str]:
+        """Headers that sign the exact bytes (Standard Webhooks)."""
+        return {}
+
+    def classify(self, resp: httpx.Response) -> Outcome:
+        raise NotImplementedError
+
+    async def send(self, client: httpx.AsyncClient, payload: dict[str, Any], key: str) -> Outcome:
+        req = self.request(payload, key)
+        try:
+            resp = await client.post(req.url, content=req.body, headers=req.headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            return Outcome("retry", self.redact(f"cannot connect: {type(e).__name__}"))
+        except httpx.TimeoutException as e:
+            return Outcome("retry", f"no answer in time ({type(e).__name__}); the message may have arrived")
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:
+            return Outcome("retry", self.redact(f"{type(e).__name__}: {e}")[:ERROR_CHARS])
+        return self.classify(resp)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+
+def markdown_items(items: list[Item]) -> list[str]:
+    """A digest's items as markdown list lines: the title is the link (every text in it is inert)."""
+    return [f"- [{i.title}]({i.url}) · {i.tail()}" if i.url else f"- {i.title} · {i.tail()}" for i in items]
+
+
+def markdown(m: Message, link_label: str = "阅读原文", heading: str = "### ") -> str:
+    """The CommonMark-ish text DingTalk, WeCom and Teams read."""
+    parts = [f"{heading}{m.label}"]
+    if m.items:
+        return "\n\n".join([*parts, "\n".join(markdown_items(m.items)), f"**触发** {m.trigger}" if m.trigger else ""]).rstrip()
+    parts += [f"**{k}** {v}" for k, v in m.fields()]
+    if m.lead:
+        parts.append(f"> {m.lead}")
+    if m.url:
+        parts.append(f"[{link_label}]({m.url})")
+    return "\n\n".join(parts)

@@ -1,0 +1,60 @@
+"""Discord webhook: one embed, no mentions parsed, `?wait=true` so that the answer says what happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..message import Message
+from .base import SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
+
+TITLE_CHARS = 256
+DESCRIPTION_CHARS = 4096
+FIELD_CHARS = 1024
+EMBED_TOTAL_CHARS = 6000
+CONTENT_CHARS = 2000
+
+
+class Discord(Platform):
+    type = "discord"
+    per_minute = 30
+    min_gap = 0.5
+
+    def render(self, m: Message) -> dict[str, Any]:
+        if m.items:
+            desc = "\n".join(markdown_items(m.items) + ([f"**触发** {m.trigger}"] if m.trigger else []))
+        else:
+            lines = [f"**{k}** {v}" for k, v in m.fields() if k != "来源"]
+            desc = "\n".join(lines + ([m.lead] if m.lead else []))
+        embed: dict[str, Any] = {"title": cut(m.title, TITLE_CHARS), "description": desc,
+                                 "fields": [{"name": "来源", "value": cut(m.outlet or "-", FIELD_CHARS), "inline": True},
+                                            {"name": "时间", "value": m.published or "-", "inline": True}]}
+        if m.url:
+            embed["url"] = m.url
+        return {"content": cut(f"【{m.heading}】", CONTENT_CHARS), "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+    def fits(self, payload: dict[str, Any]) -> bool:
+        e = payload["embeds"][0]
+        total = len(e["title"]) + len(e["description"]) + sum(len(f["name"]) + len(f["value"]) for f in e["fields"])
+        return len(e["description"]) <= DESCRIPTION_CHARS and total <= EMBED_TOTAL_CHARS
+
+    def sign(self, payload: dict[str, Any], key: str, now: float) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+        return payload, {"wait": "true"}, {}
+
+    def classify(self, resp: httpx.Response) -> Outcome:
+        if resp.status_code == 429:
+            data = json_body(resp) or {}
+            try:
+                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or 5.0)
+            except (TypeError, ValueError):
+                wait = 5.0
+            return Outcome("retry", "HTTP 429 rate limited", wait)
+        common = http_common(resp)
+        if common:
+            return common
+        if resp.status_code in (200, 204):
+            return SENT
+        if resp.status_code in (400, 413):
+            return Outcome("payload", f"HTTP {resp.status_code} {resp.text[:200]}")
+        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200]}")

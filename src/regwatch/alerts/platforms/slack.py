@@ -1,0 +1,67 @@
+"""Slack incoming webhook: `text` and blocks (a plain-text header, mrkdwn sections), `& < >` escaped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..message import Message
+from .base import SENT, Outcome, Platform, cut, http_common
+
+HEADER_CHARS = 150
+SECTION_CHARS = 3000
+MAX_BLOCKS = 50
+TEXT_CHARS = 3000
+
+
+def esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class Slack(Platform):
+    type = "slack"
+    per_minute = 60
+    min_gap = 1.0                   # one message a second
+
+    def render(self, m: Message) -> dict[str, Any]:
+        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": cut(m.label, HEADER_CHARS)}}]
+        if m.items:
+            lines = [f"• <{i.url}|{esc(i.title)}> · {esc(i.tail())}" if i.url else f"• {esc(i.title)} · {esc(i.tail())}"
+                     for i in m.items]
+            # one section per group of whole lines, each within a section's limit
+            section: list[str] = []
+            for line in lines:
+                if section and len("\n".join([*section, line])) > SECTION_CHARS:
+                    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(section)}})
+                    section = []
+                section.append(cut(line, SECTION_CHARS))
+            if section:
+                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(section)}})
+            if m.trigger:
+                blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": esc(f"触发: {m.trigger}")}]})
+        else:
+            lines = [f"*{k}* {esc(v)}" for k, v in m.fields()]
+            if m.lead:
+                lines.append(f"> {esc(m.lead)}")
+            if m.url:
+                lines.append(f"<{m.url}|阅读原文>")
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+        return {"text": cut(esc(m.label) + (f" {m.url}" if m.url else ""), TEXT_CHARS), "blocks": blocks,
+                "unfurl_links": False}
+
+    def fits(self, payload: dict[str, Any]) -> bool:
+        blocks = payload["blocks"]
+        return len(blocks) <= MAX_BLOCKS and all(
+            len(b["text"]["text"]) <= SECTION_CHARS for b in blocks if b["type"] == "section")
+
+    def classify(self, resp: httpx.Response) -> Outcome:
+        common = http_common(resp)
+        if common:
+            return common
+        body = resp.text.strip()[:200]
+        if resp.status_code == 200:
+            return SENT
+        if resp.status_code == 400:
+            return Outcome("payload", f"HTTP 400 {body}")
+        return Outcome("broken", f"HTTP {resp.status_code} {body}")

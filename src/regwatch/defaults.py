@@ -1,0 +1,41 @@
+"""Every default and limit of regwatch in one place (imported by every layer; imports nothing of ours but the version)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import __version__
+
+# -- time -------------------------------------------------------------------------------------
+SOURCE_TZ = "Asia/Shanghai"       # a source's times without an offset are read in this zone (`tz`)
+DISPLAY_TZ = "Asia/Shanghai"      # every time shown to people (`[display] tz`)
+_ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "PRC": "北京时间", "Asia/Hong_Kong": "香港时间",
+               "UTC": "UTC", "Etc/UTC": "UTC"}
+
+
+def display_zone_label(tz: str, when: datetime | None = None) -> str:
+    """`北京时间` for Beijing time; `UTC+05:30` style for a zone without a familiar name."""
+    if tz in _ZONE_NAMES:
+        return _ZONE_NAMES[tz]
+    from zoneinfo import ZoneInfo
+
+    off = (when or datetime.now()).astimezone(ZoneInfo(tz)).strftime("%z")
+    return f"UTC{off[:3]}:{off[3:]}"
+
+
+# -- the web ----------------------------------------------------------------------------------
+USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
+
+# -- delivery ---------------------------------------------------------------------------------
+DELIVERY_TIMEOUT = 15.0           # seconds for one webhook request (connect + answer)
+DELIVERY_CONNECT_TIMEOUT = 5.0
+CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash)
+PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
+PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
+SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
+BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
+RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
+DINGTALK_THROTTLE = 600.0         # DingTalk throttles a robot for ten minutes after 130101
+ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
+DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
+STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out

@@ -1,0 +1,290 @@
+"""Every alert promise kept: digests are units (split to fit, retried whole), every message carries
+what its platform needs, channels never block each other, and one sender per message."""
+
+import asyncio
+import json
+import re
+import threading
+import time
+
+import httpx
+import pytest
+
+from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.alerts.message import build_message, safe_url
+from regwatch.alerts.platforms import PLATFORMS
+from regwatch.alerts.subscriptions import enqueue_for, match
+from regwatch.pipeline.classify import Classifier, load_topics
+from regwatch.pipeline.process import Processor
+from regwatch.pipeline.store import Store
+from regwatch.pipeline.timeutil import utcnow
+from regwatch.service.config import ConfigError, ChannelConfig, parse_config
+
+BODY = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
+CREDENTIAL = {"dingtalk": "?access_token=T0KEN", "wecom": "?key=K3Y"}
+CLASSIFIER = Classifier(load_topics())
+
+
+def make(tmp_path, receiver, channels, subs=None, **alerts):
+    """A store and config: `channels` = {name: (type, extra fields)}; one rate-cap subscription to all of them."""
+    for name, (kind, extra) in channels.items():
+        receiver.routes[name] = {"type": kind, "secret": extra.get("secret")}
+    cfg = parse_config({
+        "store": {"path": str(tmp_path / "s.db")},
+        "sources": [{"name": n, "kind": "feed", "url": f"http://127.0.0.1:9/{n}.xml"} for n in ("a", "b", "s", "copy")],
+        "channels": [{"name": n, "type": k, "url": f"{receiver.url}/{n}{CREDENTIAL.get(k, '')}", **extra}
+                     for n, (k, extra) in channels.items()],
+        "subscriptions": subs or [{"name": "caps", "topics": ["rate_cap"], "channels": list(channels)}],
+        "alerts": alerts,
+    })
+    return cfg, Store(cfg.store.path)
+
+
+def publish(cfg, store, n, title="第{i}号：消费金融利率上限降至20%", source="s", outlet=None, start=0):
+    proc = Processor(store, CLASSIFIER)
+    out = []
+    for i in range(start, start + n):
+        t = title.format(i=i)
+        body = BODY + f"（第{i}号通知，编号{1000 + i}，涉及机构{i}家）"
+        done = proc.process(url=f"http://news.example.com/{source}/{i}", source=source, title=t, body=body, lang="zh",
+                            published_at=utcnow(), outlet=outlet)
+        enqueue_for(store, cfg, done, source, t, body, utcnow())
+        out.append(done)
+    return out
+
+
+def deliver(cfg, store, wait=10.0, client=None):
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts, client=client) as d:
+            return await d.deliver_due(wait_until=time.time() + wait)
+    return asyncio.run(go())
+
+
+# -- digests are units -------------------------------------------------------------------------
+
+def test_a_digest_that_timed_out_is_retried_whole_with_the_same_key(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"dt": ("dingtalk", {"secret": "SECdt"})},
+                      subs=[{"name": "hourly", "topics": ["rate_cap"], "channels": ["dt"], "digest": "hourly"}])
+    publish(cfg, store, 10)
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")   # the digest's time came
+    receiver.fail = {"dt": ["slow"]}           # the platform got it, but answered after our timeout
+    client = httpx.AsyncClient(timeout=httpx.Timeout(1.0))
+    stats = deliver(cfg, store, wait=8, client=client)
+    posts = [m for m in receiver.messages if m["route"] == "dt"]
+    assert stats.sent == 10
+    assert len(posts) == 2                                         # the digest, then the same digest again
+    assert posts[0]["body"]["msgUuid"] == posts[1]["body"]["msgUuid"]   # DingTalk drops the repeat
+    for p in posts:
+        assert p["body"]["markdown"]["text"].count("http://news.example.com/") == 10
+    assert store.one("SELECT count(*) FROM messages WHERE kind = 'digest'") == 1
+
+
+@pytest.mark.parametrize("kind,name", [("wecom", "wc"), ("slack", "sl"), ("discord", "dc"), ("feishu", "fs")])
+def test_a_digest_over_the_size_limit_is_split_into_whole_messages(tmp_path, receiver, kind, name):
+    cfg, store = make(tmp_path, receiver, {name: (kind, {})},
+                      subs=[{"name": "daily", "topics": ["rate_cap"], "channels": [name], "digest": "daily 09:00"}])
+    long_title = "第{i}号：" + "关于进一步规范消费金融公司综合融资成本与年化利率上限管理有关事项的通知解读" * 3
+    publish(cfg, store, 60, title=long_title)
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")   # the digest's time came
+    stats = deliver(cfg, store)
+    posts = receiver.delivered(name)
+    assert stats.sent == 60 and len(posts) > 1
+    blob = [json.dumps(p["body"], ensure_ascii=False) for p in posts]
+    for i in range(60):                                   # every article in exactly one message, its link whole
+        assert sum(len(re.findall(rf"http://news\.example\.com/s/{i}(?![0-9])", b)) for b in blob) == 1, i
+    for p in posts:
+        assert PLATFORMS[kind](cfg.channels[0]).fits(p["body"])
+    assert f"（1/{len(posts)}）" in blob[0] and f"（{len(posts)}/{len(posts)}）" in blob[-1]
+    assert store.one("SELECT count(*) FROM alerts WHERE status = 'sent'") == 60
+
+
+def test_wecom_digest_within_4096_bytes(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wc": ("wecom", {})},
+                      subs=[{"name": "hourly", "topics": ["rate_cap"], "channels": ["wc"], "digest": "hourly"}])
+    publish(cfg, store, 25, title="第{i}号：" + "消费金融公司年化利率上限降至百分之二十以内" * 4)
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    deliver(cfg, store)
+    posts = receiver.delivered("wc")
+    assert all(len(p["body"]["markdown"]["content"].encode()) <= 4096 for p in posts)
+    assert sum(p["body"]["markdown"]["content"].count("](http://news.example.com/") for p in posts) == 25
+
+
+def test_feishu_digests_and_health_notices_carry_the_keyword(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"fs": ("feishu", {"secret": "fs-secret", "keyword": "监管"})},
+                      subs=[{"name": "hourly", "topics": ["rate_cap"], "channels": ["fs"], "digest": "hourly"}],
+                      health_channels=["fs"])
+    publish(cfg, store, 5)
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    store.enqueue_alert(subscription="health", channel="fs", story_id=None, article_id=None, kind="health",
+                        payload={"source": "pbc", "state": "failing", "detail": "HTTP 503"}, idem_key="h1")
+    deliver(cfg, store)
+    posts = receiver.delivered("fs")
+    assert len(posts) == 2 and all(m["sig_ok"] for m in posts)
+    assert all("监管" in json.dumps(p["body"]["card"], ensure_ascii=False) for p in posts)
+
+
+def test_a_digest_names_the_other_outlets_of_each_story(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"sl": ("slack", {})},
+                      subs=[{"name": "daily", "topics": ["rate_cap"], "channels": ["sl"], "digest": "hourly"}])
+    publish(cfg, store, 2, outlet="财经网")
+    publish(cfg, store, 1, title="转载：第{i}号：消费金融利率上限降至20%", source="copy", outlet="经济日报")   # a copy of #0
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    deliver(cfg, store)
+    text = "\n".join(b["text"]["text"] for b in receiver.delivered("sl")[0]["body"]["blocks"] if b["type"] == "section")
+    assert "另见 经济日报" in text and text.count("另见") == 1
+
+
+# -- every platform's answer ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,name", [("dingtalk", "dt"), ("wecom", "wc"), ("feishu", "fs")])
+def test_a_deleted_robot_breaks_the_channel_and_is_reported(tmp_path, receiver, kind, name):
+    receiver.routes["ops"] = {"type": "slack"}
+    cfg = parse_config({
+        "store": {"path": str(tmp_path / "s.db")},
+        "channels": [{"name": name, "type": kind, "url": f"{receiver.url}/{name}{CREDENTIAL.get(kind, '')}"},
+                     {"name": "ops", "type": "slack", "url": f"{receiver.url}/ops"}],
+        "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": [name]}],
+        "alerts": {"health_channels": ["ops"]}})
+    receiver.routes[name] = {"type": kind}
+    store = Store(cfg.store.path)
+    receiver.fail = {name: ["gone"] * 5}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=3)
+    assert len([m for m in receiver.messages if m["route"] == name]) == 1          # not retried
+    assert store.one("SELECT status FROM alerts WHERE channel = ?", (name,)) == "broken"
+    assert "404" in store.one("SELECT last_error FROM alerts WHERE channel = ?", (name,))
+    reports = receiver.delivered("ops")
+    assert len(reports) == 1 and f"通道 {name}" in json.dumps(reports[0]["body"], ensure_ascii=False)
+
+
+# -- one story, one alert per subscription --------------------------------------------------------
+
+def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})}, subs=[
+        {"name": "all", "topics": ["rate_cap"], "channels": ["gw"]},
+        {"name": "only-b", "topics": ["rate_cap"], "channels": ["gw"], "sources": ["b"]}])
+    first = publish(cfg, store, 1, source="a")[0]
+    copy = publish(cfg, store, 1, title="转载：第{i}号：消费金融利率上限降至20%", source="b")[0]
+    assert copy.story_id == first.story_id and not copy.new_story
+    body = BODY + "（第0号通知，编号1000，涉及机构0家）"
+    again = Processor(store, CLASSIFIER).process(url="http://news.example.com/b/again", source="b", title="再转载：第0号",
+                                                 body=body, lang="zh", published_at=utcnow())
+    assert again.story_id == first.story_id
+    assert enqueue_for(store, cfg, again, "b", "再转载：第0号", body, utcnow()) == 0
+    deliver(cfg, store)
+    subs = sorted(m["body"]["data"]["subscription"] for m in receiver.delivered("gw"))
+    assert subs == ["all", "only-b"]                      # one each: the copy alerted only-b, once
+
+
+def test_copies_of_a_baseline_story_never_alert(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    proc = Processor(store, CLASSIFIER)
+    proc.process(url="http://old/1", source="a", title="消费金融利率上限降至20%", body=BODY + "（编号1000）", lang="zh",
+                 published_at=None, baseline=True)
+    copy = publish(cfg, store, 1, title="转载：消费金融利率上限降至20%", source="b")[0]
+    assert not copy.new_story and store.one("SELECT count(*) FROM alerts") == 0
+
+
+def test_english_keywords_match_whole_words():
+    cfg = parse_config({"channels": [{"name": "c", "type": "console"}],
+                        "subscriptions": [{"name": "apr", "keywords": ["APR", "花呗"], "channels": ["c"]}]})
+    sub = cfg.subscriptions[0]
+    assert match(sub, source="s", topics=set(), title="Lenders must show the APR", body="") == (True, "APR")
+    assert match(sub, source="s", topics=set(), title="In April, banks cut rates", body="")[0] is False
+    assert match(sub, source="s", topics=set(), title="APRs above 24% banned", body="")[0] is False
+    assert match(sub, source="s", topics=set(), title="蚂蚁花唄调整", body="") == (True, "花呗")   # Chinese: anywhere
+
+
+def test_the_message_says_which_subscription_and_keyword_sent_it(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"sl": ("slack", {})},
+                      subs=[{"name": "huabei-watch", "keywords": ["综合融资成本"], "channels": ["sl"]}])
+    publish(cfg, store, 1)
+    deliver(cfg, store)
+    text = receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]
+    assert "订阅 huabei-watch（关键词：综合融资成本）" in text and "北京时间" in text and "UTC+" not in text
+
+
+# -- channels never block each other, and one sender per message -----------------------------------
+
+def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {}), "fast": ("slack", {})})
+    receiver.fail = {"slow": ["hold"]}
+    publish(cfg, store, 1)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(stats=deliver(cfg, Store(cfg.store.path), wait=15)))
+    t.start()
+    deadline = time.time() + 20
+    while not receiver.delivered("fast") and time.time() < deadline and t.is_alive():
+        time.sleep(0.05)
+    arrived_while_held = bool(receiver.delivered("fast")) and not receiver.release.is_set()
+    receiver.release.set()
+    t.join(30)
+    assert arrived_while_held                       # the fast channel did not wait for the hanging one
+    assert result["stats"].sent == 2
+
+
+def test_two_senders_on_one_store_send_each_message_once(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "sl": ("slack", {})})
+    publish(cfg, store, 6)
+    receiver.fail = {"gw": ["hold"]}                # the first sender is mid-send when the second starts
+    results = []
+
+    def sender():
+        own = Store(cfg.store.path)                 # its own connection, as another process has
+        results.append(deliver(cfg, own, wait=12))
+
+    first = threading.Thread(target=sender)
+    first.start()
+    deadline = time.time() + 10
+    while not any(m["route"] == "gw" for m in receiver.messages) and time.time() < deadline:
+        time.sleep(0.05)
+    second = threading.Thread(target=sender)        # a cron `run --once` beside the daemon
+    second.start()
+    time.sleep(1.0)
+    receiver.release.set()
+    first.join(30)
+    second.join(30)
+    keys = [m["headers"]["webhook-id"] for m in receiver.messages if m["route"] == "gw"]
+    assert len(keys) == len(set(keys)) == 6          # 6 alerts, each POSTed once
+    assert len(receiver.delivered("sl")) == 6
+    assert store.one("SELECT count(*) FROM alerts WHERE status = 'sent'") == 12
+
+
+# -- smaller promises --------------------------------------------------------------------------------
+
+def test_per_minute_cannot_exceed_the_platforms_limit():
+    with pytest.raises(ConfigError, match="above dingtalk's limit of 20"):
+        parse_config({"channels": [{"name": "d", "type": "dingtalk", "url": "http://127.0.0.1/x", "per_minute": 60}]})
+    assert parse_config({"channels": [{"name": "d", "type": "dingtalk", "url": "http://127.0.0.1/x",
+                                       "per_minute": 10}]}).channels[0].per_minute == 10
+
+
+def test_no_lead_when_lead_chars_is_zero():
+    m = build_message({"url": "http://x/1", "title": "t", "body": "正文第一段，足够长的一段话用于生成摘要内容。"}, [], {}, "s",
+                      lead_chars=0)
+    ch = ChannelConfig(name="w", type="wecom", url="http://127.0.0.1/x")
+    assert m.lead == "" and "> " not in PLATFORMS["wecom"](ch).render_fitted(m)["markdown"]["content"]
+
+
+def test_wecom_keeps_its_heading_when_the_lead_is_shortened():
+    art = {"url": "http://x/1", "title": "标题", "body": "很长的正文" * 3000}
+    ch = ChannelConfig(name="w", type="wecom", url="http://127.0.0.1/x")
+    short = PLATFORMS["wecom"](ch).render_fitted(build_message(dict(art, body="短正文，但足够长，超过二十个字的一段话。"), [], {}, "s"))
+    long = PLATFORMS["wecom"](ch).render_fitted(build_message(art, [], {}, "s", lead_chars=4000))
+    heading = re.match(r"#+ ", short["markdown"]["content"]).group(0)
+    assert long["markdown"]["content"].startswith(heading) and len(long["markdown"]["content"].encode()) <= 4096
+
+
+@pytest.mark.parametrize("url", [
+    "http://x><!channel><@host/a/7", "http://a.com\"onmouseover=alert(1)/x", "javascript:alert(1)",
+    "http://<@all>.example/x", "file:///etc/passwd", "http://[::1>/x",
+])
+def test_hostile_urls_are_rebuilt_or_dropped(url):
+    safe = safe_url(url)
+    assert not re.search(r"[<>\"'\s@|]", safe), safe
+    art = {"url": url, "title": "t", "body": ""}
+    for kind in ("slack", "wecom", "feishu", "telegram", "dingtalk", "discord", "teams"):
+        ch = ChannelConfig(name=kind, type=kind, url="http://127.0.0.1/x", chat_id="1")
+        blob = json.dumps(PLATFORMS[kind](ch).render_fitted(build_message(art, [], {}, "s")), ensure_ascii=False)
+        for live in ("<!channel>", "<@all>", "<@host", '"onmouseover', "javascript:"):
+            assert live not in blob, (kind, live)
