@@ -111,3 +111,46 @@ def test_backtest_shows_what_a_rule_change_would_alert(tmp_path, rw):
     assert result["alerts_gained"] == {"bnpl-watch": 1}
     r = rw("eval", "--store", "-c", cfg)
     assert "+bnpl" in r.stdout and "would alert: bnpl-watch" in r.stdout
+
+
+def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
+    from regwatch.pipeline.classify import Classifier, load_topics
+    from regwatch.pipeline.process import Processor
+    from regwatch.pipeline.store import Store
+
+    store = Store(tmp_path / "rw.db")
+    p = Processor(store, Classifier(load_topics()))
+    caps = p.process(url="http://x/caps", source="s", title="消费金融公司综合融资成本须降至24%以内",
+                     body="监管要求持牌消费金融公司将综合融资成本压降至24%以内，超过部分不得收取。", lang="zh", published_at=None)
+    plain = p.process(url="http://x/plain", source="s", title="某银行发布年报", body="某银行发布年报，净利润同比增长5%。",
+                      lang="zh", published_at=None)
+    store.close()
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    assert rw("eval", "--labels", "-c", cfg).returncode == 2                      # nothing labelled yet: one line
+    assert rw("label", str(caps.article_id), "--topic", "rate_cap", "--not", "enforcement", "-c", cfg).returncode == 0
+    assert rw("label", "http://x/plain", "--topic", "consumer_protection", "-c", cfg).returncode == 0
+    bad = rw("label", "http://x/plain", "--topic", "enforcment", "-c", cfg)
+    assert bad.returncode == 2 and "known topics" in bad.stderr and "Traceback" not in bad.stderr
+    assert rw("label", "#999", "--topic", "rate_cap", "-c", cfg).returncode == 2
+    out = json.loads(rw("eval", "--labels", "--json", "-c", cfg).stdout)
+    assert out["articles"] == 2
+    assert out["topics"]["rate_cap"]["tp"] == 1 and out["topics"]["consumer_protection"]["fn"] == 1
+    assert out["topics"]["enforcement"]["fp"] == 0
+
+
+def test_cross_validation_by_event_keeps_each_event_on_one_side():
+    from regwatch.pipeline.evaluate import cross_validate, folds_by_event, split_of
+
+    items = [{"id": f"a{i}", "event": f"ev{i // 3}", "title": "t", "text": "", "labels": [], "lang": "zh"}
+             for i in range(60)]
+    folds = folds_by_event(items, 5)
+    assert sum(len(f) for f in folds) == 60
+    for f in folds:
+        events = {i["event"] for i in f}
+        assert all(sum(i["event"] == e for i in f) == 3 for e in events)      # all copies of an event together
+    assert len({split_of(i) for i in items if i["event"] == "ev0"}) == 1
+    seen = []
+    cv = cross_validate(items, 5, lambda train: seen.append(len(train)) or Classifier(load_topics()))
+    assert len(cv.folds) == len(seen) and all(n < 60 for n in seen)
+    assert cv.summary()["micro_f1"]["mean"] == 1.0

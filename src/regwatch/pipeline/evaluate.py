@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .classify import Classifier
+
+TEST_SHARE = 5          # one event in five goes to the test split (read only at the end of a change)
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Report:
     negatives_tagged: int = 0
     negatives: int = 0
     n: int = 0
+    by_lang: dict[str, TopicScore] = field(default_factory=dict)   # micro-averaged per language
 
     @property
     def micro(self) -> TopicScore:
@@ -49,29 +54,97 @@ class Report:
         row = lambda s: {"precision": round(s.precision, 3), "recall": round(s.recall, 3), "f1": round(s.f1, 3),
                          "tp": s.tp, "fp": s.fp, "fn": s.fn}
         return {"articles": self.n, "micro": row(self.micro), "topics": {k: row(v) for k, v in self.topics.items()},
+                "by_lang": {k: row(v) for k, v in sorted(self.by_lang.items())},
                 "negatives": self.negatives, "negatives_tagged": self.negatives_tagged, "mistakes": self.mistakes}
 
 
 def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
+    """Score the classifier on labelled items (`labels`: the topics; with `not_labels`, only the
+    topics named in either list are judged — a user's corrections in the store)."""
     report = Report({t.id: TopicScore() for t in classifier.topics})
     for item in items:
         report.n += 1
         want = set(item.get("labels") or [])
+        judged = want | set(item.get("not_labels") or []) if "not_labels" in item else None
         tags = {t.topic: t for t in classifier.classify(item.get("title", ""), item.get("text", ""))}
-        got = set(tags)
-        if not want:
+        got = set(tags) if judged is None else set(tags) & judged
+        if not want and judged is None:
             report.negatives += 1
             report.negatives_tagged += bool(got)
+        lang = report.by_lang.setdefault(str(item.get("lang") or "?"), TopicScore())
         for topic, score in report.topics.items():
             if topic in want and topic in got:
                 score.tp += 1
+                lang.tp += 1
             elif topic in got:
+                lang.fp += 1
                 score.fp += 1
                 report.mistakes.append({"id": item.get("id"), "kind": "false positive", "topic": topic,
                                         "title": item.get("title"), "evidence": tags[topic].evidence[:4]})
             elif topic in want:
                 score.fn += 1
+                lang.fn += 1
                 report.mistakes.append({"id": item.get("id"), "kind": "missed", "topic": topic,
                                         "title": item.get("title")})
     return report
 
+
+
+# -- splits by event, and cross-validation ------------------------------------------------------
+
+def event_of(item: dict[str, Any]) -> str:
+    """The real event an article reports: every copy and retelling of it shares one key."""
+    return str(item.get("event") or item.get("id") or item.get("title"))
+
+
+def _bucket(key: str, n: int) -> int:
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % n
+
+
+def split_of(item: dict[str, Any]) -> str:
+    """`test` (one event in five, fixed by the event's hash) or `dev`: all of an event on one side."""
+    return "test" if _bucket("split:" + event_of(item), TEST_SHARE) == 0 else "dev"
+
+
+def folds_by_event(items: Sequence[dict[str, Any]], k: int) -> list[list[dict[str, Any]]]:
+    """k folds with every event wholly in one of them."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(k)]
+    for item in items:
+        out[_bucket("fold:" + event_of(item), k)].append(item)
+    return out
+
+
+@dataclass
+class CrossValidation:
+    folds: list[Report]
+
+    def summary(self) -> dict[str, Any]:
+        def stat(values: list[float]) -> dict[str, float]:
+            return {"mean": round(statistics.mean(values), 3),
+                    "sd": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
+                    "min": round(min(values), 3), "max": round(max(values), 3)}
+
+        micro = [f.micro for f in self.folds]
+        out: dict[str, Any] = {"folds": len(self.folds), "articles": sum(f.n for f in self.folds),
+                               "micro_f1": stat([m.f1 for m in micro]), "precision": stat([m.precision for m in micro]),
+                               "recall": stat([m.recall for m in micro])}
+        topics = self.folds[0].topics.keys() if self.folds else []
+        out["topics_f1"] = {t: stat([f.topics[t].f1 for f in self.folds]) for t in topics}
+        langs = sorted({lang for f in self.folds for lang in f.by_lang})
+        out["recall_by_lang"] = {lang: stat([f.by_lang[lang].recall for f in self.folds if lang in f.by_lang])
+                                 for lang in langs}
+        return out
+
+
+def cross_validate(items: Sequence[dict[str, Any]], k: int,
+                   make: Callable[[list[dict[str, Any]]], Classifier]) -> CrossValidation:
+    """k-fold cross-validation by event: `make(training items)` builds the classifier for each fold
+    (rules ignore the training items; a learned stage is trained on them), scored on the held-out fold."""
+    folds = folds_by_event(items, k)
+    reports = []
+    for i, held in enumerate(folds):
+        if not held:
+            continue
+        train = [x for j, f in enumerate(folds) if j != i for x in f]
+        reports.append(evaluate(make(train), held))
+    return CrossValidation(reports)

@@ -177,8 +177,21 @@ def _m6_messages(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m7_labels(db: sqlite_utils.Database) -> None:
+    # a user's corrections of the tagging (`regwatch label`), for `eval --labels` and `train`
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS labels (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            value INTEGER NOT NULL,          -- 1: is about the topic; 0: is not
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic)
+        );
+    """)
+
+
 MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text,
-              _m6_messages]
+              _m6_messages, _m7_labels]
 
 
 @dataclass
@@ -467,6 +480,31 @@ class Store:
             "UNION ALL SELECT min(claimed_until) FROM messages WHERE status = 'sending' "
             "UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL "
             "AND status IN ('pending','retry','digest'))")
+
+    # -- labels (a user's corrections) -------------------------------------------------------
+
+    def find_article(self, url_or_id: str) -> dict[str, Any] | None:
+        """An article by its id (`123` or `#123`) or its URL."""
+        key = url_or_id.strip().lstrip("#")
+        rows = self.q("SELECT * FROM articles WHERE id = ?", (int(key),)) if key.isdigit() else []
+        return rows[0] if rows else (self.q("SELECT * FROM articles WHERE url = ?", (url_or_id.strip(),)) or [None])[0]
+
+    def set_label(self, article_id: int, topic: str, value: bool) -> None:
+        self.conn.execute(
+            "INSERT INTO labels (article_id, topic, value, created_at) VALUES (?,?,?,?) ON CONFLICT(article_id, topic) "
+            "DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
+            (article_id, topic, int(value), iso(utcnow())))
+
+    def labelled_articles(self) -> list[dict[str, Any]]:
+        """Every labelled article as an evaluation item: `labels` (is about) and `not_labels` (is not)."""
+        out: dict[int, dict[str, Any]] = {}
+        for r in self.q("SELECT l.article_id, l.topic, l.value, a.title, a.body, a.attachment_text, a.lang, a.url "
+                        "FROM labels l JOIN articles a ON a.id = l.article_id ORDER BY l.article_id, l.topic"):
+            item = out.setdefault(r["article_id"], {
+                "id": r["article_id"], "url": r["url"], "title": r["title"] or "", "lang": r["lang"], "labels": [],
+                "not_labels": [], "text": (r["body"] or "") + ("\n" + r["attachment_text"] if r["attachment_text"] else "")})
+            item["labels" if r["value"] else "not_labels"].append(r["topic"])
+        return list(out.values())
 
     def story_outlets(self, story_id: int | None) -> list[str]:
         return json.loads(self.one("SELECT outlets FROM stories WHERE id = ?", (story_id,)) or "[]")

@@ -110,15 +110,17 @@ def register(main, config_option, errors, UserError) -> None:
     @main.command(name="eval")
     @click.argument("path", required=False)
     @click.option("--store", "use_store", is_flag=True, help="Backtest: re-tag the stored articles with the current packs.")
+    @click.option("--labels", "use_labels", is_flag=True, help="Score the packs on the corrections kept by `regwatch label`.")
+    @click.option("--folds", type=click.IntRange(2, 20), help="k-fold cross-validation by event (mean and spread).")
     @click.option("--since", help="With --store: only articles fetched since (7d, or a date).")
     @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
     @click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
     @config_option
     @errors
-    def eval_(path, use_store, since, as_json, mistakes, config_path):
-        """Precision / recall / F1 per topic against a labeled JSONL (`labels`); or, with --store, what the
-        current packs would tag and alert differently among the stored articles."""
-        from ..pipeline.evaluate import evaluate
+    def eval_(path, use_store, use_labels, folds, since, as_json, mistakes, config_path):
+        """Precision / recall / F1 per topic against a labeled JSONL (`labels`); with --labels, against your
+        corrections in the store; with --store, what the current packs would tag and alert differently."""
+        from ..pipeline.evaluate import cross_validate, evaluate
         from .app import load_classifier
 
         cfg = load_config(config_path)
@@ -126,20 +128,70 @@ def register(main, config_option, errors, UserError) -> None:
         if use_store:
             _backtest(cfg, clf, since, as_json)
             return
-        if not path:
-            raise UserError("give a labeled JSONL file, or --store to backtest the stored articles")
-        report = evaluate(clf, _read_items(path))
+        if use_labels:
+            _, store = _store(config_path)
+            items = store.labelled_articles()
+            if not items:
+                raise UserError("no labels in the store yet: add some with `regwatch label URL_OR_ID --topic T` / `--not T`")
+        elif not path:
+            raise UserError("give a labeled JSONL file, --labels (your corrections) or --store (a backtest)")
+        else:
+            items = list(_read_items(path))
+        if folds:
+            cv = cross_validate(items, folds, lambda train: clf).summary()
+            if as_json:
+                click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
+                return
+            f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"
+            click.echo(f"{cv['folds']}-fold cross-validation by event, {cv['articles']} articles")
+            click.echo(f"micro-F1   {f(cv['micro_f1'])}\nprecision  {f(cv['precision'])}\nrecall     {f(cv['recall'])}")
+            for lang, st in cv["recall_by_lang"].items():
+                click.echo(f"recall {lang:3} {f(st)}")
+            for t, st in cv["topics_f1"].items():
+                click.echo(f"F1 {t:20} {f(st)}")
+            return
+        report = evaluate(clf, items)
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
             return
         click.echo(f"{'topic':22} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
-        for name, s in [*report.topics.items(), ("micro", report.micro)]:
+        rows = [*report.topics.items(), ("micro", report.micro), *((f"micro, {k}", v) for k, v in sorted(report.by_lang.items()))]
+        for name, s in rows:
             click.echo(f"{name:22} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.tp:4} {s.fp:4} {s.fn:4}")
         click.echo(f"{report.n} articles; {report.negatives_tagged} of {report.negatives} negatives tagged")
         if mistakes:
             for m in report.mistakes:
                 ev = ", ".join(e["term"] for e in m.get("evidence", []))
                 click.echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {str(m['title'])[:50]}" + (f"  [{ev}]" if ev else ""))
+
+    @main.command()
+    @click.argument("article")
+    @click.option("--topic", "topics", multiple=True, help="The article IS about this topic (repeatable).")
+    @click.option("--not", "nots", multiple=True, help="The article is NOT about this topic (repeatable).")
+    @config_option
+    @errors
+    def label(article, topics, nots, config_path):
+        """Correct the tagging of a stored ARTICLE (its id or URL): kept in the store for `eval --labels`."""
+        from .app import load_classifier
+
+        if not topics and not nots:
+            raise UserError("say what the article is about: --topic T and/or --not T")
+        cfg = load_config(config_path)
+        known = {t.id for t in load_classifier(cfg).topics}
+        for t in (*topics, *nots):
+            if t not in known:
+                raise UserError(f"no topic {t!r}; known topics: {', '.join(sorted(known))}")
+        _, store = _store(config_path)
+        row = store.find_article(article)
+        if row is None:
+            raise UserError(f"no stored article {article!r} (give its id, as `regwatch search --json` shows, or its URL)")
+        with store.tx():
+            for t in topics:
+                store.set_label(row["id"], t, True)
+            for t in nots:
+                store.set_label(row["id"], t, False)
+        shown = ", ".join([*topics, *(f"not {t}" for t in nots)])
+        click.echo(f"#{row['id']} {row['title'] or row['url']}: {shown}")
 
     @main.command()
     @click.argument("query")
