@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/extraction.py [--out bench/out/extraction.json]
 
-Sets (../shared/datasets): the article-extraction benchmark (181 pages, English, body truth),
+Sets (bench/data, each with its LICENSE and PROVENANCE.md): the article-extraction benchmark (181 pages, English, body truth),
 chinese-web-content-extraction (69 Chinese pages, body and date truth), gne-test-pages (62
 Chinese article pages, title and date truth). Body F1 is the benchmark's shingle metric (word
 4-grams; character 4-grams for Chinese). Baselines: trafilatura fed the raw bytes (what a naive
@@ -27,7 +27,7 @@ import trafilatura  # noqa: E402
 from regwatch.pipeline.decode import decode_html  # noqa: E402
 from regwatch.pipeline.extract import ExtractError, extract_bytes  # noqa: E402
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def english():

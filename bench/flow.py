@@ -34,7 +34,7 @@ from support.news import art, article_page, feed  # noqa: E402
 from support.servers import Page, Receiver, Site  # noqa: E402
 
 REGWATCH = str(Path(sys.executable).parent / "regwatch")
-DATA = ROOT.parent / "shared" / "datasets"
+DATA = ROOT / "bench" / "data"
 
 
 def run(args, cwd, env=None, timeout=900):

@@ -9,7 +9,7 @@ import pytest
 from support.servers import Receiver, Site
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures"
 REGWATCH = str(Path(sys.executable).parent / "regwatch")
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -43,5 +43,5 @@ def rw():
 
 @pytest.fixture
 def seed_articles():
-    path = SHARED / "datasets" / "seed-articles" / "articles.jsonl"
+    path = FIXTURES / "seed-articles" / "articles.jsonl"
     return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
