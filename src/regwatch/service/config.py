@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..alerts.signing import standard_webhook_key
 from .durations import parse_duration
 
 CONFIG_ENV = "REGWATCH_CONFIG"
@@ -140,6 +141,12 @@ class ChannelConfig(_Model):
         if self.per_minute is not None and self.per_minute > platform.per_minute:
             raise ValueError(f"per_minute = {self.per_minute} is above {self.type}'s limit of {platform.per_minute} "
                              "a minute (per_minute can only lower the pacing)")
+        if self.type == "webhook" and self.secret is not None:
+            try:
+                standard_webhook_key(self.secret)
+            except ValueError:
+                raise ValueError("`secret` is not a Standard Webhooks secret: write it in base64, with or without "
+                                 "`whsec_` (e.g. whsec_ followed by the output of `openssl rand -base64 32`)") from None
         return self
 
 
