@@ -2,16 +2,26 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: install run demo test bench browse report lock clean
+.PHONY: install dev run demo test test-lowest bench browse report lock clean
 
-$(BIN)/regwatch: pyproject.toml requirements.lock
+# The runtime set (requirements.lock): what `make install`, `make run` and deploy/Dockerfile install.
+$(VENV)/.runtime: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
-	@touch $(BIN)/regwatch
+	$(PIP) -r requirements.lock
+	$(PIP) --no-deps -e .
+	@touch $@
 
-install: $(BIN)/regwatch
+# The development set (requirements-dev.lock): the runtime set plus tests, benchmarks, Datasette,
+# apprise, the platforms' own libraries the test receivers verify with, ruff, mypy, uv.
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(PIP) -r requirements-dev.lock
+	@touch $@
+
+install: $(VENV)/.runtime
+
+dev: $(VENV)/.dev
 
 run: install
 	$(BIN)/regwatch run
@@ -19,16 +29,16 @@ run: install
 demo: install
 	$(BIN)/regwatch demo
 
-test: install
+test: dev
 	$(BIN)/python -m pytest
 
-bench: install
+bench: dev
 	$(BIN)/python bench/run_all.py
 
 # Datasette on the store (or, without one, on the demo's), with regwatch's table descriptions,
 # canned queries and Chinese search.
 DB ?= regwatch.db
-browse: install
+browse: dev
 	@db=$(DB); if [ ! -f $$db ]; then echo "no $$db: browsing the demo's store"; \
 	  $(BIN)/regwatch demo --keep .demo > /dev/null; db=.demo/regwatch.db; fi; \
 	$(BIN)/datasette $$db -m deploy/datasette/metadata.yml --plugins-dir deploy/datasette/plugins -h 127.0.0.1 -p 8001
@@ -36,9 +46,20 @@ browse: install
 report: install
 	$(BIN)/regwatch report --out report.html
 
-# Re-resolve the pinned versions after changing pyproject.toml's dependencies.
-lock:
-	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+# Re-resolve both locks after changing pyproject.toml's dependencies: the runtime set, then the
+# development set with the runtime pins as constraints (the same versions in both).
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11
+lock: dev
+	$(UV_COMPILE) pyproject.toml -o requirements.lock
+	$(UV_COMPILE) pyproject.toml --extra dev -c requirements.lock -o requirements-dev.lock
+
+# The lower bounds in pyproject.toml hold: the test suite on the lowest versions they allow.
+test-lowest: dev
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --resolution lowest-direct pyproject.toml --extra dev -o $(VENV)-lowest.txt
+	$(BIN)/uv venv --quiet --allow-existing -p $(BIN)/python $(VENV)-lowest
+	VIRTUAL_ENV=$(VENV)-lowest $(BIN)/uv pip install --quiet -r $(VENV)-lowest.txt
+	VIRTUAL_ENV=$(VENV)-lowest $(BIN)/uv pip install --quiet --no-deps -e .
+	$(VENV)-lowest/bin/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VENV)-lowest $(VENV)-lowest.txt build *.egg-info src/*.egg-info .pytest_cache
