@@ -1,17 +1,59 @@
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-
-from support.servers import Receiver, Site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 REGWATCH = str(Path(sys.executable).parent / "regwatch")
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Tests read only the repository (and the venv, the Python installation, /tmp, the system's own
+# files): every read elsewhere, by the tests or by a Python process they start, fails the test.
+GUARD_DIR = ROOT / "tests" / "support" / "readguard"
+_spec = importlib.util.spec_from_file_location("readguard", GUARD_DIR / "sitecustomize.py")
+readguard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(readguard)
+OUTSIDE: list[str] = []
+readguard.install(str(ROOT), lambda event, where: OUTSIDE.append(f"{event} {where}"))
+_fd, GUARD_LOG = tempfile.mkstemp(prefix="regwatch-readguard-", suffix=".log")
+os.close(_fd)
+os.environ[readguard.ENV_ROOT] = str(ROOT)
+os.environ[readguard.ENV_LOG] = GUARD_LOG
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+
+from support.servers import Receiver, Site  # noqa: E402
+
+
+def outside_reads() -> list[str]:
+    """What was read outside the repository since the last call (this process and its children)."""
+    seen, OUTSIDE[:] = list(OUTSIDE), []
+    with open(GUARD_LOG, "r+", encoding="utf-8") as f:
+        seen += f.read().splitlines()
+        f.truncate(0)
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def reads_only_the_repository(request):
+    before = outside_reads()   # at collection (module level), or between tests
+    yield
+    seen = before + outside_reads()
+    if seen:
+        pytest.fail("read outside the repository:\n  " + "\n  ".join(dict.fromkeys(seen)), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = outside_reads()
+    os.unlink(GUARD_LOG)
+    if left:
+        print("\nread outside the repository after the last test:\n  " + "\n  ".join(dict.fromkeys(left)))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

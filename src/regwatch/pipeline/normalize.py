@@ -19,8 +19,8 @@ def _t2s_cached(s: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    # opencc's pure-Python converter is slow on long strings; Simplified text passes unchanged,
-    # so convert only when a character outside GB2312's Simplified range could be Traditional.
+    # Simplified text passes unchanged, so convert only when a character outside GB2312's
+    # Simplified range could be Traditional (most text never reaches OpenCC).
     if not _has_maybe_traditional(text):
         return text
     return "\n".join(_t2s_cached(line) if _has_maybe_traditional(line) else line for line in text.split("\n"))
