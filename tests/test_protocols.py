@@ -1,6 +1,6 @@
 """The platforms' protocols as their own libraries read them: Standard Webhooks secrets and signatures
 (the reference library `standardwebhooks`), Slack blocks (slack_sdk's models), the signing test vectors,
-and every renderer's output within each platform's documented limits (tests/support/platforms.py)."""
+and every platform's rendered output within its documented limits (tests/support/platforms.py)."""
 
 import base64
 import json
@@ -11,8 +11,9 @@ from slack_sdk.models.blocks import Block
 from standardwebhooks import Webhook
 
 from regwatch.alerts.message import build_message, digest_message, health_message
-from regwatch.alerts.render import RENDERERS
+from regwatch.alerts.platforms import PLATFORMS
 from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_key, standard_webhook_sign
+from regwatch.service.config import ChannelConfig
 from support import platforms
 
 KEY = b"regwatch-standard-webhooks-key!!"   # 32 bytes
@@ -117,43 +118,37 @@ def message(case):
     return digest_message([build_message(article(i), TOPICS, NAMES, "caps") for i in range(n)], "caps")
 
 
+def payloads(kind, case):
+    """What regwatch sends for this message: one fitted message, or a digest packed into messages."""
+    p = PLATFORMS[kind](ChannelConfig(name=kind, type=kind, url="https://127.0.0.1/x", keyword="监控",
+                                      chat_id="-1001" if kind == "telegram" else None))
+    m = message(case)
+    return [payload for _, payload in p.pack(m)] if m.items else [p.render_fitted(m)]
+
+
 CASES = ["article", "hostile", "longest", "health", "digest-1", "digest-20", "digest-200"]
-PLATFORMS = ["dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram"]
-# Limits today's renderers break (reported; the renderers are being reworked): a strict xfail turns
-# into a failure the day one is fixed, so its mark must then go.
-BROKEN = {
-    ("telegram", "digest-200"): "render.telegram cuts the HTML text at 4000 characters wherever it falls, here "
-                                "inside an <a> tag (Telegram answers 400 can't parse entities)",
-    ("teams", "digest-200"): "render.teams caps a digest's list at 20000 characters, not bytes: 200 Chinese items "
-                             "make a 40 KB message, over Teams' 28 KB",
-}
+KINDS = ["dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram"]
 
 
-def params():
-    for p in PLATFORMS:
-        for c in CASES:
-            why = BROKEN.get((p, c))
-            yield pytest.param(p, c, marks=pytest.mark.xfail(strict=True, reason=why) if why else (), id=f"{p}-{c}")
-
-
-@pytest.mark.parametrize("platform,case", list(params()))
-def test_rendered_payloads_are_what_the_platform_accepts(platform, case):
-    payload = RENDERERS[platform](message(case), "监控", **({"chat_id": "-1001"} if platform == "telegram" else {}))
-    assert platforms.problems(platform, payload) == []
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_rendered_payloads_are_what_the_platform_accepts(kind, case):
+    for payload in payloads(kind, case):
+        assert platforms.problems(kind, payload) == []
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_slack_blocks_load_in_slack_sdk_models(case):
-    blocks = RENDERERS["slack"](message(case))["blocks"]
-    models = Block.parse_all(blocks)
-    assert all(models)
-    for b in models:
-        b.validate_json()
-    assert [b.to_dict() for b in models] == blocks   # nothing the models do not know
+    for payload in payloads("slack", case):
+        models = Block.parse_all(payload["blocks"])
+        assert all(models)
+        for b in models:
+            b.validate_json()
+        assert [b.to_dict() for b in models] == payload["blocks"]   # nothing the models do not know
 
 
 def test_teams_card_is_an_adaptive_card_teams_renders():
-    card = RENDERERS["teams"](message("article"))["attachments"][0]["content"]
+    card = payloads("teams", "article")[0]["attachments"][0]["content"]
     assert card["type"] == "AdaptiveCard" and card["version"] in platforms.TEAMS_CARD_VERSIONS
 
 
