@@ -1,11 +1,14 @@
 """Nothing from the web can take regwatch down: each bad source costs itself one failed run, nothing more."""
 
+import html
 import json
 import resource
+import sqlite3
 import time
+from pathlib import Path
 
-from support.news import art, publish
-from support.servers import Page
+from support.news import art, article_page, publish
+from support.servers import Page, Site
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
 
@@ -104,16 +107,102 @@ secret = "${{RW_DT_SECRET}}"
     assert "TOPSECRETTOKEN" not in r.stderr + r.stdout and "SECwrong-and-secret" not in r.stderr + r.stdout
 
 
-def test_block_private_networks_keeps_page_links_off_loopback(tmp_path, site, rw):
-    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]})
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nblock_private_networks = true\n'
-                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
-    assert rw("run", "--once", "-c", cfg).returncode == 0
-    assert site.requests("/feed.xml")                 # the configured source URL itself is allowed
-    assert not site.requests("/a/")                    # a link found in it, to a loopback address, is not
-    row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
-    assert "private address" in row["last_error"]
+def _rss(*links: str) -> Page:
+    items = "".join(f"<item><title>t{i}</title><link>{html.escape(l)}</link></item>" for i, l in enumerate(links))
+    return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
+                ctype="application/rss+xml")
+
+
+def _redirect_to(url: str):
+    def raw(h):
+        h.send_response(302)
+        h.send_header("Location", url)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return Page(b"", raw=raw)
+
+
+def _stored(db) -> dict[str, str]:
+    with sqlite3.connect(db) as c:
+        return {u: b for u, b in c.execute("SELECT url, body FROM articles")}
+
+
+def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw):
+    """A page's links, redirects and sitemap children never reach another loopback port (a fake cloud
+    metadata server), a name that resolves to loopback, or a file; the source's own origin still works."""
+    meta = Site()   # "169.254.169.254": another port on loopback
+    try:
+        meta.pages["/latest/meta-data/iam"] = Page("监管部门要求持牌消费金融公司压降综合融资成本，METADATA-TOKEN。".encode() * 10)
+        secret = tmp_path / "secret.txt"
+        secret.write_text("LOCAL-SECRET-FILE " * 20, encoding="utf-8")
+        port = site.url.rsplit(":", 1)[1]
+        site.pages["/a/own.html"] = article_page(art("own", "本站文章：利率上限新规", GOOD))
+        site.pages["/a/byname.html"] = article_page(art("byname", "经由名字访问", GOOD))
+        site.pages["/a/hop.html"] = _redirect_to(f"{meta.url}/latest/meta-data/hop")
+        site.pages["/feed.xml"] = _rss(f"{site.url}/a/own.html", f"{meta.url}/latest/meta-data/iam",
+                                       f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
+                                       f"{site.url}/a/hop.html")
+        site.pages["/sitemap-index.xml"] = Page(
+            ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f"<sitemap><loc>{meta.url}/sitemap.xml</loc></sitemap></sitemapindex>").encode(), ctype="application/xml")
+        site.pages["/api/news"] = Page(json.dumps({"data": {"list": [
+            {"url": f"file://{secret}"}, {"url": f"{meta.url}/latest/meta-data/api"}]}}).encode(), ctype="application/json")
+        site.pages["/moved"] = _redirect_to(f"{meta.url}/list")
+        meta.pages["/sitemap.xml"] = Page(
+            ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f"<url><loc>{meta.url}/latest/meta-data/iam</loc></url></urlset>").encode(), ctype="application/xml")
+        meta.pages["/list"] = Page(f'<ul><li><a href="{meta.url}/latest/meta-data/iam">x</a></li></ul>'.encode())
+
+        def config(block: str) -> Path:
+            cfg = tmp_path / f"rw-{block or 'default'}.toml"
+            cfg.write_text(f"""[store]
+path = "{tmp_path}/rw-{block or 'default'}.db"
+[crawl]
+delay = "0s"
+{block}
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+[[sources]]
+name = "index"
+kind = "sitemap"
+url = "{site.url}/sitemap-index.xml"
+[[sources]]
+name = "api"
+kind = "json"
+url = "{site.url}/api/news"
+items = "data.list"
+link = "url"
+[[sources]]
+name = "moved"
+kind = "listing"
+url = "{site.url}/moved"
+links = "ul a"
+""", encoding="utf-8")
+            return cfg
+
+        cfg = config("")     # the default: block_private_networks = true
+        r = rw("baseline", "-c", cfg)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert meta.log == []                                    # not one request, robots.txt included
+        stored = _stored(tmp_path / "rw-default.db")
+        assert f"{site.url}/a/own.html" in stored                # the source's own origin
+        assert not any("LOCAL-SECRET-FILE" in b or "METADATA-TOKEN" in b for b in stored.values())
+        assert not site.requests("/a/byname.html")               # `localhost` is not 127.0.0.1:port's origin
+        rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+        assert "loopback address" in rows["feed"]["last_error"] and "refused" in rows["feed"]["last_error"]
+        assert rows["feed"]["errors"] == 3                       # the other port, the name, the redirect
+        for name in ("index", "api", "moved"):
+            assert "refused" in (rows[name]["last_error"] or ""), rows
+
+        cfg = config("block_private_networks = false")           # an intranet user's choice
+        assert rw("baseline", "-c", cfg).returncode == 0
+        assert meta.requests("/latest/meta-data/iam") and site.requests("/a/byname.html")
+        stored = _stored(tmp_path / "rw-block_private_networks = false.db")
+        assert not any("LOCAL-SECRET-FILE" in b for b in stored.values())   # never a file
+    finally:
+        meta.stop()
 
 
 def test_no_listener_and_timeouts_well_under_scrapys_default():
@@ -124,3 +213,55 @@ def test_no_listener_and_timeouts_well_under_scrapys_default():
     assert s["REMOTE_CONTROL_ENABLED"] is False and s["TELNETCONSOLE_ENABLED"] is False
     assert s["DOWNLOAD_TIMEOUT"] <= 30 and s["DOWNLOAD_MAXSIZE"] == 10 * 1024 * 1024 and s["REDIRECT_MAX_TIMES"] <= 5
     assert s["ROBOTSTXT_OBEY"] is True
+
+
+def test_which_addresses_are_refused():
+    from regwatch.crawler.netguard import refusal
+
+    for ip in ("127.0.0.1", "127.5.5.5", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+               "100.100.100.200", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+               "224.0.0.1", "not-an-ip"):
+        assert refusal(ip), ip
+    for ip in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
+        assert refusal(ip) is None, ip
+
+
+def test_the_check_uses_the_answer_the_connection_uses():
+    """DNS rebinding: a name that answers a public address once and 127.0.0.1 next. Each connection is
+    checked on its own resolution, so the loopback answer never reaches a connection."""
+    from twisted.internet.address import IPv4Address
+
+    from regwatch.crawler import netguard
+
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+
+    class Rebinding:   # a DNS server cannot run offline here: its answers, as the reactor's resolver gives them
+        def resolveHostName(self, receiver, host, port=0, types=None, semantics="TCP"):
+            receiver.resolutionBegan(None)
+            receiver.addressResolved(IPv4Address("TCP", next(answers), port))
+            receiver.resolutionComplete()
+
+    class Endpoint:    # what twisted's HostnameEndpoint collects before connecting
+        def __init__(self):
+            self.addresses, self.done = [], False
+
+        def resolutionBegan(self, r):
+            pass
+
+        def addressResolved(self, a):
+            self.addresses.append(a.host)
+
+        def resolutionComplete(self):
+            self.done = True
+
+    resolver = netguard.GuardedNameResolver(Rebinding())
+    token = netguard._DECISION.set(netguard.PUBLIC)
+    try:
+        first, second = Endpoint(), Endpoint()
+        resolver.resolveHostName(first, "rebind.example", 443)
+        resolver.resolveHostName(second, "rebind.example", 443)
+    finally:
+        netguard._DECISION.reset(token)
+    assert first.addresses == ["93.184.216.34"]
+    assert second.done and second.addresses == []          # nothing to connect to
+    assert "loopback" in netguard._REFUSED[("rebind.example", 443)]

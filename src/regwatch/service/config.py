@@ -48,7 +48,7 @@ class CrawlConfig(_Model):
     concurrency: int = Field(16, ge=1)
     per_domain: int = Field(2, ge=1)
     delay: Duration = 0.25
-    block_private_networks: bool = False
+    block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int = Field(50, ge=1)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
+from urllib.parse import urljoin, urlsplit
 
 
 @dataclass
@@ -24,6 +25,19 @@ class Entry:
 
 class ListError(ValueError):
     """A list page that cannot be read as the source's kind; str() says what was wrong."""
+
+
+def web_url(base: str, link) -> str | None:
+    """`link` made absolute against the list page's URL, when it is an http(s) URL with a host; else None
+    (regwatch fetches only the web: no file:, data:, ftp:, javascript: … links)."""
+    if link is None:
+        return None
+    url = urljoin(base, str(link).strip())
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
 
 
 def parser_for(kind: str) -> Callable[..., list[Entry]]:
