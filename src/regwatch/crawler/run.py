@@ -60,7 +60,7 @@ class CrawlContext:
 
     def report(self, source: str) -> SourceReport:
         if source not in self.reports:
-            self.reports[source] = SourceReport(source)
+            self.reports[source] = SourceReport(source, secrets=getattr(self.sources.get(source), "secrets", []))
         return self.reports[source]
 
     def is_baseline(self, source: str) -> bool:

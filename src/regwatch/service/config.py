@@ -13,11 +13,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from ..pipeline.redact import redact
 from .durations import parse_duration
 
 CONFIG_ENV = "REGWATCH_CONFIG"
@@ -83,6 +85,16 @@ class SourceConfig(_Model):
     max_size: int | None = None
     extract: ExtractOverride = ExtractOverride()
     note: str | None = None
+    _secrets: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The `${VAR}` values in this source (an API key in its URL…): never shown or stored."""
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = list(values)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "SourceConfig":
@@ -201,6 +213,16 @@ class Config(_Model):
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
+    _secrets: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The `${VAR}` values of sources and channels: redacted wherever a message is shown or stored."""
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = list(values)
 
     @model_validator(mode="after")
     def _references(self) -> "Config":
@@ -242,17 +264,21 @@ def _unique(what: str, names: list[str]) -> None:
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_env(data: Any, where: str = "") -> Any:
-    """Replace `${VAR}` in every string with the environment's value; unset is an error."""
+def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None) -> Any:
+    """Replace `${VAR}` in every string with the environment's value; unset is an error. The values
+    put into `sources` and `channels` are added to `found` as (where, value): secrets, redacted
+    wherever a message is shown or stored."""
     if isinstance(data, dict):
-        return {k: expand_env(v, f"{where}.{k}" if where else k) for k, v in data.items()}
+        return {k: expand_env(v, f"{where}.{k}" if where else k, found) for k, v in data.items()}
     if isinstance(data, list):
-        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(data)]
+        return [expand_env(v, f"{where}[{i}]", found) for i, v in enumerate(data)]
     if isinstance(data, str):
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{where}: environment variable {name} is not set (export it, or write the value)")
+            if found is not None and where.startswith(("sources", "channels")):
+                found.append((where, os.environ[name]))
             return os.environ[name]
 
         return _VAR.sub(sub, data)
@@ -292,14 +318,18 @@ def format_validation_error(e: ValidationError, data: Any) -> str:
 
 
 def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+    found: list[tuple[str, str]] = []
     try:
-        data = expand_env(data)
+        data = expand_env(data, found=found)
         cfg = Config.model_validate(data)
     except ConfigError as e:
-        raise ConfigError(f"{origin}: {e}") from None
+        raise ConfigError(redact(f"{origin}: {e}", [v for _, v in found])) from None
     except ValidationError as e:
-        raise ConfigError(f"{origin}: {format_validation_error(e, data)}") from None
+        raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
+    cfg.secrets = [v for _, v in found]
+    for i, s in enumerate(cfg.sources):
+        s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
     return cfg
 
 
