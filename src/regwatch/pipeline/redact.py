@@ -12,8 +12,10 @@ import re
 from typing import Iterable
 
 MASK = "***"
-_QUERY = re.compile(r"((?:access_)?token|[a-z_]*key|sig|sign|signature|secret|password|passwd)=([^&\s\"'<>#]+)", re.I)
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@", re.I)
+# bounded name prefixes: no pattern here is superlinear on a long run of letters
+_QUERY = re.compile(r"((?<![\w-])[\w-]{0,24}?(?:token|key|sig|sign|signature|secret|password|passwd))=([^&\s\"'<>#]+)",
+                    re.I)
+_USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
 _TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
 _HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
 

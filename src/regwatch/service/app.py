@@ -53,7 +53,7 @@ class App:
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
-        self.extractor = Extractor(extract_workers)
+        self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo)

@@ -44,3 +44,19 @@ def parser_for(kind: str) -> Callable[..., list[Entry]]:
     from . import feed, jsonapi, listing, sitemap
 
     return {"feed": feed.parse, "sitemap": sitemap.parse, "listing": listing.parse, "json": jsonapi.parse}[kind]
+
+
+def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+    return parser_for(kind)(body, url, source, content_type)
+
+
+def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:
+    """`parse_list` in a pool worker, under a time limit (and the worker's memory limit)."""
+    from ...pipeline.extract import JobTimeout, run_limited
+
+    try:
+        return run_limited(parse_list, (kind, body, url, source, content_type), seconds)
+    except JobTimeout:
+        raise ListError(f"reading it took longer than {seconds:g} s (the limit: extract_timeout)") from None
+    except MemoryError:
+        raise ListError("reading it needed more memory than the limit (extract_memory)") from None

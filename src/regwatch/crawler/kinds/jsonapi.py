@@ -12,6 +12,7 @@ from ...pipeline.decode import decode_html
 from . import Entry, ListError, web_url
 
 _FIELD = re.compile(r"\{([^{}]+)\}")
+_JSONP = re.compile(r"(?<![\w$.])[\w$.]+\s*\(")
 
 
 def value(item, path: str | None):
@@ -36,9 +37,11 @@ def load_json(body: bytes, content_type: str | None, what: str = "response"):
     text = text.strip()
     if text.startswith(("<", "<!")):
         raise ListError(f"the {what} is HTML, not JSON (an error page or a gate?)")
-    m = re.match(r"^[\w$.]+\s*\((.*)\)\s*;?\s*$", text, re.S)  # JSONP callback(...)
+    m = _JSONP.match(text)   # JSONP: callback(...); (no pattern over the body: `(.*)\)\s*;?\s*$` is quadratic)
     if m:
-        text = m.group(1)
+        inner = text[m.end():].rstrip().removesuffix(";").rstrip()
+        if inner.endswith(")"):
+            text = inner[:-1]
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
