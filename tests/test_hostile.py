@@ -5,10 +5,14 @@ import html
 import io
 import json
 import resource
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+from conftest import REGWATCH
 from support.news import art, article_page, publish
 from support.servers import Page, Site
 
@@ -348,3 +352,153 @@ def test_the_report_links_only_web_urls(tmp_path):
     page = render(store, datetime.now(timezone.utc) - timedelta(days=1))
     assert 'href="https://ok.example/a"' in page
     assert "javascript:" not in page and 'href="data:' not in page
+
+
+def _slow_page(n: int = 50_000) -> Page:
+    """An article that takes trafilatura a long time: a 2 MB table (~17 s on this machine for 50,000 rows)."""
+    rows = "<tr><td>利率上限</td><td>消费金融</td></tr>" * n
+    return Page(f"<html><body><table>{rows}</table><p>{GOOD}</p></body></html>".encode())
+
+
+def test_the_daemon_stops_within_30s_whatever_it_is_doing(tmp_path, site):
+    """SIGTERM while one source trickles its answer (a 10-minute timeout) and an extraction would run for
+    minutes: the daemon is gone within 30 s."""
+    site.pages["/slow"] = Page(b"", raw=trickle)
+    site.pages["/a/heavy.html"] = _slow_page(180_000)
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/heavy.html")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\ntimeout = "10m"\nextract_timeout = "10m"
+[[sources]]\nname = "slow"\nkind = "listing"\nurl = "{site.url}/slow"\nlinks = "a"
+[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
+""", encoding="utf-8")
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if site.requests("/slow") and site.requests("/a/heavy.html"):
+                break
+            time.sleep(0.1)
+        assert site.requests("/slow") and site.requests("/a/heavy.html")
+        time.sleep(3)        # the heavy page is in extraction now
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+
+
+def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site, rw):
+    site.pages["/a/ok.html"] = article_page(art("ok", "利率上限新规", GOOD))
+    site.pages["/a/slow.html"] = _slow_page(50_000)       # ~17 s of trafilatura
+    site.pages["/a/huge.html"] = _slow_page(180_000)      # 9 MB: well over 256 MB of memory in extraction
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/slow.html", f"{site.url}/a/huge.html", f"{site.url}/a/ok.html")
+
+    def run(limits: str) -> dict:
+        cfg = tmp_path / "regwatch.toml"
+        cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n{limits}
+[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
+""", encoding="utf-8")
+        r = rw("baseline", "-c", cfg, timeout=170)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        return json.loads(rw("sources", "--json", "-c", cfg).stdout)
+
+    row = run('extract_timeout = "2s"')
+    assert f"{site.url}/a/ok.html" in _stored(tmp_path / "rw.db")     # the rest of the source goes on
+    assert row["errors"] == 2 and "slow.html: extraction took longer than 2 s" in row["last_error"]
+    row = run('extract_timeout = "10m"\nextract_memory = "256MB"')
+    assert "huge.html: extraction needed more memory than its limit" in row["last_error"]
+
+
+def test_a_killed_extraction_worker_is_replaced():
+    """The OOM killer takes a worker mid-job: that job is tried again on a new worker, and every later
+    job still works (a broken pool used to fail every later article)."""
+    import asyncio
+    import os
+
+    from regwatch.crawler.run import Extractor
+
+    page = article_page(art("ok", "利率上限新规", GOOD)).body
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        try:
+            first = await ex({"body": page, "url": "http://x/1"})
+            job = asyncio.ensure_future(ex({"body": _slow_page(20_000).body, "url": "http://x/2"}))
+            await asyncio.sleep(1)
+            (worker,) = ex._pool._processes.values()
+            os.kill(worker.pid, signal.SIGKILL)
+            killed = await job
+            later = [await ex({"body": page, "url": f"http://x/{n}"}) for n in range(3, 6)]
+            return first, killed, later
+        finally:
+            ex.close()
+
+    first, killed, later = asyncio.run(main())
+    assert first["ok"] and killed["ok"] and all(r["ok"] for r in later)
+
+
+def test_a_big_feed_is_read_off_the_event_loop():
+    """A 10 MB feed takes feedparser seconds: the loop (downloads, alerts, SIGTERM) keeps running meanwhile."""
+    import asyncio
+
+    from regwatch.crawler.run import Extractor
+    from regwatch.service.config import SourceConfig
+
+    items = "".join(f"<item><title>第{i}条 {GOOD}</title><link>http://127.0.0.1:9/a/{i}.html</link>"
+                    f"<description>{GOOD * 4}</description></item>" for i in range(12_000))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(body) > 9_000_000
+    source = SourceConfig(name="big", kind="feed", url="http://127.0.0.1:9/feed.xml")
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        ticks = 0
+        try:
+            parse = asyncio.ensure_future(ex.read_list(source, body, source.url, "application/rss+xml"))
+            while not parse.done():
+                ticks += 1
+                await asyncio.sleep(0.05)
+            return parse.result(), ticks
+        finally:
+            ex.close()
+
+    entries, ticks = asyncio.run(main())
+    assert len(entries) == 12_000 and entries[5].url == "http://127.0.0.1:9/a/5.html"
+    assert ticks > 10          # parsed on the loop, the loop would not have turned once
+
+
+def test_no_page_can_pin_a_core(tmp_path, site, rw):
+    """Inputs that made a pattern backtrack for hours (exponential or quadratic) are read at once."""
+    site.pages["/a/c.html"] = article_page(art("c", "利率上限新规", GOOD))
+    site.pages["/comments.xml"] = Page(b"<!---->" * 40 + _rss(f"{site.url}/a/c.html").body, ctype="application/rss+xml")
+    site.pages["/gate"] = Page(b"<html><body>please enable javascript" + b"<script>x" * 20_000)   # 180 KB
+    site.pages["/jsonp"] = Page(b"cb()" + b" " * 300_000 + b"x", ctype="application/javascript")
+    site.pages["/brackets"] = Page(b"<" * 2_000_000 + b'<ul><li><a href="/a/c.html">x</a></li></ul>', ctype="text/html")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "comments"\nkind = "feed"\nurl = "{site.url}/comments.xml"
+[[sources]]\nname = "gate"\nkind = "listing"\nurl = "{site.url}/gate"\nlinks = "ul a"
+[[sources]]\nname = "jsonp"\nkind = "json"\nurl = "{site.url}/jsonp"\nitems = "data"\nlink = "url"
+[[sources]]\nname = "brackets"\nkind = "listing"\nurl = "{site.url}/brackets"\nlinks = "ul a"
+""", encoding="utf-8")
+    r = rw("baseline", "-c", cfg, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    assert rows["comments"]["state"] == "ok" and rows["comments"]["articles"] == 1
+    assert rows["gate"]["state"] == "blocked"
+    assert "not valid JSON" in rows["jsonp"]["last_error"]
+    assert rows["brackets"]["found"] == 1
+
+    # text that reaches story detection and extraction (titles, bodies, PDFs' text)
+    code = ("from regwatch.pipeline.normalize import strip_boilerplate\n"
+            "from regwatch.pipeline.stories import _strong_facts, clean_title\n"
+            "from regwatch.pipeline.extract import pick_title\n"
+            "import lxml.html\n"
+            "strip_boilerplate('\\n' * 200_000); strip_boilerplate(' ' * 200_000 + 'x')\n"
+            "clean_title(' ' * 200_000 + 'x')\n"
+            "pick_title(lxml.html.fromstring('<html><head><title>' + ' \\t' * 100_000 + 'x</title></head></html>'))\n"
+            "_strong_facts('1' * 200_000)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -16,8 +16,10 @@ only allowed public addresses.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import ipaddress
+import weakref
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
@@ -160,7 +162,8 @@ class GuardedPool(HTTPConnectionPool):
 
 
 class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 handler whose connections go through the guarded resolver."""
+    """Scrapy's HTTP/1.1 handler whose connections go through the guarded resolver, and whose
+    downloads in flight end at once when regwatch stops (`stop_downloads`)."""
 
     def __init__(self, crawler):
         super().__init__(crawler)
@@ -171,15 +174,34 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
         pool.maxPersistentPerHost = self._pool.maxPersistentPerHost
         pool._factory = self._pool._factory
         self._pool = pool
+        self._downloads: set[asyncio.Task] = set()
+        self._stopping = False
+        _HANDLERS.add(self)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._downloads):
+            task.cancel()
+
+    async def _download(self, request, decision: str):
+        # the resolver and the pool read the decision in the synchronous part of opening the
+        # connection; this task's own context carries it
+        _DECISION.set(decision)
+        return await super().download_request(request)
 
     async def download_request(self, request):
+        if self._stopping:
+            raise IgnoreRequest(f"{request.url}: not fetched, regwatch was stopping")
         spider = getattr(self._crawler, "spider", None)
         decision = decision_for(request, getattr(spider, "ctx", None))
-        # read by the resolver and the pool in the synchronous part of opening the connection,
-        # before the first await below
-        _DECISION.set(decision)
+        task = asyncio.ensure_future(self._download(request, decision))
+        self._downloads.add(task)
         try:
-            return await super().download_request(request)
+            return await task
+        except asyncio.CancelledError:
+            if self._stopping and task.cancelled():
+                raise IgnoreRequest(f"{request.url}: not fetched, regwatch was stopping") from None
+            raise
         except CannotResolveHostError as e:
             target = origin_of(request.url)
             why = _REFUSED.get((target[1], target[2])) if target and decision == PUBLIC else None
@@ -188,4 +210,13 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
             raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
                                  f"(see block_private_networks)") from e
         finally:
-            _DECISION.set(None)
+            self._downloads.discard(task)
+
+
+_HANDLERS: "weakref.WeakSet[GuardedHTTPDownloadHandler]" = weakref.WeakSet()
+
+
+def stop_downloads() -> None:
+    """End every download in flight now (the daemon's stop: nothing waits for a slow server)."""
+    for handler in list(_HANDLERS):
+        handler.stop()

@@ -33,6 +33,7 @@ class Extractor:
         self.timeout = timeout
         self.memory = memory
         self._pool: ProcessPoolExecutor | None = None
+        self._stopping = False
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -54,6 +55,8 @@ class Extractor:
     async def _run(self, fn, *args):
         """fn(*args) in the pool; raises `WorkerLost` when it cannot be had."""
         for attempt in (1, 2):
+            if self._stopping:
+                raise WorkerLost("was not finished: regwatch was stopping")
             pool = self._get_pool()
             fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
             try:
@@ -84,6 +87,12 @@ class Extractor:
             return await self._run(limited_parse_list, source.kind, body, url, source, content_type, self.timeout)
         except WorkerLost as e:
             raise ListError(f"reading it {e}") from None
+
+    def stop(self) -> None:
+        """End the jobs in flight now, and take no more (the daemon's stop): their pages are errors
+        of this run, fetched again next time."""
+        self._stopping = True
+        self.close()
 
     def close(self) -> None:
         """Stop the workers at once: a stop never waits for a job (the daemon answers SIGTERM)."""
