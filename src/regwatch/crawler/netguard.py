@@ -98,6 +98,14 @@ def decision_for(request, ctx) -> str:
     return target_decision(request.url, request.meta.get("source"), ctx)
 
 
+def _ascii_host(host: str) -> str:
+    """The host as request URLs spell it (punycode, lower case): twisted hands the resolver Unicode."""
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host.lower()
+
+
 @implementer(IResolutionReceiver)
 class _CheckingReceiver:
     """Passes an answer on only when every address in it is public."""
@@ -120,7 +128,7 @@ class _CheckingReceiver:
         else:
             if len(_REFUSED) > 1000:
                 _REFUSED.clear()
-            _REFUSED[(self.host.lower(), self.port)] = why
+            _REFUSED[(_ascii_host(self.host), self.port)] = why
         self.receiver.resolutionComplete()
 
 
