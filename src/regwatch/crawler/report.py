@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ..pipeline.redact import redact
+
 
 @dataclass
 class SourceReport:
@@ -19,6 +21,7 @@ class SourceReport:
     blocked: bool = False
     empty: bool = False
     list_ok: bool = False
+    secrets: list[str] = field(default_factory=list, repr=False)   # the source's `${VAR}` values
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1
@@ -30,4 +33,5 @@ class SourceReport:
 
     @property
     def message(self) -> str | None:
-        return "; ".join(dict.fromkeys(self.messages)) if self.messages else None
+        """The run's errors, secrets redacted (this is what the store, health alerts and the CLI see)."""
+        return redact("; ".join(dict.fromkeys(self.messages)), self.secrets) if self.messages else None

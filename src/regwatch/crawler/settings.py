@@ -2,7 +2,7 @@
 
 Script settings do not inherit a project template's politeness, so it is all set here:
 robots.txt, per-domain concurrency and delay, timeouts well under Scrapy's 180 s default, size
-caps, and no listeners (the 2.19 remote-control server and the telnet console are off).
+caps, only http(s) to allowed addresses, and no listeners (the 2.19 remote-control server and the telnet console are off).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 MW = "regwatch.crawler.middlewares"
+GUARDED = "regwatch.crawler.netguard.GuardedHTTPDownloadHandler"
 
 
 def crawl_settings(crawl) -> dict[str, Any]:
@@ -35,6 +36,9 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "LOG_LEVEL": "ERROR",
         "STATS_DUMP": False,
         "HTTPCACHE_ENABLED": False,
+        # only the web: http and https through the guarded handler (addresses checked where the
+        # connection is made, see netguard), and no file:, data:, ftp: or s3: at all
+        "DOWNLOAD_HANDLERS": {"http": GUARDED, "https": GUARDED, "file": None, "data": None, "ftp": None, "s3": None},
         "DOWNLOADER_MIDDLEWARES": {
             f"{MW}.PrivateNetworkMiddleware": 90,
             f"{MW}.SeenUrlMiddleware": 95,

@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from ..pipeline.dates import parse_any_date
-from .kinds import Entry, ListError, parser_for
+from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
 
 
@@ -63,7 +63,7 @@ class SourcesSpider(scrapy.Spider):
         if isinstance(failure.value, HttpError):
             report.status(failure.value.response.status)
 
-    def parse_list(self, response):
+    async def parse_list(self, response):
         s = self.sources[response.meta["source"]]
         report = self.ctx.report(s.name)
         if response.status == 304:
@@ -71,7 +71,7 @@ class SourcesSpider(scrapy.Spider):
             report.list_ok = True
             return
         try:
-            entries = parser_for(s.kind)(response.body, response.url, s, _ctype(response))
+            entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
         except ListError as e:
             report.error(f"list page {response.url}: {e}")
             return

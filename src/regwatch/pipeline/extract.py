@@ -53,7 +53,7 @@ _LOW_FLOOR = use_config()
 _LOW_FLOOR.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
 _LOW_FLOOR.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
 
-_TITLE_SEP = re.compile(r"\s*(?:[_|｜—–·]|-{1,2}|::)\s*")
+_TITLE_SEP = re.compile(r"(?<!\s)\s*(?:[_|｜—–·]|-{1,2}|::)\s*")   # (?<!\s): linear on runs of spaces
 _META_TIME_KEYS = (
     "article:published_time", "og:article:published_time", "og:published_time", "publishdate", "pubdate",
     "publish_date", "datepublished", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date",
@@ -286,6 +286,46 @@ def attachment_text(data: bytes) -> str:
         return ""
 
 
+class JobTimeout(BaseException):
+    """A job over its time limit (a BaseException: a library's `except Exception` cannot swallow it)."""
+
+
+def _over_time(signum, frame):
+    raise JobTimeout()
+
+
+def limit_worker(memory: int) -> None:
+    """Pool-worker initializer: the worker's address space is capped, so a page or PDF that needs more
+    raises MemoryError in its own job instead of drawing the OOM killer onto the worker."""
+    import resource
+
+    if memory > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
+
+
+def run_limited(fn, args: tuple, seconds: float):
+    """`fn(*args)` in a pool worker, interrupted by `JobTimeout` after `seconds` (SIGALRM: the worker's
+    main thread). The parent still kills a worker that does not come back soon after (C code that
+    never returns to Python)."""
+    import signal
+
+    signal.signal(signal.SIGALRM, _over_time)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def limited_extract_job(args: dict, seconds: float) -> dict:
+    """`extract_job` under a time limit; over it, or over the worker's memory limit, is the page's error."""
+    try:
+        return run_limited(extract_job, (args,), seconds)
+    except JobTimeout:
+        return {"ok": False, "error": f"extraction took longer than {seconds:g} s (the limit: extract_timeout)"}
+
+
 def extract_job(args: dict) -> dict:
     """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read)."""
     try:
@@ -299,5 +339,7 @@ def extract_job(args: dict) -> dict:
         return {"ok": True, **ex.to_json(), "attachment_text": text}
     except ExtractError as e:
         return {"ok": False, "error": str(e)}
+    except MemoryError:
+        return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
     except Exception as e:  # untrusted input: one page never takes the flow down
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}

@@ -6,7 +6,9 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
+from .redact import redact
 from .store import Store
 from .timeutil import iso
 
@@ -66,17 +68,25 @@ def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int 
     return "".join(out)
 
 
-def render(store: Store, since: datetime, now: datetime | None = None) -> str:
+def _link(url: str | None, text: str) -> str:
+    """A link only to an http(s) URL (a stored URL is text from the web: no javascript:, data:…)."""
+    e = html.escape
+    if url and urlsplit(url).scheme.lower() in ("http", "https"):
+        return f'<a href="{e(url)}" rel="noopener noreferrer">{e(text)}</a>'
+    return e(text)
+
+
+def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = ()) -> str:
     now = now or datetime.now(timezone.utc)
     data = gather(store, since)
     e = html.escape
     stories = "".join(
-        f"<tr><td>{r['copies']}</td><td><a href=\"{e(r['url'])}\">{e(r['title'] or '')}</a></td>"
+        f"<tr><td>{r['copies']}</td><td>{_link(r['url'], r['title'] or '')}</td>"
         f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td>{e((r['first_seen'] or '')[:16])}</td></tr>"
         for r in data["stories"]) or '<tr><td colspan="4">no stories</td></tr>'
     health = "".join(
         f"<tr class=\"{'ok' if r['state'] == 'ok' else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
-        f"<td>{e((r['last_success_at'] or '-')[:16])}</td><td>{e((r['last_error'] or '')[:160])}</td></tr>"
+        f"<td>{e((r['last_success_at'] or '-')[:16])}</td><td>{e((redact(r['last_error'], secrets) or '')[:160])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
     alerts = "".join(f"<tr><td>{e(r['channel'])}</td><td>{e(r['status'])}</td><td>{r['n']}</td></tr>"
                      for r in data["alerts"]) or '<tr><td colspan="3">no alerts</td></tr>'

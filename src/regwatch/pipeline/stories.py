@@ -29,7 +29,8 @@ RETOLD_CONTAINMENT = 0.15   # a new summary of one piece under the same headline
 RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repeat across distinct stories
 
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
-_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
+# (?<!\s): a run of spaces is tried from its start only (else quadratic on a title of spaces)
+_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|(?<!\s)\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
 # clock times and numeric byline dates belong to the page (when this copy went up), not to the story
 _BYLINE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?|\d{1,2}:\d{2}(:\d{2})?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s*(?:%|亿元|万元|亿|万|元|千万|百万|bn|billion|million|m\b)?", re.I)
@@ -68,7 +69,7 @@ def facts(text: str) -> set[str]:
     return nums | names
 
 
-_AMOUNT = re.compile(r"\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
+_AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
 
 
 def _strong_facts(text: str) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Callable
 from ..alerts.dispatcher import Dispatcher
 from ..alerts.subscriptions import enqueue_for
 from ..crawler.report import SourceReport
+from ..crawler.netguard import stop_downloads
 from ..crawler.run import Crawl, CrawlContext, Extractor
 from ..pipeline.classify import Classifier, PackError, load_topics
 from ..pipeline.process import Processor
@@ -53,7 +54,7 @@ class App:
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
-        self.extractor = Extractor(extract_workers)
+        self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo)
@@ -116,6 +117,8 @@ class App:
             log.info("regwatch: watching %d sources; SIGTERM or Ctrl-C stops", len(self.enabled_sources()))
             await stop.wait()
             log.info("regwatch: stopping")
+            stop_downloads()            # a slow server or a long extraction never holds the stop up:
+            self.extractor.stop()       # what they were for is an error of this run, fetched next time
             await sched.stop(self.crawl)
             delivery.cancel()
             await self.dispatcher.deliver_due(wait_until=time.time() + 5)

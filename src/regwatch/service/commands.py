@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,26 @@ import click
 
 from .config import ConfigError, load_config
 from .durations import parse_duration
+
+
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _t(text, keep: str = "") -> str:
+    """Text from the web, safe for a terminal: control characters (ANSI escapes, carriage returns,
+    bidi overrides…) shown escaped (`\\x1b`), except those in `keep`."""
+    text = "" if text is None else str(text)
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else
+                        (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    """A spreadsheet never runs a cell from the web as a formula: a leading = + - @ (or tab, CR) gets a `'`."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA) else value
 
 
 def _since(value: str | None) -> datetime | None:
@@ -73,14 +94,15 @@ def register(main, config_option, errors, UserError) -> None:
                 if as_json:
                     click.echo(json.dumps({"input": inp, "error": str(e)}, ensure_ascii=False))
                 else:
-                    click.echo(f"regwatch: {inp}: {e}", err=True)
+                    click.echo(f"regwatch: {_t(inp)}: {_t(e)}", err=True)
                 continue
             d = {"input": inp, **ex.to_json()}
             d.pop("encoding", None)
             if as_json:
                 click.echo(json.dumps(d, ensure_ascii=False))
             else:
-                click.echo(f"# {d['title']}\n{d['published_at'] or 'no date'} · {d['lang']} · {inp}\n\n{d['body']}\n")
+                click.echo(f"# {_t(d['title'])}\n{d['published_at'] or 'no date'} · {d['lang']} · {_t(inp)}\n\n"
+                           f"{_t(d['body'], keep=chr(10))}\n")
         if failed == len(inputs):
             raise SystemExit(1)
 
@@ -214,8 +236,8 @@ def register(main, config_option, errors, UserError) -> None:
                 click.echo(json.dumps({k: r[k] for k in ("url", "title", "source", "outlet", "published_at", "topics",
                                                          "story_id", "story_size", "snippet")}, ensure_ascii=False))
             else:
-                click.echo(f"{(r['published_at'] or '')[:16]}  {r['source']}  {r['title']}  "
-                           f"[{', '.join(r['topics'])}] ×{r['story_size']}\n    {r['snippet']}\n    {r['url']}")
+                click.echo(f"{(r['published_at'] or '')[:16]}  {r['source']}  {_t(r['title'])}  "
+                           f"[{', '.join(r['topics'])}] ×{r['story_size']}\n    {_t(r['snippet'])}\n    {_t(r['url'])}")
         if not rows and not as_json:
             click.echo("no results", err=True)
 
@@ -236,17 +258,19 @@ def register(main, config_option, errors, UserError) -> None:
                     click.echo(json.dumps(row, ensure_ascii=False) if as_json else f"{name:22} {s.name:28} {s.kind:8} {s.url}")
             return
         from ..pipeline.queries import sources_overview
+        from ..pipeline.redact import redact
         from ..pipeline.store import Store
 
         rows = sources_overview(Store(cfg.store.path), [s.name for s in cfg.sources])
         for r in rows:
+            r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
             if as_json:
                 click.echo(json.dumps(r, ensure_ascii=False))
             else:
                 click.echo(f"{r['source']:28} {r['state']:10} last {str(r['last_run'] or '-')[:19]:19} "
                            f"found {r['found'] if r['found'] is not None else '-':>4} new {r['new'] if r['new'] is not None else '-':>4} "
                            f"errors {r['errors'] if r['errors'] is not None else '-':>3}  stored {r['articles']}"
-                           + (f"\n{'':28} {r['last_error'][:160]}" if r['last_error'] and r['state'] != 'ok' else ""))
+                           + (f"\n{'':28} {_t(r['last_error'][:160])}" if r['last_error'] and r['state'] != 'ok' else ""))
 
     @main.group(invoke_without_command=True)
     @click.option("--status", type=click.Choice(["pending", "sending", "retry", "sent", "failed", "broken", "digest"]))
@@ -259,19 +283,19 @@ def register(main, config_option, errors, UserError) -> None:
         """The outbox: what was sent, what waits, what failed (and why)."""
         if ctx.invoked_subcommand:
             return
-        from ..alerts.platforms import redact
         from ..pipeline.queries import outbox
+        from ..pipeline.redact import redact
 
         cfg, store = _store(config_path)
-        secrets = [c.secret for c in cfg.channels] + [c.url for c in cfg.channels]
+        secrets = [c.secret for c in cfg.channels] + [c.url for c in cfg.channels] + cfg.secrets
         for r in outbox(store, status, limit):
             r["last_error"] = redact(r["last_error"], secrets) if r["last_error"] else None
             if as_json:
                 click.echo(json.dumps(r, ensure_ascii=False))
             else:
                 click.echo(f"#{r['id']:<5} {r['status']:8} {r['channel']:16} {r['subscription']:16} "
-                           f"tries {r['attempts']}  {(r['title'] or r['kind'])[:40]}"
-                           + (f"\n       {r['last_error']}" if r["last_error"] else ""))
+                           f"tries {r['attempts']}  {_t((r['title'] or r['kind'])[:40])}"
+                           + (f"\n       {_t(r['last_error'])}" if r["last_error"] else ""))
 
     @alerts.command(name="test")
     @click.argument("channel")
@@ -317,7 +341,7 @@ def register(main, config_option, errors, UserError) -> None:
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(r))
                     writer.writeheader()
-                writer.writerow(r)
+                writer.writerow({k: _csv_cell(v) for k, v in r.items()})
 
     _report_command(main, config_option, errors)
 
@@ -348,8 +372,8 @@ def _report_command(main, config_option, errors):
         """One self-contained HTML page: topic volume per day, largest stories, source health, alerts."""
         from ..pipeline.report import render
 
-        _, store = _store(config_path)
-        Path(out_path).write_text(render(store, _since(since)), encoding="utf-8")
+        cfg, store = _store(config_path)
+        Path(out_path).write_text(render(store, _since(since), secrets=cfg.secrets), encoding="utf-8")
         click.echo(f"wrote {out_path}")
 
 

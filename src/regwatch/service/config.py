@@ -7,19 +7,23 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from ..alerts.signing import standard_webhook_key
-from .durations import parse_duration
+from ..pipeline.redact import redact
+from .durations import format_duration, parse_duration
 
 CONFIG_ENV = "REGWATCH_CONFIG"
 DEFAULT_PATH = "regwatch.toml"
@@ -30,6 +34,69 @@ class ConfigError(Exception):
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _between(low: float, high: float):
+    """A duration from `low` to `high` seconds, said in the user's units when it is not."""
+    def check(v: float) -> float:
+        if not low <= v <= high:
+            raise ValueError(f"{format_duration(v)} is out of range: write from {format_duration(low)} "
+                             f"to {format_duration(high)}")
+        return v
+    return Annotated[float, BeforeValidator(parse_duration), AfterValidator(check)]
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b?|b)?\s*", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes: a number, or `512KB`, `10MB`, `1GB` (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    else:
+        m = _SIZE.fullmatch(str(value)) if isinstance(value, str) else None
+        if not m:
+            raise ValueError(f"{value!r} is not a size: write bytes, or e.g. 512KB, 10MB, 1GB")
+        n = int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()[:1]]
+    if n < 0:
+        raise ValueError("a size cannot be negative")
+    return n
+
+
+def _size_between(low: int, high: int):
+    def check(v: int) -> int:
+        if not low <= v <= high:
+            raise ValueError(f"{v} bytes is out of range: write from {_human(low)} to {_human(high)}")
+        return v
+    return Annotated[int, BeforeValidator(parse_size), AfterValidator(check)]
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n} bytes"
+
+
+def check_url(url: str, web: bool = True) -> str:
+    """A URL that can be connected to: http(s) (`web`) or any `scheme://`, a host, a port in 1–65535."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValueError(f"{url!r} has spaces or control characters in it")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:   # "Port out of range 0-65535", a bad IPv6 literal…
+        raise ValueError(f"{url!r} is not a URL: {e}") from None
+    if web and parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    if not parts.scheme or "://" not in url:
+        raise ValueError(f"{url!r} is not a URL (scheme://host/…)")
+    if web and not parts.hostname:
+        raise ValueError(f"{url!r} has no host")
+    if port == 0:
+        raise ValueError(f"{url!r}: port 0 cannot be connected to")
+    return url
 
 
 class _Model(BaseModel):
@@ -44,12 +111,14 @@ class CrawlConfig(_Model):
     user_agent: str = "regwatch/0.1 (+https://github.com/regwatch/regwatch)"
     obey_robots: bool = True
     max_article_age: Duration = 3 * 86400
-    timeout: Duration = 30
-    max_size: int = 10 * 1024 * 1024
-    concurrency: int = Field(16, ge=1)
-    per_domain: int = Field(2, ge=1)
-    delay: Duration = 0.25
-    block_private_networks: bool = False
+    timeout: _between(1, 600) = 30
+    max_size: _size_between(1024, 1024**3) = 10 * 1024 * 1024
+    concurrency: int = Field(16, ge=1, le=1000)
+    per_domain: int = Field(2, ge=1, le=100)
+    delay: _between(0, 3600) = 0.25
+    extract_timeout: _between(1, 600) = 30          # one page's (or PDF's, or big list's) extraction
+    extract_memory: _size_between(256 * 1024**2, 64 * 1024**3) = 1024**3   # one extraction worker's memory
+    block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int = Field(50, ge=1)
 
 
@@ -62,12 +131,12 @@ class ExtractOverride(_Model):
 class SourceConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["feed", "sitemap", "listing", "json"]
-    url: str = Field(pattern=r"^https?://")
-    every: Duration = 600
+    url: Annotated[str, AfterValidator(check_url)]
+    every: _between(1, 366 * 86400) = 600
     cron: str | None = None
     tz: str | None = None
     lang: str | None = None
-    expect_every: Duration | None = None
+    expect_every: _between(1, 10 * 366 * 86400) | None = None
     enabled: bool = True
     links: str | None = None
     items: str | None = None
@@ -81,9 +150,19 @@ class SourceConfig(_Model):
     headers: dict[str, str] = {}
     form: dict[str, str] = {}
     encoding: str | None = None
-    max_size: int | None = None
+    max_size: _size_between(1024, 1024**3) | None = None
     extract: ExtractOverride = ExtractOverride()
     note: str | None = None
+    _secrets: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The `${VAR}` values in this source (an API key in its URL…): never shown or stored."""
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = list(values)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "SourceConfig":
@@ -118,7 +197,7 @@ class ChannelConfig(_Model):
     secret: str | None = None
     chat_id: str | None = None
     keyword: str | None = None
-    per_minute: int | None = Field(None, ge=1)
+    per_minute: int | None = Field(None, ge=1, le=10000)
 
     @field_validator("type")
     @classmethod
@@ -136,6 +215,8 @@ class ChannelConfig(_Model):
         platform = PLATFORMS[self.type]
         if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
+        if self.url:
+            check_url(self.url, web=self.type != "apprise")   # apprise URLs have their own schemes
         if self.type == "telegram" and not self.chat_id:
             raise ValueError("a telegram channel needs `chat_id`")
         if self.per_minute is not None and self.per_minute > platform.per_minute:
@@ -173,15 +254,15 @@ class SubscriptionConfig(_Model):
 
 
 class AlertsConfig(_Model):
-    once_wait: Duration = 60
-    failing_after: int = Field(3, ge=1)
+    once_wait: _between(0, 86400) = 60
+    failing_after: int = Field(3, ge=1, le=1000)
     health_channels: list[str] = []
-    lead_chars: int = Field(160, ge=0)
-    max_attempts: int = Field(8, ge=1)
+    lead_chars: int = Field(160, ge=0, le=4000)
+    max_attempts: int = Field(8, ge=1, le=100)
 
 
 class StoriesConfig(_Model):
-    window: Duration = 7 * 86400    # copies are joined to stories first seen within this period
+    window: _between(0, 10 * 366 * 86400) = 7 * 86400    # copies are joined to stories first seen within this period
 
 
 class MetricsConfig(_Model):
@@ -192,6 +273,8 @@ class MetricsConfig(_Model):
     def _listen(cls, v: str) -> str:
         if v and not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", v):
             raise ValueError(f"{v!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
+        if v and not 1 <= int(v.rpartition(":")[2]) <= 65535:
+            raise ValueError(f"{v!r}: the port must be from 1 to 65535")
         return v
 
 
@@ -208,6 +291,16 @@ class Config(_Model):
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
+    _secrets: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The `${VAR}` values of sources and channels: redacted wherever a message is shown or stored."""
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = list(values)
 
     @model_validator(mode="after")
     def _references(self) -> "Config":
@@ -249,17 +342,21 @@ def _unique(what: str, names: list[str]) -> None:
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_env(data: Any, where: str = "") -> Any:
-    """Replace `${VAR}` in every string with the environment's value; unset is an error."""
+def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None) -> Any:
+    """Replace `${VAR}` in every string with the environment's value; unset is an error. The values
+    put into `sources` and `channels` are added to `found` as (where, value): secrets, redacted
+    wherever a message is shown or stored."""
     if isinstance(data, dict):
-        return {k: expand_env(v, f"{where}.{k}" if where else k) for k, v in data.items()}
+        return {k: expand_env(v, f"{where}.{k}" if where else k, found) for k, v in data.items()}
     if isinstance(data, list):
-        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(data)]
+        return [expand_env(v, f"{where}[{i}]", found) for i, v in enumerate(data)]
     if isinstance(data, str):
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{where}: environment variable {name} is not set (export it, or write the value)")
+            if found is not None and where.startswith(("sources", "channels")):
+                found.append((where, os.environ[name]))
             return os.environ[name]
 
         return _VAR.sub(sub, data)
@@ -299,14 +396,18 @@ def format_validation_error(e: ValidationError, data: Any) -> str:
 
 
 def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+    found: list[tuple[str, str]] = []
     try:
-        data = expand_env(data)
+        data = expand_env(data, found=found)
         cfg = Config.model_validate(data)
     except ConfigError as e:
-        raise ConfigError(f"{origin}: {e}") from None
+        raise ConfigError(redact(f"{origin}: {e}", [v for _, v in found])) from None
     except ValidationError as e:
-        raise ConfigError(f"{origin}: {format_validation_error(e, data)}") from None
+        raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
+    cfg.secrets = [v for _, v in found]
+    for i, s in enumerate(cfg.sources):
+        s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
     return cfg
 
 

@@ -9,7 +9,6 @@ answers read. Like httpx's transports, the rest of regwatch only calls the small
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT
+from ...pipeline.redact import redact
 from ..message import Item, Message
 
 
@@ -33,17 +33,6 @@ class Outcome:
 
 
 SENT = Outcome("sent")
-
-
-def redact(text: str, secrets: list[str | None] | tuple[str | None, ...] = ()) -> str:
-    """Remove secrets and URL credentials (tokens, keys, signatures) from a message meant for people."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-    text = re.sub(r"(access_token|key|token|sig|sign|secret)=([^&\s\"']+)", r"\1=***", text, flags=re.I)
-    text = re.sub(r"/(bot)[0-9]+:[\w-]+", r"/\1***", text)
-    text = re.sub(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+", r"\1/***", text)
-    return text
 
 
 def retry_after(resp: httpx.Response, default: float | None = None) -> float | None:
@@ -218,7 +207,7 @@ class Platform:
         return self.classify(resp)
 
     def redact(self, text: str) -> str:
-        return redact(text, self.secrets)
+        return redact(text, self.secrets) or ""
 
 
 def markdown_items(items: list[Item]) -> list[str]:

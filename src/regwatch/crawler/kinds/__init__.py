@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
+from urllib.parse import urljoin, urlsplit
 
 
 @dataclass
@@ -26,7 +27,36 @@ class ListError(ValueError):
     """A list page that cannot be read as the source's kind; str() says what was wrong."""
 
 
+def web_url(base: str, link) -> str | None:
+    """`link` made absolute against the list page's URL, when it is an http(s) URL with a host; else None
+    (regwatch fetches only the web: no file:, data:, ftp:, javascript: … links)."""
+    if link is None:
+        return None
+    url = urljoin(base, str(link).strip())
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
 def parser_for(kind: str) -> Callable[..., list[Entry]]:
     from . import feed, jsonapi, listing, sitemap
 
     return {"feed": feed.parse, "sitemap": sitemap.parse, "listing": listing.parse, "json": jsonapi.parse}[kind]
+
+
+def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+    return parser_for(kind)(body, url, source, content_type)
+
+
+def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:
+    """`parse_list` in a pool worker, under a time limit (and the worker's memory limit)."""
+    from ...pipeline.extract import JobTimeout, run_limited
+
+    try:
+        return run_limited(parse_list, (kind, body, url, source, content_type), seconds)
+    except JobTimeout:
+        raise ListError(f"reading it took longer than {seconds:g} s (the limit: extract_timeout)") from None
+    except MemoryError:
+        raise ListError("reading it needed more memory than the limit (extract_memory)") from None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import calendar
 from datetime import datetime, timezone
-from urllib.parse import urljoin
 
 import feedparser
 
 from ...pipeline.dates import parse_any_date, sane
-from . import Entry, ListError
+from . import Entry, ListError, web_url
 from .xmlsafe import check_xml
 
 
@@ -24,9 +23,10 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
     out = []
     for e in parsed.entries:
         link = e.get("link") or (e.get("id") if str(e.get("id", "")).startswith("http") else None)
+        link = web_url(url, link)
         if not link:
             continue
-        out.append(Entry(url=urljoin(url, link), title=e.get("title"), published_at=_when(e, source)))
+        out.append(Entry(url=link, title=e.get("title"), published_at=_when(e, source)))
     return out
 
 

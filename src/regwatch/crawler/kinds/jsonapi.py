@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urljoin
 
 import jmespath
 
 from ...pipeline.dates import parse_any_date
 from ...pipeline.decode import decode_html
-from . import Entry, ListError
+from . import Entry, ListError, web_url
 
 _FIELD = re.compile(r"\{([^{}]+)\}")
+_JSONP = re.compile(r"(?<![\w$.])[\w$.]+\s*\(")
 
 
 def value(item, path: str | None):
@@ -37,9 +37,11 @@ def load_json(body: bytes, content_type: str | None, what: str = "response"):
     text = text.strip()
     if text.startswith(("<", "<!")):
         raise ListError(f"the {what} is HTML, not JSON (an error page or a gate?)")
-    m = re.match(r"^[\w$.]+\s*\((.*)\)\s*;?\s*$", text, re.S)  # JSONP callback(...)
+    m = _JSONP.match(text)   # JSONP: callback(...); (no pattern over the body: `(.*)\)\s*;?\s*$` is quadratic)
     if m:
-        text = m.group(1)
+        inner = text[m.end():].rstrip().removesuffix(";").rstrip()
+        if inner.endswith(")"):
+            text = inner[:-1]
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -61,17 +63,18 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
     for item in items:
         link = value(item, source.link) if source.link else None
         detail = value(item, source.detail) if source.detail else None
+        link, detail = web_url(url, link), web_url(url, detail)
         if not (link or detail):
             continue
         title = value(item, source.title) if source.title else None
         when = value(item, source.date) if source.date else None
         body_html = value(item, source.body) if source.body and not source.detail else None
         attach = value(item, source.attachment) if source.attachment else None
-        out.append(Entry(url=urljoin(url, str(link or detail)), title=str(title) if title else None,
+        out.append(Entry(url=link or detail, title=str(title) if title else None,
                          published_at=parse_any_date(when, source.timezone()),
-                         detail_url=urljoin(url, str(detail)) if detail else None,
+                         detail_url=detail,
                          body_html=str(body_html) if body_html else None,
-                         attachment_url=urljoin(url, str(attach)) if attach else None))
+                         attachment_url=web_url(url, attach) if attach else None))
     return out
 
 

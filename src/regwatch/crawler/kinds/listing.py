@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
-
 from parsel import Selector
 
 from ...pipeline.decode import decode_html
-from . import Entry, ListError
+from . import Entry, ListError, web_url
 
 
 def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
@@ -20,10 +18,10 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
     out, seen = [], set()
     for a in links:
         href = a.attrib.get("href") if a.root.tag == "a" else (a.css("a::attr(href)").get())
-        if not href or href.startswith(("javascript:", "#", "mailto:")):
+        if not href or href.startswith("#"):
             continue
-        link = urljoin(url, href.strip())
-        if urlsplit(link).scheme not in ("http", "https") or link in seen:
+        link = web_url(url, href)
+        if not link or link in seen:
             continue
         seen.add(link)
         title = (a.attrib.get("title") or " ".join(a.css("::text").getall())).strip() or None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from ...pipeline.dates import parse_any_date
-from . import Entry, ListError
+from . import Entry, ListError, web_url
 from .xmlsafe import parse_xml
 
 
@@ -27,11 +25,11 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
             name = _local(child.tag)
             if name and child.text and name not in fields:
                 fields[name] = child.text.strip()
-        loc = fields.get("loc")
+        loc = web_url(url, fields.get("loc"))
         if not loc:
             continue
         when = fields.get("publication_date") or fields.get("lastmod")
-        e = Entry(url=urljoin(url, loc), title=fields.get("title"),
+        e = Entry(url=loc, title=fields.get("title"),
                   published_at=parse_any_date(when, source.timezone()) if when else None)
         if kind == "sitemapindex":
             e.extra["sitemap"] = True

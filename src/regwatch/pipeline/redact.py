@@ -1,0 +1,32 @@
+"""Secrets out of every message meant for people or stored: the one place that knows how.
+
+What is removed: every value that the config took from the environment (`${VAR}`) in a source or
+a channel (`Config.secrets`), and the credentials that URLs carry by their shape — query values
+named like a token, key, signature or secret; `user:password@`; Telegram bot tokens; Slack,
+Discord and generic webhook paths.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+MASK = "***"
+# bounded name prefixes: no pattern here is superlinear on a long run of letters
+_QUERY = re.compile(r"((?<![\w-])[\w-]{0,24}?(?:token|key|sig|sign|signature|secret|password|passwd))=([^&\s\"'<>#]+)",
+                    re.I)
+_USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
+_TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
+_HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
+
+
+def redact(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
+    """`text` with secrets and URL credentials replaced by `***` (None stays None)."""
+    if not text:
+        return text
+    for s in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(s, MASK)
+    text = _QUERY.sub(rf"\1={MASK}", text)
+    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = _TELEGRAM.sub(rf"/\1{MASK}", text)
+    return _HOOK.sub(rf"\1/{MASK}", text)

@@ -1,0 +1,95 @@
+"""Every value a user can write either works or is one line naming the key (exit 2): no value reaches
+the scheduler, the crawler or the delivery task as an infinite wait, a busy loop or an overflow."""
+
+import pytest
+
+from regwatch.service.config import ConfigError, load_config
+
+BASE = """
+[store]
+path = "rw.db"
+[crawl]
+{crawl}
+[[sources]]
+name = "a"
+kind = "feed"
+url = "{url}"
+{source}
+[[channels]]
+name = "ops"
+type = "webhook"
+url = "{channel}"
+[metrics]
+listen = "{listen}"
+"""
+
+
+def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", channel="http://127.0.0.1:9/hook",
+           listen=""):
+    p = tmp_path / "regwatch.toml"
+    p.write_text(BASE.format(crawl=crawl, source=source, url=url, channel=channel, listen=listen), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("where,value,message", [
+    ("source", "every = inf", "sources[0] (a).every: inf is not a duration"),
+    ("source", "every = nan", "sources[0] (a).every: nan is not a duration"),
+    ("source", 'every = "inf"', "sources[0] (a).every: 'inf' is not a duration"),
+    ("source", 'every = "0"', "sources[0] (a).every: 0s is out of range: write from 1s to 366d"),
+    ("source", "every = 0.001", "sources[0] (a).every: 0.001s is out of range"),
+    ("source", 'every = "99999999999999d"', "longer than 100 years"),
+    ("source", "every = 1e300", "longer than 100 years"),
+    ("source", 'expect_every = "-1d"', "not a duration"),
+    ("source", "max_size = -1", "sources[0] (a).max_size: a size cannot be negative"),
+    ("crawl", 'delay = "1e300s"', "crawl.delay: '1e300s' is not a duration"),
+    ("crawl", "delay = 1e300", "crawl.delay: 1e+300 is longer than 100 years"),
+    ("crawl", 'delay = "2d"', "crawl.delay: 2d is out of range: write from 0s to 1h"),
+    ("crawl", 'timeout = "0s"', "crawl.timeout: 0s is out of range: write from 1s to 10m"),
+    ("crawl", 'timeout = "30d"', "crawl.timeout: 30d is out of range"),
+    ("crawl", "max_size = 0", "crawl.max_size: 0 bytes is out of range: write from 1KB to 1GB"),
+    ("crawl", "max_size = -5", "crawl.max_size: a size cannot be negative"),
+    ("crawl", 'max_size = "lots"', "crawl.max_size: 'lots' is not a size"),
+    ("crawl", "concurrency = -3", "crawl.concurrency: Input should be greater than or equal to 1"),
+    ("crawl", "concurrency = 1e9", "crawl.concurrency"),
+    ("crawl", "per_domain = 0", "crawl.per_domain: Input should be greater than or equal to 1"),
+    ("crawl", 'extract_memory = "1MB"', "crawl.extract_memory: 1048576 bytes is out of range: write from 256MB to 64GB"),
+    ("crawl", 'extract_timeout = "inf"', "crawl.extract_timeout: 'inf' is not a duration"),
+    ("url", "http://127.0.0.1:99999/feed.xml", "sources[0] (a).url: 'http://127.0.0.1:99999/feed.xml' is not a URL: Port out of range"),
+    ("url", "ftp://127.0.0.1/feed.xml", "is not an http:// or https:// URL"),
+    ("url", "file:///etc/hosts", "is not an http:// or https:// URL"),
+    ("url", "http:///feed.xml", "has no host"),
+    ("url", "http://127.0.0.1:0/feed.xml", "port 0 cannot be connected to"),
+    ("url", "http://exa mple.com/", "has spaces or control characters"),
+    ("channel", "http://127.0.0.1:99999/hook", "channels[0] (ops): 'http://127.0.0.1:99999/hook' is not a URL: Port out of range"),
+    ("channel", "127.0.0.1:9/hook", "channels[0] (ops): '127.0.0.1:9/hook' is not an http:// or https:// URL"),
+    ("listen", "127.0.0.1:99999", "metrics.listen: '127.0.0.1:99999': the port must be from 1 to 65535"),
+    ("listen", "127.0.0.1:0", "the port must be from 1 to 65535"),
+])
+def test_a_value_that_cannot_work_is_one_line(tmp_path, where, value, message):
+    kw = {"crawl": {"crawl": value}, "source": {"source": value}, "url": {"url": value},
+          "channel": {"channel": value}, "listen": {"listen": value}}[where]
+    with pytest.raises(ConfigError) as e:
+        load_config(config(tmp_path, **kw))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_values_that_work_still_load(tmp_path):
+    cfg = load_config(config(tmp_path, crawl='max_size = "12MB"\nextract_memory = "2GB"\ndelay = 0\ntimeout = "2m"',
+                             source='every = "1s"\nmax_size = 2048', listen="127.0.0.1:9108",
+                             url="https://news.example.com:8443/rss?x=1"))
+    assert cfg.crawl.max_size == 12 * 1024**2 and cfg.crawl.extract_memory == 2 * 1024**3
+    assert cfg.crawl.delay == 0 and cfg.crawl.timeout == 120 and cfg.sources[0].every == 1
+    assert cfg.crawl.block_private_networks is True          # the default
+
+
+@pytest.mark.parametrize("args,extra", [
+    (["run", "--once"], {"source": "every = inf"}),
+    (["alerts", "test", "ops"], {"channel": "http://127.0.0.1:99999/hook"}),
+    (["run"], {"listen": "127.0.0.1:99999"}),
+])
+def test_the_cli_says_one_line_and_exits_2(tmp_path, rw, args, extra):
+    r = rw(*args, "-c", config(tmp_path, **extra), cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.stderr.startswith("regwatch: ")
