@@ -19,6 +19,11 @@ class SourceReport:
     blocked: bool = False
     empty: bool = False
     list_ok: bool = False
+    lists_read: int = 0     # list pages read in full (not 304, not unchanged)
+    deferred: int = 0       # new articles left for the next run by `max_articles_per_source`
+    skipped: int = 0        # articles recorded as skipped for good (robots.txt, 404/410, not a page)
+    too_old: int = 0        # new articles older than `max_article_age`: stored, never alerted
+    notes: list[str] = field(default_factory=list)
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1
@@ -28,6 +33,12 @@ class SourceReport:
         if len(self.messages) < 20:
             self.messages.append(message)
 
+    def note(self, message: str) -> None:
+        """Worth recording with the run, not an error (an article skipped for good)."""
+        if len(self.notes) < 20:
+            self.notes.append(message)
+
     @property
     def message(self) -> str | None:
-        return "; ".join(dict.fromkeys(self.messages)) if self.messages else None
+        lines = self.messages or self.notes
+        return "; ".join(dict.fromkeys(lines)) if lines else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.settings import default_settings
+
 MW = "regwatch.crawler.middlewares"
 
 
@@ -28,6 +30,9 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "REDIRECT_MAX_TIMES": 5,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 1,
+        # a timeout is not retried: `timeout` is how long a request may take, not half of it
+        "RETRY_EXCEPTIONS": [e for e in default_settings.RETRY_EXCEPTIONS
+                             if e != "scrapy.exceptions.DownloadTimeoutError"],
         "COOKIES_ENABLED": True,
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
@@ -40,6 +45,7 @@ def crawl_settings(crawl) -> dict[str, Any]:
             f"{MW}.SeenUrlMiddleware": 95,
             f"{MW}.ConditionalGetMiddleware": 560,
             f"{MW}.GuardMiddleware": 580,  # after decompression and redirects
+            f"{MW}.GzipListMiddleware": 585,  # a .xml.gz list, before the guard sees it
         },
         "ITEM_PIPELINES": {"regwatch.crawler.pipelines.ProcessPipeline": 100},
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
