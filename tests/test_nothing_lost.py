@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -244,9 +245,13 @@ def test_an_article_error_names_its_url(tmp_path, site, receiver, rw):
     old = new_arts("old", 1, 600)
     publish(site, {"feed": old})
     rw("run", "--once", "-c", cfg)
-    bad = new_arts("down", 1)
-    publish(site, {"feed": old + bad})
-    site.pages["/a/down0.html"] = Page(b"<html><body>busy</body></html>", status=503)
+    with socket.socket() as s:                       # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    elsewhere = f"http://127.0.0.1:{closed}/a/x.html"
+    page = feed(site, old)
+    page.body = page.body.replace(b"</channel>", f"<item><title>t</title><link>{elsewhere}</link></item></channel>".encode())
+    site.pages["/feed.xml"] = page
     rw("run", "--once", "-c", cfg)
     row = source_row(rw, cfg)
-    assert row["state"] == "error" and f"{site.url}/a/down0.html" in row["last_error"] and "503" in row["last_error"]
+    assert row["state"] == "error" and elsewhere in row["last_error"] and "refused" in row["last_error"]

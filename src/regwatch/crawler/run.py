@@ -157,6 +157,10 @@ class CrawlContext:
             lost.setdefault(source, []).append(url)
             for lk in pages:
                 self.lists[lk].failed = True
+        for name, s in self.sources.items():
+            report = self.report(name)
+            if not (report.list_ok or report.errors or report.blocked):
+                report.error(f"list page {s.url}: no answer before the crawl stopped")
         for source, urls in lost.items():
             self.report(source).error(f"{len(urls)} listed article(s) not fetched before the crawl stopped "
                                       f"(they are fetched next run), e.g. {urls[0]}")

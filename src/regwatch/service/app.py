@@ -117,10 +117,12 @@ class App:
                                self.store, self.cfg, done, src, title, body, published))
         ctx.wake = self.dispatcher.wake.set          # alerts go out while the crawl goes on
         started = time.monotonic()
-        reports = await self.crawl.run(ctx)
+        try:
+            reports = await self.crawl.run(ctx)
+        finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
+            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
-        states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         baselines = {name: ctx.report(name).new for name in baseline
                      if baseline_all or self.store.source_state(name)["baselined_at"] is not None}
         self.dispatcher.wake.set()

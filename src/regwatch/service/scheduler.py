@@ -75,11 +75,17 @@ class SourceScheduler:
                 self.kick.set()     # sources of this site that fell due meanwhile
 
     async def stop(self, crawl, deadline: float = 20.0) -> None:
-        """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline."""
+        """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline:
+        a crawl still waiting on a hung site after it is cancelled (its run is recorded with what it
+        did not fetch as errors, and its lists are read in full next time)."""
         self.sched.shutdown(wait=False)
         if self.batcher is not None:
             self.batcher.cancel()
-        await crawl.stop()
         running = list(self.running.values())
-        if running:
-            await asyncio.wait([asyncio.shield(t) for t in running], timeout=deadline)
+        stopping = asyncio.ensure_future(crawl.stop())
+        await asyncio.wait([stopping, *running], timeout=deadline)
+        late = [t for t in running if not t.done()]
+        for t in late:
+            t.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)
