@@ -74,7 +74,7 @@ class SourceScheduler:
             if self.due:
                 self.kick.set()     # sources of this site that fell due meanwhile
 
-    async def stop(self, crawl, deadline: float = 20.0) -> None:
+    async def stop(self, crawl, deadline: float = 15.0) -> None:
         """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline:
         a crawl still waiting on a hung site after it is cancelled (its run is recorded with what it
         did not fetch as errors, and its lists are read in full next time)."""
