@@ -255,3 +255,24 @@ def test_an_article_error_names_its_url(tmp_path, site, receiver, rw):
     rw("run", "--once", "-c", cfg)
     row = source_row(rw, cfg)
     assert row["state"] == "error" and elsewhere in row["last_error"] and "refused" in row["last_error"]
+
+
+def test_sources_that_name_the_same_article_all_come_through(tmp_path, site, receiver, rw):
+    # one crawl fetches the article once (Scrapy drops the duplicate requests); every source that
+    # named it gets that outcome, so every list keeps its validators
+    [one] = new_arts("shared", 1, 600)
+    site.pages["/a/shared0.html"] = article_page(one)
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    text = cfg.read_text()
+    block = text[text.index("[[sources]]"):text.index("[[channels]]")]
+    many = "".join(block.replace('name = "feed"', f'name = "f{i}"').replace("/feed.xml", f"/feed/{i}.xml") for i in range(20))
+    cfg.write_text(text.replace(block, many), encoding="utf-8")
+    for i in range(20):
+        site.pages[f"/feed/{i}.xml"] = feed(site, [one])
+    rw("run", "--once", "-c", cfg)
+    assert len(site.requests("/a/shared0.html")) == 1
+    rows = [json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()]
+    assert all(r["state"] == "ok" and r["errors"] == 0 and r["baselined"] for r in rows)
+    site.log.clear()
+    rw("run", "--once", "-c", cfg)
+    assert sorted({q["status"] for q in site.log if q["path"].startswith("/feed/")}) == [304]

@@ -77,6 +77,8 @@ class CrawlContext:
         self.lists: dict[tuple[str, str], ListPage] = {}
         self.waiting: dict[tuple[str, str], set[tuple[str, str]]] = {}   # (source, article) → list pages
         self.settled: dict[tuple[str, str], bool] = {}
+        self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
+        self.riders: dict[str, set[str]] = {}                        # article → sources waiting on its fetch
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
         self.max_articles = crawl_cfg.max_articles_per_source
@@ -126,7 +128,7 @@ class CrawlContext:
         page.outstanding.add(url)
         return True
 
-    def settle(self, source: str, url: str, ok: bool) -> None:
+    def settle(self, source: str, url: str, ok: bool, skipped: str | None = None) -> None:
         """An article's outcome: stored (or already stored, or skipped for good) or failed."""
         key = (source, url)
         if key in self.settled and (self.settled[key] or not ok):
@@ -139,6 +141,28 @@ class CrawlContext:
                 page.done.add(url)
             else:
                 page.failed = True
+        if url not in self.outcome:
+            self.outcome[url] = (ok, skipped, source)
+            for rider in self.riders.pop(url, ()):
+                self._follow(rider, url)
+
+    def ride(self, source: str, url: str) -> None:
+        """Another source's request for this article is already in this crawl (Scrapy drops the
+        duplicate): this source gets that fetch's outcome."""
+        if url in self.outcome:
+            self._follow(source, url)
+        else:
+            self.riders.setdefault(url, set()).add(source)
+
+    def _follow(self, source: str, url: str) -> None:
+        ok, skipped, by = self.outcome[url]
+        if skipped:
+            self.skip(source, url, skipped)
+        elif ok:
+            self.settle(source, url, ok=True)
+        else:
+            self.report(source).error(f"{url}: failed (fetched once in this crawl, for {by})")
+            self.settle(source, url, ok=False)
 
     def skip(self, source: str, url: str, reason: str) -> None:
         """An article the site forbids or has removed, or not a page: recorded once, never asked again."""
@@ -146,7 +170,7 @@ class CrawlContext:
         report = self.report(source)
         report.skipped += 1
         report.note(f"skipped {url}: {reason}")
-        self.settle(source, url, ok=True)
+        self.settle(source, url, ok=True, skipped=reason)
 
     def finish(self) -> None:
         """After the crawl: articles never settled (the crawl stopped first) are errors of their

@@ -66,6 +66,7 @@ class SourcesSpider(scrapy.Spider):
         crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(spider._item_error, signal=signals.item_error)
         crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -106,6 +107,11 @@ class SourcesSpider(scrapy.Spider):
             return
         report.error(_with_url(url, msg))
         self.ctx.settle(source, url, ok=False)
+
+    def _request_dropped(self, request, spider=None) -> None:
+        """Scrapy drops a request already made in this crawl (two sources naming one article)."""
+        if request.meta.get("role") == "article" and request.meta.get("source"):
+            self.ctx.ride(request.meta["source"], request.meta.get("article_url", request.url))
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)
