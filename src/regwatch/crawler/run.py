@@ -112,8 +112,11 @@ class CrawlContext:
         then waits for that outcome), nor past the source's cap (deferred to the next run)."""
         key = (page.source, url)
         page.named.add(url)
-        if key in self.settled:
-            (page.done.add(url) if self.settled[key] else setattr(page, "failed", True))
+        if key in self.settled:         # this crawl already had it: the page takes that outcome
+            if self.settled[key]:
+                page.done.add(url)
+            else:
+                page.failed = True
             return False
         if key in self.waiting:
             self.waiting[key].add((page.source, page.url))
