@@ -109,3 +109,51 @@ def test_embedded_default_when_no_config(tmp_path, monkeypatch):
     monkeypatch.delenv("REGWATCH_CONFIG", raising=False)
     cfg = load_config(None)
     assert cfg.sources and cfg.channels[0].type == "console"
+
+
+def test_a_subscription_may_name_a_bundled_source(tmp_path):
+    text = ('source_packs = ["cn-finance"]\n' + GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\nsources = ["pbc-xinwen-fabu", "a"]'))
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.subscriptions[0].sources == ["pbc-xinwen-fabu", "a"]
+    with pytest.raises(ConfigError, match=r"subscriptions\[0\] \(s\): source 'pbc-xinwen-fabuu' is not defined"):
+        load_config(write(tmp_path, text.replace('"pbc-xinwen-fabu"', '"pbc-xinwen-fabuu"')))
+    with pytest.raises(ConfigError, match="'pbc-xinwen-fabu' is left out by exclude_sources"):
+        load_config(write(tmp_path, 'exclude_sources = ["pbc-xinwen-fabu"]\n' + text))
+
+
+def test_unknown_names_in_exclude_sources_are_an_error(tmp_path):
+    text = 'source_packs = ["cn-finance"]\nexclude_sources = ["csrc-yaowen", "pbc-xinwen"]\n' + GOOD
+    with pytest.raises(ConfigError, match=r"exclude_sources: 'pbc-xinwen' is not a source of the source packs cn-finance"):
+        load_config(write(tmp_path, text))
+    cfg = load_config(write(tmp_path, text.replace(', "pbc-xinwen"', "")))
+    assert "csrc-yaowen" not in {s.name for s in cfg.sources} and "pbc-xinwen-fabu" in {s.name for s in cfg.sources}
+
+
+@pytest.mark.parametrize("change,message", [
+    (('every = "10m"', 'every = "10m"\ntz = "Asia/Beijing"'), "sources[0] (a).tz: 'Asia/Beijing' is not a time zone name"),
+    (('every = "10m"', 'every = "10m"\ntz = "../../etc/passwd"'), "sources[0] (a).tz: '../../etc/passwd' is not a time zone name"),
+    (('every = "10m"', 'every = "10m"\ncron = "*/5 * * * *"'), "sources[0] (a): give `every` or `cron`, not both"),
+])
+def test_source_schedule_and_zone_mistakes(tmp_path, change, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, GOOD.replace(*change)))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cron_alone_and_a_real_zone_load(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD.replace('every = "10m"', 'cron = "*/5 * * * *"\ntz = "Asia/Hong_Kong"')))
+    assert cfg.sources[0].cron == "*/5 * * * *" and cfg.sources[0].timezone() == "Asia/Hong_Kong"
+
+
+def test_a_bad_tz_is_one_line_and_exit_2_before_anything_runs(tmp_path, rw):
+    p = write(tmp_path, GOOD.replace('every = "10m"', 'cron = "*/5 * * * *"\ntz = "Asia/Beijing"'))
+    r = rw("run", "-c", p, timeout=30)                # the daemon: no traceback from the scheduler
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert "tz: 'Asia/Beijing' is not a time zone name" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_max_articles_per_source_is_an_optional_cap():
+    assert parse_config({}).crawl.max_articles_per_source is None
+    assert parse_config({"crawl": {"max_articles_per_source": 100}}).crawl.max_articles_per_source == 100
+    with pytest.raises(ConfigError, match="max_articles_per_source"):
+        parse_config({"crawl": {"max_articles_per_source": 0}})

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from ..pipeline.dates import too_old
 from ..pipeline.normalize import normalize
 from ..pipeline.store import Store
 from .digest import next_digest_time
@@ -66,10 +67,7 @@ def idem_key(*parts: object) -> str:
 
 def alertable(published_at: datetime | None, max_age_s: float, now: datetime | None = None) -> bool:
     """Articles older than `max_article_age` are stored but never alert."""
-    if published_at is None:
-        return True
-    now = now or datetime.now(timezone.utc)
-    return published_at >= now - timedelta(seconds=max_age_s)
+    return not too_old(published_at, max_age_s, now)
 
 
 def enqueue_for(store: Store, cfg: Any, processed: Any, source: str, title: str, body: str,

@@ -6,6 +6,8 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip
 
 from .guards import is_challenge, looks_binary
 from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
@@ -23,19 +25,43 @@ class _CtxMixin:
         return self.crawler.spider.ctx
 
 
+class NotAPage(IgnoreRequest):
+    """An article URL that answers with a binary file: skipped for good, not an error every run."""
+
+
 class ConditionalGetMiddleware(_CtxMixin):
-    """List pages carry If-None-Match / If-Modified-Since from the last good fetch; a 304 costs nothing."""
+    """List pages carry If-None-Match / If-Modified-Since from the source's last clean fetch of that
+    URL (validators are the source's own: two sources on one URL never share them); a 304 costs
+    nothing. The cached row also goes to the spider (body hash, a sitemap index's children)."""
 
     def process_request(self, request):
-        if request.meta.get("role") != "list" or request.method != "GET":
+        if request.meta.get("role") != "list":
             return None
-        cached = self.ctx.store.list_cache(request.url)
-        if cached:
+        cached = self.ctx.store.list_cache(request.meta["source"], request.meta.get("list_url", request.url))
+        request.meta["list_cached"] = cached
+        if cached and request.method == "GET":
             if cached.get("etag"):
                 request.headers.setdefault(b"If-None-Match", cached["etag"])
             if cached.get("last_modified"):
                 request.headers.setdefault(b"If-Modified-Since", cached["last_modified"])
         return None
+
+
+class GzipListMiddleware(_CtxMixin):
+    """A list page served as a gzip file (`sitemap.xml.gz`) is decompressed, within the size limit,
+    rather than refused as binary."""
+
+    def process_response(self, request, response):
+        if request.meta.get("role") != "list" or not response.body.startswith(b"\x1f\x8b"):
+            return response
+        limit = request.meta.get("download_maxsize") or self.ctx.max_size
+        try:
+            body = gunzip(response.body, max_size=limit)
+        except _DecompressionMaxSizeExceeded:
+            raise IgnoreRequest(f"{request.url}: over {limit} bytes once decompressed") from None
+        except (OSError, EOFError, ValueError) as e:
+            raise IgnoreRequest(f"{request.url}: not a readable gzip file ({e})") from None
+        return response.replace(body=body)
 
 
 class SeenUrlMiddleware(_CtxMixin):
@@ -86,5 +112,6 @@ class GuardMiddleware(_CtxMixin):
             report.blocked = True
             raise IgnoreRequest(f"{request.url}: a JavaScript gate or challenge page (HTTP {response.status}) instead of content")
         if response.status == 200 and role != "attachment" and looks_binary(response.body):
-            raise IgnoreRequest(f"{request.url}: binary content where a page was expected")
+            raise (NotAPage if role == "article" else IgnoreRequest)(
+                f"{request.url}: binary content where a page was expected")
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import DropItem
 
-from ..pipeline.dates import parse_any_date
+from ..pipeline.dates import parse_any_date, too_old
 
 
 class ProcessPipeline:
@@ -27,12 +27,18 @@ class ProcessPipeline:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
         published = parse_any_date(result["published_at"]) if result["published_at"] else None
-        published = published or entry.published_at
+        if published is None or (result.get("date_from") == "text" and entry.published_at):
+            # a date found only in the headline or the text is never better than the list's
+            published = entry.published_at or published
         title = result["title"] or entry.title or ""
-        baseline = ctx.is_baseline(source.name)
+        baseline = ctx.is_baseline(source.name, item["url"])
 
         def queue_alerts(done):
-            if not baseline and ctx.on_new is not None:
+            if baseline:
+                return
+            if too_old(published, ctx.max_age):
+                report.too_old += 1
+            elif ctx.on_new is not None:
                 ctx.queued += ctx.on_new(done, source.name, title, result["body"], published)
 
         done = ctx.processor.process(

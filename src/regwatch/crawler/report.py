@@ -22,6 +22,11 @@ class SourceReport:
     empty: bool = False
     list_ok: bool = False
     secrets: list[str] = field(default_factory=list, repr=False)   # the source's `${VAR}` values
+    lists_read: int = 0     # list pages read in full (not 304, not unchanged)
+    deferred: int = 0       # new articles left for the next run by `max_articles_per_source`
+    skipped: int = 0        # articles recorded as skipped for good (robots.txt, 404/410, not a page)
+    too_old: int = 0        # new articles older than `max_article_age`: stored, never alerted
+    notes: list[str] = field(default_factory=list)
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1
@@ -31,7 +36,14 @@ class SourceReport:
         if len(self.messages) < 20:
             self.messages.append(message)
 
+    def note(self, message: str) -> None:
+        """Worth recording with the run, not an error (an article skipped for good)."""
+        if len(self.notes) < 20:
+            self.notes.append(message)
+
     @property
     def message(self) -> str | None:
-        """The run's errors, secrets redacted (this is what the store, health alerts and the CLI see)."""
-        return redact("; ".join(dict.fromkeys(self.messages)), self.secrets) if self.messages else None
+        """The run's errors (or, without errors, its notes), secrets redacted (this is what the store,
+        health alerts and the CLI see)."""
+        lines = self.messages or self.notes
+        return redact("; ".join(dict.fromkeys(lines)), self.secrets) if lines else None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from scrapy.crawler import AsyncCrawlerRunner
@@ -104,6 +106,30 @@ class WorkerLost(Exception):
     """A pool job that never came back; str() says why."""
 
 
+@dataclass
+class ListPage:
+    """One list page read in this crawl, and what became of the articles it named."""
+
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    children: list[str] | None = None
+    found: int = 0                                      # entries it lists (articles and child sitemaps)
+    named: set[str] = field(default_factory=set)        # new articles it named
+    outstanding: set[str] = field(default_factory=set)  # asked for, no outcome yet
+    done: set[str] = field(default_factory=set)         # stored (or stored already, or skipped)
+    deferred: set[str] = field(default_factory=set)     # left for the next run by the cap
+    failed: bool = False
+
+    @property
+    def clean(self) -> bool:
+        """Every article it named was stored or skipped: it may answer 304 next time. (A page that lists
+        nothing is read in full every time, so that it stays `empty` until it lists again.)"""
+        return self.found > 0 and not (self.failed or self.outstanding or self.deferred)
+
+
 class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
@@ -113,9 +139,15 @@ class CrawlContext:
         self.processor = processor
         self.sources = {s.name: s for s in sources}
         self.reports: dict[str, SourceReport] = {}
-        self.pending_cache: dict[str, tuple] = {}
+        self.lists: dict[tuple[str, str], ListPage] = {}
+        self.waiting: dict[tuple[str, str], set[tuple[str, str]]] = {}   # (source, article) → list pages
+        self.settled: dict[tuple[str, str], bool] = {}
+        self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
+        self.riders: dict[str, set[str]] = {}                        # article → sources waiting on its fetch
+        self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
         self.max_articles = crawl_cfg.max_articles_per_source
+        self.max_age = crawl_cfg.max_article_age
         self.block_private = crawl_cfg.block_private_networks
         self.run_extract = run_extract
         self._baseline = baseline
@@ -128,34 +160,134 @@ class CrawlContext:
             self.reports[source] = SourceReport(source, secrets=getattr(self.sources.get(source), "secrets", []))
         return self.reports[source]
 
-    def is_baseline(self, source: str) -> bool:
-        return source in self._baseline
+    def is_baseline(self, source: str, url: str | None = None) -> bool:
+        """A baseline run's article, or one its baseline run named and could not store then."""
+        return source in self._baseline or (url is not None and self.store.is_baseline_url(source, url))
+
+    # -- the accounting of list pages' articles ------------------------------------------------
+
+    def list_page(self, source: str, url: str, **validators) -> ListPage:
+        key = (source, url)
+        if key not in self.lists:
+            self.lists[key] = ListPage(source, url, **validators)
+        return self.lists[key]
+
+    def take(self, page: ListPage, url: str) -> bool:
+        """Whether to ask for an article the page names: not when this crawl already did (the page
+        then waits for that outcome), nor past the source's cap (deferred to the next run)."""
+        key = (page.source, url)
+        page.named.add(url)
+        if key in self.settled:         # this crawl already had it: the page takes that outcome
+            if self.settled[key]:
+                page.done.add(url)
+            else:
+                page.failed = True
+            return False
+        if key in self.waiting:
+            self.waiting[key].add((page.source, page.url))
+            page.outstanding.add(url)
+            return False
+        if self.max_articles is not None and self.taken[page.source] >= self.max_articles:
+            page.deferred.add(url)
+            self.report(page.source).deferred += 1
+            return False
+        self.taken[page.source] += 1
+        self.waiting[key] = {(page.source, page.url)}
+        page.outstanding.add(url)
+        return True
+
+    def settle(self, source: str, url: str, ok: bool, skipped: str | None = None) -> None:
+        """An article's outcome: stored (or already stored, or skipped for good) or failed."""
+        key = (source, url)
+        if key in self.settled and (self.settled[key] or not ok):
+            return
+        self.settled[key] = ok
+        for lk in self.waiting.pop(key, ()):
+            page = self.lists[lk]
+            page.outstanding.discard(url)
+            if ok:
+                page.done.add(url)
+            else:
+                page.failed = True
+        if url not in self.outcome:
+            self.outcome[url] = (ok, skipped, source)
+            for rider in self.riders.pop(url, ()):
+                self._follow(rider, url)
+
+    def ride(self, source: str, url: str) -> None:
+        """Another source's request for this article is already in this crawl (Scrapy drops the
+        duplicate): this source gets that fetch's outcome."""
+        if url in self.outcome:
+            self._follow(source, url)
+        else:
+            self.riders.setdefault(url, set()).add(source)
+
+    def _follow(self, source: str, url: str) -> None:
+        ok, skipped, by = self.outcome[url]
+        if skipped:
+            self.skip(source, url, skipped)
+        elif ok:
+            self.settle(source, url, ok=True)
+        else:
+            self.report(source).error(f"{url}: failed (fetched once in this crawl, for {by})")
+            self.settle(source, url, ok=False)
+
+    def skip(self, source: str, url: str, reason: str) -> None:
+        """An article the site forbids or has removed, or not a page: recorded once, never asked again."""
+        self.store.skip_url(source, url, reason)
+        report = self.report(source)
+        report.skipped += 1
+        report.note(f"skipped {url}: {reason}")
+        self.settle(source, url, ok=True, skipped=reason)
+
+    def finish(self) -> None:
+        """After the crawl: articles never settled (the crawl stopped first) are errors of their
+        source; clean list pages keep their validators, the others are read in full next time;
+        what a baseline run named and did not store stays baseline."""
+        lost: dict[str, list[str]] = {}
+        for (source, url), pages in self.waiting.items():
+            lost.setdefault(source, []).append(url)
+            for lk in pages:
+                self.lists[lk].failed = True
+        for name, s in self.sources.items():
+            report = self.report(name)
+            if not (report.list_ok or report.errors or report.blocked):
+                report.error(f"list page {s.url}: no answer before the crawl stopped")
+        for source, urls in lost.items():
+            self.report(source).error(f"{len(urls)} listed article(s) not fetched before the crawl stopped "
+                                      f"(they are fetched next run), e.g. {urls[0]}")
+        for page in self.lists.values():
+            if page.clean:
+                self.store.save_list_cache(page.source, page.url, page.etag, page.last_modified,
+                                           page.body_hash, page.children)
+            else:
+                self.store.forget_list_cache(page.source, page.url)
+            if page.source in self._baseline:
+                self.store.mark_baseline_urls(page.source, page.named - page.done)
+        for report in self.reports.values():
+            report.empty = report.list_ok and report.found == 0 and not report.not_modified
 
 
 class Crawl:
-    """Runs crawls; `stop()` ends a running one cleanly (spiders close with reason `shutdown`)."""
+    """Runs crawls, several at once if asked (the daemon runs one per site, so a hung site holds
+    only its own); `stop()` ends every running one cleanly (spiders close with reason `shutdown`)."""
 
     def __init__(self, crawl_cfg):
         self.settings = crawl_settings(crawl_cfg)
-        self.runner: AsyncCrawlerRunner | None = None
+        self.runners: set[AsyncCrawlerRunner] = set()
+        self.stopped = False
 
     async def run(self, ctx: CrawlContext) -> dict[str, SourceReport]:
-        self.runner = AsyncCrawlerRunner(self.settings)
+        runner = AsyncCrawlerRunner(self.settings)
+        self.runners.add(runner)
         try:
-            await self.runner.crawl(SourcesSpider, sources=list(ctx.sources.values()), ctx=ctx)
+            await runner.crawl(SourcesSpider, sources=list(ctx.sources.values()), ctx=ctx)
         finally:
-            self.runner = None
-        self._save_list_caches(ctx)
+            self.runners.discard(runner)
+            with ctx.store.tx():
+                ctx.finish()
         return ctx.reports
 
-    @staticmethod
-    def _save_list_caches(ctx: CrawlContext) -> None:
-        # Only a source whose articles all came through may answer 304 next time: otherwise a
-        # failed article would never be retried.
-        for name, (url, etag, lm, h) in ctx.pending_cache.items():
-            if ctx.report(name).errors == 0:
-                ctx.store.save_list_cache(url, etag, lm, h)
-
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.stop()
+        self.stopped = True
+        await asyncio.gather(*(r.stop() for r in list(self.runners)), return_exceptions=True)

@@ -1,16 +1,18 @@
 """One spider for every due source: list pages → new article URLs → article items.
 
 All due sources share one crawl (and so one set of per-domain politeness slots); each source's
-kind only decides how its list page is read (`kinds/`).
+kind only decides how its list page is read (`kinds/`). Every article a list names is accounted
+for (`CrawlContext.settle`): stored, skipped for good, failed, or deferred by a cap; a list page's
+validators are kept only when all of its articles were stored or skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, AsyncIterator
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -18,14 +20,34 @@ from twisted.python.failure import Failure
 from ..pipeline.dates import parse_any_date
 from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
+from .middlewares import NotAPage
+
+GONE = (404, 410)      # an article the site has removed: skipped, not retried every run
 
 
 def _failure_message(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
-        return f"HTTP {exc.response.status} from {exc.response.url}"
+        return f"HTTP {exc.response.status}"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _with_url(url: str, msg: str) -> str:
+    """Every error names its URL (Scrapy's connection errors do not)."""
+    return msg if url in msg else f"{url}: {msg}"
+
+
+def skip_reason(failure: Failure) -> str | None:
+    """Why an article will never be had, when it never will: robots.txt, 404/410, not a page."""
+    exc = failure.value
+    if isinstance(exc, HttpError) and exc.response.status in GONE:
+        return f"HTTP {exc.response.status}"
+    if isinstance(exc, NotAPage):
+        return "a binary file, not a page"
+    if isinstance(exc, IgnoreRequest) and "Forbidden by robots.txt" in str(exc):
+        return "forbidden by robots.txt"
+    return None
 
 
 class SourcesSpider(scrapy.Spider):
@@ -37,6 +59,16 @@ class SourcesSpider(scrapy.Spider):
         self.sources = {s.name: s for s in sources}
         self.ctx = ctx
 
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._item_stored, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        return spider
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for s in self.sources.values():
             self.ctx.report(s.name)
@@ -44,31 +76,87 @@ class SourcesSpider(scrapy.Spider):
 
     def _list_request(self, s, url: str) -> scrapy.Request:
         headers = dict(s.headers)
-        meta = {"role": "list", "source": s.name, "handle_httpstatus_list": [304],
+        meta = {"role": "list", "source": s.name, "list_url": url, "handle_httpstatus_list": [304],
                 "download_maxsize": s.max_size or self.ctx.max_size}
-        if s.method == "POST":
+        if s.method == "POST" and url == s.url:
             return scrapy.FormRequest(url, formdata=s.form or {}, headers=headers, meta=meta,
                                       callback=self.parse_list, errback=self.failed, dont_filter=True)
         return scrapy.Request(url, headers=headers, meta=meta, callback=self.parse_list,
                               errback=self.failed, dont_filter=True)
 
+    # -- outcomes --------------------------------------------------------------------------
+
     def failed(self, failure: Failure) -> None:
         request = failure.request
         source = request.meta.get("source")
-        msg = _failure_message(failure)
-        if not source or (isinstance(failure.value, IgnoreRequest) and "already stored" in msg):
+        if not source:
             return
+        role = request.meta.get("role")
         report = self.ctx.report(source)
-        report.error(msg if request.meta.get("role") != "list" else f"list page: {msg}")
-        if isinstance(failure.value, HttpError):
-            report.status(failure.value.response.status)
+        msg = _failure_message(failure)
+        if role == "list":
+            report.error(f"list page {_with_url(request.meta.get('list_url', request.url), msg)}")
+            return
+        url = request.meta.get("article_url", request.url)
+        if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
+            self.ctx.settle(source, url, ok=True)
+            return
+        reason = skip_reason(failure)
+        if reason and role == "article":
+            self.ctx.skip(source, url, reason)
+            return
+        report.error(_with_url(url, msg))
+        self.ctx.settle(source, url, ok=False)
+
+    def _request_dropped(self, request, spider=None) -> None:
+        """Scrapy drops a request already made in this crawl (two sources naming one article)."""
+        if request.meta.get("role") == "article" and request.meta.get("source"):
+            self.ctx.ride(request.meta["source"], request.meta.get("article_url", request.url))
+
+    def _item_stored(self, item, response=None, spider=None) -> None:
+        self.ctx.settle(item["source"], item["url"], ok=True)
+
+    def _item_dropped(self, item, response=None, exception=None, spider=None) -> None:
+        # the item pipeline has recorded why (extraction failed)
+        self.ctx.settle(item["source"], item["url"], ok=False)
+
+    def _item_error(self, item, response=None, spider=None, failure=None) -> None:
+        """An exception in the item pipeline: an error of the article's source, never a silent loss."""
+        exc = failure.value if failure is not None else None
+        detail = f"{type(exc).__name__}: {exc}" if exc is not None else "error"
+        self.ctx.report(item["source"]).error(f"{item['url']}: processing failed ({detail})"[:400])
+        self.ctx.settle(item["source"], item["url"], ok=False)
+
+    def _callback_error(self, failure, response=None, spider=None) -> None:
+        """An exception while reading a response: an error of its source, naming the URL."""
+        meta = getattr(response, "meta", None) or {}
+        source = meta.get("source")
+        if not source:
+            return
+        exc = failure.value
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        if meta.get("role") == "list":
+            self.ctx.report(source).error(f"list page {meta.get('list_url', response.url)}: {detail}")
+            return
+        url = meta.get("article_url", response.url)
+        self.ctx.report(source).error(f"{url}: {detail}")
+        self.ctx.settle(source, url, ok=False)
+
+    # -- list pages --------------------------------------------------------------------------
 
     async def parse_list(self, response):
         s = self.sources[response.meta["source"]]
         report = self.ctx.report(s.name)
-        if response.status == 304:
+        list_url = response.meta.get("list_url", response.url)
+        cached = response.meta.get("list_cached") or {}
+        body_hash = hashlib.sha1(response.body).hexdigest() if response.status != 304 else None
+        if response.status == 304 or (body_hash and body_hash == cached.get("body_hash")):
+            # unchanged (a server that ignores validators sends the same bytes: not parsed again);
+            # a sitemap index's children are still asked, each with its own validators
             report.not_modified = True
             report.list_ok = True
+            for child in cached.get("children") or []:
+                yield self._list_request(s, child)
             return
         try:
             entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
@@ -76,21 +164,24 @@ class SourcesSpider(scrapy.Spider):
             report.error(f"list page {response.url}: {e}")
             return
         report.list_ok = True
-        report.found += len(entries)
-        if not entries:
-            report.empty = True
-        else:
-            self.ctx.pending_cache[s.name] = (
-                response.url, _header(response, b"ETag"), _header(response, b"Last-Modified"),
-                hashlib.sha1(response.body).hexdigest())
-        for e in entries[: self.ctx.max_articles]:
-            if e.extra.get("sitemap"):
-                yield self._list_request(s, e.url)
+        report.lists_read += 1
+        children = [e.url for e in entries if e.extra.get("sitemap")]
+        page = self.ctx.list_page(s.name, list_url, etag=_header(response, b"ETag"),
+                                  last_modified=_header(response, b"Last-Modified"), body_hash=body_hash,
+                                  children=children or None)
+        page.found = len(entries)
+        for child in children:
+            yield self._list_request(s, child)
+        articles = [e for e in entries if not e.extra.get("sitemap")]
+        report.found += len(articles)
+        known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
+        for e in articles:
+            if e.url in known:
                 continue
+            if not self.ctx.take(page, e.url):
+                continue     # already asked in this crawl (another list page of the source), or deferred
             if e.body_html:
-                # carried by the list itself: no download, so the seen-URL middleware never sees it
-                if self.ctx.store.has_url(e.url):
-                    continue
+                # carried by the list itself: no download
                 yield self._item(s, e, e.body_html.encode("utf-8"), "text/html; charset=utf-8", e.url)
                 continue
             # sites that gate GET behind a JavaScript check often answer POST (PBoC): articles go
@@ -103,6 +194,8 @@ class SourcesSpider(scrapy.Spider):
                 headers={k: v for k, v in s.headers.items() if k.lower() in ("referer", "cookie")},
             )
 
+    # -- articles ----------------------------------------------------------------------------
+
     def parse_article(self, response):
         s = self.sources[response.meta["source"]]
         e: Entry = response.meta["entry"]
@@ -112,6 +205,7 @@ class SourcesSpider(scrapy.Spider):
                 html, title, when = detail_body(body, ctype, s)
             except ListError as err:
                 self.ctx.report(s.name).error(f"{response.url}: {err}")
+                self.ctx.settle(s.name, e.url, ok=False)
                 return
             if html is not None:
                 e.title = title or e.title

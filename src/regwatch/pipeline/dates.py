@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as du
+from dateutil.tz import tzoffset
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 
@@ -33,6 +35,13 @@ def sane(dt: datetime | None, now: datetime | None = None) -> datetime | None:
     return dt
 
 
+def too_old(published_at: datetime | None, max_age_s: float, now: datetime | None = None) -> bool:
+    """Older than `max_article_age`: stored, never alerted (an article without a date is not)."""
+    if published_at is None:
+        return False
+    return published_at < (now or datetime.now(timezone.utc)) - timedelta(seconds=max_age_s)
+
+
 def _build(y: int, m: int, d: int, H: str | None, M: str | None, S: str | None, tz: str | None) -> datetime | None:
     try:
         return datetime(y, m, d, int(H or 0), int(M or 0), int(S or 0), tzinfo=zone(tz))
@@ -40,23 +49,50 @@ def _build(y: int, m: int, d: int, H: str | None, M: str | None, S: str | None, 
         return None
 
 
+# A date that says when something takes effect or ends is not when the page was published:
+# 自2026年3月1日起施行, 截止2026年3月31日, 有效期至…, 2026年3月1日前, 施行日期：…
+_NOT_PUBLISHED_BEFORE = re.compile(
+    r"(?:自|从|至|到|截至|截止|有效期|到期|期限|施行|生效|实施|执行|起始|effective|until|deadline|expires?)"
+    r"\s*(?:日期|时间|日)?\s*(?:为|是|到|至|:|：)?\s*$", re.I)
+_NOT_PUBLISHED_AFTER = re.compile(
+    r"^\s*(?:[日号])?\s*(?:零时|0时|24时)?\s*(?:起|开始|以前|之前|前|止|为止|截止|到期|届满|后|施行|生效|实施|执行)")
+
+
+def _publication_context(text: str, start: int, end: int) -> bool:
+    """False when the date at text[start:end] reads as an effective date, a deadline or an expiry."""
+    return not (_NOT_PUBLISHED_BEFORE.search(text[max(0, start - 12) : start])
+                or _NOT_PUBLISHED_AFTER.match(text[end : end + 8]))
+
+
+def dates_in(text: str, tz: str | None = None, now: datetime | None = None):
+    """Every publication-like date in `text`, in order of the forms' reliability (full dates first);
+    effective dates and deadlines are passed over."""
+    for m in _FULL.finditer(text):
+        if _publication_context(text, m.start(), m.end()):
+            dt = sane(_build(int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], m["S"], tz), now)
+            if dt:
+                yield dt
+    for m in _SHORT_YEAR.finditer(text):
+        if _publication_context(text, m.start(), m.end()):
+            dt = sane(_build(2000 + int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz), now)
+            if dt:
+                yield dt
+    for m in _NO_YEAR.finditer(text):
+        if _publication_context(text, m.start(), m.end()):
+            now_ = now or datetime.now(timezone.utc)
+            local = now_.astimezone(zone(tz))
+            dt = _build(local.year, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
+            if dt and dt > now_ + timedelta(days=1):  # "12-30" seen in January is last year's
+                dt = _build(local.year - 1, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
+            dt = sane(dt, now_)
+            if dt:
+                yield dt
+
+
 def parse_cn_date(text: str, tz: str | None = None, now: datetime | None = None) -> datetime | None:
-    """The first date (with its time, if written) in `text`: 2025年12月22日 15:41, 2025-12-22, 18-03-08, 12-22 15:41."""
-    m = _FULL.search(text)
-    if m:
-        return sane(_build(int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], m["S"], tz), now)
-    m = _SHORT_YEAR.search(text)
-    if m:
-        return sane(_build(2000 + int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz), now)
-    m = _NO_YEAR.search(text)
-    if m:
-        now = now or datetime.now(timezone.utc)
-        local = now.astimezone(zone(tz))
-        dt = _build(local.year, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
-        if dt and dt > now + timedelta(days=1):  # "12-30" seen in January is last year's
-            dt = _build(local.year - 1, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
-        return sane(dt, now)
-    return None
+    """The first publication date (with its time, if written) in `text`: 2025年12月22日 15:41, 2025-12-22,
+    18-03-08, 12-22 15:41. Effective dates and deadlines (自…起施行, 截止…, 有效期至…) are not one."""
+    return next(dates_in(text, tz, now), None)
 
 
 def parse_any_date(value: object, tz: str | None = None, now: datetime | None = None) -> datetime | None:
@@ -77,9 +113,48 @@ def parse_any_date(value: object, tz: str | None = None, now: datetime | None = 
     if re.search(r"[年月]", s) or re.fullmatch(r"\d{2}-\d{1,2}-\d{1,2}.*", s):
         return parse_cn_date(s, tz, now)
     try:
-        dt = du.parse(s)
-    except (ValueError, OverflowError):
+        dt = du.parse(s, tzinfos=_known_offsets_only)
+    except (ValueError, OverflowError, TypeError):
         return parse_cn_date(s, tz, now)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(tz))
     return sane(dt, now)
+
+
+def _known_offsets_only(name: str | None, offset: int | None):
+    """dateutil's zone hook: numeric offsets and UTC as written; a zone name it cannot know (CST is
+    China's, America's or Cuba's) is left to the caller (naive)."""
+    if offset is not None:
+        return tzoffset(name, offset)
+    if name and name.upper() in ("UTC", "GMT", "UT", "Z"):
+        return timezone.utc
+    return None
+
+
+# the end of a date text that names its zone: +08:00, +0800, Z, GMT, CST, EDT
+_ZONE = re.compile(r"(?:(?<=\d)Z|[+-]\d{2}:?\d{2}|\b(?P<name>[A-Z]{2,5}))\s*$")
+
+
+def feed_date(text: str | None, parsed: tuple | None, tz: str | None = None,
+              now: datetime | None = None) -> datetime | None:
+    """A feed entry's date by the one rule of every source kind: its text, read by `parse_any_date`
+    in the source's zone. feedparser's parsed tuple (UTC) is used only when the text names a zone
+    that regwatch cannot read itself (EDT, PST…): feedparser reads a zone-less text as UTC and
+    Chinese forms (2026年12月01日 03:07, 2026/12/01 03:07) as the first of the month."""
+    if not text:
+        return None
+    text = str(text).strip()
+    m = _ZONE.search(text)
+    name = m["name"] if m else None
+    if name and name not in ("UTC", "GMT", "UT", "AM", "PM"):
+        local = parse_any_date(text, tz, now)
+        # a zone named as the source's own zone writes it (CST in a Chinese feed is China Standard Time)
+        if local is not None and local.tzname() == name:
+            return local
+        if parsed:
+            try:
+                return sane(datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc), now)
+            except (OverflowError, ValueError, TypeError):
+                return None
+        return local
+    return parse_any_date(text, tz, now)

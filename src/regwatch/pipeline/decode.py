@@ -7,6 +7,7 @@ characters outside GB2312 (人名, 生僻字) that a strict GB2312 decoder turns
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 
 from charset_normalizer import from_bytes
@@ -58,8 +59,62 @@ def declared_encodings(body: bytes, content_type: str | None = None) -> list[str
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def single_byte(enc: str) -> bool:
+    """A one-byte-per-character charset (ISO-8859-x, windows-125x, KOI8…): it decodes any bytes at all,
+    so decoding without an error says nothing about whether it is right."""
+    if enc.startswith(("utf", "gb", "big5", "shift", "euc", "iso2022", "hz", "cp9", "johab")):
+        return False
+    try:
+        return all(len(pair.decode(enc, "replace")) == 2 for pair in (b"\xc4\xe3", b"\xe4\xb8", b"\xa1\xa1"))
+    except LookupError:
+        return False
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    m = _HEADER.search(content_type or "")
+    return canonical(m.group(1)) if m else None
+
+
+def _tolerant(body: bytes, enc: str) -> str | None:
+    """The body in `enc`, allowing a few stray bytes; None when it is not that encoding."""
+    try:
+        return body.decode(enc)
+    except UnicodeDecodeError:
+        text = body.decode(enc, errors="replace")
+        return text if text.count("\ufffd") <= max(3, len(body) // 2000) else None
+    except LookupError:
+        return None
+
+
+def _chinese_instead_of_single_byte(body: bytes, content_type: str | None) -> tuple[str, str] | None:
+    """A header's single-byte charset (ISO-8859-1 on a GBK page: it decodes anything, into mojibake)
+    loses to the page's own multi-byte declaration, then to a confident reading, when either gives
+    Chinese text."""
+    header = _header_charset(content_type)
+    if not header or not single_byte(header) or body.isascii():
+        return None
+    own = [e for e in declared_encodings(body, None) if not single_byte(e)]
+    for enc in [*own, "utf-8", "gb18030", "big5hkscs"]:
+        text = _tolerant(body, enc)
+        if text is not None and _mostly_chinese(text):
+            return text, enc
+    best = from_bytes(body[:200_000]).best()
+    if best is not None and best.language == "Chinese" and best.chaos < 0.1:
+        enc = canonical(best.encoding) or best.encoding
+        text = _tolerant(body, enc)
+        if text is not None:
+            return text, enc
+    return None
+
+
 def decode_html(body: bytes, content_type: str | None = None, override: str | None = None) -> tuple[str, str]:
-    """(text, encoding used). A declared encoding that cannot decode the body is passed over."""
+    """(text, encoding used). A declared encoding that cannot decode the body is passed over, and a
+    header's single-byte charset that contradicts a Chinese page's own declaration is too."""
+    if not override:
+        chinese = _chinese_instead_of_single_byte(body, content_type)
+        if chinese is not None:
+            return chinese
     candidates = ([canonical(override)] if override else []) + declared_encodings(body, content_type)
     for enc in candidates:
         if not enc:

@@ -18,7 +18,7 @@ from htmldate import find_date
 from trafilatura.settings import use_config
 from lxml import etree
 
-from .dates import parse_any_date, parse_cn_date, sane
+from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
 
@@ -31,6 +31,10 @@ class Extracted:
     lang: str
     encoding: str
     outlet: str | None = None
+    # where the time was read: "meta" (the page's metadata), "selector" (the source's override),
+    # "byline" (a date the page prints outside its headline and text), "text" (only in the headline
+    # or the article's text: a list's date is better)
+    date_from: str | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -59,7 +63,7 @@ _META_TIME_KEYS = (
     "publish_date", "datepublished", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date",
     "weibo:article:create_at", "og:release_date", "releasedate", "createdate", "firstpublishedtime",
 )
-_BYLINE = re.compile(r"(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
+_BYLINE = re.compile(r"(?<!施行)(?<!生效)(?<!实施)(?<!截止)(?<!有效)(?<!到期)(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
 
 
 def detect_lang(text: str) -> str:
@@ -117,7 +121,9 @@ def _after_title(body_text: str, title: str, tz: str | None) -> datetime | None:
     pos = body_text.find(key) if key else -1
     seen = 0
     while pos >= 0 and seen < 6:
-        window = body_text[pos + len(key) : pos + len(title) + 160]
+        # after the whole headline where it is printed whole: a date in the headline is not its byline
+        start = pos + (len(title) if body_text.startswith(title, pos) else len(key))
+        window = body_text[start : pos + len(title) + 160]
         dt = parse_cn_date(window, tz)
         if dt:
             return dt
@@ -227,6 +233,36 @@ def _main_text(tree, doc) -> str:
     return "\n".join(kept)
 
 
+def _published(tree, html: str, title: str, body: str, tz: str | None,
+               overrides: dict) -> tuple[datetime | None, str | None]:
+    """The publication time and where it was read (see `Extracted.date_from`)."""
+    if overrides.get("date"):
+        return parse_cn_date(_select(tree, overrides["date"]), tz), "selector"
+    dt = _meta_time(tree, tz)
+    if dt:
+        return dt, "meta"
+    dt = _byline_time(tree, title, tz) or _htmldate(tree, html, tz)
+    if dt is None:
+        return None, None
+    return dt, ("byline" if _printed_outside_text(dt, tree, title, body, tz) else "text")
+
+
+_OUTSIDE_SCAN = 50_000
+
+
+def _printed_outside_text(dt: datetime, tree, title: str, body: str, tz: str | None) -> bool:
+    """Whether the page prints this day somewhere besides its headline and its article text (a byline,
+    a dateline element), rather than only inside them (an effective date, a date the text mentions)."""
+    page = re.sub(r"\s+", " ", tree.body.text_content() if tree.body is not None else "")[:_OUTSIDE_SCAN]
+    rest = page.replace(title.strip(), " ") if title.strip() else page
+    for line in body.split("\n")[:2000]:
+        line = _SPACE_RE.sub(" ", line).strip()
+        if len(line) >= 8:
+            rest = rest.replace(line, " ")
+    day = dt.astimezone(zone(tz)).date()
+    return any(d.date() == day for d in dates_in(rest, tz))
+
+
 def extract_html(html: str, url: str | None = None, tz: str | None = None, overrides: dict | None = None,
                  list_title: str | None = None, encoding: str = "utf-8") -> Extracted:
     overrides = overrides or {}
@@ -241,16 +277,13 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     doc = _trafilatura(tree, url)
     body = _select(tree, overrides["body"]) if overrides.get("body") else _main_text(tree, doc)
     title = _select(tree, overrides["title"]) if overrides.get("title") else pick_title(tree, list_title)
-    if overrides.get("date"):
-        published = parse_cn_date(_select(tree, overrides["date"]), tz)
-    else:
-        published = _meta_time(tree, tz) or _byline_time(tree, title, tz)
-        if published is None:
-            published = _htmldate(tree, html, tz)
+    published, date_from = _published(tree, html, title, body, tz, overrides)
     if not body.strip():
         raise ExtractError("no article text found on the page")
-    return Extracted(title=title.strip(), body=body.strip(), published_at=sane(published),
-                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=pick_outlet(tree))
+    published = sane(published)
+    return Extracted(title=title.strip(), body=body.strip(), published_at=published,
+                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=pick_outlet(tree),
+                     date_from=date_from if published else None)
 
 
 def extract_bytes(body: bytes, url: str | None = None, content_type: str | None = None, tz: str | None = None,

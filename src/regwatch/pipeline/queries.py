@@ -110,9 +110,12 @@ def sources_overview(store: Store, names: list[str]) -> list[dict[str, Any]]:
         last = store.recent_runs(name, 1)
         run = last[0] if last else {}
         out.append({"source": name, "state": st["state"] if last else "never run",
+                     "baselined": st["baselined_at"] is not None, "baselined_at": st["baselined_at"],
                      "last_run": run.get("finished_at"), "last_success": st["last_success_at"],
                      "found": run.get("found"), "new": run.get("new"), "errors": run.get("errors"),
+                     "deferred": run.get("deferred"), "too_old": run.get("too_old"),
                      "statuses": json.loads(run.get("statuses") or "{}"), "last_error": st["last_error"],
+                     "skipped": store.count_skipped(name),
                      "articles": store.one("SELECT count(*) FROM articles WHERE source = ?", (name,))})
     return out
 

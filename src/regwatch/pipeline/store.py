@@ -190,8 +190,41 @@ def _m7_labels(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m8_per_source_lists(db: sqlite_utils.Database) -> None:
+    # List validators per source and URL: two sources on one list URL never share an ETag (the old
+    # rows, keyed by URL alone, cannot be attributed and are dropped: one full fetch per list, no
+    # article fetched again). `children`: a sitemap index's child sitemaps, fetched on its 304.
+    # `source_urls`: articles a source will not fetch again (`skipped`: robots.txt, 404/410, a
+    # binary file) or whose later storing is a baseline (`baseline`: named in the baseline run).
+    db.executescript("""
+        DROP TABLE IF EXISTS list_cache;
+        CREATE TABLE list_cache (
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            children TEXT,
+            checked_at TEXT,
+            PRIMARY KEY (source, url)
+        );
+        CREATE TABLE IF NOT EXISTS source_urls (
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (source, url)
+        );
+        ALTER TABLE source_runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE source_runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE source_runs ADD COLUMN too_old INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE source_state ADD COLUMN url TEXT;
+    """)
+
+
 MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text,
-              _m6_messages, _m7_labels]
+              _m6_messages, _m7_labels, _m8_per_source_lists]
 
 
 @dataclass
@@ -310,19 +343,68 @@ class Store:
             (iso(utcnow()), json.dumps(outlets, ensure_ascii=False), story_id),
         )
 
-    # -- list pages (conditional GET) -------------------------------------------------------
+    # -- list pages (conditional GET), per source ------------------------------------------
 
-    def list_cache(self, url: str) -> dict[str, Any] | None:
-        rows = self.q("SELECT * FROM list_cache WHERE url = ?", (url,))
-        return rows[0] if rows else None
+    def list_cache(self, source: str, url: str) -> dict[str, Any] | None:
+        rows = self.q("SELECT * FROM list_cache WHERE source = ? AND url = ?", (source, url))
+        if not rows:
+            return None
+        rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
+        return rows[0]
 
-    def save_list_cache(self, url: str, etag: str | None, last_modified: str | None, body_hash: str | None) -> None:
+    def save_list_cache(self, source: str, url: str, etag: str | None, last_modified: str | None,
+                        body_hash: str | None, children: list[str] | None = None) -> None:
         self.conn.execute(
-            """INSERT INTO list_cache (url, etag, last_modified, body_hash, checked_at) VALUES (?,?,?,?,?)
-               ON CONFLICT(url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
-               body_hash=excluded.body_hash, checked_at=excluded.checked_at""",
-            (url, etag, last_modified, body_hash, iso(utcnow())),
+            """INSERT INTO list_cache (source, url, etag, last_modified, body_hash, children, checked_at)
+               VALUES (?,?,?,?,?,?,?)
+               ON CONFLICT(source, url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
+               body_hash=excluded.body_hash, children=excluded.children, checked_at=excluded.checked_at""",
+            (source, url, etag, last_modified, body_hash,
+             json.dumps(children) if children is not None else None, iso(utcnow())),
         )
+
+    def forget_list_cache(self, source: str, url: str) -> None:
+        """The list page must be read in full next time (an entry of it was not stored)."""
+        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url))
+
+    # -- article URLs a source has settled without storing ----------------------------------
+
+    def known_urls(self, source: str, urls: list[str]) -> set[str]:
+        """Of these URLs, those stored (by any source) or skipped by this source: never fetched again."""
+        out: set[str] = set()
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.conn.execute(f"SELECT url FROM articles WHERE url IN ({marks})", chunk))
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT url FROM source_urls WHERE source = ? AND state = 'skipped' AND url IN ({marks})",
+                [source, *chunk]))
+        return out
+
+    def skip_url(self, source: str, url: str, reason: str) -> None:
+        """An article the site forbids, has removed or that is not a page: recorded once, not fetched again."""
+        self.conn.execute(
+            "INSERT INTO source_urls (source, url, state, reason, at) VALUES (?,?,'skipped',?,?) "
+            "ON CONFLICT(source, url) DO UPDATE SET state = 'skipped', reason = excluded.reason, at = excluded.at",
+            (source, url, reason[:300], iso(utcnow())))
+
+    def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
+        """Named by the source's baseline run but not stored then: stored later, they are baseline too."""
+        now = iso(utcnow())
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO source_urls (source, url, state, at) VALUES (?,?,'baseline',?)",
+            [(source, u, now) for u in urls])
+
+    def is_baseline_url(self, source: str, url: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM source_urls WHERE source = ? AND url = ? AND state = 'baseline'",
+                                 (source, url)).fetchone() is not None
+
+    def skipped_urls(self, source: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self.q("SELECT url, reason, at FROM source_urls WHERE source = ? AND state = 'skipped' "
+                      "ORDER BY at DESC LIMIT ?", (source, limit))
+
+    def count_skipped(self, source: str) -> int:
+        return int(self.one("SELECT count(*) FROM source_urls WHERE source = ? AND state = 'skipped'", (source,)) or 0)
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -337,6 +419,12 @@ class Store:
         self.source_state(source)
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.conn.execute(f"UPDATE source_state SET {sets} WHERE source = ?", (*fields.values(), source))
+
+    def baselined_on_url(self, url: str) -> list[str]:
+        """The source names that were baselined on this list URL (a renamed source's old name among them)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT source FROM source_state WHERE url = ? AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
+            (url,))]
 
     def record_run(self, **fields: Any) -> int:
         if isinstance(fields.get("statuses"), dict):

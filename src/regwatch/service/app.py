@@ -6,8 +6,9 @@ import asyncio
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
 from ..alerts.subscriptions import enqueue_for
@@ -46,6 +47,37 @@ class CycleResult:
     reports: dict[str, SourceReport]
     states: dict[str, str]
     queued: int
+    baselines: dict[str, int] = field(default_factory=dict)   # source → articles stored in its baseline
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def too_old(self) -> int:
+        return sum(r.too_old for r in self.reports.values())
+
+    @property
+    def deferred(self) -> int:
+        return sum(r.deferred for r in self.reports.values())
+
+    def summary(self) -> str:
+        """One line: what the cycle found, what it alerted, and why new articles did not alert."""
+        new = sum(r.new for r in self.reports.values())
+        line = f"{len(self.reports)} sources, {new} new articles"
+        if self.baselines:
+            line += (", " + ", ".join(f"{n} stored as the baseline of {name}" for name, n in sorted(self.baselines.items()))
+                     + " (a source's first run: no alerts)")
+        line += f", {self.too_old} too old to alert, {self.queued} alerts queued"
+        if self.deferred:
+            line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
+        bad = {n: st for n, st in self.states.items() if st != "ok"}
+        if bad:
+            line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"
+        return line + "".join(f"; {note}" for note in self.notes)
+
+
+def site_of(source) -> str:
+    """The scheme, host and port of a source's list URL: the daemon crawls each site on its own."""
+    parts = urlsplit(source.url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
 
 
 class App:
@@ -76,6 +108,9 @@ class App:
 
     async def cycle(self, sources: list, baseline_all: bool = False) -> CycleResult:
         """Crawl the given sources once, store what is new, record health, and queue alerts."""
+        if self.crawl.stopped:      # stopping: no new crawl starts
+            return CycleResult({}, {}, 0)
+        notes = self._continue_renamed(sources) if not baseline_all else []
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
                            run_extract=self.extractor, baseline=baseline,
@@ -83,14 +118,34 @@ class App:
                                self.store, self.cfg, done, src, title, body, published))
         ctx.wake = self.dispatcher.wake.set          # alerts go out while the crawl goes on
         started = time.monotonic()
-        reports = await self.crawl.run(ctx)
+        try:
+            reports = await self.crawl.run(ctx)
+        finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
+            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
-        states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+        baselines = {name: ctx.report(name).new for name in baseline
+                     if baseline_all or self.store.source_state(name)["baselined_at"] is not None}
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
-        return CycleResult(reports, states, ctx.queued)
+        return CycleResult(reports, states, ctx.queued, baselines, notes)
+
+    def _continue_renamed(self, sources: list) -> list[str]:
+        """A source not yet baselined whose list URL was baselined under a name no longer configured
+        is that source renamed: it goes on from the old name's baseline instead of storing the
+        articles published since as a silent baseline. Any other new name is a new source."""
+        configured = {s.name for s in self.cfg.sources}
+        notes = []
+        for s in sources:
+            if self.store.source_state(s.name)["baselined_at"] is not None:
+                continue
+            old = [n for n in self.store.baselined_on_url(s.url) if n not in configured]
+            if old:
+                self.store.update_source_state(s.name, baselined_at=self.store.source_state(old[0])["baselined_at"],
+                                               url=s.url)
+                notes.append(f"{s.name} continues {old[0]} (same URL, no longer configured): not a baseline")
+        return notes
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
         async with self.dispatcher:

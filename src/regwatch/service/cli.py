@@ -95,12 +95,7 @@ def run(once: bool, verbose: bool, config_path: str | None) -> None:
 
 
 def _summary(result) -> None:
-    new = sum(r.new for r in result.reports.values())
-    bad = {n: s for n, s in result.states.items() if s != "ok"}
-    line = f"regwatch: {len(result.reports)} sources, {new} new articles, {result.queued} alerts queued"
-    if bad:
-        line += "; not ok: " + ", ".join(f"{n} ({s})" for n, s in sorted(bad.items()))
-    click.echo(line, err=True)
+    click.echo(f"regwatch: {result.summary()}", err=True)
 
 
 @main.command()

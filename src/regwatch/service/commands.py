@@ -98,6 +98,7 @@ def register(main, config_option, errors, UserError) -> None:
                 continue
             d = {"input": inp, **ex.to_json()}
             d.pop("encoding", None)
+            d.pop("date_from", None)
             if as_json:
                 click.echo(json.dumps(d, ensure_ascii=False))
             else:
@@ -266,11 +267,23 @@ def register(main, config_option, errors, UserError) -> None:
             r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
             if as_json:
                 click.echo(json.dumps(r, ensure_ascii=False))
-            else:
-                click.echo(f"{r['source']:28} {r['state']:10} last {str(r['last_run'] or '-')[:19]:19} "
-                           f"found {r['found'] if r['found'] is not None else '-':>4} new {r['new'] if r['new'] is not None else '-':>4} "
-                           f"errors {r['errors'] if r['errors'] is not None else '-':>3}  stored {r['articles']}"
-                           + (f"\n{'':28} {_t(r['last_error'][:160])}" if r['last_error'] and r['state'] != 'ok' else ""))
+                continue
+            dash = lambda v: "-" if v is None else v  # noqa: E731
+            click.echo(f"{r['source']:28} {r['state']:10} last {str(r['last_run'] or '-')[:19]:19} "
+                       f"found {dash(r['found']):>4} new {dash(r['new']):>4} errors {dash(r['errors']):>3}  "
+                       f"stored {r['articles']}")
+            notes = []
+            if r["last_run"] and not r["baselined"]:
+                notes.append("not yet baselined: its first run that stores what its list names is the baseline "
+                             "(stored, no alerts)")
+            if r["deferred"]:
+                notes.append(f"{r['deferred']} new articles deferred to the next run (max_articles_per_source)")
+            if r["skipped"]:
+                notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
+            if r["last_error"] and r["state"] != "ok":
+                notes.append(_t(r["last_error"][:160]))
+            for n in notes:
+                click.echo(f"{'':28} {n}")
 
     @main.group(invoke_without_command=True)
     @click.option("--status", type=click.Choice(["pending", "sending", "retry", "sent", "failed", "broken", "digest"]))

@@ -119,7 +119,7 @@ class CrawlConfig(_Model):
     extract_timeout: _between(1, 600) = 30          # one page's (or PDF's, or big list's) extraction
     extract_memory: _size_between(256 * 1024**2, 64 * 1024**3) = 1024**3   # one extraction worker's memory
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
-    max_articles_per_source: int = Field(50, ge=1)
+    max_articles_per_source: int | None = Field(None, ge=1)   # None: every new entry, each run
 
 
 class ExtractOverride(_Model):
@@ -164,8 +164,24 @@ class SourceConfig(_Model):
     def secrets(self, values: list[str]) -> None:
         self._secrets = list(values)
 
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a time zone name (IANA names such as Asia/Shanghai, "
+                             "Asia/Hong_Kong, Europe/London, UTC)") from None
+        return v
+
     @model_validator(mode="after")
     def _kind_fields(self) -> "SourceConfig":
+        if self.cron and "every" in self.model_fields_set:
+            raise ValueError("give `every` or `cron`, not both")
         if self.kind == "listing" and not self.links:
             raise ValueError("a listing source needs `links` (a CSS selector of article links)")
         if self.kind == "json" and not self.items:
@@ -308,7 +324,6 @@ class Config(_Model):
         _unique("channels", [c.name for c in self.channels])
         _unique("subscriptions", [s.name for s in self.subscriptions])
         channels = {c.name for c in self.channels}
-        sources = {s.name for s in self.sources}
         for i, sub in enumerate(self.subscriptions):
             for ch in sub.channels:
                 if ch not in channels:
@@ -316,9 +331,6 @@ class Config(_Model):
                         f"subscriptions[{i}] ({sub.name}): channel {ch!r} is not defined; "
                         f"add a [[channels]] entry named {ch!r} or use one of {sorted(channels)}"
                     )
-            for src in sub.sources:
-                if src not in sources:
-                    raise ValueError(f"subscriptions[{i}] ({sub.name}): source {src!r} is not defined")
         for ch in self.alerts.health_channels:
             if ch not in channels:
                 raise ValueError(f"alerts.health_channels: channel {ch!r} is not defined")
@@ -396,19 +408,35 @@ def format_validation_error(e: ValidationError, data: Any) -> str:
 
 
 def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+    """A validated config, the bundled source packs it asks for merged in (then the names that
+    refer to sources are checked, so a subscription may name a bundled source)."""
     found: list[tuple[str, str]] = []
     try:
         data = expand_env(data, found=found)
         cfg = Config.model_validate(data)
+        for i, s in enumerate(cfg.sources):     # before the packs' sources join the list
+            s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
+        cfg = with_source_packs(cfg)
+        check_source_names(cfg)
     except ConfigError as e:
         raise ConfigError(redact(f"{origin}: {e}", [v for _, v in found])) from None
     except ValidationError as e:
         raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
     cfg.secrets = [v for _, v in found]
-    for i, s in enumerate(cfg.sources):
-        s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
     return cfg
+
+
+def check_source_names(cfg: Config) -> None:
+    """Subscriptions' `sources` and `exclude_sources` name sources that exist (own or bundled)."""
+    names = {s.name for s in cfg.sources}
+    for i, sub in enumerate(cfg.subscriptions):
+        for src in sub.sources:
+            if src in cfg.exclude_sources:
+                raise ConfigError(f"subscriptions[{i}] ({sub.name}): source {src!r} is left out by exclude_sources")
+            if src not in names:
+                raise ConfigError(f"subscriptions[{i}] ({sub.name}): source {src!r} is not defined "
+                                  f"(neither in [[sources]] nor in source_packs {cfg.source_packs})")
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -425,28 +453,33 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read: {e}") from None
-    cfg = parse_config(data, str(p))
-    return with_source_packs(cfg)
+    return parse_config(data, str(p))
 
 
 def default_config() -> Config:
     """The embedded default: the bundled source pack, the bundled topic pack, a console channel."""
     text = (Path(__file__).parent / "default.toml").read_text(encoding="utf-8")
-    cfg = parse_config(tomllib.loads(text), "<embedded default>")
-    return with_source_packs(cfg)
+    return parse_config(tomllib.loads(text), "<embedded default>")
 
 
 def with_source_packs(cfg: Config) -> Config:
-    """Add the bundled source packs' sources the config asks for; the config's own win by name."""
-    if not cfg.source_packs:
-        return cfg
-    from .source_packs import load_source_pack
-
+    """Add the bundled source packs' sources the config asks for; the config's own win by name.
+    A name in `exclude_sources` that is no source at all is an error (a typo would exclude nothing)."""
     own = {s.name for s in cfg.sources}
     extra: list[SourceConfig] = []
-    for pack in cfg.source_packs:
-        for s in load_source_pack(pack):
-            if s.name not in own and s.name not in cfg.exclude_sources:
-                extra.append(s)
+    bundled: set[str] = set()
+    if cfg.source_packs:
+        from .source_packs import load_source_pack
+
+        for pack in cfg.source_packs:
+            for s in load_source_pack(pack):
+                bundled.add(s.name)
+                if s.name not in own and s.name not in cfg.exclude_sources and s.name not in {e.name for e in extra}:
+                    extra.append(s)
+    unknown = [n for n in cfg.exclude_sources if n not in own | bundled]
+    if unknown:
+        raise ConfigError(f"exclude_sources: {', '.join(map(repr, unknown))} is not a source of "
+                          f"{'the source packs ' + ', '.join(cfg.source_packs) if cfg.source_packs else 'this config (no source_packs)'}"
+                          " nor of [[sources]] (see `regwatch sources --pack`)")
     cfg.sources = [s for s in cfg.sources if s.name not in cfg.exclude_sources] + extra
     return cfg

@@ -37,6 +37,13 @@ def state_of(report: SourceReport, previous: dict, failing_after: int, expect_ev
     return "error" if report.errors else "ok"
 
 
+def makes_baseline(report: SourceReport) -> bool:
+    """A source's baseline is its first run that read a list naming articles and stored them (or
+    recorded each failure): not a run whose every article failed, nor an empty or unreadable list."""
+    return (report.list_ok and not report.not_modified and not report.empty
+            and (report.new > 0 or report.errors == 0))
+
+
 def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
     """Write the run and the source's new state; queue a health alert when the state changed."""
     now = utcnow()
@@ -46,15 +53,18 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
         store.record_run(source=report.source, started_at=iso(datetime.fromtimestamp(report.started, now.tzinfo)),
                          finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
                          statuses=report.statuses, duration=round(time.time() - report.started, 3),
-                         message=report.message)
+                         message=report.message, deferred=report.deferred, skipped=report.skipped,
+                         too_old=report.too_old)
         fields = {"state": state, "failing_runs": prev["failing_runs"] + 1 if report.errors else 0,
                   "last_error": report.message if report.errors else prev["last_error"]}
         if state != prev["state"]:
             fields["state_since"] = iso(now)
         if report.list_ok and not report.errors:
             fields["last_success_at"] = iso(now)
-        if report.list_ok and prev["baselined_at"] is None:
+        if prev["baselined_at"] is None and makes_baseline(report):
             fields["baselined_at"] = iso(now)
+        if source_cfg is not None:
+            fields["url"] = source_cfg.url
         if report.new:
             fields["last_new_at"] = iso(now)
         store.update_source_state(report.source, **fields)

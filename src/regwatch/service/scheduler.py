@@ -1,17 +1,26 @@
-"""The daemon's scheduler: APScheduler decides when each source is due; due sources share one crawl."""
+"""The daemon's scheduler: APScheduler decides when each source is due; each site crawls on its own.
+
+Due sources of one site (scheme, host and port of the list URL) share one crawl, so per-domain
+politeness holds; different sites crawl side by side, so a slow or hung site holds only its own
+sources. A source already being crawled stays due and runs again as soon as its crawl ends.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from datetime import datetime, timezone
+from itertools import groupby
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .app import site_of
+
 log = logging.getLogger("regwatch")
+
+GATHER = 0.2   # seconds: sources that fall due together join one crawl
 
 
 class SourceScheduler:
@@ -21,14 +30,18 @@ class SourceScheduler:
         self.due: set[str] = set()
         self.kick = asyncio.Event()
         self.batcher: asyncio.Task | None = None
-        self.running_cycle: asyncio.Task | None = None
+        self.running: dict[str, asyncio.Task] = {}     # site → its crawl's cycle
 
     def start(self) -> None:
         now = datetime.now(timezone.utc)
         for s in self.app.enabled_sources():
-            trigger = CronTrigger.from_crontab(s.cron, timezone=s.timezone()) if s.cron else IntervalTrigger(seconds=s.every)
-            self.sched.add_job(self._mark_due, trigger, args=[s.name], id=s.name, max_instances=1, coalesce=True,
-                               next_run_time=now, misfire_grace_time=None)
+            if s.cron:
+                # a cron source runs on its cron only, not also at every start of the daemon
+                self.sched.add_job(self._mark_due, CronTrigger.from_crontab(s.cron, timezone=s.timezone()),
+                                   args=[s.name], id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
+            else:
+                self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every), args=[s.name], id=s.name,
+                                   max_instances=1, coalesce=True, next_run_time=now, misfire_grace_time=None)
         self.sched.start()
         self.batcher = asyncio.ensure_future(self._batches())
 
@@ -39,35 +52,40 @@ class SourceScheduler:
     async def _batches(self) -> None:
         while True:
             await self.kick.wait()
-            await asyncio.sleep(0.2)  # let sources that fall due together join one crawl
+            await asyncio.sleep(GATHER)
             self.kick.clear()
-            names, self.due = sorted(self.due), set()
-            sources = [s for s in self.app.enabled_sources() if s.name in names]
-            if not sources:
-                continue
-            self.running_cycle = asyncio.ensure_future(self.app.cycle(sources))
-            try:
-                result = await self.running_cycle
-                bad = Counter(st for st in result.states.values() if st != "ok")
-                log.info("cycle: %d sources, %d new, %d alerts queued%s", len(sources),
-                         sum(r.new for r in result.reports.values()), result.queued,
-                         ("; not ok: " + ", ".join(f"{n} {st}" for st, n in bad.items()) + " (see `regwatch sources`)") if bad else "")
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the daemon outlives any one cycle; the details go to debug logs
-                log.error("cycle failed (%s: %s); the next one goes on", type(e).__name__, e)
-                log.debug("cycle failure", exc_info=True)
-            finally:
-                self.running_cycle = None
+            ready = [s for s in self.app.enabled_sources() if s.name in self.due and site_of(s) not in self.running]
+            for site, group in groupby(sorted(ready, key=site_of), key=site_of):
+                sources = list(group)
+                self.due.difference_update(s.name for s in sources)
+                self.running[site] = asyncio.ensure_future(self._crawl_site(site, sources))
 
-    async def stop(self, crawl, deadline: float = 20.0) -> None:
-        """Stop the crawl first (items in hand are saved), then the scheduler, within a hard deadline."""
-        await crawl.stop()
-        if self.running_cycle is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.running_cycle), deadline)
-            except (asyncio.TimeoutError, Exception):
-                pass
+    async def _crawl_site(self, site: str, sources: list) -> None:
+        try:
+            result = await self.app.cycle(sources)
+            log.info("cycle %s: %s", site, result.summary())
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the daemon outlives any one cycle; the details go to debug logs
+            log.error("cycle %s failed (%s: %s); the next one goes on", site, type(e).__name__, e)
+            log.debug("cycle failure", exc_info=True)
+        finally:
+            self.running.pop(site, None)
+            if self.due:
+                self.kick.set()     # sources of this site that fell due meanwhile
+
+    async def stop(self, crawl, deadline: float = 15.0) -> None:
+        """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline:
+        a crawl still waiting on a hung site after it is cancelled (its run is recorded with what it
+        did not fetch as errors, and its lists are read in full next time)."""
+        self.sched.shutdown(wait=False)
         if self.batcher is not None:
             self.batcher.cancel()
-        self.sched.shutdown(wait=False)
+        running = list(self.running.values())
+        stopping = asyncio.ensure_future(crawl.stop())
+        await asyncio.wait([stopping, *running], timeout=deadline)
+        late = [t for t in running if not t.done()]
+        for t in late:
+            t.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
-from datetime import datetime, timezone
+from datetime import datetime
 
 import feedparser
 
-from ...pipeline.dates import parse_any_date, sane
+from ...pipeline.dates import feed_date
 from . import Entry, ListError, web_url
 from .xmlsafe import check_xml
 
@@ -31,12 +30,10 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
 
 
 def _when(e, source) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed"):
-        t = e.get(key)
-        if t:
-            try:
-                return sane(datetime.fromtimestamp(calendar.timegm(t), timezone.utc))
-            except (OverflowError, ValueError):
-                pass
-    raw = e.get("published") or e.get("updated")
-    return parse_any_date(raw, source.timezone()) if raw else None
+    """The one date rule (`pipeline.dates.feed_date`): the entry's text in the source's zone."""
+    for key in ("published", "updated", "created"):
+        if e.get(key):
+            dt = feed_date(e.get(key), e.get(f"{key}_parsed"), source.timezone())
+            if dt:
+                return dt
+    return None

@@ -1,0 +1,278 @@
+"""Nothing lost: every article a list names is stored, skipped for good, or fetched next run — after
+a SIGTERM mid-crawl, a pipeline failure, a cap, a quiet sitemap index or a gzipped sitemap."""
+
+import gzip
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+from conftest import REGWATCH
+from support.news import art, article_page, feed, feed_to_webhook_config, publish
+from support.servers import Page
+
+TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
+
+
+_serial = iter(range(1000, 10**6))
+
+
+def new_arts(prefix, n, minutes_ago=5):
+    """Articles on the cap topic, each its own story (the numbers differ)."""
+    out = []
+    for i in range(n):
+        k = next(_serial)
+        out.append(art(f"{prefix}{i}", f"利率上限新规第{k}号", TEXT.format(n=k), minutes_ago))
+    return out
+
+
+def stored(tmp_path, like="%"):
+    return sqlite3.connect(tmp_path / "rw.db").execute("SELECT count(*) FROM articles WHERE url LIKE ?", (like,)).fetchone()[0]
+
+
+def source_row(rw, cfg, name="feed"):
+    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    return rows[name]
+
+
+def slow(page, seconds):
+    def answer():
+        time.sleep(seconds)
+        return page
+    return answer
+
+
+def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, receiver, rw):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    old = new_arts("old", 1, 600)
+    publish(site, {"feed": old})
+    assert rw("baseline", "-c", cfg).returncode == 0
+    arts = new_arts("n", 40)
+    publish(site, {"feed": old + arts})
+    for a in arts:                                   # a slow site: the crawl takes a while
+        site.pages[f"/a/{a['id']}.html"] = slow(article_page(a), 0.3)
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(site.requests("/a/n")) < 6:
+            time.sleep(0.1)
+    finally:
+        p.send_signal(signal.SIGTERM)                # a deploy, mid-crawl
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "Traceback" not in err
+    first = stored(tmp_path, "%/a/n%")
+    assert 0 < first < 40
+    row = source_row(rw, cfg)
+    assert row["errors"] >= 1 and "not fetched before the crawl stopped" in row["last_error"]
+
+    publish(site, {"feed": old + arts})              # the site is fast again; the next run
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert stored(tmp_path, "%/a/n%") == 40
+    assert source_row(rw, cfg)["state"] == "ok"
+
+
+PATCH = """
+import sys
+from regwatch.pipeline import process
+real = process.Processor.process
+def failing(self, **kw):
+    if kw["url"].endswith("/a/n2.html"):
+        raise OSError("disk I/O error")
+    return real(self, **kw)
+process.Processor.process = failing
+from regwatch.service.cli import main
+main(["run", "--once", "-c", sys.argv[1]])
+"""
+
+
+def test_an_exception_in_the_item_pipeline_is_an_error_and_the_article_comes_next_run(tmp_path, site, receiver, rw):
+    # a store that fails under one article (the disk, not regwatch): the only stand-in in this file
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    old = new_arts("old", 1, 600)
+    publish(site, {"feed": old})
+    rw("baseline", "-c", cfg)
+    publish(site, {"feed": old + new_arts("n", 4)})
+    r = subprocess.run([sys.executable, "-c", PATCH, str(cfg)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert stored(tmp_path, "%/a/n%") == 3
+    row = source_row(rw, cfg)
+    assert row["errors"] == 1 and "/a/n2.html" in row["last_error"] and "disk I/O error" in row["last_error"]
+    rw("run", "--once", "-c", cfg)
+    assert stored(tmp_path, "%/a/n%") == 4           # the list was read again, not answered 304
+
+
+def test_a_cap_defers_the_rest_to_the_next_run_and_says_so(tmp_path, site, receiver, rw):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    cfg.write_text(cfg.read_text().replace('delay = "0s"', 'delay = "0s"\nmax_articles_per_source = 2'), encoding="utf-8")
+    old = new_arts("old", 4, 600)
+    publish(site, {"feed": old})
+    r = rw("run", "--once", "-c", cfg)               # the baseline takes 2 now, 2 next run: all baseline
+    assert "2 deferred to the next run" in r.stderr
+    new = new_arts("n", 3)
+    publish(site, {"feed": old + new})
+    runs = []
+    for n in range(4):
+        r = rw("run", "--once", "-c", cfg)
+        runs.append(source_row(rw, cfg))
+        if n == 0:    # the baseline's last 2, then 3 new ones wait
+            assert "3 deferred to the next run" in r.stderr
+            assert "3 new articles deferred to the next run (max_articles_per_source)" in rw("sources", "-c", cfg).stdout
+    assert [row["deferred"] for row in runs] == [3, 1, 0, 0]
+    assert stored(tmp_path, "%/a/old%") == 4 and stored(tmp_path, "%/a/n%") == 3
+    alerted = {m for msg in receiver.delivered("gw") for m in re.findall(r"/a/(\w+)\.html", json.dumps(msg["body"]))}
+    assert alerted == {"n0", "n1", "n2"}             # the baseline's deferred articles never alert
+    assert [q["status"] for q in site.requests("/feed.xml")][-2:] == [200, 304]   # all taken: 304 again
+
+
+def test_by_default_every_new_entry_is_taken(tmp_path, site, receiver, rw):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    publish(site, {"feed": new_arts("m", 60, 600)})
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "deferred" not in r.stderr
+    assert stored(tmp_path) == 60
+
+
+def sitemap(site, arts):
+    urls = "".join(f"<url><loc>{site.url}/a/{a['id']}.html</loc><lastmod>{a['when'].isoformat()}</lastmod></url>" for a in arts)
+    return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f'{urls}</urlset>').encode()
+
+
+def sitemap_config(tmp_path, site, receiver, path):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    cfg.write_text(cfg.read_text().replace('kind = "feed"', 'kind = "sitemap"').replace("/feed.xml", path), encoding="utf-8")
+    return cfg
+
+
+def test_a_quiet_sitemap_index_still_asks_its_children(tmp_path, site, receiver, rw):
+    one, two = new_arts("s", 2, 600), new_arts("t", 2, 600)
+    index = ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             f'<sitemap><loc>{site.url}/sm/1.xml</loc></sitemap><sitemap><loc>{site.url}/sm/2.xml</loc></sitemap>'
+             '</sitemapindex>').encode()
+    site.pages["/sitemap-index.xml"] = Page(index, ctype="application/xml", etag=True)
+    site.pages["/sm/1.xml"] = Page(sitemap(site, one), ctype="application/xml", etag=True)
+    site.pages["/sm/2.xml"] = Page(sitemap(site, two), ctype="application/xml", etag=True)
+    for a in one + two:
+        site.pages[f"/a/{a['id']}.html"] = article_page(a)
+    cfg = sitemap_config(tmp_path, site, receiver, "/sitemap-index.xml")
+    rw("run", "--once", "-c", cfg)                   # the baseline
+    assert stored(tmp_path) == 4
+    site.log.clear()
+    rw("run", "--once", "-c", cfg)                   # a quiet poll: everything answers 304
+    assert sorted((q["path"], q["status"]) for q in site.log if q["path"] != "/robots.txt") == [
+        ("/sitemap-index.xml", 304), ("/sm/1.xml", 304), ("/sm/2.xml", 304)]
+    fresh = art("t9", "利率上限再下调", TEXT.format(n=99), 1)
+    site.pages["/sm/2.xml"] = Page(sitemap(site, two + [fresh]), ctype="application/xml", etag=True)
+    site.pages["/a/t9.html"] = article_page(fresh)
+    rw("run", "--once", "-c", cfg)                   # the index is still quiet; a child is not
+    assert stored(tmp_path, "%/a/t9.html") == 1
+    assert any("/a/t9.html" in json.dumps(m["body"]) for m in receiver.delivered("gw"))
+
+
+def test_a_gzipped_sitemap_is_read_and_a_gzip_bomb_is_refused(tmp_path, site, receiver, rw):
+    arts = new_arts("g", 3, 600)
+    site.pages["/sitemap.xml.gz"] = Page(gzip.compress(sitemap(site, arts)), ctype="application/x-gzip", etag=True)
+    for a in arts:
+        site.pages[f"/a/{a['id']}.html"] = article_page(a)
+    cfg = sitemap_config(tmp_path, site, receiver, "/sitemap.xml.gz")
+    rw("run", "--once", "-c", cfg)
+    assert stored(tmp_path) == 3 and source_row(rw, cfg)["state"] == "ok"
+
+    bomb = gzip.compress(b"<urlset>" + b" " * 20_000_000 + b"</urlset>")   # 20 MB from ~20 KB
+    site.pages["/sitemap.xml.gz"] = Page(bomb, ctype="application/x-gzip")
+    rw("run", "--once", "-c", cfg)
+    row = source_row(rw, cfg)
+    assert row["errors"] == 1 and "once decompressed" in row["last_error"] and "/sitemap.xml.gz" in row["last_error"]
+
+
+def test_a_list_that_ignores_validators_is_not_parsed_again_when_unchanged(tmp_path, site, receiver, rw):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    arts = new_arts("h", 3, 600)
+    publish(site, {"feed": arts})
+    site.pages["/feed.xml"] = Page(feed(site, arts).body, ctype="application/rss+xml")   # no ETag, no Last-Modified
+    rw("run", "--once", "-c", cfg)
+    assert source_row(rw, cfg)["found"] == 3
+    rw("run", "--once", "-c", cfg)
+    row = source_row(rw, cfg)
+    assert row["found"] == 0 and row["state"] == "ok"      # same bytes: not read again
+    more = arts + new_arts("i", 1)
+    site.pages["/feed.xml"] = Page(feed(site, more).body, ctype="application/rss+xml")
+    site.pages["/a/i0.html"] = article_page(more[-1])
+    rw("run", "--once", "-c", cfg)
+    assert source_row(rw, cfg)["found"] == 4 and stored(tmp_path) == 4
+
+
+def test_forbidden_removed_and_binary_articles_are_skipped_once_and_the_list_still_304s(tmp_path, site, receiver, rw):
+    receiver.routes["ops"] = {"type": "webhook"}
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra='[alerts]\nhealth_channels = ["gw"]\nfailing_after = 1\n')
+    old = new_arts("old", 1, 600)
+    publish(site, {"feed": old})
+    rw("run", "--once", "-c", cfg)
+    good = new_arts("ok", 1)
+    forbidden, gone, removed, pdf = new_arts("forbidden", 1), new_arts("gone", 1), new_arts("removed", 1), new_arts("pdf", 1)
+    publish(site, {"feed": old + good + forbidden + gone + removed + pdf})
+    site.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow: /a/forbidden\n", ctype="text/plain")
+    del site.pages["/a/gone0.html"]                                         # 404
+    site.pages["/a/removed0.html"] = Page(b"<html><body>gone</body></html>", status=410)
+    site.pages["/a/pdf0.html"] = Page(b"%PDF-1.4\n" + bytes(range(256)) * 40, ctype="text/html")
+    for _ in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "not ok" not in r.stderr
+    row = source_row(rw, cfg)
+    assert row["state"] == "ok" and row["errors"] == 0 and row["skipped"] == 4
+    assert "4 articles skipped for good" in rw("sources", "-c", cfg).stdout
+    db = sqlite3.connect(tmp_path / "rw.db")
+    skipped = dict(db.execute("SELECT url, reason FROM source_urls WHERE state = 'skipped'").fetchall())
+    assert skipped == {f"{site.url}/a/forbidden0.html": "forbidden by robots.txt", f"{site.url}/a/gone0.html": "HTTP 404",
+                       f"{site.url}/a/removed0.html": "HTTP 410", f"{site.url}/a/pdf0.html": "a binary file, not a page"}
+    assert [q["status"] for q in site.requests("/feed.xml")][-1] == 304       # the list keeps its validators
+    for path in ("/a/gone0.html", "/a/removed0.html", "/a/pdf0.html"):
+        assert len(site.requests(path)) == 1, path                          # asked once, recorded once
+    assert not site.requests("/a/forbidden")
+    texts = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.delivered("gw")]
+    assert sum("/a/ok0.html" in t for t in texts) == 1
+    assert not any("feed" in t and ("failing" in t or "健康" in t) for t in texts)   # no health alert
+
+
+def test_an_article_error_names_its_url(tmp_path, site, receiver, rw):
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    old = new_arts("old", 1, 600)
+    publish(site, {"feed": old})
+    rw("run", "--once", "-c", cfg)
+    with socket.socket() as s:                       # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    elsewhere = f"http://127.0.0.1:{closed}/a/x.html"
+    page = feed(site, old)
+    page.body = page.body.replace(b"</channel>", f"<item><title>t</title><link>{elsewhere}</link></item></channel>".encode())
+    site.pages["/feed.xml"] = page
+    rw("run", "--once", "-c", cfg)
+    row = source_row(rw, cfg)
+    assert row["state"] == "error" and elsewhere in row["last_error"] and "refused" in row["last_error"]
+
+
+def test_sources_that_name_the_same_article_all_come_through(tmp_path, site, receiver, rw):
+    # one crawl fetches the article once (Scrapy drops the duplicate requests); every source that
+    # named it gets that outcome, so every list keeps its validators
+    [one] = new_arts("shared", 1, 600)
+    site.pages["/a/shared0.html"] = article_page(one)
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    text = cfg.read_text()
+    block = text[text.index("[[sources]]"):text.index("[[channels]]")]
+    many = "".join(block.replace('name = "feed"', f'name = "f{i}"').replace("/feed.xml", f"/feed/{i}.xml") for i in range(20))
+    cfg.write_text(text.replace(block, many), encoding="utf-8")
+    for i in range(20):
+        site.pages[f"/feed/{i}.xml"] = feed(site, [one])
+    rw("run", "--once", "-c", cfg)
+    assert len(site.requests("/a/shared0.html")) == 1
+    rows = [json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()]
+    assert all(r["state"] == "ok" and r["errors"] == 0 and r["baselined"] for r in rows)
+    site.log.clear()
+    rw("run", "--once", "-c", cfg)
+    assert sorted({q["status"] for q in site.log if q["path"].startswith("/feed/")}) == [304]

@@ -1,0 +1,124 @@
+"""One slow source delays only itself: in the daemon each site crawls on its own, a timeout is not
+silently doubled by a retry, and a cron source runs on its cron only."""
+
+import json
+import signal
+import subprocess
+import threading
+import time
+
+from conftest import REGWATCH
+from support.news import art, publish
+from support.servers import Page, Site
+
+TEXT = "中国人民银行宣布实施一次性信用修复政策，符合条件的个人逾期记录将不予展示，征信修复骗局需警惕。"
+
+
+class Hang:
+    """A page that never answers until released (a hung site)."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.open = 0
+
+    def __call__(self, h):
+        self.open += 1
+        try:
+            self.release.wait(180)
+        finally:
+            self.open -= 1
+
+
+def config(tmp_path, site, hung, receiver, timeout="120s", hung_schedule='every = "1s"'):
+    receiver.routes["gw"] = {"type": "webhook"}
+    p = tmp_path / "regwatch.toml"
+    p.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+timeout = "{timeout}"
+[[sources]]
+name = "good"
+kind = "feed"
+url = "{site.url}/feed.xml"
+every = "1s"
+[[sources]]
+name = "hung"
+kind = "feed"
+url = "{hung.url}/feed.xml"
+{hung_schedule}
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "all"
+topics = ["*"]
+channels = ["gw"]
+""", encoding="utf-8")
+    return p
+
+
+def test_a_hung_site_does_not_delay_another_sites_alerts_in_the_daemon(tmp_path, site, receiver, rw):
+    hung, hang = Site(), Hang()
+    hung.pages["/feed.xml"] = Page(b"", raw=hang)
+    old = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]
+    publish(site, {"feed": old})
+    cfg = config(tmp_path, site, hung, receiver)
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (site.requests("/a/old") and hang.open):
+            time.sleep(0.1)
+        assert site.requests("/a/old") and hang.open, "the baseline did not happen"
+        time.sleep(1.5)
+        publish(site, {"feed": old + [art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
+        while time.time() < deadline and not receiver.delivered("gw"):
+            time.sleep(0.1)
+        # the new article alerted while the hung site's first request is still waiting for an answer
+        assert len(receiver.delivered("gw")) == 1 and hang.open == 1 and len(hung.requests("/feed.xml")) == 1
+    finally:
+        p.send_signal(signal.SIGTERM)                # and it stops cleanly with a crawl still hanging
+        out, err = p.communicate(timeout=60)
+        hang.release.set()
+        hung.stop()
+    assert p.returncode == 0 and "Traceback" not in err
+    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    assert rows["good"]["state"] == "ok"
+    assert rows["hung"]["state"] == "error" and "no answer before the crawl stopped" in rows["hung"]["last_error"]
+
+
+def test_a_timeout_is_not_retried(tmp_path, site, receiver, rw):
+    hung, hang = Site(), Hang()
+    hung.pages["/feed.xml"] = Page(b"", raw=hang)
+    publish(site, {"feed": []})
+    cfg = config(tmp_path, site, hung, receiver, timeout="2s")
+    try:
+        r = rw("run", "--once", "-c", cfg)
+    finally:
+        hang.release.set()
+        hung.stop()
+    assert r.returncode == 0
+    assert len(hung.requests("/feed.xml")) == 1     # `timeout` is the whole wait, not half of it
+    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    assert f"{hung.url}/feed.xml" in rows["hung"]["last_error"] and "2.0 seconds" in rows["hung"]["last_error"]
+
+
+def test_a_cron_source_runs_on_its_cron_only_not_at_every_daemon_start(tmp_path, site, receiver):
+    other = Site()
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    other.pages["/feed.xml"] = site.pages["/feed.xml"]
+    cfg = config(tmp_path, site, other, receiver, hung_schedule='cron = "0 0 1 1 *"')   # once a year
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(site.requests("/feed.xml")) < 3:
+            time.sleep(0.1)
+        assert len(site.requests("/feed.xml")) >= 3
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+        other.stop()
+    assert p.returncode == 0
+    assert other.requests("/feed.xml") == []
