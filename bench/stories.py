@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from regwatch.pipeline.stories import ANCHORS, StoryIndex, anchors, same_story, shingles
+from regwatch.pipeline.stories import StoryIndex, same_story, shingles
 from regwatch.pipeline.store import Store
 from regwatch.pipeline.timeutil import iso, utcnow
 

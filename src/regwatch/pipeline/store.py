@@ -190,8 +190,24 @@ def _m7_labels(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m8_story_keys(db: sqlite_utils.Database) -> None:
+    # the story candidate index: an article's winnowed shingle fingerprints (and its headline's key),
+    # one compact row each, read newest first within the window. `story_bands` (the bottom-k sketches
+    # it replaces) is dropped by the first StoryIndex, after it has re-indexed the window's articles.
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS story_keys (
+            key INTEGER NOT NULL,
+            seen INTEGER NOT NULL,           -- unix time the article was indexed
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, seen, article_id)
+        ) WITHOUT ROWID;
+    """)
+    if db.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None:
+        db.execute("DROP TABLE IF EXISTS story_bands")     # a new store: nothing to re-index
+
+
 MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text,
-              _m6_messages, _m7_labels]
+              _m6_messages, _m7_labels, _m8_story_keys]
 
 
 @dataclass
@@ -309,6 +325,50 @@ class Store:
             "UPDATE stories SET copies = copies + 1, last_seen = ?, outlets = ? WHERE id = ?",
             (iso(utcnow()), json.dumps(outlets, ensure_ascii=False), story_id),
         )
+
+    def set_article_story(self, article_id: int, story_id: int) -> None:
+        self.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def story_of_identical_text(self, content_hash: str, since: str) -> int | None:
+        """The story of an article with exactly this text, fetched since then."""
+        return self.one("SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? "
+                        "AND story_id IS NOT NULL LIMIT 1", (content_hash, since))
+
+    def story_key_postings(self, keys: list[int], since: int, per_key: int) -> dict[int, list[int]]:
+        """For each key, the articles indexed under it since then (unix time): newest first, at most
+        `per_key` of them — one bounded index range per key, whatever the store's size."""
+        out: dict[int, list[int]] = {}
+        for i in range(0, len(keys), 64):
+            chunk = keys[i:i + 64]
+            sql = _POSTINGS_SQL.get(len(chunk))
+            if sql is None:
+                sql = _POSTINGS_SQL[len(chunk)] = " UNION ALL ".join(
+                    ["SELECT * FROM (SELECT key, article_id FROM story_keys WHERE key = ? AND seen >= ? "
+                     "ORDER BY seen DESC LIMIT ?)"] * len(chunk))
+            for key, aid in self.conn.execute(sql, [v for k in chunk for v in (k, since, per_key)]):
+                out.setdefault(key, []).append(aid)
+        return out
+
+    def story_candidate(self, article_id: int) -> tuple[str, str, int | None] | None:
+        """(title, body, story_id) of a stored article."""
+        row = self.conn.execute("SELECT title, body, story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return (row[0] or "", row[1] or "", row[2]) if row else None
+
+    def add_story_keys(self, rows: Iterable[tuple[int, int, int]]) -> None:
+        """Index (key, seen, article_id) rows."""
+        self.conn.executemany("INSERT OR IGNORE INTO story_keys (key, seen, article_id) VALUES (?,?,?)", rows)
+
+    def legacy_story_sketches(self) -> bool:
+        """Whether the store still has `story_bands` (the sketches of regwatch before story_keys)."""
+        return self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_bands'") is not None
+
+    def articles_for_story_index(self, since: str) -> Iterable[tuple[int, str, str, str]]:
+        """(id, title, body, fetched_at) of the articles fetched since then that belong to a story."""
+        return self.conn.execute("SELECT id, coalesce(title, ''), coalesce(body, ''), fetched_at FROM articles "
+                                 "WHERE fetched_at >= ? AND story_id IS NOT NULL", (since,))
+
+    def drop_legacy_story_sketches(self) -> None:
+        self.conn.execute("DROP TABLE IF EXISTS story_bands")
 
     # -- list pages (conditional GET) -------------------------------------------------------
 
@@ -523,6 +583,9 @@ class Store:
                 "DO UPDATE SET state = excluded.state, since = excluded.since, last_error = excluded.last_error",
                 (channel, state, iso(utcnow()), error))
         return prev
+
+
+_POSTINGS_SQL: dict[int, str] = {}
 
 
 class StoreError(Exception):
