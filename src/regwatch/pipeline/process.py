@@ -51,7 +51,7 @@ class Processor:
                 self.store.join_story(story_id, outlet or source)
             self.store.set_article_story(aid, story_id)
             self.store.set_topics(aid, tags)
-            self.stories.index(aid, keys)
+            self.stories.index(aid, story_id, keys)
             done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
             if after is not None:
                 after(done)

@@ -32,9 +32,11 @@ from .store import Store
 from .timeutil import iso, utcnow
 
 SHINGLE = 4                 # units (Chinese characters, or words of other scripts) per shingle
-WINNOW = 12                 # a key in every 12 consecutive shingles: any 15 shared characters share a key
-MAX_KEYS = 64               # keys per article; a longer text keeps a nested, hash-chosen subset
-POSTINGS = 24               # articles read per key, newest first; a fuller key is boilerplate
+WINNOW = 16                 # a key in every 16 consecutive shingles: any 19 shared characters share a key
+WINNOW_WORDS = 6            # for texts mostly of words (English): any 9 shared words share a key
+MAX_KEYS = 96               # keys per article (a piece of 800 characters has ~94); a longer text keeps a nested sample
+POSTINGS = 16               # articles read per key, newest first
+BOILERPLATE = 8             # ... and a key whose articles are of this many stories is boilerplate, not evidence
 CANDIDATES = 8              # verified per new article, most shared keys first
 MIN_SHARED = 2              # keys a candidate must share (a headline key counts as two)
 JOIN_CONTAINMENT = 0.6
@@ -57,7 +59,7 @@ _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), 
             ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
             ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]+")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 
@@ -78,10 +80,14 @@ def _matching_text(text: str) -> str:
     return _BYLINE_TIME.sub(" ", t)
 
 
-def shingle_hashes(text: str) -> list[int]:
+def _units(text: str) -> list[str]:
+    return _UNIT.findall(_matching_text(text))
+
+
+def shingle_hashes(text: str, units: list[str] | None = None) -> list[int]:
     """Hashes of 4 consecutive units in text order — a Chinese character, or a whole word of other scripts
     (character shingles of English are common to every English text: "tion", "ther")."""
-    units = _UNIT.findall(_matching_text(text))
+    units = _units(text) if units is None else units
     if len(units) < SHINGLE:
         return [zlib.crc32("".join(units).encode())] if units else []
     return [zlib.crc32("\x1f".join(units[i : i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)]
@@ -115,15 +121,24 @@ def _level(key: int) -> int:
     return (x & -x).bit_length() - 1 if x else 32
 
 
-def body_keys(hashes: list[int]) -> list[int]:
+def body_keys(hashes: list[int], words: bool = False) -> list[int]:
     """The keys an article is indexed and looked up under: its fingerprints; past MAX_KEYS, those of the
     lowest level that keeps at most MAX_KEYS (nested, so a short excerpt still meets a long original's)."""
-    keys = sorted(set(winnow(hashes)))
+    keys = sorted(set(winnow(hashes, WINNOW_WORDS if words else WINNOW)))
     if len(keys) <= MAX_KEYS:
         return keys
     levels = sorted((_level(k) for k in keys), reverse=True)
     floor = levels[MAX_KEYS - 1] + (1 if levels[MAX_KEYS - 1] == levels[MAX_KEYS] else 0)
     return [k for k in keys if _level(k) >= floor]
+
+
+def _keys(title: str, units: list[str]) -> tuple[list[int], list[int]]:
+    """(the body's shingle hashes, the keys: the body's fingerprints and the headline's key)."""
+    hashes = shingle_hashes("", units)
+    words = sum(len(u) > 1 for u in units) * 2 > len(units)
+    keys = body_keys(hashes, words)
+    tk = title_key(title)
+    return hashes, keys + [tk] if tk is not None and tk not in keys else keys
 
 
 def title_key(title: str) -> int | None:
@@ -180,9 +195,8 @@ def substitution(text_a: str, text_b: str) -> str | None:
             c = len(g & gt) / (min(len(g), len(gt)) or 1)
             if c > score:
                 best, score = t, c
-        if best is None or score < SENTENCE_MATCH or best.startswith(s) or best.endswith(s) \
-                or s.startswith(best) or s.endswith(best):
-            continue
+        if best is None or score < SENTENCE_MATCH or s in best or best in s:
+            continue            # unmatched (added or dropped), or cut short at either end
         for i1, i2, j1, j2 in _edits(s, best):
             x, y = s[i1:i2], best[j1:j2]
             if x and y:
@@ -248,18 +262,13 @@ class StoryIndex:
 
     def keys(self, title: str, body: str) -> list[int]:
         """The keys an article is indexed under: its body's fingerprints and its headline's key."""
-        keys = body_keys(shingle_hashes(body))
-        tk = title_key(title)
-        return keys + [tk] if tk is not None and tk not in keys else keys
+        return _keys(title, _units(body))[1]
 
     def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
         """The story this article belongs to, and the keys to index it under."""
         since = utcnow() - self.window
-        hashes = shingle_hashes(body)
-        keys = body_keys(hashes)
+        hashes, keys = _keys(title, _units(body))
         tk = title_key(title)
-        if tk is not None and tk not in keys:
-            keys = keys + [tk]
         sid = self.store.story_of_identical_text(chash, iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
@@ -273,21 +282,23 @@ class StoryIndex:
         return StoryMatch(None, "new story"), keys
 
     def _candidates(self, keys: list[int], tk: int | None, since: int) -> list[int]:
-        """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first;
-        keys carried by POSTINGS articles or more are boilerplate and count for none."""
+        """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
+        A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
+        copies of one much-republished story all carry its keys: those stay evidence)."""
         counts: dict[int, int] = {}
-        for key, aids in self.store.story_key_postings(keys, since, POSTINGS).items():
-            if len(aids) >= POSTINGS:
+        for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
+            if len({sid for _, sid in postings}) >= BOILERPLATE:
                 continue
             weight = MIN_SHARED if key == tk else 1
-            for aid in set(aids):
+            for aid in {aid for aid, _ in postings}:
                 counts[aid] = counts.get(aid, 0) + weight
-        ranked = sorted(((n, aid) for aid, n in counts.items() if n >= MIN_SHARED), reverse=True)
+        need = min(MIN_SHARED, len(keys) - (tk in keys))     # a body too short for two keys needs one
+        ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
         return [aid for _, aid in ranked[:CANDIDATES]]
 
-    def index(self, article_id: int, keys: list[int]) -> None:
+    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
         seen = int(utcnow().timestamp())
-        self.store.add_story_keys((k, seen, article_id) for k in keys)
+        self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)
 
     def _reindex_window(self) -> None:
         """A store from before `story_keys`: index the window's articles once, then drop the old sketches."""
@@ -296,8 +307,8 @@ class StoryIndex:
                 return                                  # another process did it
             since = iso(utcnow() - self.window)
             rows = []
-            for aid, title, body, fetched_at in list(self.store.articles_for_story_index(since)):
+            for aid, title, body, fetched_at, sid in list(self.store.articles_for_story_index(since)):
                 seen = int(datetime.fromisoformat(fetched_at).timestamp())
-                rows.extend((k, seen, aid) for k in self.keys(title, body))
-            self.store.add_story_keys(rows)
+                rows.extend((k, seen, aid, sid) for k in self.keys(title, body))
+            self.store.load_story_keys(rows)
             self.store.drop_legacy_story_sketches()
