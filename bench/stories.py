@@ -69,7 +69,7 @@ def _trim_lead(body: str) -> str:
     return body[m.end():] if m else body
 
 
-def legacy_copies(item: dict) -> dict[str, tuple[str, str]]:
+def legacy_copies(item: dict, others=None) -> dict[str, tuple[str, str]]:
     t, body = item["title"], item["text"]
     ss = [s for s in re.split(r"(?<=[。！？.!?])\s*", body) if s.strip()]
     rng = random.Random(item["id"])
@@ -125,7 +125,7 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
         joined: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         misses = []
         for it in items:
-            for kind, (t, b) in copy_fn(it).items():
+            for kind, (t, b) in copy_fn(it, items).items():
                 m, _ = p.stories.find(t, b, content_hash(t, b))
                 ok = m.story_id == story[it["id"]]
                 joined[kind][0] += ok
@@ -142,6 +142,27 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
                     twin_merges += 1
                     misses.append(f"{it['id']} twin {kind} merged: {m.reason}")
         store.close()
+    if copy_fn is story_copies.copies:
+        # the other order: an aggregator's excerpt (lead dropped, 70%) is stored first, the full piece comes later
+        with tempfile.TemporaryDirectory() as d:
+            store = Store(Path(d) / "r.db")
+            p = processor(store, method)
+            for i, it in enumerate(distractors):
+                p.process(url=f"http://distractor/{i}", source="bench", title=it["title"], body=it["text"], lang="zh",
+                          published_at=None)
+            first = {}
+            for it in items:
+                t, b = copy_fn(it, items)["new_headline_lead_dropped+excerpt_70"]
+                first[it["id"]] = p.process(url=f"http://excerpt/{it['id']}", source="bench", title=t, body=b, lang="zh",
+                                            published_at=None).story_id
+            for it in items:
+                m, _ = p.stories.find(it["title"], it["text"], content_hash(it["title"], it["text"]))
+                ok = m.story_id == first[it["id"]]
+                joined["original_after_its_excerpt"][0] += ok
+                joined["original_after_its_excerpt"][1] += 1
+                if not ok:
+                    misses.append(f"{it['id']} original_after_its_excerpt: {m.reason}")
+            store.close()
     pairs = apart = 0
     for a, b in itertools.combinations(items, 2):
         pairs += 1
@@ -221,8 +242,9 @@ def scale(method_name: str, n: int, pieces: list[dict]) -> dict:
         t0 = time.perf_counter()
         store, story = build(method_name, Path(d) / "s.db", n, pieces, bg)
         built = time.perf_counter() - t0
+        index_bytes = store.table_bytes("story_keys") / (n + len(pieces))
         idx = method(store)
-        copies = [(it["id"], kind, t, b) for it in pieces for kind, (t, b) in story_copies.copies(it).items()]
+        copies = [(it["id"], kind, t, b) for it in pieces for kind, (t, b) in story_copies.copies(it, pieces).items()]
         joined: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         t0 = time.perf_counter()
         for pid, kind, t, b in copies:
@@ -244,9 +266,11 @@ def scale(method_name: str, n: int, pieces: list[dict]) -> dict:
     total = sum(v[1] for v in joined.values())
     out = {"stored": n, "method": method_name, "ms_per_new_article": round(per_new * 1000, 3),
            "ms_per_copy": round(per_copy * 1000, 3), "copies_joined": round(sum(v[0] for v in joined.values()) / total, 4),
-           "by_kind": {k: round(v[0] / v[1], 4) for k, v in joined.items()}, "build_s": round(built, 1)}
+           "by_kind": {k: round(v[0] / v[1], 4) for k, v in joined.items()}, "index_bytes_per_article": round(index_bytes),
+           "build_s": round(built, 1)}
     print(f"stories at {n:>9,} stored  {method_name:9s} {per_new * 1000:6.2f} ms per new article, "
-          f"{per_copy * 1000:6.2f} ms per copy, copies joined {out['copies_joined']:.3f}  (store built in {built:.0f} s)",
+          f"{per_copy * 1000:6.2f} ms per copy, copies joined {out['copies_joined']:.3f}, index {index_bytes:.0f} bytes "
+          f"per article  (store built in {built:.0f} s)",
           flush=True)
     return out
 

@@ -131,26 +131,85 @@ def light_edits(item: dict, body: str) -> str:
     return body
 
 
-KINDS = ["reprint", "new_headline_lead_dropped", "excerpt_70", "reordered", "edited",
+# what an editor adds around a copy: generic remarks of this field's press, no facts of their own
+REMARKS = ["业内人士认为，这一举措释放了积极信号，有助于稳定市场预期。", "分析人士表示，相关机构需要尽快调整业务模式，以适应新的监管要求。",
+           "专家提醒，投资者应理性看待政策变化，注意防范风险。", "有市场人士指出，后续政策效果仍有待观察。",
+           "对此，多位受访人士表示，监管部门的态度十分明确。", "记者注意到，这一话题在社交媒体上引发热议。"]
+
+
+def commentary(item: dict, body: str) -> str:
+    """An editor's own lead-in and closing remarks around the copied text."""
+    rng = _rng(item, "remarks")
+    a, b, c = rng.sample(REMARKS, 3)
+    return a + "\n" + body + "\n" + b + c
+
+
+def related(item: dict, body: str, others: list[dict]) -> str:
+    """Page chrome that extraction kept: a list of related articles (other pieces' headlines, with dates)."""
+    rng = _rng(item, "related")
+    lines = [f"{o['title']} {o.get('date', '2024-01-01')[:10]}" for o in rng.sample(others, min(3, len(others)))]
+    return body + "\n相关阅读：\n" + "\n".join(lines) + "\n分享到：微信 微博 QQ空间"
+
+
+def sampled_70(item: dict, body: str) -> str:
+    """About 70% of the sentences, not all in one run (an editor's cut), in their order."""
+    rng = _rng(item, "sampled")
+    ss = sentences(body)
+    keep = sorted(rng.sample(range(len(ss)), max(1, round(len(ss) * 0.7))))
+    return "\n".join(ss[i] for i in keep)
+
+
+SYNONYMS = [("发布消息", "宣布"), ("表示", "称"), ("日前", "近日"), ("发布", "印发"), ("明确", "提出"), ("要求", "明确"),
+            ("近期", "近日"), ("决定", "宣布"), ("联合", "共同")]
+
+
+def rewrite_lead(item: dict, body: str) -> str:
+    """An editor's own lead sentence: credited, the date clause dropped, a clause cut, words swapped."""
+    rng = _rng(item, "lead")
+    lead = sentences(body)[0]
+    rest = body[body.index(lead) + len(lead):]
+    clauses = re.split(r"(?<=[，,])", lead)
+    if len(clauses) > 2 and re.search(r"\d+月\d+日|\d{4}年", clauses[0]):
+        clauses = clauses[1:]                                   # "12月5日，" goes
+    if len(clauses) > 3:
+        del clauses[rng.randrange(1, len(clauses) - 1)]         # a clause cut
+    lead = "".join(clauses)
+    for a, b in ABBREVIATIONS:
+        lead = lead.replace(a, b)
+    for a, b in rng.sample(SYNONYMS, 3):
+        lead = lead.replace(a, b, 1)
+    return rng.choice([f"据{rng.choice(OUTLETS)}报道，", f"{rng.choice(OUTLETS)}讯，", "", "记者获悉，"]) + lead + rest
+
+
+KINDS = ["reprint", "new_headline_lead_dropped", "excerpt_70", "reordered", "edited", "sentences_sampled_70",
+         "commentary_added", "related_links", "new_headline_lead_rewritten",
          "reprint+new_headline_lead_dropped", "new_headline_lead_dropped+excerpt_70", "reprint+excerpt_70+reordered",
-         "all_of_them"]
+         "lead_dropped+excerpt_70+commentary", "all_of_them"]
 
 
-def copies(item: dict) -> dict[str, tuple[str, str]]:
-    """Every kind of republished copy of a piece: {kind: (title, body)}."""
+def copies(item: dict, others: list[dict] | None = None) -> dict[str, tuple[str, str]]:
+    """Every kind of republished copy of a piece: {kind: (title, body)}. `others`: pieces whose headlines
+    a related-articles list may show."""
     t, b = item["title"], item["text"]
     nh = new_headline(item, b)
+    others = [o for o in (others or []) if o["id"] != item["id"]] or [item]
     out = {
         "reprint": reprint(item, t, b),
         "new_headline_lead_dropped": (nh, drop_lead(b)),
         "excerpt_70": (t, excerpt_70(item, b)),
         "reordered": (t, reorder(item, b)),
         "edited": (t, light_edits(item, b)),
+        "sentences_sampled_70": (t, sampled_70(item, b)),
+        "commentary_added": (nh, commentary(item, b)),
+        "related_links": (t, related(item, b, others)),
+        "new_headline_lead_rewritten": (nh, rewrite_lead(item, b)),
         "reprint+new_headline_lead_dropped": reprint(item, nh, drop_lead(b)),
         "new_headline_lead_dropped+excerpt_70": (nh, excerpt_70(item, drop_lead(b))),
         "reprint+excerpt_70+reordered": reprint(item, t, reorder(item, excerpt_70(item, b))),
+        "lead_dropped+excerpt_70+commentary": (nh, commentary(item, excerpt_70(item, drop_lead(b)))),
     }
-    out["all_of_them"] = reprint(item, nh, light_edits(item, reorder(item, excerpt_70(item, drop_lead(b)))))
+    out["all_of_them"] = reprint(item, nh, related(item, light_edits(item, reorder(item, excerpt_70(item, drop_lead(b)))),
+                                                   others))
     return out
 
 

@@ -388,6 +388,12 @@ class Store:
         return self.conn.execute("SELECT id, coalesce(title, ''), coalesce(body, ''), fetched_at, story_id FROM articles "
                                  "WHERE fetched_at >= ? AND story_id IS NOT NULL", (since,))
 
+    def table_bytes(self, table: str) -> int:
+        """Bytes a table (with its indexes) takes in the file."""
+        return int(self.one("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ? "
+                            "OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index')",
+                            (table, table)) or 0)
+
     def drop_legacy_story_sketches(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS story_bands")
 

@@ -39,7 +39,7 @@ POSTINGS = 16               # articles read per key, newest first
 BOILERPLATE = 8             # ... and a key whose articles are of this many stories is boilerplate, not evidence
 CANDIDATES = 8              # verified per new article, most shared keys first
 MIN_SHARED = 2              # keys a candidate must share (a headline key counts as two)
-JOIN_CONTAINMENT = 0.6
+JOIN_CONTAINMENT = 0.5
 TITLE_JOIN_CONTAINMENT = 0.45
 RETOLD_CONTAINMENT = 0.15   # a new summary of one piece under the same headline
 RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repeat across distinct stories
@@ -58,10 +58,21 @@ _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), 
             ("国家金融监管总局", "金融监管总局"), ("中国银行保险监督管理委员会", "银保监会"), ("中国银保监会", "银保监会"),
             ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
             ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
+# page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
+_CHROME = re.compile(r"^\s*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?\s*[:：]?\s*$.*"
+                     r"|^\s*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
+# how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
+_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|.{0,10}讯|记者.{0,8}(获悉|了解到|注意到)|\d{1,2}月\d{1,2}日|\d{1,2}日"
+                       r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
+# words editors swap for one another (日前 → 近日): not names
+_EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当天", "当日", "昨日", "昨天", "表示", "指出", "称", "说",
+              "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发", "推出", "宣布", "要求", "明确", "规定", "提出",
+              "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及", "与", "以及", "并", "同时", "此外", "另外",
+              "联合", "共同", "正式", "近期", "决定"}
 
 
 def canonical_text(text: str) -> str:
@@ -74,7 +85,7 @@ def content_hash(title: str, body: str) -> str:
 
 def _matching_text(text: str) -> str:
     """The text as matching sees it: normalized, reprint lines and page times gone, one name per regulator."""
-    t = normalize(strip_boilerplate(text))
+    t = _CHROME.sub("", normalize(strip_boilerplate(text)))
     for long_, short in _ALIASES:
         t = t.replace(long_, short)
     return _BYLINE_TIME.sub(" ", t)
@@ -179,8 +190,9 @@ def _bigrams(s: str) -> set[str]:
 
 def substitution(text_a: str, text_b: str) -> str | None:
     """A figure, date, institution or name that one text has where the other has another, in a sentence they
-    share: '5050→5052', '中国银行→建设银行' — or None. Sentences only one of them has are not compared (an
-    excerpt drops them, a reprint adds notes), nor the ends of a sentence cut short."""
+    share: '5050→5052', '中国银行→建设银行' — or None. Sentences only one text has are not compared (an
+    excerpt drops them, a reprint adds notes), nor a sentence cut short at either end, nor the credit or date
+    an editor opens a sentence with in place of the original's (据财联社报道 for 12月5日)."""
     sa, sb = _sentences(text_a), _sentences(text_b)
     if sum(map(len, sa)) > sum(map(len, sb)):
         sa, sb = sb, sa
@@ -197,23 +209,30 @@ def substitution(text_a: str, text_b: str) -> str | None:
                 best, score = t, c
         if best is None or score < SENTENCE_MATCH or s in best or best in s:
             continue            # unmatched (added or dropped), or cut short at either end
-        for i1, i2, j1, j2 in _edits(s, best):
+        for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
             x, y = s[i1:i2], best[j1:j2]
-            if x and y:
-                return f"{x}→{y}"
-            # words dropped (中国银保监会 → 银保监会) do not change what happened; a digit added or
-            # dropped inside a sentence changes a figure (50 → 5050)
-            inner = 0 < i1 and i2 < len(s) and 0 < j1 and j2 < len(best)
-            if inner and _DIGIT.search(x + y):
-                return f"{x or '∅'}→{y or '∅'}"
+            # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
+            # (日前 → 近日), is not a name put in another's place
+            editorial = (i1 == 0 and j1 == 0 and bool(_DATELINE.fullmatch(x) or _DATELINE.fullmatch(y))) \
+                or (x in _EDITORIAL and y in _EDITORIAL)
+            if _DIGIT.search(x + y):
+                # a figure or date changed: digits on both sides (7月 → 8月), or digits added to or dropped
+                # from a number (5050 → 50); a whole figure dropped (2020年12月 → 12月) is an editor's cut
+                beside = s[i1 - 1:i1] + s[i2:i2 + 1] + best[j1 - 1:j1] + best[j2:j2 + 1]
+                if (_DIGIT.search(x) and _DIGIT.search(y)) or _DIGIT.search(beside):
+                    return f"{x or '∅'}→{y or '∅'}"
+                if x and y and not editorial:
+                    return f"{x}→{y}"
+            elif x and y and not editorial:
+                return f"{x}→{y}"   # a name: 中国银行 → 建设银行, 恒大地产 → 碧桂园, 张某明 → 张某华
     return None
 
 
-def _edits(a: str, b: str) -> list[tuple[int, int, int, int]]:
-    """The changed spans of a → b, neighbouring changes merged (科创板 → 创业板 is one change, not a
-    deletion of 科 and an insertion of 业 around a shared 创)."""
+def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
+    """The changed spans, neighbouring changes merged (科创板 → 创业板 is one change, not a deletion of 科
+    and an insertion of 业 around a shared 创)."""
     out: list[list[int]] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
         if out and i1 - out[-1][1] <= 2 and j1 - out[-1][3] <= 2:
