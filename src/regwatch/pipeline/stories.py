@@ -3,18 +3,22 @@ reordered, regulators' names shortened) joins its original's story; two notices 
 template but differ in their figures, dates, institutions or names never do.
 
 Candidates come from an index of winnowed shingle fingerprints (`story_keys`): of every WINNOW
-consecutive shingles (4 characters each), the one with the smallest hash is a key of the article.
-Two texts that share a passage of WINNOW + 3 characters therefore share at least one key, and a
-passage of k·WINNOW + 3 characters at least k keys — so a copy that keeps any real part of a short
-piece reaches it, however large the store (a bottom-k sample, which the copy may not share, does
-not). Each key's postings are read newest first and capped (POSTINGS): a key carried by more
-articles than that is boilerplate and not evidence. Cost per new article: at most MAX_KEYS bounded
-index ranges and CANDIDATES verifications, at any store size.
+consecutive shingles (4 characters each), the one with the smallest hash is a key of the article
+(Schleimer, Wilkerson, Aiken: "Winnowing", SIGMOD 2003). Two texts that share a passage of
+WINNOW + 3 = 19 characters therefore share at least one key, and a passage of k·WINNOW + 3
+characters at least k keys. That is the recall the index states: a copy that keeps two such
+passages of a piece of up to 800 characters (all of whose keys are indexed: MAX_KEYS) has it as a
+candidate, however large the store — unless the passages are boilerplate. A bottom-k sample, which
+a partial copy may not share, gave no such bound. Each key's postings are read newest first, at most
+POSTINGS of them; a key whose postings span BOILERPLATE stories is boilerplate (中国人民银行, a
+template's wording) and counts for nothing, while the keys of one much-republished story, carried
+by all its copies, stay evidence. Cost per new article: at most MAX_KEYS bounded index ranges and
+CANDIDATES verifications, at any store size.
 
-A candidate joins when its shingle containment is high and no sentence of one text is the other's
-with a substitution in it: a changed figure, date, institution or name (template twins differ
-exactly there; copies drop, add and move sentences, and shorten regulators' names, but do not
-substitute).
+A candidate joins when enough of the smaller text is shared (JOIN_CONTAINMENT) and no sentence of
+one text is the other's with something put in place of something else: a figure, date, institution
+or name (template twins differ exactly there; copies drop, add and move sentences, cut them short,
+shorten regulators' names and open with their own credit, but do not substitute).
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
-_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|.{0,10}讯|记者.{0,8}(获悉|了解到|注意到)|\d{1,2}月\d{1,2}日|\d{1,2}日"
+_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯|记者.{0,8}(获悉|了解到|注意到)"
+                       r"|\d{1,2}月\d{1,2}日|\d{1,2}日"
                        r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
 # words editors swap for one another (日前 → 近日): not names
 _EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当天", "当日", "昨日", "昨天", "表示", "指出", "称", "说",
@@ -311,7 +316,7 @@ class StoryIndex:
             weight = MIN_SHARED if key == tk else 1
             for aid in {aid for aid, _ in postings}:
                 counts[aid] = counts.get(aid, 0) + weight
-        need = min(MIN_SHARED, len(keys) - (tk in keys))     # a body too short for two keys needs one
+        need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
         ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
         return [aid for _, aid in ranked[:CANDIDATES]]
 
