@@ -48,14 +48,17 @@ TITLE_JOIN_CONTAINMENT = 0.45
 RETOLD_CONTAINMENT = 0.15   # a new summary of one piece under the same headline
 RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repeat across distinct stories
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
+SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
+SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
 _TITLE_SALT = b"title\x1f"
 
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
-_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
+# (?<!\s): a run of spaces is tried from its start only (else quadratic on a title of spaces)
+_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|(?<!\s)\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
 # clock times and byline dates belong to the page (when this copy went up), not to the story
-_BYLINE_TIME = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*\d{1,2}:\d{2}(:\d{2})?|"
+_BYLINE_TIME = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
                           r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}(:\d{2})?")
-_AMOUNT = re.compile(r"\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
+_AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
 _INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
 # regulators go by several names; copy editors use the short ones (one form each, for matching only)
 _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), ("国家金融监督管理总局", "金融监管总局"),
@@ -63,10 +66,12 @@ _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), 
             ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
             ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
 # page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
-_CHROME = re.compile(r"^\s*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?\s*[:：]?\s*$.*"
-                     r"|^\s*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
+# (horizontal spaces only: a line start never scans past its own line)
+_CHROME = re.compile(r"^[ \t]*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
+                     r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
+_CLAUSE_END = re.compile(r"[，,、：:]+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
@@ -180,12 +185,17 @@ def _strong_facts(text: str) -> set[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    """The text's sentences as compared: punctuation and spaces gone (decimal points and % kept)."""
+    """The text's sentences as compared: punctuation and spaces gone (decimal points and % kept); a sentence
+    longer than SENTENCE_MAX in its clauses, and what is still longer left out; at most SENTENCES."""
     out = []
-    for s in _SENTENCE_END.split(_matching_text(text)):
-        s = _DIFF_DROP.sub("", s)
-        if len(s) >= 6:
-            out.append(s)
+    for sentence in _SENTENCE_END.split(_matching_text(text)):
+        parts = [sentence] if len(sentence) <= SENTENCE_MAX else _CLAUSE_END.split(sentence)
+        for s in parts:
+            s = _DIFF_DROP.sub("", s)
+            if 6 <= len(s) <= SENTENCE_MAX:
+                out.append(s)
+                if len(out) >= SENTENCES:
+                    return out
     return out
 
 
@@ -218,7 +228,7 @@ def substitution(text_a: str, text_b: str) -> str | None:
             x, y = s[i1:i2], best[j1:j2]
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
             # (日前 → 近日), is not a name put in another's place
-            editorial = (i1 == 0 and j1 == 0 and bool(_DATELINE.fullmatch(x) or _DATELINE.fullmatch(y))) \
+            editorial = (i1 == 0 and j1 == 0 and any(len(z) <= 24 and _DATELINE.fullmatch(z) for z in (x, y))) \
                 or (x in _EDITORIAL and y in _EDITORIAL)
             if _DIGIT.search(x + y):
                 # a figure or date changed: digits on both sides (7月 → 8月), or digits added to or dropped
