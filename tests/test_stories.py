@@ -1,10 +1,13 @@
 """Stories: republished copies join their original; distinct notices and template twins never do."""
 
+import random
+import re
+
 import pytest
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.stories import same_story
+from regwatch.pipeline.stories import content_hash, same_story
 from regwatch.pipeline.store import Store
 
 ORIGINAL = """12月22日，中国人民银行发布通知，对符合条件的个人逾期信息实施一次性信用修复。
@@ -74,3 +77,226 @@ def test_same_short_headline_with_other_amounts_stays_apart():
     a = "某农商行因贷款三查不尽职被罚款50万元，相关责任人被警告。" * 3
     b = "某城商行因贷款三查不尽职被罚款80万元，相关责任人被警告。" * 3
     assert not same_story("银行因贷款管理不审慎被罚", a, "银行因贷款管理不审慎被罚", b)[0]
+
+
+# -- short pieces: every way outlets republish them, in a store crowded with template notices ---------
+
+# a short press piece of 300–600 characters (the 2020 原油宝 penalty), the length at which copies used to slip apart
+YUANYOUBAO = """12月5日，中国银保监会发布消息，依法对中国银行“原油宝”产品风险事件开出罚单，对中国银行罚款5050万元，对中国银行全球市场部两任总经理及一名资深交易员分别给予警告并罚款。
+经查，中国银行在“原油宝”产品销售和管理中存在产品管理不规范、风险管理不审慎、内控管理不健全、销售管理不合规等问题，违反了审慎经营规则。
+今年4月，受国际原油期货价格跌至负值影响，中国银行“原油宝”产品出现重大亏损，大量投资者不但损失全部保证金，还倒欠银行资金，事件引发广泛关注。
+银保监会表示，下一步将继续督促中国银行做好投资者合法权益保护工作，进一步健全制度、完善流程、加强风险管控，牢固树立合规经营理念。"""
+YUANYOUBAO_TITLE = "银保监会就“原油宝”事件对中国银行罚款5050万元"
+
+CITIES = ["湖州", "嘉兴", "绍兴", "金华", "衢州", "台州", "丽水", "温州", "宁波", "舟山", "湖北", "江门"]
+DISTRICTS = ["城东", "城西", "开发区", "滨江", "新城", "高新", "港区"]
+
+
+def notice(i: int) -> tuple[str, str]:
+    """One of a local bureau's penalty notices: the same template, its own bank, people, amounts and date."""
+    city, district, person = CITIES[i % 12], DISTRICTS[i % 7], "张王李赵刘陈杨黄周吴"[i % 10] + "某" + "明华军"[i % 3]
+    bank = f"{city}农村商业银行股份有限公司{district}支行"
+    return (f"{city}金融监管分局行政处罚信息公开表", f"""国家金融监督管理总局{city}监管分局行政处罚信息公开表（{city}金罚决字〔2024〕{i + 3}号）。
+当事人名称：{bank}。主要负责人：{person}（时任该行行长）。
+主要违法违规事实：一是贷款“三查”不尽职，部分个人经营性贷款资金被挪用于购买理财产品和偿还他行贷款；二是违规向借款人收取财务顾问费，变相提高借款人综合融资成本；三是员工行为管理不到位，个别员工参与民间借贷。
+行政处罚依据：《中华人民共和国银行业监督管理法》第二十一条、第四十六条。
+行政处罚决定：对{bank}罚款{20 + 5 * i}万元，对{person}给予警告并罚款{1 + i % 4}万元。
+作出处罚决定的机关名称：{city}金融监管分局。作出处罚决定的日期：2024年{1 + i % 12}月{1 + i % 28}日。""")
+
+
+TARGET = 30            # the notice whose copies are looked for: 30 older and 29 newer twins around it
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """A store holding 60 template notices and the 原油宝 piece: (processor, story of each)."""
+    store = Store(tmp_path_factory.mktemp("crowded") / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    stories = {}
+    for i in range(60):
+        t, b = notice(i)
+        r = p.process(url=f"http://nfra/{i}", source="nfra", title=t, body=b, lang="zh", published_at=None)
+        assert r.new_story, f"notice {i} joined another notice's story: {r.story_reason}"
+        stories[i] = r.story_id
+        if i == 45:
+            r = p.process(url="http://press/yuanyoubao", source="press", title=YUANYOUBAO_TITLE, body=YUANYOUBAO,
+                          lang="zh", published_at=None)
+            assert r.new_story
+            stories["yuanyoubao"] = r.story_id
+    yield p, stories
+    store.close()
+
+
+def _sentences(text):
+    return re.findall(r"[^。\n]+。", text)
+
+
+def _drop_lead(text):
+    return "".join(_sentences(text)[1:])
+
+
+def _reprint(text, dated=True):
+    head = "2024-07-05 10:21 来源：中国银行保险报" if dated else "【财联社】"
+    return f"{head}\n{text}\n（责任编辑：王敏）"
+
+
+def _short_names(text):
+    return text.replace("国家金融监督管理总局", "金融监管总局").replace("中国银保监会", "银保监会")
+
+
+def _cut_in_figure(text):
+    """An excerpt whose edge falls inside a figure: the head, to inside the first amount past 60% of the text
+    (罚款170万元 → 罚款17……); without one, the rest of the text from inside the first amount (…50万元，对…)."""
+    m = re.compile(r"\d{2,}").search(text, int(len(text) * 0.6))
+    if m:
+        return text[: m.start() + 2] + "……"
+    m = re.compile(r"\d{4,}").search(text)
+    return text[m.start() + 2:]
+
+
+COPIES = {
+    "reprint note (a dated source line, an editor)": lambda t, b: ("转载：" + t, _reprint(b)),
+    "new headline, lead sentence dropped": lambda t, b: ("一农商行支行贷款“三查”不尽职被罚", _drop_lead(b)),
+    "reprint dateline, new headline, lead dropped": lambda t, b: (
+        "贷款“三查”不尽职被罚", "2024年07月05日 10:21　中国银行保险报\n" + _drop_lead(b)),
+    "70% excerpt": lambda t, b: (t, b[: int(len(b) * 0.7)] + "……"),
+    "excerpt cut inside a figure": lambda t, b: (t, _cut_in_figure(b)),
+    "sentences reordered": lambda t, b: (t, "\n".join(reversed(_sentences(b)))),
+    "regulators' short names": lambda t, b: (t, _short_names(b)),
+    "reprint + new headline + lead dropped + excerpt + reordered + short names": lambda t, b: (
+        "重磅！贷款资金被挪用", _reprint(_short_names("\n".join(reversed(_sentences(_drop_lead(b)[: int(len(b) * 0.7)])))))),
+}
+
+
+@pytest.mark.parametrize("kind", list(COPIES))
+def test_a_copy_of_a_template_notice_finds_its_own_among_its_twins(crowded, kind):
+    p, stories = crowded
+    t, b = COPIES[kind](*notice(TARGET))
+    match, _ = p.stories.find(t, b, content_hash(t, b))
+    assert match.story_id == stories[TARGET], match.reason
+
+
+@pytest.mark.parametrize("kind", list(COPIES))
+def test_a_copy_of_a_short_press_piece_joins_it(crowded, kind):
+    p, stories = crowded
+    t, b = COPIES[kind](YUANYOUBAO_TITLE, YUANYOUBAO)
+    match, _ = p.stories.find(t, b, content_hash(t, b))
+    assert match.story_id == stories["yuanyoubao"], match.reason
+
+
+def _twin(text, old, new):
+    assert old in text
+    return text.replace(old, new)
+
+
+TWINS = {
+    "another amount": lambda b: _twin(b, "罚款170万元", "罚款175万元"),
+    "another bank": lambda b: _twin(b, "丽水农村商业银行", "青田农村商业银行"),
+    "another person": lambda b: _twin(b, "张某明", "张某华"),
+    "another date": lambda b: _twin(b, "2024年7月3日", "2024年8月3日"),
+}
+
+
+@pytest.mark.parametrize("kind", list(TWINS))
+def test_template_twins_stay_apart(crowded, kind):
+    p, stories = crowded
+    t, b = notice(TARGET)
+    twin = TWINS[kind](b)
+    match, _ = p.stories.find(t, twin, content_hash(t, twin))
+    assert match.story_id is None, match.reason          # none of the 60 notices, nor the press piece
+
+
+@pytest.mark.parametrize("old,new", [("中国银行", "建设银行"), ("5050万元", "5060万元"), ("12月5日", "12月7日"),
+                                     ("原油宝", "黄金宝")])
+def test_a_press_piece_with_other_facts_stays_apart(crowded, old, new):
+    p, stories = crowded
+    twin_title, twin = YUANYOUBAO_TITLE.replace(old, new), YUANYOUBAO.replace(old, new)
+    match, _ = p.stories.find(twin_title, twin, content_hash(twin_title, twin))
+    assert match.story_id != stories["yuanyoubao"], match.reason
+
+
+def test_why_twins_differ_is_named():
+    ok, why = same_story("a", "恒大地产2019年虚增收入2139.89亿元，证监会对恒大地产罚款41.75亿元。" * 4,
+                         "a", "碧桂园2019年虚增收入2139.89亿元，证监会对碧桂园罚款41.75亿元。" * 4)
+    assert not ok and ("恒大地产→碧桂园" in why or "碧桂园→恒大地产" in why)
+    ok, why = same_story("a", YUANYOUBAO, "a", YUANYOUBAO.replace("5050万元", "50万元"))
+    assert not ok and "50" in why
+
+
+def test_an_excerpt_cut_inside_a_figure_still_joins():
+    cut = YUANYOUBAO[: YUANYOUBAO.index("5050万元") + 2]          # "……罚款50"
+    assert same_story(YUANYOUBAO_TITLE, YUANYOUBAO, YUANYOUBAO_TITLE, cut + "……\n" + YUANYOUBAO.split("\n")[2])[0]
+
+
+def test_a_traditional_script_reprint_joins():
+    from opencc import OpenCC
+    assert same_story(YUANYOUBAO_TITLE, YUANYOUBAO, "轉載", "（來源：香港經濟日報）\n" + OpenCC("s2t").convert(YUANYOUBAO))[0]
+
+
+# -- the candidate index ------------------------------------------------------------------------------
+
+def _random_text(rng, n):
+    return "".join(rng.choice("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严")
+                   for _ in range(n))
+
+
+def test_any_shared_passage_of_window_plus_three_characters_shares_a_key():
+    """The recall the index states: a copy that keeps a passage of WINNOW + 3 characters of a piece of up to
+    800 characters shares a key with it, whatever else either text holds (winnowing picks a key in every
+    window of WINNOW shingles, and such a piece keeps all its keys)."""
+    from regwatch.pipeline.stories import SHINGLE, WINNOW, StoryIndex
+    idx = StoryIndex(Store(":memory:"))
+    rng = random.Random(5)
+    for _ in range(300):
+        shared = _random_text(rng, WINNOW + SHINGLE - 1)
+        a = _random_text(rng, rng.randint(0, 390)) + shared + _random_text(rng, rng.randint(0, 390))
+        b = _random_text(rng, rng.randint(0, 60)) + shared + _random_text(rng, rng.randint(0, 60))
+        assert set(idx.keys("", a)) & set(idx.keys("", b))
+
+
+def test_keys_per_article_are_bounded_and_a_long_originals_excerpt_still_meets_it():
+    from regwatch.pipeline.stories import MAX_KEYS, StoryIndex
+    idx = StoryIndex(Store(":memory:"))
+    long_text = _random_text(random.Random(1), 6000)
+    keys = idx.keys("", long_text)
+    assert len(keys) <= MAX_KEYS
+    assert len(set(keys) & set(idx.keys("", long_text[2000:3500]))) >= 2
+
+
+def test_a_much_republished_story_keeps_gathering_copies(tmp_path):
+    """Forty outlets carry one piece: its keys are in forty articles, yet they stay evidence (one story)."""
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    first = p.process(url="http://o/0", source="s", title=YUANYOUBAO_TITLE, body=YUANYOUBAO, lang="zh", published_at=None)
+    for i in range(1, 41):
+        r = p.process(url=f"http://o/{i}", source="s", title=YUANYOUBAO_TITLE,
+                      body=f"（本文转载自第{i}家媒体）\n" + YUANYOUBAO[: 120 + 5 * i], lang="zh", published_at=None)
+        assert r.story_id == first.story_id, (i, r.story_reason)
+
+
+def test_a_store_from_before_story_keys_is_reindexed_once(tmp_path):
+    """Upgrading: the window's articles are indexed under story_keys, then the old sketches are dropped."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from regwatch.pipeline.store import MIGRATIONS
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    before = next(n for n, step in enumerate(MIGRATIONS) if step.__name__.endswith("_story_keys"))
+    for step in MIGRATIONS[:before]:
+        step(db)
+    conn.execute(f"PRAGMA user_version={before}")
+    now = "2999-01-01T00:00:00+00:00"     # within any window
+    conn.execute("INSERT INTO stories (id, first_article_id, title, first_seen, last_seen) VALUES (1, 1, 't', ?, ?)", (now, now))
+    conn.execute("INSERT INTO articles (id, url, source, title, body, fetched_at, content_hash, story_id) "
+                 "VALUES (1, 'http://o/1', 's', ?, ?, ?, 'x', 1)", (YUANYOUBAO_TITLE, YUANYOUBAO, now))
+    conn.close()
+    store = Store(path)
+    assert store.legacy_story_sketches()
+    p = Processor(store, Classifier(load_topics()))
+    assert not store.legacy_story_sketches()
+    t, b = COPIES["new headline, lead sentence dropped"](YUANYOUBAO_TITLE, YUANYOUBAO)
+    r = p.process(url="http://copy/1", source="s", title=t, body=b, lang="zh", published_at=None)
+    assert r.story_id == 1, r.story_reason

@@ -37,7 +37,7 @@ class Processor:
         if self.store.has_url(url):
             return None
         chash = content_hash(title, body)
-        match, anchors = self.stories.find(title, body, chash)
+        match, keys = self.stories.find(title, body, chash)
         tags = self.classifier.classify(title, body + ("\n" + attachment_text if attachment_text else ""))
         with self.store.tx():
             aid = self.store.insert_article(ArticleRecord(
@@ -49,9 +49,9 @@ class Processor:
             else:
                 story_id = match.story_id
                 self.store.join_story(story_id, outlet or source)
-            self.store.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, aid))
+            self.store.set_article_story(aid, story_id)
             self.store.set_topics(aid, tags)
-            self.stories.index(aid, anchors)
+            self.stories.index(aid, story_id, keys)
             done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
             if after is not None:
                 after(done)

@@ -223,8 +223,25 @@ def _m8_per_source_lists(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m9_story_keys(db: sqlite_utils.Database) -> None:
+    # the story candidate index: an article's winnowed shingle fingerprints (and its headline's key),
+    # one compact row each, read newest first within the window. `story_bands` (the bottom-k sketches
+    # it replaces) is dropped by the first StoryIndex, after it has re-indexed the window's articles.
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS story_keys (
+            key INTEGER NOT NULL,
+            seen INTEGER NOT NULL,           -- unix time the article was indexed
+            article_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            PRIMARY KEY (key, seen, article_id)
+        ) WITHOUT ROWID;
+    """)
+    if db.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None:
+        db.execute("DROP TABLE IF EXISTS story_bands")     # a new store: nothing to re-index
+
+
 MIGRATIONS = [_m1_initial, _m2_covering_story_index, _m3_message_of_alert, _m4_channel_state, _m5_attachment_text,
-              _m6_messages, _m7_labels, _m8_per_source_lists]
+              _m6_messages, _m7_labels, _m8_per_source_lists, _m9_story_keys]
 
 
 @dataclass
@@ -342,6 +359,76 @@ class Store:
             "UPDATE stories SET copies = copies + 1, last_seen = ?, outlets = ? WHERE id = ?",
             (iso(utcnow()), json.dumps(outlets, ensure_ascii=False), story_id),
         )
+
+    def set_article_story(self, article_id: int, story_id: int) -> None:
+        self.conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def story_of_identical_text(self, content_hash: str, since: str) -> int | None:
+        """The story of an article with exactly this text, fetched since then."""
+        return self.one("SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? "
+                        "AND story_id IS NOT NULL LIMIT 1", (content_hash, since))
+
+    def story_key_postings(self, keys: list[int], since: int, per_key: int,
+                           newest_first: bool = True) -> dict[int, list[tuple[int, int]]]:
+        """For each key, the (article_id, story_id) indexed under it since then (unix time): newest first,
+        at most `per_key` of them — one bounded index range per key, whatever the store's size. (Oldest
+        first is how regwatch read its sketches before story_keys; bench/stories.py measures that too.)"""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for i in range(0, len(keys), 64):
+            chunk = keys[i:i + 64]
+            sql = _POSTINGS_SQL.get((len(chunk), newest_first))
+            if sql is None:
+                sql = _POSTINGS_SQL[len(chunk), newest_first] = " UNION ALL ".join(
+                    ["SELECT * FROM (SELECT key, article_id, story_id FROM story_keys WHERE key = ? AND seen >= ? "
+                     f"ORDER BY seen {'DESC' if newest_first else 'ASC'} LIMIT ?)"] * len(chunk))
+            for key, aid, sid in self.conn.execute(sql, [v for k in chunk for v in (k, since, per_key)]):
+                out.setdefault(key, []).append((aid, sid))
+        return out
+
+    def story_candidate(self, article_id: int) -> tuple[str, str, int | None] | None:
+        """(title, body, story_id) of a stored article."""
+        row = self.conn.execute("SELECT title, body, story_id FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return (row[0] or "", row[1] or "", row[2]) if row else None
+
+    def add_story_keys(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """Index (key, seen, article_id, story_id) rows."""
+        self.conn.executemany("INSERT OR IGNORE INTO story_keys (key, seen, article_id, story_id) VALUES (?,?,?,?)", rows)
+
+    def load_story_keys(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """Index many (key, seen, article_id, story_id) rows at once: staged, then written in key order (a
+        re-index of the window after an upgrade; benchmarks' stores)."""
+        with self.tx():
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS story_keys_load "
+                              "(key INTEGER, seen INTEGER, article_id INTEGER, story_id INTEGER)")
+            self.conn.executemany("INSERT INTO temp.story_keys_load VALUES (?,?,?,?)", rows)
+            self.conn.execute("INSERT OR IGNORE INTO story_keys SELECT key, seen, article_id, story_id "
+                              "FROM temp.story_keys_load ORDER BY key, seen, article_id")
+            self.conn.execute("DROP TABLE temp.story_keys_load")
+
+    def load_articles(self, rows: Iterable[tuple[int, str, str, str, str, str, int]]) -> None:
+        """Many (id, url, source, title, body, fetched_at, story_id) articles at once, without full-text
+        entries or topics: for benchmarks' stores of a million articles."""
+        with self.tx():
+            self.conn.executemany("INSERT INTO articles (id, url, source, title, body, fetched_at, story_id) "
+                                  "VALUES (?,?,?,?,?,?,?)", rows)
+
+    def legacy_story_sketches(self) -> bool:
+        """Whether the store still has `story_bands` (the sketches of regwatch before story_keys)."""
+        return self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_bands'") is not None
+
+    def articles_for_story_index(self, since: str) -> Iterable[tuple[int, str, str, str, int]]:
+        """(id, title, body, fetched_at, story_id) of the articles fetched since then that belong to a story."""
+        return self.conn.execute("SELECT id, coalesce(title, ''), coalesce(body, ''), fetched_at, story_id FROM articles "
+                                 "WHERE fetched_at >= ? AND story_id IS NOT NULL", (since,))
+
+    def table_bytes(self, table: str) -> int:
+        """Bytes a table (with its indexes) takes in the file."""
+        return int(self.one("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ? "
+                            "OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index')",
+                            (table, table)) or 0)
+
+    def drop_legacy_story_sketches(self) -> None:
+        self.conn.execute("DROP TABLE IF EXISTS story_bands")
 
     # -- list pages (conditional GET), per source ------------------------------------------
 
@@ -611,6 +698,9 @@ class Store:
                 "DO UPDATE SET state = excluded.state, since = excluded.since, last_error = excluded.last_error",
                 (channel, state, iso(utcnow()), error))
         return prev
+
+
+_POSTINGS_SQL: dict[tuple[int, bool], str] = {}
 
 
 class StoreError(Exception):

@@ -1,11 +1,24 @@
-"""Story detection: a republished copy (转载, new headline, trimmed lead, excerpt, paragraphs
-reordered) joins its original's story; two notices that share a template but differ in their
-figures or institutions never do.
+"""Story detection: a republished copy (转载 notes, new headline, lead dropped, excerpt, sentences
+reordered, regulators' names shortened) joins its original's story; two notices that share a
+template but differ in their figures, dates, institutions or names never do.
 
-Candidates come from a bottom-k sketch: each article's 16 smallest shingle hashes are indexed
-(`story_bands`), so finding candidates costs 16 indexed look-ups however large the store is.
-A candidate joins when its shingle containment is high, and only if the shorter text's facts
-(figures, dates, named institutions) all appear in the longer one.
+Candidates come from an index of winnowed shingle fingerprints (`story_keys`): of every WINNOW
+consecutive shingles (4 characters each), the one with the smallest hash is a key of the article
+(Schleimer, Wilkerson, Aiken: "Winnowing", SIGMOD 2003). Two texts that share a passage of
+WINNOW + 3 = 19 characters therefore share at least one key, and a passage of k·WINNOW + 3
+characters at least k keys. That is the recall the index states: a copy that keeps two such
+passages of a piece of up to 800 characters (all of whose keys are indexed: MAX_KEYS) has it as a
+candidate, however large the store — unless the passages are boilerplate. A bottom-k sample, which
+a partial copy may not share, gave no such bound. Each key's postings are read newest first, at most
+POSTINGS of them; a key whose postings span BOILERPLATE stories is boilerplate (中国人民银行, a
+template's wording) and counts for nothing, while the keys of one much-republished story, carried
+by all its copies, stay evidence. Cost per new article: at most MAX_KEYS bounded index ranges and
+CANDIDATES verifications, at any store size.
+
+A candidate joins when enough of the smaller text is shared (JOIN_CONTAINMENT) and no sentence of
+one text is the other's with something put in place of something else: a figure, date, institution
+or name (template twins differ exactly there; copies drop, add and move sentences, cut them short,
+shorten regulators' names and open with their own credit, but do not substitute).
 """
 
 from __future__ import annotations
@@ -13,28 +26,63 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 
 from .normalize import normalize, strip_boilerplate
 from .store import Store
 from .timeutil import iso, utcnow
 
-SHINGLE = 4
-ANCHORS = 16
-MIN_SHARED_ANCHORS = 2
-JOIN_CONTAINMENT = 0.6
+SHINGLE = 4                 # units (Chinese characters, or words of other scripts) per shingle
+WINNOW = 16                 # a key in every 16 consecutive shingles: any 19 shared characters share a key
+WINNOW_WORDS = 6            # for texts mostly of words (English): any 9 shared words share a key
+MAX_KEYS = 96               # keys per article (a piece of 800 characters has ~94); a longer text keeps a nested sample
+POSTINGS = 16               # articles read per key, newest first
+BOILERPLATE = 8             # ... and a key whose articles are of this many stories is boilerplate, not evidence
+CANDIDATES = 8              # verified per new article, most shared keys first
+MIN_SHARED = 2              # keys a candidate must share (a headline key counts as two)
+JOIN_CONTAINMENT = 0.5
 TITLE_JOIN_CONTAINMENT = 0.45
 RETOLD_CONTAINMENT = 0.15   # a new summary of one piece under the same headline
 RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repeat across distinct stories
+SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
+SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
+SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
+_TITLE_SALT = b"title\x1f"
 
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 # (?<!\s): a run of spaces is tried from its start only (else quadratic on a title of spaces)
 _TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|(?<!\s)\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
-# clock times and numeric byline dates belong to the page (when this copy went up), not to the story
-_BYLINE_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(\s+\d{1,2}:\d{2}(:\d{2})?)?|\d{1,2}:\d{2}(:\d{2})?")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*\s*(?:%|亿元|万元|亿|万|元|千万|百万|bn|billion|million|m\b)?", re.I)
+# clock times and byline dates belong to the page (when this copy went up), not to the story
+_BYLINE_TIME = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
+                          r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}(:\d{2})?")
+_AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
 _INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
+# regulators go by several names; copy editors use the short ones (one form each, for matching only)
+_ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), ("国家金融监督管理总局", "金融监管总局"),
+            ("国家金融监管总局", "金融监管总局"), ("中国银行保险监督管理委员会", "银保监会"), ("中国银保监会", "银保监会"),
+            ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
+            ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
+# page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
+# (horizontal spaces only: a line start never scans past its own line)
+_CHROME = re.compile(r"^[ \t]*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
+                     r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
+_CLAUSE_END = re.compile(r"[，,、：:]+")
+_DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+# how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
+_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯|记者.{0,8}(获悉|了解到|注意到)"
+                       r"|\d{1,2}月\d{1,2}日|\d{1,2}日"
+                       r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
+# words editors swap for one another (日前 → 近日): not names
+_EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当天", "当日", "昨日", "昨天", "表示", "指出", "称", "说",
+              "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发", "推出", "宣布", "要求", "明确", "规定", "提出",
+              "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及", "与", "以及", "并", "同时", "此外", "另外",
+              "联合", "共同", "正式", "近期", "决定"}
 
 
 def canonical_text(text: str) -> str:
@@ -45,37 +93,79 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha1(canonical_text(body).encode()).hexdigest()
 
 
-_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
+def _matching_text(text: str) -> str:
+    """The text as matching sees it: normalized, reprint lines and page times gone, one name per regulator."""
+    t = _CHROME.sub("", normalize(strip_boilerplate(text)))
+    for long_, short in _ALIASES:
+        t = t.replace(long_, short)
+    return _BYLINE_TIME.sub(" ", t)
+
+
+def _units(text: str) -> list[str]:
+    return _UNIT.findall(_matching_text(text))
+
+
+def shingle_hashes(text: str, units: list[str] | None = None) -> list[int]:
+    """Hashes of 4 consecutive units in text order — a Chinese character, or a whole word of other scripts
+    (character shingles of English are common to every English text: "tion", "ther")."""
+    units = _units(text) if units is None else units
+    if len(units) < SHINGLE:
+        return [zlib.crc32("".join(units).encode())] if units else []
+    return [zlib.crc32("\x1f".join(units[i : i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)]
 
 
 def shingles(text: str) -> set[int]:
-    """Hashes of 4 consecutive units — a Chinese character, or a whole word of other scripts (character
-    shingles of English are common to every English text: "tion", "ther")."""
-    units = _UNIT.findall(normalize(strip_boilerplate(text)))
-    if len(units) < SHINGLE:
-        return {zlib.crc32("".join(units).encode())} if units else set()
-    return {zlib.crc32("\x1f".join(units[i : i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)}
+    return set(shingle_hashes(text))
 
 
-def anchors(sh: set[int]) -> list[int]:
-    return sorted(sh)[:ANCHORS]
+def winnow(hashes: list[int], w: int = WINNOW) -> list[int]:
+    """The smallest hash of every window of w consecutive hashes (the rightmost on ties), each position once:
+    texts sharing a run of w hashes share that run's key."""
+    if len(hashes) <= w:
+        return [min(hashes)] if hashes else []
+    out, window, last = [], deque(), -1
+    for i, h in enumerate(hashes):
+        while window and hashes[window[-1]] >= h:
+            window.pop()
+        window.append(i)
+        if window[0] <= i - w:
+            window.popleft()
+        if i >= w - 1 and window[0] != last:
+            last = window[0]
+            out.append(hashes[last])
+    return out
 
 
-def facts(text: str) -> set[str]:
-    """Figures (with units) and named institutions: what distinguishes one template notice from another."""
-    t = _BYLINE_TIME.sub(" ", normalize(strip_boilerplate(text)))
-    nums = {re.sub(r"\s+", "", m.group(0)) for m in _NUMBER.finditer(t)}
-    names = set(_INSTITUTION.findall(t))
-    return nums | names
+def _level(key: int) -> int:
+    """A key's level: trailing zero bits of a mix of it. Keys of level ≥ n are a nested 2⁻ⁿ sample."""
+    x = (key * 0x9E3779B1) & 0xFFFFFFFF
+    return (x & -x).bit_length() - 1 if x else 32
 
 
-_AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
+def body_keys(hashes: list[int], words: bool = False) -> list[int]:
+    """The keys an article is indexed and looked up under: its fingerprints; past MAX_KEYS, those of the
+    lowest level that keeps at most MAX_KEYS (nested, so a short excerpt still meets a long original's)."""
+    keys = sorted(set(winnow(hashes, WINNOW_WORDS if words else WINNOW)))
+    if len(keys) <= MAX_KEYS:
+        return keys
+    levels = sorted((_level(k) for k in keys), reverse=True)
+    floor = levels[MAX_KEYS - 1] + (1 if levels[MAX_KEYS - 1] == levels[MAX_KEYS] else 0)
+    return [k for k in keys if _level(k) >= floor]
 
 
-def _strong_facts(text: str) -> set[str]:
-    """Amounts of money and named institutions: what two retellings of one piece cannot disagree on."""
-    t = normalize(strip_boilerplate(text))
-    return {re.sub(r"\s+", "", m.group(0)) for m in _AMOUNT.finditer(t)} | set(_INSTITUTION.findall(t))
+def _keys(title: str, units: list[str]) -> tuple[list[int], list[int]]:
+    """(the body's shingle hashes, the keys: the body's fingerprints and the headline's key)."""
+    hashes = shingle_hashes("", units)
+    words = sum(len(u) > 1 for u in units) * 2 > len(units)
+    keys = body_keys(hashes, words)
+    tk = title_key(title)
+    return hashes, keys + [tk] if tk is not None and tk not in keys else keys
+
+
+def title_key(title: str) -> int | None:
+    """The headline's key, for finding one piece retold under the same headline (long headlines only)."""
+    t = clean_title(title)
+    return zlib.crc32(_TITLE_SALT + t.encode()) if len(t) >= RETOLD_TITLE else None
 
 
 def containment(a: set[int], b: set[int]) -> float:
@@ -88,9 +178,89 @@ def clean_title(title: str) -> str:
     return canonical_text(_TITLE_NOISE.sub("", title or ""))
 
 
-def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
+def _strong_facts(text: str) -> set[str]:
+    """Amounts of money and named institutions: what two retellings of one piece cannot disagree on."""
+    t = normalize(strip_boilerplate(text))
+    return {re.sub(r"\s+", "", m.group(0)) for m in _AMOUNT.finditer(t)} | set(_INSTITUTION.findall(t))
+
+
+def _sentences(text: str) -> list[str]:
+    """The text's sentences as compared: punctuation and spaces gone (decimal points and % kept); a sentence
+    longer than SENTENCE_MAX in its clauses, and what is still longer left out; at most SENTENCES."""
+    out = []
+    for sentence in _SENTENCE_END.split(_matching_text(text)):
+        parts = [sentence] if len(sentence) <= SENTENCE_MAX else _CLAUSE_END.split(sentence)
+        for s in parts:
+            s = _DIFF_DROP.sub("", s)
+            if 6 <= len(s) <= SENTENCE_MAX:
+                out.append(s)
+                if len(out) >= SENTENCES:
+                    return out
+    return out
+
+
+def _bigrams(s: str) -> set[str]:
+    return {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+def substitution(text_a: str, text_b: str) -> str | None:
+    """A figure, date, institution or name that one text has where the other has another, in a sentence they
+    share: '5050→5052', '中国银行→建设银行' — or None. Sentences only one text has are not compared (an
+    excerpt drops them, a reprint adds notes), nor a sentence cut short at either end, nor the credit or date
+    an editor opens a sentence with in place of the original's (据财联社报道 for 12月5日)."""
+    sa, sb = _sentences(text_a), _sentences(text_b)
+    if sum(map(len, sa)) > sum(map(len, sb)):
+        sa, sb = sb, sa
+    grams_b = [(s, _bigrams(s)) for s in sb]
+    seen = set(sb)
+    for s in sa:
+        if s in seen:
+            continue
+        g = _bigrams(s)
+        best, score = None, 0.0
+        for t, gt in grams_b:
+            c = len(g & gt) / (min(len(g), len(gt)) or 1)
+            if c > score:
+                best, score = t, c
+        if best is None or score < SENTENCE_MATCH or s in best or best in s:
+            continue            # unmatched (added or dropped), or cut short at either end
+        for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
+            x, y = s[i1:i2], best[j1:j2]
+            # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
+            # (日前 → 近日), is not a name put in another's place
+            editorial = (i1 == 0 and j1 == 0 and any(len(z) <= 24 and _DATELINE.fullmatch(z) for z in (x, y))) \
+                or (x in _EDITORIAL and y in _EDITORIAL)
+            if _DIGIT.search(x + y):
+                # a figure or date changed: digits on both sides (7月 → 8月), or digits added to or dropped
+                # from a number (5050 → 50); a whole figure dropped (2020年12月 → 12月) is an editor's cut
+                beside = s[i1 - 1:i1] + s[i2:i2 + 1] + best[j1 - 1:j1] + best[j2:j2 + 1]
+                if (_DIGIT.search(x) and _DIGIT.search(y)) or _DIGIT.search(beside):
+                    return f"{x or '∅'}→{y or '∅'}"
+                if x and y and not editorial:
+                    return f"{x}→{y}"
+            elif x and y and not editorial:
+                return f"{x}→{y}"   # a name: 中国银行 → 建设银行, 恒大地产 → 碧桂园, 张某明 → 张某华
+    return None
+
+
+def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
+    """The changed spans, neighbouring changes merged (科创板 → 创业板 is one change, not a deletion of 科
+    and an insertion of 业 around a shared 创)."""
+    out: list[list[int]] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if out and i1 - out[-1][1] <= 2 and j1 - out[-1][3] <= 2:
+            out[-1][1], out[-1][3] = i2, j2
+        else:
+            out.append([i1, i2, j1, j2])
+    return [tuple(e) for e in out]
+
+
+def same_story(title_a: str, body_a: str, title_b: str, body_b: str,
+               shingles_b: set[int] | None = None) -> tuple[bool, str]:
     """Whether b is a copy of a, and why (the reason is shown by `regwatch` when asked)."""
-    sa, sb = shingles(body_a), shingles(body_b)
+    sa, sb = shingles(body_a), shingles_b if shingles_b is not None else shingles(body_b)
     c = containment(sa, sb)
     ta, tb = clean_title(title_a), clean_title(title_b)
     titles_match = bool(ta and tb and (ta in tb or tb in ta))
@@ -103,13 +273,9 @@ def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bo
         return True, f"same headline, retold (containment {c:.2f})"
     if c < JOIN_CONTAINMENT and not (titles_match and c >= TITLE_JOIN_CONTAINMENT):
         return False, f"texts differ (containment {c:.2f})"
-    short, long_ = (body_a, body_b) if len(sa) <= len(sb) else (body_b, body_a)
-    fs, fl = facts(short), facts(long_)
-    # an excerpt may drop facts but never brings its own; two texts of about the same length must
-    # carry the same ones (a template notice issued twice differs only there)
-    missing = (fs - fl) if min(len(sa), len(sb)) < 0.95 * max(len(sa), len(sb)) else (fs ^ fl)
-    if missing:
-        return False, f"same wording, other facts: {sorted(missing)[:3]}"
+    sub = substitution(body_a, body_b)
+    if sub:
+        return False, f"same wording, other facts: {sub}"
     return True, f"copy (containment {c:.2f})"
 
 
@@ -119,56 +285,64 @@ class StoryMatch:
     reason: str
 
 
-BODY_BAND, TITLE_BAND = 0, 1
-
-
-def title_key(title: str) -> int | None:
-    """The headline's key, for finding one piece retold under the same headline (long headlines only)."""
-    t = clean_title(title)
-    return zlib.crc32(t.encode()) if len(t) >= RETOLD_TITLE else None
-
-
 class StoryIndex:
     """Assigns articles to stories in the store, within a window (default 7 days)."""
 
     def __init__(self, store: Store, window_days: float = 7):
         self.store = store
         self.window = timedelta(days=window_days)
+        if store.legacy_story_sketches():
+            self._reindex_window()
 
-    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[tuple[int, int]]]:
+    def keys(self, title: str, body: str) -> list[int]:
+        """The keys an article is indexed under: its body's fingerprints and its headline's key."""
+        return _keys(title, _units(body))[1]
+
+    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
         """The story this article belongs to, and the keys to index it under."""
-        since = iso(utcnow() - self.window)
-        keys = [(BODY_BAND, h) for h in anchors(shingles(body))]
+        since = utcnow() - self.window
+        hashes, keys = _keys(title, _units(body))
         tk = title_key(title)
-        if tk is not None:
-            keys.append((TITLE_BAND, tk))
-        row = self.store.conn.execute(
-            "SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? AND story_id IS NOT NULL LIMIT 1",
-            (chash, since),
-        ).fetchone()
-        if row:
-            return StoryMatch(row[0], "identical text"), keys
-        for aid in self._candidates(keys, since):
-            cand = self.store.conn.execute("SELECT title, body, story_id FROM articles WHERE id = ?", (aid,)).fetchone()
+        sid = self.store.story_of_identical_text(chash, iso(since))
+        if sid is not None:
+            return StoryMatch(sid, "identical text"), keys
+        mine = set(hashes)
+        for aid in self._candidates(keys, tk, int(since.timestamp())):
+            cand = self.store.story_candidate(aid)
             if cand and cand[2] is not None:
-                ok, why = same_story(cand[0] or "", cand[1] or "", title, body)
+                ok, why = same_story(cand[0], cand[1], title, body, shingles_b=mine)
                 if ok:
                     return StoryMatch(cand[2], why), keys
         return StoryMatch(None, "new story"), keys
 
-    def _candidates(self, keys: list[tuple[int, int]], since: str) -> list[int]:
-        """Articles sharing at least two body anchors, or the headline; most shared first."""
+    def _candidates(self, keys: list[int], tk: int | None, since: int) -> list[int]:
+        """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
+        A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
+        copies of one much-republished story all carry its keys: those stay evidence)."""
         counts: dict[int, int] = {}
-        for band, h in keys:
-            for (aid,) in self.store.conn.execute(
-                "SELECT article_id FROM story_bands WHERE band = ? AND hash = ? AND seen_at >= ? LIMIT 50", (band, h, since)
-            ):
-                counts[aid] = counts.get(aid, 0) + (MIN_SHARED_ANCHORS if band == TITLE_BAND else 1)
-        return [aid for n, aid in sorted(((n, a) for a, n in counts.items() if n >= MIN_SHARED_ANCHORS), reverse=True)[:10]]
+        for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
+            if len({sid for _, sid in postings}) >= BOILERPLATE:
+                continue
+            weight = MIN_SHARED if key == tk else 1
+            for aid in {aid for aid, _ in postings}:
+                counts[aid] = counts.get(aid, 0) + weight
+        need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
+        ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
+        return [aid for _, aid in ranked[:CANDIDATES]]
 
-    def index(self, article_id: int, keys: list[tuple[int, int]]) -> None:
-        now = iso(utcnow())
-        self.store.conn.executemany(
-            "INSERT INTO story_bands (band, hash, article_id, seen_at) VALUES (?, ?, ?, ?)",
-            [(band, h, article_id, now) for band, h in keys],
-        )
+    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
+        seen = int(utcnow().timestamp())
+        self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)
+
+    def _reindex_window(self) -> None:
+        """A store from before `story_keys`: index the window's articles once, then drop the old sketches."""
+        with self.store.tx():
+            if not self.store.legacy_story_sketches():
+                return                                  # another process did it
+            since = iso(utcnow() - self.window)
+            rows = []
+            for aid, title, body, fetched_at, sid in list(self.store.articles_for_story_index(since)):
+                seen = int(datetime.fromisoformat(fetched_at).timestamp())
+                rows.extend((k, seen, aid, sid) for k in self.keys(title, body))
+            self.store.load_story_keys(rows)
+            self.store.drop_legacy_story_sketches()
