@@ -154,3 +154,77 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     cv = cross_validate(items, 5, lambda train: seen.append(len(train)) or Classifier(load_topics()))
     assert len(cv.folds) == len(seen) and all(n < 60 for n in seen)
     assert cv.summary()["micro_f1"]["mean"] == 1.0
+
+
+# Topics described the way the rules and their coverage describe them, without the topic's own name
+# (sentences written for these tests from the regulations, not taken from any labelled set).
+DESCRIBED = [
+    ("rate_cap", "Court lowers protected interest rate for private loans",
+     "China's Supreme People's Court said interest on private lending will only be protected by courts up to four "
+     "times the one-year loan prime rate. Borrowers who paid interest above the limit can claim it back."),
+    ("rate_cap", "Chinese regulator pushes consumer lenders to lower what they charge",
+     "Supervisors have asked licensed consumer finance companies to ensure that no new loan carries an annual cost "
+     "above 20%, counting interest, guarantee charges and service fees together."),
+    ("rate_cap", "利息超过多少不受法律保护？",
+     "根据最高人民法院的规定，民间借贷约定的利率超过合同成立时一年期贷款市场报价利率四倍的，超出部分人民法院不予支持。"),
+    ("credit_repair", "China lets borrowers clear small past defaults from credit files",
+     "The central bank will no longer show overdue records of up to 10,000 yuan incurred between 2020 and 2025 in "
+     "individuals' credit reports, provided the debts are fully repaid."),
+    ("credit_repair", "Credit bureau told to fix wrong entries faster",
+     "Individuals who dispute information in their credit reports should get a reply within 20 days, and lenders "
+     "that submitted wrong data must correct it promptly, according to revised credit-reporting rules."),
+    ("small_loan", "China limits leverage at microfinance firms",
+     "Small lending companies may borrow no more than their net assets through bank loans and shareholder borrowing, "
+     "and up to four times net assets through bonds and asset-backed securities, under new rules."),
+    ("loan_facilitation", "China's new rules shake up the platforms that connect borrowers with banks",
+     "From October, banks must approve and publicly list every internet company that brings them borrowers, and the "
+     "fees those companies charge must count toward the borrower's total cost, the NFRA said."),
+    ("loan_facilitation", "Banks must stop letting apps decide who gets a loan",
+     "Under rules from China's financial regulator, banks that lend through internet platforms must make credit "
+     "decisions themselves, fund a meaningful share of each loan and cap the fees platforms can collect."),
+    ("debt_collection", "Banks told to rein in outsourced collectors",
+     "Lenders must take responsibility for the conduct of agencies they hire to chase overdue debts, the regulator "
+     "said, banning threats, intimidation, insults and calls to unrelated third parties."),
+    ("debt_collection", "Jail terms for those who use violence to recover illegal debts",
+     "Under an amendment to the Criminal Law, people who use violence, threats, stalking or harassment to collect "
+     "debts arising from usurious lending can face up to three years in prison."),
+    ("enforcement", "Payment firm penalised by PBOC over anti-money laundering breaches",
+     "The People's Bank of China penalized a third-party payment company, issuing a warning and ordering it to pay "
+     "6.3 million yuan for failing to verify customer identities."),
+    ("consumer_protection", "Lenders must disclose the true annual cost of loans, PBOC says",
+     "China's central bank ordered all lending institutions to show borrowers the annualized interest rate in "
+     "advertising and contracts, ending the practice of quoting low daily rates that hide the real price of credit."),
+    ("consumer_protection", "Loan apps quietly take cuts before money arrives",
+     "Some lending apps deduct service fees from loan amounts before disbursement, so borrowers receive less than "
+     "the contract states while paying interest on the full sum; regulators call the practice illegal."),
+    ("consumer_protection", "银保监会：严禁向大学生发放互联网消费贷款",
+     "监管部门联合发文，小额贷款公司不得向大学生发放互联网消费贷款，已发放的要制定整改计划，限期退出。"),
+]
+
+
+@pytest.mark.parametrize("topic,title,text", DESCRIBED, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(DESCRIBED)])
+def test_a_topic_described_without_its_name_is_tagged(clf, topic, title, text):
+    assert topic in {t.topic for t in clf.classify(title, text)}
+
+
+NOT_ABOUT = [
+    ("rate_cap", "消费金融公司三季度业绩分化",
+     "多家持牌消费金融公司三季度净利润分化明显，部分机构资产质量承压。受利率上限下调影响，行业平均定价已降至20%以下。"),
+    ("rate_cap", "央行：稳步降低社会综合融资成本",
+     "人民银行表示，将继续发挥LPR改革效能，推动企业综合融资成本和个人消费贷款利率稳中有降。"),
+    ("enforcement", "CSRC fines property firm over bond disclosure",
+     "The securities watchdog fined a listed property developer 5 million yuan for misleading statements in bond "
+     "documents and barred its former chairman from the market for 10 years."),
+    ("enforcement", "Environmental regulator fines steel maker",
+     "The environmental authority fined a steel maker 5 million yuan for exceeding emission limits and ordered it to rectify."),
+    ("debt_collection", "Data collection rules for apps tightened",
+     "The cyberspace regulator said apps may only collect personal information necessary for their core functions "
+     "and must stop illegal data collection."),
+    ("debt_collection", "信用卡不良率上升 银行加大催收",
+     "多家银行信用卡不良率抬升，部分银行加大催收力度以改善资产质量，资产质量压力仍在。"),
+]
+
+
+@pytest.mark.parametrize("topic,title,text", NOT_ABOUT, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(NOT_ABOUT)])
+def test_what_a_topic_is_not_about_stays_untagged(clf, topic, title, text):
+    assert topic not in {t.topic for t in clf.classify(title, text)}
