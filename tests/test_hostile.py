@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import REGWATCH
 from support.news import art, article_page, publish
 from support.servers import Page, Site
@@ -502,3 +504,17 @@ def test_no_page_can_pin_a_core(tmp_path, site, rw):
             "_strong_facts('1' * 200_000)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_feed_body_that_names_a_local_file_is_not_read_from_disk(tmp_path):
+    """feedparser opens a bytes argument as a file name first: a body `/path/to/file` must stay text."""
+    from regwatch.crawler.kinds import ListError
+    from regwatch.crawler.kinds.feed import parse
+    from regwatch.service.config import SourceConfig
+
+    local = tmp_path / "local.xml"
+    local.write_text('<rss version="2.0"><channel><item><title>secret</title><link>http://127.0.0.1:9/s</link>'
+                     '</item></channel></rss>', encoding="utf-8")
+    source = SourceConfig(name="f", kind="feed", url="http://127.0.0.1:9/feed.xml")
+    with pytest.raises(ListError):
+        parse(str(local).encode(), source.url, source, "application/rss+xml")

@@ -300,3 +300,10 @@ def test_a_store_from_before_story_keys_is_reindexed_once(tmp_path):
     t, b = COPIES["new headline, lead sentence dropped"](YUANYOUBAO_TITLE, YUANYOUBAO)
     r = p.process(url="http://copy/1", source="s", title=t, body=b, lang="zh", published_at=None)
     assert r.story_id == 1, r.story_reason
+
+
+def test_twins_that_differ_only_in_a_trailing_number_stay_apart():
+    """`编号1。` is not an excerpt of `编号12。`: the sentence ended on its own full stop."""
+    text = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
+    assert not same_story("通知", text.format(n=12), "通知", text.format(n=1))[0]
+    assert same_story("通知", text.format(n=12), "通知", text.format(n=12))[0]

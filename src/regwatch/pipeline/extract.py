@@ -332,9 +332,21 @@ def limit_worker(memory: int) -> None:
     raises MemoryError in its own job instead of drawing the OOM killer onto the worker."""
     import resource
 
+    global _MEMORY_LIMITED
     if memory > 0:
+        _MEMORY_LIMITED = True
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
+
+
+_MEMORY_LIMITED = False
+
+
+def _out_of_memory(e: Exception) -> bool:
+    """lxml and other C code report a failed allocation as their own error ("Memory allocation failed",
+    or libxml2's "unknown error" at line 0), not as MemoryError."""
+    text = str(e).lower()
+    return _MEMORY_LIMITED and ("memory" in text or ("unknown error" in text and "line 0" in text))
 
 
 def run_limited(fn, args: tuple, seconds: float):
@@ -375,4 +387,6 @@ def extract_job(args: dict) -> dict:
     except MemoryError:
         return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
     except Exception as e:  # untrusted input: one page never takes the flow down
+        if _out_of_memory(e):
+            return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}

@@ -190,8 +190,14 @@ def _sentences(text: str) -> list[str]:
     out = []
     for sentence in _SENTENCE_END.split(_matching_text(text)):
         parts = [sentence] if len(sentence) <= SENTENCE_MAX else _CLAUSE_END.split(sentence)
+        joined: list[str] = []
         for s in parts:
             s = _DIFF_DROP.sub("", s)
+            if joined and len(s) < 6:
+                joined[-1] += s         # a short clause (编号12) stays with the one before: its figure still counts
+            else:
+                joined.append(s)
+        for s in joined:
             if 6 <= len(s) <= SENTENCE_MAX:
                 out.append(s)
                 if len(out) >= SENTENCES:
@@ -211,6 +217,8 @@ def substitution(text_a: str, text_b: str) -> str | None:
     sa, sb = _sentences(text_a), _sentences(text_b)
     if sum(map(len, sa)) > sum(map(len, sb)):
         sa, sb = sb, sa
+        text_a, text_b = text_b, text_a
+    raw = {id(sa): normalize(text_a), id(sb): normalize(text_b)}
     grams_b = [(s, _bigrams(s)) for s in sb]
     seen = set(sb)
     for s in sa:
@@ -222,6 +230,18 @@ def substitution(text_a: str, text_b: str) -> str | None:
             c = len(g & gt) / (min(len(g), len(gt)) or 1)
             if c > score:
                 best, score = t, c
+        if best is not None and score >= SENTENCE_MATCH and (s in best or best in s):
+            short, long_ = (s, best) if s in best else (best, s)
+            at = long_.find(short)
+            # a figure that goes on past the sentence's end (编号1 → 编号12), where that end is the sentence's own
+            # full stop, or before its start, where a sentence begins — not an excerpt cut mid-figure
+            text = raw[id(sa) if short is s else id(sb)]
+            ends_on_figure = short[-1:].isdigit() and long_[at + len(short):at + len(short) + 1].isdigit() \
+                and re.search(re.escape(short[-3:]) + r"[。！？!?；;]", text)
+            starts_on_figure = short[:1].isdigit() and long_[at - 1:at].isdigit() \
+                and re.search(r"[。！？!?；;\n]\s*" + re.escape(short[:3]), text)
+            if ends_on_figure or starts_on_figure:
+                return f"{short}→{long_}"   # not cut short: a figure that ends (or begins) it goes on (编号1 → 编号12)
         if best is None or score < SENTENCE_MATCH or s in best or best in s:
             continue            # unmatched (added or dropped), or cut short at either end
         for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):

@@ -11,6 +11,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
+from ..defaults import STOP_DELIVERY_WAIT, STOP_GRACE
 from ..alerts.subscriptions import enqueue_for
 from ..crawler.report import SourceReport
 from ..crawler.netguard import stop_downloads
@@ -172,10 +173,15 @@ class App:
             log.info("regwatch: watching %d sources; SIGTERM or Ctrl-C stops", len(self.enabled_sources()))
             await stop.wait()
             log.info("regwatch: stopping")
-            stop_downloads()            # a slow server or a long extraction never holds the stop up:
-            self.extractor.stop()       # what they were for is an error of this run, fetched next time
-            await sched.stop(self.crawl)
+            # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
+            # server or a long extraction is cut off (an error of this run, fetched next time)
+            stopping = asyncio.ensure_future(sched.stop(self.crawl))
+            done, _ = await asyncio.wait([stopping], timeout=STOP_GRACE)
+            if not done:
+                stop_downloads()
+                self.extractor.stop()
+                await stopping
             delivery.cancel()
-            await self.dispatcher.deliver_due(wait_until=time.time() + 5)
+            await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
         if self.metrics is not None:
             self.metrics.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import feedparser
@@ -13,7 +14,9 @@ from .xmlsafe import check_xml
 
 def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
     check_xml(body, "feed")
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml"},
+    # a stream, never the bytes: feedparser opens a bytes argument as a *file name* first (a feed whose
+    # body is `/etc/passwd` would be read from the disk)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-type": content_type or "application/xml"},
                               resolve_relative_uris=False, sanitize_html=False)
     if not parsed.entries and parsed.get("bozo"):
         raise ListError(f"not a readable feed: {parsed.get('bozo_exception')}")
