@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 from parsel import Selector
 
 from ...pipeline.decode import decode_html
 from . import Entry, ListError, web_url
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # lxml refuses them in names and strings
+
+
 def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
     text, _ = decode_html(body, content_type, source.encoding)
-    sel = Selector(text=text, base_url=url)
+    sel = Selector(text=_CONTROL.sub(" ", text), base_url=url)
     try:
         links = sel.css(source.links)
     except Exception as e:  # cssselect's syntax errors
         raise ListError(f"bad `links` selector {source.links!r}: {e}") from None
+    try:
+        return _entries(links, url)
+    except ValueError as e:   # what lxml will not take from a broken page
+        raise ListError(f"not a readable list page: {e}") from None
+
+
+def _entries(links, url: str) -> list[Entry]:
     out, seen = [], set()
     for a in links:
         href = a.attrib.get("href") if a.root.tag == "a" else (a.css("a::attr(href)").get())
