@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def corpus(n: int = 2000) -> list[tuple[str, str]]:
-    items = [json.loads(l) for f in ("labeled-tune.jsonl", "labeled-holdout.jsonl")
+    items = [json.loads(l) for f in ("dev.jsonl",)
              for l in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if l.strip()]
     rng = random.Random(0)
     docs = []

@@ -31,7 +31,7 @@ TERMS = ["征信", "催收", "罚款", "助贷", "小贷", "信用修复", "loan
 
 def sentence_pool() -> list[str]:
     out = []
-    for f in ("labeled-tune.jsonl", "labeled-holdout.jsonl"):
+    for f in ("dev.jsonl",):
         for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 out += [s for s in re.split(r"(?<=[。！？.!?])\s*", json.loads(line)["text"]) if len(s) > 8]

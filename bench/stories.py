@@ -59,7 +59,7 @@ def load(path: Path) -> list[dict]:
 
 
 def eval_items() -> list[dict]:
-    return [it for f in ("labeled-tune.jsonl", "labeled-holdout.jsonl") for it in load(ROOT / "eval" / f)]
+    return [it for f in ("dev.jsonl",) for it in load(ROOT / "eval" / f)]
 
 
 # -- the previous benchmark's four copies and its twin, unchanged ------------------------------------
