@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: install dev run demo test test-lowest bench browse report lock clean
+.PHONY: install dev run demo test test-lowest model bench browse report lock clean
 
 # The runtime set (requirements.lock): what `make install`, `make run` and deploy/Dockerfile install.
 $(VENV)/.runtime: pyproject.toml requirements.lock
@@ -31,6 +31,10 @@ demo: install
 
 test: dev
 	$(BIN)/python -m pytest
+
+# The learned stage shipped with the bundled pack, trained on the dev split of eval/ (never on the test split).
+model: dev
+	$(BIN)/regwatch train eval/dev.jsonl --out src/regwatch/pipeline/packs/cn-consumer-finance.model.json -c /dev/null
 
 bench: dev
 	$(BIN)/python bench/run_all.py

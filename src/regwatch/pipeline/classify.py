@@ -62,7 +62,8 @@ class Topic:
 class Tag:
     topic: str
     score: float
-    evidence: list[dict[str, str]]
+    evidence: list[dict[str, Any]]
+    probability: float | None = None     # the learned stage's, when a model is loaded
 
 
 @dataclass
@@ -83,8 +84,12 @@ def _word_ends(text: str, i: int) -> bool:
 
 
 class Classifier:
-    def __init__(self, topics: Iterable[Topic]):
+    """The packs' rules; with a `model` (pipeline/learned.py), a learned stage over the rules' signals
+    and the article's words decides the tags, and the rules' evidence explains them."""
+
+    def __init__(self, topics: Iterable[Topic], model: Any = None):
         self.topics = list(topics)
+        self.model = model
         self._automaton = ahocorasick.Automaton()
         # a term written with a trailing `*` matches as a word prefix (`regulat*`: regulator, regulation…)
         self._prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
@@ -121,6 +126,12 @@ class Classifier:
 
     def classify(self, title: str, text: str) -> list[Tag]:
         fields = {"title": normalize(title or ""), "body": normalize(text or "")}
+        if self.model is not None:
+            return self.model.tags(self.explain_fields(fields), fields)
+        return self.rule_tags(fields)
+
+    def rule_tags(self, fields: dict[str, str]) -> list[Tag]:
+        """The packs' rules alone, on normalized title and body."""
         hits = self._scan(fields)
         tags = []
         for topic in self.topics:
@@ -140,8 +151,15 @@ class Classifier:
                 or t.score >= SECONDARY_SHARE * lead.score]
 
     def explain(self, title: str, text: str) -> list[dict[str, Any]]:
-        """Every topic's score and the signals behind it, tagged or not (for `classify --explain`)."""
+        """Every topic's score and the signals behind it, tagged or not (for `classify --explain`); with a
+        model, its probability, threshold and the words that weighed most too."""
         fields = {"title": normalize(title or ""), "body": normalize(text or "")}
+        out = self.explain_fields(fields)
+        if self.model is not None:
+            self.model.annotate(out, fields)
+        return out
+
+    def explain_fields(self, fields: dict[str, str]) -> list[dict[str, Any]]:
         hits = self._scan(fields)
         out = []
         for topic in self.topics:
@@ -161,7 +179,7 @@ class Classifier:
         missing = [g[0] for g, gs in zip(topic.require, topic.require_sets) if not any(t in gs for t in hits.at)]
         score = 0.0
         evidence: list[dict[str, Any]] = []
-        for sig in topic.signals:
+        for i, sig in enumerate(topic.signals):
             found = self._match(sig, fields, hits)
             if not found:
                 continue
@@ -170,7 +188,7 @@ class Classifier:
             score += w
             text = fields[where]
             evidence.append({"term": text[start:end], "where": where, "weight": round(w, 2),
-                             "snippet": _snippet(text, start, end)})
+                             "snippet": _snippet(text, start, end), "signal": f"{i}:{sig.label}"})
         return score, evidence, missing
 
     def _match(self, sig: Signal, fields: dict[str, str], hits: _Hits) -> tuple[str, int, int] | None:

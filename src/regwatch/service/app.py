@@ -34,9 +34,21 @@ def check_topics(cfg: Config, classifier: Classifier) -> None:
                                   f"loaded packs; known topics: {', '.join(sorted(known))}")
 
 
-def load_classifier(cfg: Config) -> Classifier:
+def load_classifier(cfg: Config, rules_only: bool = False) -> Classifier:
+    from ..pipeline.learned import Model, ModelError, bundled_model
+
     try:
-        classifier = Classifier(load_topics(cfg.topics.packs, cfg.topics.files))
+        topics = load_topics(cfg.topics.packs, cfg.topics.files)
+        model = None
+        if rules_only or not cfg.topics.model:
+            pass
+        elif cfg.topics.model == "auto":
+            model = None if cfg.topics.files else bundled_model(cfg.topics.packs, topics)
+        else:
+            model = Model.load(cfg.topics.model, topics)
+        classifier = Classifier(topics, model=model)
+    except ModelError as e:
+        raise ConfigError(f"{cfg.path}: topics.model: {e}") from None
     except PackError as e:
         raise ConfigError(f"{cfg.path}: topics: {e}") from None
     check_topics(cfg, classifier)

@@ -134,20 +134,22 @@ def register(main, config_option, errors, UserError) -> None:
     @click.argument("path", required=False)
     @click.option("--store", "use_store", is_flag=True, help="Backtest: re-tag the stored articles with the current packs.")
     @click.option("--labels", "use_labels", is_flag=True, help="Score the packs on the corrections kept by `regwatch label`.")
-    @click.option("--folds", type=click.IntRange(2, 20), help="k-fold cross-validation by event (mean and spread).")
+    @click.option("--folds", type=click.IntRange(2, 20),
+                  help="k-fold cross-validation by event (mean and spread); the learned stage is retrained per fold.")
+    @click.option("--rules", "rules_only", is_flag=True, help="The packs' rules alone, without the learned stage.")
     @click.option("--since", help="With --store: only articles fetched since (7d, or a date).")
     @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
     @click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
     @config_option
     @errors
-    def eval_(path, use_store, use_labels, folds, since, as_json, mistakes, config_path):
+    def eval_(path, use_store, use_labels, folds, rules_only, since, as_json, mistakes, config_path):
         """Precision / recall / F1 per topic against a labeled JSONL (`labels`); with --labels, against your
         corrections in the store; with --store, what the current packs would tag and alert differently."""
         from ..pipeline.evaluate import cross_validate, evaluate
         from .app import load_classifier
 
         cfg = load_config(config_path)
-        clf = load_classifier(cfg)
+        clf = load_classifier(cfg, rules_only=rules_only)
         if use_store:
             _backtest(cfg, clf, since, as_json)
             return
@@ -161,7 +163,15 @@ def register(main, config_option, errors, UserError) -> None:
         else:
             items = list(_read_items(path))
         if folds:
-            cv = cross_validate(items, folds, lambda train: clf).summary()
+            if clf.model is not None:
+                from ..pipeline.classify import Classifier
+                from ..pipeline.learned import train as train_model
+
+                rules = Classifier(clf.topics)
+                make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_))  # noqa: E731
+            else:
+                make = lambda items_: clf  # noqa: E731
+            cv = cross_validate(items, folds, make).summary()
             if as_json:
                 click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
                 return
@@ -186,6 +196,39 @@ def register(main, config_option, errors, UserError) -> None:
             for m in report.mistakes:
                 ev = ", ".join(e["term"] for e in m.get("evidence", []))
                 click.echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {str(m['title'])[:50]}" + (f"  [{ev}]" if ev else ""))
+
+    @main.command()
+    @click.argument("paths", nargs=-1)
+    @click.option("--labels", "use_labels", is_flag=True, help="Learn from your corrections in the store too.")
+    @click.option("--select", is_flag=True,
+                  help="Keep the model only for topics where it beats the rules in a cross-validation by event.")
+    @click.option("--out", "out_path", default="regwatch-model.json", show_default=True,
+                  type=click.Path(dir_okay=False), help="Where to write the model.")
+    @config_option
+    @errors
+    def train(paths, use_labels, select, out_path, config_path):
+        """Rebuild the learned stage from labelled JSONL files (e.g. the project's eval/dev.jsonl) and, with
+        --labels, your corrections; then set `[topics] model = "<out>"` to use it."""
+        from ..pipeline.learned import ModelError, train as train_model
+        from .app import load_classifier
+
+        if not paths and not use_labels:
+            raise UserError("give labelled JSONL files (eval/dev.jsonl of the project) and/or --labels")
+        cfg = load_config(config_path)
+        rules = load_classifier(cfg, rules_only=True)
+        items = [it for p in paths for it in _read_items(p)]
+        if use_labels:
+            _, store = _store(config_path)
+            items += store.labelled_articles()
+        if not items:
+            raise UserError("nothing to learn from: the files and the store hold no labelled articles")
+        try:
+            model = train_model(rules, items, select=select)
+        except ModelError as e:
+            raise UserError(str(e)) from None
+        model.save(out_path)
+        click.echo(f"wrote {out_path}: {len(items)} articles, {len(model.topics)} topics learned; "
+                   f'use it with [topics] model = "{out_path}"')
 
     @main.command()
     @click.argument("article")

@@ -204,6 +204,9 @@ class SourceConfig(_Model):
 class TopicsConfig(_Model):
     packs: list[str] = ["cn-consumer-finance"]
     files: list[str] = []
+    # the learned stage: "auto" = the model shipped with the bundled pack (when the topics are exactly
+    # that pack's); "" = the packs' rules alone; or the path of a model made by `regwatch train`
+    model: str = "auto"
 
 
 class ChannelConfig(_Model):

@@ -1,0 +1,271 @@
+"""The learned stage of tagging: a linear model per topic over the packs' signals and the article's words.
+
+The rules know the vocabulary (from the regulations); what they cannot know is how much each signal
+is worth in the company of others, nor the many small ways an article shows what it is about. The
+model weighs both: for each topic, a logistic regression over
+
+- the rules' signals (each signal's weight where it fired, the topic's score, its `require` met), and
+- the article's words: Chinese character bigrams and English words and word pairs, title apart
+  from body, scaled by the article's length.
+
+The bundled pack ships one (`packs/cn-consumer-finance.model.json`, trained on `eval/dev.jsonl`);
+`regwatch train` makes another from labelled articles and a user's corrections in the store, used
+with `[topics] model = "…"`. Inference is plain Python (dictionary look-ups): scikit-learn is needed only to
+train. Every tag keeps the rules' evidence, and names the words that weighed most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .classify import Classifier, Tag, Topic
+
+FORMAT = 1
+TEXT_SCALE = 4.0           # the words' share against the signals' (chosen by cross-validation)
+C = 10.0                   # inverse regularization strength (chosen by cross-validation)
+THRESHOLD = 0.4            # probability at which a topic is tagged (chosen by cross-validation)
+MIN_DF = 2                 # a word seen in fewer training articles is not a feature
+PRUNE = 0.02               # weights smaller than this are left out of the file (tags unchanged on eval/dev.jsonl)
+SELECT_FOLDS = 5           # a topic keeps the model only where it beats the rules in this many folds by event
+SELECT_MARGIN = 0.005      # … by more than this F1
+_WORD = re.compile(r"[a-z][a-z0-9'-]+")
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+class ModelError(ValueError):
+    """A model file cannot be used; str() names the file and the problem."""
+
+
+def pack_signature(topics: Iterable[Topic]) -> str:
+    """What a model was trained against: the topics' ids and their signals' labels, in order."""
+    text = "|".join(f"{t.id}:{','.join(s.label for s in t.signals)}" for t in topics)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def signal_features(explained: list[dict[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for t in explained:
+        tid = t["topic"]
+        out[f"score:{tid}"] = t["score"] / 5.0
+        out[f"req:{tid}"] = 0.0 if t["missing_required"] else 1.0
+        for e in t["evidence"]:
+            out[f"sig:{tid}:{e.get('signal', e['term'])}"] = float(e["weight"])
+    return out
+
+
+def word_features(fields: dict[str, str]) -> dict[str, float]:
+    """Chinese character bigrams, English words (a plural `s` folded) and word pairs; title apart from body."""
+    seen: set[str] = set()
+    for name, text in fields.items():
+        p = "t:" if name == "title" else "b:"
+        words = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text)]
+        seen.update(p + w for w in words)
+        seen.update(f"{p}{a}_{b}" for a, b in zip(words, words[1:]))
+        for run in _HAN.findall(text):
+            seen.update(p + run[i:i + 2] for i in range(len(run) - 1))
+    if not seen:
+        return {}
+    v = TEXT_SCALE / math.sqrt(len(seen))
+    return {f: v for f in seen}
+
+
+def features(explained: list[dict[str, Any]], fields: dict[str, str]) -> dict[str, float]:
+    out = signal_features(explained)
+    out.update(word_features(fields))
+    return out
+
+
+@dataclass
+class TopicModel:
+    bias: float
+    weights: dict[str, float]
+    threshold: float
+
+
+class Model:
+    """A trained model: `tags()` for the classifier, `annotate()` for `--explain`."""
+
+    def __init__(self, topics: dict[str, TopicModel], signature: str, meta: dict[str, Any] | None = None):
+        self.topics = topics
+        self.signature = signature
+        self.meta = meta or {}
+
+    # -- inference ------------------------------------------------------------------------------
+
+    def probabilities(self, feats: dict[str, float]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+        """Per topic: the probability, and the features that pushed it most (name, contribution)."""
+        out = {}
+        for tid, m in self.topics.items():
+            contrib = [(f, v * m.weights[f]) for f, v in feats.items() if f in m.weights]
+            z = m.bias + sum(c for _, c in contrib)
+            p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+            out[tid] = (p, sorted(contrib, key=lambda x: -x[1])[:5])
+        return out
+
+    def tags(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> list[Tag]:
+        probs = self.probabilities(features(explained, fields))
+        tags = []
+        for t in explained:
+            p, top = probs.get(t["topic"], (0.0, []))
+            model = self.topics.get(t["topic"])
+            if (p < model.threshold) if model is not None else not t["tagged"]:
+                continue        # (a topic the model was not trained for: the rules decide it)
+            evidence = [e for e in t["evidence"] if e["weight"] > 0][:8]
+            words = [w for w, c in top if c > 0 and w[:2] in ("t:", "b:")][:3]
+            if words or not evidence:
+                evidence.append({"term": "、".join(_readable(w) for w in words) or "(model)", "where": "model",
+                                 "weight": round(p, 3), "snippet": "the learned stage: the words that weighed most"})
+            tags.append(Tag(t["topic"], t["score"], evidence, probability=round(p, 3)))
+        return sorted(tags, key=lambda x: -(x.probability or 0))
+
+    def annotate(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> None:
+        """Add each topic's probability, threshold and its weightiest features to `explain()` output."""
+        probs = self.probabilities(features(explained, fields))
+        for t in explained:
+            if t["topic"] not in self.topics:
+                continue
+            p, top = probs[t["topic"]]
+            m = self.topics[t["topic"]]
+            t["rules_tagged"] = t["tagged"]
+            t["tagged"] = p >= m.threshold
+            t["probability"] = round(p, 3)
+            t["model_threshold"] = m.threshold
+            t["model_evidence"] = [{"feature": _readable(f), "contribution": round(c, 3)} for f, c in top if c > 0]
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "signature": self.signature, "meta": self.meta,
+                "topics": {t: {"bias": round(m.bias, 5), "threshold": m.threshold,
+                               "weights": {f: round(w, 4) for f, w in sorted(m.weights.items()) if abs(w) >= PRUNE}}
+                           for t, m in self.topics.items()}}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path, topics: list[Topic]) -> "Model":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"{path}: no such model file (make one with `regwatch train`)") from None
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{path}: not a regwatch model: {e}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ModelError(f"{path}: not a regwatch model of format {FORMAT}")
+        if data.get("signature") != pack_signature(topics):
+            raise ModelError(f"{path}: trained for other topic packs than the loaded ones; "
+                             "retrain it with `regwatch train` (or remove `[topics] model`)")
+        try:
+            tm = {t: TopicModel(float(m["bias"]), {str(f): float(w) for f, w in m["weights"].items()},
+                                float(m["threshold"])) for t, m in data["topics"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ModelError(f"{path}: a damaged model ({e})") from None
+        return cls(tm, data["signature"], data.get("meta") or {})
+
+
+def bundled_model(packs: list[str], topics: list[Topic]) -> Model | None:
+    """The model shipped beside a single bundled pack, when the loaded topics are exactly that pack's."""
+    from .classify import PACK_DIR
+
+    if len(packs) != 1 or not (PACK_DIR / f"{packs[0]}.model.json").exists():
+        return None
+    try:
+        return Model.load(PACK_DIR / f"{packs[0]}.model.json", topics)
+    except ModelError:
+        return None          # other topics than the pack's (a user's own topic file): the rules decide
+
+
+def _readable(feature: str) -> str:
+    name = feature.split(":", 1)[1] if feature[:2] in ("t:", "b:") else feature
+    return name.replace("_", " ")
+
+
+# -- training ------------------------------------------------------------------------------------
+
+def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold: float = THRESHOLD,
+          select: bool = False) -> Model:
+    """A model from labelled items (`labels`; items from the store also carry `not_labels`, and only the
+    topics they name are learned from them). With `select`, each topic keeps the model only where it
+    beats the rules in a cross-validation by event over the same items (the rules decide the others).
+    Needs scikit-learn (`pip install 'regwatch[train]'`)."""
+    from .normalize import normalize
+
+    rows = []
+    for it in items:
+        fields = {"title": normalize(it.get("title") or ""), "body": normalize(it.get("text") or it.get("body") or "")}
+        explained = clf.explain_fields(fields)
+        rows.append((features(explained, fields), {t["topic"] for t in explained if t["tagged"]}))
+    model = _fit(clf, items, [r[0] for r in rows], c, threshold)
+    if select and len(items) >= 4 * SELECT_FOLDS:
+        scores = _compare(clf, items, rows, c, threshold)
+        kept = {t: m for t, m in model.topics.items() if scores[t]["model"] > scores[t]["rules"] + SELECT_MARGIN}
+        model = Model(kept, model.signature, {**model.meta, "selection_f1": scores})
+    return model
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _compare(clf: Classifier, items: list[dict[str, Any]], rows: list, c: float, threshold: float) -> dict[str, Any]:
+    """Per topic, F1 of the model and of the rules on held-out folds by event (pooled over the folds)."""
+    from .evaluate import _bucket, event_of
+
+    counts = {t.id: {"model": [0, 0, 0], "rules": [0, 0, 0]} for t in clf.topics}
+    fold = [_bucket("select:" + event_of(it), SELECT_FOLDS) for it in items]
+    for k in range(SELECT_FOLDS):
+        train_i = [i for i in range(len(items)) if fold[i] != k]
+        held = [i for i in range(len(items)) if fold[i] == k]
+        if not held:
+            continue
+        m = _fit(clf, [items[i] for i in train_i], [rows[i][0] for i in train_i], c, threshold)
+        for i in held:
+            want = set(items[i].get("labels") or [])
+            judged = want | set(items[i].get("not_labels") or []) if "not_labels" in items[i] else None
+            probs = m.probabilities(rows[i][0])
+            for tid, cnt in counts.items():
+                if judged is not None and tid not in judged:
+                    continue
+                got_model = probs[tid][0] >= m.topics[tid].threshold if tid in m.topics else tid in rows[i][1]
+                for name, got in (("model", got_model), ("rules", tid in rows[i][1])):
+                    cnt[name][0 if (got and tid in want) else 1 if got else 2] += got or (tid in want)
+    return {t: {name: round(_f1(*v), 3) for name, v in cnt.items()} for t, cnt in counts.items()}
+
+
+def _fit(clf: Classifier, items: list[dict[str, Any]], rows: list[dict[str, float]], c: float,
+         threshold: float) -> Model:
+    try:
+        import numpy as np
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        raise ModelError("training needs scikit-learn: pip install 'regwatch[train]'") from None
+    # words seen in fewer than MIN_DF articles say nothing general
+    df: dict[str, int] = {}
+    for r in rows:
+        for f in r:
+            if f[:2] in ("t:", "b:"):
+                df[f] = df.get(f, 0) + 1
+    rows = [{f: v for f, v in r.items() if f[:2] not in ("t:", "b:") or df[f] >= MIN_DF} for r in rows]
+    dv = DictVectorizer()
+    x_all = dv.fit_transform(rows)
+    names = dv.get_feature_names_out()
+    out: dict[str, TopicModel] = {}
+    for topic in clf.topics:
+        idx = [i for i, it in enumerate(items)
+               if "not_labels" not in it or topic.id in (it.get("labels") or []) or topic.id in it["not_labels"]]
+        y = np.array([topic.id in (items[i].get("labels") or []) for i in idx])
+        if y.sum() == 0 or y.sum() == len(y):
+            continue            # nothing to learn this topic from: the rules decide it
+        m = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x_all[idx], y)
+        weights = {str(names[j]): float(w) for j, w in enumerate(m.coef_[0]) if abs(w) >= 1e-4}
+        out[topic.id] = TopicModel(float(m.intercept_[0]), weights, threshold)
+    meta = {"articles": len(items), "C": c, "text_scale": TEXT_SCALE, "min_df": MIN_DF}
+    return Model(out, pack_signature(clf.topics), meta)

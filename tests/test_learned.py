@@ -1,0 +1,82 @@
+"""The learned stage: trained from labelled articles, saved beside the pack, explained, refused when stale."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from regwatch.pipeline.classify import Classifier, load_topics, parse_pack
+from regwatch.pipeline.learned import Model, ModelError, pack_signature, train
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = [json.loads(line) for line in (ROOT / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def small():
+    topics = load_topics()
+    items = [it for it in DEV if it["lang"] == "en"][:120]
+    return topics, items, train(Classifier(topics), items)
+
+
+def test_a_model_tags_and_keeps_the_rules_evidence(small):
+    topics, items, model = small
+    clf = Classifier(topics, model=model)
+    fined = [it for it in items if it["labels"] == ["enforcement"]][0]
+    tags = clf.classify(fined["title"], fined["text"])
+    tag = next(t for t in tags if t.topic == "enforcement")
+    assert 0.0 <= tag.probability <= 1.0 and tag.evidence
+    explained = {t["topic"]: t for t in clf.explain(fined["title"], fined["text"])}
+    e = explained["enforcement"]
+    assert e["tagged"] and e["probability"] >= e["model_threshold"] and "rules_tagged" in e
+
+
+def test_a_model_round_trips_through_its_file(small, tmp_path):
+    topics, items, model = small
+    model.save(tmp_path / "m.json")
+    again = Model.load(tmp_path / "m.json", topics)
+    a = Classifier(topics, model=model)
+    b = Classifier(topics, model=again)
+    for it in items[:30]:
+        assert {t.topic for t in a.classify(it["title"], it["text"])} == {t.topic for t in b.classify(it["title"], it["text"])}
+
+
+def test_a_model_for_other_topics_is_refused(small, tmp_path):
+    topics, _, model = small
+    model.save(tmp_path / "m.json")
+    other = topics + parse_pack({"topics": {"bnpl": {"signals": [{"terms": ["先买后付"], "weight": 3}]}}}, "mine.toml")
+    assert pack_signature(other) != pack_signature(topics)
+    with pytest.raises(ModelError, match="retrain"):
+        Model.load(tmp_path / "m.json", other)
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="not a regwatch model"):
+        Model.load(tmp_path / "bad.json", topics)
+
+
+def test_selection_keeps_the_model_only_where_it_beats_the_rules():
+    topics = load_topics()
+    items = DEV[:200]
+    model = train(Classifier(topics), items, select=True)
+    scores = model.meta["selection_f1"]
+    for t in model.topics:
+        assert scores[t]["model"] > scores[t]["rules"]
+    for t, s in scores.items():
+        if t not in model.topics:
+            assert s["model"] <= s["rules"] + 0.005
+
+
+def test_cli_train_then_use_the_model(tmp_path, rw):
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in DEV[:80]), encoding="utf-8")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    r = rw("train", str(data), "--out", str(tmp_path / "mine.json"), "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "mine.json").exists() and "80 articles" in r.stdout
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nmodel = "{tmp_path}/mine.json"\n', encoding="utf-8")
+    out = rw("classify", "--explain", "-c", cfg, input="China fines Ant Group 7.1 billion yuan\nThe central bank fined the "
+             "payments firm for breaches of anti-money-laundering and consumer rules.\n")
+    assert out.returncode == 0 and "probability" in out.stdout
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nmodel = "{tmp_path}/nope.json"\n', encoding="utf-8")
+    bad = rw("classify", "-c", cfg, input="t\nx\n")
+    assert bad.returncode == 2 and "no such model file" in bad.stderr and "Traceback" not in bad.stderr
