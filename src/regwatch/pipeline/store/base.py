@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from .statuses import AlertKind
+
 Row = dict[str, Any]
 
 
@@ -269,7 +271,7 @@ class Store(ABC):
 
     @abstractmethod
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
-                      kind: str = "article", payload: dict[str, Any] | None = None,
+                      kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:
         """Write an alert to the outbox; None when this story already has one for (subscription, channel)."""
 

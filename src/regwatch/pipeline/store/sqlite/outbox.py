@@ -14,13 +14,7 @@ from typing import Any
 
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
-from ..statuses import (
-    ALERT_WAITING,
-    MESSAGE_DUE,
-    MESSAGE_OPEN,
-    AlertStatus,
-    MessageStatus,
-)
+from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
 from .connection import SQLiteConnection
 
 S = MessageStatus
@@ -31,7 +25,7 @@ _OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 
 class Outbox(SQLiteConnection):
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
-                      kind: str = "article", payload: dict[str, Any] | None = None,
+                      kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:
         now = iso(utcnow())
         cur = self.conn.execute(
