@@ -6,22 +6,13 @@ import gzip
 import re
 import sqlite3
 import threading
-from datetime import UTC
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from regwatch.pipeline.store import (
-    MIGRATIONS,
-    AlertStatus,
-    ChannelState,
-    MessageStatus,
-    SourceState,
-    SQLiteStore,
-    Store,
-    StoreError,
-    UrlState,
-)
+from regwatch.pipeline.store import (MIGRATIONS, AlertStatus, ChannelState, MessageStatus, SourceState, SQLiteStore,
+                                     Store, StoreError, UrlState)
 from regwatch.pipeline.store.sqlite.connection import SQLiteConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +52,9 @@ def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_pat
     # and it works as before: search, the outbox, labels, sources
     store = Store(path)
     assert store.search("征信") and store.count_articles() == len(before["articles"])
-    assert {a["idem_key"] for a in store.alerts_to_compose(__import__("datetime").datetime.now().astimezone())} \
-        == {"v9-pending"}                                       # the digest's time has not come
+    made = datetime.fromisoformat(store.one("SELECT max(created_at) FROM alerts"))
+    due = store.alerts_to_compose(made + timedelta(minutes=1))
+    assert [a["idem_key"] for a in due] == ["v9-pending"]      # the digest's time (a day later) has not come
     assert store.labelled_articles()[0]["labels"] == ["rate_cap"]
     assert store.count_skipped("demo-feed") == 1 and store.is_baseline_url("demo-feed", "http://127.0.0.1:1/a/later.html")
     assert store.q("SELECT count(*) AS n FROM _sqlite_migrations")[0]["n"] == len(MIGRATIONS)   # not applied twice
@@ -133,7 +125,7 @@ def test_statuses_are_stored_as_their_strings(tmp_path):
     from datetime import datetime
 
     store = Store(tmp_path / "s.db")
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     aid = store.enqueue_alert(subscription="sub", channel="ch", story_id=1, article_id=None, idem_key="k")
     store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[aid], now=now)
     msg, _ = store.claim_message("ch", now, per_minute=10, min_gap=0, window=60, margin=0, lease=60, worker="w")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 from .store import Store
 

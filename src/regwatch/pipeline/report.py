@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from .redact import redact
@@ -70,7 +70,7 @@ def _link(url: str | None, text: str) -> str:
 
 
 def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = ()) -> str:
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     data = gather(store, since)
     e = html.escape
     stories = "".join(
