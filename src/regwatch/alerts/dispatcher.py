@@ -30,7 +30,7 @@ import httpx
 
 from ..defaults import (BACKOFF_CAP, CLAIM_LEASE, DAEMON_IDLE, DELIVERY_CONNECT_TIMEOUT, DELIVERY_TIMEOUT,
                         DISPLAY_TZ, ERROR_CHARS, PACE_MARGIN, PACE_WINDOW, SHORT_WAIT, USER_AGENT)
-from ..pipeline.store import Store
+from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message
 from .platforms import Outcome, Platform, platform_for
@@ -89,7 +89,7 @@ class Dispatcher:
 
     def message_for(self, alert: dict[str, Any]) -> Message:
         payload = json.loads(alert["payload"] or "{}")
-        if alert["kind"] == "health":
+        if alert["kind"] == AlertKind.HEALTH:
             m = health_message(payload.get("source", "?"), payload.get("state", "?"), payload.get("detail"),
                                payload.get("recovered", False), self.tz)
             m.data = payload
@@ -135,26 +135,26 @@ class Dispatcher:
         burst: dict[str, list] = {}
         singles = []
         for a in alerts:
-            if a["kind"] == "article" and a["digest_at"]:
+            if a["kind"] == AlertKind.ARTICLE and a["digest_at"]:
                 scheduled.setdefault(a["subscription"], []).append(a)
             else:
                 singles.append(a)
-        articles = [a for a in singles if a["kind"] == "article"]
+        articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
         per_minute, _ = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
         if len(articles) > max(0, budget):
             for a in articles:
                 burst.setdefault(a["subscription"], []).append(a)
-            singles = [a for a in singles if a["kind"] != "article"]
-        out += [("digest", g) for g in scheduled.values()]
-        out += [("digest", g) for g in burst.values()]
+            singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        out += [(AlertKind.DIGEST, g) for g in scheduled.values()]
+        out += [(AlertKind.DIGEST, g) for g in burst.values()]
         out += [(a["kind"], [a]) for a in singles]
         return out
 
     def _compose_group(self, platform: Platform, kind: str, group: list[dict[str, Any]], now: datetime) -> int:
         ids = [a["id"] for a in group]
         try:
-            if kind != "digest":
+            if kind != AlertKind.DIGEST:
                 m = self.message_for(group[0])
                 payload = self._payload(platform, m)
                 self.store.add_message(channel=platform.name, kind=kind, idem_key=group[0]["idem_key"],
@@ -167,7 +167,7 @@ class Dispatcher:
             packed = platform.pack(digest)
             for indexes, payload in packed:
                 members = [group[i] for i in indexes]
-                self.store.add_message(channel=platform.name, kind="digest",
+                self.store.add_message(channel=platform.name, kind=AlertKind.DIGEST,
                                        idem_key=idem_key("digest", platform.name, members[0]["id"], len(members)),
                                        payload=payload, alert_ids=[a["id"] for a in members], now=now)
             return len(packed)
@@ -214,15 +214,15 @@ class Dispatcher:
         now = utcnow()
         n = msg["items"]
         if outcome.ok:
-            self.store.finish_message(msg, status="sent", sent_at=now)
+            self.store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
             stats.sent += n
             stats.messages += 1
         elif outcome.action == "retry" and msg["attempts"] < self.cfg.max_attempts:
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])
-            self.store.finish_message(msg, status="retry", error=err, next_attempt_at=now + timedelta(seconds=delay))
+            self.store.finish_message(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
             stats.retried += n
         else:
-            status = "broken" if outcome.action == "broken" else "failed"
+            status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
             self.store.finish_message(msg, status=status, error=err)
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")
@@ -233,19 +233,19 @@ class Dispatcher:
         """A channel that turns broken (bad signature, revoked token, deleted robot) is reported
         once on the health channels, and so is its recovery."""
         if outcome.action == "broken":
-            state = "broken"
+            state = ChannelState.BROKEN
         elif outcome.ok:
-            state = "ok"
+            state = ChannelState.OK
         else:
             return
         prev = self.store.set_channel_state(platform.name, state, err or None)
-        if prev == state or (prev is None and state == "ok"):
+        if prev == state or (prev is None and state == ChannelState.OK):
             return
-        payload = {"source": f"channel {platform.name}", "state": state, "detail": err, "recovered": state == "ok"}
+        payload = {"source": f"channel {platform.name}", "state": state, "detail": err, "recovered": state == ChannelState.OK}
         for ch in self.cfg.health_channels:
             if ch != platform.name:
                 self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
-                                         kind="health", payload=payload,
+                                         kind=AlertKind.HEALTH, payload=payload,
                                          idem_key=idem_key("channel", platform.name, state, ch, utcnow().isoformat()))
 
     async def deliver_due(self, wait_until: float | None = None) -> DeliveryStats:

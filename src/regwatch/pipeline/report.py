@@ -9,28 +9,21 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from .redact import redact
-from .store import Store
+from .store import AlertStatus, SourceState, Store
 from .timeutil import iso
 
+LARGEST_STORIES = 15
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"]
 
 
 def gather(store: Store, since: datetime) -> dict:
     s = iso(since)
-    per_day = store.q(
-        "SELECT substr(coalesce(a.published_at, a.fetched_at), 1, 10) AS day, t.topic, count(*) AS n "
-        "FROM article_topics t JOIN articles a ON a.id = t.article_id "
-        "WHERE coalesce(a.published_at, a.fetched_at) >= ? GROUP BY day, t.topic ORDER BY day", (s,))
-    stories = store.q(
-        "SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url FROM stories s "
-        "JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
-        "ORDER BY s.copies DESC, s.first_seen DESC LIMIT 15", (s,))
-    health = store.q("SELECT source, state, state_since, last_success_at, last_error FROM source_state ORDER BY source")
-    alerts = store.q("SELECT channel, status, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY channel, status "
-                     "ORDER BY channel, status", (s,))
-    totals = {"articles": store.one("SELECT count(*) FROM articles WHERE fetched_at >= ?", (s,)),
-              "stories": store.one("SELECT count(*) FROM stories WHERE first_seen >= ?", (s,)),
-              "alerts_sent": store.one("SELECT count(*) FROM alerts WHERE status = 'sent' AND created_at >= ?", (s,))}
+    per_day = store.topic_volume_per_day(s)
+    stories = store.largest_stories(s, LARGEST_STORIES)
+    health = store.source_health()
+    alerts = store.alerts_per_channel(s)
+    totals = {"articles": store.count_articles(since=s), "stories": store.count_stories(since=s),
+              "alerts_sent": store.count_alerts(status=AlertStatus.SENT, since=s)}
     return {"per_day": per_day, "stories": stories, "health": health, "alerts": alerts, "totals": totals}
 
 
@@ -85,7 +78,7 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
         f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td>{e((r['first_seen'] or '')[:16])}</td></tr>"
         for r in data["stories"]) or '<tr><td colspan="4">no stories</td></tr>'
     health = "".join(
-        f"<tr class=\"{'ok' if r['state'] == 'ok' else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
+        f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
         f"<td>{e((r['last_success_at'] or '-')[:16])}</td><td>{e((redact(r['last_error'], secrets) or '')[:160])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
     alerts = "".join(f"<tr><td>{e(r['channel'])}</td><td>{e(r['status'])}</td><td>{r['n']}</td></tr>"

@@ -18,7 +18,7 @@ from ..crawler.netguard import stop_downloads
 from ..crawler.run import Crawl, CrawlContext, Extractor
 from ..pipeline.classify import Classifier, PackError, load_topics
 from ..pipeline.process import Processor
-from ..pipeline.store import Store
+from ..pipeline.store import SourceState, Store
 from . import health
 from .config import Config, ConfigError
 
@@ -81,7 +81,7 @@ class CycleResult:
         line += f", {self.too_old} too old to alert, {self.queued} alerts queued"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
-        bad = {n: st for n, st in self.states.items() if st != "ok"}
+        bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
         if bad:
             line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"
         return line + "".join(f"; {note}" for note in self.notes)

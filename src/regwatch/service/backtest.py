@@ -7,22 +7,18 @@ from typing import Any
 
 from ..alerts.subscriptions import wants
 from ..pipeline.classify import Classifier
+from ..pipeline.store import Store
 
 
-def backtest(store, classifier: Classifier, subscriptions, since: str | None = None) -> dict[str, Any]:
+def backtest(store: Store, classifier: Classifier, subscriptions, since: str | None = None) -> dict[str, Any]:
     """Re-tag stored articles with the current packs; what would be tagged, and alert, differently."""
-    sql = "SELECT id, url, source, title, body, attachment_text, story_id, baseline FROM articles"
-    params: tuple = ()
-    if since:
-        sql += " WHERE fetched_at >= ?"
-        params = (since,)
     changed: list[dict[str, Any]] = []
     alerts_gained: dict[str, int] = {}
     alerts_lost: dict[str, int] = {}
     n = 0
-    for row in store.q(sql + " ORDER BY id", params):
+    for row in store.stored_articles(since):
         n += 1
-        old = {r["topic"] for r in store.q("SELECT topic FROM article_topics WHERE article_id = ?", (row["id"],))}
+        old = set(store.topics_by_article([row["id"]])[row["id"]])
         text = (row["body"] or "") + ("\n" + row["attachment_text"] if row["attachment_text"] else "")
         tags = classifier.classify(row["title"] or "", text)   # as the pipeline did: the attachment counts
         new = {t.topic for t in tags}

@@ -119,7 +119,7 @@ def run_demo(keep: str | None = None) -> None:
             click.secho(f"2. {len(articles) - 4} more articles published; the next cycle alerts once per story:\n", fg="cyan")
             r2 = await app.cycle(app.enabled_sources())
             await app.dispatcher.deliver_due()
-            stories = app.store.one("SELECT count(DISTINCT story_id) FROM articles WHERE baseline = 0")
+            stories = app.store.count_stories_of_new_articles()
             click.secho(f"3. {sum(r.new for r in r2.reports.values())} new articles in {stories} stories, "
                         f"{r2.queued} alerts. Store: {folder / 'regwatch.db'}\n"
                         f"   try: regwatch search 征信 -c <a config with store.path = that file>", fg="cyan")

@@ -13,28 +13,28 @@ from datetime import datetime, timedelta
 
 from ..alerts.subscriptions import idem_key
 from ..crawler.report import SourceReport
-from ..pipeline.store import Store
+from ..pipeline.store import AlertKind, SourceState, Store
 from ..pipeline.timeutil import iso, utcnow
 
-BAD = ("failing", "empty", "blocked", "stale")
+BAD = (SourceState.FAILING, SourceState.EMPTY, SourceState.BLOCKED, SourceState.STALE)
 
 
 def state_of(report: SourceReport, previous: dict, failing_after: int, expect_every: float | None,
              now: datetime) -> str:
     if report.blocked:
-        return "blocked"
+        return SourceState.BLOCKED
     runs_with_errors = previous["failing_runs"] + 1 if report.errors else 0
     if report.errors and runs_with_errors >= failing_after:
-        return "failing"
+        return SourceState.FAILING
     if report.list_ok and report.empty and not report.not_modified:
-        return "empty"
+        return SourceState.EMPTY
     if expect_every:
         last_new = report.new and iso(now) or previous.get("last_new_at") or previous.get("baselined_at")
         if last_new and datetime.fromisoformat(last_new) < now - timedelta(seconds=expect_every):
-            return "stale"
+            return SourceState.STALE
     if report.errors and previous["state"] in BAD:
         return previous["state"]   # not yet recovered
-    return "error" if report.errors else "ok"
+    return SourceState.ERROR if report.errors else SourceState.OK
 
 
 def makes_baseline(report: SourceReport) -> bool:
@@ -73,14 +73,14 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
 
 
 def _alert_change(store: Store, source: str, reported: str | None, state: str, detail: str | None, alerts_cfg) -> None:
-    if state == "error" or state == (reported or "ok"):
+    if state == SourceState.ERROR or state == (reported or SourceState.OK):
         return
-    recovered = state == "ok"
+    recovered = state == SourceState.OK
     if recovered and reported not in BAD:
         store.update_source_state(source, reported_state=state)
         return
     payload = {"source": source, "state": state, "detail": detail, "recovered": recovered}
     for ch in alerts_cfg.health_channels:
-        store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind="health",
+        store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind=AlertKind.HEALTH,
                             payload=payload, idem_key=idem_key("health", source, state, ch, iso(utcnow())))
     store.update_source_state(source, reported_state=state)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 
+from ..pipeline.store import Store
+
 
 class Metrics:
     def __init__(self, listen: str):
@@ -19,14 +21,14 @@ class Metrics:
         host, _, port = listen.rpartition(":")
         self.server, self.thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
 
-    def refresh(self, store) -> None:
+    def refresh(self, store: Store) -> None:
         self.sources.clear()
-        for row in store.q("SELECT state, count(*) AS n FROM source_state GROUP BY state"):
-            self.sources.labels(row["state"]).set(row["n"])
-        self.articles.set(store.one("SELECT count(*) FROM articles") or 0)
+        for state, n in store.sources_by_state().items():
+            self.sources.labels(state).set(n)
+        self.articles.set(store.count_articles())
         self.alerts.clear()
-        for row in store.q("SELECT status, count(*) AS n FROM alerts GROUP BY status"):
-            self.alerts.labels(row["status"]).set(row["n"])
+        for status, n in store.alerts_by_status().items():
+            self.alerts.labels(status).set(n)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,0 +1,26 @@
+"""The store: every query regwatch makes, behind `Store` methods.
+
+- `base.py`: `Store`, the interface every engine implements (and `Store(location)` opens the engine
+  for a location), with `ArticleRecord` and `StoreError`.
+- `statuses.py`: the named states kept in the store (alert, message, source, channel, URL), as enums.
+- `sqlite/`: the SQLite engine, one module per concern (articles and search, stories, sources and
+  list caches, the outbox, labels, reports), its migrations in `sqlite/migrations.py`.
+
+No module outside this package runs SQL or imports `sqlite3`.
+"""
+
+from __future__ import annotations
+
+from .base import ArticleRecord, Row, Store, StoreError, engine_for
+from .sqlite import MIGRATIONS, SQLiteStore
+from .statuses import (
+           AlertKind,
+           AlertStatus,
+           ChannelState,
+           MessageStatus,
+           SourceState,
+           UrlState,
+)
+
+__all__ = ["MIGRATIONS", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState", "MessageStatus", "Row",
+           "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for"]

@@ -1,0 +1,360 @@
+"""What a store engine implements: every query the rest of regwatch makes, as methods.
+
+`Store` is the interface (an abstract base) and the way to open one: `Store("regwatch.db")` returns
+the engine for that location (today: SQLite, `sqlite/`). Code outside the store types its parameter
+as `Store`, calls only these methods, and never sees SQL, a connection or an engine's exceptions.
+
+Conventions every engine keeps:
+- Times are stored and returned as ISO 8601 strings in UTC with an explicit offset (`timeutil.iso`;
+  `iso_ms` where pacing needs microseconds), so that text order is time order. Methods take
+  `datetime`s where noted, ISO strings elsewhere.
+- Rows are returned as `dict`s keyed by the column names of the README's store tables.
+- Statuses are the `statuses` enums (stored as their string values).
+- `tx()` is a transaction; a `tx()` inside another is a savepoint: if its block raises, only its own
+  writes are undone and the outer transaction goes on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .statuses import AlertKind
+
+Row = dict[str, Any]
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; str() is the line shown to the user."""
+
+
+@dataclass
+class ArticleRecord:
+    url: str
+    source: str
+    title: str
+    body: str
+    lang: str
+    published_at: datetime | None
+    outlet: str | None = None
+    content_hash: str | None = None
+    attachment_url: str | None = None
+    attachment_text: str | None = None
+    baseline: bool = False
+
+
+class TopicTag(Protocol):
+    """What `set_topics` reads of a classifier's tag."""
+
+    topic: str
+    score: float
+    evidence: list[dict[str, Any]]
+
+
+def engine_for(location: str | Path) -> type[Store]:
+    """The store class for a location: a file path (or `:memory:`) is SQLite."""
+    loc = str(location)
+    if "://" in loc:
+        scheme = loc.split("://", 1)[0]
+        raise StoreError(f"{scheme}: no store engine for this URL in this version of regwatch (use a file path)")
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore
+
+
+class Store(ABC):
+    """The regwatch store. `Store(location)` opens (and creates or upgrades) the store there."""
+
+    def __new__(cls, location: str | Path, *args: Any, **kwargs: Any) -> Store:  # noqa: PYI034 - the engine's class
+        return super().__new__(engine_for(location) if cls is Store else cls)
+
+    # -- the store itself -------------------------------------------------------------------
+
+    @abstractmethod
+    def tx(self) -> AbstractContextManager[Any]:
+        """A transaction: `with store.tx(): ...`; nested, a savepoint."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- articles and search ----------------------------------------------------------------
+
+    @abstractmethod
+    def has_url(self, url: str) -> bool:
+        """Whether an article with this URL is stored."""
+
+    @abstractmethod
+    def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
+        """Store an article (and its search entry); its id."""
+
+    @abstractmethod
+    def set_topics(self, article_id: int, tags: Iterable[TopicTag]) -> None:
+        """Replace an article's topics."""
+
+    @abstractmethod
+    def topics_of(self, article_id: int) -> list[Row]:
+        """An article's `topic`, `score`, `evidence` (decoded), highest score first."""
+
+    @abstractmethod
+    def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
+        """For each of these article ids, its topic ids, highest score first."""
+
+    @abstractmethod
+    def article(self, article_id: int) -> Row | None: ...
+
+    @abstractmethod
+    def find_article(self, url_or_id: str) -> Row | None:
+        """An article by its id (`123` or `#123`) or its URL."""
+
+    @abstractmethod
+    def search(self, query: str, *, topic: str | None = None, source: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
+        """Full-text search (`searchtext`'s query language; Chinese by character bigrams): the best-ranked
+        matches among the newest, each with `id`, `url`, `title`, `source`, `outlet`, `published_at`,
+        `story_id`, `story_size`, `body`. Raises `searchtext.QueryError` for a query it cannot run."""
+
+    @abstractmethod
+    def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
+        """Articles in id order with `story_size` and `topics` (their ids): `regwatch export`."""
+
+    @abstractmethod
+    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
+        """Articles fetched since then (all without), in id order: `id`, `url`, `source`, `title`, `body`,
+        `attachment_text`, `story_id`, `baseline` (a backtest re-tags them)."""
+
+    @abstractmethod
+    def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
+        """Articles stored (from this source; fetched since then)."""
+
+    @abstractmethod
+    def load_articles(self, rows: Iterable[tuple[int, str, str, str, str, str, int]]) -> None:
+        """Many (id, url, source, title, body, fetched_at, story_id) articles at once, without full-text
+        entries or topics: for benchmarks' stores of a million articles."""
+
+    # -- stories ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def new_story(self, article_id: int, title: str, outlet: str | None) -> int: ...
+
+    @abstractmethod
+    def join_story(self, story_id: int, outlet: str | None) -> None:
+        """One more copy of the story (from this outlet)."""
+
+    @abstractmethod
+    def set_article_story(self, article_id: int, story_id: int) -> None: ...
+
+    @abstractmethod
+    def story_of_identical_text(self, content_hash: str, since: str) -> int | None:
+        """The story of an article with exactly this text, fetched since then."""
+
+    @abstractmethod
+    def story_key_postings(self, keys: list[int], since: int, per_key: int,
+                           newest_first: bool = True) -> dict[int, list[tuple[int, int]]]:
+        """For each key, the (article_id, story_id) indexed under it since then (unix time): newest first,
+        at most `per_key` of them — one bounded index range per key, whatever the store's size. (Oldest
+        first is how regwatch read its sketches before story_keys; bench/stories.py measures that too.)"""
+
+    @abstractmethod
+    def story_candidate(self, article_id: int) -> tuple[str, str, int | None] | None:
+        """(title, body, story_id) of a stored article."""
+
+    @abstractmethod
+    def add_story_keys(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """Index (key, seen, article_id, story_id) rows (a row already there is kept)."""
+
+    @abstractmethod
+    def load_story_keys(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """Index many (key, seen, article_id, story_id) rows at once (a re-index of the window after an
+        upgrade; benchmarks' stores)."""
+
+    @abstractmethod
+    def legacy_story_sketches(self) -> bool:
+        """Whether the store still has `story_bands` (the sketches of regwatch before story_keys)."""
+
+    @abstractmethod
+    def drop_legacy_story_sketches(self) -> None: ...
+
+    @abstractmethod
+    def articles_for_story_index(self, since: str) -> Iterable[tuple[int, str, str, str, int]]:
+        """(id, title, body, fetched_at, story_id) of the articles fetched since then that belong to a story."""
+
+    @abstractmethod
+    def story_outlets(self, story_id: int | None) -> list[str]: ...
+
+    @abstractmethod
+    def story_started_in_baseline(self, story_id: int) -> bool:
+        """Whether a story's first article was stored by a baseline (old news: its copies never alert)."""
+
+    @abstractmethod
+    def count_stories(self, *, since: str | None = None) -> int:
+        """Stories first seen since then (all without)."""
+
+    @abstractmethod
+    def count_stories_of_new_articles(self) -> int:
+        """Stories that articles stored outside a baseline belong to."""
+
+    @abstractmethod
+    def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
+        """Stories first seen since then, most copies first: `id`, `title`, `copies`, `outlets` (JSON),
+        `first_seen`, `url` (of the first article)."""
+
+    # -- sources: health, runs, list pages, settled URLs --------------------------------------
+
+    @abstractmethod
+    def source_state(self, source: str) -> Row:
+        """The source's `source_state` row (created in state `new` if it has none)."""
+
+    @abstractmethod
+    def update_source_state(self, source: str, **fields: Any) -> None:
+        """Set these `source_state` columns."""
+
+    @abstractmethod
+    def baselined_on_url(self, url: str) -> list[str]:
+        """The source names that were baselined on this list URL (a renamed source's old name among them)."""
+
+    @abstractmethod
+    def record_run(self, **fields: Any) -> int:
+        """Add a `source_runs` row (`statuses` may be a dict); its id."""
+
+    @abstractmethod
+    def recent_runs(self, source: str, n: int) -> list[Row]:
+        """The source's last n runs, newest first."""
+
+    @abstractmethod
+    def source_health(self) -> list[Row]:
+        """Every source's `source`, `state`, `state_since`, `last_success_at`, `last_error`, by name."""
+
+    @abstractmethod
+    def sources_by_state(self) -> dict[str, int]:
+        """How many sources are in each state."""
+
+    @abstractmethod
+    def list_cache(self, source: str, url: str) -> Row | None:
+        """The list page's validators (`etag`, `last_modified`, `body_hash`, `children` decoded)."""
+
+    @abstractmethod
+    def save_list_cache(self, source: str, url: str, etag: str | None, last_modified: str | None,
+                        body_hash: str | None, children: list[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def forget_list_cache(self, source: str, url: str) -> None:
+        """The list page must be read in full next time (an entry of it was not stored)."""
+
+    @abstractmethod
+    def known_urls(self, source: str, urls: list[str]) -> set[str]:
+        """Of these URLs, those stored (by any source) or skipped by this source: never fetched again."""
+
+    @abstractmethod
+    def skip_url(self, source: str, url: str, reason: str) -> None:
+        """An article the site forbids, has removed or that is not a page: recorded once, not fetched again."""
+
+    @abstractmethod
+    def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
+        """Named by the source's baseline run but not stored then: stored later, they are baseline too."""
+
+    @abstractmethod
+    def is_baseline_url(self, source: str, url: str) -> bool: ...
+
+    @abstractmethod
+    def skipped_urls(self, source: str, limit: int = 20) -> list[Row]:
+        """The source's skipped URLs (`url`, `reason`, `at`), newest first."""
+
+    @abstractmethod
+    def count_skipped(self, source: str) -> int: ...
+
+    # -- the outbox: alerts (what to tell) and messages (what went out) ----------------------
+
+    @abstractmethod
+    def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
+                      kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
+                      digest_at: datetime | None = None, idem_key: str) -> int | None:
+        """Write an alert to the outbox; None when this story already has one for (subscription, channel)."""
+
+    @abstractmethod
+    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool: ...
+
+    @abstractmethod
+    def alerts_to_compose(self, now: datetime) -> list[Row]:
+        """Due alerts that no message carries yet (new ones, and scheduled digests whose time came)."""
+
+    @abstractmethod
+    def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
+                    alert_ids: list[int], now: datetime) -> int:
+        """One message carrying these alerts, due now (inside the composing transaction)."""
+
+    @abstractmethod
+    def fail_alerts(self, alert_ids: list[int], error: str) -> None: ...
+
+    @abstractmethod
+    def messages_since(self, channel: str, since: datetime) -> int:
+        """Messages the channel was sent (or is being sent) since then, and those waiting to go."""
+
+    @abstractmethod
+    def channels_due(self, now: datetime) -> list[str]:
+        """Channels with a message to send now (or one whose sender's claim expired)."""
+
+    @abstractmethod
+    def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
+                      margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
+        """Claim the channel's next due message for this sender, if its pacing allows one now.
+
+        Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
+        Pacing is counted from the store, so it holds across processes and `run --once` runs.
+        """
+
+    @abstractmethod
+    def finish_message(self, message: Row, *, status: str, error: str | None = None,
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+        """Record an attempt's outcome on the message and its alerts; False when the claim was lost
+        (it expired and another sender took the message over: that sender's outcome counts)."""
+
+    @abstractmethod
+    def postpone_messages(self, channel: str, until: datetime) -> None:
+        """The channel's pacing will not take a message before then: its due messages wait."""
+
+    @abstractmethod
+    def fail_messages_of_channel(self, channel: str, error: str) -> None:
+        """Give up every unfinished message of the channel (and their alerts)."""
+
+    @abstractmethod
+    def next_due_at(self) -> str | None:
+        """When the outbox next has something to do: a message due, a claim expiring, an alert to compose."""
+
+    @abstractmethod
+    def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
+        """Record a channel's state; the previous one (None if it never had one)."""
+
+    @abstractmethod
+    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[Row]:
+        """The outbox, newest first: the alert's columns and its article's `title`."""
+
+    @abstractmethod
+    def alerts_by_status(self) -> dict[str, int]:
+        """How many alerts are in each status."""
+
+    @abstractmethod
+    def alerts_per_channel(self, since: str) -> list[Row]:
+        """`channel`, `status`, `n` of the alerts created since then."""
+
+    @abstractmethod
+    def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
+        """Alerts (in this status; created since then)."""
+
+    # -- labels (a user's corrections) and reports -----------------------------------------
+
+    @abstractmethod
+    def set_label(self, article_id: int, topic: str, value: bool) -> None:
+        """The article is (True) or is not (False) about the topic."""
+
+    @abstractmethod
+    def labelled_articles(self) -> list[Row]:
+        """Every labelled article as an evaluation item: `labels` (is about) and `not_labels` (is not)."""
+
+    @abstractmethod
+    def topic_volume_per_day(self, since: str) -> list[Row]:
+        """`day` (YYYY-MM-DD of the published, else fetched, time), `topic`, `n` of articles since then."""

@@ -1,0 +1,21 @@
+"""The SQLite engine: one file (WAL), FTS5 for search. One module per concern, each a class over
+the shared connection (`connection.py`: opening, transactions, migrations), composed here."""
+
+from __future__ import annotations
+
+from ..base import Store
+from .articles import Articles
+from .connection import SQLiteConnection
+from .labels import Labels
+from .migrations import MIGRATIONS
+from .outbox import Outbox
+from .reports import Reports
+from .sources import Sources
+from .stories import Stories
+
+
+class SQLiteStore(Articles, Stories, Sources, Outbox, Labels, Reports, SQLiteConnection, Store):
+    """The store in one SQLite file (`:memory:` works for tests)."""
+
+
+__all__ = ["MIGRATIONS", "SQLiteStore"]

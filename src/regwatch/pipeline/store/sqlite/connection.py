@@ -1,0 +1,95 @@
+"""The SQLite store's file: opening it, transactions and savepoints, migrations, and the row helpers
+the concern modules share. One file, WAL mode, written from one thread (the event loop's)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..base import Row, StoreError
+from . import migrations
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class SQLiteConnection:
+    """Open with `Store(path)` (`:memory:` works for tests)."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store: {e}") from None
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # a store of a million articles is a few GB: keep the hot index pages in memory
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA mmap_size=268435456")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        if migrations.pending(self.db):
+            with self.tx():         # a write lock first: another process opening the store waits, then finds it done
+                migrations.migrate(self.db)
+
+    @contextmanager
+    def tx(self) -> Iterator[None]:
+        """A transaction (`BEGIN IMMEDIATE`: the write lock from the start, so two processes never
+        deadlock upgrading a read); inside another, a savepoint, rolled back alone if its block raises."""
+        conn = self.conn
+        if conn.in_transaction:
+            name = f"rw_{secrets.token_hex(8)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:     # an error may have ended the whole transaction already
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- SQL helpers: for this package's modules, and for tests that read the file ----------------
+
+    def q(self, sql: str, params: Params = ()) -> list[Row]:
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description or ()]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Params = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[Row]:
+        """Like q(), a row at a time (an export of the whole store)."""
+        cur = self.conn.execute(sql, params)
+        cols = [c[0] for c in cur.description or ()]
+        for row in cur:
+            yield dict(zip(cols, row))
+
+    def table_bytes(self, table: str) -> int:
+        """Bytes a table (with its indexes) takes in the file (benchmarks)."""
+        return int(self.one("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ? "
+                            "OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index')",
+                            (table, table)) or 0)

@@ -1,0 +1,185 @@
+"""The store boundary: upgrades from regwatch's earlier stores, savepoints, the interface a second
+engine implements, the statuses, and no SQL outside the store package."""
+
+import ast
+import gzip
+import re
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from regwatch.pipeline.store import (MIGRATIONS, AlertStatus, ChannelState, MessageStatus, SourceState, SQLiteStore,
+                                     Store, StoreError, UrlState)
+from regwatch.pipeline.store.sqlite.connection import SQLiteConnection
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "regwatch"
+# made by `regwatch demo --keep` at 0e49cad (user_version 9), then a label, a skipped and a baseline URL,
+# a pending and a digest alert added with that version's Store
+V9 = ROOT / "tests" / "fixtures" / "store-v9.db.gz"
+
+
+def _dump(path: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(path)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "AND name NOT LIKE 'articles_fts%' AND name NOT LIKE '\\_%' ESCAPE '\\' "
+                                         "AND name NOT LIKE 'sqlite_%'")]
+    out = {t: sorted(conn.execute(f"SELECT * FROM [{t}]").fetchall(), key=repr) for t in tables}
+    out["articles_fts"] = conn.execute("SELECT rowid, title, body FROM articles_fts ORDER BY rowid").fetchall()
+    conn.close()
+    return out
+
+
+def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_path):
+    path = tmp_path / "regwatch.db"
+    path.write_bytes(gzip.decompress(V9.read_bytes()))
+    before = _dump(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 9
+    assert before["articles"] and before["alerts"] and before["messages"] and before["labels"]
+
+    store = Store(path)
+    assert isinstance(store, SQLiteStore)
+    applied = [r["name"] for r in store.q("SELECT name FROM _sqlite_migrations WHERE migration_set = 'regwatch' "
+                                          "ORDER BY id")]
+    assert applied == [m.__name__ for m in MIGRATIONS]
+    assert store.one("PRAGMA user_version") == len(MIGRATIONS)
+    store.close()
+    assert _dump(path) == before
+
+    # and it works as before: search, the outbox, labels, sources
+    store = Store(path)
+    assert store.search("征信") and store.count_articles() == len(before["articles"])
+    made = datetime.fromisoformat(store.one("SELECT max(created_at) FROM alerts"))
+    due = store.alerts_to_compose(made + timedelta(minutes=1))
+    assert [a["idem_key"] for a in due] == ["v9-pending"]      # the digest's time (a day later) has not come
+    assert store.labelled_articles()[0]["labels"] == ["rate_cap"]
+    assert store.count_skipped("demo-feed") == 1 and store.is_baseline_url("demo-feed", "http://127.0.0.1:1/a/later.html")
+    assert store.q("SELECT count(*) AS n FROM _sqlite_migrations")[0]["n"] == len(MIGRATIONS)   # not applied twice
+
+
+def test_a_store_between_versions_gets_only_its_missing_steps(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:5]:
+        step(sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version=5")
+    conn.execute("INSERT INTO source_state (source, state) VALUES ('s', 'ok')")
+    conn.close()
+    store = Store(path)
+    assert store.source_state("s")["state"] == SourceState.OK
+    assert store.labelled_articles() == [] and store.list_cache("s", "http://x/") is None     # m7, m8 ran
+    assert store.one("SELECT count(*) FROM _sqlite_migrations") == len(MIGRATIONS)
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path):
+    path = tmp_path / "new.db"
+    start = threading.Barrier(4)
+    errors = []
+
+    def open_it():
+        start.wait()
+        try:
+            Store(path).close()
+        except Exception as e:     # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Store(path).one("SELECT count(*) FROM _sqlite_migrations") == len(MIGRATIONS)
+
+
+def test_a_nested_transaction_is_a_savepoint(tmp_path):
+    store = Store(tmp_path / "s.db")
+    with store.tx():
+        store.update_source_state("kept", state=SourceState.OK)
+        with pytest.raises(RuntimeError), store.tx():
+            store.update_source_state("undone", state=SourceState.FAILING)
+            store.skip_url("undone", "http://x/1", "HTTP 404")
+            raise RuntimeError("the inner block fails")
+        store.skip_url("kept", "http://x/2", "HTTP 410")
+    assert store.source_state("kept")["state"] == "ok"
+    assert store.count_skipped("kept") == 1
+    assert store.count_skipped("undone") == 0
+    assert store.one("SELECT count(*) FROM source_state WHERE source = 'undone'") == 0
+
+
+def test_an_outer_transaction_that_fails_leaves_nothing(tmp_path):
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(RuntimeError), store.tx():
+        with store.tx():
+            store.skip_url("s", "http://x/1", "HTTP 404")
+        raise RuntimeError
+    assert store.count_skipped("s") == 0
+
+
+def test_statuses_are_stored_as_their_strings(tmp_path):
+    from datetime import datetime
+
+    store = Store(tmp_path / "s.db")
+    now = datetime.now(timezone.utc)
+    aid = store.enqueue_alert(subscription="sub", channel="ch", story_id=1, article_id=None, idem_key="k")
+    store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[aid], now=now)
+    msg, _ = store.claim_message("ch", now, per_minute=10, min_gap=0, window=60, margin=0, lease=60, worker="w")
+    assert msg["status"] == MessageStatus.SENDING == "sending"
+    store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
+    assert store.q("SELECT status, typeof(status) AS t FROM alerts") == [{"status": "sent", "t": "text"}]
+    assert store.alerts_by_status() == {"sent": 1} and store.count_alerts(status=AlertStatus.SENT) == 1
+    assert store.set_channel_state("ch", ChannelState.BROKEN, "gone") is None
+    assert store.q("SELECT state, typeof(state) AS t FROM channel_state") == [{"state": "broken", "t": "text"}]
+    store.update_source_state("src", state=SourceState.STALE)
+    assert store.sources_by_state() == {"stale": 1}
+    assert [s.value for s in UrlState] == ["skipped", "baseline"]
+    with pytest.raises(ValueError):
+        store.finish_message(msg, status="delivered")           # not a status
+
+
+def test_the_interface_lists_every_method_of_the_engine():
+    """What a second engine must implement: every public method of the SQLite store, but for its SQL
+    helpers (for tests and benchmarks that read the file)."""
+    sql_helpers = {n for n in vars(SQLiteConnection) if not n.startswith("_")} - {"tx", "close"}
+    public = {n for c in SQLiteStore.__mro__ if c.__module__.startswith("regwatch.pipeline.store.sqlite")
+              for n in vars(c) if not n.startswith("_") and callable(getattr(SQLiteStore, n))}
+    assert sql_helpers == {"q", "one", "rows", "table_bytes"}
+    assert public - sql_helpers == set(Store.__abstractmethods__)
+
+
+def test_an_unknown_store_url_is_one_clear_error():
+    with pytest.raises(StoreError, match="postgresql: no store engine"):
+        Store("postgresql://user@host/regwatch")
+
+
+SQL = re.compile(r"^\s*(SELECT \S|INSERT (OR \w+ )?INTO|UPDATE \w+ SET|DELETE FROM|(CREATE|DROP) (TABLE|INDEX|VIEW|TRIGGER)"
+                 r"|ALTER TABLE|PRAGMA \w|WITH \w+ AS|BEGIN|COMMIT|SAVEPOINT)")
+SQL_CALLS = {"q", "one", "rows", "execute", "executemany", "executescript", "conn", "db"}
+
+
+def _names_store(node: ast.expr) -> bool:
+    """`store`, `self.store`, `ctx.store`, `app.store`…"""
+    return (isinstance(node, ast.Name) and node.id == "store") or (isinstance(node, ast.Attribute) and node.attr == "store")
+
+
+def test_no_module_outside_the_store_runs_sql():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("pipeline/store/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                if any(n.split(".")[0] in ("sqlite3", "sqlite_utils") for n in names):
+                    offenders.append(f"{rel}:{node.lineno} imports {names}")
+            elif isinstance(node, ast.Attribute) and node.attr in SQL_CALLS and _names_store(node.value):
+                offenders.append(f"{rel}:{node.lineno} store.{node.attr}")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
+                offenders.append(f"{rel}:{node.lineno} SQL text {node.value[:40]!r}")
+    assert not offenders, "\n".join(offenders)
