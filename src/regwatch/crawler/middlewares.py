@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 
 from .guards import is_challenge, looks_binary
+from .settings import CONTEXT
 from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
 
 
 class _CtxMixin:
+    """A component of regwatch's crawl: built by Scrapy `from_crawler`, with the crawl's context handed
+    over in the crawler's settings (never reached for through the spider)."""
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+
     @classmethod
     def from_crawler(cls, crawler):
-        o = cls()
-        o.crawler = crawler
-        return o
-
-    @property
-    def ctx(self):
-        return self.crawler.spider.ctx
+        ctx = crawler.settings.get(CONTEXT)
+        if ctx is None:
+            raise NotConfigured(f"{cls.__name__} runs only in regwatch's crawls (no {CONTEXT} setting)")
+        return cls(ctx)
 
 
 class NotAPage(IgnoreRequest):

@@ -5,17 +5,12 @@ from __future__ import annotations
 from scrapy.exceptions import DropItem
 
 from ..pipeline.dates import parse_any_date, too_old
+from .middlewares import _CtxMixin
 
 
-class ProcessPipeline:
-    @classmethod
-    def from_crawler(cls, crawler):
-        o = cls()
-        o.crawler = crawler
-        return o
-
+class ProcessPipeline(_CtxMixin):
     async def process_item(self, item):
-        ctx = self.crawler.spider.ctx
+        ctx = self.ctx
         source = ctx.sources[item["source"]]
         report = ctx.report(source.name)
         entry = item["entry"]

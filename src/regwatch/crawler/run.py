@@ -17,7 +17,7 @@ from ..pipeline.process import Processor
 from ..pipeline.store import Store
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
-from .settings import crawl_settings
+from .settings import CONTEXT, crawl_settings
 from .spider import SourcesSpider
 
 
@@ -134,7 +134,8 @@ class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
     def __init__(self, *, store: Store, processor: Processor, sources: list, crawl_cfg,
-                 run_extract: Callable, baseline: set[str], on_new: Callable | None = None):
+                 run_extract: Callable, baseline: set[str], on_new: Callable | None = None,
+                 wake: Callable[[], None] | None = None):
         self.store = store
         self.processor = processor
         self.sources = {s.name: s for s in sources}
@@ -153,7 +154,7 @@ class CrawlContext:
         self._baseline = baseline
         self.on_new = on_new            # (processed, source, title, body, published) → alerts queued
         self.queued = 0
-        self.wake: Callable[[], None] = lambda: None   # tells the dispatcher that alerts may be due
+        self.wake: Callable[[], None] = wake or (lambda: None)   # tells the dispatcher that alerts may be due
 
     def report(self, source: str) -> SourceReport:
         if source not in self.reports:
@@ -280,8 +281,10 @@ class Crawl:
     async def run(self, ctx: CrawlContext) -> dict[str, SourceReport]:
         runner = AsyncCrawlerRunner(self.settings)
         self.runners.add(runner)
+        crawler = runner.create_crawler(SourcesSpider)
+        crawler.settings.set(CONTEXT, ctx, priority="cmdline")      # for the components' from_crawler
         try:
-            await runner.crawl(SourcesSpider, sources=list(ctx.sources.values()), ctx=ctx)
+            await runner.crawl(crawler, sources=list(ctx.sources.values()), ctx=ctx)
         finally:
             self.runners.discard(runner)
             with ctx.store.tx():

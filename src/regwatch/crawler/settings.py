@@ -12,6 +12,7 @@ from typing import Any
 from scrapy.settings import default_settings
 
 MW = "regwatch.crawler.middlewares"
+CONTEXT = "REGWATCH_CRAWL"   # the setting that hands a crawl's CrawlContext to its components
 GUARDED = "regwatch.crawler.netguard.GuardedHTTPDownloadHandler"
 
 

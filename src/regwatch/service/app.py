@@ -128,8 +128,8 @@ class App:
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
                            run_extract=self.extractor, baseline=baseline,
                            on_new=lambda done, src, title, body, published: enqueue_for(
-                               self.store, self.cfg, done, src, title, body, published))
-        ctx.wake = self.dispatcher.wake.set          # alerts go out while the crawl goes on
+                               self.store, self.cfg, done, src, title, body, published),
+                           wake=self.dispatcher.wake.set)          # alerts go out while the crawl goes on
         started = time.monotonic()
         try:
             reports = await self.crawl.run(ctx)
