@@ -11,8 +11,8 @@ from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 
 from .guards import is_challenge, looks_binary
-from .settings import CONTEXT
 from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
+from .settings import CONTEXT
 
 
 class _CtxMixin:

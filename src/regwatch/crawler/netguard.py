@@ -28,6 +28,8 @@ from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from twisted.web.client import HTTPConnectionPool
 from zope.interface import implementer
 
+from .settings import CONTEXT
+
 WEB_SCHEMES = ("http", "https")
 _PORTS = {"http": 80, "https": 443}
 
@@ -200,8 +202,7 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
     async def download_request(self, request):
         if self._stopping:
             raise IgnoreRequest(f"{request.url}: not fetched, regwatch was stopping")
-        spider = getattr(self._crawler, "spider", None)
-        decision = decision_for(request, getattr(spider, "ctx", None))
+        decision = decision_for(request, self._crawler.settings.get(CONTEXT) if self._crawler else None)
         task = asyncio.ensure_future(self._download(request, decision))
         self._downloads.add(task)
         try:

@@ -9,7 +9,6 @@ from parsel import Selector
 from ...pipeline.decode import decode_html
 from . import Entry, ListError, web_url
 
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # lxml refuses them in names and strings
 
 
