@@ -1,12 +1,14 @@
-"""Digest schedules: `hourly` or `daily HH:MM` (in Asia/Shanghai unless configured)."""
+"""Digest schedules: `hourly` or `daily HH:MM` (in the display zone, Beijing time unless configured)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from ..defaults import DISPLAY_TZ
 
-def next_digest_time(spec: str, now: datetime | None = None, tz: str = "Asia/Shanghai") -> datetime:
+
+def next_digest_time(spec: str, now: datetime | None = None, tz: str = DISPLAY_TZ) -> datetime:
     now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(tz))
     if spec == "hourly":
         nxt = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

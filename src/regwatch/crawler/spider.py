@@ -17,6 +17,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from ..defaults import ERROR_CHARS
 from ..pipeline.dates import parse_any_date
 from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
@@ -30,7 +31,7 @@ def _failure_message(failure: Failure) -> str:
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:300]
+    return text.splitlines()[0][:ERROR_CHARS]
 
 
 def _with_url(url: str, msg: str) -> str:
@@ -134,7 +135,7 @@ class SourcesSpider(scrapy.Spider):
         if not source:
             return
         exc = failure.value
-        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:ERROR_CHARS]
         if meta.get("role") == "list":
             self.ctx.report(source).error(f"list page {meta.get('list_url', response.url)}: {detail}")
             return

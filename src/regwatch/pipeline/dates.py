@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as du
 from dateutil.tz import tzoffset
 
+from ..defaults import SOURCE_TZ
+
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 
 _FULL = re.compile(
@@ -22,7 +24,7 @@ _UNIX = re.compile(r"(?<!\d)(1[2-9]\d{8})(\d{3})?(?!\d)")
 
 
 def zone(tz: str | None) -> ZoneInfo:
-    return ZoneInfo(tz or "Asia/Shanghai")
+    return ZoneInfo(tz or SOURCE_TZ)
 
 
 def sane(dt: datetime | None, now: datetime | None = None) -> datetime | None:

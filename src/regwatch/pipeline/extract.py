@@ -15,9 +15,10 @@ from datetime import datetime
 import lxml.html
 import trafilatura
 from htmldate import find_date
-from trafilatura.settings import use_config
 from lxml import etree
+from trafilatura.settings import use_config
 
+from ..defaults import ERROR_CHARS
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
@@ -389,4 +390,4 @@ def extract_job(args: dict) -> dict:
     except Exception as e:  # untrusted input: one page never takes the flow down
         if _out_of_memory(e):
             return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
-        return {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"[:ERROR_CHARS]}

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from ..alerts.signing import standard_webhook_key
+from ..defaults import SOURCE_TZ, USER_AGENT
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration
 
@@ -108,7 +109,7 @@ class StoreConfig(_Model):
 
 
 class CrawlConfig(_Model):
-    user_agent: str = "regwatch/0.1 (+https://github.com/regwatch/regwatch)"
+    user_agent: str = USER_AGENT
     obey_robots: bool = True
     max_article_age: Duration = 3 * 86400
     timeout: _between(1, 600) = 30
@@ -198,7 +199,7 @@ class SourceConfig(_Model):
         return self
 
     def timezone(self) -> str:
-        return self.tz or "Asia/Shanghai"
+        return self.tz or SOURCE_TZ
 
 
 class TopicsConfig(_Model):
