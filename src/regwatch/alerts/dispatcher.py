@@ -28,8 +28,19 @@ from typing import Any, Callable
 
 import httpx
 
-from ..defaults import (BACKOFF_CAP, CLAIM_LEASE, DAEMON_IDLE, DELIVERY_CONNECT_TIMEOUT, DELIVERY_TIMEOUT,
-                        DISPLAY_TZ, ERROR_CHARS, PACE_MARGIN, PACE_WINDOW, SHORT_WAIT, USER_AGENT)
+from ..defaults import (
+    BACKOFF_CAP,
+    CLAIM_LEASE,
+    DAEMON_IDLE,
+    DELIVERY_CONNECT_TIMEOUT,
+    DELIVERY_TIMEOUT,
+    DISPLAY_TZ,
+    ERROR_CHARS,
+    PACE_MARGIN,
+    PACE_WINDOW,
+    SHORT_WAIT,
+    USER_AGENT,
+)
 from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message

@@ -104,6 +104,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class _WithSecrets(_Model):
+    """The `${VAR}` values read into this part of the config (a source's API key, a channel's token…):
+    redacted wherever a message is shown or stored."""
+
+    _secrets: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def secrets(self) -> list[str]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values: list[str]) -> None:
+        self._secrets = list(values)
+
+
 class StoreConfig(_Model):
     path: str = "regwatch.db"
 
@@ -129,7 +144,7 @@ class ExtractOverride(_Model):
     date: str | None = None
 
 
-class SourceConfig(_Model):
+class SourceConfig(_WithSecrets):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["feed", "sitemap", "listing", "json"]
     url: Annotated[str, AfterValidator(check_url)]
@@ -154,17 +169,6 @@ class SourceConfig(_Model):
     max_size: _size_between(1024, 1024**3) | None = None
     extract: ExtractOverride = ExtractOverride()
     note: str | None = None
-    _secrets: list[str] = PrivateAttr(default_factory=list)
-
-    @property
-    def secrets(self) -> list[str]:
-        """The `${VAR}` values in this source (an API key in its URL…): never shown or stored."""
-        return self._secrets
-
-    @secrets.setter
-    def secrets(self, values: list[str]) -> None:
-        self._secrets = list(values)
-
     @field_validator("tz")
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
@@ -298,7 +302,7 @@ class MetricsConfig(_Model):
         return v
 
 
-class Config(_Model):
+class Config(_WithSecrets):
     store: StoreConfig = StoreConfig()
     crawl: CrawlConfig = CrawlConfig()
     sources: list[SourceConfig] = []
@@ -311,17 +315,6 @@ class Config(_Model):
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
-    _secrets: list[str] = PrivateAttr(default_factory=list)
-
-    @property
-    def secrets(self) -> list[str]:
-        """The `${VAR}` values of sources and channels: redacted wherever a message is shown or stored."""
-        return self._secrets
-
-    @secrets.setter
-    def secrets(self, values: list[str]) -> None:
-        self._secrets = list(values)
-
     @model_validator(mode="after")
     def _references(self) -> "Config":
         _unique("sources", [s.name for s in self.sources])

@@ -68,6 +68,18 @@ def http_common(resp: httpx.Response) -> Outcome | None:
     return None
 
 
+def json_verdict(resp: httpx.Response) -> Outcome | dict[str, Any]:
+    """For platforms that answer HTTP 200 with their verdict in JSON (DingTalk, WeCom, Feishu): what the
+    status means on its own, or the body to read the verdict from."""
+    common = http_common(resp)
+    if common:
+        return common
+    data = json_body(resp)
+    if data is None:
+        return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+    return data
+
+
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 

@@ -9,7 +9,7 @@ import httpx
 from ...defaults import DINGTALK_THROTTLE
 from ..message import Message
 from ..signing import dingtalk_sign
-from .base import SENT, Outcome, Platform, cut, http_common, json_body, markdown, utf8_len
+from .base import SENT, Outcome, Platform, cut, json_verdict, markdown, utf8_len
 
 TEXT_BYTES = 18000      # documented ≈ 20,000 bytes (unconfirmed): kept under it
 
@@ -35,12 +35,9 @@ class DingTalk(Platform):
         return payload, {"timestamp": str(ts), "sign": dingtalk_sign(self.channel.secret, ts)}, {}
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        common = http_common(resp)
-        if common:
-            return common
-        data = json_body(resp)
-        if data is None:
-            return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+        data = json_verdict(resp)
+        if isinstance(data, Outcome):
+            return data
         code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
         if code == 0:
             return SENT

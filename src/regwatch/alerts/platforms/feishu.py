@@ -10,7 +10,7 @@ import httpx
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
 from ..signing import feishu_sign
-from .base import SENT, Outcome, Platform, cut, http_common, json_body, markdown_items, utf8_len
+from .base import SENT, Outcome, Platform, cut, json_verdict, markdown_items, utf8_len
 
 REQUEST_BYTES = 18000   # documented ≈ 20 KB a request (unconfirmed): kept under it
 
@@ -57,12 +57,9 @@ class Feishu(Platform):
         return {"timestamp": str(ts), "sign": feishu_sign(self.channel.secret, ts), **payload}, {}, {}
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        common = http_common(resp)
-        if common:
-            return common
-        data = json_body(resp)
-        if data is None:
-            return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+        data = json_verdict(resp)
+        if isinstance(data, Outcome):
+            return data
         code = data.get("code", data.get("StatusCode"))
         msg = str(data.get("msg", data.get("StatusMessage", "")))[:200]
         if code == 0:

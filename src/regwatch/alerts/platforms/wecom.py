@@ -8,7 +8,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, http_common, json_body, markdown, utf8_len
+from .base import SENT, Outcome, Platform, json_verdict, markdown, utf8_len
 
 CONTENT_BYTES = 4096
 
@@ -26,12 +26,9 @@ class WeCom(Platform):
         return utf8_len(payload["markdown"]["content"]) <= CONTENT_BYTES
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        common = http_common(resp)
-        if common:
-            return common
-        data = json_body(resp)
-        if data is None:
-            return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
+        data = json_verdict(resp)
+        if isinstance(data, Outcome):
+            return data
         code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
         if code == 0:
             return SENT
