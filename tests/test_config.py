@@ -57,10 +57,11 @@ def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
 
 
 def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
+    """A channel's unset variable is an error for what sends (the config loads for what only reads)."""
     monkeypatch.delenv("RW_TEST_SECRET", raising=False)
     text = GOOD.replace('type = "console"', 'type = "dingtalk"\nurl = "http://127.0.0.1:9/x"\nsecret = "${RW_TEST_SECRET}"')
     with pytest.raises(ConfigError, match=r"channels\[0\].secret: environment variable RW_TEST_SECRET is not set"):
-        load_config(write(tmp_path, text))
+        load_config(write(tmp_path, text)).require_channel_secrets()
     monkeypatch.setenv("RW_TEST_SECRET", "SECabc")
     assert load_config(write(tmp_path, text)).channels[0].secret == "SECabc"
 

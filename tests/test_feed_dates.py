@@ -88,7 +88,7 @@ def test_an_effective_date_in_the_headline_never_replaces_the_feeds_date(tmp_pat
                                    ctype="application/rss+xml", etag=True)
     site.pages["/a/eff.html"] = no_byline_page(title, text)
     r = rw("run", "--once", "-c", cfg)
-    assert "1 new articles" in r.stderr and "0 too old to alert, 1 alerts queued" in r.stderr
+    assert "1 new article," in r.stderr and "0 too old to alert, 1 alert queued" in r.stderr
     assert stored_dates(tmp_path)["eff"] == now.astimezone(timezone.utc).isoformat(timespec="seconds")
     assert len(receiver.delivered("gw")) == 1
 

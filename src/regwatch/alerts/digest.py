@@ -1,4 +1,4 @@
-"""Digest schedules: `hourly` or `daily HH:MM` (in the display zone, Beijing time unless configured)."""
+"""Digest schedules: `hourly` or `daily HH:MM`, in the `[display] tz` zone (Beijing time by default)."""
 
 from __future__ import annotations
 

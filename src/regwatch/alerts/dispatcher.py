@@ -43,7 +43,7 @@ from ..defaults import (
 )
 from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store
 from ..pipeline.timeutil import utcnow
-from .message import Message, build_message, digest_message, health_message
+from .message import Message, build_message, digest_message, health_message, health_summary_message
 from .platforms import Outcome, Platform, platform_for
 from .subscriptions import idem_key
 
@@ -100,6 +100,10 @@ class Dispatcher:
 
     def message_for(self, alert: dict[str, Any]) -> Message:
         payload = json.loads(alert["payload"] or "{}")
+        if alert["kind"] == AlertKind.HEALTH and "changes" in payload:
+            m = health_summary_message(payload["changes"], self.tz)
+            m.data = payload
+            return m
         if alert["kind"] == AlertKind.HEALTH:
             m = health_message(payload.get("source", "?"), payload.get("state", "?"), payload.get("detail"),
                                payload.get("recovered", False), self.tz)

@@ -225,6 +225,22 @@ def health_message(source: str, state: str, detail: str | None, recovered: bool,
                    lead=inert(detail or "", 300), subscription="health", heading="regwatch 健康", kind="health")
 
 
+def health_summary_message(changes: list[dict], tz: str = DISPLAY_TZ) -> Message:
+    """Several sources' changes of one cycle as one notice (a lost network is one message, not one per source)."""
+    def name(c: dict) -> str:
+        return str(c.get("source") or "?").removeprefix("channel ")
+
+    bad = [c for c in changes if not c.get("recovered")]
+    good = [c for c in changes if c.get("recovered")]
+    counts = [f"{len(bad)} 个异常"] * bool(bad) + [f"{len(good)} 个已恢复"] * bool(good)
+    title = f"{len(changes)} 个数据源状态变化：{'，'.join(counts)}"
+    lines = [f"{name(c)}: {c.get('state')}" + (f"（{inert(c.get('detail'), 80)}）" if c.get("detail") else "")
+             for c in bad] + [f"{name(c)} 已恢复" for c in good]
+    return Message(title=inert(title, 200), outlet="regwatch",
+                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   lead=inert("；".join(lines), 2000), subscription="health", heading="regwatch 健康", kind="health")
+
+
 def test_message(tz: str = DISPLAY_TZ) -> Message:
     return Message(title="regwatch 测试消息 / test message", url="https://example.com/regwatch-test", outlet="regwatch",
                    published=local_time(datetime.now(timezone.utc).isoformat(), tz),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -39,21 +40,38 @@ def matched_keyword(keywords: list[str], title: str, body: str) -> str | None:
     return None
 
 
-def match(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> tuple[bool, str | None]:
-    """(whether a subscription wants an article, the keyword that matched): its sources, then
-    its topics, then its keywords."""
+@dataclass
+class Judgement:
+    """Whether a subscription's filters want an article, the keyword that matched, and why (not)."""
+
+    wants: bool
+    keyword: str | None
+    reason: str
+
+
+def judge(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> Judgement:
+    """A subscription's filters on an article, in order: its sources, its topics, its keywords."""
     if sub.sources and source not in sub.sources:
-        return False, None
+        return Judgement(False, None, f"source filtered: {source} is not one of its sources ({', '.join(sub.sources)})")
     if sub.topics:
+        has = ", ".join(sorted(topics)) or "no topic"
         if "*" in sub.topics:
             if not topics:
-                return False, None
+                return Judgement(False, None, "topic not matched: it wants any topic, the article has none")
         elif not topics & set(sub.topics):
-            return False, None
+            return Judgement(False, None, f"topic not matched: it wants {', '.join(sub.topics)}; the article has {has}")
     if sub.keywords:
         kw = matched_keyword(sub.keywords, title, body)
-        return (kw is not None), kw
-    return True, None
+        if kw is None:
+            return Judgement(False, None, f"keyword not matched: none of {', '.join(sub.keywords)} in the title or body")
+        return Judgement(True, kw, f"keyword {kw}")
+    return Judgement(True, None, "topic " + ", ".join(sorted(topics & set(sub.topics or [])) or sorted(topics)))
+
+
+def match(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> tuple[bool, str | None]:
+    """(whether a subscription wants an article, the keyword that matched)."""
+    j = judge(sub, source=source, topics=topics, title=title, body=body)
+    return j.wants, j.keyword
 
 
 def wants(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> bool:
@@ -86,7 +104,7 @@ def enqueue_for(store: Store, cfg: Any, processed: Any, source: str, title: str,
         for ch in sub.channels:
             if not processed.new_story and store.has_alert(sub.name, ch, processed.story_id):
                 continue
-            digest_at = next_digest_time(sub.digest) if sub.digest else None
+            digest_at = next_digest_time(sub.digest, tz=cfg.display.tz) if sub.digest else None
             if store.enqueue_alert(subscription=sub.name, channel=ch, story_id=processed.story_id,
                                    article_id=processed.article_id, digest_at=digest_at,
                                    payload={"keyword": keyword} if keyword else None,

@@ -60,5 +60,5 @@ def sources_overview(store: Store, names: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def outbox(store: Store, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    return store.list_alerts(status, limit)
+def outbox(store: Store, status: str | None = None, limit: int = 50, since: str | None = None) -> list[dict[str, Any]]:
+    return store.list_alerts(status, limit, since)

@@ -1,5 +1,7 @@
 """`regwatch report`: one self-contained HTML page (no network at view time) about what the store holds:
-topic volume per day as an SVG chart, the largest stories, source health, alerts per channel."""
+topic volume per day as an SVG chart, the largest stories, source health, alerts per subscription and
+per channel. Topics are shown by their names, times in the display zone (Beijing time by default), days
+counted in that zone; health notices are counted apart from alerts."""
 
 from __future__ import annotations
 
@@ -7,28 +9,39 @@ import html
 import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from ..defaults import DISPLAY_TZ, display_zone_label
 from .redact import redact
-from .store import AlertStatus, SourceState, Store
+from .store import SourceState, Store
 from .timeutil import iso
 
 LARGEST_STORIES = 15
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"]
 
 
-def gather(store: Store, since: datetime) -> dict:
+def gather(store: Store, since: datetime, tz: str = DISPLAY_TZ) -> dict:
     s = iso(since)
-    per_day = store.topic_volume_per_day(s)
+    zone = ZoneInfo(tz)
+    counts: dict[tuple[str, str], int] = {}
+    for when, topic in store.topic_times(s):     # days in the display zone, not UTC's
+        day = datetime.fromisoformat(when).astimezone(zone).date().isoformat()
+        counts[day, topic] = counts.get((day, topic), 0) + 1
+    per_day = [{"day": d, "topic": t, "n": n} for (d, t), n in sorted(counts.items())]
     stories = store.largest_stories(s, LARGEST_STORIES)
     health = store.source_health()
-    alerts = store.alerts_per_channel(s)
+    channels = store.channel_counts(s)
     totals = {"articles": store.count_articles(since=s), "stories": store.count_stories(since=s),
-              "alerts_sent": store.count_alerts(status=AlertStatus.SENT, since=s)}
-    return {"per_day": per_day, "stories": stories, "health": health, "alerts": alerts, "totals": totals}
+              "alerts_sent": sum(c["alerts_sent"] or 0 for c in channels),
+              "health": sum(c["health"] or 0 for c in channels)}
+    return {"per_day": per_day, "stories": stories, "health": health, "subscriptions": store.subscription_counts(s),
+            "channels": channels, "totals": totals}
 
 
-def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int = 860, height: int = 260) -> str:
-    """Articles per topic per day as lines, drawn as inline SVG."""
+def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int = 860, height: int = 260,
+              names: dict[str, str] | None = None) -> str:
+    """Articles per topic per day as lines, drawn as inline SVG; topics labelled by their names."""
+    names = names or {}
     days = []
     d = since.date()
     while d <= until.date():
@@ -54,7 +67,8 @@ def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int 
         pts = " ".join(f"{x(i):.1f},{y(counts.get((day, topic), 0)):.1f}" for i, day in enumerate(days))
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
         out.append(f'<rect x="{width - right + 12}" y="{top_pad + 18 * k}" width="12" height="12" fill="{color}"/>'
-                   f'<text x="{width - right + 30}" y="{top_pad + 18 * k + 10}" font-size="12">{html.escape(topic)}</text>')
+                   f'<text x="{width - right + 30}" y="{top_pad + 18 * k + 10}" font-size="12">'
+                   f'<title>{html.escape(topic)}</title>{html.escape(names.get(topic, topic))}</text>')
     if not topics:
         out.append(f'<text x="{left + pw / 2}" y="{top_pad + ph / 2}" text-anchor="middle" fill="#64748b">no tagged articles in this period</text>')
     out.append("</svg>")
@@ -69,31 +83,51 @@ def _link(url: str | None, text: str) -> str:
     return e(text)
 
 
-def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = ()) -> str:
+def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = (),
+           tz: str = DISPLAY_TZ, topic_names: dict[str, str] | None = None) -> str:
     now = now or datetime.now(timezone.utc)
-    data = gather(store, since)
+    zone = ZoneInfo(tz)
+    names = topic_names or {}
+    data = gather(store, since, tz)
     e = html.escape
+    label = e(display_zone_label(tz, now))
+
+    def when(value: str | None) -> str:
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    def topics(ids: str | None) -> str:
+        return e("、".join(names.get(t, t) for t in (ids or "").split(",") if t))
+
     stories = "".join(
-        f"<tr><td>{r['copies']}</td><td>{_link(r['url'], r['title'] or '')}</td>"
-        f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td>{e((r['first_seen'] or '')[:16])}</td></tr>"
-        for r in data["stories"]) or '<tr><td colspan="4">no stories</td></tr>'
+        f"<tr><td class=n>{r['copies']}</td><td>{_link(r['url'], r['title'] or '')}</td><td>{topics(r['topics'])}</td>"
+        f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td class=t>{e(when(r['first_seen']))}</td></tr>"
+        for r in data["stories"]) or '<tr><td colspan="5">no stories</td></tr>'
     health = "".join(
         f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
-        f"<td>{e((r['last_success_at'] or '-')[:16])}</td><td>{e((redact(r['last_error'], secrets) or '')[:160])}</td></tr>"
+        f"<td class=t>{e(when(r['last_success_at']))}</td><td>{e((redact(r['last_error'], secrets) or '')[:160])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
-    alerts = "".join(f"<tr><td>{e(r['channel'])}</td><td>{e(r['status'])}</td><td>{r['n']}</td></tr>"
-                     for r in data["alerts"]) or '<tr><td colspan="3">no alerts</td></tr>'
+    subs = "".join(
+        f"<tr><td>{e(r['subscription'])}</td><td class=n>{r['stories']}</td><td class=n>{r['sent'] or 0}</td>"
+        f"<td class=n>{r['in_digests'] or 0}</td><td class=n>{r['failed'] or 0}</td><td class=n>{r['waiting'] or 0}</td></tr>"
+        for r in data["subscriptions"]) or '<tr><td colspan="6">no alerts</td></tr>'
+    chans = "".join(
+        f"<tr><td>{e(r['channel'])}</td><td class=n>{r['matches'] or 0}</td><td class=n>{r['alerts_sent'] or 0}</td>"
+        f"<td class=n>{r['digests'] or 0}</td><td class=n>{r['failed'] or 0}</td><td class=n>{r['health'] or 0}</td></tr>"
+        for r in data["channels"]) or '<tr><td colspan="6">no messages</td></tr>'
     t = data["totals"]
     return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>regwatch report</title>
 <style>body{{font:14px/1.5 -apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px;color:#0f172a}}
 h1{{font-size:20px}}h2{{font-size:16px;margin-top:28px}}table{{border-collapse:collapse;width:100%;max-width:1000px}}
 td,th{{border-bottom:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}}tr.bad td{{color:#b91c1c}}
+td.t,th{{white-space:nowrap}}td.n{{text-align:right}}.note{{color:#64748b}}
 .kpi{{display:inline-block;margin-right:24px}}.kpi b{{font-size:20px;display:block}}</style></head><body>
-<h1>regwatch — {e(since.date().isoformat())} to {e(now.date().isoformat())}</h1>
+<h1>regwatch — {e(since.astimezone(zone).date().isoformat())} to {e(now.astimezone(zone).date().isoformat())}</h1>
+<p class="note">Times and days in {label}.</p>
 <div class="kpi"><b>{t['articles']}</b>articles</div><div class="kpi"><b>{t['stories']}</b>stories</div>
-<div class="kpi"><b>{t['alerts_sent']}</b>alerts sent</div>
-<h2>Topic volume per day</h2>{svg_chart(data['per_day'], since, now)}
-<h2>Largest stories</h2><table><tr><th>copies</th><th>title</th><th>outlets</th><th>first seen (UTC)</th></tr>{stories}</table>
-<h2>Source health</h2><table><tr><th>source</th><th>state</th><th>last success (UTC)</th><th>last error</th></tr>{health}</table>
-<h2>Alerts per channel</h2><table><tr><th>channel</th><th>status</th><th>count</th></tr>{alerts}</table>
+<div class="kpi"><b>{t['alerts_sent']}</b>alerts sent</div><div class="kpi"><b>{t['health']}</b>health notices</div>
+<h2>Topic volume per day</h2>{svg_chart(data['per_day'], since.astimezone(zone), now.astimezone(zone), names=names)}
+<h2>Largest stories</h2><table><tr><th>copies</th><th>title</th><th>topics</th><th>outlets</th><th>first seen ({label})</th></tr>{stories}</table>
+<h2>Alerts per subscription</h2><table><tr><th>subscription</th><th>stories matched</th><th>alerts sent</th><th>of them in digests</th><th>failed</th><th>waiting</th></tr>{subs}</table>
+<h2>Alerts per channel</h2><table><tr><th>channel</th><th>matches</th><th>alerts sent</th><th>digests sent</th><th>messages failed</th><th>health notices</th></tr>{chans}</table>
+<h2>Source health</h2><table><tr><th>source</th><th>state</th><th>last success ({label})</th><th>last error</th></tr>{health}</table>
 </body></html>"""

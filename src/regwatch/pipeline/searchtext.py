@@ -59,9 +59,13 @@ def fts_query(query: str) -> str:
         elif word and word in _OPS:
             parts.append(word)
         else:
-            term = fts_text(phrase if phrase is not None else word)
+            text = phrase if phrase is not None else word
+            term = fts_text(text)
             if not term:
                 continue
+            if len(term) == 1 and _IS_CJK.match(term):     # the index holds Chinese as pairs of characters
+                raise QueryError(f"one-character words cannot be searched ({term}): Chinese is indexed as pairs of "
+                                 "characters; search a word of two or more")
             parts.append('"' + term.replace('"', "") + '"')
     if depth:
         raise QueryError("a '(' without its ')'")

@@ -16,43 +16,14 @@ from ..alerts.subscriptions import enqueue_for
 from ..crawler.report import SourceReport
 from ..crawler.netguard import stop_downloads
 from ..crawler.run import Crawl, CrawlContext, Extractor
-from ..pipeline.classify import Classifier, PackError, load_topics
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, Store
 from . import health
 from .config import Config, ConfigError
+from .output import plural
+from .topics import load_classifier
 
 log = logging.getLogger("regwatch")
-
-
-def check_topics(cfg: Config, classifier: Classifier) -> None:
-    known = {t.id for t in classifier.topics}
-    for i, sub in enumerate(cfg.subscriptions):
-        for t in sub.topics or []:
-            if t != "*" and t not in known:
-                raise ConfigError(f"{cfg.path}: subscriptions[{i}] ({sub.name}).topics: topic {t!r} is not in the "
-                                  f"loaded packs; known topics: {', '.join(sorted(known))}")
-
-
-def load_classifier(cfg: Config, rules_only: bool = False) -> Classifier:
-    from ..pipeline.learned import Model, ModelError, bundled_model
-
-    try:
-        topics = load_topics(cfg.topics.packs, cfg.topics.files)
-        model = None
-        if rules_only or not cfg.topics.model:
-            pass
-        elif cfg.topics.model == "auto":
-            model = None if cfg.topics.files else bundled_model(cfg.topics.packs, topics)
-        else:
-            model = Model.load(cfg.topics.model, topics)
-        classifier = Classifier(topics, model=model)
-    except ModelError as e:
-        raise ConfigError(f"{cfg.path}: topics.model: {e}") from None
-    except PackError as e:
-        raise ConfigError(f"{cfg.path}: topics: {e}") from None
-    check_topics(cfg, classifier)
-    return classifier
 
 
 @dataclass
@@ -74,11 +45,11 @@ class CycleResult:
     def summary(self) -> str:
         """One line: what the cycle found, what it alerted, and why new articles did not alert."""
         new = sum(r.new for r in self.reports.values())
-        line = f"{len(self.reports)} sources, {new} new articles"
+        line = f"{plural(len(self.states), 'source')}, {plural(new, 'new article')}"
         if self.baselines:
             line += (", " + ", ".join(f"{n} stored as the baseline of {name}" for name, n in sorted(self.baselines.items()))
                      + " (a source's first run: no alerts)")
-        line += f", {self.too_old} too old to alert, {self.queued} alerts queued"
+        line += f", {self.too_old} too old to alert, {plural(self.queued, 'alert')} queued"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
@@ -95,6 +66,7 @@ def site_of(source) -> str:
 
 class App:
     def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int = 2):
+        cfg.require_channel_secrets()      # this sends: every channel's ${VAR} must be set
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
@@ -102,7 +74,7 @@ class App:
         self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
-                                     cfg.alerts, echo=echo)
+                                     cfg.alerts, echo=echo, tz=cfg.display.tz)
         self.stopping = False
         self.metrics = None
 
@@ -134,7 +106,9 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
-            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+            recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+            states = {name: state for name, (state, _) in recorded.items()}
+            health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
         baselines = {name: ctx.report(name).new for name in baseline

@@ -11,13 +11,17 @@ from ..pipeline.store import Store
 
 
 def backtest(store: Store, classifier: Classifier, subscriptions, since: str | None = None) -> dict[str, Any]:
-    """Re-tag stored articles with the current packs; what would be tagged, and alert, differently."""
+    """Re-tag stored articles with the current packs; what would be tagged, and alert, differently.
+    Alerts are counted per story, as they are sent: two copies of one story are one alert."""
     changed: list[dict[str, Any]] = []
-    alerts_gained: dict[str, int] = {}
-    alerts_lost: dict[str, int] = {}
+    gained: dict[str, set[int]] = {}
+    lost: dict[str, set[int]] = {}
+    stories: set[int] = set()
     n = 0
     for row in store.stored_articles(since):
         n += 1
+        story = row["story_id"] if row["story_id"] is not None else -row["id"]
+        stories.add(story)
         old = set(store.topics_by_article([row["id"]])[row["id"]])
         text = (row["body"] or "") + ("\n" + row["attachment_text"] if row["attachment_text"] else "")
         tags = classifier.classify(row["title"] or "", text)   # as the pipeline did: the attachment counts
@@ -32,10 +36,11 @@ def backtest(store: Store, classifier: Classifier, subscriptions, since: str | N
                 before = wants(sub, source=row["source"], topics=old, title=row["title"] or "", body=row["body"] or "")
                 after = wants(sub, source=row["source"], topics=new, title=row["title"] or "", body=row["body"] or "")
                 if after and not before:
-                    alerts_gained[sub.name] = alerts_gained.get(sub.name, 0) + 1
+                    gained.setdefault(sub.name, set()).add(story)
                     entry.setdefault("would_alert", []).append(sub.name)
                 elif before and not after:
-                    alerts_lost[sub.name] = alerts_lost.get(sub.name, 0) + 1
+                    lost.setdefault(sub.name, set()).add(story)
                     entry.setdefault("would_not_alert", []).append(sub.name)
         changed.append(entry)
-    return {"articles": n, "changed": changed, "alerts_gained": alerts_gained, "alerts_lost": alerts_lost}
+    return {"articles": n, "stories": len(stories), "changed": changed,
+            "alerts_gained": {k: len(v) for k, v in gained.items()}, "alerts_lost": {k: len(v) for k, v in lost.items()}}

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from ..alerts.signing import standard_webhook_key
-from ..defaults import SOURCE_TZ, USER_AGENT
+from ..defaults import DISPLAY_TZ, SOURCE_TZ, USER_AGENT
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration
 
@@ -78,6 +78,18 @@ def _human(n: int) -> str:
         if n >= size and n % size == 0:
             return f"{n // size}{unit}"
     return f"{n} bytes"
+
+
+def check_zone(v: str) -> str:
+    """An IANA time zone name, checked now (a typo would otherwise fail at the first time shown)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{v!r} is not a time zone name (IANA names such as Asia/Shanghai, "
+                         "Asia/Hong_Kong, Europe/London, UTC)") from None
+    return v
 
 
 def check_url(url: str, web: bool = True) -> str:
@@ -172,16 +184,7 @@ class SourceConfig(_WithSecrets):
     @field_validator("tz")
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{v!r} is not a time zone name (IANA names such as Asia/Shanghai, "
-                             "Asia/Hong_Kong, Europe/London, UTC)") from None
-        return v
+        return v if v is None else check_zone(v)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "SourceConfig":
@@ -239,14 +242,14 @@ class ChannelConfig(_Model):
         platform = PLATFORMS[self.type]
         if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
-        if self.url:
+        if self.url and not unset_in(self.url):
             check_url(self.url, web=self.type != "apprise")   # apprise URLs have their own schemes
         if self.type == "telegram" and not self.chat_id:
             raise ValueError("a telegram channel needs `chat_id`")
         if self.per_minute is not None and self.per_minute > platform.per_minute:
             raise ValueError(f"per_minute = {self.per_minute} is above {self.type}'s limit of {platform.per_minute} "
                              "a minute (per_minute can only lower the pacing)")
-        if self.type == "webhook" and self.secret is not None:
+        if self.type == "webhook" and self.secret is not None and not unset_in(self.secret):
             try:
                 standard_webhook_key(self.secret)
             except ValueError:
@@ -285,6 +288,10 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(8, ge=1, le=100)
 
 
+class DisplayConfig(_Model):
+    tz: Annotated[str, AfterValidator(check_zone)] = DISPLAY_TZ    # every time shown: CLI, report, messages
+
+
 class StoriesConfig(_Model):
     window: _between(0, 10 * 366 * 86400) = 7 * 86400    # copies are joined to stories first seen within this period
 
@@ -312,9 +319,17 @@ class Config(_WithSecrets):
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
     stories: StoriesConfig = StoriesConfig()
+    display: DisplayConfig = DisplayConfig()
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
+    _unset: list[str] = PrivateAttr(default_factory=list)
+
+    def require_channel_secrets(self) -> None:
+        """What sends needs every channel's `${VAR}` set; commands that only read do not (see `parse_config`)."""
+        if self._unset:
+            raise ConfigError(self._unset[0])
+
     @model_validator(mode="after")
     def _references(self) -> "Config":
         _unique("sources", [s.name for s in self.sources])
@@ -351,19 +366,30 @@ def _unique(what: str, names: list[str]) -> None:
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None) -> Any:
+def unset_in(value: str) -> bool:
+    """Whether a value still holds a `${VAR}` (a channel's variable that is not set: see `expand_env`)."""
+    return bool(_VAR.search(value))
+
+
+def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None,
+               unset: list[str] | None = None) -> Any:
     """Replace `${VAR}` in every string with the environment's value; unset is an error. The values
     put into `sources` and `channels` are added to `found` as (where, value): secrets, redacted
-    wherever a message is shown or stored."""
+    wherever a message is shown or stored. With `unset`, a channel's unset variable is left as
+    written and its error added there: only what sends needs the channels' secrets."""
     if isinstance(data, dict):
-        return {k: expand_env(v, f"{where}.{k}" if where else k, found) for k, v in data.items()}
+        return {k: expand_env(v, f"{where}.{k}" if where else k, found, unset) for k, v in data.items()}
     if isinstance(data, list):
-        return [expand_env(v, f"{where}[{i}]", found) for i, v in enumerate(data)]
+        return [expand_env(v, f"{where}[{i}]", found, unset) for i, v in enumerate(data)]
     if isinstance(data, str):
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
-                raise ConfigError(f"{where}: environment variable {name} is not set (export it, or write the value)")
+                error = f"{where}: environment variable {name} is not set (export it, or write the value)"
+                if unset is not None and where.startswith("channels"):
+                    unset.append(error)
+                    return m.group(0)
+                raise ConfigError(error)
             if found is not None and where.startswith(("sources", "channels")):
                 found.append((where, os.environ[name]))
             return os.environ[name]
@@ -404,12 +430,15 @@ def format_validation_error(e: ValidationError, data: Any) -> str:
     return f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
 
-def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
+def parse_config(data: dict[str, Any], origin: str = "<config>", base: Path | None = None) -> Config:
     """A validated config, the bundled source packs it asks for merged in (then the names that
-    refer to sources are checked, so a subscription may name a bundled source)."""
+    refer to sources are checked, so a subscription may name a bundled source). A relative
+    `store.path`, topic file or model is read from `base` (the config file's folder). A channel's unset `${VAR}` is an
+    error only when something sends (`Config.require_channel_secrets`)."""
     found: list[tuple[str, str]] = []
+    unset: list[str] = []
     try:
-        data = expand_env(data, found=found)
+        data = expand_env(data, found=found, unset=unset)
         cfg = Config.model_validate(data)
         for i, s in enumerate(cfg.sources):     # before the packs' sources join the list
             s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
@@ -421,6 +450,13 @@ def parse_config(data: dict[str, Any], origin: str = "<config>") -> Config:
         raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
     cfg.secrets = [v for _, v in found]
+    cfg._unset = [redact(f"{origin}: {e}", cfg.secrets) for e in unset]
+    if base is not None:     # a config's files are where it says from its own folder, not from the shell's
+        if cfg.store.path != ":memory:" and not Path(cfg.store.path).is_absolute():
+            cfg.store.path = str(base / cfg.store.path)
+        cfg.topics.files = [f if Path(f).is_absolute() else str(base / f) for f in cfg.topics.files]
+        if cfg.topics.model not in ("", "auto") and not Path(cfg.topics.model).is_absolute():
+            cfg.topics.model = str(base / cfg.topics.model)
     return cfg
 
 
@@ -434,6 +470,15 @@ def check_source_names(cfg: Config) -> None:
             if src not in names:
                 raise ConfigError(f"subscriptions[{i}] ({sub.name}): source {src!r} is not defined "
                                   f"(neither in [[sources]] nor in source_packs {cfg.source_packs})")
+
+
+def check_topics(cfg: Config, known: set[str]) -> None:
+    """Subscriptions' `topics` name topics of the loaded packs (or `*`)."""
+    for i, sub in enumerate(cfg.subscriptions):
+        for t in sub.topics or []:
+            if t != "*" and t not in known:
+                raise ConfigError(f"{cfg.path}: subscriptions[{i}] ({sub.name}).topics: topic {t!r} is not in the "
+                                  f"loaded packs; known topics: {', '.join(sorted(known))}")
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -450,7 +495,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read: {e}") from None
-    return parse_config(data, str(p))
+    return parse_config(data, str(p), base=p.parent)
 
 
 def default_config() -> Config:

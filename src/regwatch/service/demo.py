@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import html
 import json
+import shutil
 import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
@@ -120,12 +121,15 @@ def run_demo(keep: str | None = None) -> None:
             r2 = await app.cycle(app.enabled_sources())
             await app.dispatcher.deliver_due()
             stories = app.store.count_stories_of_new_articles()
+            kept = (f"Store: {folder / 'regwatch.db'}\n   try: regwatch search 征信 -c <a config with store.path = "
+                    "that file>") if keep else "(`regwatch demo --keep DIR` keeps its store to search and browse)"
             click.secho(f"3. {sum(r.new for r in r2.reports.values())} new articles in {stories} stories, "
-                        f"{r2.queued} alerts. Store: {folder / 'regwatch.db'}\n"
-                        f"   try: regwatch search 征信 -c <a config with store.path = that file>", fg="cyan")
+                        f"{r2.queued} alerts. {kept}", fg="cyan")
 
     try:
         reactor.run(flow)
     finally:
         app.close()
         site.stop()
+        if not keep:        # the demo leaves nothing behind unless asked to
+            shutil.rmtree(folder, ignore_errors=True)

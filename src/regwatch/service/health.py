@@ -4,11 +4,15 @@ States: `ok`; `error` (the last run had errors, fewer than `failing_after` in a 
 alerted); `failing` (errors in `failing_after` runs in a row); `empty` (the list yields no
 links: a selector broken by a redesign); `blocked` (a challenge page or HTTP 412 instead of
 content); `stale` (nothing new for longer than `expect_every`).
+
+The changes of one cycle go out together (`alert_changes`): one source's change as its own
+notice, several as one summary — a machine that lost its network sends one message, not one per source.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..alerts.subscriptions import idem_key
@@ -44,8 +48,22 @@ def makes_baseline(report: SourceReport) -> bool:
             and (report.new > 0 or report.errors == 0))
 
 
-def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
-    """Write the run and the source's new state; queue a health alert when the state changed."""
+@dataclass
+class Change:
+    """A source's state that its health channels have not been told yet."""
+
+    source: str
+    state: str
+    detail: str | None
+    recovered: bool
+
+    def payload(self) -> dict:
+        return {"source": self.source, "state": self.state, "detail": self.detail, "recovered": self.recovered}
+
+
+def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> tuple[str, Change | None]:
+    """Write the run and the source's new state; the change to report, if the state changed
+    (`alert_changes` reports a cycle's changes together)."""
     now = utcnow()
     prev = store.source_state(report.source)
     state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
@@ -68,19 +86,34 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> str:
         if report.new:
             fields["last_new_at"] = iso(now)
         store.update_source_state(report.source, **fields)
-        _alert_change(store, report.source, prev.get("reported_state"), state, report.message, alerts_cfg)
-    return state
+        return state, _change(store, report.source, prev.get("reported_state"), state, report.message)
 
 
-def _alert_change(store: Store, source: str, reported: str | None, state: str, detail: str | None, alerts_cfg) -> None:
+def _change(store: Store, source: str, reported: str | None, state: str, detail: str | None) -> Change | None:
     if state == SourceState.ERROR or state == (reported or SourceState.OK):
-        return
+        return None
     recovered = state == SourceState.OK
     if recovered and reported not in BAD:
         store.update_source_state(source, reported_state=state)
+        return None
+    return Change(source, state, detail, recovered)
+
+
+def alert_changes(store: Store, changes: list[Change], alerts_cfg) -> None:
+    """Tell the health channels of a cycle's changes of state: one notice for one source, one
+    summary for several; then they count as told."""
+    if not changes:
         return
-    payload = {"source": source, "state": state, "detail": detail, "recovered": recovered}
-    for ch in alerts_cfg.health_channels:
-        store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind=AlertKind.HEALTH,
-                            payload=payload, idem_key=idem_key("health", source, state, ch, iso(utcnow())))
-    store.update_source_state(source, reported_state=state)
+    now = iso(utcnow())
+    if len(changes) == 1:
+        payload = changes[0].payload()
+    else:
+        payload = {"source": f"{len(changes)} sources", "state": "summary",
+                   "changes": [c.payload() for c in changes]}
+    with store.tx():
+        for ch in alerts_cfg.health_channels:
+            store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind=AlertKind.HEALTH,
+                                payload=payload, idem_key=idem_key("health", *(c.source for c in changes),
+                                                                   *(c.state for c in changes), ch, now))
+        for c in changes:
+            store.update_source_state(c.source, reported_state=c.state)

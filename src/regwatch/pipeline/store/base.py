@@ -124,8 +124,9 @@ class Store(ABC):
 
     @abstractmethod
     def stored_articles(self, since: str | None = None) -> Iterator[Row]:
-        """Articles fetched since then (all without), in id order: `id`, `url`, `source`, `title`, `body`,
-        `attachment_text`, `story_id`, `baseline` (a backtest re-tags them)."""
+        """Articles fetched since then (all without), in id order: `id`, `url`, `source`, `outlet`, `title`,
+        `body`, `attachment_text`, `published_at`, `fetched_at`, `story_id`, `baseline` (a backtest re-tags
+        them; `subscriptions test` replays them)."""
 
     @abstractmethod
     def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
@@ -191,6 +192,15 @@ class Store(ABC):
         """Whether a story's first article was stored by a baseline (old news: its copies never alert)."""
 
     @abstractmethod
+    def story(self, story_id: int) -> Row | None:
+        """The `stories` row."""
+
+    @abstractmethod
+    def story_articles(self, story_id: int) -> list[Row]:
+        """The articles of a story in the order they were stored: `id`, `url`, `source`, `outlet`, `title`,
+        `body`, `published_at`, `fetched_at`, `content_hash`, `baseline` (`regwatch why`)."""
+
+    @abstractmethod
     def count_stories(self, *, since: str | None = None) -> int:
         """Stories first seen since then (all without)."""
 
@@ -201,7 +211,7 @@ class Store(ABC):
     @abstractmethod
     def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
         """Stories first seen since then, most copies first: `id`, `title`, `copies`, `outlets` (JSON),
-        `first_seen`, `url` (of the first article)."""
+        `first_seen`, `url` and `topics` (comma-separated ids) of the first article."""
 
     # -- sources: health, runs, list pages, settled URLs --------------------------------------
 
@@ -212,6 +222,10 @@ class Store(ABC):
     @abstractmethod
     def update_source_state(self, source: str, **fields: Any) -> None:
         """Set these `source_state` columns."""
+
+    @abstractmethod
+    def known_sources(self) -> list[str]:
+        """Every source that has run on this store, by name (a source no longer configured keeps its articles)."""
 
     @abstractmethod
     def baselined_on_url(self, url: str) -> list[str]:
@@ -330,16 +344,30 @@ class Store(ABC):
         """Record a channel's state; the previous one (None if it never had one)."""
 
     @abstractmethod
-    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[Row]:
-        """The outbox, newest first: the alert's columns and its article's `title`."""
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
+        """The outbox, newest first (created since then): `id`, `kind`, `subscription`, `channel`, `status`,
+        `attempts`, `created_at`, `sent_at`, `next_attempt_at`, `digest_at`, `last_error`, `story_id`,
+        `article_id`, `payload`, and its article's `title`."""
+
+    @abstractmethod
+    def story_alerts(self, story_id: int) -> list[Row]:
+        """The story's alerts, oldest first: `id`, `subscription`, `channel`, `article_id`, `status`,
+        `created_at`, `sent_at`, `digest_at`, `next_attempt_at`, `last_error`, and `message_kind` (the kind of
+        message that carried it: `digest` or a single alert; None before it is composed)."""
 
     @abstractmethod
     def alerts_by_status(self) -> dict[str, int]:
         """How many alerts are in each status."""
 
     @abstractmethod
-    def alerts_per_channel(self, since: str) -> list[Row]:
-        """`channel`, `status`, `n` of the alerts created since then."""
+    def subscription_counts(self, since: str | None) -> list[Row]:
+        """Per subscription, of the article alerts created since then (all without): `stories` matched,
+        `alerts`, `sent`, `in_digests` (sent inside a digest), `failed` (failed or broken), `waiting`."""
+
+    @abstractmethod
+    def channel_counts(self, since: str | None) -> list[Row]:
+        """Per channel, since then: `matches` (article alerts), `alerts_sent`, `messages_sent`, `digests` (sent),
+        `failed` (messages failed or broken), `health` (health notices sent: they are not alerts)."""
 
     @abstractmethod
     def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
@@ -356,5 +384,6 @@ class Store(ABC):
         """Every labelled article as an evaluation item: `labels` (is about) and `not_labels` (is not)."""
 
     @abstractmethod
-    def topic_volume_per_day(self, since: str) -> list[Row]:
-        """`day` (YYYY-MM-DD of the published, else fetched, time), `topic`, `n` of articles since then."""
+    def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
+        """(published, else fetched, time; topic) of every tagged article since then: the report counts them
+        per day in the display zone."""

@@ -122,7 +122,8 @@ class Articles(SQLiteConnection):
             yield r
 
     def stored_articles(self, since: str | None = None) -> Iterator[Row]:
-        sql = "SELECT id, url, source, title, body, attachment_text, story_id, baseline FROM articles"
+        sql = ("SELECT id, url, source, outlet, title, body, attachment_text, published_at, fetched_at, story_id, "
+               "baseline FROM articles")
         params: tuple[Any, ...] = ()
         if since:
             sql += " WHERE fetched_at >= ?"

@@ -3,20 +3,29 @@ summaries over the other concerns' tables."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..base import Row
+from ..statuses import AlertKind as K
+from ..statuses import AlertStatus as A
+from ..statuses import MessageStatus as M
 from .connection import SQLiteConnection
+
+# statuses as SQL literals (fixed sets): given up (failed, or refused by a broken channel), and still on the way
+_GAVE_UP = f"'{A.FAILED}', '{A.BROKEN}'"
+_WAITING = ",".join(f"'{s}'" for s in (A.PENDING, A.RETRY, A.SENDING, A.DIGEST))
 
 
 class Reports(SQLiteConnection):
-    def topic_volume_per_day(self, since: str) -> list[Row]:
-        return self.q(
-            "SELECT substr(coalesce(a.published_at, a.fetched_at), 1, 10) AS day, t.topic, count(*) AS n "
-            "FROM article_topics t JOIN articles a ON a.id = t.article_id "
-            "WHERE coalesce(a.published_at, a.fetched_at) >= ? GROUP BY day, t.topic ORDER BY day", (since,))
+    def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
+        return iter(self.conn.execute(
+            "SELECT coalesce(a.published_at, a.fetched_at), t.topic FROM article_topics t JOIN articles a "
+            "ON a.id = t.article_id WHERE coalesce(a.published_at, a.fetched_at) >= ?", (since,)))
 
     def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
-        return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url FROM stories s "
-                      "JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
+        return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url, "
+                      "(SELECT group_concat(t.topic) FROM article_topics t WHERE t.article_id = s.first_article_id) "
+                      "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
                       "ORDER BY s.copies DESC, s.first_seen DESC LIMIT ?", (since, limit))
 
     def source_health(self) -> list[Row]:
@@ -28,6 +37,25 @@ class Reports(SQLiteConnection):
     def alerts_by_status(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
 
-    def alerts_per_channel(self, since: str) -> list[Row]:
-        return self.q("SELECT channel, status, count(*) AS n FROM alerts WHERE created_at >= ? "
-                      "GROUP BY channel, status ORDER BY channel, status", (since,))
+    def subscription_counts(self, since: str | None) -> list[Row]:
+        return self.q(
+            "SELECT al.subscription, count(DISTINCT al.story_id) AS stories, count(*) AS alerts, "
+            f"sum(al.status = '{A.SENT}') AS sent, sum(al.status = '{A.SENT}' AND m.kind = '{K.DIGEST}') AS in_digests, "
+            f"sum(al.status IN ({_GAVE_UP})) AS failed, sum(al.status IN ({_WAITING})) AS waiting "
+            "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
+            f"WHERE al.kind = '{K.ARTICLE}' AND al.created_at >= ? GROUP BY al.subscription ORDER BY al.subscription",
+            (since or "",))
+
+    def channel_counts(self, since: str | None) -> list[Row]:
+        return self.q(
+            "SELECT channel, sum(matches) AS matches, sum(alerts_sent) AS alerts_sent, sum(messages_sent) AS messages_sent, "
+            "sum(digests) AS digests, sum(failed) AS failed, sum(health) AS health FROM ("
+            f" SELECT channel, count(*) AS matches, sum(status = '{A.SENT}') AS alerts_sent, 0 AS messages_sent, "
+            f"   0 AS digests, 0 AS failed, 0 AS health FROM alerts WHERE kind = '{K.ARTICLE}' AND created_at >= ? "
+            "   GROUP BY channel"
+            " UNION ALL"
+            f" SELECT channel, 0, 0, sum(status = '{M.SENT}' AND kind != '{K.HEALTH}'), "
+            f"   sum(status = '{M.SENT}' AND kind = '{K.DIGEST}'), sum(status IN ({_GAVE_UP})), "
+            f"   sum(status = '{M.SENT}' AND kind = '{K.HEALTH}')"
+            " FROM messages WHERE created_at >= ? GROUP BY channel) GROUP BY channel ORDER BY channel",
+            (since or "", since or ""))

@@ -28,6 +28,9 @@ class Sources(SQLiteConnection):
             self.source_state(source)
             self.db.table("source_state").update(source, fields)
 
+    def known_sources(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT source FROM source_state ORDER BY source")]
+
     def baselined_on_url(self, url: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT source FROM source_state WHERE url = ? AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",

@@ -87,6 +87,14 @@ class Stories(SQLiteConnection):
         return bool(self.one("SELECT a.baseline FROM stories s JOIN articles a ON a.id = s.first_article_id "
                              "WHERE s.id = ?", (story_id,)))
 
+    def story(self, story_id: int) -> Row | None:
+        rows = self.q("SELECT * FROM stories WHERE id = ?", (story_id,))
+        return rows[0] if rows else None
+
+    def story_articles(self, story_id: int) -> list[Row]:
+        return self.q("SELECT id, url, source, outlet, title, body, published_at, fetched_at, content_hash, baseline "
+                      "FROM articles WHERE story_id = ? ORDER BY id", (story_id,))
+
     def count_stories(self, *, since: str | None = None) -> int:
         if since is None:
             return int(self.one("SELECT count(*) FROM stories") or 0)

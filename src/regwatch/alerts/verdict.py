@@ -1,0 +1,128 @@
+"""Why a stored article alerted a subscription, or why not; and what a subscription would send.
+
+The rules are those `enqueue_for` applied when the article was stored, read back from the store,
+in the same order: an article stored by a baseline never alerts; nor one older than
+`crawl.max_article_age` when it was stored; nor a copy joining a story that began in a baseline;
+then the subscription's filters (sources, topics, keywords); then one alert per story per
+subscription and channel — a later copy joins the story's alert. The topics are those stored
+with the article (what the classifier said then; `regwatch eval --store` re-tags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..pipeline.dates import too_old
+from ..pipeline.store import Store
+from .subscriptions import judge
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def held_back(store: Store, cfg: Any, article: dict[str, Any], first_of_story: bool) -> tuple[str, str] | None:
+    """(outcome, reason) when the article could alert no subscription at all, else None."""
+    if article["baseline"]:
+        return "baseline", (f"stored by the baseline of {article['source']} (a source's first run stores what is "
+                            "already there and alerts nothing)")
+    published, stored = _when(article["published_at"]), _when(article["fetched_at"])
+    if too_old(published, cfg.crawl.max_article_age, stored):
+        days = (stored - published).total_seconds() / 86400 if stored and published else 0
+        return "too old", (f"published {days:.1f} days before it was stored, more than crawl.max_article_age: "
+                           "stored, never alerted")
+    if not first_of_story and article["story_id"] is not None and store.story_started_in_baseline(article["story_id"]):
+        return "baseline story", ("joined a story that began in a baseline (old news when regwatch started watching): "
+                                  "its copies never alert")
+    return None
+
+
+@dataclass
+class Verdict:
+    """One subscription and channel, for one article."""
+
+    subscription: str
+    channel: str
+    outcome: str                      # alerted | baseline | too old | baseline story | source filtered |
+                                      # topic not matched | keyword not matched | already alerted | not queued
+    reason: str
+    alert: dict[str, Any] | None = None    # the outbox row that carried it (its own, or the story's)
+
+    @property
+    def alerted(self) -> bool:
+        return self.outcome == "alerted"
+
+
+def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) -> list[Verdict]:
+    """For each configured subscription and channel: did this stored article alert it, and if not, why."""
+    story = store.story(article["story_id"]) if article["story_id"] is not None else None
+    first = story is None or story["first_article_id"] == article["id"]
+    alerts = store.story_alerts(article["story_id"]) if story else []
+    held = held_back(store, cfg, article, first)
+    out = []
+    for sub in cfg.subscriptions:
+        j = judge(sub, source=article["source"], topics=topics, title=article["title"] or "", body=article["body"] or "")
+        for ch in sub.channels:
+            theirs = [a for a in alerts if a["subscription"] == sub.name and a["channel"] == ch]
+            own = next((a for a in theirs if a["article_id"] == article["id"]), None)
+            if own is not None:
+                out.append(Verdict(sub.name, ch, "alerted", j.reason if j.wants else "", own))
+            elif held:
+                out.append(Verdict(sub.name, ch, held[0], held[1]))
+            elif not j.wants:
+                outcome, _, reason = j.reason.partition(": ")
+                out.append(Verdict(sub.name, ch, outcome, reason))
+            elif theirs:
+                a = theirs[0]
+                out.append(Verdict(sub.name, ch, "already alerted",
+                                   f"joined a story already alerted (alert #{a['id']}, from article #{a['article_id']})", a))
+            else:
+                out.append(Verdict(sub.name, ch, "not queued",
+                                   "it matches now, but no alert was queued when it was stored: the subscription, its "
+                                   "channels or the topic packs changed since"))
+    return out
+
+
+@dataclass
+class WouldSend:
+    """A story a subscription would have alerted, from its first matching copy."""
+
+    story_id: int
+    article: dict[str, Any]
+    keyword: str | None
+    copies: int = 1                                   # matching copies in the period
+    held: str | None = None                           # why it would not alert (with `everything`)
+    alerts: list[dict[str, Any]] = field(default_factory=list)   # what the outbox holds for it and this subscription
+
+
+def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: bool = False) -> tuple[list[WouldSend], int]:
+    """The stories a subscription would have alerted from what was stored since then, newest first,
+    without sending anything; and how many more matched but could not alert (baseline, too old).
+    With `everything`, those are listed too, each with its reason."""
+    by_story: dict[int, WouldSend] = {}
+    held_count = 0
+    first_seen: dict[int, int] = {}
+    for a in store.stored_articles(since):
+        a["topics"] = store.topics_by_article([a["id"]])[a["id"]]      # as stored: what the classifier said then
+        j = judge(sub, source=a["source"], topics=set(a["topics"]), title=a["title"] or "", body=a["body"] or "")
+        if not j.wants:
+            continue
+        sid = a["story_id"] if a["story_id"] is not None else -a["id"]
+        if sid in by_story:
+            by_story[sid].copies += 1
+            continue
+        if sid in first_seen:
+            continue
+        story = store.story(a["story_id"]) if a["story_id"] is not None else None
+        held = held_back(store, cfg, a, story is None or story["first_article_id"] == a["id"])
+        if held and not everything:
+            held_count += 1
+            first_seen[sid] = a["id"]
+            continue
+        by_story[sid] = WouldSend(sid, a, j.keyword, held=held[1] if held else None)
+    out = sorted(by_story.values(), key=lambda w: w.article["fetched_at"] or "", reverse=True)
+    for w in out:
+        if w.story_id > 0:
+            w.alerts = [x for x in store.story_alerts(w.story_id) if x["subscription"] == sub.name]
+    return out, held_count

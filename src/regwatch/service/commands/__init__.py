@@ -1,0 +1,9 @@
+"""The `regwatch` commands, one module per group; `service/cli.py` puts them on the `regwatch` group.
+
+- `service`: init, run, baseline, demo
+- `tools`: extract, classify, eval, label, topics
+- `reading`: search, export, report, sources
+- `outbox`: alerts (and `alerts test`), subscriptions (and `subscriptions test`)
+- `why`: why
+- `common`: the options they share, `Setup`, and one line (exit 2) for a user's mistake
+"""

@@ -1,0 +1,167 @@
+"""What every command shares: its options, one line (exit 2) for a user's mistake, and `Setup`.
+
+As sqlite-utils' `cli.py` does, an option used by several commands is written once here and put
+on each command as a decorator (`@config_option`, `@json_option`, `@since_option()`,
+`@limit_option(20)`), and library errors become one line by one decorator (`@user_errors`).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from ...pipeline.classify import Classifier, PackError, Topic, load_topics
+from ...pipeline.searchtext import QueryError
+from ...pipeline.store import Store, StoreError
+from ...pipeline.timeutil import iso
+from ..config import Config, ConfigError, check_topics, load_config
+from ..output import Clock
+from ..topics import load_classifier
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(click.ClickException):
+    """One clear line for the user, exit 2; never a traceback."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"regwatch: {self.format_message()}", err=True)
+
+
+# what a user can get wrong (a config, a file, a query, a store path), said in one line
+USER_MISTAKES = (ConfigError, PackError, QueryError, StoreError)
+
+
+def user_errors(fn: F) -> F:
+    """Turn what users can get wrong into one line and exit code 2. A closed pipe (`| head`) is
+    no error: click ends quietly on EPIPE, so it is let through, and stdout is flushed here, where
+    click still sees it, rather than at exit."""
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        try:
+            result = fn(*a, **kw)
+            sys.stdout.flush()
+            return result
+        except BrokenPipeError:
+            raise
+        except USER_MISTAKES as e:
+            raise UserError(str(e)) from None
+        except OSError as e:      # a file that cannot be read or written
+            raise UserError(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)) from None
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+    return wrapper  # type: ignore[return-value]
+
+
+# -- shared options -------------------------------------------------------------------------------
+
+config_option = click.option(
+    "-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Config file (default: $REGWATCH_CONFIG, else ./regwatch.toml, else the embedded default).")
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="One JSON object per line instead of columns (times: ISO 8601 with the display zone's offset).")
+
+
+def since_option(default: str | None = None, what: str = "stored or published") -> Callable[[F], F]:
+    return click.option("--since", default=default, show_default=default is not None,
+                        help=f"Only what was {what} since: a duration back from now (7d, 12h) or a date "
+                             "(2026-12-01, read in the display zone, Beijing time by default).")
+
+
+def limit_option(default: int, what: str = "rows") -> Callable[[F], F]:
+    return click.option("--limit", default=default, show_default=True, type=click.IntRange(1, None),
+                        help=f"At most this many {what}.")
+
+
+# -- what a command works on ------------------------------------------------------------------------
+
+class Setup:
+    """The config a command was given, and what it opens from it, each loaded when first asked for."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+
+    @cached_property
+    def cfg(self) -> Config:
+        return load_config(self.config_path)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return Clock(self.cfg.display.tz)
+
+    def since(self, value: str | None, what: str = "--since") -> datetime | None:
+        try:
+            return self.clock.since(value, what)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+
+    def since_iso(self, value: str | None) -> str | None:
+        return iso(self.since(value))
+
+    @cached_property
+    def store(self) -> Store:
+        """The store, if it exists: a command that only reads never makes one."""
+        path = self.cfg.store.path
+        if path != ":memory:" and not Path(path).exists():
+            where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
+            run = "regwatch run --once" + (f" -c {self.config_path}" if self.config_path else "")
+            raise UserError(f"no store at {path}{where} yet: `{run}` makes it")
+        return Store(path)
+
+    def has_store(self) -> bool:
+        return self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
+
+    @cached_property
+    def topics(self) -> list[Topic]:
+        """The loaded packs' topics (the subscriptions' topics checked against them)."""
+        try:
+            topics = load_topics(self.cfg.topics.packs, self.cfg.topics.files)
+        except PackError as e:
+            raise ConfigError(f"{self.cfg.path}: topics: {e}") from None
+        check_topics(self.cfg, {t.id for t in topics})
+        return topics
+
+    @cached_property
+    def topic_names(self) -> dict[str, str]:
+        return {t.id: t.name for t in self.topics}
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        """The classifier the pipeline uses: the packs' rules and, unless `[topics] model = ""`, the learned stage."""
+        return load_classifier(self.cfg)
+
+    @cached_property
+    def rules(self) -> Classifier:
+        """The packs' rules alone (`eval --rules`; what `train` learns over)."""
+        return load_classifier(self.cfg, rules_only=True)
+
+    def check_topic(self, topic: str | None) -> str | None:
+        """A `--topic` filter names a topic of the loaded packs (a typo is no silent empty answer)."""
+        if topic is not None and topic not in self.topic_names:
+            raise UserError(f"no topic {topic!r}; known topics: {', '.join(sorted(self.topic_names))}")
+        return topic
+
+    def check_source(self, source: str | None) -> str | None:
+        """A `--source` filter names a configured source, or one that has run on the store."""
+        if source is None:
+            return None
+        known = {s.name for s in self.cfg.sources}
+        if self.has_store():
+            known.update(self.store.known_sources())
+        if source not in known:
+            raise UserError(f"no source {source!r}; known sources: {', '.join(sorted(known)) or 'none'}")
+        return source
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,177 @@
+"""Commands that read the store: `search`, `export`, `report`, `sources`.
+
+They never make a store (a missing one is one line), never need the channels' secrets, and
+refuse a filter that names no known topic or source instead of answering with nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ...pipeline.queries import export_rows, search as do_search, sources_overview
+from ...pipeline.redact import redact
+from ..durations import format_duration
+from ..output import STATUS_STYLE, Table, echo, json_line, note, safe
+from .common import Setup, config_option, json_option, limit_option, since_option, user_errors
+
+CSV_BOM = "\ufeff"     # Excel reads a CSV as UTF-8 (Chinese intact) only when it starts with one
+
+
+@click.command()
+@click.argument("query")
+@click.option("--topic", help="Only articles tagged with this topic (see `regwatch topics`).")
+@click.option("--source", help="Only articles of this source (see `regwatch sources`).")
+@since_option(what="published (or, without a date, stored)")
+@click.option("--until", help="Only before: a duration back from now or a date (read in the display zone).")
+@limit_option(20, "results")
+@json_option
+@config_option
+@user_errors
+def search(query: str, topic: str | None, source: str | None, since: str | None, until: str | None, limit: int,
+           as_json: bool, config_path: str | None) -> None:
+    """Full-text search of the store: Chinese words of two characters or more, English words, "phrases",
+    AND / OR / NOT. Ranked, with a snippet, the topics and how many copies the story has."""
+    setup = Setup(config_path)
+    setup.check_topic(topic)
+    setup.check_source(source)
+    clock = setup.clock
+    rows = do_search(setup.store, query, topic=topic, source=source, since=setup.since(since),
+                     until=setup.since(until, "--until"), limit=limit)
+    t = Table([(f"published ({clock.label})", None, False), ("source", 20, False), ("topics", 30, False),
+               ("copies", None, True), ("title", None, False)])
+    for r in rows:
+        when = r["published_at"] or r["fetched_at"]
+        if as_json:
+            json_line({"id": r["id"], "url": r["url"], "title": r["title"], "source": r["source"], "outlet": r["outlet"],
+                       "published_at": clock.iso(r["published_at"]), "topics": r["topics"], "story_id": r["story_id"],
+                       "story_size": r["story_size"], "snippet": r["snippet"]})
+        else:
+            t.add(clock.short(when), r["source"], ", ".join(setup.topic_names.get(x, x) for x in r["topics"]) or "-",
+                  f"×{r['story_size']}", (safe(r["title"]), "title"),
+                  under=[f"#{r['id']}  {safe(r['snippet'])}", safe(r["url"])])
+    t.print()
+    if not rows:
+        filters = [f"topic {topic}"] * bool(topic) + [f"source {source}"] * bool(source) + \
+                  [f"since {clock.full(setup.since(since))}"] * bool(since) + [f"until {clock.full(setup.since(until))}"] * bool(until)
+        note(f"no results for {query!r}" + (f" ({', '.join(filters)})" if filters else ""))
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True,
+              help="CSV (with a BOM, so that Excel reads Chinese) or JSON lines.")
+@since_option(what="stored")
+@click.option("--topic", help="Only articles tagged with this topic (see `regwatch topics`).")
+@click.option("--body/--no-body", default=False, help="Include the article text (`body`; `regwatch classify` reads it).")
+@config_option
+@user_errors
+def export(fmt: str, since: str | None, topic: str | None, body: bool, config_path: str | None) -> None:
+    """Articles with their topics and story, as CSV or JSON lines on stdout (times in the display zone)."""
+    import json
+
+    setup = Setup(config_path)
+    setup.check_topic(topic)
+    clock = setup.clock
+    out = click.get_text_stream("stdout")
+    writer = None
+    for r in export_rows(setup.store, setup.since(since), topic):
+        if not body:
+            r.pop("body")
+        r["published_at"], r["fetched_at"] = clock.iso(r["published_at"]), clock.iso(r["fetched_at"])
+        if fmt == "jsonl":
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+            continue
+        r["topics"] = ";".join(r["topics"])
+        if writer is None:
+            out.write(CSV_BOM)
+            writer = csv.DictWriter(out, fieldnames=list(r))
+            writer.writeheader()
+        writer.writerow({k: csv_cell(v) for k, v in r.items()})
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A spreadsheet never runs a cell from the web as a formula: a leading = + - @ (or tab, CR) gets a `'`."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA) else value
+
+
+@click.command()
+@since_option(default="30d", what="published or stored")
+@click.option("--out", "out_path", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the page.")
+@config_option
+@user_errors
+def report(since: str, out_path: str, config_path: str | None) -> None:
+    """One self-contained HTML page: topic volume per day, largest stories, alerts per subscription and
+    channel, source health."""
+    from ...pipeline.report import render
+
+    setup = Setup(config_path)
+    page = render(setup.store, setup.since(since), secrets=setup.cfg.secrets, tz=setup.cfg.display.tz,
+                  topic_names=setup.topic_names)
+    Path(out_path).write_text(page, encoding="utf-8")
+    echo(f"wrote {out_path}")
+
+
+@click.command()
+@click.option("--pack", "pack", is_flag=True, help="List the bundled source pack (with each source's note) instead.")
+@json_option
+@config_option
+@user_errors
+def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
+    """Each source's health: state, last run, found / new / errors, articles stored, and why it is not ok."""
+    if pack:
+        _pack(as_json)
+        return
+    setup = Setup(config_path)
+    cfg, clock = setup.cfg, setup.clock
+    names = [s.name for s in cfg.sources]
+    if not setup.has_store():
+        note(f"no store at {cfg.store.path} yet: every source below has never run")
+        rows = [{"source": n, "state": "never run", "baselined": False, "baselined_at": None, "last_run": None,
+                 "last_success": None, "found": None, "new": None, "errors": None, "deferred": None, "too_old": None,
+                 "statuses": {}, "last_error": None, "skipped": 0, "articles": 0} for n in names]
+    else:
+        rows = sources_overview(setup.store, names)
+    t = Table([("source", 28, False), ("state", None, False), (f"last run ({clock.label})", None, False),
+               ("found", None, True), ("new", None, True), ("errors", None, True), ("stored", None, True)])
+    dash = lambda v: "-" if v is None else str(v)  # noqa: E731
+    for r in rows:
+        r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
+        if as_json:
+            json_line({**r, "last_run": clock.iso(r["last_run"]), "last_success": clock.iso(r["last_success"]),
+                       "baselined_at": clock.iso(r["baselined_at"])})
+            continue
+        notes = []
+        if r["last_run"] and not r["baselined"]:
+            notes.append("not yet baselined: its first run that stores what its list names is the baseline "
+                         "(stored, no alerts)")
+        if r["deferred"]:
+            notes.append(f"{r['deferred']} new articles deferred to the next run (max_articles_per_source)")
+        if r["skipped"]:
+            notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
+        if r["last_error"] and r["state"] != "ok":
+            notes.append(safe(r["last_error"][:160]))
+        t.add(r["source"], (r["state"], STATUS_STYLE.get(r["state"])), clock.short(r["last_run"]), dash(r["found"]),
+              dash(r["new"]), dash(r["errors"]), str(r["articles"]), under=notes)
+    t.print()
+
+
+def _pack(as_json: bool) -> None:
+    from ..source_packs import bundled_source_packs, load_source_pack
+
+    t = Table([("pack", None, False), ("source", 28, False), ("kind", None, False), ("every", None, True),
+               ("url", None, False)])
+    for name in bundled_source_packs():
+        for s in load_source_pack(name):
+            every = f"cron {s.cron}" if s.cron else format_duration(s.every)
+            if as_json:
+                json_line({"pack": name, "name": s.name, "kind": s.kind, "url": s.url, "every": every, "note": s.note})
+            else:
+                t.add(name, s.name, s.kind, every, s.url, under=[s.note] if s.note else [])
+    t.print()

@@ -1,0 +1,96 @@
+"""Commands that run the service: `init`, `run`, `baseline`, `demo`.
+
+`app`, `reactor` and `demo` are imported inside the commands: they import Scrapy and Twisted, and
+the asyncio reactor must be installed before anything imports `twisted.internet.reactor`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import load_config
+from .common import UserError, config_option, user_errors
+
+STARTER = Path(__file__).resolve().parent.parent / "starter.toml"
+
+
+def quiet_libraries(verbose: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("regwatch").setLevel(logging.INFO if verbose else logging.WARNING)
+    # Scrapy, Twisted and APScheduler report through regwatch (source health, the outbox), not
+    # with their own tracebacks: a dead source is one line in `regwatch sources`, not a stack.
+    for name in ("scrapy", "twisted", "py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.captureWarnings(True)
+
+
+def summary(result) -> None:
+    click.echo(f"regwatch: {result.summary()}", err=True)
+
+
+@click.command()
+@click.argument("path", default="regwatch.toml", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@user_errors
+def init(path: str, force: bool) -> None:
+    """Write a commented starter regwatch.toml (alerts on the terminal until you add a chat channel)."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise UserError(f"{p} exists; use --force to overwrite it")
+    p.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {p}: edit its sources, channels and subscriptions, then `regwatch run --once -c {p}`")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One full cycle of every source, deliver what is due, exit (for cron).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each cycle.")
+@config_option
+@user_errors
+def run(once: bool, verbose: bool, config_path: str | None) -> None:
+    """The daemon: every source on its schedule until SIGTERM/SIGINT (or one cycle with --once)."""
+    from .. import reactor
+    from ..app import App
+
+    quiet_libraries(verbose or not once)
+    app = App(load_config(config_path))
+    try:
+        if once:
+            summary(reactor.run(app.once))
+        else:
+            reactor.run(app.daemon)
+    finally:
+        app.close()
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@config_option
+@user_errors
+def baseline(sources: tuple[str, ...], config_path: str | None) -> None:
+    """Crawl SOURCES (default: all) and store without alerting (what a source's first run does by itself)."""
+    from .. import reactor
+    from ..app import App
+
+    quiet_libraries(False)
+    app = App(load_config(config_path))
+    try:
+        names = list(sources) or None
+        app.enabled_sources(names)
+        summary(reactor.run(lambda: app.cycle(app.enabled_sources(names), baseline_all=True)))
+    finally:
+        app.close()
+
+
+@click.command()
+@click.option("--keep", type=click.Path(file_okay=False), default=None,
+              help="Keep the demo's store in this folder (without it, the demo's temporary folder is removed).")
+@user_errors
+def demo(keep: str | None) -> None:
+    """The whole flow offline: a bundled local replay site, alerts printed here."""
+    from ..demo import run_demo
+
+    run_demo(keep)

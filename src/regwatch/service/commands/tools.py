@@ -1,0 +1,340 @@
+"""Commands that read pages and tune topics: `extract`, `classify`, `eval`, `label`, `topics`.
+
+None of them sends anything or needs the channels' secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from ...defaults import SOURCE_TZ, USER_AGENT
+from ..output import Table, echo, json_line, note, plural, safe
+from .common import Setup, UserError, config_option, json_option, since_option, user_errors
+
+FETCH_TIMEOUT = 30.0     # seconds for `extract URL`
+
+
+# -- extract --------------------------------------------------------------------------------------
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@json_option
+@click.option("--tz", default=SOURCE_TZ, show_default=True, help="Time zone for page times written without an offset.")
+@user_errors
+def extract(inputs: tuple[str, ...], as_json: bool, tz: str) -> None:
+    """What regwatch reads from a page (a FILE or an http(s) URL): title, body, published time, language.
+
+    Each input that cannot be read is one line on stderr; the exit code is 2 if any failed."""
+    from ...pipeline.extract import ExtractError, extract_bytes
+
+    failed = 0
+    for inp in inputs:
+        try:
+            body, ctype = _fetch(inp)
+            ex = extract_bytes(body, url=inp if inp.startswith(("http://", "https://")) else None,
+                               content_type=ctype, tz=tz)
+        except (ExtractError, OSError, ValueError) as e:
+            failed += 1
+            if as_json:
+                json_line({"input": inp, "error": str(e)})
+            click.echo(f"regwatch: {safe(inp)}: {safe(e)}", err=True)
+            continue
+        d = {"input": inp, **ex.to_json()}
+        d.pop("encoding", None)
+        d.pop("date_from", None)
+        if as_json:
+            json_line(d)
+        else:
+            echo((f"# {safe(d['title'])}", "head"))
+            echo((f"{d['published_at'] or 'no date'} · {d['lang']} · {safe(inp)}", "dim"))
+            echo("")
+            echo(safe(d["body"], keep="\n"))
+            echo("")
+    if failed:
+        raise SystemExit(2)
+
+
+def _fetch(inp: str) -> tuple[bytes, str | None]:
+    """A page's bytes: from the web (a 404, a refused connection or no network is an OSError with
+    one line to show), or from a file (`.gz` decompressed)."""
+    if inp.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            r = httpx.get(inp, follow_redirects=True, timeout=FETCH_TIMEOUT, headers={"User-Agent": USER_AGENT})
+        except httpx.HTTPError as e:
+            raise OSError(f"cannot fetch: {type(e).__name__}: {e}") from None
+        if r.status_code >= 400:
+            raise OSError(f"HTTP {r.status_code} {r.reason_phrase}")
+        return r.content, r.headers.get("content-type")
+    p = Path(inp)
+    if not p.is_file():
+        raise OSError("no such file" if not p.exists() else "not a file")
+    data = p.read_bytes()
+    if inp.endswith(".gz"):
+        import gzip
+
+        data = gzip.decompress(data)
+    return data, None
+
+
+# -- classify -------------------------------------------------------------------------------------
+
+def read_items(path: str) -> Iterator[dict[str, Any]]:
+    """JSONL with id / title / text (or body, as `regwatch export --body` writes it), or plain text
+    (the first line is the title). A JSON line with neither text nor body is tagged on its title,
+    with a warning on stderr."""
+    try:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+    lines = [l for l in raw.splitlines() if l.strip()]
+    if not (lines and all(l.lstrip().startswith("{") for l in lines)):
+        title, _, text = raw.partition("\n")
+        yield {"id": None, "title": title.strip(), "text": text}
+        return
+    name = "stdin" if path == "-" else path
+    for n, line in enumerate(lines, 1):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{name}:{n}: not a JSON line ({e.msg})") from None
+        if not isinstance(item, dict):
+            raise UserError(f"{name}:{n}: expected an object with title and text")
+        if item.get("text") is None:
+            if item.get("body") is not None:
+                item["text"] = item["body"]
+            else:
+                note(f"{name}:{n}: no `text` or `body` (tagged on its title alone)")
+        yield item
+
+
+@click.command()
+@click.argument("path", default="-")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (the default for JSONL input).")
+@click.option("--explain", is_flag=True, help="Every topic's score against its threshold, the signals that "
+                                              "fired and the required words missing.")
+@config_option
+@user_errors
+def classify(path: str, as_json: bool, explain: bool, config_path: str | None) -> None:
+    """Tag JSONL (id, title, text or body) or plain text (first line = title) from PATH or stdin (-)."""
+    setup = Setup(config_path)
+    clf = setup.classifier
+    for item in read_items(path):
+        title, text = item.get("title") or "", item.get("text") or ""
+        if explain:
+            rows = clf.explain(title, text)
+            if as_json:
+                json_line({"id": item.get("id"), "topics": rows})
+            else:
+                print_explain(item.get("id"), title, rows, setup.topic_names)
+            continue
+        tags = clf.classify(title, text)
+        out = {"id": item.get("id"), "topics": [{"id": t.topic, "score": round(t.score, 2), "evidence": t.evidence}
+                                                for t in tags]}
+        if as_json or item.get("id") is not None:
+            json_line(out)
+        else:
+            echo(", ".join(f"{t['id']} ({t['score']})" for t in out["topics"]) or "(no topic)")
+
+
+def print_explain(item_id: Any, title: str, rows: list[dict[str, Any]], names: dict[str, str]) -> None:
+    """`classify --explain` and `why`: each topic's rules score against its threshold (and, with the learned
+    stage, its probability against its threshold), then what fired and what was missing."""
+    if item_id is not None or title:
+        echo((f"{'#' + str(item_id) + ' ' if item_id is not None else ''}{safe(title)}", "head"))
+    learned = any("probability" in r for r in rows)
+    cols = [("topic", None, False), ("name", 24, False), ("score / threshold", None, True)]
+    if learned:
+        cols.append(("learned p / threshold", None, True))
+    t = Table([*cols, ("tagged", None, False)])
+    for r in sorted(rows, key=lambda r: (not r["tagged"], -r["score"])):
+        fired = [f"{safe(e['term'])} ({e['where']} {e['weight']:+g})" for e in r["evidence"]]
+        under = []
+        if fired:
+            under.append("fired: " + ", ".join(fired))
+        if r["missing_required"]:
+            under.append("missing a required word, e.g. " + ", ".join(safe(w) for w in r["missing_required"]))
+        if r.get("model_evidence"):
+            under.append("learned: weighed most " + ", ".join(f"{safe(m['feature'])} (+{m['contribution']:g})"
+                                                             for m in r["model_evidence"][:6]))
+        cells = [r["topic"], names.get(r["topic"], ""), f"{r['score']:g} / {r['threshold']:g}"]
+        if learned:
+            cells.append(f"{r['probability']:.2f} / {r['model_threshold']:.2f}" if "probability" in r else "-")
+        t.add(*cells, ("yes", "ok") if r["tagged"] else ("no", "dim"), under=under)
+    t.print()
+
+
+# -- eval -----------------------------------------------------------------------------------------
+
+@click.command(name="eval")
+@click.argument("path", required=False)
+@click.option("--store", "use_store", is_flag=True, help="Backtest: re-tag the stored articles with the current packs.")
+@click.option("--labels", "use_labels", is_flag=True, help="Score the packs on the corrections kept by `regwatch label`.")
+@click.option("--folds", type=click.IntRange(2, 20),
+              help="k-fold cross-validation by event (mean and spread); the learned stage is retrained per fold.")
+@click.option("--rules", "rules_only", is_flag=True, help="The packs' rules alone, without the learned stage.")
+@since_option(what="stored (with --store)")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as one JSON document.")
+@click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
+@config_option
+@user_errors
+def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None, rules_only: bool, since: str | None,
+          as_json: bool, mistakes: bool, config_path: str | None) -> None:
+    """Precision / recall / F1 per topic against a labeled JSONL (`labels`); with --labels, against your
+    corrections in the store; with --store, what the current packs would tag and alert differently."""
+    from ...pipeline.evaluate import cross_validate, evaluate
+
+    setup = Setup(config_path)
+    clf = setup.rules if rules_only else setup.classifier
+    if use_store:
+        _backtest(setup, clf, since, as_json)
+        return
+    if use_labels:
+        items = setup.store.labelled_articles()
+        if not items:
+            raise UserError("no labels in the store yet: add some with `regwatch label URL_OR_ID --topic T` / `--not T`")
+    elif not path:
+        raise UserError("give a labeled JSONL file, --labels (your corrections) or --store (a backtest)")
+    else:
+        items = list(read_items(path))
+    if folds:
+        if clf.model is not None:       # the learned stage learns each fold anew, from that fold's training part
+            from ...pipeline.classify import Classifier
+            from ...pipeline.learned import train as train_model
+
+            rules = Classifier(clf.topics)
+            make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_))  # noqa: E731
+        else:
+            make = lambda items_: clf  # noqa: E731
+        cv = cross_validate(items, folds, make).summary()
+        if as_json:
+            click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
+            return
+        f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
+        echo(f"{cv['folds']}-fold cross-validation by event, {cv['articles']} articles")
+        echo(f"micro-F1   {f(cv['micro_f1'])}\nprecision  {f(cv['precision'])}\nrecall     {f(cv['recall'])}")
+        for lang, st in cv["recall_by_lang"].items():
+            echo(f"recall {lang:3} {f(st)}")
+        for t, st in cv["topics_f1"].items():
+            echo(f"F1 {t:20} {f(st)}")
+        return
+    report = evaluate(clf, items)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        return
+    t = Table([("topic", None, False), ("P", None, True), ("R", None, True), ("F1", None, True), ("tp", None, True),
+               ("fp", None, True), ("fn", None, True)])
+    rows = [*report.topics.items(), ("micro", report.micro), *((f"micro, {k}", v) for k, v in sorted(report.by_lang.items()))]
+    for name, s in rows:
+        t.add(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.tp), str(s.fp), str(s.fn))
+    t.print()
+    echo(f"{report.n} articles; {report.negatives_tagged} of {report.negatives} negatives tagged")
+    if mistakes:
+        for m in report.mistakes:
+            ev = ", ".join(e["term"] for e in m.get("evidence", []))
+            echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {safe(str(m['title'])[:50])}" + (f"  [{ev}]" if ev else ""))
+
+
+def _backtest(setup: Setup, clf: Any, since: str | None, as_json: bool) -> None:
+    from ..backtest import backtest
+
+    result = backtest(setup.store, clf, setup.cfg.subscriptions, setup.since_iso(since))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    for c in result["changed"]:
+        change = " ".join([*(f"+{t}" for t in c["added"]), *(f"-{t}" for t in c["removed"])])
+        subs = ""
+        if c.get("would_alert"):
+            subs += f"  would alert: {', '.join(c['would_alert'])}"
+        if c.get("would_not_alert"):
+            subs += f"  would not alert: {', '.join(c['would_not_alert'])}"
+        echo((f"#{c['id']:<6}", "id"), f" {change:40} {safe((c['title'] or '')[:50])}{subs}")
+    gained = ", ".join(f"{k} +{v}" for k, v in result["alerts_gained"].items()) or "none"
+    lost = ", ".join(f"{k} -{v}" for k, v in result["alerts_lost"].items()) or "none"
+    echo(f"{plural(result['articles'], 'stored article')} in {plural(result['stories'], 'story', 'stories')}, "
+         f"{len(result['changed'])} tagged differently; alerts (one per story) gained: {gained}; lost: {lost}")
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("--labels", "use_labels", is_flag=True, help="Learn from your corrections in the store too.")
+@click.option("--select", is_flag=True,
+              help="Keep the model only for topics where it beats the rules in a cross-validation by event.")
+@click.option("--out", "out_path", default="regwatch-model.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the model.")
+@config_option
+@user_errors
+def train(paths: tuple[str, ...], use_labels: bool, select: bool, out_path: str, config_path: str | None) -> None:
+    """Rebuild the learned stage from labelled JSONL files (e.g. the project's eval/dev.jsonl) and, with
+    --labels, your corrections; then set `[topics] model = "<out>"` to use it."""
+    from ...pipeline.learned import ModelError
+    from ...pipeline.learned import train as train_model
+
+    if not paths and not use_labels:
+        raise UserError("give labelled JSONL files (eval/dev.jsonl of the project) and/or --labels")
+    setup = Setup(config_path)
+    rules = setup.rules
+    items = [it for p in paths for it in read_items(p)]
+    if use_labels:
+        items += setup.store.labelled_articles()
+    if not items:
+        raise UserError("nothing to learn from: the files and the store hold no labelled articles")
+    try:
+        model = train_model(rules, items, select=select)
+    except ModelError as e:
+        raise UserError(str(e)) from None
+    model.save(out_path)
+    echo(f"wrote {out_path}: {len(items)} articles, {len(model.topics)} topics learned; "
+         f'use it with [topics] model = "{out_path}"')
+
+
+# -- label, topics --------------------------------------------------------------------------------
+
+@click.command()
+@click.argument("article")
+@click.option("--topic", "topics", multiple=True, help="The article IS about this topic (repeatable).")
+@click.option("--not", "nots", multiple=True, help="The article is NOT about this topic (repeatable).")
+@config_option
+@user_errors
+def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], config_path: str | None) -> None:
+    """Correct the tagging of a stored ARTICLE (its id or URL): kept in the store for `eval --labels`."""
+    if not topics and not nots:
+        raise UserError("say what the article is about: --topic T and/or --not T")
+    setup = Setup(config_path)
+    for t in (*topics, *nots):
+        setup.check_topic(t)
+    store = setup.store
+    row = store.find_article(article)
+    if row is None:
+        raise UserError(f"no stored article {article!r} (give its id, as `regwatch search --json` shows, or its URL)")
+    with store.tx():
+        for t in topics:
+            store.set_label(row["id"], t, True)
+        for t in nots:
+            store.set_label(row["id"], t, False)
+    shown = ", ".join([*topics, *(f"not {t}" for t in nots)])
+    echo((f"#{row['id']}", "id"), f" {safe(row['title'] or row['url'])}: {shown}")
+
+
+@click.command()
+@json_option
+@config_option
+@user_errors
+def topics(as_json: bool, config_path: str | None) -> None:
+    """The topics of the loaded packs: id, Chinese name, pack, threshold, what each is about."""
+    setup = Setup(config_path)
+    t = Table([("id", None, False), ("name", None, False), ("pack", None, False), ("threshold", None, True)])
+    for topic in setup.topics:
+        if as_json:
+            json_line({"id": topic.id, "name": topic.name, "pack": topic.pack, "threshold": topic.threshold,
+                       "description": topic.description})
+        else:
+            t.add(topic.id, topic.name, topic.pack, f"{topic.threshold:g}", under=[topic.description] if topic.description else [])
+    t.print()

@@ -1,0 +1,124 @@
+"""`regwatch why ARTICLE`: why a stored article was tagged, joined its story, and alerted — or did not.
+
+Three answers, from the store and the config: every topic's score against its threshold with the
+signals that fired and the required words missing (the current packs, beside the tags stored);
+its story and why it belongs there; and for each subscription and channel, the alert it made or
+the reason it made none (baseline, too old, a filter, a story already alerted…).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ...alerts.verdict import Verdict, verdicts
+from ...pipeline.stories import same_story
+from ...pipeline.store import Store
+from ..output import Clock, Table, echo, safe
+from .common import Setup, UserError, config_option, json_option, user_errors
+from .tools import print_explain
+
+
+@click.command()
+@click.argument("article")
+@json_option
+@config_option
+@user_errors
+def why(article: str, as_json: bool, config_path: str | None) -> None:
+    """Why stored ARTICLE (its id, #id, or URL) was tagged, joined its story, and alerted each
+    subscription — or, for each that it did not alert, why not."""
+    setup = Setup(config_path)
+    store, clock = setup.store, setup.clock
+    a = store.find_article(article)
+    if a is None:
+        raise UserError(f"no stored article {article!r} (give its id, as `regwatch search` shows it, or its URL)")
+    stored = store.topics_of(a["id"])
+    text = (a["body"] or "") + ("\n" + a["attachment_text"] if a.get("attachment_text") else "")
+    explained = setup.classifier.explain(a["title"] or "", text)
+    now_tagged = {t.topic for t in setup.classifier.classify(a["title"] or "", text)}
+    story = store.story(a["story_id"]) if a["story_id"] is not None else None
+    joined = story_reason(store, a, story)
+    results = verdicts(store, setup.cfg, a, {t["topic"] for t in stored})
+    if as_json:
+        click.echo(json.dumps({
+            "article": {"id": a["id"], "url": a["url"], "title": a["title"], "source": a["source"], "outlet": a["outlet"],
+                        "published_at": clock.iso(a["published_at"]), "stored_at": clock.iso(a["fetched_at"]),
+                        "baseline": bool(a["baseline"])},
+            "topics_stored": [t["topic"] for t in stored], "topics_now": sorted(now_tagged), "explain": explained,
+            "story": {"id": a["story_id"], "copies": story["copies"] if story else 1, "reason": joined},
+            "subscriptions": [{"subscription": v.subscription, "channel": v.channel, "outcome": v.outcome,
+                               "reason": v.reason, "alert": _alert_json(v.alert, clock)} for v in results],
+        }, ensure_ascii=False, indent=1))
+        return
+
+    echo((f"#{a['id']} {safe(a['title'] or '(no title)')}", "head"))
+    echo(f"  {safe(a['url'])}")
+    echo(f"  source {a['source']}" + (f" ({safe(a['outlet'])})" if a["outlet"] else "")
+         + f" · published {clock.full(a['published_at'], 'unknown')} · stored {clock.full(a['fetched_at'])}"
+         + (" · stored by a baseline" if a["baseline"] else ""))
+
+    echo("")
+    names = setup.topic_names
+    stored_ids = [t["topic"] for t in stored]
+    agree = "the current packs agree" if set(stored_ids) == now_tagged else \
+        f"the current packs would tag {', '.join(sorted(now_tagged)) or 'nothing'} (`regwatch eval --store`)"
+    echo(("topics", "head"), f" — stored: {', '.join(names.get(t, t) for t in stored_ids) or 'none'}; {agree}")
+    print_explain(None, "", explained, names)
+
+    echo("")
+    if story:
+        echo(("story", "head"), f" #{story['id']}: {story['copies']} "
+             f"{'copy' if story['copies'] == 1 else 'copies'}, first seen {clock.full(story['first_seen'])}")
+    else:
+        echo(("story", "head"), " none")
+    echo(f"  {joined}")
+
+    echo("")
+    echo(("subscriptions", "head"))
+    if not results:
+        echo(("  none configured", "dim"))
+    t = Table([("subscription", 24, False), ("channel", 16, False), ("outcome", None, False), ("why", None, False)])
+    for v in results:
+        t.add(v.subscription, v.channel, (v.outcome, "ok" if v.alerted else "dim"), _why(v, clock))
+    t.print()
+
+
+def _why(v: Verdict, clock: Clock) -> str:
+    """The reason, with what the outbox says of the alert when there is one."""
+    if not v.alerted or v.alert is None:
+        return v.reason
+    a = v.alert
+    state = {"sent": f"sent {clock.full(a['sent_at'])}" + (" in a digest" if a["message_kind"] == "digest" else ""),
+             "digest": f"digest pending: it goes out {clock.full(a['digest_at'])}",
+             "failed": f"failed: {safe(a['last_error'])}", "broken": f"broken channel: {safe(a['last_error'])}"
+             }.get(a["status"], f"{a['status']} (next attempt {clock.full(a['next_attempt_at'])})")
+    return f"{state} — matched by {v.reason}" if v.reason else state
+
+
+def _alert_json(a: dict[str, Any] | None, clock: Clock) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {**a, **{k: clock.iso(a[k]) for k in ("created_at", "sent_at", "digest_at", "next_attempt_at")}}
+
+
+def story_reason(store: Store, a: dict[str, Any], story: dict[str, Any] | None) -> str:
+    """Why an article is in its story: it began it, or which earlier copy it repeats and how (the story
+    check's own reason, compared again now)."""
+    if story is None:
+        return "in no story"
+    if story["first_article_id"] == a["id"]:
+        return "began this story (no earlier article within the story window was a copy of it)"
+    earlier = [m for m in store.story_articles(story["id"]) if m["id"] < a["id"]]
+    for m in earlier:
+        if a["content_hash"] and m["content_hash"] == a["content_hash"]:
+            return f"joined it: identical text to #{m['id']} ({safe(m['title'])})"
+    last = ""
+    for m in reversed(earlier):
+        ok, reason = same_story(m["title"] or "", m["body"] or "", a["title"] or "", a["body"] or "")
+        if ok:
+            return f"joined it: {reason} of #{m['id']} ({safe(m['title'])})"
+        last = reason
+    return f"joined it when it was stored; compared again now with its earlier copies: {last or 'none left'}"
+
