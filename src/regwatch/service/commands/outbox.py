@@ -51,7 +51,7 @@ def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | Non
             continue
         under = []
         if r["status"] == "digest":
-            under.append(f"in the {r['subscription']} digest, sent at {clock.full(r['digest_at'])}")
+            under.append(f"waits for the {r['subscription']} digest: it goes out {clock.full(r['digest_at'])}")
         elif r["status"] in ("retry", "pending") and r["next_attempt_at"] and r["attempts"]:
             under.append(f"next attempt {clock.full(r['next_attempt_at'])}")
         if r["last_error"]:

@@ -1,0 +1,111 @@
+"""Answers to "why (not)?": `regwatch why`, `regwatch subscriptions test`, and the counts per subscription
+and per channel in `alerts --stats` and the report — on a store made by the real flow."""
+
+import json
+import re
+
+import pytest
+
+from conftest import REGWATCH, regwatch
+from support.world import make_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = make_world(tmp_path_factory.mktemp("world"), REGWATCH)
+    yield w
+    w.stop()
+
+
+def ids(world):
+    """Article id by the page's name (`cap`, `capcopy`…), from `export`."""
+    rows = [json.loads(l) for l in regwatch("export", "-c", world.config).stdout.splitlines()]
+    return {re.search(r"/a/([\w-]+)\.html", r["url"]).group(1): r["id"] for r in rows}
+
+
+def why(world, name, *more):
+    r = regwatch("why", str(ids(world)[name]), *more, "-c", world.config)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def verdicts(world, name):
+    out = json.loads(why(world, name, "--json"))
+    return {(v["subscription"], v["channel"]): v for v in out["subscriptions"]}, out
+
+
+def test_why_an_article_alerted_and_what_its_topics_scored(world):
+    out = why(world, "cap")
+    assert "rate_cap" in out and "score / threshold" in out and "fired:" in out
+    assert "began this story" in out
+    line = next(l for l in out.splitlines() if l.startswith("caps") and "archive" in l)
+    assert "alerted" in line and "sent 20" in line and "北京时间" in line and "topic rate_cap" in line
+    v, _ = verdicts(world, "cap")
+    assert v["caps", "risk-dingtalk"]["outcome"] == "alerted" and v["caps", "risk-dingtalk"]["alert"]["status"] == "sent"
+    assert v["huabei-watch", "archive"]["outcome"] == "keyword not matched"
+    assert v["repair-from-list", "archive"]["outcome"] == "source filtered"
+
+
+def test_why_a_copy_did_not_alert_again(world):
+    out = why(world, "capcopy")
+    assert f"joined it: identical text to #{ids(world)['cap']}" in out   # reprint notes dropped: the same text
+    v, data = verdicts(world, "capcopy")
+    assert data["story"]["copies"] == 2
+    assert v["caps", "archive"]["outcome"] == "already alerted"
+    assert f"from article #{ids(world)['cap']}" in v["caps", "archive"]["reason"]
+
+
+def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
+    v, _ = verdicts(world, "b1")
+    assert {x["outcome"] for x in v.values()} == {"baseline"}
+    v, _ = verdicts(world, "stale")
+    assert v["caps", "archive"]["outcome"] == "too old"
+    v, _ = verdicts(world, "repair")                                   # the feed's copy: not the list's
+    assert v["repair-from-list", "archive"]["outcome"] == "source filtered"
+    assert "feed is not one of its sources (list)" in v["repair-from-list", "archive"]["reason"]
+    v, _ = verdicts(world, "repaircopy")                               # the list's copy alerted it
+    assert v["repair-from-list", "archive"]["outcome"] == "alerted"        # the story's first copy from `list`
+    assert v["morning-digest", "archive"]["outcome"] == "already alerted"
+    digest = next(l for l in why(world, "cap").splitlines() if l.startswith("morning-digest"))
+    assert "digest pending: it goes out" in digest and "09:00 北京时间" in digest
+    out = why(world, "huabei")
+    assert re.search(r"huabei-watch\s+archive\s+alerted\s+sent .* keyword 花呗", out)
+    assert re.search(r"morning-digest\s+archive\s+topic not matched\s+it wants any topic, the article has none", out)
+
+
+def test_why_names_an_unknown_article_in_one_line(world):
+    r = regwatch("why", "999999", "-c", world.config)
+    assert r.returncode == 2 and r.stderr.startswith("regwatch: no stored article") and r.stdout == ""
+
+
+def test_subscriptions_test_lists_the_stories_it_would_send_without_sending(world):
+    before = len(world.receiver.messages)
+    r = regwatch("subscriptions", "test", "caps", "--since", "30d", "-c", world.config)
+    assert r.returncode == 0, r.stderr
+    assert "caps would have sent 1 story stored since" in r.stdout
+    assert "消费金融利率上限降至20%" in r.stdout and "×2" in r.stdout and "sent" in r.stdout
+    assert "十天前" not in r.stdout and "could not alert" in r.stderr          # too old: counted, not listed
+    r = regwatch("subscriptions", "test", "caps", "--all", "-c", world.config)
+    assert "十天前的利率上限旧闻" in r.stdout and "would not alert:" in r.stdout
+    r = regwatch("subscriptions", "test", "huabei-watch", "--json", "-c", world.config)
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [x["keyword"] for x in rows] == ["花呗"] and rows[0]["would_alert"] and rows[0]["outbox"] == ["sent"]
+    assert len(world.receiver.messages) == before                           # nothing was sent
+    r = regwatch("subscriptions", "test", "nosuch", "-c", world.config)
+    assert r.returncode == 2 and "configured: caps, repair-from-list, huabei-watch, morning-digest" in r.stderr
+
+
+def test_counts_per_subscription_and_channel(world, tmp_path):
+    r = regwatch("alerts", "--stats", "--json", "-c", world.config)
+    stats = json.loads(r.stdout)
+    subs = {s["subscription"]: s for s in stats["subscriptions"]}
+    assert subs["caps"]["stories"] == 1 and subs["caps"]["sent"] == 2           # one story, two channels
+    assert subs["morning-digest"]["waiting"] == 2 and subs["morning-digest"]["sent"] == 0    # cap, repair
+    chans = {c["channel"]: c for c in stats["channels"]}
+    assert chans["risk-dingtalk"]["alerts_sent"] == 1 and chans["risk-dingtalk"]["failed"] == 0
+    r = regwatch("alerts", "--stats", "-c", world.config)
+    assert "per subscription" in r.stdout and "per channel" in r.stdout and "stories matched" in r.stdout
+    out = tmp_path / "r.html"
+    assert regwatch("report", "--out", out, "-c", world.config).returncode == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Alerts per subscription" in page and "morning-digest" in page and "huabei-watch" in page
