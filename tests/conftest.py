@@ -87,3 +87,13 @@ def rw():
 def seed_articles():
     path = FIXTURES / "seed-articles" / "articles.jsonl"
     return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """A store made by the real flow (tests/support/world.py), read-only for the tests that share it."""
+    from support.world import make_world
+
+    w = make_world(tmp_path_factory.mktemp("world"), REGWATCH)
+    yield w
+    w.stop()

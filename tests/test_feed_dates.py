@@ -101,7 +101,7 @@ def test_the_summary_counts_new_articles_too_old_to_alert(tmp_path, site, receiv
     publish(site, {"feed": old + [art("stale", "利率上限新规第7号", TEXT.format(n=7), 10 * 24 * 60),
                                   art("fresh", "利率上限新规第8号", TEXT.format(n=8), 5)]})
     r = rw("run", "--once", "-c", cfg)
-    assert "2 new articles, 1 too old to alert, 1 alerts queued" in r.stderr
+    assert "2 new articles, 1 too old to alert, 1 alert queued" in r.stderr
     row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
     assert row["too_old"] == 1
 

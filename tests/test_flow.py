@@ -106,7 +106,8 @@ def test_baseline_then_one_alert_per_story_then_quiet(tmp_path, site, receiver, 
     r = rw("search", "征信", "-c", cfg, "--json")
     assert "n2.html" in r.stdout
     r = rw("export", "--format", "csv", "-c", cfg)
-    assert r.stdout.splitlines()[0].startswith("id,url,source") and len(r.stdout.splitlines()) == 1 + 9
+    # a byte-order mark first: Excel reads the file as UTF-8
+    assert r.stdout.splitlines()[0].startswith("\ufeffid,url,source") and len(r.stdout.splitlines()) == 1 + 9
 
 
 def test_robots_txt_is_obeyed(tmp_path, site, receiver, rw):

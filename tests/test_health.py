@@ -56,7 +56,7 @@ def states(rw, cfg):
 
 
 def health_texts(receiver):
-    return [m["body"]["text"] for m in receiver.delivered("ops") if "健康" in m["body"]["text"]]
+    return [json.dumps(m["body"], ensure_ascii=False) for m in receiver.delivered("ops") if "健康" in m["body"]["text"]]
 
 
 def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, receiver, rw):
@@ -73,6 +73,8 @@ def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, 
     texts = health_texts(receiver)
     assert sum("down" in t for t in texts) == 1 and sum("gated" in t for t in texts) == 1
     assert sum("redesigned" in t for t in texts) == 1
+    # the first cycle's two changes (gated, redesigned) are one summary; `down` fails in the second
+    assert len(texts) == 2 and "2 个数据源状态变化：2 个异常" in texts[0]
 
     publish(site, {"feed": good})          # everything recovers
     site.pages["/down.xml"] = feed(site, good)
@@ -82,6 +84,7 @@ def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, 
         rw("run", "--once", "-c", cfg)
     assert set(states(rw, cfg).values()) == {"ok"}
     recovered = [t for t in health_texts(receiver) if "已恢复" in t]
-    assert len(recovered) == 3
+    assert len(recovered) == 1 and "3 个数据源状态变化：3 个已恢复" in recovered[0]      # one cycle: one summary
+    assert all(f"{name} 已恢复" in recovered[0] for name in ("down", "gated", "redesigned"))
     r = rw("sources", "-c", cfg)
     assert "down" in r.stdout and "ok" in r.stdout

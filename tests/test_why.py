@@ -4,23 +4,11 @@ and per channel in `alerts --stats` and the report — on a store made by the re
 import json
 import re
 
-import pytest
-
-from conftest import REGWATCH, regwatch
-from support.world import make_world
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    w = make_world(tmp_path_factory.mktemp("world"), REGWATCH)
-    yield w
-    w.stop()
+from conftest import regwatch
 
 
 def ids(world):
-    """Article id by the page's name (`cap`, `capcopy`…), from `export`."""
-    rows = [json.loads(l) for l in regwatch("export", "-c", world.config).stdout.splitlines()]
-    return {re.search(r"/a/([\w-]+)\.html", r["url"]).group(1): r["id"] for r in rows}
+    return world.ids()
 
 
 def why(world, name, *more):

@@ -23,6 +23,9 @@ HUABEI = ("花呗近日调整部分用户的分期手续费，用户可在应用
 OLD_CAP = ("去年，最高人民法院将民间借贷利率的司法保护上限调整为一年期LPR的4倍，"
            "此前的24%和36%两条红线随之退出。多家网贷平台据此调整了产品定价。")
 
+STALE = ("某地金融监管局就网络小贷平台的借款利率约谈多家机构，要求综合年化利率上限不得超过24%，"
+         "并限期整改违规收取的服务费和担保费。")
+
 TOKEN_VAR = "RW_FIRSTHOUR_TOKEN"     # the DingTalk channel's secret: set only for `run`
 
 
@@ -33,6 +36,16 @@ class World:
     site: Site
     receiver: Receiver
     env: dict[str, str]
+    bin: str
+
+    def ids(self) -> dict[str, int]:
+        """Article id by the page's name (`cap`, `capcopy`…), read back with `regwatch export`."""
+        import json
+        import re
+
+        out = subprocess.run([self.bin, "export", "-c", str(self.config)], capture_output=True, text=True, timeout=60).stdout
+        rows = [json.loads(l) for l in out.splitlines()]
+        return {re.search(r"/a/([\w-]+)\.html", r["url"]).group(1): r["id"] for r in rows}
 
     def stop(self) -> None:
         self.site.stop()
@@ -111,14 +124,14 @@ def make_world(folder: Path, regwatch_bin: str, extra: str = "") -> World:
     new["feed"] += [art("cap", "消费金融利率上限降至20%", CAP),
                     art("repair", "央行推出一次性信用修复政策", REPAIR, 20),
                     art("huabei", "花呗调整分期手续费", HUABEI, 25),
-                    art("stale", "十天前的利率上限旧闻", OLD_CAP.replace("去年", "十天前"), 60 * 24 * 10)]
+                    art("stale", "十天前的利率上限旧闻", STALE, 60 * 24 * 10)]
     publish(site, new)
     _run(regwatch_bin, cfg, env)
     new["listing"] += [art("capcopy", "转载：消费金融利率上限降至20%", "（本文转载自财经网）\n" + CAP, 5),   # copies, a run later
                        art("repaircopy", "转载：央行推出一次性信用修复政策", "（来源：财经网）\n" + REPAIR, 15)]
     publish(site, new)
     _run(regwatch_bin, cfg, env)
-    return World(folder, cfg, site, receiver, env)
+    return World(folder, cfg, site, receiver, env, regwatch_bin)
 
 
 def _run(regwatch_bin: str, cfg: Path, env: dict[str, str]) -> None:
