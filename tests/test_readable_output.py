@@ -1,0 +1,178 @@
+"""What the commands print, as a user reads it: aligned columns with times, an empty answer said, help for
+every option, colour on a terminal and plain text in a pipe, a quiet `| head`, a report by topic names,
+a CSV that Excel reads, a demo that cleans up, and a README whose quick start matches what `init` writes."""
+
+import csv
+import io
+import json
+import os
+import pty
+import re
+import subprocess
+from pathlib import Path
+
+import click
+from rich.cells import cell_len
+
+from conftest import REGWATCH, regwatch
+
+ROOT = Path(__file__).resolve().parent.parent
+CAP = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
+
+
+def column_starts(lines, word):
+    """The screen column (in cells) where `word` starts on each line."""
+    return {cell_len(l[: l.index(word)]) for l in lines if word in l}
+
+
+def test_alerts_rows_have_a_time_and_aligned_columns(world):
+    r = regwatch("alerts", "-c", world.config)
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["#", "time", "(北京时间)", "status", "channel", "subscription", "tries", "what"]
+    rows = [l for l in lines[1:] if re.match(r"\s*\d+\s", l)]
+    assert len(rows) == 6 and all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", l) for l in rows)
+    for status in ("sent", "digest"):
+        assert len(column_starts([lines[0].replace("status", status)] + rows, f" {status} ")) == 1
+    assert len({cell_len(l[: l.index("archive")]) for l in rows if "archive" in l} |
+               {cell_len(l[: l.index("risk-dingtalk")]) for l in rows if "risk-dingtalk" in l}) == 1
+
+
+def test_an_empty_answer_is_said(world):
+    r = regwatch("alerts", "--status", "broken", "-c", world.config)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "regwatch: no alerts with status broken\n"
+
+
+def test_classify_explain_is_readable_without_json():
+    r = regwatch("classify", "--explain", "-", input="消费金融利率上限降至20%\n" + CAP)
+    lines = r.stdout.splitlines()
+    assert not r.stdout.lstrip().startswith("{")
+    header = next(l for l in lines if l.startswith("topic"))
+    assert header.split() == ["topic", "name", "score", "/", "threshold", "tagged"]
+    cap = next(l for l in lines if l.startswith("rate_cap"))
+    assert re.search(r"rate_cap\s+利率上限.*\s\d+(\.\d+)? / 4\s+yes$", cap)
+    assert any(l.strip().startswith("fired: ") for l in lines)
+    j = regwatch("classify", "--explain", "--json", "-", input="消费金融利率上限降至20%\n" + CAP)
+    assert json.loads(j.stdout)["topics"][0]["threshold"]
+
+
+def test_topics_line_up_with_chinese_names():
+    lines = regwatch("topics").stdout.splitlines()
+    rows = [l for l in lines[1:] if re.match(r"^[a-z_]+\s", l)]
+    assert len(rows) == 7 and len(column_starts(rows, "cn-consumer-finance")) == 1
+
+
+def test_every_option_of_every_command_has_help():
+    from regwatch.service.cli import main
+
+    def walk(group, prefix):
+        for name, cmd in group.commands.items():
+            yield f"{prefix} {name}", cmd
+            if isinstance(cmd, click.Group):
+                yield from walk(cmd, f"{prefix} {name}")
+
+    missing = [f"{path} {opt.opts[0]}" for path, cmd in walk(main, "regwatch") for opt in cmd.params
+               if isinstance(opt, click.Option) and not opt.help]
+    assert missing == []
+    r = regwatch("search", "--help")
+    assert re.search(r"--json\s+One JSON object per line", r.stdout) and re.search(r"--limit .*At most this many", r.stdout)
+
+
+def test_sources_pack_shows_each_note_and_durations_as_written():
+    r = regwatch("sources", "--pack")
+    assert "900.0" not in r.stdout and re.search(r"pbc-xinwen-fabu\s+listing\s+15m\s+http", r.stdout)
+    notes = [l.strip() for l in r.stdout.splitlines() if l.startswith(" ")]
+    assert len(notes) >= 13 and any("column 931" in n for n in notes)
+    row = json.loads(regwatch("sources", "--pack", "--json").stdout.splitlines()[0])
+    assert row["every"] == "15m" and row["note"]
+
+
+def test_a_pipe_closed_early_is_no_error(tmp_path):
+    lines = "".join(json.dumps({"id": i, "title": "消费金融利率上限降至20%", "text": CAP}, ensure_ascii=False) + "\n"
+                    for i in range(3000))
+    (tmp_path / "in.jsonl").write_text(lines, encoding="utf-8")
+    for args in ("--json", "--explain"):
+        r = subprocess.run(["bash", "-c", f'"{REGWATCH}" classify {args} in.jsonl | head -2'], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+        assert len(r.stdout.splitlines()) == 2 and r.stderr == "", r.stderr
+
+
+def run_on_a_terminal(*args):
+    """The command with its stdout on a pseudo-terminal, as a user at a terminal runs it."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    p = subprocess.Popen([REGWATCH, *args], stdout=slave, stderr=subprocess.PIPE, env={**env, "TERM": "xterm-256color"})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=60)
+    os.close(master)
+    return out.decode("utf-8", "replace")
+
+
+def test_colour_on_a_terminal_plain_text_in_a_pipe(world):
+    shown = run_on_a_terminal("sources", "-c", str(world.config))
+    assert "\x1b[" in shown and "feed" in shown
+    piped = regwatch("sources", "-c", world.config).stdout
+    assert "\x1b" not in piped and "feed" in piped
+    assert "\x1b" not in regwatch("sources", "-c", world.config, env={"NO_COLOR": "1"}).stdout
+
+
+def test_the_report_names_topics_keeps_times_whole_and_counts_health_apart(world, tmp_path):
+    out = tmp_path / "r.html"
+    assert regwatch("report", "--out", out, "-c", world.config).returncode == 0
+    page = out.read_text(encoding="utf-8")
+    chart = page[page.index("<svg"): page.index("</svg>")]
+    assert "利率上限 / loan-rate caps" in chart and "信用修复" in chart
+    stories = page[page.index("Largest stories"): page.index("Alerts per subscription")]
+    assert "利率上限 / loan-rate caps" in stories
+    assert "td.t,th{white-space:nowrap}" in page and re.search(r"<td class=t>\d{4}-\d\d-\d\d \d\d:\d\d</td>", page)
+    assert re.search(r"<b>4</b>alerts sent", page)      # caps ×2, repair-from-list, huabei-watch; no health notice
+
+
+def test_csv_export_starts_with_a_bom_for_excel(world):
+    r = subprocess.run([REGWATCH, "export", "--format", "csv", "-c", str(world.config)], capture_output=True, timeout=60)
+    assert r.stdout.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(r.stdout.decode("utf-8-sig"))))
+    assert rows[0]["id"] and any("利率上限" in x["title"] for x in rows)
+
+
+def test_the_demo_leaves_nothing_behind_unless_asked(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    r = regwatch("demo", env={"TMPDIR": str(tmp)})
+    assert r.returncode == 0, r.stderr
+    assert "--keep DIR" in r.stdout and list(tmp.iterdir()) == []
+    kept = tmp_path / "kept"
+    assert regwatch("demo", "--keep", kept, env={"TMPDIR": str(tmp)}).returncode == 0
+    assert (kept / "regwatch.db").exists()
+
+
+def test_the_readme_quick_start_works_with_what_init_writes(tmp_path, receiver):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start"): readme.index("## Commands")]
+    named = re.findall(r"regwatch alerts test (\S+)", quick)
+    assert named == ["console", "risk-dingtalk"]
+    cfg = tmp_path / "regwatch.toml"
+    assert regwatch("init", cfg).returncode == 0
+    r = regwatch("alerts", "test", "console", "-c", cfg)
+    assert r.returncode == 0 and "regwatch 测试消息" in r.stdout and "console: sent" in r.stdout
+
+    # as the quick start says: uncomment the risk-dingtalk channel, add it to the subscription, export the secrets
+    text = cfg.read_text(encoding="utf-8")
+    block = re.search(r'# \[\[channels\]\]\n# name = "risk-dingtalk"\n(# .*\n)+', text).group(0)
+    text = text.replace(block, "".join(l[2:] + "\n" for l in block.splitlines()))
+    text = text.replace('\nchannels = ["console"]', '\nchannels = ["console", "risk-dingtalk"]')
+    text = text.replace("https://oapi.dingtalk.com", receiver.url)         # the one change: no internet here
+    cfg.write_text(text, encoding="utf-8")
+    receiver.routes["robot"] = {"type": "dingtalk", "secret": "SECquickstart", "token": "T0KEN"}
+    r = regwatch("alerts", "test", "risk-dingtalk", "-c", cfg,
+                 env={"DINGTALK_TOKEN": "T0KEN", "DINGTALK_SECRET": "SECquickstart"})
+    assert r.returncode == 0 and "risk-dingtalk: sent" in r.stdout, r.stderr
+    assert [m["sig_ok"] for m in receiver.delivered("robot")] == [True]
