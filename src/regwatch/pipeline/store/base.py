@@ -116,7 +116,7 @@ class Store(ABC):
                since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
         """Full-text search (`searchtext`'s query language; Chinese by character bigrams): the best-ranked
         matches among the newest, each with `id`, `url`, `title`, `source`, `outlet`, `published_at`,
-        `story_id`, `story_size`, `body`. Raises `searchtext.QueryError` for a query it cannot run."""
+        `fetched_at`, `story_id`, `story_size`, `body`. Raises `searchtext.QueryError` for a query it cannot run."""
 
     @abstractmethod
     def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:

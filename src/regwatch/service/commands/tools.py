@@ -151,7 +151,7 @@ def print_explain(item_id: Any, title: str, rows: list[dict[str, Any]], names: d
     learned = any("probability" in r for r in rows)
     cols = [("topic", None, False), ("name", 24, False), ("score / threshold", None, True)]
     if learned:
-        cols.append(("learned p / threshold", None, True))
+        cols.append(("probability / threshold", None, True))
     t = Table([*cols, ("tagged", None, False)])
     for r in sorted(rows, key=lambda r: (not r["tagged"], -r["score"])):
         fired = [f"{safe(e['term'])} ({e['where']} {e['weight']:+g})" for e in r["evidence"]]

@@ -93,7 +93,7 @@ class Articles(SQLiteConnection):
                     SELECT a.id AS id, bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
                     FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
                     WHERE {' AND '.join(where)} ORDER BY articles_fts.rowid DESC LIMIT {RANK_WINDOW})
-                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
+                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.fetched_at, a.story_id,
                          coalesce(s.copies, 1) AS story_size, a.body
                   FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
                   ORDER BY hits.score LIMIT ?"""
