@@ -47,9 +47,11 @@ def test_classify_explain_is_readable_without_json():
     lines = r.stdout.splitlines()
     assert not r.stdout.lstrip().startswith("{")
     header = next(l for l in lines if l.startswith("topic"))
-    assert header.split() == ["topic", "name", "score", "/", "threshold", "tagged"]
+    # the rules' score against the topic's threshold; the learned stage's probability against its own
+    assert header.split() == ["topic", "name", "score", "/", "threshold", "probability", "/", "threshold", "tagged"]
     cap = next(l for l in lines if l.startswith("rate_cap"))
-    assert re.search(r"rate_cap\s+利率上限.*\s\d+(\.\d+)? / 4\s+yes$", cap)
+    assert re.search(r"rate_cap\s+利率上限.*\s\d+(\.\d+)? / 4\s+\d\.\d\d / \d\.\d\d\s+yes$", cap)
+    assert column_starts([header, cap], "yes" if "yes" in cap else "tagged") == column_starts([header], "tagged")
     assert any(l.strip().startswith("fired: ") for l in lines)
     j = regwatch("classify", "--explain", "--json", "-", input="消费金融利率上限降至20%\n" + CAP)
     assert json.loads(j.stdout)["topics"][0]["threshold"]
