@@ -44,7 +44,7 @@ def test_read_only_commands_never_make_a_store(tmp_path):
 def test_the_store_path_is_read_from_the_config_files_folder(world, tmp_path):
     """`store.path = "rw.db"` in /somewhere/regwatch.toml is /somewhere/rw.db, whatever folder runs it."""
     r = regwatch("sources", "--json", "-c", world.config, cwd=tmp_path)
-    rows = {json.loads(l)["source"]: json.loads(l) for l in r.stdout.splitlines()}
+    rows = {json.loads(ln)["source"]: json.loads(ln) for ln in r.stdout.splitlines()}
     assert rows["feed"]["state"] == "ok" and rows["feed"]["articles"] >= 4
     assert not (tmp_path / "rw.db").exists()
 
@@ -74,10 +74,10 @@ def test_classify_reads_text_or_body_and_warns_on_lines_with_neither(world):
     exported = regwatch("export", "--body", "-c", world.config).stdout        # export --body | classify
     r = regwatch("classify", "-", "-c", world.config, input=exported)
     assert r.returncode == 0 and r.stderr == ""
-    tagged = {json.loads(l)["id"]: [t["id"] for t in json.loads(l)["topics"]] for l in r.stdout.splitlines()}
-    stored = {json.loads(l)["id"]: json.loads(l)["topics"] for l in exported.splitlines()}
+    tagged = {json.loads(ln)["id"]: [t["id"] for t in json.loads(ln)["topics"]] for ln in r.stdout.splitlines()}
+    stored = {json.loads(ln)["id"]: json.loads(ln)["topics"] for ln in exported.splitlines()}
     assert tagged == stored                                  # the same tags as the store's, from `body`
-    lines = '{"id": 1, "title": "利率上限", "text": "%s"}\n{"id": 2, "title": "利率上限"}\n' % CAP
+    lines = json.dumps({"id": 1, "title": "利率上限", "text": CAP}, ensure_ascii=False) + '\n{"id": 2, "title": "利率上限"}\n'
     r = regwatch("classify", "-", input=lines)
     assert r.returncode == 0 and "stdin:2: no `text` or `body` (tagged on its title alone)" in r.stderr
     assert "stdin:1" not in r.stderr

@@ -5,16 +5,16 @@ import asyncio
 import json
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import regwatch
+from support.news import art, publish
+
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import Store
-from support.news import art, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 CAP = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
@@ -32,9 +32,9 @@ def around_midnight(tmp_path):
     store = Store(tmp_path / "rw.db")
     p = Processor(store, Classifier(load_topics()))
     p.process(url="http://x/late", source="s", title="利率上限新规前夜", body=CAP, lang="zh",
-              published_at=datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))
+              published_at=datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
     p.process(url="http://x/early", source="s", title="利率上限新规落地", body=CAP.replace("20%", "18%"), lang="zh",
-              published_at=datetime(2026, 11, 30, 17, 30, tzinfo=timezone.utc))
+              published_at=datetime(2026, 11, 30, 17, 30, tzinfo=UTC))
     store.close()
 
     def config(extra=""):
@@ -50,7 +50,7 @@ def test_since_a_date_is_read_in_beijing_time_and_agrees_with_what_is_shown(arou
     assert r.returncode == 0, r.stderr
     assert "新规落地" in r.stdout and "新规前夜" not in r.stdout
     assert "published (北京时间)" in r.stdout and "2026-12-01 01:30" in r.stdout
-    rows = [json.loads(l) for l in regwatch("search", "利率", "--json", "-c", cfg).stdout.splitlines()]
+    rows = [json.loads(ln) for ln in regwatch("search", "利率", "--json", "-c", cfg).stdout.splitlines()]
     assert {r["published_at"] for r in rows} == {"2026-11-30T23:00:00+08:00", "2026-12-01T01:30:00+08:00"}
     r = regwatch("search", "利率", "--until", "2026-12-01", "-c", cfg)
     assert "新规前夜" in r.stdout and "2026-11-30 23:00" in r.stdout and "新规落地" not in r.stdout
@@ -63,7 +63,7 @@ def test_display_tz_changes_every_time_shown_and_the_reading_of_dates(around_mid
     r = regwatch("search", "利率", "--since", "2026-11-30 16:00", "-c", cfg)
     assert "published (UTC)" in r.stdout and "2026-11-30 17:30" in r.stdout and "新规前夜" not in r.stdout
     r = regwatch("export", "-c", around_midnight('[display]\ntz = "Asia/Hong_Kong"\n'))
-    assert {json.loads(l)["published_at"] for l in r.stdout.splitlines()} == \
+    assert {json.loads(ln)["published_at"] for ln in r.stdout.splitlines()} == \
         {"2026-11-30T23:00:00+08:00", "2026-12-01T01:30:00+08:00"}
     r = regwatch("search", "利率", "-c", around_midnight('[display]\ntz = "Mars/Olympus"\n'))
     assert r.returncode == 2 and "display.tz: 'Mars/Olympus' is not a time zone name" in r.stderr
@@ -105,9 +105,9 @@ def test_the_report_shows_days_and_times_in_beijing_time(around_midnight, tmp_pa
     page = out.read_text(encoding="utf-8")
     assert "last success (北京时间)" in page and '<td class=t>2026-12-01 01:30</td>' in page
     assert "Times and days in 北京时间" in page
-    from regwatch.pipeline.report import gather                  # the chart counts Beijing days
+    from regwatch.pipeline.report import gather  # the chart counts Beijing days
     store = Store(tmp_path / "rw.db")
-    days = {(r["day"], r["n"]) for r in gather(store, datetime(2026, 11, 1, tzinfo=timezone.utc))["per_day"]}
+    days = {(r["day"], r["n"]) for r in gather(store, datetime(2026, 11, 1, tzinfo=UTC))["per_day"]}
     assert days == {("2026-11-30", 1), ("2026-12-01", 1)}
 
 
@@ -126,8 +126,8 @@ def test_alert_messages_use_the_display_zone(tmp_path, site):
 
 
 def test_datasette_canned_queries_show_beijing_time(around_midnight, tmp_path):
-    from datasette.app import Datasette
     import yaml
+    from datasette.app import Datasette
 
     around_midnight()
     ds = Datasette([str(tmp_path / "rw.db")], metadata=yaml.safe_load((ROOT / "deploy/datasette/metadata.yml").read_text()),

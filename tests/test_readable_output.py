@@ -12,9 +12,8 @@ import subprocess
 from pathlib import Path
 
 import click
-from rich.cells import cell_len
-
 from conftest import REGWATCH, regwatch
+from rich.cells import cell_len
 
 ROOT = Path(__file__).resolve().parent.parent
 CAP = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
@@ -22,19 +21,19 @@ CAP = "监管部门要求持牌消费金融公司将综合融资成本压降至2
 
 def column_starts(lines, word):
     """The screen column (in cells) where `word` starts on each line."""
-    return {cell_len(l[: l.index(word)]) for l in lines if word in l}
+    return {cell_len(ln[: ln.index(word)]) for ln in lines if word in ln}
 
 
 def test_alerts_rows_have_a_time_and_aligned_columns(world):
     r = regwatch("alerts", "-c", world.config)
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["#", "time", "(北京时间)", "status", "channel", "subscription", "tries", "what"]
-    rows = [l for l in lines[1:] if re.match(r"\s*\d+\s", l)]
-    assert len(rows) == 6 and all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", l) for l in rows)
+    rows = [ln for ln in lines[1:] if re.match(r"\s*\d+\s", ln)]
+    assert len(rows) == 6 and all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", ln) for ln in rows)
     for status in ("sent", "digest"):
         assert len(column_starts([lines[0].replace("status", status)] + rows, f" {status} ")) == 1
-    assert len({cell_len(l[: l.index("archive")]) for l in rows if "archive" in l} |
-               {cell_len(l[: l.index("risk-dingtalk")]) for l in rows if "risk-dingtalk" in l}) == 1
+    assert len({cell_len(ln[: ln.index("archive")]) for ln in rows if "archive" in ln} |
+               {cell_len(ln[: ln.index("risk-dingtalk")]) for ln in rows if "risk-dingtalk" in ln}) == 1
 
 
 def test_an_empty_answer_is_said(world):
@@ -46,20 +45,20 @@ def test_classify_explain_is_readable_without_json():
     r = regwatch("classify", "--explain", "-", input="消费金融利率上限降至20%\n" + CAP)
     lines = r.stdout.splitlines()
     assert not r.stdout.lstrip().startswith("{")
-    header = next(l for l in lines if l.startswith("topic"))
+    header = next(ln for ln in lines if ln.startswith("topic"))
     # the rules' score against the topic's threshold; the learned stage's probability against its own
     assert header.split() == ["topic", "name", "score", "/", "threshold", "probability", "/", "threshold", "tagged"]
-    cap = next(l for l in lines if l.startswith("rate_cap"))
+    cap = next(ln for ln in lines if ln.startswith("rate_cap"))
     assert re.search(r"rate_cap\s+利率上限.*\s\d+(\.\d+)? / 4\s+\d\.\d\d / \d\.\d\d\s+yes$", cap)
     assert column_starts([header, cap], "yes" if "yes" in cap else "tagged") == column_starts([header], "tagged")
-    assert any(l.strip().startswith("fired: ") for l in lines)
+    assert any(ln.strip().startswith("fired: ") for ln in lines)
     j = regwatch("classify", "--explain", "--json", "-", input="消费金融利率上限降至20%\n" + CAP)
     assert json.loads(j.stdout)["topics"][0]["threshold"]
 
 
 def test_topics_line_up_with_chinese_names():
     lines = regwatch("topics").stdout.splitlines()
-    rows = [l for l in lines[1:] if re.match(r"^[a-z_]+\s", l)]
+    rows = [ln for ln in lines[1:] if re.match(r"^[a-z_]+\s", ln)]
     assert len(rows) == 7 and len(column_starts(rows, "cn-consumer-finance")) == 1
 
 
@@ -82,7 +81,7 @@ def test_every_option_of_every_command_has_help():
 def test_sources_pack_shows_each_note_and_durations_as_written():
     r = regwatch("sources", "--pack")
     assert "900.0" not in r.stdout and re.search(r"pbc-xinwen-fabu\s+listing\s+15m\s+http", r.stdout)
-    notes = [l.strip() for l in r.stdout.splitlines() if l.startswith(" ")]
+    notes = [ln.strip() for ln in r.stdout.splitlines() if ln.startswith(" ")]
     assert len(notes) >= 13 and any("column 931" in n for n in notes)
     row = json.loads(regwatch("sources", "--pack", "--json").stdout.splitlines()[0])
     assert row["every"] == "15m" and row["note"]
@@ -169,7 +168,7 @@ def test_the_readme_quick_start_works_with_what_init_writes(tmp_path, receiver):
     # as the quick start says: uncomment the risk-dingtalk channel, add it to the subscription, export the secrets
     text = cfg.read_text(encoding="utf-8")
     block = re.search(r'# \[\[channels\]\]\n# name = "risk-dingtalk"\n(# .*\n)+', text).group(0)
-    text = text.replace(block, "".join(l[2:] + "\n" for l in block.splitlines()))
+    text = text.replace(block, "".join(ln[2:] + "\n" for ln in block.splitlines()))
     text = text.replace('\nchannels = ["console"]', '\nchannels = ["console", "risk-dingtalk"]')
     text = text.replace("https://oapi.dingtalk.com", receiver.url)         # the one change: no internet here
     cfg.write_text(text, encoding="utf-8")

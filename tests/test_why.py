@@ -26,7 +26,7 @@ def test_why_an_article_alerted_and_what_its_topics_scored(world):
     out = why(world, "cap")
     assert "rate_cap" in out and "score / threshold" in out and "fired:" in out
     assert "began this story" in out
-    line = next(l for l in out.splitlines() if l.startswith("caps") and "archive" in l)
+    line = next(ln for ln in out.splitlines() if ln.startswith("caps") and "archive" in ln)
     assert "alerted" in line and "sent 20" in line and "北京时间" in line and "topic rate_cap" in line
     v, _ = verdicts(world, "cap")
     assert v["caps", "risk-dingtalk"]["outcome"] == "alerted" and v["caps", "risk-dingtalk"]["alert"]["status"] == "sent"
@@ -54,7 +54,7 @@ def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
     v, _ = verdicts(world, "repaircopy")                               # the list's copy alerted it
     assert v["repair-from-list", "archive"]["outcome"] == "alerted"        # the story's first copy from `list`
     assert v["morning-digest", "archive"]["outcome"] == "already alerted"
-    digest = next(l for l in why(world, "cap").splitlines() if l.startswith("morning-digest"))
+    digest = next(ln for ln in why(world, "cap").splitlines() if ln.startswith("morning-digest"))
     assert "digest pending: it goes out" in digest and "09:00 北京时间" in digest
     out = why(world, "huabei")
     assert re.search(r"huabei-watch\s+archive\s+alerted\s+sent .* keyword 花呗", out)
@@ -76,7 +76,7 @@ def test_subscriptions_test_lists_the_stories_it_would_send_without_sending(worl
     r = regwatch("subscriptions", "test", "caps", "--all", "-c", world.config)
     assert "十天前的利率上限旧闻" in r.stdout and "would not alert:" in r.stdout
     r = regwatch("subscriptions", "test", "huabei-watch", "--json", "-c", world.config)
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
     assert [x["keyword"] for x in rows] == ["花呗"] and rows[0]["would_alert"] and rows[0]["outbox"] == ["sent"]
     assert len(world.receiver.messages) == before                           # nothing was sent
     r = regwatch("subscriptions", "test", "nosuch", "-c", world.config)

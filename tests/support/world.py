@@ -44,7 +44,7 @@ class World:
         import re
 
         out = subprocess.run([self.bin, "export", "-c", str(self.config)], capture_output=True, text=True, timeout=60).stdout
-        rows = [json.loads(l) for l in out.splitlines()]
+        rows = [json.loads(ln) for ln in out.splitlines()]
         return {re.search(r"/a/([\w-]+)\.html", r["url"]).group(1): r["id"] for r in rows}
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ from ..pipeline.dates import too_old
 from ..pipeline.store import Store
 from .subscriptions import judge
 
+
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
@@ -87,7 +88,7 @@ class Clock:
             return None
         dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)    # the store writes UTC
+            dt = dt.replace(tzinfo=UTC)    # the store writes UTC
         return dt.astimezone(self.zone)
 
     def short(self, value: str | datetime | None, empty: str = "-") -> str:
@@ -110,7 +111,7 @@ class Clock:
         if not value:
             return None
         try:
-            return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(value))
+            return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
         except ValueError:
             pass
         try:
@@ -169,7 +170,7 @@ class Table:
 
     def add(self, *cells: str | tuple[str, str | None], under: Iterable[str] = ()) -> None:
         row = [(c, None) if isinstance(c, str) else (c[0], c[1]) for c in cells]
-        row = [(fit(t, lim) if lim else t, s) for (t, s), (_, lim, _) in zip(row, self.columns)]
+        row = [(fit(t, lim) if lim else t, s) for (t, s), (_, lim, _) in zip(row, self.columns, strict=True)]
         self.rows.append(row)
         self.under.append(list(under))
 
@@ -182,7 +183,7 @@ class Table:
         indent = " " * (widths[0] + len(self.gap))
         if header:
             self._line([(h, "head") for h in heads], widths)
-        for row, under in zip(self.rows, self.under):
+        for row, under in zip(self.rows, self.under, strict=True):
             self._line(row, widths)
             for line in under:
                 echo(indent, (line, "dim"))
@@ -190,7 +191,7 @@ class Table:
     def _line(self, cells: list[tuple[str, str | None]], widths: list[int]) -> None:
         last = len(self.columns) - 1
         parts: list[tuple[str, str | None] | str] = []
-        for i, ((text, style), w, (_, _, right)) in enumerate(zip(cells, widths, self.columns)):
+        for i, ((text, style), w, (_, _, right)) in enumerate(zip(cells, widths, self.columns, strict=True)):
             if i:
                 parts.append(self.gap)
             parts.append((pad(text, w, right) if i < last or right else text, style))

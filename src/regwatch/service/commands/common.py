@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from ...pipeline.queries import export_rows, search as do_search, sources_overview
+from ...pipeline.queries import export_rows, sources_overview
+from ...pipeline.queries import search as do_search
 from ...pipeline.redact import redact
 from ..durations import format_duration
 from ..output import STATUS_STYLE, Table, echo, json_line, note, safe
@@ -55,8 +56,9 @@ def search(query: str, topic: str | None, source: str | None, since: str | None,
                   under=[f"#{r['id']}  {safe(r['snippet'])}", safe(r["url"])])
     t.print()
     if not rows:
-        filters = [f"topic {topic}"] * bool(topic) + [f"source {source}"] * bool(source) + \
-                  [f"since {clock.full(setup.since(since))}"] * bool(since) + [f"until {clock.full(setup.since(until))}"] * bool(until)
+        filters = ([f"topic {topic}"] * bool(topic) + [f"source {source}"] * bool(source)
+                   + [f"since {clock.full(setup.since(since))}"] * bool(since)
+                   + [f"until {clock.full(setup.since(until, '--until'))}"] * bool(until))
         note(f"no results for {query!r}" + (f" ({', '.join(filters)})" if filters else ""))
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
@@ -93,8 +94,8 @@ def read_items(path: str) -> Iterator[dict[str, Any]]:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    lines = [l for l in raw.splitlines() if l.strip()]
-    if not (lines and all(l.lstrip().startswith("{") for l in lines)):
+    lines = [ln for ln in raw.splitlines() if ln.strip()]
+    if not (lines and all(ln.lstrip().startswith("{") for ln in lines)):
         title, _, text = raw.partition("\n")
         yield {"id": None, "title": title.strip(), "text": text}
         return
@@ -336,5 +337,6 @@ def topics(as_json: bool, config_path: str | None) -> None:
             json_line({"id": topic.id, "name": topic.name, "pack": topic.pack, "threshold": topic.threshold,
                        "description": topic.description})
         else:
-            t.add(topic.id, topic.name, topic.pack, f"{topic.threshold:g}", under=[topic.description] if topic.description else [])
+            t.add(topic.id, topic.name, topic.pack, f"{topic.threshold:g}",
+                  under=[topic.description] if topic.description else [])
     t.print()

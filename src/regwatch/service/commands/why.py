@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from ...alerts.verdict import Verdict, verdicts
-from ...pipeline.stories import same_story
 from ...pipeline.store import Store
+from ...pipeline.stories import same_story
 from ..output import Clock, Table, echo, safe
 from .common import Setup, UserError, config_option, json_option, user_errors
 from .tools import print_explain
