@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from scrapy.crawler import AsyncCrawlerRunner
 
+from ..defaults import cores
 from ..pipeline.extract import extract_job, limit_worker, limited_extract_job
 from ..pipeline.process import Processor
 from ..pipeline.store import Store
@@ -30,8 +31,8 @@ class Extractor:
     INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
 
-    def __init__(self, workers: int = 2, timeout: float = 30.0, memory: int = 1 << 30):
-        self.workers = workers
+    def __init__(self, workers: int | None = None, timeout: float = 30.0, memory: int = 1 << 30):
+        self.workers = cores() if workers is None else workers
         self.timeout = timeout
         self.memory = memory
         self._pool: ProcessPoolExecutor | None = None

@@ -94,12 +94,13 @@ def site_of(source) -> str:
 
 
 class App:
-    def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int = 2):
+    def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int | None = None):
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
-        self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
+        self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
+                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo)
