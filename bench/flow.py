@@ -5,7 +5,11 @@
 Everything runs on 127.0.0.1 against the test suite's local news site and webhook receiver, with
 the real `regwatch` command. Each measure has its baseline in the same run:
   quiet:   N unchanged feeds (304) per `run --once`, against a naive poller (httpx GET + feedparser)
-  burst:   1,000 new real article pages through the whole flow, against trafilatura alone on the same pages
+  burst:   1,000 new real article pages (heavy: GNE and CWCE pages) through the whole flow, against
+           trafilatura alone on the same pages
+  light:   400 new short news pages (1–3 KB of text each: the eval set's articles on the local site's
+           article template) through the whole flow with 1 and with 2 extraction workers, against
+           trafilatura alone on the same pages in as many processes; the main process's CPU per article
   memory:  the daemon's RSS after 10 cycles and after many
   latency: publication → webhook receipt with a feed polled every 5 s
 The local site is one host, so these runs set per_domain = 16 and delay = 0 (politeness toward real
@@ -48,10 +52,37 @@ def run(args, cwd, env=None, timeout=900):
     return time.time() - t0, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
 
 
-def config(work: Path, sources: str, extra: str = "") -> Path:
+def _cpu(pid: int) -> float:
+    """utime + stime of one process, in seconds (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sampled(args, cwd, timeout=900) -> dict:
+    """`regwatch args` with its CPU split: the main process (sampled every 10 ms until it exits) and
+    the rest of its process tree (the extraction workers: their last samples)."""
+    t0 = time.time()
+    p = subprocess.Popen([REGWATCH, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    main, rest = 0.0, {}
+    while p.poll() is None and time.time() - t0 < timeout:
+        try:
+            main = _cpu(p.pid)
+            for k in children(p.pid):
+                rest[k] = _cpu(k)
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.01)
+    out, err = p.communicate()
+    wall = time.time() - t0
+    if p.returncode:
+        raise SystemExit(f"regwatch {' '.join(map(str, args))} failed: {err.decode()[-800:]}")
+    return {"wall": wall, "main_cpu": main, "workers_cpu": sum(rest.values())}
+
+
+def config(work: Path, sources: str, extra: str = "", crawl: str = "") -> Path:
     p = work / "regwatch.toml"
     p.write_text(f'[store]\npath = "{work}/rw.db"\n[crawl]\ndelay = "0s"\nper_domain = 16\nconcurrency = 32\n'
-                 f'max_articles_per_source = 1000\nmax_article_age = "3650d"\n{extra}\n{sources}', encoding="utf-8")
+                 f'max_articles_per_source = 1000\nmax_article_age = "3650d"\n{crawl}\n{extra}\n{sources}', encoding="utf-8")
     return p
 
 
@@ -71,6 +102,8 @@ def quiet(n: int) -> dict:
             wall, cpu = run(["run", "--once", "-c", cfg], work)          # quiet: every list answers 304
             quiet_requests = site.log[log0:]
             n304 = sum(1 for r in quiet_requests if r["status"] == 304)
+            list_bytes = sum(len(site.pages[r["path"]].body) for r in quiet_requests
+                             if r["status"] == 200 and r["path"].startswith("/feed/"))
             # the baseline poller: what a script without conditional requests does each time
             import feedparser
             import httpx
@@ -86,7 +119,7 @@ def quiet(n: int) -> dict:
     finally:
         site.stop()
     return {"sources": n, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "list_304": n304,
-            "bytes_fetched": 0, "naive_wall_s": round(naive_wall, 2), "naive_cpu_s": round(naive_cpu, 2),
+            "list_bytes": list_bytes, "naive_wall_s": round(naive_wall, 2), "naive_cpu_s": round(naive_cpu, 2),
             "naive_bytes": nbytes}
 
 
@@ -112,12 +145,14 @@ def burst(n: int) -> dict:
             arts = [art(f"b{i}", f"第{i}篇", "x", 5) for i in range(n)]
             for i, a in enumerate(arts):
                 site.pages[f"/a/b{i}.html"] = Page(bodies[i], ctype="text/html")
-            site.pages["/feed.xml"] = feed(site, [])
+            old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
+            site.pages["/a/old.html"] = article_page(old)
+            site.pages["/feed.xml"] = feed(site, [old])
             cfg = config(work, f'[[sources]]\nname = "burst"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n',
                          f'[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
                          '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n[alerts]\nonce_wait = "0s"\n')
-            run(["run", "--once", "-c", cfg], work)                      # baseline on an empty feed
-            site.pages["/feed.xml"] = feed(site, arts)
+            run(["run", "--once", "-c", cfg], work)                      # the baseline: one old article
+            site.pages["/feed.xml"] = feed(site, [*arts, old])
             wall, cpu = run(["run", "--once", "-c", cfg], work)
             import sqlite3
             db = sqlite3.connect(work / "rw.db")
@@ -130,8 +165,95 @@ def burst(n: int) -> dict:
     finally:
         site.stop()
         receiver.stop()
-    return {"articles": n, "stored": stored, "alerts_queued": queued, "flow_wall_s": round(wall, 1),
+    return {"articles": n, "stored": stored - 1, "alerts_queued": queued, "flow_wall_s": round(wall, 1),
             "flow_cpu_s": round(cpu, 1), "trafilatura_alone_s": round(bare, 1), "ratio": round(wall / bare, 2)}
+
+
+def light_articles(n: int) -> list[dict]:
+    """n short news articles (1–3 KB of text): the eval set's, in turn; past its end, each again as a
+    reprint (a 转载 headline, a credit line: a copy that joins its story)."""
+    items = [json.loads(line) for f in ("dev.jsonl", "test.jsonl")
+             for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [it for it in items if 1024 <= len(it["text"].encode()) <= 3072]
+    out = []
+    for i in range(n):
+        it = items[i % len(items)]
+        title, text = it["title"], it["text"]
+        if i >= len(items):
+            title, text = f"转载：{title}", f"{text}\n（本文转载自财经网，第{i}号）"
+        out.append(art(f"s{i}", title, text, 30))
+    return out
+
+
+def _bare_extract(body: bytes) -> None:
+    import trafilatura
+    trafilatura.extract(body)
+
+
+def bare_trafilatura(bodies: list[bytes], processes: int) -> float:
+    """Seconds trafilatura alone takes on these pages, in as many processes (started and warm first)."""
+    import logging
+    import multiprocessing
+
+    import trafilatura
+    logging.disable(logging.WARNING)
+    if processes == 1:
+        trafilatura.extract(bodies[0])
+        t0 = time.time()
+        for b in bodies:
+            trafilatura.extract(b)
+        return time.time() - t0
+    with multiprocessing.get_context("forkserver").Pool(processes) as pool:
+        pool.map(_bare_extract, bodies[:processes * 2], chunksize=1)
+        t0 = time.time()
+        pool.map(_bare_extract, bodies, chunksize=4)
+        return time.time() - t0
+
+
+def light_burst(n: int, workers: int) -> dict:
+    """n new short articles in one `run --once`: the burst's own cost (its wall time less that of the same
+    run with nothing new) against trafilatura alone on the same pages in as many processes."""
+    arts = light_articles(n)
+    site = Site()
+    receiver = Receiver()
+    receiver.routes["gw"] = {"type": "webhook"}
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            bodies = []
+            for a in arts:
+                page = article_page(a)
+                site.pages[f"/a/{a['id']}.html"] = page
+                bodies.append(page.body)
+            old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
+            site.pages["/a/old.html"] = article_page(old)
+            site.pages["/feed.xml"] = feed(site, [old])
+            cfg = config(work, f'[[sources]]\nname = "light"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n',
+                         f'[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
+                         '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n[alerts]\nonce_wait = "0s"\n',
+                         crawl=f"workers = {workers}")
+            run(["run", "--once", "-c", cfg], work)                      # the baseline: one old article
+            idle = run_sampled(["run", "--once", "-c", cfg], work)        # the same run, nothing new
+            site.pages["/feed.xml"] = feed(site, [*arts, old])
+            busy = run_sampled(["run", "--once", "-c", cfg], work)
+            import sqlite3
+            db = sqlite3.connect(work / "rw.db")
+            stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+            queued = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            db.close()
+    finally:
+        site.stop()
+        receiver.stop()
+    bare = bare_trafilatura(bodies, workers)
+    own = busy["wall"] - idle["wall"]
+    main_ms = (busy["main_cpu"] - idle["main_cpu"]) / n * 1000
+    return {"articles": n, "workers": workers, "stored": stored - 1, "stories": stories - 1, "alerts_queued": queued,
+            "text_kb": round(sum(len(a["text"].encode()) for a in arts) / n / 1024, 2),
+            "run_wall_s": round(busy["wall"], 2), "idle_run_wall_s": round(idle["wall"], 2),
+            "burst_s": round(own, 2), "articles_per_s": round(n / own), "main_cpu_ms_per_article": round(main_ms, 2),
+            "workers_cpu_ms_per_article": round(busy["workers_cpu"] / n * 1000, 2),
+            "trafilatura_s": round(bare, 2), "trafilatura_pages_per_s": round(n / bare), "ratio": round(own / bare, 2)}
 
 
 def rss_mb(pid: int) -> float:
@@ -241,19 +363,38 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     ap.add_argument("--cycles", type=int, default=100, help="daemon cycles for the memory measure")
+    ap.add_argument("--light", type=int, default=400, help="articles in the light-page burst")
+    ap.add_argument("--only", default="quiet,burst,light,memory,latency", help="which measures (comma-separated)")
     ap.add_argument("--out", default="bench/out/flow.json")
     args = ap.parse_args()
     q = args.quick
-    result = {"quiet": [quiet(n) for n in ((1, 100) if q else (1, 100, 1000))]}
-    for r in result["quiet"]:
-        print(f"quiet: {r['sources']:>5} sources  {r['wall_s']:6.2f} s wall  {r['cpu_s']:6.2f} s cpu  "
-              f"{r['list_304']} × 304, 0 list bytes | naive poller {r['naive_wall_s']:.2f} s, {r['naive_bytes']} bytes", flush=True)
-    result["burst"] = burst(100 if q else 1000)
-    print("burst:", json.dumps(result["burst"]), flush=True)
-    result["memory"] = memory(20 if q else args.cycles)
-    print("memory:", json.dumps(result["memory"]), flush=True)
-    result["latency"] = latency(4 if q else 8)
-    print("latency:", json.dumps(result["latency"]), flush=True)
+    only = set(args.only.split(","))
+    result: dict = {}
+    if "quiet" in only:
+        result["quiet"] = [quiet(n) for n in ((1, 100) if q else (1, 100, 1000))]
+        for r in result["quiet"]:
+            print(f"quiet: {r['sources']:>5} sources  {r['wall_s']:6.2f} s wall  {r['cpu_s']:6.2f} s cpu  "
+                  f"{r['list_304']} × 304, {r['list_bytes']} list bytes | naive poller {r['naive_wall_s']:.2f} s, "
+                  f"{r['naive_bytes']} bytes", flush=True)
+        one, hundred = result["quiet"][0], result["quiet"][1]
+        result["quiet_marginal_ms"] = {
+            "wall": round((hundred["wall_s"] - one["wall_s"]) / 99 * 1000, 1),
+            "cpu": round((hundred["cpu_s"] - one["cpu_s"]) / 99 * 1000, 1)}
+        print(f"quiet: per source (1 → 100): {result['quiet_marginal_ms']['wall']} ms wall, "
+              f"{result['quiet_marginal_ms']['cpu']} ms cpu", flush=True)
+    if "burst" in only:
+        result["burst"] = burst(100 if q else 1000)
+        print("burst:", json.dumps(result["burst"]), flush=True)
+    if "light" in only:
+        result["light"] = [light_burst(100 if q else args.light, w) for w in (1, 2)]
+        for r in result["light"]:
+            print("light:", json.dumps(r), flush=True)
+    if "memory" in only:
+        result["memory"] = memory(20 if q else args.cycles)
+        print("memory:", json.dumps(result["memory"]), flush=True)
+    if "latency" in only:
+        result["latency"] = latency(4 if q else 8)
+        print("latency:", json.dumps(result["latency"]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
 

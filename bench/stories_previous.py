@@ -129,10 +129,11 @@ class PreviousStoryIndex:
         tk = title_key(title)
         return keys + [tk] if tk is not None else keys
 
-    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
+    def find(self, article) -> tuple[StoryMatch, list[int]]:
+        title, body = article.title, article.body
         since = utcnow() - self.window
         keys = self.keys(title, body)
-        sid = self.store.story_of_identical_text(chash, iso(since))
+        sid = self.store.story_of_identical_text(content_hash(title, body), iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         counts: dict[int, int] = {}

@@ -35,6 +35,10 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
+STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
+
+
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
 

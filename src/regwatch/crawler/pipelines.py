@@ -1,14 +1,63 @@
-"""The Scrapy item pipeline: hands each fetched article to `pipeline/` (extraction off the event loop)."""
+"""The Scrapy item pipeline: hands each fetched article to `pipeline/` (extraction off the event loop,
+storing in small batches)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from scrapy.exceptions import DropItem
 
+from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
 from ..pipeline.dates import parse_any_date, too_old
+from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
 
+class Batch:
+    """Articles extracted close together are stored together: one transaction for those that arrive
+    within STORE_BATCH_WAIT of the first (at most STORE_BATCH). Storing runs on the event loop without
+    awaiting anything, so no other task's writes ever share its transaction."""
+
+    def __init__(self, processor: Processor):
+        self.processor = processor
+        self.pending: list[tuple[Incoming, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def store(self, item: Incoming) -> Processed | None:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.pending.append((item, fut))
+        if len(self.pending) >= STORE_BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(STORE_BATCH_WAIT, self.flush)
+        return await fut
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            results = self.processor.process_many([item for item, _ in batch])
+        except Exception as e:  # the transaction itself failed (the store): every article of it did
+            results = [e] * len(batch)
+        for (_, fut), result in zip(batch, results):
+            if fut.done():          # its task was cancelled (a stop): the article is stored all the same
+                continue
+            if isinstance(result, Exception):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+
 class ProcessPipeline(_CtxMixin):
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.batch: Batch | None = None
+
     async def process_item(self, item):
         ctx = self.ctx
         source = ctx.sources[item["source"]]
@@ -36,11 +85,13 @@ class ProcessPipeline(_CtxMixin):
             elif ctx.on_new is not None:
                 ctx.queued += ctx.on_new(done, source.name, title, result["body"], published)
 
-        done = ctx.processor.process(
+        if self.batch is None:
+            self.batch = Batch(ctx.processor)
+        done = await self.batch.store(Incoming(
             url=item["url"], source=source.name, title=title, body=result["body"],
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
-            baseline=baseline, after=queue_alerts)
+            baseline=baseline, after=queue_alerts))
         if done is not None:
             report.new += 1
             ctx.wake()
