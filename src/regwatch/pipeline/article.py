@@ -19,7 +19,6 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
 
 from .normalize import boilerplate_lines, normalize
 from .searchtext import fts_tokens
@@ -58,10 +57,8 @@ def shingle_hashes_of(units: list[str]) -> list[int]:
     """Hashes of SHINGLE consecutive units in text order (CRC-32 of the units joined by U+001F)."""
     if len(units) < SHINGLE:
         return [zlib.crc32("".join(units).encode())] if units else []
-    # one encoding of the whole text; each shingle is a slice of it (units never hold U+001F)
-    data = "\x1f".join(units).encode()
-    starts = [0, *accumulate(len(p) + 1 for p in data.split(b"\x1f"))]
-    return [zlib.crc32(data[s:e - 1]) for s, e in zip(starts, starts[SHINGLE:])]
+    crc32 = zlib.crc32
+    return [crc32("\x1f".join(units[i:i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)]
 
 
 @dataclass(frozen=True, eq=False)

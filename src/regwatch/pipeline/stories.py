@@ -131,7 +131,7 @@ def body_keys(hashes: list[int], words: bool = False) -> list[int]:
 def article_keys(article: Article) -> list[int]:
     """The keys an article is indexed under: its body's fingerprints and its headline's key."""
     units = article.units
-    words = sum(len(u) > 1 for u in units) * 2 > len(units)
+    words = (len(units) - list(map(len, units)).count(1)) * 2 > len(units)     # most units are words
     keys = body_keys(article.shingle_hashes, words)
     tk = _title_key(article.clean_title)
     return keys + [tk] if tk is not None and tk not in keys else keys
