@@ -77,13 +77,13 @@ class ProcessPipeline(_CtxMixin):
         title = result["title"] or entry.title or ""
         baseline = ctx.is_baseline(source.name, item["url"])
 
-        def queue_alerts(done):
+        def queue_alerts(done) -> tuple[int, bool]:
+            """The outbox write, in the article's transaction: (alerts queued, too old to alert)."""
             if baseline:
-                return
+                return 0, False
             if too_old(published, ctx.max_age):
-                report.too_old += 1
-            elif ctx.on_new is not None:
-                ctx.queued += ctx.on_new(done, source.name, title, result["body"], published)
+                return 0, True
+            return (ctx.on_new(done, source.name, title, result["body"], published) if ctx.on_new else 0), False
 
         if self.batch is None:
             self.batch = Batch(ctx.processor)
@@ -92,7 +92,10 @@ class ProcessPipeline(_CtxMixin):
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
             baseline=baseline, after=queue_alerts))
-        if done is not None:
+        if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
+            queued, old = done.outcome
+            ctx.queued += queued
+            report.too_old += old
             ctx.wake()
         return {"url": item["url"], "source": source.name}

@@ -1,19 +1,20 @@
 """An extracted article through the rest of the pipeline: story → topics → store.
 
 Articles are stored in small batches, one transaction each (a burst of new articles pays one commit
-per batch, not per article); within it each article has a savepoint, so an article and its alerts
-(`after`) are stored together or not at all, and one that fails is undone alone.
+per batch, not per article). An article and its alerts (`after`) are stored together or not at all:
+an article that fails before it writes is left out alone; a failure while writing undoes the batch,
+which is then stored again one article per transaction, so that only the failing one is left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from .article import Article
 from .classify import Classifier, Tag
-from .stories import StoryIndex
+from .stories import StoryIndex, StoryMatch
 from .store import ArticleRecord, Store
 
 
@@ -24,12 +25,14 @@ class Processed:
     new_story: bool
     tags: list[Tag] = field(default_factory=list)
     story_reason: str = ""
+    outcome: Any = None     # what `after` returned (read once the article is committed)
 
 
 @dataclass
 class Incoming:
     """An extracted article on its way into the store. `after` runs inside the transaction that stores it
-    (the outbox write): a crash leaves either the article and its alerts, or neither."""
+    (the outbox write): a crash leaves either the article and its alerts, or neither. It writes only to
+    the store (a batch can be undone and stored again); what it returns is `Processed.outcome`."""
 
     url: str
     source: str
@@ -41,7 +44,7 @@ class Incoming:
     attachment_url: str | None = None
     attachment_text: str = ""
     baseline: bool = False
-    after: Callable[[Processed], None] | None = None
+    after: Callable[[Processed], Any] | None = None
 
 
 class Processor:
@@ -64,23 +67,43 @@ class Processor:
     def process_many(self, items: list[Incoming]) -> list[Processed | None | Exception]:
         """Store several articles in one transaction, in order (a later one can join an earlier one's
         story). Each result is the stored article, None when its URL was stored already, or the error
-        that kept it out (it alone is undone)."""
-        out: list[Processed | None | Exception] = []
-        with self.store.tx():
-            for item in items:
-                try:
-                    with self.store.tx():       # inside the batch: a savepoint
-                        out.append(self._one(item))
-                except Exception as e:  # one article's failure (a bug, hostile text) is that article's
-                    out.append(e)
-        return out
+        that kept it out."""
+        try:
+            with self.store.tx():
+                out: list[Processed | None | Exception] = []
+                for item in items:
+                    try:
+                        ready = self._prepare(item)
+                    except Exception as e:  # (a bug, hostile text) before anything was written: it alone
+                        out.append(e)
+                        continue
+                    out.append(None if ready is None else self._write(item, *ready))
+                return out
+        except Exception as e:
+            if len(items) == 1:
+                return [e]
+        # a write failed and the batch was undone: each article again in its own transaction (inside a
+        # caller's transaction, a savepoint each)
+        return [self._alone(item) for item in items]
 
-    def _one(self, item: Incoming) -> Processed | None:
+    def _alone(self, item: Incoming) -> Processed | None | Exception:
+        try:
+            with self.store.tx():
+                ready = self._prepare(item)
+                return None if ready is None else self._write(item, *ready)
+        except Exception as e:
+            return e
+
+    def _prepare(self, item: Incoming) -> tuple[Article, StoryMatch, list[int], list[Tag]] | None:
+        """An article's story and topics (reads only); None when its URL is stored already."""
         if self.store.has_url(item.url):
             return None
         article = Article(item.title, item.body, item.attachment_text)
         match, keys = self.stories.find(article)
-        tags = self.classifier.classify_article(article)
+        return article, match, keys, self.classifier.classify_article(article)
+
+    def _write(self, item: Incoming, article: Article, match: StoryMatch, keys: list[int],
+               tags: list[Tag]) -> Processed:
         outlet = item.outlet or item.source
         record = ArticleRecord(
             url=item.url, source=item.source, title=item.title, body=item.body, lang=item.lang,
@@ -96,8 +119,8 @@ class Processor:
             aid = self.store.insert_article(record, story_id)
             self.store.join_story(story_id, outlet)
         self.store.set_topics(aid, tags, new=True)
-        self.stories.index(aid, story_id, keys)
+        self.stories.index(aid, story_id, keys, article)
         done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
         if item.after is not None:
-            item.after(done)
+            done.outcome = item.after(done)
         return done

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -49,6 +49,7 @@ RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repea
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
 SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
 SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
+RECENT_UNITS = 20_000       # the latest stored articles kept read (their copies come soon), in units of text
 _TITLE_SALT = b"title\x1f"
 
 _AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
@@ -293,6 +294,8 @@ class StoryIndex:
     def __init__(self, store: Store, window_days: float = 7):
         self.store = store
         self.window = timedelta(days=window_days)
+        self._recent: OrderedDict[int, Article] = OrderedDict()
+        self._recent_units = 0
         if store.legacy_story_sketches():
             self._reindex_window()
 
@@ -311,7 +314,7 @@ class StoryIndex:
         for aid in self._candidates(keys, tk, int(since.timestamp())):
             cand = self.store.story_candidate(aid)
             if cand and cand[2] is not None:
-                ok, why = judge(Article(cand[0], cand[1]), article)
+                ok, why = judge(self._recent_article(aid, cand[0], cand[1]), article)
                 if ok:
                     return StoryMatch(cand[2], why), keys
         return StoryMatch(None, "new story"), keys
@@ -331,9 +334,30 @@ class StoryIndex:
         ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
         return [aid for _, aid in ranked[:CANDIDATES]]
 
-    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
+    def index(self, article_id: int, story_id: int, keys: list[int], article: Article | None = None) -> None:
         seen = int(utcnow().timestamp())
         self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)
+        if article is not None:
+            self._remember(article_id, article)
+
+    def _recent_article(self, article_id: int, title: str, body: str) -> Article:
+        """A stored article as a candidate: the value already read when it was stored recently (its copies
+        come soon after it), else read anew."""
+        known = self._recent.get(article_id)
+        if known is not None and known.title == title and known.body == body:
+            return known
+        return Article(title, body)
+
+    def _remember(self, article_id: int, article: Article) -> None:
+        """Keep the latest articles' values for judging their copies (at most RECENT_UNITS units in all)."""
+        size = len(article.units)
+        if size > RECENT_UNITS:
+            return
+        self._recent[article_id] = article
+        self._recent_units += size
+        while self._recent_units > RECENT_UNITS:
+            _, old = self._recent.popitem(last=False)
+            self._recent_units -= len(old.units)
 
     def _reindex_window(self) -> None:
         """A store from before `story_keys`: index the window's articles once, then drop the old sketches."""
