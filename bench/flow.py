@@ -170,29 +170,18 @@ def burst(n: int) -> dict:
 
 
 def light_articles(n: int) -> list[dict]:
-    """n short news articles of 1–3 KB of text (evenly spread): the eval set's articles in turn, each with
-    the next ones' paragraphs until its length is reached; past the set's end, a reprint of an earlier one
-    (a 转载 headline, a credit line: a copy that joins its story)."""
+    """n short news articles: the eval set's articles of 1–3 KB of text, in turn; past the set's end, each
+    again as a reprint (a 转载 headline, a credit line: a copy that joins its story)."""
     items = [json.loads(line) for f in ("dev.jsonl", "test.jsonl")
              for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if line.strip()]
-    items = [it for it in items if it["lang"] == "zh"]
-    rng = random.Random(17)
-    out: list[dict] = []
+    items = [it for it in items if 1024 <= len(it["text"].encode()) <= 3072]
+    out = []
     for i in range(n):
-        if i >= len(items) or (i > 50 and rng.random() < 0.15):
-            a = out[rng.randrange(len(out))]
-            out.append(art(f"s{i}", f"转载：{a['title']}", f"{a['text']}\n（本文转载自财经网，第{i}号）", 30))
-            continue
-        want = rng.randint(1024, 3072)
-        paras, size, k = [], 0, i
-        while size < want:
-            for p in items[k % len(items)]["text"].split("\n"):
-                if p.strip() and size < want:
-                    p = p.encode()[:want - size].decode("utf-8", "ignore")
-                    paras.append(p)
-                    size += len(p.encode()) + 1
-            k += 1
-        out.append(art(f"s{i}", items[i]["title"], "\n".join(paras), 30))
+        it = items[i % len(items)]
+        title, text = it["title"], it["text"]
+        if i >= len(items):
+            title, text = f"转载：{title}", f"{text}\n（本文转载自财经网，第{i}号）"
+        out.append(art(f"s{i}", title, text, 30))
     return out
 
 
