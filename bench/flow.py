@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,6 +257,73 @@ def light_burst(n: int, workers: int) -> dict:
             "trafilatura_s": round(bare, 2), "trafilatura_pages_per_s": round(n / bare), "ratio": round(own / bare, 2)}
 
 
+def own_work(n: int) -> dict:
+    """regwatch's own work per new article in the main process — its story, topics, storing (batched as
+    in a crawl) and outbox write — on the light burst's pages as the workers extract them, in this
+    process: CPU per article (the best of three runs), and its parts from a profile of one more."""
+    import cProfile
+    import logging
+    import pstats
+
+    from regwatch.alerts.subscriptions import enqueue_for
+    from regwatch.defaults import STORE_BATCH
+    from regwatch.pipeline.extract import extract_job
+    from regwatch.pipeline.process import Incoming, Processor
+    from regwatch.service.app import load_classifier
+    from regwatch.service.config import load_config
+
+    logging.disable(logging.WARNING)
+    arts = light_articles(n)
+    pages = [extract_job({"body": article_page(a).body, "url": f"http://127.0.0.1/a/{a['id']}.html",
+                          "content_type": "text/html; charset=utf-8", "tz": "Asia/Shanghai"}) for a in arts]
+
+    def once(profile=None) -> float:
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            cfg = load_config(config(work, '[[sources]]\nname = "light"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
+                                     '[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "http://127.0.0.1:9/gw"\n'
+                                     '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n'))
+            from regwatch.pipeline.store import Store
+            store = Store(cfg.store.path)
+            processor = Processor(store, load_classifier(cfg))
+            items = []
+            for a, r in zip(arts, pages):
+                published = datetime.fromisoformat(r["published_at"]) if r["published_at"] else None
+                items.append(Incoming(url=f"http://127.0.0.1/a/{a['id']}.html", source="light", title=r["title"],
+                                      body=r["body"], lang=r["lang"], published_at=published,
+                                      after=lambda done, t=r["title"], b=r["body"], p=published:
+                                      enqueue_for(store, cfg, done, "light", t, b, p)))
+            c0 = time.process_time()
+            if profile:
+                profile.enable()
+            for i in range(0, len(items), STORE_BATCH):
+                processor.process_many(items[i:i + STORE_BATCH])
+            if profile:
+                profile.disable()
+            spent = time.process_time() - c0
+            store.close()
+            return spent / n * 1000
+
+    best = min(once() for _ in range(3))
+    prof = cProfile.Profile(time.process_time)
+    once(prof)
+    stats = pstats.Stats(prof).stats
+
+    def cum(path: str, name: str) -> float:
+        return sum(v[3] for (f, _, fn), v in stats.items() if f.endswith(path) and fn == name)
+
+    total = cum("pipeline/process.py", "process_many")
+    parts = {"story (keys, candidates, judging copies)": cum("pipeline/stories.py", "find") + cum("pipeline/stories.py", "index"),
+             "topics": cum("pipeline/classify.py", "classify_article"),
+             "alerts (outbox write)": cum("alerts/subscriptions.py", "enqueue_for"),
+             "commits (one per batch)": cum("pipeline/store.py", "__exit__")}
+    parts["article rows, search index, topics rows"] = cum("pipeline/process.py", "_write") - parts["alerts (outbox write)"] \
+        - cum("pipeline/stories.py", "index")
+    parts["rest (URL check, batching)"] = total - sum(parts.values())
+    return {"articles": n, "ms_per_article": round(best, 2),
+            "parts_ms": {k: round(best * v / total, 2) for k, v in parts.items()}}
+
+
 def rss_mb(pid: int) -> float:
     total = 0.0
     for p in [pid, *children(pid)]:
@@ -389,6 +457,8 @@ def main():
         result["light"] = [light_burst(100 if q else args.light, w) for w in (1, 2)]
         for r in result["light"]:
             print("light:", json.dumps(r), flush=True)
+        result["own_work"] = own_work(100 if q else args.light)
+        print("own work:", json.dumps(result["own_work"], ensure_ascii=False), flush=True)
     if "memory" in only:
         result["memory"] = memory(20 if q else args.cycles)
         print("memory:", json.dumps(result["memory"]), flush=True)

@@ -4,13 +4,22 @@ storing in small batches)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
 from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
-from ..pipeline.dates import parse_any_date, too_old
+from ..pipeline.dates import parse_any_date, sane, too_old
 from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
+
+
+def _worker_time(value: str | None) -> datetime | None:
+    """A time as the extraction worker wrote it (`isoformat()`, with its offset): read without a parser."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    return sane(dt) if dt.tzinfo is not None else parse_any_date(value)
 
 
 class Batch:
@@ -70,7 +79,7 @@ class ProcessPipeline(_CtxMixin):
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
-        published = parse_any_date(result["published_at"]) if result["published_at"] else None
+        published = _worker_time(result["published_at"])
         if published is None or (result.get("date_from") == "text" and entry.published_at):
             # a date found only in the headline or the text is never better than the list's
             published = entry.published_at or published

@@ -228,7 +228,7 @@ class Classifier:
         score = 0.0
         evidence: list[dict[str, Any]] = []
         for si, sig in enumerate(topic.signals):
-            place = self._match(ti, si, sig, fields, found)
+            place = found.best.get((ti, si)) if sig.kind == "terms" else self._match(ti, si, sig, fields, found)
             if not place:
                 continue
             where, start, end = place

@@ -9,6 +9,7 @@ bigrams, which matches exactly the texts that contain the term.
 from __future__ import annotations
 
 import re
+from operator import add
 
 from .normalize import normalize
 
@@ -27,7 +28,7 @@ def fts_tokens(normalized: str) -> str:
     out: list[str] = []
     for run in _RUN.findall(normalized):
         if len(run) > 1 and _IS_CJK.match(run):
-            out.extend([run[i : i + 2] for i in range(len(run) - 1)])
+            out.extend(map(add, run, run[1:]))       # its bigrams: 一次性 → 一次 次性
         else:
             out.append(run)
     return " ".join(out)
