@@ -260,15 +260,17 @@ def light_burst(n: int, workers: int) -> dict:
 def own_work(n: int) -> dict:
     """regwatch's own work per new article in the main process — its story, topics, storing (batched as
     in a crawl) and outbox write — on the light burst's pages as the workers extract them, in this
-    process: CPU per article (the best of three runs), and its parts from a profile of one more."""
-    import cProfile
+    process: CPU per article (the best of three runs), and its parts (timed in one more run)."""
+    import functools
     import logging
-    import pstats
 
-    from regwatch.alerts.subscriptions import enqueue_for
+    from regwatch.alerts import subscriptions
     from regwatch.defaults import STORE_BATCH
+    from regwatch.pipeline.classify import Classifier
     from regwatch.pipeline.extract import extract_job
     from regwatch.pipeline.process import Incoming, Processor
+    from regwatch.pipeline.stories import StoryIndex
+    from regwatch.pipeline.store import Store
     from regwatch.service.app import load_classifier
     from regwatch.service.config import load_config
 
@@ -277,13 +279,12 @@ def own_work(n: int) -> dict:
     pages = [extract_job({"body": article_page(a).body, "url": f"http://127.0.0.1/a/{a['id']}.html",
                           "content_type": "text/html; charset=utf-8", "tz": "Asia/Shanghai"}) for a in arts]
 
-    def once(profile=None) -> float:
+    def once() -> float:
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
             cfg = load_config(config(work, '[[sources]]\nname = "light"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
                                      '[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "http://127.0.0.1:9/gw"\n'
                                      '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n'))
-            from regwatch.pipeline.store import Store
             store = Store(cfg.store.path)
             processor = Processor(store, load_classifier(cfg))
             items = []
@@ -292,36 +293,44 @@ def own_work(n: int) -> dict:
                 items.append(Incoming(url=f"http://127.0.0.1/a/{a['id']}.html", source="light", title=r["title"],
                                       body=r["body"], lang=r["lang"], published_at=published,
                                       after=lambda done, t=r["title"], b=r["body"], p=published:
-                                      enqueue_for(store, cfg, done, "light", t, b, p)))
+                                      subscriptions.enqueue_for(store, cfg, done, "light", t, b, p)))
             c0 = time.process_time()
-            if profile:
-                profile.enable()
             for i in range(0, len(items), STORE_BATCH):
                 processor.process_many(items[i:i + STORE_BATCH])
-            if profile:
-                profile.disable()
             spent = time.process_time() - c0
             store.close()
             return spent / n * 1000
 
     best = min(once() for _ in range(3))
-    prof = cProfile.Profile(time.process_time)
-    once(prof)
-    stats = pstats.Stats(prof).stats
+    spent: dict[str, float] = {}
+    timed = [(StoryIndex, "find", "story"), (StoryIndex, "index", "index"), (Classifier, "classify_article", "topics"),
+             (subscriptions, "enqueue_for", "alerts"), (Processor, "_write", "writes")]
+    originals = [(obj, name, getattr(obj, name)) for obj, name, _ in timed]
 
-    def cum(path: str, name: str) -> float:
-        return sum(v[3] for (f, _, fn), v in stats.items() if f.endswith(path) and fn == name)
+    def timing(fn, part):
+        @functools.wraps(fn)
+        def run(*a, **kw):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[part] = spent.get(part, 0.0) + time.process_time() - c0
+        return run
 
-    total = cum("pipeline/process.py", "process_many")
-    parts = {"story (keys, candidates, judging copies)": cum("pipeline/stories.py", "find") + cum("pipeline/stories.py", "index"),
-             "topics": cum("pipeline/classify.py", "classify_article"),
-             "alerts (outbox write)": cum("alerts/subscriptions.py", "enqueue_for"),
-             "commits (one per batch)": cum("pipeline/store.py", "__exit__")}
-    parts["article rows, search index, topics rows"] = cum("pipeline/process.py", "_write") - parts["alerts (outbox write)"] \
-        - cum("pipeline/stories.py", "index")
-    parts["rest (URL check, batching)"] = total - sum(parts.values())
-    return {"articles": n, "ms_per_article": round(best, 2),
-            "parts_ms": {k: round(best * v / total, 2) for k, v in parts.items()}}
+    for obj, name, part in timed:
+        setattr(obj, name, timing(getattr(obj, name), part))
+    try:
+        total = once()
+    finally:
+        for obj, name, fn in originals:
+            setattr(obj, name, fn)
+    ms = {k: v / n * 1000 for k, v in spent.items()}
+    parts = {"story (keys, candidates, judging copies, its index rows)": ms["story"] + ms["index"],
+             "topics (rules and learned stage)": ms["topics"],
+             "article, search index and topic rows": ms["writes"] - ms["alerts"] - ms["index"],
+             "outbox write": ms["alerts"]}
+    parts["the rest (URL check, commits: one per batch)"] = total - sum(parts.values())
+    return {"articles": n, "ms_per_article": round(best, 2), "parts_ms": {k: round(v, 2) for k, v in parts.items()}}
 
 
 def rss_mb(pid: int) -> float:

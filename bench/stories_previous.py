@@ -148,6 +148,6 @@ class PreviousStoryIndex:
                     return StoryMatch(cand[2], why), keys
         return StoryMatch(None, "new story"), keys
 
-    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
+    def index(self, article_id: int, story_id: int, keys: list[int], article=None) -> None:
         seen = int(utcnow().timestamp())
         self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)

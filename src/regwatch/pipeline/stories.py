@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from itertools import accumulate
+from operator import itemgetter
 
 from .article import SHINGLE, Article, clean_title  # noqa: F401 (SHINGLE: the stories' constants)
 from .store import Store
@@ -323,13 +324,14 @@ class StoryIndex:
         """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
         A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
         copies of one much-republished story all carry its keys: those stay evidence)."""
-        counts: dict[int, int] = {}
+        counts: Counter[int] = Counter()
         for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
-            if len({sid for _, sid in postings}) >= BOILERPLATE:
+            if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
                 continue
-            weight = MIN_SHARED if key == tk else 1
-            for aid in {aid for aid, _ in postings}:
-                counts[aid] = counts.get(aid, 0) + weight
+            articles = set(map(itemgetter(0), postings))
+            counts.update(articles)
+            if key == tk:                               # the headline's key counts MIN_SHARED times
+                counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
         need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
         ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
         return [aid for _, aid in ranked[:CANDIDATES]]

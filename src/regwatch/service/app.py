@@ -135,7 +135,8 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
-            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+            with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
+                states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
         baselines = {name: ctx.report(name).new for name in baseline
