@@ -4,7 +4,8 @@
 
 Everything runs on 127.0.0.1 against the test suite's local news site and webhook receiver, with
 the real `regwatch` command. Each measure has its baseline in the same run:
-  quiet:   N unchanged feeds (304) per `run --once`, against a naive poller (httpx GET + feedparser)
+  quiet:   N unchanged feeds (304) per `run --once` (the median of three runs), against a naive poller
+           (httpx GET + feedparser); the marginal cost of a quiet source is from 1 to 100 feeds
   burst:   1,000 new real article pages (heavy: GNE and CWCE pages) through the whole flow, against
            trafilatura alone on the same pages
   light:   400 new short news pages (1–3 KB of text each: the eval set's articles on the local site's
@@ -100,8 +101,9 @@ def quiet(n: int) -> dict:
                                        for i in range(n)))
             run(["run", "--once", "-c", cfg], work)                      # baseline: stores, validators saved
             log0 = len(site.log)
-            wall, cpu = run(["run", "--once", "-c", cfg], work)          # quiet: every list answers 304
-            quiet_requests = site.log[log0:]
+            runs = [run(["run", "--once", "-c", cfg], work) for _ in range(3)]   # quiet: every list answers 304
+            wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+            quiet_requests = site.log[log0:log0 + (len(site.log) - log0) // 3]
             n304 = sum(1 for r in quiet_requests if r["status"] == 304)
             list_bytes = sum(len(site.pages[r["path"]].body) for r in quiet_requests
                              if r["status"] == 200 and r["path"].startswith("/feed/"))
@@ -211,50 +213,53 @@ def bare_trafilatura(bodies: list[bytes], processes: int) -> float:
         return time.time() - t0
 
 
-def light_burst(n: int, workers: int) -> dict:
+def light_burst(n: int, workers: int, reps: int = 3) -> dict:
     """n new short articles in one `run --once`: the burst's own cost (its wall time less that of the same
-    run with nothing new) against trafilatura alone on the same pages in as many processes."""
+    run with nothing new) against trafilatura alone on the same pages, in one process and in as many as
+    the workers; the median of `reps` runs of each (a fresh store each time)."""
     arts = light_articles(n)
-    site = Site()
-    receiver = Receiver()
-    receiver.routes["gw"] = {"type": "webhook"}
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            work = Path(d)
-            bodies = []
-            for a in arts:
-                page = article_page(a)
-                site.pages[f"/a/{a['id']}.html"] = page
-                bodies.append(page.body)
-            old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
-            site.pages["/a/old.html"] = article_page(old)
-            site.pages["/feed.xml"] = feed(site, [old])
-            cfg = config(work, f'[[sources]]\nname = "light"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n',
-                         f'[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
-                         '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n[alerts]\nonce_wait = "0s"\n',
-                         crawl=f"workers = {workers}")
-            run(["run", "--once", "-c", cfg], work)                      # the baseline: one old article
-            idle = run_sampled(["run", "--once", "-c", cfg], work)        # the same run, nothing new
-            site.pages["/feed.xml"] = feed(site, [*arts, old])
-            busy = run_sampled(["run", "--once", "-c", cfg], work)
-            import sqlite3
-            db = sqlite3.connect(work / "rw.db")
-            stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-            stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
-            queued = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
-            db.close()
-    finally:
-        site.stop()
-        receiver.stop()
-    bare = bare_trafilatura(bodies, workers)
-    own = busy["wall"] - idle["wall"]
-    main_ms = (busy["main_cpu"] - idle["main_cpu"]) / n * 1000
-    return {"articles": n, "workers": workers, "stored": stored - 1, "stories": stories - 1, "alerts_queued": queued,
-            "text_kb": round(sum(len(a["text"].encode()) for a in arts) / n / 1024, 2),
-            "run_wall_s": round(busy["wall"], 2), "idle_run_wall_s": round(idle["wall"], 2),
-            "burst_s": round(own, 2), "articles_per_s": round(n / own), "main_cpu_ms_per_article": round(main_ms, 2),
-            "workers_cpu_ms_per_article": round(busy["workers_cpu"] / n * 1000, 2),
-            "trafilatura_s": round(bare, 2), "trafilatura_pages_per_s": round(n / bare), "ratio": round(own / bare, 2)}
+    bodies = [article_page(a).body for a in arts]
+    runs = []
+    for _ in range(reps):
+        site = Site()
+        receiver = Receiver()
+        receiver.routes["gw"] = {"type": "webhook"}
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                work = Path(d)
+                for a in arts:
+                    site.pages[f"/a/{a['id']}.html"] = article_page(a)
+                old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
+                site.pages["/a/old.html"] = article_page(old)
+                site.pages["/feed.xml"] = feed(site, [old])
+                cfg = config(work, f'[[sources]]\nname = "light"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n',
+                             f'[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
+                             '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n[alerts]\nonce_wait = "0s"\n',
+                             crawl=f"workers = {workers}")
+                run(["run", "--once", "-c", cfg], work)                  # the baseline: one old article
+                idle = run_sampled(["run", "--once", "-c", cfg], work)    # the same run, nothing new
+                site.pages["/feed.xml"] = feed(site, [*arts, old])
+                busy = run_sampled(["run", "--once", "-c", cfg], work)
+                import sqlite3
+                db = sqlite3.connect(work / "rw.db")
+                counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "stories", "alerts")]
+                db.close()
+        finally:
+            site.stop()
+            receiver.stop()
+        runs.append({"burst": busy["wall"] - idle["wall"], "wall": busy["wall"], "idle": idle["wall"],
+                     "main": (busy["main_cpu"] - idle["main_cpu"]) / n * 1000, "workers": busy["workers_cpu"] / n * 1000,
+                     "one": bare_trafilatura(bodies, 1), "same": bare_trafilatura(bodies, workers), "counts": counts})
+    med = {k: statistics.median(r[k] for r in runs) for k in ("burst", "wall", "idle", "main", "workers", "one", "same")}
+    stored, stories, queued = runs[-1]["counts"]
+    return {"articles": n, "workers": workers, "runs": reps, "stored": stored - 1, "stories": stories - 1,
+            "alerts_queued": queued, "text_kb": round(sum(len(a["text"].encode()) for a in arts) / n / 1024, 2),
+            "run_wall_s": round(med["wall"], 2), "idle_run_wall_s": round(med["idle"], 2),
+            "burst_s": round(med["burst"], 2), "articles_per_s": round(n / med["burst"]),
+            "main_cpu_ms_per_article": round(med["main"], 2), "workers_cpu_ms_per_article": round(med["workers"], 2),
+            "trafilatura_1_process_s": round(med["one"], 2), "trafilatura_pages_per_s": round(n / med["one"]),
+            f"trafilatura_{workers}_processes_s": round(med["same"], 2),
+            "ratio": round(med["burst"] / med["one"], 2), "ratio_same_processes": round(med["burst"] / med["same"], 2)}
 
 
 def own_work(n: int) -> dict:

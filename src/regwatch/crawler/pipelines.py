@@ -100,7 +100,7 @@ class ProcessPipeline(_CtxMixin):
             url=item["url"], source=source.name, title=title, body=result["body"],
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
-            baseline=baseline, after=queue_alerts))
+            baseline=baseline, after=queue_alerts, reading=result.get("reading")))
         if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
             queued, old = done.outcome

@@ -14,8 +14,8 @@ from typing import Any, Callable
 from scrapy.crawler import AsyncCrawlerRunner
 
 from ..defaults import cores
-from ..pipeline.extract import extract_job, limit_worker, limited_extract_job
-from ..pipeline.process import Processor
+from ..pipeline.extract import extract_job, limited_extract_job
+from ..pipeline.process import Processor, read_in_worker, start_worker
 from ..pipeline.store import Store
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
@@ -36,8 +36,10 @@ class Extractor:
     INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
 
-    def __init__(self, workers: int | None = None, timeout: float = 30.0, memory: int = 1 << 30):
+    def __init__(self, workers: int | None = None, timeout: float = 30.0, memory: int = 1 << 30,
+                 classifier=None):
         self.workers = cores() if workers is None else workers
+        self.classifier = classifier        # the workers also read what they extract (`process.read`)
         self.timeout = timeout
         self.memory = memory
         self._pool: ProcessPoolExecutor | None = None
@@ -47,9 +49,9 @@ class Extractor:
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["regwatch.pipeline.extract", "regwatch.crawler.kinds.feed"])
+        ctx.set_forkserver_preload(["regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"])
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                   initializer=limit_worker, initargs=(self.memory,))
+                                   initializer=start_worker, initargs=(self.memory, self.classifier))
         # each submit finding no idle worker starts one: as many no-op jobs as workers start them all
         for f in [pool.submit(int) for _ in range(self.workers)]:
             f.result()
@@ -119,7 +121,7 @@ class Extractor:
         if self.workers <= 0:
             return extract_job(job)
         try:
-            return await self._run(limited_extract_job, job, self.timeout)
+            return await self._run(limited_extract_job, job, self.timeout, read_in_worker)
         except WorkerLost as e:
             return {"ok": False, "error": f"extraction {e}"}
 

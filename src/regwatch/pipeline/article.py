@@ -71,6 +71,13 @@ class Article:
     body: str
     attachment_text: str = ""
 
+    @classmethod
+    def known(cls, title: str, body: str, attachment_text: str = "", **views: object) -> "Article":
+        """An article whose views were computed already (by the extraction worker that read it)."""
+        article = cls(title, body, attachment_text)
+        vars(article).update(views)         # (each view is a cached_property: read from here first)
+        return article
+
     # -- normalized once --------------------------------------------------------------------
 
     @cached_property

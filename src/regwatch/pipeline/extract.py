@@ -388,10 +388,17 @@ def run_limited(fn, args: tuple, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def limited_extract_job(args: dict, seconds: float) -> dict:
-    """`extract_job` under a time limit; over it, or over the worker's memory limit, is the page's error."""
+def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
+    """`extract_job` (and `then(args, result)` on a page read) under a time limit; over it, or over the
+    worker's memory limit, is the page's error."""
+    def job(a: dict) -> dict:
+        result = extract_job(a)
+        if then is not None and result["ok"]:
+            then(a, result)
+        return result
+
     try:
-        return run_limited(extract_job, (args,), seconds)
+        return run_limited(job, (args,), seconds)
     except JobTimeout:
         return {"ok": False, "error": f"extraction took longer than {seconds:g} s (the limit: extract_timeout)"}
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from .article import Article
 from .classify import Classifier, Tag
-from .stories import StoryIndex, StoryMatch
+from .extract import limit_worker
+from .stories import StoryIndex, StoryMatch, article_keys
 from .store import ArticleRecord, Store
 
 
@@ -26,6 +27,48 @@ class Processed:
     tags: list[Tag] = field(default_factory=list)
     story_reason: str = ""
     outcome: Any = None     # what `after` returned (read once the article is committed)
+
+
+@dataclass
+class Reading:
+    """What storing an article needs from its text alone, without the store: computed where the text is
+    (the extraction worker that read the page, in parallel with the others), so that the main process
+    does only the store's part. `title` is the headline it was read with."""
+
+    title: str
+    content_hash: str
+    shingles: frozenset[int]
+    clean_title: str
+    search_title: str
+    search_text: str
+    keys: list[int]
+    tags: list[Tag]
+
+
+def read(article: Article, classifier: Classifier) -> Reading:
+    return Reading(article.title, article.content_hash, article.shingles, article.clean_title, article.search_title,
+                   article.search_text, article_keys(article), classifier.classify_article(article))
+
+
+_classifier: Classifier | None = None     # an extraction worker's (from `start_worker`)
+
+
+def start_worker(memory: int, classifier: Classifier | None) -> None:
+    """An extraction worker's initializer: its memory limit, and the classifier it reads articles with."""
+    global _classifier
+    limit_worker(memory)
+    _classifier = classifier
+
+
+def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
+    """After a worker extracted a page: its reading, if it can (else the main process reads it)."""
+    if _classifier is None:
+        return
+    try:
+        title = result["title"] or job.get("list_title") or ""
+        result["reading"] = read(Article(title, result["body"], result.get("attachment_text") or ""), _classifier)
+    except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
+        pass
 
 
 @dataclass
@@ -45,6 +88,7 @@ class Incoming:
     attachment_text: str = ""
     baseline: bool = False
     after: Callable[[Processed], Any] | None = None
+    reading: Reading | None = None      # made by the extraction worker, when it could
 
 
 class Processor:
@@ -98,6 +142,13 @@ class Processor:
         """An article's story and topics (reads only); None when its URL is stored already."""
         if self.store.has_url(item.url):
             return None
+        r = item.reading
+        if r is not None and r.title == item.title:
+            article = Article.known(item.title, item.body, item.attachment_text, content_hash=r.content_hash,
+                                    shingles=r.shingles, clean_title=r.clean_title, search_title=r.search_title,
+                                    search_text=r.search_text)
+            match, keys = self.stories.find(article, r.keys)
+            return article, match, keys, r.tags
         article = Article(item.title, item.body, item.attachment_text)
         match, keys = self.stories.find(article)
         return article, match, keys, self.classifier.classify_article(article)

@@ -50,7 +50,7 @@ RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repea
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
 SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
 SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
-RECENT_UNITS = 20_000       # the latest stored articles kept read (their copies come soon), in units of text
+RECENT_SHINGLES = 20_000       # the latest stored articles kept read (their copies come soon), in shingles
 _TITLE_SALT = b"title\x1f"
 
 _AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
@@ -296,7 +296,7 @@ class StoryIndex:
         self.store = store
         self.window = timedelta(days=window_days)
         self._recent: OrderedDict[int, Article] = OrderedDict()
-        self._recent_units = 0
+        self._recent_size = 0
         if store.legacy_story_sketches():
             self._reindex_window()
 
@@ -304,10 +304,10 @@ class StoryIndex:
         """The keys an article is indexed under: its body's fingerprints and its headline's key."""
         return article_keys(Article(title, body))
 
-    def find(self, article: Article) -> tuple[StoryMatch, list[int]]:
-        """The story this article belongs to, and the keys to index it under."""
+    def find(self, article: Article, keys: list[int] | None = None) -> tuple[StoryMatch, list[int]]:
+        """The story this article belongs to, and the keys to index it under (`keys`: computed already)."""
         since = utcnow() - self.window
-        keys = article_keys(article)
+        keys = article_keys(article) if keys is None else keys
         sid = self.store.story_of_identical_text(article.content_hash, iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
@@ -351,15 +351,15 @@ class StoryIndex:
         return Article(title, body)
 
     def _remember(self, article_id: int, article: Article) -> None:
-        """Keep the latest articles' values for judging their copies (at most RECENT_UNITS units in all)."""
-        size = len(article.units)
-        if size > RECENT_UNITS:
+        """Keep the latest articles' values for judging their copies (at most RECENT_SHINGLES shingles in all)."""
+        size = len(article.shingles)
+        if size > RECENT_SHINGLES:
             return
         self._recent[article_id] = article
-        self._recent_units += size
-        while self._recent_units > RECENT_UNITS:
+        self._recent_size += size
+        while self._recent_size > RECENT_SHINGLES:
             _, old = self._recent.popitem(last=False)
-            self._recent_units -= len(old.units)
+            self._recent_size -= len(old.shingles)
 
     def _reindex_window(self) -> None:
         """A store from before `story_keys`: index the window's articles once, then drop the old sketches."""

@@ -100,7 +100,7 @@ class App:
         self.store = Store(cfg.store.path)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
         self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
-                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
+                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo)
