@@ -262,6 +262,69 @@ def light_burst(n: int, workers: int, reps: int = 3) -> dict:
             "ratio": round(med["burst"] / med["one"], 2), "ratio_same_processes": round(med["burst"] / med["same"], 2)}
 
 
+PROFILED = """
+import cProfile, sys, time
+from regwatch.service.cli import main
+p = cProfile.Profile(time.thread_time)
+p.enable()
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+finally:
+    p.disable()
+    p.dump_stats(sys.argv[1])
+"""
+
+
+def main_process_profile(n: int, workers: int = 2) -> dict:
+    """Where the main process's CPU goes in a light burst: one `run --once` of it under cProfile (the main
+    thread's CPU time; the profiler's own cost inflates Python-heavy parts, so these are shares, not times),
+    each part as ms per article of the measured main-process CPU."""
+    import pstats
+
+    arts = light_articles(n)
+    site = Site()
+    receiver = Receiver()
+    receiver.routes["gw"] = {"type": "webhook"}
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            for a in arts:
+                site.pages[f"/a/{a['id']}.html"] = article_page(a)
+            old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
+            site.pages["/a/old.html"] = article_page(old)
+            site.pages["/feed.xml"] = feed(site, [old])
+            cfg = config(work, f'[[sources]]\nname = "light"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n',
+                         f'[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
+                         '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n[alerts]\nonce_wait = "0s"\n',
+                         crawl=f"workers = {workers}")
+            run(["run", "--once", "-c", cfg], work)
+            site.pages["/feed.xml"] = feed(site, [*arts, old])
+            out = work / "main.prof"
+            r = subprocess.run([sys.executable, "-c", PROFILED, str(out), "run", "--once", "-c", str(cfg)], cwd=work,
+                               capture_output=True, text=True, timeout=900)
+            if r.returncode:
+                raise SystemExit(f"profiled run failed: {r.stderr[-800:]}")
+            stats = pstats.Stats(str(out)).stats
+    finally:
+        site.stop()
+        receiver.stop()
+
+    def cum(path: str, name: str) -> float:
+        return max((v[3] for (f, _, fn), v in stats.items() if f.endswith(path) and fn == name), default=0.0)
+
+    loop = cum("asyncio/base_events.py", "run_forever")
+    parts = {"regwatch's own work (story, topics, store, outbox)": cum("pipeline/process.py", "process_many"),
+             "alert delivery (dispatcher: render, sign, send)": cum("alerts/dispatcher.py", "deliver_due"),
+             "list page (feedparser, dates)": cum("crawler/spider.py", "parse_list"),
+             "extraction hand-off (jobs to the workers, results back)": cum("crawler/run.py", "__call__")}
+    parts["item pipeline glue (job, dates, counting)"] = cum("crawler/pipelines.py", "process_item") - \
+        cum("crawler/run.py", "__call__") - cum("crawler/pipelines.py", "store")
+    parts["Scrapy and Twisted (scheduling, downloads, responses, middlewares)"] = loop - sum(parts.values())
+    return {"articles": n, "workers": workers, "share": {k: round(v / loop, 3) for k, v in parts.items()}}
+
+
 def own_work(n: int) -> dict:
     """regwatch's own work per new article in the main process — its story, topics, storing (batched as
     in a crawl) and outbox write — on the light burst's pages as the workers extract them, in this
@@ -447,6 +510,7 @@ def main():
     ap.add_argument("--cycles", type=int, default=100, help="daemon cycles for the memory measure")
     ap.add_argument("--light", type=int, default=400, help="articles in the light-page burst")
     ap.add_argument("--only", default="quiet,burst,light,memory,latency", help="which measures (comma-separated)")
+    ap.add_argument("--profile", action="store_true", help="with the light burst, where the main process's CPU goes")
     ap.add_argument("--out", default="bench/out/flow.json")
     args = ap.parse_args()
     q = args.quick
@@ -473,6 +537,12 @@ def main():
             print("light:", json.dumps(r), flush=True)
         result["own_work"] = own_work(100 if q else args.light)
         print("own work:", json.dumps(result["own_work"], ensure_ascii=False), flush=True)
+        if args.profile:
+            prof = main_process_profile(100 if q else args.light)
+            cpu = result["light"][1]["main_cpu_ms_per_article"]
+            prof["ms_per_article"] = {k: round(v * cpu, 2) for k, v in prof["share"].items()}
+            result["main_process"] = prof
+            print("main process:", json.dumps(prof, ensure_ascii=False), flush=True)
     if "memory" in only:
         result["memory"] = memory(20 if q else args.cycles)
         print("memory:", json.dumps(result["memory"]), flush=True)
