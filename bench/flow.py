@@ -10,7 +10,9 @@ the real `regwatch` command. Each measure has its baseline in the same run:
            trafilatura alone on the same pages
   light:   400 new short news pages (1–3 KB of text each: the eval set's articles on the local site's
            article template) through the whole flow with 1 and with 2 extraction workers, against
-           trafilatura alone on the same pages in as many processes; the main process's CPU per article
+           trafilatura alone on the same pages (in one process, and in as many as the workers) and
+           Scrapy alone fetching them (the same reactor and concurrency, a spider that keeps nothing);
+           the main process's and the workers' CPU per article
   memory:  the daemon's RSS after 10 cycles and after many
   latency: publication → webhook receipt with a feed polled every 5 s
 The local site is one host, so these runs set per_domain = 16 and delay = 0 (politeness toward real
@@ -146,7 +148,7 @@ def burst(n: int) -> dict:
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
             arts = [art(f"b{i}", f"第{i}篇", "x", 5) for i in range(n)]
-            for i, a in enumerate(arts):
+            for i in range(n):
                 site.pages[f"/a/b{i}.html"] = Page(bodies[i], ctype="text/html")
             old = art("old", "银行发布年度报告", "某银行发布年度报告，营业收入同比增长。", 60)
             site.pages["/a/old.html"] = article_page(old)
@@ -213,6 +215,37 @@ def bare_trafilatura(bodies: list[bytes], processes: int) -> float:
         return time.time() - t0
 
 
+BARE_SCRAPY = """
+import json, sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+urls = json.loads(sys.argv[1])
+class Bare(scrapy.Spider):
+    name = "bare"
+    async def start(self):
+        for u in urls:
+            yield scrapy.Request(u, callback=self.parse)
+    def parse(self, response):
+        return None
+p = CrawlerProcess({"LOG_ENABLED": False, "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                    "DOWNLOAD_DELAY": 0, "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False,
+                    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
+p.crawl(Bare)
+p.start()
+"""
+
+
+def bare_scrapy(urls: list[str]) -> float:
+    """Seconds Scrapy alone (the same reactor and concurrency as regwatch's crawls, a spider that keeps
+    nothing) spends fetching these pages: a run over all of them less a run over the first one."""
+    def once(some: list[str]) -> float:
+        t0 = time.time()
+        subprocess.run([sys.executable, "-c", BARE_SCRAPY, json.dumps(some)], check=True, capture_output=True,
+                       timeout=900)
+        return time.time() - t0
+    return max(0.0, once(urls) - once(urls[:1]))
+
+
 def light_burst(n: int, workers: int, reps: int = 3) -> dict:
     """n new short articles in one `run --once`: the burst's own cost (its wall time less that of the same
     run with nothing new) against trafilatura alone on the same pages, in one process and in as many as
@@ -244,13 +277,16 @@ def light_burst(n: int, workers: int, reps: int = 3) -> dict:
                 db = sqlite3.connect(work / "rw.db")
                 counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "stories", "alerts")]
                 db.close()
+                scrapy_s = bare_scrapy([f"{site.url}/a/{a['id']}.html" for a in arts])
         finally:
             site.stop()
             receiver.stop()
         runs.append({"burst": busy["wall"] - idle["wall"], "wall": busy["wall"], "idle": idle["wall"],
                      "main": (busy["main_cpu"] - idle["main_cpu"]) / n * 1000, "workers": busy["workers_cpu"] / n * 1000,
-                     "one": bare_trafilatura(bodies, 1), "same": bare_trafilatura(bodies, workers), "counts": counts})
-    med = {k: statistics.median(r[k] for r in runs) for k in ("burst", "wall", "idle", "main", "workers", "one", "same")}
+                     "one": bare_trafilatura(bodies, 1), "same": bare_trafilatura(bodies, workers),
+                     "scrapy": scrapy_s, "counts": counts})
+    med = {k: statistics.median(r[k] for r in runs)
+           for k in ("burst", "wall", "idle", "main", "workers", "one", "same", "scrapy")}
     stored, stories, queued = runs[-1]["counts"]
     return {"articles": n, "workers": workers, "runs": reps, "stored": stored - 1, "stories": stories - 1,
             "alerts_queued": queued, "text_kb": round(sum(len(a["text"].encode()) for a in arts) / n / 1024, 2),
@@ -259,7 +295,8 @@ def light_burst(n: int, workers: int, reps: int = 3) -> dict:
             "main_cpu_ms_per_article": round(med["main"], 2), "workers_cpu_ms_per_article": round(med["workers"], 2),
             "trafilatura_1_process_s": round(med["one"], 2), "trafilatura_pages_per_s": round(n / med["one"]),
             f"trafilatura_{workers}_processes_s": round(med["same"], 2),
-            "ratio": round(med["burst"] / med["one"], 2), "ratio_same_processes": round(med["burst"] / med["same"], 2)}
+            "ratio": round(med["burst"] / med["one"], 2), "ratio_same_processes": round(med["burst"] / med["same"], 2),
+            "scrapy_alone_fetch_s": round(med["scrapy"], 2), "scrapy_alone_ratio": round(med["scrapy"] / med["one"], 2)}
 
 
 PROFILED = """
@@ -337,8 +374,8 @@ def own_work(n: int) -> dict:
     from regwatch.pipeline.classify import Classifier
     from regwatch.pipeline.extract import extract_job
     from regwatch.pipeline.process import Incoming, Processor
-    from regwatch.pipeline.stories import StoryIndex
     from regwatch.pipeline.store import Store
+    from regwatch.pipeline.stories import StoryIndex
     from regwatch.service.app import load_classifier
     from regwatch.service.config import load_config
 
@@ -356,7 +393,7 @@ def own_work(n: int) -> dict:
             store = Store(cfg.store.path)
             processor = Processor(store, load_classifier(cfg))
             items = []
-            for a, r in zip(arts, pages):
+            for a, r in zip(arts, pages, strict=True):
                 published = datetime.fromisoformat(r["published_at"]) if r["published_at"] else None
                 items.append(Incoming(url=f"http://127.0.0.1/a/{a['id']}.html", source="light", title=r["title"],
                                       body=r["body"], lang=r["lang"], published_at=published,
@@ -430,8 +467,8 @@ def memory(cycles: int) -> dict:
             site.pages["/a/m0.html"] = article_page(arts[0])
             for i in range(5):
                 site.pages[f"/feed/{i}.xml"] = lambda: feed(site, arts)
-            cfg = config(work, "".join(f'[[sources]]\nname = "m{i}"\nkind = "feed"\nurl = "{site.url}/feed/{i}.xml"\nevery = "1s"\n'
-                                       for i in range(5)))
+            cfg = config(work, "".join(f'[[sources]]\nname = "m{i}"\nkind = "feed"\nurl = "{site.url}/feed/{i}.xml"\n'
+                                       'every = "1s"\n' for i in range(5)))
             p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], cwd=work, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
             import sqlite3
@@ -527,13 +564,26 @@ def main():
             "wall": round((hundred["wall_s"] - one["wall_s"]) / 99 * 1000, 1),
             "cpu": round((hundred["cpu_s"] - one["cpu_s"]) / 99 * 1000, 1)}
         print(f"quiet: per source (1 → 100): {result['quiet_marginal_ms']['wall']} ms wall, "
-              f"{result['quiet_marginal_ms']['cpu']} ms cpu", flush=True)
+              f"{result['quiet_marginal_ms']['cpu']} ms cpu (goal: 10 ms)", flush=True)
+        if len(result["quiet"]) > 2:
+            last = result["quiet"][-1]
+            k = last["sources"] - 1
+            result["quiet_marginal_ms_to_1000"] = {"wall": round((last["wall_s"] - one["wall_s"]) / k * 1000, 1),
+                                                   "cpu": round((last["cpu_s"] - one["cpu_s"]) / k * 1000, 1)}
+            print(f"quiet: per source (1 → {last['sources']}): {result['quiet_marginal_ms_to_1000']['wall']} ms wall, "
+                  f"{result['quiet_marginal_ms_to_1000']['cpu']} ms cpu", flush=True)
     if "burst" in only:
         result["burst"] = burst(100 if q else 1000)
         print("burst:", json.dumps(result["burst"]), flush=True)
     if "light" in only:
         result["light"] = [light_burst(100 if q else args.light, w) for w in (1, 2)]
         for r in result["light"]:
+            w = r["workers"]
+            print(f"light: {w} worker(s): {r['articles']} articles in {r['burst_s']} s = {r['articles_per_s']} articles/s; "
+                  f"trafilatura alone {r['trafilatura_1_process_s']} s → {r['ratio']}× (in {w} processes "
+                  f"{r[f'trafilatura_{w}_processes_s']} s → {r['ratio_same_processes']}×; goal 2.0×); Scrapy alone fetching "
+                  f"them {r['scrapy_alone_fetch_s']} s ({r['scrapy_alone_ratio']}×); main process "
+                  f"{r['main_cpu_ms_per_article']} ms CPU per article, workers {r['workers_cpu_ms_per_article']} ms", flush=True)
             print("light:", json.dumps(r), flush=True)
         result["own_work"] = own_work(100 if q else args.light)
         print("own work:", json.dumps(result["own_work"], ensure_ascii=False), flush=True)
