@@ -237,13 +237,16 @@ p.start()
 
 def bare_scrapy(urls: list[str]) -> float:
     """Seconds Scrapy alone (the same reactor and concurrency as regwatch's crawls, a spider that keeps
-    nothing) spends fetching these pages: a run over all of them less a run over the first one."""
-    def once(some: list[str]) -> float:
-        t0 = time.time()
+    nothing) spends fetching these pages, and its CPU ms per page: a run over all of them less a run over
+    the first one."""
+    def once(some: list[str]) -> tuple[float, float]:
+        t0, c0 = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-c", BARE_SCRAPY, json.dumps(some)], check=True, capture_output=True,
                        timeout=900)
-        return time.time() - t0
-    return max(0.0, once(urls) - once(urls[:1]))
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.time() - t0, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    (wall, cpu), (wall1, cpu1) = once(urls), once(urls[:1])
+    return max(0.0, wall - wall1), max(0.0, cpu - cpu1) / len(urls) * 1000
 
 
 def light_burst(n: int, workers: int, reps: int = 3) -> dict:
@@ -277,16 +280,16 @@ def light_burst(n: int, workers: int, reps: int = 3) -> dict:
                 db = sqlite3.connect(work / "rw.db")
                 counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "stories", "alerts")]
                 db.close()
-                scrapy_s = bare_scrapy([f"{site.url}/a/{a['id']}.html" for a in arts])
+                scrapy_s, scrapy_cpu = bare_scrapy([f"{site.url}/a/{a['id']}.html" for a in arts])
         finally:
             site.stop()
             receiver.stop()
         runs.append({"burst": busy["wall"] - idle["wall"], "wall": busy["wall"], "idle": idle["wall"],
                      "main": (busy["main_cpu"] - idle["main_cpu"]) / n * 1000, "workers": busy["workers_cpu"] / n * 1000,
                      "one": bare_trafilatura(bodies, 1), "same": bare_trafilatura(bodies, workers),
-                     "scrapy": scrapy_s, "counts": counts})
+                     "scrapy": scrapy_s, "scrapy_cpu": scrapy_cpu, "counts": counts})
     med = {k: statistics.median(r[k] for r in runs)
-           for k in ("burst", "wall", "idle", "main", "workers", "one", "same", "scrapy")}
+           for k in ("burst", "wall", "idle", "main", "workers", "one", "same", "scrapy", "scrapy_cpu")}
     stored, stories, queued = runs[-1]["counts"]
     return {"articles": n, "workers": workers, "runs": reps, "stored": stored - 1, "stories": stories - 1,
             "alerts_queued": queued, "text_kb": round(sum(len(a["text"].encode()) for a in arts) / n / 1024, 2),
@@ -296,7 +299,8 @@ def light_burst(n: int, workers: int, reps: int = 3) -> dict:
             "trafilatura_1_process_s": round(med["one"], 2), "trafilatura_pages_per_s": round(n / med["one"]),
             f"trafilatura_{workers}_processes_s": round(med["same"], 2),
             "ratio": round(med["burst"] / med["one"], 2), "ratio_same_processes": round(med["burst"] / med["same"], 2),
-            "scrapy_alone_fetch_s": round(med["scrapy"], 2), "scrapy_alone_ratio": round(med["scrapy"] / med["one"], 2)}
+            "scrapy_alone_fetch_s": round(med["scrapy"], 2), "scrapy_alone_ratio": round(med["scrapy"] / med["one"], 2),
+            "scrapy_alone_cpu_ms_per_page": round(med["scrapy_cpu"], 2)}
 
 
 PROFILED = """
@@ -365,15 +369,17 @@ def main_process_profile(n: int, workers: int = 2) -> dict:
 def own_work(n: int) -> dict:
     """regwatch's own work per new article in the main process — its story, topics, storing (batched as
     in a crawl) and outbox write — on the light burst's pages as the workers extract them, in this
-    process: CPU per article (the best of three runs), and its parts (timed in one more run)."""
+    process: CPU per article (the best of three runs), and its parts (timed in one more run); and the same
+    with the articles' readings made beforehand, as the extraction workers hand them over in a crawl."""
     import functools
     import logging
 
     from regwatch.alerts import subscriptions
     from regwatch.defaults import STORE_BATCH
+    from regwatch.pipeline.article import Article
     from regwatch.pipeline.classify import Classifier
     from regwatch.pipeline.extract import extract_job
-    from regwatch.pipeline.process import Incoming, Processor
+    from regwatch.pipeline.process import Incoming, Processor, read
     from regwatch.pipeline.store import Store
     from regwatch.pipeline.stories import StoryIndex
     from regwatch.service.app import load_classifier
@@ -384,21 +390,25 @@ def own_work(n: int) -> dict:
     pages = [extract_job({"body": article_page(a).body, "url": f"http://127.0.0.1/a/{a['id']}.html",
                           "content_type": "text/html; charset=utf-8", "tz": "Asia/Shanghai"}) for a in arts]
 
-    def once() -> float:
+    def once(read_by_workers: bool = False) -> float:
+        """ms of CPU per article; `read_by_workers`: with each article's reading made beforehand, as the
+        extraction workers hand it over in a crawl (the main process then does only the store's part)."""
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
             cfg = load_config(config(work, '[[sources]]\nname = "light"\nkind = "feed"\nurl = "http://127.0.0.1:9/f"\n',
                                      '[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "http://127.0.0.1:9/gw"\n'
                                      '[[subscriptions]]\nname = "all"\ntopics = ["*"]\nchannels = ["gw"]\n'))
             store = Store(cfg.store.path)
-            processor = Processor(store, load_classifier(cfg))
+            classifier = load_classifier(cfg)
+            processor = Processor(store, classifier)
             items = []
             for a, r in zip(arts, pages, strict=True):
                 published = datetime.fromisoformat(r["published_at"]) if r["published_at"] else None
                 items.append(Incoming(url=f"http://127.0.0.1/a/{a['id']}.html", source="light", title=r["title"],
                                       body=r["body"], lang=r["lang"], published_at=published,
                                       after=lambda done, t=r["title"], b=r["body"], p=published:
-                                      subscriptions.enqueue_for(store, cfg, done, "light", t, b, p)))
+                                      subscriptions.enqueue_for(store, cfg, done, "light", t, b, p),
+                                      reading=read(Article(r["title"], r["body"]), classifier) if read_by_workers else None))
             c0 = time.process_time()
             for i in range(0, len(items), STORE_BATCH):
                 processor.process_many(items[i:i + STORE_BATCH])
@@ -407,6 +417,7 @@ def own_work(n: int) -> dict:
             return spent / n * 1000
 
     best = min(once() for _ in range(3))
+    best_read = min(once(read_by_workers=True) for _ in range(3))
     spent: dict[str, float] = {}
     timed = [(StoryIndex, "find", "story"), (StoryIndex, "index", "index"), (Classifier, "classify_article", "topics"),
              (subscriptions, "enqueue_for", "alerts"), (Processor, "_write", "writes")]
@@ -435,7 +446,8 @@ def own_work(n: int) -> dict:
              "article, search index and topic rows": ms["writes"] - ms["alerts"] - ms["index"],
              "outbox write": ms["alerts"]}
     parts["the rest (URL check, commits: one per batch)"] = total - sum(parts.values())
-    return {"articles": n, "ms_per_article": round(best, 2), "parts_ms": {k: round(v, 2) for k, v in parts.items()}}
+    return {"articles": n, "ms_per_article": round(best, 2), "parts_ms": {k: round(v, 2) for k, v in parts.items()},
+            "ms_per_article_read_by_workers": round(best_read, 2)}
 
 
 def rss_mb(pid: int) -> float:
@@ -582,7 +594,8 @@ def main():
             print(f"light: {w} worker(s): {r['articles']} articles in {r['burst_s']} s = {r['articles_per_s']} articles/s; "
                   f"trafilatura alone {r['trafilatura_1_process_s']} s → {r['ratio']}× (in {w} processes "
                   f"{r[f'trafilatura_{w}_processes_s']} s → {r['ratio_same_processes']}×; goal 2.0×); Scrapy alone fetching "
-                  f"them {r['scrapy_alone_fetch_s']} s ({r['scrapy_alone_ratio']}×); main process "
+                  f"them {r['scrapy_alone_fetch_s']} s ({r['scrapy_alone_ratio']}×, "
+                  f"{r['scrapy_alone_cpu_ms_per_page']} ms CPU a page); main process "
                   f"{r['main_cpu_ms_per_article']} ms CPU per article, workers {r['workers_cpu_ms_per_article']} ms", flush=True)
             print("light:", json.dumps(r), flush=True)
         result["own_work"] = own_work(100 if q else args.light)
