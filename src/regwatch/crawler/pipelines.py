@@ -53,7 +53,7 @@ class Batch:
             results = self.processor.process_many([item for item, _ in batch])
         except Exception as e:  # the transaction itself failed (the store): every article of it did
             results = [e] * len(batch)
-        for (_, fut), result in zip(batch, results):
+        for (_, fut), result in zip(batch, results, strict=True):
             if fut.done():          # its task was cancelled (a stop): the article is stored all the same
                 continue
             if isinstance(result, Exception):

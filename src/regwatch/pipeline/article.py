@@ -38,7 +38,8 @@ _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), 
             ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
 # page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
 # (horizontal spaces only: a line start never scans past its own line)
-_CHROME = re.compile(r"^[ \t]*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
+_CHROME = re.compile(r"^[ \t]*[【\[(（]?"
+                     r"(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
                      r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 
@@ -60,7 +61,7 @@ def shingle_hashes_of(units: list[str]) -> list[int]:
     # the units' bytes from one encoding (units never hold U+001F); each run of SHINGLE joined and hashed
     # in C loops (map, zip): no Python step per shingle
     b = "\x1f".join(units).encode().split(b"\x1f")
-    return list(map(zlib.crc32, map(b"\x1f".join, zip(*(b[i:] for i in range(SHINGLE))))))
+    return list(map(zlib.crc32, map(b"\x1f".join, zip(*(b[i:] for i in range(SHINGLE)), strict=False))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +73,7 @@ class Article:
     attachment_text: str = ""
 
     @classmethod
-    def known(cls, title: str, body: str, attachment_text: str = "", **views: object) -> "Article":
+    def known(cls, title: str, body: str, attachment_text: str = "", **views: object) -> Article:
         """An article whose views were computed already (by the extraction worker that read it)."""
         article = cls(title, body, attachment_text)
         vars(article).update(views)         # (each view is a cached_property: read from here first)
