@@ -45,7 +45,8 @@ import stories_previous  # noqa: E402
 import story_copies  # noqa: E402
 from regwatch.pipeline import stories as current  # noqa: E402
 from regwatch.pipeline.process import Processor  # noqa: E402
-from regwatch.pipeline.stories import StoryIndex, content_hash  # noqa: E402
+from regwatch.pipeline.article import Article  # noqa: E402
+from regwatch.pipeline.stories import StoryIndex  # noqa: E402
 from regwatch.pipeline.store import Store  # noqa: E402
 from regwatch.pipeline.timeutil import iso, utcnow  # noqa: E402
 
@@ -100,6 +101,9 @@ class NoTopics:
     def classify(self, title: str, text: str) -> list:
         return []
 
+    def classify_article(self, article) -> list:
+        return []
+
 
 def processor(store: Store, method) -> Processor:
     p = Processor(store, NoTopics())
@@ -126,7 +130,7 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
         misses = []
         for it in items:
             for kind, (t, b) in copy_fn(it, items).items():
-                m, _ = p.stories.find(t, b, content_hash(t, b))
+                m, _ = p.stories.find(Article(t, b))
                 ok = m.story_id == story[it["id"]]
                 joined[kind][0] += ok
                 joined[kind][1] += 1
@@ -136,7 +140,7 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
         twins = twin_merges = 0
         for it in items:
             for kind, (t, b) in twin_fn(it).items():
-                m, _ = p.stories.find(t, b, content_hash(t, b))
+                m, _ = p.stories.find(Article(t, b))
                 twins += 1
                 if m.story_id == story[it["id"]]:
                     twin_merges += 1
@@ -156,7 +160,7 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
                 first[it["id"]] = p.process(url=f"http://excerpt/{it['id']}", source="bench", title=t, body=b, lang="zh",
                                             published_at=None).story_id
             for it in items:
-                m, _ = p.stories.find(it["title"], it["text"], content_hash(it["title"], it["text"]))
+                m, _ = p.stories.find(Article(it["title"], it["text"]))
                 ok = m.story_id == first[it["id"]]
                 joined["original_after_its_excerpt"][0] += ok
                 joined["original_after_its_excerpt"][1] += 1
@@ -248,7 +252,7 @@ def scale(method_name: str, n: int, pieces: list[dict]) -> dict:
         joined: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         t0 = time.perf_counter()
         for pid, kind, t, b in copies:
-            m, _ = idx.find(t, b, content_hash(t, b))
+            m, _ = idx.find(Article(t, b))
             joined[kind][0] += m.story_id == story[pid]
             joined[kind][1] += 1
         per_copy = (time.perf_counter() - t0) / len(copies)
@@ -257,7 +261,7 @@ def scale(method_name: str, n: int, pieces: list[dict]) -> dict:
         for r in range(4):      # the first round warms the page cache; the median of the rest counts
             t0 = time.perf_counter()
             for aid, title, body in fresh[r * 200:(r + 1) * 200]:
-                m, keys = idx.find(title, body, content_hash(title, body))
+                m, keys = idx.find(Article(title, body))
                 with store.tx():
                     idx.index(aid, m.story_id or aid, keys)
             rounds.append((time.perf_counter() - t0) / 200)

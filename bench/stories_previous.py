@@ -129,10 +129,11 @@ class PreviousStoryIndex:
         tk = title_key(title)
         return keys + [tk] if tk is not None else keys
 
-    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
+    def find(self, article) -> tuple[StoryMatch, list[int]]:
+        title, body = article.title, article.body
         since = utcnow() - self.window
         keys = self.keys(title, body)
-        sid = self.store.story_of_identical_text(chash, iso(since))
+        sid = self.store.story_of_identical_text(content_hash(title, body), iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         counts: dict[int, int] = {}
@@ -147,6 +148,6 @@ class PreviousStoryIndex:
                     return StoryMatch(cand[2], why), keys
         return StoryMatch(None, "new story"), keys
 
-    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
+    def index(self, article_id: int, story_id: int, keys: list[int], article=None) -> None:
         seen = int(utcnow().timestamp())
         self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)

@@ -228,3 +228,45 @@ NOT_ABOUT = [
 @pytest.mark.parametrize("topic,title,text", NOT_ABOUT, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(NOT_ABOUT)])
 def test_what_a_topic_is_not_about_stays_untagged(clf, topic, title, text):
     assert topic not in {t.topic for t in clf.classify(title, text)}
+
+
+def _scan_every_signal(sig, fields, hits):
+    """Where a signal occurs, found by looking at every term found (the classifier before its term index)."""
+    if sig.kind == "terms":
+        spots = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
+    elif sig.kind == "regex":
+        spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [sig.regex.search(text)] if m]
+    else:
+        a = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
+        b = [p for t, ps in hits.at.items() if t in sig.other_set for p in ps]
+        spots = []
+        for fa, sa, ea in a:
+            for fb, sb, eb in b:
+                if fa == fb and (abs(sb - ea) <= sig.window or abs(sa - eb) <= sig.window):
+                    spots.append((fa, min(sa, sb), max(ea, eb)))
+                    break
+    return min(spots, key=lambda p: (p[0] != "title", p[1])) if spots else None
+
+
+def test_signals_looked_up_from_the_terms_found_are_those_every_signal_finds():
+    """Cost follows the terms an article contains (a term → signal index built once), with the same
+    evidence a look at every signal gives: title first, then the earliest, the first found on a tie."""
+    import random
+
+    from regwatch.pipeline.normalize import normalize
+
+    clf = Classifier(load_topics())
+    terms = sorted({t.rstrip("*") for topic in clf.topics for s in topic.signals for t in s.terms + s.other})
+    rng = random.Random(3)
+    filler = ["，", "。", " ", "某银行表示", "the ", "据悉", "\n"]
+    for _ in range(300):
+        def text(n):
+            return "".join(rng.choice(terms) + rng.choice(filler) * rng.randint(0, 3) for _ in range(n))
+        fields = {"title": normalize(text(rng.randint(0, 3))), "body": normalize(text(rng.randint(0, 30)))}
+        hits = clf._scan(fields)
+        found = clf._found(fields, hits)
+        for ti, topic in enumerate(clf.topics):
+            for si, sig in enumerate(topic.signals):
+                assert clf._match(ti, si, sig, fields, found) == _scan_every_signal(sig, fields, hits)
+            missing = [g[0] for g, gs in zip(topic.require, topic.require_sets) if not any(t in gs for t in hits.at)]
+            assert clf._raw_score(ti, topic, fields, found)[2] == missing

@@ -1,6 +1,8 @@
 """Every value a user can write either works or is one line naming the key (exit 2): no value reaches
 the scheduler, the crawler or the delivery task as an infinite wait, a busy loop or an overflow."""
 
+import os
+
 import pytest
 
 from regwatch.service.config import ConfigError, load_config
@@ -54,6 +56,8 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("crawl", "per_domain = 0", "crawl.per_domain: Input should be greater than or equal to 1"),
     ("crawl", 'extract_memory = "1MB"', "crawl.extract_memory: 1048576 bytes is out of range: write from 256MB to 64GB"),
     ("crawl", 'extract_timeout = "inf"', "crawl.extract_timeout: 'inf' is not a duration"),
+    ("crawl", "workers = 0", "crawl.workers: Input should be greater than or equal to 1"),
+    ("crawl", 'workers = "many"', "crawl.workers: Input should be a valid integer"),
     ("url", "http://127.0.0.1:99999/feed.xml", "sources[0] (a).url: 'http://127.0.0.1:99999/feed.xml' is not a URL: Port out of range"),
     ("url", "ftp://127.0.0.1/feed.xml", "is not an http:// or https:// URL"),
     ("url", "file:///etc/hosts", "is not an http:// or https:// URL"),
@@ -81,6 +85,8 @@ def test_values_that_work_still_load(tmp_path):
     assert cfg.crawl.max_size == 12 * 1024**2 and cfg.crawl.extract_memory == 2 * 1024**3
     assert cfg.crawl.delay == 0 and cfg.crawl.timeout == 120 and cfg.sources[0].every == 1
     assert cfg.crawl.block_private_networks is True          # the default
+    assert cfg.crawl.workers == len(os.sched_getaffinity(0))  # the default: the cores it may run on
+    assert load_config(config(tmp_path, crawl="workers = 3")).crawl.workers == 3
 
 
 @pytest.mark.parametrize("args,extra", [

@@ -96,3 +96,22 @@ def test_a_one_sentence_flash_is_not_the_whole_page():
             "<div class='sidebar'><h3>热门</h3><ul><li><a href='/x'>暴力催收专项整治启动</a></li>"
             "<li><a href='/y'>某银行收到千万罚单</a></li></ul></div></body></html>").encode()
     assert extract_bytes(page).body == "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示。"
+
+
+def test_trafilatura_leaves_the_page_as_regwatch_reads_it():
+    """regwatch reads the title, time and outlet from the tree it hands trafilatura (which works on its own
+    copy), on the first pass and on the second one for a short notice."""
+    import lxml.html
+    import trafilatura
+
+    from regwatch.pipeline.extract import _trafilatura
+
+    long_page = (FIX / "gbk_article.html").read_bytes().decode("gbk", "replace")
+    short_page = ("<html><head><title>快讯</title></head><body><div class='nav'>首页 | 金融</div><h1>快讯</h1>"
+                  "<div class='article'><p>央行今日开展1000亿元逆回购操作。</p></div>"
+                  "<ul class='side'><li>征信修复广告满天飞</li><li>暴力催收专项整治启动</li></ul></body></html>")
+    for page in (long_page, short_page):
+        tree = trafilatura.load_html(page)
+        before = lxml.html.tostring(tree)
+        assert _trafilatura(tree, "http://news.example.com/a/1.html") is not None
+        assert lxml.html.tostring(tree) == before

@@ -80,12 +80,12 @@ def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, recei
 PATCH = """
 import sys
 from regwatch.pipeline import process
-real = process.Processor.process
-def failing(self, **kw):
-    if kw["url"].endswith("/a/n2.html"):
+real = process.Processor._write
+def failing(self, item, *args):
+    if item.url.endswith("/a/n2.html"):
         raise OSError("disk I/O error")
-    return real(self, **kw)
-process.Processor.process = failing
+    return real(self, item, *args)
+process.Processor._write = failing
 from regwatch.service.cli import main
 main(["run", "--once", "-c", sys.argv[1]])
 """

@@ -7,7 +7,8 @@ import pytest
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.stories import content_hash, same_story
+from regwatch.pipeline.article import Article
+from regwatch.pipeline.stories import same_story
 from regwatch.pipeline.store import Store
 
 ORIGINAL = """12月22日，中国人民银行发布通知，对符合条件的个人逾期信息实施一次性信用修复。
@@ -172,7 +173,7 @@ COPIES = {
 def test_a_copy_of_a_template_notice_finds_its_own_among_its_twins(crowded, kind):
     p, stories = crowded
     t, b = COPIES[kind](*notice(TARGET))
-    match, _ = p.stories.find(t, b, content_hash(t, b))
+    match, _ = p.stories.find(Article(t, b))
     assert match.story_id == stories[TARGET], match.reason
 
 
@@ -180,7 +181,7 @@ def test_a_copy_of_a_template_notice_finds_its_own_among_its_twins(crowded, kind
 def test_a_copy_of_a_short_press_piece_joins_it(crowded, kind):
     p, stories = crowded
     t, b = COPIES[kind](YUANYOUBAO_TITLE, YUANYOUBAO)
-    match, _ = p.stories.find(t, b, content_hash(t, b))
+    match, _ = p.stories.find(Article(t, b))
     assert match.story_id == stories["yuanyoubao"], match.reason
 
 
@@ -202,7 +203,7 @@ def test_template_twins_stay_apart(crowded, kind):
     p, stories = crowded
     t, b = notice(TARGET)
     twin = TWINS[kind](b)
-    match, _ = p.stories.find(t, twin, content_hash(t, twin))
+    match, _ = p.stories.find(Article(t, twin))
     assert match.story_id is None, match.reason          # none of the 60 notices, nor the press piece
 
 
@@ -211,7 +212,7 @@ def test_template_twins_stay_apart(crowded, kind):
 def test_a_press_piece_with_other_facts_stays_apart(crowded, old, new):
     p, stories = crowded
     twin_title, twin = YUANYOUBAO_TITLE.replace(old, new), YUANYOUBAO.replace(old, new)
-    match, _ = p.stories.find(twin_title, twin, content_hash(twin_title, twin))
+    match, _ = p.stories.find(Article(twin_title, twin))
     assert match.story_id != stories["yuanyoubao"], match.reason
 
 

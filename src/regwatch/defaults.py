@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from . import __version__
@@ -21,6 +22,21 @@ def display_zone_label(tz: str, when: datetime | None = None) -> str:
 
     off = (when or datetime.now()).astimezone(ZoneInfo(tz)).strftime("%z")
     return f"UTC{off[:3]}:{off[3:]}"
+
+
+# -- work ------------------------------------------------------------------------------------
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (its affinity, else the machine's): `crawl.workers`' default."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
+STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
 
 
 # -- the web ----------------------------------------------------------------------------------

@@ -1,14 +1,72 @@
-"""The Scrapy item pipeline: hands each fetched article to `pipeline/` (extraction off the event loop)."""
+"""The Scrapy item pipeline: hands each fetched article to `pipeline/` (extraction off the event loop,
+storing in small batches)."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+
 from scrapy.exceptions import DropItem
 
-from ..pipeline.dates import parse_any_date, too_old
+from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
+from ..pipeline.dates import parse_any_date, sane, too_old
+from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
 
+def _worker_time(value: str | None) -> datetime | None:
+    """A time as the extraction worker wrote it (`isoformat()`, with its offset): read without a parser."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    return sane(dt) if dt.tzinfo is not None else parse_any_date(value)
+
+
+class Batch:
+    """Articles extracted close together are stored together: one transaction for those that arrive
+    within STORE_BATCH_WAIT of the first (at most STORE_BATCH). Storing runs on the event loop without
+    awaiting anything, so no other task's writes ever share its transaction."""
+
+    def __init__(self, processor: Processor):
+        self.processor = processor
+        self.pending: list[tuple[Incoming, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def store(self, item: Incoming) -> Processed | None:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.pending.append((item, fut))
+        if len(self.pending) >= STORE_BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(STORE_BATCH_WAIT, self.flush)
+        return await fut
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            results = self.processor.process_many([item for item, _ in batch])
+        except Exception as e:  # the transaction itself failed (the store): every article of it did
+            results = [e] * len(batch)
+        for (_, fut), result in zip(batch, results, strict=True):
+            if fut.done():          # its task was cancelled (a stop): the article is stored all the same
+                continue
+            if isinstance(result, Exception):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+
 class ProcessPipeline(_CtxMixin):
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.batch: Batch | None = None
+
     async def process_item(self, item):
         ctx = self.ctx
         source = ctx.sources[item["source"]]
@@ -21,27 +79,32 @@ class ProcessPipeline(_CtxMixin):
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
-        published = parse_any_date(result["published_at"]) if result["published_at"] else None
+        published = _worker_time(result["published_at"])
         if published is None or (result.get("date_from") == "text" and entry.published_at):
             # a date found only in the headline or the text is never better than the list's
             published = entry.published_at or published
         title = result["title"] or entry.title or ""
         baseline = ctx.is_baseline(source.name, item["url"])
 
-        def queue_alerts(done):
+        def queue_alerts(done) -> tuple[int, bool]:
+            """The outbox write, in the article's transaction: (alerts queued, too old to alert)."""
             if baseline:
-                return
+                return 0, False
             if too_old(published, ctx.max_age):
-                report.too_old += 1
-            elif ctx.on_new is not None:
-                ctx.queued += ctx.on_new(done, source.name, title, result["body"], published)
+                return 0, True
+            return (ctx.on_new(done, source.name, title, result["body"], published) if ctx.on_new else 0), False
 
-        done = ctx.processor.process(
+        if self.batch is None:
+            self.batch = Batch(ctx.processor)
+        done = await self.batch.store(Incoming(
             url=item["url"], source=source.name, title=title, body=result["body"],
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
-            baseline=baseline, after=queue_alerts)
-        if done is not None:
+            baseline=baseline, after=queue_alerts, reading=result.get("reading")))
+        if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
+            queued, old = done.outcome
+            ctx.queued += queued
+            report.too_old += old
             ctx.wake()
         return {"url": item["url"], "source": source.name}

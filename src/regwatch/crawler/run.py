@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..pipeline.extract import extract_job, limit_worker, limited_extract_job
-from ..pipeline.process import Processor
+from ..defaults import cores
+from ..pipeline.extract import extract_job, limited_extract_job
+from ..pipeline.process import Processor, read_in_worker, start_worker
 from ..pipeline.store import Store
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
@@ -25,25 +27,67 @@ class Extractor:
     """Extraction (and the parsing of big list pages) in a pool of worker processes, so that neither
     stalls the event loop. Each job has a time limit and each worker a memory limit: a page, PDF or
     list over them is an error of its source. A worker that dies (the OOM killer, a crash) or does
-    not come back after its limit is replaced, and the jobs it took down are tried once more."""
+    not come back after its limit is replaced, and the jobs it took down are tried once more.
+
+    The pool is started off the event loop (the forkserver's start waits for its imports, and each
+    worker's fork for the server): a crawl starts it when it first asks for an article (`warm`), so
+    that the workers are ready when the first pages arrive."""
 
     INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
 
-    def __init__(self, workers: int = 2, timeout: float = 30.0, memory: int = 1 << 30):
-        self.workers = workers
+    def __init__(self, workers: int | None = None, timeout: float = 30.0, memory: int = 1 << 30,
+                 classifier=None):
+        self.workers = cores() if workers is None else workers
+        self.classifier = classifier        # the workers also read what they extract (`process.read`)
         self.timeout = timeout
         self.memory = memory
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: Future | None = None      # the pool being started, in a thread
         self._stopping = False
 
-    def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["regwatch.pipeline.extract", "regwatch.crawler.kinds.feed"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                             initializer=limit_worker, initargs=(self.memory,))
+    def _start_pool(self) -> ProcessPoolExecutor:
+        """A new pool with its workers started (in a thread: it blocks until they are forked)."""
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"])
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                   initializer=start_worker, initargs=(self.memory, self.classifier))
+        # each submit finding no idle worker starts one: as many no-op jobs as workers start them all
+        for f in [pool.submit(int) for _ in range(self.workers)]:
+            f.result()
+        return pool
+
+    def warm(self) -> None:
+        """Start the workers now, in the background (a crawl's first article is on its way)."""
+        if self.workers > 0 and self._pool is None and self._starting is None and not self._stopping:
+            self._starting = Future()
+            threading.Thread(target=self._start_into, args=(self._starting,), name="regwatch-pool-start",
+                             daemon=True).start()
+
+    def _start_into(self, starting: Future) -> None:
+        try:
+            starting.set_result(self._start_pool())
+        except BaseException as e:  # reported to whoever waits for the pool
+            starting.set_exception(e)
+
+    async def _get_pool(self) -> ProcessPoolExecutor:
+        while self._pool is None:
+            if self._stopping:
+                raise WorkerLost("was not finished: regwatch was stopping")
+            self.warm()
+            starting = self._starting
+            try:
+                pool = await asyncio.shield(asyncio.wrap_future(starting))
+            except BrokenProcessPool:
+                pool = None                 # a worker died as it started: started again
+            if self._starting is starting:  # (else the extractor was closed meanwhile: that pool is gone)
+                self._starting = None
+                self._pool = pool
         return self._pool
+
+    def _drop_started(self, starting: Future) -> None:
+        if not starting.cancelled() and starting.exception() is None:
+            self._drop(starting.result(), kill=True)
 
     def _drop(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:
         """Forget a broken (or hung) pool; `kill` ends its workers first."""
@@ -59,7 +103,7 @@ class Extractor:
         for attempt in (1, 2):
             if self._stopping:
                 raise WorkerLost("was not finished: regwatch was stopping")
-            pool = self._get_pool()
+            pool = await self._get_pool()
             fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
             try:
                 return await asyncio.wait_for(fut, self.timeout + self.GRACE)
@@ -77,7 +121,7 @@ class Extractor:
         if self.workers <= 0:
             return extract_job(job)
         try:
-            return await self._run(limited_extract_job, job, self.timeout)
+            return await self._run(limited_extract_job, job, self.timeout, read_in_worker)
         except WorkerLost as e:
             return {"ok": False, "error": f"extraction {e}"}
 
@@ -100,6 +144,9 @@ class Extractor:
         """Stop the workers at once: a stop never waits for a job (the daemon answers SIGTERM)."""
         if self._pool is not None:
             self._drop(self._pool, kill=True)
+        starting, self._starting = self._starting, None
+        if starting is not None:            # a pool still starting is stopped as soon as it is up
+            starting.add_done_callback(self._drop_started)
 
 
 class WorkerLost(Exception):
@@ -134,7 +181,7 @@ class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
     def __init__(self, *, store: Store, processor: Processor, sources: list, crawl_cfg,
-                 run_extract: Callable, baseline: set[str], on_new: Callable | None = None,
+                 run_extract: Extractor, baseline: set[str], on_new: Callable | None = None,
                  wake: Callable[[], None] | None = None):
         self.store = store
         self.processor = processor
@@ -195,6 +242,7 @@ class CrawlContext:
         self.taken[page.source] += 1
         self.waiting[key] = {(page.source, page.url)}
         page.outstanding.add(url)
+        self.run_extract.warm()         # its extraction workers start while it downloads
         return True
 
     def settle(self, source: str, url: str, ok: bool, skipped: str | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import ahocorasick
 
+from .article import Article
 from .normalize import normalize
 
 PACK_DIR = Path(__file__).parent / "packs"
@@ -68,7 +69,7 @@ class Tag:
 
 @dataclass
 class _Hits:
-    """Where each normalized term occurs: term → [(field, start, end)]."""
+    """Where each normalized term occurs: term → [(field, start, end)], terms in the order first found."""
     at: dict[str, list[tuple[str, int, int]]]
 
 
@@ -83,6 +84,11 @@ def _word_ends(text: str, i: int) -> bool:
     return i >= len(text) or not _is_word_char(text[i])
 
 
+def _rank(spot: tuple[str, int, int]) -> tuple[bool, int]:
+    """Title first, then the earliest: the place a signal's evidence is shown from."""
+    return spot[0] != "title", spot[1]
+
+
 class Classifier:
     """The packs' rules; with a `model` (pipeline/learned.py), a learned stage over the rules' signals
     and the article's words decides the tags, and the rules' evidence explains them."""
@@ -92,12 +98,33 @@ class Classifier:
         self.model = model
         self._automaton = ahocorasick.Automaton()
         # a term written with a trailing `*` matches as a word prefix (`regulat*`: regulator, regulation…)
-        self._prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
+        prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
         for t in self.topics:
             for term in self._all_terms(t):
-                self._automaton.add_word(term.rstrip("*"), term.rstrip("*"))
+                term = term.rstrip("*")
+                # ASCII terms match whole words only ("cap" must not hit "capital"): which ends to check
+                whole_start = term[0].isascii() and term[0].isalnum()
+                whole_end = term[-1].isascii() and term[-1].isalnum() and term not in prefix
+                self._automaton.add_word(term, (term, len(term), whole_start, whole_end))
         if len(self._automaton):
             self._automaton.make_automaton()
+        # each term → the signals (and `require` groups) it belongs to, built once: an article's cost is
+        # that of the terms it contains, however many signals and terms the packs hold
+        self._in_terms: dict[str, list[tuple[int, int]]] = {}     # term → (topic, signal) of `terms` signals
+        self._in_near: dict[str, list[tuple[int, int, int]]] = {}  # term → (topic, signal, list 0 or 1) of `near`
+        self._in_require: dict[str, list[tuple[int, int]]] = {}    # term → (topic, group)
+        for ti, topic in enumerate(self.topics):
+            for si, sig in enumerate(topic.signals):
+                if sig.kind == "terms":
+                    for term in sig.term_set:
+                        self._in_terms.setdefault(term, []).append((ti, si))
+                elif sig.kind == "near":
+                    for side, terms in ((0, sig.term_set), (1, sig.other_set)):
+                        for term in terms:
+                            self._in_near.setdefault(term, []).append((ti, si, side))
+            for gi, group in enumerate(topic.require_sets):
+                for term in group:
+                    self._in_require.setdefault(term, []).append((ti, gi))
 
     @staticmethod
     def _all_terms(t: Topic) -> set[str]:
@@ -114,30 +141,40 @@ class Classifier:
         if not len(self._automaton):
             return _Hits(at)
         for name, text in fields.items():
-            for end, term in self._automaton.iter(text):
-                start = end - len(term) + 1
-                # ASCII terms match whole words only ("cap" must not hit "capital")
-                if term[0].isascii() and term[0].isalnum() and start > 0 and _is_word_char(text[start - 1]):
+            n = len(text)
+            for end, (term, size, whole_start, whole_end) in self._automaton.iter(text):
+                start = end - size + 1
+                if whole_start and start > 0 and _is_word_char(text[start - 1]):
                     continue
-                if term[-1].isascii() and term[-1].isalnum() and term not in self._prefix and not _word_ends(text, end + 1):
+                if whole_end and end + 1 < n and not _word_ends(text, end + 1):
                     continue
-                at.setdefault(term, []).append((name, start, end + 1))
+                spots = at.get(term)
+                if spots is None:
+                    at[term] = [(name, start, end + 1)]
+                else:
+                    spots.append((name, start, end + 1))
         return _Hits(at)
 
     def classify(self, title: str, text: str) -> list[Tag]:
-        fields = {"title": normalize(title or ""), "body": normalize(text or "")}
+        return self._classify({"title": normalize(title or ""), "body": normalize(text or "")})
+
+    def classify_article(self, article: Article) -> list[Tag]:
+        """The topics of an article (its title, and its body with its attachment), from its normalized text."""
+        return self._classify({"title": article.title_text, "body": article.text})
+
+    def _classify(self, fields: dict[str, str]) -> list[Tag]:
         if self.model is not None:
             return self.model.tags(self.explain_fields(fields), fields)
         return self.rule_tags(fields)
 
     def rule_tags(self, fields: dict[str, str]) -> list[Tag]:
         """The packs' rules alone, on normalized title and body."""
-        hits = self._scan(fields)
+        found = self._found(fields, self._scan(fields))
         tags = []
-        for topic in self.topics:
-            tag = self._score(topic, fields, hits)
-            if tag:
-                tags.append(tag)
+        for ti, topic in enumerate(self.topics):
+            score, evidence, missing = self._raw_score(ti, topic, fields, found)
+            if not missing and score >= topic.threshold:
+                tags.append(Tag(topic.id, score, [e for e in evidence if e["weight"] > 0][:8]))
         return self._about(sorted(tags, key=lambda t: -t.score))
 
     @staticmethod
@@ -160,46 +197,60 @@ class Classifier:
         return out
 
     def explain_fields(self, fields: dict[str, str]) -> list[dict[str, Any]]:
-        hits = self._scan(fields)
+        found = self._found(fields, self._scan(fields))
         out = []
-        for topic in self.topics:
-            score, evidence, missing = self._raw_score(topic, fields, hits)
+        for ti, topic in enumerate(self.topics):
+            score, evidence, missing = self._raw_score(ti, topic, fields, found)
             out.append({"topic": topic.id, "score": round(score, 2), "threshold": topic.threshold,
                         "tagged": not missing and score >= topic.threshold, "missing_required": missing,
                         "evidence": evidence})
         return out
 
-    def _score(self, topic: Topic, fields: dict[str, str], hits: _Hits) -> Tag | None:
-        score, evidence, missing = self._raw_score(topic, fields, hits)
-        if missing or score < topic.threshold:
-            return None
-        return Tag(topic.id, score, [e for e in evidence if e["weight"] > 0][:8])
+    def _found(self, fields: dict[str, str], hits: _Hits) -> "_Found":
+        """From the terms found, through the term → signal index: each `terms` signal's best place, each
+        `near` signal's two lists of places, and the `require` groups present."""
+        best: dict[tuple[int, int], tuple[str, int, int]] = {}
+        near: dict[tuple[int, int], tuple[list, list]] = {}
+        groups: set[tuple[int, int]] = set()
+        for term, spots in hits.at.items():
+            top = min(spots, key=_rank)                 # the first of the best (as min over all places)
+            for key in self._in_terms.get(term, ()):
+                held = best.get(key)
+                if held is None or _rank(top) < _rank(held):
+                    best[key] = top
+            for ti, si, side in self._in_near.get(term, ()):
+                near.setdefault((ti, si), ([], []))[side].extend(spots)
+            groups.update(self._in_require.get(term, ()))
+        return _Found(best, near, groups)
 
-    def _raw_score(self, topic: Topic, fields: dict[str, str], hits: _Hits):
-        missing = [g[0] for g, gs in zip(topic.require, topic.require_sets) if not any(t in gs for t in hits.at)]
+    def _raw_score(self, ti: int, topic: Topic, fields: dict[str, str], found: "_Found"):
+        missing = [g[0] for gi, g in enumerate(topic.require) if (ti, gi) not in found.groups]
         score = 0.0
         evidence: list[dict[str, Any]] = []
-        for i, sig in enumerate(topic.signals):
-            found = self._match(sig, fields, hits)
-            if not found:
+        for si, sig in enumerate(topic.signals):
+            place = found.best.get((ti, si)) if sig.kind == "terms" else self._match(ti, si, sig, fields, found)
+            if not place:
                 continue
-            where, start, end = found
+            where, start, end = place
             w = sig.weight * (topic.title_weight if where == "title" else 1.0)
             score += w
             text = fields[where]
             evidence.append({"term": text[start:end], "where": where, "weight": round(w, 2),
-                             "snippet": _snippet(text, start, end), "signal": f"{i}:{sig.label}"})
+                             "snippet": _snippet(text, start, end), "signal": f"{si}:{sig.label}"})
         return score, evidence, missing
 
-    def _match(self, sig: Signal, fields: dict[str, str], hits: _Hits) -> tuple[str, int, int] | None:
+    @staticmethod
+    def _match(ti: int, si: int, sig: Signal, fields: dict[str, str], found: "_Found") -> tuple[str, int, int] | None:
         """The best place (title first) where the signal occurs, or None."""
         if sig.kind == "terms":
-            spots = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
-        elif sig.kind == "regex":
+            return found.best.get((ti, si))
+        if sig.kind == "regex":
             spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [sig.regex.search(text)] if m]
         else:
-            a = [p for t, ps in hits.at.items() if t in sig.term_set for p in ps]
-            b = [p for t, ps in hits.at.items() if t in sig.other_set for p in ps]
+            lists = found.near.get((ti, si))
+            if lists is None:
+                return None
+            a, b = lists
             spots = []
             for fa, sa, ea in a:
                 for fb, sb, eb in b:
@@ -208,7 +259,14 @@ class Classifier:
                         break
         if not spots:
             return None
-        return min(spots, key=lambda p: (p[0] != "title", p[1]))
+        return min(spots, key=_rank)
+
+
+@dataclass
+class _Found:
+    best: dict[tuple[int, int], tuple[str, int, int]]     # (topic, signal) → a `terms` signal's place
+    near: dict[tuple[int, int], tuple[list, list]]        # (topic, signal) → a `near` signal's places, per list
+    groups: set[tuple[int, int]]                          # (topic, group) of the `require` groups present
 
 
 def _snippet(text: str, start: int, end: int, pad: int = 30) -> str:

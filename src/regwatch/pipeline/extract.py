@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import lxml.html
 import trafilatura
 from htmldate import find_date
 from lxml import etree
-from trafilatura.settings import use_config
+from trafilatura.settings import Extractor, use_config
 
 from ..defaults import ERROR_CHARS
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
@@ -38,9 +38,9 @@ class Extracted:
     date_from: str | None = None
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["published_at"] = self.published_at.isoformat() if self.published_at else None
-        return d
+        return {"title": self.title, "body": self.body,
+                "published_at": self.published_at.isoformat() if self.published_at else None,
+                "lang": self.lang, "encoding": self.encoding, "outlet": self.outlet, "date_from": self.date_from}
 
 
 class ExtractError(ValueError):
@@ -54,9 +54,14 @@ class ExtractError(ValueError):
 # trafilatura's comparison with its other algorithms).
 _SHORT = 400
 _SPACE_RE = re.compile(r"\s+")
+_LINE_SPACE_RE = re.compile(r"[^\S\n]+")    # spaces within a line
 _LOW_FLOOR = use_config()
 _LOW_FLOOR.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
 _LOW_FLOOR.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
+# no metadata pass: regwatch reads title, time and outlet itself (it doubles trafilatura's cost)
+_KW = dict(output_format="python", with_metadata=False, comments=False, tables=True, dedup=False)
+_OPTIONS = Extractor(**_KW)
+_LOW_FLOOR_OPTIONS = Extractor(config=_LOW_FLOOR, **_KW)
 
 _TITLE_SEP = re.compile(r"(?<!\s)\s*(?:[_|｜—–·]|-{1,2}|::)\s*")   # (?<!\s): linear on runs of spaces
 _META_TIME_KEYS = (
@@ -67,11 +72,18 @@ _META_TIME_KEYS = (
 _BYLINE = re.compile(r"(?<!施行)(?<!生效)(?<!实施)(?<!截止)(?<!有效)(?<!到期)(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
 
 
+_NOT_CJK = re.compile(r"[^\u4e00-\u9fff]+")
+_NOT_ASCII_LETTER = re.compile(r"[^A-Za-z]+")
+_ASCII_OR_CJK = re.compile(r"[\x00-\x7f\u4e00-\u9fff]+")
+
+
 def detect_lang(text: str) -> str:
-    """`zh` when a tenth of the letters are Chinese characters, else `en`."""
+    """`zh` when a tenth of the letters (`str.isalpha`) are Chinese characters, else `en`."""
     sample = text[:4000]
-    cjk = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff")
-    letters = sum(1 for ch in sample if ch.isalpha())
+    # counted by regexes (C loops): Chinese characters and ASCII letters are letters, other ASCII is not;
+    # only what is left (full-width punctuation, accented letters…) is looked at one by one
+    cjk = len(_NOT_CJK.sub("", sample))
+    letters = cjk + len(_NOT_ASCII_LETTER.sub("", sample)) + sum(map(str.isalpha, _ASCII_OR_CJK.sub("", sample)))
     return "zh" if letters and cjk / letters > 0.1 else "en"
 
 
@@ -133,9 +145,13 @@ def _after_title(body_text: str, title: str, tz: str | None) -> datetime | None:
     return None
 
 
-def _byline_time(tree, title: str, tz: str | None) -> datetime | None:
+def _page_text(tree) -> str:
+    """The text of the page's body, spaces folded."""
+    return _SPACE_RE.sub(" ", tree.body.text_content()) if tree.body is not None else ""
+
+
+def _byline_time(tree, title: str, tz: str | None, body_text: str) -> datetime | None:
     """The publication time from the byline: after the headline, else an element named for time or source."""
-    body_text = re.sub(r"\s+", " ", tree.body.text_content()) if tree.body is not None else ""
     dt = _after_title(body_text, title, tz)
     if dt:
         return dt
@@ -193,12 +209,19 @@ def _select(tree, css: str) -> str:
     return "\n".join(t for t in (el.text_content().strip() for el in els) if t)
 
 
+def _options(template: Extractor, url: str | None) -> Extractor:
+    """trafilatura's options for one page: a copy of ones built once (building them reads its config)."""
+    options = copy.copy(template)
+    options.url = url
+    options.source = url and url.encode("utf-8", "replace").decode("utf-8")
+    return options
+
+
 def _trafilatura(tree, url: str | None):
-    # no metadata pass: regwatch reads title, time and outlet itself (it doubles trafilatura's cost)
-    kw = dict(url=url, with_metadata=False, include_comments=False, include_tables=True, deduplicate=False)
-    doc = trafilatura.bare_extraction(copy.deepcopy(tree), **kw)   # it edits the tree it is given
+    # trafilatura works on a copy of a tree it is given (regwatch reads the page after it)
+    doc = trafilatura.bare_extraction(tree, options=_options(_OPTIONS, url))
     if doc is not None and len(doc.text or "") < _SHORT:
-        short = trafilatura.bare_extraction(copy.deepcopy(tree), config=_LOW_FLOOR, **kw)
+        short = trafilatura.bare_extraction(tree, options=_options(_LOW_FLOOR_OPTIONS, url))
         if short is not None and short.text and len(short.text) < len(doc.text or ""):
             doc.text = short.text
         # a sentence or two: trafilatura returns the whole page; the densest block is the article
@@ -242,22 +265,23 @@ def _published(tree, html: str, title: str, body: str, tz: str | None,
     dt = _meta_time(tree, tz)
     if dt:
         return dt, "meta"
-    dt = _byline_time(tree, title, tz) or _htmldate(tree, html, tz)
+    page = _page_text(tree)
+    dt = _byline_time(tree, title, tz, page) or _htmldate(tree, html, tz)
     if dt is None:
         return None, None
-    return dt, ("byline" if _printed_outside_text(dt, tree, title, body, tz) else "text")
+    return dt, ("byline" if _printed_outside_text(dt, page, title, body, tz) else "text")
 
 
 _OUTSIDE_SCAN = 50_000
 
 
-def _printed_outside_text(dt: datetime, tree, title: str, body: str, tz: str | None) -> bool:
+def _printed_outside_text(dt: datetime, page_text: str, title: str, body: str, tz: str | None) -> bool:
     """Whether the page prints this day somewhere besides its headline and its article text (a byline,
     a dateline element), rather than only inside them (an effective date, a date the text mentions)."""
-    page = re.sub(r"\s+", " ", tree.body.text_content() if tree.body is not None else "")[:_OUTSIDE_SCAN]
+    page = page_text[:_OUTSIDE_SCAN]
     rest = page.replace(title.strip(), " ") if title.strip() else page
-    for line in body.split("\n")[:2000]:
-        line = _SPACE_RE.sub(" ", line).strip()
+    for line in _LINE_SPACE_RE.sub(" ", body).split("\n")[:2000]:
+        line = line.strip()
         if len(line) >= 8:
             rest = rest.replace(line, " ")
     day = dt.astimezone(zone(tz)).date()
@@ -364,10 +388,17 @@ def run_limited(fn, args: tuple, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def limited_extract_job(args: dict, seconds: float) -> dict:
-    """`extract_job` under a time limit; over it, or over the worker's memory limit, is the page's error."""
+def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
+    """`extract_job` (and `then(args, result)` on a page read) under a time limit; over it, or over the
+    worker's memory limit, is the page's error."""
+    def job(a: dict) -> dict:
+        result = extract_job(a)
+        if then is not None and result["ok"]:
+            then(a, result)
+        return result
+
     try:
-        return run_limited(extract_job, (args,), seconds)
+        return run_limited(job, (args,), seconds)
     except JobTimeout:
         return {"ok": False, "error": f"extraction took longer than {seconds:g} s (the limit: extract_timeout)"}
 

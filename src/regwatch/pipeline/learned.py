@@ -17,9 +17,11 @@ train. Every tag keeps the rules' evidence, and names the words that weighed mos
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import re
+from operator import add, itemgetter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -68,7 +70,7 @@ def word_features(fields: dict[str, str]) -> dict[str, float]:
         seen.update(p + w for w in words)
         seen.update(f"{p}{a}_{b}" for a, b in zip(words, words[1:]))
         for run in _HAN.findall(text):
-            seen.update(p + run[i:i + 2] for i in range(len(run) - 1))
+            seen.update(map(p.__add__, map(add, run, run[1:])))     # its bigrams (in C loops)
     if not seen:
         return {}
     v = TEXT_SCALE / math.sqrt(len(seen))
@@ -95,17 +97,22 @@ class Model:
         self.topics = topics
         self.signature = signature
         self.meta = meta or {}
+        self._known: set[str] | None = None
 
     # -- inference ------------------------------------------------------------------------------
 
     def probabilities(self, feats: dict[str, float]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
         """Per topic: the probability, and the features that pushed it most (name, contribution)."""
         out = {}
+        if self._known is None:
+            self._known = set().union(*(m.weights for m in self.topics.values()))
+        feats = {f: v for f, v in feats.items() if f in self._known}     # (in order) those any topic weighs
         for tid, m in self.topics.items():
-            contrib = [(f, v * m.weights[f]) for f, v in feats.items() if f in m.weights]
-            z = m.bias + sum(c for _, c in contrib)
+            weights = m.weights
+            contrib = [(f, v * weights[f]) for f, v in feats.items() if f in weights]
+            z = m.bias + sum(map(itemgetter(1), contrib))
             p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-            out[tid] = (p, sorted(contrib, key=lambda x: -x[1])[:5])
+            out[tid] = (p, heapq.nlargest(5, contrib, key=itemgetter(1)))     # (a stable sort's first five)
         return out
 
     def tags(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> list[Tag]:

@@ -19,21 +19,33 @@ def _t2s_cached(s: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    # Simplified text passes unchanged, so convert only when a character outside GB2312's
-    # Simplified range could be Traditional (most text never reaches OpenCC).
-    if not _has_maybe_traditional(text):
+    # Simplified text passes unchanged, so convert only the lines where a character outside GB2312's
+    # Simplified range could be Traditional (most text never reaches OpenCC)
+    maybe = _maybe_traditional()
+    if maybe.search(text) is None:
         return text
-    return "\n".join(_t2s_cached(line) if _has_maybe_traditional(line) else line for line in text.split("\n"))
+    return "\n".join(_t2s_cached(line) if maybe.search(line) else line for line in text.split("\n"))
 
 
-_SIMPLE = None
+_MAYBE_TRADITIONAL: re.Pattern[str] | None = None
 
 
-def _has_maybe_traditional(s: str) -> bool:
-    global _SIMPLE
-    if _SIMPLE is None:
-        _SIMPLE = _gb2312_hanzi()
-    return any("\u4e00" <= ch <= "\u9fff" and ch not in _SIMPLE for ch in s)
+def _maybe_traditional() -> re.Pattern[str]:
+    """A character class of the CJK Unified Ideographs that are not among GB2312's Simplified characters:
+    a text without any of them is Simplified already (one regex scan, no character looked at in Python)."""
+    global _MAYBE_TRADITIONAL
+    if _MAYBE_TRADITIONAL is None:
+        simple = _gb2312_hanzi()
+        ranges: list[list[int]] = []
+        for cp in range(0x4E00, 0xA000):
+            if chr(cp) in simple:
+                continue
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+        _MAYBE_TRADITIONAL = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]")
+    return _MAYBE_TRADITIONAL
 
 
 def _gb2312_hanzi() -> frozenset[str]:
@@ -65,3 +77,13 @@ _BOILERPLATE = re.compile(
 def strip_boilerplate(text: str) -> str:
     """Drop short reprint/credit lines such as `(本文转载自财经网)` or `责任编辑:王小明`."""
     return _BOILERPLATE.sub("", text)
+
+
+def boilerplate_lines(text: str) -> list[int]:
+    """The numbers (from 0) of the lines `strip_boilerplate` empties: each of its matches is a whole line."""
+    out, line, at = [], 0, 0
+    for m in _BOILERPLATE.finditer(text):
+        line += text.count("\n", at, m.start())
+        at = m.start()
+        out.append(line)
+    return out

@@ -1,13 +1,21 @@
-"""An extracted article through the rest of the pipeline: story → topics → store."""
+"""An extracted article through the rest of the pipeline: story → topics → store.
+
+Articles are stored in small batches, one transaction each (a burst of new articles pays one commit
+per batch, not per article). An article and its alerts (`after`) are stored together or not at all:
+an article that fails before it writes is left out alone; a failure while writing undoes the batch,
+which is then stored again one article per transaction, so that only the failing one is left out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
+from .article import Article
 from .classify import Classifier, Tag
-from .stories import StoryIndex, content_hash
+from .extract import limit_worker
+from .stories import StoryIndex, StoryMatch, article_keys
 from .store import ArticleRecord, Store
 
 
@@ -18,6 +26,69 @@ class Processed:
     new_story: bool
     tags: list[Tag] = field(default_factory=list)
     story_reason: str = ""
+    outcome: Any = None     # what `after` returned (read once the article is committed)
+
+
+@dataclass
+class Reading:
+    """What storing an article needs from its text alone, without the store: computed where the text is
+    (the extraction worker that read the page, in parallel with the others), so that the main process
+    does only the store's part. `title` is the headline it was read with."""
+
+    title: str
+    content_hash: str
+    shingles: frozenset[int]
+    clean_title: str
+    search_title: str
+    search_text: str
+    keys: list[int]
+    tags: list[Tag]
+
+
+def read(article: Article, classifier: Classifier) -> Reading:
+    return Reading(article.title, article.content_hash, article.shingles, article.clean_title, article.search_title,
+                   article.search_text, article_keys(article), classifier.classify_article(article))
+
+
+_classifier: Classifier | None = None     # an extraction worker's (from `start_worker`)
+
+
+def start_worker(memory: int, classifier: Classifier | None) -> None:
+    """An extraction worker's initializer: its memory limit, and the classifier it reads articles with."""
+    global _classifier
+    limit_worker(memory)
+    _classifier = classifier
+
+
+def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
+    """After a worker extracted a page: its reading, if it can (else the main process reads it)."""
+    if _classifier is None:
+        return
+    try:
+        title = result["title"] or job.get("list_title") or ""
+        result["reading"] = read(Article(title, result["body"], result.get("attachment_text") or ""), _classifier)
+    except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
+        pass
+
+
+@dataclass
+class Incoming:
+    """An extracted article on its way into the store. `after` runs inside the transaction that stores it
+    (the outbox write): a crash leaves either the article and its alerts, or neither. It writes only to
+    the store (a batch can be undone and stored again); what it returns is `Processed.outcome`."""
+
+    url: str
+    source: str
+    title: str
+    body: str
+    lang: str
+    published_at: datetime | None
+    outlet: str | None = None
+    attachment_url: str | None = None
+    attachment_text: str = ""
+    baseline: bool = False
+    after: Callable[[Processed], Any] | None = None
+    reading: Reading | None = None      # made by the extraction worker, when it could
 
 
 class Processor:
@@ -30,29 +101,77 @@ class Processor:
                 published_at: datetime | None, outlet: str | None = None, attachment_url: str | None = None,
                 attachment_text: str = "", baseline: bool = False,
                 after: Callable[[Processed], None] | None = None) -> Processed | None:
-        """Store one article; None when its URL is already stored (a race between two list pages).
+        """Store one article; None when its URL is already stored (a race between two list pages)."""
+        result = self.process_many([Incoming(url, source, title, body, lang, published_at, outlet, attachment_url,
+                                             attachment_text, baseline, after)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-        `after` runs inside the same transaction (the outbox write): a crash leaves either the
-        article and its alerts, or neither — never a stored article whose alert was lost."""
-        if self.store.has_url(url):
+    def process_many(self, items: list[Incoming]) -> list[Processed | None | Exception]:
+        """Store several articles in one transaction, in order (a later one can join an earlier one's
+        story). Each result is the stored article, None when its URL was stored already, or the error
+        that kept it out."""
+        try:
+            with self.store.tx():
+                out: list[Processed | None | Exception] = []
+                for item in items:
+                    try:
+                        ready = self._prepare(item)
+                    except Exception as e:  # (a bug, hostile text) before anything was written: it alone
+                        out.append(e)
+                        continue
+                    out.append(None if ready is None else self._write(item, *ready))
+                return out
+        except Exception as e:
+            if len(items) == 1:
+                return [e]
+        # a write failed and the batch was undone: each article again in its own transaction (inside a
+        # caller's transaction, a savepoint each)
+        return [self._alone(item) for item in items]
+
+    def _alone(self, item: Incoming) -> Processed | None | Exception:
+        try:
+            with self.store.tx():
+                ready = self._prepare(item)
+                return None if ready is None else self._write(item, *ready)
+        except Exception as e:
+            return e
+
+    def _prepare(self, item: Incoming) -> tuple[Article, StoryMatch, list[int], list[Tag]] | None:
+        """An article's story and topics (reads only); None when its URL is stored already."""
+        if self.store.has_url(item.url):
             return None
-        chash = content_hash(title, body)
-        match, keys = self.stories.find(title, body, chash)
-        tags = self.classifier.classify(title, body + ("\n" + attachment_text if attachment_text else ""))
-        with self.store.tx():
-            aid = self.store.insert_article(ArticleRecord(
-                url=url, source=source, title=title, body=body, lang=lang, published_at=published_at,
-                outlet=outlet, content_hash=chash, attachment_url=attachment_url,
-                attachment_text=attachment_text or None, baseline=baseline))
-            if match.story_id is None:
-                story_id = self.store.new_story(aid, title, outlet or source)
-            else:
-                story_id = match.story_id
-                self.store.join_story(story_id, outlet or source)
+        r = item.reading
+        if r is not None and r.title == item.title:
+            article = Article.known(item.title, item.body, item.attachment_text, content_hash=r.content_hash,
+                                    shingles=r.shingles, clean_title=r.clean_title, search_title=r.search_title,
+                                    search_text=r.search_text)
+            match, keys = self.stories.find(article, r.keys)
+            return article, match, keys, r.tags
+        article = Article(item.title, item.body, item.attachment_text)
+        match, keys = self.stories.find(article)
+        return article, match, keys, self.classifier.classify_article(article)
+
+    def _write(self, item: Incoming, article: Article, match: StoryMatch, keys: list[int],
+               tags: list[Tag]) -> Processed:
+        outlet = item.outlet or item.source
+        record = ArticleRecord(
+            url=item.url, source=item.source, title=item.title, body=item.body, lang=item.lang,
+            published_at=item.published_at, outlet=item.outlet, content_hash=article.content_hash,
+            attachment_url=item.attachment_url, attachment_text=item.attachment_text or None,
+            baseline=item.baseline, search_title=article.search_title, search_text=article.search_text)
+        if match.story_id is None:
+            aid = self.store.insert_article(record)
+            story_id = self.store.new_story(aid, item.title, outlet)
             self.store.set_article_story(aid, story_id)
-            self.store.set_topics(aid, tags)
-            self.stories.index(aid, story_id, keys)
-            done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
-            if after is not None:
-                after(done)
+        else:
+            story_id = match.story_id
+            aid = self.store.insert_article(record, story_id)
+            self.store.join_story(story_id, outlet)
+        self.store.set_topics(aid, tags, new=True)
+        self.stories.index(aid, story_id, keys, article)
+        done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
+        if item.after is not None:
+            done.outcome = item.after(done)
         return done

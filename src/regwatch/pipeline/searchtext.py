@@ -9,6 +9,7 @@ bigrams, which matches exactly the texts that contain the term.
 from __future__ import annotations
 
 import re
+from operator import add
 
 from .normalize import normalize
 
@@ -17,18 +18,19 @@ _RUN = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[^\W_])+", re.UNICODE)
 _IS_CJK = re.compile(rf"^[{_CJK}]+$")
 
 
-def _bigrams(run: str) -> list[str]:
-    if len(run) == 1:
-        return [run]
-    return [run[i : i + 2] for i in range(len(run) - 1)]
-
-
 def fts_text(text: str) -> str:
     """What the index stores for `text`: bigrams for Chinese runs, words for the rest."""
+    return fts_tokens(normalize(text))
+
+
+def fts_tokens(normalized: str) -> str:
+    """`fts_text` of a text normalized already (an `Article`'s)."""
     out: list[str] = []
-    for m in _RUN.finditer(normalize(text)):
-        run = m.group(0)
-        out.extend(_bigrams(run) if _IS_CJK.match(run) else [run])
+    for run in _RUN.findall(normalized):
+        if len(run) > 1 and _IS_CJK.match(run):
+            out.extend(map(add, run, run[1:]))       # its bigrams: 一次性 → 一次 次性
+        else:
+            out.append(run)
     return " ".join(out)
 
 

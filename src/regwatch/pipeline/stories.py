@@ -23,19 +23,19 @@ shorten regulators' names and open with their own credit, but do not substitute)
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zlib
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from itertools import accumulate
+from operator import itemgetter
 
-from .normalize import normalize, strip_boilerplate
+from .article import SHINGLE, Article, clean_title  # noqa: F401 (SHINGLE: the stories' constants)
 from .store import Store
 from .timeutil import iso, utcnow
 
-SHINGLE = 4                 # units (Chinese characters, or words of other scripts) per shingle
 WINNOW = 16                 # a key in every 16 consecutive shingles: any 19 shared characters share a key
 WINNOW_WORDS = 6            # for texts mostly of words (English): any 9 shared words share a key
 MAX_KEYS = 96               # keys per article (a piece of 800 characters has ~94); a longer text keeps a nested sample
@@ -50,26 +50,11 @@ RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repea
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
 SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
 SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
+RECENT_SHINGLES = 20_000       # the latest stored articles kept read (their copies come soon), in shingles
 _TITLE_SALT = b"title\x1f"
 
-_KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
-# (?<!\s): a run of spaces is tried from its start only (else quadratic on a title of spaces)
-_TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|(?<!\s)\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
-# clock times and byline dates belong to the page (when this copy went up), not to the story
-_BYLINE_TIME = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
-                          r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}(:\d{2})?")
 _AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
 _INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
-# regulators go by several names; copy editors use the short ones (one form each, for matching only)
-_ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), ("国家金融监督管理总局", "金融监管总局"),
-            ("国家金融监管总局", "金融监管总局"), ("中国银行保险监督管理委员会", "银保监会"), ("中国银保监会", "银保监会"),
-            ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
-            ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
-# page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
-# (horizontal spaces only: a line start never scans past its own line)
-_CHROME = re.compile(r"^[ \t]*[【\[(（]?(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
-                     r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
-_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _CLAUSE_END = re.compile(r"[，,、：:]+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
@@ -85,37 +70,14 @@ _EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当�
               "联合", "共同", "正式", "近期", "决定"}
 
 
-def canonical_text(text: str) -> str:
-    return _KEEP.sub("", normalize(strip_boilerplate(text)))
-
-
-def content_hash(title: str, body: str) -> str:
-    return hashlib.sha1(canonical_text(body).encode()).hexdigest()
-
-
-def _matching_text(text: str) -> str:
-    """The text as matching sees it: normalized, reprint lines and page times gone, one name per regulator."""
-    t = _CHROME.sub("", normalize(strip_boilerplate(text)))
-    for long_, short in _ALIASES:
-        t = t.replace(long_, short)
-    return _BYLINE_TIME.sub(" ", t)
-
-
-def _units(text: str) -> list[str]:
-    return _UNIT.findall(_matching_text(text))
-
-
-def shingle_hashes(text: str, units: list[str] | None = None) -> list[int]:
+def shingle_hashes(text: str) -> list[int]:
     """Hashes of 4 consecutive units in text order — a Chinese character, or a whole word of other scripts
     (character shingles of English are common to every English text: "tion", "ther")."""
-    units = _units(text) if units is None else units
-    if len(units) < SHINGLE:
-        return [zlib.crc32("".join(units).encode())] if units else []
-    return [zlib.crc32("\x1f".join(units[i : i + SHINGLE]).encode()) for i in range(len(units) - SHINGLE + 1)]
+    return Article("", text).shingle_hashes
 
 
-def shingles(text: str) -> set[int]:
-    return set(shingle_hashes(text))
+def shingles(text: str) -> frozenset[int]:
+    return Article("", text).shingles
 
 
 def winnow(hashes: list[int], w: int = WINNOW) -> list[int]:
@@ -136,6 +98,21 @@ def winnow(hashes: list[int], w: int = WINNOW) -> list[int]:
     return out
 
 
+def _window_minima(hashes: list[int], w: int) -> set[int]:
+    """The values `winnow` picks (the smallest hash of every window of w), as a set: each window's minimum
+    is the lesser of its first block's suffix minimum and its second block's prefix minimum (blocks of w;
+    van Herk / Gil-Werman), all at C speed."""
+    if len(hashes) <= w:
+        return {min(hashes)} if hashes else set()
+    prefix: list[int] = []
+    suffix: list[int] = []
+    for at in range(0, len(hashes), w):
+        block = hashes[at:at + w]
+        prefix.extend(accumulate(block, min))
+        suffix.extend(reversed(list(accumulate(reversed(block), min))))
+    return set(map(min, suffix[:len(hashes) - w + 1], prefix[w - 1:]))
+
+
 def _level(key: int) -> int:
     """A key's level: trailing zero bits of a mix of it. Keys of level ≥ n are a nested 2⁻ⁿ sample."""
     x = (key * 0x9E3779B1) & 0xFFFFFFFF
@@ -145,7 +122,7 @@ def _level(key: int) -> int:
 def body_keys(hashes: list[int], words: bool = False) -> list[int]:
     """The keys an article is indexed and looked up under: its fingerprints; past MAX_KEYS, those of the
     lowest level that keeps at most MAX_KEYS (nested, so a short excerpt still meets a long original's)."""
-    keys = sorted(set(winnow(hashes, WINNOW_WORDS if words else WINNOW)))
+    keys = sorted(_window_minima(hashes, WINNOW_WORDS if words else WINNOW))
     if len(keys) <= MAX_KEYS:
         return keys
     levels = sorted((_level(k) for k in keys), reverse=True)
@@ -153,19 +130,22 @@ def body_keys(hashes: list[int], words: bool = False) -> list[int]:
     return [k for k in keys if _level(k) >= floor]
 
 
-def _keys(title: str, units: list[str]) -> tuple[list[int], list[int]]:
-    """(the body's shingle hashes, the keys: the body's fingerprints and the headline's key)."""
-    hashes = shingle_hashes("", units)
-    words = sum(len(u) > 1 for u in units) * 2 > len(units)
-    keys = body_keys(hashes, words)
-    tk = title_key(title)
-    return hashes, keys + [tk] if tk is not None and tk not in keys else keys
+def article_keys(article: Article) -> list[int]:
+    """The keys an article is indexed under: its body's fingerprints and its headline's key."""
+    units = article.units
+    words = (len(units) - list(map(len, units)).count(1)) * 2 > len(units)     # most units are words
+    keys = body_keys(article.shingle_hashes, words)
+    tk = _title_key(article.clean_title)
+    return keys + [tk] if tk is not None and tk not in keys else keys
 
 
 def title_key(title: str) -> int | None:
     """The headline's key, for finding one piece retold under the same headline (long headlines only)."""
-    t = clean_title(title)
-    return zlib.crc32(_TITLE_SALT + t.encode()) if len(t) >= RETOLD_TITLE else None
+    return _title_key(clean_title(title))
+
+
+def _title_key(clean: str) -> int | None:
+    return zlib.crc32(_TITLE_SALT + clean.encode()) if len(clean) >= RETOLD_TITLE else None
 
 
 def containment(a: set[int], b: set[int]) -> float:
@@ -174,21 +154,21 @@ def containment(a: set[int], b: set[int]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def clean_title(title: str) -> str:
-    return canonical_text(_TITLE_NOISE.sub("", title or ""))
+def _as_article(a: Article | str) -> Article:
+    return a if isinstance(a, Article) else Article("", a)
 
 
-def _strong_facts(text: str) -> set[str]:
+def _strong_facts(article: Article | str) -> set[str]:
     """Amounts of money and named institutions: what two retellings of one piece cannot disagree on."""
-    t = normalize(strip_boilerplate(text))
+    t = _as_article(article).stripped
     return {re.sub(r"\s+", "", m.group(0)) for m in _AMOUNT.finditer(t)} | set(_INSTITUTION.findall(t))
 
 
-def _sentences(text: str) -> list[str]:
+def _sentences(article: Article | str) -> list[str]:
     """The text's sentences as compared: punctuation and spaces gone (decimal points and % kept); a sentence
     longer than SENTENCE_MAX in its clauses, and what is still longer left out; at most SENTENCES."""
-    out = []
-    for sentence in _SENTENCE_END.split(_matching_text(text)):
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(_as_article(article).matching):
         parts = [sentence] if len(sentence) <= SENTENCE_MAX else _CLAUSE_END.split(sentence)
         joined: list[str] = []
         for s in parts:
@@ -209,16 +189,17 @@ def _bigrams(s: str) -> set[str]:
     return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
-def substitution(text_a: str, text_b: str) -> str | None:
+def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
     """A figure, date, institution or name that one text has where the other has another, in a sentence they
     share: '5050→5052', '中国银行→建设银行' — or None. Sentences only one text has are not compared (an
     excerpt drops them, a reprint adds notes), nor a sentence cut short at either end, nor the credit or date
     an editor opens a sentence with in place of the original's (据财联社报道 for 12月5日)."""
+    text_a, text_b = _as_article(text_a), _as_article(text_b)
     sa, sb = _sentences(text_a), _sentences(text_b)
     if sum(map(len, sa)) > sum(map(len, sb)):
         sa, sb = sb, sa
         text_a, text_b = text_b, text_a
-    raw = {id(sa): normalize(text_a), id(sb): normalize(text_b)}
+    raw = {id(sa): text_a.body_text, id(sb): text_b.body_text}
     grams_b = [(s, _bigrams(s)) for s in sb]
     seen = set(sb)
     for s in sa:
@@ -277,23 +258,26 @@ def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
     return [tuple(e) for e in out]
 
 
-def same_story(title_a: str, body_a: str, title_b: str, body_b: str,
-               shingles_b: set[int] | None = None) -> tuple[bool, str]:
+def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
     """Whether b is a copy of a, and why (the reason is shown by `regwatch` when asked)."""
-    sa, sb = shingles(body_a), shingles_b if shingles_b is not None else shingles(body_b)
-    c = containment(sa, sb)
-    ta, tb = clean_title(title_a), clean_title(title_b)
+    return judge(Article(title_a, body_a), Article(title_b, body_b))
+
+
+def judge(a: Article, b: Article) -> tuple[bool, str]:
+    """Whether article b is a copy of article a, and why."""
+    c = containment(a.shingles, b.shingles)
+    ta, tb = a.clean_title, b.clean_title
     titles_match = bool(ta and tb and (ta in tb or tb in ta))
     if c < JOIN_CONTAINMENT and titles_match and c >= RETOLD_CONTAINMENT and min(len(ta), len(tb)) >= RETOLD_TITLE:
         # one piece summarized anew under its own headline (aggregators do this): the same long headline
         # and some shared wording join, unless the amounts or institutions named differ
-        conflict = _strong_facts(body_a) ^ _strong_facts(body_b)
+        conflict = _strong_facts(a) ^ _strong_facts(b)
         if conflict:
             return False, f"same headline, other facts: {sorted(conflict)[:3]}"
         return True, f"same headline, retold (containment {c:.2f})"
     if c < JOIN_CONTAINMENT and not (titles_match and c >= TITLE_JOIN_CONTAINMENT):
         return False, f"texts differ (containment {c:.2f})"
-    sub = substitution(body_a, body_b)
+    sub = substitution(a, b)
     if sub:
         return False, f"same wording, other facts: {sub}"
     return True, f"copy (containment {c:.2f})"
@@ -311,26 +295,27 @@ class StoryIndex:
     def __init__(self, store: Store, window_days: float = 7):
         self.store = store
         self.window = timedelta(days=window_days)
+        self._recent: OrderedDict[int, Article] = OrderedDict()
+        self._recent_size = 0
         if store.legacy_story_sketches():
             self._reindex_window()
 
     def keys(self, title: str, body: str) -> list[int]:
         """The keys an article is indexed under: its body's fingerprints and its headline's key."""
-        return _keys(title, _units(body))[1]
+        return article_keys(Article(title, body))
 
-    def find(self, title: str, body: str, chash: str) -> tuple[StoryMatch, list[int]]:
-        """The story this article belongs to, and the keys to index it under."""
+    def find(self, article: Article, keys: list[int] | None = None) -> tuple[StoryMatch, list[int]]:
+        """The story this article belongs to, and the keys to index it under (`keys`: computed already)."""
         since = utcnow() - self.window
-        hashes, keys = _keys(title, _units(body))
-        tk = title_key(title)
-        sid = self.store.story_of_identical_text(chash, iso(since))
+        keys = article_keys(article) if keys is None else keys
+        sid = self.store.story_of_identical_text(article.content_hash, iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
-        mine = set(hashes)
+        tk = _title_key(article.clean_title)
         for aid in self._candidates(keys, tk, int(since.timestamp())):
             cand = self.store.story_candidate(aid)
             if cand and cand[2] is not None:
-                ok, why = same_story(cand[0], cand[1], title, body, shingles_b=mine)
+                ok, why = judge(self._recent_article(aid, cand[0], cand[1]), article)
                 if ok:
                     return StoryMatch(cand[2], why), keys
         return StoryMatch(None, "new story"), keys
@@ -339,20 +324,42 @@ class StoryIndex:
         """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
         A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
         copies of one much-republished story all carry its keys: those stay evidence)."""
-        counts: dict[int, int] = {}
+        counts: Counter[int] = Counter()
         for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
-            if len({sid for _, sid in postings}) >= BOILERPLATE:
+            if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
                 continue
-            weight = MIN_SHARED if key == tk else 1
-            for aid in {aid for aid, _ in postings}:
-                counts[aid] = counts.get(aid, 0) + weight
+            articles = set(map(itemgetter(0), postings))
+            counts.update(articles)
+            if key == tk:                               # the headline's key counts MIN_SHARED times
+                counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
         need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
         ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
         return [aid for _, aid in ranked[:CANDIDATES]]
 
-    def index(self, article_id: int, story_id: int, keys: list[int]) -> None:
+    def index(self, article_id: int, story_id: int, keys: list[int], article: Article | None = None) -> None:
         seen = int(utcnow().timestamp())
         self.store.add_story_keys((k, seen, article_id, story_id) for k in keys)
+        if article is not None:
+            self._remember(article_id, article)
+
+    def _recent_article(self, article_id: int, title: str, body: str) -> Article:
+        """A stored article as a candidate: the value already read when it was stored recently (its copies
+        come soon after it), else read anew."""
+        known = self._recent.get(article_id)
+        if known is not None and known.title == title and known.body == body:
+            return known
+        return Article(title, body)
+
+    def _remember(self, article_id: int, article: Article) -> None:
+        """Keep the latest articles' values for judging their copies (at most RECENT_SHINGLES shingles in all)."""
+        size = len(article.shingles)
+        if size > RECENT_SHINGLES:
+            return
+        self._recent[article_id] = article
+        self._recent_size += size
+        while self._recent_size > RECENT_SHINGLES:
+            _, old = self._recent.popitem(last=False)
+            self._recent_size -= len(old.shingles)
 
     def _reindex_window(self) -> None:
         """A store from before `story_keys`: index the window's articles once, then drop the old sketches."""

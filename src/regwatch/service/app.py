@@ -65,13 +65,14 @@ def site_of(source) -> str:
 
 
 class App:
-    def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int = 2):
+    def __init__(self, cfg: Config, echo: Callable[[str], None] | None = None, extract_workers: int | None = None):
         cfg.require_channel_secrets()      # this sends: every channel's ${VAR} must be set
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
         self.store = Store(cfg.store.path)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
-        self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
+        self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
+                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
@@ -106,9 +107,10 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
-            recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
-            states = {name: state for name, (state, _) in recorded.items()}
-            health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
+            with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
+                recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+                states = {name: state for name, (state, _) in recorded.items()}
+                health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
         baselines = {name: ctx.report(name).new for name in baseline

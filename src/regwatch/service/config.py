@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from ..alerts.signing import standard_webhook_key
-from ..defaults import DISPLAY_TZ, SOURCE_TZ, USER_AGENT
+from ..defaults import DISPLAY_TZ, SOURCE_TZ, USER_AGENT, cores
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration
 
@@ -146,6 +146,7 @@ class CrawlConfig(_Model):
     delay: _between(0, 3600) = 0.25
     extract_timeout: _between(1, 600) = 30          # one page's (or PDF's, or big list's) extraction
     extract_memory: _size_between(256 * 1024**2, 64 * 1024**3) = 1024**3   # one extraction worker's memory
+    workers: int = Field(default_factory=cores, ge=1, le=256)   # extraction processes (default: the cores regwatch may use)
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int | None = Field(None, ge=1)   # None: every new entry, each run
 

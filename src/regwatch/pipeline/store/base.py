@@ -46,6 +46,8 @@ class ArticleRecord:
     attachment_url: str | None = None
     attachment_text: str | None = None
     baseline: bool = False
+    search_title: str | None = None     # what the search index holds (an Article's): made by the store when None
+    search_text: str | None = None
 
 
 class TopicTag(Protocol):
@@ -93,8 +95,8 @@ class Store(ABC):
         """Store an article (and its search entry); its id."""
 
     @abstractmethod
-    def set_topics(self, article_id: int, tags: Iterable[TopicTag]) -> None:
-        """Replace an article's topics."""
+    def set_topics(self, article_id: int, tags: Iterable[TopicTag], new: bool = False) -> None:
+        """Replace an article's topics (`new`: an article just stored, which has none yet)."""
 
     @abstractmethod
     def topics_of(self, article_id: int) -> list[Row]:

@@ -35,12 +35,14 @@ class Articles(SQLiteConnection):
         aid = int(cur.lastrowid or 0)
         self.conn.execute(
             "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
-            (aid, fts_text(a.title or ""), fts_text((a.body or "") + "\n" + (a.attachment_text or ""))),
+            (aid, a.search_title if a.search_title is not None else fts_text(a.title or ""),
+             a.search_text if a.search_text is not None else fts_text((a.body or "") + "\n" + (a.attachment_text or ""))),
         )
         return aid
 
-    def set_topics(self, article_id: int, tags: Iterable[TopicTag]) -> None:
-        self.conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+    def set_topics(self, article_id: int, tags: Iterable[TopicTag], new: bool = False) -> None:
+        if not new:
+            self.conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
         self.conn.executemany(
             "INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (?,?,?,?)",
             [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags],
