@@ -87,3 +87,33 @@ def rw():
 def seed_articles():
     path = FIXTURES / "seed-articles" / "articles.jsonl"
     return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+# -- PostgreSQL: a throwaway server for the tests of the PostgreSQL store (tests/support/postgres.py) --
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from support.postgres import PostgresServer, binaries
+
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb / pg_ctl on PATH or in /usr/lib/postgresql/*/bin): "
+                    "`apt-get install postgresql` (.ci/run does)")
+    server = PostgresServer(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the test server."""
+    return pg_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request, tmp_path):
+    """Where a store is: an SQLite file, or a fresh PostgreSQL database (tests of both engines)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")
