@@ -37,9 +37,13 @@ class Processor:
         if self.store.has_url(url):
             return None
         chash = content_hash(title, body)
-        match, keys = self.stories.find(title, body, chash)
         tags = self.classifier.classify(title, body + ("\n" + attachment_text if attachment_text else ""))
-        with self.store.tx():
+        # one transaction, one process at a time: the story search and the writes (copies of one event
+        # fetched by two workers at once join one story, and alert once)
+        with self.store.story_lock():
+            if self.store.has_url(url):             # another worker stored it meanwhile
+                return None
+            match, keys = self.stories.find(title, body, chash)
             aid = self.store.insert_article(ArticleRecord(
                 url=url, source=source, title=title, body=body, lang=lang, published_at=published_at,
                 outlet=outlet, content_hash=chash, attachment_url=attachment_url,

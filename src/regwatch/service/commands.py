@@ -53,7 +53,7 @@ def _store(config_path):
     from ..pipeline.store import Store
 
     cfg = load_config(config_path)
-    return cfg, Store(cfg.store.path)
+    return cfg, Store(cfg.store.location)
 
 
 def _read_items(path: str):
@@ -305,7 +305,7 @@ def register(main, config_option, errors, UserError) -> None:
         from ..pipeline.redact import redact
         from ..pipeline.store import Store
 
-        rows = sources_overview(Store(cfg.store.path), [s.name for s in cfg.sources])
+        rows = sources_overview(Store(cfg.store.location), [s.name for s in cfg.sources])
         for r in rows:
             r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
             if as_json:
@@ -438,7 +438,7 @@ def _backtest(cfg, clf, since, as_json) -> None:
     from ..pipeline.timeutil import iso
     from .backtest import backtest
 
-    result = backtest(Store(cfg.store.path), clf, cfg.subscriptions, iso(_since(since)) if since else None)
+    result = backtest(Store(cfg.store.location), clf, cfg.subscriptions, iso(_since(since)) if since else None)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
