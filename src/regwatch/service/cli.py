@@ -131,3 +131,7 @@ def demo(keep: str | None) -> None:
 from .commands import register  # noqa: E402  (the read-only commands live beside)
 
 register(main, config_option, _errors, UserError)
+
+from .migrate import command as _migrate  # noqa: E402  (self-contained: `regwatch migrate --to URL`)
+
+main.add_command(_migrate(config_option, _errors))

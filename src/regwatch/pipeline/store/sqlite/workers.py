@@ -29,7 +29,7 @@ class Workers(SQLiteConnection):
             take = [name for _, name in sorted(free)][:limit]
             self.conn.executemany("UPDATE source_state SET claimed_by = ?, claimed_at = ?, lease_until = ? WHERE source = ?",
                                   [(worker, at, until, name) for name in take])
-        return take
+        return sorted(take)
 
     def renew_sources(self, names: list[str], *, worker: str, now: datetime, lease: float) -> list[str]:
         if not names:
