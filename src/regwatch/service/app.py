@@ -11,7 +11,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -111,6 +111,21 @@ def period_of(source) -> float:
     return (second - first).total_seconds() if first and second else 86400.0
 
 
+GRID = datetime(2000, 1, 1, tzinfo=timezone.utc)   # interval sources fall due at GRID + k × interval
+
+
+def due_since(source, now: datetime) -> datetime:
+    """Since when a claim of a due source means this cycle's crawl happened. An interval source's cycle
+    began at its last step on the grid (every worker counts the same steps), a cron source's one period
+    ago; either a little early, as timers drift and a crawl a moment before its step counts for it."""
+    period = period_of(source)
+    slack = timedelta(seconds=min(period * DUE_SLACK, DUE_SLACK_MAX))
+    if source.cron:
+        return now - timedelta(seconds=period) + slack
+    step = (now - GRID).total_seconds() // period
+    return GRID + timedelta(seconds=step * period) - slack
+
+
 def site_of(source) -> str:
     """The scheme, host and port of a source's list URL: the daemon crawls each site on its own."""
     parts = urlsplit(source.url)
@@ -124,6 +139,7 @@ class App:
         self.store = Store(cfg.store.location)
         self.worker = worker_id()
         self.started = utcnow()
+        self.claimed_at: dict[str, str] = {}   # source → when this worker last leased it
         self.peers = 1              # daemons with this worker's tags, itself included (they share due sources)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
         self.extractor = Extractor(extract_workers, cfg.crawl.extract_timeout, cfg.crawl.extract_memory)
@@ -154,23 +170,17 @@ class App:
     # -- leases: which worker crawls a source this cycle ------------------------------------------
 
     def claim(self, sources: list, since: datetime | None, share: bool = False) -> tuple[list, list[str]]:
-        """Lease the sources nobody crawled this cycle: since `since` (None: since each one's last due
-        time, its interval ago, a little early). With `share`, at most this worker's share of them (the
+        """Lease the sources nobody crawled this cycle: since `since` (None: since the start of each
+        one's cycle, `due_since`). With `share`, at most this worker's share of them (the
         daemons with the same tags take the rest); the others due stay due (`left`)."""
         now = utcnow()
-        due = {s.name: iso_ms(since) if since is not None else iso_ms(now - timedelta(seconds=self._early(s)))
-               for s in sources}
+        due = {s.name: iso_ms(since if since is not None else due_since(s, now)) for s in sources}
         limit = math.ceil(len(due) / self.peers) if share and self.peers > 1 else None
         names = set(self.store.claim_sources(due, worker=self.worker, now=now, lease=self.cfg.worker.lease,
                                              limit=limit))
         left = [n for n in due if n not in names] if limit is not None and len(names) >= limit else []
+        self.claimed_at.update((n, iso_ms(now)) for n in names)
         return [s for s in sources if s.name in names], left
-
-    @staticmethod
-    def _early(source) -> float:
-        """A source is due again its period after its last claim, a little early: timers drift."""
-        period = period_of(source)
-        return period - min(period * DUE_SLACK, DUE_SLACK_MAX)
 
     async def _keep_leases(self, names: list[str]) -> None:
         """Renew the leases of a crawl in progress until it ends."""
@@ -224,7 +234,8 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
-            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker)
+            states = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker,
+                                                claimed_at=self.claimed_at.get(s.name))
                       for s in sources}
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)

@@ -44,8 +44,9 @@ def makes_baseline(report: SourceReport) -> bool:
             and (report.new > 0 or report.errors == 0))
 
 
-def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: str | None = None) -> str:
-    """Write the run (by this worker) and the source's new state; queue a health alert when the state changed."""
+def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: str | None = None,
+           claimed_at: str | None = None) -> str:
+    """Write the run (by this worker, which leased the source at `claimed_at`) and the source's new state; queue a health alert when the state changed."""
     now = utcnow()
     prev = store.source_state(report.source)
     state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
@@ -54,7 +55,7 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
                          finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
                          statuses=report.statuses, duration=round(time.time() - report.started, 3),
                          message=report.message, deferred=report.deferred, skipped=report.skipped,
-                         too_old=report.too_old, worker=worker)
+                         too_old=report.too_old, worker=worker, claimed_at=claimed_at)
         fields = {"state": state, "failing_runs": prev["failing_runs"] + 1 if report.errors else 0,
                   "last_error": report.message if report.errors else prev["last_error"]}
         if state != prev["state"]:

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from itertools import groupby
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .app import site_of
+from .app import GRID, site_of
 
 log = logging.getLogger("regwatch")
 
 GATHER = 0.2   # seconds: sources that fall due together join one crawl
-GRID = datetime(2000, 1, 1, tzinfo=timezone.utc)   # interval sources fall due at GRID + k × interval
 
 
 class SourceScheduler:

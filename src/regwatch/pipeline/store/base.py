@@ -75,7 +75,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
                "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id"),
     "source_runs": ("id", "source", "started_at", "finished_at", "state", "found", "new", "errors", "statuses",
-                    "duration", "message", "deferred", "skipped", "too_old", "worker"),
+                    "duration", "message", "deferred", "skipped", "too_old", "worker", "claimed_at"),
     "source_state": ("source", "state", "state_since", "baselined_at", "last_success_at", "last_new_at",
                      "failing_runs", "last_error", "reported_state", "url", "claimed_by", "claimed_at", "lease_until"),
     "list_cache": ("source", "url", "etag", "last_modified", "body_hash", "children", "checked_at"),

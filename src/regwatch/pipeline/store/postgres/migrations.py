@@ -122,7 +122,8 @@ CREATE TABLE source_runs (
     deferred INTEGER NOT NULL DEFAULT 0,
     skipped INTEGER NOT NULL DEFAULT 0,
     too_old INTEGER NOT NULL DEFAULT 0,
-    worker TEXT
+    worker TEXT,
+    claimed_at TEXT
 );
 CREATE INDEX source_runs_source ON source_runs(source, started_at);
 CREATE TABLE source_state (
