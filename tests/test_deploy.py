@@ -96,3 +96,22 @@ def test_datasette_reads_fresh_rows_of_a_store_the_daemon_is_writing(tmp_path, s
         daemon.send_signal(signal.SIGTERM)
         out, err = daemon.communicate(timeout=40)
     assert daemon.returncode == 0, err[-2000:]
+
+
+def test_compose_workers_share_one_postgresql_store_through_their_example_config(tmp_path, pg_url, rw):
+    """compose.yaml's `postgres` profile: two workers, each with regwatch.workers.example.toml, on the
+    `postgres` service's database; the config, with that database at this test server's address, baselines."""
+    workers = {name: s for name, s in COMPOSE["services"].items() if name.startswith("worker-")}
+    assert len(workers) >= 2 and all(s["profiles"] == ["postgres"] for s in workers.values())
+    mounts = {v.split(":")[0] for s in workers.values() for v in s["volumes"]}
+    assert mounts == {"./regwatch.workers.example.toml"}
+    db = COMPOSE["services"]["postgres"]["environment"]
+    text = (ROOT / "deploy" / "regwatch.workers.example.toml").read_text(encoding="utf-8")
+    url = f"postgresql://{db['POSTGRES_USER']}:${{POSTGRES_PASSWORD}}@postgres:5432/{db['POSTGRES_DB']}"
+    assert url in text
+    here = urllib.parse.urlsplit(pg_url)            # the test server: user postgres, no password
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(text.replace(url, f"postgresql://postgres:${{POSTGRES_PASSWORD}}@{here.netloc.split('@')[1]}{here.path}")
+                   .replace('source_packs = ["cn-finance"]', "source_packs = []"), encoding="utf-8")
+    out = rw("sources", "-c", cfg, env={"POSTGRES_PASSWORD": "unused"})
+    assert out.returncode == 0, out.stderr

@@ -1,4 +1,5 @@
-"""Full-text search finds exactly the articles that contain a term: 2, 3, 4+ Chinese characters, English."""
+"""Full-text search finds exactly the articles that contain a term: 2, 3, 4+ Chinese characters, English;
+in an SQLite store (FTS5) and in a PostgreSQL one (a tsvector) alike."""
 
 import json
 
@@ -19,8 +20,8 @@ DOCS = [
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "s.db")
+def store(store_location):          # an SQLite file and a PostgreSQL database: the same results from both
+    s = Store(store_location)
     p = Processor(s, Classifier(load_topics()))
     for i, (t, b) in enumerate(DOCS):
         p.process(url=f"http://x/{i}", source="src-a" if i % 2 else "src-b", title=t, body=b, lang="zh", published_at=None)
@@ -65,7 +66,8 @@ def test_malformed_queries_are_a_clear_error(store, bad):
 
 def test_cli_search_json_and_bad_query(tmp_path, rw, store):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[store]\npath = "{store.path}"\n', encoding="utf-8")
+    key = "url" if "://" in getattr(store, "url", "") else "path"
+    cfg.write_text(f'[store]\n{key} = "{getattr(store, key)}"\n', encoding="utf-8")
     r = rw("search", "征信", "--json", "-c", cfg)
     rows = [json.loads(l) for l in r.stdout.splitlines()]
     assert len(rows) == 2 and {"url", "title", "source", "published_at", "topics", "story_id", "snippet"} <= set(rows[0])

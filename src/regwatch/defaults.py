@@ -56,3 +56,10 @@ ERROR_CHARS = 300                 # a platform's or a page's error text kept in 
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off          # on SIGTERM, due alerts get this long to go out
+
+# -- several workers on one store -------------------------------------------------------------
+WORKER_LEASE = 60.0               # a worker's lease on a source it crawls (`[worker] lease`), renewed every third of it
+DUE_SLACK = 0.25                  # a claim this fraction of its interval before its cycle's step counts for it (timers drift) …
+DUE_SLACK_MAX = 30.0              # … but at most this many seconds early
+PG_POOL_SIZE = 4                  # connections a process keeps to a PostgreSQL store
+PG_CONNECT_TIMEOUT = 10           # seconds to connect to it

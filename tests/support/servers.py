@@ -67,7 +67,8 @@ class Site:
         if callable(page):
             page = page()
         if page is not None and page.raw is not None:
-            self.log.append({"method": h.command, "path": h.path, "status": 0, "ua": h.headers.get("User-Agent", "")})
+            self.log.append({"method": h.command, "path": h.path, "status": 0, "ua": h.headers.get("User-Agent", ""),
+                             "t": time.time()})
             page.raw(h)
             return
         if page is None:
@@ -80,7 +81,7 @@ class Site:
                 status = 304
         body = b"" if status == 304 else page.body
         self.log.append({"method": h.command, "path": h.path, "status": status, "ua": h.headers.get("User-Agent", ""),
-                         "if_none_match": h.headers.get("If-None-Match")})
+                         "if_none_match": h.headers.get("If-None-Match"), "t": time.time()})
         h.send_response(status)
         if page.ctype and status != 304:
             h.send_header("Content-Type", page.ctype)

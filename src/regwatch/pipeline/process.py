@@ -113,7 +113,9 @@ class Processor:
         story). Each result is the stored article, None when its URL was stored already, or the error
         that kept it out."""
         try:
-            with self.store.tx():
+            # one transaction holding the story lock: the story search and the writes, one process at a
+            # time (copies of one event fetched by two workers at once join one story, and alert once)
+            with self.store.story_lock():
                 out: list[Processed | None | Exception] = []
                 for item in items:
                     try:
@@ -132,7 +134,7 @@ class Processor:
 
     def _alone(self, item: Incoming) -> Processed | None | Exception:
         try:
-            with self.store.tx():
+            with self.store.story_lock():
                 ready = self._prepare(item)
                 return None if ready is None else self._write(item, *ready)
         except Exception as e:

@@ -42,11 +42,12 @@ _TOKEN = re.compile(r'"([^"]*)"|(\()|(\))|([^\s()"]+)')
 _OPS = {"AND", "OR", "NOT"}
 
 
-def fts_query(query: str) -> str:
-    """Translate a user query (words, "phrases", AND/OR/NOT, parentheses) into an FTS5 MATCH string."""
+def _parts(query: str) -> list[str | list[str]]:
+    """A user query (words, "phrases", AND/OR/NOT, parentheses) as operators, parentheses and
+    phrases (each the list of its index terms), checked."""
     if query.count('"') % 2:
         raise QueryError('unbalanced quote in the query')
-    parts: list[str] = []
+    parts: list[str | list[str]] = []
     depth = 0
     for m in _TOKEN.finditer(query):
         phrase, lp, rp, word = m.groups()
@@ -68,11 +69,38 @@ def fts_query(query: str) -> str:
             if len(term) == 1 and _IS_CJK.match(term):     # the index holds Chinese as pairs of characters
                 raise QueryError(f"one-character words cannot be searched ({term}): Chinese is indexed as pairs of "
                                  "characters; search a word of two or more")
-            parts.append('"' + term.replace('"', "") + '"')
+            parts.append(term.replace('"', "").split())
     if depth:
         raise QueryError("a '(' without its ')'")
-    if not parts or all(p in _OPS or p in "()" for p in parts):
+    if not any(isinstance(p, list) for p in parts):
         raise QueryError("the query has no words to search for")
-    if parts[0] in _OPS - {"NOT"} or parts[-1] in _OPS:
+    if (isinstance(parts[0], str) and parts[0] in _OPS - {"NOT"}) or (isinstance(parts[-1], str) and parts[-1] in _OPS):
         raise QueryError("AND / OR / NOT need a word on each side")
-    return " ".join(parts)
+    return parts
+
+
+def fts_query(query: str) -> str:
+    """Translate a user query (words, "phrases", AND/OR/NOT, parentheses) into an FTS5 MATCH string."""
+    return " ".join('"' + " ".join(p) + '"' if isinstance(p, list) else p for p in _parts(query))
+
+
+def ts_query(query: str) -> str:
+    """The same query as a PostgreSQL `tsquery` over the same index terms (a phrase: its terms in a
+    row, `<->`; words side by side: AND, as in FTS5; `a NOT b`: `a & !b`)."""
+    out: list[str] = []
+    for p in _parts(query):
+        operand = isinstance(p, list) or p == "("
+        if (operand or p == "NOT") and out and out[-1] not in ("&", "|", "!", "("):
+            out.append("&")         # side by side: AND (and NOT after a word is AND NOT)
+        if isinstance(p, list):
+            out.append("(" + " <-> ".join(ts_lexeme(t) for t in p) + ")")
+        elif p in ("(", ")"):
+            out.append(p)
+        else:
+            out.append({"AND": "&", "OR": "|", "NOT": "!"}[p])
+    return " ".join(out)
+
+
+def ts_lexeme(term: str) -> str:
+    """A term quoted as a tsvector / tsquery lexeme (taken as it is, never re-parsed)."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"

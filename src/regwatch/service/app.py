@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import signal
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
-from ..defaults import STOP_DELIVERY_WAIT, STOP_GRACE
+from ..defaults import DUE_SLACK, DUE_SLACK_MAX, STOP_DELIVERY_WAIT, STOP_GRACE
 from ..alerts.subscriptions import enqueue_for
 from ..crawler.report import SourceReport
 from ..crawler.netguard import stop_downloads
 from ..crawler.run import Crawl, CrawlContext, Extractor
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, Store
+from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
 from .output import plural
@@ -33,6 +39,7 @@ class CycleResult:
     queued: int
     baselines: dict[str, int] = field(default_factory=dict)   # source → articles stored in its baseline
     notes: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)             # due, left to the other workers for now (their share)
 
     @property
     def too_old(self) -> int:
@@ -58,6 +65,38 @@ class CycleResult:
         return line + "".join(f"; {note}" for note in self.notes)
 
 
+def worker_id() -> str:
+    """This process, as the store names it: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def period_of(source) -> float:
+    """Seconds between a source's runs: its interval, or its cron's gap between the next two runs."""
+    if not source.cron:
+        return float(source.every)
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(source.cron, timezone=source.timezone())
+    first = trigger.get_next_fire_time(None, utcnow())
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    return (second - first).total_seconds() if first and second else 86400.0
+
+
+GRID = datetime(2000, 1, 1, tzinfo=timezone.utc)   # interval sources fall due at GRID + k × interval
+
+
+def due_since(source, now: datetime) -> datetime:
+    """Since when a claim of a due source means this cycle's crawl happened. An interval source's cycle
+    began at its last step on the grid (every worker counts the same steps), a cron source's one period
+    ago; either a little early, as timers drift and a crawl a moment before its step counts for it."""
+    period = period_of(source)
+    slack = timedelta(seconds=min(period * DUE_SLACK, DUE_SLACK_MAX))
+    if source.cron:
+        return now - timedelta(seconds=period) + slack
+    step = (now - GRID).total_seconds() // period
+    return GRID + timedelta(seconds=step * period) - slack
+
+
 def site_of(source) -> str:
     """The scheme, host and port of a source's list URL: the daemon crawls each site on its own."""
     parts = urlsplit(source.url)
@@ -69,13 +108,18 @@ class App:
         cfg.require_channel_secrets()      # this sends: every channel's ${VAR} must be set
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
-        self.store = Store(cfg.store.path)
+        self.store = Store(cfg.store.location)
+        self.worker = worker_id()
+        self.started = utcnow()
+        self.claimed_at: dict[str, str] = {}   # source → when this worker last leased it
+        self.peers = 1              # daemons with this worker's tags, itself included (they share due sources)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
         self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
                                    cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
+        self.dispatcher.worker = self.worker
         self.stopping = False
         self.metrics = None
 
@@ -90,12 +134,68 @@ class App:
             if missing:
                 raise ConfigError(f"no source named {', '.join(missing)}; configured: {', '.join(known) or 'none'}")
             return [known[n] for n in names]
-        return [s for s in self.cfg.sources if s.enabled]
+        return [s for s in self.cfg.sources if s.enabled and self.cfg.worker.takes(s)]
 
-    async def cycle(self, sources: list, baseline_all: bool = False) -> CycleResult:
-        """Crawl the given sources once, store what is new, record health, and queue alerts."""
+    def pinned_elsewhere(self) -> list[str]:
+        """Enabled sources this worker leaves to workers with other `[worker] tags`."""
+        return [s.name for s in self.cfg.sources if s.enabled and not self.cfg.worker.takes(s)]
+
+    # -- leases: which worker crawls a source this cycle ------------------------------------------
+
+    def claim(self, sources: list, since: datetime | None, share: bool = False) -> tuple[list, list[str]]:
+        """Lease the sources nobody crawled this cycle: since `since` (None: since the start of each
+        one's cycle, `due_since`). With `share`, at most this worker's share of them (the
+        daemons with the same tags take the rest); the others due stay due (`left`)."""
+        now = utcnow()
+        due = {s.name: iso_ms(since if since is not None else due_since(s, now)) for s in sources}
+        limit = math.ceil(len(due) / self.peers) if share and self.peers > 1 else None
+        names = set(self.store.claim_sources(due, worker=self.worker, now=now, lease=self.cfg.worker.lease,
+                                             limit=limit))
+        left = [n for n in due if n not in names] if limit is not None and len(names) >= limit else []
+        self.claimed_at.update((n, iso_ms(now)) for n in names)
+        return [s for s in sources if s.name in names], left
+
+    async def _keep_leases(self, names: list[str]) -> None:
+        """Renew the leases of a crawl in progress until it ends."""
+        lease = self.cfg.worker.lease
+        while names:
+            await asyncio.sleep(lease / 3)
+            try:
+                held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=lease)
+            except Exception as e:  # the store unreachable for a while: the lease may run out, never the crawl
+                log.warning("cannot renew this worker's leases (%s): %s", type(e).__name__, e)
+                continue
+            lost = sorted(set(names) - set(held))
+            if lost:
+                log.warning("lease lost on %s (taken over by another worker)", ", ".join(lost))
+                names = held
+
+    async def cycle(self, sources: list, baseline_all: bool = False, *, since: datetime | None = None,
+                    due: bool = False, share: bool = False) -> CycleResult:
+        """Crawl the given sources once, store what is new, record health, and queue alerts.
+
+        Only the sources this worker leases are crawled: not those another worker crawled since `since`
+        (default: this cycle's start) or, with `due`, within their interval (the daemon)."""
         if self.crawl.stopped:      # stopping: no new crawl starts
             return CycleResult({}, {}, 0)
+        asked = len(sources)
+        sources, left = self.claim(sources, None if due else (since or utcnow()), share)
+        others = [] if due or asked == len(sources) else \
+            [f"{asked - len(sources)} sources crawled by another worker this cycle (see `regwatch sources`)"]
+        if not sources:
+            return CycleResult({}, {}, 0, notes=others, left=left)
+        names = [s.name for s in sources]
+        keeper = asyncio.ensure_future(self._keep_leases(names))
+        try:
+            result = await self._crawl(sources, baseline_all)
+        finally:
+            keeper.cancel()
+            self.store.release_sources(names, worker=self.worker)
+        result.notes += others
+        result.left = left
+        return result
+
+    async def _crawl(self, sources: list, baseline_all: bool) -> CycleResult:
         notes = self._continue_renamed(sources) if not baseline_all else []
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
@@ -108,7 +208,9 @@ class App:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
             with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
-                recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts) for s in sources}
+                recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker,
+                                                  claimed_at=self.claimed_at.get(s.name))
+                            for s in sources}
                 states = {name: state for name, (state, _) in recorded.items()}
                 health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
         if self.metrics is not None:
@@ -138,7 +240,8 @@ class App:
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
         async with self.dispatcher:
-            result = await self.cycle(self.enabled_sources(names), baseline_all)
+            # a source another worker crawled since this process started is done for this cycle
+            result = await self.cycle(self.enabled_sources(names), baseline_all, since=self.started)
             await self.dispatcher.deliver_due(wait_until=time.time() + self.cfg.alerts.once_wait)
         return result
 
@@ -155,11 +258,16 @@ class App:
             self.metrics = Metrics(self.cfg.metrics.listen)
             self.dispatcher.on_attempt = self.metrics.delivery_seconds.observe
         async with self.dispatcher:
+            self._alive()
             sched = SourceScheduler(self)
             sched.start()
             delivery = asyncio.ensure_future(self.dispatcher.run_forever())
-            log.info("regwatch: watching %d sources; SIGTERM or Ctrl-C stops", len(self.enabled_sources()))
+            alive = asyncio.ensure_future(self._stay_alive())
+            elsewhere = self.pinned_elsewhere()
+            log.info("regwatch: watching %d sources%s; SIGTERM or Ctrl-C stops", len(self.enabled_sources()),
+                     f" ({len(elsewhere)} more are pinned to workers with other [worker] tags)" if elsewhere else "")
             await stop.wait()
+            alive.cancel()
             log.info("regwatch: stopping")
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
             # server or a long extraction is cut off (an error of this run, fetched next time)
@@ -171,5 +279,19 @@ class App:
                 await stopping
             delivery.cancel()
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
+            self.store.worker_gone(self.worker)
         if self.metrics is not None:
             self.metrics.close()
+
+    def _alive(self) -> None:
+        """Tell the store this daemon is alive; learn how many share its sources."""
+        self.peers = self.store.worker_seen(self.worker, tags=self.cfg.worker.tags, now=utcnow(),
+                                            ttl=self.cfg.worker.lease)
+
+    async def _stay_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.worker.lease / 3)
+            try:
+                self._alive()
+            except Exception as e:  # the store unreachable for a while: the crawls say so too
+                log.warning("cannot reach the store (%s): %s", type(e).__name__, e)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .commands.common import UserError
+from .commands.migrate import migrate
 from .commands.outbox import alerts, subscriptions
 from .commands.reading import export, report, search, sources
 from .commands.service import baseline, demo, init, run
@@ -12,7 +13,7 @@ from .commands.tools import classify, eval_, extract, label, topics, train
 from .commands.why import why
 
 COMMANDS = [init, run, baseline, demo, extract, classify, eval_, train, label, search, sources, alerts, subscriptions, why,
-            export, report, topics]
+            export, report, topics, migrate]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

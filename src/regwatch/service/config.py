@@ -132,7 +132,42 @@ class _WithSecrets(_Model):
 
 
 class StoreConfig(_Model):
-    path: str = "regwatch.db"
+    path: str = "regwatch.db"         # SQLite: one file, one machine
+    url: str | None = None            # PostgreSQL: postgresql://user@host/db, shared by several workers
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"(?i)postgres(ql)?://", v):
+            raise ValueError(f"{_masked(v)!r} is not a postgresql:// URL (for an SQLite file, write `path`)")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> "StoreConfig":
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("give `path` (SQLite) or `url` (PostgreSQL), not both")
+        return self
+
+    @property
+    def location(self) -> str:
+        """What `Store()` opens: the PostgreSQL URL, else the SQLite file."""
+        return self.url or self.path
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
+
+
+class WorkerConfig(_Model):
+    # which sources this process crawls: those with one of these tags; [] = those without tags
+    tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []
+    lease: _between(2, 86400) = 60      # a dead worker's sources are taken over after this (renewed every third)
+
+    def takes(self, source: "SourceConfig") -> bool:
+        """Whether this worker crawls the source: a source's tags pin it to workers with one of them."""
+        if not self.tags and not source.tags:
+            return True
+        return bool(set(self.tags) & set(source.tags))
 
 
 class CrawlConfig(_Model):
@@ -167,6 +202,7 @@ class SourceConfig(_WithSecrets):
     lang: str | None = None
     expect_every: _between(1, 10 * 366 * 86400) | None = None
     enabled: bool = True
+    tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []   # pins it to workers with one of them
     links: str | None = None
     items: str | None = None
     link: str | None = None
@@ -312,6 +348,7 @@ class MetricsConfig(_Model):
 
 class Config(_WithSecrets):
     store: StoreConfig = StoreConfig()
+    worker: WorkerConfig = WorkerConfig()
     crawl: CrawlConfig = CrawlConfig()
     sources: list[SourceConfig] = []
     topics: TopicsConfig = TopicsConfig()
@@ -375,7 +412,7 @@ def unset_in(value: str) -> bool:
 def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None,
                unset: list[str] | None = None) -> Any:
     """Replace `${VAR}` in every string with the environment's value; unset is an error. The values
-    put into `sources` and `channels` are added to `found` as (where, value): secrets, redacted
+    put into `sources`, `channels` and `store` are added to `found` as (where, value): secrets, redacted
     wherever a message is shown or stored. With `unset`, a channel's unset variable is left as
     written and its error added there: only what sends needs the channels' secrets."""
     if isinstance(data, dict):
@@ -391,7 +428,7 @@ def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None =
                     unset.append(error)
                     return m.group(0)
                 raise ConfigError(error)
-            if found is not None and where.startswith(("sources", "channels")):
+            if found is not None and where.startswith(("sources", "channels", "store")):
                 found.append((where, os.environ[name]))
             return os.environ[name]
 

@@ -61,9 +61,10 @@ class Change:
         return {"source": self.source, "state": self.state, "detail": self.detail, "recovered": self.recovered}
 
 
-def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> tuple[str, Change | None]:
-    """Write the run and the source's new state; the change to report, if the state changed
-    (`alert_changes` reports a cycle's changes together)."""
+def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: str | None = None,
+           claimed_at: str | None = None) -> tuple[str, Change | None]:
+    """Write the run (by this worker, which leased the source at `claimed_at`) and the source's new state;
+    the change to report, if the state changed (`alert_changes` reports a cycle's changes together)."""
     now = utcnow()
     prev = store.source_state(report.source)
     state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
@@ -72,7 +73,7 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg) -> tuple[
                          finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
                          statuses=report.statuses, duration=round(time.time() - report.started, 3),
                          message=report.message, deferred=report.deferred, skipped=report.skipped,
-                         too_old=report.too_old)
+                         too_old=report.too_old, worker=worker, claimed_at=claimed_at)
         fields = {"state": state, "failing_runs": prev["failing_runs"] + 1 if report.errors else 0,
                   "last_error": report.message if report.errors else prev["last_error"]}
         if state != prev["state"]:

@@ -3,20 +3,24 @@
 Due sources of one site (scheme, host and port of the list URL) share one crawl, so per-domain
 politeness holds; different sites crawl side by side, so a slow or hung site holds only its own
 sources. A source already being crawled stays due and runs again as soon as its crawl ends.
+
+Several daemons on one store: each crawls the due sources it leases (`App.cycle`). Interval sources
+fall due on a grid of their interval counted from a fixed epoch, so that every daemon finds them due
+at the same moment and each takes its share; what a daemon leaves to the others (`left`) it takes
+itself when its crawl of that site ends, if no other daemon did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from itertools import groupby
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .app import site_of
+from .app import GRID, site_of
 
 log = logging.getLogger("regwatch")
 
@@ -31,17 +35,20 @@ class SourceScheduler:
         self.kick = asyncio.Event()
         self.batcher: asyncio.Task | None = None
         self.running: dict[str, asyncio.Task] = {}     # site → its crawl's cycle
+        self.left: set[str] = set()                     # due sources left to other daemons' share, retried
 
     def start(self) -> None:
-        now = datetime.now(timezone.utc)
         for s in self.app.enabled_sources():
             if s.cron:
                 # a cron source runs on its cron only, not also at every start of the daemon
                 self.sched.add_job(self._mark_due, CronTrigger.from_crontab(s.cron, timezone=s.timezone()),
                                    args=[s.name], id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
-            else:
-                self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every), args=[s.name], id=s.name,
-                                   max_instances=1, coalesce=True, next_run_time=now, misfire_grace_time=None)
+            else:   # now (unless another worker crawled it within its interval), then on the grid
+                self.due.add(s.name)
+                self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every, start_date=GRID), args=[s.name],
+                                   id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
+        if self.due:
+            self.kick.set()
         self.sched.start()
         self.batcher = asyncio.ensure_future(self._batches())
 
@@ -57,13 +64,19 @@ class SourceScheduler:
             ready = [s for s in self.app.enabled_sources() if s.name in self.due and site_of(s) not in self.running]
             for site, group in groupby(sorted(ready, key=site_of), key=site_of):
                 sources = list(group)
-                self.due.difference_update(s.name for s in sources)
-                self.running[site] = asyncio.ensure_future(self._crawl_site(site, sources))
+                names = {s.name for s in sources}
+                self.due.difference_update(names)
+                share = not names & self.left         # sources left to others once are taken in full
+                self.left.difference_update(names)
+                self.running[site] = asyncio.ensure_future(self._crawl_site(site, sources, share))
 
-    async def _crawl_site(self, site: str, sources: list) -> None:
+    async def _crawl_site(self, site: str, sources: list, share: bool = True) -> None:
         try:
-            result = await self.app.cycle(sources)
-            log.info("cycle %s: %s", site, result.summary())
+            result = await self.app.cycle(sources, due=True, share=share)
+            self.due.update(result.left)
+            self.left.update(result.left)
+            if result.reports:
+                log.info("cycle %s: %s", site, result.summary())
         except asyncio.CancelledError:
             raise
         except Exception as e:  # the daemon outlives any one cycle; the details go to debug logs

@@ -4,14 +4,16 @@
   for a location), with `ArticleRecord` and `StoreError`.
 - `statuses.py`: the named states kept in the store (alert, message, source, channel, URL), as enums.
 - `sqlite/`: the SQLite engine, one module per concern (articles and search, stories, sources and
-  list caches, the outbox, labels, reports), its migrations in `sqlite/migrations.py`.
+  list caches, worker leases, the outbox, labels, reports, copying), its migrations in `sqlite/migrations.py`.
+- `postgres/`: the PostgreSQL engine for several workers on one store, the same modules over psycopg 3.
+- `copy.py`: a whole store copied into another (`regwatch migrate`).
 
-No module outside this package runs SQL or imports `sqlite3`.
+No module outside this package runs SQL or imports `sqlite3` or `psycopg`.
 """
 
 from __future__ import annotations
 
-from .base import ArticleRecord, Row, Store, StoreError, engine_for
+from .base import COPY_TABLES, ArticleRecord, Row, Store, StoreError, engine_for
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
            AlertKind,
@@ -22,5 +24,5 @@ from .statuses import (
            UrlState,
 )
 
-__all__ = ["MIGRATIONS", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState", "MessageStatus", "Row",
+__all__ = ["COPY_TABLES", "MIGRATIONS", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState", "MessageStatus", "Row",
            "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for"]

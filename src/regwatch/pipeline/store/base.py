@@ -1,7 +1,8 @@
 """What a store engine implements: every query the rest of regwatch makes, as methods.
 
 `Store` is the interface (an abstract base) and the way to open one: `Store("regwatch.db")` returns
-the engine for that location (today: SQLite, `sqlite/`). Code outside the store types its parameter
+the engine for that location: a file path is SQLite (`sqlite/`), a `postgresql://` URL PostgreSQL
+(`postgres/`). Code outside the store types its parameter
 as `Store`, calls only these methods, and never sees SQL, a connection or an engine's exceptions.
 
 Conventions every engine keeps:
@@ -12,6 +13,8 @@ Conventions every engine keeps:
 - Statuses are the `statuses` enums (stored as their string values).
 - `tx()` is a transaction; a `tx()` inside another is a savepoint: if its block raises, only its own
   writes are undone and the outer transaction goes on.
+- Any number of processes may share one store: what one of them must do alone is claimed through the
+  store (a source's lease, a message's claim, the story lock), never assumed.
 """
 
 from __future__ import annotations
@@ -58,12 +61,42 @@ class TopicTag(Protocol):
     evidence: list[dict[str, Any]]
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+# What `regwatch migrate` copies from one store to another: every table of the README's store, each
+# column. (Not the full-text index, rebuilt from the articles, nor `workers`, which only running
+# processes fill.) tests/test_migrate.py checks that this names every table and column of the schema.
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "stories": ("id", "first_article_id", "title", "first_seen", "last_seen", "copies", "outlets"),
+    "articles": ("id", "url", "source", "title", "body", "lang", "outlet", "published_at", "fetched_at",
+                 "content_hash", "story_id", "attachment_url", "baseline", "attachment_text"),
+    "article_topics": ("article_id", "topic", "score", "evidence"),
+    "story_keys": ("key", "seen", "article_id", "story_id"),
+    "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
+                 "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at"),
+    "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
+               "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id"),
+    "source_runs": ("id", "source", "started_at", "finished_at", "state", "found", "new", "errors", "statuses",
+                    "duration", "message", "deferred", "skipped", "too_old", "worker", "claimed_at"),
+    "source_state": ("source", "state", "state_since", "baselined_at", "last_success_at", "last_new_at",
+                     "failing_runs", "last_error", "reported_state", "url", "claimed_by", "claimed_at", "lease_until"),
+    "list_cache": ("source", "url", "etag", "last_modified", "body_hash", "children", "checked_at"),
+    "source_urls": ("source", "url", "state", "reason", "at"),
+    "channel_state": ("channel", "state", "since", "last_error"),
+    "labels": ("article_id", "topic", "value", "created_at"),
+}
+
+
 def engine_for(location: str | Path) -> type[Store]:
-    """The store class for a location: a file path (or `:memory:`) is SQLite."""
+    """The store class for a location: a file path (or `:memory:`) is SQLite, a `postgresql://` URL PostgreSQL."""
     loc = str(location)
     if "://" in loc:
-        scheme = loc.split("://", 1)[0]
-        raise StoreError(f"{scheme}: no store engine for this URL in this version of regwatch (use a file path)")
+        scheme = loc.split("://", 1)[0].lower()
+        if scheme in POSTGRES_SCHEMES:
+            from .postgres import PostgresStore
+
+            return PostgresStore
+        raise StoreError(f"{scheme}: no store engine for this URL (use a file path, or a postgresql:// URL)")
     from .sqlite import SQLiteStore
 
     return SQLiteStore
@@ -83,6 +116,11 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def story_lock(self) -> AbstractContextManager[Any]:
+        """Story assignment, one process at a time: a transaction in which no other process looks for an
+        article's story or stores an article (SQLite: the write lock; PostgreSQL: an advisory lock)."""
 
     # -- articles and search ----------------------------------------------------------------
 
@@ -275,6 +313,51 @@ class Store(ABC):
 
     @abstractmethod
     def is_baseline_url(self, source: str, url: str) -> bool: ...
+
+    # -- workers: the sources a process crawls, leased through the store ----------------------
+
+    @abstractmethod
+    def claim_sources(self, due: dict[str, str], *, worker: str, now: datetime, lease: float,
+                      limit: int | None = None) -> list[str]:
+        """Lease sources to this worker for `lease` seconds: of `due` (source → an ISO time; a claim of the
+        source since then means it was crawled this cycle), those no worker holds and none claimed since
+        their time, least recently claimed first, at most `limit`. Returns the names leased. A row locked
+        by another worker's claim is skipped, not waited for."""
+
+    @abstractmethod
+    def renew_sources(self, names: list[str], *, worker: str, now: datetime, lease: float) -> list[str]:
+        """Extend this worker's leases; the names it still holds (a lease that ran out and was taken over is lost)."""
+
+    @abstractmethod
+    def release_sources(self, names: list[str], *, worker: str) -> None:
+        """End this worker's leases (its crawl of them is over)."""
+
+    @abstractmethod
+    def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
+        """Record that a daemon is alive (with its tags); how many daemons with the same tags were seen within
+        `ttl` seconds, itself included (they share the sources due at one time)."""
+
+    @abstractmethod
+    def worker_gone(self, worker: str) -> None:
+        """A daemon stopped: it no longer counts."""
+
+    # -- copying a whole store (`regwatch migrate`) -------------------------------------------
+
+    @abstractmethod
+    def count_rows(self, table: str) -> int:
+        """Rows of one of `COPY_TABLES`."""
+
+    @abstractmethod
+    def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        """Every row of one of `COPY_TABLES`, these columns."""
+
+    @abstractmethod
+    def load_rows(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
+        """Write rows copied from another store as they are (ids kept); how many."""
+
+    @abstractmethod
+    def rebuild_after_copy(self) -> None:
+        """After `load_rows`: the full-text index of every article, and new ids that follow the copied ones."""
 
     @abstractmethod
     def skipped_urls(self, source: str, limit: int = 20) -> list[Row]:

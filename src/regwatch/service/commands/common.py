@@ -113,14 +113,15 @@ class Setup:
     def store(self) -> Store:
         """The store, if it exists: a command that only reads never makes one."""
         path = self.cfg.store.path
-        if path != ":memory:" and not Path(path).exists():
+        if not self.has_store():
             where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
             run = "regwatch run --once" + (f" -c {self.config_path}" if self.config_path else "")
             raise UserError(f"no store at {path}{where} yet: `{run}` makes it")
-        return Store(path)
+        return Store(self.cfg.store.location)
 
     def has_store(self) -> bool:
-        return self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
+        """Whether the store exists (a PostgreSQL store is the server's: taken as there)."""
+        return bool(self.cfg.store.url) or self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
 
     @cached_property
     def topics(self) -> list[Topic]:

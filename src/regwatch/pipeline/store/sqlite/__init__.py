@@ -6,15 +6,17 @@ from __future__ import annotations
 from ..base import Store
 from .articles import Articles
 from .connection import SQLiteConnection
+from .copying import Copying
 from .labels import Labels
 from .migrations import MIGRATIONS
 from .outbox import Outbox
 from .reports import Reports
 from .sources import Sources
 from .stories import Stories
+from .workers import Workers
 
 
-class SQLiteStore(Articles, Stories, Sources, Outbox, Labels, Reports, SQLiteConnection, Store):
+class SQLiteStore(Articles, Stories, Sources, Workers, Outbox, Labels, Reports, Copying, SQLiteConnection, Store):
     """The store in one SQLite file (`:memory:` works for tests)."""
 
 

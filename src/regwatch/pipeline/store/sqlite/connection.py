@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,10 @@ class SQLiteConnection:
 
     def close(self) -> None:
         self.conn.close()
+
+    def story_lock(self) -> AbstractContextManager[None]:
+        # the write lock from the start (BEGIN IMMEDIATE): another process's story search waits for this one
+        return self.tx()
 
     # -- SQL helpers: for this package's modules, and for tests that read the file ----------------
 

@@ -236,9 +236,26 @@ def m9_story_keys(db: sqlite_utils.Database) -> None:
         db.execute("DROP TABLE IF EXISTS story_bands")     # a new store: nothing to re-index
 
 
+def m10_workers(db: sqlite_utils.Database) -> None:
+    # several processes on one store: a source is leased to the worker crawling it (`claimed_by` until
+    # `lease_until`; `claimed_at` tells the next worker whether this cycle's crawl happened), each run
+    # names its worker and when it leased the source, and running daemons say they are alive (they share the sources due at once)
+    db.executescript("""
+        ALTER TABLE source_state ADD COLUMN claimed_by TEXT;
+        ALTER TABLE source_state ADD COLUMN claimed_at TEXT;
+        ALTER TABLE source_state ADD COLUMN lease_until TEXT;
+        ALTER TABLE source_runs ADD COLUMN worker TEXT;
+        ALTER TABLE source_runs ADD COLUMN claimed_at TEXT;
+        CREATE TABLE IF NOT EXISTS workers (
+            worker TEXT PRIMARY KEY, host TEXT, pid INTEGER, tags TEXT NOT NULL DEFAULT '[]',
+            started_at TEXT NOT NULL, seen_at TEXT NOT NULL
+        );
+    """)
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
-              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys]
+              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:

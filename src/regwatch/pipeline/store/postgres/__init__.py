@@ -1,0 +1,24 @@
+"""The PostgreSQL engine: one database shared by any number of regwatch processes (psycopg 3 and a
+connection pool), full-text search as a `tsvector` with a GIN index. One module per concern, as
+the SQLite engine, each a class over the shared connection pool (`connection.py`), composed here."""
+
+from __future__ import annotations
+
+from ..base import Store
+from .articles import Articles
+from .connection import PostgresConnection
+from .copying import Copying
+from .labels import Labels
+from .migrations import MIGRATIONS
+from .outbox import Outbox
+from .reports import Reports
+from .sources import Sources
+from .stories import Stories
+from .workers import Workers
+
+
+class PostgresStore(Articles, Stories, Sources, Workers, Outbox, Labels, Reports, Copying, PostgresConnection, Store):
+    """The store in a PostgreSQL database (`postgresql://user@host:5432/regwatch`)."""
+
+
+__all__ = ["MIGRATIONS", "PostgresStore"]

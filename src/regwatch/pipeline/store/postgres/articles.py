@@ -1,0 +1,169 @@
+"""Articles, their topics, and full-text search: the bigram text of `searchtext` as a `tsvector` with a
+GIN index (title weight A, body D), queried with the same query language as a `tsquery`."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from ...searchtext import QueryError, fts_text, ts_lexeme, ts_query
+from ...timeutil import iso, utcnow
+from ..base import ArticleRecord, Row, TopicTag
+from .connection import PostgresConnection
+
+RANK_WINDOW = 500                             # relevance is ranked among this many newest matches (as on SQLite)
+RANK_WEIGHTS = [1 / 3, 0.0, 0.0, 1.0]         # ts_rank's weights of D (body), C, B, A (title): title 3, body 1
+MAX_POSITION = 16383                          # a tsvector's largest position (later terms still match, not as phrases)
+MAX_POSITIONS = 255                           # positions kept per term
+MAX_DOC_CHARS = 900_000                       # a tsvector is at most 1 MB: a longer text's rarest terms are left out
+
+
+def _fold(term: str) -> str:
+    """As FTS5's unicode61 tokenizer (remove_diacritics 2) sees a term: accents dropped."""
+    if term.isascii():
+        return term
+    return "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
+
+
+def ts_doc(title: str, body: str) -> str:
+    """The `tsvector` of an article, written out: its title's terms (weight A), then its body's (D)."""
+    positions: dict[str, list[str]] = {}
+    pos = 0
+    for text, weight in ((title, "A"), (body, "")):
+        for term in fts_text(text).split():
+            pos = min(pos + 1, MAX_POSITION)
+            at = positions.setdefault(_fold(term), [])
+            entry = f"{pos}{weight}"
+            if len(at) < MAX_POSITIONS and (not at or at[-1] != entry):
+                at.append(entry)
+    out: list[str] = []
+    size = 0
+    for term, at in positions.items():
+        entry = f"{ts_lexeme(term)}:{','.join(at)}"
+        size += len(entry) + 1
+        if size > MAX_DOC_CHARS:
+            break
+        out.append(entry)
+    return " ".join(out)
+
+
+class Articles(PostgresConnection):
+    def has_url(self, url: str) -> bool:
+        return self.one("SELECT 1 FROM articles WHERE url = %s", (url,)) is not None
+
+    def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
+        return int(self.one(
+            """WITH a AS (
+                 INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
+                     content_hash, story_id, attachment_url, attachment_text, baseline)
+                 VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id)
+               INSERT INTO articles_fts (article_id, doc) SELECT id, %s::tsvector FROM a RETURNING article_id""",
+            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
+             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
+             ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or "")))))
+
+    def set_topics(self, article_id: int, tags: Iterable[TopicTag]) -> None:
+        rows = [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags]
+        with self.tx():
+            self.x("DELETE FROM article_topics WHERE article_id = %s", (article_id,))
+            self.many("INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (%s,%s,%s,%s)", rows)
+
+    def topics_of(self, article_id: int) -> list[Row]:
+        rows = self.q("SELECT topic, score, evidence FROM article_topics WHERE article_id = %s ORDER BY score DESC",
+                      (article_id,))
+        for r in rows:
+            r["evidence"] = json.loads(r["evidence"])
+        return rows
+
+    def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {i: [] for i in ids}
+        for aid, topic in self.all("SELECT article_id, topic FROM article_topics WHERE article_id = ANY(%s) "
+                                   "ORDER BY score DESC", (list(ids),)):
+            out[aid].append(topic)
+        return out
+
+    def article(self, article_id: int) -> Row | None:
+        rows = self.q("SELECT * FROM articles WHERE id = %s", (article_id,))
+        return rows[0] if rows else None
+
+    def find_article(self, url_or_id: str) -> Row | None:
+        key = url_or_id.strip().lstrip("#")
+        rows = self.q("SELECT * FROM articles WHERE id = %s", (int(key),)) if key.isdigit() and len(key) < 19 else []
+        rows = rows or self.q("SELECT * FROM articles WHERE url = %s", (url_or_id.strip(),))
+        return rows[0] if rows else None
+
+    def search(self, query: str, *, topic: str | None = None, source: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
+        where, params = ["f.doc @@ q.q"], []
+        if topic:
+            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
+            params.append(topic)
+        if source:
+            where.append("a.source = %s")
+            params.append(source)
+        if since:
+            where.append("coalesce(a.published_at, a.fetched_at) >= %s")
+            params.append(iso(since) or "")
+        if until:
+            where.append("coalesce(a.published_at, a.fetched_at) < %s")
+            params.append(iso(until) or "")
+        sql = f"""WITH q AS (SELECT %s::tsquery AS q),
+                  hits AS (
+                    SELECT a.id AS id, ts_rank(%s::real[], f.doc, q.q) AS score
+                    FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
+                    WHERE {' AND '.join(where)} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
+                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
+                         coalesce(s.copies, 1) AS story_size, a.body
+                  FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
+                  ORDER BY hits.score DESC, a.id DESC LIMIT %s"""
+        try:
+            return self.q(sql, [ts_query(query), RANK_WEIGHTS, *params, limit])
+        except (psycopg.errors.SyntaxError, psycopg.errors.DataException) as e:
+            raise QueryError(f"cannot search for {query!r}: {' '.join(str(e).split())}") from None
+
+    def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
+        where: list[str] = []
+        params: list[Any] = []
+        if since:
+            where.append("a.fetched_at >= %s")
+            params.append(iso(since))
+        if topic:
+            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
+            params.append(topic)
+        sql = ("SELECT a.id, a.url, a.source, a.outlet, a.title, a.lang, a.published_at, a.fetched_at, a.story_id, "
+               "coalesce(s.copies, 1) AS story_size, a.body, "
+               "ARRAY(SELECT t.topic FROM article_topics t WHERE t.article_id = a.id ORDER BY t.topic) AS topics "
+               "FROM articles a LEFT JOIN stories s ON s.id = a.story_id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id")
+        return self.rows(sql, params)
+
+    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
+        sql = "SELECT id, url, source, title, body, attachment_text, story_id, baseline FROM articles"
+        params: tuple[Any, ...] = ()
+        if since:
+            sql += " WHERE fetched_at >= %s"
+            params = (since,)
+        return iter(self.q(sql + " ORDER BY id", params))
+
+    def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
+        where, params = [], []
+        if source is not None:
+            where.append("source = %s")
+            params.append(source)
+        if since is not None:
+            where.append("fetched_at >= %s")
+            params.append(since)
+        return int(self.one("SELECT count(*) FROM articles" + (" WHERE " + " AND ".join(where) if where else ""),
+                            params) or 0)
+
+    def load_articles(self, rows: Iterable[tuple[int, str, str, str, str, str, int]]) -> None:
+        with self.tx(), self._conn() as conn, conn.cursor() as cur:
+            with cur.copy("COPY articles (id, url, source, title, body, fetched_at, story_id) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), coalesce(max(id), 1)) FROM articles")

@@ -1,0 +1,147 @@
+"""The PostgreSQL store's connections: a pool (psycopg_pool), transactions and savepoints, migrations,
+and the row helpers the concern modules share.
+
+Outside a transaction each call borrows a connection from the pool (autocommit); `tx()` pins one to
+the calling thread until it ends, and a `tx()` inside it is a savepoint. A connection the server
+dropped (a restart, a failover) is replaced by the pool, so the next call works again.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from ....defaults import PG_CONNECT_TIMEOUT, PG_POOL_SIZE
+from ...redact import redact
+from ..base import Row, StoreError
+from . import migrations
+
+Params = Sequence[Any] | dict[str, Any]
+
+# advisory lock keys: (namespace, key) pairs; the namespace is regwatch's own
+LOCK_NS = 0x7277          # "rw"
+LOCK_MIGRATE = 1
+LOCK_STORIES = 2
+LOCK_CHANNEL_NS = 0x7278  # with hashtext(channel): one channel's pacing
+
+
+def shown(url: str) -> str:
+    """The URL as the user may see it: its password (`user:password@`, `?password=`) masked."""
+    url = re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+
+
+class PostgresConnection:
+    """Open with `Store("postgresql://user@host/db")`; the password from the URL, `PGPASSWORD` or ~/.pgpass."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._local = threading.local()
+        try:       # one connection first: its error says what is wrong (the pool's would only time out)
+            psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT).close()
+        except psycopg.Error as e:
+            raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e)}") from None
+        self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch",
+                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT})
+        self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
+        with self.tx():
+            self.x("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
+            migrations.migrate(self)
+
+    # -- connections and transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError as e:
+            raise StoreError(f"{shown(self.url)}: {_reason(e)}") from None
+
+    @contextmanager
+    def tx(self) -> Iterator[None]:
+        """A transaction; inside another, a savepoint, rolled back alone if its block raises."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with conn.transaction():
+                yield
+            return
+        try:
+            with self.pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    with conn.transaction():
+                        yield
+                finally:
+                    self._local.conn = None
+        except psycopg.OperationalError as e:
+            raise StoreError(f"{shown(self.url)}: {_reason(e)}") from None
+
+    def story_lock(self) -> AbstractContextManager[None]:
+        return self._locked(LOCK_NS, LOCK_STORIES)
+
+    @contextmanager
+    def _locked(self, ns: int, key: int) -> Iterator[None]:
+        """A transaction holding an advisory lock until it ends: another process's waits."""
+        with self.tx():
+            self.x("SELECT pg_advisory_xact_lock(%s, %s)", (ns, key))
+            yield
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- SQL helpers: for this package's modules, and for tests ---------------------------------
+
+    def q(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._conn() as conn:
+            cur = conn.execute(sql, params or None)
+            cols = [c.name for c in cur.description or ()]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Params = ()) -> Any:
+        with self._conn() as conn:
+            row = conn.execute(sql, params or None).fetchone()
+            return row[0] if row else None
+
+    def all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            return conn.execute(sql, params or None).fetchall()
+
+    def x(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; the rows it changed."""
+        with self._conn() as conn:
+            return conn.execute(sql, params or None).rowcount
+
+    def many(self, sql: str, seq: Sequence[Params]) -> None:
+        if not seq:
+            return
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.executemany(sql, seq)
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[Row]:
+        """Like q(), a row at a time (an export of the whole store)."""
+        with self._conn() as conn, conn.cursor() as cur:
+            cols: list[str] | None = None
+            for row in cur.stream(sql, params or None):
+                if cols is None:
+                    cols = [c.name for c in cur.description or ()]
+                yield dict(zip(cols, row))
+
+    def table_bytes(self, table: str) -> int:
+        """Bytes a table (with its indexes) takes (benchmarks)."""
+        return int(self.one("SELECT pg_total_relation_size(%s::regclass)", (table,)) or 0)
+
+
+def _reason(e: psycopg.Error) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return redact(text, [])

@@ -1,0 +1,57 @@
+"""A whole store copied in or out (`regwatch migrate`): rows as they are with COPY, ids kept; then the
+full-text index built from the articles and the id sequences moved past the copied ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from psycopg import sql
+
+from ..base import COPY_TABLES
+from .articles import ts_doc
+from .connection import PostgresConnection
+
+BATCH = 2000
+IDENTITY_TABLES = ("stories", "articles", "messages", "alerts", "source_runs")
+
+
+def _table(table: str) -> sql.Identifier:
+    if table not in COPY_TABLES:
+        raise ValueError(f"{table} is not a table regwatch copies")
+    return sql.Identifier(table)
+
+
+class Copying(PostgresConnection):
+    def count_rows(self, table: str) -> int:
+        return int(self.one(sql.SQL("SELECT count(*) FROM {}").format(_table(table))) or 0)
+
+    def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)), _table(table))
+        for row in self.rows(query):
+            yield tuple(row.values())
+
+    def load_rows(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
+        n = 0
+        query = sql.SQL("COPY {} ({}) FROM STDIN").format(_table(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with self.tx(), self._conn() as conn, conn.cursor() as cur, cur.copy(query) as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+
+    def rebuild_after_copy(self) -> None:
+        with self.tx():
+            self.x("DELETE FROM articles_fts")
+            last = 0
+            while True:
+                batch = self.all("SELECT id, title, body, attachment_text FROM articles WHERE id > %s ORDER BY id LIMIT %s",
+                                 (last, BATCH))
+                if not batch:
+                    break
+                self.many("INSERT INTO articles_fts (article_id, doc) VALUES (%s, %s::tsvector)",
+                          [(aid, ts_doc(title or "", (body or "") + "\n" + (att or ""))) for aid, title, body, att in batch])
+                last = batch[-1][0]
+            for table in IDENTITY_TABLES:
+                self.x(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), coalesce(max(id), 0) + 1, false) "
+                               "FROM {}").format(sql.Identifier(table)), (table,))

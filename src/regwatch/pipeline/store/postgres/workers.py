@@ -1,0 +1,58 @@
+"""Several workers on one store: a due source is leased to one worker (`FOR UPDATE SKIP LOCKED`: a
+row another worker is claiming is skipped, never waited for), and the daemons that are alive."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timedelta
+
+from ...timeutil import iso_ms
+from .connection import PostgresConnection
+
+
+class Workers(PostgresConnection):
+    def claim_sources(self, due: dict[str, str], *, worker: str, now: datetime, lease: float,
+                      limit: int | None = None) -> list[str]:
+        if not due:
+            return []
+        names, since = list(due), list(due.values())
+        with self.tx():
+            self.x("INSERT INTO source_state (source) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (names,))
+            rows = self.all(
+                """WITH free AS (
+                     SELECT s.source FROM source_state s
+                     JOIN unnest(%s::text[], %s::text[]) AS d(source, since) ON d.source = s.source
+                     WHERE (s.lease_until IS NULL OR s.lease_until <= %s) AND (s.claimed_at IS NULL OR s.claimed_at < d.since)
+                     ORDER BY s.claimed_at NULLS FIRST, s.source LIMIT %s
+                     FOR UPDATE OF s SKIP LOCKED)
+                   UPDATE source_state t SET claimed_by = %s, claimed_at = %s, lease_until = %s
+                   FROM free WHERE t.source = free.source RETURNING t.source""",
+                (names, since, iso_ms(now), limit, worker, iso_ms(now), iso_ms(now + timedelta(seconds=lease))))
+        return sorted(r[0] for r in rows)
+
+    def renew_sources(self, names: list[str], *, worker: str, now: datetime, lease: float) -> list[str]:
+        if not names:
+            return []
+        return sorted(r[0] for r in self.all(
+            "UPDATE source_state SET lease_until = %s WHERE claimed_by = %s AND lease_until IS NOT NULL "
+            "AND source = ANY(%s) RETURNING source", (iso_ms(now + timedelta(seconds=lease)), worker, list(names))))
+
+    def release_sources(self, names: list[str], *, worker: str) -> None:
+        if names:
+            self.x("UPDATE source_state SET lease_until = NULL WHERE claimed_by = %s AND source = ANY(%s)",
+                   (worker, list(names)))
+
+    def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
+        key = json.dumps(sorted(tags), ensure_ascii=False)
+        with self.tx():
+            self.x("INSERT INTO workers (worker, host, pid, tags, started_at, seen_at) VALUES (%s,%s,%s,%s,%s,%s) "
+                   "ON CONFLICT (worker) DO UPDATE SET seen_at = excluded.seen_at, tags = excluded.tags",
+                   (worker, socket.gethostname(), os.getpid(), key, iso_ms(now), iso_ms(now)))
+            self.x("DELETE FROM workers WHERE seen_at < %s", (iso_ms(now - timedelta(days=1)),))
+            return int(self.one("SELECT count(*) FROM workers WHERE tags = %s AND seen_at >= %s",
+                                (key, iso_ms(now - timedelta(seconds=ttl)))) or 1)
+
+    def worker_gone(self, worker: str) -> None:
+        self.x("DELETE FROM workers WHERE worker = %s", (worker,))

@@ -1,0 +1,50 @@
+"""A whole store copied in or out (`regwatch migrate`): rows as they are, ids kept; the full-text
+index rebuilt from the articles afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ...searchtext import fts_text
+from ..base import COPY_TABLES
+from .connection import SQLiteConnection
+
+BATCH = 5000
+
+
+def _table(table: str) -> str:
+    if table not in COPY_TABLES:
+        raise ValueError(f"{table} is not a table regwatch copies")
+    return table
+
+
+class Copying(SQLiteConnection):
+    def count_rows(self, table: str) -> int:
+        return int(self.one(f"SELECT count(*) FROM {_table(table)}") or 0)
+
+    def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+        return iter(self.conn.execute(f"SELECT {', '.join(columns)} FROM {_table(table)}"))
+
+    def load_rows(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
+        sql = f"INSERT INTO {_table(table)} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+        n = 0
+        with self.tx():
+            batch: list[tuple[Any, ...]] = []
+            for row in rows:
+                batch.append(tuple(row))
+                if len(batch) >= BATCH:
+                    self.conn.executemany(sql, batch)
+                    n += len(batch)
+                    batch = []
+            self.conn.executemany(sql, batch)
+        return n + len(batch)
+
+    def rebuild_after_copy(self) -> None:
+        with self.tx():
+            self.conn.execute("DELETE FROM articles_fts")
+            self.conn.executemany(
+                "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
+                ((aid, fts_text(title or ""), fts_text((body or "") + "\n" + (att or "")))
+                 for aid, title, body, att in self.conn.execute(
+                     "SELECT id, title, body, attachment_text FROM articles ORDER BY id")))

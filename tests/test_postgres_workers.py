@@ -1,0 +1,268 @@
+"""Several `regwatch run` daemons on one PostgreSQL store (a throwaway server on 127.0.0.1), on the
+local news site and webhook receiver: each source crawled by one worker per cycle, a dead worker's
+sources taken over with nothing lost, copies of one story crawled by two workers alerting once, and
+three workers sending every alert once, paced, through one slow webhook."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from conftest import REGWATCH
+from regwatch.pipeline.store import Store
+from regwatch.service.app import GRID
+from support.news import art, article_page, feed
+from support.servers import Site
+
+TEXTS = [
+    ("消费金融利率上限降至20%", "监管要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"),
+    ("央行推出一次性信用修复政策", "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示，征信修复骗局需警惕，编号{n}。"),
+    ("多地注销小贷公司试点资格", "多地地方金融管理局注销一批小额贷款公司试点资格，清理失联空壳小贷公司，编号{n}。"),
+]
+
+
+def config(path, pg_url, sources: str, *, tags=(), every="2s", lease="3s", extra=""):
+    path.write_text(f"""
+[store]
+url = "{pg_url}"
+[worker]
+tags = {list(tags)!r}
+lease = "{lease}"
+[crawl]
+delay = "0s"
+per_domain = 8
+{sources}
+{extra}""".replace("'", '"'), encoding="utf-8")
+    return path
+
+
+def feeds(site, n, *, every="2s", tags=(), prefix="s"):
+    return "".join(f"""
+[[sources]]
+name = "{prefix}{i}"
+kind = "feed"
+url = "{site.url}/feed/{i}.xml"
+every = "{every}"
+tags = {list(tags)!r}
+""" for i in range(n))
+
+
+def publish(site, i, arts, slow=0.0):
+    site.pages[f"/feed/{i}.xml"] = feed(site, arts)
+    for a in arts:
+        page = article_page(a)
+        site.pages[f"/a/{a['id']}.html"] = (lambda p=page: (time.sleep(slow), p)[1]) if slow else page
+
+
+def start(cfg, log):
+    return subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=open(log, "w"),
+                            start_new_session=True)
+
+
+def stop(*procs):
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        p.wait(60)
+
+
+def wait_for(check, timeout, every=0.3):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return check()
+
+
+def alerted(receiver, route):
+    return [m for msg in receiver.delivered(route) for m in set(re.findall(r"/a/(\w+)\.html", str(msg["body"])))]
+
+
+def worker_of(store, pid):
+    rows = [r["worker"] for r in store.q("SELECT worker, pid FROM workers") if r["pid"] == pid]
+    return rows[0] if rows else None
+
+
+def test_two_workers_share_40_sources_and_each_list_is_fetched_once_per_cycle(tmp_path, site, pg_url):
+    for i in range(40):
+        publish(site, i, [art(f"a{i}", f"新闻{i}", f"正文{i}，某银行发布年度报告，全年营业收入同比增长{i}%。", 30)])
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, 40, every="3s"), lease="4s")
+    a, b = start(cfg, tmp_path / "a.log"), start(cfg, tmp_path / "b.log")
+    try:
+        fetched = lambda: Counter(r["path"] for r in site.requests("/feed/"))  # noqa: E731
+        assert wait_for(lambda: len(fetched()) == 40 and min(fetched().values()) >= 4, 90), fetched()
+    finally:
+        stop(a, b)
+    store = Store(pg_url)
+    runs = store.q("SELECT source, worker, claimed_at FROM source_runs")
+    # every list fetch is one recorded run, leased to one worker at one time ...
+    assert len(runs) == len(site.requests("/feed/")) and all(r["worker"] and r["claimed_at"] for r in runs)
+    # ... and a cycle is one step of the sources' 3 s grid: no source leased twice in one (a crawl may
+    # start a moment later than its lease, so the server's clock of the fetches would not tell)
+    per_cycle = Counter((r["source"], (datetime.fromisoformat(r["claimed_at"]) - GRID).total_seconds() // 3)
+                        for r in runs)
+    assert max(per_cycle.values()) == 1, [k for k, n in per_cycle.items() if n > 1]
+    # and the two shared them: each crawled a part of the sources in the cycles both ran
+    by_worker = Counter(r["worker"] for r in runs)
+    assert len(by_worker) == 2 and min(by_worker.values()) >= 20, by_worker
+    assert store.count_articles() == 40
+    for log in ("a.log", "b.log"):
+        assert "Traceback" not in (tmp_path / log).read_text()
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, site, receiver, pg_url, rw):
+    n_sources, per_source = 8, 3
+    for i in range(n_sources):
+        publish(site, i, [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+    receiver.routes["gw"] = {"type": "webhook"}
+    subs = f"""
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "watch"
+topics = ["*"]
+channels = ["gw"]
+"""
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), extra=subs)
+    assert rw("baseline", "-c", cfg).returncode == 0
+    expected = set()
+    for i in range(n_sources):
+        arts = [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)]
+        for j in range(per_source):
+            n = i * per_source + j
+            title, text = TEXTS[n % 3]
+            arts.append(art(f"n{n}", f"{title}（{n}）", text.format(n=n), 1))
+            expected.add(f"n{n}")
+        publish(site, i, arts, slow=0.7)           # article pages answer slowly: a crawl takes seconds
+    store = Store(pg_url)
+    procs = [start(cfg, tmp_path / "a.log"), start(cfg, tmp_path / "b.log")]
+    try:
+        holding = lambda: [p for p in procs if store.one(  # noqa: E731
+            "SELECT count(*) FROM source_state WHERE lease_until IS NOT NULL AND claimed_by = %s",
+            (worker_of(store, p.pid),))]
+        assert wait_for(lambda: holding() and len(site.requests("/a/n")) >= 2, 60)
+        victim = holding()[0]
+        survivor = next(p for p in procs if p is not victim)
+        dead, alive = worker_of(store, victim.pid), worker_of(store, survivor.pid)
+        held = {r["source"] for r in store.q("SELECT source FROM source_state WHERE claimed_by = %s "
+                                             "AND lease_until IS NOT NULL", (dead,))}
+        os.killpg(victim.pid, signal.SIGKILL)                   # mid-crawl: its leases are never released
+        victim.wait(10)
+        killed_at = time.time()
+        done = lambda: all(store.has_url(f"{site.url}/a/{a}.html") for a in expected) and set(  # noqa: E731
+            alerted(receiver, "gw")) >= expected
+        assert wait_for(done, 120), (sorted(expected - set(alerted(receiver, "gw"))), held)
+    finally:
+        stop(*procs)
+    # the survivor crawled every source the dead worker held, after it died
+    taken = {r["source"] for r in store.q("SELECT source, started_at FROM source_runs WHERE worker = %s", (alive,))
+             if datetime.fromisoformat(r["started_at"]).timestamp() >= killed_at - 1}
+    assert held and held <= taken
+    delivered = alerted(receiver, "gw")
+    assert set(delivered) == expected
+    assert len(delivered) - len(set(delivered)) <= 1                # at most the one in flight at the kill
+    assert "Traceback" not in (tmp_path / ("a.log" if survivor is procs[0] else "b.log")).read_text()
+
+
+def test_copies_of_one_story_on_sources_of_two_workers_alert_once(tmp_path, receiver, pg_url):
+    sites = [Site(), Site()]
+    try:
+        receiver.routes["gw"] = {"type": "webhook"}
+        sources = "".join(f"""
+[[sources]]
+name = "src{k}"
+kind = "feed"
+url = "{s.url}/feed/0.xml"
+every = "1s"
+tags = ["{'ab'[k]}"]
+""" for k, s in enumerate(sites))
+        subs = f"""
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "watch"
+topics = ["*"]
+channels = ["gw"]
+"""
+        old = [art(f"old{k}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{k}%，净利润保持稳定。", 500)
+               for k in range(2)]
+        for k, s in enumerate(sites):
+            publish(s, 0, [old[k]])
+        procs = [start(config(tmp_path / f"{w}.toml", pg_url, sources, tags=[w], extra=subs), tmp_path / f"{w}.log")
+                 for w in "ab"]
+        store = Store(pg_url)
+        assert wait_for(lambda: store.count_articles() == 2, 60)      # each source's baseline, by its own worker
+        stories = 4
+        for k, s in enumerate(sites):                                  # the same stories, on both sites at once
+            publish(s, 0, [old[k], *(art(f"c{k}{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=100 + n), 1)
+                                     for n in range(stories))])
+        try:
+            assert wait_for(lambda: store.count_articles() == 2 + 2 * stories, 60)
+            assert wait_for(lambda: len(receiver.delivered("gw")) >= stories, 30)
+            time.sleep(3)                                              # nothing more comes
+        finally:
+            stop(*procs)
+    finally:
+        for s in sites:
+            s.stop()
+    workers = {r["source"]: r["worker"] for r in store.q("SELECT DISTINCT source, worker FROM source_runs")}
+    assert len(set(workers.values())) == 2                             # each site crawled by its own worker
+    assert store.count_stories() == 2 + stories                        # two baselines, and one story per pair of copies
+    assert store.count_alerts() == stories and len(receiver.delivered("gw")) == stories
+
+
+def test_three_workers_and_a_slow_webhook_send_every_alert_once_paced(tmp_path, site, receiver, pg_url, rw):
+    n_sources, per_source = 6, 3
+    for i in range(n_sources):
+        publish(site, i, [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+    receiver.routes["sl"] = {"type": "slack"}
+    receiver.fail["sl"] = ["slow"] * 100                    # every answer takes 3 s
+    subs = f"""
+[[channels]]
+name = "sl"
+type = "slack"
+url = "{receiver.url}/sl"
+[[subscriptions]]
+name = "watch"
+topics = ["*"]
+channels = ["sl"]
+"""
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), extra=subs)
+    assert rw("baseline", "-c", cfg).returncode == 0
+    expected = set()
+    for i in range(n_sources):
+        arts = [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)]
+        for j in range(per_source):
+            n = i * per_source + j
+            arts.append(art(f"n{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=n), 1))
+            expected.add(f"n{n}")
+        publish(site, i, arts)
+    procs = [start(cfg, tmp_path / f"w{k}.log") for k in range(3)]
+    try:
+        assert wait_for(lambda: set(alerted(receiver, "sl")) >= expected, 120), sorted(expected - set(alerted(receiver, "sl")))
+        time.sleep(2)
+    finally:
+        stop(*procs)
+    delivered = alerted(receiver, "sl")
+    assert sorted(delivered) == sorted(expected)                       # every alert, exactly once
+    store = Store(pg_url)
+    claims = store.q("SELECT claimed_at, claimed_by FROM messages WHERE channel = 'sl' ORDER BY claimed_at")
+    assert len(claims) == len(expected)
+    times = [datetime.fromisoformat(r["claimed_at"]) for r in claims]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 1.0, gaps                                       # Slack's one a second, across the workers
+    senders = {r["claimed_by"].rsplit("@", 1)[0] for r in claims}
+    assert len(senders) >= 2, senders                                  # sent by more than one worker
+    for k in range(3):
+        assert "Traceback" not in (tmp_path / f"w{k}.log").read_text()

@@ -1,0 +1,295 @@
+"""The Store interface on both engines: each test runs against an SQLite file and a PostgreSQL
+database (a throwaway server on 127.0.0.1, tests/support/postgres.py), and the claims that let
+several processes share one store hold under real concurrency."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from regwatch.pipeline.classify import Classifier, load_topics
+from regwatch.pipeline.process import Processor
+from regwatch.pipeline.store import ArticleRecord, MessageStatus, SourceState, Store, UrlState
+from regwatch.pipeline.timeutil import iso_ms
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def store(store_location):
+    s = Store(store_location)
+    yield s
+    s.close()
+
+
+def article(store, url, title="征信修复骗局频发", body="不法中介宣称可以修复征信，收取高额费用。", **kw):
+    return store.insert_article(ArticleRecord(url=url, source=kw.pop("source", "src"), title=title, body=body, lang="zh",
+                                              published_at=kw.pop("published_at", None), **kw))
+
+
+def test_articles_topics_and_labels(store):
+    a = article(store, "http://x/1", outlet="财经网", attachment_text="附件：征信管理办法")
+    b = article(store, "http://x/2", title="Rate cap", body="A 20% cap on consumer loans.", source="other")
+    assert store.has_url("http://x/1") and not store.has_url("http://x/3")
+    assert store.find_article(f"#{a}")["url"] == "http://x/1" == store.find_article("http://x/1")["url"]
+    assert store.article(b)["title"] == "Rate cap" and store.article(10**6) is None
+
+    class Tag:
+        def __init__(self, topic, score):
+            self.topic, self.score, self.evidence = topic, score, [{"term": "征信", "where": "title"}]
+
+    store.set_topics(a, [Tag("credit_repair", 9.1234), Tag("enforcement", 3.0)])
+    store.set_topics(a, [Tag("credit_repair", 9.1234), Tag("enforcement", 3.0)])      # replaced, not added
+    assert [(t["topic"], t["score"]) for t in store.topics_of(a)] == [("credit_repair", 9.123), ("enforcement", 3.0)]
+    assert store.topics_of(a)[0]["evidence"] == [{"term": "征信", "where": "title"}]
+    assert store.topics_by_article([a, b]) == {a: ["credit_repair", "enforcement"], b: []}
+    assert store.count_articles() == 2 and store.count_articles(source="other") == 1
+    assert [r["url"] for r in store.stored_articles()] == ["http://x/1", "http://x/2"]
+    assert [(r["url"], r["topics"], r["story_size"]) for r in store.export_articles()] == \
+        [("http://x/1", ["credit_repair", "enforcement"], 1), ("http://x/2", [], 1)]
+    assert [r["url"] for r in store.export_articles(topic="enforcement")] == ["http://x/1"]
+    # the attachment's text is searched too
+    assert [r["url"] for r in store.search("管理办法")] == ["http://x/1"]
+
+    store.set_label(a, "credit_repair", True)
+    store.set_label(a, "enforcement", True)
+    store.set_label(a, "enforcement", False)                   # changed, not added
+    [item] = store.labelled_articles()
+    assert item["labels"] == ["credit_repair"] and item["not_labels"] == ["enforcement"]
+    assert "附件" in item["text"]
+
+
+def test_search_ranks_title_over_body_among_the_newest_and_filters(store):
+    old = article(store, "http://x/old", title="征信新规", body="正文无关。", published_at=at(0))
+    article(store, "http://x/body", title="一般新闻", body="文中提到征信。", published_at=at(3600))
+    assert [r["url"] for r in store.search("征信")] == ["http://x/old", "http://x/body"]    # the title weighs more
+    assert [r["url"] for r in store.search("征信", since=at(1800))] == ["http://x/body"]
+    assert [r["url"] for r in store.search("征信", until=at(1800))] == ["http://x/old"]
+    assert store.search("征信", source="nowhere") == []
+    r = store.search("征信新规")[0]
+    assert (r["id"], r["story_size"], r["body"]) == (old, 1, "正文无关。")
+
+
+def test_stories_and_their_keys(store):
+    a = article(store, "http://x/a", content_hash="h1")
+    sid = store.new_story(a, "征信修复骗局频发", "财经网")
+    store.set_article_story(a, sid)
+    b = article(store, "http://x/b", content_hash="h1")
+    store.join_story(sid, "新华网")
+    store.join_story(sid, "新华网")
+    store.set_article_story(b, sid)
+    assert store.story_outlets(sid) == ["财经网", "新华网"]
+    assert store.story_of_identical_text("h1", "2000-01-01") == sid and store.story_of_identical_text("h2", "2000") is None
+    assert store.story_candidate(b) == ("征信修复骗局频发", "不法中介宣称可以修复征信，收取高额费用。", sid)
+    store.add_story_keys([(7, 100, a, sid), (7, 200, b, sid), (4_000_000_000, 150, a, sid)])
+    store.add_story_keys([(7, 100, a, sid)])                    # a row already there is kept
+    assert store.story_key_postings([7, 4_000_000_000, 9], since=0, per_key=16) == \
+        {7: [(b, sid), (a, sid)], 4_000_000_000: [(a, sid)]}
+    assert store.story_key_postings([7], since=150, per_key=16) == {7: [(b, sid)]}
+    assert store.story_key_postings([7], since=0, per_key=1, newest_first=False) == {7: [(a, sid)]}
+    store.load_story_keys([(8, 1, a, sid), (7, 100, a, sid)])
+    assert store.story_key_postings([8], 0, 5) == {8: [(a, sid)]}
+    assert store.count_stories() == 1 and not store.story_started_in_baseline(sid)
+    assert [r["copies"] for r in store.largest_stories("2000-01-01")] == [3]
+    assert [r[0] for r in store.articles_for_story_index("2000-01-01")] == [a, b]
+
+
+def test_sources_runs_lists_and_settled_urls(store):
+    assert store.source_state("feed")["state"] == SourceState.NEW
+    store.update_source_state("feed", state=SourceState.OK, baselined_at="2026-01-01T00:00:00+00:00",
+                              url="http://x/feed.xml")
+    assert store.baselined_on_url("http://x/feed.xml") == ["feed"]
+    run = store.record_run(source="feed", started_at="2026-01-01T00:00:00+00:00", state="ok", found=3, new=1,
+                           statuses={"200": 4}, worker="w1")
+    store.record_run(source="feed", started_at="2026-01-01T00:10:00+00:00", state="ok")
+    runs = store.recent_runs("feed", 5)
+    assert [r["id"] for r in runs][1] == run and runs[1]["statuses"] == '{"200": 4}' and runs[1]["worker"] == "w1"
+    assert store.source_health()[0]["state"] == "ok" and store.sources_by_state() == {"ok": 1}
+
+    assert store.list_cache("feed", "http://x/feed.xml") is None
+    store.save_list_cache("feed", "http://x/feed.xml", '"e1"', None, "hash", ["http://x/child.xml"])
+    store.save_list_cache("feed", "http://x/feed.xml", '"e2"', "Mon", "hash", ["http://x/child.xml"])
+    cache = store.list_cache("feed", "http://x/feed.xml")
+    assert (cache["etag"], cache["last_modified"], cache["children"]) == ('"e2"', "Mon", ["http://x/child.xml"])
+    store.forget_list_cache("feed", "http://x/feed.xml")
+    assert store.list_cache("feed", "http://x/feed.xml") is None
+
+    article(store, "http://x/stored")
+    store.skip_url("feed", "http://x/gone", "HTTP 410")
+    store.mark_baseline_urls("feed", ["http://x/later", "http://x/gone"])
+    assert store.known_urls("feed", ["http://x/stored", "http://x/gone", "http://x/new"]) == {"http://x/stored",
+                                                                                               "http://x/gone"}
+    assert store.known_urls("other", ["http://x/gone"]) == set()               # skipped by that source only
+    assert store.is_baseline_url("feed", "http://x/later") and not store.is_baseline_url("feed", "http://x/gone")
+    assert [r["url"] for r in store.skipped_urls("feed")] == ["http://x/gone"] and store.count_skipped("feed") == 1
+    assert [s.value for s in UrlState] == ["skipped", "baseline"]
+
+
+def test_the_outbox_composes_claims_paces_and_finishes(store):
+    first = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1")
+    assert store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1b") is None
+    assert store.has_alert("s", "ch", 1) and not store.has_alert("s", "ch", 2)
+    second = store.enqueue_alert(subscription="s", channel="ch", story_id=2, article_id=None, idem_key="k2")
+    later = store.enqueue_alert(subscription="s", channel="ch", story_id=3, article_id=None, idem_key="k3",
+                                digest_at=datetime.now(timezone.utc) + timedelta(days=1))
+    now = datetime.now(timezone.utc)
+    with store.tx():
+        due = store.alerts_to_compose(now)
+        assert [a["id"] for a in due] == [first, second]               # the digest waits for its time
+        m1 = store.add_message(channel="ch", kind="article", idem_key="k1", payload={"t": "一"}, alert_ids=[first], now=now)
+        store.add_message(channel="ch", kind="article", idem_key="k2", payload={"t": "二"}, alert_ids=[second], now=now)
+    assert store.alerts_to_compose(now) == [] and store.channels_due(now) == ["ch"]
+    assert store.messages_since("ch", now - timedelta(seconds=60)) == 2
+
+    pace = dict(per_minute=1, min_gap=0, window=60, margin=0.25, lease=90, worker="w1")
+    msg, wait = store.claim_message("ch", now, **pace)
+    assert msg["id"] == m1 and msg["status"] == MessageStatus.SENDING and msg["claimed_by"].startswith("w1@") and wait == 0
+    assert store.list_alerts()[-1]["status"] == "sending"
+    nothing, wait = store.claim_message("ch", now + timedelta(seconds=1), **pace)    # one a minute: wait
+    assert nothing is None and 58 < wait <= 60.25
+    store.postpone_messages("ch", now + timedelta(seconds=wait))
+    assert store.next_due_at() >= iso_ms(now + timedelta(seconds=59))
+    assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
+    assert not store.finish_message({**msg, "claimed_by": "someone else"}, status=MessageStatus.FAILED)
+    assert store.alerts_by_status() == {"sent": 1, "pending": 1, "digest": 1}
+    assert store.count_alerts(status="sent") == 1 and store.count_alerts() == 3
+    assert {(r["channel"], r["status"], r["n"]) for r in store.alerts_per_channel("2000")} == \
+        {("ch", "sent", 1), ("ch", "pending", 1), ("ch", "digest", 1)}
+
+    msg2, _ = store.claim_message("ch", now + timedelta(seconds=61), **pace)
+    assert store.finish_message(msg2, status=MessageStatus.RETRY, error="HTTP 500",
+                                next_attempt_at=now + timedelta(seconds=70))
+    assert store.list_alerts(status="retry")[0]["last_error"] == "HTTP 500"
+    store.fail_messages_of_channel("ch", "channel removed")
+    assert store.count_alerts(status="failed") == 1 and store.channels_due(now + timedelta(days=1)) == []
+    store.fail_alerts([later], "cannot render")
+    assert store.count_alerts(status="failed") == 2
+    assert store.set_channel_state("ch", "broken", "gone") is None and store.set_channel_state("ch", "ok") == "broken"
+
+
+def test_a_nested_transaction_is_a_savepoint(store):
+    with store.tx():
+        store.update_source_state("kept", state=SourceState.OK)
+        with pytest.raises(RuntimeError), store.tx():
+            store.update_source_state("undone", state=SourceState.FAILING)
+            store.skip_url("undone", "http://x/1", "HTTP 404")
+            raise RuntimeError("the inner block fails")
+        store.skip_url("kept", "http://x/2", "HTTP 410")
+    assert store.source_state("kept")["state"] == "ok"
+    assert store.count_skipped("kept") == 1 and store.count_skipped("undone") == 0
+    assert [r["source"] for r in store.source_health()] == ["kept"]
+
+
+def test_an_outer_transaction_that_fails_leaves_nothing(store):
+    with pytest.raises(RuntimeError), store.tx():
+        with store.tx():
+            store.skip_url("s", "http://x/1", "HTTP 404")
+        raise RuntimeError
+    assert store.count_skipped("s") == 0
+
+
+def test_a_source_is_leased_once_per_cycle_and_a_lease_runs_out(store):
+    due = {"a": iso_ms(at(0)), "b": iso_ms(at(0))}
+    assert store.claim_sources(due, worker="w1", now=at(1), lease=10) == ["a", "b"]
+    assert store.claim_sources(due, worker="w2", now=at(2), lease=10) == []             # held
+    assert store.renew_sources(["a", "b"], worker="w1", now=at(5), lease=10) == ["a", "b"]
+    store.release_sources(["b"], worker="w1")
+    assert store.claim_sources(due, worker="w2", now=at(6), lease=10) == []             # crawled this cycle
+    later = {"a": iso_ms(at(7)), "b": iso_ms(at(7))}
+    assert store.claim_sources(later, worker="w2", now=at(8), lease=10) == ["b"]        # a: w1's lease holds
+    assert store.claim_sources(later, worker="w2", now=at(16), lease=10) == ["a"]       # w1 died: it ran out
+    assert store.renew_sources(["a"], worker="w1", now=at(17), lease=10) == []          # w1 lost it
+    assert store.source_state("a")["claimed_by"] == "w2"
+    # least recently claimed first, at most `limit`
+    store.release_sources(["a", "b"], worker="w2")
+    assert store.claim_sources({"a": iso_ms(at(20)), "b": iso_ms(at(20)), "c": iso_ms(at(20))},
+                               worker="w3", now=at(20), lease=10, limit=2) == ["b", "c"]
+
+
+def test_live_daemons_are_counted_by_their_tags(store):
+    assert store.worker_seen("w1", tags=[], now=at(0), ttl=30) == 1
+    assert store.worker_seen("w2", tags=[], now=at(10), ttl=30) == 2
+    assert store.worker_seen("cn", tags=["cn-mainland"], now=at(10), ttl=30) == 1
+    assert store.worker_seen("w2", tags=[], now=at(45), ttl=30) == 1                    # w1 stopped saying so
+    store.worker_gone("w2")
+    assert store.worker_seen("w3", tags=[], now=at(46), ttl=30) == 1
+
+
+# -- under real concurrency: each thread has its own store (its own connections), as a process has ----
+
+def _together(n, fn):
+    start, errors = threading.Barrier(n), []
+
+    def run(i):
+        start.wait()
+        try:
+            fn(i)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+
+
+def test_workers_claiming_at_once_each_get_other_sources(store_location, store):
+    sources = {f"s{i:02}": iso_ms(at(0)) for i in range(40)}
+    store.claim_sources({}, worker="none", now=at(0), lease=60)
+    got: dict[int, list[str]] = {}
+
+    def claim(i):
+        own = Store(store_location)
+        got[i] = []
+        for _ in range(10):
+            got[i] += own.claim_sources(sources, worker=f"w{i}", now=at(1), lease=60, limit=4)
+        own.close()
+
+    _together(4, claim)
+    everything = [s for names in got.values() for s in names]
+    assert sorted(everything) == sorted(sources)          # each source leased once, none left
+
+
+def test_copies_processed_at_once_by_two_workers_join_one_story(store_location, store):
+    classifier = Classifier(load_topics())
+    text = ("中国人民银行宣布实施一次性信用修复政策，符合条件的个人逾期记录将不予展示，征信修复骗局需警惕。"
+            "此次政策覆盖2020年1月1日至2025年12月31日期间的逾期信息，编号{n}。")
+    rounds = 8
+
+    def worker(i):              # a worker's store, opened in its own thread (SQLite's connections stay in theirs)
+        processor = Processor(Store(store_location), classifier)
+        for n in range(rounds):
+            start.wait()
+            processor.process(url=f"http://site{i}/a/{n}.html", source=f"src{i}", title=f"央行推出一次性信用修复政策（{n}）",
+                              body=text.format(n=1000 + n), lang="zh", published_at=None)
+        processor.store.close()
+
+    start = threading.Barrier(2)
+    _together(2, worker)
+    assert store.count_articles() == 2 * rounds
+    assert store.count_stories() == rounds                 # one story per pair of copies, whoever came first
+
+
+def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_location, store):
+    now = datetime.now(timezone.utc)
+    with store.tx():
+        for i in range(12):
+            store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[], now=now)
+    claimed: list[int] = []
+
+    def send(i):
+        own = Store(store_location)
+        for _ in range(10):
+            msg, _ = own.claim_message("ch", now, per_minute=5, min_gap=0, window=60, margin=0, lease=90, worker=f"w{i}")
+            if msg is not None:
+                claimed.append(msg["id"])
+        own.close()
+
+    _together(3, send)
+    assert len(claimed) == 5 == len(set(claimed))           # the channel's five a minute, across the three senders
