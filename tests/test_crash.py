@@ -56,3 +56,52 @@ def test_three_sigkills_lose_nothing(tmp_path, site, receiver, rw):
     delivered = [m for msg in receiver.delivered("gw") for m in re.findall(r"/a/(a\d+)\.html", str(msg["body"]))]
     assert set(delivered) == expected
     assert len(delivered) - len(set(delivered)) <= 3
+
+
+def test_a_restarted_daemon_takes_over_its_killed_predecessors_sources_at_once(tmp_path, site, receiver, rw):
+    """The daemon SIGKILLed mid-crawl with its source leased for an hour and due again only in an hour:
+    the restarted daemon sees the lease's holder is a process of this host that is gone, and crawls the
+    source at once (nothing waits for the lease to run out, nothing is lost)."""
+    import sqlite3
+
+    from support.news import article_page
+
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra='[worker]\nlease = "1h"\n')
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('every = "1s"', 'every = "1h"'), encoding="utf-8")
+    arts = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]
+    publish(site, {"feed": arts})
+    assert rw("baseline", "-c", cfg).returncode == 0
+    with sqlite3.connect(tmp_path / "rw.db") as db:     # the baseline as if an hour ago: the source is due
+        db.execute("UPDATE source_state SET claimed_at = NULL")
+    arts += [art(f"k{n}", f"{TEXTS[n][0]}（{n}）", TEXTS[n][1].format(n=n), 1) for n in range(3)]
+    publish(site, {"feed": arts})
+    for a in arts[1:]:      # slow article pages: the first daemon is killed while it crawls them
+        page = article_page(a)
+        site.pages[f"/a/{a['id']}.html"] = lambda p=page: (time.sleep(30), p)[1]
+
+    def leased() -> bool:
+        with sqlite3.connect(tmp_path / "rw.db") as db:
+            return bool(db.execute("SELECT count(*) FROM source_state WHERE lease_until IS NOT NULL").fetchone()[0])
+
+    first = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.time() + 60
+    while not leased() and time.time() < deadline:
+        time.sleep(0.2)
+    assert leased()
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    publish(site, {"feed": arts})       # fast pages again
+    second = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        got: set[str] = set()
+        while time.time() < deadline and got != {"k0", "k1", "k2"}:
+            got = {m for msg in receiver.delivered("gw") for m in re.findall(r"/a/(k\d+)\.html", str(msg["body"]))}
+            time.sleep(0.5)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        _, err = second.communicate(timeout=40)
+    assert got == {"k0", "k1", "k2"}, err[-2000:]
+    assert "a worker on this host that is gone" in err

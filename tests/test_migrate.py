@@ -100,5 +100,8 @@ def test_migrate_to_an_unreachable_server_is_one_clear_line(tmp_path, rw):
     cfg = tmp_path / "regwatch.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
     r = rw("migrate", "--to", f"postgresql://rw:pw@127.0.0.1:{port}/regwatch", "-c", cfg)
+    assert r.returncode == 2 and "no store at" in r.stderr and "Traceback" not in r.stderr   # nothing to copy yet
+    Store(str(tmp_path / "rw.db")).close()
+    r = rw("migrate", "--to", f"postgresql://rw:pw@127.0.0.1:{port}/regwatch", "-c", cfg)
     assert r.returncode == 2 and "cannot open the store" in r.stderr and "Traceback" not in r.stderr
     assert "pw@" not in r.stderr

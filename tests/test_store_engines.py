@@ -95,6 +95,8 @@ def test_stories_and_their_keys(store):
     assert store.story_key_postings([8], 0, 5) == {8: [(a, sid)]}
     assert store.count_stories() == 1 and not store.story_started_in_baseline(sid)
     assert [r["copies"] for r in store.largest_stories("2000-01-01")] == [3]
+    assert store.story(sid)["title"] == "征信修复骗局频发" and store.story(sid + 99) is None
+    assert [r["id"] for r in store.story_articles(sid)] == [a, b]
     assert [r[0] for r in store.articles_for_story_index("2000-01-01")] == [a, b]
 
 
@@ -157,8 +159,13 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert not store.finish_message({**msg, "claimed_by": "someone else"}, status=MessageStatus.FAILED)
     assert store.alerts_by_status() == {"sent": 1, "pending": 1, "digest": 1}
     assert store.count_alerts(status="sent") == 1 and store.count_alerts() == 3
-    assert {(r["channel"], r["status"], r["n"]) for r in store.alerts_per_channel("2000")} == \
-        {("ch", "sent", 1), ("ch", "pending", 1), ("ch", "digest", 1)}
+    assert [dict(r) for r in store.subscription_counts("2000")] == [
+        {"subscription": "s", "stories": 3, "alerts": 3, "sent": 1, "in_digests": 0, "failed": 0, "waiting": 2}]
+    assert [dict(r) for r in store.channel_counts(None)] == [
+        {"channel": "ch", "matches": 3, "alerts_sent": 1, "messages_sent": 1, "digests": 0, "failed": 0, "health": 0}]
+    assert [(r["id"], r["status"], r["message_kind"]) for r in store.story_alerts(1)] == [(first, "sent", "article")]
+    assert [r["id"] for r in store.list_alerts(since="2000")] == [later, second, first]
+    assert store.list_alerts(since="2999") == []
 
     msg2, _ = store.claim_message("ch", now + timedelta(seconds=61), **pace)
     assert store.finish_message(msg2, status=MessageStatus.RETRY, error="HTTP 500",
@@ -208,6 +215,18 @@ def test_a_source_is_leased_once_per_cycle_and_a_lease_runs_out(store):
     store.release_sources(["a", "b"], worker="w2")
     assert store.claim_sources({"a": iso_ms(at(20)), "b": iso_ms(at(20)), "c": iso_ms(at(20))},
                                worker="w3", now=at(20), lease=10, limit=2) == ["b", "c"]
+
+
+def test_a_dead_workers_unfinished_crawls_are_freed_and_due_again(store):
+    due = {"a": iso_ms(at(0)), "b": iso_ms(at(0))}
+    assert store.claim_sources(due, worker="dead", now=at(1), lease=3600) == ["a", "b"]
+    store.release_sources(["b"], worker="dead")                 # b's crawl finished, a's did not
+    assert store.lease_holders(at(2)) == ["dead"]
+    assert store.claim_sources(due, worker="w2", now=at(2), lease=10) == []            # held / crawled
+    assert store.free_leases_of("dead") == ["a"]
+    assert store.lease_holders(at(2)) == []
+    assert store.claim_sources(due, worker="w2", now=at(3), lease=10) == ["a"]         # due again at once
+    assert store.free_leases_of("w3") == []
 
 
 def test_live_daemons_are_counted_by_their_tags(store):

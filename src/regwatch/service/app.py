@@ -70,6 +70,22 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def gone_here(worker: str) -> bool:
+    """Whether a worker (`worker_id`) ran on this host and its process is gone (a crash, SIGKILL): its
+    leases need not run out. A worker elsewhere, or a pid now reused, counts as alive."""
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:     # another user's process: alive
+        return False
+    return False
+
+
 def period_of(source) -> float:
     """Seconds between a source's runs: its interval, or its cron's gap between the next two runs."""
     if not source.cron:
@@ -147,6 +163,7 @@ class App:
         one's cycle, `due_since`). With `share`, at most this worker's share of them (the
         daemons with the same tags take the rest); the others due stay due (`left`)."""
         now = utcnow()
+        self._free_dead_leases(now)
         due = {s.name: iso_ms(since if since is not None else due_since(s, now)) for s in sources}
         limit = math.ceil(len(due) / self.peers) if share and self.peers > 1 else None
         names = set(self.store.claim_sources(due, worker=self.worker, now=now, lease=self.cfg.worker.lease,
@@ -154,6 +171,15 @@ class App:
         left = [n for n in due if n not in names] if limit is not None and len(names) >= limit else []
         self.claimed_at.update((n, iso_ms(now)) for n in names)
         return [s for s in sources if s.name in names], left
+
+    def _free_dead_leases(self, now: datetime) -> None:
+        """A worker on this host that died mid-crawl (its process gone): its sources are due again now,
+        not when its lease runs out (a restarted daemon carries on at once)."""
+        for worker in self.store.lease_holders(now):
+            if worker != self.worker and gone_here(worker):
+                freed = self.store.free_leases_of(worker)
+                if freed:
+                    log.info("%s: leased by %s, a worker on this host that is gone; due again", ", ".join(freed), worker)
 
     async def _keep_leases(self, names: list[str]) -> None:
         """Renew the leases of a crawl in progress until it ends."""

@@ -333,6 +333,15 @@ class Store(ABC):
         """End this worker's leases (its crawl of them is over)."""
 
     @abstractmethod
+    def lease_holders(self, now: datetime) -> list[str]:
+        """The workers holding a lease on some source at `now`."""
+
+    @abstractmethod
+    def free_leases_of(self, worker: str) -> list[str]:
+        """A dead worker's unfinished crawls: its leases ended and its claims forgotten, so that its sources
+        are due again at once; the sources freed."""
+
+    @abstractmethod
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
         """Record that a daemon is alive (with its tags); how many daemons with the same tags were seen within
         `ttl` seconds, itself included (they share the sources due at one time)."""

@@ -30,12 +30,14 @@ def _fold(term: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
 
 
-def ts_doc(title: str, body: str) -> str:
-    """The `tsvector` of an article, written out: its title's terms (weight A), then its body's (D)."""
+def ts_doc(title: str, body: str, *, search_title: str | None = None, search_text: str | None = None) -> str:
+    """The `tsvector` of an article, written out: its title's terms (weight A), then its body's (D). The
+    terms are `fts_text`'s of title and body, or the ones given (an `Article`'s, made once)."""
     positions: dict[str, list[str]] = {}
     pos = 0
-    for text, weight in ((title, "A"), (body, "")):
-        for term in fts_text(text).split():
+    for terms, weight in ((search_title if search_title is not None else fts_text(title), "A"),
+                          (search_text if search_text is not None else fts_text(body), "")):
+        for term in terms.split():
             pos = min(pos + 1, MAX_POSITION)
             at = positions.setdefault(_fold(term), [])
             entry = f"{pos}{weight}"
@@ -65,12 +67,14 @@ class Articles(PostgresConnection):
                INSERT INTO articles_fts (article_id, doc) SELECT id, %s::tsvector FROM a RETURNING article_id""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
              a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
-             ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or "")))))
+             ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
+                    search_text=a.search_text))))
 
-    def set_topics(self, article_id: int, tags: Iterable[TopicTag]) -> None:
+    def set_topics(self, article_id: int, tags: Iterable[TopicTag], new: bool = False) -> None:
         rows = [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags]
         with self.tx():
-            self.x("DELETE FROM article_topics WHERE article_id = %s", (article_id,))
+            if not new:
+                self.x("DELETE FROM article_topics WHERE article_id = %s", (article_id,))
             self.many("INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (%s,%s,%s,%s)", rows)
 
     def topics_of(self, article_id: int) -> list[Row]:
@@ -117,7 +121,7 @@ class Articles(PostgresConnection):
                     SELECT a.id AS id, ts_rank(%s::real[], f.doc, q.q) AS score
                     FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
                     WHERE {' AND '.join(where)} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
-                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.story_id,
+                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.fetched_at, a.story_id,
                          coalesce(s.copies, 1) AS story_size, a.body
                   FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
                   ORDER BY hits.score DESC, a.id DESC LIMIT %s"""
@@ -143,7 +147,8 @@ class Articles(PostgresConnection):
         return self.rows(sql, params)
 
     def stored_articles(self, since: str | None = None) -> Iterator[Row]:
-        sql = "SELECT id, url, source, title, body, attachment_text, story_id, baseline FROM articles"
+        sql = ("SELECT id, url, source, outlet, title, body, attachment_text, published_at, fetched_at, story_id, "
+               "baseline FROM articles")
         params: tuple[Any, ...] = ()
         if since:
             sql += " WHERE fetched_at >= %s"

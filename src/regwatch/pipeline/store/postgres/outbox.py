@@ -149,15 +149,26 @@ class Outbox(PostgresConnection):
 
     # -- reading the outbox -----------------------------------------------------------------
 
-    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[Row]:
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
         sql = ("SELECT al.id, al.kind, al.subscription, al.channel, al.status, al.attempts, al.created_at, al.sent_at, "
-               "al.next_attempt_at, al.last_error, a.title FROM alerts al LEFT JOIN articles a ON a.id = al.article_id")
+               "al.next_attempt_at, al.digest_at, al.last_error, al.story_id, al.article_id, al.payload, a.title "
+               "FROM alerts al LEFT JOIN articles a ON a.id = al.article_id")
+        where: list[str] = []
         params: list[Any] = []
         if status:
-            sql += " WHERE al.status = %s"
+            where.append("al.status = %s")
             params.append(status)
-        sql += " ORDER BY al.id DESC LIMIT %s"
+        if since:
+            where.append("al.created_at >= %s")
+            params.append(since)
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY al.id DESC LIMIT %s"
         return self.q(sql, [*params, limit])
+
+    def story_alerts(self, story_id: int) -> list[Row]:
+        return self.q("SELECT al.id, al.subscription, al.channel, al.article_id, al.status, al.created_at, al.sent_at, "
+                      "al.digest_at, al.next_attempt_at, al.last_error, m.kind AS message_kind "
+                      "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
+                      "WHERE al.story_id = %s ORDER BY al.id", (story_id,))
 
     def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
         where, params = [], []

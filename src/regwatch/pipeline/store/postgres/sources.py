@@ -40,6 +40,9 @@ class Sources(PostgresConnection):
             self.x(sql.SQL("UPDATE source_state SET {} WHERE source = %s").format(
                 sql.SQL(", ").join(sql.SQL("{} = %s").format(c) for c in cols)), [*fields.values(), source])
 
+    def known_sources(self) -> list[str]:
+        return [r[0] for r in self.all("SELECT source FROM source_state ORDER BY source")]
+
     def baselined_on_url(self, url: str) -> list[str]:
         return [r[0] for r in self.all(
             "SELECT source FROM source_state WHERE url = %s AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",

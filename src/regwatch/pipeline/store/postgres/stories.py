@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 
 from ...timeutil import iso, utcnow
+from ..base import Row
 from .connection import PostgresConnection
 
 
@@ -86,6 +87,14 @@ class Stories(PostgresConnection):
     def story_started_in_baseline(self, story_id: int) -> bool:
         return bool(self.one("SELECT a.baseline FROM stories s JOIN articles a ON a.id = s.first_article_id "
                              "WHERE s.id = %s", (story_id,)))
+
+    def story(self, story_id: int) -> Row | None:
+        rows = self.q("SELECT * FROM stories WHERE id = %s", (story_id,))
+        return rows[0] if rows else None
+
+    def story_articles(self, story_id: int) -> list[Row]:
+        return self.q("SELECT id, url, source, outlet, title, body, published_at, fetched_at, content_hash, baseline "
+                      "FROM articles WHERE story_id = %s ORDER BY id", (story_id,))
 
     def count_stories(self, *, since: str | None = None) -> int:
         if since is None:

@@ -44,6 +44,16 @@ class Workers(PostgresConnection):
             self.x("UPDATE source_state SET lease_until = NULL WHERE claimed_by = %s AND source = ANY(%s)",
                    (worker, list(names)))
 
+    def lease_holders(self, now: datetime) -> list[str]:
+        return [r[0] for r in self.all(
+            "SELECT DISTINCT claimed_by FROM source_state WHERE lease_until > %s AND claimed_by IS NOT NULL",
+            (iso_ms(now),))]
+
+    def free_leases_of(self, worker: str) -> list[str]:
+        return sorted(r[0] for r in self.all(
+            "UPDATE source_state SET lease_until = NULL, claimed_at = NULL WHERE claimed_by = %s "
+            "AND lease_until IS NOT NULL RETURNING source", (worker,)))
+
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
         key = json.dumps(sorted(tags), ensure_ascii=False)
         with self.tx():

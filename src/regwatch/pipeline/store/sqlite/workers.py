@@ -50,6 +50,17 @@ class Workers(SQLiteConnection):
             self.conn.execute(f"UPDATE source_state SET lease_until = NULL WHERE claimed_by = ? AND source IN ({marks})",
                               [worker, *names])
 
+    def lease_holders(self, now: datetime) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT claimed_by FROM source_state WHERE lease_until > ? AND claimed_by IS NOT NULL",
+            (iso_ms(now),))]
+
+    def free_leases_of(self, worker: str) -> list[str]:
+        with self.tx():
+            return sorted(r[0] for r in self.conn.execute(
+                "UPDATE source_state SET lease_until = NULL, claimed_at = NULL WHERE claimed_by = ? "
+                "AND lease_until IS NOT NULL RETURNING source", (worker,)).fetchall())
+
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
         key = json.dumps(sorted(tags), ensure_ascii=False)
         with self.tx():
