@@ -120,3 +120,11 @@ def test_many_sources_failing_in_one_cycle_are_one_health_message(tmp_path, rece
     chans = json.loads(r.stdout)["channels"]
     assert chans == [{"channel": "ops", "matches": 0, "alerts_sent": 0, "messages_sent": 0, "digests": 0, "failed": 0,
                       "health": 1}]                              # a health notice is not an alert sent
+
+
+def test_sources_with_no_source_configured_says_so(tmp_path):
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    r = regwatch("sources", "-c", cfg)
+    assert r.returncode == 0 and r.stdout == ""
+    assert "no sources configured in" in r.stderr and 'source_packs = ["cn-finance"]' in r.stderr

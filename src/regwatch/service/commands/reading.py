@@ -133,6 +133,11 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
     setup = Setup(config_path)
     cfg, clock = setup.cfg, setup.clock
     names = [s.name for s in cfg.sources]
+    if not names:
+        where = "" if cfg.path in (None, "<embedded default>") else f" in {cfg.path}"
+        note(f"no sources configured{where}: add source_packs = [\"cn-finance\"] or [[sources]] "
+             "(`regwatch sources --pack` lists the bundled ones)")
+        return
     if not setup.has_store():
         note(f"no store at {cfg.store.path} yet: every source below has never run")
         rows = [{"source": n, "state": "never run", "baselined": False, "baselined_at": None, "last_run": None,
