@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import score  # noqa: E402
-
 import trafilatura  # noqa: E402
 
 from regwatch.pipeline.decode import decode_html  # noqa: E402

@@ -15,7 +15,6 @@ import argparse
 import json
 import random
 import re
-import sqlite3
 import statistics
 import tempfile
 import time

@@ -43,11 +43,12 @@ sys.path.insert(0, str(HERE))
 
 import stories_previous  # noqa: E402
 import story_copies  # noqa: E402
+
 from regwatch.pipeline import stories as current  # noqa: E402
-from regwatch.pipeline.process import Processor  # noqa: E402
 from regwatch.pipeline.article import Article  # noqa: E402
-from regwatch.pipeline.stories import StoryIndex  # noqa: E402
+from regwatch.pipeline.process import Processor  # noqa: E402
 from regwatch.pipeline.store import Store  # noqa: E402
+from regwatch.pipeline.stories import StoryIndex  # noqa: E402
 from regwatch.pipeline.timeutil import iso, utcnow  # noqa: E402
 
 ROOT = HERE.parent

@@ -13,8 +13,8 @@ import zlib
 from datetime import timedelta
 
 from regwatch.pipeline.normalize import normalize, strip_boilerplate
-from regwatch.pipeline.stories import StoryMatch
 from regwatch.pipeline.store import Store
+from regwatch.pipeline.stories import StoryMatch
 from regwatch.pipeline.timeutil import iso, utcnow
 
 SHINGLE = 4

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from regwatch.pipeline.classify import Classifier, PackError, load_pack_file, load_topics, parse_pack
+from regwatch.pipeline.classify import Classifier, PackError, load_topics, parse_pack
 
 
 @pytest.fixture(scope="module")

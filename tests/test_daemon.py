@@ -1,14 +1,14 @@
 """The daemon: sources on their schedule, an alert soon after publication, a clean stop on SIGTERM."""
 
-import os
 import signal
-import subprocess
 import socket
+import subprocess
 import time
 import urllib.request
 
 from conftest import REGWATCH
 from support.news import art, feed_to_webhook_config, publish
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -1,12 +1,12 @@
 """Publication times in the forms Chinese pages write them, in the source's timezone, never in the future."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from regwatch.pipeline.dates import parse_any_date, parse_cn_date
 
-NOW = datetime(2025, 12, 23, 4, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 12, 23, 4, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text,expect", [
@@ -21,7 +21,7 @@ def test_chinese_forms(text, expect):
 
 
 def test_no_year_in_the_future_means_last_year():
-    assert parse_cn_date("12-30 09:00", None, datetime(2026, 1, 2, tzinfo=timezone.utc)).year == 2025
+    assert parse_cn_date("12-30 09:00", None, datetime(2026, 1, 2, tzinfo=UTC)).year == 2025
 
 
 def test_future_and_ancient_dates_are_ignored():

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from conftest import REGWATCH
+
 from regwatch.service.source_packs import load_source_pack
 
 

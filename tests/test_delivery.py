@@ -18,7 +18,7 @@ from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import Store
 from regwatch.pipeline.timeutil import utcnow
-from regwatch.service.config import ConfigError, ChannelConfig, parse_config
+from regwatch.service.config import ChannelConfig, ConfigError, parse_config
 
 BODY = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
 CREDENTIAL = {"dingtalk": "?access_token=T0KEN", "wecom": "?key=K3Y"}

@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-
 from conftest import REGWATCH, ROOT
 from support.news import art, feed_to_webhook_config, publish
 

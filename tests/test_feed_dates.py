@@ -5,15 +5,15 @@ articles were too old to alert."""
 import html
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from support.news import CST, art, feed_to_webhook_config, publish
+from support.servers import Page
 
 from regwatch.crawler.kinds import feed as feed_kind
 from regwatch.pipeline.extract import extract_html
-from support.news import CST, art, article_page, feed_to_webhook_config, publish
-from support.servers import Page
 
 TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
 
@@ -68,7 +68,7 @@ def test_chinese_slash_and_naive_feed_dates_alert_and_store_the_right_time(tmp_p
     r = rw("run", "--once", "-c", cfg)
     assert "3 new articles" in r.stderr and "0 too old to alert, 3 alerts queued" in r.stderr
     got = stored_dates(tmp_path)
-    utc = lambda dt: dt.astimezone(timezone.utc).isoformat(timespec="seconds")  # noqa: E731
+    utc = lambda dt: dt.astimezone(UTC).isoformat(timespec="seconds")  # noqa: E731
     assert got["zh"] == got["slash"] == utc(when.replace(second=0))
     assert got["naive"] == utc(when)
     assert len(receiver.delivered("gw")) == 3
@@ -89,7 +89,7 @@ def test_an_effective_date_in_the_headline_never_replaces_the_feeds_date(tmp_pat
     site.pages["/a/eff.html"] = no_byline_page(title, text)
     r = rw("run", "--once", "-c", cfg)
     assert "1 new article," in r.stderr and "0 too old to alert, 1 alert queued" in r.stderr
-    assert stored_dates(tmp_path)["eff"] == now.astimezone(timezone.utc).isoformat(timespec="seconds")
+    assert stored_dates(tmp_path)["eff"] == now.astimezone(UTC).isoformat(timespec="seconds")
     assert len(receiver.delivered("gw")) == 1
 
 

@@ -10,10 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
-
 from conftest import REGWATCH
 from support.news import art, article_page, publish
 from support.servers import Page, Site
@@ -341,7 +341,7 @@ def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, s
 
 
 def test_the_report_links_only_web_urls(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from regwatch.pipeline.report import render
     from regwatch.pipeline.store import ArticleRecord, Store
@@ -351,7 +351,7 @@ def test_the_report_links_only_web_urls(tmp_path):
         aid = store.insert_article(ArticleRecord(url=url, source="s", title=f"t {url[:4]}", body="b", lang="zh",
                                                  published_at=None))
         store.new_story(aid, "t", None)
-    page = render(store, datetime.now(timezone.utc) - timedelta(days=1))
+    page = render(store, datetime.now(UTC) - timedelta(days=1))
     assert 'href="https://ok.example/a"' in page
     assert "javascript:" not in page and 'href="data:' not in page
 

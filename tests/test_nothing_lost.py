@@ -3,7 +3,6 @@ a SIGTERM mid-crawl, a pipeline failure, a cap, a quiet sitemap index or a gzipp
 
 import gzip
 import json
-import os
 import re
 import signal
 import socket

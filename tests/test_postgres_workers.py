@@ -11,13 +11,12 @@ import time
 from collections import Counter
 from datetime import datetime
 
-import pytest
-
 from conftest import REGWATCH
-from regwatch.pipeline.store import Store
-from regwatch.service.app import GRID
 from support.news import art, article_page, feed
 from support.servers import Site
+
+from regwatch.pipeline.store import Store
+from regwatch.service.app import GRID
 
 TEXTS = [
     ("消费金融利率上限降至20%", "监管要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"),

@@ -9,12 +9,12 @@ import time
 import pytest
 from slack_sdk.models.blocks import Block
 from standardwebhooks import Webhook
+from support import platforms
 
 from regwatch.alerts.message import build_message, digest_message, health_message
 from regwatch.alerts.platforms import PLATFORMS
 from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_key, standard_webhook_sign
 from regwatch.service.config import ChannelConfig
-from support import platforms
 
 KEY = b"regwatch-standard-webhooks-key!!"   # 32 bytes
 B64 = base64.b64encode(KEY).decode()

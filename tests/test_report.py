@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def store(tmp_path, seed_articles):
     p = Processor(s, Classifier(load_topics()))
     for a in seed_articles:
         p.process(url=f"http://x/{a['id']}", source="seed", title=a["title"], body=a["text"], lang=a["lang"],
-                  published_at=datetime.now(timezone.utc) - timedelta(days=int(a["id"][-1])), outlet=a.get("source"))
+                  published_at=datetime.now(UTC) - timedelta(days=int(a["id"][-1])), outlet=a.get("source"))
     s.update_source_state("seed", state="ok", last_success_at="2025-12-22T07:41:00+00:00")
     s.update_source_state("pbc-news", state="blocked", last_error="a JavaScript gate <script>alert(1)</script>")
     s.enqueue_alert(subscription="caps", channel="risk", story_id=1, article_id=1, idem_key="k1")
@@ -32,7 +32,7 @@ def store(tmp_path, seed_articles):
 
 
 def test_report_is_self_contained_html_with_a_chart(store):
-    page = render(store, datetime.now(timezone.utc) - timedelta(days=30))
+    page = render(store, datetime.now(UTC) - timedelta(days=30))
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "polyline" in page
     assert "credit_repair" in page and "pbc-news" in page
     assert "<script>" not in page                       # text from the store is escaped
@@ -46,7 +46,7 @@ def test_report_renders_in_headless_chromium(store, tmp_path):
             pytest.fail("CI installs Debian's chromium (.ci/run); it is missing")
         pytest.skip("no chromium here (CI installs it)")
     out = tmp_path / "report.html"
-    out.write_text(render(store, datetime.now(timezone.utc) - timedelta(days=30)), encoding="utf-8")
+    out.write_text(render(store, datetime.now(UTC) - timedelta(days=30)), encoding="utf-8")
     shot = ROOT / "bench" / "out" / "report.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

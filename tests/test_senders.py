@@ -4,7 +4,6 @@ import base64
 import hashlib
 import hmac
 import json
-import urllib.parse
 
 import httpx
 import pytest

@@ -6,13 +6,22 @@ import gzip
 import re
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from regwatch.pipeline.store import (MIGRATIONS, AlertStatus, ChannelState, MessageStatus, SourceState, SQLiteStore,
-                                     Store, StoreError, UrlState)
+from regwatch.pipeline.store import (
+    MIGRATIONS,
+    AlertStatus,
+    ChannelState,
+    MessageStatus,
+    SourceState,
+    SQLiteStore,
+    Store,
+    StoreError,
+    UrlState,
+)
 from regwatch.pipeline.store.sqlite.connection import SQLiteConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +115,7 @@ def test_statuses_are_stored_as_their_strings(tmp_path):
     from datetime import datetime
 
     store = Store(tmp_path / "s.db")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     aid = store.enqueue_alert(subscription="sub", channel="ch", story_id=1, article_id=None, idem_key="k")
     store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[aid], now=now)
     msg, _ = store.claim_message("ch", now, per_minute=10, min_gap=0, window=60, margin=0, lease=60, worker="w")

@@ -3,7 +3,7 @@ database (a throwaway server on 127.0.0.1, tests/support/postgres.py), and the c
 several processes share one store hold under real concurrency."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import ArticleRecord, MessageStatus, SourceState, Store, UrlState
 from regwatch.pipeline.timeutil import iso_ms
 
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -137,8 +137,8 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.has_alert("s", "ch", 1) and not store.has_alert("s", "ch", 2)
     second = store.enqueue_alert(subscription="s", channel="ch", story_id=2, article_id=None, idem_key="k2")
     later = store.enqueue_alert(subscription="s", channel="ch", story_id=3, article_id=None, idem_key="k3",
-                                digest_at=datetime.now(timezone.utc) + timedelta(days=1))
-    now = datetime.now(timezone.utc)
+                                digest_at=datetime.now(UTC) + timedelta(days=1))
+    now = datetime.now(UTC)
     with store.tx():
         due = store.alerts_to_compose(now)
         assert [a["id"] for a in due] == [first, second]               # the digest waits for its time
@@ -296,7 +296,7 @@ def test_copies_processed_at_once_by_two_workers_join_one_story(store_location, 
 
 
 def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_location, store):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store.tx():
         for i in range(12):
             store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[], now=now)

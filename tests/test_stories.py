@@ -5,11 +5,11 @@ import re
 
 import pytest
 
+from regwatch.pipeline.article import Article
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.article import Article
-from regwatch.pipeline.stories import same_story
 from regwatch.pipeline.store import Store
+from regwatch.pipeline.stories import same_story
 
 ORIGINAL = """12月22日，中国人民银行发布通知，对符合条件的个人逾期信息实施一次性信用修复。
 通知明确，2020年1月1日至2025年12月31日期间，单笔金额不超过1万元的逾期信息，借款人在2026年3月31日前足额偿还的，金融信用信息基础数据库将不予展示。

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..defaults import DISPLAY_TZ
 
 
 def next_digest_time(spec: str, now: datetime | None = None, tz: str = DISPLAY_TZ) -> datetime:
-    now = (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(tz))
+    now = (now or datetime.now(UTC)).astimezone(ZoneInfo(tz))
     if spec == "hourly":
         nxt = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     else:
@@ -17,4 +17,4 @@ def next_digest_time(spec: str, now: datetime | None = None, tz: str = DISPLAY_T
         nxt = now.replace(hour=int(hh), minute=int(mm), second=0, microsecond=0)
         if nxt <= now:
             nxt += timedelta(days=1)
-    return nxt.astimezone(timezone.utc)
+    return nxt.astimezone(UTC)

@@ -22,9 +22,10 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -84,7 +85,7 @@ class Dispatcher:
         self.on_attempt: Callable[[float], None] = lambda seconds: None   # delivery-duration metric
         self.wake = asyncio.Event()
 
-    async def __aenter__(self) -> "Dispatcher":
+    async def __aenter__(self) -> Dispatcher:
         if self.client is None:
             self.client = httpx.AsyncClient(timeout=httpx.Timeout(DELIVERY_TIMEOUT, connect=DELIVERY_CONNECT_TIMEOUT),
                                             follow_redirects=False, headers={"User-Agent": USER_AGENT})
@@ -293,7 +294,7 @@ class Dispatcher:
                 timeout = min(timeout, max(0.05, (datetime.fromisoformat(nxt) - utcnow()).total_seconds()))
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.wake.clear()
 

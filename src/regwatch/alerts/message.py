@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -74,7 +74,7 @@ def local_time(iso: str | None, tz: str = DISPLAY_TZ) -> str:
         return "时间未知"
     dt = datetime.fromisoformat(iso)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + " " + display_zone_label(tz, dt)
 
 
@@ -143,12 +143,12 @@ class Message:
             out.append(("触发", self.trigger))
         return out
 
-    def with_items(self, items: list[Item], part: int = 0, parts: int = 1) -> "Message":
+    def with_items(self, items: list[Item], part: int = 0, parts: int = 1) -> Message:
         """The same digest carrying only `items` (part `part` of `parts`)."""
         title = self.title if parts <= 1 else f"{self.title}（{part}/{parts}）"
         return replace(self, items=items, title=title)
 
-    def with_lead(self, lead: str) -> "Message":
+    def with_lead(self, lead: str) -> Message:
         return replace(self, lead=lead)
 
     def plain(self) -> str:
@@ -211,7 +211,7 @@ def digest_message(messages: list[Message], subscription: str, tz: str = DISPLAY
     """Several alerts of one channel as one message (a scheduled digest, or a burst over the rate limit)."""
     items = [item_of(m) for m in messages]
     return Message(title=inert(f"{subscription}：{len(items)} 篇新文章", 200), outlet="regwatch",
-                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   published=local_time(datetime.now(UTC).isoformat(), tz),
                    subscription=inert(subscription, 60), trigger=trigger_text(subscription),
                    heading="regwatch 摘要", kind="digest", items=items)
 
@@ -221,7 +221,7 @@ def health_message(source: str, state: str, detail: str | None, recovered: bool,
     name = source.removeprefix("channel ")
     title = f"{what} {name} 已恢复" if recovered else f"{what} {name} 状态: {state}"
     return Message(title=inert(title, 200), outlet=inert(source, 60),
-                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   published=local_time(datetime.now(UTC).isoformat(), tz),
                    lead=inert(detail or "", 300), subscription="health", heading="regwatch 健康", kind="health")
 
 
@@ -237,11 +237,11 @@ def health_summary_message(changes: list[dict], tz: str = DISPLAY_TZ) -> Message
     lines = [f"{name(c)}: {c.get('state')}" + (f"（{inert(c.get('detail'), 80)}）" if c.get("detail") else "")
              for c in bad] + [f"{name(c)} 已恢复" for c in good]
     return Message(title=inert(title, 200), outlet="regwatch",
-                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   published=local_time(datetime.now(UTC).isoformat(), tz),
                    lead=inert("；".join(lines), 2000), subscription="health", heading="regwatch 健康", kind="health")
 
 
 def test_message(tz: str = DISPLAY_TZ) -> Message:
     return Message(title="regwatch 测试消息 / test message", url="https://example.com/regwatch-test", outlet="regwatch",
-                   published=local_time(datetime.now(timezone.utc).isoformat(), tz),
+                   published=local_time(datetime.now(UTC).isoformat(), tz),
                    lead="如果你看到这条消息，说明通道配置正确。", subscription="test", kind="test")

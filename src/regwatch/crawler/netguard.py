@@ -222,7 +222,7 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
             self._downloads.discard(task)
 
 
-_HANDLERS: "weakref.WeakSet[GuardedHTTPDownloadHandler]" = weakref.WeakSet()
+_HANDLERS: weakref.WeakSet[GuardedHTTPDownloadHandler] = weakref.WeakSet()
 
 
 def stop_downloads() -> None:

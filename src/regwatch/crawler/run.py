@@ -6,10 +6,11 @@ import asyncio
 import multiprocessing
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
@@ -107,7 +108,7 @@ class Extractor:
             fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
             try:
                 return await asyncio.wait_for(fut, self.timeout + self.GRACE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._drop(pool, kill=True)     # stuck in C code: only killing the worker ends it
                 raise WorkerLost(f"took longer than {self.timeout:g} s (the limit: extract_timeout); "
                                  "its worker was stopped") from None

@@ -9,7 +9,8 @@ validators are kept only when all of its articles were stored or skipped.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import scrapy
 from scrapy import signals

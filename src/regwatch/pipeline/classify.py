@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import ahocorasick
 
@@ -206,7 +207,7 @@ class Classifier:
                         "evidence": evidence})
         return out
 
-    def _found(self, fields: dict[str, str], hits: _Hits) -> "_Found":
+    def _found(self, fields: dict[str, str], hits: _Hits) -> _Found:
         """From the terms found, through the term → signal index: each `terms` signal's best place, each
         `near` signal's two lists of places, and the `require` groups present."""
         best: dict[tuple[int, int], tuple[str, int, int]] = {}
@@ -223,7 +224,7 @@ class Classifier:
             groups.update(self._in_require.get(term, ()))
         return _Found(best, near, groups)
 
-    def _raw_score(self, ti: int, topic: Topic, fields: dict[str, str], found: "_Found"):
+    def _raw_score(self, ti: int, topic: Topic, fields: dict[str, str], found: _Found):
         missing = [g[0] for gi, g in enumerate(topic.require) if (ti, gi) not in found.groups]
         score = 0.0
         evidence: list[dict[str, Any]] = []
@@ -240,7 +241,7 @@ class Classifier:
         return score, evidence, missing
 
     @staticmethod
-    def _match(ti: int, si: int, sig: Signal, fields: dict[str, str], found: "_Found") -> tuple[str, int, int] | None:
+    def _match(ti: int, si: int, sig: Signal, fields: dict[str, str], found: _Found) -> tuple[str, int, int] | None:
         """The best place (title first) where the signal occurs, or None."""
         if sig.kind == "terms":
             return found.best.get((ti, si))

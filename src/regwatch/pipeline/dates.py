@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as du
@@ -12,7 +12,7 @@ from dateutil.tz import tzoffset
 
 from ..defaults import SOURCE_TZ
 
-EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 _FULL = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
@@ -31,7 +31,7 @@ def sane(dt: datetime | None, now: datetime | None = None) -> datetime | None:
     """None for times before 1990 or more than a day in the future (a typo, a countdown, an expiry)."""
     if dt is None:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if dt < EARLIEST or dt > now + timedelta(days=1):
         return None
     return dt
@@ -41,7 +41,7 @@ def too_old(published_at: datetime | None, max_age_s: float, now: datetime | Non
     """Older than `max_article_age`: stored, never alerted (an article without a date is not)."""
     if published_at is None:
         return False
-    return published_at < (now or datetime.now(timezone.utc)) - timedelta(seconds=max_age_s)
+    return published_at < (now or datetime.now(UTC)) - timedelta(seconds=max_age_s)
 
 
 def _build(y: int, m: int, d: int, H: str | None, M: str | None, S: str | None, tz: str | None) -> datetime | None:
@@ -81,7 +81,7 @@ def dates_in(text: str, tz: str | None = None, now: datetime | None = None):
                 yield dt
     for m in _NO_YEAR.finditer(text):
         if _publication_context(text, m.start(), m.end()):
-            now_ = now or datetime.now(timezone.utc)
+            now_ = now or datetime.now(UTC)
             local = now_.astimezone(zone(tz))
             dt = _build(local.year, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
             if dt and dt > now_ + timedelta(days=1):  # "12-30" seen in January is last year's
@@ -106,7 +106,7 @@ def parse_any_date(value: object, tz: str | None = None, now: datetime | None = 
         if ts > 1e11:
             ts /= 1000.0
         try:
-            return sane(datetime.fromtimestamp(ts, timezone.utc), now)
+            return sane(datetime.fromtimestamp(ts, UTC), now)
         except (OverflowError, OSError, ValueError):
             return None
     s = str(value).strip()
@@ -129,7 +129,7 @@ def _known_offsets_only(name: str | None, offset: int | None):
     if offset is not None:
         return tzoffset(name, offset)
     if name and name.upper() in ("UTC", "GMT", "UT", "Z"):
-        return timezone.utc
+        return UTC
     return None
 
 
@@ -155,7 +155,7 @@ def feed_date(text: str | None, parsed: tuple | None, tz: str | None = None,
             return local
         if parsed:
             try:
-                return sane(datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc), now)
+                return sane(datetime.fromtimestamp(calendar.timegm(parsed), UTC), now)
             except (OverflowError, ValueError, TypeError):
                 return None
         return local

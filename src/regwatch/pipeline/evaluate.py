@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .classify import Classifier
 

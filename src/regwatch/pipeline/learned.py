@@ -21,10 +21,11 @@ import heapq
 import json
 import math
 import re
-from operator import add, itemgetter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import add, itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .classify import Classifier, Tag, Topic
 
@@ -157,7 +158,7 @@ class Model:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path, topics: list[Topic]) -> "Model":
+    def load(cls, path: str | Path, topics: list[Topic]) -> Model:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:

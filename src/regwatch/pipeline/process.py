@@ -8,15 +8,16 @@ which is then stored again one article per transaction, so that only the failing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .article import Article
 from .classify import Classifier, Tag
 from .extract import limit_worker
-from .stories import StoryIndex, StoryMatch, article_keys
 from .store import ArticleRecord, Store
+from .stories import StoryIndex, StoryMatch, article_keys
 
 
 @dataclass

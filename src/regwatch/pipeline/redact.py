@@ -9,7 +9,7 @@ Discord and generic webhook paths.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 MASK = "***"
 # bounded name prefixes: no pattern here is superlinear on a long run of letters

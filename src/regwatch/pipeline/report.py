@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -85,7 +85,7 @@ def _link(url: str | None, text: str) -> str:
 
 def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = (),
            tz: str = DISPLAY_TZ, topic_names: dict[str, str] | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     zone = ZoneInfo(tz)
     names = topic_names or {}
     data = gather(store, since, tz)

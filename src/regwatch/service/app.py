@@ -10,17 +10,17 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
-from ..defaults import DUE_SLACK, DUE_SLACK_MAX, STOP_DELIVERY_WAIT, STOP_GRACE
 from ..alerts.subscriptions import enqueue_for
-from ..crawler.report import SourceReport
 from ..crawler.netguard import stop_downloads
+from ..crawler.report import SourceReport
 from ..crawler.run import Crawl, CrawlContext, Extractor
+from ..defaults import DUE_SLACK, DUE_SLACK_MAX, STOP_DELIVERY_WAIT, STOP_GRACE
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, Store
 from ..pipeline.timeutil import iso_ms, utcnow
@@ -98,7 +98,7 @@ def period_of(source) -> float:
     return (second - first).total_seconds() if first and second else 86400.0
 
 
-GRID = datetime(2000, 1, 1, tzinfo=timezone.utc)   # interval sources fall due at GRID + k × interval
+GRID = datetime(2000, 1, 1, tzinfo=UTC)   # interval sources fall due at GRID + k × interval
 
 
 def due_since(source, now: datetime) -> datetime:

@@ -143,7 +143,7 @@ class StoreConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _one(self) -> "StoreConfig":
+    def _one(self) -> StoreConfig:
         if self.url is not None and "path" in self.model_fields_set:
             raise ValueError("give `path` (SQLite) or `url` (PostgreSQL), not both")
         return self
@@ -163,7 +163,7 @@ class WorkerConfig(_Model):
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []
     lease: _between(2, 86400) = 60      # a dead worker's sources are taken over after this (renewed every third)
 
-    def takes(self, source: "SourceConfig") -> bool:
+    def takes(self, source: SourceConfig) -> bool:
         """Whether this worker crawls the source: a source's tags pin it to workers with one of them."""
         if not self.tags and not source.tags:
             return True
@@ -224,7 +224,7 @@ class SourceConfig(_WithSecrets):
         return v if v is None else check_zone(v)
 
     @model_validator(mode="after")
-    def _kind_fields(self) -> "SourceConfig":
+    def _kind_fields(self) -> SourceConfig:
         if self.cron and "every" in self.model_fields_set:
             raise ValueError("give `every` or `cron`, not both")
         if self.kind == "listing" and not self.links:
@@ -273,7 +273,7 @@ class ChannelConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _platform_needs(self) -> "ChannelConfig":
+    def _platform_needs(self) -> ChannelConfig:
         from ..alerts.platforms import PLATFORMS
 
         platform = PLATFORMS[self.type]
@@ -311,7 +311,7 @@ class SubscriptionConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _something_to_match(self) -> "SubscriptionConfig":
+    def _something_to_match(self) -> SubscriptionConfig:
         if not self.topics and not self.keywords:
             raise ValueError("a subscription needs `topics` or `keywords` (or both)")
         return self
@@ -369,7 +369,7 @@ class Config(_WithSecrets):
             raise ConfigError(self._unset[0])
 
     @model_validator(mode="after")
-    def _references(self) -> "Config":
+    def _references(self) -> Config:
         _unique("sources", [s.name for s in self.sources])
         _unique("channels", [c.name for c in self.channels])
         _unique("subscriptions", [s.name for s in self.subscriptions])

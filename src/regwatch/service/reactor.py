@@ -7,7 +7,8 @@ commands call `run()` first thing.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 def run(main: Callable[[], Awaitable[Any]]) -> Any:

@@ -6,9 +6,9 @@ directly, and they raise `ListError` with one clear line when a page is not what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 

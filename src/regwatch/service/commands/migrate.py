@@ -16,10 +16,10 @@ from .common import Setup, config_option, user_errors
 def migrate(target: str, config_path: str | None) -> None:
     """Copy the config's store into a new one: articles, stories, topics, the outbox, source health,
     labels, list caches, skipped URLs, story keys. Stop regwatch first; the source is left as it is."""
-    from ...pipeline.stories import StoryIndex
     from ...pipeline.store import Store, StoreError
     from ...pipeline.store.copy import copy_store
     from ...pipeline.store.postgres.connection import shown
+    from ...pipeline.stories import StoryIndex
 
     setup = Setup(config_path)
     cfg = setup.cfg
