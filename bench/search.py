@@ -81,10 +81,10 @@ def bench(n: int, pool: list[str]) -> dict:
         size_mb = (Path(d) / "s.db").stat().st_size / 1e6
         rows = {}
         for term in TERMS:
-            ms, res = timed(lambda: search(store, term, limit=20))
-            tri_ms, tri_res = timed(lambda: store.conn.execute(
+            ms, res = timed(lambda term=term: search(store, term, limit=20))
+            tri_ms, tri_res = timed(lambda term=term: store.conn.execute(
                 "SELECT rowid FROM tri WHERE tri MATCH ? ORDER BY rank LIMIT 20", (f'"{term}"',)).fetchall())
-            like_ms, like_res = timed(lambda: store.conn.execute(
+            like_ms, like_res = timed(lambda term=term: store.conn.execute(
                 "SELECT id FROM articles WHERE body LIKE ? LIMIT 20", (f"%{term}%",)).fetchall(), repeat=1)
             total = store.one("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (f'"{fts_text(term)}"',))
             rows[term] = {"regwatch_ms": round(ms, 2), "matches": total, "returned": len(res),

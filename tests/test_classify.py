@@ -122,8 +122,8 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     p = Processor(store, Classifier(load_topics()))
     caps = p.process(url="http://x/caps", source="s", title="消费金融公司综合融资成本须降至24%以内",
                      body="监管要求持牌消费金融公司将综合融资成本压降至24%以内，超过部分不得收取。", lang="zh", published_at=None)
-    plain = p.process(url="http://x/plain", source="s", title="某银行发布年报", body="某银行发布年报，净利润同比增长5%。",
-                      lang="zh", published_at=None)
+    p.process(url="http://x/plain", source="s", title="某银行发布年报", body="某银行发布年报，净利润同比增长5%。",
+              lang="zh", published_at=None)
     store.close()
     cfg = tmp_path / "regwatch.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
@@ -268,5 +268,5 @@ def test_signals_looked_up_from_the_terms_found_are_those_every_signal_finds():
         for ti, topic in enumerate(clf.topics):
             for si, sig in enumerate(topic.signals):
                 assert clf._match(ti, si, sig, fields, found) == _scan_every_signal(sig, fields, hits)
-            missing = [g[0] for g, gs in zip(topic.require, topic.require_sets) if not any(t in gs for t in hits.at)]
+            missing = [g[0] for g, gs in zip(topic.require, topic.require_sets, strict=True) if not any(t in gs for t in hits.at)]
             assert clf._raw_score(ti, topic, fields, found)[2] == missing

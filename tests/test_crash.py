@@ -31,7 +31,7 @@ def test_three_sigkills_lose_nothing(tmp_path, site, receiver, rw):
         return subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
 
-    for kill in range(3):
+    for _kill in range(3):
         for _ in range(3):
             n += 1
             title, text = TEXTS[n % 3]

@@ -43,7 +43,7 @@ def redirect_loop(h):
 
 
 ENTITY_BOMB = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a0 "lol">'
-               + "".join(f'<!ENTITY a{i} "{("&a%d;" % (i - 1)) * 10}">' for i in range(1, 10))
+               + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
                + ']><rss version="2.0"><channel><title>&a9;</title></channel></rss>').encode()
 
 BAD = {

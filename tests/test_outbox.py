@@ -84,7 +84,7 @@ def test_a_broken_channel_is_not_retried_and_is_reported_once(tmp_path, receiver
     receiver.routes["ops"] = {"type": "slack"}
     cfg, store = setup(tmp_path, receiver, {"wc": ("wecom", None), "ops": ("slack", None)}, n=2,
                        health_channels=["ops"])
-    stats = deliver(cfg, store, wait=5)
+    deliver(cfg, store, wait=5)
     assert len([m for m in receiver.messages if m["route"] == "wc"]) == 2     # each alert tried once, not retried
     rows = store.q("SELECT status, last_error FROM alerts WHERE channel = 'wc'")
     assert {r["status"] for r in rows} == {"broken"} and "93000" in rows[0]["last_error"]

@@ -259,7 +259,7 @@ channels = ["sl"]
     claims = store.q("SELECT claimed_at, claimed_by FROM messages WHERE channel = 'sl' ORDER BY claimed_at")
     assert len(claims) == len(expected)
     times = [datetime.fromisoformat(r["claimed_at"]) for r in claims]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 1.0, gaps                                       # Slack's one a second, across the workers
     senders = {r["claimed_by"].rsplit("@", 1)[0] for r in claims}
     assert len(senders) >= 2, senders                                  # sent by more than one worker

@@ -178,7 +178,7 @@ class Dispatcher:
                 return 1
             parts = [self.message_for(a) for a in group]
             digest = digest_message(parts, group[0]["subscription"], self.tz)
-            for item, m in zip(digest.items, parts):
+            for item, m in zip(digest.items, parts, strict=True):
                 item.data = m.data
             packed = platform.pack(digest)
             for indexes, payload in packed:

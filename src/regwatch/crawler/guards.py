@@ -48,6 +48,3 @@ def is_challenge(status: int, body: bytes) -> bool:
     if _GATE.search(body):
         return visible_chars(body) < _VISIBLE_MIN
     return False
-
-
-from ..pipeline.decode import looks_binary  # noqa: F401  (one definition, shared with extraction)

@@ -10,7 +10,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 
-from .guards import is_challenge, looks_binary
+from ..pipeline.decode import looks_binary  # one definition, shared with extraction
+from .guards import is_challenge
 from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
 from .settings import CONTEXT
 

@@ -69,7 +69,7 @@ def word_features(fields: dict[str, str]) -> dict[str, float]:
         p = "t:" if name == "title" else "b:"
         words = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text)]
         seen.update(p + w for w in words)
-        seen.update(f"{p}{a}_{b}" for a, b in zip(words, words[1:]))
+        seen.update(f"{p}{a}_{b}" for a, b in zip(words, words[1:], strict=False))
         for run in _HAN.findall(text):
             seen.update(map(p.__add__, map(add, run, run[1:])))     # its bigrams (in C loops)
     if not seen:

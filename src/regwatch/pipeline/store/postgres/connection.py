@@ -106,7 +106,7 @@ class PostgresConnection:
         with self._conn() as conn:
             cur = conn.execute(sql, params or None)
             cols = [c.name for c in cur.description or ()]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def one(self, sql: str, params: Params = ()) -> Any:
         with self._conn() as conn:
@@ -135,7 +135,7 @@ class PostgresConnection:
             for row in cur.stream(sql, params or None):
                 if cols is None:
                     cols = [c.name for c in cur.description or ()]
-                yield dict(zip(cols, row))
+                yield dict(zip(cols, row, strict=True))
 
     def table_bytes(self, table: str) -> int:
         """Bytes a table (with its indexes) takes (benchmarks)."""

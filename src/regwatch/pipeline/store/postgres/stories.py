@@ -53,7 +53,7 @@ class Stories(PostgresConnection):
     def add_story_keys(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
         cols: list[list[int]] = [[], [], [], []]
         for row in rows:
-            for col, v in zip(cols, row):
+            for col, v in zip(cols, row, strict=True):
                 col.append(v)
         if cols[0]:
             self.x("INSERT INTO story_keys (key, seen, article_id, story_id) "

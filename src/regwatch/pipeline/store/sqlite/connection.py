@@ -79,7 +79,7 @@ class SQLiteConnection:
     def q(self, sql: str, params: Params = ()) -> list[Row]:
         cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description or ()]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def one(self, sql: str, params: Params = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
@@ -90,7 +90,7 @@ class SQLiteConnection:
         cur = self.conn.execute(sql, params)
         cols = [c[0] for c in cur.description or ()]
         for row in cur:
-            yield dict(zip(cols, row))
+            yield dict(zip(cols, row, strict=True))
 
     def table_bytes(self, table: str) -> int:
         """Bytes a table (with its indexes) takes in the file (benchmarks)."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 
 from ...timeutil import iso, utcnow
+from ..base import Row
 from .connection import SQLiteConnection
 
 POSTINGS_CHUNK = 64                           # keys read by one statement (a UNION ALL of bounded ranges)
