@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def corpus(n: int = 2000) -> list[tuple[str, str]]:
-    items = [json.loads(l) for f in ("dev.jsonl",)
-             for l in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if l.strip()]
+    items = [json.loads(line) for f in ("dev.jsonl",)
+             for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(0)
     docs = []
     for _ in range(n):

@@ -79,7 +79,8 @@ def legacy_copies(item: dict, others=None) -> dict[str, tuple[str, str]]:
     rng.shuffle(shuffled)
     keep = max(1, int(len(body) * 0.7))
     return {
-        "reprint": ("转载：" + t, "（本文转载自" + rng.choice(["财经网", "经济观察网", "新浪财经"]) + "）\n" + body + "\n（责任编辑：李华）"),
+        "reprint": ("转载：" + t,
+                    "（本文转载自" + rng.choice(["财经网", "经济观察网", "新浪财经"]) + "）\n" + body + "\n（责任编辑：李华）"),
         "new_headline_trimmed_lead": (t[len(t) // 3:] + "｜深度", " ".join(ss[1:]) if len(ss) > 2 else _trim_lead(body)),
         "excerpt_70": (t, body[:keep]),
         "reordered": (t, " ".join(shuffled)),
@@ -201,7 +202,8 @@ class Background:
     def articles(self, n: int, start: int = 0):
         rng = random.Random(f"{self.seed}/{start}")
         for i in range(start, start + n):
-            ss = [re.sub(r"\d+(?:\.\d+)?", lambda m: str(rng.randint(1, 999)), s) for s in rng.sample(self.pool, rng.randint(3, 5))]
+            ss = [re.sub(r"\d+(?:\.\d+)?", lambda m: str(rng.randint(1, 999)), s)
+                  for s in rng.sample(self.pool, rng.randint(3, 5))]
             own = "".join(rng.choice(self.chars) for _ in range(rng.randint(20, 40))) + "。"
             ss.insert(rng.randrange(len(ss) + 1), own)
             yield i, ss[0][: rng.randint(10, 22)], "\n".join(ss)

@@ -69,7 +69,8 @@ def new_headline(item: dict, body: str) -> str:
     rng = _rng(item, "headline")
     clauses = [c for s in sentences(body)[1:] for c in re.split(r"[，,；;：:]", s) if 8 <= len(c) <= 22]
     core = rng.choice(clauses) if clauses else item["title"][::-1]
-    return rng.choice(["", "重磅！", "刚刚，", "定了！", "最新！"]) + core.rstrip("。") + rng.choice(["", "｜深度", "，影响几何？", "：一文读懂"])
+    return (rng.choice(["", "重磅！", "刚刚，", "定了！", "最新！"]) + core.rstrip("。")
+            + rng.choice(["", "｜深度", "，影响几何？", "：一文读懂"]))
 
 
 def drop_lead(body: str) -> str:
@@ -132,7 +133,8 @@ def light_edits(item: dict, body: str) -> str:
 
 
 # what an editor adds around a copy: generic remarks of this field's press, no facts of their own
-REMARKS = ["业内人士认为，这一举措释放了积极信号，有助于稳定市场预期。", "分析人士表示，相关机构需要尽快调整业务模式，以适应新的监管要求。",
+REMARKS = ["业内人士认为，这一举措释放了积极信号，有助于稳定市场预期。",
+           "分析人士表示，相关机构需要尽快调整业务模式，以适应新的监管要求。",
            "专家提醒，投资者应理性看待政策变化，注意防范风险。", "有市场人士指出，后续政策效果仍有待观察。",
            "对此，多位受访人士表示，监管部门的态度十分明确。", "记者注意到，这一话题在社交媒体上引发热议。"]
 

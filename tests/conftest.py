@@ -86,7 +86,7 @@ def rw():
 @pytest.fixture
 def seed_articles():
     path = FIXTURES / "seed-articles" / "articles.jsonl"
-    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

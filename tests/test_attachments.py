@@ -25,14 +25,15 @@ def test_pdf_attachment_text_is_stored_searched_and_tagged(tmp_path, site, rw):
     listing = {"data": {"rows": [{"docId": 7, "docTitle": "行政处罚信息公开表", "publishDate": "2025-12-22 15:41:00",
                                   "pdfFileUrl": "/docfile/7.pdf"}]}}
     site.pages["/list.json"] = Page(json.dumps(listing, ensure_ascii=False).encode(), ctype="application/json")
-    site.pages["/detail/7.json"] = Page(json.dumps({"data": {"docClob": "<div><p>见附件。</p></div>"}}, ensure_ascii=False).encode(),
-                                        ctype="application/json")
+    detail = {"data": {"docClob": "<div><p>见附件。</p></div>"}}
+    site.pages["/detail/7.json"] = Page(json.dumps(detail, ensure_ascii=False).encode(), ctype="application/json")
     site.pages["/docfile/7.pdf"] = Page(tiny_pdf("Administrative penalty: the bank was fined 500000 yuan by the regulator."),
                                         ctype="application/pdf")
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n[[sources]]\nname = "nfra-like"\nkind = "json"\n'
                    f'url = "{site.url}/list.json"\nitems = "data.rows"\nlink = "{site.url}/view?docId={{docId}}"\n'
-                   f'title = "docTitle"\ndate = "publishDate"\ndetail = "{site.url}/detail/{{docId}}.json"\nbody = "data.docClob"\n'
+                   f'title = "docTitle"\ndate = "publishDate"\ndetail = "{site.url}/detail/{{docId}}.json"\n'
+                   'body = "data.docClob"\n'
                    'attachment = "pdfFileUrl"\n', encoding="utf-8")
     assert rw("run", "--once", "-c", cfg).returncode == 0
     row = json.loads(rw("export", "--format", "jsonl", "-c", cfg).stdout.splitlines()[0])

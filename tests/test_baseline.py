@@ -3,6 +3,7 @@ URL never share validators, and a renamed source goes on where its old name stop
 
 import html
 import json
+import re
 import sqlite3
 
 from support.news import art, article_page, feed, publish
@@ -40,11 +41,11 @@ def feed_source(site, name="feed", path="/feed.xml"):
 
 
 def sources(rw, cfg):
-    return {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    return {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
 
 
 def alerted_ids(receiver):
-    return sorted({i for m in receiver.delivered("gw") for i in __import__("re").findall(r"/a/(\w+)\.html", json.dumps(m["body"]))})
+    return sorted({i for m in receiver.delivered("gw") for i in re.findall(r"/a/(\w+)\.html", json.dumps(m["body"]))})
 
 
 def olds(n=3):

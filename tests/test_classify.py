@@ -73,7 +73,7 @@ def test_cli_classify_jsonl_and_explain(tmp_path, rw, seed_articles):
     f.write_text("\n".join(json.dumps({"id": a["id"], "title": a["title"], "text": a["text"]}, ensure_ascii=False)
                            for a in seed_articles[:3]), encoding="utf-8")
     r = rw("classify", f, "--json")
-    out = [json.loads(l) for l in r.stdout.splitlines()]
+    out = [json.loads(line) for line in r.stdout.splitlines()]
     assert [o["id"] for o in out] == ["seed-01", "seed-02", "seed-03"]
     assert out[1]["topics"][0]["id"] == "credit_repair" and out[1]["topics"][0]["evidence"]
     r = rw("classify", "--explain", "-", input="小贷公司被取消试点资格\n多家小额贷款公司被取消试点资格。")
@@ -94,15 +94,17 @@ def test_backtest_shows_what_a_rule_change_would_alert(tmp_path, rw):
 
     store = Store(tmp_path / "rw.db")
     p = Processor(store, Classifier(load_topics()))
-    p.process(url="http://x/1", source="s", title="监管规范先买后付业务", body="监管部门发布通知，规范先买后付分期业务的营销和收费。",
+    p.process(url="http://x/1", source="s", title="监管规范先买后付业务",
+              body="监管部门发布通知，规范先买后付分期业务的营销和收费。", lang="zh", published_at=None)
+    p.process(url="http://x/2", source="s", title="银行发布年报", body="某银行发布年度报告，营业收入增长。",
               lang="zh", published_at=None)
-    p.process(url="http://x/2", source="s", title="银行发布年报", body="某银行发布年度报告，营业收入增长。", lang="zh", published_at=None)
     store.close()
     mine = tmp_path / "mine.toml"
-    mine.write_text('[topics.bnpl]\nname = "先买后付"\nthreshold = 3\n[[topics.bnpl.signals]]\nterms = ["先买后付"]\nweight = 3\n',
-                    encoding="utf-8")
+    mine.write_text('[topics.bnpl]\nname = "先买后付"\nthreshold = 3\n'
+                    '[[topics.bnpl.signals]]\nterms = ["先买后付"]\nweight = 3\n', encoding="utf-8")
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nfiles = ["{mine}"]\n[[channels]]\nname = "c"\ntype = "console"\n'
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nfiles = ["{mine}"]\n'
+                   '[[channels]]\nname = "c"\ntype = "console"\n'
                    '[[subscriptions]]\nname = "bnpl-watch"\ntopics = ["bnpl"]\nchannels = ["c"]\n', encoding="utf-8")
     r = rw("eval", "--store", "--json", "-c", cfg)
     result = json.loads(r.stdout)

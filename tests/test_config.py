@@ -113,7 +113,8 @@ def test_embedded_default_when_no_config(tmp_path, monkeypatch):
 
 
 def test_a_subscription_may_name_a_bundled_source(tmp_path):
-    text = ('source_packs = ["cn-finance"]\n' + GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\nsources = ["pbc-xinwen-fabu", "a"]'))
+    text = ('source_packs = ["cn-finance"]\n'
+            + GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\nsources = ["pbc-xinwen-fabu", "a"]'))
     cfg = load_config(write(tmp_path, text))
     assert cfg.subscriptions[0].sources == ["pbc-xinwen-fabu", "a"]
     with pytest.raises(ConfigError, match=r"subscriptions\[0\] \(s\): source 'pbc-xinwen-fabuu' is not defined"):
@@ -132,7 +133,8 @@ def test_unknown_names_in_exclude_sources_are_an_error(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     (('every = "10m"', 'every = "10m"\ntz = "Asia/Beijing"'), "sources[0] (a).tz: 'Asia/Beijing' is not a time zone name"),
-    (('every = "10m"', 'every = "10m"\ntz = "../../etc/passwd"'), "sources[0] (a).tz: '../../etc/passwd' is not a time zone name"),
+    (('every = "10m"', 'every = "10m"\ntz = "../../etc/passwd"'),
+     "sources[0] (a).tz: '../../etc/passwd' is not a time zone name"),
     (('every = "10m"', 'every = "10m"\ncron = "*/5 * * * *"'), "sources[0] (a): give `every` or `cron`, not both"),
 ])
 def test_source_schedule_and_zone_mistakes(tmp_path, change, message):

@@ -31,7 +31,8 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
             time.sleep(0.2)
         assert site.requests("/a/old"), "the baseline crawl did not happen"
         time.sleep(1.5)
-        publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100),
+        publish(site, {"feed": [art("old", "银行发布年度报告",
+                                    "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100),
                                 art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
         while time.time() < deadline + 30 and not receiver.delivered("gw"):
             time.sleep(0.2)

@@ -6,7 +6,8 @@ TEXT = "央行明确:个人信用可一次性修复,镕(rong)字不在GB2312里"
 
 
 def test_gbk_declared_in_meta_without_header():
-    body = f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>{TEXT}</body></html>'.encode("gb18030")
+    body = (f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head>'
+            f'<body>{TEXT}</body></html>').encode("gb18030")
     text, enc = decode_html(body, "text/html")
     assert TEXT in text and enc == "gb18030"
 
@@ -59,7 +60,8 @@ def test_a_gbk_article_served_as_iso_8859_1_is_stored_readable(tmp_path, site, r
 
     from support.news import art, article_page, publish
 
-    a = art("g1", "央行：个人信用可一次性修复", "中国人民银行宣布实施一次性信用修复政策，镕字也在。符合条件的个人逾期记录将不予展示。", 30)
+    a = art("g1", "央行：个人信用可一次性修复",
+            "中国人民银行宣布实施一次性信用修复政策，镕字也在。符合条件的个人逾期记录将不予展示。", 30)
     publish(site, {"feed": [a]})
     page = article_page(a, "gbk")
     page.ctype = "text/html; charset=ISO-8859-1"      # the server's default, not the page's

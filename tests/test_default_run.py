@@ -38,6 +38,6 @@ def test_embedded_default_without_network(tmp_path, rw):
     assert "Traceback" not in err
     assert seen == names
     r = rw("sources", "--json", cwd=tmp_path, env={"REGWATCH_CONFIG": ""})
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert {row["source"] for row in rows} == names
     assert all(row["state"] != "ok" and row["errors"] for row in rows)

@@ -269,7 +269,8 @@ def test_no_lead_when_lead_chars_is_zero():
 def test_wecom_keeps_its_heading_when_the_lead_is_shortened():
     art = {"url": "http://x/1", "title": "标题", "body": "很长的正文" * 3000}
     ch = ChannelConfig(name="w", type="wecom", url="http://127.0.0.1/x")
-    short = PLATFORMS["wecom"](ch).render_fitted(build_message(dict(art, body="短正文，但足够长，超过二十个字的一段话。"), [], {}, "s"))
+    short_art = dict(art, body="短正文，但足够长，超过二十个字的一段话。")
+    short = PLATFORMS["wecom"](ch).render_fitted(build_message(short_art, [], {}, "s"))
     long = PLATFORMS["wecom"](ch).render_fitted(build_message(art, [], {}, "s", lead_chars=4000))
     heading = re.match(r"#+ ", short["markdown"]["content"]).group(0)
     assert long["markdown"]["content"].startswith(heading) and len(long["markdown"]["content"].encode()) <= 4096

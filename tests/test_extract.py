@@ -40,7 +40,7 @@ def test_a_page_without_text_is_an_error_not_a_crash():
 
 def test_cli_extract_json_one_line_per_input(tmp_path, rw):
     r = rw("extract", "--json", FIX / "gbk_article.html", tmp_path / "missing.html")
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert lines[0]["title"].startswith("金融监管总局") and lines[0]["published_at"].endswith("+08:00")
     assert set(lines[0]) >= {"input", "title", "body", "published_at", "lang"}
     assert "error" in lines[1]
@@ -82,7 +82,8 @@ def test_time_after_the_headline_wins_over_the_date_in_the_page_header():
 
 def test_a_guessed_day_that_the_page_never_writes_is_dropped():
     page = ("<html><head><meta charset='utf-8'><title>无日期的文章</title></head><body><h1>无日期的文章</h1><p>"
-            + "这是一篇没有写明发布日期的文章，页面底部只有版权年份。" * 6 + "</p><div>© 2005 某网站</div></body></html>").encode()
+            + "这是一篇没有写明发布日期的文章，页面底部只有版权年份。" * 6
+            + "</p><div>© 2005 某网站</div></body></html>").encode()
     assert extract_bytes(page).published_at is None
 
 

@@ -20,7 +20,8 @@ TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至
 
 def rss(items: list[tuple[str, str, str]]) -> bytes:
     """(link, title, pubDate text) → RSS bytes."""
-    body = "".join(f"<item><title>{html.escape(t)}</title><link>{l}</link><pubDate>{d}</pubDate></item>" for l, t, d in items)
+    body = "".join(f"<item><title>{html.escape(t)}</title><link>{link}</link><pubDate>{d}</pubDate></item>"
+                   for link, t, d in items)
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{body}</channel></rss>'.encode()
 
 

@@ -96,12 +96,13 @@ def test_baseline_then_one_alert_per_story_then_quiet(tmp_path, site, receiver, 
     assert r.returncode == 0, r.stderr
     assert receiver.messages == []
     assert not site.requests("/a/")                                 # no stored article is fetched again
-    lists = [q for q in site.log if q["path"].split("?")[0] in ("/feed.xml", "/list/index.html", "/api/news", "/sitemap-news.xml")]
+    list_paths = ("/feed.xml", "/list/index.html", "/api/news", "/sitemap-news.xml")
+    lists = [q for q in site.log if q["path"].split("?")[0] in list_paths]
     assert lists and all(q["status"] == 304 for q in lists)         # list pages answered 304
     assert all(q["ua"] == "regwatch-test/1.0 (+ops@example.com)" for q in site.log)
 
     r = rw("sources", "-c", cfg, "--json")
-    states = {json.loads(l)["source"]: json.loads(l)["state"] for l in r.stdout.splitlines()}
+    states = {row["source"]: row["state"] for row in map(json.loads, r.stdout.splitlines())}
     assert states == {"feed": "ok", "list": "ok", "api": "ok", "sitemap": "ok"}
     r = rw("search", "征信", "-c", cfg, "--json")
     assert "n2.html" in r.stdout

@@ -52,7 +52,7 @@ once_wait = "5s"
 
 
 def states(rw, cfg):
-    return {json.loads(l)["source"]: json.loads(l)["state"] for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    return {r["source"]: r["state"] for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
 
 
 def health_texts(receiver):
@@ -65,7 +65,8 @@ def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, 
     publish(site, {"feed": good})
     site.pages["/down.xml"] = Page(b"<html><body>Internal Server Error</body></html>", status=500)
     site.pages["/gated.xml"] = Page(CHALLENGE, ctype="text/html; charset=utf-8")
-    site.pages["/list/index.html"] = Page("<html><body><div class='list'>页面改版中</div></body></html>".encode(), ctype="text/html; charset=utf-8")
+    site.pages["/list/index.html"] = Page("<html><body><div class='list'>页面改版中</div></body></html>".encode(),
+                                          ctype="text/html; charset=utf-8")
     for _ in range(3):
         r = rw("run", "--once", "-c", cfg)
         assert r.returncode == 0 and "Traceback" not in r.stderr

@@ -19,6 +19,7 @@ from support.news import art, article_page, publish
 from support.servers import Page, Site
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
+OLD = "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。"
 
 
 def trickle(h):
@@ -62,7 +63,7 @@ BAD = {
 
 def test_one_run_beside_every_kind_of_bad_source(tmp_path, site, receiver, rw):
     receiver.routes["gw"] = {"type": "webhook"}
-    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500)]})
+    publish(site, {"feed": [art("old", "银行发布年度报告", OLD, 500)]})
     lines = [f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\ntimeout = "5s"\nmax_size = 2000000\n',
              f'[[sources]]\nname = "good"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n']
     for name, (kind, page) in BAD.items():
@@ -75,7 +76,7 @@ def test_one_run_beside_every_kind_of_bad_source(tmp_path, site, receiver, rw):
     cfg.write_text("\n".join(lines), encoding="utf-8")
     assert rw("baseline", "-c", cfg).returncode == 0
 
-    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。", 500),
+    publish(site, {"feed": [art("old", "银行发布年度报告", OLD, 500),
                             art("new", "消费金融利率上限降至20%", GOOD, 2)]})
     t = time.time()
     r = rw("run", "--once", "-c", cfg, timeout=120)
@@ -86,7 +87,7 @@ def test_one_run_beside_every_kind_of_bad_source(tmp_path, site, receiver, rw):
     assert took < 2 * 5 + 10                       # about twice the timeout (plus start-up)
     assert peak_mb < 600
     assert len(receiver.delivered("gw")) == 1      # the good source's new article still alerts
-    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
     assert rows["good"]["state"] == "ok"
     for name in BAD:
         assert rows[name]["state"] != "ok", name
@@ -116,7 +117,7 @@ secret = "${{RW_DT_SECRET}}"
 
 
 def _rss(*links: str) -> Page:
-    items = "".join(f"<item><title>t{i}</title><link>{html.escape(l)}</link></item>" for i, l in enumerate(links))
+    items = "".join(f"<item><title>t{i}</title><link>{html.escape(link)}</link></item>" for i, link in enumerate(links))
     return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
                 ctype="application/rss+xml")
 
@@ -198,7 +199,7 @@ links = "ul a"
         assert f"{site.url}/a/own.html" in stored                # the source's own origin
         assert not any("LOCAL-SECRET-FILE" in b or "METADATA-TOKEN" in b for b in stored.values())
         assert not site.requests("/a/byname.html")               # `localhost` is not 127.0.0.1:port's origin
-        rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+        rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
         assert "loopback address" in rows["feed"]["last_error"] and "refused" in rows["feed"]["last_error"]
         assert rows["feed"]["errors"] == 3                       # the other port, the name, the redirect
         for name in ("index", "api", "moved"):
@@ -314,7 +315,8 @@ def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, s
     api([{"url": f"{site.url}/a/0", "title": "旧闻", "body": "<p>银行发布年度报告，全年营业收入同比增长。</p>"}])
     cfg = tmp_path / "regwatch.toml"
     cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
-[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/api/news"\nitems = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
+[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/api/news"
+items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
 [[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
 [[subscriptions]]\nname = "caps"\ntopics = ["rate_cap"]\nchannels = ["gw"]
 [alerts]\nonce_wait = "5s"
@@ -487,7 +489,7 @@ def test_no_page_can_pin_a_core(tmp_path, site, rw):
 """, encoding="utf-8")
     r = rw("baseline", "-c", cfg, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
     assert rows["comments"]["state"] == "ok" and rows["comments"]["articles"] == 1
     assert rows["gate"]["state"] == "blocked"
     assert "not valid JSON" in rows["jsonp"]["last_error"]

@@ -83,7 +83,7 @@ def test_migrate_copies_an_sqlite_store_into_postgresql_without_loss(tmp_path, p
     pg_cfg = tmp_path / "pg.toml"
     pg_cfg.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
     out = rw("search", "征信", "--json", "-c", pg_cfg)
-    assert out.returncode == 0 and {json.loads(l)["url"] for l in out.stdout.splitlines()} >= {"http://x/0", "http://x/1"}
+    assert out.returncode == 0 and {json.loads(line)["url"] for line in out.stdout.splitlines()} >= {"http://x/0", "http://x/1"}
     out = rw("export", "--format", "csv", "-c", pg_cfg)
     assert out.returncode == 0 and "http://x/new" in out.stdout
 

@@ -35,7 +35,7 @@ def stored(tmp_path, like="%"):
 
 
 def source_row(rw, cfg, name="feed"):
-    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
     return rows[name]
 
 
@@ -270,7 +270,7 @@ def test_sources_that_name_the_same_article_all_come_through(tmp_path, site, rec
         site.pages[f"/feed/{i}.xml"] = feed(site, [one])
     rw("run", "--once", "-c", cfg)
     assert len(site.requests("/a/shared0.html")) == 1
-    rows = [json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()]
+    rows = [json.loads(line) for line in rw("sources", "--json", "-c", cfg).stdout.splitlines()]
     assert all(r["state"] == "ok" and r["errors"] == 0 and r["baselined"] for r in rows)
     site.log.clear()
     rw("run", "--once", "-c", cfg)

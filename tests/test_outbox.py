@@ -113,7 +113,8 @@ def test_scheduled_digest_waits_for_its_time_then_sends_one_message(tmp_path, re
     receiver.routes["sl"] = {"type": "slack"}
     cfg = parse_config({"store": {"path": str(tmp_path / "s.db")},
                         "channels": [{"name": "sl", "type": "slack", "url": f"{receiver.url}/sl"}],
-                        "subscriptions": [{"name": "daily", "topics": ["rate_cap"], "channels": ["sl"], "digest": "daily 09:00"}]})
+                        "subscriptions": [{"name": "daily", "topics": ["rate_cap"], "channels": ["sl"],
+                                           "digest": "daily 09:00"}]})
     store = Store(cfg.store.path)
     proc = Processor(store, Classifier(load_topics()))
     for i in range(3):
@@ -163,7 +164,8 @@ def test_subscription_matching():
         {"name": "kw", "keywords": ["花呗"], "channels": ["c"]},
         {"name": "both", "topics": ["rate_cap"], "keywords": ["借呗"], "channels": ["c"], "sources": ["a"]}]})
     any_, kw, both = cfg.subscriptions
-    assert wants(any_, source="a", topics={"enforcement"}, title="", body="") and not wants(any_, source="a", topics=set(), title="", body="")
+    assert wants(any_, source="a", topics={"enforcement"}, title="", body="")
+    assert not wants(any_, source="a", topics=set(), title="", body="")
     assert wants(kw, source="a", topics=set(), title="花唄新規", body="")        # Traditional in the text still matches
     assert wants(both, source="a", topics={"rate_cap"}, title="", body="借呗利率")
     assert not wants(both, source="b", topics={"rate_cap"}, title="", body="借呗利率")
@@ -189,7 +191,8 @@ def test_copies_that_arrive_before_delivery_are_named_not_alerted(tmp_path, rece
     cfg, store = setup(tmp_path, receiver, {"sl": ("slack", None)}, n=1)
     proc = Processor(store, Classifier(load_topics()))
     copy = proc.process(url="http://copy/1", source="s", title="转载：第0号：消费金融利率上限降至20%",
-                        body="（本文转载自经济网）\n" + BODY + "（第0号通知，编号1000）", lang="zh", published_at=None, outlet="经济网")
+                        body="（本文转载自经济网）\n" + BODY + "（第0号通知，编号1000）", lang="zh", published_at=None,
+                        outlet="经济网")
     assert not copy.new_story
     assert enqueue_for(store, cfg, copy, "s", "t", BODY, None) == 0
     deliver(cfg, store)

@@ -20,7 +20,8 @@ from regwatch.service.app import GRID
 
 TEXTS = [
     ("消费金融利率上限降至20%", "监管要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"),
-    ("央行推出一次性信用修复政策", "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示，征信修复骗局需警惕，编号{n}。"),
+    ("央行推出一次性信用修复政策",
+     "中国人民银行宣布一次性信用修复政策，符合条件的逾期记录将不予展示，征信修复骗局需警惕，编号{n}。"),
     ("多地注销小贷公司试点资格", "多地地方金融管理局注销一批小额贷款公司试点资格，清理失联空壳小贷公司，编号{n}。"),
 ]
 
@@ -119,7 +120,8 @@ def test_two_workers_share_40_sources_and_each_list_is_fetched_once_per_cycle(tm
 def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, site, receiver, pg_url, rw):
     n_sources, per_source = 8, 3
     for i in range(n_sources):
-        publish(site, i, [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+        publish(site, i, [art(f"old{i}", "银行发布年度报告",
+                              f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
     receiver.routes["gw"] = {"type": "webhook"}
     subs = f"""
 [[channels]]
@@ -224,7 +226,8 @@ channels = ["gw"]
 def test_three_workers_and_a_slow_webhook_send_every_alert_once_paced(tmp_path, site, receiver, pg_url, rw):
     n_sources, per_source = 6, 3
     for i in range(n_sources):
-        publish(site, i, [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+        publish(site, i, [art(f"old{i}", "银行发布年度报告",
+                              f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
     receiver.routes["sl"] = {"type": "slack"}
     receiver.fail["sl"] = ["slow"] * 100                    # every answer takes 3 s
     subs = f"""

@@ -169,8 +169,8 @@ def test_the_checks_catch_what_each_platform_refuses():
     assert not platforms.problems("telegram", {"chat_id": 1, "parse_mode": "HTML", "text": "<b>" + "a" * 4000 + "</b>&amp;"})
     for bad in ("<b>x", "<b>x</i>", "a < b", "AT&T", "<div>x</div>", "&nbsp;", '<a href="x">y</a', "x &am"):
         assert platforms.problems("telegram", {"chat_id": 1, "parse_mode": "HTML", "text": bad}), bad
-    assert platforms.problems("teams", {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
-                                        "content": {"type": "AdaptiveCard", "version": "1.6"}}]})
+    card = {"contentType": "application/vnd.microsoft.card.adaptive", "content": {"type": "AdaptiveCard", "version": "1.6"}}
+    assert platforms.problems("teams", {"type": "message", "attachments": [card]})
     assert platforms.problems("wecom", {"msgtype": "markdown", "markdown": {"content": "中" * 1366}})   # 4098 bytes
     assert not platforms.problems("wecom", {"msgtype": "markdown", "markdown": {"content": "中" * 1365}})
     assert platforms.problems("wecom", {"msgtype": "text", "text": {"content": "中" * 683}})   # 2049 bytes

@@ -27,7 +27,8 @@ def test_a_read_by_a_process_a_test_starts_is_caught():
 
 def test_beside_the_repository_is_outside_even_under_tmp():
     roots = readguard.allowed_roots("/tmp/ci.1/regwatch")
-    assert readguard.outside("/tmp/ci.1/shared/datasets/a.jsonl", "/tmp/ci.1/regwatch", roots) == "/tmp/ci.1/shared/datasets/a.jsonl"
+    shared = "/tmp/ci.1/shared/datasets/a.jsonl"
+    assert readguard.outside(shared, "/tmp/ci.1/regwatch", roots) == shared
     assert readguard.outside("/srv/ci/shared/a.jsonl", "/srv/ci/regwatch", roots) == "/srv/ci/shared/a.jsonl"
     assert readguard.outside("/tmp/ci.1/regwatch/tests/fixtures/x", "/tmp/ci.1/regwatch", roots) is None
     assert readguard.outside("/tmp/pytest-of-root/t/rw.db", "/tmp/ci.1/regwatch", roots) is None

@@ -69,7 +69,7 @@ def test_cli_search_json_and_bad_query(tmp_path, rw, store):
     key = "url" if "://" in getattr(store, "url", "") else "path"
     cfg.write_text(f'[store]\n{key} = "{getattr(store, key)}"\n', encoding="utf-8")
     r = rw("search", "征信", "--json", "-c", cfg)
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(rows) == 2 and {"url", "title", "source", "published_at", "topics", "story_id", "snippet"} <= set(rows[0])
     r = rw("search", '"oops', "-c", cfg)
     assert r.returncode == 2 and "unbalanced quote" in r.stderr and "Traceback" not in r.stderr

@@ -85,7 +85,7 @@ def test_a_hung_site_does_not_delay_another_sites_alerts_in_the_daemon(tmp_path,
         hang.release.set()
         hung.stop()
     assert p.returncode == 0 and "Traceback" not in err
-    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
     assert rows["good"]["state"] == "ok"
     assert rows["hung"]["state"] == "error"
     assert re.search(r"no answer before the crawl stopped|not fetched, regwatch was stopping", rows["hung"]["last_error"])
@@ -103,7 +103,7 @@ def test_a_timeout_is_not_retried(tmp_path, site, receiver, rw):
         hung.stop()
     assert r.returncode == 0
     assert len(hung.requests("/feed.xml")) == 1     # `timeout` is the whole wait, not half of it
-    rows = {json.loads(l)["source"]: json.loads(l) for l in rw("sources", "--json", "-c", cfg).stdout.splitlines()}
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
     assert f"{hung.url}/feed.xml" in rows["hung"]["last_error"] and "2.0 seconds" in rows["hung"]["last_error"]
 
 

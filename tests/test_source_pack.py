@@ -85,7 +85,8 @@ def test_users_can_exclude_and_override_bundled_sources(tmp_path):
     from regwatch.service.config import load_config
     p = tmp_path / "c.toml"
     p.write_text('source_packs = ["cn-finance"]\nexclude_sources = ["yicai-latest"]\n'
-                 '[[sources]]\nname = "sina-finance-roll"\nkind = "feed"\nurl = "http://127.0.0.1:9/mine.xml"\n', encoding="utf-8")
+                 '[[sources]]\nname = "sina-finance-roll"\nkind = "feed"\nurl = "http://127.0.0.1:9/mine.xml"\n',
+                 encoding="utf-8")
     cfg = load_config(p)
     names = [s.name for s in cfg.sources]
     assert "yicai-latest" not in names and names.count("sina-finance-roll") == 1

@@ -54,8 +54,8 @@ RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 DINGTALK_THROTTLE = 600.0         # DingTalk throttles a robot for ten minutes after 130101
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
-STOP_DELIVERY_WAIT = 5.0
-STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off          # on SIGTERM, due alerts get this long to go out
+STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out
+STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 
 # -- several workers on one store -------------------------------------------------------------
 WORKER_LEASE = 60.0               # a worker's lease on a source it crawls (`[worker] lease`), renewed every third of it

@@ -20,14 +20,15 @@ def article_page(a: dict, encoding: str = "utf-8") -> Page:
             f'<div class="article">{paras}</div>'
             f'<div class="sidebar"><ul><li>热点：征信修复广告满天飞</li><li>暴力催收专项整治启动</li></ul></div>'
             f'<div class="footer">版权所有 财经网</div></body></html>')
-    return Page(body.encode(encoding, "xmlcharrefreplace"), ctype="text/html" if encoding != "utf-8" else "text/html; charset=utf-8")
+    ctype = "text/html" if encoding != "utf-8" else "text/html; charset=utf-8"
+    return Page(body.encode(encoding, "xmlcharrefreplace"), ctype=ctype)
 
 
 def feed(site: Site, arts: list[dict]) -> Page:
     items = "".join(f"<item><title>{html.escape(a['title'])}</title><link>{site.url}/a/{a['id']}.html</link>"
                     f"<pubDate>{email.utils.format_datetime(a['when'])}</pubDate></item>" for a in arts)
-    return Page(f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
-                ctype="application/rss+xml", etag=True)
+    rss = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    return Page(rss.encode(), ctype="application/rss+xml", etag=True)
 
 
 def listing(site: Site, arts: list[dict]) -> Page:
@@ -64,7 +65,8 @@ def publish(site: Site, by_kind: dict[str, list[dict]]) -> None:
 
 
 def art(id_: str, title: str, text: str, minutes_ago: int = 10, **kw) -> dict:
-    return {"id": id_, "title": title, "text": text, "when": datetime.now(CST).replace(microsecond=0) - timedelta(minutes=minutes_ago), **kw}
+    when = datetime.now(CST).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    return {"id": id_, "title": title, "text": text, "when": when, **kw}
 
 
 def sources_toml(site: Site) -> str:

@@ -95,7 +95,8 @@ def discord(p: dict) -> list[str]:
 # Telegram's HTML subset (Bot API "HTML style"): these tags only, the four named entities, numeric ones.
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji",
                  "code", "pre", "blockquote"}
-_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z-]*)((?:\s+[a-z-]+(?:=\"[^\"<>]*\")?)*)\s*>|&(?:lt|gt|amp|quot|#\d+|#x[0-9A-Fa-f]+);|[<>&]")
+_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z-]*)((?:\s+[a-z-]+(?:=\"[^\"<>]*\")?)*)\s*>"
+                    r"|&(?:lt|gt|amp|quot|#\d+|#x[0-9A-Fa-f]+);|[<>&]")
 
 
 def telegram_html(text: str) -> tuple[str, list[str]]:

@@ -112,7 +112,8 @@ RATE = {"dingtalk": (200, {"errcode": 130101, "errmsg": "send too fast, exceed 2
 BROKEN = {"dingtalk": (200, {"errcode": 310000, "errmsg": "sign not match"}),
           "wecom": (200, {"errcode": 93000, "errmsg": "invalid webhook url"}),
           "feishu": (200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}),
-          "slack": (404, "channel_not_found"), "webhook": (410, ""), "discord": (404, {"code": 10015, "message": "Unknown Webhook"}),
+          "slack": (404, "channel_not_found"), "webhook": (410, ""),
+          "discord": (404, {"code": 10015, "message": "Unknown Webhook"}),
           "teams": (401, ""), "telegram": (403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was kicked"})}
 
 

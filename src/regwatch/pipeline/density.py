@@ -42,5 +42,5 @@ def densest_text(tree, min_chars: int = 15) -> str | None:
             best, best_score = text, score
     if best is None:
         return None
-    lines = [_SPACE.sub(" ", l).strip() for l in best.split("\n")]
-    return "\n".join(l for l in lines if l)
+    lines = [_SPACE.sub(" ", line).strip() for line in best.split("\n")]
+    return "\n".join(line for line in lines if line)

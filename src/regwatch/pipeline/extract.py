@@ -69,7 +69,8 @@ _META_TIME_KEYS = (
     "publish_date", "datepublished", "dc.date.issued", "dc.date", "sailthru.date", "parsely-pub-date",
     "weibo:article:create_at", "og:release_date", "releasedate", "createdate", "firstpublishedtime",
 )
-_BYLINE = re.compile(r"(?<!施行)(?<!生效)(?<!实施)(?<!截止)(?<!有效)(?<!到期)(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
+_BYLINE = re.compile(r"(?<!施行)(?<!生效)(?<!实施)(?<!截止)(?<!有效)(?<!到期)"
+                     r"(?:发布时间|发表时间|发布日期|时间|日期|来源|Published|Posted|Date)\s*[:：]?\s*")
 
 
 _NOT_CJK = re.compile(r"[^\u4e00-\u9fff]+")
@@ -234,9 +235,9 @@ def _trafilatura(tree, url: str | None):
 
 def _layout_junk(text: str) -> bool:
     """Text that is mostly a layout table's cells (`|`-separated)."""
-    lines = [l for l in text.split("\n") if l.strip()]
-    cells = sum(len(l) for l in lines if "|" in l)
-    return cells > 0.3 * max(1, sum(len(l) for l in lines))
+    lines = [line for line in text.split("\n") if line.strip()]
+    cells = sum(len(line) for line in lines if "|" in line)
+    return cells > 0.3 * max(1, sum(len(line) for line in lines))
 
 
 def _main_text(tree, doc) -> str:

@@ -68,7 +68,8 @@ def normalize(text: str) -> str:
 
 _BOILERPLATE = re.compile(
     # within one line and unambiguous (`^\s*[(]?\s*` spans blank lines: cubic on a page of them)
-    r"^[ \t\u3000]*(?:[(（\[【][ \t\u3000]*)?(本文)?(转载|转自|来源|来自|责任编辑|责编|编辑|校对|审核|原标题|声明|免责声明|文章来源)"
+    r"^[ \t\u3000]*(?:[(（\[【][ \t\u3000]*)?(本文)?"
+    r"(转载|转自|来源|来自|责任编辑|责编|编辑|校对|审核|原标题|声明|免责声明|文章来源)"
     r"[^\n]{0,60}$",
     re.M,
 )

@@ -61,7 +61,8 @@ def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int 
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#64748b">{v}</text>')
     step = max(1, len(days) // 8)
     for i in range(0, len(days), step):
-        out.append(f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#64748b">{days[i][5:]}</text>')
+        out.append(f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#64748b">'
+                   f'{days[i][5:]}</text>')
     for k, topic in enumerate(topics):
         color = PALETTE[k % len(PALETTE)]
         pts = " ".join(f"{x(i):.1f},{y(counts.get((day, topic), 0)):.1f}" for i, day in enumerate(days))
@@ -70,9 +71,15 @@ def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int 
                    f'<text x="{width - right + 30}" y="{top_pad + 18 * k + 10}" font-size="12">'
                    f'<title>{html.escape(topic)}</title>{html.escape(names.get(topic, topic))}</text>')
     if not topics:
-        out.append(f'<text x="{left + pw / 2}" y="{top_pad + ph / 2}" text-anchor="middle" fill="#64748b">no tagged articles in this period</text>')
+        out.append(f'<text x="{left + pw / 2}" y="{top_pad + ph / 2}" text-anchor="middle" fill="#64748b">'
+                   'no tagged articles in this period</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _head(*columns: str) -> str:
+    """A table's header row (the columns are regwatch's own text, escaped already)."""
+    return "<tr>" + "".join(f"<th>{c}</th>" for c in columns) + "</tr>"
 
 
 def _link(url: str | None, text: str) -> str:
@@ -114,6 +121,10 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
         f"<tr><td>{e(r['channel'])}</td><td class=n>{r['matches'] or 0}</td><td class=n>{r['alerts_sent'] or 0}</td>"
         f"<td class=n>{r['digests'] or 0}</td><td class=n>{r['failed'] or 0}</td><td class=n>{r['health'] or 0}</td></tr>"
         for r in data["channels"]) or '<tr><td colspan="6">no messages</td></tr>'
+    stories_head = _head("copies", "title", "topics", "outlets", f"first seen ({label})")
+    subs_head = _head("subscription", "stories matched", "alerts sent", "of them in digests", "failed", "waiting")
+    chans_head = _head("channel", "matches", "alerts sent", "digests sent", "messages failed", "health notices")
+    health_head = _head("source", "state", f"last success ({label})", "last error")
     t = data["totals"]
     return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>regwatch report</title>
 <style>body{{font:14px/1.5 -apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px;color:#0f172a}}
@@ -126,8 +137,8 @@ td.t,th{{white-space:nowrap}}td.n{{text-align:right}}.note{{color:#64748b}}
 <div class="kpi"><b>{t['articles']}</b>articles</div><div class="kpi"><b>{t['stories']}</b>stories</div>
 <div class="kpi"><b>{t['alerts_sent']}</b>alerts sent</div><div class="kpi"><b>{t['health']}</b>health notices</div>
 <h2>Topic volume per day</h2>{svg_chart(data['per_day'], since.astimezone(zone), now.astimezone(zone), names=names)}
-<h2>Largest stories</h2><table><tr><th>copies</th><th>title</th><th>topics</th><th>outlets</th><th>first seen ({label})</th></tr>{stories}</table>
-<h2>Alerts per subscription</h2><table><tr><th>subscription</th><th>stories matched</th><th>alerts sent</th><th>of them in digests</th><th>failed</th><th>waiting</th></tr>{subs}</table>
-<h2>Alerts per channel</h2><table><tr><th>channel</th><th>matches</th><th>alerts sent</th><th>digests sent</th><th>messages failed</th><th>health notices</th></tr>{chans}</table>
-<h2>Source health</h2><table><tr><th>source</th><th>state</th><th>last success ({label})</th><th>last error</th></tr>{health}</table>
+<h2>Largest stories</h2><table>{stories_head}{stories}</table>
+<h2>Alerts per subscription</h2><table>{subs_head}{subs}</table>
+<h2>Alerts per channel</h2><table>{chans_head}{chans}</table>
+<h2>Source health</h2><table>{health_head}{health}</table>
 </body></html>"""

@@ -60,7 +60,8 @@ _CLAUSE_END = re.compile(r"[，,、：:]+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
-_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯|记者.{0,8}(获悉|了解到|注意到)"
+_DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
+                       r"|记者.{0,8}(获悉|了解到|注意到)"
                        r"|\d{1,2}月\d{1,2}日|\d{1,2}日"
                        r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
 # words editors swap for one another (日前 → 近日): not names

@@ -558,8 +558,8 @@ def with_source_packs(cfg: Config) -> Config:
                     extra.append(s)
     unknown = [n for n in cfg.exclude_sources if n not in own | bundled]
     if unknown:
-        raise ConfigError(f"exclude_sources: {', '.join(map(repr, unknown))} is not a source of "
-                          f"{'the source packs ' + ', '.join(cfg.source_packs) if cfg.source_packs else 'this config (no source_packs)'}"
+        where = "the source packs " + ", ".join(cfg.source_packs) if cfg.source_packs else "this config (no source_packs)"
+        raise ConfigError(f"exclude_sources: {', '.join(map(repr, unknown))} is not a source of {where}"
                           " nor of [[sources]] (see `regwatch sources --pack`)")
     cfg.sources = [s for s in cfg.sources if s.name not in cfg.exclude_sources] + extra
     return cfg

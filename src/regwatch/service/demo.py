@@ -24,7 +24,7 @@ DATA = Path(__file__).parent / "demo" / "articles.jsonl"
 
 
 def load_articles() -> list[dict]:
-    items = [json.loads(l) for l in DATA.read_text(encoding="utf-8").splitlines() if l.strip()]
+    items = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     now = datetime.now(CST).replace(microsecond=0)
     for n, a in enumerate(items):
         a["when"] = now - timedelta(minutes=10 + 7 * n)
