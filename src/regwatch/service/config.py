@@ -37,14 +37,15 @@ class ConfigError(Exception):
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
-def _between(low: float, high: float):
-    """A duration from `low` to `high` seconds, said in the user's units when it is not."""
+def _between(low: float, high: float) -> AfterValidator:
+    """A duration from `low` to `high` seconds, said in the user's units when it is not
+    (`Annotated[Duration, _between(low, high)]`)."""
     def check(v: float) -> float:
         if not low <= v <= high:
             raise ValueError(f"{format_duration(v)} is out of range: write from {format_duration(low)} "
                              f"to {format_duration(high)}")
         return v
-    return Annotated[float, BeforeValidator(parse_duration), AfterValidator(check)]
+    return AfterValidator(check)
 
 
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]i?b?|b)?\s*", re.I)
@@ -65,12 +66,16 @@ def parse_size(value: Any) -> int:
     return n
 
 
-def _size_between(low: int, high: int):
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _size_between(low: int, high: int) -> AfterValidator:
+    """A size from `low` to `high` bytes (`Annotated[Size, _size_between(low, high)]`)."""
     def check(v: int) -> int:
         if not low <= v <= high:
             raise ValueError(f"{v} bytes is out of range: write from {_human(low)} to {_human(high)}")
         return v
-    return Annotated[int, BeforeValidator(parse_size), AfterValidator(check)]
+    return AfterValidator(check)
 
 
 def _human(n: int) -> str:
@@ -161,7 +166,8 @@ def _masked(url: str) -> str:
 class WorkerConfig(_Model):
     # which sources this process crawls: those with one of these tags; [] = those without tags
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []
-    lease: _between(2, 86400) = 60      # a dead worker's sources are taken over after this (renewed every third)
+    # a dead worker's sources are taken over after this (renewed every third)
+    lease: Annotated[Duration, _between(2, 86400)] = 60
 
     def takes(self, source: SourceConfig) -> bool:
         """Whether this worker crawls the source: a source's tags pin it to workers with one of them."""
@@ -174,13 +180,13 @@ class CrawlConfig(_Model):
     user_agent: str = USER_AGENT
     obey_robots: bool = True
     max_article_age: Duration = 3 * 86400
-    timeout: _between(1, 600) = 30
-    max_size: _size_between(1024, 1024**3) = 10 * 1024 * 1024
+    timeout: Annotated[Duration, _between(1, 600)] = 30
+    max_size: Annotated[Size, _size_between(1024, 1024**3)] = 10 * 1024 * 1024
     concurrency: int = Field(16, ge=1, le=1000)
     per_domain: int = Field(2, ge=1, le=100)
-    delay: _between(0, 3600) = 0.25
-    extract_timeout: _between(1, 600) = 30          # one page's (or PDF's, or big list's) extraction
-    extract_memory: _size_between(256 * 1024**2, 64 * 1024**3) = 1024**3   # one extraction worker's memory
+    delay: Annotated[Duration, _between(0, 3600)] = 0.25
+    extract_timeout: Annotated[Duration, _between(1, 600)] = 30          # one page's (or PDF's, or big list's) extraction
+    extract_memory: Annotated[Size, _size_between(256 * 1024**2, 64 * 1024**3)] = 1024**3   # one extraction worker's memory
     workers: int = Field(default_factory=cores, ge=1, le=256)   # extraction processes (default: the cores regwatch may use)
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int | None = Field(None, ge=1)   # None: every new entry, each run
@@ -196,11 +202,11 @@ class SourceConfig(_WithSecrets):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["feed", "sitemap", "listing", "json"]
     url: Annotated[str, AfterValidator(check_url)]
-    every: _between(1, 366 * 86400) = 600
+    every: Annotated[Duration, _between(1, 366 * 86400)] = 600
     cron: str | None = None
     tz: str | None = None
     lang: str | None = None
-    expect_every: _between(1, 10 * 366 * 86400) | None = None
+    expect_every: Annotated[Duration, _between(1, 10 * 366 * 86400)] | None = None
     enabled: bool = True
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []   # pins it to workers with one of them
     links: str | None = None
@@ -215,7 +221,7 @@ class SourceConfig(_WithSecrets):
     headers: dict[str, str] = {}
     form: dict[str, str] = {}
     encoding: str | None = None
-    max_size: _size_between(1024, 1024**3) | None = None
+    max_size: Annotated[Size, _size_between(1024, 1024**3)] | None = None
     extract: ExtractOverride = ExtractOverride()
     note: str | None = None
     @field_validator("tz")
@@ -318,7 +324,7 @@ class SubscriptionConfig(_Model):
 
 
 class AlertsConfig(_Model):
-    once_wait: _between(0, 86400) = 60
+    once_wait: Annotated[Duration, _between(0, 86400)] = 60
     failing_after: int = Field(3, ge=1, le=1000)
     health_channels: list[str] = []
     lead_chars: int = Field(160, ge=0, le=4000)
@@ -330,7 +336,8 @@ class DisplayConfig(_Model):
 
 
 class StoriesConfig(_Model):
-    window: _between(0, 10 * 366 * 86400) = 7 * 86400    # copies are joined to stories first seen within this period
+    # copies are joined to stories first seen within this period
+    window: Annotated[Duration, _between(0, 10 * 366 * 86400)] = 7 * 86400
 
 
 class MetricsConfig(_Model):
