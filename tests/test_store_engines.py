@@ -31,6 +31,13 @@ def article(store, url, title="征信修复骗局频发", body="不法中介宣�
                                               published_at=kw.pop("published_at", None), **kw))
 
 
+def test_every_engine_implements_the_whole_interface():
+    from regwatch.pipeline.store.postgres import PostgresStore
+    from regwatch.pipeline.store.sqlite import SQLiteStore
+
+    assert SQLiteStore.__abstractmethods__ == frozenset() == PostgresStore.__abstractmethods__
+
+
 def test_articles_topics_and_labels(store):
     a = article(store, "http://x/1", outlet="财经网", attachment_text="附件：征信管理办法")
     b = article(store, "http://x/2", title="Rate cap", body="A 20% cap on consumer loans.", source="other")
@@ -47,6 +54,7 @@ def test_articles_topics_and_labels(store):
     assert [(t["topic"], t["score"]) for t in store.topics_of(a)] == [("credit_repair", 9.123), ("enforcement", 3.0)]
     assert store.topics_of(a)[0]["evidence"] == [{"term": "征信", "where": "title"}]
     assert store.topics_by_article([a, b]) == {a: ["credit_repair", "enforcement"], b: []}
+    assert sorted(topic for _, topic in store.topic_times("2000")) == ["credit_repair", "enforcement"]
     assert store.count_articles() == 2 and store.count_articles(source="other") == 1
     assert [r["url"] for r in store.stored_articles()] == ["http://x/1", "http://x/2"]
     assert [(r["url"], r["topics"], r["story_size"]) for r in store.export_articles()] == \
@@ -104,7 +112,7 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert store.source_state("feed")["state"] == SourceState.NEW
     store.update_source_state("feed", state=SourceState.OK, baselined_at="2026-01-01T00:00:00+00:00",
                               url="http://x/feed.xml")
-    assert store.baselined_on_url("http://x/feed.xml") == ["feed"]
+    assert store.baselined_on_url("http://x/feed.xml") == ["feed"] and store.known_sources() == ["feed"]
     run = store.record_run(source="feed", started_at="2026-01-01T00:00:00+00:00", state="ok", found=3, new=1,
                            statuses={"200": 4}, worker="w1")
     store.record_run(source="feed", started_at="2026-01-01T00:10:00+00:00", state="ok")

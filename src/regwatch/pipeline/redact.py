@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import overload
 
 MASK = "***"
 # bounded name prefixes: no pattern here is superlinear on a long run of letters
@@ -18,6 +19,12 @@ _QUERY = re.compile(r"((?<![\w-])[\w-]{0,24}?(?:token|key|sig|sign|signature|sec
 _USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
 _TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
 _HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
+
+
+@overload
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str: ...
+@overload
+def redact(text: None, secrets: Iterable[str | None] = ()) -> None: ...
 
 
 def redact(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:

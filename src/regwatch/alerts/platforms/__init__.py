@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...pipeline.redact import redact
 from .apprise import Apprise
-from .base import SENT, Outcome, Platform, redact
+from .base import SENT, Channel, Outcome, Platform
 from .console import Console
 from .dingtalk import DingTalk
 from .discord import Discord
@@ -20,9 +19,9 @@ PLATFORMS: dict[str, type[Platform]] = {p.type: p for p in (
     DingTalk, WeCom, Feishu, Slack, Discord, Teams, Telegram, Webhook, Console, Apprise)}
 
 
-def platform_for(channel: Any) -> Platform:
+def platform_for(channel: Channel) -> Platform:
     """The platform object of a configured channel."""
     return PLATFORMS[channel.type](channel)
 
 
-__all__ = ["PLATFORMS", "SENT", "Outcome", "Platform", "platform_for", "redact"]
+__all__ = ["PLATFORMS", "SENT", "Channel", "Outcome", "Platform", "platform_for", "redact"]

@@ -27,7 +27,7 @@ class Apprise(Platform):
         except ImportError:
             return Outcome("broken", "apprise is not installed: pip install 'regwatch[apprise]'")
         ap = apprise.Apprise()
-        if not ap.add(self.channel.url):
+        if not ap.add(self.channel.url or ""):
             return Outcome("broken", "not a URL Apprise understands (see its documentation for the service)")
         # Apprise's senders block (requests): off the event loop
         ok = await asyncio.to_thread(ap.notify, body=payload["body"], title=payload["title"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -19,6 +19,26 @@ import httpx
 from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT
 from ...pipeline.redact import redact
 from ..message import Item, Message
+
+
+class Channel(Protocol):
+    """What a platform reads of a configured channel (`service.config.ChannelConfig`; alerts never import
+    the service layer)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def secret(self) -> str | None: ...
+    @property
+    def chat_id(self) -> str | None: ...
+    @property
+    def keyword(self) -> str | None: ...
+    @property
+    def per_minute(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +145,7 @@ class Platform:
     needs_url: ClassVar[bool] = True
     http: ClassVar[bool] = True               # sent by regwatch's HTTP client
 
-    def __init__(self, channel: Any):
+    def __init__(self, channel: Channel):
         self.channel = channel
         self.name: str = channel.name
         self.keyword: str | None = channel.keyword
@@ -197,6 +217,8 @@ class Platform:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", **extra}
         headers.update(self.body_headers(body, key, now))
+        if self.channel.url is None:       # (the config refuses a channel of this platform without one)
+            raise ValueError(f"channel {self.name} has no url")
         return Request(with_query(self.channel.url, params), body, headers)
 
     def body_headers(self, body: bytes, key: str, now: float) -> dict[str, str]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform
+from .base import SENT, Channel, Outcome, Platform
 
 
 class Console(Platform):
@@ -17,9 +18,9 @@ class Console(Platform):
     needs_url = False
     http = False
 
-    def __init__(self, channel: Any):
+    def __init__(self, channel: Channel):
         super().__init__(channel)
-        self.echo = lambda s: print(s, flush=True)
+        self.echo: Callable[[str], None] = lambda s: print(s, flush=True)
 
     def render(self, m: Message) -> dict[str, Any]:
         return {"text": m.plain()}
@@ -28,7 +29,7 @@ class Console(Platform):
         try:
             self.echo(payload["text"] + "\n")
         except BrokenPipeError:
-            sys.stdout = None  # type: ignore[assignment]   # the reader went away (| head): nothing more to print
+            sys.stdout = None    # the reader went away (| head): nothing more to print
         return SENT
 
     def classify(self, resp: httpx.Response) -> Outcome:

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -21,6 +21,9 @@ from ....defaults import PG_CONNECT_TIMEOUT, PG_POOL_SIZE
 from ...redact import redact
 from ..base import Row, StoreError
 from . import migrations
+
+if TYPE_CHECKING:     # (not in every psycopg this package allows: annotations only)
+    from psycopg.abc import QueryNoTemplate as Query
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -102,33 +105,33 @@ class PostgresConnection:
 
     # -- SQL helpers: for this package's modules, and for tests ---------------------------------
 
-    def q(self, sql: str, params: Params = ()) -> list[Row]:
+    def q(self, sql: Query, params: Params = ()) -> list[Row]:
         with self._conn() as conn:
             cur = conn.execute(sql, params or None)
             cols = [c.name for c in cur.description or ()]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
-    def one(self, sql: str, params: Params = ()) -> Any:
+    def one(self, sql: Query, params: Params = ()) -> Any:
         with self._conn() as conn:
             row = conn.execute(sql, params or None).fetchone()
             return row[0] if row else None
 
-    def all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    def all(self, sql: Query, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
             return conn.execute(sql, params or None).fetchall()
 
-    def x(self, sql: str, params: Params = ()) -> int:
+    def x(self, sql: Query, params: Params = ()) -> int:
         """Run a statement; the rows it changed."""
         with self._conn() as conn:
             return conn.execute(sql, params or None).rowcount
 
-    def many(self, sql: str, seq: Sequence[Params]) -> None:
+    def many(self, sql: Query, seq: Sequence[Params]) -> None:
         if not seq:
             return
         with self._conn() as conn, conn.cursor() as cur:
             cur.executemany(sql, seq)
 
-    def rows(self, sql: str, params: Params = ()) -> Iterator[Row]:
+    def rows(self, sql: Query, params: Params = ()) -> Iterator[Row]:
         """Like q(), a row at a time (an export of the whole store)."""
         with self._conn() as conn, conn.cursor() as cur:
             cols: list[str] | None = None
