@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -90,7 +91,7 @@ def _link(url: str | None, text: str) -> str:
     return e(text)
 
 
-def render(store: Store, since: datetime, now: datetime | None = None, secrets: list[str] = (),
+def render(store: Store, since: datetime, now: datetime | None = None, secrets: Sequence[str | None] = (),
            tz: str = DISPLAY_TZ, topic_names: dict[str, str] | None = None) -> str:
     now = now or datetime.now(UTC)
     zone = ZoneInfo(tz)

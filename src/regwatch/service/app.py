@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
@@ -22,12 +23,15 @@ from ..crawler.report import SourceReport
 from ..crawler.run import Crawl, CrawlContext, Extractor
 from ..defaults import DUE_SLACK, DUE_SLACK_MAX, STOP_DELIVERY_WAIT, STOP_GRACE
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, Store
+from ..pipeline.store import SourceState, open_store
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
 from .output import plural
 from .topics import load_classifier
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger("regwatch")
 
@@ -124,7 +128,7 @@ class App:
         cfg.require_channel_secrets()      # this sends: every channel's ${VAR} must be set
         self.cfg = cfg
         self.classifier = load_classifier(cfg)
-        self.store = Store(cfg.store.location)
+        self.store = open_store(cfg.store.location)
         self.worker = worker_id()
         self.started = utcnow()
         self.claimed_at: dict[str, str] = {}   # source → when this worker last leased it
@@ -137,7 +141,7 @@ class App:
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
         self.dispatcher.worker = self.worker
         self.stopping = False
-        self.metrics = None
+        self.metrics: Metrics | None = None
 
     def close(self) -> None:
         self.extractor.close()

@@ -13,7 +13,7 @@ No module outside this package runs SQL or imports `sqlite3` or `psycopg`.
 
 from __future__ import annotations
 
-from .base import COPY_TABLES, ArticleRecord, Row, Store, StoreError, engine_for
+from .base import COPY_TABLES, ArticleRecord, Row, Store, StoreError, engine_for, open_store
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
            AlertKind,
@@ -25,4 +25,4 @@ from .statuses import (
 )
 
 __all__ = ["COPY_TABLES", "MIGRATIONS", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState", "MessageStatus", "Row",
-           "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for"]
+           "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "open_store"]

@@ -102,6 +102,11 @@ def engine_for(location: str | Path) -> type[Store]:
     return SQLiteStore
 
 
+def open_store(location: str | Path) -> Store:
+    """`Store(location)` spelled so a type checker sees the engine's (concrete) class being made."""
+    return engine_for(location)(location)
+
+
 class Store(ABC):
     """The regwatch store. `Store(location)` opens (and creates or upgrades) the store there."""
 

@@ -19,7 +19,7 @@ import click
 
 from ...pipeline.classify import Classifier, PackError, Topic, load_topics
 from ...pipeline.searchtext import QueryError
-from ...pipeline.store import Store, StoreError
+from ...pipeline.store import Store, StoreError, open_store
 from ...pipeline.timeutil import iso
 from ..config import Config, ConfigError, check_topics, load_config
 from ..output import Clock
@@ -117,7 +117,7 @@ class Setup:
             where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
             run = "regwatch run --once" + (f" -c {self.config_path}" if self.config_path else "")
             raise UserError(f"no store at {path}{where} yet: `{run}` makes it")
-        return Store(self.cfg.store.location)
+        return open_store(self.cfg.store.location)
 
     def has_store(self) -> bool:
         """Whether the store exists (a PostgreSQL store is the server's: taken as there)."""

@@ -16,7 +16,7 @@ from .common import Setup, config_option, user_errors
 def migrate(target: str, config_path: str | None) -> None:
     """Copy the config's store into a new one: articles, stories, topics, the outbox, source health,
     labels, list caches, skipped URLs, story keys. Stop regwatch first; the source is left as it is."""
-    from ...pipeline.store import Store, StoreError
+    from ...pipeline.store import StoreError, open_store
     from ...pipeline.store.copy import copy_store
     from ...pipeline.store.postgres.connection import shown
     from ...pipeline.stories import StoryIndex
@@ -27,7 +27,7 @@ def migrate(target: str, config_path: str | None) -> None:
         raise StoreError("--to names the config's own store: give a new one")
     source = setup.store
     StoryIndex(source, cfg.stories.window / 86400)     # a store from before story_keys is re-indexed first
-    counts = copy_store(source, Store(target), lambda table, n: click.echo(f"{table:15} {n:>9} rows", err=True))
+    counts = copy_store(source, open_store(target), lambda table, n: click.echo(f"{table:15} {n:>9} rows", err=True))
     key = "url" if "://" in target else "path"
     click.echo(f"copied {counts['articles']} articles, {counts['alerts']} alerts and {sum(counts.values())} rows in "
                f"all into {shown(target)}; point regwatch at it: [store] {key} = \"{shown(target)}\"")

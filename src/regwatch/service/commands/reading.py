@@ -17,7 +17,7 @@ from ...pipeline.queries import search as do_search
 from ...pipeline.redact import redact
 from ..durations import format_duration
 from ..output import STATUS_STYLE, Table, echo, json_line, note, safe
-from .common import Setup, config_option, json_option, limit_option, since_option, user_errors
+from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
 
 CSV_BOM = "\ufeff"     # Excel reads a CSV as UTF-8 (Chinese intact) only when it starts with one
 
@@ -78,7 +78,7 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     setup.check_topic(topic)
     clock = setup.clock
     out = click.get_text_stream("stdout")
-    writer = None
+    writer: csv.DictWriter[str] | None = None
     for r in export_rows(setup.store, setup.since(since), topic):
         if not body:
             r.pop("body")
@@ -114,7 +114,10 @@ def report(since: str, out_path: str, config_path: str | None) -> None:
     from ...pipeline.report import render
 
     setup = Setup(config_path)
-    page = render(setup.store, setup.since(since), secrets=setup.cfg.secrets, tz=setup.cfg.display.tz,
+    start = setup.since(since)
+    if start is None:
+        raise UserError("--since: give a duration back from now (7d) or a date (2026-12-01)")
+    page = render(setup.store, start, secrets=setup.cfg.secrets, tz=setup.cfg.display.tz,
                   topic_names=setup.topic_names)
     Path(out_path).write_text(page, encoding="utf-8")
     echo(f"wrote {out_path}")
@@ -138,6 +141,7 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         note(f"no sources configured{where}: add source_packs = [\"cn-finance\"] or [[sources]] "
              "(`regwatch sources --pack` lists the bundled ones)")
         return
+    rows: list[dict[str, Any]]
     if not setup.has_store():
         note(f"no store at {cfg.store.path} yet: every source below has never run")
         rows = [{"source": n, "state": "never run", "baselined": False, "baselined_at": None, "last_run": None,
