@@ -77,6 +77,7 @@ class Extractor:
                 raise WorkerLost("was not finished: regwatch was stopping")
             self.warm()
             starting = self._starting
+            assert starting is not None         # (warm() has just started the pool: there are workers)
             try:
                 pool = await asyncio.shield(asyncio.wrap_future(starting))
             except BrokenProcessPool:

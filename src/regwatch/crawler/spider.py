@@ -89,7 +89,7 @@ class SourcesSpider(scrapy.Spider):
     # -- outcomes --------------------------------------------------------------------------
 
     def failed(self, failure: Failure) -> None:
-        request = failure.request
+        request = failure.request  # type: ignore[attr-defined]   # (Scrapy sets it on an errback's failure)
         source = request.meta.get("source")
         if not source:
             return
@@ -162,8 +162,8 @@ class SourcesSpider(scrapy.Spider):
             return
         try:
             entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
-        except ListError as e:
-            report.error(f"list page {response.url}: {e}")
+        except ListError as err:
+            report.error(f"list page {response.url}: {err}")
             return
         report.list_ok = True
         report.lists_read += 1
@@ -229,7 +229,7 @@ class SourcesSpider(scrapy.Spider):
 
     def attachment_failed(self, failure: Failure):
         """An attachment that cannot be had never costs the article: it goes on without it."""
-        yield failure.request.meta["item"]
+        yield failure.request.meta["item"]  # type: ignore[attr-defined]   # (as in failed())
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}

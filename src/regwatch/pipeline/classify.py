@@ -246,7 +246,9 @@ class Classifier:
         if sig.kind == "terms":
             return found.best.get((ti, si))
         if sig.kind == "regex":
-            spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [sig.regex.search(text)] if m]
+            rx = sig.regex
+            assert rx is not None                # (a regex signal is compiled with its pack)
+            spots = [(name, m.start(), m.end()) for name, text in fields.items() for m in [rx.search(text)] if m]
         else:
             lists = found.near.get((ti, si))
             if lists is None:

@@ -48,9 +48,9 @@ def declared_encodings(body: bytes, content_type: str | None = None) -> list[str
             found.append(enc)
     head = body[:4096]
     for rx in (_XML, _WRAPPER, _META):
-        m = rx.search(head)
-        if m:
-            found.append(m.group(1).decode("ascii", "ignore"))
+        declared = rx.search(head)
+        if declared:
+            found.append(declared.group(1).decode("ascii", "ignore"))
     out: list[str] = []
     for enc in found:
         c = canonical(enc)

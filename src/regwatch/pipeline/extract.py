@@ -11,12 +11,13 @@ import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import lxml.html
 import trafilatura
 from htmldate import find_date
 from lxml import etree
-from trafilatura.settings import Extractor, use_config
+from trafilatura.settings import Document, Extractor, use_config
 
 from ..defaults import ERROR_CHARS
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
@@ -59,7 +60,7 @@ _LOW_FLOOR = use_config()
 _LOW_FLOOR.set("DEFAULT", "MIN_EXTRACTED_SIZE", "40")
 _LOW_FLOOR.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
 # no metadata pass: regwatch reads title, time and outlet itself (it doubles trafilatura's cost)
-_KW = dict(output_format="python", with_metadata=False, comments=False, tables=True, dedup=False)
+_KW: dict[str, Any] = dict(output_format="python", with_metadata=False, comments=False, tables=True, dedup=False)
 _OPTIONS = Extractor(**_KW)
 _LOW_FLOOR_OPTIONS = Extractor(config=_LOW_FLOOR, **_KW)
 
@@ -220,9 +221,10 @@ def _options(template: Extractor, url: str | None) -> Extractor:
 
 def _trafilatura(tree, url: str | None):
     # trafilatura works on a copy of a tree it is given (regwatch reads the page after it)
-    doc = trafilatura.bare_extraction(tree, options=_options(_OPTIONS, url))
+    # (a Document: a dict only with as_dict=True)
+    doc = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_OPTIONS, url)))
     if doc is not None and len(doc.text or "") < _SHORT:
-        short = trafilatura.bare_extraction(tree, options=_options(_LOW_FLOOR_OPTIONS, url))
+        short = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_LOW_FLOOR_OPTIONS, url)))
         if short is not None and short.text and len(short.text) < len(doc.text or ""):
             doc.text = short.text
         # a sentence or two: trafilatura returns the whole page; the densest block is the article

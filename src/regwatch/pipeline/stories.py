@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter, OrderedDict, deque
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -86,7 +87,9 @@ def winnow(hashes: list[int], w: int = WINNOW) -> list[int]:
     texts sharing a run of w hashes share that run's key."""
     if len(hashes) <= w:
         return [min(hashes)] if hashes else []
-    out, window, last = [], deque(), -1
+    out: list[int] = []
+    window: deque[int] = deque()
+    last = -1
     for i, h in enumerate(hashes):
         while window and hashes[window[-1]] >= h:
             window.pop()
@@ -149,7 +152,7 @@ def _title_key(clean: str) -> int | None:
     return zlib.crc32(_TITLE_SALT + clean.encode()) if len(clean) >= RETOLD_TITLE else None
 
 
-def containment(a: set[int], b: set[int]) -> float:
+def containment(a: AbstractSet[int], b: AbstractSet[int]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
@@ -256,7 +259,7 @@ def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
             out[-1][1], out[-1][3] = i2, j2
         else:
             out.append([i1, i2, j1, j2])
-    return [tuple(e) for e in out]
+    return [(i1, i2, j1, j2) for i1, i2, j1, j2 in out]
 
 
 def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
@@ -368,7 +371,7 @@ class StoryIndex:
             if not self.store.legacy_story_sketches():
                 return                                  # another process did it
             since = iso(utcnow() - self.window)
-            rows = []
+            rows: list[tuple[int, int, int, int]] = []
             for aid, title, body, fetched_at, sid in list(self.store.articles_for_story_index(since)):
                 seen = int(datetime.fromisoformat(fetched_at).timestamp())
                 rows.extend((k, seen, aid, sid) for k in self.keys(title, body))

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 
 def run(main: Callable[[], Awaitable[Any]]) -> Any:
     from scrapy.utils.reactor import install_reactor
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+
+    reactor = cast(AsyncioSelectorReactor, installed)
 
     result: dict[str, Any] = {}
 

@@ -64,13 +64,14 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
         link = value(item, source.link) if source.link else None
         detail = value(item, source.detail) if source.detail else None
         link, detail = web_url(url, link), web_url(url, detail)
-        if not (link or detail):
+        entry_url = link or detail
+        if not entry_url:
             continue
         title = value(item, source.title) if source.title else None
         when = value(item, source.date) if source.date else None
         body_html = value(item, source.body) if source.body and not source.detail else None
         attach = value(item, source.attachment) if source.attachment else None
-        out.append(Entry(url=link or detail, title=str(title) if title else None,
+        out.append(Entry(url=entry_url, title=str(title) if title else None,
                          published_at=parse_any_date(when, source.timezone()),
                          detail_url=detail,
                          body_html=str(body_html) if body_html else None,

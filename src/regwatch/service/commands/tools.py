@@ -136,8 +136,8 @@ def classify(path: str, as_json: bool, explain: bool, config_path: str | None) -
                 print_explain(item.get("id"), title, rows, setup.topic_names)
             continue
         tags = clf.classify(title, text)
-        out = {"id": item.get("id"), "topics": [{"id": t.topic, "score": round(t.score, 2), "evidence": t.evidence}
-                                                for t in tags]}
+        topics = [{"id": t.topic, "score": round(t.score, 2), "evidence": t.evidence} for t in tags]
+        out: dict[str, Any] = {"id": item.get("id"), "topics": topics}
         if as_json or item.get("id") is not None:
             json_line(out)
         else:
