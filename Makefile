@@ -1,10 +1,10 @@
-# regwatch — `make install`, `make run`, `make test`, `make demo`, `make bench`
+# regwatch — `make install`, `make run`, `make test` (lint, then the tests), `make demo`, `make bench`
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: install dev run demo test test-lowest model bench browse report lock clean
+.PHONY: install dev run demo lint test test-lowest model bench browse report lock clean
 
 # The runtime set (requirements.lock): what `make install`, `make run` and deploy/Dockerfile install.
 $(VENV)/.runtime: pyproject.toml requirements.lock
@@ -29,7 +29,12 @@ run: install
 demo: install
 	$(BIN)/regwatch demo
 
-test: dev
+# ruff (pyproject's [tool.ruff]) on the code, tests and benchmarks; mypy (pyproject's [tool.mypy]) on the package.
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 # The learned stage shipped with the bundled pack, trained on the dev split of eval/ (never on the test split).
