@@ -62,6 +62,8 @@ def test_articles_topics_and_labels(store):
     assert [r["url"] for r in store.export_articles(topic="enforcement")] == ["http://x/1"]
     # the attachment's text is searched too
     assert [r["url"] for r in store.search("管理办法")] == ["http://x/1"]
+    assert set(store.search("管理办法")[0]) == {"id", "url", "title", "source", "outlet", "published_at", "fetched_at",
+                                              "story_id", "story_size", "body"}          # the interface's columns
 
     store.set_label(a, "credit_repair", True)
     store.set_label(a, "enforcement", True)
