@@ -299,7 +299,7 @@ def _signal(raw: dict[str, Any], where: str) -> Signal:
     label = str(raw.get("label", ""))
     if "regex" in raw:
         try:
-            rx = re.compile(normalize(raw["regex"]) if raw.get("normalize", True) else raw["regex"])
+            rx = re.compile(normalize(raw["regex"]))   # normalized as the text it runs on (NFKC, Simplified, lower case)
         except re.error as e:
             raise PackError(f"{where}: bad regex {raw['regex']!r}: {e}") from None
         return Signal("regex", weight, regex=rx, label=label)
