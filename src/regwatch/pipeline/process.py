@@ -120,7 +120,10 @@ class Processor:
                 out: list[Processed | None | Exception] = []
                 for item in items:
                     try:
-                        ready = self._prepare(item)
+                        # a savepoint: a read the server failed (PostgreSQL aborts the transaction on any
+                        # error, and its commit would then undo the whole batch) leaves the batch usable
+                        with self.store.tx():
+                            ready = self._prepare(item)
                     except Exception as e:  # (a bug, hostile text) before anything was written: it alone
                         out.append(e)
                         continue
