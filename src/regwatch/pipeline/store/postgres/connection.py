@@ -52,6 +52,15 @@ def _password_parts(url: str) -> list[str]:
     return out
 
 
+def has_store(url: str) -> bool:
+    """Whether the database holds a regwatch store (its migrations' table), without making one."""
+    try:
+        with psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT) as conn:
+            return bool(conn.execute("SELECT to_regclass('regwatch_migrations') IS NOT NULL").fetchone()[0])  # type: ignore[index]
+    except psycopg.Error as e:
+        raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
+
+
 class PostgresConnection:
     """Open with `Store("postgresql://user@host/db")`; the password from the URL, `PGPASSWORD` or ~/.pgpass."""
 
