@@ -95,9 +95,11 @@ class Incoming:
 def _without_nul(item: Incoming) -> Incoming:
     """The article without NUL characters (a PDF's text can carry them; PostgreSQL's text cannot, and an
     article refused there would be left out at every run), stored alike on both engines."""
-    texts = {"title": item.title, "body": item.body, "attachment_text": item.attachment_text, "outlet": item.outlet}
-    clean = {k: v.replace("\x00", "") for k, v in texts.items() if v and "\x00" in v}
-    return replace(item, **clean, reading=None) if clean else item
+    texts = (item.title, item.body, item.attachment_text, item.outlet or "")
+    if not any("\x00" in t for t in texts):
+        return item
+    title, body, attachment_text, outlet = (t.replace("\x00", "") for t in texts)
+    return replace(item, title=title, body=body, attachment_text=attachment_text, outlet=outlet or None, reading=None)
 
 
 class Processor:
