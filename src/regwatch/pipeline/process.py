@@ -9,7 +9,7 @@ which is then stored again one article per transaction, so that only the failing
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +92,16 @@ class Incoming:
     reading: Reading | None = None      # made by the extraction worker, when it could
 
 
+def _without_nul(item: Incoming) -> Incoming:
+    """The article without NUL characters (a PDF's text can carry them; PostgreSQL's text cannot, and an
+    article refused there would be left out at every run), stored alike on both engines."""
+    texts = (item.title, item.body, item.attachment_text, item.outlet or "")
+    if not any("\x00" in t for t in texts):
+        return item
+    title, body, attachment_text, outlet = (t.replace("\x00", "") for t in texts)
+    return replace(item, title=title, body=body, attachment_text=attachment_text, outlet=outlet or None, reading=None)
+
+
 class Processor:
     def __init__(self, store: Store, classifier: Classifier, story_window_days: float = 7):
         self.store = store
@@ -113,6 +123,7 @@ class Processor:
         """Store several articles in one transaction, in order (a later one can join an earlier one's
         story). Each result is the stored article, None when its URL was stored already, or the error
         that kept it out."""
+        items = [_without_nul(item) for item in items]
         try:
             # one transaction holding the story lock: the story search and the writes, one process at a
             # time (copies of one event fetched by two workers at once join one story, and alert once)
@@ -120,7 +131,10 @@ class Processor:
                 out: list[Processed | None | Exception] = []
                 for item in items:
                     try:
-                        ready = self._prepare(item)
+                        # a savepoint: a read the server failed (PostgreSQL aborts the transaction on any
+                        # error, and its commit would then undo the whole batch) leaves the batch usable
+                        with self.store.tx():
+                            ready = self._prepare(item)
                     except Exception as e:  # (a bug, hostile text) before anything was written: it alone
                         out.append(e)
                         continue

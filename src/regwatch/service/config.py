@@ -160,7 +160,7 @@ class StoreConfig(_Model):
 
 
 def _masked(url: str) -> str:
-    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@\s]*):\S*@", r"\1:***@", url)        # (to the last @: a password may hold / and @)
 
 
 class WorkerConfig(_Model):

@@ -115,13 +115,23 @@ class Setup:
         path = self.cfg.store.path
         if not self.has_store():
             where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
+            if self.cfg.store.url:
+                from ...pipeline.store.postgres.connection import shown
+
+                path, where = shown(self.cfg.store.url), " (store.url: a database without regwatch's tables)"
             run = "regwatch run --once" + (f" -c {self.config_path}" if self.config_path else "")
             raise UserError(f"no store at {path}{where} yet: `{run}` makes it")
         return open_store(self.cfg.store.location)
 
     def has_store(self) -> bool:
-        """Whether the store exists (a PostgreSQL store is the server's: taken as there)."""
-        return bool(self.cfg.store.url) or self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
+        """Whether the store exists (a PostgreSQL database: whether it holds regwatch's tables)."""
+        if self.cfg.store.url:
+            if "_pg_store" not in self.__dict__:
+                from ...pipeline.store.postgres.connection import has_store
+
+                self._pg_store = has_store(self.cfg.store.url)
+            return self._pg_store
+        return self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
 
     @cached_property
     def topics(self) -> list[Topic]:

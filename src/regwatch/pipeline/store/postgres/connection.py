@@ -34,10 +34,31 @@ LOCK_STORIES = 2
 LOCK_CHANNEL_NS = 0x7278  # with hashtext(channel): one channel's pacing
 
 
+# a URL's password: up to its last @ (a password written as it is may hold `/`, `@`, `:`)
+_PASSWORD = re.compile(r"(://[^:/@\s]*):(\S*)@")
+_QUERY_PASSWORD = re.compile(r"(?i)(password=)([^&\s]*)")
+
+
 def shown(url: str) -> str:
     """The URL as the user may see it: its password (`user:password@`, `?password=`) masked."""
-    url = re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
-    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+    return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
+
+
+def _password_parts(url: str) -> list[str]:
+    """The URL's password and the pieces a parser may cut it into (an error may quote one as a host or port)."""
+    out: list[str] = []
+    for m in (*_PASSWORD.finditer(url), *_QUERY_PASSWORD.finditer(url)):
+        out += [m.group(2), *re.split(r"[/@:?#&=]", m.group(2))]
+    return out
+
+
+def has_store(url: str) -> bool:
+    """Whether the database holds a regwatch store (its migrations' table), without making one."""
+    try:
+        with psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT) as conn:
+            return bool(conn.execute("SELECT to_regclass('regwatch_migrations') IS NOT NULL").fetchone()[0])  # type: ignore[index]
+    except psycopg.Error as e:
+        raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
 
 
 class PostgresConnection:
@@ -49,7 +70,7 @@ class PostgresConnection:
         try:       # one connection first: its error says what is wrong (the pool's would only time out)
             psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT).close()
         except psycopg.Error as e:
-            raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e)}") from None
+            raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch",
                                    kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT})
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
@@ -69,7 +90,7 @@ class PostgresConnection:
             with self.pool.connection() as conn:
                 yield conn
         except psycopg.OperationalError as e:
-            raise StoreError(f"{shown(self.url)}: {_reason(e)}") from None
+            raise StoreError(f"{shown(self.url)}: {_reason(e, self.url)}") from None
 
     @contextmanager
     def tx(self) -> Iterator[None]:
@@ -88,7 +109,7 @@ class PostgresConnection:
                 finally:
                     self._local.conn = None
         except psycopg.OperationalError as e:
-            raise StoreError(f"{shown(self.url)}: {_reason(e)}") from None
+            raise StoreError(f"{shown(self.url)}: {_reason(e, self.url)}") from None
 
     def story_lock(self) -> AbstractContextManager[None]:
         return self._locked(LOCK_NS, LOCK_STORIES)
@@ -145,6 +166,6 @@ class PostgresConnection:
         return int(self.one("SELECT pg_total_relation_size(%s::regclass)", (table,)) or 0)
 
 
-def _reason(e: psycopg.Error) -> str:
+def _reason(e: psycopg.Error, url: str) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
-    return redact(text, [])
+    return redact(text, _password_parts(url))
