@@ -1,7 +1,7 @@
 """Tests read only the repository: an audit hook (sys.addaudithook) that records every file,
 directory or SQLite database a Python process opens outside the repository, its virtualenv and
 Python installation, the temporary directory, and the system's own (/etc, /usr, /dev, /proc, /sys);
-beside the repository (../shared, a sibling checkout) counts as outside even under /tmp.
+beside the repository (a sibling folder or checkout) counts as outside even under /tmp.
 
 tests/conftest.py installs it in the pytest process and, through PYTHONPATH (this file is a
 `sitecustomize`), in every Python process a test starts (`regwatch`, `datasette`); those write
@@ -35,7 +35,7 @@ def _under(path: str, root: str) -> bool:
 
 def outside(path, repo: str, roots: tuple[str, ...]) -> str | None:
     """The real path when it lies outside the repository and every root, else None. Beside the
-    repository (its parent folder: ../shared, a sibling checkout) is outside even under /tmp."""
+    repository (its parent folder, a sibling checkout) is outside even under /tmp."""
     if isinstance(path, int) or path is None:
         return None
     if isinstance(path, bytes):
