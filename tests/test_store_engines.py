@@ -108,6 +108,21 @@ def test_stories_and_their_keys(store):
     assert store.story(sid)["title"] == "征信修复骗局频发" and store.story(sid + 99) is None
     assert [r["id"] for r in store.story_articles(sid)] == [a, b]
     assert [r[0] for r in store.articles_for_story_index("2000-01-01")] == [a, b]
+    # rows older than the window go; the window's stay readable
+    assert store.prune_story_keys(before=150) == 2      # (7, 100) and (8, 1)
+    assert store.story_key_postings([7, 8, 4_000_000_000], since=0, per_key=16) == \
+        {7: [(b, sid)], 4_000_000_000: [(a, sid)]}
+    assert store.prune_story_keys(before=150) == 0
+
+
+def test_identical_text_in_two_stories_names_the_first(store):
+    first = article(store, "http://x/1", content_hash="same")
+    later = article(store, "http://x/2", content_hash="same")
+    s2 = store.new_story(later, "t", "o")
+    store.set_article_story(later, s2)
+    s1 = store.new_story(first, "t", "o")
+    store.set_article_story(first, s1)
+    assert store.story_of_identical_text("same", "2000-01-01") == s1
 
 
 def test_sources_runs_lists_and_settled_urls(store):

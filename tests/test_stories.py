@@ -9,7 +9,7 @@ from regwatch.pipeline.article import Article
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import Store
-from regwatch.pipeline.stories import same_story
+from regwatch.pipeline.stories import StoryIndex, article_keys, same_story
 
 ORIGINAL = """12月22日，中国人民银行发布通知，对符合条件的个人逾期信息实施一次性信用修复。
 通知明确，2020年1月1日至2025年12月31日期间，单笔金额不超过1万元的逾期信息，借款人在2026年3月31日前足额偿还的，金融信用信息基础数据库将不予展示。
@@ -321,3 +321,17 @@ def test_twins_that_differ_only_in_a_trailing_number_stay_apart():
     text = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
     assert not same_story("通知", text.format(n=12), "通知", text.format(n=1))[0]
     assert same_story("通知", text.format(n=12), "通知", text.format(n=12))[0]
+
+
+def test_pruning_drops_only_what_the_window_no_longer_reads(tmp_path):
+    """The daemon prunes the story index daily: an article older than the window leaves it; one inside stays,
+    and its copies still join it."""
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    first = p.process(url="http://o/0", source="s", title=YUANYOUBAO_TITLE, body=YUANYOUBAO, lang="zh", published_at=None)
+    assert p.stories.prune() == 0                                   # everything is inside the window
+    copy = p.process(url="http://o/1", source="s", title="转载：" + YUANYOUBAO_TITLE,
+                     body="（本文转载自某媒体）\n" + YUANYOUBAO[:200], lang="zh", published_at=None)
+    assert copy.story_id == first.story_id
+    assert StoryIndex(store, window_days=-1).prune() > 0            # a window that ended a day ago: all older
+    assert store.story_key_postings(article_keys(Article(YUANYOUBAO_TITLE, YUANYOUBAO)), since=0, per_key=16) == {}

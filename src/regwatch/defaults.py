@@ -36,6 +36,7 @@ def cores() -> int:
 
 
 STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
+PRUNE_EVERY = 86400.0             # seconds between the daemon's prunings of the story index (rows older than the window)
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
 
 

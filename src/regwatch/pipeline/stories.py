@@ -304,6 +304,10 @@ class StoryIndex:
         if store.legacy_story_sketches():
             self._reindex_window()
 
+    def prune(self) -> int:
+        """Drop the index rows of articles older than the window (they are never read again)."""
+        return self.store.prune_story_keys(int((utcnow() - self.window).timestamp()))
+
     def keys(self, title: str, body: str) -> list[int]:
         """The keys an article is indexed under: its body's fingerprints and its headline's key."""
         return article_keys(Article(title, body))

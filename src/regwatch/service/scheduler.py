@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from ..defaults import PRUNE_EVERY
 from .app import GRID, site_of
 
 log = logging.getLogger("regwatch")
@@ -47,6 +48,8 @@ class SourceScheduler:
                 self.due.add(s.name)
                 self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every, start_date=GRID), args=[s.name],
                                    id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
+        self.sched.add_job(self._prune, IntervalTrigger(seconds=PRUNE_EVERY), id="prune-story-index",
+                           max_instances=1, coalesce=True, misfire_grace_time=None)
         if self.due:
             self.kick.set()
         self.sched.start()
@@ -55,6 +58,13 @@ class SourceScheduler:
     async def _mark_due(self, name: str) -> None:
         self.due.add(name)
         self.kick.set()
+
+    async def _prune(self) -> None:
+        try:
+            gone = self.app.processor.stories.prune()
+            log.info("story index: %d rows older than the story window dropped", gone)
+        except Exception as e:  # the daemon outlives a failed pruning; the next one tries again
+            log.error("story index pruning failed (%s: %s)", type(e).__name__, e)
 
     async def _batches(self) -> None:
         while True:

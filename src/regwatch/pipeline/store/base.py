@@ -219,6 +219,11 @@ class Store(ABC):
         upgrade; benchmarks' stores)."""
 
     @abstractmethod
+    def prune_story_keys(self, before: int) -> int:
+        """Drop index rows of articles seen before `before` (epoch seconds: older than the story window,
+        never read again); returns how many went."""
+
+    @abstractmethod
     def legacy_story_sketches(self) -> bool:
         """Whether the store still has `story_bands` (the sketches of regwatch before story_keys)."""
 

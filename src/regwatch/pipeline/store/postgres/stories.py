@@ -31,7 +31,7 @@ class Stories(PostgresConnection):
 
     def story_of_identical_text(self, content_hash: str, since: str) -> int | None:
         sid: int | None = self.one("SELECT story_id FROM articles WHERE content_hash = %s AND fetched_at >= %s "
-                                   "AND story_id IS NOT NULL LIMIT 1", (content_hash, since))
+                                   "AND story_id IS NOT NULL ORDER BY id LIMIT 1", (content_hash, since))
         return sid
 
     def story_key_postings(self, keys: list[int], since: int, per_key: int,
@@ -70,6 +70,9 @@ class Stories(PostgresConnection):
                     copy.write_row(row)
             cur.execute("INSERT INTO story_keys SELECT * FROM story_keys_load ORDER BY key, seen, article_id "
                         "ON CONFLICT DO NOTHING")
+
+    def prune_story_keys(self, before: int) -> int:
+        return self.x("DELETE FROM story_keys WHERE seen < %s", (before,))
 
     def legacy_story_sketches(self) -> bool:
         return False                # a PostgreSQL store began with story_keys

@@ -37,7 +37,7 @@ class Stories(SQLiteConnection):
 
     def story_of_identical_text(self, content_hash: str, since: str) -> int | None:
         sid: int | None = self.one("SELECT story_id FROM articles WHERE content_hash = ? AND fetched_at >= ? "
-                                   "AND story_id IS NOT NULL LIMIT 1", (content_hash, since))
+                                   "AND story_id IS NOT NULL ORDER BY id LIMIT 1", (content_hash, since))
         return sid
 
     def story_key_postings(self, keys: list[int], since: int, per_key: int,
@@ -70,6 +70,10 @@ class Stories(SQLiteConnection):
             self.conn.execute("INSERT OR IGNORE INTO story_keys SELECT key, seen, article_id, story_id "
                               "FROM temp.story_keys_load ORDER BY key, seen, article_id")
             self.conn.execute("DROP TABLE temp.story_keys_load")
+
+    def prune_story_keys(self, before: int) -> int:
+        with self.tx():
+            return self.conn.execute("DELETE FROM story_keys WHERE seen < ?", (before,)).rowcount
 
     def legacy_story_sketches(self) -> bool:
         return self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_bands'") is not None
