@@ -272,3 +272,17 @@ def test_signals_looked_up_from_the_terms_found_are_those_every_signal_finds():
                 assert clf._match(ti, si, sig, fields, found) == _scan_every_signal(sig, fields, hits)
             missing = [g[0] for g, gs in zip(topic.require, topic.require_sets, strict=True) if not any(t in gs for t in hits.at)]
             assert clf._raw_score(ti, topic, fields, found)[2] == missing
+
+
+def test_a_topic_missing_from_a_fold_is_pooled_not_scored_zero():
+    """A fold holding no article of a topic, where the tagger wrongly tags one, must not count as F1 0 in
+    the topic's figure: the topic is scored over all folds pooled, its spread over the folds that hold it."""
+    from regwatch.pipeline.evaluate import CrossValidation, Report, TopicScore
+
+    def fold(tp: int, fp: int, fn: int) -> Report:
+        return Report({"rate_cap": TopicScore(tp, fp, fn)})
+
+    cv = CrossValidation([fold(9, 1, 0), fold(0, 1, 0), fold(8, 0, 2)])
+    st = cv.summary()["topics_f1"]["rate_cap"]
+    assert st["pooled"] == round(2 * 17 / (2 * 17 + 2 + 2), 3)
+    assert st["min"] > 0.8                                  # the fold without rate_cap is not one of its folds

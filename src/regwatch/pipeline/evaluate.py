@@ -119,6 +119,15 @@ def folds_by_event(items: Sequence[dict[str, Any]], k: int) -> list[list[dict[st
 class CrossValidation:
     folds: list[Report]
 
+    def pooled(self, topic: str) -> TopicScore:
+        """A topic's counts over all folds together."""
+        s = TopicScore()
+        for f in self.folds:
+            s.tp += f.topics[topic].tp
+            s.fp += f.topics[topic].fp
+            s.fn += f.topics[topic].fn
+        return s
+
     def summary(self) -> dict[str, Any]:
         def stat(values: list[float]) -> dict[str, float]:
             return {"mean": round(statistics.mean(values), 3),
@@ -130,7 +139,11 @@ class CrossValidation:
                                "micro_f1": stat([m.f1 for m in micro]), "precision": stat([m.precision for m in micro]),
                                "recall": stat([m.recall for m in micro])}
         topics = self.folds[0].topics.keys() if self.folds else []
-        out["topics_f1"] = {t: stat([f.topics[t].f1 for f in self.folds]) for t in topics}
+        # a topic's F1 over all folds pooled (a fold without the topic would score 0 or 1 on a handful of
+        # articles), and its spread over the folds that hold it
+        out["topics_f1"] = {t: {"pooled": round(self.pooled(t).f1, 3),
+                                **stat([f.topics[t].f1 for f in self.folds if f.topics[t].tp + f.topics[t].fn] or [0.0])}
+                            for t in topics}
         langs = sorted({lang for f in self.folds for lang in f.by_lang})
         out["recall_by_lang"] = {lang: stat([f.by_lang[lang].recall for f in self.folds if lang in f.by_lang])
                                  for lang in langs}

@@ -223,7 +223,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         for lang, st in cv["recall_by_lang"].items():
             echo(f"recall {lang:3} {f(st)}")
         for t, st in cv["topics_f1"].items():
-            echo(f"F1 {t:20} {f(st)}")
+            echo(f"F1 {t:20} {st['pooled']:.3f} all folds pooled; per fold holding it {f(st)}")
         return
     report = evaluate(clf, items)
     if as_json:
