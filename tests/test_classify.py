@@ -158,6 +158,24 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     assert cv.summary()["micro_f1"]["mean"] == 1.0
 
 
+def test_cross_validation_pools_each_topic_over_the_held_out_folds():
+    """Each article is held out once: per topic, the counts summed over the folds (a fold holding none of a
+    topic's articles would score it 0 on a single false positive, and its mean over folds with it)."""
+    from regwatch.pipeline.evaluate import cross_validate
+
+    fined = ("Regulator fines bank 5 million yuan", "The banking regulator fined the bank 5 million yuan and issued a "
+             "penalty decision for violations of lending rules.")
+    items = [{"id": f"a{i}", "event": f"ev{i}", "title": fined[0], "text": fined[1], "lang": "en",
+              "labels": ["enforcement"] if i < 6 else []} for i in range(8)]
+    items += [{"id": f"b{i}", "event": f"other{i}", "title": "Weather", "text": "Sunny.", "lang": "en", "labels": []}
+              for i in range(12)]
+    cv = cross_validate(items, 5, lambda train: Classifier(load_topics())).summary()
+    pooled = cv["pooled"]["topics"]["enforcement"]
+    assert (pooled["tp"], pooled["fp"], pooled["fn"]) == (6, 2, 0)
+    assert pooled["f1"] == round(12 / 14, 3)
+    assert cv["pooled"]["micro"]["tp"] == 6 and cv["pooled"]["by_lang"]["en"]["fp"] == 2
+
+
 # Topics described the way the rules and their coverage describe them, without the topic's own name
 # (sentences written for these tests from the regulations, not taken from any labelled set).
 DESCRIBED = [

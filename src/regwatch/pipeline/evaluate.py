@@ -52,8 +52,7 @@ class Report:
         return s
 
     def to_json(self) -> dict[str, Any]:
-        row = lambda s: {"precision": round(s.precision, 3), "recall": round(s.recall, 3), "f1": round(s.f1, 3),
-                         "tp": s.tp, "fp": s.fp, "fn": s.fn}
+        row = _row
         return {"articles": self.n, "micro": row(self.micro), "topics": {k: row(v) for k, v in self.topics.items()},
                 "by_lang": {k: row(v) for k, v in sorted(self.by_lang.items())},
                 "negatives": self.negatives, "negatives_tagged": self.negatives_tagged, "mistakes": self.mistakes}
@@ -121,12 +120,7 @@ class CrossValidation:
 
     def pooled(self, topic: str) -> TopicScore:
         """A topic's counts over all folds together."""
-        s = TopicScore()
-        for f in self.folds:
-            s.tp += f.topics[topic].tp
-            s.fp += f.topics[topic].fp
-            s.fn += f.topics[topic].fn
-        return s
+        return _sum(f.topics[topic] for f in self.folds)
 
     def summary(self) -> dict[str, Any]:
         def stat(values: list[float]) -> dict[str, float]:
@@ -147,7 +141,27 @@ class CrossValidation:
         langs = sorted({lang for f in self.folds for lang in f.by_lang})
         out["recall_by_lang"] = {lang: stat([f.by_lang[lang].recall for f in self.folds if lang in f.by_lang])
                                  for lang in langs}
+        # every article is held out exactly once: the counts of all folds together, micro, per topic, per language
+        row = _row
+        out["pooled"] = {"micro": row(_sum(f.micro for f in self.folds)),
+                         "topics": {t: row(_sum(f.topics[t] for f in self.folds)) for t in topics},
+                         "by_lang": {lang: row(_sum(f.by_lang[lang] for f in self.folds if lang in f.by_lang))
+                                     for lang in langs}}
         return out
+
+
+def _row(s: TopicScore) -> dict[str, Any]:
+    return {"precision": round(s.precision, 3), "recall": round(s.recall, 3), "f1": round(s.f1, 3),
+            "tp": s.tp, "fp": s.fp, "fn": s.fn}
+
+
+def _sum(scores: Iterable[TopicScore]) -> TopicScore:
+    out = TopicScore()
+    for s in scores:
+        out.tp += s.tp
+        out.fp += s.fp
+        out.fn += s.fn
+    return out
 
 
 def cross_validate(items: Sequence[dict[str, Any]], k: int,

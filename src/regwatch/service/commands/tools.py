@@ -213,7 +213,12 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_))  # noqa: E731
         else:
             make = lambda items_: clf  # noqa: E731
-        cv = cross_validate(items, folds, make).summary()
+        from ...pipeline.learned import ModelError
+
+        try:
+            cv = cross_validate(items, folds, make).summary()
+        except ModelError as e:          # (training needs scikit-learn)
+            raise UserError(f"{e} (or cross-validate the rules alone with --rules)") from None
         if as_json:
             click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
             return
@@ -224,6 +229,11 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             echo(f"recall {lang:3} {f(st)}")
         for t, st in cv["topics_f1"].items():
             echo(f"F1 {t:20} {st['pooled']:.3f} all folds pooled; per fold holding it {f(st)}")
+        pooled = cv["pooled"]
+        g = lambda s: f"{s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}; tp {s['tp']}, fp {s['fp']}, fn {s['fn']})"  # noqa: E731
+        echo(f"all folds pooled (every article scored once): micro-F1 {g(pooled['micro'])}")
+        for lang, st in pooled["by_lang"].items():
+            echo(f"  {lang:3} {g(st)}")
         return
     report = evaluate(clf, items)
     if as_json:
