@@ -43,6 +43,20 @@ def test_english_terms_match_whole_words(clf):
     assert not clf.classify("Capital markets", "The capital of capitalism caps nothing.")
 
 
+def test_english_compounds_match_open_or_hyphenated():
+    pack = {"topics": {
+        "a": {"threshold": 1, "signals": [{"terms": ["late payment"], "weight": 1}, {"terms": ["co-lending"], "weight": 1}]},
+        "b": {"threshold": 1, "signals": [{"terms": ["risk control"], "weight": 1}, {"terms": ["risk-control"], "weight": 5}]},
+    }}
+    clf = Classifier(parse_pack(pack, "mine.toml"))
+    tags = {t.topic: t for t in clf.classify("A late-payment wipe", "Banks end co lending deals.")}
+    assert [e["term"] for e in tags["a"].evidence] == ["late-payment", "co lending"]
+    # a form the pack names itself keeps its own signal
+    assert clf.classify("", "Their risk-control teams.")[0].score == 5
+    assert clf.classify("", "Their risk control teams.")[0].score == 1
+    assert not clf.classify("", "A late paymentless world; co-lend.")
+
+
 def test_a_users_topic_file_adds_a_topic(tmp_path):
     f = tmp_path / "mine.toml"
     f.write_text('[topics.bnpl]\nname = "先买后付"\nthreshold = 3\n'

@@ -85,6 +85,17 @@ def _word_ends(text: str, i: int) -> bool:
     return i >= len(text) or not _is_word_char(text[i])
 
 
+_OPEN = re.compile(r"(?<=[a-z0-9]) (?=[a-z0-9])")
+_HYPHENATED = re.compile(r"(?<=[a-z0-9])-(?=[a-z0-9])")
+
+
+def _compound_forms(term: str) -> tuple[str, ...]:
+    """An English term's other spellings: its open words hyphenated, its hyphens opened."""
+    if not term.isascii():
+        return ()
+    return _OPEN.sub("-", term), _HYPHENATED.sub(" ", term)
+
+
 def _rank(spot: tuple[str, int, int]) -> tuple[bool, int]:
     """Title first, then the earliest: the place a signal's evidence is shown from."""
     return spot[0] != "title", spot[1]
@@ -100,13 +111,16 @@ class Classifier:
         self._automaton = ahocorasick.Automaton()
         # a term written with a trailing `*` matches as a word prefix (`regulat*`: regulator, regulation…)
         prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
-        for t in self.topics:
-            for term in self._all_terms(t):
-                term = term.rstrip("*")
-                # ASCII terms match whole words only ("cap" must not hit "capital"): which ends to check
-                whole_start = term[0].isascii() and term[0].isalnum()
-                whole_end = term[-1].isascii() and term[-1].isalnum() and term not in prefix
-                self._automaton.add_word(term, (term, len(term), whole_start, whole_end))
+        terms = {term.rstrip("*") for t in self.topics for term in self._all_terms(t)}
+        for term in terms:
+            # ASCII terms match whole words only ("cap" must not hit "capital"): which ends to check
+            whole_start = term[0].isascii() and term[0].isalnum()
+            whole_end = term[-1].isascii() and term[-1].isalnum() and term not in prefix
+            # English compounds are written open or hyphenated ("late payment", "late-payment"): a term
+            # matches in both forms, counted as the term itself (unless the pack names the other form too)
+            for form in {term, *_compound_forms(term)}:
+                if form == term or form not in terms:
+                    self._automaton.add_word(form, (term, len(form), whole_start, whole_end))
         if len(self._automaton):
             self._automaton.make_automaton()
         # each term → the signals (and `require` groups) it belongs to, built once: an article's cost is

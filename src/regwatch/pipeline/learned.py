@@ -178,11 +178,18 @@ class Model:
         return cls(tm, data["signature"], data.get("meta") or {})
 
 
+def ships_model(packs: list[str]) -> bool:
+    """A single bundled pack with a model shipped beside it (`[topics] model = "auto"` uses a learned stage)."""
+    from .classify import PACK_DIR
+
+    return len(packs) == 1 and (PACK_DIR / f"{packs[0]}.model.json").exists()
+
+
 def bundled_model(packs: list[str], topics: list[Topic]) -> Model | None:
     """The model shipped beside a single bundled pack, when the loaded topics are exactly that pack's."""
     from .classify import PACK_DIR
 
-    if len(packs) != 1 or not (PACK_DIR / f"{packs[0]}.model.json").exists():
+    if not ships_model(packs):
         return None
     try:
         return Model.load(PACK_DIR / f"{packs[0]}.model.json", topics)

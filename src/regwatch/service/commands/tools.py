@@ -205,7 +205,13 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
     else:
         items = list(read_items(path))
     if folds:
-        if clf.model is not None:       # the learned stage learns each fold anew, from that fold's training part
+        # the learned stage learns each fold anew, from that fold's training part: whenever the config uses
+        # one (also when the bundled model file is stale after a change to the pack, and the rules decide)
+        from ...pipeline.learned import ships_model
+
+        auto = setup.cfg.topics.model == "auto" and not setup.cfg.topics.files and ships_model(setup.cfg.topics.packs)
+        learned = not rules_only and (clf.model is not None or auto)
+        if learned:
             from ...pipeline.classify import Classifier
             from ...pipeline.learned import train as train_model
 
@@ -223,7 +229,8 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
             return
         f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
-        echo(f"{cv['folds']}-fold cross-validation by event, {cv['articles']} articles")
+        echo(f"{cv['folds']}-fold cross-validation by event, {cv['articles']} articles, "
+             + ("rules + learned stage (retrained in each fold)" if learned else "rules alone"))
         echo(f"micro-F1   {f(cv['micro_f1'])}\nprecision  {f(cv['precision'])}\nrecall     {f(cv['recall'])}")
         for lang, st in cv["recall_by_lang"].items():
             echo(f"recall {lang:3} {f(st)}")
