@@ -80,3 +80,26 @@ def test_cli_train_then_use_the_model(tmp_path, rw):
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nmodel = "{tmp_path}/nope.json"\n', encoding="utf-8")
     bad = rw("classify", "-c", cfg, input="t\nx\n")
     assert bad.returncode == 2 and "no such model file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_overturning_the_rules_takes_more_confidence_than_keeping_their_tag(small, tmp_path):
+    topics, items, model = small
+    m = next(iter(model.topics.values()))
+    assert m.ruled_threshold is not None and m.ruled_threshold < m.threshold
+    between = (m.ruled_threshold + m.threshold) / 2
+    assert m.decides(between, rules_tagged=True) and not m.decides(between, rules_tagged=False)
+    clf = Classifier(topics, model=model)
+    for it in items[:40]:
+        explained = {t["topic"]: t for t in clf.explain(it["title"], it["text"])}
+        tagged = {t.topic for t in clf.classify(it["title"], it["text"])}
+        for tid, e in explained.items():
+            cut = model.topics[tid].ruled_threshold if e["rules_tagged"] else model.topics[tid].threshold
+            assert e["model_threshold"] == cut and (tid in tagged) == (e["probability"] >= cut) == e["tagged"]
+    # a model file of before (one threshold) still loads, and decides with it alone
+    data = model.to_json()
+    for t in data["topics"].values():
+        del t["ruled_threshold"]
+    (tmp_path / "old.json").write_text(json.dumps(data), encoding="utf-8")
+    old = Model.load(tmp_path / "old.json", topics)
+    assert all(t.ruled_threshold is None and t.decides(t.threshold, True) and not t.decides(t.threshold - 0.01, True)
+               for t in old.topics.values())

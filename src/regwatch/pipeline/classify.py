@@ -111,15 +111,15 @@ class Classifier:
         self._automaton = ahocorasick.Automaton()
         # a term written with a trailing `*` matches as a word prefix (`regulat*`: regulator, regulation…)
         prefix = {t.rstrip("*") for topic in self.topics for t in self._all_terms(topic) if t.endswith("*")}
-        terms = {term.rstrip("*") for t in self.topics for term in self._all_terms(t)}
-        for term in terms:
+        known = {term.rstrip("*") for t in self.topics for term in self._all_terms(t)}
+        for term in known:
             # ASCII terms match whole words only ("cap" must not hit "capital"): which ends to check
             whole_start = term[0].isascii() and term[0].isalnum()
             whole_end = term[-1].isascii() and term[-1].isalnum() and term not in prefix
             # English compounds are written open or hyphenated ("late payment", "late-payment"): a term
             # matches in both forms, counted as the term itself (unless the pack names the other form too)
             for form in {term, *_compound_forms(term)}:
-                if form == term or form not in terms:
+                if form == term or form not in known:
                     self._automaton.add_word(form, (term, len(form), whole_start, whole_end))
         if len(self._automaton):
             self._automaton.make_automaton()

@@ -308,6 +308,7 @@ def train(paths: tuple[str, ...], use_labels: bool, select: bool, out_path: str,
         model = train_model(rules, items, select=select)
     except ModelError as e:
         raise UserError(str(e)) from None
+    model.meta["trained_on"] = ", ".join([*paths, *(["the store's labels"] if use_labels else [])])
     model.save(out_path)
     echo(f"wrote {out_path}: {len(items)} articles, {len(model.topics)} topics learned; "
          f'use it with [topics] model = "{out_path}"')
