@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-_GATE = re.compile(
-    rb"wzwsquestion|wzwschallenge|__jsl_clearance|_jsl_clearance|acw_sc__v2|cf-chl|challenge-platform|"
-    rb"\xe8\xaf\xb7\xe5\xbc\x80\xe5\x90\xafJavaScript|please enable javascript|enable javascript and cookies",
-    re.I,
-)
+# what a JavaScript gate or challenge page names (lower case; searched in the lower-cased body: a few
+# substring searches in C, where one case-insensitive regex took ~0.35 ms on every 2 KB page)
+_GATE_MARKS = (b"wzwsquestion", b"wzwschallenge", b"_jsl_clearance", b"acw_sc__v2", b"cf-chl", b"challenge-platform",
+               "请开启javascript".encode(), b"please enable javascript", b"enable javascript and cookies")
 _VISIBLE_MIN = 600   # a page with this much text outside tags, scripts and styles is content
 
 
@@ -45,6 +42,7 @@ def is_challenge(status: int, body: bytes) -> bool:
         return True
     if len(body) > 200_000:
         return False
-    if _GATE.search(body):
+    low = body.lower()
+    if any(mark in low for mark in _GATE_MARKS):
         return visible_chars(body) < _VISIBLE_MIN
     return False

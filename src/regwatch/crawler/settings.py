@@ -14,6 +14,10 @@ from scrapy.settings import default_settings
 MW = "regwatch.crawler.middlewares"
 CONTEXT = "REGWATCH_CRAWL"   # the setting that hands a crawl's CrawlContext to its components
 GUARDED = "regwatch.crawler.netguard.GuardedHTTPDownloadHandler"
+UNUSED_EXTENSIONS = ("telnet.TelnetConsole", "corestats.CoreStats", "logcount.LogCount", "logstats.LogStats",
+                     "memusage.MemoryUsage", "memdebug.MemoryDebugger", "closespider.CloseSpider",
+                     "feedexport.FeedExporter", "spiderstate.SpiderState", "throttle.AutoThrottle",
+                     "remote_control.RemoteControl")
 
 
 def crawl_settings(crawl) -> dict[str, Any]:
@@ -46,15 +50,26 @@ def crawl_settings(crawl) -> dict[str, Any]:
         # connection is made, see netguard), and no file:, data:, ftp: or s3: at all
         "DOWNLOAD_HANDLERS": {"http": GUARDED, "https": GUARDED, "file": None, "data": None, "ftp": None, "s3": None},
         "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,      # no allowed_domains
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,    # no spider credentials
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
             f"{MW}.PrivateNetworkMiddleware": 90,
             f"{MW}.SeenUrlMiddleware": 95,
             f"{MW}.ConditionalGetMiddleware": 560,
             f"{MW}.GuardMiddleware": 580,  # after decompression and redirects
             f"{MW}.GzipListMiddleware": 585,  # a .xml.gz list, before the guard sees it
         },
+        # Scrapy's components that regwatch does not use cost CPU on every request: off. (Kept: robots.txt,
+        # timeouts, retries, meta refresh, decompression with its size limits, redirects with their checks,
+        # cookies, proxies, the URL length limit, HTTP errors, referers.)
+        "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+                               "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None},
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
         "ITEM_PIPELINES": {"regwatch.crawler.pipelines.ProcessPipeline": 100},
-        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
-        "CONCURRENT_ITEMS": 32,
+        "EXTENSIONS": {f"scrapy.extensions.{name}": None for name in UNUSED_EXTENSIONS},
+        # items of one response processed at once: Scrapy starts this many tasks for every response (an
+        # article page yields one item); a list carrying its articles' text still stores them in batches
+        "CONCURRENT_ITEMS": 4,
         # Scrapy's check of each callback's source (inspect + ast) misses its cache for bound methods:
         # ~1 ms of CPU per list page; the spider's callbacks return nothing
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
