@@ -160,8 +160,6 @@ class SourcesSpider(scrapy.Spider):
             for child in cached.get("children") or []:
                 yield self._list_request(s, child)
             return
-        # a list that changed most often names new articles: the extraction workers start while it is read
-        self.ctx.run_extract.warm()
         try:
             entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
         except ListError as err:
