@@ -270,8 +270,29 @@ class App:
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
         async with self.dispatcher:
-            # a source another worker crawled since this process started is done for this cycle
-            result = await self.cycle(self.enabled_sources(names), baseline_all, since=self.started)
+            crawling = True
+
+            async def deliver_while_crawling() -> None:
+                """Alerts go out as the crawl stores their articles (as in the daemon); a pass under way when
+                the crawl ends is finished, never cut off mid-send."""
+                while True:
+                    await self.dispatcher.wake.wait()
+                    if not crawling:
+                        return
+                    self.dispatcher.wake.clear()
+                    try:
+                        await self.dispatcher.deliver_due()
+                    except Exception:   # the outbox keeps them: the pass after the crawl sends them
+                        log.exception("delivery pass failed")
+
+            delivery = asyncio.ensure_future(deliver_while_crawling())
+            try:
+                # a source another worker crawled since this process started is done for this cycle
+                result = await self.cycle(self.enabled_sources(names), baseline_all, since=self.started)
+            finally:
+                crawling = False
+                self.dispatcher.wake.set()
+                await delivery
             await self.dispatcher.deliver_due(wait_until=time.time() + self.cfg.alerts.once_wait)
         return result
 
