@@ -118,3 +118,49 @@ def test_robots_txt_is_obeyed(tmp_path, site, receiver, rw):
     site.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow: /a/\n", ctype="text/plain")
     rw("run", "--once", "-c", cfg)
     assert site.requests("/robots.txt") and not site.requests("/a/")
+
+
+def test_run_once_sends_an_alert_while_its_crawl_goes_on(tmp_path, site, receiver, rw):
+    """An article stored early in a `run --once` is alerted while the crawl still waits on another page:
+    its alert does not wait for the whole crawl."""
+    import time
+
+    from support.news import art, article_page, feed
+    from support.servers import Page
+
+    receiver.routes["gw"] = {"type": "webhook", "secret": None}
+    old = art("old", "某银行发布年度报告", OLD_NEUTRAL, 60)
+    first = art("first", "央行推出一次性信用修复政策", REPAIR, 0)
+    slow = art("slow", "消费金融公司融资成本压降至20%以内", CAP, 0)
+    site.pages["/a/old.html"] = article_page(old)
+    site.pages["/a/first.html"] = article_page(first)
+    seen: dict[str, bool] = {}
+
+    def slow_page(h):
+        # answers once the first article's alert has arrived (or after 20 s, which fails the test)
+        deadline = time.time() + 20
+        while time.time() < deadline and not receiver.delivered("gw"):
+            time.sleep(0.05)
+        seen["alert_before_last_page"] = bool(receiver.delivered("gw"))
+        body = article_page(slow).body
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    site.pages["/a/slow.html"] = Page(b"", raw=slow_page)
+    site.pages["/feed.xml"] = feed(site, [old])
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n'
+                   f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n'
+                   f'[[channels]]\nname = "archive"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
+                   '[[subscriptions]]\nname = "everything"\ntopics = ["*"]\nchannels = ["archive"]\n'
+                   '[alerts]\nonce_wait = "0s"\n', encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg)          # the baseline: the old article, no alert
+    assert r.returncode == 0, r.stderr
+    site.pages["/feed.xml"] = feed(site, [first, slow, old])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert seen == {"alert_before_last_page": True}
+    assert len(receiver.delivered("gw")) == 2      # and the slow page's article alerted too
