@@ -50,3 +50,33 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
         out, err = p.communicate(timeout=40)
     assert p.returncode == 0, err[-2000:]
     assert "Traceback" not in err
+
+
+def test_the_daily_pruning_job_takes_no_name_a_source_may_have(caplog):
+    """Job ids are the sources' names: the story index's pruning job must not claim one (a source of any
+    name starts), and a pruning run drops through the processor's story index."""
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from regwatch.service.scheduler import SourceScheduler
+
+    pruned = []
+    sources = [SimpleNamespace(name=n, cron=None, every=3600) for n in ("prune-story-index", "prune", "story-index")]
+    app = SimpleNamespace(enabled_sources=lambda names=None: sources,
+                          processor=SimpleNamespace(stories=SimpleNamespace(prune=lambda: pruned.append(1) or 7)))
+
+    async def main():
+        sched = SourceScheduler(app)
+        sched.start()                                   # three interval jobs and the pruning job
+        try:
+            assert len(sched.sched.get_jobs()) == 4
+            with caplog.at_level(logging.INFO, logger="regwatch"):
+                await sched._prune()
+        finally:
+            sched.sched.shutdown(wait=False)
+            if sched.batcher is not None:
+                sched.batcher.cancel()
+
+    asyncio.run(main())
+    assert pruned == [1] and "7 rows older than the story window dropped" in caplog.text

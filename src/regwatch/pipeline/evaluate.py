@@ -52,9 +52,8 @@ class Report:
         return s
 
     def to_json(self) -> dict[str, Any]:
-        row = _row
-        return {"articles": self.n, "micro": row(self.micro), "topics": {k: row(v) for k, v in self.topics.items()},
-                "by_lang": {k: row(v) for k, v in sorted(self.by_lang.items())},
+        return {"articles": self.n, "micro": _row(self.micro), "topics": {k: _row(v) for k, v in self.topics.items()},
+                "by_lang": {k: _row(v) for k, v in sorted(self.by_lang.items())},
                 "negatives": self.negatives, "negatives_tagged": self.negatives_tagged, "mistakes": self.mistakes}
 
 
@@ -142,10 +141,9 @@ class CrossValidation:
         out["recall_by_lang"] = {lang: stat([f.by_lang[lang].recall for f in self.folds if lang in f.by_lang])
                                  for lang in langs}
         # every article is held out exactly once: the counts of all folds together, micro, per topic, per language
-        row = _row
-        out["pooled"] = {"micro": row(_sum(f.micro for f in self.folds)),
-                         "topics": {t: row(_sum(f.topics[t] for f in self.folds)) for t in topics},
-                         "by_lang": {lang: row(_sum(f.by_lang[lang] for f in self.folds if lang in f.by_lang))
+        out["pooled"] = {"micro": _row(_sum(f.micro for f in self.folds)),
+                         "topics": {t: _row(self.pooled(t)) for t in topics},
+                         "by_lang": {lang: _row(_sum(f.by_lang[lang] for f in self.folds if lang in f.by_lang))
                                      for lang in langs}}
         return out
 

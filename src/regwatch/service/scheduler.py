@@ -48,8 +48,9 @@ class SourceScheduler:
                 self.due.add(s.name)
                 self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every, start_date=GRID), args=[s.name],
                                    id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
-        self.sched.add_job(self._prune, IntervalTrigger(seconds=PRUNE_EVERY), id="prune-story-index",
-                           max_instances=1, coalesce=True, misfire_grace_time=None)
+        # (no id: job ids are the sources' names, and any name is a source's to take)
+        self.sched.add_job(self._prune, IntervalTrigger(seconds=PRUNE_EVERY), max_instances=1, coalesce=True,
+                           misfire_grace_time=None)
         if self.due:
             self.kick.set()
         self.sched.start()

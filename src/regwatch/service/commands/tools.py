@@ -207,7 +207,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
     if folds:
         # the learned stage learns each fold anew, from that fold's training part: whenever the config uses
         # one (also when the bundled model file is stale after a change to the pack, and the rules decide)
-        from ...pipeline.learned import ships_model
+        from ...pipeline.learned import ModelError, ships_model
 
         auto = setup.cfg.topics.model == "auto" and not setup.cfg.topics.files and ships_model(setup.cfg.topics.packs)
         learned = not rules_only and (clf.model is not None or auto)
@@ -219,8 +219,6 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_))  # noqa: E731
         else:
             make = lambda items_: clf  # noqa: E731
-        from ...pipeline.learned import ModelError
-
         try:
             cv = cross_validate(items, folds, make).summary()
         except ModelError as e:          # (training needs scikit-learn)
