@@ -35,7 +35,7 @@ lint: dev
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The learned stage shipped with the bundled pack, trained on the dev split of eval/ (never on the test split).
 model: dev

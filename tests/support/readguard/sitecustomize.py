@@ -19,6 +19,7 @@ ENV_LOG = "REGWATCH_READ_GUARD_LOG"
 # the system's own files; /var/db/zoneinfo: where tzlocal (APScheduler) looks for the local time zone
 SYSTEM = ("/etc", "/usr", "/lib", "/lib64", "/dev", "/proc", "/sys", "/run", "/var/db/zoneinfo")
 EVENTS = {"open", "os.listdir", "os.scandir", "sqlite3.connect", "sqlite3.connect/handle"}
+OFF = False     # set by tests/conftest.py in a pytest process (an xdist worker) that watches itself in-process
 
 
 PYTHON = tuple({os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)})
@@ -82,6 +83,8 @@ def _from_env() -> None:
         return
 
     def report(event, where):
+        if OFF:
+            return
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"{os.getpid()} {' '.join(sys.argv[:2])}: {event} {where}\n")
 
