@@ -21,10 +21,9 @@ readguard = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(readguard)
 OUTSIDE: list[str] = []
 readguard.install(str(ROOT), lambda event, where: OUTSIDE.append(f"{event} {where}"))
-# An xdist worker inherits the guard's environment from the process that started it: its `sitecustomize`,
-# and this module as it loads, would report to that process's log. This process watches itself (above) and
-# its children (through its own log, below).
-readguard.OFF = True
+# An xdist worker inherits the guard's environment from the process that started it: its `sitecustomize`
+# would report to that process's log. This process watches itself (above) and its children (through its
+# own log, below).
 _site = sys.modules.get("sitecustomize")
 if getattr(_site, "ENV_LOG", None) == readguard.ENV_LOG:
     _site.OFF = True  # type: ignore[union-attr]

@@ -91,4 +91,5 @@ def _from_env() -> None:
     install(repo, report)
 
 
-_from_env()
+if __name__ == "sitecustomize":     # (not when tests/conftest.py loads this file as a module)
+    _from_env()
