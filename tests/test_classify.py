@@ -172,6 +172,28 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     assert cv.summary()["micro_f1"]["mean"] == 1.0
 
 
+def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
+    """`--by writer`: each writer held out once; an event another writer also told stays out of training."""
+    from regwatch.pipeline.evaluate import cross_validate, holdouts_by_writer, writer_of
+
+    items = [{"id": f"w{w}-{i:03d}", "event": f"ev{w}-{i % 4}", "title": "t", "text": "", "labels": [], "lang": "en"}
+             for w in (1, 2, 3) for i in range(8)]
+    items.append({"id": "w2-100", "event": "ev1-0", "title": "t", "text": "", "labels": [], "lang": "en"})
+    items.append({"id": "x", "writer": "w3", "event": "solo", "title": "t", "text": "", "labels": [], "lang": "zh"})
+    assert writer_of(items[0]) == "w1" and writer_of(items[-1]) == "w3"
+    pairs = holdouts_by_writer(items)
+    assert [len(held) for held, _ in pairs] == [8, 9, 9]
+    for held, train in pairs:
+        assert not {x["event"] for x in held} & {x["event"] for x in train}
+        assert not {x["id"] for x in held} & {x["id"] for x in train}
+    w1_train = {x["id"] for x in pairs[0][1]}
+    assert "w2-100" not in w1_train and "w2-001" in w1_train         # w2's retelling of w1's event stays out
+    seen: list[int] = []
+    cv = cross_validate(items, 0, lambda train: seen.append(len(train)) or Classifier(load_topics()), by="writer")
+    assert len(cv.folds) == 3 and seen == [len(t) for _, t in pairs]
+    assert cv.summary()["articles"] == len(items)
+
+
 def test_cross_validation_pools_each_topic_over_the_held_out_folds():
     """Each article is held out once: per topic, the counts summed over the folds (a fold holding none of a
     topic's articles would score it 0 on a single false positive, and its mean over folds with it)."""

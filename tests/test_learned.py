@@ -103,3 +103,21 @@ def test_overturning_the_rules_takes_more_confidence_than_keeping_their_tag(smal
     old = Model.load(tmp_path / "old.json", topics)
     assert all(t.ruled_threshold is None and t.decides(t.threshold, True) and not t.decides(t.threshold - 0.01, True)
                for t in old.topics.values())
+
+
+def test_cli_cross_validates_by_event_and_by_writer(tmp_path, rw):
+    """`eval --folds K` retrains the learned stage per fold; `--by writer` holds out each writer (id prefix)."""
+    items = [it for it in DEV if it["id"].rsplit("-", 1)[0] in ("w13", "w14", "w15")][:150]
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items), encoding="utf-8")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    by_event = json.loads(rw("eval", data, "--folds", "3", "--json", "-c", cfg).stdout)
+    assert by_event["folds"] == 3 and by_event["articles"] == len(items)
+    r = rw("eval", data, "--by", "writer", "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "leave one writer out (3 writers" in r.stdout and "retrained in each fold" in r.stdout
+    by_writer = json.loads(rw("eval", data, "--by", "writer", "--json", "-c", cfg).stdout)
+    assert by_writer["folds"] == 3 and by_writer["articles"] == len(items)
+    assert 0.0 < by_writer["pooled"]["micro"]["f1"] <= 1.0
+    assert rw("eval", data, "--by", "author", "-c", cfg).returncode == 2

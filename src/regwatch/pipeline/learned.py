@@ -34,9 +34,9 @@ TEXT_SCALE = 24.0          # the words' share against the signals' (chosen by cr
 C = 1.0                    # inverse regularization strength (chosen with TEXT_SCALE)
 THRESHOLD = 0.5            # probability at which the model tags a topic the rules do not tag
 RULED_THRESHOLD = 0.2      # … and keeps one they tag: overturning the rules' evidence takes more confidence
-                           # (`regwatch eval --folds` on eval/dev.jsonl, and a leave-one-writer-out check made
-                           # outside the project: F1 flat from 0.15 to 0.25 with recall falling as it rises; a
-                           # single 0.4 for both missed more of the rules' right tags)
+                           # (`regwatch eval --folds 5` and `--by writer` on eval/dev.jsonl: F1 flat from 0.15
+                           # to 0.25 with recall falling as it rises; a single 0.4 for both missed more of the
+                           # rules' right tags)
 MIN_DF = 2                 # a word seen in fewer training articles is not a feature
 PRUNE = 0.02               # weights smaller than this are left out of the file (tags unchanged on eval/dev.jsonl)
 SELECT_FOLDS = 5           # a topic keeps the model only where it beats the rules in this many folds by event

@@ -179,14 +179,17 @@ def print_explain(item_id: Any, title: str, rows: list[dict[str, Any]], names: d
 @click.option("--labels", "use_labels", is_flag=True, help="Score the packs on the corrections kept by `regwatch label`.")
 @click.option("--folds", type=click.IntRange(2, 20),
               help="k-fold cross-validation by event (mean and spread); the learned stage is retrained per fold.")
+@click.option("--by", "cv_by", type=click.Choice(["event", "writer"]), default="event", show_default=True,
+              help="Cross-validate by event (k folds), or leave one writer out (`writer`, else the id's prefix "
+                   "before its last '-'), their events kept out of training; `--by writer` needs no --folds.")
 @click.option("--rules", "rules_only", is_flag=True, help="The packs' rules alone, without the learned stage.")
 @since_option(what="stored (with --store)")
 @click.option("--json", "as_json", is_flag=True, help="The whole report as one JSON document.")
 @click.option("--mistakes/--no-mistakes", default=True, help="List false positives and misses.")
 @config_option
 @user_errors
-def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None, rules_only: bool, since: str | None,
-          as_json: bool, mistakes: bool, config_path: str | None) -> None:
+def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None, cv_by: str, rules_only: bool,
+          since: str | None, as_json: bool, mistakes: bool, config_path: str | None) -> None:
     """Precision / recall / F1 per topic against a labeled JSONL (`labels`); with --labels, against your
     corrections in the store; with --store, what the current packs would tag and alert differently."""
     from ...pipeline.evaluate import cross_validate, evaluate
@@ -204,7 +207,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         raise UserError("give a labeled JSONL file, --labels (your corrections) or --store (a backtest)")
     else:
         items = list(read_items(path))
-    if folds:
+    if folds or cv_by == "writer":
         # the learned stage learns each fold anew, from that fold's training part: whenever the config uses
         # one (also when the bundled model file is stale after a change to the pack, and the rules decide)
         from ...pipeline.learned import ModelError, ships_model
@@ -220,14 +223,16 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         else:
             make = lambda items_: clf  # noqa: E731
         try:
-            cv = cross_validate(items, folds, make).summary()
+            cv = cross_validate(items, folds or 0, make, by=cv_by).summary()
         except ModelError as e:          # (training needs scikit-learn)
             raise UserError(f"{e} (or cross-validate the rules alone with --rules)") from None
         if as_json:
             click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
             return
         f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
-        echo(f"{cv['folds']}-fold cross-validation by event, {cv['articles']} articles, "
+        echo((f"{cv['folds']}-fold cross-validation by event" if cv_by == "event" else
+              f"leave one writer out ({cv['folds']} writers, their events kept out of training)")
+             + f", {cv['articles']} articles, "
              + ("rules + learned stage (retrained in each fold)" if learned else "rules alone"))
         echo(f"micro-F1   {f(cv['micro_f1'])}\nprecision  {f(cv['precision'])}\nrecall     {f(cv['recall'])}")
         for lang, st in cv["recall_by_lang"].items():
