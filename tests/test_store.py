@@ -22,6 +22,7 @@ from regwatch.pipeline.store import (
     StoreError,
     UrlState,
 )
+from regwatch.pipeline.store.base import url_key
 from regwatch.pipeline.store.sqlite.connection import SQLiteConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_pat
     path = tmp_path / "regwatch.db"
     path.write_bytes(gzip.decompress(V9.read_bytes()))
     before = _dump(path)
+    before_urls = [r[0] for r in sqlite3.connect(path).execute("SELECT url FROM list_cache")]
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 9
     assert before["articles"] and before["alerts"] and before["messages"] and before["labels"]
 
@@ -57,6 +59,15 @@ def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_pat
     assert store.one("PRAGMA user_version") == len(MIGRATIONS)
     store.close()
     after = _dump(path)
+    # a configured URL is kept as its digest from m11 on (it may carry a token): the same rows, re-keyed
+    conn = sqlite3.connect(path)
+    for table in ("list_cache", "source_state"):
+        at = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")].index("url")
+        assert all(r[at].startswith("sha256:") for r in after[table]) and before[table]
+        before[table] = sorted((*r[:at], url_key(r[at]), *r[at + 1:]) for r in before[table])
+        after[table] = sorted(after[table])
+    assert not conn.execute("SELECT 1 FROM list_cache WHERE url LIKE '%127.0.0.1%'").fetchall()
+    conn.close()
     # later steps add columns (NULL in old rows) and tables: what the old store held is all there, unchanged
     assert {t: [r[:len(rows[0])] for r in after[t]] if rows else after[t] for t, rows in before.items()} == before
 
@@ -68,6 +79,8 @@ def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_pat
     assert [a["idem_key"] for a in due] == ["v9-pending"]      # the digest's time (a day later) has not come
     assert store.labelled_articles()[0]["labels"] == ["rate_cap"]
     assert store.count_skipped("demo-feed") == 1 and store.is_baseline_url("demo-feed", "http://127.0.0.1:1/a/later.html")
+    list_url = next(u for u in before_urls if u.endswith("/feed.xml"))
+    assert store.list_cache("demo-feed", list_url) is not None and store.baselined_on_url(list_url) == ["demo-feed"]
     assert store.q("SELECT count(*) AS n FROM _sqlite_migrations")[0]["n"] == len(MIGRATIONS)   # not applied twice
 
 

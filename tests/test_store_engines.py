@@ -142,6 +142,12 @@ def test_sources_runs_lists_and_settled_urls(store):
     store.save_list_cache("feed", "http://x/feed.xml", '"e2"', "Mon", "hash", ["http://x/child.xml"])
     cache = store.list_cache("feed", "http://x/feed.xml")
     assert (cache["etag"], cache["last_modified"], cache["children"]) == ('"e2"', "Mon", ["http://x/child.xml"])
+    # a configured URL (it may carry a token) is kept as its digest, and found by it
+    store.save_list_cache("feed", "https://x/api?token=s3cret", None, None, "h")
+    assert store.list_cache("feed", "https://x/api?token=s3cret")["body_hash"] == "h"
+    raw = [*store.copy_rows("list_cache", ("source", "url")), *store.copy_rows("source_state", ("source", "url"))]
+    assert len(raw) == 3 and all(str(r[1]).startswith("sha256:") for r in raw) and "s3cret" not in repr(raw)
+    store.forget_list_cache("feed", "https://x/api?token=s3cret")
     store.forget_list_cache("feed", "http://x/feed.xml")
     assert store.list_cache("feed", "http://x/feed.xml") is None
 
@@ -337,3 +343,37 @@ def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_
 
     _together(3, send)
     assert len(claimed) == 5 == len(set(claimed))           # the channel's five a minute, across the three senders
+
+
+def test_a_store_keeping_configured_urls_as_text_gets_them_as_digests(store_location):
+    """Before m11 / p2 a source's list URL (which may carry a token) was stored as text: the step re-keys
+    the rows, and the store finds them by the URL as before."""
+    secret_url = "https://x/api/list?token=s3cret"
+    Store(store_location).close()
+    rows = [("INSERT INTO list_cache (source, url, etag, body_hash, checked_at) VALUES ('feed', '{u}', 'e', 'h', 't')",),
+            ("INSERT INTO source_state (source, state, baselined_at, url) VALUES ('feed', 'ok', '2026-01-01', '{u}')",)]
+    if store_location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store_location, autocommit=True) as conn:
+            for (q,) in rows:
+                conn.execute(q.format(u=secret_url))
+            conn.execute("DELETE FROM regwatch_migrations WHERE name = 'p2_url_digests'")
+            dump = lambda: conn.execute("SELECT url FROM list_cache UNION ALL SELECT url FROM source_state").fetchall()  # noqa: E731
+            s = Store(store_location)
+            after = dump()
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(store_location)
+        for (q,) in rows:
+            conn.execute(q.format(u=secret_url))
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm11_url_digests'")
+        conn.execute("PRAGMA user_version=10")
+        conn.commit()
+        s = Store(store_location)
+        after = conn.execute("SELECT url FROM list_cache UNION ALL SELECT url FROM source_state").fetchall()
+        conn.close()
+    assert len(after) == 2 and all(u.startswith("sha256:") for (u,) in after) and "s3cret" not in repr(after)
+    assert s.list_cache("feed", secret_url)["etag"] == "e" and s.baselined_on_url(secret_url) == ["feed"]
+    s.close()

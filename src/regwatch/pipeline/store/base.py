@@ -13,12 +13,15 @@ Conventions every engine keeps:
 - Statuses are the `statuses` enums (stored as their string values).
 - `tx()` is a transaction; a `tx()` inside another is a savepoint: if its block raises, only its own
   writes are undone and the outer transaction goes on.
+- A configured URL (a source's list page or feed, which may carry a token) is never stored as text:
+  `list_cache.url` and `source_state.url` hold its `url_key()`, a SHA-256 digest, enough to match it again.
 - Any number of processes may share one store: what one of them must do alone is claimed through the
   store (a source's lease, a message's claim, the story lock), never assumed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -28,6 +31,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .statuses import AlertKind
+
+URL_KEY = "sha256:"
+
+
+def url_key(url: str) -> str:
+    """How a configured URL is kept in the store: its digest (the URL may carry a secret; matching needs no more)."""
+    return url if url.startswith(URL_KEY) else URL_KEY + hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 Row = dict[str, Any]
 

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from ....defaults import ERROR_CHARS
 from ...timeutil import iso, utcnow
-from ..base import COPY_TABLES, Row
+from ..base import COPY_TABLES, Row, url_key
 from ..statuses import UrlState
 from .connection import PostgresConnection
 
@@ -34,6 +34,8 @@ class Sources(PostgresConnection):
     def update_source_state(self, source: str, **fields: Any) -> None:
         if not fields:
             return
+        if fields.get("url"):
+            fields["url"] = url_key(fields["url"])
         cols = _columns("source_state", fields)
         with self.tx():
             self.x("INSERT INTO source_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
@@ -46,7 +48,7 @@ class Sources(PostgresConnection):
     def baselined_on_url(self, url: str) -> list[str]:
         return [r[0] for r in self.all(
             "SELECT source FROM source_state WHERE url = %s AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
-            (url,))]
+            (url_key(url),))]
 
     def record_run(self, **fields: Any) -> int:
         if isinstance(fields.get("statuses"), dict):
@@ -61,7 +63,7 @@ class Sources(PostgresConnection):
     # -- list pages (conditional GET), per source ------------------------------------------
 
     def list_cache(self, source: str, url: str) -> Row | None:
-        rows = self.q("SELECT * FROM list_cache WHERE source = %s AND url = %s", (source, url))
+        rows = self.q("SELECT * FROM list_cache WHERE source = %s AND url = %s", (source, url_key(url)))
         if not rows:
             return None
         rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
@@ -74,11 +76,11 @@ class Sources(PostgresConnection):
                VALUES (%s,%s,%s,%s,%s,%s,%s)
                ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
                body_hash = excluded.body_hash, children = excluded.children, checked_at = excluded.checked_at""",
-            (source, url, etag, last_modified, body_hash,
+            (source, url_key(url), etag, last_modified, body_hash,
              json.dumps(children) if children is not None else None, iso(utcnow())))
 
     def forget_list_cache(self, source: str, url: str) -> None:
-        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url))
+        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url_key(url)))
 
     # -- article URLs a source has settled without storing ----------------------------------
 

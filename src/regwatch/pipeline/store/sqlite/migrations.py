@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from ..base import url_key
+
 
 def m1_initial(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -253,9 +255,18 @@ def m10_workers(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m11_url_digests(db: sqlite_utils.Database) -> None:
+    # a configured URL may carry a token: list pages' validators and a source's last list URL are keyed by
+    # its digest instead (`base.url_key`), so the store file holds no secret of the config
+    for source, url in db.execute("SELECT source, url FROM list_cache WHERE url NOT LIKE 'sha256:%'").fetchall():
+        db.execute("UPDATE list_cache SET url = ? WHERE source = ? AND url = ?", (url_key(url), source, url))
+    for source, url in db.execute("SELECT source, url FROM source_state WHERE url NOT LIKE 'sha256:%'").fetchall():
+        db.execute("UPDATE source_state SET url = ? WHERE source = ?", (url_key(url), source))
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
-              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers]
+              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:

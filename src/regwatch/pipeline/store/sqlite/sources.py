@@ -9,7 +9,7 @@ from typing import Any
 
 from ....defaults import ERROR_CHARS
 from ...timeutil import iso, utcnow
-from ..base import Row
+from ..base import Row, url_key
 from ..statuses import UrlState
 from .articles import IN_CHUNK
 from .connection import SQLiteConnection
@@ -24,6 +24,8 @@ class Sources(SQLiteConnection):
         return self.q("SELECT * FROM source_state WHERE source = ?", (source,))[0]
 
     def update_source_state(self, source: str, **fields: Any) -> None:
+        if fields.get("url"):
+            fields["url"] = url_key(fields["url"])
         with self.tx():                     # the write lock first (sqlite-utils' own would be a deferred BEGIN)
             self.source_state(source)
             self.db.table("source_state").update(source, fields)
@@ -34,7 +36,7 @@ class Sources(SQLiteConnection):
     def baselined_on_url(self, url: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT source FROM source_state WHERE url = ? AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
-            (url,))]
+            (url_key(url),))]
 
     def record_run(self, **fields: Any) -> int:
         if isinstance(fields.get("statuses"), dict):
@@ -48,7 +50,7 @@ class Sources(SQLiteConnection):
     # -- list pages (conditional GET), per source ------------------------------------------
 
     def list_cache(self, source: str, url: str) -> Row | None:
-        rows = self.q("SELECT * FROM list_cache WHERE source = ? AND url = ?", (source, url))
+        rows = self.q("SELECT * FROM list_cache WHERE source = ? AND url = ?", (source, url_key(url)))
         if not rows:
             return None
         rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
@@ -61,12 +63,12 @@ class Sources(SQLiteConnection):
                VALUES (?,?,?,?,?,?,?)
                ON CONFLICT(source, url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
                body_hash=excluded.body_hash, children=excluded.children, checked_at=excluded.checked_at""",
-            (source, url, etag, last_modified, body_hash,
+            (source, url_key(url), etag, last_modified, body_hash,
              json.dumps(children) if children is not None else None, iso(utcnow())),
         )
 
     def forget_list_cache(self, source: str, url: str) -> None:
-        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url))
+        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url_key(url)))
 
     # -- article URLs a source has settled without storing ----------------------------------
 
