@@ -192,6 +192,9 @@ def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
     cv = cross_validate(items, 0, lambda train: seen.append(len(train)) or Classifier(load_topics()), by="writer")
     assert len(cv.folds) == 3 and seen == [len(t) for _, t in pairs]
     assert cv.summary()["articles"] == len(items)
+    same = [{**x, "event": "one"} for x in items]           # every writer told the one event: nothing to train on
+    with pytest.raises(ValueError, match="nothing to train on"):
+        cross_validate(same, 0, lambda train: Classifier(load_topics()), by="writer")
 
 
 def test_cross_validation_pools_each_topic_over_the_held_out_folds():

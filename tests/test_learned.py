@@ -121,3 +121,11 @@ def test_cli_cross_validates_by_event_and_by_writer(tmp_path, rw):
     assert by_writer["folds"] == 3 and by_writer["articles"] == len(items)
     assert 0.0 < by_writer["pooled"]["micro"]["f1"] <= 1.0
     assert rw("eval", data, "--by", "author", "-c", cfg).returncode == 2
+    assert "does not apply" in rw("eval", data, "--by", "writer", "--folds", "3", "-c", cfg).stderr
+    # one writer, or ids that name none (each article its own "writer"): one clear line, no traceback
+    for rename in (lambda i: f"w13-{i:03d}", lambda i: str(i)):
+        odd = tmp_path / "odd.jsonl"
+        odd.write_text("".join(json.dumps({**it, "id": rename(i)}, ensure_ascii=False) + "\n"
+                               for i, it in enumerate(items[:40])), encoding="utf-8")
+        r = rw("eval", odd, "--by", "writer", "-c", cfg)
+        assert r.returncode == 2 and "writers" in r.stderr and "Traceback" not in r.stderr, r.stderr

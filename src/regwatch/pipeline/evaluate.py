@@ -190,4 +190,6 @@ def cross_validate(items: Sequence[dict[str, Any]], k: int,
     else:
         folds = folds_by_event(items, k)
         pairs = [(held, [x for j, f in enumerate(folds) if j != i for x in f]) for i, held in enumerate(folds)]
+    if any(held and not train for held, train in pairs):
+        raise ValueError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
     return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])

@@ -78,9 +78,11 @@ class Sources(PostgresConnection):
                body_hash = excluded.body_hash, children = excluded.children, checked_at = excluded.checked_at""",
             (source, url_key(url), etag, last_modified, body_hash,
              json.dumps(children) if children is not None else None, iso(utcnow())))
+        # a row an older regwatch wrote under the URL itself (during a rolling upgrade) goes with this write
+        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url))
 
     def forget_list_cache(self, source: str, url: str) -> None:
-        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url_key(url)))
+        self.x("DELETE FROM list_cache WHERE source = %s AND url IN (%s, %s)", (source, url_key(url), url))
 
     # -- article URLs a source has settled without storing ----------------------------------
 

@@ -66,9 +66,11 @@ class Sources(SQLiteConnection):
             (source, url_key(url), etag, last_modified, body_hash,
              json.dumps(children) if children is not None else None, iso(utcnow())),
         )
+        # a row an older regwatch wrote under the URL itself (during a rolling upgrade) goes with this write
+        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url))
 
     def forget_list_cache(self, source: str, url: str) -> None:
-        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url_key(url)))
+        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url IN (?, ?)", (source, url_key(url), url))
 
     # -- article URLs a source has settled without storing ----------------------------------
 
