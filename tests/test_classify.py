@@ -174,7 +174,7 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
 
 def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
     """`--by writer`: each writer held out once; an event another writer also told stays out of training."""
-    from regwatch.pipeline.evaluate import cross_validate, holdouts_by_writer, writer_of
+    from regwatch.pipeline.evaluate import SplitError, cross_validate, holdouts_by_writer, writer_of
 
     items = [{"id": f"w{w}-{i:03d}", "event": f"ev{w}-{i % 4}", "title": "t", "text": "", "labels": [], "lang": "en"}
              for w in (1, 2, 3) for i in range(8)]
@@ -193,8 +193,10 @@ def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
     assert len(cv.folds) == 3 and seen == [len(t) for _, t in pairs]
     assert cv.summary()["articles"] == len(items)
     same = [{**x, "event": "one"} for x in items]           # every writer told the one event: nothing to train on
-    with pytest.raises(ValueError, match="nothing to train on"):
+    with pytest.raises(SplitError, match="nothing to train on"):
         cross_validate(same, 0, lambda train: Classifier(load_topics()), by="writer")
+    with pytest.raises(SplitError, match="1 writers"):
+        holdouts_by_writer([x for x in items if writer_of(x) == "w1"])
 
 
 def test_cross_validation_pools_each_topic_over_the_held_out_folds():

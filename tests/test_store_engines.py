@@ -345,50 +345,49 @@ def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_
     assert len(claimed) == 5 == len(set(claimed))           # the channel's five a minute, across the three senders
 
 
+def _behind_its_back(location: str, *statements: str) -> list[tuple]:
+    """Run SQL on a store's database as an older regwatch would; the `url` columns of both tables after."""
+    dump = "SELECT url FROM list_cache UNION ALL SELECT url FROM source_state"
+    if location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as pg:
+            for q in statements:
+                pg.execute(q)
+            return pg.execute(dump).fetchall()
+    import sqlite3
+
+    conn = sqlite3.connect(location)
+    try:
+        for q in statements:
+            conn.execute(q)
+        conn.commit()
+        return conn.execute(dump).fetchall()
+    finally:
+        conn.close()
+
+
 def test_a_store_keeping_configured_urls_as_text_gets_them_as_digests(store_location):
     """Before m11 / p2 a source's list URL (which may carry a token) was stored as text: the step re-keys
     the rows, and the store finds them by the URL as before."""
     secret_url = "https://x/api/list?token=s3cret"
     Store(store_location).close()
-    rows = [("INSERT INTO list_cache (source, url, etag, body_hash, checked_at) VALUES ('feed', '{u}', 'e', 'h', 't')",),
-            ("INSERT INTO source_state (source, state, baselined_at, url) VALUES ('feed', 'ok', '2026-01-01', '{u}')",)]
+    old_cache = ("INSERT INTO list_cache (source, url, etag, body_hash, checked_at) "
+                 f"VALUES ('feed', '{secret_url}', 'e', 'h', 't')")
+    old_state = f"INSERT INTO source_state (source, state, baselined_at, url) VALUES ('feed', 'ok', '2026-01-01', '{secret_url}')"
     if store_location.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(store_location, autocommit=True) as conn:
-            for (q,) in rows:
-                conn.execute(q.format(u=secret_url))
-            conn.execute("DELETE FROM regwatch_migrations WHERE name = 'p2_url_digests'")
-            dump = lambda: conn.execute("SELECT url FROM list_cache UNION ALL SELECT url FROM source_state").fetchall()  # noqa: E731
-            s = Store(store_location)
-            after = dump()
+        undo = ["DELETE FROM regwatch_migrations WHERE name = 'p2_url_digests'"]
     else:
-        import sqlite3
-
-        conn = sqlite3.connect(store_location)
-        for (q,) in rows:
-            conn.execute(q.format(u=secret_url))
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm11_url_digests'")
-        conn.execute("PRAGMA user_version=10")
-        conn.commit()
-        s = Store(store_location)
-        after = conn.execute("SELECT url FROM list_cache UNION ALL SELECT url FROM source_state").fetchall()
-        conn.close()
+        undo = ["DELETE FROM _sqlite_migrations WHERE name = 'm11_url_digests'", "PRAGMA user_version=10"]
+    _behind_its_back(store_location, old_cache, old_state, *undo)
+    s = Store(store_location)
+    after = _behind_its_back(store_location)
     assert len(after) == 2 and all(u.startswith("sha256:") for (u,) in after) and "s3cret" not in repr(after)
     assert s.list_cache("feed", secret_url)["etag"] == "e" and s.baselined_on_url(secret_url) == ["feed"]
     # an older regwatch still running beside this one (a rolling upgrade) writes the URL itself again:
     # the next write of this version takes that row away
-    if store_location.startswith("postgresql"):
-        with psycopg.connect(store_location, autocommit=True) as conn:
-            conn.execute(rows[0][0].format(u=secret_url))
-            s.save_list_cache("feed", secret_url, "e2", None, "h")
-            after = dump()
-    else:
-        conn = sqlite3.connect(store_location)
-        conn.execute(rows[0][0].format(u=secret_url))
-        conn.commit()
-        s.save_list_cache("feed", secret_url, "e2", None, "h")
-        after = conn.execute("SELECT url FROM list_cache UNION ALL SELECT url FROM source_state").fetchall()
-        conn.close()
+    assert "s3cret" in repr(_behind_its_back(store_location, old_cache))
+    s.save_list_cache("feed", secret_url, "e2", None, "h")
+    after = _behind_its_back(store_location)
     assert len(after) == 2 and "s3cret" not in repr(after) and s.list_cache("feed", secret_url)["etag"] == "e2"
     s.close()

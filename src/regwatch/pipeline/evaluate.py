@@ -162,6 +162,10 @@ def _sum(scores: Iterable[TopicScore]) -> TopicScore:
     return out
 
 
+class SplitError(ValueError):
+    """The items cannot be split as asked (too few writers, or a held-out part that leaves nothing to train on)."""
+
+
 def writer_of(item: dict[str, Any]) -> str:
     """Who wrote an article: its `writer`, else its id's prefix (`w13-007` → `w13`)."""
     return str(item.get("writer") or str(item.get("id") or "").rsplit("-", 1)[0] or "?")
@@ -173,6 +177,9 @@ def holdouts_by_writer(items: Sequence[dict[str, Any]]) -> list[tuple[list[dict[
     writers: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         writers.setdefault(writer_of(item), []).append(item)
+    if len(writers) < 2 or len(writers) > len(items) / 2:
+        raise SplitError(f"{len(items)} articles by {len(writers)} writers: leaving one writer out needs at least two, "
+                         "each with several articles (a `writer` field, or ids such as `w1-001`)")
     out = []
     for _, held in sorted(writers.items()):
         events = {event_of(x) for x in held}
@@ -191,5 +198,5 @@ def cross_validate(items: Sequence[dict[str, Any]], k: int,
         folds = folds_by_event(items, k)
         pairs = [(held, [x for j, f in enumerate(folds) if j != i for x in f]) for i, held in enumerate(folds)]
     if any(held and not train for held, train in pairs):
-        raise ValueError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
+        raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
     return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])

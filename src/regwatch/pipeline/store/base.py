@@ -37,7 +37,7 @@ URL_KEY = "sha256:"
 
 def url_key(url: str) -> str:
     """How a configured URL is kept in the store: its digest (the URL may carry a secret; matching needs no more)."""
-    return url if url.startswith(URL_KEY) else URL_KEY + hashlib.sha256(url.encode("utf-8")).hexdigest()
+    return URL_KEY + hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 Row = dict[str, Any]
 

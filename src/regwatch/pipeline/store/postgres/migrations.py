@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...timeutil import iso, utcnow
+from ..base import URL_KEY
 
 if TYPE_CHECKING:
     from .connection import PostgresConnection
@@ -185,10 +186,9 @@ CREATE TABLE workers (
 # In order: (name, SQL). The first is the SQLite store's schema as of its m10_workers.
 # a configured URL may carry a token: list pages' validators and a source's last list URL are keyed by its
 # digest (`base.url_key`; the SQLite store's m11_url_digests)
-P2_URL_DIGESTS = """
-UPDATE list_cache SET url = 'sha256:' || encode(sha256(convert_to(url, 'UTF8')), 'hex') WHERE url NOT LIKE 'sha256:%';
-UPDATE source_state SET url = 'sha256:' || encode(sha256(convert_to(url, 'UTF8')), 'hex') WHERE url NOT LIKE 'sha256:%';
-"""
+P2_URL_DIGESTS = "".join(
+    f"UPDATE {table} SET url = '{URL_KEY}' || encode(sha256(convert_to(url, 'UTF8')), 'hex') "
+    f"WHERE url NOT LIKE '{URL_KEY}%';\n" for table in ("list_cache", "source_state"))
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from ..base import url_key
+from ..base import URL_KEY, url_key
 
 
 def m1_initial(db: sqlite_utils.Database) -> None:
@@ -258,9 +258,10 @@ def m10_workers(db: sqlite_utils.Database) -> None:
 def m11_url_digests(db: sqlite_utils.Database) -> None:
     # a configured URL may carry a token: list pages' validators and a source's last list URL are keyed by
     # its digest instead (`base.url_key`), so the store file holds no secret of the config
-    for source, url in db.execute("SELECT source, url FROM list_cache WHERE url NOT LIKE 'sha256:%'").fetchall():
+    plain = URL_KEY + "%"
+    for source, url in db.execute("SELECT source, url FROM list_cache WHERE url NOT LIKE ?", (plain,)).fetchall():
         db.execute("UPDATE list_cache SET url = ? WHERE source = ? AND url = ?", (url_key(url), source, url))
-    for source, url in db.execute("SELECT source, url FROM source_state WHERE url NOT LIKE 'sha256:%'").fetchall():
+    for source, url in db.execute("SELECT source, url FROM source_state WHERE url NOT LIKE ?", (plain,)).fetchall():
         db.execute("UPDATE source_state SET url = ? WHERE source = ?", (url_key(url), source))
 
 
