@@ -56,15 +56,15 @@ def ts_doc(title: str, body: str, *, search_title: str | None = None, search_tex
 
 class Articles(PostgresConnection):
     def has_url(self, url: str) -> bool:
-        return self.one("SELECT 1 FROM articles WHERE url = %s", (url,)) is not None
+        return self.one("SELECT 1 FROM articles WHERE url = ?", (url,)) is not None
 
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
         return int(self.one(
             """WITH a AS (
                  INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
                      content_hash, story_id, attachment_url, attachment_text, baseline)
-                 VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id)
-               INSERT INTO articles_fts (article_id, doc) SELECT id, %s::tsvector FROM a RETURNING article_id""",
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id)
+               INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
              a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
              ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
@@ -74,11 +74,11 @@ class Articles(PostgresConnection):
         rows = [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags]
         with self.tx():
             if not new:
-                self.x("DELETE FROM article_topics WHERE article_id = %s", (article_id,))
-            self.many("INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (%s,%s,%s,%s)", rows)
+                self.x("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+            self.many("INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (?,?,?,?)", rows)
 
     def topics_of(self, article_id: int) -> list[Row]:
-        rows = self.q("SELECT topic, score, evidence FROM article_topics WHERE article_id = %s ORDER BY score DESC",
+        rows = self.q("SELECT topic, score, evidence FROM article_topics WHERE article_id = ? ORDER BY score DESC",
                       (article_id,))
         for r in rows:
             r["evidence"] = json.loads(r["evidence"])
@@ -86,45 +86,45 @@ class Articles(PostgresConnection):
 
     def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {i: [] for i in ids}
-        for aid, topic in self.all("SELECT article_id, topic FROM article_topics WHERE article_id = ANY(%s) "
+        for aid, topic in self.all("SELECT article_id, topic FROM article_topics WHERE article_id = ANY(?) "
                                    "ORDER BY score DESC", (list(ids),)):
             out[aid].append(topic)
         return out
 
     def article(self, article_id: int) -> Row | None:
-        rows = self.q("SELECT * FROM articles WHERE id = %s", (article_id,))
+        rows = self.q("SELECT * FROM articles WHERE id = ?", (article_id,))
         return rows[0] if rows else None
 
     def find_article(self, url_or_id: str) -> Row | None:
         key = url_or_id.strip().lstrip("#")
-        rows = self.q("SELECT * FROM articles WHERE id = %s", (int(key),)) if key.isdigit() and len(key) < 19 else []
-        rows = rows or self.q("SELECT * FROM articles WHERE url = %s", (url_or_id.strip(),))
+        rows = self.q("SELECT * FROM articles WHERE id = ?", (int(key),)) if key.isdigit() and len(key) < 19 else []
+        rows = rows or self.q("SELECT * FROM articles WHERE url = ?", (url_or_id.strip(),))
         return rows[0] if rows else None
 
     def search(self, query: str, *, topic: str | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
         where, params = ["f.doc @@ q.q"], []
         if topic:
-            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
+            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
             params.append(topic)
         if source:
-            where.append("a.source = %s")
+            where.append("a.source = ?")
             params.append(source)
         if since:
-            where.append("coalesce(a.published_at, a.fetched_at) >= %s")
+            where.append("coalesce(a.published_at, a.fetched_at) >= ?")
             params.append(iso(since) or "")
         if until:
-            where.append("coalesce(a.published_at, a.fetched_at) < %s")
+            where.append("coalesce(a.published_at, a.fetched_at) < ?")
             params.append(iso(until) or "")
-        sql = f"""WITH q AS (SELECT %s::tsquery AS q),
+        sql = f"""WITH q AS (SELECT ?::tsquery AS q),
                   hits AS (
-                    SELECT a.id AS id, ts_rank(%s::real[], f.doc, q.q) AS score
+                    SELECT a.id AS id, ts_rank(?::real[], f.doc, q.q) AS score
                     FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
                     WHERE {' AND '.join(where)} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
                   SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.fetched_at, a.story_id,
                          coalesce(s.copies, 1) AS story_size, a.body
                   FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
-                  ORDER BY hits.score DESC, a.id DESC LIMIT %s"""
+                  ORDER BY hits.score DESC, a.id DESC LIMIT ?"""
         try:
             return self.q(sql, [ts_query(query), RANK_WEIGHTS, *params, limit])
         except (psycopg.errors.SyntaxError, psycopg.errors.DataException) as e:
@@ -134,10 +134,10 @@ class Articles(PostgresConnection):
         where: list[str] = []
         params: list[Any] = []
         if since:
-            where.append("a.fetched_at >= %s")
+            where.append("a.fetched_at >= ?")
             params.append(iso(since))
         if topic:
-            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
+            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
             params.append(topic)
         sql = ("SELECT a.id, a.url, a.source, a.outlet, a.title, a.lang, a.published_at, a.fetched_at, a.story_id, "
                "coalesce(s.copies, 1) AS story_size, a.body, "
@@ -151,17 +151,17 @@ class Articles(PostgresConnection):
                "baseline FROM articles")
         params: tuple[Any, ...] = ()
         if since:
-            sql += " WHERE fetched_at >= %s"
+            sql += " WHERE fetched_at >= ?"
             params = (since,)
         return iter(self.q(sql + " ORDER BY id", params))
 
     def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
         where, params = [], []
         if source is not None:
-            where.append("source = %s")
+            where.append("source = ?")
             params.append(source)
         if since is not None:
-            where.append("fetched_at >= %s")
+            where.append("fetched_at >= ?")
             params.append(since)
         return int(self.one("SELECT count(*) FROM articles" + (" WHERE " + " AND ".join(where) if where else ""),
                             params) or 0)

@@ -45,11 +45,11 @@ class Copying(PostgresConnection):
             self.x("DELETE FROM articles_fts")
             last = 0
             while True:
-                batch = self.all("SELECT id, title, body, attachment_text FROM articles WHERE id > %s ORDER BY id LIMIT %s",
+                batch = self.all("SELECT id, title, body, attachment_text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
                                  (last, BATCH))
                 if not batch:
                     break
-                self.many("INSERT INTO articles_fts (article_id, doc) VALUES (%s, %s::tsvector)",
+                self.many("INSERT INTO articles_fts (article_id, doc) VALUES (?, ?::tsvector)",
                           [(aid, ts_doc(title or "", (body or "") + "\n" + (att or ""))) for aid, title, body, att in batch])
                 last = batch[-1][0]
             for table in IDENTITY_TABLES:

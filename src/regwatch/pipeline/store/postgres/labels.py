@@ -11,7 +11,7 @@ from .connection import PostgresConnection
 
 class Labels(PostgresConnection):
     def set_label(self, article_id: int, topic: str, value: bool) -> None:
-        self.x("INSERT INTO labels (article_id, topic, value, created_at) VALUES (%s,%s,%s,%s) "
+        self.x("INSERT INTO labels (article_id, topic, value, created_at) VALUES (?,?,?,?) "
                "ON CONFLICT (article_id, topic) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
                (article_id, topic, int(value), iso(utcnow())))
 

@@ -20,13 +20,13 @@ class Reports(PostgresConnection):
     def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
         return iter(self.all(
             "SELECT coalesce(a.published_at, a.fetched_at), t.topic FROM article_topics t JOIN articles a "
-            "ON a.id = t.article_id WHERE coalesce(a.published_at, a.fetched_at) >= %s", (since,)))
+            "ON a.id = t.article_id WHERE coalesce(a.published_at, a.fetched_at) >= ?", (since,)))
 
     def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
         return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url, "
                       "(SELECT string_agg(t.topic, ',') FROM article_topics t WHERE t.article_id = s.first_article_id) "
-                      "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= %s "
-                      "ORDER BY s.copies DESC, s.first_seen DESC LIMIT %s", (since, limit))
+                      "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
+                      "ORDER BY s.copies DESC, s.first_seen DESC LIMIT ?", (since, limit))
 
     def source_health(self) -> list[Row]:
         return self.q("SELECT source, state, state_since, last_success_at, last_error FROM source_state ORDER BY source")
@@ -45,7 +45,7 @@ class Reports(PostgresConnection):
             f"count(*) FILTER (WHERE al.status IN ({_GAVE_UP})) AS failed, "
             f"count(*) FILTER (WHERE al.status IN ({_WAITING})) AS waiting "
             "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
-            f"WHERE al.kind = '{K.ARTICLE}' AND al.created_at >= %s GROUP BY al.subscription ORDER BY al.subscription",
+            f"WHERE al.kind = '{K.ARTICLE}' AND al.created_at >= ? GROUP BY al.subscription ORDER BY al.subscription",
             (since or "",))
 
     def channel_counts(self, since: str | None) -> list[Row]:
@@ -55,11 +55,11 @@ class Reports(PostgresConnection):
             "sum(health)::int AS health FROM ("
             f" SELECT channel, count(*) AS matches, count(*) FILTER (WHERE status = '{A.SENT}') AS alerts_sent, "
             "   0 AS messages_sent, 0 AS digests, 0 AS failed, 0 AS health FROM alerts "
-            f"   WHERE kind = '{K.ARTICLE}' AND created_at >= %s GROUP BY channel"
+            f"   WHERE kind = '{K.ARTICLE}' AND created_at >= ? GROUP BY channel"
             " UNION ALL"
             f" SELECT channel, 0, 0, count(*) FILTER (WHERE status = '{M.SENT}' AND kind != '{K.HEALTH}'), "
             f"   count(*) FILTER (WHERE status = '{M.SENT}' AND kind = '{K.DIGEST}'), "
             f"   count(*) FILTER (WHERE status IN ({_GAVE_UP})), "
             f"   count(*) FILTER (WHERE status = '{M.SENT}' AND kind = '{K.HEALTH}')"
-            " FROM messages WHERE created_at >= %s GROUP BY channel) c GROUP BY channel ORDER BY channel",
+            " FROM messages WHERE created_at >= ? GROUP BY channel) c GROUP BY channel ORDER BY channel",
             (since or "", since or ""))

@@ -25,11 +25,11 @@ def _columns(table: str, fields: dict[str, Any]) -> list[sql.Identifier]:
 
 class Sources(PostgresConnection):
     def source_state(self, source: str) -> Row:
-        rows = self.q("SELECT * FROM source_state WHERE source = %s", (source,))
+        rows = self.q("SELECT * FROM source_state WHERE source = ?", (source,))
         if rows:
             return rows[0]
-        self.x("INSERT INTO source_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
-        return self.q("SELECT * FROM source_state WHERE source = %s", (source,))[0]
+        self.x("INSERT INTO source_state (source) VALUES (?) ON CONFLICT DO NOTHING", (source,))
+        return self.q("SELECT * FROM source_state WHERE source = ?", (source,))[0]
 
     def update_source_state(self, source: str, **fields: Any) -> None:
         if not fields:
@@ -38,7 +38,7 @@ class Sources(PostgresConnection):
             fields["url"] = url_key(fields["url"])
         cols = _columns("source_state", fields)
         with self.tx():
-            self.x("INSERT INTO source_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
+            self.x("INSERT INTO source_state (source) VALUES (?) ON CONFLICT DO NOTHING", (source,))
             self.x(sql.SQL("UPDATE source_state SET {} WHERE source = %s").format(
                 sql.SQL(", ").join(sql.SQL("{} = %s").format(c) for c in cols)), [*fields.values(), source])
 
@@ -47,7 +47,7 @@ class Sources(PostgresConnection):
 
     def baselined_on_url(self, url: str) -> list[str]:
         return [r[0] for r in self.all(
-            "SELECT source FROM source_state WHERE url = %s AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
+            "SELECT source FROM source_state WHERE url = ? AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
             (url_key(url),))]
 
     def record_run(self, **fields: Any) -> int:
@@ -58,12 +58,12 @@ class Sources(PostgresConnection):
             sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols))), list(fields.values())))
 
     def recent_runs(self, source: str, n: int) -> list[Row]:
-        return self.q("SELECT * FROM source_runs WHERE source = %s ORDER BY id DESC LIMIT %s", (source, n))
+        return self.q("SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, n))
 
     # -- list pages (conditional GET), per source ------------------------------------------
 
     def list_cache(self, source: str, url: str) -> Row | None:
-        rows = self.q("SELECT * FROM list_cache WHERE source = %s AND url = %s", (source, url_key(url)))
+        rows = self.q("SELECT * FROM list_cache WHERE source = ? AND url = ?", (source, url_key(url)))
         if not rows:
             return None
         rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
@@ -73,16 +73,16 @@ class Sources(PostgresConnection):
                         body_hash: str | None, children: list[str] | None = None) -> None:
         self.x(
             """INSERT INTO list_cache (source, url, etag, last_modified, body_hash, children, checked_at)
-               VALUES (%s,%s,%s,%s,%s,%s,%s)
+               VALUES (?,?,?,?,?,?,?)
                ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
                body_hash = excluded.body_hash, children = excluded.children, checked_at = excluded.checked_at""",
             (source, url_key(url), etag, last_modified, body_hash,
              json.dumps(children) if children is not None else None, iso(utcnow())))
         # a row an older regwatch wrote under the URL itself (during a rolling upgrade) goes with this write
-        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url))
+        self.x("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url))
 
     def forget_list_cache(self, source: str, url: str) -> None:
-        self.x("DELETE FROM list_cache WHERE source = %s AND url IN (%s, %s)", (source, url_key(url), url))
+        self.x("DELETE FROM list_cache WHERE source = ? AND url IN (?, ?)", (source, url_key(url), url))
 
     # -- article URLs a source has settled without storing ----------------------------------
 
@@ -90,28 +90,28 @@ class Sources(PostgresConnection):
         if not urls:
             return set()
         return {r[0] for r in self.all(
-            "SELECT url FROM articles WHERE url = ANY(%s) UNION "
-            "SELECT url FROM source_urls WHERE source = %s AND state = %s AND url = ANY(%s)",
+            "SELECT url FROM articles WHERE url = ANY(?) UNION "
+            "SELECT url FROM source_urls WHERE source = ? AND state = ? AND url = ANY(?)",
             (list(urls), source, UrlState.SKIPPED, list(urls)))}
 
     def skip_url(self, source: str, url: str, reason: str) -> None:
-        self.x("INSERT INTO source_urls (source, url, state, reason, at) VALUES (%s,%s,%s,%s,%s) "
+        self.x("INSERT INTO source_urls (source, url, state, reason, at) VALUES (?,?,?,?,?) "
                "ON CONFLICT (source, url) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
                (source, url, UrlState.SKIPPED, reason[:ERROR_CHARS], iso(utcnow())))
 
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         now = iso(utcnow())
-        self.many("INSERT INTO source_urls (source, url, state, at) VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+        self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                   [(source, u, UrlState.BASELINE, now) for u in urls])
 
     def is_baseline_url(self, source: str, url: str) -> bool:
-        return self.one("SELECT 1 FROM source_urls WHERE source = %s AND url = %s AND state = %s",
+        return self.one("SELECT 1 FROM source_urls WHERE source = ? AND url = ? AND state = ?",
                         (source, url, UrlState.BASELINE)) is not None
 
     def skipped_urls(self, source: str, limit: int = 20) -> list[Row]:
-        return self.q("SELECT url, reason, at FROM source_urls WHERE source = %s AND state = %s "
-                      "ORDER BY at DESC LIMIT %s", (source, UrlState.SKIPPED, limit))
+        return self.q("SELECT url, reason, at FROM source_urls WHERE source = ? AND state = ? "
+                      "ORDER BY at DESC LIMIT ?", (source, UrlState.SKIPPED, limit))
 
     def count_skipped(self, source: str) -> int:
-        return int(self.one("SELECT count(*) FROM source_urls WHERE source = %s AND state = %s",
+        return int(self.one("SELECT count(*) FROM source_urls WHERE source = ? AND state = ?",
                             (source, UrlState.SKIPPED)) or 0)
