@@ -5,10 +5,10 @@ the SQLite engine, each a class over the shared connection pool (`connection.py`
 from __future__ import annotations
 
 from ..base import Store
+from ..shared.labels import Labels
 from .articles import Articles
 from .connection import PostgresConnection
 from .copying import Copying
-from .labels import Labels
 from .migrations import MIGRATIONS
 from .outbox import Outbox
 from .reports import Reports

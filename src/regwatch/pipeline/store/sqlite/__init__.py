@@ -4,10 +4,10 @@ the shared connection (`connection.py`: opening, transactions, migrations), comp
 from __future__ import annotations
 
 from ..base import Store
+from ..shared.labels import Labels
 from .articles import Articles
 from .connection import SQLiteConnection
 from .copying import Copying
-from .labels import Labels
 from .migrations import MIGRATIONS
 from .outbox import Outbox
 from .reports import Reports
