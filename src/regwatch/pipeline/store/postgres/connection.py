@@ -8,7 +8,7 @@ dropped (a restart, a failover) is replaced by the pool, so the next call works 
 Queries are written with `?` placeholders, as on SQLite (the shared queries are the same text on both
 engines): the helpers hand psycopg `%s` for each `?` and `%%` for a literal `%` (a `LIKE` pattern),
 converted once per distinct query. A query run without parameters goes as it is (psycopg reads no
-placeholder in it), and one composed with `psycopg.sql` is psycopg's own (`%s`, `sql.Placeholder`).
+placeholder in it), and so does one composed with `psycopg.sql` (identifiers, in copying).
 """
 
 from __future__ import annotations
