@@ -148,13 +148,13 @@ channels = ["gw"]
     procs = [start(cfg, tmp_path / "a.log"), start(cfg, tmp_path / "b.log")]
     try:
         holding = lambda: [p for p in procs if store.one(  # noqa: E731
-            "SELECT count(*) FROM source_state WHERE lease_until IS NOT NULL AND claimed_by = %s",
+            "SELECT count(*) FROM source_state WHERE lease_until IS NOT NULL AND claimed_by = ?",
             (worker_of(store, p.pid),))]
         assert wait_for(lambda: holding() and len(site.requests("/a/n")) >= 2, 60)
         victim = holding()[0]
         survivor = next(p for p in procs if p is not victim)
         dead, alive = worker_of(store, victim.pid), worker_of(store, survivor.pid)
-        held = {r["source"] for r in store.q("SELECT source FROM source_state WHERE claimed_by = %s "
+        held = {r["source"] for r in store.q("SELECT source FROM source_state WHERE claimed_by = ? "
                                              "AND lease_until IS NOT NULL", (dead,))}
         os.killpg(victim.pid, signal.SIGKILL)                   # mid-crawl: its leases are never released
         victim.wait(10)
@@ -165,7 +165,7 @@ channels = ["gw"]
     finally:
         stop(*procs)
     # the survivor crawled every source the dead worker held, after it died
-    taken = {r["source"] for r in store.q("SELECT source, started_at FROM source_runs WHERE worker = %s", (alive,))
+    taken = {r["source"] for r in store.q("SELECT source, started_at FROM source_runs WHERE worker = ?", (alive,))
              if datetime.fromisoformat(r["started_at"]).timestamp() >= killed_at - 1}
     assert held and held <= taken
     delivered = alerted(receiver, "gw")

@@ -209,6 +209,15 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.set_channel_state("ch", "broken", "gone") is None and store.set_channel_state("ch", "ok") == "broken"
 
 
+def test_queries_are_written_with_question_marks_on_both_engines(store):
+    """A query is written once, with `?`: PostgreSQL's connection hands psycopg `%s`, and a literal `%` stays one."""
+    assert store.one("SELECT CAST(? AS TEXT) || '%'", ("50",)) == "50%"
+    assert store.one("SELECT '100%'") == "100%"                     # without parameters the SQL goes as it is
+    store.skip_url("s", "http://x/100%", "HTTP 404")
+    assert store.all("SELECT url FROM source_urls WHERE url LIKE '%/100%' AND source = ?", ("s",)) == [("http://x/100%",)]
+    assert store.insert("INSERT INTO stories (title, copies) VALUES (?, ?)", ("t", 1)) == store.one("SELECT max(id) FROM stories")
+
+
 def test_a_nested_transaction_is_a_savepoint(store):
     with store.tx():
         store.update_source_state("kept", state=SourceState.OK)

@@ -1,14 +1,15 @@
 """The PostgreSQL engine: one database shared by any number of regwatch processes (psycopg 3 and a
 connection pool), full-text search as a `tsvector` with a GIN index. One module per concern, as
-the SQLite engine, each a class over the shared connection pool (`connection.py`), composed here."""
+the SQLite engine, each a class over the engine's connection pool (`connection.py`) that adds to the
+concern's shared queries (`../shared/`) what PostgreSQL does its own way, composed here."""
 
 from __future__ import annotations
 
 from ..base import Store
+from ..shared.labels import Labels
 from .articles import Articles
 from .connection import PostgresConnection
 from .copying import Copying
-from .labels import Labels
 from .migrations import MIGRATIONS
 from .outbox import Outbox
 from .reports import Reports

@@ -1,19 +1,21 @@
 """Articles, their topics, and full-text search: the bigram text of `searchtext` as a `tsvector` with a
-GIN index (title weight A, body D), queried with the same query language as a `tsquery`."""
+GIN index (title weight A, body D), queried with the same query language as a `tsquery`: what differs on
+PostgreSQL (the shared queries are `shared/articles.py`'s)."""
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
 
 import psycopg
 
 from ...searchtext import QueryError, fts_text, ts_lexeme, ts_query
 from ...timeutil import iso, utcnow
-from ..base import ArticleRecord, Row, TopicTag
+from ..base import ArticleRecord, Row
+from ..shared import articles as shared
+from ..shared.articles import EXPORT_COLUMNS, SEARCH_RESULTS, export_filters, search_filters
+from ..shared.sql import where
 from .connection import PostgresConnection
 
 RANK_WINDOW = 500                             # relevance is ranked among this many newest matches (as on SQLite)
@@ -54,117 +56,46 @@ def ts_doc(title: str, body: str, *, search_title: str | None = None, search_tex
     return " ".join(out)
 
 
-class Articles(PostgresConnection):
-    def has_url(self, url: str) -> bool:
-        return self.one("SELECT 1 FROM articles WHERE url = %s", (url,)) is not None
-
+class Articles(shared.Articles, PostgresConnection):
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
         return int(self.one(
             """WITH a AS (
                  INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
                      content_hash, story_id, attachment_url, attachment_text, baseline)
-                 VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id)
-               INSERT INTO articles_fts (article_id, doc) SELECT id, %s::tsvector FROM a RETURNING article_id""",
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id)
+               INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
              a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
              ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
                     search_text=a.search_text))))
 
-    def set_topics(self, article_id: int, tags: Iterable[TopicTag], new: bool = False) -> None:
-        rows = [(article_id, t.topic, round(t.score, 3), json.dumps(t.evidence, ensure_ascii=False)) for t in tags]
-        with self.tx():
-            if not new:
-                self.x("DELETE FROM article_topics WHERE article_id = %s", (article_id,))
-            self.many("INSERT INTO article_topics (article_id, topic, score, evidence) VALUES (%s,%s,%s,%s)", rows)
-
-    def topics_of(self, article_id: int) -> list[Row]:
-        rows = self.q("SELECT topic, score, evidence FROM article_topics WHERE article_id = %s ORDER BY score DESC",
-                      (article_id,))
-        for r in rows:
-            r["evidence"] = json.loads(r["evidence"])
-        return rows
-
     def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {i: [] for i in ids}
-        for aid, topic in self.all("SELECT article_id, topic FROM article_topics WHERE article_id = ANY(%s) "
+        for aid, topic in self.all("SELECT article_id, topic FROM article_topics WHERE article_id = ANY(?) "
                                    "ORDER BY score DESC", (list(ids),)):
             out[aid].append(topic)
         return out
 
-    def article(self, article_id: int) -> Row | None:
-        rows = self.q("SELECT * FROM articles WHERE id = %s", (article_id,))
-        return rows[0] if rows else None
-
-    def find_article(self, url_or_id: str) -> Row | None:
-        key = url_or_id.strip().lstrip("#")
-        rows = self.q("SELECT * FROM articles WHERE id = %s", (int(key),)) if key.isdigit() and len(key) < 19 else []
-        rows = rows or self.q("SELECT * FROM articles WHERE url = %s", (url_or_id.strip(),))
-        return rows[0] if rows else None
-
     def search(self, query: str, *, topic: str | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
-        where, params = ["f.doc @@ q.q"], []
-        if topic:
-            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
-            params.append(topic)
-        if source:
-            where.append("a.source = %s")
-            params.append(source)
-        if since:
-            where.append("coalesce(a.published_at, a.fetched_at) >= %s")
-            params.append(iso(since) or "")
-        if until:
-            where.append("coalesce(a.published_at, a.fetched_at) < %s")
-            params.append(iso(until) or "")
-        sql = f"""WITH q AS (SELECT %s::tsquery AS q),
+        cond, params = where("f.doc @@ q.q", *search_filters(topic, source, since, until))
+        sql = f"""WITH q AS (SELECT ?::tsquery AS q),
                   hits AS (
-                    SELECT a.id AS id, ts_rank(%s::real[], f.doc, q.q) AS score
+                    SELECT a.id AS id, ts_rank(?::real[], f.doc, q.q) AS score
                     FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
-                    WHERE {' AND '.join(where)} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
-                  SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_at, a.fetched_at, a.story_id,
-                         coalesce(s.copies, 1) AS story_size, a.body
-                  FROM hits JOIN articles a ON a.id = hits.id LEFT JOIN stories s ON s.id = a.story_id
-                  ORDER BY hits.score DESC, a.id DESC LIMIT %s"""
+                    {cond} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
+                  {SEARCH_RESULTS} ORDER BY hits.score DESC, a.id DESC LIMIT ?"""
         try:
             return self.q(sql, [ts_query(query), RANK_WEIGHTS, *params, limit])
         except (psycopg.errors.SyntaxError, psycopg.errors.DataException) as e:
             raise QueryError(f"cannot search for {query!r}: {' '.join(str(e).split())}") from None
 
     def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
-        where: list[str] = []
-        params: list[Any] = []
-        if since:
-            where.append("a.fetched_at >= %s")
-            params.append(iso(since))
-        if topic:
-            where.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = %s)")
-            params.append(topic)
-        sql = ("SELECT a.id, a.url, a.source, a.outlet, a.title, a.lang, a.published_at, a.fetched_at, a.story_id, "
-               "coalesce(s.copies, 1) AS story_size, a.body, "
+        cond, params = where(*export_filters(since, topic))
+        sql = (f"SELECT {EXPORT_COLUMNS}, "
                "ARRAY(SELECT t.topic FROM article_topics t WHERE t.article_id = a.id ORDER BY t.topic) AS topics "
-               "FROM articles a LEFT JOIN stories s ON s.id = a.story_id"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id")
+               "FROM articles a LEFT JOIN stories s ON s.id = a.story_id" + cond + " ORDER BY a.id")
         return self.rows(sql, params)
-
-    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
-        sql = ("SELECT id, url, source, outlet, title, body, attachment_text, published_at, fetched_at, story_id, "
-               "baseline FROM articles")
-        params: tuple[Any, ...] = ()
-        if since:
-            sql += " WHERE fetched_at >= %s"
-            params = (since,)
-        return iter(self.q(sql + " ORDER BY id", params))
-
-    def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
-        where, params = [], []
-        if source is not None:
-            where.append("source = %s")
-            params.append(source)
-        if since is not None:
-            where.append("fetched_at >= %s")
-            params.append(since)
-        return int(self.one("SELECT count(*) FROM articles" + (" WHERE " + " AND ".join(where) if where else ""),
-                            params) or 0)
 
     def load_articles(self, rows: Iterable[tuple[int, str, str, str, str, str, int]]) -> None:
         with self.tx(), self._conn() as conn, conn.cursor() as cur:

@@ -4,6 +4,11 @@ and the row helpers the concern modules share.
 Outside a transaction each call borrows a connection from the pool (autocommit); `tx()` pins one to
 the calling thread until it ends, and a `tx()` inside it is a savepoint. A connection the server
 dropped (a restart, a failover) is replaced by the pool, so the next call works again.
+
+Queries are written with `?` placeholders, as on SQLite (the shared queries are the same text on both
+engines): the helpers hand psycopg `%s` for each `?` and `%%` for a literal `%` (a `LIKE` pattern),
+converted once per distinct query. A query run without parameters goes as it is (psycopg reads no
+placeholder in it), and so does one composed with `psycopg.sql` (identifiers, in copying).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -20,12 +26,11 @@ from psycopg_pool import ConnectionPool
 from ....defaults import PG_CONNECT_TIMEOUT, PG_POOL_SIZE
 from ...redact import redact
 from ..base import Row, StoreError
+from ..shared.sql import Connection, Params
 from . import migrations
 
 if TYPE_CHECKING:     # (not in every psycopg this package allows: annotations only)
     from psycopg.abc import QueryNoTemplate as Query
-
-Params = Sequence[Any] | dict[str, Any]
 
 # advisory lock keys: (namespace, key) pairs; the namespace is regwatch's own
 LOCK_NS = 0x7277          # "rw"
@@ -52,6 +57,20 @@ def _password_parts(url: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1024)
+def psycopg_sql(sql: str) -> str:
+    """A query written with `?` placeholders as psycopg reads it: `%s` for each `?`, `%%` for a literal `%`.
+    (No SQL of regwatch has a `?` that is not a placeholder: no jsonb `?` operator, none in a literal.)"""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _query(sql: Query, params: Params) -> tuple[Query, Params | None]:
+    """What psycopg runs: without parameters, the query as it is (psycopg then reads no placeholder in it)."""
+    if not params:
+        return sql, None
+    return (psycopg_sql(sql) if isinstance(sql, str) else sql), params
+
+
 def has_store(url: str) -> bool:
     """Whether the database holds a regwatch store (its migrations' table), without making one."""
     try:
@@ -61,7 +80,7 @@ def has_store(url: str) -> bool:
         raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
 
 
-class PostgresConnection:
+class PostgresConnection(Connection):
     """Open with `Store("postgresql://user@host/db")`; the password from the URL, `PGPASSWORD` or ~/.pgpass."""
 
     def __init__(self, url: str):
@@ -75,7 +94,7 @@ class PostgresConnection:
                                    kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT})
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         with self.tx():
-            self.x("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
+            self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
             migrations.migrate(self)
 
     # -- connections and transactions ---------------------------------------------------------
@@ -118,7 +137,7 @@ class PostgresConnection:
     def _locked(self, ns: int, key: int) -> Iterator[None]:
         """A transaction holding an advisory lock until it ends: another process's waits."""
         with self.tx():
-            self.x("SELECT pg_advisory_xact_lock(%s, %s)", (ns, key))
+            self.x("SELECT pg_advisory_xact_lock(?, ?)", (ns, key))
             yield
 
     def close(self) -> None:
@@ -128,42 +147,46 @@ class PostgresConnection:
 
     def q(self, sql: Query, params: Params = ()) -> list[Row]:
         with self._conn() as conn:
-            cur = conn.execute(sql, params or None)
+            cur = conn.execute(*_query(sql, params))
             cols = [c.name for c in cur.description or ()]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def one(self, sql: Query, params: Params = ()) -> Any:
         with self._conn() as conn:
-            row = conn.execute(sql, params or None).fetchone()
+            row = conn.execute(*_query(sql, params)).fetchone()
             return row[0] if row else None
 
     def all(self, sql: Query, params: Params = ()) -> list[tuple[Any, ...]]:
         with self._conn() as conn:
-            return conn.execute(sql, params or None).fetchall()
+            return conn.execute(*_query(sql, params)).fetchall()
 
     def x(self, sql: Query, params: Params = ()) -> int:
         """Run a statement; the rows it changed."""
         with self._conn() as conn:
-            return conn.execute(sql, params or None).rowcount
+            return conn.execute(*_query(sql, params)).rowcount
 
     def many(self, sql: Query, seq: Sequence[Params]) -> None:
         if not seq:
             return
         with self._conn() as conn, conn.cursor() as cur:
-            cur.executemany(sql, seq)
+            cur.executemany(psycopg_sql(sql) if isinstance(sql, str) else sql, seq)
+
+    def insert(self, sql: str, params: Params = ()) -> int | None:
+        new_id = self.one(sql + " RETURNING id", params)
+        return None if new_id is None else int(new_id)
 
     def rows(self, sql: Query, params: Params = ()) -> Iterator[Row]:
         """Like q(), a row at a time (an export of the whole store)."""
         with self._conn() as conn, conn.cursor() as cur:
             cols: list[str] | None = None
-            for row in cur.stream(sql, params or None):
+            for row in cur.stream(*_query(sql, params)):
                 if cols is None:
                     cols = [c.name for c in cur.description or ()]
                 yield dict(zip(cols, row, strict=True))
 
     def table_bytes(self, table: str) -> int:
         """Bytes a table (with its indexes) takes (benchmarks)."""
-        return int(self.one("SELECT pg_total_relation_size(%s::regclass)", (table,)) or 0)
+        return int(self.one("SELECT pg_total_relation_size(?::regclass)", (table,)) or 0)
 
 
 def _reason(e: psycopg.Error, url: str) -> str:

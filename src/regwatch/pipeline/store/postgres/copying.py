@@ -1,5 +1,5 @@
-"""A whole store copied in or out (`regwatch migrate`): rows as they are with COPY, ids kept; then the
-full-text index built from the articles and the id sequences moved past the copied ids."""
+"""A whole store copied in or out (`regwatch migrate`) on PostgreSQL: rows as they are with COPY, ids
+kept; then the full-text index built from the articles and the id sequences moved past the copied ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from psycopg import sql
 
-from ..base import COPY_TABLES
+from ..shared import copying as shared
+from ..shared.copying import copied_table
 from .articles import ts_doc
 from .connection import PostgresConnection
 
@@ -17,15 +18,10 @@ IDENTITY_TABLES = ("stories", "articles", "messages", "alerts", "source_runs")
 
 
 def _table(table: str) -> sql.Identifier:
-    if table not in COPY_TABLES:
-        raise ValueError(f"{table} is not a table regwatch copies")
-    return sql.Identifier(table)
+    return sql.Identifier(copied_table(table))
 
 
-class Copying(PostgresConnection):
-    def count_rows(self, table: str) -> int:
-        return int(self.one(sql.SQL("SELECT count(*) FROM {}").format(_table(table))) or 0)
-
+class Copying(shared.Copying, PostgresConnection):
     def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)), _table(table))
         for row in self.rows(query):
@@ -45,13 +41,13 @@ class Copying(PostgresConnection):
             self.x("DELETE FROM articles_fts")
             last = 0
             while True:
-                batch = self.all("SELECT id, title, body, attachment_text FROM articles WHERE id > %s ORDER BY id LIMIT %s",
+                batch = self.all("SELECT id, title, body, attachment_text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
                                  (last, BATCH))
                 if not batch:
                     break
-                self.many("INSERT INTO articles_fts (article_id, doc) VALUES (%s, %s::tsvector)",
+                self.many("INSERT INTO articles_fts (article_id, doc) VALUES (?, ?::tsvector)",
                           [(aid, ts_doc(title or "", (body or "") + "\n" + (att or ""))) for aid, title, body, att in batch])
                 last = batch[-1][0]
-            for table in IDENTITY_TABLES:
-                self.x(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), coalesce(max(id), 0) + 1, false) "
-                               "FROM {}").format(sql.Identifier(table)), (table,))
+            for table in IDENTITY_TABLES:        # (names of this module's own: put into the SQL as they are)
+                self.x(f"SELECT setval(pg_get_serial_sequence(?, 'id'), coalesce(max(id), 0) + 1, false) FROM {table}",
+                       (table,))

@@ -203,4 +203,4 @@ def migrate(db: PostgresConnection) -> None:
     for name, sql in MIGRATIONS:
         if name not in done:
             db.x(sql)
-            db.x("INSERT INTO regwatch_migrations (name, applied_at) VALUES (%s, %s)", (name, iso(utcnow())))
+            db.x("INSERT INTO regwatch_migrations (name, applied_at) VALUES (?, ?)", (name, iso(utcnow())))

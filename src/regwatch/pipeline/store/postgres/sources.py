@@ -1,117 +1,17 @@
-"""Sources: their health (`source_state`, `source_runs`), their list pages' validators (`list_cache`)
-and the article URLs they settled without storing (`source_urls`)."""
+"""Sources: what differs on PostgreSQL (the shared queries are `shared/sources.py`'s)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any
-
-from psycopg import sql
-
-from ....defaults import ERROR_CHARS
-from ...timeutil import iso, utcnow
-from ..base import COPY_TABLES, Row, url_key
+from ..shared import sources as shared
 from ..statuses import UrlState
 from .connection import PostgresConnection
 
 
-def _columns(table: str, fields: dict[str, Any]) -> list[sql.Identifier]:
-    unknown = set(fields) - set(COPY_TABLES[table])
-    if unknown:
-        raise ValueError(f"{table} has no column {', '.join(sorted(unknown))}")
-    return [sql.Identifier(k) for k in fields]
-
-
-class Sources(PostgresConnection):
-    def source_state(self, source: str) -> Row:
-        rows = self.q("SELECT * FROM source_state WHERE source = %s", (source,))
-        if rows:
-            return rows[0]
-        self.x("INSERT INTO source_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
-        return self.q("SELECT * FROM source_state WHERE source = %s", (source,))[0]
-
-    def update_source_state(self, source: str, **fields: Any) -> None:
-        if not fields:
-            return
-        if fields.get("url"):
-            fields["url"] = url_key(fields["url"])
-        cols = _columns("source_state", fields)
-        with self.tx():
-            self.x("INSERT INTO source_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
-            self.x(sql.SQL("UPDATE source_state SET {} WHERE source = %s").format(
-                sql.SQL(", ").join(sql.SQL("{} = %s").format(c) for c in cols)), [*fields.values(), source])
-
-    def known_sources(self) -> list[str]:
-        return [r[0] for r in self.all("SELECT source FROM source_state ORDER BY source")]
-
-    def baselined_on_url(self, url: str) -> list[str]:
-        return [r[0] for r in self.all(
-            "SELECT source FROM source_state WHERE url = %s AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
-            (url_key(url),))]
-
-    def record_run(self, **fields: Any) -> int:
-        if isinstance(fields.get("statuses"), dict):
-            fields["statuses"] = json.dumps(fields["statuses"])
-        cols = _columns("source_runs", fields)
-        return int(self.one(sql.SQL("INSERT INTO source_runs ({}) VALUES ({}) RETURNING id").format(
-            sql.SQL(", ").join(cols), sql.SQL(", ").join(sql.Placeholder() * len(cols))), list(fields.values())))
-
-    def recent_runs(self, source: str, n: int) -> list[Row]:
-        return self.q("SELECT * FROM source_runs WHERE source = %s ORDER BY id DESC LIMIT %s", (source, n))
-
-    # -- list pages (conditional GET), per source ------------------------------------------
-
-    def list_cache(self, source: str, url: str) -> Row | None:
-        rows = self.q("SELECT * FROM list_cache WHERE source = %s AND url = %s", (source, url_key(url)))
-        if not rows:
-            return None
-        rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
-        return rows[0]
-
-    def save_list_cache(self, source: str, url: str, etag: str | None, last_modified: str | None,
-                        body_hash: str | None, children: list[str] | None = None) -> None:
-        self.x(
-            """INSERT INTO list_cache (source, url, etag, last_modified, body_hash, children, checked_at)
-               VALUES (%s,%s,%s,%s,%s,%s,%s)
-               ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-               body_hash = excluded.body_hash, children = excluded.children, checked_at = excluded.checked_at""",
-            (source, url_key(url), etag, last_modified, body_hash,
-             json.dumps(children) if children is not None else None, iso(utcnow())))
-        # a row an older regwatch wrote under the URL itself (during a rolling upgrade) goes with this write
-        self.x("DELETE FROM list_cache WHERE source = %s AND url = %s", (source, url))
-
-    def forget_list_cache(self, source: str, url: str) -> None:
-        self.x("DELETE FROM list_cache WHERE source = %s AND url IN (%s, %s)", (source, url_key(url), url))
-
-    # -- article URLs a source has settled without storing ----------------------------------
-
+class Sources(shared.Sources, PostgresConnection):
     def known_urls(self, source: str, urls: list[str]) -> set[str]:
         if not urls:
             return set()
         return {r[0] for r in self.all(
-            "SELECT url FROM articles WHERE url = ANY(%s) UNION "
-            "SELECT url FROM source_urls WHERE source = %s AND state = %s AND url = ANY(%s)",
+            "SELECT url FROM articles WHERE url = ANY(?) UNION "
+            "SELECT url FROM source_urls WHERE source = ? AND state = ? AND url = ANY(?)",
             (list(urls), source, UrlState.SKIPPED, list(urls)))}
-
-    def skip_url(self, source: str, url: str, reason: str) -> None:
-        self.x("INSERT INTO source_urls (source, url, state, reason, at) VALUES (%s,%s,%s,%s,%s) "
-               "ON CONFLICT (source, url) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
-               (source, url, UrlState.SKIPPED, reason[:ERROR_CHARS], iso(utcnow())))
-
-    def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
-        now = iso(utcnow())
-        self.many("INSERT INTO source_urls (source, url, state, at) VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                  [(source, u, UrlState.BASELINE, now) for u in urls])
-
-    def is_baseline_url(self, source: str, url: str) -> bool:
-        return self.one("SELECT 1 FROM source_urls WHERE source = %s AND url = %s AND state = %s",
-                        (source, url, UrlState.BASELINE)) is not None
-
-    def skipped_urls(self, source: str, limit: int = 20) -> list[Row]:
-        return self.q("SELECT url, reason, at FROM source_urls WHERE source = %s AND state = %s "
-                      "ORDER BY at DESC LIMIT %s", (source, UrlState.SKIPPED, limit))
-
-    def count_skipped(self, source: str) -> int:
-        return int(self.one("SELECT count(*) FROM source_urls WHERE source = %s AND state = %s",
-                            (source, UrlState.SKIPPED)) or 0)

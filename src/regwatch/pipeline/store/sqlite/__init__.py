@@ -1,13 +1,14 @@
 """The SQLite engine: one file (WAL), FTS5 for search. One module per concern, each a class over
-the shared connection (`connection.py`: opening, transactions, migrations), composed here."""
+the engine's connection (`connection.py`: opening, transactions, migrations) that adds to the
+concern's shared queries (`../shared/`) what SQLite does its own way, composed here."""
 
 from __future__ import annotations
 
 from ..base import Store
+from ..shared.labels import Labels
 from .articles import Articles
 from .connection import SQLiteConnection
 from .copying import Copying
-from .labels import Labels
 from .migrations import MIGRATIONS
 from .outbox import Outbox
 from .reports import Reports

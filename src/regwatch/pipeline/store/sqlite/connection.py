@@ -13,12 +13,11 @@ from typing import Any
 import sqlite_utils
 
 from ..base import Row, StoreError
+from ..shared.sql import Connection, Params
 from . import migrations
 
-Params = Sequence[Any] | dict[str, Any]
 
-
-class SQLiteConnection:
+class SQLiteConnection(Connection):
     """Open with `Store(path)` (`:memory:` works for tests)."""
 
     def __init__(self, path: str | Path):
@@ -84,6 +83,19 @@ class SQLiteConnection:
     def one(self, sql: str, params: Params = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def x(self, sql: str, params: Params = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, seq: Sequence[Params]) -> None:
+        self.conn.executemany(sql, seq)
+
+    def insert(self, sql: str, params: Params = ()) -> int | None:
+        cur = self.conn.execute(sql, params)
+        return int(cur.lastrowid or 0) if cur.rowcount else None
 
     def rows(self, sql: str, params: Params = ()) -> Iterator[Row]:
         """Like q(), a row at a time (an export of the whole store)."""

@@ -1,5 +1,5 @@
-"""A whole store copied in or out (`regwatch migrate`): rows as they are, ids kept; the full-text
-index rebuilt from the articles afterwards."""
+"""A whole store copied in or out (`regwatch migrate`) on SQLite: rows as they are, ids kept; the
+full-text index rebuilt from the articles afterwards."""
 
 from __future__ import annotations
 
@@ -7,27 +7,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ...searchtext import fts_text
-from ..base import COPY_TABLES
+from ..shared import copying as shared
+from ..shared.copying import copied_table
 from .connection import SQLiteConnection
 
 BATCH = 5000
 
 
-def _table(table: str) -> str:
-    if table not in COPY_TABLES:
-        raise ValueError(f"{table} is not a table regwatch copies")
-    return table
-
-
-class Copying(SQLiteConnection):
-    def count_rows(self, table: str) -> int:
-        return int(self.one(f"SELECT count(*) FROM {_table(table)}") or 0)
-
+class Copying(shared.Copying, SQLiteConnection):
     def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
-        return iter(self.conn.execute(f"SELECT {', '.join(columns)} FROM {_table(table)}"))
+        return iter(self.conn.execute(f"SELECT {', '.join(columns)} FROM {copied_table(table)}"))
 
     def load_rows(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
-        sql = f"INSERT INTO {_table(table)} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+        sql = f"INSERT INTO {copied_table(table)} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
         n = 0
         with self.tx():
             batch: list[tuple[Any, ...]] = []

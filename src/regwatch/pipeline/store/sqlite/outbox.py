@@ -1,9 +1,11 @@
 """The outbox: alerts (what to tell: a story, to a subscription's channel) and messages (what went
-out: one alert, or a digest of several), and the channels' states.
+out: one alert, or a digest of several), and the channels' states: what differs on SQLite (the shared
+queries are `shared/outbox.py`'s).
 
 Alerts are composed into messages once; a message is claimed by one sender at a time (a lease, so a
 crashed sender's message is taken over), and retried whole with its own idempotency key. Alerts
-mirror their message's status.
+mirror their message's status. SQLite serializes writers, so a claim is a read-then-write inside the
+write lock.
 """
 
 from __future__ import annotations
@@ -12,39 +14,19 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...timeutil import iso, iso_ms, utcnow
+from ...timeutil import iso_ms
 from ..base import Row
-from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
+from ..shared import outbox as shared
+from ..shared.outbox import DUE, WAITING
+from ..statuses import AlertStatus, MessageStatus
 from .connection import SQLiteConnection
 
 S = MessageStatus
-_WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)      # the statuses as SQL literals (the partial sets are fixed)
-_DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
-_OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 
 
-class Outbox(SQLiteConnection):
-    def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
-                      kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
-                      digest_at: datetime | None = None, idem_key: str) -> int | None:
-        now = iso(utcnow())
-        cur = self.conn.execute(
-            """INSERT OR IGNORE INTO alerts (kind, subscription, channel, story_id, article_id, payload, status,
-                   created_at, next_attempt_at, idem_key, digest_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-            (kind, subscription, channel, story_id, article_id,
-             json.dumps(payload, ensure_ascii=False) if payload is not None else None,
-             AlertStatus.DIGEST if digest_at else AlertStatus.PENDING, now,
-             iso(digest_at) if digest_at else now, idem_key, iso(digest_at)),
-        )
-        return int(cur.lastrowid or 0) if cur.rowcount else None
-
-    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool:
-        return self.one("SELECT 1 FROM alerts WHERE subscription = ? AND channel = ? AND story_id = ?",
-                        (subscription, channel, story_id)) is not None
-
+class Outbox(shared.Outbox, SQLiteConnection):
     def alerts_to_compose(self, now: datetime) -> list[Row]:
-        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({_WAITING}) "
+        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) "
                       "AND next_attempt_at <= ? ORDER BY id", (iso_ms(now),))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
@@ -64,30 +46,12 @@ class Outbox(SQLiteConnection):
         self.conn.executemany("UPDATE alerts SET status = ?, last_error = ? WHERE id = ?",
                               [(AlertStatus.FAILED, error, a) for a in alert_ids])
 
-    def messages_since(self, channel: str, since: datetime) -> int:
-        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status = ?)",
-                            (channel, iso_ms(since), S.PENDING)) or 0)
-
-    def channels_due(self, now: datetime) -> list[str]:
-        rows = self.conn.execute(
-            f"SELECT DISTINCT channel FROM messages WHERE (status IN ({_DUE}) AND next_attempt_at <= ?) "
-            "OR (status = ? AND claimed_until <= ?)", (iso_ms(now), S.SENDING, iso_ms(now))).fetchall()
-        return [r[0] for r in rows]
-
     def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
         with self.tx():
-            recent = [r[0] for r in self.conn.execute(
-                "SELECT claimed_at FROM messages WHERE channel = ? AND claimed_at >= ? ORDER BY claimed_at DESC LIMIT ?",
-                (channel, iso_ms(now - timedelta(seconds=window)), per_minute)).fetchall()]
-            wait = 0.0
-            if recent and min_gap:
-                wait = (datetime.fromisoformat(recent[0]) + timedelta(seconds=min_gap) - now).total_seconds()
-            if len(recent) >= per_minute:
-                free_at = datetime.fromisoformat(recent[-1]) + timedelta(seconds=window + margin)
-                wait = max(wait, (free_at - now).total_seconds())
+            wait = self._pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
-                f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({_DUE}) AND next_attempt_at <= ?) "
+                f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
                 "OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
                 (channel, iso_ms(now), S.SENDING, iso_ms(now))).fetchone()
             if row is None:
@@ -103,84 +67,3 @@ class Outbox(SQLiteConnection):
             self.conn.execute("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                               (AlertStatus.SENDING, mid))
             return self.q("SELECT * FROM messages WHERE id = ?", (mid,))[0], 0.0
-
-    def finish_message(self, message: Row, *, status: str, error: str | None = None,
-                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
-        status = MessageStatus(status)
-        with self.tx():
-            cur = self.conn.execute(
-                "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                "sent_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-                (status, error, iso_ms(next_attempt_at) if next_attempt_at else None,
-                 iso_ms(sent_at) if sent_at else None, message["id"], message["claimed_by"]))
-            if not cur.rowcount:
-                return False
-            self.conn.execute(
-                "UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), sent_at = ? "
-                "WHERE message_id = ?",
-                (AlertStatus(status.value), error, iso_ms(next_attempt_at) if next_attempt_at else None,
-                 iso_ms(sent_at) if sent_at else None, message["id"]))
-            return True
-
-    def postpone_messages(self, channel: str, until: datetime) -> None:
-        self.conn.execute(f"UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ({_DUE}) "
-                          "AND next_attempt_at < ?", (iso_ms(until), channel, iso_ms(until)))
-
-    def fail_messages_of_channel(self, channel: str, error: str) -> None:
-        with self.tx():
-            self.conn.execute(f"UPDATE alerts SET status = ?, last_error = ? WHERE message_id IN "
-                              f"(SELECT id FROM messages WHERE channel = ? AND status IN ({_OPEN}))",
-                              (AlertStatus.FAILED, error, channel))
-            self.conn.execute(f"UPDATE messages SET status = ?, last_error = ? WHERE channel = ? "
-                              f"AND status IN ({_OPEN})", (S.FAILED, error, channel))
-
-    def next_due_at(self) -> str | None:
-        at: str | None = self.one(
-            f"SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM messages WHERE status IN ({_DUE}) "
-            "UNION ALL SELECT min(claimed_until) FROM messages WHERE status = ? "
-            f"UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL AND status IN ({_WAITING}))",
-            (S.SENDING,))
-        return at
-
-    def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
-        prev: str | None = self.one("SELECT state FROM channel_state WHERE channel = ?", (channel,))
-        if prev != state:
-            self.conn.execute(
-                "INSERT INTO channel_state (channel, state, since, last_error) VALUES (?,?,?,?) ON CONFLICT(channel) "
-                "DO UPDATE SET state = excluded.state, since = excluded.since, last_error = excluded.last_error",
-                (channel, state, iso(utcnow()), error))
-        return prev
-
-    # -- reading the outbox -----------------------------------------------------------------
-
-    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
-        sql = ("SELECT al.id, al.kind, al.subscription, al.channel, al.status, al.attempts, al.created_at, al.sent_at, "
-               "al.next_attempt_at, al.digest_at, al.last_error, al.story_id, al.article_id, al.payload, a.title "
-               "FROM alerts al LEFT JOIN articles a ON a.id = al.article_id")
-        where: list[str] = []
-        params: list[Any] = []
-        if status:
-            where.append("al.status = ?")
-            params.append(status)
-        if since:
-            where.append("al.created_at >= ?")
-            params.append(since)
-        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY al.id DESC LIMIT ?"
-        return self.q(sql, [*params, limit])
-
-    def story_alerts(self, story_id: int) -> list[Row]:
-        return self.q("SELECT al.id, al.subscription, al.channel, al.article_id, al.status, al.created_at, al.sent_at, "
-                      "al.digest_at, al.next_attempt_at, al.last_error, m.kind AS message_kind "
-                      "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
-                      "WHERE al.story_id = ? ORDER BY al.id", (story_id,))
-
-    def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        return int(self.one("SELECT count(*) FROM alerts" + (" WHERE " + " AND ".join(where) if where else ""),
-                            params) or 0)

@@ -1,47 +1,29 @@
-"""Read queries of the report (`regwatch report`) and the metrics (`[metrics] listen`): counts and
-summaries over the other concerns' tables."""
+"""Read queries of the report (`regwatch report`) and the metrics (`[metrics] listen`): what differs
+on SQLite, its aggregates (the shared queries are `shared/reports.py`'s)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ..base import Row
+from ..shared import reports as shared
+from ..shared.reports import GAVE_UP, ON_THE_WAY
 from ..statuses import AlertKind as K
 from ..statuses import AlertStatus as A
 from ..statuses import MessageStatus as M
 from .connection import SQLiteConnection
 
-# statuses as SQL literals (fixed sets): given up (failed, or refused by a broken channel), and still on the way
-_GAVE_UP = f"'{A.FAILED}', '{A.BROKEN}'"
-_WAITING = ",".join(f"'{s}'" for s in (A.PENDING, A.RETRY, A.SENDING, A.DIGEST))
 
-
-class Reports(SQLiteConnection):
-    def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
-        return iter(self.conn.execute(
-            "SELECT coalesce(a.published_at, a.fetched_at), t.topic FROM article_topics t JOIN articles a "
-            "ON a.id = t.article_id WHERE coalesce(a.published_at, a.fetched_at) >= ?", (since,)))
-
+class Reports(shared.Reports, SQLiteConnection):
     def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
         return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url, "
                       "(SELECT group_concat(t.topic) FROM article_topics t WHERE t.article_id = s.first_article_id) "
                       "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
                       "ORDER BY s.copies DESC, s.first_seen DESC LIMIT ?", (since, limit))
 
-    def source_health(self) -> list[Row]:
-        return self.q("SELECT source, state, state_since, last_success_at, last_error FROM source_state ORDER BY source")
-
-    def sources_by_state(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT state, count(*) FROM source_state GROUP BY state").fetchall())
-
-    def alerts_by_status(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
-
     def subscription_counts(self, since: str | None) -> list[Row]:
         return self.q(
             "SELECT al.subscription, count(DISTINCT al.story_id) AS stories, count(*) AS alerts, "
             f"sum(al.status = '{A.SENT}') AS sent, sum(al.status = '{A.SENT}' AND m.kind = '{K.DIGEST}') AS in_digests, "
-            f"sum(al.status IN ({_GAVE_UP})) AS failed, sum(al.status IN ({_WAITING})) AS waiting "
+            f"sum(al.status IN ({GAVE_UP})) AS failed, sum(al.status IN ({ON_THE_WAY})) AS waiting "
             "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
             f"WHERE al.kind = '{K.ARTICLE}' AND al.created_at >= ? GROUP BY al.subscription ORDER BY al.subscription",
             (since or "",))
@@ -55,7 +37,7 @@ class Reports(SQLiteConnection):
             "   GROUP BY channel"
             " UNION ALL"
             f" SELECT channel, 0, 0, sum(status = '{M.SENT}' AND kind != '{K.HEALTH}'), "
-            f"   sum(status = '{M.SENT}' AND kind = '{K.DIGEST}'), sum(status IN ({_GAVE_UP})), "
+            f"   sum(status = '{M.SENT}' AND kind = '{K.DIGEST}'), sum(status IN ({GAVE_UP})), "
             f"   sum(status = '{M.SENT}' AND kind = '{K.HEALTH}')"
             " FROM messages WHERE created_at >= ? GROUP BY channel) GROUP BY channel ORDER BY channel",
             (since or "", since or ""))

@@ -1,79 +1,14 @@
-"""Sources: their health (`source_state`, `source_runs`), their list pages' validators (`list_cache`)
-and the article URLs they settled without storing (`source_urls`)."""
+"""Sources: what differs on SQLite (the shared queries are `shared/sources.py`'s)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any
-
-from ....defaults import ERROR_CHARS
-from ...timeutil import iso, utcnow
-from ..base import Row, url_key
+from ..shared import sources as shared
 from ..statuses import UrlState
 from .articles import IN_CHUNK
 from .connection import SQLiteConnection
 
 
-class Sources(SQLiteConnection):
-    def source_state(self, source: str) -> Row:
-        rows = self.q("SELECT * FROM source_state WHERE source = ?", (source,))
-        if rows:
-            return rows[0]
-        self.conn.execute("INSERT OR IGNORE INTO source_state (source) VALUES (?)", (source,))
-        return self.q("SELECT * FROM source_state WHERE source = ?", (source,))[0]
-
-    def update_source_state(self, source: str, **fields: Any) -> None:
-        if fields.get("url"):
-            fields["url"] = url_key(fields["url"])
-        with self.tx():                     # the write lock first (sqlite-utils' own would be a deferred BEGIN)
-            self.source_state(source)
-            self.db.table("source_state").update(source, fields)
-
-    def known_sources(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT source FROM source_state ORDER BY source")]
-
-    def baselined_on_url(self, url: str) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT source FROM source_state WHERE url = ? AND baselined_at IS NOT NULL ORDER BY baselined_at DESC",
-            (url_key(url),))]
-
-    def record_run(self, **fields: Any) -> int:
-        if isinstance(fields.get("statuses"), dict):
-            fields["statuses"] = json.dumps(fields["statuses"])
-        with self.tx():
-            return int(self.db.table("source_runs").insert(fields).last_pk or 0)
-
-    def recent_runs(self, source: str, n: int) -> list[Row]:
-        return self.q("SELECT * FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT ?", (source, n))
-
-    # -- list pages (conditional GET), per source ------------------------------------------
-
-    def list_cache(self, source: str, url: str) -> Row | None:
-        rows = self.q("SELECT * FROM list_cache WHERE source = ? AND url = ?", (source, url_key(url)))
-        if not rows:
-            return None
-        rows[0]["children"] = json.loads(rows[0]["children"]) if rows[0]["children"] else None
-        return rows[0]
-
-    def save_list_cache(self, source: str, url: str, etag: str | None, last_modified: str | None,
-                        body_hash: str | None, children: list[str] | None = None) -> None:
-        self.conn.execute(
-            """INSERT INTO list_cache (source, url, etag, last_modified, body_hash, children, checked_at)
-               VALUES (?,?,?,?,?,?,?)
-               ON CONFLICT(source, url) DO UPDATE SET etag=excluded.etag, last_modified=excluded.last_modified,
-               body_hash=excluded.body_hash, children=excluded.children, checked_at=excluded.checked_at""",
-            (source, url_key(url), etag, last_modified, body_hash,
-             json.dumps(children) if children is not None else None, iso(utcnow())),
-        )
-        # a row an older regwatch wrote under the URL itself (during a rolling upgrade) goes with this write
-        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url = ?", (source, url))
-
-    def forget_list_cache(self, source: str, url: str) -> None:
-        self.conn.execute("DELETE FROM list_cache WHERE source = ? AND url IN (?, ?)", (source, url_key(url), url))
-
-    # -- article URLs a source has settled without storing ----------------------------------
-
+class Sources(shared.Sources, SQLiteConnection):
     def known_urls(self, source: str, urls: list[str]) -> set[str]:
         out: set[str] = set()
         for i in range(0, len(urls), IN_CHUNK):
@@ -84,27 +19,3 @@ class Sources(SQLiteConnection):
                 f"SELECT url FROM source_urls WHERE source = ? AND state = ? AND url IN ({marks})",
                 [source, UrlState.SKIPPED, *chunk]))
         return out
-
-    def skip_url(self, source: str, url: str, reason: str) -> None:
-        self.conn.execute(
-            "INSERT INTO source_urls (source, url, state, reason, at) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(source, url) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
-            (source, url, UrlState.SKIPPED, reason[:ERROR_CHARS], iso(utcnow())))
-
-    def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
-        now = iso(utcnow())
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO source_urls (source, url, state, at) VALUES (?,?,?,?)",
-            [(source, u, UrlState.BASELINE, now) for u in urls])
-
-    def is_baseline_url(self, source: str, url: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM source_urls WHERE source = ? AND url = ? AND state = ?",
-                                 (source, url, UrlState.BASELINE)).fetchone() is not None
-
-    def skipped_urls(self, source: str, limit: int = 20) -> list[Row]:
-        return self.q("SELECT url, reason, at FROM source_urls WHERE source = ? AND state = ? "
-                      "ORDER BY at DESC LIMIT ?", (source, UrlState.SKIPPED, limit))
-
-    def count_skipped(self, source: str) -> int:
-        return int(self.one("SELECT count(*) FROM source_urls WHERE source = ? AND state = ?",
-                            (source, UrlState.SKIPPED)) or 0)

@@ -1,4 +1,5 @@
-"""A user's corrections of the tagging (`regwatch label`), for `eval --labels` and `train`."""
+"""A user's corrections of the tagging (`regwatch label`), for `eval --labels` and `train`: the same on
+both engines."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ from typing import Any
 
 from ...timeutil import iso, utcnow
 from ..base import Row
-from .connection import SQLiteConnection
+from .sql import Connection
 
 
-class Labels(SQLiteConnection):
+class Labels(Connection):
     def set_label(self, article_id: int, topic: str, value: bool) -> None:
-        self.conn.execute(
-            "INSERT INTO labels (article_id, topic, value, created_at) VALUES (?,?,?,?) ON CONFLICT(article_id, topic) "
-            "DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
-            (article_id, topic, int(value), iso(utcnow())))
+        self.x("INSERT INTO labels (article_id, topic, value, created_at) VALUES (?,?,?,?) "
+               "ON CONFLICT (article_id, topic) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
+               (article_id, topic, int(value), iso(utcnow())))
 
     def labelled_articles(self) -> list[Row]:
         out: dict[int, dict[str, Any]] = {}

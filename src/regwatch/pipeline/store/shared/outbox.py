@@ -1,0 +1,124 @@
+"""The outbox: alerts (what to tell) and messages (what went out), and the channels' states: the
+queries both engines share (composing alerts into messages and claiming one are the engines')."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from ...timeutil import iso, iso_ms, utcnow
+from ..base import Row
+from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
+from .sql import Connection, where
+
+S = MessageStatus
+# the outbox's working sets as SQL literals, for `status IN (…)` (fixed sets of enum values)
+WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
+DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
+OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
+
+
+class Outbox(Connection):
+    def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
+                      kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
+                      digest_at: datetime | None = None, idem_key: str) -> int | None:
+        now = iso(utcnow())
+        return self.insert(
+            """INSERT INTO alerts (kind, subscription, channel, story_id, article_id, payload, status,
+                   created_at, next_attempt_at, idem_key, digest_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
+            (kind, subscription, channel, story_id, article_id,
+             json.dumps(payload, ensure_ascii=False) if payload is not None else None,
+             AlertStatus.DIGEST if digest_at else AlertStatus.PENDING, now,
+             iso(digest_at) if digest_at else now, idem_key, iso(digest_at)))
+
+    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool:
+        return self.one("SELECT 1 FROM alerts WHERE subscription = ? AND channel = ? AND story_id = ?",
+                        (subscription, channel, story_id)) is not None
+
+    def _pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
+                     margin: float) -> float:
+        """Seconds until the channel's pacing takes another message (0: now), from its claims in the store
+        (`claim_message`, inside its transaction)."""
+        recent = [r[0] for r in self.all(
+            "SELECT claimed_at FROM messages WHERE channel = ? AND claimed_at >= ? ORDER BY claimed_at DESC LIMIT ?",
+            (channel, iso_ms(now - timedelta(seconds=window)), per_minute))]
+        wait = 0.0
+        if recent and min_gap:
+            wait = (datetime.fromisoformat(recent[0]) + timedelta(seconds=min_gap) - now).total_seconds()
+        if len(recent) >= per_minute:
+            free_at = datetime.fromisoformat(recent[-1]) + timedelta(seconds=window + margin)
+            wait = max(wait, (free_at - now).total_seconds())
+        return wait
+
+    def messages_since(self, channel: str, since: datetime) -> int:
+        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status = ?)",
+                            (channel, iso_ms(since), S.PENDING)) or 0)
+
+    def channels_due(self, now: datetime) -> list[str]:
+        return [r[0] for r in self.all(
+            f"SELECT DISTINCT channel FROM messages WHERE (status IN ({DUE}) AND next_attempt_at <= ?) "
+            "OR (status = ? AND claimed_until <= ?)", (iso_ms(now), S.SENDING, iso_ms(now)))]
+
+    def finish_message(self, message: Row, *, status: str, error: str | None = None,
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+        status = MessageStatus(status)
+        nxt = iso_ms(next_attempt_at) if next_attempt_at else None
+        sent = iso_ms(sent_at) if sent_at else None
+        with self.tx():
+            if not self.x(
+                    "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+                    "sent_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+                    (status, error, nxt, sent, message["id"], message["claimed_by"])):
+                return False
+            self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+                   "sent_at = ? WHERE message_id = ?", (AlertStatus(status.value), error, nxt, sent, message["id"]))
+            return True
+
+    def postpone_messages(self, channel: str, until: datetime) -> None:
+        self.x(f"UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ({DUE}) AND next_attempt_at < ?",
+               (iso_ms(until), channel, iso_ms(until)))
+
+    def fail_messages_of_channel(self, channel: str, error: str) -> None:
+        with self.tx():
+            self.x("UPDATE alerts SET status = ?, last_error = ? WHERE message_id IN "
+                   f"(SELECT id FROM messages WHERE channel = ? AND status IN ({OPEN}))",
+                   (AlertStatus.FAILED, error, channel))
+            self.x(f"UPDATE messages SET status = ?, last_error = ? WHERE channel = ? AND status IN ({OPEN})",
+                   (S.FAILED, error, channel))
+
+    def next_due_at(self) -> str | None:
+        at: str | None = self.one(
+            f"SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM messages WHERE status IN ({DUE}) "
+            "UNION ALL SELECT min(claimed_until) FROM messages WHERE status = ? "
+            f"UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL AND status IN ({WAITING})) m",
+            (S.SENDING,))
+        return at
+
+    def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
+        prev: str | None = self.one("SELECT state FROM channel_state WHERE channel = ?", (channel,))
+        if prev != state:
+            self.x("INSERT INTO channel_state (channel, state, since, last_error) VALUES (?,?,?,?) "
+                   "ON CONFLICT (channel) DO UPDATE SET state = excluded.state, since = excluded.since, "
+                   "last_error = excluded.last_error", (channel, state, iso(utcnow()), error))
+        return prev
+
+    # -- reading the outbox -----------------------------------------------------------------
+
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
+        cond, params = where(("al.status = ?", status or None), ("al.created_at >= ?", since or None))
+        return self.q("SELECT al.id, al.kind, al.subscription, al.channel, al.status, al.attempts, al.created_at, "
+                      "al.sent_at, al.next_attempt_at, al.digest_at, al.last_error, al.story_id, al.article_id, "
+                      "al.payload, a.title FROM alerts al LEFT JOIN articles a ON a.id = al.article_id"
+                      + cond + " ORDER BY al.id DESC LIMIT ?", [*params, limit])
+
+    def story_alerts(self, story_id: int) -> list[Row]:
+        return self.q("SELECT al.id, al.subscription, al.channel, al.article_id, al.status, al.created_at, al.sent_at, "
+                      "al.digest_at, al.next_attempt_at, al.last_error, m.kind AS message_kind "
+                      "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
+                      "WHERE al.story_id = ? ORDER BY al.id", (story_id,))
+
+    def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
+        cond, params = where(("status = ?", status), ("created_at >= ?", since))
+        return int(self.one("SELECT count(*) FROM alerts" + cond, params) or 0)

@@ -1,0 +1,30 @@
+"""Read queries of the report (`regwatch report`) and the metrics (`[metrics] listen`): the ones both
+engines share (the per-subscription and per-channel tallies and the largest stories are the engines')."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..base import Row
+from ..statuses import AlertStatus as A
+from .sql import Connection
+
+# statuses as SQL literals (fixed sets): given up (failed, or refused by a broken channel), and still on the way
+GAVE_UP = f"'{A.FAILED}', '{A.BROKEN}'"
+ON_THE_WAY = ",".join(f"'{s}'" for s in (A.PENDING, A.RETRY, A.SENDING, A.DIGEST))
+
+
+class Reports(Connection):
+    def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
+        return iter(self.all(
+            "SELECT coalesce(a.published_at, a.fetched_at), t.topic FROM article_topics t JOIN articles a "
+            "ON a.id = t.article_id WHERE coalesce(a.published_at, a.fetched_at) >= ?", (since,)))
+
+    def source_health(self) -> list[Row]:
+        return self.q("SELECT source, state, state_since, last_success_at, last_error FROM source_state ORDER BY source")
+
+    def sources_by_state(self) -> dict[str, int]:
+        return dict(self.all("SELECT state, count(*) FROM source_state GROUP BY state"))
+
+    def alerts_by_status(self) -> dict[str, int]:
+        return dict(self.all("SELECT status, count(*) FROM alerts GROUP BY status"))
