@@ -443,6 +443,32 @@ def test_a_killed_extraction_worker_is_replaced():
     assert first["ok"] and killed["ok"] and all(r["ok"] for r in later)
 
 
+def test_a_worker_loads_the_learned_stage_before_its_first_job_and_its_memory_limit():
+    """The sentence encoder the bundled model reads with (~120 MB, seconds to load on a busy machine) is
+    loaded as a worker starts: the first article gets its whole time limit, and the smallest memory limit
+    (256 MB beyond the worker's own) still reads an ordinary article, topics included."""
+    import asyncio
+
+    from regwatch.crawler.run import Extractor
+    from regwatch.service.config import load_config
+    from regwatch.service.topics import load_classifier
+
+    clf = load_classifier(load_config(None))
+    assert clf.model is not None and clf.model.meaning
+    page = article_page(art("ok", "利率上限新规", GOOD)).body
+
+    async def main():
+        ex = Extractor(workers=1, timeout=2, memory=256 * 1024**2, classifier=clf)
+        try:
+            return [await ex({"body": page, "url": f"http://x/{n}"}) for n in range(3)]
+        finally:
+            ex.close()
+
+    for r in asyncio.run(main()):
+        assert r["ok"], r
+        assert "rate_cap" in {t.topic for t in r["reading"].tags}
+
+
 def test_a_big_feed_is_read_off_the_event_loop():
     """A 10 MB feed takes feedparser seconds: the loop (downloads, alerts, SIGTERM) keeps running meanwhile."""
     import asyncio

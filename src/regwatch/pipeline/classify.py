@@ -170,6 +170,11 @@ class Classifier:
                     spots.append((name, start, end + 1))
         return _Hits(at)
 
+    def prepare(self) -> None:
+        """Load what classifying needs beyond the rules (the learned stage's encoder), before the first article."""
+        if self.model is not None:
+            self.model.prepare()
+
     def classify(self, title: str, text: str) -> list[Tag]:
         return self._classify({"title": normalize(title or ""), "body": normalize(text or "")})
 

@@ -8,6 +8,7 @@ the page's metadata for the publication time, and lets per-source CSS selectors 
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -356,15 +357,26 @@ def _over_time(signum, frame):
 
 
 def limit_worker(memory: int) -> None:
-    """Pool-worker initializer: the worker's address space is capped, so a page or PDF that needs more
-    raises MemoryError in its own job instead of drawing the OOM killer onto the worker."""
+    """Pool-worker initializer: the worker's address space is capped at what it holds now (its code, the
+    classifier) plus `memory`, so a page or PDF that needs more raises MemoryError in its own job instead
+    of drawing the OOM killer onto the worker."""
     import resource
 
     global _MEMORY_LIMITED
     if memory > 0:
         _MEMORY_LIMITED = True
+        cap = _address_space() + memory
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+
+
+def _address_space() -> int:
+    """This process's address space in bytes (Linux; 0 where /proc says nothing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 _MEMORY_LIMITED = False

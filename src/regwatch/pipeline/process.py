@@ -55,8 +55,11 @@ _classifier: Classifier | None = None     # an extraction worker's (from `start_
 
 
 def start_worker(memory: int, classifier: Classifier | None) -> None:
-    """An extraction worker's initializer: its memory limit, and the classifier it reads articles with."""
+    """An extraction worker's initializer: the classifier it reads articles with, loaded before the first job
+    (so its load counts neither against a job's time limit nor against the memory limit), then the limit."""
     global _classifier
+    if classifier is not None:
+        classifier.prepare()
     limit_worker(memory)
     _classifier = classifier
 

@@ -221,7 +221,8 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             from ...pipeline.learned import train as train_model
 
             rules = Classifier(clf.topics)
-            make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_))  # noqa: E731
+            meaning = clf.model.meaning if clf.model is not None else True    # the kind of model the config uses
+            make = lambda items_: Classifier(clf.topics, model=train_model(rules, items_, with_meaning=meaning))  # noqa: E731
         else:
             make = lambda items_: clf  # noqa: E731
         try:
