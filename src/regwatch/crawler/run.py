@@ -52,8 +52,12 @@ class Extractor:
         ctx = multiprocessing.get_context("forkserver")
         # the command's module too: each worker runs the main script again as it starts (multiprocessing's
         # spawn preparation), and finds it imported instead of importing it (~0.2 s of CPU a worker)
-        ctx.set_forkserver_preload(["regwatch.service.cli", "regwatch.pipeline.extract", "regwatch.pipeline.process",
-                                    "regwatch.crawler.kinds.feed"])
+        preload = ["regwatch.service.cli", "regwatch.pipeline.extract", "regwatch.pipeline.process",
+                   "regwatch.crawler.kinds.feed"]
+        model = getattr(self.classifier, "model", None)
+        if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers
+            preload.append("regwatch.pipeline.meaning_loaded")
+        ctx.set_forkserver_preload(preload)
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                    initializer=start_worker, initargs=(self.memory, self.classifier))
         # each submit finding no idle worker starts one: as many no-op jobs as workers start them all
