@@ -92,6 +92,9 @@ def test_overturning_the_rules_takes_more_confidence_than_keeping_their_tag(smal
     for it in items[:40]:
         explained = {t["topic"]: t for t in clf.explain(it["title"], it["text"])}
         tagged = {t.topic for t in clf.classify(it["title"], it["text"])}
+        if not Model.consulted(list(explained.values())):
+            assert not tagged        # (no evidence for any topic: the model is not asked)
+            continue
         for tid, e in explained.items():
             cut = model.topics[tid].ruled_threshold if e["rules_tagged"] else model.topics[tid].threshold
             assert e["model_threshold"] == cut and (tid in tagged) == (e["probability"] >= cut) == e["tagged"]
@@ -171,3 +174,18 @@ def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, t
     assert not plain.meaning and not any(f.startswith("m:") for m in plain.topics.values() for f in m.weights)
     plain.save(tmp_path / "plain.json")
     assert not Model.load(tmp_path / "plain.json", topics).meaning
+
+
+def test_an_article_with_no_evidence_for_any_topic_is_not_read_by_the_model(small):
+    """A general news story (no topic's signal in it) costs the rules alone: no tags, no encoder."""
+    from regwatch.pipeline import meaning
+
+    topics, _, model = small
+    clf = Classifier(topics, model=model)
+    before = meaning.embedding.cache_info()
+    assert clf.classify("Local bakery wins a prize", "The bakery on Main Street won a regional award for "
+                        "its sourdough bread this weekend, its owner said.") == []
+    explained = clf.explain("Local bakery wins a prize", "The bakery on Main Street won a regional award.")
+    assert not any("probability" in t for t in explained)
+    after = meaning.embedding.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)

@@ -154,7 +154,16 @@ class Model:
             out[tid] = (p, heapq.nlargest(5, contrib, key=itemgetter(1)))     # (a stable sort's first five)
         return out
 
+    @staticmethod
+    def consulted(explained: list[dict[str, Any]]) -> bool:
+        """Whether the model weighs this article: only when some topic's signals found something in it. An
+        article with no evidence for any topic is nobody's (no such article of `eval/dev.jsonl` is about a
+        topic), and is not read by the encoder: most of a general news feed costs the rules alone."""
+        return any(e["weight"] > 0 for t in explained for e in t["evidence"])
+
     def tags(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> list[Tag]:
+        if not self.consulted(explained):
+            return []
         probs = self.probabilities(features(explained, fields, self.meaning))
         tags = []
         for t in explained:
@@ -171,7 +180,10 @@ class Model:
         return sorted(tags, key=lambda x: -(x.probability or 0))
 
     def annotate(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> None:
-        """Add each topic's probability, threshold and its weightiest features to `explain()` output."""
+        """Add each topic's probability, threshold and its weightiest features to `explain()` output (none for
+        an article the model does not weigh: see `consulted`)."""
+        if not self.consulted(explained):
+            return
         probs = self.probabilities(features(explained, fields, self.meaning))
         for t in explained:
             if t["topic"] not in self.topics:
