@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -16,6 +17,25 @@ from ..base import Row, StoreError
 from ..shared.sql import Connection, Params
 from . import migrations
 
+BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. On a new file two processes may both hold its read lock and want the
+    exclusive one: SQLite then fails one at once, without waiting (its deadlock rule, not a timeout),
+    so the loser retries until the winner is done or the usual wait is spent."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
 
 class SQLiteConnection(Connection):
     """Open with `Store(path)` (`:memory:` works for tests)."""
@@ -25,8 +45,8 @@ class SQLiteConnection(Connection):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            _wal(conn)
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open the store: {e}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
