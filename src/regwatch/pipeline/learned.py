@@ -18,6 +18,7 @@ train. Every tag keeps the rules' evidence, and names the words that weighed mos
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import json
@@ -45,6 +46,10 @@ RULED_THRESHOLD = 0.15     # … and keeps one they tag: overturning the rules' 
 MEANING_SCALE = 12.0       # the meaning's share against the signals' (chosen by cross-validation on the 2,635-article
                            # dev: 6, 9, 12, 16, 20 gave micro-F1 0.908, 0.911, 0.913, 0.912, 0.910; without it 0.901)
 MEANING = "m:"             # prefix of the meaning's features
+SURE = 0.05                # a model with the meaning first weighs the article without it (its `screen`, trained
+                           # alike): when every topic's probability there is within this of 0 or 1, that decides
+                           # and the encoder is not run (chosen by `regwatch eval --folds 5` on the 2,635 dev:
+                           # see the README's "Topic tagging")
 MIN_DF = 2                 # a word seen in fewer training articles is not a feature
 PRUNE = 0.02               # weights smaller than this are left out of the file (tags unchanged on eval/dev.jsonl)
 SELECT_FOLDS = 5           # a topic keeps the model only where it beats the rules in this many folds by event
@@ -122,11 +127,13 @@ class TopicModel:
 class Model:
     """A trained model: `tags()` for the classifier, `annotate()` for `--explain`."""
 
-    def __init__(self, topics: dict[str, TopicModel], signature: str, meta: dict[str, Any] | None = None):
+    def __init__(self, topics: dict[str, TopicModel], signature: str, meta: dict[str, Any] | None = None,
+                 screen: Model | None = None):
         self.topics = topics
         self.signature = signature
         self.meta = meta or {}
         self.meaning = bool(self.meta.get("meaning"))     # trained on the articles' embeddings too
+        self.screen = screen        # with the meaning: the same model without it, which decides when it is sure
         self._known: set[str] | None = None
 
     # -- inference ------------------------------------------------------------------------------
@@ -161,14 +168,24 @@ class Model:
         topic), and is not read by the encoder: most of a general news feed costs the rules alone."""
         return any(e["weight"] > 0 for t in explained for e in t["evidence"])
 
+    def weigh(self, explained: list[dict[str, Any]],
+              fields: dict[str, str]) -> tuple[Model, dict[str, tuple[float, list[tuple[str, float]]]]]:
+        """The stage that decides the article, and its `probabilities()`: the screen (signals and words)
+        when it is sure of every topic (within `SURE` of 0 or 1), else this model, meaning and all."""
+        if self.screen is not None:
+            probs = self.screen.probabilities(features(explained, fields))
+            if all(p <= SURE or p >= 1.0 - SURE for p, _ in probs.values()):
+                return self.screen, probs
+        return self, self.probabilities(features(explained, fields, self.meaning))
+
     def tags(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> list[Tag]:
         if not self.consulted(explained):
             return []
-        probs = self.probabilities(features(explained, fields, self.meaning))
+        stage, probs = self.weigh(explained, fields)
         tags = []
         for t in explained:
             p, top = probs.get(t["topic"], (0.0, []))
-            model = self.topics.get(t["topic"])
+            model = stage.topics.get(t["topic"])
             if not (model.decides(p, t["tagged"]) if model is not None else t["tagged"]):
                 continue        # (a topic the model was not trained for: the rules decide it)
             evidence = [e for e in t["evidence"] if e["weight"] > 0][:8]
@@ -184,12 +201,14 @@ class Model:
         an article the model does not weigh: see `consulted`)."""
         if not self.consulted(explained):
             return
-        probs = self.probabilities(features(explained, fields, self.meaning))
+        stage, probs = self.weigh(explained, fields)
         for t in explained:
-            if t["topic"] not in self.topics:
+            if t["topic"] not in stage.topics:
                 continue
             p, top = probs[t["topic"]]
-            m = self.topics[t["topic"]]
+            m = stage.topics[t["topic"]]
+            if self.screen is not None:
+                t["model_stage"] = "without the meaning (sure)" if stage is self.screen else "with the meaning"
             t["rules_tagged"] = t["tagged"]
             t["tagged"] = m.decides(p, t["tagged"])
             t["probability"] = round(p, 3)
@@ -199,12 +218,11 @@ class Model:
     # -- files ----------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "signature": self.signature, "meta": self.meta,
-                "topics": {t: {"bias": round(m.bias, 5), "threshold": m.threshold,
-                               **({} if m.ruled_threshold is None else {"ruled_threshold": m.ruled_threshold}),
-                               "weights": {f: round(w, 4) for f, w in sorted(m.weights.items())
-                                           if abs(w) >= PRUNE or f[:2] == MEANING}}
-                           for t, m in self.topics.items()}}
+        out = {"format": FORMAT, "signature": self.signature, "meta": copy.deepcopy(self.meta),
+               "topics": _topics_json(self.topics)}
+        if self.screen is not None:
+            out["screen"] = _topics_json(self.screen.topics)
+        return out
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
@@ -223,10 +241,8 @@ class Model:
             raise ModelError(f"{path}: trained for other topic packs than the loaded ones; "
                              "retrain it with `regwatch train` (or remove `[topics] model`)")
         try:
-            tm = {t: TopicModel(float(m["bias"]), {str(f): float(w) for f, w in m["weights"].items()},
-                                float(m["threshold"]),
-                                None if m.get("ruled_threshold") is None else float(m["ruled_threshold"]))
-                  for t, m in data["topics"].items()}
+            tm = _topics_of(data["topics"])
+            screen = _topics_of(data["screen"]) if data.get("screen") is not None else None
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ModelError(f"{path}: a damaged model ({e})") from None
         meta = data.get("meta") or {}
@@ -235,7 +251,21 @@ class Model:
                      or used.get("chars") != meaning.CHARS or used.get("scale") != MEANING_SCALE):
             raise ModelError(f"{path}: trained with another sentence encoder or reading ({used}); "
                              "retrain it with `regwatch train`")
-        return cls(tm, data["signature"], meta)
+        return cls(tm, data["signature"], meta,
+                   cls(screen, data["signature"], {}) if screen is not None and used else None)
+
+
+def _topics_json(topics: dict[str, TopicModel]) -> dict[str, Any]:
+    return {t: {"bias": round(m.bias, 5), "threshold": m.threshold,
+                **({} if m.ruled_threshold is None else {"ruled_threshold": m.ruled_threshold}),
+                "weights": {f: round(w, 4) for f, w in sorted(m.weights.items()) if abs(w) >= PRUNE or f[:2] == MEANING}}
+            for t, m in topics.items()}
+
+
+def _topics_of(data: dict[str, Any]) -> dict[str, TopicModel]:
+    return {t: TopicModel(float(m["bias"]), {str(f): float(w) for f, w in m["weights"].items()}, float(m["threshold"]),
+                          None if m.get("ruled_threshold") is None else float(m["ruled_threshold"]))
+            for t, m in data.items()}
 
 
 def ships_model(packs: list[str]) -> bool:
@@ -281,14 +311,19 @@ def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold:
         explained = clf.explain_fields(fields)
         rows.append((features(explained, fields, with_meaning), {t["topic"] for t in explained if t["tagged"]}))
     model = _fit(clf, items, [r[0] for r in rows], c, threshold, ruled_threshold)
+    screen = None
     if with_meaning:
+        plain = [{f: v for f, v in r[0].items() if f[:2] != MEANING} for r in rows]
+        screen = _fit(clf, items, plain, c, threshold, ruled_threshold)
         model = Model(model.topics, model.signature,
                       {**model.meta, "meaning": {"encoder": meaning.ENCODER, "chars": meaning.CHARS,
-                                                 "scale": MEANING_SCALE}})
+                                                 "scale": MEANING_SCALE}}, screen)
     if select and len(items) >= 4 * SELECT_FOLDS:
         scores = _compare(clf, items, rows, c, threshold, ruled_threshold)
         kept = {t: m for t, m in model.topics.items() if scores[t]["model"] > scores[t]["rules"] + SELECT_MARGIN}
-        model = Model(kept, model.signature, {**model.meta, "selection_f1": scores})
+        if screen is not None:
+            screen = Model({t: m for t, m in screen.topics.items() if t in kept}, model.signature)
+        model = Model(kept, model.signature, {**model.meta, "selection_f1": scores}, screen)
     return model
 
 

@@ -162,7 +162,8 @@ def print_explain(item_id: Any, title: str, rows: list[dict[str, Any]], names: d
         if r["missing_required"]:
             under.append("missing a required word, e.g. " + ", ".join(safe(w) for w in r["missing_required"]))
         if r.get("model_evidence"):
-            under.append("learned: weighed most " + ", ".join(f"{safe(m['feature'])} (+{m['contribution']:g})"
+            stage = f" ({r['model_stage']})" if r.get("model_stage") else ""
+            under.append(f"learned{stage}: weighed most " + ", ".join(f"{safe(m['feature'])} (+{m['contribution']:g})"
                                                              for m in r["model_evidence"][:6]))
         cells = [r["topic"], names.get(r["topic"], ""), f"{r['score']:g} / {r['threshold']:g}"]
         if learned:
