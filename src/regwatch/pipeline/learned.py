@@ -10,6 +10,9 @@ model weighs both: for each topic, a logistic regression over
 - the article's meaning: its embedding by a multilingual sentence encoder (`meaning.py`), in which a
   Chinese report and an English wire on one subject lie close, whatever words each uses.
 
+A model with the meaning carries its **screen**: the same regression over signals and words alone. The screen
+weighs an article first, and decides it when it is sure of every topic; the encoder reads only the others.
+
 The bundled pack ships one (`packs/cn-consumer-finance.model.json`, trained on `eval/dev.jsonl`);
 `regwatch train` makes another from labelled articles and a user's corrections in the store, used
 with `[topics] model = "…"`. Inference is plain Python (dictionary look-ups): scikit-learn is needed only to
@@ -49,7 +52,7 @@ MEANING = "m:"             # prefix of the meaning's features
 SURE = 0.05                # a model with the meaning first weighs the article without it (its `screen`, trained
                            # alike): when every topic's probability there is within this of 0 or 1, that decides
                            # and the encoder is not run (chosen by `regwatch eval --folds 5` on the 2,635 dev:
-                           # see the README's "Topic tagging")
+                           # 0.05 decided 63% and left the figures as they were; 0.1 decided 73% and lost recall)
 MIN_DF = 2                 # a word seen in fewer training articles is not a feature
 PRUNE = 0.02               # weights smaller than this are left out of the file (tags unchanged on eval/dev.jsonl)
 SELECT_FOLDS = 5           # a topic keeps the model only where it beats the rules in this many folds by event
