@@ -175,11 +175,14 @@ class Model:
               fields: dict[str, str]) -> tuple[Model, dict[str, tuple[float, list[tuple[str, float]]]]]:
         """The stage that decides the article, and its `probabilities()`: the screen (signals and words)
         when it is sure of every topic (within `SURE` of 0 or 1), else this model, meaning and all."""
+        feats = features(explained, fields)
         if self.screen is not None:
-            probs = self.screen.probabilities(features(explained, fields))
+            probs = self.screen.probabilities(feats)
             if all(p <= SURE or p >= 1.0 - SURE for p, _ in probs.values()):
                 return self.screen, probs
-        return self, self.probabilities(features(explained, fields, self.meaning))
+        if self.meaning:        # the signals and words as the screen read them, and the embedding
+            feats.update(meaning_features(fields))
+        return self, self.probabilities(feats)
 
     def tags(self, explained: list[dict[str, Any]], fields: dict[str, str]) -> list[Tag]:
         if not self.consulted(explained):

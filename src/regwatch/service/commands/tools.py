@@ -296,7 +296,8 @@ def _backtest(setup: Setup, clf: Any, since: str | None, as_json: bool) -> None:
               help="Keep the model only for topics where it beats the rules in a cross-validation by event.")
 @click.option("--meaning/--no-meaning", default=True, show_default=True,
               help="Learn from the articles' embeddings by a multilingual sentence encoder too (better tags on "
-                   "wordings and languages the labels lack; ~20 ms of CPU and ~70 MB per process to read articles).")
+                   "wordings and languages the labels lack; ~20 ms of CPU an article the model is not sure of "
+                   "without it, and ~120 MB).")
 @click.option("--out", "out_path", default="regwatch-model.json", show_default=True,
               type=click.Path(dir_okay=False), help="Where to write the model.")
 @config_option
