@@ -229,3 +229,34 @@ def test_the_encoder_reads_only_what_the_screen_is_not_sure_of(small, tmp_path):
     for it in items[:20]:
         assert [t.topic for t in b.classify(it["title"], it["text"])] == \
             [t.topic for t in clf.classify(it["title"], it["text"])]
+
+
+def test_a_models_weights_weigh_an_article_as_their_sum():
+    """`probabilities` is the logistic of bias + Σ weight × value over the features a topic weighs, and names
+    the five that pushed it most, first come first among equals."""
+    import math
+
+    from regwatch.pipeline.learned import TopicModel
+
+    model = Model({"a": TopicModel(-1.0, {"x": 2.0, "y": -0.5, "z": 0.25}, 0.4),
+                   "b": TopicModel(0.5, {"y": 1.0, "w": 3.0}, 0.4)}, "sig")
+    probs = model.probabilities({"x": 1.0, "y": 2.0, "q": 9.0, "w": 0.0})
+    p, top = probs["a"]
+    assert p == pytest.approx(1 / (1 + math.exp(-(-1.0 + 2.0 - 1.0))))
+    assert [f for f, c in top if c > 0] == ["x"] and dict(top)["y"] == pytest.approx(-1.0)
+    p, top = probs["b"]
+    assert p == pytest.approx(1 / (1 + math.exp(-(0.5 + 2.0))))
+    assert top[0] == ("y", pytest.approx(2.0)) and "q" not in dict(top)
+
+
+def test_a_word_of_one_event_only_is_not_learned():
+    """Words seen in fewer than MIN_EVENTS events (a firm's or a city's name in its event's articles) are left out."""
+    topics = load_topics()
+    base = {"lang": "en", "labels": ["enforcement"], "text": "The regulator fined the lender for breaking the rules."}
+    items = [{**base, "id": f"a{i}", "event": "2020-01-one", "title": "Zorblax lender fined"} for i in range(4)]
+    items += [{**base, "id": f"b{i}", "event": f"2020-0{i + 2}-other", "title": "Quxmor lender fined"} for i in range(3)]
+    items += [{"id": f"n{i}", "event": f"2021-0{i + 1}-neg", "lang": "en", "labels": [],
+               "title": "Bank results", "text": "The bank reported higher profit."} for i in range(4)]
+    model = train(Classifier(topics), items, with_meaning=False)
+    weighed = set().union(*(m.weights for m in model.topics.values()))
+    assert "t:quxmor" in weighed and "t:zorblax" not in weighed
