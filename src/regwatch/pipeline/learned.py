@@ -407,7 +407,7 @@ def _fit(clf: Classifier, items: list[dict[str, Any]], rows: list[dict[str, floa
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         raise ModelError("training needs scikit-learn: pip install 'regwatch[train]'") from None
-    # words seen in fewer than MIN_DF articles (of MIN_EVENTS events) say nothing general
+    # words seen in fewer than MIN_DF articles, or in fewer than MIN_EVENTS events, say nothing general
     from .evaluate import event_of
 
     df: dict[str, int] = {}
