@@ -32,8 +32,6 @@ from operator import add
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import meaning
 from .classify import Classifier, Tag, Topic
 
@@ -143,6 +141,9 @@ class _Weights:
 
     @classmethod
     def of(cls, topics: dict[str, TopicModel]) -> _Weights:
+        # (imported here, not at the top: a command that tags nothing does not pay numpy's import)
+        import numpy as np
+
         index: dict[str, int] = {}
         for m in topics.values():
             for f in m.weights:
@@ -181,6 +182,8 @@ class Model:
     def probabilities(self, feats: dict[str, float]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
         """Per topic: the probability, and the features that pushed it most (name, contribution; the
         meaning's dimensions summed as one, `meaning`)."""
+        import numpy as np
+
         w = self._compiled()
         names = [f for f in feats if f in w.index]        # (in order) those any topic weighs
         cols = np.fromiter((w.index[f] for f in names), dtype=np.intp, count=len(names))
