@@ -260,3 +260,15 @@ def test_a_word_of_one_event_only_is_not_learned():
     model = train(Classifier(topics), items, with_meaning=False)
     weighed = set().union(*(m.weights for m in model.topics.values()))
     assert "t:quxmor" in weighed and "t:zorblax" not in weighed
+
+
+def test_the_shipped_model_decides_at_the_thresholds_the_code_names():
+    """The bundled model file carries its thresholds: after a change to THRESHOLD or RULED_THRESHOLD it must be
+    rebuilt (`make model`), or the pipeline would tag at the old ones while the README and the CV state the new."""
+    from regwatch.pipeline.learned import RULED_THRESHOLD, THRESHOLD, bundled_model
+
+    model = bundled_model(["cn-consumer-finance"], load_topics())
+    assert model is not None and model.screen is not None
+    for stage in (model, model.screen):
+        assert {(m.threshold, m.ruled_threshold) for m in stage.topics.values()} == {(THRESHOLD, RULED_THRESHOLD)}
+    assert model.meta["articles"] == len(DEV)      # ... and trained on the whole dev split as it stands
