@@ -195,12 +195,12 @@ def test_an_article_with_no_evidence_for_any_topic_is_not_read_by_the_model(smal
     """A general news story (no topic's signal in it) costs the rules alone: no tags, no encoder."""
     topics, _, model = small
     clf = Classifier(topics, model=model)
-    before = meaning.embedding.cache_info()
+    before = meaning.encoded.cache_info()
     assert clf.classify("Local bakery wins a prize", "The bakery on Main Street won a regional award for "
                         "its sourdough bread this weekend, its owner said.") == []
     explained = clf.explain("Local bakery wins a prize", "The bakery on Main Street won a regional award.")
     assert not any("probability" in t for t in explained)
-    after = meaning.embedding.cache_info()
+    after = meaning.encoded.cache_info()
     assert (after.hits, after.misses) == (before.hits, before.misses)
 
 
@@ -217,9 +217,9 @@ def test_the_encoder_reads_only_what_the_screen_is_not_sure_of(small, tmp_path):
     stages = []
     unseen = [it for it in DEV if it["lang"] == "en"][120:200]      # in training, the screen is sure of nearly all
     for it in unseen:
-        meaning.embedding.cache_clear()
+        meaning.encoded.cache_clear()
         tags = {t.topic for t in clf.classify(it["title"], it["text"])}
-        read = meaning.embedding.cache_info().misses > 0
+        read = meaning.encoded.cache_info().misses > 0
         explained = clf.explain(it["title"], it["text"])
         stage = {t.get("model_stage") for t in explained if "probability" in t}
         assert tags == {t["topic"] for t in explained if t["tagged"]}
@@ -284,3 +284,20 @@ def test_the_shipped_model_decides_at_the_thresholds_the_code_names():
     for stage in (model, model.screen):
         assert {(m.threshold, m.ruled_threshold) for m in stage.topics.values()} == {(THRESHOLD, RULED_THRESHOLD)}
     assert model.meta["articles"] == len(DEV)      # ... and trained on the whole dev split as it stands
+
+
+def test_training_and_cross_validation_read_each_embedding_once():
+    """Inside `meaning.held()` (training, cross-validation) an embedding read again is never encoded again, even
+    when the bounded cache has let it go (the dev split is larger than `CACHE`); outside, the cache decides."""
+    texts = [f"央行对第{i}家机构处以罚款" for i in range(3)]
+    with meaning.held():
+        first = [meaning.embedding(t) for t in texts]
+        meaning.encoded.cache_clear()                 # as if thousands of other articles had pushed them out
+        again = [meaning.embedding(t) for t in texts]
+        with meaning.held():                          # a block inside shares the outer one's
+            meaning.embedding(texts[0])
+        assert meaning.encoded.cache_info().misses == 0
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    meaning.encoded.cache_clear()
+    meaning.embedding(texts[0])
+    assert meaning.encoded.cache_info().misses == 1    # the block's store is gone with it

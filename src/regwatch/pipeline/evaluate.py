@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import meaning
 from .classify import Classifier
 
 TEST_SHARE = 5          # one event in five goes to the test split (read only at the end of a change)
@@ -199,4 +200,5 @@ def cross_validate(items: Sequence[dict[str, Any]], k: int,
         pairs = [(held, [x for j, f in enumerate(folds) if j != i for x in f]) for i, held in enumerate(folds)]
     if any(held and not train for held, train in pairs):
         raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
-    return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])
+    with meaning.held():        # each article's embedding read once, not once a fold
+        return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])

@@ -8,14 +8,17 @@ loads in ~0.3 s and cuts an article in ~0.2 ms, where the wheel's pure-Python po
 gives other pieces where unknown characters follow each other). The encoder is loaded once per process (~1.1 s
 of CPU with numpy's import, ~120 MB), and runs on one thread: extraction workers run side by side, each on a
 core. Its input is the normalized title and the start of the body (`CHARS` characters: ~20 ms of CPU an
-article on average over the test split's, ~4 ms of it fixed); an embedding asked for again (training and
-cross-validation read each article many times) comes from a bounded cache.
+article on average over the test split's, ~4 ms of it fixed); an embedding asked for again comes from a bounded
+cache, and inside `held()` (training and cross-validation, which read each of thousands of articles once a fold)
+from a dict kept until the block ends.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,10 +29,11 @@ CHARS = 1000                # how much of the article is read: title, newline, b
                             # 4,138 dev, with the sentencepiece tokenizer, micro-F1 pooled over the folds: 1,500 gave
                             # 0.918, 1,000 0.919, 750 0.916; means over the folds 0.917, 0.918, 0.915)
 DIM = 512
-CACHE = 4096                # embeddings kept per process (~2 KB each, and its text)
+CACHE = 4096                # embeddings kept per process (~2 KB each, and its text): a daemon's memory stays bounded
 
 _lock = threading.Lock()
 _encoder: Any = None
+_held: dict[str, Any] | None = None
 
 
 def load() -> Any:
@@ -61,8 +65,33 @@ def text_of(fields: dict[str, str]) -> str:
 
 
 @lru_cache(maxsize=CACHE)
-def embedding(text: str) -> Any:
-    """The text's embedding: a read-only numpy array of DIM float32 numbers, of unit length."""
+def encoded(text: str) -> Any:
+    """The encoder's reading of the text (bounded cache: `encoded.cache_info()` counts the encoder's runs)."""
     vec = load().encode([text])[0]
     vec.flags.writeable = False
     return vec
+
+
+def embedding(text: str) -> Any:
+    """The text's embedding: a read-only numpy array of DIM float32 numbers, of unit length."""
+    if _held is None:
+        return encoded(text)
+    vec = _held.get(text)
+    if vec is None:
+        vec = _held[text] = encoded(text)
+    return vec
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Every embedding read inside the block is kept until it ends, whatever `CACHE` is (cross-validation on
+    thousands of articles reads each once a fold); a block inside another shares the outer one's."""
+    global _held
+    if _held is not None:
+        yield
+        return
+    _held = {}
+    try:
+        yield
+    finally:
+        _held = None
