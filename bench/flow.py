@@ -359,7 +359,9 @@ def main_process_profile(n: int, workers: int = 2) -> dict:
 
     loop = cum("asyncio/base_events.py", "run_forever")
     parts = {"regwatch's own work (story, topics, store, outbox)": cum("pipeline/process.py", "process_many"),
-             "alert delivery (dispatcher: render, sign, send)": cum("alerts/dispatcher.py", "deliver_due"),
+             # each channel drains in its own task: its time is not inside deliver_due's
+             "alert delivery (dispatcher: render, sign, send)": cum("alerts/dispatcher.py", "deliver_due")
+             + cum("alerts/dispatcher.py", "_drain"),
              "list page (feedparser, dates)": cum("crawler/spider.py", "parse_list"),
              "extraction hand-off (jobs to the workers, results back)": cum("crawler/run.py", "__call__")}
     parts["item pipeline glue (job, dates, counting)"] = cum("crawler/pipelines.py", "process_item") - \
