@@ -286,9 +286,24 @@ def test_the_shipped_model_decides_at_the_thresholds_the_code_names():
     assert model.meta["articles"] == len(DEV)      # ... and trained on the whole dev split as it stands
 
 
-def test_training_and_cross_validation_read_each_embedding_once():
-    """Inside `meaning.held()` (training, cross-validation) an embedding read again is never encoded again, even
-    when the bounded cache has let it go (the dev split is larger than `CACHE`); outside, the cache decides."""
+def test_cross_validation_encodes_each_article_once(small, monkeypatch):
+    """Cross-validation reads every article once a fold; with a bounded cache smaller than the set (the dev split
+    is larger than `CACHE`) it would encode each again in every fold: it encodes each once."""
+    import functools
+
+    from regwatch.pipeline.evaluate import cross_validate
+
+    topics, items, _ = small
+    runs: list[str] = []
+    real = meaning.encoded.__wrapped__
+    monkeypatch.setattr(meaning, "encoded", functools.lru_cache(maxsize=8)(lambda t: runs.append(t) or real(t)))
+    cross_validate(items[:60], 3, lambda training: Classifier(topics, model=train(Classifier(topics), training)))
+    assert runs and len(runs) == len(set(runs))
+
+
+def test_an_embedding_held_is_never_encoded_again():
+    """Inside `meaning.held()` an embedding read again is never encoded again, even when the bounded cache has
+    let it go; outside, the cache decides."""
     texts = [f"央行对第{i}家机构处以罚款" for i in range(3)]
     with meaning.held():
         first = [meaning.embedding(t) for t in texts]

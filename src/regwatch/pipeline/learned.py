@@ -347,12 +347,6 @@ def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold:
     beats the rules in a cross-validation by event over the same items (the rules decide the others).
     `with_meaning`: the articles' embeddings are features too (the default; ~20 ms an article to read).
     Needs scikit-learn (`pip install 'regwatch[train]'`)."""
-    with meaning.held():        # the selection's folds read each article's embedding again
-        return _train(clf, items, c, threshold, select, ruled_threshold, with_meaning)
-
-
-def _train(clf: Classifier, items: list[dict[str, Any]], c: float, threshold: float, select: bool,
-           ruled_threshold: float | None, with_meaning: bool) -> Model:
     from .normalize import normalize
 
     rows = []

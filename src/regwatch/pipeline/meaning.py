@@ -9,8 +9,8 @@ gives other pieces where unknown characters follow each other). The encoder is l
 of CPU with numpy's import, ~120 MB), and runs on one thread: extraction workers run side by side, each on a
 core. Its input is the normalized title and the start of the body (`CHARS` characters: ~20 ms of CPU an
 article on average over the test split's, ~4 ms of it fixed); an embedding asked for again comes from a bounded
-cache, and inside `held()` (training and cross-validation, which read each of thousands of articles once a fold)
-from a dict kept until the block ends.
+cache, and inside `held()` (cross-validation, which reads each of thousands of articles once a fold) from a
+dict kept until the block ends.
 """
 
 from __future__ import annotations
@@ -74,18 +74,20 @@ def encoded(text: str) -> Any:
 
 def embedding(text: str) -> Any:
     """The text's embedding: a read-only numpy array of DIM float32 numbers, of unit length."""
-    if _held is None:
+    kept = _held          # read once: a block may end meanwhile
+    if kept is None:
         return encoded(text)
-    vec = _held.get(text)
+    vec = kept.get(text)
     if vec is None:
-        vec = _held[text] = encoded(text)
+        vec = kept[text] = encoded(text)
     return vec
 
 
 @contextmanager
 def held() -> Iterator[None]:
     """Every embedding read inside the block is kept until it ends, whatever `CACHE` is (cross-validation on
-    thousands of articles reads each once a fold); a block inside another shares the outer one's."""
+    thousands of articles reads each once a fold); a block inside another shares the outer one's. For the
+    command line's evaluation: the store is the process's, not a thread's (the daemon never opens one)."""
     global _held
     if _held is not None:
         yield
