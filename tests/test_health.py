@@ -89,3 +89,45 @@ def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, 
     assert all(f"{name} 已恢复" in recovered[0] for name in ("down", "gated", "redesigned"))
     r = rw("sources", "-c", cfg)
     assert "down" in r.stdout and "ok" in r.stdout
+
+
+def test_a_run_cut_short_by_a_stop_is_neither_a_failure_nor_a_recovery(tmp_path):
+    """A deploy that stops the daemon mid-crawl: the pages it cut off count toward nothing. A failing source
+    stays failing (no "recovered" notice), a healthy one stays ok, a new one whose list was read is ok."""
+    from regwatch.crawler.report import SourceReport
+    from regwatch.pipeline.store import SourceState, Store
+    from regwatch.service import health
+    from regwatch.service.config import AlertsConfig
+
+    store = Store(tmp_path / "s.db")
+    alerts = AlertsConfig(failing_after=2, health_channels=[])
+
+    def run(source, *, errors=0, cut=0, list_ok=True, found=3):
+        report = SourceReport(source, list_ok=list_ok, found=found)
+        for i in range(errors):
+            report.error(f"https://example.org/{i}: HTTP 500")
+        report.stopping = True
+        for i in range(cut):
+            report.error(f"https://example.org/cut{i}: not fetched, regwatch was stopping")
+        return health.record(store, report, None, alerts)
+
+    for _ in range(2):
+        run("down", errors=1)
+    assert store.source_state("down")["state"] == SourceState.FAILING
+    store.update_source_state("down", reported_state=SourceState.FAILING)      # told
+    for _ in range(3):      # three deploys in a row, each mid-crawl
+        assert run("down", cut=2) == (SourceState.FAILING, None)
+        assert run("fine", cut=2, list_ok=False, found=0)[1] is None
+    assert store.source_state("fine")["state"] == SourceState.NEW and store.source_state("fine")["failing_runs"] == 0
+    assert run("fine", cut=1) == (SourceState.OK, None)       # its list was read this time
+    assert run("fine") == (SourceState.OK, None)
+    for _ in range(3):
+        assert run("fine", cut=5) == (SourceState.OK, None)
+    state = store.source_state("fine")
+    assert state["failing_runs"] == 0 and state["last_error"] is None
+    # an error before the stop still counts: two such runs make the source failing
+    run("fine", errors=1, cut=1)
+    assert run("fine", errors=1, cut=1)[0] == SourceState.FAILING
+    runs = store.recent_runs("fine", 10)
+    assert runs[0]["errors"] == 1 and "cut off by regwatch's stop" not in (runs[0]["message"] or "")
+    assert runs[2]["errors"] == 0 and "cut off by regwatch's stop: https://example.org/cut0" in runs[2]["message"]

@@ -47,7 +47,9 @@ def slow(page, seconds):
 
 
 def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, receiver, rw):
-    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    # failing_after = 1: were the pages the stop cut off errors, this one deploy would alert the source as failing
+    cfg = feed_to_webhook_config(tmp_path, site, receiver,
+                                 extra='[alerts]\nfailing_after = 1\nhealth_channels = ["gw"]\n')
     old = new_arts("old", 1, 600)
     publish(site, {"feed": old})
     assert rw("baseline", "-c", cfg).returncode == 0
@@ -66,14 +68,22 @@ def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, recei
     assert p.returncode == 0 and "Traceback" not in err
     first = stored(tmp_path, "%/a/n%")
     assert 0 < first < 40
+    # what the stop left is no error of the source: still ok, nothing counted toward failing_after, the
+    # run's record names what was left for the next run
     row = source_row(rw, cfg)
-    assert row["errors"] >= 1 and "not fetched before the crawl stopped" in row["last_error"]
+    assert row["state"] == "ok" and row["errors"] == 0 and row["last_error"] is None, row
+    assert "cut off by regwatch's stop" in row["last_message"] and "not fetched before the crawl stopped" in row["last_message"]
+    assert sqlite3.connect(tmp_path / "rw.db").execute(
+        "SELECT failing_runs FROM source_state WHERE source = 'feed'").fetchone()[0] == 0
+    assert "cut short by regwatch's stop" in rw("sources", "-c", cfg).stdout
+    assert not [m for m in receiver.delivered("gw") if (m["body"] or {}).get("type") == "source.health"]
 
     publish(site, {"feed": old + arts})              # the site is fast again; the next run
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0, r.stderr
     assert stored(tmp_path, "%/a/n%") == 40
     assert source_row(rw, cfg)["state"] == "ok"
+    assert not [m for m in receiver.delivered("gw") if (m["body"] or {}).get("type") == "source.health"]
 
 
 PATCH = """

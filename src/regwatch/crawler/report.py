@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from ..pipeline.redact import redact
 
+CUT_OFF = "cut off by regwatch's stop"      # how a run's message names what the stop left unfinished
+
 
 @dataclass
 class SourceReport:
@@ -26,12 +28,20 @@ class SourceReport:
     deferred: int = 0       # new articles left for the next run by `max_articles_per_source`
     skipped: int = 0        # articles recorded as skipped for good (robots.txt, 404/410, not a page)
     too_old: int = 0        # new articles older than `max_article_age`: stored, never alerted
+    interrupted: int = 0    # pages left unfinished because regwatch was stopping: fetched next run, not errors
+    stopping: bool = False  # regwatch is stopping: what fails from now on was cut off, not broken
     notes: list[str] = field(default_factory=list)
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1
 
     def error(self, message: str) -> None:
+        """Something of this source failed; once regwatch is stopping, a page cut off by the stop (a deploy
+        must not count toward `failing_after`, nor alert a healthy source as failing)."""
+        if self.stopping:
+            self.interrupted += 1
+            self.note(f"{CUT_OFF}: {message}")
+            return
         self.errors += 1
         if len(self.messages) < 20:
             self.messages.append(message)

@@ -144,8 +144,8 @@ class Extractor:
             raise ListError(f"reading it {e}") from None
 
     def stop(self) -> None:
-        """End the jobs in flight now, and take no more (the daemon's stop): their pages are errors
-        of this run, fetched again next time."""
+        """End the jobs in flight now, and take no more (the daemon's stop): their pages are cut off
+        from this run (not its errors), fetched again next time."""
         self._stopping = True
         self.close()
 
@@ -196,6 +196,7 @@ class CrawlContext:
         self.processor = processor
         self.sources = {s.name: s for s in sources}
         self.reports: dict[str, SourceReport] = {}
+        self._stopping = False
         self.lists: dict[tuple[str, str], ListPage] = {}
         self.waiting: dict[tuple[str, str], set[tuple[str, str]]] = {}   # (source, article) → list pages
         self.settled: dict[tuple[str, str], bool] = {}
@@ -214,8 +215,16 @@ class CrawlContext:
 
     def report(self, source: str) -> SourceReport:
         if source not in self.reports:
-            self.reports[source] = SourceReport(source, secrets=getattr(self.sources.get(source), "secrets", []))
+            self.reports[source] = SourceReport(source, secrets=getattr(self.sources.get(source), "secrets", []),
+                                                stopping=self._stopping)
         return self.reports[source]
+
+    def stopping(self) -> None:
+        """regwatch is stopping this crawl on purpose: what it leaves unfinished from now on is an
+        interruption of its sources' runs, not an error (see `SourceReport.error`)."""
+        self._stopping = True
+        for report in self.reports.values():
+            report.stopping = True
 
     def is_baseline(self, source: str, url: str | None = None) -> bool:
         """A baseline run's article, or one its baseline run named and could not store then."""
@@ -333,6 +342,7 @@ class Crawl:
     def __init__(self, crawl_cfg):
         self.settings = crawl_settings(crawl_cfg)
         self.runners: set[AsyncCrawlerRunner] = set()
+        self.contexts: set[CrawlContext] = set()
         self.stopped = False
 
     async def run(self, ctx: CrawlContext) -> dict[str, SourceReport]:
@@ -340,14 +350,18 @@ class Crawl:
         self.runners.add(runner)
         crawler = runner.create_crawler(SourcesSpider)
         crawler.settings.set(CONTEXT, ctx, priority="cmdline")      # for the components' from_crawler
+        self.contexts.add(ctx)
         try:
             await runner.crawl(crawler, sources=list(ctx.sources.values()), ctx=ctx)
         finally:
             self.runners.discard(runner)
+            self.contexts.discard(ctx)
             with ctx.store.tx():
                 ctx.finish()
         return ctx.reports
 
     async def stop(self) -> None:
         self.stopped = True
+        for ctx in list(self.contexts):     # before anything is cut off: what is cut is not an error
+            ctx.stopping()
         await asyncio.gather(*(r.stop() for r in list(self.runners)), return_exceptions=True)

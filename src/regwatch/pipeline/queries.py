@@ -56,6 +56,7 @@ def sources_overview(store: Store, names: list[str]) -> list[dict[str, Any]]:
                      "found": run.get("found"), "new": run.get("new"), "errors": run.get("errors"),
                      "deferred": run.get("deferred"), "too_old": run.get("too_old"),
                      "statuses": json.loads(run.get("statuses") or "{}"), "last_error": st["last_error"],
+                     "last_message": run.get("message"),
                      "skipped": store.count_skipped(name),
                      "articles": store.count_articles(source=name)})
     return out

@@ -63,6 +63,9 @@ class CycleResult:
         line += f", {self.too_old} too old to alert, {plural(self.queued, 'alert')} queued"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
+        cut = sum(r.interrupted for r in self.reports.values())
+        if cut:
+            line += f"; {cut} left for the next run by regwatch's stop"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
         if bad:
             line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"

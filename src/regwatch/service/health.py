@@ -3,7 +3,8 @@
 States: `ok`; `error` (the last run had errors, fewer than `failing_after` in a row: shown, not
 alerted); `failing` (errors in `failing_after` runs in a row); `empty` (the list yields no
 links: a selector broken by a redesign); `blocked` (a challenge page or HTTP 412 instead of
-content); `stale` (nothing new for longer than `expect_every`).
+content); `stale` (nothing new for longer than `expect_every`). A run that regwatch's own stop cut short (a deploy, a
+restart) changes no state: what it left unfinished is fetched next run, and counts toward nothing.
 
 The changes of one cycle go out together (`alert_changes`): one source's change as its own
 notice, several as one summary — a machine that lost its network sends one message, not one per source.
@@ -32,6 +33,10 @@ def state_of(report: SourceReport, previous: dict, failing_after: int, expect_ev
         return SourceState.FAILING
     if report.list_ok and report.empty and not report.not_modified:
         return SourceState.EMPTY
+    if cut_short(report):
+        # neither a failure nor a recovery: a deploy mid-crawl must not alert a healthy source as failing,
+        # nor a failing one as recovered
+        return SourceState.OK if previous["state"] == SourceState.NEW and report.list_ok else previous["state"]
     if expect_every:
         last_new = report.new and iso(now) or previous.get("last_new_at") or previous.get("baselined_at")
         if last_new and datetime.fromisoformat(last_new) < now - timedelta(seconds=expect_every):
@@ -39,6 +44,11 @@ def state_of(report: SourceReport, previous: dict, failing_after: int, expect_ev
     if report.errors and previous["state"] in BAD:
         return previous["state"]   # not yet recovered
     return SourceState.ERROR if report.errors else SourceState.OK
+
+
+def cut_short(report: SourceReport) -> bool:
+    """The run failed at nothing but was cut short by regwatch's stop."""
+    return bool(report.interrupted) and not report.errors
 
 
 def makes_baseline(report: SourceReport) -> bool:
@@ -74,11 +84,12 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
                          statuses=report.statuses, duration=round(time.time() - report.started, 3),
                          message=report.message, deferred=report.deferred, skipped=report.skipped,
                          too_old=report.too_old, worker=worker, claimed_at=claimed_at)
-        fields = {"state": state, "failing_runs": prev["failing_runs"] + 1 if report.errors else 0,
+        failing_runs = prev["failing_runs"] + 1 if report.errors else prev["failing_runs"] if cut_short(report) else 0
+        fields = {"state": state, "failing_runs": failing_runs,
                   "last_error": report.message if report.errors else prev["last_error"]}
         if state != prev["state"]:
             fields["state_since"] = iso(now)
-        if report.list_ok and not report.errors:
+        if report.list_ok and not report.errors and not report.interrupted:
             fields["last_success_at"] = iso(now)
         if prev["baselined_at"] is None and makes_baseline(report):
             fields["baselined_at"] = iso(now)
@@ -91,7 +102,7 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
 
 
 def _change(store: Store, source: str, reported: str | None, state: str, detail: str | None) -> Change | None:
-    if state == SourceState.ERROR or state == (reported or SourceState.OK):
+    if state in (SourceState.ERROR, SourceState.NEW) or state == (reported or SourceState.OK):
         return None
     recovered = state == SourceState.OK
     if recovered and reported not in BAD:

@@ -101,7 +101,7 @@ class SourceScheduler:
     async def stop(self, crawl, deadline: float = 15.0) -> None:
         """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline:
         a crawl still waiting on a hung site after it is cancelled (its run is recorded with what it
-        did not fetch as errors, and its lists are read in full next time)."""
+        did not fetch as cut off by the stop, not as errors, and its lists are read in full next time)."""
         self.sched.shutdown(wait=False)
         if self.batcher is not None:
             self.batcher.cancel()

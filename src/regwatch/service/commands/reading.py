@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ...crawler.report import CUT_OFF
 from ...pipeline.queries import export_rows, sources_overview
 from ...pipeline.queries import search as do_search
 from ...pipeline.redact import redact
@@ -147,7 +148,8 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         note(f"no store at {cfg.store.path} yet: every source below has never run")
         rows = [{"source": n, "state": "never run", "baselined": False, "baselined_at": None, "last_run": None,
                  "last_success": None, "found": None, "new": None, "errors": None, "deferred": None, "too_old": None,
-                 "statuses": {}, "last_error": None, "skipped": 0, "articles": 0} for n in names]
+                 "statuses": {}, "last_error": None, "last_message": None, "skipped": 0, "articles": 0}
+                for n in names]
     else:
         rows = sources_overview(setup.store, names)
     t = Table([("source", 28, False), ("state", None, False), (f"last run ({clock.label})", None, False),
@@ -169,6 +171,8 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
             notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
         if r["last_error"] and r["state"] != "ok":
             notes.append(safe(r["last_error"][:160]))
+        if not r["errors"] and CUT_OFF in (r["last_message"] or ""):
+            notes.append("its last run was cut short by regwatch's stop: what it left is fetched next run")
         t.add(r["source"], (r["state"], STATUS_STYLE.get(r["state"])), clock.short(r["last_run"]), dash(r["found"]),
               dash(r["new"]), dash(r["errors"]), str(r["articles"]), under=notes)
     t.print()
