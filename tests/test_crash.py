@@ -106,3 +106,22 @@ def test_a_restarted_daemon_takes_over_its_killed_predecessors_sources_at_once(t
         _, err = second.communicate(timeout=40)
     assert got == {"k0", "k1", "k2"}, err[-2000:]
     assert "a worker on this host that is gone" in err
+
+
+def test_a_worker_is_judged_gone_only_by_a_pid_of_its_own_namespace():
+    """A dead pid on this host frees its worker's leases at once; the same pid in another PID namespace (a
+    container sharing the host's name, whose pid 7 is not ours) or an id that does not name one never does."""
+    import socket
+
+    from regwatch.service.app import gone_here, worker_id
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    me = worker_id()
+    host, pid, rand, namespace = me.split(":")
+    assert (host, pid) == (socket.gethostname(), str(os.getpid())) and namespace
+    assert not gone_here(me)                                                # alive
+    assert gone_here(f"{host}:{dead.pid}:{rand}:{namespace}")              # dead, here
+    assert not gone_here(f"{host}:{dead.pid}:{rand}:{namespace}0")         # another namespace
+    assert not gone_here(f"{host}:{dead.pid}:{rand}")                      # an id from before namespaces
+    assert not gone_here(f"{host}x:{dead.pid}:{rand}:{namespace}")         # another host

@@ -72,17 +72,26 @@ class CycleResult:
         return line + "".join(f"; {note}" for note in self.notes)
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux; "-" elsewhere): a pid names one process only inside it."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return "-"
+
+
 def worker_id() -> str:
-    """This process, as the store names it: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """This process, as the store names it: host, pid, a random part (pids are reused) and its PID namespace
+    (two containers may share a host name, each with its own pid 7)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{_pid_namespace()}"
 
 
 def gone_here(worker: str) -> bool:
-    """Whether a worker (`worker_id`) ran on this host and its process is gone (a crash, SIGKILL): its
-    leases need not run out. A worker elsewhere, or a pid now reused, counts as alive."""
-    host, _, rest = worker.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    """Whether a worker (`worker_id`) ran on this host, in this PID namespace, and its process is gone (a
+    crash, SIGKILL): its leases need not run out. A worker elsewhere (another host or namespace, or an id
+    that does not say), or a pid now reused, counts as alive: its leases run out by themselves."""
+    host, pid, _, namespace = (worker.split(":") + ["", "", "", ""])[:4]
+    if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)
