@@ -52,31 +52,37 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
     assert "Traceback" not in err
 
 
-def test_the_daily_pruning_job_takes_no_name_a_source_may_have(caplog):
+def test_the_pruning_job_takes_no_name_a_source_may_have_and_runs_at_start():
     """Job ids are the sources' names: the story index's pruning job must not claim one (a source of any
-    name starts), and a pruning run drops through the processor's story index."""
+    name starts); it runs at the daemon's start (a daemon restarted daily must still prune), then hourly, and
+    each run asks the app to prune if a pruning is due (tests/test_pruning.py)."""
     import asyncio
-    import logging
     from types import SimpleNamespace
 
     from regwatch.service.scheduler import SourceScheduler
 
     pruned = []
+
+    async def prune_story_index():
+        pruned.append(1)
+        return 7
+
     sources = [SimpleNamespace(name=n, cron=None, every=3600) for n in ("prune-story-index", "prune", "story-index")]
-    app = SimpleNamespace(enabled_sources=lambda names=None: sources,
-                          processor=SimpleNamespace(stories=SimpleNamespace(prune=lambda: pruned.append(1) or 7)))
+    app = SimpleNamespace(enabled_sources=lambda names=None: sources, prune_story_index=prune_story_index)
 
     async def main():
         sched = SourceScheduler(app)
         sched.start()                                   # three interval jobs and the pruning job
         try:
             assert len(sched.sched.get_jobs()) == 4
-            with caplog.at_level(logging.INFO, logger="regwatch"):
-                await sched._prune()
+            for _ in range(50):
+                if pruned:
+                    break
+                await asyncio.sleep(0.05)
         finally:
             sched.sched.shutdown(wait=False)
             if sched.batcher is not None:
                 sched.batcher.cancel()
 
     asyncio.run(main())
-    assert pruned == [1] and "7 rows older than the story window dropped" in caplog.text
+    assert pruned == [1]

@@ -48,6 +48,7 @@ def _sqlite_store(tmp_path) -> Path:
     store.set_channel_state("gw", "broken", "HTTP 410")
     store.record_run(source="src", started_at="2026-01-05T08:00:00+00:00", state="ok", found=3, new=3, worker="w1")
     store.claim_sources({"src": "2026-01-05T08:00:00+00:00"}, worker="w1", now=utcnow(), lease=60)
+    store.set_story_keys_pruned_at(1_767_600_000.0)
     store.close()
     return path
 

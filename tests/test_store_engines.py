@@ -115,6 +115,18 @@ def test_stories_and_their_keys(store):
     assert store.prune_story_keys(before=150) == 0
 
 
+def test_the_story_index_is_pruned_in_chunks_and_remembers_when(store):
+    a = article(store, "http://x/a")
+    sid = store.new_story(a, "t", None)
+    store.load_story_keys([(k, 100 + k % 3, a, sid) for k in range(2500)] + [(k, 900, a, sid) for k in range(40)])
+    assert store.story_keys_pruned_at() is None
+    assert [store.prune_story_keys(before=500, limit=1000) for _ in range(4)] == [1000, 1000, 500, 0]
+    assert store.story_key_postings(list(range(40)), since=0, per_key=16) == {k: [(a, sid)] for k in range(40)}
+    store.set_story_keys_pruned_at(1_800_000_000.5)
+    store.set_story_keys_pruned_at(1_800_000_123.25)            # replaced
+    assert store.story_keys_pruned_at() == 1_800_000_123.25
+
+
 def test_identical_text_in_two_stories_names_the_first(store):
     first = article(store, "http://x/1", content_hash="same")
     later = article(store, "http://x/2", content_hash="same")

@@ -36,7 +36,10 @@ def cores() -> int:
 
 
 STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
-PRUNE_EVERY = 86400.0             # seconds between the daemon's prunings of the story index (rows older than the window)
+PRUNE_EVERY = 86400.0             # seconds between prunings of the story index (rows older than the window), by
+                                  # the daemon (checked at its start and hourly) or `run --once`, whichever comes
+PRUNE_CHECK = 3600.0              # seconds between the daemon's checks whether a pruning is due
+PRUNE_CHUNK = 20000               # index rows dropped in one transaction (the daemon's loop and other writers go on between)
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
 
 

@@ -304,9 +304,18 @@ class StoryIndex:
         if store.legacy_story_sketches():
             self._reindex_window()
 
-    def prune(self) -> int:
-        """Drop the index rows of articles older than the window (they are never read again)."""
-        return self.store.prune_story_keys(int((utcnow() - self.window).timestamp()))
+    def prune_due(self, every: float, now: float) -> bool:
+        """Whether the index was last pruned `every` seconds or more before `now` (by any process)."""
+        last = self.store.story_keys_pruned_at()
+        return last is None or now - last >= every
+
+    def prune(self, limit: int | None = None) -> int:
+        """Drop the index rows of articles older than the window (they are never read again): at most
+        `limit` in one short transaction (call again until fewer go); how many went."""
+        return self.store.prune_story_keys(int((utcnow() - self.window).timestamp()), limit)
+
+    def pruned(self, now: float) -> None:
+        self.store.set_story_keys_pruned_at(now)
 
     def keys(self, title: str, body: str) -> list[int]:
         """The keys an article is indexed under: its body's fingerprints and its headline's key."""

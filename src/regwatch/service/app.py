@@ -21,7 +21,7 @@ from ..alerts.subscriptions import enqueue_for
 from ..crawler.netguard import stop_downloads
 from ..crawler.report import SourceReport
 from ..crawler.run import Crawl, CrawlContext, Extractor
-from ..defaults import DUE_SLACK, DUE_SLACK_MAX, STOP_DELIVERY_WAIT, STOP_GRACE
+from ..defaults import DUE_SLACK, DUE_SLACK_MAX, PRUNE_CHUNK, PRUNE_EVERY, STOP_DELIVERY_WAIT, STOP_GRACE
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, open_store
 from ..pipeline.timeutil import iso_ms, utcnow
@@ -306,7 +306,27 @@ class App:
                 self.dispatcher.wake.set()
                 await delivery
             await self.dispatcher.deliver_due(wait_until=time.time() + self.cfg.alerts.once_wait)
+        await self.prune_story_index()
         return result
+
+    async def prune_story_index(self) -> int | None:
+        """Drop the story index's rows older than the story window when a pruning is due (`PRUNE_EVERY` since
+        the last, by any process: the store remembers it), a chunk per transaction with the loop free between;
+        how many went (None: not due, or it failed — the next check tries again)."""
+        stories = self.processor.stories
+        try:
+            if not stories.prune_due(PRUNE_EVERY, time.time()):
+                return None
+            gone = 0
+            while (n := stories.prune(PRUNE_CHUNK)) == PRUNE_CHUNK:
+                gone += n
+                await asyncio.sleep(0)
+            stories.pruned(time.time())
+        except Exception as e:  # regwatch outlives a failed pruning; the next one tries again
+            log.error("story index pruning failed (%s: %s)", type(e).__name__, e)
+            return None
+        log.info("story index: %d rows older than the story window dropped", gone + n)
+        return gone + n
 
     async def daemon(self) -> None:
         from .scheduler import SourceScheduler

@@ -20,7 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..defaults import PRUNE_EVERY
+from ..defaults import PRUNE_CHECK
+from ..pipeline.timeutil import utcnow
 from .app import GRID, site_of
 
 log = logging.getLogger("regwatch")
@@ -49,8 +50,8 @@ class SourceScheduler:
                 self.sched.add_job(self._mark_due, IntervalTrigger(seconds=s.every, start_date=GRID), args=[s.name],
                                    id=s.name, max_instances=1, coalesce=True, misfire_grace_time=None)
         # (no id: job ids are the sources' names, and any name is a source's to take)
-        self.sched.add_job(self._prune, IntervalTrigger(seconds=PRUNE_EVERY), max_instances=1, coalesce=True,
-                           misfire_grace_time=None)
+        self.sched.add_job(self._prune, IntervalTrigger(seconds=PRUNE_CHECK), max_instances=1, coalesce=True,
+                           misfire_grace_time=None, next_run_time=utcnow())
         if self.due:
             self.kick.set()
         self.sched.start()
@@ -61,11 +62,7 @@ class SourceScheduler:
         self.kick.set()
 
     async def _prune(self) -> None:
-        try:
-            gone = self.app.processor.stories.prune()
-            log.info("story index: %d rows older than the story window dropped", gone)
-        except Exception as e:  # the daemon outlives a failed pruning; the next one tries again
-            log.error("story index pruning failed (%s: %s)", type(e).__name__, e)
+        await self.app.prune_story_index()
 
     async def _batches(self) -> None:
         while True:

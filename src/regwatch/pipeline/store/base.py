@@ -94,6 +94,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "source_urls": ("source", "url", "state", "reason", "at"),
     "channel_state": ("channel", "state", "since", "last_error"),
     "labels": ("article_id", "topic", "value", "created_at"),
+    "store_meta": ("key", "value"),
 }
 
 
@@ -229,9 +230,17 @@ class Store(ABC):
         upgrade; benchmarks' stores)."""
 
     @abstractmethod
-    def prune_story_keys(self, before: int) -> int:
+    def prune_story_keys(self, before: int, limit: int | None = None) -> int:
         """Drop index rows of articles seen before `before` (epoch seconds: older than the story window,
-        never read again); returns how many went."""
+        never read again), at most `limit` of them in one short transaction; returns how many went."""
+
+    @abstractmethod
+    def story_keys_pruned_at(self) -> float | None:
+        """When the story index was last pruned (epoch seconds; None: never)."""
+
+    @abstractmethod
+    def set_story_keys_pruned_at(self, when: float) -> None:
+        """Remember when the story index was pruned (every process sharing the store reads it)."""
 
     @abstractmethod
     def legacy_story_sketches(self) -> bool:

@@ -190,9 +190,13 @@ P2_URL_DIGESTS = "".join(
     f"UPDATE {table} SET url = '{URL_KEY}' || encode(sha256(convert_to(url, 'UTF8')), 'hex') "
     f"WHERE url NOT LIKE '{URL_KEY}%';\n" for table in ("list_cache", "source_state"))
 
+# when the story index was last pruned (the SQLite store's m12_store_meta)
+P3_STORE_META = "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
+    ("p3_store_meta", P3_STORE_META),
 ]
 
 

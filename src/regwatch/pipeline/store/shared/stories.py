@@ -9,6 +9,8 @@ from ...timeutil import iso, utcnow
 from ..base import Row
 from .sql import Connection, where
 
+PRUNED_AT = "story_keys_pruned_at"      # store_meta: when the story index was last pruned (epoch seconds)
+
 
 class Stories(Connection):
     def new_story(self, article_id: int, title: str, outlet: str | None) -> int:
@@ -29,9 +31,21 @@ class Stories(Connection):
         rows = self.all("SELECT title, body, story_id FROM articles WHERE id = ?", (article_id,))
         return (rows[0][0] or "", rows[0][1] or "", rows[0][2]) if rows else None
 
-    def prune_story_keys(self, before: int) -> int:
+    def prune_story_keys(self, before: int, limit: int | None = None) -> int:
         with self.tx():
-            return self.x("DELETE FROM story_keys WHERE seen < ?", (before,))
+            if limit is None:
+                return self.x("DELETE FROM story_keys WHERE seen < ?", (before,))
+            return self.x("DELETE FROM story_keys WHERE (key, seen, article_id) IN "
+                          "(SELECT key, seen, article_id FROM story_keys WHERE seen < ? LIMIT ?)", (before, limit))
+
+    def story_keys_pruned_at(self) -> float | None:
+        value = self.one("SELECT value FROM store_meta WHERE key = ?", (PRUNED_AT,))
+        return float(value) if value is not None else None
+
+    def set_story_keys_pruned_at(self, when: float) -> None:
+        with self.tx():
+            self.x("INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (PRUNED_AT, repr(when)))
 
     def articles_for_story_index(self, since: str) -> Iterable[tuple[int, str, str, str, int]]:
         return self.all("SELECT id, coalesce(title, ''), coalesce(body, ''), fetched_at, story_id FROM articles "

@@ -265,9 +265,16 @@ def m11_url_digests(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE source_state SET url = ? WHERE source = ?", (url_key(url), source))
 
 
+def m12_store_meta(db: sqlite_utils.Database) -> None:
+    # what the store itself must remember across processes: when the story index was last pruned (a daemon
+    # restarted daily and `run --once` from cron prune it when due, not only a daemon up for a whole day)
+    db.execute("CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
-              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests]
+              m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
+              m12_store_meta]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
