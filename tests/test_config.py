@@ -155,8 +155,10 @@ def test_a_bad_tz_is_one_line_and_exit_2_before_anything_runs(tmp_path, rw):
     assert "tz: 'Asia/Beijing' is not a time zone name" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_max_articles_per_source_is_an_optional_cap():
-    assert parse_config({}).crawl.max_articles_per_source is None
+def test_max_articles_per_source_caps_each_run_by_default():
+    # a list page naming half a million links must not put them all in one crawl's memory
+    assert parse_config({}).crawl.max_articles_per_source == 1000
     assert parse_config({"crawl": {"max_articles_per_source": 100}}).crawl.max_articles_per_source == 100
-    with pytest.raises(ConfigError, match="max_articles_per_source"):
-        parse_config({"crawl": {"max_articles_per_source": 0}})
+    for bad in (0, 2_000_000, "all"):
+        with pytest.raises(ConfigError, match="max_articles_per_source"):
+            parse_config({"crawl": {"max_articles_per_source": bad}})

@@ -36,3 +36,21 @@ def test_unix_seconds_and_milliseconds_and_rfc822():
 
 def test_times_without_offset_read_in_the_source_tz():
     assert parse_any_date("2025-12-22 15:41", "America/New_York", NOW).utcoffset().total_seconds() == -5 * 3600
+
+
+def test_a_date_text_too_long_to_be_one_never_reaches_the_parsers(monkeypatch):
+    """dateutil's parser is quadratic in a long token (a megabyte of digits froze the event loop for minutes):
+    a text over DATE_CHARS is no date, and the parser never sees it."""
+    from regwatch.defaults import DATE_CHARS
+    from regwatch.pipeline import dates
+
+    seen = []
+    real = dates.du.parse
+    monkeypatch.setattr(dates.du, "parse", lambda s, **kw: seen.append(len(s)) or real(s, **kw))
+    assert parse_any_date("1" * 1_000_000) is None
+    assert parse_any_date("Mon, 05 Jan 2026 08:00:00 " + "x" * DATE_CHARS) is None
+    assert parse_any_date("2026年1月5日" + " " * 10 + "8:00" + "日" * 200) is None
+    assert seen == []
+    assert parse_any_date("Mon, 05 Jan 2026 08:00:00 +0800") == datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+    assert seen and max(seen) <= DATE_CHARS
+

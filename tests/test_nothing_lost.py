@@ -285,3 +285,20 @@ def test_sources_that_name_the_same_article_all_come_through(tmp_path, site, rec
     site.log.clear()
     rw("run", "--once", "-c", cfg)
     assert sorted({q["status"] for q in site.log if q["path"].startswith("/feed/")}) == [304]
+
+
+def test_a_list_of_half_a_million_links_is_read_to_its_first_50000_and_a_run_takes_its_cap(tmp_path, site, rw):
+    """A hostile (or broken) list page within max_size naming 500,000 links: the crawl reads the first 50,000,
+    says so, and fetches its cap of new articles a run (1,000 unless set; the rest deferred, never scheduled)."""
+    items = [{"u": f"/a/{i}.html"} for i in range(500_000)]
+    site.pages["/api/list"] = Page(json.dumps({"data": items}, separators=(",", ":")).encode(), ctype="application/json")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nmax_size = "20MB"\nmax_articles_per_source = 20
+[[sources]]\nname = "huge"\nkind = "json"\nurl = "{site.url}/api/list"\nitems = "data"\nlink = "u"
+""", encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg, timeout=600)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    row = source_row(rw, cfg, "huge")
+    assert row["found"] == 50_000 and row["deferred"] == 49_980, row
+    assert "names more than 50,000 entries: the first 50,000 read" in (row["last_message"] or "") + (row["last_error"] or "")
+    assert len(site.requests("/a/")) == 20             # the articles' pages answer 404: skipped, never an error

@@ -58,5 +58,13 @@ def test_wecom_markdown_fits_4096_bytes_with_link_last():
     assert content.rstrip().endswith(")")
 
 
+def test_inert_drops_every_control_bidi_and_invisible_character():
+    # ANSI and C1 escapes, bidi overrides and isolates (U+2066–2069), the Arabic letter mark, zero-width and
+    # invisible formatting: a headline can neither recolour a console nor reorder what a chat client shows
+    hostile = "\x1b[31m利率\x9b31m\u202e上限\u2067@all 点击 evil.example\u2069\u061c\u200b\u2060\u00ad\u180e\ufeff通知"
+    assert inert(hostile) == "［31m利率31m上限＠all 点击 evil.example通知"
+    assert inert("第一行\r\n第二行\t第三") == "第一行 第二行 第三"
+
+
 def test_inert_keeps_the_words():
     assert inert("A <b> [x](y) @z") == "A ＜b＞ ［x］(y) ＠z"

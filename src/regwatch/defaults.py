@@ -45,6 +45,13 @@ STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for other
 
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
+LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
+MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
+DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
+# characters of web text never shown live — in a terminal, a chat message, a CSV or JSON output: C0 controls but
+# tab, newline and CR; DEL and C1 (ANSI escapes, CSI); bidi controls (U+061C, LRM/RLM, embeddings, overrides,
+# isolates); zero-width and other invisible formatting (soft hyphen, U+180E, U+2060–2064); the BOM
+UNSAFE_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
 
 # -- delivery ---------------------------------------------------------------------------------
 DELIVERY_TIMEOUT = 15.0           # seconds for one webhook request (connect + answer)

@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from ..defaults import DISPLAY_TZ, display_zone_label
+from ..defaults import DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
 
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile(f"[{UNSAFE_CHARS}]")
 _WS = re.compile(r"\s+")
 _HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
 

@@ -18,7 +18,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from ..defaults import ERROR_CHARS
+from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX
 from ..pipeline.dates import parse_any_date
 from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
@@ -167,6 +167,10 @@ class SourcesSpider(scrapy.Spider):
             return
         report.list_ok = True
         report.lists_read += 1
+        if len(entries) > LIST_ENTRIES_MAX:     # a list of a million links would take the crawl's memory
+            entries = entries[:LIST_ENTRIES_MAX]
+            report.note(f"list page {response.url} names more than {LIST_ENTRIES_MAX:,} entries: the first "
+                        f"{LIST_ENTRIES_MAX:,} read")
         children = [e.url for e in entries if e.extra.get("sitemap")]
         page = self.ctx.list_page(s.name, list_url, etag=_header(response, b"ETag"),
                                   last_modified=_header(response, b"Last-Modified"), body_hash=body_hash,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as du
 from dateutil.tz import tzoffset
 
-from ..defaults import SOURCE_TZ
+from ..defaults import DATE_CHARS, SOURCE_TZ
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
@@ -110,6 +110,8 @@ def parse_any_date(value: object, tz: str | None = None, now: datetime | None = 
         except (OverflowError, OSError, ValueError):
             return None
     s = str(value).strip()
+    if len(s) > DATE_CHARS:     # no date is this long; dateutil's parser is quadratic in a long token
+        return None
     if re.fullmatch(r"\d{10}(\d{3})?", s):
         return parse_any_date(int(s), tz, now)
     if re.search(r"[年月]", s) or re.fullmatch(r"\d{2}-\d{1,2}-\d{1,2}.*", s):

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from ..alerts.signing import standard_webhook_key
-from ..defaults import DISPLAY_TZ, SOURCE_TZ, USER_AGENT, cores
+from ..defaults import DISPLAY_TZ, MAX_ARTICLES_PER_SOURCE, SOURCE_TZ, USER_AGENT, cores
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration
 
@@ -189,7 +189,7 @@ class CrawlConfig(_Model):
     extract_memory: Annotated[Size, _size_between(256 * 1024**2, 64 * 1024**3)] = 1024**3   # one extraction worker's memory
     workers: int = Field(default_factory=cores, ge=1, le=256)   # extraction processes (default: the cores regwatch may use)
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
-    max_articles_per_source: int | None = Field(None, ge=1)   # None: every new entry, each run
+    max_articles_per_source: int = Field(MAX_ARTICLES_PER_SOURCE, ge=1, le=1_000_000)   # the rest wait for the next run
 
 
 class ExtractOverride(_Model):

@@ -24,11 +24,11 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from ..defaults import DISPLAY_TZ, display_zone_label
+from ..defaults import DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
 from .durations import parse_duration
 
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL = re.compile(f"[\\x00-\\x1f{UNSAFE_CHARS}]")     # every control character, and the invisible ones
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 # colours by meaning, one place
 STYLES = {"ok": "green", "sent": "green", "bad": "red", "warn": "yellow", "dim": "dim", "head": "bold",
@@ -152,8 +152,14 @@ def note(text: str) -> None:
     console(True).print(Text(f"regwatch: {text}", style=STYLES["note"]))
 
 
+def json_text(obj: Any, **kw: Any) -> str:
+    """JSON for a terminal or a file: readable Chinese, but every control, bidi and invisible character of
+    web text escaped (`\\u001b`, `\\u202e`), never live."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
+
+
 def json_line(obj: Any) -> None:
-    console().file.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    console().file.write(json_text(obj) + "\n")
 
 
 class Table:

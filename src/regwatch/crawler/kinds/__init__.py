@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from ...defaults import LIST_ENTRIES_MAX
+
 
 @dataclass
 class Entry:
@@ -47,7 +49,8 @@ def parser_for(kind: str) -> Callable[..., list[Entry]]:
 
 
 def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
-    return parser_for(kind)(body, url, source, content_type)
+    """The page's entries, at most one more than `LIST_ENTRIES_MAX` (the caller says when there were more)."""
+    return parser_for(kind)(body, url, source, content_type)[: LIST_ENTRIES_MAX + 1]
 
 
 def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:

@@ -13,7 +13,7 @@ import click
 from ...alerts.verdict import would_send
 from ...pipeline.queries import outbox
 from ...pipeline.redact import redact
-from ..output import STATUS_STYLE, Table, echo, json_line, note, plural, safe
+from ..output import STATUS_STYLE, Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
 
 STATUSES = ["pending", "sending", "retry", "sent", "failed", "broken", "digest"]
@@ -75,7 +75,7 @@ def _stats(setup: Setup, since: str | None, as_json: bool) -> None:
     subs = store.subscription_counts(start)
     chans = store.channel_counts(start)
     if as_json:
-        click.echo(json.dumps({"since": clock.iso(start), "subscriptions": subs, "channels": chans}, ensure_ascii=False))
+        click.echo(json_text({"since": clock.iso(start), "subscriptions": subs, "channels": chans}))
         return
     period = f"since {clock.full(start)}" if start else "all time"
     echo((f"per subscription ({period})", "head"))

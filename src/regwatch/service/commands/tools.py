@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ...defaults import SOURCE_TZ, USER_AGENT
-from ..output import Table, echo, json_line, note, plural, safe
+from ..output import Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, since_option, user_errors
 
 FETCH_TIMEOUT = 30.0     # seconds for `extract URL`
@@ -233,7 +233,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         except SplitError as e:
             raise UserError(str(e)) from None
         if as_json:
-            click.echo(json.dumps(cv, ensure_ascii=False, indent=1))
+            click.echo(json_text(cv, indent=1))
             return
         f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
         echo((f"{cv['folds']}-fold cross-validation by event" if cv_by == "event" else
@@ -253,7 +253,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         return
     report = evaluate(clf, items)
     if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        click.echo(json_text(report.to_json(), indent=1))
         return
     t = Table([("topic", None, False), ("P", None, True), ("R", None, True), ("F1", None, True), ("tp", None, True),
                ("fp", None, True), ("fn", None, True)])
@@ -273,7 +273,7 @@ def _backtest(setup: Setup, clf: Any, since: str | None, as_json: bool) -> None:
 
     result = backtest(setup.store, clf, setup.cfg.subscriptions, setup.since_iso(since))
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        click.echo(json_text(result, indent=1))
         return
     for c in result["changed"]:
         change = " ".join([*(f"+{t}" for t in c["added"]), *(f"-{t}" for t in c["removed"])])

@@ -8,7 +8,6 @@ the reason it made none (baseline, too old, a filter, a story already alerted…
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -16,7 +15,7 @@ import click
 from ...alerts.verdict import Verdict, verdicts
 from ...pipeline.store import Store
 from ...pipeline.stories import same_story
-from ..output import Clock, Table, echo, safe
+from ..output import Clock, Table, echo, json_text, safe
 from .common import Setup, UserError, config_option, json_option, user_errors
 from .tools import print_explain
 
@@ -42,7 +41,7 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     joined = story_reason(store, a, story)
     results = verdicts(store, setup.cfg, a, {t["topic"] for t in stored})
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json_text({
             "article": {"id": a["id"], "url": a["url"], "title": a["title"], "source": a["source"], "outlet": a["outlet"],
                         "published_at": clock.iso(a["published_at"]), "stored_at": clock.iso(a["fetched_at"]),
                         "baseline": bool(a["baseline"])},
@@ -50,7 +49,7 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
             "story": {"id": a["story_id"], "copies": story["copies"] if story else 1, "reason": joined},
             "subscriptions": [{"subscription": v.subscription, "channel": v.channel, "outcome": v.outcome,
                                "reason": v.reason, "alert": _alert_json(v.alert, clock)} for v in results],
-        }, ensure_ascii=False, indent=1))
+        }, indent=1))
         return
 
     echo((f"#{a['id']} {safe(a['title'] or '(no title)')}", "head"))
