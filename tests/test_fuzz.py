@@ -42,3 +42,24 @@ def test_list_parsers_raise_only_their_own_error(kind, body):
 def test_extraction_never_raises(body):
     out = extract_job({"body": body, "url": None})
     assert out["ok"] in (True, False)
+
+
+def test_json_nested_past_pythons_recursion_limit_is_a_list_error():
+    from regwatch.crawler.kinds.jsonapi import detail_body
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for body in (deep, b'{"data": {"list": ' + deep + b"}}"):
+        try:
+            parser_for("json")(body, SOURCES["json"].url, SOURCES["json"], None)
+        except ListError as e:
+            assert "deeper than regwatch reads" in str(e)
+        else:
+            raise AssertionError("no error")
+    source = SourceConfig(name="j", kind="json", url="http://127.0.0.1/j", items="data", link="url", detail="d",
+                          body="body")
+    try:
+        detail_body(deep, None, source)
+    except ListError:
+        pass
+    else:
+        raise AssertionError("no error")

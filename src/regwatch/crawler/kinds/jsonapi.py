@@ -46,6 +46,8 @@ def load_json(body: bytes, content_type: str | None, what: str = "response"):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ListError(f"the {what} is not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise ListError(f"the {what} nests its JSON deeper than regwatch reads") from None
 
 
 def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
