@@ -86,6 +86,41 @@ def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, recei
     assert not [m for m in receiver.delivered("gw") if (m["body"] or {}).get("type") == "source.health"]
 
 
+
+def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(tmp_path, site, receiver, rw):
+    """Ctrl-C (or SIGTERM from a cron wrapper) on `run --once` while it downloads: it stops as the daemon
+    stops — what it stored stays, the run is recorded, the exit code says 128 + the signal — and the next
+    run stores the rest. (It used to hang in threading's shutdown, with nothing recorded.)"""
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    listed = new_arts("old", 1, 600)
+    publish(site, {"feed": listed})
+    assert rw("baseline", "-c", cfg).returncode == 0
+    for prefix, sig, code in (("i", signal.SIGINT, 130), ("t", signal.SIGTERM, 143)):
+        arts = new_arts(prefix, 30)
+        listed += arts
+        publish(site, {"feed": listed})
+        for a in arts:
+            site.pages[f"/a/{a['id']}.html"] = slow(article_page(a), 0.4)
+        p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and len(site.requests(f"/a/{prefix}")) < 4:
+                time.sleep(0.1)
+        finally:
+            p.send_signal(sig)
+            _, err = p.communicate(timeout=60)     # no hang
+        assert p.returncode == code, err[-2000:]
+        assert "Traceback" not in err and f"stopped by {sig.name}" in err
+        row = source_row(rw, cfg)
+        assert row["state"] == "ok" and row["errors"] == 0, row
+        assert "cut off by regwatch's stop" in (row["last_message"] or ""), row
+        assert 0 < stored(tmp_path, f"%/a/{prefix}%") < 30
+    publish(site, {"feed": listed})
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert stored(tmp_path, "%/a/i%") == 30 and stored(tmp_path, "%/a/t%") == 30
+
 PATCH = """
 import sys
 from regwatch.pipeline import process

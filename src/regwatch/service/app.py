@@ -10,10 +10,10 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher
@@ -63,9 +63,9 @@ class CycleResult:
         line += f", {self.too_old} too old to alert, {plural(self.queued, 'alert')} queued"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
-        cut = sum(r.interrupted for r in self.reports.values())
+        cut = sum(1 for r in self.reports.values() if r.interrupted)
         if cut:
-            line += f"; {cut} left for the next run by regwatch's stop"
+            line += f"; {plural(cut, 'source')} cut short by regwatch's stop (what it left is fetched next run)"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
         if bad:
             line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"
@@ -114,6 +114,7 @@ def period_of(source) -> float:
     return (second - first).total_seconds() if first and second else 86400.0
 
 
+T = TypeVar("T")
 GRID = datetime(2000, 1, 1, tzinfo=UTC)   # interval sources fall due at GRID + k × interval
 
 
@@ -153,6 +154,7 @@ class App:
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
         self.dispatcher.worker = self.worker
         self.stopping = False
+        self.interrupted = 0           # the signal that stopped `once` (0: none)
         self.metrics: Metrics | None = None
 
     def close(self) -> None:
@@ -281,6 +283,41 @@ class App:
         return notes
 
     async def once(self, baseline_all: bool = False, names: list[str] | None = None) -> CycleResult:
+        """One cycle of the given sources, then the alerts due (`run --once`); a signal stops it (`stoppable`)."""
+        return await self.stoppable(lambda: self._once(baseline_all, names))
+
+    async def stoppable(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work` (a cycle) under SIGINT / SIGTERM handlers that stop it as the daemon stops — the crawl cut short,
+        what it left fetched next run, the alerts due given a few seconds — and record the signal
+        (`interrupted`: the command then exits 128 + its number); a second signal ends the process at once."""
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int) -> None:
+            if self.interrupted:
+                os._exit(128 + signum)      # a second Ctrl-C: now (the store's transactions are atomic)
+            self.interrupted = signum
+            log.warning("regwatch: stopping (%s); Ctrl-C again to quit at once", signal.Signals(signum).name)
+            asyncio.ensure_future(self._cut_short(self.crawl.stop()))
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            return await work()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    async def _cut_short(self, stopping: Awaitable[None]) -> None:
+        """Stop the crawls: the articles in hand get `STOP_GRACE` to be stored, then downloads and extractions
+        in flight are cut off (fetched next run)."""
+        task = asyncio.ensure_future(stopping)
+        done, _ = await asyncio.wait([task], timeout=STOP_GRACE)
+        if not done:
+            stop_downloads()
+            self.extractor.stop()
+            await task
+
+    async def _once(self, baseline_all: bool, names: list[str] | None) -> CycleResult:
         async with self.dispatcher:
             crawling = True
 
@@ -305,8 +342,10 @@ class App:
                 crawling = False
                 self.dispatcher.wake.set()
                 await delivery
-            await self.dispatcher.deliver_due(wait_until=time.time() + self.cfg.alerts.once_wait)
-        await self.prune_story_index()
+            wait = STOP_DELIVERY_WAIT if self.interrupted else self.cfg.alerts.once_wait
+            await self.dispatcher.deliver_due(wait_until=time.time() + wait)
+        if not self.interrupted:
+            await self.prune_story_index()
         return result
 
     async def prune_story_index(self) -> int | None:
@@ -353,13 +392,8 @@ class App:
             alive.cancel()
             log.info("regwatch: stopping")
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
-            # server or a long extraction is cut off (an error of this run, fetched next time)
-            stopping = asyncio.ensure_future(sched.stop(self.crawl))
-            done, _ = await asyncio.wait([stopping], timeout=STOP_GRACE)
-            if not done:
-                stop_downloads()
-                self.extractor.stop()
-                await stopping
+            # server or a long extraction is cut off (fetched next time)
+            await self._cut_short(sched.stop(self.crawl))
             delivery.cancel()
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
             self.store.worker_gone(self.worker)

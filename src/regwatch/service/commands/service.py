@@ -7,6 +7,7 @@ the asyncio reactor must be installed before anything imports `twisted.internet.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -28,8 +29,13 @@ def quiet_libraries(verbose: bool) -> None:
     logging.captureWarnings(True)
 
 
-def summary(result) -> None:
+def summary(result, app) -> None:
+    """The cycle's line; after a signal stopped it, the exit code says so (128 + its number, as a shell's)."""
     click.echo(f"regwatch: {result.summary()}", err=True)
+    if app.interrupted:
+        click.echo(f"regwatch: stopped by {signal.Signals(app.interrupted).name}: what this run left is fetched "
+                   "next run", err=True)
+        sys.exit(128 + app.interrupted)
 
 
 @click.command()
@@ -59,7 +65,7 @@ def run(once: bool, verbose: bool, config_path: str | None) -> None:
     app = App(load_config(config_path))
     try:
         if once:
-            summary(reactor.run(app.once))
+            summary(reactor.run(app.once), app)
         else:
             reactor.run(app.daemon)
     finally:
@@ -80,7 +86,8 @@ def baseline(sources: tuple[str, ...], config_path: str | None) -> None:
     try:
         names = list(sources) or None
         app.enabled_sources(names)
-        summary(reactor.run(lambda: app.cycle(app.enabled_sources(names), baseline_all=True)))
+        summary(reactor.run(lambda: app.stoppable(lambda: app.cycle(app.enabled_sources(names), baseline_all=True))),
+                app)
     finally:
         app.close()
 
