@@ -157,6 +157,53 @@ def test_a_deleted_robot_breaks_the_channel_and_is_reported(tmp_path, receiver, 
     assert len(reports) == 1 and f"通道 {name}" in json.dumps(reports[0]["body"], ensure_ascii=False)
 
 
+def test_a_channel_that_recovers_gets_again_what_it_refused_while_broken(tmp_path, receiver):
+    """A revoked token fixed, a deleted robot re-created: the alerts the channel refused meanwhile go out
+    with the first message it takes (no alert lost for good), and the recovery notice says so."""
+    receiver.routes["ops"] = {"type": "slack"}
+    cfg = parse_config({
+        "store": {"path": str(tmp_path / "s.db")},
+        "channels": [{"name": "dt", "type": "dingtalk", "url": f"{receiver.url}/dt{CREDENTIAL['dingtalk']}"},
+                     {"name": "ops", "type": "slack", "url": f"{receiver.url}/ops"}],
+        "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": ["dt"]}],
+        "alerts": {"health_channels": ["ops"]}})
+    receiver.routes["dt"] = {"type": "dingtalk"}
+    store = Store(cfg.store.path)
+    receiver.fail = {"dt": ["gone", "gone"]}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=2)
+    assert store.count_alerts(status="broken") == 2 and not receiver.delivered("dt")
+    publish(cfg, store, 1, start=2)                      # the robot is back; the next story goes out
+    deliver(cfg, store, wait=5)
+    sent = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.delivered("dt")]
+    assert sorted(re.search(r"第(\d)号", t).group(1) for t in sent) == ["0", "1", "2"]
+    assert store.count_alerts(status="broken") == 0
+    notices = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.delivered("ops")]
+    assert len(notices) == 2 and "2 alert(s) refused while it was broken are sent again" in notices[1]
+
+
+def test_alerts_resend_queues_failed_and_broken_alerts_again(tmp_path, receiver, rw):
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "dt": ("dingtalk", {})})
+    receiver.fail = {"dt": ["gone", "gone"], "gw": ["gone", "gone"]}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=2)
+    assert store.count_alerts(status="broken") == 4
+    toml = tmp_path / "regwatch.toml"
+    toml.write_text(f"""[store]\npath = "{cfg.store.path}"
+[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
+[[channels]]\nname = "dt"\ntype = "dingtalk"\nurl = "{receiver.url}/dt{CREDENTIAL['dingtalk']}"
+""", encoding="utf-8")
+    r = rw("alerts", "resend", "--channel", "dt", "-c", toml)
+    assert r.returncode == 0 and "2 alerts queued again" in r.stdout, r.stdout + r.stderr
+    assert "nothing to send again" in rw("alerts", "resend", "--channel", "dt", "-c", toml).stdout
+    assert "no channel named 'nope'" in rw("alerts", "resend", "--channel", "nope", "-c", toml).stderr
+    deliver(cfg, store, wait=5)
+    assert len(receiver.delivered("dt")) == 2 and not receiver.delivered("gw")     # gw's still wait
+    assert "2 alerts queued again" in rw("alerts", "resend", "-c", toml).stdout
+    deliver(cfg, store, wait=5)
+    assert len(receiver.delivered("gw")) == 2 and store.count_alerts(status="sent") == 4
+
+
 # -- one story, one alert per subscription --------------------------------------------------------
 
 def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):

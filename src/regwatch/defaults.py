@@ -64,6 +64,7 @@ BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most th
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 DINGTALK_THROTTLE = 600.0         # DingTalk throttles a robot for ten minutes after 130101
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
+RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off

@@ -39,6 +39,7 @@ from ..defaults import (
     ERROR_CHARS,
     PACE_MARGIN,
     PACE_WINDOW,
+    RESEND_WINDOW,
     SHORT_WAIT,
     USER_AGENT,
 )
@@ -257,7 +258,18 @@ class Dispatcher:
         prev = self.store.set_channel_state(platform.name, state, err or None)
         if prev == state or (prev is None and state == ChannelState.OK):
             return
-        payload = {"source": f"channel {platform.name}", "state": state, "detail": err, "recovered": state == ChannelState.OK}
+        detail = err
+        if state == ChannelState.OK:
+            # what the channel refused while broken goes out now (a fixed token or a re-created robot
+            # loses nothing); older than RESEND_WINDOW is left to `regwatch alerts resend`
+            now = utcnow()
+            again = self.store.reopen_messages(statuses=[MessageStatus.BROKEN], channel=platform.name, now=now,
+                                               since=now - timedelta(seconds=RESEND_WINDOW))
+            if again:
+                detail = f"{again} alert(s) refused while it was broken are sent again"
+                log.warning("channel %s recovered: %s", platform.name, detail)
+        payload = {"source": f"channel {platform.name}", "state": state, "detail": detail,
+                   "recovered": state == ChannelState.OK}
         for ch in self.cfg.health_channels:
             if ch != platform.name:
                 self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,

@@ -459,6 +459,12 @@ class Store(ABC):
         """Give up every unfinished message of the channel (and their alerts)."""
 
     @abstractmethod
+    def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
+                        channel: str | None = None) -> int:
+        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, due again now
+        (attempts afresh, the same idempotency key); how many alerts they carry."""
+
+    @abstractmethod
     def next_due_at(self) -> str | None:
         """When the outbox next has something to do: a message due, a claim expiring, an alert to compose."""
 

@@ -13,6 +13,8 @@ import click
 from ...alerts.verdict import would_send
 from ...pipeline.queries import outbox
 from ...pipeline.redact import redact
+from ...pipeline.store import MessageStatus
+from ...pipeline.timeutil import utcnow
 from ..output import STATUS_STYLE, Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
 
@@ -118,6 +120,30 @@ def alerts_test(channel: str, config_path: str | None) -> None:
     if not outcome.ok:
         raise UserError(f"{channel}: {outcome.action}: {outcome.error}")
     echo((f"{channel}: sent", "ok"))
+
+
+@alerts.command(name="resend")
+@click.option("--channel", default=None, help="Only this channel's (default: every channel's).")
+@since_option(default="7d", what="queued")
+@config_option
+@user_errors
+def alerts_resend(channel: str | None, since: str, config_path: str | None) -> None:
+    """Queue again the alerts that failed (retries used up) or that a broken channel refused, queued since
+    --since: the next run or the daemon sends them, each with its first idempotency key. (A channel that
+    recovers gets its broken ones of the last 7 days again by itself.)"""
+    setup = Setup(config_path)
+    names = {c.name for c in setup.cfg.channels}
+    if channel is not None and channel not in names:
+        raise UserError(f"no channel named {channel!r}; configured: {', '.join(sorted(names)) or 'none'}")
+    start = setup.since(since)
+    if start is None:
+        raise UserError("--since: give a duration back from now (7d) or a date (2026-12-01)")
+    n = setup.store.reopen_messages(statuses=[MessageStatus.FAILED, MessageStatus.BROKEN], since=start,
+                                    now=utcnow(), channel=channel)
+    if n:
+        echo((f"{plural(n, 'alert')} queued again", "ok"), "; the next `regwatch run --once` or the daemon sends them")
+    else:
+        echo("nothing to send again: no failed or broken alert was queued since then")
 
 
 # -- subscriptions ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ queries both engines share (composing alerts into messages and claiming one are 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,6 +88,24 @@ class Outbox(Connection):
                    (AlertStatus.FAILED, error, channel))
             self.x(f"UPDATE messages SET status = ?, last_error = ? WHERE channel = ? AND status IN ({OPEN})",
                    (S.FAILED, error, channel))
+
+    def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
+                        channel: str | None = None) -> int:
+        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again:
+        due now, their attempts counted afresh, the same idempotency key; how many alerts they carry."""
+        wanted = [MessageStatus(s).value for s in statuses]
+        cond, params = where(f"status IN ({','.join('?' * len(wanted))})", ("created_at >= ?", iso_ms(since)),
+                             ("channel = ?", channel))
+        with self.tx():
+            rows = self.all(f"SELECT id, items FROM messages{cond}", [*wanted, *params])
+            for i in range(0, len(rows), 500):
+                ids = [r[0] for r in rows[i:i + 500]]
+                marks = ",".join("?" * len(ids))
+                self.x(f"UPDATE messages SET status = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL "
+                       f"WHERE id IN ({marks})", (S.PENDING, iso_ms(now), *ids))
+                self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ? WHERE message_id IN ({marks})",
+                       (AlertStatus.PENDING, iso_ms(now), *ids))
+        return sum(int(r[1] or 0) for r in rows)
 
     def next_due_at(self) -> str | None:
         at: str | None = self.one(
