@@ -336,3 +336,24 @@ def test_hostile_urls_are_rebuilt_or_dropped(url):
         blob = json.dumps(PLATFORMS[kind](ch).render_fitted(build_message(art, [], {}, "s")), ensure_ascii=False)
         for live in ("<!channel>", "<@all>", "<@host", '"onmouseover', "javascript:"):
             assert live not in blob, (kind, live)
+
+
+def test_run_once_says_what_it_did_not_deliver(tmp_path, site, receiver, rw):
+    """A cron run whose webhook answers 500: the summary line says the alert waits for the next run, not just
+    "queued"; one refused by a broken channel is named with the way to send it again."""
+    from support.news import art, feed_to_webhook_config
+    from support.news import publish as publish_site
+
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra='[alerts]\nonce_wait = "1s"\n')
+    publish_site(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%。", 600)]})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    receiver.fail = {"gw": ["500"] * 20}
+    publish_site(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%。", 600),
+                                 art("n1", "消费金融利率上限降至20%", BODY, 1)]})
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "1 alert not delivered yet: the next run retries" in r.stderr, r.stderr
+    receiver.fail = {"gw": ["gone"] * 20}
+    publish_site(site, {"feed": [art("n2", "央行推出一次性信用修复政策",
+                                     "中国人民银行宣布一次性信用修复政策，符合条件的个人逾期记录将不予展示。", 1)]})
+    r = rw("run", "--once", "-c", cfg)
+    assert "failed or refused by a broken channel" in r.stderr and "regwatch alerts resend" in r.stderr, r.stderr

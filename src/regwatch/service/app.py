@@ -344,9 +344,22 @@ class App:
                 await delivery
             wait = STOP_DELIVERY_WAIT if self.interrupted else self.cfg.alerts.once_wait
             await self.dispatcher.deliver_due(wait_until=time.time() + wait)
+        result.notes += self._undelivered()
         if not self.interrupted:
             await self.prune_story_index()
         return result
+
+    def _undelivered(self) -> list[str]:
+        """What the outbox did not get out: alerts still waiting (the next run or the daemon retries them), and
+        those this process gave up or saw refused (`regwatch alerts resend`)."""
+        waiting, lost = self.store.undelivered(self.started)
+        notes = []
+        if waiting:
+            notes.append(f"{plural(waiting, 'alert')} not delivered yet: the next run retries (`regwatch alerts`)")
+        if lost:
+            notes.append(f"{plural(lost, 'alert')} failed or refused by a broken channel (`regwatch alerts "
+                         "--status broken`, then `regwatch alerts resend`)")
+        return notes
 
     async def prune_story_index(self) -> int | None:
         """Drop the story index's rows older than the story window when a pruning is due (`PRUNE_EVERY` since

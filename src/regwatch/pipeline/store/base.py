@@ -459,6 +459,10 @@ class Store(ABC):
         """Give up every unfinished message of the channel (and their alerts)."""
 
     @abstractmethod
+    def undelivered(self, since: datetime) -> tuple[int, int]:
+        """Alerts still on their way out, and those given up or refused at an attempt since `since`."""
+
+    @abstractmethod
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
         """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, due again now

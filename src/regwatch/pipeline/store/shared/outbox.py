@@ -138,6 +138,15 @@ class Outbox(Connection):
                       "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
                       "WHERE al.story_id = ? ORDER BY al.id", (story_id,))
 
+    def undelivered(self, since: datetime) -> tuple[int, int]:
+        """Alerts still on their way out (pending, being sent, waiting to be retried), and those whose
+        message was given up or refused by a broken channel at an attempt since `since`."""
+        waiting = self.one("SELECT count(*) FROM alerts WHERE status IN (?, ?, ?)",
+                           (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.RETRY))
+        lost = self.one("SELECT coalesce(sum(items), 0) FROM messages WHERE status IN (?, ?) AND claimed_at >= ?",
+                        (S.FAILED, S.BROKEN, iso_ms(since)))
+        return int(waiting or 0), int(lost or 0)
+
     def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
         cond, params = where(("status = ?", status), ("created_at >= ?", since))
         return int(self.one("SELECT count(*) FROM alerts" + cond, params) or 0)
