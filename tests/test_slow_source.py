@@ -128,3 +128,34 @@ def test_a_cron_source_runs_on_its_cron_only_not_at_every_daemon_start(tmp_path,
         other.stop()
     assert p.returncode == 0
     assert other.requests("/feed.xml") == []
+
+
+def test_per_domain_holds_with_no_delay(tmp_path, site, rw):
+    """`delay = "0s"` still keeps `per_domain` requests in flight to a site at most (Scrapy sends a slot's whole
+    queue at once when its delay is 0: regwatch never gives it 0)."""
+    from support.news import art, article_page, publish
+
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def slow(page):
+        def answer():
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.5)
+            with lock:
+                active[0] -= 1
+            return page
+        return answer
+
+    arts = [art(f"p{i}", f"利率上限新规第{i}号", f"监管要求综合融资成本压降，编号{i}。", 5) for i in range(8)]
+    publish(site, {"feed": arts})
+    for a in arts:
+        site.pages[f"/a/{a['id']}.html"] = slow(article_page(a))
+    for per_domain in (1, 3):
+        cfg = tmp_path / f"pd{per_domain}.toml"
+        cfg.write_text(f'[store]\npath = "{tmp_path}/pd{per_domain}.db"\n[crawl]\ndelay = "0s"\nper_domain = {per_domain}\n'
+                       f'[[sources]]\nname = "f"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
+        peak[0] = 0
+        assert rw("baseline", "-c", cfg).returncode == 0
+        assert peak[0] == per_domain, (per_domain, peak[0])

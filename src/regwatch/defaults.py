@@ -45,6 +45,7 @@ STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for other
 
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
+MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)

@@ -11,6 +11,8 @@ from typing import Any
 
 from scrapy.settings import default_settings
 
+from ..defaults import MIN_DELAY
+
 MW = "regwatch.crawler.middlewares"
 CONTEXT = "REGWATCH_CRAWL"   # the setting that hands a crawl's CrawlContext to its components
 GUARDED = "regwatch.crawler.netguard.GuardedHTTPDownloadHandler"
@@ -28,7 +30,8 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "ROBOTSTXT_USER_AGENT": crawl.user_agent,
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
-        "DOWNLOAD_DELAY": crawl.delay,
+        # never 0: Scrapy (2.19) dispatches a slot's whole queue at once when its delay is 0, per_domain or not
+        "DOWNLOAD_DELAY": max(crawl.delay, MIN_DELAY),
         "DOWNLOAD_DELAY_JITTER": 0.5,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_size,
