@@ -121,6 +121,22 @@ def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(t
     assert r.returncode == 0, r.stderr
     assert stored(tmp_path, "%/a/i%") == 30 and stored(tmp_path, "%/a/t%") == 30
 
+
+def test_a_run_whose_only_new_article_is_gone_ends_without_a_traceback(tmp_path, site, receiver, rw):
+    """The extraction workers start as the first new article is taken; when it answers 404 the run ends
+    while they are still starting — the process waits for them (bounded) instead of leaving the forkserver
+    to print `pickle data was truncated` on stderr."""
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    listed = new_arts("old", 1, 600)
+    publish(site, {"feed": listed})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    for n in range(3):
+        listed += new_arts(f"gone{n}-", 1)
+        publish(site, {"feed": listed})
+        site.pages.pop(f"/a/{listed[-1]['id']}.html")
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr and "Error" not in r.stderr, r.stderr
+
 PATCH = """
 import sys
 from regwatch.pipeline import process

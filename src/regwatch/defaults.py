@@ -68,6 +68,7 @@ ERROR_CHARS = 300                 # a platform's or a page's error text kept in 
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out
+POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 
 # -- several workers on one store -------------------------------------------------------------

@@ -45,6 +45,7 @@ class Extractor:
         self.memory = memory
         self._pool: ProcessPoolExecutor | None = None
         self._starting: Future | None = None      # the pool being started, in a thread
+        self._abandoned: Future | None = None     # one left starting by a stop, to await at the process's exit
         self._stopping = False
 
     def _start_pool(self) -> ProcessPoolExecutor:
@@ -149,13 +150,27 @@ class Extractor:
         self._stopping = True
         self.close()
 
-    def close(self) -> None:
-        """Stop the workers at once: a stop never waits for a job (the daemon answers SIGTERM)."""
+    def close(self, wait_start: float = 0.0) -> None:
+        """Stop the workers at once: a stop never waits for a job (the daemon answers SIGTERM). A pool still
+        starting is stopped as soon as it is up; with `wait_start` (the process is about to exit) that is
+        awaited up to so many seconds — the thread starting it, cut off by the exit mid-request, left the
+        forkserver printing a traceback (`pickle data was truncated`)."""
         if self._pool is not None:
             self._drop(self._pool, kill=True)
-        starting, self._starting = self._starting, None
-        if starting is not None:            # a pool still starting is stopped as soon as it is up
+        starting = self._starting or self._abandoned
+        self._starting = self._abandoned = None
+        if starting is None:
+            return
+        if wait_start > 0:
+            try:
+                starting.result(timeout=wait_start)
+            except BaseException:   # (a pool that failed to start has nothing to stop)
+                pass
+        if starting.done():
+            self._drop_started(starting)
+        else:
             starting.add_done_callback(self._drop_started)
+            self._abandoned = starting
 
 
 class WorkerLost(Exception):

@@ -21,7 +21,15 @@ from ..alerts.subscriptions import enqueue_for
 from ..crawler.netguard import stop_downloads
 from ..crawler.report import SourceReport
 from ..crawler.run import Crawl, CrawlContext, Extractor
-from ..defaults import DUE_SLACK, DUE_SLACK_MAX, PRUNE_CHUNK, PRUNE_EVERY, STOP_DELIVERY_WAIT, STOP_GRACE
+from ..defaults import (
+    DUE_SLACK,
+    DUE_SLACK_MAX,
+    POOL_START_WAIT,
+    PRUNE_CHUNK,
+    PRUNE_EVERY,
+    STOP_DELIVERY_WAIT,
+    STOP_GRACE,
+)
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, open_store
 from ..pipeline.timeutil import iso_ms, utcnow
@@ -158,7 +166,7 @@ class App:
         self.metrics: Metrics | None = None
 
     def close(self) -> None:
-        self.extractor.close()
+        self.extractor.close(wait_start=POOL_START_WAIT)    # the process exits next
         self.store.close()
 
     def enabled_sources(self, names: list[str] | None = None) -> list:
