@@ -276,27 +276,43 @@ def test_forbidden_removed_and_binary_articles_are_skipped_once_and_the_list_sti
     rw("run", "--once", "-c", cfg)
     good = new_arts("ok", 1)
     forbidden, gone, removed, pdf = new_arts("forbidden", 1), new_arts("gone", 1), new_arts("removed", 1), new_arts("pdf", 1)
-    publish(site, {"feed": old + good + forbidden + gone + removed + pdf})
+    late = new_arts("late", 1)
+    publish(site, {"feed": old + good + forbidden + gone + removed + pdf + late})
     site.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow: /a/forbidden\n", ctype="text/plain")
     del site.pages["/a/gone0.html"]                                         # 404
     site.pages["/a/removed0.html"] = Page(b"<html><body>gone</body></html>", status=410)
     site.pages["/a/pdf0.html"] = Page(b"%PDF-1.4\n" + bytes(range(256)) * 40, ctype="text/html")
+    late_page = site.pages.pop("/a/late0.html")                             # listed before it is up
+    db = sqlite3.connect(tmp_path / "rw.db", isolation_level=None)
+    for n in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "not ok" not in r.stderr
+        if n == 0:
+            site.pages["/a/late0.html"] = late_page                         # up now: fetched, stored, alerted
+    # robots.txt and binaries are skipped at once; a 404 / 410 is asked again each run for a day (a site may
+    # list a page before it is up), a note and no error
+    row = source_row(rw, cfg)
+    assert row["state"] == "ok" and row["errors"] == 0 and row["skipped"] == 2
+    assert "HTTP 404; asked again each run until it has been missing 24 h" in row["last_message"]
+    for path in ("/a/gone0.html", "/a/removed0.html", "/a/late0.html"):
+        assert len(site.requests(path)) == 2, path
+    assert len(site.requests("/a/pdf0.html")) == 1
+    db.execute("UPDATE source_urls SET at = '2000-01-01T00:00:00+00:00' WHERE state = 'missing'")   # a day on
     for _ in range(2):
         r = rw("run", "--once", "-c", cfg)
         assert r.returncode == 0 and "not ok" not in r.stderr
     row = source_row(rw, cfg)
     assert row["state"] == "ok" and row["errors"] == 0 and row["skipped"] == 4
     assert "4 articles skipped for good" in rw("sources", "-c", cfg).stdout
-    db = sqlite3.connect(tmp_path / "rw.db")
     skipped = dict(db.execute("SELECT url, reason FROM source_urls WHERE state = 'skipped'").fetchall())
     assert skipped == {f"{site.url}/a/forbidden0.html": "forbidden by robots.txt", f"{site.url}/a/gone0.html": "HTTP 404",
                        f"{site.url}/a/removed0.html": "HTTP 410", f"{site.url}/a/pdf0.html": "a binary file, not a page"}
     assert [q["status"] for q in site.requests("/feed.xml")][-1] == 304       # the list keeps its validators
-    for path in ("/a/gone0.html", "/a/removed0.html", "/a/pdf0.html"):
-        assert len(site.requests(path)) == 1, path                          # asked once, recorded once
+    for path in ("/a/gone0.html", "/a/removed0.html"):
+        assert len(site.requests(path)) == 3, path                          # then never asked again
     assert not site.requests("/a/forbidden")
     texts = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.delivered("gw")]
-    assert sum("/a/ok0.html" in t for t in texts) == 1
+    assert sum("/a/ok0.html" in t for t in texts) == 1 and sum("/a/late0.html" in t for t in texts) == 1
     assert not any("feed" in t and ("failing" in t or "健康" in t) for t in texts)   # no health alert
 
 

@@ -45,6 +45,7 @@ STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for other
 
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
+MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is asked again each run before it is skipped
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says

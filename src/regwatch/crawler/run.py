@@ -10,14 +10,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import cores
+from ..defaults import MISSING_GRACE, cores
 from ..pipeline.extract import extract_job, limited_extract_job
 from ..pipeline.process import Processor, read_in_worker, start_worker
 from ..pipeline.store import Store
+from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
 from .settings import CONTEXT, crawl_settings
@@ -217,6 +219,7 @@ class CrawlContext:
         self.settled: dict[tuple[str, str], bool] = {}
         self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
         self.riders: dict[str, set[str]] = {}                        # article → sources waiting on its fetch
+        self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
         self.max_articles = crawl_cfg.max_articles_per_source
@@ -306,13 +309,27 @@ class CrawlContext:
 
     def _follow(self, source: str, url: str) -> None:
         ok, skipped, by = self.outcome[url]
-        if skipped:
+        if url in self.missing_urls:
+            self.missing(source, url, self.missing_urls[url])
+        elif skipped:
             self.skip(source, url, skipped)
         elif ok:
             self.settle(source, url, ok=True)
         else:
             self.report(source).error(f"{url}: failed (fetched once in this crawl, for {by})")
             self.settle(source, url, ok=False)
+
+    def missing(self, source: str, url: str, reason: str) -> None:
+        """An article the site answers 404 or 410 for: a site may list a page before it is up, so it is asked
+        again each run (a note, not an error) until it has been missing `MISSING_GRACE`, then skipped for good."""
+        self.missing_urls[url] = reason
+        since = self.store.missing_since(source, url)
+        if since is None or utcnow() - datetime.fromisoformat(since) >= timedelta(seconds=MISSING_GRACE):
+            self.skip(source, url, reason)
+            return
+        self.report(source).note(f"{url}: {reason}; asked again each run until it has been missing "
+                                 f"{MISSING_GRACE / 3600:g} h (since {since})")
+        self.settle(source, url, ok=False)
 
     def skip(self, source: str, url: str, reason: str) -> None:
         """An article the site forbids or has removed, or not a page: recorded once, never asked again."""

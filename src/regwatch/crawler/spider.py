@@ -24,7 +24,7 @@ from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
 from .middlewares import NotAPage
 
-GONE = (404, 410)      # an article the site has removed: skipped, not retried every run
+GONE = (404, 410)      # an article the site has removed (or not yet put up): skipped after MISSING_GRACE
 
 
 def _failure_message(failure: Failure) -> str:
@@ -105,7 +105,10 @@ class SourcesSpider(scrapy.Spider):
             return
         reason = skip_reason(failure)
         if reason and role == "article":
-            self.ctx.skip(source, url, reason)
+            if isinstance(failure.value, HttpError):      # 404, 410: maybe listed before it is up
+                self.ctx.missing(source, url, reason)
+            else:
+                self.ctx.skip(source, url, reason)
             return
         report.error(_with_url(url, msg))
         self.ctx.settle(source, url, ok=False)

@@ -337,6 +337,11 @@ class Store(ABC):
         """An article the site forbids, has removed or that is not a page: recorded once, not fetched again."""
 
     @abstractmethod
+    def missing_since(self, source: str, url: str) -> str | None:
+        """When an article was first found missing (404/410), recording now the first time; None for a URL
+        the source's baseline named."""
+
+    @abstractmethod
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         """Named by the source's baseline run but not stored then: stored later, they are baseline too."""
 

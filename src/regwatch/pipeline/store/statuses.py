@@ -61,6 +61,7 @@ class UrlState(StrEnum):
 
     SKIPPED = "skipped"      # robots.txt, 404/410, a binary file: never fetched again
     BASELINE = "baseline"    # named by the source's baseline run: stored later, it is baseline too
+    MISSING = "missing"      # answered 404/410 since `at`: asked again each run until MISSING_GRACE, then skipped
 
 
 # The outbox's working sets

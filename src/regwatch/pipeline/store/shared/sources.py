@@ -89,6 +89,19 @@ class Sources(Connection):
                "ON CONFLICT (source, url) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
                (source, url, UrlState.SKIPPED, reason[:ERROR_CHARS], iso(utcnow())))
 
+    def missing_since(self, source: str, url: str) -> str | None:
+        """When the article was first found missing (404/410), recording now if this is the first time; None
+        for a URL its source's baseline named (it would never alert: skipped at once, as before)."""
+        with self.tx():
+            row = self.all("SELECT state, at FROM source_urls WHERE source = ? AND url = ?", (source, url))
+            if not row:
+                now = iso(utcnow())
+                self.x("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?)",
+                       (source, url, UrlState.MISSING, now))
+                return now
+            state, at = row[0]
+            return at if state == UrlState.MISSING else None
+
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         now = iso(utcnow())
         self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
