@@ -297,6 +297,8 @@ def test_forbidden_removed_and_binary_articles_are_skipped_once_and_the_list_sti
     for path in ("/a/gone0.html", "/a/removed0.html", "/a/late0.html"):
         assert len(site.requests(path)) == 2, path
     assert len(site.requests("/a/pdf0.html")) == 1
+    why = rw("why", f"{site.url}/a/gone0.html", "-c", cfg)
+    assert why.returncode == 2 and "feed finds it missing since" in why.stderr, why.stderr
     db.execute("UPDATE source_urls SET at = '2000-01-01T00:00:00+00:00' WHERE state = 'missing'")   # a day on
     for _ in range(2):
         r = rw("run", "--once", "-c", cfg)
@@ -304,6 +306,7 @@ def test_forbidden_removed_and_binary_articles_are_skipped_once_and_the_list_sti
     row = source_row(rw, cfg)
     assert row["state"] == "ok" and row["errors"] == 0 and row["skipped"] == 4
     assert "4 articles skipped for good" in rw("sources", "-c", cfg).stdout
+    assert "feed skipped it for good (HTTP 410" in rw("why", f"{site.url}/a/removed0.html", "-c", cfg).stderr
     skipped = dict(db.execute("SELECT url, reason FROM source_urls WHERE state = 'skipped'").fetchall())
     assert skipped == {f"{site.url}/a/forbidden0.html": "forbidden by robots.txt", f"{site.url}/a/gone0.html": "HTTP 404",
                        f"{site.url}/a/removed0.html": "HTTP 410", f"{site.url}/a/pdf0.html": "a binary file, not a page"}

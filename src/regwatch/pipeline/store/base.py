@@ -342,6 +342,10 @@ class Store(ABC):
         the source's baseline named."""
 
     @abstractmethod
+    def url_states(self, url: str) -> list[Row]:
+        """What each source settled about an article URL it did not store: source, state, reason, at."""
+
+    @abstractmethod
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         """Named by the source's baseline run but not stored then: stored later, they are baseline too."""
 

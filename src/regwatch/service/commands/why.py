@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ...alerts.verdict import Verdict, verdicts
+from ...defaults import MISSING_GRACE
 from ...pipeline.store import Store
 from ...pipeline.stories import same_story
 from ..output import Clock, Table, echo, json_text, safe
@@ -32,6 +33,9 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     store, clock = setup.store, setup.clock
     a = store.find_article(article)
     if a is None:
+        said = [_not_stored(r, clock) for r in store.url_states(article)]
+        if said:
+            raise UserError(f"{safe(article)} is not stored: " + "; ".join(said))
         raise UserError(f"no stored article {article!r} (give its id, as `regwatch search` shows it, or its URL)")
     stored = store.topics_of(a["id"])
     text = (a["body"] or "") + ("\n" + a["attachment_text"] if a.get("attachment_text") else "")
@@ -121,3 +125,13 @@ def story_reason(store: Store, a: dict[str, Any], story: dict[str, Any] | None) 
         last = reason
     return f"joined it when it was stored; compared again now with its earlier copies: {last or 'none left'}"
 
+
+def _not_stored(row, clock) -> str:
+    """Why a source did not store an article URL, from its `source_urls` row."""
+    since = clock.full(row["at"])
+    if row["state"] == "skipped":
+        return f"{row['source']} skipped it for good ({safe(row['reason'] or '')}, {since})"
+    if row["state"] == "missing":
+        return (f"{row['source']} finds it missing since {since} (HTTP 404/410): it is asked again each run, "
+                f"skipped for good after {MISSING_GRACE / 3600:g} h")
+    return f"{row['source']}'s baseline named it ({since}): it is stored as baseline, without alerts, when it comes"

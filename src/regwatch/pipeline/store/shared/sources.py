@@ -102,6 +102,10 @@ class Sources(Connection):
             state, at = row[0]
             return at if state == UrlState.MISSING else None
 
+    def url_states(self, url: str) -> list[Row]:
+        """What each source settled about an article URL it did not store (skipped, missing, baseline)."""
+        return self.q("SELECT source, state, reason, at FROM source_urls WHERE url = ? ORDER BY source", (url,))
+
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         now = iso(utcnow())
         self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
