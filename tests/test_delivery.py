@@ -357,3 +357,30 @@ def test_run_once_says_what_it_did_not_deliver(tmp_path, site, receiver, rw):
                                      "中国人民银行宣布一次性信用修复政策，符合条件的个人逾期记录将不予展示。", 1)]})
     r = rw("run", "--once", "-c", cfg)
     assert "failed or refused by a broken channel" in r.stderr and "regwatch alerts resend" in r.stderr, r.stderr
+
+
+def test_a_stop_signal_during_run_onces_last_delivery_wait_ends_it_in_seconds(tmp_path, site, receiver):
+    """The webhook answers 500 and `once_wait` is two minutes: SIGTERM (a cron wrapper's timeout) while the
+    run waits out backoffs gives due alerts a few seconds, not the rest of the two minutes."""
+    import signal
+    import subprocess
+
+    from conftest import REGWATCH
+    from support.news import art, feed_to_webhook_config
+    from support.news import publish as publish_site
+
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra='[alerts]\nonce_wait = "120s"\n')
+    publish_site(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%。", 600)]})
+    assert subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True).returncode == 0
+    receiver.fail = {"gw": ["500"] * 50}
+    publish_site(site, {"feed": [art("n1", "消费金融利率上限降至20%", BODY, 1)]})
+    p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len([m for m in receiver.messages if m["route"] == "gw"]) < 2:
+            time.sleep(0.1)                 # two attempts: it is in its last pass, waiting out the backoff
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=40)  # (it would wait out the 120 s)
+    assert p.returncode == 143 and "stopped by SIGTERM" in err and "1 alert not delivered yet" in err, err

@@ -85,6 +85,8 @@ class Dispatcher:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_attempt: Callable[[float], None] = lambda seconds: None   # delivery-duration metric
         self.wake = asyncio.Event()
+        self._until: float | None = None      # `hurry`: no waiting past this (a time.time())
+        self._hurried = asyncio.Event()
 
     async def __aenter__(self) -> Dispatcher:
         if self.client is None:
@@ -255,26 +257,34 @@ class Dispatcher:
             state = ChannelState.OK
         else:
             return
-        prev = self.store.set_channel_state(platform.name, state, err or None)
-        if prev == state or (prev is None and state == ChannelState.OK):
-            return
-        detail = err
-        if state == ChannelState.OK:
-            # what the channel refused while broken goes out now (a fixed token or a re-created robot
-            # loses nothing); older than RESEND_WINDOW is left to `regwatch alerts resend`
-            now = utcnow()
-            again = self.store.reopen_messages(statuses=[MessageStatus.BROKEN], channel=platform.name, now=now,
-                                               since=now - timedelta(seconds=RESEND_WINDOW))
-            if again:
-                detail = f"{again} alert(s) refused while it was broken are sent again"
-                log.warning("channel %s recovered: %s", platform.name, detail)
-        payload = {"source": f"channel {platform.name}", "state": state, "detail": detail,
-                   "recovered": state == ChannelState.OK}
-        for ch in self.cfg.health_channels:
-            if ch != platform.name:
-                self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
-                                         kind=AlertKind.HEALTH, payload=payload,
-                                         idem_key=idem_key("channel", platform.name, state, ch, utcnow().isoformat()))
+        with self.store.tx():       # the change, the messages sent again and the notice: all or none
+            prev = self.store.set_channel_state(platform.name, state, err or None)
+            if prev == state or (prev is None and state == ChannelState.OK):
+                return
+            detail = err
+            if state == ChannelState.OK:
+                # what the channel refused while broken goes out now (a fixed token or a re-created robot
+                # loses nothing); older than RESEND_WINDOW is left to `regwatch alerts resend`
+                now = utcnow()
+                again = self.store.reopen_messages(statuses=[MessageStatus.BROKEN], channel=platform.name, now=now,
+                                                   since=now - timedelta(seconds=RESEND_WINDOW))
+                if again:
+                    detail = f"{again} alert(s) refused while it was broken are sent again"
+                    log.warning("channel %s recovered: %s", platform.name, detail)
+            payload = {"source": f"channel {platform.name}", "state": state, "detail": detail,
+                       "recovered": state == ChannelState.OK}
+            for ch in self.cfg.health_channels:
+                if ch != platform.name:
+                    self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
+                                             kind=AlertKind.HEALTH, payload=payload,
+                                             idem_key=idem_key("channel", platform.name, state, ch, utcnow().isoformat()))
+
+    def hurry(self, seconds: float) -> None:
+        """Wait no more than `seconds` from now for what is not yet due (a stop signal during `run --once`'s
+        last delivery pass: due alerts get these seconds, not the rest of `once_wait`)."""
+        until = time.time() + seconds
+        self._until = until if self._until is None else min(self._until, until)
+        self._hurried.set()
 
     async def deliver_due(self, wait_until: float | None = None) -> DeliveryStats:
         """Send what is due; then, until `wait_until` (a time.time()), wait out short backoffs and limits."""
@@ -288,10 +298,15 @@ class Dispatcher:
             nxt = self.store.next_due_at()
             if nxt is None or wait_until is None:
                 return stats
+            until = wait_until if self._until is None else min(wait_until, self._until)
             pause = (datetime.fromisoformat(nxt) - utcnow()).total_seconds()
-            if time.time() + max(pause, 0) > wait_until:
+            if time.time() + max(pause, 0) > until:
                 return stats
-            await asyncio.sleep(max(0.05, min(pause, wait_until - time.time())))
+            self._hurried.clear()
+            try:        # a nap that `hurry` cuts short
+                await asyncio.wait_for(self._hurried.wait(), max(0.05, min(pause, until - time.time())))
+            except TimeoutError:
+                pass
 
     async def run_forever(self) -> None:
         """The daemon's delivery loop: woken by new alerts, or at the next due time."""

@@ -31,6 +31,7 @@ class SourceReport:
     interrupted: int = 0    # failures met once regwatch was stopping (each may name several pages): not errors
     stopping: bool = False  # regwatch is stopping: what fails from now on was cut off, not broken
     notes: list[str] = field(default_factory=list)
+    cut: list[str] = field(default_factory=list)    # the first of what the stop cut off (`interrupted` counts all)
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1
@@ -40,7 +41,8 @@ class SourceReport:
         must not count toward `failing_after`, nor alert a healthy source as failing)."""
         if self.stopping:
             self.interrupted += 1
-            self.note(f"{CUT_OFF}: {message}")
+            if len(self.cut) < 3:
+                self.cut.append(message)
             return
         self.errors += 1
         if len(self.messages) < 20:
@@ -55,5 +57,7 @@ class SourceReport:
     def message(self) -> str | None:
         """The run's errors (or, without errors, its notes), secrets redacted (this is what the store,
         health alerts and the CLI see)."""
-        lines = self.messages or self.notes
+        lines = self.messages or ([f"{CUT_OFF}: {'; '.join(self.cut)}"
+                                   + (f" (and {self.interrupted - len(self.cut)} more)" if self.interrupted > len(self.cut)
+                                      else "")] if self.cut else []) + self.notes
         return redact("; ".join(dict.fromkeys(lines)), self.secrets) if lines else None

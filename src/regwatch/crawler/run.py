@@ -55,8 +55,8 @@ class Extractor:
         ctx = multiprocessing.get_context("forkserver")
         # the command's module too: each worker runs the main script again as it starts (multiprocessing's
         # spawn preparation), and finds it imported instead of importing it (~0.2 s of CPU a worker)
-        preload = ["regwatch.service.cli", "regwatch.pipeline.extract", "regwatch.pipeline.process",
-                   "regwatch.crawler.kinds.feed"]
+        preload = ["regwatch.crawler.worker_signals", "regwatch.service.cli", "regwatch.pipeline.extract",
+                   "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
         model = getattr(self.classifier, "model", None)
         if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers
             preload.append("regwatch.pipeline.meaning_loaded")
@@ -166,7 +166,7 @@ class Extractor:
         if wait_start > 0:
             try:
                 starting.result(timeout=wait_start)
-            except BaseException:   # (a pool that failed to start has nothing to stop)
+            except Exception:   # (a pool that failed to start has nothing to stop)
                 pass
         if starting.done():
             self._drop_started(starting)
@@ -323,6 +323,9 @@ class CrawlContext:
         """An article the site answers 404 or 410 for: a site may list a page before it is up, so it is asked
         again each run (a note, not an error) until it has been missing `MISSING_GRACE`, then skipped for good."""
         self.missing_urls[url] = reason
+        if self.is_baseline(source, url):      # it would never alert: skipped at once, as a baseline settles it
+            self.skip(source, url, reason)
+            return
         since = self.store.missing_since(source, url)
         if since is None or utcnow() - datetime.fromisoformat(since) >= timedelta(seconds=MISSING_GRACE):
             self.skip(source, url, reason)

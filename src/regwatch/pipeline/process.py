@@ -8,6 +8,7 @@ which is then stored again one article per transaction, so that only the failing
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -58,6 +59,8 @@ def start_worker(memory: int, classifier: Classifier | None) -> None:
     """An extraction worker's initializer: the classifier it reads articles with, loaded before the first job
     (so its load counts neither against a job's time limit nor against the memory limit), then the limit."""
     global _classifier
+    for sig in (signal.SIGINT, signal.SIGTERM):     # the main process's to handle: it ends the workers itself
+        signal.signal(sig, signal.SIG_IGN)
     if classifier is not None:
         classifier.prepare()
     limit_worker(memory)

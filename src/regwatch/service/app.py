@@ -306,6 +306,7 @@ class App:
             self.interrupted = signum
             log.warning("regwatch: stopping (%s); Ctrl-C again to quit at once", signal.Signals(signum).name)
             asyncio.ensure_future(self._cut_short(self.crawl.stop()))
+            self.dispatcher.hurry(STOP_GRACE + STOP_DELIVERY_WAIT)     # the last delivery pass waits no longer
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)
@@ -360,7 +361,7 @@ class App:
     def _undelivered(self) -> list[str]:
         """What the outbox did not get out: alerts still waiting (the next run or the daemon retries them), and
         those this process gave up or saw refused (`regwatch alerts resend`)."""
-        waiting, lost = self.store.undelivered(self.started)
+        waiting, lost = self.store.undelivered(self.started, [c.name for c in self.cfg.channels])
         notes = []
         if waiting:
             notes.append(f"{plural(waiting, 'alert')} not delivered yet: the next run retries (`regwatch alerts`)")

@@ -53,8 +53,9 @@ def cut_short(report: SourceReport) -> bool:
 
 def makes_baseline(report: SourceReport) -> bool:
     """A source's baseline is its first run that read a list naming articles and stored them (or
-    recorded each failure): not a run whose every article failed, nor an empty or unreadable list."""
-    return (report.list_ok and not report.not_modified and not report.empty
+    recorded each failure): not a run whose every article failed, nor an empty or unreadable list, nor one
+    cut short by regwatch's stop (a sitemap index's unread children would be new next run)."""
+    return (report.list_ok and not report.not_modified and not report.empty and not report.interrupted
             and (report.new > 0 or report.errors == 0))
 
 

@@ -28,7 +28,7 @@ from ..defaults import DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
 from .durations import parse_duration
 
 _CONTROL = re.compile(f"[\\x00-\\x1f{UNSAFE_CHARS}]")     # every control character, and the invisible ones
-_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
+UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")     # what no output shows live (CSV cells, JSON text)
 
 # colours by meaning, one place
 STYLES = {"ok": "green", "sent": "green", "bad": "red", "warn": "yellow", "dim": "dim", "head": "bold",
@@ -155,7 +155,7 @@ def note(text: str) -> None:
 def json_text(obj: Any, **kw: Any) -> str:
     """JSON for a terminal or a file: readable Chinese, but every control, bidi and invisible character of
     web text escaped (`\\u001b`, `\\u202e`), never live."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
 
 
 def json_line(obj: Any) -> None:

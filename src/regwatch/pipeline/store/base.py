@@ -346,6 +346,10 @@ class Store(ABC):
         """What each source settled about an article URL it did not store: source, state, reason, at."""
 
     @abstractmethod
+    def baseline_named(self, source: str, urls: list[str]) -> set[str]:
+        """Those of `urls` the source's baseline named and did not store yet."""
+
+    @abstractmethod
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         """Named by the source's baseline run but not stored then: stored later, they are baseline too."""
 
@@ -468,8 +472,9 @@ class Store(ABC):
         """Give up every unfinished message of the channel (and their alerts)."""
 
     @abstractmethod
-    def undelivered(self, since: datetime) -> tuple[int, int]:
-        """Alerts still on their way out, and those given up or refused at an attempt since `since`."""
+    def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:
+        """Alerts still on their way out, and those to `channels` given up or refused at an attempt since
+        `since`."""
 
     @abstractmethod
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ...alerts.verdict import would_send
+from ...defaults import RESEND_WINDOW
 from ...pipeline.queries import outbox
 from ...pipeline.redact import redact
 from ...pipeline.store import MessageStatus
@@ -124,13 +125,13 @@ def alerts_test(channel: str, config_path: str | None) -> None:
 
 @alerts.command(name="resend")
 @click.option("--channel", default=None, help="Only this channel's (default: every channel's).")
-@since_option(default="7d", what="queued")
+@since_option(default=f"{RESEND_WINDOW / 86400:g}d", what="queued")
 @config_option
 @user_errors
 def alerts_resend(channel: str | None, since: str, config_path: str | None) -> None:
     """Queue again the alerts that failed (retries used up) or that a broken channel refused, queued since
     --since: the next run or the daemon sends them, each with its first idempotency key. (A channel that
-    recovers gets its broken ones of the last 7 days again by itself.)"""
+    recovers gets its recent broken ones again by itself.)"""
     setup = Setup(config_path)
     names = {c.name for c in setup.cfg.channels}
     if channel is not None and channel not in names:

@@ -7,7 +7,6 @@ refuse a filter that names no known topic or source instead of answering with no
 from __future__ import annotations
 
 import csv
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,11 @@ from typing import Any
 import click
 
 from ...crawler.report import CUT_OFF
-from ...defaults import UNSAFE_CHARS
 from ...pipeline.queries import export_rows, sources_overview
 from ...pipeline.queries import search as do_search
 from ...pipeline.redact import redact
 from ..durations import format_duration
-from ..output import STATUS_STYLE, Table, echo, json_line, json_text, note, safe
+from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, safe
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
 
 CSV_BOM = "\ufeff"     # Excel reads a CSV as UTF-8 (Chinese intact) only when it starts with one
@@ -100,15 +98,12 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
-
-
 def csv_cell(value: Any) -> Any:
     """A spreadsheet never runs a cell from the web as a formula (a leading = + - @, tab or CR gets a `'`), and
     a terminal showing the file never runs its escapes: control, bidi and invisible characters are dropped."""
     if not isinstance(value, str):
         return value
-    value = _UNSAFE.sub("", value)
+    value = UNSAFE.sub("", value)
     return "'" + value if value.startswith(_FORMULA) else value
 
 

@@ -14,7 +14,7 @@ import click
 
 from ...alerts.verdict import Verdict, verdicts
 from ...defaults import MISSING_GRACE
-from ...pipeline.store import Store
+from ...pipeline.store import Store, UrlState
 from ...pipeline.stories import same_story
 from ..output import Clock, Table, echo, json_text, safe
 from .common import Setup, UserError, config_option, json_option, user_errors
@@ -129,9 +129,9 @@ def story_reason(store: Store, a: dict[str, Any], story: dict[str, Any] | None) 
 def _not_stored(row, clock) -> str:
     """Why a source did not store an article URL, from its `source_urls` row."""
     since = clock.full(row["at"])
-    if row["state"] == "skipped":
+    if row["state"] == UrlState.SKIPPED:
         return f"{row['source']} skipped it for good ({safe(row['reason'] or '')}, {since})"
-    if row["state"] == "missing":
+    if row["state"] == UrlState.MISSING:
         return (f"{row['source']} finds it missing since {since} (HTTP 404/410): it is asked again each run, "
                 f"skipped for good after {MISSING_GRACE / 3600:g} h")
     return f"{row['source']}'s baseline named it ({since}): it is stored as baseline, without alerts, when it comes"

@@ -101,10 +101,12 @@ class Outbox(Connection):
             for i in range(0, len(rows), 500):
                 ids = [r[0] for r in rows[i:i + 500]]
                 marks = ",".join("?" * len(ids))
+                # (the status checked again: another worker may have reopened and sent one meanwhile)
                 self.x(f"UPDATE messages SET status = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL "
-                       f"WHERE id IN ({marks})", (S.PENDING, iso_ms(now), *ids))
-                self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ? WHERE message_id IN ({marks})",
-                       (AlertStatus.PENDING, iso_ms(now), *ids))
+                       f"WHERE id IN ({marks}) AND status IN ({','.join('?' * len(wanted))})",
+                       (S.PENDING, iso_ms(now), *ids, *wanted))
+                self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ? WHERE message_id IN ({marks}) "
+                       f"AND status IN ({','.join('?' * len(wanted))})", (AlertStatus.PENDING, iso_ms(now), *ids, *wanted))
         return sum(int(r[1] or 0) for r in rows)
 
     def next_due_at(self) -> str | None:
@@ -138,14 +140,16 @@ class Outbox(Connection):
                       "FROM alerts al LEFT JOIN messages m ON m.id = al.message_id "
                       "WHERE al.story_id = ? ORDER BY al.id", (story_id,))
 
-    def undelivered(self, since: datetime) -> tuple[int, int]:
-        """Alerts still on their way out (pending, being sent, waiting to be retried), and those whose
-        message was given up or refused by a broken channel at an attempt since `since`."""
+    def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:
+        """Alerts still on their way out (pending, being sent, waiting to be retried), and those whose message
+        to one of `channels` was given up or refused by a broken channel at an attempt since `since` (each
+        channel's read through its index: the messages table is never pruned)."""
         waiting = self.one("SELECT count(*) FROM alerts WHERE status IN (?, ?, ?)",
                            (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.RETRY))
-        lost = self.one("SELECT coalesce(sum(items), 0) FROM messages WHERE status IN (?, ?) AND claimed_at >= ?",
-                        (S.FAILED, S.BROKEN, iso_ms(since)))
-        return int(waiting or 0), int(lost or 0)
+        lost = sum(int(self.one("SELECT coalesce(sum(items), 0) FROM messages WHERE channel = ? AND claimed_at >= ? "
+                                "AND status IN (?, ?)", (ch, iso_ms(since), S.FAILED, S.BROKEN)) or 0)
+                   for ch in channels)
+        return int(waiting or 0), lost
 
     def count_alerts(self, *, status: str | None = None, since: str | None = None) -> int:
         cond, params = where(("status = ?", status), ("created_at >= ?", since))

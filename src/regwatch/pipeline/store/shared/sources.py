@@ -108,8 +108,20 @@ class Sources(Connection):
 
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         now = iso(utcnow())
-        self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-                  [(source, u, UrlState.BASELINE, now) for u in urls])
+        # a URL found missing (404) while its baseline ran is the baseline's too: it must never alert
+        self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT (source, url) "
+                  "DO UPDATE SET state = excluded.state, at = excluded.at WHERE source_urls.state = ?",
+                  [(source, u, UrlState.BASELINE, now, UrlState.MISSING) for u in urls])
+
+    def baseline_named(self, source: str, urls: list[str]) -> set[str]:
+        """Those of `urls` the source's baseline named and did not store yet."""
+        out: set[str] = set()
+        for i in range(0, len(urls), 500):
+            chunk = urls[i:i + 500]
+            out.update(r[0] for r in self.all(
+                f"SELECT url FROM source_urls WHERE source = ? AND state = ? AND url IN ({','.join('?' * len(chunk))})",
+                (source, UrlState.BASELINE, *chunk)))
+        return out
 
     def is_baseline_url(self, source: str, url: str) -> bool:
         return self.one("SELECT 1 FROM source_urls WHERE source = ? AND url = ? AND state = ?",
