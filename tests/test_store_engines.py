@@ -171,7 +171,17 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert store.known_urls("other", ["http://x/gone"]) == set()               # skipped by that source only
     assert store.is_baseline_url("feed", "http://x/later") and not store.is_baseline_url("feed", "http://x/gone")
     assert [r["url"] for r in store.skipped_urls("feed")] == ["http://x/gone"] and store.count_skipped("feed") == 1
-    assert [s.value for s in UrlState] == ["skipped", "baseline"]
+    assert [s.value for s in UrlState] == ["skipped", "baseline", "missing"]
+    first = store.missing_since("feed", "http://x/late")                     # recorded the first time
+    assert first and store.missing_since("feed", "http://x/late") == first
+    assert store.missing_since("feed", "http://x/later") is None              # a baseline named it
+    assert store.known_urls("feed", ["http://x/late"]) == set()               # asked again
+    store.mark_baseline_urls("feed", ["http://x/late"])                       # missing while the baseline ran
+    assert store.is_baseline_url("feed", "http://x/late") and not store.is_baseline_url("feed", "http://x/gone")
+    assert store.baseline_named("feed", ["http://x/later", "http://x/late", "http://x/new"]) == {"http://x/later",
+                                                                                                 "http://x/late"}
+    assert [(r["source"], r["state"], r["reason"]) for r in store.url_states("http://x/gone")] == \
+        [("feed", "skipped", "HTTP 410")]
 
 
 def test_the_outbox_composes_claims_paces_and_finishes(store):
@@ -219,6 +229,15 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     store.fail_alerts([later], "cannot render")
     assert store.count_alerts(status="failed") == 2
     assert store.set_channel_state("ch", "broken", "gone") is None and store.set_channel_state("ch", "ok") == "broken"
+    # what did not get out, and sending it again: msg2 failed (its channel removed); msg sent stays sent
+    assert store.undelivered(now - timedelta(days=1), ["ch", "other"]) == (0, 1)
+    assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now,
+                                 channel="other") == 0
+    assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now) == 1
+    assert store.count_alerts(status="pending") == 1 and store.count_alerts(status="sent") == 1
+    assert store.undelivered(now - timedelta(days=1), ["ch"]) == (1, 0)
+    again, _ = store.claim_message("ch", now + timedelta(seconds=200), **pace)
+    assert again["id"] == msg2["id"] and again["attempts"] == 1 and again["idem_key"] == "k2"
 
 
 def test_queries_are_written_with_question_marks_on_both_engines(store):

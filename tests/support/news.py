@@ -107,6 +107,7 @@ def feed_to_webhook_config(tmp_path, site: Site, receiver, topics: str = '["*"]'
 path = "{tmp_path}/rw.db"
 [crawl]
 delay = "0s"
+per_domain = 8
 [[sources]]
 name = "feed"
 kind = "feed"
