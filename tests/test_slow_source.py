@@ -158,6 +158,7 @@ def test_per_domain_holds_with_no_delay(tmp_path, site, rw):
                        f'[[sources]]\nname = "f"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
         peak[0] = 0
         assert rw("baseline", "-c", cfg).returncode == 0
-        # (8 without the floor on the delay; one more than per_domain was seen once on a loaded CI machine —
-        # a retried connection overlapping its first attempt on the server's side)
+        # (8 without the floor on the delay; one more than per_domain was seen once on a loaded CI machine,
+        # cause not pinned down — the server counts a handler until it returns, the crawler a transfer until
+        # its answer is read)
         assert 1 <= peak[0] <= per_domain + 1, (per_domain, peak[0])
