@@ -222,7 +222,7 @@ class CrawlContext:
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
-        self.max_articles = crawl_cfg.max_articles_per_source
+        self.max_articles: int = crawl_cfg.max_articles_per_source
         self.max_age = crawl_cfg.max_article_age
         self.block_private = crawl_cfg.block_private_networks
         self.run_extract = run_extract
@@ -271,7 +271,7 @@ class CrawlContext:
             self.waiting[key].add((page.source, page.url))
             page.outstanding.add(url)
             return False
-        if self.max_articles is not None and self.taken[page.source] >= self.max_articles:
+        if self.taken[page.source] >= self.max_articles:
             page.deferred.add(url)
             self.report(page.source).deferred += 1
             return False

@@ -184,8 +184,9 @@ class SourcesSpider(scrapy.Spider):
         articles = [e for e in entries if not e.extra.get("sitemap")]
         report.found += len(articles)
         known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
-        if self.ctx.max_articles is not None:   # under the cap, what nobody has seen first, a baseline's backlog last
-            backlog = self.ctx.store.baseline_named(s.name, [e.url for e in articles if e.url not in known])
+        unseen = [e.url for e in articles if e.url not in known]
+        if len(unseen) > self.ctx.max_articles:     # over the cap: what nobody has seen first, a baseline's backlog last
+            backlog = self.ctx.store.baseline_named(s.name, unseen)
             articles = sorted(articles, key=lambda e: e.url in backlog)
         for e in articles:
             if e.url in known:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .metrics import Metrics
 
 log = logging.getLogger("regwatch")
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,7 +123,6 @@ def period_of(source) -> float:
     return (second - first).total_seconds() if first and second else 86400.0
 
 
-T = TypeVar("T")
 GRID = datetime(2000, 1, 1, tzinfo=UTC)   # interval sources fall due at GRID + k × interval
 
 
