@@ -385,6 +385,45 @@ def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_
     assert len(claimed) == 5 == len(set(claimed))           # the channel's five a minute, across the three senders
 
 
+def test_a_channel_recovery_seen_by_two_senders_at_once_is_theirs_once(store_location, store):
+    """Each sender records the change it saw; the one whose write changed the row reports it. The second
+    reads the row before the first commits (on PostgreSQL) and waits for it at its write."""
+    store.set_channel_state("ch", "broken", "gone")
+    seen: dict[str, str | None] = {}
+
+    def other():
+        own = Store(store_location)
+        try:
+            with own.tx():
+                seen["second"] = own.set_channel_state("ch", "ok")
+        finally:
+            own.close()
+
+    with store.tx():
+        seen["first"] = store.set_channel_state("ch", "ok")
+        t = threading.Thread(target=other)
+        t.start()
+        _waiting_for_a_lock(store_location, t)
+    t.join(60)
+    assert seen == {"first": "broken", "second": "ok"}       # one "recovered", not two
+
+
+def _waiting_for_a_lock(location: str, t: threading.Thread) -> None:
+    """Until another connection waits for a row lock (PostgreSQL), or a moment for the thread to reach
+    its transaction (SQLite: it waits to begin one)."""
+    if not location.startswith("postgresql"):
+        t.join(0.5)
+        return
+    import psycopg
+
+    with psycopg.connect(location, autocommit=True) as pg:
+        for _ in range(600):
+            if pg.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()[0]:
+                return
+            t.join(0.05)
+    raise AssertionError("the second sender never waited for the first")
+
+
 def _behind_its_back(location: str, *statements: str) -> list[tuple]:
     """Run SQL on a store's database as an older regwatch would; the `url` columns of both tables after."""
     dump = "SELECT url FROM list_cache UNION ALL SELECT url FROM source_state"

@@ -488,7 +488,8 @@ class Store(ABC):
 
     @abstractmethod
     def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
-        """Record a channel's state; the previous one (None if it never had one)."""
+        """Record a channel's state; the previous one (None if it never had one), or `state` itself when
+        another process recorded this change first (of several seeing it at once, one reports it)."""
 
     @abstractmethod
     def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:

@@ -119,11 +119,17 @@ class Outbox(Connection):
 
     def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
         prev: str | None = self.one("SELECT state FROM channel_state WHERE channel = ?", (channel,))
-        if prev != state:
-            self.x("INSERT INTO channel_state (channel, state, since, last_error) VALUES (?,?,?,?) "
-                   "ON CONFLICT (channel) DO UPDATE SET state = excluded.state, since = excluded.since, "
-                   "last_error = excluded.last_error", (channel, state, iso(utcnow()), error))
-        return prev
+        if prev == state:
+            return prev
+        # a compare-and-set: of two processes seeing the same change at once (PostgreSQL reads the row
+        # before the other's write commits), only the one whose write changed the row reports it
+        if prev is None:
+            changed = self.x("INSERT INTO channel_state (channel, state, since, last_error) VALUES (?,?,?,?) "
+                             "ON CONFLICT (channel) DO NOTHING", (channel, state, iso(utcnow()), error))
+        else:
+            changed = self.x("UPDATE channel_state SET state = ?, since = ?, last_error = ? "
+                             "WHERE channel = ? AND state = ?", (state, iso(utcnow()), error, channel, prev))
+        return prev if changed else state
 
     # -- reading the outbox -----------------------------------------------------------------
 
