@@ -217,7 +217,7 @@ def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_
     again = Processor(store, CLASSIFIER).process(url="http://news.example.com/b/again", source="b", title="再转载：第0号",
                                                  body=body, lang="zh", published_at=utcnow())
     assert again.story_id == first.story_id
-    assert enqueue_for(store, cfg, again, "b", "再转载：第0号", body, utcnow()) == 0
+    assert enqueue_for(store, cfg, again, "b", "再转载：第0号", body, utcnow())[0] == 0
     deliver(cfg, store)
     subs = sorted(m["body"]["data"]["subscription"] for m in receiver.delivered("gw"))
     assert subs == ["all", "only-b"]                      # one each: the copy alerted only-b, once

@@ -194,7 +194,7 @@ def test_copies_that_arrive_before_delivery_are_named_not_alerted(tmp_path, rece
                         body="（本文转载自经济网）\n" + BODY + "（第0号通知，编号1000）", lang="zh", published_at=None,
                         outlet="经济网")
     assert not copy.new_story
-    assert enqueue_for(store, cfg, copy, "s", "t", BODY, None) == 0
+    assert enqueue_for(store, cfg, copy, "s", "t", BODY, None)[0] == 0
     deliver(cfg, store)
     assert len(receiver.delivered("sl")) == 1
     assert "另见" in receiver.delivered("sl")[0]["body"]["blocks"][1]["text"]["text"]

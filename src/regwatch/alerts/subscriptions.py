@@ -2,8 +2,9 @@
 
 A story alerts once per subscription and channel, whichever of its copies first passes the
 subscription's filters: a subscription limited to one source still hears of a story first
-carried by another, when that source's copy arrives. Copies of a story that began in a
-baseline (old news when regwatch started watching) never alert.
+carried by another, when that source's copy arrives. What keeps an article from alerting at all
+(`held_back`: a baseline, its age, a story that began in a baseline) is decided here too, as it is
+stored and when `regwatch why` reads it back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 from ..pipeline.dates import too_old
 from ..pipeline.normalize import normalize
+from ..pipeline.process import Processed
 from ..pipeline.store import Store
+from ..pipeline.timeutil import utcnow
 from .digest import next_digest_time
 
 
@@ -83,18 +86,33 @@ def idem_key(*parts: object) -> str:
     return "msg_" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
-def alertable(published_at: datetime | None, max_age_s: float, now: datetime | None = None) -> bool:
-    """Articles older than `max_article_age` are stored but never alert."""
-    return not too_old(published_at, max_age_s, now)
+def held_back(store: Store, cfg: Any, *, baseline: bool, source: str, published: datetime | None,
+              stored: datetime | None, story_id: int | None, first_of_story: bool) -> tuple[str, str] | None:
+    """(outcome, reason) when an article may alert no subscription at all, else None (its subscriptions'
+    filters decide) — the rules applied as it is stored (`enqueue_for`, `stored` None: now) and read back by
+    `regwatch why`, in this order: an article stored by a baseline never alerts; nor one older than
+    `crawl.max_article_age` when it was stored; nor a copy joining a story that began in a baseline."""
+    if baseline:
+        return "baseline", (f"stored by the baseline of {source} (a source's first run stores what is "
+                            "already there and alerts nothing)")
+    if too_old(published, cfg.crawl.max_article_age, stored):
+        days = ((stored or utcnow()) - published).total_seconds() / 86400 if published else 0
+        return "too old", (f"published {days:.1f} days before it was stored, more than crawl.max_article_age: "
+                           "stored, never alerted")
+    if not first_of_story and story_id is not None and store.story_started_in_baseline(story_id):
+        return "baseline story", ("joined a story that began in a baseline (old news when regwatch started watching): "
+                                  "its copies never alert")
+    return None
 
 
-def enqueue_for(store: Store, cfg: Any, processed: Any, source: str, title: str, body: str,
-                published_at: datetime | None) -> int:
-    """Write the alerts a newly processed article calls for; returns how many were queued."""
-    if not alertable(published_at, cfg.crawl.max_article_age):
-        return 0
-    if not processed.new_story and store.story_started_in_baseline(processed.story_id):
-        return 0
+def enqueue_for(store: Store, cfg: Any, processed: Processed, source: str, title: str, body: str,
+                published_at: datetime | None, *, baseline: bool = False) -> tuple[int, str | None]:
+    """Write the alerts a newly stored article calls for: (how many were queued, the outcome of `held_back`
+    when it may alert none)."""
+    held = held_back(store, cfg, baseline=baseline, source=source, published=published_at, stored=None,
+                     story_id=processed.story_id, first_of_story=processed.new_story)
+    if held:
+        return 0, held[0]
     topics = {t.topic for t in processed.tags}
     n = 0
     for sub in cfg.subscriptions:
@@ -110,4 +128,4 @@ def enqueue_for(store: Store, cfg: Any, processed: Any, source: str, title: str,
                                    payload={"keyword": keyword} if keyword else None,
                                    idem_key=idem_key(sub.name, ch, processed.story_id)):
                 n += 1
-    return n
+    return n, None

@@ -1,11 +1,11 @@
 """Why a stored article alerted a subscription, or why not; and what a subscription would send.
 
-The rules are those `enqueue_for` applied when the article was stored, read back from the store,
-in the same order: an article stored by a baseline never alerts; nor one older than
-`crawl.max_article_age` when it was stored; nor a copy joining a story that began in a baseline;
-then the subscription's filters (sources, topics, keywords); then one alert per story per
-subscription and channel — a later copy joins the story's alert. The topics are those stored
-with the article (what the classifier said then; `regwatch eval --store` re-tags).
+The rules are those `enqueue_for` applied when the article was stored, from the same functions
+(`subscriptions.held_back`, then `judge`), read back from the store: an article stored by a baseline
+never alerts; nor one older than `crawl.max_article_age` when it was stored; nor a copy joining a
+story that began in a baseline; then the subscription's filters (sources, topics, keywords); then one
+alert per story per subscription and channel — a later copy joins the story's alert. The topics are
+those stored with the article (what the classifier said then; `regwatch eval --store` re-tags).
 """
 
 from __future__ import annotations
@@ -14,29 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..pipeline.dates import too_old
 from ..pipeline.store import Store
-from .subscriptions import judge
+from .subscriptions import held_back, judge
 
 
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def held_back(store: Store, cfg: Any, article: dict[str, Any], first_of_story: bool) -> tuple[str, str] | None:
-    """(outcome, reason) when the article could alert no subscription at all, else None."""
-    if article["baseline"]:
-        return "baseline", (f"stored by the baseline of {article['source']} (a source's first run stores what is "
-                            "already there and alerts nothing)")
-    published, stored = _when(article["published_at"]), _when(article["fetched_at"])
-    if too_old(published, cfg.crawl.max_article_age, stored):
-        days = (stored - published).total_seconds() / 86400 if stored and published else 0
-        return "too old", (f"published {days:.1f} days before it was stored, more than crawl.max_article_age: "
-                           "stored, never alerted")
-    if not first_of_story and article["story_id"] is not None and store.story_started_in_baseline(article["story_id"]):
-        return "baseline story", ("joined a story that began in a baseline (old news when regwatch started watching): "
-                                  "its copies never alert")
-    return None
+def _held_back(store: Store, cfg: Any, article: dict[str, Any], first_of_story: bool) -> tuple[str, str] | None:
+    return held_back(store, cfg, baseline=bool(article["baseline"]), source=article["source"],
+                     published=_when(article["published_at"]), stored=_when(article["fetched_at"]),
+                     story_id=article["story_id"], first_of_story=first_of_story)
 
 
 @dataclass
@@ -60,7 +49,7 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
     story = store.story(article["story_id"]) if article["story_id"] is not None else None
     first = story is None or story["first_article_id"] == article["id"]
     alerts = store.story_alerts(article["story_id"]) if story else []
-    held = held_back(store, cfg, article, first)
+    held = _held_back(store, cfg, article, first)
     out = []
     for sub in cfg.subscriptions:
         j = judge(sub, source=article["source"], topics=topics, title=article["title"] or "", body=article["body"] or "")
@@ -116,7 +105,7 @@ def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: 
         if sid in first_seen:
             continue
         story = store.story(a["story_id"]) if a["story_id"] is not None else None
-        held = held_back(store, cfg, a, story is None or story["first_article_id"] == a["id"])
+        held = _held_back(store, cfg, a, story is None or story["first_article_id"] == a["id"])
         if held and not everything:
             held_count += 1
             first_seen[sid] = a["id"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from scrapy.exceptions import DropItem
 
 from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
-from ..pipeline.dates import parse_any_date, sane, too_old
+from ..pipeline.dates import parse_any_date, sane
 from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
@@ -86,13 +86,9 @@ class ProcessPipeline(_CtxMixin):
         title = result["title"] or entry.title or ""
         baseline = ctx.is_baseline(source.name, item["url"])
 
-        def queue_alerts(done) -> tuple[int, bool]:
-            """The outbox write, in the article's transaction: (alerts queued, too old to alert)."""
-            if baseline:
-                return 0, False
-            if too_old(published, ctx.max_age):
-                return 0, True
-            return (ctx.on_new(done, source.name, title, result["body"], published) if ctx.on_new else 0), False
+        def queue_alerts(done) -> tuple[int, str | None]:
+            """The outbox write, in the article's transaction: (alerts queued, why none may be)."""
+            return ctx.on_new(done, source.name, title, result["body"], published, baseline)
 
         if self.batch is None:
             self.batch = Batch(ctx.processor)
@@ -103,8 +99,8 @@ class ProcessPipeline(_CtxMixin):
             baseline=baseline, after=queue_alerts, reading=result.get("reading")))
         if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
-            queued, old = done.outcome
+            queued, held = done.outcome
             ctx.queued += queued
-            report.too_old += old
+            report.too_old += held == "too old"
             ctx.wake()
         return {"url": item["url"], "source": source.name}

@@ -17,7 +17,7 @@ from scrapy.crawler import AsyncCrawlerRunner
 
 from ..defaults import MISSING_GRACE, cores
 from ..pipeline.extract import extract_job, limited_extract_job
-from ..pipeline.process import Processor, read_in_worker, start_worker
+from ..pipeline.process import Processed, Processor, read_in_worker, start_worker
 from ..pipeline.store import Store
 from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
@@ -207,7 +207,8 @@ class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
     def __init__(self, *, store: Store, processor: Processor, sources: list, crawl_cfg,
-                 run_extract: Extractor, baseline: set[str], on_new: Callable | None = None,
+                 run_extract: Extractor, baseline: set[str],
+                 on_new: Callable[[Processed, str, str, str, datetime | None, bool], tuple[int, str | None]],
                  wake: Callable[[], None] | None = None):
         self.store = store
         self.processor = processor
@@ -223,11 +224,10 @@ class CrawlContext:
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
         self.max_articles: int = crawl_cfg.max_articles_per_source
-        self.max_age = crawl_cfg.max_article_age
         self.block_private = crawl_cfg.block_private_networks
         self.run_extract = run_extract
         self._baseline = baseline
-        self.on_new = on_new            # (processed, source, title, body, published) → alerts queued
+        self.on_new = on_new    # (processed, source, title, body, published, baseline) → (alerts queued, why none)
         self.queued = 0
         self.wake: Callable[[], None] = wake or (lambda: None)   # tells the dispatcher that alerts may be due
 

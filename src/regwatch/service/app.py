@@ -252,8 +252,8 @@ class App:
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
                            run_extract=self.extractor, baseline=baseline,
-                           on_new=lambda done, src, title, body, published: enqueue_for(
-                               self.store, self.cfg, done, src, title, body, published),
+                           on_new=lambda done, src, title, body, published, baseline: enqueue_for(
+                               self.store, self.cfg, done, src, title, body, published, baseline=baseline),
                            wake=self.dispatcher.wake.set)          # alerts go out while the crawl goes on
         started = time.monotonic()
         try:
