@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from regwatch.pipeline.queries import search
 from regwatch.pipeline.searchtext import fts_text
 from regwatch.pipeline.store import Store
+from regwatch.service.queries import search
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMS = ["征信", "催收", "罚款", "助贷", "小贷", "信用修复", "loan"]

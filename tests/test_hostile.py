@@ -351,8 +351,8 @@ items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
 def test_the_report_links_only_web_urls(tmp_path):
     from datetime import datetime, timedelta
 
-    from regwatch.pipeline.report import render
     from regwatch.pipeline.store import ArticleRecord, Store
+    from regwatch.service.report import render
 
     store = Store(tmp_path / "rw.db")
     for url in ("javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "https://ok.example/a"):

@@ -105,7 +105,7 @@ def test_the_report_shows_days_and_times_in_beijing_time(around_midnight, tmp_pa
     page = out.read_text(encoding="utf-8")
     assert "last success (北京时间)" in page and '<td class=t>2026-12-01 01:30</td>' in page
     assert "Times and days in 北京时间" in page
-    from regwatch.pipeline.report import gather  # the chart counts Beijing days
+    from regwatch.service.report import gather  # the chart counts Beijing days
     store = Store(tmp_path / "rw.db")
     days = {(r["day"], r["n"]) for r in gather(store, datetime(2026, 11, 1, tzinfo=UTC))["per_day"]}
     assert days == {("2026-11-30", 1), ("2026-12-01", 1)}

@@ -12,8 +12,8 @@ import pytest
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.report import render
 from regwatch.pipeline.store import Store
+from regwatch.service.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ import pytest
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.queries import search
 from regwatch.pipeline.searchtext import QueryError
 from regwatch.pipeline.store import Store
+from regwatch.service.queries import search
 
 DOCS = [
     ("征信修复骗局频发", "不法中介宣称可以修复征信，收取高额费用。"),

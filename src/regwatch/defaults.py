@@ -10,6 +10,7 @@ from . import __version__
 # -- time -------------------------------------------------------------------------------------
 SOURCE_TZ = "Asia/Shanghai"       # a source's times without an offset are read in this zone (`tz`)
 DISPLAY_TZ = "Asia/Shanghai"      # every time shown to people (`[display] tz`)
+DISPLAY_TIME = "%Y-%m-%d %H:%M"   # how a time is shown to people (in chat, the terminal, reports), with its zone's label
 _ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "PRC": "北京时间", "Asia/Hong_Kong": "香港时间",
                "UTC": "UTC", "Etc/UTC": "UTC"}
 
@@ -35,6 +36,8 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+EXTRACT_TIMEOUT = 30.0            # seconds for one page's (or PDF's, or big list's) extraction (`crawl.extract_timeout`)
+EXTRACT_MEMORY = 1024**3          # bytes of memory an extraction worker may take (`crawl.extract_memory`)
 STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
 PRUNE_EVERY = 86400.0             # seconds between prunings of the story index (rows older than the window), by
                                   # the daemon (checked at its start and hourly) or `run --once`, whichever comes
@@ -66,6 +69,7 @@ BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most th
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 DINGTALK_THROTTLE = 600.0         # DingTalk throttles a robot for ten minutes after 130101
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
+ERROR_SHOWN = 160                 # … of which a source's last error shown in a table (`sources`, `report`)
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from ..defaults import DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
+from ..defaults import DISPLAY_TIME, DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
 
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
@@ -75,7 +75,7 @@ def local_time(iso: str | None, tz: str = DISPLAY_TZ) -> str:
     dt = datetime.fromisoformat(iso)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + " " + display_zone_label(tz, dt)
+    return dt.astimezone(ZoneInfo(tz)).strftime(DISPLAY_TIME) + " " + display_zone_label(tz, dt)
 
 
 @dataclass

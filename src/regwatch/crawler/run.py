@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import MISSING_GRACE, cores
+from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, MISSING_GRACE, cores
 from ..pipeline.extract import extract_job, limited_extract_job
 from ..pipeline.process import Processed, Processor, read_in_worker, start_worker
 from ..pipeline.store import Store
@@ -39,7 +39,7 @@ class Extractor:
     INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
 
-    def __init__(self, workers: int | None = None, timeout: float = 30.0, memory: int = 1 << 30,
+    def __init__(self, workers: int | None = None, timeout: float = EXTRACT_TIMEOUT, memory: int = EXTRACT_MEMORY,
                  classifier=None):
         self.workers = cores() if workers is None else workers
         self.classifier = classifier        # the workers also read what they extract (`process.read`)

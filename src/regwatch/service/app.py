@@ -154,7 +154,7 @@ class App:
         self.started = utcnow()
         self.claimed_at: dict[str, str] = {}   # source → when this worker last leased it
         self.peers = 1              # daemons with this worker's tags, itself included (they share due sources)
-        self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window / 86400)
+        self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window_days)
         self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
                                    cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier)
         self.crawl = Crawl(cfg.crawl)

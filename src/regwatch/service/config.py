@@ -22,7 +22,16 @@ from pydantic import (
 )
 
 from ..alerts.signing import standard_webhook_key
-from ..defaults import DISPLAY_TZ, MAX_ARTICLES_PER_SOURCE, SOURCE_TZ, USER_AGENT, cores
+from ..defaults import (
+    DISPLAY_TZ,
+    EXTRACT_MEMORY,
+    EXTRACT_TIMEOUT,
+    MAX_ARTICLES_PER_SOURCE,
+    SOURCE_TZ,
+    USER_AGENT,
+    WORKER_LEASE,
+    cores,
+)
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration
 
@@ -167,7 +176,7 @@ class WorkerConfig(_Model):
     # which sources this process crawls: those with one of these tags; [] = those without tags
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []
     # a dead worker's sources are taken over after this (renewed every third)
-    lease: Annotated[Duration, _between(2, 86400)] = 60
+    lease: Annotated[Duration, _between(2, 86400)] = WORKER_LEASE
 
     def takes(self, source: SourceConfig) -> bool:
         """Whether this worker crawls the source: a source's tags pin it to workers with one of them."""
@@ -185,8 +194,8 @@ class CrawlConfig(_Model):
     concurrency: int = Field(16, ge=1, le=1000)
     per_domain: int = Field(2, ge=1, le=100)
     delay: Annotated[Duration, _between(0, 3600)] = 0.25
-    extract_timeout: Annotated[Duration, _between(1, 600)] = 30          # one page's (or PDF's, or big list's) extraction
-    extract_memory: Annotated[Size, _size_between(256 * 1024**2, 64 * 1024**3)] = 1024**3   # one extraction worker's memory
+    extract_timeout: Annotated[Duration, _between(1, 600)] = EXTRACT_TIMEOUT
+    extract_memory: Annotated[Size, _size_between(256 * 1024**2, 64 * 1024**3)] = EXTRACT_MEMORY
     workers: int = Field(default_factory=cores, ge=1, le=256)   # extraction processes (default: the cores regwatch may use)
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int = Field(MAX_ARTICLES_PER_SOURCE, ge=1, le=1_000_000)   # the rest wait for the next run
@@ -338,6 +347,11 @@ class DisplayConfig(_Model):
 class StoriesConfig(_Model):
     # copies are joined to stories first seen within this period
     window: Annotated[Duration, _between(0, 10 * 366 * 86400)] = 7 * 86400
+
+    @property
+    def window_days(self) -> float:
+        """The window in days, as the story index counts it."""
+        return self.window / 86400
 
 
 class MetricsConfig(_Model):

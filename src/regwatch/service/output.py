@@ -24,7 +24,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from ..defaults import DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
+from ..defaults import DISPLAY_TIME, DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
+from ..pipeline.store import NEVER_RUN
 from .durations import parse_duration
 
 _CONTROL = re.compile(f"[\\x00-\\x1f{UNSAFE_CHARS}]")     # every control character, and the invisible ones
@@ -35,7 +36,7 @@ STYLES = {"ok": "green", "sent": "green", "bad": "red", "warn": "yellow", "dim":
           "id": "cyan", "time": "blue", "title": "", "note": "yellow"}
 STATUS_STYLE = {"ok": "ok", "sent": "ok", "failing": "bad", "failed": "bad", "broken": "bad", "blocked": "bad",
                 "empty": "warn", "stale": "warn", "error": "warn", "retry": "warn", "pending": "", "digest": "",
-                "sending": "", "never run": "dim"}
+                "sending": "", NEVER_RUN: "dim"}
 
 
 def safe(text: Any, keep: str = "") -> str:
@@ -94,12 +95,12 @@ class Clock:
     def short(self, value: str | datetime | None, empty: str = "-") -> str:
         """`2026-01-05 15:41` in the display zone (the label goes in the column's header)."""
         dt = self.local(value)
-        return dt.strftime("%Y-%m-%d %H:%M") if dt else empty
+        return dt.strftime(DISPLAY_TIME) if dt else empty
 
     def full(self, value: str | datetime | None, empty: str = "-") -> str:
         """`2026-01-05 15:41 北京时间`."""
         dt = self.local(value)
-        return f"{dt.strftime('%Y-%m-%d %H:%M')} {display_zone_label(self.tz, dt)}" if dt else empty
+        return f"{dt.strftime(DISPLAY_TIME)} {display_zone_label(self.tz, dt)}" if dt else empty
 
     def iso(self, value: str | datetime | None) -> str | None:
         """ISO 8601 with the display zone's offset, for JSON and CSV (`2026-01-05T15:41:00+08:00`)."""

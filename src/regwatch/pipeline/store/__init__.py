@@ -22,6 +22,7 @@ from __future__ import annotations
 from .base import COPY_TABLES, ArticleRecord, Row, Store, StoreError, engine_for, open_store
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
+           NEVER_RUN,
            AlertKind,
            AlertStatus,
            ChannelState,
@@ -30,5 +31,5 @@ from .statuses import (
            UrlState,
 )
 
-__all__ = ["COPY_TABLES", "MIGRATIONS", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState", "MessageStatus", "Row",
-           "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "open_store"]
+__all__ = ["COPY_TABLES", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
+           "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "open_store"]

@@ -49,6 +49,9 @@ class SourceState(StrEnum):
     STALE = "stale"          # nothing new for longer than `expect_every`
 
 
+NEVER_RUN = "never run"      # what a source with no run yet is shown as (its stored state is `new`)
+
+
 class ChannelState(StrEnum):
     """`channel_state.state`: whether a chat channel takes messages."""
 

@@ -26,7 +26,7 @@ def migrate(target: str, config_path: str | None) -> None:
     if target == cfg.store.location:
         raise StoreError("--to names the config's own store: give a new one")
     source = setup.store
-    StoryIndex(source, cfg.stories.window / 86400)     # a store from before story_keys is re-indexed first
+    StoryIndex(source, cfg.stories.window_days)     # a store from before story_keys is re-indexed first
     counts = copy_store(source, open_store(target), lambda table, n: click.echo(f"{table:15} {n:>9} rows", err=True))
     key = "url" if "://" in target else "path"
     click.echo(f"copied {counts['articles']} articles, {counts['alerts']} alerts and {sum(counts.values())} rows in "

@@ -12,7 +12,6 @@ import click
 
 from ...alerts.verdict import would_send
 from ...defaults import RESEND_WINDOW
-from ...pipeline.queries import outbox
 from ...pipeline.redact import redact
 from ...pipeline.store import MessageStatus
 from ...pipeline.timeutil import utcnow
@@ -43,7 +42,7 @@ def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | Non
         return
     cfg, clock = setup.cfg, setup.clock
     secrets = [c.secret or "" for c in cfg.channels] + [c.url or "" for c in cfg.channels] + cfg.secrets
-    rows = outbox(setup.store, status, limit, setup.since_iso(since))
+    rows = setup.store.list_alerts(status, limit, setup.since_iso(since))
     t = Table([("#", None, True), (f"time ({clock.label})", None, False), ("status", None, False),
                ("channel", 16, False), ("subscription", 20, False), ("tries", None, True), ("what", None, False)])
     for r in rows:

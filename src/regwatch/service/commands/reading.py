@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from ...crawler.report import CUT_OFF
-from ...pipeline.queries import export_rows, sources_overview
-from ...pipeline.queries import search as do_search
+from ...defaults import ERROR_SHOWN
 from ...pipeline.redact import redact
 from ..durations import format_duration
 from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, safe
+from ..queries import search as do_search
+from ..queries import sources_overview
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
 
 CSV_BOM = "\ufeff"     # Excel reads a CSV as UTF-8 (Chinese intact) only when it starts with one
@@ -80,7 +81,7 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     clock = setup.clock
     out = sys.stdout     # as json_line and the tables (click.get_text_stream is deprecated in Click 8.5)
     writer: csv.DictWriter[str] | None = None
-    for r in export_rows(setup.store, setup.since(since), topic):
+    for r in setup.store.export_articles(setup.since(since), topic):
         if not body:
             r.pop("body")
         r["published_at"], r["fetched_at"] = clock.iso(r["published_at"]), clock.iso(r["fetched_at"])
@@ -116,7 +117,7 @@ def csv_cell(value: Any) -> Any:
 def report(since: str, out_path: str, config_path: str | None) -> None:
     """One self-contained HTML page: topic volume per day, largest stories, alerts per subscription and
     channel, source health."""
-    from ...pipeline.report import render
+    from ..report import render
 
     setup = Setup(config_path)
     start = setup.since(since)
@@ -149,10 +150,7 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
     rows: list[dict[str, Any]]
     if not setup.has_store():
         note(f"no store at {cfg.store.path} yet: every source below has never run")
-        rows = [{"source": n, "state": "never run", "baselined": False, "baselined_at": None, "last_run": None,
-                 "last_success": None, "found": None, "new": None, "errors": None, "deferred": None, "too_old": None,
-                 "statuses": {}, "last_error": None, "last_message": None, "skipped": 0, "articles": 0}
-                for n in names]
+        rows = sources_overview(None, names)
     else:
         rows = sources_overview(setup.store, names)
     t = Table([("source", 28, False), ("state", None, False), (f"last run ({clock.label})", None, False),
@@ -173,7 +171,7 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         if r["skipped"]:
             notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
         if r["last_error"] and r["state"] != "ok":
-            notes.append(safe(r["last_error"][:160]))
+            notes.append(safe(r["last_error"][:ERROR_SHOWN]))
         if not r["errors"] and CUT_OFF in (r["last_message"] or ""):
             notes.append("its last run was cut short by regwatch's stop: what it left is fetched next run")
         t.add(r["source"], (r["state"], STATUS_STYLE.get(r["state"])), clock.short(r["last_run"]), dash(r["found"]),

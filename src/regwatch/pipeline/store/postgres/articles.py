@@ -14,12 +14,19 @@ from ...searchtext import QueryError, fts_text, ts_lexeme, ts_query
 from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
-from ..shared.articles import EXPORT_COLUMNS, SEARCH_RESULTS, export_filters, search_filters
+from ..shared.articles import (
+    BODY_WEIGHT,
+    EXPORT_COLUMNS,
+    RANK_WINDOW,
+    SEARCH_RESULTS,
+    TITLE_WEIGHT,
+    export_filters,
+    search_filters,
+)
 from ..shared.sql import where
 from .connection import PostgresConnection
 
-RANK_WINDOW = 500                             # relevance is ranked among this many newest matches (as on SQLite)
-RANK_WEIGHTS = [1 / 3, 0.0, 0.0, 1.0]         # ts_rank's weights of D (body), C, B, A (title): title 3, body 1
+RANK_WEIGHTS = [BODY_WEIGHT / TITLE_WEIGHT, 0.0, 0.0, 1.0]   # ts_rank's weights of D (body), C, B, A (title)
 MAX_POSITION = 16383                          # a tsvector's largest position (later terms still match, not as phrases)
 MAX_POSITIONS = 255                           # positions kept per term
 MAX_DOC_CHARS = 900_000                       # a tsvector is at most 1 MB: a longer text's rarest terms are left out

@@ -12,14 +12,18 @@ from ...searchtext import QueryError, fts_query, fts_text
 from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
-from ..shared.articles import EXPORT_COLUMNS, SEARCH_RESULTS, export_filters, search_filters
+from ..shared.articles import (
+    BODY_WEIGHT,
+    EXPORT_COLUMNS,
+    RANK_WINDOW,
+    SEARCH_RESULTS,
+    TITLE_WEIGHT,
+    export_filters,
+    search_filters,
+)
 from ..shared.sql import where
 from .connection import SQLiteConnection
 
-# Relevance is ranked among this many newest matches: FTS5 walks its index newest-first cheaply, while
-# ranking every match of a common two-character word (征信: a tenth of a finance store) costs ~1 µs each.
-RANK_WINDOW = 500
-TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0          # bm25 weights of the index's columns
 IN_CHUNK = 500                                # values bound in one `IN (…)`
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from .store import Store
+from ..pipeline.store import NEVER_RUN, Store
 
 
 def search(store: Store, query: str, *, topic: str | None = None, source: str | None = None,
@@ -40,17 +39,20 @@ def make_snippet(text: str, terms: list[str], width: int = 40) -> str:
     return ("…" if s else "") + out.replace("\n", " ") + ("…" if e < len(text) else "")
 
 
-def export_rows(store: Store, since: datetime | None = None, topic: str | None = None) -> Iterator[dict[str, Any]]:
-    return store.export_articles(since, topic)
-
-
-def sources_overview(store: Store, names: list[str]) -> list[dict[str, Any]]:
+def sources_overview(store: Store | None, names: list[str]) -> list[dict[str, Any]]:
+    """Each source's state and last run, as `regwatch sources` shows them (without a store: never run)."""
     out = []
     for name in names:
+        if store is None:
+            out.append({"source": name, "state": NEVER_RUN, "baselined": False, "baselined_at": None, "last_run": None,
+                        "last_success": None, "found": None, "new": None, "errors": None, "deferred": None,
+                        "too_old": None, "statuses": {}, "last_error": None, "last_message": None, "skipped": 0,
+                        "articles": 0})
+            continue
         st = store.source_state(name)
         last = store.recent_runs(name, 1)
         run = last[0] if last else {}
-        out.append({"source": name, "state": st["state"] if last else "never run",
+        out.append({"source": name, "state": st["state"] if last else NEVER_RUN,
                      "baselined": st["baselined_at"] is not None, "baselined_at": st["baselined_at"],
                      "last_run": run.get("finished_at"), "last_success": st["last_success_at"],
                      "found": run.get("found"), "new": run.get("new"), "errors": run.get("errors"),
@@ -61,6 +63,3 @@ def sources_overview(store: Store, names: list[str]) -> list[dict[str, Any]]:
                      "articles": store.count_articles(source=name)})
     return out
 
-
-def outbox(store: Store, status: str | None = None, limit: int = 50, since: str | None = None) -> list[dict[str, Any]]:
-    return store.list_alerts(status, limit, since)

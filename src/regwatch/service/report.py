@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from ..defaults import DISPLAY_TZ, display_zone_label
-from .redact import redact
-from .store import SourceState, Store
-from .timeutil import iso
+from ..defaults import DISPLAY_TIME, DISPLAY_TZ, ERROR_SHOWN, display_zone_label
+from ..pipeline.redact import redact
+from ..pipeline.store import SourceState, Store
+from ..pipeline.timeutil import iso
 
 LARGEST_STORIES = 15
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"]
@@ -101,7 +101,7 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
     label = e(display_zone_label(tz, now))
 
     def when(value: str | None) -> str:
-        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
+        return datetime.fromisoformat(value).astimezone(zone).strftime(DISPLAY_TIME) if value else "-"
 
     def topics(ids: str | None) -> str:
         return e("、".join(names.get(t, t) for t in (ids or "").split(",") if t))
@@ -112,7 +112,8 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
         for r in data["stories"]) or '<tr><td colspan="5">no stories</td></tr>'
     health = "".join(
         f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
-        f"<td class=t>{e(when(r['last_success_at']))}</td><td>{e((redact(r['last_error'], secrets) or '')[:160])}</td></tr>"
+        f"<td class=t>{e(when(r['last_success_at']))}</td>"
+        f"<td>{e((redact(r['last_error'], secrets) or '')[:ERROR_SHOWN])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
     subs = "".join(
         f"<tr><td>{e(r['subscription'])}</td><td class=n>{r['stories']}</td><td class=n>{r['sent'] or 0}</td>"
