@@ -47,7 +47,7 @@ from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message, health_summary_message
 from .platforms import Outcome, Platform, platform_for
-from .subscriptions import idem_key
+from .subscriptions import enqueue_health, idem_key
 
 log = logging.getLogger("regwatch.alerts")
 
@@ -273,11 +273,8 @@ class Dispatcher:
                     log.warning("channel %s recovered: %s", platform.name, detail)
             payload = {"source": f"channel {platform.name}", "state": state, "detail": detail,
                        "recovered": state == ChannelState.OK}
-            for ch in self.cfg.health_channels:
-                if ch != platform.name:
-                    self.store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None,
-                                             kind=AlertKind.HEALTH, payload=payload,
-                                             idem_key=idem_key("channel", platform.name, state, ch, utcnow().isoformat()))
+            enqueue_health(self.store, [ch for ch in self.cfg.health_channels if ch != platform.name], payload,
+                           "channel", platform.name, state)
 
     def hurry(self, seconds: float) -> None:
         """Wait no more than `seconds` from now for what is not yet due (a stop signal during `run --once`'s

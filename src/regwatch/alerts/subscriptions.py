@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -19,7 +20,7 @@ from typing import Any
 from ..pipeline.dates import too_old
 from ..pipeline.normalize import normalize
 from ..pipeline.process import Processed
-from ..pipeline.store import Store
+from ..pipeline.store import AlertKind, Store
 from ..pipeline.timeutil import utcnow
 from .digest import next_digest_time
 
@@ -84,6 +85,15 @@ def wants(sub: Any, *, source: str, topics: set[str], title: str, body: str) -> 
 def idem_key(*parts: object) -> str:
     """A stable id for an alert (DingTalk `msgUuid`, Standard Webhooks `webhook-id`): no dots."""
     return "msg_" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+def enqueue_health(store: Store, channels: Iterable[str], payload: dict[str, Any], *about: object) -> None:
+    """A health notice (sources' or a channel's change of state, `about` naming it) to each of `channels`: an
+    alert of its own, with no story and never in a digest."""
+    now = utcnow().isoformat()
+    for ch in channels:
+        store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind=AlertKind.HEALTH,
+                            payload=payload, idem_key=idem_key(*about, ch, now))
 
 
 def held_back(store: Store, cfg: Any, *, baseline: bool, source: str, published: datetime | None,

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..alerts.subscriptions import idem_key
+from ..alerts.subscriptions import enqueue_health
 from ..crawler.report import SourceReport
-from ..pipeline.store import AlertKind, SourceState, Store
+from ..pipeline.store import SourceState, Store
 from ..pipeline.timeutil import iso, utcnow
 
 BAD = (SourceState.FAILING, SourceState.EMPTY, SourceState.BLOCKED, SourceState.STALE)
@@ -117,16 +117,13 @@ def alert_changes(store: Store, changes: list[Change], alerts_cfg) -> None:
     summary for several; then they count as told."""
     if not changes:
         return
-    now = iso(utcnow())
     if len(changes) == 1:
         payload = changes[0].payload()
     else:
         payload = {"source": f"{len(changes)} sources", "state": "summary",
                    "changes": [c.payload() for c in changes]}
     with store.tx():
-        for ch in alerts_cfg.health_channels:
-            store.enqueue_alert(subscription="health", channel=ch, story_id=None, article_id=None, kind=AlertKind.HEALTH,
-                                payload=payload, idem_key=idem_key("health", *(c.source for c in changes),
-                                                                   *(c.state for c in changes), ch, now))
+        enqueue_health(store, alerts_cfg.health_channels, payload,
+                       "health", *(c.source for c in changes), *(c.state for c in changes))
         for c in changes:
             store.update_source_state(c.source, reported_state=c.state)
