@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..alerts.signing import standard_webhook_key
+from ..alerts.platforms.webhook import standard_webhook_key
 from ..defaults import DISPLAY_TZ, MAX_ARTICLES_PER_SOURCE, SOURCE_TZ, USER_AGENT, cores
 from ..pipeline.redact import redact
 from .durations import format_duration, parse_duration

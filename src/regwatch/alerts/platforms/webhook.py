@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
+import re
 import time
 from typing import Any
 
 import httpx
 
 from ..message import Message
-from ..signing import standard_webhook_sign
 from .base import SENT, Outcome, Platform, retry_after, utf8_len
 
 BODY_BYTES = 20000              # the specification's recommendation
 
 EVENT_TYPES = {"article": "article.matched", "digest": "articles.digest", "test": "regwatch.test"}
+
+WHSEC_PREFIX = "whsec_"
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def standard_webhook_key(secret: str) -> bytes:
+    """The key of a Standard Webhooks secret, read as the reference library `standardwebhooks` reads it:
+    base64 (padded or not), with or without the `whsec_` prefix. ValueError when it is not base64."""
+    text = secret.strip().removeprefix(WHSEC_PREFIX)
+    if not _BASE64.fullmatch(text):
+        raise ValueError("is not base64")
+    data = text.rstrip("=")
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except binascii.Error:   # a length no base64 text has
+        raise ValueError("is not base64") from None
+
+
+def standard_webhook_sign(secret: str, msg_id: str, timestamp_s: int, body: bytes) -> str:
+    """Standard Webhooks 1.0: `v1,` + base64 HMAC-SHA256 of `msg_id.timestamp.body`."""
+    signed = f"{msg_id}.{timestamp_s}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(standard_webhook_key(secret), signed, hashlib.sha256).digest()).decode()
 
 
 class Webhook(Platform):
