@@ -143,6 +143,8 @@ class Platform:
     min_gap: ClassVar[float] = 0.0            # documented minimum seconds between two messages
     max_digest_items: ClassVar[int] = 50      # articles in one digest message, at most (size decides first)
     needs_url: ClassVar[bool] = True
+    web_url: ClassVar[bool] = True            # the url is http(s); False: any `scheme://` (the platform's own)
+    needs_chat_id: ClassVar[bool] = False     # the channel must name its chat (`chat_id`)
     http: ClassVar[bool] = True               # sent by regwatch's HTTP client
 
     def __init__(self, channel: Channel):
@@ -150,6 +152,11 @@ class Platform:
         self.name: str = channel.name
         self.keyword: str | None = channel.keyword
         self.secrets: tuple[str | None, ...] = (channel.secret, channel.url)
+
+    @classmethod
+    def check_secret(cls, secret: str) -> str | None:
+        """Why a channel's `secret` cannot sign for this platform (the config's error), or None when it can."""
+        return None
 
     # -- limits ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
@@ -21,7 +21,7 @@ class Telegram(Platform):
     type = "telegram"
     per_minute = 20                 # per group
     min_gap = 1.0                   # per chat
-    needs_chat_id: ClassVar[bool] = True
+    needs_chat_id = True
 
     def render(self, m: Message) -> dict[str, Any]:
         parts = [f"<b>{esc(m.label)}</b>"]

@@ -46,6 +46,15 @@ def standard_webhook_sign(secret: str, msg_id: str, timestamp_s: int, body: byte
 class Webhook(Platform):
     type = "webhook"
 
+    @classmethod
+    def check_secret(cls, secret: str) -> str | None:
+        try:
+            standard_webhook_key(secret)
+        except ValueError:
+            return ("`secret` is not a Standard Webhooks secret: write it in base64, with or without "
+                    "`whsec_` (e.g. whsec_ followed by the output of `openssl rand -base64 32`)")
+        return None
+
     def render(self, m: Message) -> dict[str, Any]:
         """The event: the alert's structured data (a digest: its subscription and each item's data)."""
         data = {"subscription": m.subscription, "items": [i.data for i in m.items]} if m.kind == "digest" else m.data
