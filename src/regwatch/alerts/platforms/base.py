@@ -54,6 +54,10 @@ class Outcome:
 
 SENT = Outcome("sent")
 
+# characters of a platform's own answer (its errmsg, description or body) quoted in an outcome's error; the
+# whole error line is cut again to `defaults.ERROR_CHARS` when stored
+ANSWER_CHARS = 200
+
 
 def retry_after(resp: httpx.Response, default: float | None = None) -> float | None:
     v = resp.headers.get("Retry-After")
@@ -83,7 +87,7 @@ def http_common(resp: httpx.Response) -> Outcome | None:
     if 300 <= resp.status_code < 400:
         return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
     if resp.status_code in (404, 410):
-        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200].strip()}: the robot or webhook is gone "
+        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS].strip()}: the robot or webhook is gone "
                                  "(deleted, or a wrong URL)".replace("  ", " "))
     return None
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform, cut, json_verdict, markdown, utf8_len
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, json_verdict, markdown, utf8_len
 
 TEXT_BYTES = 18000      # documented ≈ 20,000 bytes (unconfirmed): kept under it
 THROTTLE = 600.0        # seconds: DingTalk throttles a robot for ten minutes after 130101
@@ -47,7 +47,7 @@ class DingTalk(Platform):
         data = json_verdict(resp)
         if isinstance(data, Outcome):
             return data
-        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
+        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:ANSWER_CHARS]
         if code == 0:
             return SENT
         if code in (130101, 410100):

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
 
 TITLE_CHARS = 256
 DESCRIPTION_CHARS = 4096
@@ -56,5 +56,5 @@ class Discord(Platform):
         if resp.status_code in (200, 204):
             return SENT
         if resp.status_code in (400, 413):
-            return Outcome("payload", f"HTTP {resp.status_code} {resp.text[:200]}")
-        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200]}")
+            return Outcome("payload", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS]}")
+        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS]}")

@@ -12,7 +12,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, cut, json_verdict, markdown_items, utf8_len
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, json_verdict, markdown_items, utf8_len
 
 REQUEST_BYTES = 18000   # documented ≈ 20 KB a request (unconfirmed): kept under it
 
@@ -69,7 +69,7 @@ class Feishu(Platform):
         if isinstance(data, Outcome):
             return data
         code = data.get("code", data.get("StatusCode"))
-        msg = str(data.get("msg", data.get("StatusMessage", "")))[:200]
+        msg = str(data.get("msg", data.get("StatusMessage", "")))[:ANSWER_CHARS]
         if code == 0:
             return SENT
         if code == 11232 or (code == 9499 and "too many" in msg.lower()):

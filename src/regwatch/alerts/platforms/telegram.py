@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform, json_body
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body
 
 TEXT_CHARS = 4096               # after entity parsing; the markup counts here too, so it is a safe bound
 
@@ -46,7 +46,7 @@ class Telegram(Platform):
         data = json_body(resp) or {}
         if resp.status_code == 200 and data.get("ok"):
             return SENT
-        desc = str(data.get("description", resp.text[:200]))[:200]
+        desc = str(data.get("description", resp.text[:ANSWER_CHARS]))[:ANSWER_CHARS]
         if resp.status_code == 429:
             try:
                 wait = float((data.get("parameters") or {}).get("retry_after") or 5)

@@ -8,7 +8,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, json_verdict, markdown, utf8_len
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_verdict, markdown, utf8_len
 
 CONTENT_BYTES = 4096
 
@@ -29,7 +29,7 @@ class WeCom(Platform):
         data = json_verdict(resp)
         if isinstance(data, Outcome):
             return data
-        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
+        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:ANSWER_CHARS]
         if code == 0:
             return SENT
         if code == 45009:
