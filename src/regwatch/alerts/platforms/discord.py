@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
 from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
 
@@ -46,9 +47,9 @@ class Discord(Platform):
         if resp.status_code == 429:
             data = json_body(resp) or {}
             try:
-                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or 5.0)
+                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or RATE_LIMIT_DEFAULT_WAIT)
             except (TypeError, ValueError):
-                wait = 5.0
+                wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", "HTTP 429 rate limited", wait)
         common = http_common(resp)
         if common:

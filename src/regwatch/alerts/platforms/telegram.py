@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
 from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body
 
@@ -49,9 +50,9 @@ class Telegram(Platform):
         desc = str(data.get("description", resp.text[:ANSWER_CHARS]))[:ANSWER_CHARS]
         if resp.status_code == 429:
             try:
-                wait = float((data.get("parameters") or {}).get("retry_after") or 5)
+                wait = float((data.get("parameters") or {}).get("retry_after") or RATE_LIMIT_DEFAULT_WAIT)
             except (TypeError, ValueError):
-                wait = 5.0
+                wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", desc, wait)
         if resp.status_code >= 500:
             return Outcome("retry", f"HTTP {resp.status_code} {desc}")
