@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform, retry_after, utf8_len
+from .base import SENT, Outcome, Platform, http_common, utf8_len
 
 BODY_BYTES = 20000              # the specification's recommendation
 
@@ -75,14 +75,11 @@ class Webhook(Platform):
         return headers
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        if resp.status_code == 429 or resp.status_code >= 500:
-            return Outcome("retry", f"HTTP {resp.status_code}", retry_after(resp))
+        common = http_common(resp)      # 429 and 5xx retry; a redirect, 404 or 410 (Standard Webhooks: disable) is broken
+        if common:
+            return common
         if 200 <= resp.status_code < 300:
             return SENT
-        if resp.status_code == 410:
-            return Outcome("broken", "HTTP 410: the endpoint is gone")
-        if 300 <= resp.status_code < 400:
-            return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
         if resp.status_code in (400, 413, 422):
             return Outcome("payload", f"HTTP {resp.status_code}")
         return Outcome("broken", f"HTTP {resp.status_code}")
