@@ -87,8 +87,8 @@ def http_common(resp: httpx.Response) -> Outcome | None:
     if 300 <= resp.status_code < 400:
         return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
     if resp.status_code in (404, 410):
-        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS].strip()}: the robot or webhook is gone "
-                                 "(deleted, or a wrong URL)".replace("  ", " "))
+        answer = f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS].strip()}".rstrip()
+        return Outcome("broken", f"{answer}: the robot or webhook is gone (deleted, or a wrong URL)")
     return None
 
 
