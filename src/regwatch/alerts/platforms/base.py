@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
@@ -92,16 +93,37 @@ def http_common(resp: httpx.Response) -> Outcome | None:
     return None
 
 
-def json_verdict(resp: httpx.Response) -> Outcome | dict[str, Any]:
-    """For platforms that answer HTTP 200 with their verdict in JSON (DingTalk, WeCom, Feishu): what the
-    status means on its own, or the body to read the verdict from."""
+def json_code(resp: httpx.Response, code_keys: tuple[str, ...] = ("errcode",),
+              msg_keys: tuple[str, ...] = ("errmsg",)) -> Outcome | tuple[Any, str]:
+    """For platforms that answer HTTP 200 with their verdict as a code in JSON (DingTalk, WeCom, Feishu): what
+    the status means on its own, or the answer's (code, message), each from the first of its keys the body
+    has, the message cut to `ANSWER_CHARS`."""
     common = http_common(resp)
     if common:
         return common
     data = json_body(resp)
     if data is None:
         return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
-    return data
+    code = next((data[k] for k in code_keys if k in data), None)
+    msg = next((data[k] for k in msg_keys if k in data), "")
+    return code, str(msg)[:ANSWER_CHARS]
+
+
+def code_verdict(label: str, code: Any, msg: str, *, rate_limited: Collection[Any] = (),
+                 wait: float = RATE_LIMIT_DEFAULT_WAIT, broken: Collection[Any] = (), payload: Collection[Any] = (),
+                 otherwise: str = "retry") -> Outcome:
+    """What a platform's code means, from its own tables: 0 is sent; a rate limit retries after `wait`;
+    `broken` and `payload` codes are not retried; any other code is `otherwise` (a passing error, by default)."""
+    if code == 0:
+        return SENT
+    text = f"{label} {code} {msg}"
+    if code in rate_limited:
+        return Outcome("retry", text, wait)
+    if code in broken:
+        return Outcome("broken", text)
+    if code in payload:
+        return Outcome("payload", text)
+    return Outcome(otherwise, text)
 
 
 def utf8_len(text: str) -> int:
