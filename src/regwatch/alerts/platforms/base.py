@@ -1,9 +1,9 @@
 """What every chat platform shares: the outcome of an attempt, the HTTP send, and digest packing.
 
 A platform is one class (one file in this package) holding everything about it: its documented
-limits and pacing, how a `Message` looks in its format, how a request is signed, and how its
-answers read. Like httpx's transports, the rest of regwatch only calls the small surface here:
-`render`, `pack`, `send` and the class attributes.
+limits and pacing, what a channel of it needs, how a `Message` looks in its format, how a request is
+signed, and how its answers read. Like httpx's transports, the rest of regwatch only calls the small
+surface here: `render`, `pack`, `send`, `check_secret` and the class attributes.
 """
 
 from __future__ import annotations
