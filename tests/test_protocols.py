@@ -13,7 +13,9 @@ from support import platforms
 
 from regwatch.alerts.message import build_message, digest_message, health_message
 from regwatch.alerts.platforms import PLATFORMS
-from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_key, standard_webhook_sign
+from regwatch.alerts.platforms.dingtalk import dingtalk_sign
+from regwatch.alerts.platforms.feishu import feishu_sign
+from regwatch.alerts.platforms.webhook import standard_webhook_key, standard_webhook_sign
 from regwatch.service.config import ChannelConfig
 
 KEY = b"regwatch-standard-webhooks-key!!"   # 32 bytes

@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from regwatch.alerts.platforms import PLATFORMS, platform_for, redact
-from regwatch.alerts.signing import dingtalk_sign, feishu_sign, standard_webhook_sign
+from regwatch.alerts.platforms.dingtalk import dingtalk_sign
+from regwatch.alerts.platforms.feishu import feishu_sign
+from regwatch.alerts.platforms.webhook import standard_webhook_sign
 from regwatch.service.config import ChannelConfig
 
 

@@ -67,7 +67,6 @@ PACE_MARGIN = 0.25                # seconds added so that a window never opens e
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
 BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
-DINGTALK_THROTTLE = 600.0         # DingTalk throttles a robot for ten minutes after 130101
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
 ERROR_SHOWN = 160                 # … of which a source's last error shown in a table (`sources`, `report`)
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back

@@ -21,7 +21,6 @@ from pydantic import (
     model_validator,
 )
 
-from ..alerts.signing import standard_webhook_key
 from ..defaults import (
     DISPLAY_TZ,
     EXTRACT_MEMORY,
@@ -295,18 +294,16 @@ class ChannelConfig(_Model):
         if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
         if self.url and not unset_in(self.url):
-            check_url(self.url, web=self.type != "apprise")   # apprise URLs have their own schemes
-        if self.type == "telegram" and not self.chat_id:
-            raise ValueError("a telegram channel needs `chat_id`")
+            check_url(self.url, web=platform.web_url)
+        if platform.needs_chat_id and not self.chat_id:
+            raise ValueError(f"a {self.type} channel needs `chat_id`")
         if self.per_minute is not None and self.per_minute > platform.per_minute:
             raise ValueError(f"per_minute = {self.per_minute} is above {self.type}'s limit of {platform.per_minute} "
                              "a minute (per_minute can only lower the pacing)")
-        if self.type == "webhook" and self.secret is not None and not unset_in(self.secret):
-            try:
-                standard_webhook_key(self.secret)
-            except ValueError:
-                raise ValueError("`secret` is not a Standard Webhooks secret: write it in base64, with or without "
-                                 "`whsec_` (e.g. whsec_ followed by the output of `openssl rand -base64 32`)") from None
+        if self.secret is not None and not unset_in(self.secret):
+            error = platform.check_secret(self.secret)
+            if error:
+                raise ValueError(error)
         return self
 
 

@@ -15,6 +15,7 @@ class Apprise(Platform):
     type = "apprise"
     per_minute = 30
     min_gap = 0.5
+    web_url = False                 # Apprise URLs have their own schemes (mailto://, ntfy://, …)
     http = False
 
     def render(self, m: Message) -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """What every chat platform shares: the outcome of an attempt, the HTTP send, and digest packing.
 
 A platform is one class (one file in this package) holding everything about it: its documented
-limits and pacing, how a `Message` looks in its format, how a request is signed, and how its
-answers read. Like httpx's transports, the rest of regwatch only calls the small surface here:
-`render`, `pack`, `send` and the class attributes.
+limits and pacing, what a channel of it needs, how a `Message` looks in its format, how a request is
+signed, and how its answers read. Like httpx's transports, the rest of regwatch only calls the small
+surface here: `render`, `pack`, `send`, `check_secret` and the class attributes.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
@@ -54,6 +55,10 @@ class Outcome:
 
 SENT = Outcome("sent")
 
+# characters of a platform's own answer (its errmsg, description or body) quoted in an outcome's error; the
+# whole error line is cut again to `defaults.ERROR_CHARS` when stored
+ANSWER_CHARS = 200
+
 
 def retry_after(resp: httpx.Response, default: float | None = None) -> float | None:
     v = resp.headers.get("Retry-After")
@@ -83,21 +88,42 @@ def http_common(resp: httpx.Response) -> Outcome | None:
     if 300 <= resp.status_code < 400:
         return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
     if resp.status_code in (404, 410):
-        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200].strip()}: the robot or webhook is gone "
-                                 "(deleted, or a wrong URL)".replace("  ", " "))
+        answer = f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS].strip()}".rstrip()
+        return Outcome("broken", f"{answer}: the robot or webhook is gone (deleted, or a wrong URL)")
     return None
 
 
-def json_verdict(resp: httpx.Response) -> Outcome | dict[str, Any]:
-    """For platforms that answer HTTP 200 with their verdict in JSON (DingTalk, WeCom, Feishu): what the
-    status means on its own, or the body to read the verdict from."""
+def json_code(resp: httpx.Response, code_keys: tuple[str, ...] = ("errcode",),
+              msg_keys: tuple[str, ...] = ("errmsg",)) -> Outcome | tuple[Any, str]:
+    """For platforms that answer HTTP 200 with their verdict as a code in JSON (DingTalk, WeCom, Feishu): what
+    the status means on its own, or the answer's (code, message), each from the first of its keys the body
+    has, the message cut to `ANSWER_CHARS`."""
     common = http_common(resp)
     if common:
         return common
     data = json_body(resp)
     if data is None:
         return Outcome("retry", f"HTTP {resp.status_code}, unreadable answer")
-    return data
+    code = next((data[k] for k in code_keys if k in data), None)
+    msg = next((data[k] for k in msg_keys if k in data), "")
+    return code, str(msg)[:ANSWER_CHARS]
+
+
+def code_verdict(label: str, code: Any, msg: str, *, rate_limited: Collection[Any] = (),
+                 wait: float = RATE_LIMIT_DEFAULT_WAIT, broken: Collection[Any] = (), payload: Collection[Any] = (),
+                 otherwise: str = "retry") -> Outcome:
+    """What a platform's code means, from its own tables: 0 is sent; a rate limit retries after `wait`;
+    `broken` and `payload` codes are not retried; any other code is `otherwise` (a passing error, by default)."""
+    if code == 0:
+        return SENT
+    text = f"{label} {code} {msg}"
+    if code in rate_limited:
+        return Outcome("retry", text, wait)
+    if code in broken:
+        return Outcome("broken", text)
+    if code in payload:
+        return Outcome("payload", text)
+    return Outcome(otherwise, text)
 
 
 def utf8_len(text: str) -> int:
@@ -143,6 +169,8 @@ class Platform:
     min_gap: ClassVar[float] = 0.0            # documented minimum seconds between two messages
     max_digest_items: ClassVar[int] = 50      # articles in one digest message, at most (size decides first)
     needs_url: ClassVar[bool] = True
+    web_url: ClassVar[bool] = True            # the url is http(s); False: any `scheme://` (the platform's own)
+    needs_chat_id: ClassVar[bool] = False     # the channel must name its chat (`chat_id`)
     http: ClassVar[bool] = True               # sent by regwatch's HTTP client
 
     def __init__(self, channel: Channel):
@@ -150,6 +178,11 @@ class Platform:
         self.name: str = channel.name
         self.keyword: str | None = channel.keyword
         self.secrets: tuple[str | None, ...] = (channel.secret, channel.url)
+
+    @classmethod
+    def check_secret(cls, secret: str) -> str | None:
+        """Why a channel's `secret` cannot sign for this platform (the config's error), or None when it can."""
+        return None
 
     # -- limits ---------------------------------------------------------------------------------
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any
 
 import httpx
 
-from ...defaults import DINGTALK_THROTTLE
 from ..message import Message
-from ..signing import dingtalk_sign
-from .base import SENT, Outcome, Platform, cut, json_verdict, markdown, utf8_len
+from .base import Outcome, Platform, code_verdict, cut, json_code, markdown, utf8_len
 
 TEXT_BYTES = 18000      # documented ≈ 20,000 bytes (unconfirmed): kept under it
+THROTTLE = 600.0        # seconds: DingTalk throttles a robot for ten minutes after 130101
+
+# errcodes: the robot throttled; a bad signature, keyword, IP rule or token; a message it refuses
+THROTTLED = (130101, 410100)
+BROKEN = (310000, 300001, 300005, 400101, 400102, 400013, 40035, 43002)
+PAYLOAD = (400105, 460101, 40044)
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """加签: HMAC-SHA256 of `timestamp\\nsecret`, keyed by the secret. Raw base64; let the query
+    encode it exactly once."""
+    msg = f"{timestamp_ms}\n{secret}".encode()
+    return base64.b64encode(hmac.new(secret.encode(), msg, hashlib.sha256).digest()).decode()
 
 
 class DingTalk(Platform):
@@ -35,16 +49,10 @@ class DingTalk(Platform):
         return payload, {"timestamp": str(ts), "sign": dingtalk_sign(self.channel.secret, ts)}, {}
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        data = json_verdict(resp)
-        if isinstance(data, Outcome):
-            return data
-        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
-        if code == 0:
-            return SENT
-        if code in (130101, 410100):
-            return Outcome("retry", f"errcode {code} {msg}: robot throttled", DINGTALK_THROTTLE)
-        if code in (310000, 300001, 300005, 400101, 400102, 400013, 40035, 43002):
-            return Outcome("broken", f"errcode {code} {msg}")
-        if code in (400105, 460101, 40044):
-            return Outcome("payload", f"errcode {code} {msg}")
-        return Outcome("retry", f"errcode {code} {msg}")
+        answer = json_code(resp)
+        if isinstance(answer, Outcome):
+            return answer
+        code, msg = answer
+        if code in THROTTLED:
+            return Outcome("retry", f"errcode {code} {msg}: robot throttled", THROTTLE)
+        return code_verdict("errcode", code, msg, broken=BROKEN, payload=PAYLOAD)

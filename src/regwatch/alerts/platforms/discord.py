@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
 
 TITLE_CHARS = 256
 DESCRIPTION_CHARS = 4096
@@ -46,9 +47,9 @@ class Discord(Platform):
         if resp.status_code == 429:
             data = json_body(resp) or {}
             try:
-                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or 5.0)
+                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or RATE_LIMIT_DEFAULT_WAIT)
             except (TypeError, ValueError):
-                wait = 5.0
+                wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", "HTTP 429 rate limited", wait)
         common = http_common(resp)
         if common:
@@ -56,5 +57,5 @@ class Discord(Platform):
         if resp.status_code in (200, 204):
             return SENT
         if resp.status_code in (400, 413):
-            return Outcome("payload", f"HTTP {resp.status_code} {resp.text[:200]}")
-        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:200]}")
+            return Outcome("payload", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS]}")
+        return Outcome("broken", f"HTTP {resp.status_code} {resp.text[:ANSWER_CHARS]}")

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
 import httpx
 
-from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from ..signing import feishu_sign
-from .base import SENT, Outcome, Platform, cut, json_verdict, markdown_items, utf8_len
+from .base import Outcome, Platform, code_verdict, cut, json_code, markdown_items, utf8_len
 
 REQUEST_BYTES = 18000   # documented ≈ 20 KB a request (unconfirmed): kept under it
+
+# codes: a rate limit; a bad signature, IP rule or keyword; a message it refuses. 9499 is both "too many
+# request" and a bad request: its message says which
+RATE_LIMITED = (11232,)
+BROKEN = (19021, 19022, 19024)
+PAYLOAD = (9499,)
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    """签名校验: the key is `timestamp\\nsecret` and the message is empty — not DingTalk's recipe."""
+    key = f"{timestamp_s}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
 def _text(content: str) -> dict[str, Any]:
@@ -57,17 +70,10 @@ class Feishu(Platform):
         return {"timestamp": str(ts), "sign": feishu_sign(self.channel.secret, ts), **payload}, {}, {}
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        data = json_verdict(resp)
-        if isinstance(data, Outcome):
-            return data
-        code = data.get("code", data.get("StatusCode"))
-        msg = str(data.get("msg", data.get("StatusMessage", "")))[:200]
-        if code == 0:
-            return SENT
-        if code == 11232 or (code == 9499 and "too many" in msg.lower()):
-            return Outcome("retry", f"code {code} {msg}", RATE_LIMIT_DEFAULT_WAIT)
-        if code in (19021, 19022, 19024):
-            return Outcome("broken", f"code {code} {msg}")
-        if code == 9499 or (400 <= resp.status_code < 500):
-            return Outcome("payload", f"code {code} {msg}")
-        return Outcome("retry", f"code {code} {msg}")
+        answer = json_code(resp, ("code", "StatusCode"), ("msg", "StatusMessage"))
+        if isinstance(answer, Outcome):
+            return answer
+        code, msg = answer
+        rate_limited = (*RATE_LIMITED, 9499) if "too many" in msg.lower() else RATE_LIMITED
+        return code_verdict("code", code, msg, rate_limited=rate_limited, broken=BROKEN, payload=PAYLOAD,
+                            otherwise="payload" if 400 <= resp.status_code < 500 else "retry")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import SENT, Outcome, Platform, cut, http_common
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common
 
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
@@ -59,7 +59,7 @@ class Slack(Platform):
         common = http_common(resp)
         if common:
             return common
-        body = resp.text.strip()[:200]
+        body = resp.text.strip()[:ANSWER_CHARS]
         if resp.status_code == 200:
             return SENT
         if resp.status_code == 400:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
+from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, json_body
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body
 
 TEXT_CHARS = 4096               # after entity parsing; the markup counts here too, so it is a safe bound
 
@@ -21,7 +22,7 @@ class Telegram(Platform):
     type = "telegram"
     per_minute = 20                 # per group
     min_gap = 1.0                   # per chat
-    needs_chat_id: ClassVar[bool] = True
+    needs_chat_id = True
 
     def render(self, m: Message) -> dict[str, Any]:
         parts = [f"<b>{esc(m.label)}</b>"]
@@ -46,12 +47,12 @@ class Telegram(Platform):
         data = json_body(resp) or {}
         if resp.status_code == 200 and data.get("ok"):
             return SENT
-        desc = str(data.get("description", resp.text[:200]))[:200]
+        desc = str(data.get("description", resp.text[:ANSWER_CHARS]))[:ANSWER_CHARS]
         if resp.status_code == 429:
             try:
-                wait = float((data.get("parameters") or {}).get("retry_after") or 5)
+                wait = float((data.get("parameters") or {}).get("retry_after") or RATE_LIMIT_DEFAULT_WAIT)
             except (TypeError, ValueError):
-                wait = 5.0
+                wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", desc, wait)
         if resp.status_code >= 500:
             return Outcome("retry", f"HTTP {resp.status_code} {desc}")

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
+import re
 import time
 from typing import Any
 
 import httpx
 
 from ..message import Message
-from ..signing import standard_webhook_sign
-from .base import SENT, Outcome, Platform, retry_after, utf8_len
+from .base import SENT, Outcome, Platform, http_common, utf8_len
 
 BODY_BYTES = 20000              # the specification's recommendation
 
 EVENT_TYPES = {"article": "article.matched", "digest": "articles.digest", "test": "regwatch.test"}
 
+WHSEC_PREFIX = "whsec_"
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def standard_webhook_key(secret: str) -> bytes:
+    """The key of a Standard Webhooks secret, read as the reference library `standardwebhooks` reads it:
+    base64 (padded or not), with or without the `whsec_` prefix. ValueError when it is not base64."""
+    text = secret.strip().removeprefix(WHSEC_PREFIX)
+    if not _BASE64.fullmatch(text):
+        raise ValueError("is not base64")
+    data = text.rstrip("=")
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except binascii.Error:   # a length no base64 text has
+        raise ValueError("is not base64") from None
+
+
+def standard_webhook_sign(secret: str, msg_id: str, timestamp_s: int, body: bytes) -> str:
+    """Standard Webhooks 1.0: `v1,` + base64 HMAC-SHA256 of `msg_id.timestamp.body`."""
+    signed = f"{msg_id}.{timestamp_s}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(standard_webhook_key(secret), signed, hashlib.sha256).digest()).decode()
+
 
 class Webhook(Platform):
     type = "webhook"
+
+    @classmethod
+    def check_secret(cls, secret: str) -> str | None:
+        try:
+            standard_webhook_key(secret)
+        except ValueError:
+            return ("`secret` is not a Standard Webhooks secret: write it in base64, with or without "
+                    "`whsec_` (e.g. whsec_ followed by the output of `openssl rand -base64 32`)")
+        return None
 
     def render(self, m: Message) -> dict[str, Any]:
         """The event: the alert's structured data (a digest: its subscription and each item's data)."""
@@ -40,14 +75,11 @@ class Webhook(Platform):
         return headers
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        if resp.status_code == 429 or resp.status_code >= 500:
-            return Outcome("retry", f"HTTP {resp.status_code}", retry_after(resp))
+        common = http_common(resp)      # 429 and 5xx retry; a redirect, 404 or 410 (Standard Webhooks: disable) is broken
+        if common:
+            return common
         if 200 <= resp.status_code < 300:
             return SENT
-        if resp.status_code == 410:
-            return Outcome("broken", "HTTP 410: the endpoint is gone")
-        if 300 <= resp.status_code < 400:
-            return Outcome("broken", f"HTTP {resp.status_code} redirect: update the channel's url")
         if resp.status_code in (400, 413, 422):
             return Outcome("payload", f"HTTP {resp.status_code}")
         return Outcome("broken", f"HTTP {resp.status_code}")

@@ -6,11 +6,14 @@ from typing import Any
 
 import httpx
 
-from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import SENT, Outcome, Platform, json_verdict, markdown, utf8_len
+from .base import Outcome, Platform, code_verdict, json_code, markdown, utf8_len
 
 CONTENT_BYTES = 4096
+
+# errcodes: a rate limit; a message it refuses (93000, a wrong key, is read on its own below)
+RATE_LIMITED = (45009,)
+PAYLOAD = (40058, 40008, 40035)
 
 
 class WeCom(Platform):
@@ -26,16 +29,10 @@ class WeCom(Platform):
         return utf8_len(payload["markdown"]["content"]) <= CONTENT_BYTES
 
     def classify(self, resp: httpx.Response) -> Outcome:
-        data = json_verdict(resp)
-        if isinstance(data, Outcome):
-            return data
-        code, msg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
-        if code == 0:
-            return SENT
-        if code == 45009:
-            return Outcome("retry", f"errcode 45009 {msg}", RATE_LIMIT_DEFAULT_WAIT)
+        answer = json_code(resp)
+        if isinstance(answer, Outcome):
+            return answer
+        code, msg = answer
         if code == 93000:
             return Outcome("broken", "errcode 93000 invalid webhook url (check the key)")
-        if code in (40058, 40008, 40035):
-            return Outcome("payload", f"errcode {code} {msg}")
-        return Outcome("retry", f"errcode {code} {msg}")
+        return code_verdict("errcode", code, msg, rate_limited=RATE_LIMITED, payload=PAYLOAD)
