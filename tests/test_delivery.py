@@ -204,6 +204,30 @@ def test_alerts_resend_queues_failed_and_broken_alerts_again(tmp_path, receiver,
     assert len(receiver.delivered("gw")) == 2 and store.count_alerts(status="sent") == 4
 
 
+def test_an_outage_shorter_than_retry_for_loses_nothing_however_often_it_is_tried(tmp_path, receiver):
+    """A webhook answering 500 through more attempts than `max_attempts`: the alert waits while its message is
+    younger than `retry_for`, and goes out when the webhook is back; one older than that is given up, said so."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})}, max_attempts=2)
+    receiver.fail = {"gw": ["500"] * 6}
+    publish(cfg, store, 1)
+    for _ in range(6):          # six cron runs, each trying once more
+        store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'retry'")
+        deliver(cfg, store, wait=0)
+    assert store.count_alerts(status="failed") == 0 and store.one("SELECT attempts FROM messages") == 6
+    store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    deliver(cfg, store, wait=0)
+    assert len(receiver.delivered("gw")) == 1 and store.count_alerts(status="sent") == 1
+
+    publish(cfg, store, 1, start=1)
+    receiver.fail = {"gw": ["500"] * 3}
+    for _ in range(2):
+        store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00', "
+                           "created_at = '2000-01-01T00:00:00+00:00' WHERE status IN ('pending', 'retry')")
+        deliver(cfg, store, wait=0)
+    [failed] = store.list_alerts(status="failed")
+    assert failed["last_error"].startswith("given up after 2 attempts: HTTP 500")
+
+
 # -- one story, one alert per subscription --------------------------------------------------------
 
 def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):

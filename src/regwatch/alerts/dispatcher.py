@@ -228,6 +228,13 @@ class Dispatcher:
                 self.on_attempt(time.monotonic() - started)
             self._record(msg, platform, outcome, stats)
 
+    def _gives_up(self, msg: dict[str, Any], now: datetime) -> bool:
+        """Whether a message failing for a passing reason is given up: once it has had `max_attempts` and is older
+        than `retry_for` (an outage shorter than that loses nothing, however often a cron run tries)."""
+        if msg["attempts"] < self.cfg.max_attempts:
+            return False
+        return now - datetime.fromisoformat(msg["created_at"]) >= timedelta(seconds=self.cfg.retry_for)
+
     def _record(self, msg: dict[str, Any], platform: Platform, outcome: Outcome, stats: DeliveryStats) -> None:
         err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None
         now = utcnow()
@@ -236,12 +243,14 @@ class Dispatcher:
             self.store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
             stats.sent += n
             stats.messages += 1
-        elif outcome.action == "retry" and msg["attempts"] < self.cfg.max_attempts:
+        elif outcome.action == "retry" and not self._gives_up(msg, now):
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])
             self.store.finish_message(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
+            if outcome.action == "retry":
+                err = f"given up after {msg['attempts']} attempts: {err}"[:ERROR_CHARS]
             self.store.finish_message(msg, status=status, error=err)
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")

@@ -366,8 +366,8 @@ class App:
         if waiting:
             notes.append(f"{plural(waiting, 'alert')} not delivered yet: the next run retries (`regwatch alerts`)")
         if lost:
-            notes.append(f"{plural(lost, 'alert')} failed or refused by a broken channel (`regwatch alerts "
-                         "--status broken`, then `regwatch alerts resend`)")
+            notes.append(f"{plural(lost, 'alert')} given up or refused by a broken channel (why: `regwatch alerts "
+                         "--status failed` or `--status broken`; to send them again: `regwatch alerts resend`)")
         return notes
 
     async def prune_story_index(self) -> int | None:

@@ -335,6 +335,9 @@ class AlertsConfig(_Model):
     health_channels: list[str] = []
     lead_chars: int = Field(160, ge=0, le=4000)
     max_attempts: int = Field(8, ge=1, le=100)
+    # … and a message failing for a passing reason (no connection, a timeout, 5xx, a rate limit) is retried until
+    # it has had max_attempts and is older than this: an outage shorter than it loses nothing
+    retry_for: Annotated[Duration, _between(60, 30 * 86400)] = 86400
 
 
 class DisplayConfig(_Model):
