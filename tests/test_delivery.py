@@ -380,7 +380,7 @@ def test_run_once_says_what_it_did_not_deliver(tmp_path, site, receiver, rw):
     publish_site(site, {"feed": [art("n2", "央行推出一次性信用修复政策",
                                      "中国人民银行宣布一次性信用修复政策，符合条件的个人逾期记录将不予展示。", 1)]})
     r = rw("run", "--once", "-c", cfg)
-    assert "failed or refused by a broken channel" in r.stderr and "regwatch alerts resend" in r.stderr, r.stderr
+    assert "given up or refused by a broken channel" in r.stderr and "regwatch alerts resend" in r.stderr, r.stderr
 
 
 def test_a_stop_signal_during_run_onces_last_delivery_wait_ends_it_in_seconds(tmp_path, site, receiver):
