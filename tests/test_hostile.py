@@ -214,6 +214,31 @@ links = "ul a"
         meta.stop()
 
 
+def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelling(tmp_path, rw):
+    """Behind `http_proxy` the proxy connects, so regwatch checks the host itself: an IP literal in any spelling a
+    resolver accepts, and `localhost`, never reach the proxy; a name does (the proxy's to resolve)."""
+    proxy = Site()          # a forward proxy: it is asked for absolute URLs, and logs each
+    try:
+        origin = "http://127.0.0.1:1"                   # the source's origin, through the proxy
+        private = ["127.0.0.1:2", "[::ffff:127.0.0.1]:2", "2130706433:2", "0x7f000001:2", "0177.0.0.1:2", "127.1:2",
+                   "0:2", "10.0.0.1", "169.254.169.254", "localhost:2", "app.localhost"]
+        proxy.pages[f"{origin}/feed.xml"] = _rss(*(f"http://{h}/latest/meta-data" for h in private),
+                                                 "http://news.example.com/a/1.html")
+        cfg = tmp_path / "rw.toml"
+        cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
+                       f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+        r = rw("baseline", "-c", cfg, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        asked = [x["path"] for x in proxy.log]
+        assert f"{origin}/feed.xml" in asked and "http://news.example.com/a/1.html" in asked, asked
+        assert not any("meta-data" in a for a in asked), asked
+        row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
+        assert row["errors"] == len(private) and "refused" in row["last_error"], row
+    finally:
+        proxy.stop()
+
+
 def test_no_listener_and_timeouts_well_under_scrapys_default():
     from regwatch.crawler.settings import crawl_settings
     from regwatch.service.config import CrawlConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,28 +81,48 @@ class SeenUrlMiddleware(_CtxMixin):
 
 
 class PrivateNetworkMiddleware(_CtxMixin):
-    """Only the web: every request is http or https. Addresses are checked where the connection is
-    made (`netguard`); a request through a proxy, which the proxy connects, is checked here on its
-    IP-literal host."""
+    """Only the web: every request is http or https (checked first, before robots.txt or anything else acts
+    on it). Addresses are checked where the connection is made (`netguard`)."""
 
     def process_request(self, request):
         if origin_of(request.url) is None:
             raise AddressRefused(f"{request.url[:200]}: refused, regwatch fetches only http and https URLs")
+        return None
+
+
+class ProxiedTargetMiddleware(_CtxMixin):
+    """A request through a proxy is connected by the proxy, so `netguard` cannot see the address: its host is
+    checked here, after Scrapy's `HttpProxyMiddleware` has chosen the proxy. An IP literal in any spelling a
+    resolver accepts (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, `[::ffff:127.0.0.1]`) and the
+    `localhost` names are refused unless they are the source's own origin; other names are the proxy's."""
+
+    def process_request(self, request):
         if request.meta.get("proxy") and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
-            host = urlsplit(request.url).hostname or ""
-            why = refusal(host) if _is_ip(host) else None
+            host = (urlsplit(request.url).hostname or "").rstrip(".")
+            if host == "localhost" or host.endswith(".localhost"):
+                why: str | None = f"{host} is a loopback name"
+            else:
+                address = literal_address(host)
+                why = refusal(address) if address else None
             if why:
                 raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
                                      f"(see block_private_networks)")
         return None
 
 
-def _is_ip(host: str) -> bool:
+def literal_address(host: str) -> str | None:
+    """The IP address a host written as an IP literal stands for, in any spelling a resolver accepts (IPv4 in
+    one to four parts, decimal, octal or hex; IPv6), else None (a name)."""
     try:
-        ipaddress.ip_address(host)
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return False
-    return True
+        pass
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class GuardMiddleware(_CtxMixin):
