@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,16 +273,45 @@ class Classifier:
             lists = found.near.get((ti, si))
             if lists is None:
                 return None
-            a, b = lists
-            spots = []
-            for fa, sa, ea in a:
-                for fb, sb, eb in b:
-                    if fa == fb and (abs(sb - ea) <= sig.window or abs(sa - eb) <= sig.window):
-                        spots.append((fa, min(sa, sb), max(ea, eb)))
-                        break
+            spots = _near_spots(*lists, sig.window)
         if not spots:
             return None
         return min(spots, key=_rank)
+
+
+NEAR_LOOK = 64      # places of a `near` signal's second list ending near one place of its first that are compared
+
+
+def _near_spots(a: list, b: list, window: int) -> list[tuple[str, int, int]]:
+    """Each place of list `a` with a place of list `b` within `window` characters in the same field (b starting
+    within `window` of a's end, or ending within `window` of a's start), as the span of both — b's earliest such
+    place. Sorted places and bisection: linear in the places (a page repeating a term thousands of times is
+    untrusted text, and pairing every place with every other was quadratic)."""
+    by_field: dict[str, tuple[list, list, list]] = {}
+    for f, sb, eb in b:
+        by_field.setdefault(f, ([], [], []))[0].append((sb, eb))
+    for starts, by_start, by_end in by_field.values():
+        starts.sort()
+        by_start.extend(x[0] for x in starts)
+        by_end.extend(sorted((eb, sb) for sb, eb in starts))
+    spots = []
+    for fa, sa, ea in a:
+        if fa not in by_field:
+            continue
+        starts, by_start, by_end = by_field[fa]
+        best: tuple[int, int] | None = None
+        i = bisect_left(by_start, ea - window)
+        if i < len(by_start) and by_start[i] <= ea + window:
+            best = starts[i]                                 # the earliest b starting near a's end
+        j = bisect_left(by_end, (sa - window, -1))
+        for eb, sb in by_end[j:j + NEAR_LOOK]:              # b ending near a's start (a bounded look)
+            if eb > sa + window:
+                break
+            if best is None or sb < best[0]:
+                best = (sb, eb)
+        if best is not None:
+            spots.append((fa, min(sa, best[0]), max(ea, best[1])))
+    return spots
 
 
 @dataclass
