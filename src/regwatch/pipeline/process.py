@@ -72,8 +72,9 @@ def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
     if _classifier is None:
         return
     try:
-        title = result["title"] or job.get("list_title") or ""
-        result["reading"] = read(Article(title, result["body"], result.get("attachment_text") or ""), _classifier)
+        title, body, attachment = (_no_nul(t) for t in (result["title"] or job.get("list_title") or "", result["body"],
+                                                         result.get("attachment_text") or ""))
+        result["reading"] = read(Article(title, body, attachment), _classifier)
     except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
         pass
 
@@ -98,14 +99,20 @@ class Incoming:
     reading: Reading | None = None      # made by the extraction worker, when it could
 
 
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
 def _without_nul(item: Incoming) -> Incoming:
     """The article without NUL characters (a PDF's text can carry them; PostgreSQL's text cannot, and an
-    article refused there would be left out at every run), stored alike on both engines."""
+    article refused there would be left out at every run), stored alike on both engines. The worker read the
+    same text without them (its reading stands: the main process never reads an article on its event loop
+    because of a NUL in a page's title)."""
     texts = (item.title, item.body, item.attachment_text, item.outlet or "")
     if not any("\x00" in t for t in texts):
         return item
-    title, body, attachment_text, outlet = (t.replace("\x00", "") for t in texts)
-    return replace(item, title=title, body=body, attachment_text=attachment_text, outlet=outlet or None, reading=None)
+    title, body, attachment_text, outlet = map(_no_nul, texts)
+    return replace(item, title=title, body=body, attachment_text=attachment_text, outlet=outlet or None)
 
 
 class Processor:
