@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -226,6 +227,30 @@ def test_an_outage_shorter_than_retry_for_loses_nothing_however_often_it_is_trie
         deliver(cfg, store, wait=0)
     [failed] = store.list_alerts(status="failed")
     assert failed["last_error"].startswith("given up after 2 attempts: HTTP 500")
+
+
+def test_an_answer_that_trickles_is_cut_at_the_send_deadline_and_a_retry_after_is_bounded(tmp_path, receiver,
+                                                                                           monkeypatch):
+    """httpx's timeout is per read: a 200 trickling a byte at a time would hold the send past the claim's lease
+    (another sender would take the message over and send it again). The whole request has a deadline; and a
+    Retry-After of centuries, or one no clock can add, waits at most the backoff's cap."""
+    from regwatch.alerts.platforms import base
+    from regwatch.defaults import BACKOFF_CAP
+
+    monkeypatch.setattr(base, "SEND_DEADLINE", 2.0)
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    receiver.fail = {"gw": ["trickle"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    [a] = store.list_alerts()
+    assert a["status"] == "retry" and "no whole answer within 2 s" in a["last_error"], a
+    for value in ("99999999999", "1e400", "inf"):
+        receiver.fail = {"gw": [f"retry-after:{value}"]}
+        store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+        deliver(cfg, store, wait=0)
+        [a] = store.list_alerts()
+        wait = (datetime.fromisoformat(a["next_attempt_at"]) - utcnow()).total_seconds()
+        assert a["status"] == "retry" and 0 < wait <= BACKOFF_CAP, (value, a)
 
 
 # -- one story, one alert per subscription --------------------------------------------------------

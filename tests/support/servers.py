@@ -142,7 +142,8 @@ def credential_ok(kind, token, query) -> bool:
 class Receiver:
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`; each checks the
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
-    `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so."""
+    `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
+    answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`)."""
 
     def __init__(self):
         self.routes: dict[str, dict] = {}
@@ -204,6 +205,8 @@ class Receiver:
             code, payload = 500, {"error": "internal"}
         elif mode == "broken":
             code, payload = BROKEN[kind]
+        elif mode and mode.startswith("retry-after:"):
+            code, payload = 429, {"error": "slow down"}
         elif mode == "gone":                 # a deleted robot or webhook
             code, payload = 404, "<html><body><h1>404 Not Found</h1></body></html>"
         else:
@@ -211,13 +214,23 @@ class Receiver:
         rec["answer"] = ("invalid" if bad and token_ok and sig_ok is not False else
                          "ok" if (code, payload) == OK[kind] else (mode or "badsig"))
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        if mode == "trickle" and code == 204:
+            code = 200                  # (an answer with a body)
+        if mode == "trickle":
+            data += b" " * 10           # (at least five seconds of it)
         h.send_response(code)
         h.send_header("Content-Type", ("text/html" if payload.startswith("<") else "text/plain") if isinstance(payload, str)
                       else "application/json")
         if code == 429:
-            h.send_header("Retry-After", "1")
+            h.send_header("Retry-After", mode.split(":", 1)[1] if mode and mode.startswith("retry-after:") else "1")
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
+        if mode == "trickle":
+            for i in range(len(data)):
+                h.wfile.write(data[i:i + 1])
+                h.wfile.flush()
+                time.sleep(0.5)
+            return
         h.wfile.write(data)
 
     def delivered(self, route: str) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -245,6 +246,7 @@ class Dispatcher:
             stats.messages += 1
         elif outcome.action == "retry" and not self._gives_up(msg, now):
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])
+            delay = min(max(delay, 0.0), BACKOFF_CAP) if math.isfinite(delay) else BACKOFF_CAP   # a hostile Retry-After
             self.store.finish_message(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
             stats.retried += n
         else:

@@ -8,6 +8,7 @@ surface here: `render`, `pack`, `send`, `check_secret` and the class attributes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Collection
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT
+from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT, SEND_DEADLINE
 from ...pipeline.redact import redact
 from ..message import Item, Message
 
@@ -264,7 +265,10 @@ class Platform:
     async def send(self, client: httpx.AsyncClient, payload: dict[str, Any], key: str) -> Outcome:
         req = self.request(payload, key)
         try:
-            resp = await client.post(req.url, content=req.body, headers=req.headers)
+            async with asyncio.timeout(SEND_DEADLINE):      # httpx's timeout is per read: a trickle never ends it
+                resp = await client.post(req.url, content=req.body, headers=req.headers)
+        except TimeoutError:
+            return Outcome("retry", f"no whole answer within {SEND_DEADLINE:.0f} s; the message may have arrived")
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             return Outcome("retry", self.redact(f"cannot connect: {type(e).__name__}"))
         except httpx.TimeoutException as e:
