@@ -253,6 +253,25 @@ def test_an_answer_that_trickles_is_cut_at_the_send_deadline_and_a_retry_after_i
         assert a["status"] == "retry" and 0 < wait <= BACKOFF_CAP, (value, a)
 
 
+def test_a_process_whose_config_lacks_a_channel_leaves_its_alerts_to_the_others(tmp_path, receiver):
+    """A config being rolled out: the daemon still runs the old one (no channel gw2) while a cron run already
+    has the new one. The old process neither composes nor gives up gw2's alerts and messages; the new one
+    sends them."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "gw2": ("webhook", {})})
+    old = cfg.model_copy(update={"channels": [c for c in cfg.channels if c.name == "gw"]})
+    publish(cfg, store, 1)
+    deliver(old, store, wait=1)
+    assert len(receiver.delivered("gw")) == 1 and store.count_alerts(status="pending") == 1
+    receiver.fail = {"gw2": ["500"]}
+    publish(cfg, store, 1, start=1)
+    deliver(cfg, store, wait=0)          # the new process composes gw2's, and fails once
+    deliver(old, store, wait=1)          # the old one leaves gw2's message alone
+    assert store.count_alerts(status="failed") == 0
+    store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'retry'")
+    deliver(cfg, store, wait=1)
+    assert len(receiver.delivered("gw2")) == 2 and store.count_alerts(status="sent") == 4
+
+
 # -- one story, one alert per subscription --------------------------------------------------------
 
 def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):

@@ -207,7 +207,7 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     nothing, wait = store.claim_message("ch", now + timedelta(seconds=1), **pace)    # one a minute: wait
     assert nothing is None and 58 < wait <= 60.25
     store.postpone_messages("ch", now + timedelta(seconds=wait))
-    assert store.next_due_at() >= iso_ms(now + timedelta(seconds=59))
+    assert store.next_due_at(["ch"]) >= iso_ms(now + timedelta(seconds=59)) and store.next_due_at(["other"]) is None
     assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
     assert not store.finish_message({**msg, "claimed_by": "someone else"}, status=MessageStatus.FAILED)
     assert store.alerts_by_status() == {"sent": 1, "pending": 1, "digest": 1}
@@ -224,12 +224,13 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.finish_message(msg2, status=MessageStatus.RETRY, error="HTTP 500",
                                 next_attempt_at=now + timedelta(seconds=70))
     assert store.list_alerts(status="retry")[0]["last_error"] == "HTTP 500"
-    store.fail_messages_of_channel("ch", "channel removed")
+    msg2, _ = store.claim_message("ch", now + timedelta(seconds=131), **pace)
+    assert store.finish_message(msg2, status=MessageStatus.FAILED, error="given up after 8 attempts")
     assert store.count_alerts(status="failed") == 1 and store.channels_due(now + timedelta(days=1)) == []
     store.fail_alerts([later], "cannot render")
     assert store.count_alerts(status="failed") == 2
     assert store.set_channel_state("ch", "broken", "gone") is None and store.set_channel_state("ch", "ok") == "broken"
-    # what did not get out, and sending it again: msg2 failed (its channel removed); msg sent stays sent
+    # what did not get out, and sending it again: msg2 failed (given up); msg sent stays sent
     assert store.undelivered(now - timedelta(days=1), ["ch", "other"]) == (0, 1)
     assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now,
                                  channel="other") == 0

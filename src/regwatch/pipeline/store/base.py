@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -468,10 +468,6 @@ class Store(ABC):
         """The channel's pacing will not take a message before then: its due messages wait."""
 
     @abstractmethod
-    def fail_messages_of_channel(self, channel: str, error: str) -> None:
-        """Give up every unfinished message of the channel (and their alerts)."""
-
-    @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:
         """Alerts still on their way out, and those to `channels` given up or refused at an attempt since
         `since`."""
@@ -483,8 +479,9 @@ class Store(ABC):
         (attempts afresh, the same idempotency key); how many alerts they carry."""
 
     @abstractmethod
-    def next_due_at(self) -> str | None:
-        """When the outbox next has something to do: a message due, a claim expiring, an alert to compose."""
+    def next_due_at(self, channels: Sequence[str]) -> str | None:
+        """When the outbox next has something to do for these channels: a message due, a claim expiring, an
+        alert to compose."""
 
     @abstractmethod
     def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:

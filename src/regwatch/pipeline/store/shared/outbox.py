@@ -4,7 +4,7 @@ queries both engines share (composing alerts into messages and claiming one are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,14 +81,6 @@ class Outbox(Connection):
         self.x(f"UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ({DUE}) AND next_attempt_at < ?",
                (iso_ms(until), channel, iso_ms(until)))
 
-    def fail_messages_of_channel(self, channel: str, error: str) -> None:
-        with self.tx():
-            self.x("UPDATE alerts SET status = ?, last_error = ? WHERE message_id IN "
-                   f"(SELECT id FROM messages WHERE channel = ? AND status IN ({OPEN}))",
-                   (AlertStatus.FAILED, error, channel))
-            self.x(f"UPDATE messages SET status = ?, last_error = ? WHERE channel = ? AND status IN ({OPEN})",
-                   (S.FAILED, error, channel))
-
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
         """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again:
@@ -109,12 +101,15 @@ class Outbox(Connection):
                        f"AND status IN ({','.join('?' * len(wanted))})", (AlertStatus.PENDING, iso_ms(now), *ids, *wanted))
         return sum(int(r[1] or 0) for r in rows)
 
-    def next_due_at(self) -> str | None:
+    def next_due_at(self, channels: Sequence[str]) -> str | None:
+        if not channels:
+            return None
+        ours = f"channel IN ({','.join('?' * len(channels))})"
         at: str | None = self.one(
-            f"SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM messages WHERE status IN ({DUE}) "
-            "UNION ALL SELECT min(claimed_until) FROM messages WHERE status = ? "
-            f"UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL AND status IN ({WAITING})) m",
-            (S.SENDING,))
+            f"SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM messages WHERE status IN ({DUE}) AND {ours} "
+            f"UNION ALL SELECT min(claimed_until) FROM messages WHERE status = ? AND {ours} "
+            f"UNION ALL SELECT min(next_attempt_at) FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) "
+            f"AND {ours}) m", (*channels, S.SENDING, *channels, *channels))
         return at
 
     def set_channel_state(self, channel: str, state: str, error: str | None = None) -> str | None:
