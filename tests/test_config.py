@@ -60,8 +60,12 @@ def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
     """A channel's unset variable is an error for what sends (the config loads for what only reads)."""
     monkeypatch.delenv("RW_TEST_SECRET", raising=False)
     text = GOOD.replace('type = "console"', 'type = "dingtalk"\nurl = "http://127.0.0.1:9/x"\nsecret = "${RW_TEST_SECRET}"')
-    with pytest.raises(ConfigError, match=r"channels\[0\].secret: environment variable RW_TEST_SECRET is not set"):
+    with pytest.raises(ConfigError, match=r"channels\[0\] \(ops\)\.secret: environment variable RW_TEST_SECRET is not set"):
         load_config(write(tmp_path, text)).require_channel_secrets()
+    with pytest.raises(ConfigError, match="RW_TEST_SECRET"):
+        load_config(write(tmp_path, text)).require_channel_secrets("ops")
+    two = text + '\n[[channels]]\nname = "other"\ntype = "console"\n'
+    load_config(write(tmp_path, two)).require_channel_secrets("other")      # `alerts test other` needs only its own
     monkeypatch.setenv("RW_TEST_SECRET", "SECabc")
     assert load_config(write(tmp_path, text)).channels[0].secret == "SECabc"
 

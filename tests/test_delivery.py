@@ -272,6 +272,24 @@ def test_a_process_whose_config_lacks_a_channel_leaves_its_alerts_to_the_others(
     assert len(receiver.delivered("gw2")) == 2 and store.count_alerts(status="sent") == 4
 
 
+def test_a_broken_channel_that_takes_alerts_test_has_recovered(tmp_path, receiver, rw):
+    """The token fixed, `regwatch alerts test` is the user's first message through it: a channel that takes it is
+    recovered like after any message, and what it refused while broken goes out with the next run."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    receiver.fail = {"gw": ["gone"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=1)
+    assert store.count_alerts(status="broken") == 1
+    toml = tmp_path / "regwatch.toml"
+    toml.write_text(f'[store]\npath = "{cfg.store.path}"\n[[channels]]\nname = "gw"\ntype = "webhook"\n'
+                    f'url = "{receiver.url}/gw"\n', encoding="utf-8")
+    r = rw("alerts", "test", "gw", "-c", toml)
+    assert r.returncode == 0 and "gw: sent; recovered: 1 alert(s) refused while it was broken are sent again" in r.stdout, \
+        r.stdout + r.stderr
+    deliver(cfg, store, wait=2)
+    assert store.count_alerts(status="sent") == 1
+
+
 # -- one story, one alert per subscription --------------------------------------------------------
 
 def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):

@@ -256,32 +256,7 @@ class Dispatcher:
         self._channel_health(platform, outcome, err or "")
 
     def _channel_health(self, platform: Platform, outcome: Outcome, err: str) -> None:
-        """A channel that turns broken (bad signature, revoked token, deleted robot) is reported
-        once on the health channels, and so is its recovery."""
-        if outcome.action == "broken":
-            state = ChannelState.BROKEN
-        elif outcome.ok:
-            state = ChannelState.OK
-        else:
-            return
-        with self.store.tx():       # the change, the messages sent again and the notice: all or none
-            prev = self.store.set_channel_state(platform.name, state, err or None)
-            if prev == state or (prev is None and state == ChannelState.OK):
-                return
-            detail = err
-            if state == ChannelState.OK:
-                # what the channel refused while broken goes out now (a fixed token or a re-created robot
-                # loses nothing); older than RESEND_WINDOW is left to `regwatch alerts resend`
-                now = utcnow()
-                again = self.store.reopen_messages(statuses=[MessageStatus.BROKEN], channel=platform.name, now=now,
-                                                   since=now - timedelta(seconds=RESEND_WINDOW))
-                if again:
-                    detail = f"{again} alert(s) refused while it was broken are sent again"
-                    log.warning("channel %s recovered: %s", platform.name, detail)
-            payload = {"source": f"channel {platform.name}", "state": state, "detail": detail,
-                       "recovered": state == ChannelState.OK}
-            enqueue_health(self.store, [ch for ch in self.cfg.health_channels if ch != platform.name], payload,
-                           "channel", platform.name, state)
+        channel_answered(self.store, self.cfg, platform.name, outcome, err)
 
     def hurry(self, seconds: float) -> None:
         """Wait no more than `seconds` from now for what is not yet due (a stop signal during `run --once`'s
@@ -328,6 +303,35 @@ class Dispatcher:
             except TimeoutError:
                 pass
             self.wake.clear()
+
+
+def channel_answered(store: Store, alerts_cfg: Any, name: str, outcome: Outcome, err: str = "") -> str | None:
+    """A channel's answer to a message (or to `regwatch alerts test`): one that turns broken (bad signature,
+    revoked token, deleted robot) is reported once on the health channels, and so is its recovery, when what it
+    refused while broken is sent again. "recovered: …" when it recovered."""
+    if outcome.action == "broken":
+        state = ChannelState.BROKEN
+    elif outcome.ok:
+        state = ChannelState.OK
+    else:
+        return None
+    with store.tx():       # the change, the messages sent again and the notice: all or none
+        prev = store.set_channel_state(name, state, err or None)
+        if prev == state or (prev is None and state == ChannelState.OK):
+            return None
+        detail = err
+        if state == ChannelState.OK:
+            # what the channel refused while broken goes out now (a fixed token or a re-created robot
+            # loses nothing); older than RESEND_WINDOW is left to `regwatch alerts resend`
+            now = utcnow()
+            again = store.reopen_messages(statuses=[MessageStatus.BROKEN], channel=name, now=now,
+                                          since=now - timedelta(seconds=RESEND_WINDOW))
+            if again:
+                detail = f"{again} alert(s) refused while it was broken are sent again"
+                log.warning("channel %s recovered: %s", name, detail)
+        payload = {"source": f"channel {name}", "state": state, "detail": detail, "recovered": state == ChannelState.OK}
+        enqueue_health(store, [ch for ch in alerts_cfg.health_channels if ch != name], payload, "channel", name, state)
+    return ("recovered" + (f": {detail}" if detail else "")) if state == ChannelState.OK else None
 
 
 async def send_test(channel: Any, tz: str = DISPLAY_TZ) -> Outcome:

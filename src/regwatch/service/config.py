@@ -382,12 +382,14 @@ class Config(_WithSecrets):
     source_packs: list[str] = []
     exclude_sources: list[str] = []
     path: str | None = Field(None, exclude=True)
-    _unset: list[str] = PrivateAttr(default_factory=list)
+    _unset: list[tuple[str, str]] = PrivateAttr(default_factory=list)      # (channel, what is not set)
 
-    def require_channel_secrets(self) -> None:
-        """What sends needs every channel's `${VAR}` set; commands that only read do not (see `parse_config`)."""
-        if self._unset:
-            raise ConfigError(self._unset[0])
+    def require_channel_secrets(self, channel: str | None = None) -> None:
+        """What sends needs every channel's `${VAR}` set (`channel`: only that one's, as `alerts test` sends to it
+        alone); commands that only read do not (see `parse_config`)."""
+        for name, error in self._unset:
+            if channel is None or name == channel:
+                raise ConfigError(error)
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -509,7 +511,12 @@ def parse_config(data: dict[str, Any], origin: str = "<config>", base: Path | No
         raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
     cfg.secrets = [v for _, v in found]
-    cfg._unset = [redact(f"{origin}: {e}", cfg.secrets) for e in unset]
+    cfg._unset = []
+    for missing in unset:
+        i = int(re.match(r"channels\[(\d+)\]", missing).group(1))        # type: ignore[union-attr]
+        name = cfg.channels[i].name
+        said = missing.replace(f"channels[{i}]", f"channels[{i}] ({name})", 1)
+        cfg._unset.append((name, redact(f"{origin}: {said}", cfg.secrets)))
     if base is not None:     # a config's files are where it says from its own folder, not from the shell's
         if cfg.store.path != ":memory:" and not Path(cfg.store.path).is_absolute():
             cfg.store.path = str(base / cfg.store.path)

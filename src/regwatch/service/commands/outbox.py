@@ -107,7 +107,7 @@ def _stats(setup: Setup, since: str | None, as_json: bool) -> None:
 @user_errors
 def alerts_test(channel: str, config_path: str | None) -> None:
     """Send a test message to CHANNEL and say what the platform answered (exit 2 when it refused)."""
-    from ...alerts.dispatcher import send_test
+    from ...alerts.dispatcher import channel_answered, send_test
     from .. import reactor
 
     setup = Setup(config_path)
@@ -115,11 +115,14 @@ def alerts_test(channel: str, config_path: str | None) -> None:
     names = {c.name: c for c in cfg.channels}
     if channel not in names:
         raise UserError(f"no channel named {channel!r}; configured: {', '.join(names) or 'none'}")
-    cfg.require_channel_secrets()          # this one sends
+    cfg.require_channel_secrets(channel)   # this one sends (to this channel only)
     outcome = reactor.run(lambda: send_test(names[channel], cfg.display.tz))
+    # the channel's answer counts as any message's: a broken channel that takes the test is recovered (what it
+    # refused is sent again by the next run or the daemon), and one that refuses it is broken
+    recovered = channel_answered(setup.store, cfg.alerts, channel, outcome, outcome.error) if setup.has_store() else None
     if not outcome.ok:
         raise UserError(f"{channel}: {outcome.action}: {outcome.error}")
-    echo((f"{channel}: sent", "ok"))
+    echo((f"{channel}: sent", "ok"), f"; {recovered}" if recovered else "")
 
 
 @alerts.command(name="resend")
