@@ -392,6 +392,20 @@ def test_per_minute_cannot_exceed_the_platforms_limit():
                                        "per_minute": 10}]}).channels[0].per_minute == 10
 
 
+def test_the_lead_leaves_out_the_headline_atop_the_text_and_fills_up():
+    """A page whose text starts with its headline (an <h1> inside <article>) led every message with the title
+    again; and a short first paragraph made a short lead."""
+    from regwatch.alerts.message import lead_of
+
+    title = "多地监管部门约谈助贷平台 综合年化利率不得超过24%"
+    body = (f"{title}\n2026-12-02 09:00 来源：财经网\n多地金融监管部门近日约谈辖内助贷平台。\n"
+            "要求其综合年化利率不得超过24%，并清理违规收费。")
+    lead = lead_of(body, 160, title)
+    assert lead == "多地金融监管部门近日约谈辖内助贷平台。 要求其综合年化利率不得超过24%，并清理违规收费。", lead
+    assert lead_of(body, 12, title).startswith("多地金融监管部门")
+    assert lead_of("短", 160) == "短"
+
+
 def test_no_lead_when_lead_chars_is_zero():
     m = build_message({"url": "http://x/1", "title": "t", "body": "正文第一段，足够长的一段话用于生成摘要内容。"}, [], {}, "s",
                       lead_chars=0)

@@ -162,11 +162,27 @@ class Message:
         return "\n".join(lines)
 
 
-def lead_of(body: str, limit: int) -> str:
+_BYLINE = re.compile(r"\d{4}\s*[-年/.]\s*\d{1,2}|(来源|作者|编辑|记者|责编|发布时间)\s*[:：]|^(by|source)\b", re.I)
+
+
+def lead_of(body: str, limit: int, title: str = "") -> str:
+    """Up to `limit` characters of the text from its first paragraph that is not a label (8 characters or fewer),
+    a dateline or a byline (`2026-12-02 来源：…`), the headline repeated atop the text left out, later paragraphs
+    joined on until it is full."""
     if limit <= 0:
         return ""
-    first = next((p for p in (body or "").split("\n") if len(p.strip()) > 20), body or "")
-    return inert(first, limit)
+    headline = "".join(title.split())
+    text = ""
+    for p in (body or "").split("\n"):
+        p = " ".join(p.split())
+        if not text and (len(p) <= 8 or (len(p) <= 60 and _BYLINE.search(p))):
+            continue
+        if not p or "".join(p.split()) == headline:
+            continue
+        text = f"{text} {p}" if text else p
+        if len(text) >= limit:
+            break
+    return inert(text or body or "", limit)
 
 
 def trigger_text(subscription: str, keyword: str | None = None) -> str:
@@ -196,7 +212,7 @@ def build_message(article: dict, topics: list[dict], topic_names: dict[str, str]
         outlet=inert(article.get("outlet") or article.get("source") or "", 40),
         published=local_time(article.get("published_at"), tz),
         topics=topic_lines(topics, topic_names),
-        lead=lead_of(article.get("body") or "", lead_chars),
+        lead=lead_of(article.get("body") or "", lead_chars, article.get("title") or ""),
         subscription=inert(subscription, 60),
         trigger=trigger_text(subscription, keyword),
         also=[inert(a, 40) for a in (also or [])],
