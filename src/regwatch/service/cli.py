@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from .commands.common import UserError
@@ -20,6 +22,8 @@ COMMANDS = [init, run, baseline, demo, extract, classify, eval_, train, label, s
 @click.version_option(package_name="regwatch")
 def main() -> None:
     """Watch finance news and regulators, tag regulatory topics, alert team chats once per story."""
+    # a PostgreSQL store that is down is one line from every command, not the pool's every retry
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 
 for command in COMMANDS:

@@ -109,18 +109,21 @@ class Setup:
     def since_iso(self, value: str | None) -> str | None:
         return iso(self.since(value))
 
+    def store_shown(self) -> str:
+        """Where the store is, as the user wrote it (a PostgreSQL URL's password hidden)."""
+        if self.cfg.store.url:
+            from ...pipeline.store.postgres.connection import shown
+
+            return f"{shown(self.cfg.store.url)} (store.url: a database without regwatch's tables)"
+        where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
+        return f"{self.cfg.store.path}{where}"
+
     @cached_property
     def store(self) -> Store:
         """The store, if it exists: a command that only reads never makes one."""
-        path = self.cfg.store.path
         if not self.has_store():
-            where = "" if self.cfg.path in (None, "<embedded default>") else f" (store.path of {self.cfg.path})"
-            if self.cfg.store.url:
-                from ...pipeline.store.postgres.connection import shown
-
-                path, where = shown(self.cfg.store.url), " (store.url: a database without regwatch's tables)"
             run = "regwatch run --once" + (f" -c {self.config_path}" if self.config_path else "")
-            raise UserError(f"no store at {path}{where} yet: `{run}` makes it")
+            raise UserError(f"no store at {self.store_shown()} yet: `{run}` makes it")
         return open_store(self.cfg.store.location)
 
     def has_store(self) -> bool:

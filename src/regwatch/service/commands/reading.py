@@ -149,7 +149,7 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         return
     rows: list[dict[str, Any]]
     if not setup.has_store():
-        note(f"no store at {cfg.store.path} yet: every source below has never run")
+        note(f"no store at {setup.store_shown()} yet: every source below has never run")
         rows = sources_overview(None, names)
     else:
         rows = sources_overview(setup.store, names)
