@@ -42,6 +42,9 @@ def test_cli_extract_json_one_line_per_input(tmp_path, rw):
     r = rw("extract", "--json", FIX / "gbk_article.html", tmp_path / "missing.html")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert lines[0]["title"].startswith("金融监管总局") and lines[0]["published_at"].endswith("+08:00")
+    assert "." not in lines[0]["published_at"]                  # to the second, in the display zone (one clock)
+    plain = rw("extract", FIX / "gbk_article.html").stdout.splitlines()[1]
+    assert "北京时间" in plain and "+00:00" not in plain, plain
     assert set(lines[0]) >= {"input", "title", "body", "published_at", "lang"}
     assert "error" in lines[1]
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ...defaults import SOURCE_TZ, USER_AGENT
-from ..output import Table, echo, json_line, json_text, note, plural, safe
+from ..output import Clock, Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, since_option, user_errors
 
 FETCH_TIMEOUT = 30.0     # seconds for `extract URL`
@@ -34,6 +34,7 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str) -> None:
     from ...pipeline.extract import ExtractError, extract_bytes
 
     failed = 0
+    clock = Clock()
     for inp in inputs:
         try:
             body, ctype = _fetch(inp)
@@ -48,11 +49,12 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str) -> None:
         d = {"input": inp, **ex.to_json()}
         d.pop("encoding", None)
         d.pop("date_from", None)
+        d["published_at"] = clock.iso(d["published_at"])        # one clock: the display zone, to the second
         if as_json:
             json_line(d)
         else:
             echo((f"# {safe(d['title'])}", "head"))
-            echo((f"{d['published_at'] or 'no date'} · {d['lang']} · {safe(inp)}", "dim"))
+            echo((f"{clock.full(d['published_at'], 'no date')} · {d['lang']} · {safe(inp)}", "dim"))
             echo("")
             echo(safe(d["body"], keep="\n"))
             echo("")
