@@ -153,6 +153,9 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     assert out["articles"] == 2
     assert out["topics"]["rate_cap"]["tp"] == 1 and out["topics"]["consumer_protection"]["fn"] == 1
     assert out["topics"]["enforcement"]["fp"] == 0
+    table = rw("eval", "--labels", "-c", cfg).stdout
+    [credit] = [line for line in table.splitlines() if line.startswith("credit_repair")]
+    assert "—" in credit and "1.000" not in credit, table            # nothing labelled: no figures, not a perfect score
 
 
 def test_cross_validation_by_event_keeps_each_event_on_one_side():

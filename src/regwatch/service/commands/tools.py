@@ -261,12 +261,15 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
                ("fp", None, True), ("fn", None, True)])
     rows = [*report.topics.items(), ("micro", report.micro), *((f"micro, {k}", v) for k, v in sorted(report.by_lang.items()))]
     for name, s in rows:
-        t.add(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.tp), str(s.fp), str(s.fn))
+        # a topic nothing was labelled or tagged with has no figures (not a perfect score)
+        p, r, f1 = (f"{v:.3f}" for v in (s.precision, s.recall, s.f1)) if s.tp + s.fp + s.fn else ("—",) * 3
+        t.add(name, p, r, f1, str(s.tp), str(s.fp), str(s.fn))
     t.print()
-    echo(f"{report.n} articles; {report.negatives_tagged} of {report.negatives} negatives tagged")
+    echo(f"{report.n} articles; " + (f"{report.negatives_tagged} of {report.negatives} negatives tagged"
+                                     if report.negatives else "no negatives among them"))
     if mistakes:
         for m in report.mistakes:
-            ev = ", ".join(e["term"] for e in m.get("evidence", []))
+            ev = ", ".join(" ".join(str(e["term"]).split()) for e in m.get("evidence", []))
             echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {safe(str(m['title'])[:50])}" + (f"  [{ev}]" if ev else ""))
 
 
