@@ -289,12 +289,19 @@ class Dispatcher:
 
     async def run_forever(self) -> None:
         """The daemon's delivery loop: woken by new alerts, or at the next due time."""
+        failed = 0
         while True:
             try:
                 await self.deliver_due()
+                nxt = self.store.next_due_at(list(self.platforms))
+                failed = 0
             except Exception:   # the outbox is in the store: nothing is lost, the next pass goes on
-                log.exception("delivery pass failed")
-            nxt = self.store.next_due_at(list(self.platforms))
+                failed += 1     # … after a pause that grows while the store keeps failing (a full disk)
+                if failed == 1:
+                    log.exception("delivery pass failed")
+                else:
+                    log.warning("delivery pass failed again (%d in a row)", failed)
+                nxt = (utcnow() + timedelta(seconds=min(DAEMON_IDLE, 2.0 ** failed))).isoformat()
             timeout = DAEMON_IDLE
             if nxt:
                 timeout = min(timeout, max(0.05, (datetime.fromisoformat(nxt) - utcnow()).total_seconds()))
