@@ -446,6 +446,29 @@ def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site,
     assert "huge.html: extraction needed more memory than its limit" in row["last_error"]
 
 
+def test_pages_queued_behind_slow_ones_get_their_whole_time_limit():
+    """A hostile source's slow pages ahead of an innocent article in the queue: each job's time limit counts
+    from when a worker starts it, so the innocent one is not timed out while it waits."""
+    import asyncio
+
+    from regwatch.crawler.run import Extractor
+
+    page = article_page(art("ok", "利率上限新规", GOOD)).body
+
+    async def main():
+        ex = Extractor(workers=1, timeout=1)
+        ex.GRACE = 1.0
+        try:
+            await ex({"body": page, "url": "http://x/0"})          # the worker is up
+            slow = [ex({"body": _slow_page(50_000).body, "url": f"http://x/s{n}"}) for n in range(3)]
+            return await asyncio.gather(*slow, ex({"body": page, "url": "http://x/ok"}))
+        finally:
+            ex.close()
+
+    *slow, ok = asyncio.run(main())
+    assert not any(r["ok"] for r in slow) and ok["ok"], ok
+
+
 def test_a_killed_extraction_worker_is_replaced():
     """The OOM killer takes a worker mid-job: that job is tried again on a new worker, and every later
     job still works (a broken pool used to fail every later article)."""
