@@ -52,6 +52,33 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
     assert "Traceback" not in err
 
 
+def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
+    """SIGTERM while a webhook takes three seconds to answer: the daemon waits for the answer and records the
+    message sent (cut off mid-request, it stayed claimed and the next daemon sent it again after the lease)."""
+    import sqlite3
+
+    old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)
+    publish(site, {"feed": [old]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]')
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not site.requests("/a/old"):
+            time.sleep(0.2)
+        time.sleep(1.5)                                     # the baseline is stored
+        receiver.fail = {"gw": ["slow"]}
+        publish(site, {"feed": [old, art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
+        while time.time() < deadline and not receiver.messages:
+            time.sleep(0.05)
+        assert receiver.messages, "the alert was never sent"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=40)
+    assert p.returncode == 0, err[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    assert db.execute("SELECT status, attempts FROM messages").fetchall() == [("sent", 1)]
+
+
 def test_the_pruning_job_takes_no_name_a_source_may_have_and_runs_at_start():
     """Job ids are the sources' names: the story index's pruning job must not claim one (a source of any
     name starts); it runs at the daemon's start (a daemon restarted daily must still prune), then hourly, and

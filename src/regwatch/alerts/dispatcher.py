@@ -88,6 +88,18 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self._until: float | None = None      # `hurry`: no waiting past this (a time.time())
         self._hurried = asyncio.Event()
+        self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
+
+    def finish(self) -> None:
+        """The daemon stops: `run_forever` returns once the sends in flight have their answers (a send cut off
+        mid-request leaves its message claimed, and sent again after the lease though the platform had it)."""
+        self._finishing = True
+        self.wake.set()
+        self._hurried.set()
+
+    def resume(self) -> None:
+        """Sends may start again (the stop's last pass for due alerts)."""
+        self._finishing = False
 
     async def __aenter__(self) -> Dispatcher:
         if self.client is None:
@@ -206,7 +218,7 @@ class Dispatcher:
         platform = self.platforms[name]
         per_minute, gap = platform.pace
         progressed = False
-        while True:
+        while not self._finishing:
             now = utcnow()
             msg, wait = self.store.claim_message(name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,
                                                  margin=PACE_MARGIN, lease=CLAIM_LEASE, worker=self.worker)
@@ -224,6 +236,7 @@ class Dispatcher:
             if platform.http:
                 self.on_attempt(time.monotonic() - started)
             self._record(msg, platform, outcome, stats)
+        return progressed
 
     def _gives_up(self, msg: dict[str, Any], now: datetime) -> bool:
         """Whether a message failing for a passing reason is given up: once it has had `max_attempts` and is older
@@ -290,7 +303,7 @@ class Dispatcher:
     async def run_forever(self) -> None:
         """The daemon's delivery loop: woken by new alerts, or at the next due time."""
         failed = 0
-        while True:
+        while not self._finishing:
             try:
                 await self.deliver_due()
                 nxt = self.store.next_due_at(list(self.platforms))

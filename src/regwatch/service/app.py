@@ -416,7 +416,14 @@ class App:
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
             # server or a long extraction is cut off (fetched next time)
             await self._cut_short(sched.stop(self.crawl))
-            delivery.cancel()
+            # a send in flight gets its answer (cut off, its message would be sent again after the lease though
+            # the platform had it); then due alerts get their last seconds
+            self.dispatcher.finish()
+            try:
+                await asyncio.wait_for(asyncio.shield(delivery), STOP_DELIVERY_WAIT)
+            except TimeoutError:
+                delivery.cancel()
+            self.dispatcher.resume()
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:
