@@ -27,6 +27,18 @@ def test_filters_naming_an_unknown_topic_or_source_list_the_known_names(world):
     assert r.returncode == 0 and r.stdout == "" and "no results for '利率' (topic enforcement)" in r.stderr
 
 
+def test_a_topic_is_named_by_its_id_or_its_name_and_a_typo_is_refused_by_every_command(world, tmp_path):
+    c = ("-c", world.config)
+    by_id, by_name = (regwatch("export", "--format", "jsonl", "--topic", t, *c) for t in ("rate_cap", "利率上限"))
+    assert by_id.returncode == 0 and by_id.stdout == by_name.stdout and by_id.stdout, by_name.stderr
+    typo = tmp_path / "typo.toml"
+    typo.write_text(world.config.read_text(encoding="utf-8").replace('topics = ["rate_cap"', 'topics = ["rate_caps"', 1),
+                    encoding="utf-8")
+    assert "rate_caps" in typo.read_text(encoding="utf-8")
+    for args in (["sources"], ["subscriptions", "--json"], ["alerts"], ["why", "1"]):
+        one_line(regwatch(*args, "-c", typo), "rate_caps", "not in the loaded packs")
+
+
 def test_a_one_character_word_is_refused_with_the_reason(world):
     one_line(regwatch("search", "罚", "-c", world.config), "one-character words cannot be searched (罚)")
 

@@ -94,7 +94,12 @@ class Setup:
 
     @cached_property
     def cfg(self) -> Config:
-        return load_config(self.config_path)
+        """The config, its subscriptions' topics checked against the loaded packs: a topic's typo is refused by
+        every command alike, not only by those that tag."""
+        cfg = load_config(self.config_path)
+        self.__dict__["cfg"] = cfg      # (read by `topics`)
+        _ = self.topics
+        return cfg
 
     @cached_property
     def clock(self) -> Clock:
@@ -161,10 +166,16 @@ class Setup:
         return load_classifier(self.cfg, rules_only=True)
 
     def check_topic(self, topic: str | None) -> str | None:
-        """A `--topic` filter names a topic of the loaded packs (a typo is no silent empty answer)."""
-        if topic is not None and topic not in self.topic_names:
-            raise UserError(f"no topic {topic!r}; known topics: {', '.join(sorted(self.topic_names))}")
-        return topic
+        """The topic a `--topic` names, by its id or its name (`rate_cap` or `利率上限`), of the loaded packs (a typo
+        is no silent empty answer)."""
+        if topic is None or topic in self.topic_names:
+            return topic
+        by_name = {part.strip().casefold(): tid for tid, name in self.topic_names.items()
+                   for part in (name, *name.split("/"))}         # `利率上限 / loan-rate caps`: either
+        if topic.strip().casefold() in by_name:
+            return by_name[topic.strip().casefold()]
+        raise UserError(f"no topic {topic!r}; known topics: "
+                        f"{', '.join(f'{t} ({n})' for t, n in sorted(self.topic_names.items()))}")
 
     def check_source(self, source: str | None) -> str | None:
         """A `--source` filter names a configured source, or one that has run on the store."""

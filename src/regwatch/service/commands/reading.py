@@ -40,7 +40,7 @@ def search(query: str, topic: str | None, source: str | None, since: str | None,
     """Full-text search of the store: Chinese words of two characters or more, English words, "phrases",
     AND / OR / NOT. Ranked, with a snippet, the topics and how many copies the story has."""
     setup = Setup(config_path)
-    setup.check_topic(topic)
+    topic = setup.check_topic(topic)
     setup.check_source(source)
     clock = setup.clock
     rows = do_search(setup.store, query, topic=topic, source=source, since=setup.since(since),
@@ -77,7 +77,7 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     """Articles with their topics and story, as CSV or JSON lines on stdout (times in the display zone)."""
 
     setup = Setup(config_path)
-    setup.check_topic(topic)
+    topic = setup.check_topic(topic)
     clock = setup.clock
     out = sys.stdout     # as json_line and the tables (click.get_text_stream is deprecated in Click 8.5)
     writer: csv.DictWriter[str] | None = None

@@ -346,8 +346,7 @@ def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], config_p
     if not topics and not nots:
         raise UserError("say what the article is about: --topic T and/or --not T")
     setup = Setup(config_path)
-    for t in (*topics, *nots):
-        setup.check_topic(t)
+    topics, nots = (tuple(setup.check_topic(t) or t for t in ts) for ts in (topics, nots))
     store = setup.store
     row = store.find_article(article)
     if row is None:
