@@ -49,14 +49,7 @@ class Extractor:
         self._starting: Future | None = None      # the pool being started, in a thread
         self._abandoned: Future | None = None     # one left starting by a stop, to await at the process's exit
         self._stopping = False
-        self._slots: asyncio.Semaphore | None = None      # one a worker: a job's time counts from when it starts
-        self._slots_loop: asyncio.AbstractEventLoop | None = None
-
-    def _slots_here(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots_loop is not loop:
-            self._slots, self._slots_loop = asyncio.Semaphore(max(1, self.workers)), loop
-        return self._slots
+        self._in_flight = 0       # jobs handed to the pool and not back
 
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
@@ -123,22 +116,27 @@ class Extractor:
         for attempt in (1, 2):
             if self._stopping:
                 raise WorkerLost("was not finished: regwatch was stopping")
-            # a job is handed over when a worker is free, so that its time limit counts from its start: jobs
-            # queued behind a slow page (a hostile source's) were timed out while they waited
-            async with self._slots_here():
-                pool = await self._get_pool()
-                fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-                try:
-                    return await asyncio.wait_for(fut, self.timeout + self.GRACE)
-                except TimeoutError:
-                    # stuck in C code: only killing the worker ends it (the pool's other jobs are tried again)
-                    self._drop(pool, kill=True)
-                    raise WorkerLost(f"took longer than {self.timeout:g} s (the limit: extract_timeout); "
-                                     "its worker was stopped") from None
-                except BrokenProcessPool:
-                    self._drop(pool)
-                    if attempt == 2:
-                        raise WorkerLost("the extraction worker died twice on it (out of memory?)") from None
+            pool = await self._get_pool()
+            # the worker stops a job at its time limit itself; this is the backstop for one stuck in C code. A job
+            # waits in the pool's queue behind the ones handed over before it, each bounded so: its backstop
+            # counts a turn for each round of them (jobs queued behind a hostile source's slow pages were timed
+            # out while they waited)
+            turns = 1 + self._in_flight // max(1, self.workers)
+            self._in_flight += 1
+            fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+            try:
+                return await asyncio.wait_for(fut, (self.timeout + self.GRACE) * turns)
+            except TimeoutError:
+                # stuck in C code: only killing the worker ends it (the pool's other jobs are tried again)
+                self._drop(pool, kill=True)
+                raise WorkerLost(f"took longer than {self.timeout:g} s (the limit: extract_timeout); "
+                                 "its worker was stopped") from None
+            except BrokenProcessPool:
+                self._drop(pool)
+                if attempt == 2:
+                    raise WorkerLost("the extraction worker died twice on it (out of memory?)") from None
+            finally:
+                self._in_flight -= 1
         raise AssertionError("unreachable")
 
     async def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
