@@ -166,3 +166,10 @@ def test_max_articles_per_source_caps_each_run_by_default():
     for bad in (0, 2_000_000, "all"):
         with pytest.raises(ConfigError, match="max_articles_per_source"):
             parse_config({"crawl": {"max_articles_per_source": bad}})
+
+
+def test_a_secret_on_a_platform_that_signs_nothing_is_refused(tmp_path):
+    """A WeCom robot is authenticated by the key in its URL: a `secret` there would silently do nothing."""
+    text = GOOD.replace('type = "console"', 'type = "wecom"\nurl = "http://127.0.0.1:9/x?key=k"\nsecret = "abc"')
+    with pytest.raises(ConfigError, match=r"channels\[0\] \(ops\).*a wecom channel signs nothing: remove `secret`"):
+        load_config(write(tmp_path, text))

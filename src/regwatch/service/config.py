@@ -300,6 +300,9 @@ class ChannelConfig(_Model):
         if self.per_minute is not None and self.per_minute > platform.per_minute:
             raise ValueError(f"per_minute = {self.per_minute} is above {self.type}'s limit of {platform.per_minute} "
                              "a minute (per_minute can only lower the pacing)")
+        if self.secret is not None and not platform.signs:
+            raise ValueError(f"a {self.type} channel signs nothing: remove `secret` (its webhook is authenticated by "
+                             "the key in its url)")
         if self.secret is not None and not unset_in(self.secret):
             error = platform.check_secret(self.secret)
             if error:

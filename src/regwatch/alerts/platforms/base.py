@@ -172,6 +172,7 @@ class Platform:
     needs_url: ClassVar[bool] = True
     web_url: ClassVar[bool] = True            # the url is http(s); False: any `scheme://` (the platform's own)
     needs_chat_id: ClassVar[bool] = False     # the channel must name its chat (`chat_id`)
+    signs: ClassVar[bool] = False             # the platform checks a signature made with the channel's `secret`
     http: ClassVar[bool] = True               # sent by regwatch's HTTP client
 
     def __init__(self, channel: Channel):

@@ -45,6 +45,7 @@ def standard_webhook_sign(secret: str, msg_id: str, timestamp_s: int, body: byte
 
 class Webhook(Platform):
     type = "webhook"
+    signs = True
 
     @classmethod
     def check_secret(cls, secret: str) -> str | None:
