@@ -244,13 +244,16 @@ def test_an_answer_that_trickles_is_cut_at_the_send_deadline_and_a_retry_after_i
     deliver(cfg, store, wait=0)
     [a] = store.list_alerts()
     assert a["status"] == "retry" and "no whole answer within 2 s" in a["last_error"], a
-    for value in ("99999999999", "1e400", "inf"):
+    for value in ("99999999999", "1e400", "inf", "0"):           # (0: "at once", for a day of retries)
         receiver.fail = {"gw": [f"retry-after:{value}"]}
         store.conn.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
         deliver(cfg, store, wait=0)
         [a] = store.list_alerts()
         wait = (datetime.fromisoformat(a["next_attempt_at"]) - utcnow()).total_seconds()
         assert a["status"] == "retry" and 0 < wait <= BACKOFF_CAP, (value, a)
+    from regwatch.alerts.dispatcher import backoff
+
+    assert 0 < backoff(1100) <= BACKOFF_CAP * 1.2                    # a day of attempts: no overflow
 
 
 def test_a_process_whose_config_lacks_a_channel_leaves_its_alerts_to_the_others(tmp_path, receiver):

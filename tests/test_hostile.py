@@ -497,6 +497,34 @@ def test_a_killed_extraction_worker_is_replaced():
     assert first["ok"] and killed["ok"] and all(r["ok"] for r in later)
 
 
+def test_a_worker_killed_while_idle_is_replaced_at_the_next_job():
+    """The pool breaks with no job on it (the OOM killer took an idle worker): the next job's hand-over finds it
+    broken, and it is started again, not an error escaping the extractor; its count of jobs in flight stays true."""
+    import asyncio
+    import os
+    import time
+
+    from regwatch.crawler.run import Extractor
+
+    page = article_page(art("ok", "利率上限新规", GOOD)).body
+
+    async def main():
+        ex = Extractor(workers=1, timeout=60)
+        try:
+            first = await ex({"body": page, "url": "http://x/1"})
+            (worker,) = ex._pool._processes.values()
+            os.kill(worker.pid, signal.SIGKILL)
+            time.sleep(1)                       # the pool sees its worker gone
+            second = await ex({"body": page, "url": "http://x/2"})
+            return first, second, ex._in_flight
+        finally:
+            ex.close()
+
+    first, second, in_flight = asyncio.run(main())
+    assert first["ok"] and second["ok"], second
+    assert in_flight == 0
+
+
 def test_a_worker_loads_the_learned_stage_before_its_first_job_and_its_memory_limit():
     """The sentence encoder the bundled model reads with (~120 MB, seconds to load on a busy machine) is
     loaded as a worker starts: the first article gets its whole time limit, and the smallest memory limit

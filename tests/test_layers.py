@@ -18,9 +18,9 @@ MAY_IMPORT = {
 
 
 def _layer(module: str) -> str:
-    """`regwatch.pipeline.store.base` → `pipeline`; `regwatch` itself → ''."""
+    """`regwatch.pipeline.store.base` → `pipeline`; `regwatch` itself and its own names (`__version__`) → ''."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else ""
+    return parts[1] if len(parts) > 1 and parts[1] in MAY_IMPORT else ""
 
 
 def _imports(path: Path) -> set[str]:
@@ -33,7 +33,10 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                out.add(".".join([*base, node.module] if node.module else base))
+                if node.module:
+                    out.add(".".join([*base, node.module]))
+                else:                   # `from .. import service`: each name is a module
+                    out |= {".".join([*base, a.name]) for a in node.names}
             elif node.module and node.module.split(".")[0] == "regwatch":
                 out.add(node.module)
     return out
@@ -54,3 +57,4 @@ def test_the_check_sees_relative_imports():
     assert _layer("regwatch.alerts.subscriptions") == "alerts"
     assert "regwatch.pipeline.store" in _imports(ROOT / "alerts" / "subscriptions.py")
     assert "regwatch.defaults" in _imports(ROOT / "crawler" / "run.py")
+    assert "regwatch.pipeline.meaning" in _imports(ROOT / "pipeline" / "meaning_loaded.py")    # `from .meaning import …`

@@ -75,7 +75,7 @@ def test_a_store_of_the_previous_version_opens_and_upgrades_without_loss(tmp_pat
     store = Store(path)
     assert store.search("征信") and store.count_articles() == len(before["articles"])
     made = datetime.fromisoformat(store.one("SELECT max(created_at) FROM alerts"))
-    due = store.alerts_to_compose(made + timedelta(minutes=1))
+    due = store.alerts_to_compose(made + timedelta(minutes=1), ["console", "terminal"])
     assert [a["idem_key"] for a in due] == ["v9-pending"]      # the digest's time (a day later) has not come
     assert store.labelled_articles()[0]["labels"] == ["rate_cap"]
     assert store.count_skipped("demo-feed") == 1 and store.is_baseline_url("demo-feed", "http://127.0.0.1:1/a/later.html")

@@ -193,11 +193,12 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
                                 digest_at=datetime.now(UTC) + timedelta(days=1))
     now = datetime.now(UTC)
     with store.tx():
-        due = store.alerts_to_compose(now)
+        due = store.alerts_to_compose(now, ["ch"])
+        assert store.alerts_to_compose(now, ["other"]) == []
         assert [a["id"] for a in due] == [first, second]               # the digest waits for its time
         m1 = store.add_message(channel="ch", kind="article", idem_key="k1", payload={"t": "一"}, alert_ids=[first], now=now)
         store.add_message(channel="ch", kind="article", idem_key="k2", payload={"t": "二"}, alert_ids=[second], now=now)
-    assert store.alerts_to_compose(now) == [] and store.channels_due(now) == ["ch"]
+    assert store.alerts_to_compose(now, ["ch"]) == [] and store.channels_due(now) == ["ch"]
     assert store.messages_since("ch", now - timedelta(seconds=60)) == 2
 
     pace = dict(per_minute=1, min_gap=0, window=60, margin=0.25, lease=90, worker="w1")

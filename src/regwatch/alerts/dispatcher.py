@@ -64,7 +64,7 @@ class DeliveryStats:
 
 def backoff(attempts: int) -> float:
     """2, 4, 8 … seconds, capped, with jitter so that retries do not arrive together."""
-    base = min(BACKOFF_CAP, 2.0 ** attempts)
+    base = min(BACKOFF_CAP, 2.0 ** min(attempts, 32))     # (a day of retries is hundreds of attempts)
     return base * random.uniform(0.8, 1.2)
 
 
@@ -149,7 +149,7 @@ class Dispatcher:
         now = utcnow()
         with self.store.tx():
             by_channel: dict[str, list[dict[str, Any]]] = {}
-            for a in self.store.alerts_to_compose(now):
+            for a in self.store.alerts_to_compose(now, list(self.platforms)):
                 by_channel.setdefault(a["channel"], []).append(a)
             for name, alerts in by_channel.items():
                 platform = self.platforms.get(name)
@@ -218,7 +218,7 @@ class Dispatcher:
         platform = self.platforms[name]
         per_minute, gap = platform.pace
         progressed = False
-        while not self._finishing:
+        while not self._finishing and not (self._until is not None and time.time() >= self._until):
             now = utcnow()
             msg, wait = self.store.claim_message(name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,
                                                  margin=PACE_MARGIN, lease=CLAIM_LEASE, worker=self.worker)
@@ -255,13 +255,16 @@ class Dispatcher:
             stats.messages += 1
         elif outcome.action == "retry" and not self._gives_up(msg, now):
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])
-            delay = min(max(delay, 0.0), BACKOFF_CAP) if math.isfinite(delay) else BACKOFF_CAP   # a hostile Retry-After
+            if not math.isfinite(delay) or delay > BACKOFF_CAP:     # a hostile Retry-After: at most the cap
+                delay = BACKOFF_CAP
+            elif delay <= 0:                                         # "again at once" for a day: the backoff
+                delay = backoff(msg["attempts"])
             self.store.finish_message(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
             if outcome.action == "retry":
-                err = f"given up after {msg['attempts']} attempts: {err}"[:ERROR_CHARS]
+                err = f"given up after {msg['attempts']} attempts: {err or 'no answer'}"[:ERROR_CHARS]
             self.store.finish_message(msg, status=status, error=err)
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")

@@ -38,6 +38,7 @@ class Extractor:
 
     INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
+    TURNS = 3                    # a job's backstop counts at most so many rounds of the jobs queued ahead of it
 
     def __init__(self, workers: int | None = None, timeout: float = EXTRACT_TIMEOUT, memory: int = EXTRACT_MEMORY,
                  classifier=None):
@@ -121,10 +122,10 @@ class Extractor:
             # waits in the pool's queue behind the ones handed over before it, each bounded so: its backstop
             # counts a turn for each round of them (jobs queued behind a hostile source's slow pages were timed
             # out while they waited)
-            turns = 1 + self._in_flight // max(1, self.workers)
+            turns = min(self.TURNS, 1 + self._in_flight // max(1, self.workers))
             self._in_flight += 1
-            fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
             try:
+                fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)     # (raises on a broken pool)
                 return await asyncio.wait_for(fut, (self.timeout + self.GRACE) * turns)
             except TimeoutError:
                 # stuck in C code: only killing the worker ends it (the pool's other jobs are tried again)

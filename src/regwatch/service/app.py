@@ -424,6 +424,7 @@ class App:
             except TimeoutError:
                 delivery.cancel()
             self.dispatcher.resume()
+            self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:

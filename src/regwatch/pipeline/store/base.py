@@ -429,8 +429,9 @@ class Store(ABC):
     def has_alert(self, subscription: str, channel: str, story_id: int) -> bool: ...
 
     @abstractmethod
-    def alerts_to_compose(self, now: datetime) -> list[Row]:
-        """Due alerts that no message carries yet (new ones, and scheduled digests whose time came)."""
+    def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
+        """Due alerts to these channels that no message carries yet (new ones, and scheduled digests whose time
+        came)."""
 
     @abstractmethod
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],

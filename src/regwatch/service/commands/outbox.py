@@ -108,6 +108,8 @@ def _stats(setup: Setup, since: str | None, as_json: bool) -> None:
 def alerts_test(channel: str, config_path: str | None) -> None:
     """Send a test message to CHANNEL and say what the platform answered (exit 2 when it refused)."""
     from ...alerts.dispatcher import channel_answered, send_test
+    from ...alerts.platforms import platform_for
+    from ...defaults import ERROR_CHARS
     from .. import reactor
 
     setup = Setup(config_path)
@@ -119,7 +121,8 @@ def alerts_test(channel: str, config_path: str | None) -> None:
     outcome = reactor.run(lambda: send_test(names[channel], cfg.display.tz))
     # the channel's answer counts as any message's: a broken channel that takes the test is recovered (what it
     # refused is sent again by the next run or the daemon), and one that refuses it is broken
-    recovered = channel_answered(setup.store, cfg.alerts, channel, outcome, outcome.error) if setup.has_store() else None
+    said = platform_for(names[channel]).redact(outcome.error)[:ERROR_CHARS]     # as the dispatcher keeps it
+    recovered = channel_answered(setup.store, cfg.alerts, channel, outcome, said) if setup.has_store() else None
     if not outcome.ok:
         raise UserError(f"{channel}: {outcome.action}: {outcome.error}")
     echo((f"{channel}: sent", "ok"), f"; {recovered}" if recovered else "")

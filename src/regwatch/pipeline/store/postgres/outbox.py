@@ -11,6 +11,7 @@ taking the message `FOR UPDATE SKIP LOCKED`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,10 +26,12 @@ S = MessageStatus
 
 
 class Outbox(shared.Outbox, PostgresConnection):
-    def alerts_to_compose(self, now: datetime) -> list[Row]:
+    def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         # inside the composing transaction: the rows stay this worker's until it commits
+        if not channels:
+            return []
         return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND next_attempt_at <= ? "
-                      "ORDER BY id FOR UPDATE SKIP LOCKED", (iso_ms(now),))
+                      "AND channel = ANY(?) ORDER BY id FOR UPDATE SKIP LOCKED", (iso_ms(now), list(channels)))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:

@@ -11,6 +11,7 @@ write lock.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,9 +26,12 @@ S = MessageStatus
 
 
 class Outbox(shared.Outbox, SQLiteConnection):
-    def alerts_to_compose(self, now: datetime) -> list[Row]:
+    def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
+        if not channels:
+            return []
         return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) "
-                      "AND next_attempt_at <= ? ORDER BY id", (iso_ms(now),))
+                      f"AND next_attempt_at <= ? AND channel IN ({','.join('?' * len(channels))}) ORDER BY id",
+                      (iso_ms(now), *channels))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:
