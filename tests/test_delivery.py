@@ -293,6 +293,27 @@ def test_a_broken_channel_that_takes_alerts_test_has_recovered(tmp_path, receive
     assert store.count_alerts(status="sent") == 1
 
 
+def test_an_answer_no_reading_foresaw_leaves_the_message_to_retry(tmp_path, receiver, monkeypatch):
+    """Telegram's 429 with `parameters` that is no object waits the default; and any platform's reading that
+    raises on a strange answer makes a retry, not a message stuck `sending` until its lease."""
+    from regwatch.alerts.platforms.telegram import Telegram
+    from regwatch.alerts.platforms.webhook import Webhook
+    from regwatch.defaults import RATE_LIMIT_DEFAULT_WAIT
+
+    odd = httpx.Response(429, json={"ok": False, "description": "Too Many Requests", "parameters": [5]})
+    assert Telegram.classify(None, odd).retry_after == RATE_LIMIT_DEFAULT_WAIT      # type: ignore[arg-type]
+
+    def unreadable(self, resp):
+        raise KeyError("an answer no one foresaw")
+
+    monkeypatch.setattr(Webhook, "classify", unreadable)
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    [a] = store.list_alerts()
+    assert a["status"] == "retry" and "could not read (KeyError)" in a["last_error"], a
+
+
 # -- one story, one alert per subscription --------------------------------------------------------
 
 def test_a_source_filtered_subscription_hears_of_a_story_another_source_carried_first(tmp_path, receiver):

@@ -232,7 +232,11 @@ class Dispatcher:
             progressed = True
             assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
             started = time.monotonic()
-            outcome = await platform.send(self.client, json.loads(msg["payload"]), msg["idem_key"])  # type: ignore[arg-type]
+            try:
+                outcome = await platform.send(self.client, json.loads(msg["payload"]), msg["idem_key"])  # type: ignore[arg-type]
+            except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
+                log.exception("reading %s's answer failed", platform.name)
+                outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
             if platform.http:
                 self.on_attempt(time.monotonic() - started)
             self._record(msg, platform, outcome, stats)

@@ -51,7 +51,7 @@ class Telegram(Platform):
         if resp.status_code == 429:
             try:
                 wait = float((data.get("parameters") or {}).get("retry_after") or RATE_LIMIT_DEFAULT_WAIT)
-            except (TypeError, ValueError):
+            except (AttributeError, TypeError, ValueError):       # `parameters` not an object
                 wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", desc, wait)
         if resp.status_code >= 500:

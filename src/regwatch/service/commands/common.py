@@ -98,7 +98,11 @@ class Setup:
         every command alike, not only by those that tag."""
         cfg = load_config(self.config_path)
         self.__dict__["cfg"] = cfg      # (read by `topics`)
-        _ = self.topics
+        try:
+            _ = self.topics
+        except BaseException:
+            del self.__dict__["cfg"]    # (no unchecked config is kept)
+            raise
         return cfg
 
     @cached_property
