@@ -387,6 +387,21 @@ def test_senders_of_one_channel_keep_its_pacing_and_never_share_a_message(store_
     assert len(claimed) == 5 == len(set(claimed))           # the channel's five a minute, across the three senders
 
 
+def test_a_message_whose_lease_ran_out_waits_for_the_channels_pacing_too(store):
+    """A sender died mid-send and the channel is at its pacing limit: the message is taken over when the pacing
+    allows, and the outbox's next due time says so (it stayed in the past: the delivery loop polled every 50 ms)."""
+    now = datetime.now(UTC)
+    with store.tx():
+        store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[], now=now)
+    msg, _ = store.claim_message("ch", now, per_minute=1, min_gap=0, window=60, margin=0, lease=1, worker="dead")
+    assert msg is not None
+    later = now + timedelta(seconds=2)                       # its lease ran out; the pacing says 58 s more
+    nothing, wait = store.claim_message("ch", later, per_minute=1, min_gap=0, window=60, margin=0, lease=90, worker="w")
+    assert nothing is None and wait > 50
+    store.postpone_messages("ch", later + timedelta(seconds=wait))
+    assert store.next_due_at(["ch"]) >= iso_ms(later + timedelta(seconds=wait - 1))
+
+
 def test_a_channel_recovery_seen_by_two_senders_at_once_is_theirs_once(store_location, store):
     """Each sender records the change it saw; the one whose write changed the row reports it. The second
     reads the row before the first commits (on PostgreSQL) and waits for it at its write."""

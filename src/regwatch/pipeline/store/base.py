@@ -466,7 +466,8 @@ class Store(ABC):
 
     @abstractmethod
     def postpone_messages(self, channel: str, until: datetime) -> None:
-        """The channel's pacing will not take a message before then: its due messages wait."""
+        """The channel's pacing will not take a message before then: its due messages wait, and so does one whose
+        sender's lease ran out."""
 
     @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:

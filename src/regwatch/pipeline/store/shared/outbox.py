@@ -78,8 +78,13 @@ class Outbox(Connection):
             return True
 
     def postpone_messages(self, channel: str, until: datetime) -> None:
-        self.x(f"UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ({DUE}) AND next_attempt_at < ?",
-               (iso_ms(until), channel, iso_ms(until)))
+        with self.tx():
+            self.x(f"UPDATE messages SET next_attempt_at = ? WHERE channel = ? AND status IN ({DUE}) "
+                   "AND next_attempt_at < ?", (iso_ms(until), channel, iso_ms(until)))
+            # a message whose sender's lease ran out is taken over then too (else the outbox's next due time
+            # stays in the past and the delivery loop polls until the pacing lets it through)
+            self.x("UPDATE messages SET claimed_until = ? WHERE channel = ? AND status = ? AND claimed_until < ?",
+                   (iso_ms(until), channel, S.SENDING, iso_ms(until)))
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
