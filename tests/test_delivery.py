@@ -476,6 +476,13 @@ def test_run_once_says_what_it_did_not_deliver(tmp_path, site, receiver, rw):
                                  art("n1", "消费金融利率上限降至20%", BODY, 1)]})
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0 and "1 alert not delivered yet: the next run retries" in r.stderr, r.stderr
+    receiver.fail = {}
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "rw.db") as db:  # its backoff over
+        db.execute("UPDATE messages SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'retry'")
+    r = rw("run", "--once", "-c", cfg)              # nothing new: the alert of the run before goes out, said so
+    assert "0 alerts queued, 1 delivered" in r.stderr and "not delivered" not in r.stderr, r.stderr
     receiver.fail = {"gw": ["gone"] * 20}
     publish_site(site, {"feed": [art("n2", "央行推出一次性信用修复政策",
                                      "中国人民银行宣布一次性信用修复政策，符合条件的个人逾期记录将不予展示。", 1)]})

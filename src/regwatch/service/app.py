@@ -53,6 +53,7 @@ class CycleResult:
     baselines: dict[str, int] = field(default_factory=dict)   # source → articles stored in its baseline
     notes: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)             # due, left to the other workers for now (their share)
+    delivered: int = 0              # alerts this run sent (`run --once`: this run's and earlier runs' alike)
 
     @property
     def too_old(self) -> int:
@@ -70,6 +71,8 @@ class CycleResult:
             line += (", " + ", ".join(f"{n} stored as the baseline of {name}" for name, n in sorted(self.baselines.items()))
                      + " (a source's first run: no alerts)")
         line += f", {self.too_old} too old to alert, {plural(self.queued, 'alert')} queued"
+        if self.delivered:
+            line += f", {self.delivered} delivered"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run by max_articles_per_source"
         cut = sum(1 for r in self.reports.values() if r.interrupted)
@@ -329,6 +332,7 @@ class App:
     async def _once(self, baseline_all: bool, names: list[str] | None) -> CycleResult:
         async with self.dispatcher:
             crawling = True
+            delivered = 0
 
             async def deliver_while_crawling() -> None:
                 """Alerts go out as the crawl stores their articles (as in the daemon); a pass under way when
@@ -338,8 +342,9 @@ class App:
                     if not crawling:
                         return
                     self.dispatcher.wake.clear()
+                    nonlocal delivered
                     try:
-                        await self.dispatcher.deliver_due()
+                        delivered += (await self.dispatcher.deliver_due()).sent
                     except Exception:   # the outbox keeps them: the pass after the crawl sends them
                         log.exception("delivery pass failed")
 
@@ -352,7 +357,8 @@ class App:
                 self.dispatcher.wake.set()
                 await delivery
             wait = STOP_DELIVERY_WAIT if self.interrupted else self.cfg.alerts.once_wait
-            await self.dispatcher.deliver_due(wait_until=time.time() + wait)
+            delivered += (await self.dispatcher.deliver_due(wait_until=time.time() + wait)).sent
+        result.delivered = delivered
         result.notes += self._undelivered()
         if not self.interrupted:
             await self.prune_story_index()
