@@ -113,3 +113,37 @@ def test_the_pruning_job_takes_no_name_a_source_may_have_and_runs_at_start():
 
     asyncio.run(main())
     assert pruned == [1]
+
+
+def test_a_second_daemon_on_one_sqlite_file_is_refused_and_cron_beside_it_is_not(tmp_path, site, receiver):
+    """A second `regwatch run` on the same SQLite file (a unit started twice, `make run` beside the service) is
+    refused in one line; the first keeps its sources, and a cron `run --once` beside it still runs."""
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]')
+    first = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not site.requests("/a/old"):
+            time.sleep(0.2)
+        second = subprocess.run([REGWATCH, "run", "-c", str(cfg)], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert second.stderr.strip() == (f"regwatch: another regwatch daemon (pid {first.pid}) is running on "
+                                         f"{tmp_path / 'rw.db'}; stop it first (several daemons need a PostgreSQL "
+                                         "store: README, Deployment)"), second.stderr
+        once = subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True, text=True, timeout=120)
+        assert once.returncode == 0, once.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=40)
+    assert first.returncode == 0, err[-2000:]
+    # the lock went with the daemon
+    seen = len(site.requests("/"))
+    again = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and len(site.requests("/")) == seen and again.poll() is None:
+        time.sleep(0.2)
+    again.send_signal(signal.SIGTERM)
+    _, err = again.communicate(timeout=40)
+    assert again.returncode == 0 and "another regwatch daemon" not in err, err[-2000:]

@@ -6,9 +6,12 @@ the asyncio reactor must be installed before anything imports `twisted.internet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -62,14 +65,46 @@ def run(once: bool, verbose: bool, config_path: str | None) -> None:
     from ..app import App
 
     quiet_libraries(verbose or not once)
-    app = App(load_config(config_path))
+    cfg = load_config(config_path)
+    with contextlib.nullcontext() if once or cfg.store.url else sole_daemon(Path(cfg.store.path)):
+        app = App(cfg)
+        try:
+            if once:
+                summary(reactor.run(app.once), app)
+            else:
+                reactor.run(app.daemon)
+        finally:
+            app.close()
+
+
+@contextlib.contextmanager
+def sole_daemon(store: Path) -> Iterator[None]:
+    """One daemon on an SQLite file: a second `regwatch run` (a unit started twice, a `make run` beside the
+    service) would share the sources' leases with the first and leave its log silent; it is refused instead.
+    A cron `run --once` beside the daemon is not (the outbox's and the sources' claims make that safe). The
+    lock is the kernel's (`flock`): a daemon killed by any signal leaves none behind."""
+    if str(store) == ":memory:":
+        yield
+        return
+    import fcntl
+
+    lock = store.with_name(store.name + ".daemon-lock")
     try:
-        if once:
-            summary(reactor.run(app.once), app)
-        else:
-            reactor.run(app.daemon)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError(f"cannot open {lock}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise UserError(f"another regwatch daemon (pid {other}) is running on {store}; stop it first (several "
+                            "daemons need a PostgreSQL store: README, Deployment)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
     finally:
-        app.close()
+        os.close(fd)
 
 
 @click.command()
