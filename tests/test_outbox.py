@@ -109,6 +109,33 @@ def test_sends_are_paced_below_the_platform_limit(tmp_path, receiver):
     assert stats.sent == 5
 
 
+def test_alerts_a_full_channel_cannot_take_wait_uncomposed_and_go_out_when_it_can(tmp_path, receiver):
+    """A crawl stores a burst's articles one by one and composes after each: once the channel had its 20 this
+    minute, each new alert became a one-article "digest" of its own (ten of them sent in one second when the
+    minute turned). They now wait uncomposed until the channel can take them, then go out as they would have."""
+    from datetime import timedelta
+
+    from regwatch.pipeline.timeutil import iso_ms, utcnow
+
+    cfg, store = setup(tmp_path, receiver, {"dt": ("dingtalk", None)}, n=0)
+    sent_in_the_last_minute(store, "dt", 20)
+    store.conn.execute("UPDATE messages SET claimed_at = ? WHERE idem_key LIKE 'earlier-%'",
+                       (iso_ms(utcnow() - timedelta(seconds=57.5)),))            # the minute turns in ~2.75 s
+    proc = Processor(store, Classifier(load_topics()))
+    dispatcher = Dispatcher(store, cfg.channels, {}, cfg.alerts)
+    for i in range(3):                                                          # one by one, as a crawl stores
+        done = proc.process(url=f"http://x/{i}", source="s", title=f"第{i}号：消费金融利率上限降至20%",
+                            body=BODY + f"（第{i}号通知，编号{1000 + i}）", lang="zh", published_at=None)
+        enqueue_for(store, cfg, done, "s", "t", BODY, None)
+        assert dispatcher.compose() == 0
+    assert store.one("SELECT count(*) FROM messages WHERE idem_key NOT LIKE 'earlier-%'") == 0
+    assert store.one("SELECT count(*) FROM alerts WHERE next_attempt_at > ?", (iso_ms(utcnow()),)) == 3
+    stats = deliver(cfg, store, wait=8)
+    assert stats.sent == 3
+    texts = [m["body"]["markdown"]["text"] for m in receiver.messages]
+    assert len(texts) == 3 and not any("摘要" in t for t in texts)               # three alerts, as the channel can take
+
+
 def test_scheduled_digest_waits_for_its_time_then_sends_one_message(tmp_path, receiver):
     receiver.routes["sl"] = {"type": "slack"}
     cfg = parse_config({"store": {"path": str(tmp_path / "s.db")},

@@ -207,6 +207,7 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.list_alerts()[-1]["status"] == "sending"
     nothing, wait = store.claim_message("ch", now + timedelta(seconds=1), **pace)    # one a minute: wait
     assert nothing is None and 58 < wait <= 60.25
+    assert store.pacing_wait("ch", now + timedelta(seconds=1), per_minute=1, min_gap=0, window=60, margin=0.25) == wait
     store.postpone_messages("ch", now + timedelta(seconds=wait))
     assert store.next_due_at(["ch"]) >= iso_ms(now + timedelta(seconds=59)) and store.next_due_at(["other"]) is None
     assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
@@ -240,6 +241,12 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.undelivered(now - timedelta(days=1), ["ch"]) == (1, 0)
     again, _ = store.claim_message("ch", now + timedelta(seconds=200), **pace)
     assert again["id"] == msg2["id"] and again["attempts"] == 1 and again["idem_key"] == "k2"
+    # alerts a full channel cannot take wait uncomposed (one already in a message is not touched)
+    held = store.enqueue_alert(subscription="s", channel="ch", story_id=4, article_id=None, idem_key="k4")
+    store.hold_alerts([held, first], now + timedelta(seconds=300))
+    assert store.alerts_to_compose(now + timedelta(seconds=299), ["ch"]) == []
+    assert [a["id"] for a in store.alerts_to_compose(now + timedelta(seconds=301), ["ch"])] == [held]
+    assert store.list_alerts(status="sent")[0]["id"] == first
 
 
 def test_queries_are_written_with_question_marks_on_both_engines(store):

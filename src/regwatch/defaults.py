@@ -67,6 +67,7 @@ CLAIM_LEASE = 90.0                # a message claimed for sending is another sen
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
+HOLD_MIN = 1.0                    # alerts a full channel cannot take wait at least this long before they are composed
 BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store

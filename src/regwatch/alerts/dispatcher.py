@@ -38,6 +38,7 @@ from ..defaults import (
     DELIVERY_TIMEOUT,
     DISPLAY_TZ,
     ERROR_CHARS,
+    HOLD_MIN,
     PACE_MARGIN,
     PACE_WINDOW,
     RESEND_WINDOW,
@@ -171,9 +172,16 @@ class Dispatcher:
             else:
                 singles.append(a)
         articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
-        per_minute, _ = platform.pace
+        per_minute, gap = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
-        if len(articles) > max(0, budget):
+        if articles and budget <= 0:
+            # the channel takes nothing more this minute: the alerts wait uncomposed until it can, and what gathers
+            # meanwhile goes out together (one-article digests, one a compose, were the burst sent piecemeal)
+            wait = self.store.pacing_wait(platform.name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,
+                                          margin=PACE_MARGIN)
+            self.store.hold_alerts([a["id"] for a in articles], now + timedelta(seconds=max(wait, HOLD_MIN)))
+            singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        elif len(articles) > budget:
             for a in articles:
                 burst.setdefault(a["subscription"], []).append(a)
             singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]

@@ -465,6 +465,16 @@ class Store(ABC):
         (it expired and another sender took the message over: that sender's outcome counts)."""
 
     @abstractmethod
+    def pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
+                    margin: float) -> float:
+        """Seconds until the channel's pacing takes another message (0: now), from its claims in the store."""
+
+    @abstractmethod
+    def hold_alerts(self, alert_ids: Sequence[int], until: datetime) -> None:
+        """Alerts not yet in a message wait, uncomposed, until then (those a channel cannot take this minute:
+        what gathers meanwhile goes out together)."""
+
+    @abstractmethod
     def postpone_messages(self, channel: str, until: datetime) -> None:
         """The channel's pacing will not take a message before then: its due messages wait, and so does one whose
         sender's lease ran out."""

@@ -56,7 +56,7 @@ class Outbox(shared.Outbox, PostgresConnection):
         with self.tx():
             # one sender at a time decides this channel's pacing (the lock is held until the claim commits)
             self.x("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_CHANNEL_NS, channel))
-            wait = self._pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
+            wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             mid = self.one(
                 f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
                 "OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",

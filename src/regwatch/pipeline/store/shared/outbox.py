@@ -38,10 +38,10 @@ class Outbox(Connection):
         return self.one("SELECT 1 FROM alerts WHERE subscription = ? AND channel = ? AND story_id = ?",
                         (subscription, channel, story_id)) is not None
 
-    def _pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
-                     margin: float) -> float:
+    def pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
+                    margin: float) -> float:
         """Seconds until the channel's pacing takes another message (0: now), from its claims in the store
-        (`claim_message`, inside its transaction)."""
+        (`claim_message` asks inside its transaction)."""
         recent = [r[0] for r in self.all(
             "SELECT claimed_at FROM messages WHERE channel = ? AND claimed_at >= ? ORDER BY claimed_at DESC LIMIT ?",
             (channel, iso_ms(now - timedelta(seconds=window)), per_minute))]
@@ -76,6 +76,13 @@ class Outbox(Connection):
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ? WHERE message_id = ?", (AlertStatus(status.value), error, nxt, sent, message["id"]))
             return True
+
+    def hold_alerts(self, alert_ids: Sequence[int], until: datetime) -> None:
+        with self.tx():
+            for i in range(0, len(alert_ids), 500):
+                ids = list(alert_ids[i:i + 500])
+                self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE id IN ({','.join('?' * len(ids))}) "
+                       "AND message_id IS NULL", (iso_ms(until), *ids))
 
     def postpone_messages(self, channel: str, until: datetime) -> None:
         with self.tx():

@@ -53,7 +53,7 @@ class Outbox(shared.Outbox, SQLiteConnection):
     def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
         with self.tx():
-            wait = self._pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
+            wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
                 f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
                 "OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
