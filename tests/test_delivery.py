@@ -515,3 +515,37 @@ def test_a_stop_signal_during_run_onces_last_delivery_wait_ends_it_in_seconds(tm
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=40)  # (it would wait out the 120 s)
     assert p.returncode == 143 and "stopped by SIGTERM" in err and "1 alert not delivered yet" in err, err
+
+
+def test_run_once_does_not_count_a_health_notice_as_a_delivered_alert(tmp_path, site, receiver, rw):
+    """A channel refuses the run's one alert and the health channel is told: the summary said "1 delivered"
+    (the notice) beside "1 alert given up or refused" — health notices are not alerts."""
+    from support.news import art, feed_to_webhook_config
+    from support.news import publish as publish_site
+
+    receiver.routes["ops"] = {"type": "webhook"}
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra=f"""
+[[channels]]
+name = "ops"
+type = "webhook"
+url = "{receiver.url}/ops"
+[alerts]
+once_wait = "1s"
+health_channels = ["ops"]
+""")
+    old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%。", 600)
+    publish_site(site, {"feed": [old]})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    receiver.fail = {"gw": ["gone"] * 20}
+    publish_site(site, {"feed": [old, art("n1", "消费金融利率上限降至20%", BODY, 1)]})
+    r = rw("run", "--once", "-c", cfg)
+    assert receiver.delivered("ops"), r.stderr                        # the notice went out
+    assert "1 alert queued" in r.stderr and "delivered" not in r.stderr.split(";")[0], r.stderr
+    assert "1 alert given up or refused by a broken channel" in r.stderr, r.stderr
+    # the log's line on the one clock (the host's zone is not Beijing's here), labelled
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    logged = re.search(r"^(\d\d):\d\d:\d\d 北京时间 message \d+ to gw broken", r.stderr, re.M)
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    assert logged and logged[1] in {now.strftime("%H"), (now - timedelta(minutes=2)).strftime("%H")}, r.stderr

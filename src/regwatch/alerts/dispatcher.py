@@ -57,6 +57,7 @@ log = logging.getLogger("regwatch.alerts")
 @dataclass
 class DeliveryStats:
     sent: int = 0           # alerts (a digest of ten counts ten)
+    notices: int = 0        # health notices sent (not alerts)
     retried: int = 0
     failed: int = 0
     messages: int = 0
@@ -263,7 +264,10 @@ class Dispatcher:
         n = msg["items"]
         if outcome.ok:
             self.store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
-            stats.sent += n
+            if msg["kind"] == AlertKind.HEALTH:
+                stats.notices += 1
+            else:
+                stats.sent += n
             stats.messages += 1
         elif outcome.action == "retry" and not self._gives_up(msg, now):
             delay = outcome.retry_after if outcome.retry_after is not None else backoff(msg["attempts"])

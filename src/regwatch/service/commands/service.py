@@ -12,18 +12,27 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
+from ...defaults import DISPLAY_TZ, display_zone_label
 from ..config import load_config
 from .common import UserError, config_option, user_errors
 
 STARTER = Path(__file__).resolve().parent.parent / "starter.toml"
 
 
-def quiet_libraries(verbose: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+def quiet_libraries(verbose: bool, tz: str = DISPLAY_TZ) -> None:
+    # the log's times on the one clock, labelled as every time shown (`20:23:11 北京时间`), not the host's zone
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {display_zone_label(tz)} %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    zone = ZoneInfo(tz)
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            handler.formatter.converter = lambda t: datetime.fromtimestamp(t or 0, zone).timetuple()
     logging.getLogger("regwatch").setLevel(logging.INFO if verbose else logging.WARNING)
     # Scrapy, Twisted and APScheduler report through regwatch (source health, the outbox), not
     # with their own tracebacks: a dead source is one line in `regwatch sources`, not a stack.
@@ -64,8 +73,8 @@ def run(once: bool, verbose: bool, config_path: str | None) -> None:
     from .. import reactor
     from ..app import App
 
-    quiet_libraries(verbose or not once)
     cfg = load_config(config_path)
+    quiet_libraries(verbose or not once, cfg.display.tz)
     with contextlib.nullcontext() if once or cfg.store.url else sole_daemon(Path(cfg.store.path)):
         app = App(cfg)
         try:
@@ -116,8 +125,9 @@ def baseline(sources: tuple[str, ...], config_path: str | None) -> None:
     from .. import reactor
     from ..app import App
 
-    quiet_libraries(False)
-    app = App(load_config(config_path))
+    cfg = load_config(config_path)
+    quiet_libraries(False, cfg.display.tz)
+    app = App(cfg)
     try:
         names = list(sources) or None
         app.enabled_sources(names)
