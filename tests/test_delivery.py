@@ -428,6 +428,8 @@ def test_the_lead_leaves_out_the_headline_atop_the_text_and_fills_up():
     assert lead == "多地金融监管部门近日约谈辖内助贷平台。 要求其综合年化利率不得超过24%，并清理违规收费。", lead
     assert lead_of(body, 12, title).startswith("多地金融监管部门")
     assert lead_of("短", 160) == "短"
+    # a title whose invisible characters (a bidi override) the text lost is still the headline repeated
+    assert lead_of(body, 160, title.replace("助贷", "助贷\u202e")) == lead
 
 
 def test_no_lead_when_lead_chars_is_zero():

@@ -367,6 +367,11 @@ items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
     assert "]0;owned[2J[31m利率上限通知 31m C1 @all 点击 " in titles     # the escapes' bytes dropped
     assert not any(t.startswith(("=", "+", "-", "@")) for r in rows for t in r.values())
 
+    report = tmp_path / "report.html"
+    assert rw("report", "--out", report, "-c", cfg).returncode == 0
+    assert "利率上限通知" in report.read_text(encoding="utf-8")
+    assert not any(c in report.read_text(encoding="utf-8") for c in LIVE)          # no override turns a title round
+
     page = tmp_path / "page.html"
     page.write_bytes(f"<html><head><title>{ESC_TITLE}</title></head><body><p>{GOOD}</p></body></html>".encode())
     out = rw("extract", page)

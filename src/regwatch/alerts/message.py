@@ -171,13 +171,13 @@ def lead_of(body: str, limit: int, title: str = "") -> str:
     joined on until it is full."""
     if limit <= 0:
         return ""
-    headline = "".join(title.split())
+    headline = "".join(_CONTROL.sub("", title).split())     # (invisible characters the body lost kept apart)
     text = ""
     for p in (body or "").split("\n"):
         p = " ".join(p.split())
         if not text and (len(p) <= 8 or (len(p) <= 60 and _BYLINE.search(p))):
             continue
-        if not p or "".join(p.split()) == headline:
+        if not p or "".join(_CONTROL.sub("", p).split()) == headline:
             continue
         text = f"{text} {p}" if text else p
         if len(text) >= limit:

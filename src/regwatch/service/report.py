@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from ..defaults import DISPLAY_TIME, DISPLAY_TZ, ERROR_SHOWN, display_zone_label
+from ..defaults import DISPLAY_TIME, DISPLAY_TZ, ERROR_SHOWN, UNSAFE_CHARS, display_zone_label
 from ..pipeline.redact import redact
 from ..pipeline.store import SourceState, Store
 from ..pipeline.timeutil import iso
 
 LARGEST_STORIES = 15
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
+
+
+def _e(value: str) -> str:
+    """Text for the page: escaped, and without the control, bidi and invisible characters a page may carry (a
+    right-to-left override turned `…gnp.exe` round in the browser)."""
+    return html.escape(_UNSAFE.sub("", value))
+
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"]
 
 
@@ -70,7 +79,7 @@ def svg_chart(per_day: list[dict], since: datetime, until: datetime, width: int 
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
         out.append(f'<rect x="{width - right + 12}" y="{top_pad + 18 * k}" width="12" height="12" fill="{color}"/>'
                    f'<text x="{width - right + 30}" y="{top_pad + 18 * k + 10}" font-size="12">'
-                   f'<title>{html.escape(topic)}</title>{html.escape(names.get(topic, topic))}</text>')
+                   f"<title>{_e(topic)}</title>{_e(names.get(topic, topic))}</text>")
     if not topics:
         out.append(f'<text x="{left + pw / 2}" y="{top_pad + ph / 2}" text-anchor="middle" fill="#64748b">'
                    'no tagged articles in this period</text>')
@@ -85,7 +94,7 @@ def _head(*columns: str) -> str:
 
 def _link(url: str | None, text: str) -> str:
     """A link only to an http(s) URL (a stored URL is text from the web: no javascript:, data:…)."""
-    e = html.escape
+    e = _e
     if url and urlsplit(url).scheme.lower() in ("http", "https"):
         return f'<a href="{e(url)}" rel="noopener noreferrer">{e(text)}</a>'
     return e(text)
@@ -97,7 +106,7 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
     zone = ZoneInfo(tz)
     names = topic_names or {}
     data = gather(store, since, tz)
-    e = html.escape
+    e = _e
     label = e(display_zone_label(tz, now))
 
     def when(value: str | None) -> str:
