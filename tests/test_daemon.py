@@ -147,3 +147,27 @@ def test_a_second_daemon_on_one_sqlite_file_is_refused_and_cron_beside_it_is_not
     again.send_signal(signal.SIGTERM)
     _, err = again.communicate(timeout=40)
     assert again.returncode == 0 and "another regwatch daemon" not in err, err[-2000:]
+
+
+def test_metrics_show_the_store_from_the_daemons_start(tmp_path, site, receiver, rw):
+    """After a restart the gauges said 0 articles and no sources until the first cycle ended (up to `every`
+    later, or a slow source's crawl): they show what the store holds from the start."""
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    port = free_port()
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    feed = site.pages["/feed.xml"]
+    site.pages["/feed.xml"] = lambda: (time.sleep(20), feed)[1]      # the first cycle hangs on the feed
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        metrics = ""
+        deadline = time.time() + 15
+        while time.time() < deadline and "regwatch_articles" not in metrics:
+            try:
+                metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert "regwatch_articles 1.0" in metrics and 'regwatch_sources{state="ok"} 1.0' in metrics, metrics[-800:]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=40)

@@ -407,6 +407,7 @@ class App:
 
             self.metrics = Metrics(self.cfg.metrics.listen)
             self.dispatcher.on_attempt = self.metrics.delivery_seconds.observe
+            self.metrics.refresh(self.store)        # what the store holds, from the start (not after the first cycle)
         async with self.dispatcher:
             self._alive()
             sched = SourceScheduler(self)
