@@ -43,9 +43,20 @@ def urls(rows):
     ("征信 OR 注销", ["http://x/0", "http://x/1", "http://x/3"]),
     ("征信 NOT 骗局", ["http://x/3"]),
     ("征修", []),                                      # not a substring anywhere
+    ("徵信", ["http://x/0", "http://x/3"]),            # Traditional script: 徵 is a GB2312 character too
+    ("徵信 AND 騙局", ["http://x/0"]),
 ])
 def test_terms_find_exactly_the_articles_that_contain_them(store, query, want):
     assert urls(search(store, query)) == want
+
+
+def test_traditional_text_is_found_by_either_script(store):
+    """A query is normalized as the indexed text is: Traditional → Simplified, even in a line whose
+    characters are all in GB2312 (徵, 後, 於 are), as keywords and topics read it."""
+    p = Processor(store, Classifier(load_topics()))
+    p.process(url="http://x/t", source="src-t", title="徵信机构名单", body="於今日公布後生效", lang="zh", published_at=None)
+    for query in ("征信机构", "徵信机构", "公布后", "公布後", "于今日"):
+        assert urls(search(store, query, source="src-t")) == ["http://x/t"], query
 
 
 def test_filters_combine(store):
