@@ -84,3 +84,12 @@ def test_cli_search_json_and_bad_query(tmp_path, rw, store):
     assert len(rows) == 2 and {"url", "title", "source", "published_at", "topics", "story_id", "snippet"} <= set(rows[0])
     r = rw("search", '"oops', "-c", cfg)
     assert r.returncode == 2 and "unbalanced quote" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_accents_fold_alike_in_the_query_and_the_text(store):
+    """PostgreSQL folds the query's terms as the tsvector's (and as FTS5's remove_diacritics does)."""
+    p = Processor(store, Classifier(load_topics()))
+    p.process(url="http://x/e", source="src-e", title="Café lending", body="Crédit à la consommation", lang="en",
+              published_at=None)
+    for query in ("café", "cafe", "CAFÉ", "credit", "crédit", '"crédit à la"'):
+        assert urls(search(store, query, source="src-e")) == ["http://x/e"], query

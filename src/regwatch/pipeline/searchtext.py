@@ -9,6 +9,7 @@ bigrams, which matches exactly the texts that contain the term.
 from __future__ import annotations
 
 import re
+import unicodedata
 from operator import add
 
 from .normalize import normalize
@@ -93,12 +94,20 @@ def ts_query(query: str) -> str:
         if (operand or p == "NOT") and out and out[-1] not in ("&", "|", "!", "("):
             out.append("&")         # side by side: AND (and NOT after a word is AND NOT)
         if isinstance(p, list):
-            out.append("(" + " <-> ".join(ts_lexeme(t) for t in p) + ")")
+            out.append("(" + " <-> ".join(ts_lexeme(fold(t)) for t in p) + ")")
         elif p in ("(", ")"):
             out.append(p)
         else:
             out.append({"AND": "&", "OR": "|", "NOT": "!"}[p])
     return " ".join(out)
+
+
+def fold(term: str) -> str:
+    """As FTS5's unicode61 tokenizer (remove_diacritics 2) sees a term: accents dropped (the tsvector's
+    terms and the tsquery's alike, so `café` finds café on PostgreSQL as on SQLite)."""
+    if term.isascii():
+        return term
+    return "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
 
 
 def ts_lexeme(term: str) -> str:
