@@ -93,3 +93,41 @@ def test_accents_fold_alike_in_the_query_and_the_text(store):
               published_at=None)
     for query in ("café", "cafe", "CAFÉ", "credit", "crédit", '"crédit à la"'):
         assert urls(search(store, query, source="src-e")) == ["http://x/e"], query
+
+
+MIXED = [("A股三大指数集体收涨", "沪深两市成交额放大，P2P网贷板块领涨，港股通资金净流入。"),
+         ("B股市场观察", "H股 与 A股 的价差收窄；部分3C产品以旧换新。"),
+         ("TA股东大会", "公司召开股东大会。")]
+
+
+@pytest.fixture
+def mixed(store):
+    p = Processor(store, Classifier(load_topics()))
+    for i, (t, b) in enumerate(MIXED):
+        p.process(url=f"http://m/{i}", source="src-m", title=t, body=b, lang="zh", published_at=None)
+    return store
+
+
+@pytest.mark.parametrize("query,want", [
+    ("A股", ["http://m/0", "http://m/1"]),          # a Latin letter and one Chinese character: 股 starts 股三 in A股三大
+    ("a股", ["http://m/0", "http://m/1"]),
+    ("Ａ股", ["http://m/0", "http://m/1"]),         # full width, as the text is normalized
+    ("B股", ["http://m/1"]),
+    ("H股", ["http://m/1"]),
+    ("A股三大", ["http://m/0"]),
+    ("P2P网", ["http://m/0"]),
+    ("P2P网贷", ["http://m/0"]),
+    ("3C产品", ["http://m/1"]),
+    ("A股 AND 港股", ["http://m/0"]),
+    ('"A股 与"', []),                                # a phrase: 股 then 与, not A股 followed by 与
+    ("A股 NOT 网贷", ["http://m/1"]),
+    ("C股", []),                                     # no such term
+    ("TA股", ["http://m/2"]),                        # Latin words are whole words: A股 is not in TA股
+])
+def test_latin_joined_to_one_chinese_character_is_found(mixed, query, want):
+    assert urls(search(mixed, query, source="src-m")) == want
+
+
+def test_one_chinese_character_before_latin_is_refused_with_the_reason(mixed):
+    with pytest.raises(QueryError, match=r"\(股a\).*pairs of characters"):
+        search(mixed, "股A")
