@@ -131,3 +131,36 @@ def test_latin_joined_to_one_chinese_character_is_found(mixed, query, want):
 def test_one_chinese_character_before_latin_is_refused_with_the_reason(mixed):
     with pytest.raises(QueryError, match=r"\(股a\).*pairs of characters"):
         search(mixed, "股A")
+
+
+def test_datasette_canned_search_finds_what_search_finds_and_says_why_not(tmp_path):
+    """`make browse`'s canned `search` query: the same terms as `regwatch search`; a query it cannot search
+    (one Chinese character) answers with the reason as its one row, not an empty table."""
+    import asyncio
+    from pathlib import Path
+
+    import yaml
+    from datasette.app import Datasette
+
+    root = Path(__file__).resolve().parent.parent
+    s = Store(tmp_path / "rw.db")
+    p = Processor(s, Classifier(load_topics()))
+    for i, (t, b) in enumerate(DOCS + MIXED):
+        p.process(url=f"http://d/{i}", source="src-d", title=t, body=b, lang="zh", published_at=None)
+    ds = Datasette([str(tmp_path / "rw.db")], metadata=yaml.safe_load((root / "deploy/datasette/metadata.yml").read_text()),
+                   plugins_dir=str(root / "deploy/datasette/plugins"))
+
+    async def canned(q):
+        r = await ds.client.get("/rw/search.json", params={"q": q, "_shape": "objects"})
+        assert r.status_code == 200, r.text
+        return r.json()["rows"]
+
+    async def go():
+        assert [r["url"] for r in await canned("徵信")] == ["http://d/3", "http://d/0"]   # newest first
+        assert sorted(r["url"] for r in await canned("A股")) == ["http://d/4", "http://d/5"]
+        for q in ("罚", "催"):
+            rows = await canned(q)
+            assert len(rows) == 1 and rows[0]["url"] is None, rows
+            assert f"one-character words cannot be searched ({q})" in rows[0]["title"], rows
+        assert await canned("") == []                  # the form, before a query: nothing to say
+    asyncio.run(go())
