@@ -1,7 +1,9 @@
 """Datasette plugin for a regwatch store.
 
-- `rw_query(text)` turns a user's search (Chinese of any length, English, AND/OR/NOT) into a MATCH
-  string for regwatch's bigram index, so the canned `search` query and SQL can use it.
+- `rw_query(text)` turns a user's search (as `regwatch search` reads it: Chinese words of two characters
+  or more, English, AND/OR/NOT) into a MATCH string for regwatch's bigram index, so the canned `search`
+  query and SQL can use it; a query it cannot search matches nothing, and `rw_query_error(text)` says
+  why (NULL for a query it can search, or none): the canned `search` query shows that as its one row.
 - `rw_time(iso)` shows a stored (UTC) time as people read it, `2026-12-01 09:30 北京时间`, and
   `rw_local(iso)` as ISO 8601 in that zone (for grouping by day or week); `rw_utc(date)` reads a
   date a user types (`2026-12-01`) in that zone, for comparing with stored times. The zone is
@@ -37,6 +39,16 @@ def _rw_query(text):
         return '""'
 
 
+def _rw_query_error(text):
+    if not (text or "").strip():
+        return None
+    try:
+        fts_query(text)
+    except QueryError as e:
+        return f"cannot search: {e}"
+    return None
+
+
 def _local(value):
     try:
         dt = datetime.fromisoformat(value)
@@ -67,6 +79,7 @@ def _rw_utc(value):
 @hookimpl
 def prepare_connection(conn):
     conn.create_function("rw_query", 1, _rw_query)
+    conn.create_function("rw_query_error", 1, _rw_query_error)
     conn.create_function("rw_time", 1, _rw_time, deterministic=True)
     conn.create_function("rw_local", 1, _rw_local, deterministic=True)
     conn.create_function("rw_utc", 1, _rw_utc, deterministic=True)

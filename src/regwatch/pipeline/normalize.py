@@ -32,10 +32,13 @@ _MAYBE_TRADITIONAL: re.Pattern[str] | None = None
 
 def _maybe_traditional() -> re.Pattern[str]:
     """A character class of the CJK Unified Ideographs that are not among GB2312's Simplified characters:
-    a text without any of them is Simplified already (one regex scan, no character looked at in Python)."""
+    a text without any of them is Simplified already (one regex scan, no character looked at in Python).
+    GB2312 holds a few Traditional forms OpenCC converts (徵 → 征, 後 → 后, 於 → 于, 乾 → 干, …): those are
+    in the class too, or `徵信` would stay `徵信` in a line of GB2312 characters only."""
     global _MAYBE_TRADITIONAL
     if _MAYBE_TRADITIONAL is None:
-        simple = _gb2312_hanzi()
+        gb2312 = sorted(_gb2312_hanzi())
+        simple = {c for c, s in zip(gb2312, _T2S.convert("\n".join(gb2312)).split("\n"), strict=True) if c == s}
         ranges: list[list[int]] = []
         for cp in range(0x4E00, 0xA000):
             if chr(cp) in simple:

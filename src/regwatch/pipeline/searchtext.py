@@ -3,12 +3,15 @@
 FTS5's trigram tokenizer cannot match 2-character terms (征信), so the index holds Chinese as
 overlapping character bigrams (一次性修复 → 一次 次性 性修 修复) and other text as words, under the
 `unicode61` tokenizer. A query term of n ≥ 2 Chinese characters becomes the phrase of its n-1
-bigrams, which matches exactly the texts that contain the term.
+bigrams, which matches exactly the texts that contain the term. One Chinese character joined to the
+Latin letters or digits before it (A股, P2P网) is the start of a Chinese run in the text (A股三大 →
+a 股三 三大): a prefix term, `股*`, which matches exactly the texts that contain A股 too.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from operator import add
 
 from .normalize import normalize
@@ -62,14 +65,13 @@ def _parts(query: str) -> list[str | list[str]]:
         elif word and word in _OPS:
             parts.append(word)
         else:
-            text = phrase if phrase is not None else word
-            term = fts_text(text)
-            if not term:
+            terms = _query_terms(phrase if phrase is not None else word)
+            if not terms:
                 continue
-            if len(term) == 1 and _IS_CJK.match(term):     # the index holds Chinese as pairs of characters
-                raise QueryError(f"one-character words cannot be searched ({term}): Chinese is indexed as pairs of "
+            if len(terms) == 1 and len(terms[0]) == 1 and _IS_CJK.match(terms[0]):   # Chinese is indexed as pairs
+                raise QueryError(f"one-character words cannot be searched ({terms[0]}): Chinese is indexed as pairs of "
                                  "characters; search a word of two or more")
-            parts.append(term.replace('"', "").split())
+            parts.append(terms)
     if depth:
         raise QueryError("a '(' without its ')'")
     if not any(isinstance(p, list) for p in parts):
@@ -79,9 +81,39 @@ def _parts(query: str) -> list[str | list[str]]:
     return parts
 
 
+def _query_terms(text: str) -> list[str]:
+    """A query's word or phrase as index terms (`fts_text`'s), a prefix term marked by a trailing `*`: one
+    Chinese character right after Latin letters or digits (A股) starts a Chinese run of the text, whose
+    first term is that character or a pair starting with it (A股三大 → a 股三 三大). One Chinese character
+    right before them (股A) ends a run: a pair ending with it, which neither engine can look up."""
+    runs = list(_RUN.finditer(normalize(text)))
+    out: list[str] = []
+    for i, m in enumerate(runs):
+        run = m.group()
+        if len(run) == 1 and _IS_CJK.match(run):
+            after = i > 0 and runs[i - 1].end() == m.start()
+            before = i + 1 < len(runs) and runs[i + 1].start() == m.end()
+            if before and not after:
+                raise QueryError(f"one Chinese character before Latin letters or digits cannot be searched "
+                                 f"({run}{runs[i + 1].group()}): Chinese is indexed as pairs of characters; add the "
+                                 "Chinese character before it, or leave it out")
+            out.append(run + "*" if after and not before else run)
+        elif _IS_CJK.match(run):
+            out.extend(map(add, run, run[1:]))
+        else:
+            out.append(run)
+    return out
+
+
+def _fts_phrase(terms: list[str]) -> str:
+    if not any(t.endswith("*") for t in terms):
+        return '"' + " ".join(terms) + '"'
+    return " + ".join(f'"{t[:-1]}"*' if t.endswith("*") else f'"{t}"' for t in terms)   # "a" + "股"*
+
+
 def fts_query(query: str) -> str:
     """Translate a user query (words, "phrases", AND/OR/NOT, parentheses) into an FTS5 MATCH string."""
-    return " ".join('"' + " ".join(p) + '"' if isinstance(p, list) else p for p in _parts(query))
+    return " ".join(_fts_phrase(p) if isinstance(p, list) else p for p in _parts(query))
 
 
 def ts_query(query: str) -> str:
@@ -93,12 +125,21 @@ def ts_query(query: str) -> str:
         if (operand or p == "NOT") and out and out[-1] not in ("&", "|", "!", "("):
             out.append("&")         # side by side: AND (and NOT after a word is AND NOT)
         if isinstance(p, list):
-            out.append("(" + " <-> ".join(ts_lexeme(t) for t in p) + ")")
+            out.append("(" + " <-> ".join(ts_lexeme(fold(t[:-1])) + ":*" if t.endswith("*") else ts_lexeme(fold(t))
+                                          for t in p) + ")")
         elif p in ("(", ")"):
             out.append(p)
         else:
             out.append({"AND": "&", "OR": "|", "NOT": "!"}[p])
     return " ".join(out)
+
+
+def fold(term: str) -> str:
+    """As FTS5's unicode61 tokenizer (remove_diacritics 2) sees a term: accents dropped (the tsvector's
+    terms and the tsquery's alike, so `café` finds café on PostgreSQL as on SQLite)."""
+    if term.isascii():
+        return term
+    return "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
 
 
 def ts_lexeme(term: str) -> str:

@@ -4,13 +4,12 @@ PostgreSQL (the shared queries are `shared/articles.py`'s)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import psycopg
 
-from ...searchtext import QueryError, fts_text, ts_lexeme, ts_query
+from ...searchtext import QueryError, fold, fts_text, ts_lexeme, ts_query
 from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
@@ -32,13 +31,6 @@ MAX_POSITIONS = 255                           # positions kept per term
 MAX_DOC_CHARS = 900_000                       # a tsvector is at most 1 MB: a longer text's rarest terms are left out
 
 
-def _fold(term: str) -> str:
-    """As FTS5's unicode61 tokenizer (remove_diacritics 2) sees a term: accents dropped."""
-    if term.isascii():
-        return term
-    return "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
-
-
 def ts_doc(title: str, body: str, *, search_title: str | None = None, search_text: str | None = None) -> str:
     """The `tsvector` of an article, written out: its title's terms (weight A), then its body's (D). The
     terms are `fts_text`'s of title and body, or the ones given (an `Article`'s, made once)."""
@@ -48,7 +40,7 @@ def ts_doc(title: str, body: str, *, search_title: str | None = None, search_tex
                           (search_text if search_text is not None else fts_text(body), "")):
         for term in terms.split():
             pos = min(pos + 1, MAX_POSITION)
-            at = positions.setdefault(_fold(term), [])
+            at = positions.setdefault(fold(term), [])
             entry = f"{pos}{weight}"
             if len(at) < MAX_POSITIONS and (not at or at[-1] != entry):
                 at.append(entry)
