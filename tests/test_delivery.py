@@ -205,6 +205,28 @@ def test_alerts_resend_queues_failed_and_broken_alerts_again(tmp_path, receiver,
     assert len(receiver.delivered("gw")) == 2 and store.count_alerts(status="sent") == 4
 
 
+def test_alerts_refused_for_a_missing_keyword_go_out_with_it_once_the_config_has_it(tmp_path, receiver, rw):
+    """A DingTalk robot asks for a security keyword the config lacked: its alerts are refused (broken). The config
+    gains the keyword and `alerts resend` sends them again — composed anew with it (they were sent again with the
+    body they were refused for, refused again, and stayed broken for good)."""
+    cfg, store = make(tmp_path, receiver, {"dt": ("dingtalk", {})})
+    receiver.routes["dt"]["keyword"] = "风控提醒"
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=2)
+    assert store.count_alerts(status="broken") == 2 and not receiver.delivered("dt")
+    toml = tmp_path / "regwatch.toml"
+    toml.write_text(f"""[store]\npath = "{cfg.store.path}"
+[[channels]]\nname = "dt"\ntype = "dingtalk"\nurl = "{receiver.url}/dt{CREDENTIAL['dingtalk']}"\nkeyword = "风控提醒"
+""", encoding="utf-8")
+    assert "2 alerts queued again" in rw("alerts", "resend", "-c", toml).stdout
+    fixed, _ = make(tmp_path, receiver, {"dt": ("dingtalk", {"keyword": "风控提醒"})})
+    receiver.routes["dt"]["keyword"] = "风控提醒"
+    deliver(fixed, store, wait=5)
+    sent = receiver.delivered("dt")
+    assert len(sent) == 2 and all("风控提醒" in json.dumps(m["body"], ensure_ascii=False) for m in sent)
+    assert store.count_alerts(status="sent") == 2 and store.count_alerts(status="broken") == 0
+
+
 def test_an_outage_shorter_than_retry_for_loses_nothing_however_often_it_is_tried(tmp_path, receiver):
     """A webhook answering 500 through more attempts than `max_attempts`: the alert waits while its message is
     younger than `retry_for`, and goes out when the webhook is back; one older than that is given up, said so."""

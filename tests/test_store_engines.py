@@ -236,16 +236,22 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert store.undelivered(now - timedelta(days=1), ["ch", "other"]) == (0, 1)
     assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now,
                                  channel="other") == 0
-    assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now) == 1
-    assert store.count_alerts(status="pending") == 1 and store.count_alerts(status="sent") == 1
-    assert store.undelivered(now - timedelta(days=1), ["ch"]) == (1, 0)
+    # msg2's alert and the one that could not be rendered: composed anew (the channel's config may have changed)
+    assert store.reopen_messages(statuses=["failed", "broken"], since=now - timedelta(days=1), now=now) == 2
+    assert store.count_alerts(status="pending") == 2 and store.count_alerts(status="sent") == 1
+    assert store.undelivered(now - timedelta(days=1), ["ch"]) == (2, 0)
+    assert store.one("SELECT count(*) FROM messages WHERE id = ?", (msg2["id"],)) == 0     # the refused body went
+    with store.tx():
+        assert [a["id"] for a in store.alerts_to_compose(now + timedelta(seconds=1), ["ch"])] == [second, later]
+        store.add_message(channel="ch", kind="article", idem_key="k2", payload={"t": "二, again"}, alert_ids=[second],
+                          now=now)
     again, _ = store.claim_message("ch", now + timedelta(seconds=200), **pace)
-    assert again["id"] == msg2["id"] and again["attempts"] == 1 and again["idem_key"] == "k2"
+    assert again["attempts"] == 1 and again["idem_key"] == "k2" and "again" in again["payload"]
     # alerts a full channel cannot take wait uncomposed (one already in a message is not touched)
     held = store.enqueue_alert(subscription="s", channel="ch", story_id=4, article_id=None, idem_key="k4")
-    store.hold_alerts([held, first], now + timedelta(seconds=300))
+    store.hold_alerts([held, first, later], now + timedelta(seconds=300))
     assert store.alerts_to_compose(now + timedelta(seconds=299), ["ch"]) == []
-    assert [a["id"] for a in store.alerts_to_compose(now + timedelta(seconds=301), ["ch"])] == [held]
+    assert [a["id"] for a in store.alerts_to_compose(now + timedelta(seconds=301), ["ch"])] == [later, held]
     assert store.list_alerts(status="sent")[0]["id"] == first
 
 

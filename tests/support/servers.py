@@ -142,6 +142,7 @@ def credential_ok(kind, token, query) -> bool:
 class Receiver:
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`; each checks the
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
+    `routes[name]["keyword"]`: a DingTalk robot's security keyword, refused without it;
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
     answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`)."""
 
@@ -199,6 +200,8 @@ class Receiver:
             code, payload = BROKEN[kind]
         elif bad:
             code, payload = INVALID[kind]
+        elif route.get("keyword") and route["keyword"] not in raw.decode("utf-8", "replace"):
+            code, payload = 200, {"errcode": 310000, "errmsg": "keywords not in content"}    # DingTalk's answer
         elif mode == "rate":
             code, payload = RATE[kind]
         elif mode == "500":

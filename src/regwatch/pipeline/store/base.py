@@ -487,8 +487,9 @@ class Store(ABC):
     @abstractmethod
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
-        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, due again now
-        (attempts afresh, the same idempotency key); how many alerts they carry."""
+        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again: their
+        alerts (and those that failed before they were in a message) composed anew with the channel as configured
+        now, due now, attempts afresh, the same idempotency keys; how many alerts."""
 
     @abstractmethod
     def next_due_at(self, channels: Sequence[str]) -> str | None:

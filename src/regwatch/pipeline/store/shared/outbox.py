@@ -95,23 +95,31 @@ class Outbox(Connection):
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
-        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again:
-        due now, their attempts counted afresh, the same idempotency key; how many alerts they carry."""
+        """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again: their
+        alerts are composed anew, due now, their attempts counted afresh (the same idempotency keys), with the
+        channel as it is configured now — a keyword the robot asked for or a type corrected since (the message
+        refused before kept the body it was refused for) — and the refused messages go; how many alerts."""
         wanted = [MessageStatus(s).value for s in statuses]
         cond, params = where(f"status IN ({','.join('?' * len(wanted))})", ("created_at >= ?", iso_ms(since)),
                              ("channel = ?", channel))
+        marks_wanted = ",".join("?" * len(wanted))
+        n = 0
         with self.tx():
-            rows = self.all(f"SELECT id, items FROM messages{cond}", [*wanted, *params])
+            rows = self.all(f"SELECT id FROM messages{cond}", [*wanted, *params])
             for i in range(0, len(rows), 500):
                 ids = [r[0] for r in rows[i:i + 500]]
                 marks = ",".join("?" * len(ids))
                 # (the status checked again: another worker may have reopened and sent one meanwhile)
-                self.x(f"UPDATE messages SET status = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL "
-                       f"WHERE id IN ({marks}) AND status IN ({','.join('?' * len(wanted))})",
-                       (S.PENDING, iso_ms(now), *ids, *wanted))
-                self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ? WHERE message_id IN ({marks}) "
-                       f"AND status IN ({','.join('?' * len(wanted))})", (AlertStatus.PENDING, iso_ms(now), *ids, *wanted))
-        return sum(int(r[1] or 0) for r in rows)
+                n += self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ?, message_id = NULL "
+                            f"WHERE message_id IN ({marks}) AND status IN ({marks_wanted})",
+                            (AlertStatus.PENDING, iso_ms(now), *ids, *wanted))
+                self.x(f"DELETE FROM messages WHERE id IN ({marks}) AND status IN ({marks_wanted})", (*ids, *wanted))
+            # and alerts that failed before they were in a message (one that could not be rendered)
+            cond, params = where(f"message_id IS NULL AND status IN ({marks_wanted})",
+                                 ("created_at >= ?", iso(since)), ("channel = ?", channel))
+            n += self.x(f"UPDATE alerts SET status = ?, attempts = 0, next_attempt_at = ?{cond}",
+                        (AlertStatus.PENDING, iso_ms(now), *wanted, *params))
+        return n
 
     def next_due_at(self, channels: Sequence[str]) -> str | None:
         if not channels:
