@@ -402,6 +402,17 @@ def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
     assert result["stats"].sent == 2
 
 
+def test_a_webhook_that_answers_after_seventeen_seconds_gets_the_message_once(tmp_path, receiver):
+    """httpx's read timeout was 15 s: an endpoint that took the message and answered later was sent it again
+    and again (every backoff, for a day). A request has SEND_DEADLINE (30 s) for its answer."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    receiver.fail = {"gw": ["slow:17"]}
+    stats = deliver(cfg, store, wait=5)
+    assert stats.sent == 1 and len(receiver.messages) == 1
+    assert store.count_alerts(status="sent") == 1
+
+
 def test_two_senders_on_one_store_send_each_message_once(tmp_path, receiver):
     cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "sl": ("slack", {})})
     publish(cfg, store, 6)

@@ -59,10 +59,10 @@ DATE_CHARS = 100                  # a date text longer than this is no date (dat
 UNSAFE_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
 
 # -- delivery ---------------------------------------------------------------------------------
-DELIVERY_TIMEOUT = 15.0           # seconds for one webhook request (connect + answer)
 DELIVERY_CONNECT_TIMEOUT = 5.0
-SEND_DEADLINE = 30.0              # seconds for one whole request, however slowly its answer trickles (well inside
-                                  # CLAIM_LEASE: no other sender takes a message over while it is being sent)
+SEND_DEADLINE = 30.0              # seconds for one whole request, a slow answer waited for and however slowly it
+                                  # trickles (well inside CLAIM_LEASE: no other sender takes a message over while it
+                                  # is being sent)
 CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash)
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock

@@ -191,6 +191,8 @@ class Receiver:
             return
         if mode == "slow":
             time.sleep(3)
+        if mode and mode.startswith("slow:"):           # an answer after that many seconds
+            time.sleep(float(mode.split(":", 1)[1]))
         if mode == "hold":
             self.release.wait(20)
         rec["done"] = time.time()

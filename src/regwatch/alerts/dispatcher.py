@@ -35,13 +35,13 @@ from ..defaults import (
     CLAIM_LEASE,
     DAEMON_IDLE,
     DELIVERY_CONNECT_TIMEOUT,
-    DELIVERY_TIMEOUT,
     DISPLAY_TZ,
     ERROR_CHARS,
     HOLD_MIN,
     PACE_MARGIN,
     PACE_WINDOW,
     RESEND_WINDOW,
+    SEND_DEADLINE,
     SHORT_WAIT,
     USER_AGENT,
 )
@@ -105,7 +105,7 @@ class Dispatcher:
 
     async def __aenter__(self) -> Dispatcher:
         if self.client is None:
-            self.client = httpx.AsyncClient(timeout=httpx.Timeout(DELIVERY_TIMEOUT, connect=DELIVERY_CONNECT_TIMEOUT),
+            self.client = httpx.AsyncClient(timeout=httpx.Timeout(SEND_DEADLINE, connect=DELIVERY_CONNECT_TIMEOUT),
                                             follow_redirects=False, headers={"User-Agent": USER_AGENT})
             self._own_client = True
         return self
@@ -381,6 +381,6 @@ async def send_test(channel: Any, tz: str = DISPLAY_TZ) -> Outcome:
     m = test_message(tz)
     payload = platform.render_fitted(m)
     key = "msg_test_" + uuid.uuid4().hex[:16]
-    async with httpx.AsyncClient(timeout=httpx.Timeout(DELIVERY_TIMEOUT, connect=DELIVERY_CONNECT_TIMEOUT),
+    async with httpx.AsyncClient(timeout=httpx.Timeout(SEND_DEADLINE, connect=DELIVERY_CONNECT_TIMEOUT),
                                  follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
         return await platform.send(client, payload, key)
