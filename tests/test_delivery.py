@@ -413,6 +413,27 @@ def test_a_webhook_that_answers_after_seventeen_seconds_gets_the_message_once(tm
     assert store.count_alerts(status="sent") == 1
 
 
+def test_an_answer_the_store_cannot_take_at_once_is_recorded_when_it_can(tmp_path, receiver, monkeypatch):
+    """PostgreSQL restarted while a send was in flight: recording the platform's answer raised, the message stayed
+    `sending` and was sent again when its lease ran out. The answer is recorded when the store is back."""
+    from regwatch.pipeline.store import StoreError
+
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    real, calls = store.finish_message, []
+
+    def down_twice(*args, **kwargs):       # the store's answer while its server restarts
+        calls.append(1)
+        if len(calls) <= 2:
+            raise StoreError("postgresql://regwatch@db/regwatch: the connection is lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_message", down_twice)
+    stats = deliver(cfg, store, wait=10)
+    assert stats.sent == 1 and len(receiver.messages) == 1 and len(calls) == 3
+    assert store.count_alerts(status="sent") == 1 and store.one("SELECT status FROM messages") == "sent"
+
+
 def test_two_senders_on_one_store_send_each_message_once(tmp_path, receiver):
     cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "sl": ("slack", {})})
     publish(cfg, store, 6)

@@ -268,3 +268,36 @@ channels = ["sl"]
     assert len(senders) >= 2, senders                                  # sent by more than one worker
     for k in range(3):
         assert "Traceback" not in (tmp_path / f"w{k}.log").read_text()
+
+
+def test_a_worker_hung_inside_the_story_lock_does_not_stop_the_others(pg_url, monkeypatch):
+    """A worker stopped (SIGSTOP, swapped out, cut off) while it held the story lock froze every other worker for
+    as long as it hung — hours, cut off by a network. The server now ends its session after
+    PG_IDLE_IN_TRANSACTION (shortened here), and the others go on while it still hangs."""
+    import threading
+
+    from regwatch.pipeline.store import Store
+    from regwatch.pipeline.store.postgres import connection
+
+    monkeypatch.setattr(connection, "PG_IDLE_IN_TRANSACTION", 1.0)
+    hung, other = Store(pg_url), Store(pg_url)
+    holding, woke = threading.Event(), threading.Event()
+
+    def hang():
+        try:
+            with hung.story_lock():
+                holding.set()
+                time.sleep(15)          # hung: no statement, the transaction open
+        except Exception:  # noqa: BLE001 - its session was ended under it
+            pass
+        finally:
+            woke.set()
+
+    threading.Thread(target=hang, daemon=True).start()
+    assert holding.wait(10)
+    with other.story_lock():            # waits for the server to end the hung session, not for the worker
+        got_it_while_hung = not woke.is_set()
+    assert got_it_while_hung
+    woke.wait(20)
+    hung.close()
+    other.close()

@@ -64,6 +64,8 @@ SEND_DEADLINE = 30.0              # seconds for one whole request, a slow answer
                                   # trickles (well inside CLAIM_LEASE: no other sender takes a message over while it
                                   # is being sent)
 CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash)
+RECORD_PATIENCE = 50.0            # seconds a send's outcome is tried again on a store that cannot take it (inside
+                                  # CLAIM_LEASE less SEND_DEADLINE: no other sender has taken the message over yet)
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
@@ -84,3 +86,6 @@ DUE_SLACK = 0.25                  # a claim this fraction of its interval before
 DUE_SLACK_MAX = 30.0              # … but at most this many seconds early
 PG_POOL_SIZE = 4                  # connections a process keeps to a PostgreSQL store
 PG_CONNECT_TIMEOUT = 10           # seconds to connect to it
+PG_IDLE_IN_TRANSACTION = 60.0     # seconds a session may sit idle inside a transaction before the server ends it (a
+                                  # hung worker holding a lock the others wait for)
+PG_KEEPALIVE_IDLE = 30            # seconds of silence before the server probes a worker's connection (3 probes)

@@ -40,12 +40,13 @@ from ..defaults import (
     HOLD_MIN,
     PACE_MARGIN,
     PACE_WINDOW,
+    RECORD_PATIENCE,
     RESEND_WINDOW,
     SEND_DEADLINE,
     SHORT_WAIT,
     USER_AGENT,
 )
-from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store
+from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message, health_summary_message
 from .platforms import Outcome, Platform, platform_for
@@ -248,7 +249,7 @@ class Dispatcher:
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
             if platform.http:
                 self.on_attempt(time.monotonic() - started)
-            self._record(msg, platform, outcome, stats)
+            await self._record(msg, platform, outcome, stats)
         return progressed
 
     def _gives_up(self, msg: dict[str, Any], now: datetime) -> bool:
@@ -258,12 +259,29 @@ class Dispatcher:
             return False
         return now - datetime.fromisoformat(msg["created_at"]) >= timedelta(seconds=self.cfg.retry_for)
 
-    def _record(self, msg: dict[str, Any], platform: Platform, outcome: Outcome, stats: DeliveryStats) -> None:
+    async def _finish(self, msg: dict[str, Any], **outcome: Any) -> None:
+        """Record a send's outcome on its message, tried again while the store cannot take it (a PostgreSQL restart
+        or stall): unrecorded, a message the platform accepted stayed `sending` and was sent again when its lease
+        ran out. The claim makes a second try safe (a message another sender took over is not touched)."""
+        deadline = time.monotonic() + RECORD_PATIENCE
+        pause = 1.0
+        while True:
+            try:
+                self.store.finish_message(msg, **outcome)
+                return
+            except StoreError as e:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("cannot record message %s's answer (%s); trying again in %.0f s", msg["id"], e, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 8.0)
+
+    async def _record(self, msg: dict[str, Any], platform: Platform, outcome: Outcome, stats: DeliveryStats) -> None:
         err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None
         now = utcnow()
         n = msg["items"]
         if outcome.ok:
-            self.store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
+            await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
             if msg["kind"] == AlertKind.HEALTH:
                 stats.notices += 1
             else:
@@ -275,13 +293,13 @@ class Dispatcher:
                 delay = BACKOFF_CAP
             elif delay <= 0:                                         # "again at once" for a day: the backoff
                 delay = backoff(msg["attempts"])
-            self.store.finish_message(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
+            await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
             if outcome.action == "retry":
                 err = f"given up after {msg['attempts']} attempts: {err or 'no answer'}"[:ERROR_CHARS]
-            self.store.finish_message(msg, status=status, error=err)
+            await self._finish(msg, status=status, error=err)
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")
             log.warning("message %s to %s %s: %s", msg["id"], platform.name, status, err)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ....defaults import PG_CONNECT_TIMEOUT, PG_POOL_SIZE
+from ....defaults import PG_CONNECT_TIMEOUT, PG_IDLE_IN_TRANSACTION, PG_KEEPALIVE_IDLE, PG_POOL_SIZE
 from ...redact import redact
 from ..base import Row, StoreError
 from ..shared.sql import Connection, Params
@@ -80,6 +80,16 @@ def has_store(url: str) -> bool:
         raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
 
 
+def _session(conn: psycopg.Connection) -> None:
+    """Each connection's session: a worker that hangs (stopped, swapped out, cut off by the network) inside a
+    transaction holding the story or a channel's lock is ended by the server after PG_IDLE_IN_TRANSACTION, and
+    a dead peer is found by TCP keepalives within a minute (the defaults: two hours), so the other workers go on."""
+    conn.execute(f"SET idle_in_transaction_session_timeout = '{int(PG_IDLE_IN_TRANSACTION * 1000)}ms'")
+    conn.execute(f"SET tcp_keepalives_idle = {PG_KEEPALIVE_IDLE}")
+    conn.execute(f"SET tcp_keepalives_interval = {PG_KEEPALIVE_IDLE // 3}")
+    conn.execute("SET tcp_keepalives_count = 3")
+
+
 class PostgresConnection(Connection):
     """Open with `Store("postgresql://user@host/db")`; the password from the URL, `PGPASSWORD` or ~/.pgpass."""
 
@@ -91,7 +101,8 @@ class PostgresConnection(Connection):
         except psycopg.Error as e:
             raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch",
-                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT})
+                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT},
+                                   configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         with self.tx():
             self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
