@@ -42,6 +42,28 @@ def test_a_model_round_trips_through_its_file(small, tmp_path):
         assert {t.topic for t in a.classify(it["title"], it["text"])} == {t.topic for t in b.classify(it["title"], it["text"])}
 
 
+def test_a_model_is_replaced_whole_or_not_at_all(small, tmp_path, monkeypatch):
+    """`train --out` over the model a cron run or a restarting daemon loads: a write that stops half-way (a full
+    disk here) left a cut file that the next run refused; the old model stays whole, and no part is left."""
+    from pathlib import Path
+
+    topics, _, model = small
+    model.save(tmp_path / "m.json")
+    before = (tmp_path / "m.json").read_bytes()
+    real = Path.write_text
+
+    def half_then_full(self, data, *args, **kwargs):
+        real(self, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    with pytest.raises(OSError):
+        model.save(tmp_path / "m.json")
+    monkeypatch.undo()
+    assert (tmp_path / "m.json").read_bytes() == before and Model.load(tmp_path / "m.json", topics)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
 def test_a_model_for_other_topics_is_refused(small, tmp_path):
     topics, _, model = small
     model.save(tmp_path / "m.json")
