@@ -412,6 +412,21 @@ class Config(_WithSecrets):
                 raise ValueError(f"alerts.health_channels: channel {ch!r} is not defined")
         return self
 
+    @model_validator(mode="after")
+    def _tags_need_postgres(self) -> Config:
+        """Tags share the sources among several workers on one PostgreSQL store; on SQLite (one process) a
+        tagged source, or a worker with tags, would leave sources that nothing ever crawls."""
+        if self.store.url is not None:
+            return self
+        if self.worker.tags:
+            raise ValueError("worker.tags: [worker] tags share the sources among workers on a PostgreSQL store "
+                             "([store] url); on SQLite this one process must crawl them all: remove them")
+        for i, s in enumerate(self.sources):
+            if s.tags:
+                raise ValueError(f"sources[{i}] ({s.name}).tags: tags pin a source to workers with those [worker] tags, "
+                                 "on a PostgreSQL store ([store] url); on SQLite it would never be crawled: remove them")
+        return self
+
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
             if s.name == name:

@@ -1,0 +1,68 @@
+"""Values that loaded and then silently did nothing: each is refused at load with one line naming the key
+(exit 2), or works."""
+
+import pytest
+
+from regwatch.service.config import ConfigError, load_config
+
+GOOD = """
+[store]
+path = "rw.db"
+
+[[sources]]
+name = "a"
+kind = "feed"
+url = "http://127.0.0.1:9/feed.xml"
+every = "1h"
+
+[[channels]]
+name = "ops"
+type = "console"
+
+[[subscriptions]]
+name = "s"
+topics = ["rate_cap"]
+channels = ["ops"]
+"""
+
+PG = GOOD.replace('path = "rw.db"', 'url = "postgresql://rw@127.0.0.1:9/rw"')
+
+
+def write(tmp_path, text):
+    p = tmp_path / "regwatch.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def refused(tmp_path, text) -> str:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text))
+    said = str(e.value)
+    assert "\n" not in said and said.startswith(str(tmp_path)), said
+    return said
+
+
+def source(extra, base=GOOD):
+    return base.replace('every = "1h"', f'every = "1h"\n{extra}')
+
+
+# -- tags: a PostgreSQL store's way of sharing sources among workers ------------------------------------------
+
+
+def test_tags_on_sqlite_are_refused(tmp_path):
+    said = refused(tmp_path, source('tags = ["cn-mainland"]'))
+    assert "sources[0] (a).tags: " in said and "PostgreSQL store ([store] url)" in said
+    said = refused(tmp_path, GOOD + '[worker]\ntags = ["cn-mainland"]\n')
+    assert "worker.tags: " in said and "PostgreSQL store ([store] url)" in said
+
+
+def test_tags_load_on_postgresql_and_empty_tags_anywhere(tmp_path):
+    cfg = load_config(write(tmp_path, source('tags = ["cn-mainland"]', PG) + '[worker]\ntags = ["cn-mainland"]\n'))
+    assert cfg.sources[0].tags == ["cn-mainland"] and cfg.worker.takes(cfg.sources[0])
+    assert load_config(write(tmp_path, source("tags = []") + "[worker]\ntags = []\n")).worker.tags == []
+
+
+def test_run_once_with_a_tagged_source_on_sqlite_exits_2(tmp_path, rw):
+    r = rw("run", "--once", "-c", write(tmp_path, source('tags = ["x"]')), cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.startswith("regwatch: ") and r.stderr.strip().count("\n") == 0 and "sources[0] (a).tags" in r.stderr
