@@ -66,3 +66,32 @@ def test_run_once_with_a_tagged_source_on_sqlite_exits_2(tmp_path, rw):
     r = rw("run", "--once", "-c", write(tmp_path, source('tags = ["x"]')), cwd=tmp_path, timeout=60)
     assert r.returncode == 2, r.stderr[-2000:]
     assert r.stderr.startswith("regwatch: ") and r.stderr.strip().count("\n") == 0 and "sources[0] (a).tags" in r.stderr
+
+
+# -- a channel's keys its platform has no use for -------------------------------------------------------------
+
+
+def channel(lines):
+    return GOOD.replace('type = "console"', lines)
+
+
+@pytest.mark.parametrize("lines,said", [
+    ('type = "slack"\nurl = "https://hooks.slack.com/services/T/B/x"\nkeyword = "监管"',
+     "channels[0] (ops): a slack channel's robot checks no keyword: remove `keyword` (for dingtalk, wecom, feishu"),
+    ('type = "telegram"\nurl = "https://api.telegram.org/botT/sendMessage"\nchat_id = "-100"\nkeyword = "监管"',
+     "a telegram channel's robot checks no keyword: remove `keyword`"),
+    ('type = "slack"\nurl = "https://hooks.slack.com/services/T/B/x"\nchat_id = "-100"',
+     "channels[0] (ops): a slack channel names no chat: remove `chat_id` (for telegram channels only)"),
+    ('type = "console"\nurl = "https://example.com/hook"', "channels[0] (ops): a console channel sends to no url: remove `url`"),
+    ('type = "console"\nkeyword = "监管"', "a console channel's robot checks no keyword"),
+])
+def test_a_channel_key_its_platform_does_not_use_is_refused(tmp_path, lines, said):
+    assert said in refused(tmp_path, channel(lines))
+
+
+def test_the_keys_a_platform_uses_load(tmp_path):
+    for lines in ('type = "dingtalk"\nurl = "https://oapi.dingtalk.com/robot/send?access_token=T"\nkeyword = "监管"',
+                  'type = "wecom"\nurl = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K"\nkeyword = "监管"',
+                  'type = "feishu"\nurl = "https://open.feishu.cn/open-apis/bot/v2/hook/x"\nkeyword = "监管"',
+                  'type = "telegram"\nurl = "https://api.telegram.org/botT/sendMessage"\nchat_id = "-100"'):
+        assert load_config(write(tmp_path, channel(lines))).channels[0].type in lines

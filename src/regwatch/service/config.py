@@ -293,6 +293,14 @@ class ChannelConfig(_Model):
         platform = PLATFORMS[self.type]
         if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
+        if self.url is not None and not platform.needs_url:
+            raise ValueError(f"a {self.type} channel sends to no url: remove `url`")
+        if self.chat_id is not None and not platform.needs_chat_id:
+            raise ValueError(f"a {self.type} channel names no chat: remove `chat_id` (for "
+                             f"{', '.join(t for t, p in PLATFORMS.items() if p.needs_chat_id)} channels only)")
+        if self.keyword is not None and not platform.takes_keyword:
+            raise ValueError(f"a {self.type} channel's robot checks no keyword: remove `keyword` (for "
+                             f"{', '.join(t for t, p in PLATFORMS.items() if p.takes_keyword)} channels only)")
         if self.url and not unset_in(self.url):
             check_url(self.url, web=platform.web_url)
         if platform.needs_chat_id and not self.chat_id:
