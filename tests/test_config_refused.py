@@ -95,3 +95,25 @@ def test_the_keys_a_platform_uses_load(tmp_path):
                   'type = "feishu"\nurl = "https://open.feishu.cn/open-apis/bot/v2/hook/x"\nkeyword = "监管"',
                   'type = "telegram"\nurl = "https://api.telegram.org/botT/sendMessage"\nchat_id = "-100"'):
         assert load_config(write(tmp_path, channel(lines))).channels[0].type in lines
+
+
+# -- a source's keys its kind does not read -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra,said", [
+    ('items = "data.list"', "sources[0] (a): `items` is read by json sources only: remove it from this feed source"),
+    ('links = "ul a"', "sources[0] (a): `links` is read by listing sources only: remove it from this feed source"),
+    ('detail = "https://x.example/{id}"', "`detail` is read by json sources only"),
+    ('form = {page = "1"}', 'sources[0] (a): `form` is the body of a POST request: add method = "POST", or remove `form`'),
+])
+def test_a_source_key_its_kind_does_not_read_is_refused(tmp_path, extra, said):
+    assert said in refused(tmp_path, source(extra))
+
+
+def test_a_listing_with_title_and_a_get_with_form_are_refused_a_post_form_loads(tmp_path):
+    listing = GOOD.replace('kind = "feed"', 'kind = "listing"\nlinks = "ul a"')
+    assert "`title` is read by json sources only: remove it from this listing source" in refused(
+        tmp_path, source('title = "h1"', listing))
+    cfg = load_config(write(tmp_path, source('method = "POST"\nform = {page = "1"}', listing)))
+    assert cfg.sources[0].form == {"page": "1"}
+    assert load_config(write(tmp_path, source("form = {}"))).sources[0].form == {}     # an empty one sends nothing

@@ -206,6 +206,10 @@ class ExtractOverride(_Model):
     date: str | None = None
 
 
+# the keys only one kind of source reads (a feed's `items` would silently do nothing)
+_KIND_KEYS = {"links": "listing", **dict.fromkeys(("items", "link", "title", "date", "detail", "body", "attachment"), "json")}
+
+
 class SourceConfig(_WithSecrets):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["feed", "sitemap", "listing", "json"]
@@ -241,6 +245,11 @@ class SourceConfig(_WithSecrets):
     def _kind_fields(self) -> SourceConfig:
         if self.cron and "every" in self.model_fields_set:
             raise ValueError("give `every` or `cron`, not both")
+        for key, kind in _KIND_KEYS.items():
+            if getattr(self, key) is not None and self.kind != kind:
+                raise ValueError(f"`{key}` is read by {kind} sources only: remove it from this {self.kind} source")
+        if self.form and self.method != "POST":
+            raise ValueError('`form` is the body of a POST request: add method = "POST", or remove `form`')
         if self.kind == "listing" and not self.links:
             raise ValueError("a listing source needs `links` (a CSS selector of article links)")
         if self.kind == "json" and not self.items:
