@@ -117,3 +117,17 @@ def test_a_listing_with_title_and_a_get_with_form_are_refused_a_post_form_loads(
     cfg = load_config(write(tmp_path, source('method = "POST"\nform = {page = "1"}', listing)))
     assert cfg.sources[0].form == {"page": "1"}
     assert load_config(write(tmp_path, source("form = {}"))).sources[0].form == {}     # an empty one sends nothing
+
+
+# -- encoding -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["klingon", "base64", "rot13", "utf-9"])
+def test_an_encoding_that_cannot_decode_text_is_refused(tmp_path, name):
+    said = refused(tmp_path, source(f'encoding = "{name}"'))
+    assert f"sources[0] (a).encoding: '{name}' is not a text encoding (e.g. gb18030, utf-8, big5)" in said
+
+
+@pytest.mark.parametrize("name", ["gb2312", "GBK", "x-gbk", "big5", "utf-8", "latin-1", "shift_jis", ""])
+def test_the_encodings_pages_declare_load(tmp_path, name):
+    assert load_config(write(tmp_path, source(f'encoding = "{name}"'))).sources[0].encoding == name

@@ -241,6 +241,19 @@ class SourceConfig(_WithSecrets):
     def _tz(cls, v: str | None) -> str | None:
         return v if v is None else check_zone(v)
 
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        """A codec pages are decoded with (an unknown one, or base64 / rot13, would be passed over unsaid)."""
+        if v:                                             # ("": no override, as when it is left out)
+            from ..pipeline.decode import canonical
+
+            try:      # the name as decode_html reads it (codecs.lookup, GBK widened); base64, rot13 … decode no text
+                b"a".decode(canonical(v) or v, "replace")
+            except LookupError:
+                raise ValueError(f"{v!r} is not a text encoding (e.g. gb18030, utf-8, big5)") from None
+        return v
+
     @model_validator(mode="after")
     def _kind_fields(self) -> SourceConfig:
         if self.cron and "every" in self.model_fields_set:
