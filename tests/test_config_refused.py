@@ -131,3 +131,20 @@ def test_an_encoding_that_cannot_decode_text_is_refused(tmp_path, name):
 @pytest.mark.parametrize("name", ["gb2312", "GBK", "x-gbk", "big5", "utf-8", "latin-1", "shift_jis", ""])
 def test_the_encodings_pages_declare_load(tmp_path, name):
     assert load_config(write(tmp_path, source(f'encoding = "{name}"'))).sources[0].encoding == name
+
+
+# -- a subscription's keywords --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keywords,said", [
+    ('[""]', "subscriptions[0] (s).keywords: item 0 ('') is blank: it matches nothing"),
+    ('["花呗", "  "]', "subscriptions[0] (s).keywords: item 1 ('  ') is blank"),
+    ('["\u3000"]', "is blank"),
+])
+def test_a_blank_keyword_is_refused(tmp_path, keywords, said):
+    assert said in refused(tmp_path, GOOD.replace('topics = ["rate_cap"]', f"keywords = {keywords}"))
+
+
+def test_keywords_load(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD.replace('topics = ["rate_cap"]', 'keywords = ["花呗", "APR"]')))
+    assert cfg.subscriptions[0].keywords == ["花呗", "APR"]

@@ -348,6 +348,14 @@ class SubscriptionConfig(_Model):
     sources: list[str] = []
     digest: str = ""
 
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        for i, k in enumerate(v):
+            if not k.strip():        # (matched_keyword passes over it: a subscription of blanks matches nothing)
+                raise ValueError(f"item {i} ({k!r}) is blank: it matches nothing; remove it, or write a word")
+        return v
+
     @field_validator("digest")
     @classmethod
     def _digest(cls, v: str) -> str:
