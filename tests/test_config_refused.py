@@ -148,3 +148,18 @@ def test_a_blank_keyword_is_refused(tmp_path, keywords, said):
 def test_keywords_load(tmp_path):
     cfg = load_config(write(tmp_path, GOOD.replace('topics = ["rate_cap"]', 'keywords = ["花呗", "APR"]')))
     assert cfg.subscriptions[0].keywords == ["花呗", "APR"]
+
+
+# -- expect_every: how long nothing new may last before the source is `stale` ---------------------------------
+
+
+def test_expect_every_shorter_than_every_is_refused(tmp_path):
+    said = refused(tmp_path, source('expect_every = "1m"'))
+    assert ('sources[0] (a): expect_every (1m) is shorter than every (1h): the source would be reported stale at '
+            'nearly every run; write expect_every = "1h" or more') in said
+    assert "every (10m)" in refused(tmp_path, GOOD.replace('every = "1h"', 'expect_every = "5m"'))   # the default every
+
+
+def test_expect_every_of_every_or_more_loads(tmp_path):
+    assert load_config(write(tmp_path, source('expect_every = "1h"'))).sources[0].expect_every == 3600
+    assert load_config(write(tmp_path, source('expect_every = "2d"'))).sources[0].expect_every == 2 * 86400

@@ -263,6 +263,11 @@ class SourceConfig(_WithSecrets):
                 raise ValueError(f"`{key}` is read by {kind} sources only: remove it from this {self.kind} source")
         if self.form and self.method != "POST":
             raise ValueError('`form` is the body of a POST request: add method = "POST", or remove `form`')
+        if self.expect_every is not None and not self.cron and self.expect_every < self.every:
+            # (health is judged at each run: nothing new since the last one would be `stale` nearly every time)
+            raise ValueError(f"expect_every ({format_duration(self.expect_every)}) is shorter than every "
+                             f"({format_duration(self.every)}): the source would be reported stale at nearly every "
+                             f"run; write expect_every = \"{format_duration(self.every)}\" or more")
         if self.kind == "listing" and not self.links:
             raise ValueError("a listing source needs `links` (a CSS selector of article links)")
         if self.kind == "json" and not self.items:
