@@ -163,3 +163,20 @@ def test_expect_every_shorter_than_every_is_refused(tmp_path):
 def test_expect_every_of_every_or_more_loads(tmp_path):
     assert load_config(write(tmp_path, source('expect_every = "1h"'))).sources[0].expect_every == 3600
     assert load_config(write(tmp_path, source('expect_every = "2d"'))).sources[0].expect_every == 2 * 86400
+
+
+# -- stories.window -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window,said", [
+    ('"0s"', "stories.window: 0s is out of range: write from 1h to 3660d"),
+    ("0", "stories.window: 0s is out of range: write from 1h to 3660d"),
+    ('"10m"', "stories.window: 10m is out of range: write from 1h to 3660d"),
+])
+def test_a_story_window_that_joins_no_copy_is_refused(tmp_path, window, said):
+    assert said in refused(tmp_path, GOOD + f"[stories]\nwindow = {window}\n")
+
+
+def test_a_story_window_in_range_loads(tmp_path):
+    assert load_config(write(tmp_path, GOOD + '[stories]\nwindow = "1h"\n')).stories.window == 3600
+    assert load_config(write(tmp_path, GOOD)).stories.window_days == 7

@@ -391,8 +391,9 @@ class DisplayConfig(_Model):
 
 
 class StoriesConfig(_Model):
-    # copies are joined to stories first seen within this period
-    window: Annotated[Duration, _between(0, 10 * 366 * 86400)] = 7 * 86400
+    # copies are joined to stories first seen within this period (0 would join none, not even an identical copy:
+    # every republication its own alert)
+    window: Annotated[Duration, _between(3600, 10 * 366 * 86400)] = 7 * 86400
 
     @property
     def window_days(self) -> float:
