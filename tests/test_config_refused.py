@@ -180,3 +180,20 @@ def test_a_story_window_that_joins_no_copy_is_refused(tmp_path, window, said):
 def test_a_story_window_in_range_loads(tmp_path):
     assert load_config(write(tmp_path, GOOD + '[stories]\nwindow = "1h"\n')).stories.window == 3600
     assert load_config(write(tmp_path, GOOD)).stories.window_days == 7
+
+
+# -- digest ---------------------------------------------------------------------------------------------------
+
+
+def test_daily_without_a_time_is_daily_at_nine_and_a_wrong_digest_says_every_form(tmp_path):
+    from datetime import UTC, datetime
+
+    from regwatch.alerts.digest import next_digest_time
+
+    cfg = load_config(write(tmp_path, GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\ndigest = "daily"')))
+    now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)                    # 10:00 in Beijing
+    assert next_digest_time(cfg.subscriptions[0].digest, now, cfg.display.tz) == next_digest_time("daily 09:00", now)
+    assert next_digest_time("daily", now).isoformat() == "2025-12-23T01:00:00+00:00"     # tomorrow 09:00 Beijing
+    said = refused(tmp_path, GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\ndigest = "daily 9am"'))
+    assert ('subscriptions[0] (s).digest: \'daily 9am\' is not a digest: write "", "hourly", "daily HH:MM" '
+            '(e.g. "daily 17:30") or "daily" (at 09:00)') in said

@@ -365,7 +365,8 @@ class SubscriptionConfig(_Model):
     @classmethod
     def _digest(cls, v: str) -> str:
         if v and not re.fullmatch(r"hourly|daily( ([01]\d|2[0-3]):[0-5]\d)?", v):
-            raise ValueError(f'{v!r} is not a digest: write "", "hourly" or "daily 09:00"')
+            raise ValueError(f'{v!r} is not a digest: write "", "hourly", "daily HH:MM" (e.g. "daily 17:30") or "daily" '
+                             '(at 09:00)')
         return v
 
     @model_validator(mode="after")
