@@ -197,3 +197,43 @@ def test_daily_without_a_time_is_daily_at_nine_and_a_wrong_digest_says_every_for
     said = refused(tmp_path, GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\ndigest = "daily 9am"'))
     assert ('subscriptions[0] (s).digest: \'daily 9am\' is not a digest: write "", "hourly", "daily HH:MM" '
             '(e.g. "daily 17:30") or "daily" (at 09:00)') in said
+
+
+# -- selectors and paths that can never select: refused at load, not at every crawl ---------------------------
+
+LISTING = GOOD.replace('kind = "feed"', 'kind = "listing"\nlinks = "ul.news a"')
+JSON = GOOD.replace('kind = "feed"', 'kind = "json"\nitems = "data.list"\nlink = "url"')
+
+
+@pytest.mark.parametrize("text,said", [
+    (LISTING.replace('"ul.news a"', '"ul.news a[["'), "sources[0] (a).links: bad CSS selector 'ul.news a[[': Expected"),
+    (LISTING.replace('"ul.news a"', '"ul >> a"'), "sources[0] (a).links: bad CSS selector 'ul >> a'"),
+    (LISTING.replace('"ul.news a"', '"a:frist-child"'), "sources[0] (a).links: bad CSS selector 'a:frist-child': "
+                                                        "The pseudo-class :frist-child is unknown"),
+    (source('extract = {title = "h1::text"}'),           # parsel's pseudo-elements: extraction's lxml has none
+     "sources[0] (a).extract.title: bad CSS selector 'h1::text': Pseudo-elements are not supported"),
+    (source('extract = {body = "div..content"}'), "sources[0] (a).extract.body: bad CSS selector 'div..content'"),
+    (JSON.replace('"data.list"', '"data.["'), "sources[0] (a).items: bad JMESPath 'data.[': "),
+    (JSON.replace('link = "url"', 'link = "https://x.example/view?id={doc..id}"'),
+     "sources[0] (a).link: bad JMESPath 'doc..id': "),
+    (JSON.replace('link = "url"', 'link = "url"\ntitle = "a b"'), "sources[0] (a).title: bad JMESPath 'a b': "),
+])
+def test_a_selector_or_path_that_cannot_compile_is_refused(tmp_path, text, said):
+    assert said in refused(tmp_path, text)
+
+
+def test_selectors_and_paths_that_compile_load(tmp_path):
+    cfg = load_config(write(tmp_path, LISTING.replace('"ul.news a"', '"ul.news li > a, #list li:first-child"')
+                            .replace('every = "1h"', 'every = "1h"\nextract = {title = "h1.title", body = "div#content p"}')))
+    assert cfg.sources[0].extract.body == "div#content p"
+    cfg = load_config(write(tmp_path, JSON.replace('link = "url"', 'link = "https://x.example/view?id={docId}&c={meta.channel}"\n'
+                                                   'title = "docTitle || title"\ndate = "publishDate"\n'
+                                                   'detail = "https://x.example/detail/{docId}.json"\nbody = "data.docClob"')))
+    assert cfg.sources[0].detail == "https://x.example/detail/{docId}.json"
+
+
+@pytest.mark.parametrize("links", ["ul.news a::attr(href)", "ul.news a::text, ul.old a"])
+def test_links_that_select_text_not_elements_are_refused(tmp_path, links):
+    """The list's entries are read from elements (href, title, text): a string from ::attr() has none."""
+    said = refused(tmp_path, LISTING.replace('"ul.news a"', f'"{links}"'))
+    assert f"sources[0] (a).links: {links!r} selects text, not elements: select the <a> elements" in said

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -205,6 +206,19 @@ class ExtractOverride(_Model):
     body: str | None = None
     date: str | None = None
 
+    @field_validator("title", "body", "date")
+    @classmethod
+    def _selector(cls, v: str | None) -> str | None:
+        if v:                # compiled as pipeline.extract's `tree.cssselect` will (lxml: no ::text / ::attr)
+            from cssselect import SelectorError
+            from lxml.cssselect import CSSSelector
+
+            try:
+                CSSSelector(v, translator="html")
+            except SelectorError as e:
+                raise ValueError(f"bad CSS selector {v!r}: {e}") from None
+        return v
+
 
 # the keys only one kind of source reads (a feed's `items` would silently do nothing)
 _KIND_KEYS = {"links": "listing", **dict.fromkeys(("items", "link", "title", "date", "detail", "body", "attachment"), "json")}
@@ -240,6 +254,26 @@ class SourceConfig(_WithSecrets):
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
         return v if v is None else check_zone(v)
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: str | None) -> str | None:
+        from ..crawler.kinds.listing import check_links
+
+        error = v and check_links(v)
+        if error:
+            raise ValueError(error)
+        return v
+
+    @field_validator("items", "link", "title", "date", "detail", "body", "attachment")
+    @classmethod
+    def _paths(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from ..crawler.kinds.jsonapi import check_path
+
+        error = v and check_path(v, template=info.field_name != "items")
+        if error:
+            raise ValueError(error)
+        return v
 
     @field_validator("encoding")
     @classmethod
