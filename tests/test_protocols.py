@@ -122,7 +122,8 @@ def message(case):
 
 def payloads(kind, case):
     """What regwatch sends for this message: one fitted message, or a digest packed into messages."""
-    p = PLATFORMS[kind](ChannelConfig(name=kind, type=kind, url="https://127.0.0.1/x", keyword="监控",
+    p = PLATFORMS[kind](ChannelConfig(name=kind, type=kind, url="https://127.0.0.1/x",
+                                      keyword="监控" if PLATFORMS[kind].takes_keyword else None,
                                       chat_id="-1001" if kind == "telegram" else None))
     m = message(case)
     return [payload for _, payload in p.pack(m)] if m.items else [p.render_fitted(m)]

@@ -1,4 +1,4 @@
-"""Digest schedules: `hourly` or `daily HH:MM`, in the `[display] tz` zone (Beijing time by default)."""
+"""Digest schedules: `hourly`, `daily HH:MM` or `daily` (09:00), in the `[display] tz` zone (Beijing time by default)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -205,6 +206,23 @@ class ExtractOverride(_Model):
     body: str | None = None
     date: str | None = None
 
+    @field_validator("title", "body", "date")
+    @classmethod
+    def _selector(cls, v: str | None) -> str | None:
+        if v:                # compiled as pipeline.extract's `tree.cssselect` will (lxml: no ::text / ::attr)
+            from cssselect import SelectorError
+            from lxml.cssselect import CSSSelector
+
+            try:
+                CSSSelector(v, translator="html")
+            except SelectorError as e:
+                raise ValueError(f"bad CSS selector {v!r}: {e}") from None
+        return v
+
+
+# the keys only one kind of source reads (a feed's `items` would silently do nothing)
+_KIND_KEYS = {"links": "listing", **dict.fromkeys(("items", "link", "title", "date", "detail", "body", "attachment"), "json")}
+
 
 class SourceConfig(_WithSecrets):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -237,10 +255,53 @@ class SourceConfig(_WithSecrets):
     def _tz(cls, v: str | None) -> str | None:
         return v if v is None else check_zone(v)
 
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: str | None) -> str | None:
+        from ..crawler.kinds.listing import check_links
+
+        error = v and check_links(v)
+        if error:
+            raise ValueError(error)
+        return v
+
+    @field_validator("items", "link", "title", "date", "detail", "body", "attachment")
+    @classmethod
+    def _paths(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from ..crawler.kinds.jsonapi import check_path
+
+        error = v and check_path(v, template=info.field_name != "items")
+        if error:
+            raise ValueError(error)
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        """A codec pages are decoded with (an unknown one, or base64 / rot13, would be passed over unsaid)."""
+        if v:                                             # ("": no override, as when it is left out)
+            from ..pipeline.decode import canonical
+
+            try:      # the name as decode_html reads it (codecs.lookup, GBK widened); base64, rot13 … decode no text
+                b"a".decode(canonical(v) or v, "replace")
+            except LookupError:
+                raise ValueError(f"{v!r} is not a text encoding (e.g. gb18030, utf-8, big5)") from None
+        return v
+
     @model_validator(mode="after")
     def _kind_fields(self) -> SourceConfig:
         if self.cron and "every" in self.model_fields_set:
             raise ValueError("give `every` or `cron`, not both")
+        for key, kind in _KIND_KEYS.items():
+            if getattr(self, key) is not None and self.kind != kind:
+                raise ValueError(f"`{key}` is read by {kind} sources only: remove it from this {self.kind} source")
+        if self.form and self.method != "POST":
+            raise ValueError('`form` is the body of a POST request: add method = "POST", or remove `form`')
+        if self.expect_every is not None and not self.cron and self.expect_every < self.every:
+            # (health is judged at each run: nothing new since the last one would be `stale` nearly every time)
+            raise ValueError(f"expect_every ({format_duration(self.expect_every)}) is shorter than every "
+                             f"({format_duration(self.every)}): the source would be reported stale at nearly every "
+                             f"run; write expect_every = \"{format_duration(self.every)}\" or more")
         if self.kind == "listing" and not self.links:
             raise ValueError("a listing source needs `links` (a CSS selector of article links)")
         if self.kind == "json" and not self.items:
@@ -293,6 +354,14 @@ class ChannelConfig(_Model):
         platform = PLATFORMS[self.type]
         if platform.needs_url and not self.url:
             raise ValueError(f"a {self.type} channel needs `url`")
+        if self.url is not None and not platform.needs_url:
+            raise ValueError(f"a {self.type} channel sends to no url: remove `url`")
+        if self.chat_id is not None and not platform.needs_chat_id:
+            raise ValueError(f"a {self.type} channel names no chat: remove `chat_id` (for "
+                             f"{', '.join(t for t, p in PLATFORMS.items() if p.needs_chat_id)} channels only)")
+        if self.keyword is not None and not platform.takes_keyword:
+            raise ValueError(f"a {self.type} channel's robot checks no keyword: remove `keyword` (for "
+                             f"{', '.join(t for t, p in PLATFORMS.items() if p.takes_keyword)} channels only)")
         if self.url and not unset_in(self.url):
             check_url(self.url, web=platform.web_url)
         if platform.needs_chat_id and not self.chat_id:
@@ -318,11 +387,20 @@ class SubscriptionConfig(_Model):
     sources: list[str] = []
     digest: str = ""
 
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        for i, k in enumerate(v):
+            if not k.strip():        # (matched_keyword passes over it: a subscription of blanks matches nothing)
+                raise ValueError(f"item {i} ({k!r}) is blank: it matches nothing; remove it, or write a word")
+        return v
+
     @field_validator("digest")
     @classmethod
     def _digest(cls, v: str) -> str:
         if v and not re.fullmatch(r"hourly|daily( ([01]\d|2[0-3]):[0-5]\d)?", v):
-            raise ValueError(f'{v!r} is not a digest: write "", "hourly" or "daily 09:00"')
+            raise ValueError(f'{v!r} is not a digest: write "", "hourly", "daily HH:MM" (e.g. "daily 17:30") or "daily" '
+                             '(at 09:00)')
         return v
 
     @model_validator(mode="after")
@@ -348,8 +426,9 @@ class DisplayConfig(_Model):
 
 
 class StoriesConfig(_Model):
-    # copies are joined to stories first seen within this period
-    window: Annotated[Duration, _between(0, 10 * 366 * 86400)] = 7 * 86400
+    # copies are joined to stories first seen within this period (0 would join none, not even an identical copy:
+    # every republication its own alert)
+    window: Annotated[Duration, _between(3600, 10 * 366 * 86400)] = 7 * 86400
 
     @property
     def window_days(self) -> float:
@@ -410,6 +489,21 @@ class Config(_WithSecrets):
         for ch in self.alerts.health_channels:
             if ch not in channels:
                 raise ValueError(f"alerts.health_channels: channel {ch!r} is not defined")
+        return self
+
+    @model_validator(mode="after")
+    def _tags_need_postgres(self) -> Config:
+        """Tags share the sources among several workers on one PostgreSQL store; on SQLite (one process) a
+        tagged source, or a worker with tags, would leave sources that nothing ever crawls."""
+        if self.store.url is not None:
+            return self
+        if self.worker.tags:
+            raise ValueError("worker.tags: [worker] tags share the sources among workers on a PostgreSQL store "
+                             "([store] url); on SQLite this one process must crawl them all: remove them")
+        for i, s in enumerate(self.sources):
+            if s.tags:
+                raise ValueError(f"sources[{i}] ({s.name}).tags: tags pin a source to workers with those [worker] tags, "
+                                 "on a PostgreSQL store ([store] url); on SQLite it would never be crawled: remove them")
         return self
 
     def source(self, name: str) -> SourceConfig:

@@ -169,10 +169,11 @@ class Platform:
     per_minute: ClassVar[int] = 600           # documented messages per minute (a channel may set fewer)
     min_gap: ClassVar[float] = 0.0            # documented minimum seconds between two messages
     max_digest_items: ClassVar[int] = 50      # articles in one digest message, at most (size decides first)
-    needs_url: ClassVar[bool] = True
+    needs_url: ClassVar[bool] = True          # the channel must have a `url` (False: it has no use for one)
     web_url: ClassVar[bool] = True            # the url is http(s); False: any `scheme://` (the platform's own)
-    needs_chat_id: ClassVar[bool] = False     # the channel must name its chat (`chat_id`)
+    needs_chat_id: ClassVar[bool] = False     # the channel must name its chat (`chat_id`; False: it has no use for one)
     signs: ClassVar[bool] = False             # the platform checks a signature made with the channel's `secret`
+    takes_keyword: ClassVar[bool] = False     # the robot checks a custom keyword: the channel's `keyword` is in every message
     http: ClassVar[bool] = True               # sent by regwatch's HTTP client
 
     def __init__(self, channel: Channel):

@@ -31,6 +31,7 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
 class DingTalk(Platform):
     type = "dingtalk"
     signs = True
+    takes_keyword = True
     per_minute = 20                 # more throttles the robot for ten minutes (130101)
 
     def render(self, m: Message) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def _text(content: str) -> dict[str, Any]:
 class Feishu(Platform):
     type = "feishu"
     signs = True
+    takes_keyword = True
     per_minute = 100
     min_gap = 0.25                  # 5 a second
 

@@ -19,6 +19,7 @@ PAYLOAD = (40058, 40008, 40035)
 class WeCom(Platform):
     type = "wecom"
     per_minute = 20
+    takes_keyword = True
 
     def render(self, m: Message) -> dict[str, Any]:
         text = markdown(m)

@@ -32,6 +32,18 @@ def value(item, path: str | None):
         raise ListError(f"bad JMESPath {path!r}: {e}") from None
 
 
+def check_path(path: str, template: bool = True) -> str | None:
+    """Why a path can never be read (the config's error), or None: each JMESPath compiled as `value` (or, without
+    `template`, `parse` for `items`) will read it."""
+    for expr in _FIELD.findall(path) if template and "{" in path else [path]:
+        try:
+            jmespath.compile(expr)
+        except jmespath.exceptions.JMESPathError as e:
+            said = str(e).splitlines()[0].removesuffix(", for expression:").rstrip(":")
+            return f"bad JMESPath {expr!r}: {said}"
+    return None
+
+
 def load_json(body: bytes, content_type: str | None, what: str = "response"):
     text, _ = decode_html(body, content_type)
     text = text.strip()

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import re
 
+from cssselect import SelectorError
+from cssselect import parse as parse_css
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from ...pipeline.decode import decode_html
 from . import Entry, ListError, web_url
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # lxml refuses them in names and strings
+
+
+def check_links(css: str) -> str | None:
+    """Why a `links` selector can never select (the config's error), or None: translated as `parse`'s
+    `Selector.css` will; and elements, as `_entries` reads them (parsel's ::text / ::attr() select strings)."""
+    try:
+        css2xpath(css)
+        selectors = parse_css(css)
+    except SelectorError as e:
+        return f"bad CSS selector {css!r}: {e}"
+    if any(s.pseudo_element for s in selectors):
+        return (f"{css!r} selects text, not elements: select the <a> elements (or elements holding one), "
+                "without ::text or ::attr()")
+    return None
 
 
 def parse(body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
