@@ -102,6 +102,50 @@ def test_cli_eval_reports_per_topic(tmp_path, rw, seed_articles):
     assert rep["articles"] == 10 and "credit_repair" in rep["topics"] and rep["micro"]["recall"] == 1.0
 
 
+FINED = ("Regulator fines bank 5 million yuan", "The banking regulator fined the bank 5 million yuan and issued a "
+         "penalty decision for violations of lending rules.")
+
+
+def test_an_undefined_score_is_shown_as_undefined_not_perfect(tmp_path, rw):
+    """Precision with nothing tagged, recall with nothing labelled, F1 with neither: "—" in the tables, null in
+    --json — never 1.000 (a topic the tagger never tags, or the file never labels, is not scored perfect)."""
+    from regwatch.pipeline.evaluate import CrossValidation, Report, TopicScore
+
+    assert (TopicScore(0, 0, 0).precision, TopicScore(0, 0, 0).recall, TopicScore(0, 0, 0).f1) == (None, None, None)
+    assert (TopicScore(0, 0, 2).precision, TopicScore(0, 0, 2).recall, TopicScore(0, 0, 2).f1) == (None, 0.0, 0.0)
+    assert (TopicScore(0, 2, 0).precision, TopicScore(0, 2, 0).recall, TopicScore(0, 2, 0).f1) == (0.0, None, 0.0)
+    cv = CrossValidation([Report({"rate_cap": TopicScore(3, 0, 1), "small_loan": TopicScore()}) for _ in range(2)])
+    st = cv.summary()
+    assert st["topics_f1"]["small_loan"] == {"pooled": None, "mean": None, "sd": None, "min": None, "max": None}
+    assert st["pooled"]["topics"]["small_loan"]["precision"] is None and st["pooled"]["topics"]["rate_cap"]["f1"] == 0.857
+
+    # a fine labelled with no topic (enforcement: tagged, no positive), a weather note labelled small_loan (not tagged)
+    f = tmp_path / "labelled.jsonl"
+    f.write_text(json.dumps({"id": "a1", "event": "e1", "title": FINED[0], "text": FINED[1], "labels": [], "lang": "en"})
+                 + "\n" + json.dumps({"id": "a2", "event": "e2", "title": "Weather", "text": "Sunny.", "labels": ["small_loan"],
+                                     "lang": "en"}) + "\n", encoding="utf-8")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    rep = json.loads(rw("eval", f, "--rules", "--json", "-c", cfg).stdout)
+    assert rep["topics"]["enforcement"] == {"precision": 0.0, "recall": None, "f1": 0.0, "tp": 0, "fp": 1, "fn": 0}
+    assert rep["topics"]["small_loan"] == {"precision": None, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 1}
+    assert rep["topics"]["rate_cap"] == {"precision": None, "recall": None, "f1": None, "tp": 0, "fp": 0, "fn": 0}
+    rows = {line.split()[0]: line.split()[1:] for line in rw("eval", f, "--rules", "-c", cfg).stdout.splitlines()[1:8]}
+    assert rows["enforcement"][:3] == ["0.000", "—", "0.000"] and rows["small_loan"][:3] == ["—", "0.000", "0.000"]
+    assert rows["rate_cap"][:3] == ["—", "—", "—"]
+    # cross-validation: a topic no article is labelled or tagged with has no F1, pooled or per fold
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"id": f"a{i}", "event": f"e{i}", "title": FINED[0], "text": FINED[1],
+                                        "labels": ["enforcement"], "lang": "en"}) + "\n" for i in range(8)), encoding="utf-8")
+    out = rw("eval", many, "--folds", "2", "--rules", "-c", cfg)
+    assert out.returncode == 0, out.stderr
+    [small] = [line for line in out.stdout.splitlines() if line.startswith("F1 small_loan")]
+    assert "1.000" not in small and "0.000" not in small and "—" in small, out.stdout
+    cv_json = json.loads(rw("eval", many, "--folds", "2", "--rules", "--json", "-c", cfg).stdout)
+    assert cv_json["topics_f1"]["small_loan"]["pooled"] is None and cv_json["topics_f1"]["small_loan"]["mean"] is None
+    assert cv_json["topics_f1"]["enforcement"]["pooled"] == 1.0
+
+
 def test_backtest_shows_what_a_rule_change_would_alert(tmp_path, rw):
     from regwatch.pipeline.process import Processor
     from regwatch.pipeline.store import Store
@@ -172,7 +216,7 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     seen = []
     cv = cross_validate(items, 5, lambda train: seen.append(len(train)) or Classifier(load_topics()))
     assert len(cv.folds) == len(seen) and all(n < 60 for n in seen)
-    assert cv.summary()["micro_f1"]["mean"] == 1.0
+    assert cv.summary()["micro_f1"]["mean"] is None           # nothing labelled, nothing tagged: no score at all
 
 
 def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():

@@ -237,7 +237,10 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         if as_json:
             click.echo(json_text(cv, indent=1))
             return
-        f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
+        def f(s: dict[str, Any]) -> str:
+            if s["mean"] is None:
+                return "— (defined in no fold)"
+            return f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"
         echo((f"{cv['folds']}-fold cross-validation by event" if cv_by == "event" else
               f"leave one writer out ({cv['folds']} writers, their events kept out of training)")
              + f", {cv['articles']} articles, "
@@ -246,9 +249,11 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         for lang, st in cv["recall_by_lang"].items():
             echo(f"recall {lang:3} {f(st)}")
         for t, st in cv["topics_f1"].items():
-            echo(f"F1 {t:20} {st['pooled']:.3f} all folds pooled; per fold holding it {f(st)}")
+            echo(f"F1 {t:20} {_score(st['pooled'])} all folds pooled; per fold holding it "
+                 + (f(st) if st["mean"] is not None else "— (no fold holds it)"))
         pooled = cv["pooled"]
-        g = lambda s: f"{s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}; tp {s['tp']}, fp {s['fp']}, fn {s['fn']})"  # noqa: E731
+        g = lambda s: (f"{_score(s['f1'])} (P {_score(s['precision'])}, R {_score(s['recall'])}; "  # noqa: E731
+                       f"tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
         echo(f"all folds pooled (every article scored once): micro-F1 {g(pooled['micro'])}")
         for lang, st in pooled["by_lang"].items():
             echo(f"  {lang:3} {g(st)}")
@@ -261,9 +266,8 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
                ("fp", None, True), ("fn", None, True)])
     rows = [*report.topics.items(), ("micro", report.micro), *((f"micro, {k}", v) for k, v in sorted(report.by_lang.items()))]
     for name, s in rows:
-        # a topic nothing was labelled or tagged with has no figures (not a perfect score)
-        p, r, f1 = (f"{v:.3f}" for v in (s.precision, s.recall, s.f1)) if s.tp + s.fp + s.fn else ("—",) * 3
-        t.add(name, p, r, f1, str(s.tp), str(s.fp), str(s.fn))
+        # a score that is undefined (nothing tagged: precision; nothing labelled: recall) is "—", not a perfect one
+        t.add(name, _score(s.precision), _score(s.recall), _score(s.f1), str(s.tp), str(s.fp), str(s.fn))
     t.print()
     echo(f"{report.n} articles; " + (f"{report.negatives_tagged} of {report.negatives} negatives tagged"
                                      if report.negatives else "no negatives among them"))
@@ -271,6 +275,11 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         for m in report.mistakes:
             ev = ", ".join(" ".join(str(e["term"]).split()) for e in m.get("evidence", []))
             echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {safe(str(m['title'])[:50])}" + (f"  [{ev}]" if ev else ""))
+
+
+def _score(v: float | None) -> str:
+    """A precision, recall or F1 as `eval` shows it: "—" where it is undefined (0/0)."""
+    return "—" if v is None else f"{v:.3f}"
 
 
 def _backtest(setup: Setup, clf: Any, since: str | None, as_json: bool) -> None:
