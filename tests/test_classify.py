@@ -197,7 +197,10 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     assert out["articles"] == 2
     assert out["topics"]["rate_cap"]["tp"] == 1 and out["topics"]["consumer_protection"]["fn"] == 1
     assert out["topics"]["enforcement"]["fp"] == 0
+    assert (out["not_labels"], out["not_labels_tagged"]) == (1, 0)     # `--not enforcement`: a judged negative
     table = rw("eval", "--labels", "-c", cfg).stdout
+    assert "0 of 1 judged not about a topic (`label --not`) tagged with it" in table
+    assert "no negatives" not in table, table
     [credit] = [line for line in table.splitlines() if line.startswith("credit_repair")]
     assert "—" in credit and "1.000" not in credit, table            # nothing labelled: no figures, not a perfect score
 

@@ -41,7 +41,9 @@ class Report:
     topics: dict[str, TopicScore]
     mistakes: list[dict[str, Any]] = field(default_factory=list)
     negatives_tagged: int = 0
-    negatives: int = 0
+    negatives: int = 0              # articles labelled with no topic (a labelled file's)
+    nots: int = 0                   # judgments "not about this topic" (`not_labels`: `regwatch label --not`) …
+    nots_tagged: int = 0            # … of which the article is tagged with that topic
     n: int = 0
     by_lang: dict[str, TopicScore] = field(default_factory=dict)   # micro-averaged per language
 
@@ -57,7 +59,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"articles": self.n, "micro": _row(self.micro), "topics": {k: _row(v) for k, v in self.topics.items()},
                 "by_lang": {k: _row(v) for k, v in sorted(self.by_lang.items())},
-                "negatives": self.negatives, "negatives_tagged": self.negatives_tagged, "mistakes": self.mistakes}
+                "negatives": self.negatives, "negatives_tagged": self.negatives_tagged,
+                "not_labels": self.nots, "not_labels_tagged": self.nots_tagged, "mistakes": self.mistakes}
 
 
 def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
@@ -73,6 +76,9 @@ def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
         if not want and judged is None:
             report.negatives += 1
             report.negatives_tagged += bool(got)
+        nots = set(item.get("not_labels") or []) - want
+        report.nots += len(nots)
+        report.nots_tagged += len(nots & got)
         lang = report.by_lang.setdefault(str(item.get("lang") or "?"), TopicScore())
         for topic, score in report.topics.items():
             if topic in want and topic in got:

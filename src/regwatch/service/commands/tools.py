@@ -269,8 +269,11 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         # a score that is undefined (nothing tagged: precision; nothing labelled: recall) is "—", not a perfect one
         t.add(name, _score(s.precision), _score(s.recall), _score(s.f1), str(s.tp), str(s.fp), str(s.fn))
     t.print()
-    echo(f"{report.n} articles; " + (f"{report.negatives_tagged} of {report.negatives} negatives tagged"
-                                     if report.negatives else "no negatives among them"))
+    negatives = [*([f"{report.negatives_tagged} of {report.negatives} negatives tagged"]
+                   if report.negatives else []),
+                 *([f"{report.nots_tagged} of {report.nots} judged not about a topic (`label --not`) tagged with it"]
+                   if report.nots else [])]
+    echo(f"{report.n} articles; " + ("; ".join(negatives) or "no negatives among them"))
     if mistakes:
         for m in report.mistakes:
             ev = ", ".join(" ".join(str(e["term"]).split()) for e in m.get("evidence", []))
