@@ -222,6 +222,22 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     assert cv.summary()["micro_f1"]["mean"] is None           # nothing labelled, nothing tagged: no score at all
 
 
+def test_too_few_events_for_the_folds_says_so(tmp_path, rw):
+    """`eval --folds K` on articles whose events cannot fill two folds names what is wrong: no `event` keys, or too
+    few events for K folds (not a writer's, which is `--by writer`'s problem)."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    f = tmp_path / "labelled.jsonl"
+    for items, says in (([{"title": FINED[0], "text": FINED[1], "labels": ["enforcement"]}] * 3, "no `event` keys"),
+                        ([{"id": f"a{i}", "event": "one", "title": FINED[0], "text": FINED[1], "labels": []}
+                          for i in range(5)], "give articles of more events")):
+        f.write_text("".join(json.dumps(it) + "\n" for it in items), encoding="utf-8")
+        r = rw("eval", f, "--folds", "2", "--rules", "-c", cfg)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "too few events for 2 folds" in r.stderr and says in r.stderr and "writer" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
     """`--by writer`: each writer held out once; an event another writer also told stays out of training."""
     from regwatch.pipeline.evaluate import SplitError, cross_validate, holdouts_by_writer, writer_of

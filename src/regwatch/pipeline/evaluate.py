@@ -215,6 +215,13 @@ def cross_validate(items: Sequence[dict[str, Any]], k: int,
         folds = folds_by_event(items, k)
         pairs = [(held, [x for j, f in enumerate(folds) if j != i for x in f]) for i, held in enumerate(folds)]
     if any(held and not train for held, train in pairs):
-        raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
+        if by == "writer":
+            raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
+        events = len({event_of(x) for x in items})
+        why = ("the articles have no `event` keys (each counts as its own event, by its id, else its title): "
+               "add them, or more articles" if not any(x.get("event") for x in items) else
+               "each event's articles stay in one fold: give articles of more events")
+        raise SplitError(f"{len(items)} articles, {events} event{'s' * (events != 1)}: all fell in one of the {k} folds "
+                         f"by event, leaving nothing to train on — too few events for {k} folds; {why}")
     with meaning.held():        # each article's embedding read once, not once a fold
         return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])
