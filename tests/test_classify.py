@@ -102,6 +102,59 @@ def test_cli_eval_reports_per_topic(tmp_path, rw, seed_articles):
     assert rep["articles"] == 10 and "credit_repair" in rep["topics"] and rep["micro"]["recall"] == 1.0
 
 
+def _jsonl(items) -> str:
+    return "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
+
+
+@pytest.mark.parametrize("line2,says", [
+    ("this line is not JSON", "not a JSON line"),
+    ('{"title": "t", "text": "x", "labels": ["enforcement"]', "not a JSON line"),
+    ({"title": "t", "text": "x", "labels": ["ratecap"]}, "no topic 'ratecap'"),
+    ({"title": "t", "text": "x", "labels": "rate_cap"}, "`labels` is not a list of topic ids"),
+    ({"title": "t", "text": "x", "labels": [["rate_cap"]]}, "`labels` is not a list of topic ids"),
+    ({"title": "t", "text": "x"}, "no `labels`"),
+    ({"title": "t", "text": "x", "labels": [], "not_labels": ["enforcment"]}, "no topic 'enforcment'"),
+], ids=["text", "broken-json", "unknown-topic", "a-string", "not-strings", "no-labels", "unknown-not-label"])
+def test_a_bad_line_of_a_labelled_file_is_one_line_naming_it(tmp_path, rw, seed_articles, line2, says):
+    """eval FILE and train FILE read labelled JSONL through one loader: a line that is not JSON, or whose `labels`
+    are not a list of the loaded topics, is one line on stderr naming the file and line, exit 2, nothing written.
+    classify reads the same loader (a line that is not JSON refused alike) but not the labels."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    f = tmp_path / "labelled.jsonl"
+    bad = line2 if isinstance(line2, str) else json.dumps(line2, ensure_ascii=False)
+    f.write_text(_jsonl(seed_articles[:1]) + "\n" + bad + "\n" + _jsonl(seed_articles[1:3]), encoding="utf-8")
+    for args in (["eval", f], ["eval", f, "--folds", "2"], ["train", f, "--out", tmp_path / "m.json"]):
+        r = rw(*args, "-c", cfg)
+        assert r.returncode == 2 and r.stderr.startswith(f"regwatch: {f}:3: ") and says in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not r.stdout
+    assert not (tmp_path / "m.json").exists()
+    r = rw("classify", "--json", f, "-c", cfg)
+    if "not a JSON line" in says:
+        assert r.returncode == 2 and f"{f}:3: not a JSON line" in r.stderr and not r.stdout, r.stderr
+    else:
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 4, r.stderr    # (classify reads no labels)
+
+
+def test_a_labelled_file_names_topics_as_label_does_and_must_be_jsonl(tmp_path, rw, seed_articles):
+    """A label may name its topic by id or by name, as `label --topic` takes it; a file that is not JSON lines is
+    no labelled file for eval and train (classify reads it as one plain-text article)."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    by_id, by_name = tmp_path / "ids.jsonl", tmp_path / "names.jsonl"
+    by_id.write_text(_jsonl(seed_articles), encoding="utf-8")
+    names = {"rate_cap": "利率上限", "credit_repair": "credit-record repair", "small_loan": "小额贷款 / small-loan companies"}
+    by_name.write_text(_jsonl({**a, "labels": [names[t] for t in a["labels"]]} for a in seed_articles), encoding="utf-8")
+    named = rw("eval", by_name, "--json", "-c", cfg)
+    assert named.returncode == 0 and json.loads(named.stdout) == json.loads(rw("eval", by_id, "--json", "-c", cfg).stdout)
+    text = tmp_path / "notes.txt"
+    text.write_text("监管要求综合融资成本不超过24%\n各机构年化利率不得超过24%。\n", encoding="utf-8")
+    for args in (["eval", text], ["train", text, "--out", tmp_path / "m.json"]):
+        r = rw(*args, "-c", cfg)
+        assert r.returncode == 2 and r.stderr.startswith(f"regwatch: {text}: not JSON lines") and not r.stdout, r.stderr
+    assert rw("classify", text, "-c", cfg).stdout.startswith("rate_cap")
+
+
 FINED = ("Regulator fines bank 5 million yuan", "The banking regulator fined the bank 5 million yuan and issued a "
          "penalty decision for violations of lending rules.")
 

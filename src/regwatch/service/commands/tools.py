@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,33 +87,70 @@ def _fetch(inp: str) -> tuple[bytes, str | None]:
 
 # -- classify -------------------------------------------------------------------------------------
 
-def read_items(path: str) -> Iterator[dict[str, Any]]:
-    """JSONL with id / title / text (or body, as `regwatch export --body` writes it), or plain text
-    (the first line is the title). A JSON line with neither text nor body is tagged on its title,
-    with a warning on stderr."""
+def read_items(path: str, labelled: Setup | None = None) -> list[dict[str, Any]]:
+    """The articles of a file (or stdin, `-`): JSONL with id / title / text (or body, as `regwatch export --body`
+    writes it), or plain text (the first line is the title). A file with a line that is a JSON object is JSONL,
+    and every line of it must be one. A JSON line with neither text nor body is tagged on its title, with a
+    warning on stderr.
+
+    `labelled` (eval and train, with the command's setup): the articles are labelled, so the file must be JSONL
+    and each line's `labels` (and `not_labels`, when given) a list of the loaded topics, by id or by name as
+    `--topic` takes them (kept as ids). The whole file is read before the first article is used: a mistake is
+    one line naming the file, the line and the problem."""
     try:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    lines = [ln for ln in raw.splitlines() if ln.strip()]
-    if not (lines and all(ln.lstrip().startswith("{") for ln in lines)):
-        title, _, text = raw.partition("\n")
-        yield {"id": None, "title": title.strip(), "text": text}
-        return
+    raw = raw.removeprefix("\ufeff")
     name = "stdin" if path == "-" else path
-    for n, line in enumerate(lines, 1):
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{name}:{n}: not a JSON line ({e.msg})") from None
-        if not isinstance(item, dict):
-            raise UserError(f"{name}:{n}: expected an object with title and text")
+    # (lines end at "\n" alone: str.splitlines() would also cut a JSON string at U+2028, U+0085 …)
+    lines = [(n, ln) for n, ln in enumerate(raw.split("\n"), 1) if ln.strip()]
+    parsed: dict[int, Any] = {}
+    for n, line in lines:
+        if line.lstrip().startswith("{"):
+            try:
+                parsed[n] = json.loads(line)
+            except json.JSONDecodeError as e:
+                parsed[n] = e
+    if not any(isinstance(v, dict) for v in parsed.values()):
+        if labelled is not None:
+            raise UserError(f"{name}: not JSON lines: labelled articles are one JSON object a line, with "
+                            "`title`, `text` and `labels` (a list of topic ids)")
+        title, _, text = raw.partition("\n")
+        return [{"id": None, "title": title.strip(), "text": text}]
+    items = []
+    for n, _ in lines:
+        item = parsed.get(n)
+        if isinstance(item, json.JSONDecodeError):
+            raise UserError(f"{name}:{n}: not a JSON line ({item.msg})")
+        if not isinstance(item, dict):      # (every line that starts with `{` was read as JSON)
+            raise UserError(f"{name}:{n}: not a JSON line (an object, {{…}}, with title and text)")
+        if labelled is not None:
+            item["labels"] = _topic_ids(item.get("labels"), "labels", labelled, f"{name}:{n}")
+            if "not_labels" in item:
+                item["not_labels"] = _topic_ids(item["not_labels"], "not_labels", labelled, f"{name}:{n}")
         if item.get("text") is None:
             if item.get("body") is not None:
                 item["text"] = item["body"]
             else:
                 note(f"{name}:{n}: no `text` or `body` (tagged on its title alone)")
-        yield item
+        items.append(item)
+    return items
+
+
+def _topic_ids(value: Any, key: str, setup: Setup, where: str) -> list[str]:
+    """A line's `labels` / `not_labels`: a list of the loaded topics, by id or name (as ids); else one line."""
+    if value is None:
+        raise UserError(f"{where}: no `{key}` (a list of topic ids; [] for an article about none of them)")
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise UserError(f"{where}: `{key}` is not a list of topic ids: {json.dumps(value, ensure_ascii=False)[:80]}")
+    ids = []
+    for t in value:
+        tid = setup.topic_id(t)
+        if tid is None:
+            raise UserError(f"{where}: `{key}`: no topic {t!r}; known topics: {', '.join(sorted(setup.topic_names))}")
+        ids.append(tid)
+    return ids
 
 
 @click.command()
@@ -209,7 +245,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
     elif not path:
         raise UserError("give a labeled JSONL file, --labels (your corrections) or --store (a backtest)")
     else:
-        items = list(read_items(path))
+        items = read_items(path, labelled=setup)
     if cv_by == "writer" and folds:
         raise UserError("--by writer holds out each writer in turn: --folds does not apply to it")
     if folds or cv_by == "writer":
@@ -330,7 +366,7 @@ def train(paths: tuple[str, ...], use_labels: bool, select: bool, meaning: bool,
         raise UserError("give labelled JSONL files (eval/dev.jsonl of the project) and/or --labels")
     setup = Setup(config_path)
     rules = setup.rules
-    items = [it for p in paths for it in read_items(p)]
+    items = [it for p in paths for it in read_items(p, labelled=setup)]
     if use_labels:
         items += setup.store.labelled_articles()
     if not items:
