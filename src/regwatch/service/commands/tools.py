@@ -359,7 +359,7 @@ def train(paths: tuple[str, ...], use_labels: bool, select: bool, meaning: bool,
           config_path: str | None) -> None:
     """Rebuild the learned stage from labelled JSONL files (e.g. the project's eval/dev.jsonl) and, with
     --labels, your corrections; then set `[topics] model = "<out>"` to use it."""
-    from ...pipeline.learned import ModelError
+    from ...pipeline.learned import ModelError, unlearnable
     from ...pipeline.learned import train as train_model
 
     if not paths and not use_labels:
@@ -371,14 +371,34 @@ def train(paths: tuple[str, ...], use_labels: bool, select: bool, meaning: bool,
         items += setup.store.labelled_articles()
     if not items:
         raise UserError("nothing to learn from: the files and the store hold no labelled articles")
+    # a model file replaces the shipped learned stage: one that learned no topic would leave the rules alone
+    lacking = unlearnable(rules.topics, items)
+    if len(lacking) == len(rules.topics):
+        more = ("corrections alone are too few: train on the project's set and yours, `regwatch train eval/dev.jsonl "
+                "--labels`" if use_labels and not paths else "label articles about each topic and articles about none")
+        raise UserError(f"nothing learned from {plural(len(items), 'article')}, nothing written: each topic needs at "
+                        f"least 1 article labelled with it and 1 judged not about it, and none has both "
+                        f"({_counts(lacking)}); {more}")
     try:
         model = train_model(rules, items, select=select, with_meaning=meaning)
     except ModelError as e:
         raise UserError(str(e)) from None
+    if not model.topics:
+        raise UserError("the model beat the rules on no topic in the cross-validation (--select), nothing written: "
+                        "the rules alone are `[topics] model = \"\"`")
+    if lacking:
+        note(f"not learned, the rules decide them: {_counts(lacking)} (each topic needs at least 1 article labelled "
+             f"with it and 1 judged not about it)")
     model.meta["trained_on"] = ", ".join([*paths, *(["the store's labels"] if use_labels else [])])
     model.save(out_path)
-    echo(f"wrote {out_path}: {len(items)} articles, {len(model.topics)} topics learned; "
+    echo(f"wrote {out_path}: {len(items)} articles, {plural(len(model.topics), 'topic')} learned; "
          f'use it with [topics] model = "{out_path}"')
+
+
+def _counts(lacking: dict[str, tuple[int, int]]) -> str:
+    """`rate_cap: 1 positive, 0 negatives; credit_repair: none judged`."""
+    return "; ".join(f"{t}: {plural(pos, 'positive')}, {plural(neg, 'negative')}" if pos + neg else f"{t}: none judged"
+                     for t, (pos, neg) in lacking.items())
 
 
 # -- label, topics --------------------------------------------------------------------------------
