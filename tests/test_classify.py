@@ -102,6 +102,103 @@ def test_cli_eval_reports_per_topic(tmp_path, rw, seed_articles):
     assert rep["articles"] == 10 and "credit_repair" in rep["topics"] and rep["micro"]["recall"] == 1.0
 
 
+def _jsonl(items) -> str:
+    return "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items)
+
+
+@pytest.mark.parametrize("line2,says", [
+    ("this line is not JSON", "not a JSON line"),
+    ('{"title": "t", "text": "x", "labels": ["enforcement"]', "not a JSON line"),
+    ({"title": "t", "text": "x", "labels": ["ratecap"]}, "no topic 'ratecap'"),
+    ({"title": "t", "text": "x", "labels": "rate_cap"}, "`labels` is not a list of topic ids"),
+    ({"title": "t", "text": "x", "labels": [["rate_cap"]]}, "`labels` is not a list of topic ids"),
+    ({"title": "t", "text": "x"}, "no `labels`"),
+    ({"title": "t", "text": "x", "labels": [], "not_labels": ["enforcment"]}, "no topic 'enforcment'"),
+], ids=["text", "broken-json", "unknown-topic", "a-string", "not-strings", "no-labels", "unknown-not-label"])
+def test_a_bad_line_of_a_labelled_file_is_one_line_naming_it(tmp_path, rw, seed_articles, line2, says):
+    """eval FILE and train FILE read labelled JSONL through one loader: a line that is not JSON, or whose `labels`
+    are not a list of the loaded topics, is one line on stderr naming the file and line, exit 2, nothing written.
+    classify reads the same loader (a line that is not JSON refused alike) but not the labels."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    f = tmp_path / "labelled.jsonl"
+    bad = line2 if isinstance(line2, str) else json.dumps(line2, ensure_ascii=False)
+    f.write_text(_jsonl(seed_articles[:1]) + "\n" + bad + "\n" + _jsonl(seed_articles[1:3]), encoding="utf-8")
+    for args in (["eval", f], ["eval", f, "--folds", "2"], ["train", f, "--out", tmp_path / "m.json"]):
+        r = rw(*args, "-c", cfg)
+        assert r.returncode == 2 and r.stderr.startswith(f"regwatch: {f}:3: ") and says in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not r.stdout
+    assert not (tmp_path / "m.json").exists()
+    r = rw("classify", "--json", f, "-c", cfg)
+    if "not a JSON line" in says:
+        assert r.returncode == 2 and f"{f}:3: not a JSON line" in r.stderr and not r.stdout, r.stderr
+    else:
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 4, r.stderr    # (classify reads no labels)
+
+
+def test_a_labelled_file_names_topics_as_label_does_and_must_be_jsonl(tmp_path, rw, seed_articles):
+    """A label may name its topic by id or by name, as `label --topic` takes it; a file that is not JSON lines is
+    no labelled file for eval and train (classify reads it as one plain-text article)."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    by_id, by_name = tmp_path / "ids.jsonl", tmp_path / "names.jsonl"
+    by_id.write_text(_jsonl(seed_articles), encoding="utf-8")
+    names = {"rate_cap": "利率上限", "credit_repair": "credit-record repair", "small_loan": "小额贷款 / small-loan companies"}
+    by_name.write_text(_jsonl({**a, "labels": [names[t] for t in a["labels"]]} for a in seed_articles), encoding="utf-8")
+    named = rw("eval", by_name, "--json", "-c", cfg)
+    assert named.returncode == 0 and json.loads(named.stdout) == json.loads(rw("eval", by_id, "--json", "-c", cfg).stdout)
+    text = tmp_path / "notes.txt"
+    text.write_text("监管要求综合融资成本不超过24%\n各机构年化利率不得超过24%。\n", encoding="utf-8")
+    for args in (["eval", text], ["train", text, "--out", tmp_path / "m.json"]):
+        r = rw(*args, "-c", cfg)
+        assert r.returncode == 2 and r.stderr.startswith(f"regwatch: {text}: not JSON lines") and not r.stdout, r.stderr
+    assert rw("classify", text, "-c", cfg).stdout.startswith("rate_cap")
+
+
+FINED = ("Regulator fines bank 5 million yuan", "The banking regulator fined the bank 5 million yuan and issued a "
+         "penalty decision for violations of lending rules.")
+
+
+def test_an_undefined_score_is_shown_as_undefined_not_perfect(tmp_path, rw):
+    """Precision with nothing tagged, recall with nothing labelled, F1 with neither: "—" in the tables, null in
+    --json — never 1.000 (a topic the tagger never tags, or the file never labels, is not scored perfect)."""
+    from regwatch.pipeline.evaluate import CrossValidation, Report, TopicScore
+
+    assert (TopicScore(0, 0, 0).precision, TopicScore(0, 0, 0).recall, TopicScore(0, 0, 0).f1) == (None, None, None)
+    assert (TopicScore(0, 0, 2).precision, TopicScore(0, 0, 2).recall, TopicScore(0, 0, 2).f1) == (None, 0.0, 0.0)
+    assert (TopicScore(0, 2, 0).precision, TopicScore(0, 2, 0).recall, TopicScore(0, 2, 0).f1) == (0.0, None, 0.0)
+    cv = CrossValidation([Report({"rate_cap": TopicScore(3, 0, 1), "small_loan": TopicScore()}) for _ in range(2)])
+    st = cv.summary()
+    assert st["topics_f1"]["small_loan"] == {"pooled": None, "mean": None, "sd": None, "min": None, "max": None}
+    assert st["pooled"]["topics"]["small_loan"]["precision"] is None and st["pooled"]["topics"]["rate_cap"]["f1"] == 0.857
+
+    # a fine labelled with no topic (enforcement: tagged, no positive), a weather note labelled small_loan (not tagged)
+    f = tmp_path / "labelled.jsonl"
+    f.write_text(json.dumps({"id": "a1", "event": "e1", "title": FINED[0], "text": FINED[1], "labels": [], "lang": "en"})
+                 + "\n" + json.dumps({"id": "a2", "event": "e2", "title": "Weather", "text": "Sunny.", "labels": ["small_loan"],
+                                     "lang": "en"}) + "\n", encoding="utf-8")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    rep = json.loads(rw("eval", f, "--rules", "--json", "-c", cfg).stdout)
+    assert rep["topics"]["enforcement"] == {"precision": 0.0, "recall": None, "f1": 0.0, "tp": 0, "fp": 1, "fn": 0}
+    assert rep["topics"]["small_loan"] == {"precision": None, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 1}
+    assert rep["topics"]["rate_cap"] == {"precision": None, "recall": None, "f1": None, "tp": 0, "fp": 0, "fn": 0}
+    rows = {line.split()[0]: line.split()[1:] for line in rw("eval", f, "--rules", "-c", cfg).stdout.splitlines()[1:8]}
+    assert rows["enforcement"][:3] == ["0.000", "—", "0.000"] and rows["small_loan"][:3] == ["—", "0.000", "0.000"]
+    assert rows["rate_cap"][:3] == ["—", "—", "—"]
+    # cross-validation: a topic no article is labelled or tagged with has no F1, pooled or per fold
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"id": f"a{i}", "event": f"e{i}", "title": FINED[0], "text": FINED[1],
+                                        "labels": ["enforcement"], "lang": "en"}) + "\n" for i in range(8)), encoding="utf-8")
+    out = rw("eval", many, "--folds", "2", "--rules", "-c", cfg)
+    assert out.returncode == 0, out.stderr
+    [small] = [line for line in out.stdout.splitlines() if line.startswith("F1 small_loan")]
+    assert "1.000" not in small and "0.000" not in small and "—" in small, out.stdout
+    cv_json = json.loads(rw("eval", many, "--folds", "2", "--rules", "--json", "-c", cfg).stdout)
+    assert cv_json["topics_f1"]["small_loan"]["pooled"] is None and cv_json["topics_f1"]["small_loan"]["mean"] is None
+    assert cv_json["topics_f1"]["enforcement"]["pooled"] == 1.0
+
+
 def test_backtest_shows_what_a_rule_change_would_alert(tmp_path, rw):
     from regwatch.pipeline.process import Processor
     from regwatch.pipeline.store import Store
@@ -153,7 +250,10 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     assert out["articles"] == 2
     assert out["topics"]["rate_cap"]["tp"] == 1 and out["topics"]["consumer_protection"]["fn"] == 1
     assert out["topics"]["enforcement"]["fp"] == 0
+    assert (out["not_labels"], out["not_labels_tagged"]) == (1, 0)     # `--not enforcement`: a judged negative
     table = rw("eval", "--labels", "-c", cfg).stdout
+    assert "0 of 1 judged not about a topic (`label --not`) tagged with it" in table
+    assert "no negatives" not in table, table
     [credit] = [line for line in table.splitlines() if line.startswith("credit_repair")]
     assert "—" in credit and "1.000" not in credit, table            # nothing labelled: no figures, not a perfect score
 
@@ -172,7 +272,23 @@ def test_cross_validation_by_event_keeps_each_event_on_one_side():
     seen = []
     cv = cross_validate(items, 5, lambda train: seen.append(len(train)) or Classifier(load_topics()))
     assert len(cv.folds) == len(seen) and all(n < 60 for n in seen)
-    assert cv.summary()["micro_f1"]["mean"] == 1.0
+    assert cv.summary()["micro_f1"]["mean"] is None           # nothing labelled, nothing tagged: no score at all
+
+
+def test_too_few_events_for_the_folds_says_so(tmp_path, rw):
+    """`eval --folds K` on articles whose events cannot fill two folds names what is wrong: no `event` keys, or too
+    few events for K folds (not a writer's, which is `--by writer`'s problem)."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    f = tmp_path / "labelled.jsonl"
+    for items, says in (([{"title": FINED[0], "text": FINED[1], "labels": ["enforcement"]}] * 3, "no `event` keys"),
+                        ([{"id": f"a{i}", "event": "one", "title": FINED[0], "text": FINED[1], "labels": []}
+                          for i in range(5)], "give articles of more events")):
+        f.write_text("".join(json.dumps(it) + "\n" for it in items), encoding="utf-8")
+        r = rw("eval", f, "--folds", "2", "--rules", "-c", cfg)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "too few events for 2 folds" in r.stderr and says in r.stderr and "writer" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():

@@ -105,6 +105,62 @@ def test_cli_train_then_use_the_model(tmp_path, rw):
     assert bad.returncode == 2 and "no such model file" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_train_refuses_to_write_a_model_that_learned_no_topic(tmp_path, rw):
+    """A model file replaces the shipped learned stage: one that learned no topic (a few corrections, each topic
+    judged one way only) would leave the rules alone. train says which topics lacked positives or negatives and
+    how many it needs, exit 2, writes nothing; when only some topics can be learned, it names the others."""
+    from regwatch.pipeline.process import Processor
+    from regwatch.pipeline.store import Store
+
+    store = Store(tmp_path / "rw.db")
+    p = Processor(store, Classifier(load_topics()))
+    caps = p.process(url="http://x/caps", source="s", title="消费金融公司综合融资成本须降至24%以内",
+                     body="监管要求持牌消费金融公司将综合融资成本压降至24%以内，超过部分不得收取。", lang="zh", published_at=None)
+    plain = p.process(url="http://x/plain", source="s", title="某银行发布年报", body="某银行发布年报，净利润同比增长5%。",
+                      lang="zh", published_at=None)
+    store.close()
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    assert rw("label", caps.article_id, "--topic", "rate_cap", "--not", "enforcement", "-c", cfg).returncode == 0
+    assert rw("label", plain.article_id, "--topic", "consumer_protection", "-c", cfg).returncode == 0
+    out = tmp_path / "m.json"
+    r = rw("train", "--labels", "--out", out, "-c", cfg)
+    assert r.returncode == 2 and not out.exists() and not r.stdout, r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "nothing learned" in r.stderr and "at least 1 article labelled with it and 1 judged not about it" in r.stderr
+    assert "rate_cap: 1 positive, 0 negatives" in r.stderr and "enforcement: 0 positives, 1 negative" in r.stderr
+    assert "credit_repair: none judged" in r.stderr and "regwatch train eval/dev.jsonl --labels" in r.stderr
+    # a file whose articles are about no topic: no positives anywhere
+    none = tmp_path / "none.jsonl"
+    none.write_text("".join(json.dumps({**it, "labels": []}, ensure_ascii=False) + "\n" for it in DEV[:20]), encoding="utf-8")
+    r = rw("train", none, "--out", out, "-c", cfg)
+    assert r.returncode == 2 and not out.exists() and "rate_cap: 0 positives, 20 negatives" in r.stderr, r.stderr
+    # some topics learnable: the model is written, and the others named on stderr (the rules decide them)
+    some = [it for it in DEV if set(it["labels"]) <= {"rate_cap"}][:40]
+    part = tmp_path / "some.jsonl"
+    part.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in some), encoding="utf-8")
+    r = rw("train", part, "--no-meaning", "--out", out, "-c", cfg)
+    assert r.returncode == 0 and "1 topic learned" in r.stdout, r.stderr
+    assert "not learned, the rules decide them" in r.stderr and "enforcement: 0 positives, 40 negatives" in r.stderr
+    assert "rate_cap" not in r.stderr and list(json.loads(out.read_text(encoding="utf-8"))["topics"]) == ["rate_cap"]
+    from regwatch.pipeline.learned import unlearnable
+
+    assert set(unlearnable(load_topics(), some)) == {t.id for t in load_topics()} - {"rate_cap"}
+    # --select keeping the model for no topic (the rules tag these fines and weather notes without a mistake)
+    out.unlink()
+    fines = [{"id": f"f{i}", "event": f"f{i}", "title": f"Regulator fines {bank} bank {i + 2} million yuan",
+              "text": f"The banking regulator fined the {bank} bank {i + 2} million yuan and issued a penalty decision "
+                      "for violations of lending rules.", "labels": ["enforcement"], "lang": "en"}
+             for i, bank in enumerate(["Ningbo", "Harbin", "Jilin", "Gansu", "Hebei", "Jiangsu", "Fujian", "Hubei",
+                                       "Hunan", "Yunnan", "Guangxi", "Shanxi"])]
+    weather = [{"id": f"w{i}", "event": f"w{i}", "title": f"Weather in {f['text'].split()[5]}",
+                "text": f"It will be sunny there with {i + 10} degrees tomorrow.", "labels": [], "lang": "en"}
+               for i, f in enumerate(fines)]
+    part.write_text("".join(json.dumps(it) + "\n" for it in fines + weather), encoding="utf-8")
+    r = rw("train", part, "--select", "--no-meaning", "--out", out, "-c", cfg)
+    assert r.returncode == 2 and not out.exists() and "beat the rules on no topic" in r.stderr, r.stderr
+
+
 def test_overturning_the_rules_takes_more_confidence_than_keeping_their_tag(small, tmp_path):
     topics, items, model = small
     m = next(iter(model.topics.values()))

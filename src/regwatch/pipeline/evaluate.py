@@ -20,18 +20,20 @@ class TopicScore:
     fp: int = 0
     fn: int = 0
 
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+    # None where a score is undefined (0/0): nothing tagged has no precision, nothing labelled no recall,
+    # neither no F1 — never a perfect score
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp + self.fp + self.fn else None
 
 
 @dataclass
@@ -39,7 +41,9 @@ class Report:
     topics: dict[str, TopicScore]
     mistakes: list[dict[str, Any]] = field(default_factory=list)
     negatives_tagged: int = 0
-    negatives: int = 0
+    negatives: int = 0              # articles labelled with no topic (a labelled file's)
+    nots: int = 0                   # judgments "not about this topic" (`not_labels`: `regwatch label --not`) …
+    nots_tagged: int = 0            # … of which the article is tagged with that topic
     n: int = 0
     by_lang: dict[str, TopicScore] = field(default_factory=dict)   # micro-averaged per language
 
@@ -55,7 +59,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"articles": self.n, "micro": _row(self.micro), "topics": {k: _row(v) for k, v in self.topics.items()},
                 "by_lang": {k: _row(v) for k, v in sorted(self.by_lang.items())},
-                "negatives": self.negatives, "negatives_tagged": self.negatives_tagged, "mistakes": self.mistakes}
+                "negatives": self.negatives, "negatives_tagged": self.negatives_tagged,
+                "not_labels": self.nots, "not_labels_tagged": self.nots_tagged, "mistakes": self.mistakes}
 
 
 def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
@@ -71,6 +76,9 @@ def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
         if not want and judged is None:
             report.negatives += 1
             report.negatives_tagged += bool(got)
+        nots = set(item.get("not_labels") or []) - want
+        report.nots += len(nots)
+        report.nots_tagged += len(nots & got)
         lang = report.by_lang.setdefault(str(item.get("lang") or "?"), TopicScore())
         for topic, score in report.topics.items():
             if topic in want and topic in got:
@@ -123,7 +131,11 @@ class CrossValidation:
         return _sum(f.topics[topic] for f in self.folds)
 
     def summary(self) -> dict[str, Any]:
-        def stat(values: list[float]) -> dict[str, float]:
+        def stat(scores: Iterable[float | None]) -> dict[str, float | None]:
+            """Mean, spread and range over the folds where the score is defined (None: in none of them)."""
+            values = [v for v in scores if v is not None]
+            if not values:
+                return {"mean": None, "sd": None, "min": None, "max": None}
             return {"mean": round(statistics.mean(values), 3),
                     "sd": round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
                     "min": round(min(values), 3), "max": round(max(values), 3)}
@@ -135,8 +147,8 @@ class CrossValidation:
         topics = self.folds[0].topics.keys() if self.folds else []
         # a topic's F1 over all folds pooled (a fold without the topic would score 0 or 1 on a handful of
         # articles), and its spread over the folds that hold it
-        out["topics_f1"] = {t: {"pooled": round(self.pooled(t).f1, 3),
-                                **stat([f.topics[t].f1 for f in self.folds if f.topics[t].tp + f.topics[t].fn] or [0.0])}
+        out["topics_f1"] = {t: {"pooled": _round(self.pooled(t).f1),
+                                **stat(f.topics[t].f1 for f in self.folds if f.topics[t].tp + f.topics[t].fn)}
                             for t in topics}
         langs = sorted({lang for f in self.folds for lang in f.by_lang})
         out["recall_by_lang"] = {lang: stat([f.by_lang[lang].recall for f in self.folds if lang in f.by_lang])
@@ -150,8 +162,12 @@ class CrossValidation:
 
 
 def _row(s: TopicScore) -> dict[str, Any]:
-    return {"precision": round(s.precision, 3), "recall": round(s.recall, 3), "f1": round(s.f1, 3),
+    return {"precision": _round(s.precision), "recall": _round(s.recall), "f1": _round(s.f1),
             "tp": s.tp, "fp": s.fp, "fn": s.fn}
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
 
 
 def _sum(scores: Iterable[TopicScore]) -> TopicScore:
@@ -199,6 +215,13 @@ def cross_validate(items: Sequence[dict[str, Any]], k: int,
         folds = folds_by_event(items, k)
         pairs = [(held, [x for j, f in enumerate(folds) if j != i for x in f]) for i, held in enumerate(folds)]
     if any(held and not train for held, train in pairs):
-        raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
+        if by == "writer":
+            raise SplitError("a held-out part leaves nothing to train on (one writer's events cover all the articles)")
+        events = len({event_of(x) for x in items})
+        why = ("the articles have no `event` keys (each counts as its own event, by its id, else its title): "
+               "add them, or more articles" if not any(x.get("event") for x in items) else
+               "each event's articles stay in one fold: give articles of more events")
+        raise SplitError(f"{len(items)} articles, {events} event{'s' * (events != 1)}: all fell in one of the {k} folds "
+                         f"by event, leaving nothing to train on — too few events for {k} folds; {why}")
     with meaning.held():        # each article's embedding read once, not once a fold
         return CrossValidation([evaluate(make(train), held) for held, train in pairs if held])

@@ -380,6 +380,26 @@ def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold:
     return model
 
 
+def judged(topic: str, items: list[dict[str, Any]]) -> tuple[list[int], list[bool]]:
+    """The items that judge a topic, and whether each is about it: every item of a labelled file (about it when
+    its `labels` name it), an item from the store (with `not_labels`) only when its corrections name the topic."""
+    idx = [i for i, it in enumerate(items)
+           if "not_labels" not in it or topic in (it.get("labels") or []) or topic in it["not_labels"]]
+    return idx, [topic in (items[i].get("labels") or []) for i in idx]
+
+
+def unlearnable(topics: Iterable[Topic], items: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """The topics `train` can learn nothing for from these items, with their (positives, negatives): a topic's
+    model needs at least one article about it and one judged not about it; the rules decide the others."""
+    out = {}
+    for topic in topics:
+        _, about = judged(topic.id, items)
+        positives = sum(about)
+        if not positives or positives == len(about):
+            out[topic.id] = (positives, len(about) - positives)
+    return out
+
+
 def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
@@ -437,11 +457,10 @@ def _fit(clf: Classifier, items: list[dict[str, Any]], rows: list[dict[str, floa
     names = dv.get_feature_names_out()
     out: dict[str, TopicModel] = {}
     for topic in clf.topics:
-        idx = [i for i, it in enumerate(items)
-               if "not_labels" not in it or topic.id in (it.get("labels") or []) or topic.id in it["not_labels"]]
-        y = np.array([topic.id in (items[i].get("labels") or []) for i in idx])
-        if y.sum() == 0 or y.sum() == len(y):
-            continue            # nothing to learn this topic from: the rules decide it
+        idx, about = judged(topic.id, items)
+        y = np.array(about, dtype=bool)
+        if not y.any() or y.all():
+            continue            # nothing to learn this topic from (see `unlearnable`): the rules decide it
         m = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x_all[idx], y)
         weights = {str(names[j]): float(w) for j, w in enumerate(m.coef_[0])
                    if abs(w) >= 1e-4 or names[j][:2] == MEANING}

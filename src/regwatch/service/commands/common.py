@@ -169,17 +169,24 @@ class Setup:
         """The packs' rules alone (`eval --rules`; what `train` learns over)."""
         return load_classifier(self.cfg, rules_only=True)
 
-    def check_topic(self, topic: str | None) -> str | None:
-        """The topic a `--topic` names, by its id or its name (`rate_cap` or `利率上限`), of the loaded packs (a typo
-        is no silent empty answer)."""
-        if topic is None or topic in self.topic_names:
+    def topic_id(self, topic: str) -> str | None:
+        """The id of the loaded packs' topic named by its id or its name (`rate_cap` or `利率上限`); None: no topic."""
+        if topic in self.topic_names:
             return topic
         by_name = {part.strip().casefold(): tid for tid, name in self.topic_names.items()
                    for part in (name, *name.split("/"))}         # `利率上限 / loan-rate caps`: either
-        if topic.strip().casefold() in by_name:
-            return by_name[topic.strip().casefold()]
-        raise UserError(f"no topic {topic!r}; known topics: "
-                        f"{', '.join(f'{t} ({n})' for t, n in sorted(self.topic_names.items()))}")
+        return by_name.get(topic.strip().casefold())
+
+    def check_topic(self, topic: str | None) -> str | None:
+        """The topic a `--topic` names, by its id or its name (`rate_cap` or `利率上限`), of the loaded packs (a typo
+        is no silent empty answer)."""
+        if topic is None:
+            return None
+        tid = self.topic_id(topic)
+        if tid is None:
+            raise UserError(f"no topic {topic!r}; known topics: "
+                            f"{', '.join(f'{t} ({n})' for t, n in sorted(self.topic_names.items()))}")
+        return tid
 
     def check_source(self, source: str | None) -> str | None:
         """A `--source` filter names a configured source, or one that has run on the store."""

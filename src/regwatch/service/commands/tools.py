@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,33 +87,70 @@ def _fetch(inp: str) -> tuple[bytes, str | None]:
 
 # -- classify -------------------------------------------------------------------------------------
 
-def read_items(path: str) -> Iterator[dict[str, Any]]:
-    """JSONL with id / title / text (or body, as `regwatch export --body` writes it), or plain text
-    (the first line is the title). A JSON line with neither text nor body is tagged on its title,
-    with a warning on stderr."""
+def read_items(path: str, labelled: Setup | None = None) -> list[dict[str, Any]]:
+    """The articles of a file (or stdin, `-`): JSONL with id / title / text (or body, as `regwatch export --body`
+    writes it), or plain text (the first line is the title). A file with a line that is a JSON object is JSONL,
+    and every line of it must be one. A JSON line with neither text nor body is tagged on its title, with a
+    warning on stderr.
+
+    `labelled` (eval and train, with the command's setup): the articles are labelled, so the file must be JSONL
+    and each line's `labels` (and `not_labels`, when given) a list of the loaded topics, by id or by name as
+    `--topic` takes them (kept as ids). The whole file is read before the first article is used: a mistake is
+    one line naming the file, the line and the problem."""
     try:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    lines = [ln for ln in raw.splitlines() if ln.strip()]
-    if not (lines and all(ln.lstrip().startswith("{") for ln in lines)):
-        title, _, text = raw.partition("\n")
-        yield {"id": None, "title": title.strip(), "text": text}
-        return
+    raw = raw.removeprefix("\ufeff")
     name = "stdin" if path == "-" else path
-    for n, line in enumerate(lines, 1):
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{name}:{n}: not a JSON line ({e.msg})") from None
-        if not isinstance(item, dict):
-            raise UserError(f"{name}:{n}: expected an object with title and text")
+    # (lines end at "\n" alone: str.splitlines() would also cut a JSON string at U+2028, U+0085 …)
+    lines = [(n, ln) for n, ln in enumerate(raw.split("\n"), 1) if ln.strip()]
+    parsed: dict[int, Any] = {}
+    for n, line in lines:
+        if line.lstrip().startswith("{"):
+            try:
+                parsed[n] = json.loads(line)
+            except json.JSONDecodeError as e:
+                parsed[n] = e
+    if not any(isinstance(v, dict) for v in parsed.values()):
+        if labelled is not None:
+            raise UserError(f"{name}: not JSON lines: labelled articles are one JSON object a line, with "
+                            "`title`, `text` and `labels` (a list of topic ids)")
+        title, _, text = raw.partition("\n")
+        return [{"id": None, "title": title.strip(), "text": text}]
+    items = []
+    for n, _ in lines:
+        item = parsed.get(n)
+        if isinstance(item, json.JSONDecodeError):
+            raise UserError(f"{name}:{n}: not a JSON line ({item.msg})")
+        if not isinstance(item, dict):      # (every line that starts with `{` was read as JSON)
+            raise UserError(f"{name}:{n}: not a JSON line (an object, {{…}}, with title and text)")
+        if labelled is not None:
+            item["labels"] = _topic_ids(item.get("labels"), "labels", labelled, f"{name}:{n}")
+            if "not_labels" in item:
+                item["not_labels"] = _topic_ids(item["not_labels"], "not_labels", labelled, f"{name}:{n}")
         if item.get("text") is None:
             if item.get("body") is not None:
                 item["text"] = item["body"]
             else:
                 note(f"{name}:{n}: no `text` or `body` (tagged on its title alone)")
-        yield item
+        items.append(item)
+    return items
+
+
+def _topic_ids(value: Any, key: str, setup: Setup, where: str) -> list[str]:
+    """A line's `labels` / `not_labels`: a list of the loaded topics, by id or name (as ids); else one line."""
+    if value is None:
+        raise UserError(f"{where}: no `{key}` (a list of topic ids; [] for an article about none of them)")
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise UserError(f"{where}: `{key}` is not a list of topic ids: {json.dumps(value, ensure_ascii=False)[:80]}")
+    ids = []
+    for t in value:
+        tid = setup.topic_id(t)
+        if tid is None:
+            raise UserError(f"{where}: `{key}`: no topic {t!r}; known topics: {', '.join(sorted(setup.topic_names))}")
+        ids.append(tid)
+    return ids
 
 
 @click.command()
@@ -209,7 +245,7 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
     elif not path:
         raise UserError("give a labeled JSONL file, --labels (your corrections) or --store (a backtest)")
     else:
-        items = list(read_items(path))
+        items = read_items(path, labelled=setup)
     if cv_by == "writer" and folds:
         raise UserError("--by writer holds out each writer in turn: --folds does not apply to it")
     if folds or cv_by == "writer":
@@ -237,7 +273,10 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         if as_json:
             click.echo(json_text(cv, indent=1))
             return
-        f = lambda s: f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"  # noqa: E731
+        def f(s: dict[str, Any]) -> str:
+            if s["mean"] is None:
+                return "— (defined in no fold)"
+            return f"{s['mean']:.3f} ± {s['sd']:.3f} (min {s['min']:.3f}, max {s['max']:.3f})"
         echo((f"{cv['folds']}-fold cross-validation by event" if cv_by == "event" else
               f"leave one writer out ({cv['folds']} writers, their events kept out of training)")
              + f", {cv['articles']} articles, "
@@ -246,9 +285,11 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
         for lang, st in cv["recall_by_lang"].items():
             echo(f"recall {lang:3} {f(st)}")
         for t, st in cv["topics_f1"].items():
-            echo(f"F1 {t:20} {st['pooled']:.3f} all folds pooled; per fold holding it {f(st)}")
+            echo(f"F1 {t:20} {_score(st['pooled'])} all folds pooled; per fold holding it "
+                 + (f(st) if st["mean"] is not None else "— (no fold holds it)"))
         pooled = cv["pooled"]
-        g = lambda s: f"{s['f1']:.3f} (P {s['precision']:.3f}, R {s['recall']:.3f}; tp {s['tp']}, fp {s['fp']}, fn {s['fn']})"  # noqa: E731
+        g = lambda s: (f"{_score(s['f1'])} (P {_score(s['precision'])}, R {_score(s['recall'])}; "  # noqa: E731
+                       f"tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
         echo(f"all folds pooled (every article scored once): micro-F1 {g(pooled['micro'])}")
         for lang, st in pooled["by_lang"].items():
             echo(f"  {lang:3} {g(st)}")
@@ -261,16 +302,23 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
                ("fp", None, True), ("fn", None, True)])
     rows = [*report.topics.items(), ("micro", report.micro), *((f"micro, {k}", v) for k, v in sorted(report.by_lang.items()))]
     for name, s in rows:
-        # a topic nothing was labelled or tagged with has no figures (not a perfect score)
-        p, r, f1 = (f"{v:.3f}" for v in (s.precision, s.recall, s.f1)) if s.tp + s.fp + s.fn else ("—",) * 3
-        t.add(name, p, r, f1, str(s.tp), str(s.fp), str(s.fn))
+        # a score that is undefined (nothing tagged: precision; nothing labelled: recall) is "—", not a perfect one
+        t.add(name, _score(s.precision), _score(s.recall), _score(s.f1), str(s.tp), str(s.fp), str(s.fn))
     t.print()
-    echo(f"{report.n} articles; " + (f"{report.negatives_tagged} of {report.negatives} negatives tagged"
-                                     if report.negatives else "no negatives among them"))
+    negatives = [*([f"{report.negatives_tagged} of {report.negatives} negatives tagged"]
+                   if report.negatives else []),
+                 *([f"{report.nots_tagged} of {report.nots} judged not about a topic (`label --not`) tagged with it"]
+                   if report.nots else [])]
+    echo(f"{report.n} articles; " + ("; ".join(negatives) or "no negatives among them"))
     if mistakes:
         for m in report.mistakes:
             ev = ", ".join(" ".join(str(e["term"]).split()) for e in m.get("evidence", []))
             echo(f"  {m['kind']:14} {m['topic']:20} {m['id']}: {safe(str(m['title'])[:50])}" + (f"  [{ev}]" if ev else ""))
+
+
+def _score(v: float | None) -> str:
+    """A precision, recall or F1 as `eval` shows it: "—" where it is undefined (0/0)."""
+    return "—" if v is None else f"{v:.3f}"
 
 
 def _backtest(setup: Setup, clf: Any, since: str | None, as_json: bool) -> None:
@@ -311,26 +359,46 @@ def train(paths: tuple[str, ...], use_labels: bool, select: bool, meaning: bool,
           config_path: str | None) -> None:
     """Rebuild the learned stage from labelled JSONL files (e.g. the project's eval/dev.jsonl) and, with
     --labels, your corrections; then set `[topics] model = "<out>"` to use it."""
-    from ...pipeline.learned import ModelError
+    from ...pipeline.learned import ModelError, unlearnable
     from ...pipeline.learned import train as train_model
 
     if not paths and not use_labels:
         raise UserError("give labelled JSONL files (eval/dev.jsonl of the project) and/or --labels")
     setup = Setup(config_path)
     rules = setup.rules
-    items = [it for p in paths for it in read_items(p)]
+    items = [it for p in paths for it in read_items(p, labelled=setup)]
     if use_labels:
         items += setup.store.labelled_articles()
     if not items:
         raise UserError("nothing to learn from: the files and the store hold no labelled articles")
+    # a model file replaces the shipped learned stage: one that learned no topic would leave the rules alone
+    lacking = unlearnable(rules.topics, items)
+    if len(lacking) == len(rules.topics):
+        more = ("corrections alone are too few: train on the project's set and yours, `regwatch train eval/dev.jsonl "
+                "--labels`" if use_labels and not paths else "label articles about each topic and articles about none")
+        raise UserError(f"nothing learned from {plural(len(items), 'article')}, nothing written: each topic needs at "
+                        f"least 1 article labelled with it and 1 judged not about it, and none has both "
+                        f"({_counts(lacking)}); {more}")
     try:
         model = train_model(rules, items, select=select, with_meaning=meaning)
     except ModelError as e:
         raise UserError(str(e)) from None
+    if not model.topics:
+        raise UserError("the model beat the rules on no topic in the cross-validation (--select), nothing written: "
+                        "the rules alone are `[topics] model = \"\"`")
+    if lacking:
+        note(f"not learned, the rules decide them: {_counts(lacking)} (each topic needs at least 1 article labelled "
+             f"with it and 1 judged not about it)")
     model.meta["trained_on"] = ", ".join([*paths, *(["the store's labels"] if use_labels else [])])
     model.save(out_path)
-    echo(f"wrote {out_path}: {len(items)} articles, {len(model.topics)} topics learned; "
+    echo(f"wrote {out_path}: {len(items)} articles, {plural(len(model.topics), 'topic')} learned; "
          f'use it with [topics] model = "{out_path}"')
+
+
+def _counts(lacking: dict[str, tuple[int, int]]) -> str:
+    """`rate_cap: 1 positive, 0 negatives; credit_repair: none judged`."""
+    return "; ".join(f"{t}: {plural(pos, 'positive')}, {plural(neg, 'negative')}" if pos + neg else f"{t}: none judged"
+                     for t, (pos, neg) in lacking.items())
 
 
 # -- label, topics --------------------------------------------------------------------------------
