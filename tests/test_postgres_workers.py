@@ -287,7 +287,7 @@ def test_a_worker_hung_inside_the_story_lock_does_not_stop_the_others(pg_url, mo
         try:
             with hung.story_lock():
                 holding.set()
-                time.sleep(15)          # hung: no statement, the transaction open
+                time.sleep(8)           # hung: no statement, the transaction open
         except Exception:  # noqa: BLE001 - its session was ended under it
             pass
         finally:
