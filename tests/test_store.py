@@ -148,6 +148,24 @@ def test_statuses_are_stored_as_their_strings(tmp_path):
         store.finish_message(msg, status="delivered")           # not a status
 
 
+def test_a_sqlite_file_locked_past_the_wait_is_a_store_error_and_a_bug_is_not(tmp_path):
+    """What the file did (a lock held past the wait, a full disk) is a StoreError — one line, and retried where
+    the dispatcher retries recording an answer —; an error of regwatch's own SQL keeps its type and traceback."""
+    store = Store(tmp_path / "s.db")
+    store.conn.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match=r"s\.db: database is locked"):
+        store.set_channel_state("ch", ChannelState.BROKEN, "gone")
+    assert not store.conn.in_transaction
+    other.execute("ROLLBACK")
+    store.set_channel_state("ch", ChannelState.BROKEN, "gone")
+    assert store.q("SELECT state FROM channel_state") == [{"state": "broken"}]
+    with pytest.raises(sqlite3.OperationalError, match="no such column"), store.tx():
+        store.x("UPDATE channel_state SET nosuch = 1")
+    other.close()
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_the_interface_lists_every_method_of_the_engine(engine):
     """What a store engine implements: every public method of each engine, but for its SQL helpers (for

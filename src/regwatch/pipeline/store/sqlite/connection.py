@@ -18,6 +18,35 @@ from ..shared.sql import Connection, Params
 from . import migrations
 
 BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
+# What the file or the machine did, not the code: a lock held past BUSY_TIMEOUT, a full disk, an I/O
+# error, a read-only, vanished or damaged file. These become a StoreError (one line, and retried where
+# a caller retries); any other sqlite3 error is a bug and keeps its type and traceback.
+TRANSIENT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+                       sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+                       sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, whose statements raise a StoreError for what the file did (TRANSIENT)."""
+
+    path = ""
+
+    def _failed(self, e: sqlite3.Error) -> Exception:
+        if getattr(e, "sqlite_errorcode", 0) & 0xFF in TRANSIENT:
+            return StoreError(f"{self.path}: {e}")
+        return e
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as e:
+            raise self._failed(e) from None
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as e:
+            raise self._failed(e) from None
 
 
 def _wal(conn: sqlite3.Connection) -> None:
@@ -28,7 +57,7 @@ def _wal(conn: sqlite3.Connection) -> None:
     pause = 0.005
     while True:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            sqlite3.Connection.execute(conn, "PRAGMA journal_mode=WAL")     # its own error, untranslated
             return
         except sqlite3.OperationalError as e:
             if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
@@ -45,7 +74,8 @@ class SQLiteConnection(Connection):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, factory=_Connection)
+            conn.path = self.path
             _wal(conn)
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open the store: {e}") from None
@@ -80,11 +110,11 @@ class SQLiteConnection(Connection):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if conn.in_transaction:         # a failed COMMIT (the disk full) leaves the transaction open
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
