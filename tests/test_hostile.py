@@ -261,6 +261,48 @@ def test_which_addresses_are_refused():
         assert refusal(ip) is None, ip
 
 
+def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused():
+    """On an IPv6-only network DNS64 answers `64:ff9b::a00:1` for a name of 10.0.0.1 and the NAT64 gateway connects
+    there: an address carrying an IPv4 one (NAT64, IPv4-compatible or -translated, 6to4) is that address's."""
+    from twisted.internet.address import IPv6Address
+
+    from regwatch.crawler import netguard
+
+    for ip in ("64:ff9b::7f00:1", "64:ff9b::10.0.0.1", "64:ff9b::169.254.169.254", "64:ff9b:1::a9fe:a9fe",
+               "::127.0.0.1", "::ffff:0:7f00:1", "2002:7f00:1::1", "2002:a9fe:a9fe::1"):
+        assert netguard.refusal(ip), ip
+    assert "127.0.0.1, a loopback address" in netguard.refusal("64:ff9b::7f00:1")
+    assert netguard.refusal("64:ff9b::93.184.216.34") is None         # DNS64's answer for a public site
+
+    class Dns64:
+        def resolveHostName(self, receiver, host, port=0, types=None, semantics="TCP"):
+            receiver.resolutionBegan(None)
+            receiver.addressResolved(IPv6Address("TCP", "64:ff9b::a9fe:a9fe", port))
+            receiver.resolutionComplete()
+
+    class Endpoint:
+        def __init__(self):
+            self.addresses = []
+
+        def resolutionBegan(self, r):
+            pass
+
+        def addressResolved(self, a):
+            self.addresses.append(a.host)
+
+        def resolutionComplete(self):
+            pass
+
+    token = netguard._DECISION.set(netguard.PUBLIC)
+    try:
+        endpoint = Endpoint()
+        netguard.GuardedNameResolver(Dns64()).resolveHostName(endpoint, "metadata.example", 80)
+    finally:
+        netguard._DECISION.reset(token)
+    assert endpoint.addresses == []
+    assert "169.254.169.254" in netguard._REFUSED[("metadata.example", 80)]
+
+
 def test_the_check_uses_the_answer_the_connection_uses():
     """DNS rebinding: a name that answers a public address once and 127.0.0.1 next. Each connection is
     checked on its own resolution, so the loopback answer never reaches a connection."""
