@@ -261,6 +261,48 @@ def test_which_addresses_are_refused():
         assert refusal(ip) is None, ip
 
 
+def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused():
+    """On an IPv6-only network DNS64 answers `64:ff9b::a00:1` for a name of 10.0.0.1 and the NAT64 gateway connects
+    there: an address carrying an IPv4 one (NAT64, IPv4-compatible or -translated, 6to4) is that address's."""
+    from twisted.internet.address import IPv6Address
+
+    from regwatch.crawler import netguard
+
+    for ip in ("64:ff9b::7f00:1", "64:ff9b::10.0.0.1", "64:ff9b::169.254.169.254", "64:ff9b:1::a9fe:a9fe",
+               "::127.0.0.1", "::ffff:0:7f00:1", "2002:7f00:1::1", "2002:a9fe:a9fe::1"):
+        assert netguard.refusal(ip), ip
+    assert "127.0.0.1, a loopback address" in netguard.refusal("64:ff9b::7f00:1")
+    assert netguard.refusal("64:ff9b::93.184.216.34") is None         # DNS64's answer for a public site
+
+    class Dns64:
+        def resolveHostName(self, receiver, host, port=0, types=None, semantics="TCP"):
+            receiver.resolutionBegan(None)
+            receiver.addressResolved(IPv6Address("TCP", "64:ff9b::a9fe:a9fe", port))
+            receiver.resolutionComplete()
+
+    class Endpoint:
+        def __init__(self):
+            self.addresses = []
+
+        def resolutionBegan(self, r):
+            pass
+
+        def addressResolved(self, a):
+            self.addresses.append(a.host)
+
+        def resolutionComplete(self):
+            pass
+
+    token = netguard._DECISION.set(netguard.PUBLIC)
+    try:
+        endpoint = Endpoint()
+        netguard.GuardedNameResolver(Dns64()).resolveHostName(endpoint, "metadata.example", 80)
+    finally:
+        netguard._DECISION.reset(token)
+    assert endpoint.addresses == []
+    assert "169.254.169.254" in netguard._REFUSED[("metadata.example", 80)]
+
+
 def test_the_check_uses_the_answer_the_connection_uses():
     """DNS rebinding: a name that answers a public address once and 127.0.0.1 next. Each connection is
     checked on its own resolution, so the loopback answer never reaches a connection."""
@@ -622,6 +664,28 @@ def test_no_page_can_pin_a_core(tmp_path, site, rw):
             "pick_title(lxml.html.fromstring('<html><head><title>' + ' \\t' * 100_000 + 'x</title></head></html>'))\n"
             "_strong_facts('1' * 200_000)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_feed_prolog_of_blank_lines_is_read_at_once():
+    """feedparser's DOCTYPE pattern (`^\\s*<!ENTITY` in MULTILINE mode) scanned every blank line from every line
+    start of the prolog: 100 KB of line breaks before `<rss>` held the event loop 146 s (a feed under 256 KB is
+    read on the loop). Nor do declarations after the 64 KB that `check_xml` looks at cost more, or expand."""
+    rss = '<rss version="2.0"><channel><item><title>&a9;x</title><link>http://127.0.0.1:9/a/1</link></item></channel></rss>'
+    bomb = ('<!DOCTYPE rss [<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+            + "]>")
+    code = ("from regwatch.crawler.kinds.feed import parse\n"
+            "from regwatch.service.config import SourceConfig\n"
+            "s = SourceConfig(name='f', kind='feed', url='http://127.0.0.1:9/feed.xml')\n"
+            f"rss = {rss!r}.encode()\n"
+            "far = b'<!--' + b'x' * 70_000 + b'-->'\n"
+            "for body in (b'\\n' * 250_000 + rss, b'<?xml version=\"1.0\"?><!--' + b'\\r\\n' * 125_000 + b'-->' + rss,\n"
+            "             far + b'\\n<!ENTITY' * 30_000 + rss, far + b'\\n<!DOCTYPE' * 30_000 + rss,\n"
+            f"             far + b'\\n' + {bomb!r}.encode() + b'\\n' + rss):\n"
+            "    entries = parse(body, s.url, s, 'application/rss+xml')\n"
+            "    assert [e.url for e in entries] == ['http://127.0.0.1:9/a/1'], entries\n"
+            "    assert 'lol' not in (entries[0].title or ''), entries[0].title\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

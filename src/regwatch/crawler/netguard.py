@@ -60,22 +60,50 @@ def origin_of(url: str) -> tuple[str, str, int] | None:
     return scheme, parts.hostname.lower(), port or _PORTS[scheme]
 
 
-def refusal(address: str) -> str | None:
-    """Why a connection to this IP address is refused (a public address: None)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# IPv6 addresses that carry an IPv4 address a gateway or the kernel connects to: RFC 6052's NAT64 prefix (an
+# IPv6-only network's DNS64 answers `64:ff9b::10.0.0.1` for a name of 10.0.0.1: its NAT64 gateway connects there),
+# the deprecated IPv4-compatible and the SIIT IPv4-translated forms (the last 32 bits), 6to4 (bits 16-47)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")     # RFC 8215: a network's own translation prefixes
+_LAST_32 = (("a NAT64", _NAT64), ("an IPv4-compatible", ipaddress.ip_network("::/96")),
+            ("an IPv4-translated", ipaddress.ip_network("::ffff:0:0:0/96")))
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of address this is when it is not a public one (`a loopback address`); None for a public one."""
     if ip.is_global and not ip.is_multicast:
         return None
     for what, yes in (("a loopback", ip.is_loopback), ("a private", ip.is_private), ("a link-local", ip.is_link_local),
                       ("a multicast", ip.is_multicast), ("an unspecified", ip.is_unspecified),
                       ("a reserved", ip.is_reserved)):
         if yes:
-            return f"{ip} is {what} address"
-    return f"{ip} is not a public address"  # shared (100.64.0.0/10), documentation and other special ranges
+            return f"{what} address"
+    return "not a public address"  # shared (100.64.0.0/10), documentation and other special ranges
+
+
+def refusal(address: str) -> str | None:
+    """Why a connection to this IP address is refused (a public address: None). An IPv6 address that carries an
+    IPv4 one (IPv4-mapped, NAT64, IPv4-compatible or -translated, 6to4) is refused when that one would be."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    kind = _not_public(ip)
+    if kind:
+        return f"{ip} is {kind}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return f"{ip} is a local-use NAT64 address"
+        carried = [(what, ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)) for what, net in _LAST_32 if ip in net]
+        if ip.sixtofour is not None:
+            carried.append(("a 6to4", ip.sixtofour))
+        for what, v4 in carried:
+            kind = _not_public(v4)
+            if kind:
+                return f"{ip} is {what} address of {v4}, {kind}"
+    return None
 
 
 def target_decision(url: str, source_name: str | None, ctx) -> str:
