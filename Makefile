@@ -34,11 +34,10 @@ lint: dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-# Two test processes a core: most tests wait on a subprocess, a local server or a timer, not on the CPU; the tests
-# of the shared `world` store in one of them (tests/conftest.py), so it is made once.
+# Two test processes a core: most tests wait on a subprocess, a local server or a timer, not on the CPU.
 TEST_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The learned stage shipped with the bundled pack, trained on the dev split of eval/ (never on the test split).
 model: dev

@@ -95,14 +95,6 @@ def seed_articles():
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def pytest_collection_modifyitems(config, items):
-    """The tests that read the shared `world` run in one test process (`make test`'s `--dist loadgroup`): it is made
-    once (three crawls), not once in each process."""
-    for item in items:
-        if "world" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("world"))
-
-
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
     """A store made by the real flow (tests/support/world.py), read-only for the tests that share it."""

@@ -66,12 +66,16 @@ def test_every_option_of_every_command_has_help():
     from regwatch.service.cli import main
 
     def walk(group, prefix):
-        for name, cmd in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):       # (the top group's commands are imported when asked for)
+            cmd = group.get_command(ctx, name)
             yield f"{prefix} {name}", cmd
             if isinstance(cmd, click.Group):
                 yield from walk(cmd, f"{prefix} {name}")
 
-    missing = [f"{path} {opt.opts[0]}" for path, cmd in walk(main, "regwatch") for opt in cmd.params
+    commands = dict(walk(main, "regwatch"))
+    assert {"regwatch run", "regwatch alerts resend", "regwatch sources"} <= set(commands) and len(commands) > 20
+    missing = [f"{path} {opt.opts[0]}" for path, cmd in commands.items() for opt in cmd.params
                if isinstance(opt, click.Option) and not opt.help]
     assert missing == []
     r = regwatch("search", "--help")

@@ -19,21 +19,30 @@ from . import migrations
 
 BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
 # What the file or the machine did, not the code: a lock held past BUSY_TIMEOUT, a full disk, an I/O
-# error, a read-only, vanished or damaged file. These become a StoreError (one line, and retried where
-# a caller retries); any other sqlite3 error is a bug and keeps its type and traceback.
+# error, a read-only, vanished or damaged file. A statement run through the connection's `execute` /
+# `executemany` (all of regwatch's own) raises these as a FileError: a StoreError (one line, and retried
+# where a caller retries) that is still the sqlite3.OperationalError it was, for code that catches that
+# (sqlite-utils does); any other sqlite3 error is a bug and keeps its type and traceback.
 TRANSIENT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
                        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
                        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
+class FileError(StoreError, sqlite3.OperationalError):
+    """The store's file failed (TRANSIENT): a StoreError, and the sqlite3 error it was."""
+
+
 class _Connection(sqlite3.Connection):
-    """sqlite3's connection, whose statements raise a StoreError for what the file did (TRANSIENT)."""
+    """sqlite3's connection, whose statements raise a FileError for what the file did (TRANSIENT)."""
 
     path = ""
 
     def _failed(self, e: sqlite3.Error) -> Exception:
         if getattr(e, "sqlite_errorcode", 0) & 0xFF in TRANSIENT:
-            return StoreError(f"{self.path}: {e}")
+            failed = FileError(f"{self.path}: {e}")
+            failed.sqlite_errorcode = e.sqlite_errorcode     # type: ignore[attr-defined]
+            failed.sqlite_errorname = e.sqlite_errorname     # type: ignore[attr-defined]
+            return failed
         return e
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
