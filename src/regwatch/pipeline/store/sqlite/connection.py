@@ -40,8 +40,8 @@ class _Connection(sqlite3.Connection):
     def _failed(self, e: sqlite3.Error) -> Exception:
         if getattr(e, "sqlite_errorcode", 0) & 0xFF in TRANSIENT:
             failed = FileError(f"{self.path}: {e}")
-            failed.sqlite_errorcode = e.sqlite_errorcode     # type: ignore[attr-defined]
-            failed.sqlite_errorname = e.sqlite_errorname     # type: ignore[attr-defined]
+            failed.sqlite_errorcode = e.sqlite_errorcode
+            failed.sqlite_errorname = e.sqlite_errorname
             return failed
         return e
 
