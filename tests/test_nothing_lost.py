@@ -385,8 +385,9 @@ def test_a_list_of_half_a_million_links_is_read_to_its_first_50000_and_a_run_tak
     says so, and fetches its cap of new articles a run (1,000 unless set; the rest deferred, never scheduled)."""
     items = [{"u": f"/a/{i}.html"} for i in range(500_000)]
     site.pages["/api/list"] = Page(json.dumps({"data": items}, separators=(",", ":")).encode(), ctype="application/json")
-    cfg = tmp_path / "regwatch.toml"
+    cfg = tmp_path / "regwatch.toml"     # (reading 10 MB of JSON takes seconds; on a machine the other tests load, over 30)
     cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nmax_size = "20MB"\nmax_articles_per_source = 20
+extract_timeout = "300s"
 [[sources]]\nname = "huge"\nkind = "json"\nurl = "{site.url}/api/list"\nitems = "data"\nlink = "u"
 """, encoding="utf-8")
     r = rw("run", "--once", "-c", cfg, timeout=600)
