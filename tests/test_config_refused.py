@@ -2,36 +2,14 @@
 (exit 2), or works."""
 
 import pytest
+from test_config import GOOD as BASE
+from test_config import write
 
 from regwatch.service.config import ConfigError, load_config
 
-GOOD = """
-[store]
-path = "rw.db"
-
-[[sources]]
-name = "a"
-kind = "feed"
-url = "http://127.0.0.1:9/feed.xml"
-every = "1h"
-
-[[channels]]
-name = "ops"
-type = "console"
-
-[[subscriptions]]
-name = "s"
-topics = ["rate_cap"]
-channels = ["ops"]
-"""
-
+# test_config's base config, with a store and a source read hourly
+GOOD = '[store]\npath = "rw.db"\n' + BASE.replace('every = "10m"', 'every = "1h"')
 PG = GOOD.replace('path = "rw.db"', 'url = "postgresql://rw@127.0.0.1:9/rw"')
-
-
-def write(tmp_path, text):
-    p = tmp_path / "regwatch.toml"
-    p.write_text(text, encoding="utf-8")
-    return p
 
 
 def refused(tmp_path, text) -> str:
