@@ -10,8 +10,6 @@ import logging
 
 import click
 
-from .commands.common import UserError
-
 # name → "module:attribute" under regwatch.service.commands, in the order `regwatch --help` lists them
 COMMANDS = {
     "init": "service:init", "run": "service:run", "baseline": "service:baseline", "demo": "service:demo",
@@ -44,4 +42,4 @@ def main() -> None:
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 
-__all__ = ["UserError", "main"]
+__all__ = ["main"]
