@@ -16,8 +16,7 @@ from typing import Any
 from scrapy.crawler import AsyncCrawlerRunner
 
 from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, MISSING_GRACE, cores
-from ..pipeline.extract import extract_job, limited_extract_job
-from ..pipeline.process import Processed, Processor, read_in_worker, start_worker
+from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
 from ..pipeline.store import Store
 from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
@@ -142,9 +141,11 @@ class Extractor:
 
     async def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
         if self.workers <= 0:
+            from ..pipeline.extract import extract_job
+
             return extract_job(job)
         try:
-            return await self._run(limited_extract_job, job, self.timeout, read_in_worker)
+            return await self._run(extract_in_worker, job, self.timeout)
         except WorkerLost as e:
             return {"ok": False, "error": f"extraction {e}"}
 

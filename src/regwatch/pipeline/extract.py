@@ -8,7 +8,6 @@ the page's metadata for the publication time, and lets per-source CSS selectors 
 from __future__ import annotations
 
 import copy
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from ..defaults import ERROR_CHARS
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
+from .limits import JobTimeout, out_of_memory, run_limited
 
 
 @dataclass
@@ -348,61 +348,6 @@ def attachment_text(data: bytes) -> str:
         return ""
 
 
-class JobTimeout(BaseException):
-    """A job over its time limit (a BaseException: a library's `except Exception` cannot swallow it)."""
-
-
-def _over_time(signum, frame):
-    raise JobTimeout()
-
-
-def limit_worker(memory: int) -> None:
-    """Pool-worker initializer: the worker's address space is capped at what it holds now (its code, the
-    classifier) plus `memory`, so a page or PDF that needs more raises MemoryError in its own job instead
-    of drawing the OOM killer onto the worker."""
-    import resource
-
-    global _MEMORY_LIMITED
-    if memory > 0:
-        _MEMORY_LIMITED = True
-        cap = _address_space() + memory
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-
-
-def _address_space() -> int:
-    """This process's address space in bytes (Linux; 0 where /proc says nothing)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-_MEMORY_LIMITED = False
-
-
-def _out_of_memory(e: Exception) -> bool:
-    """lxml and other C code report a failed allocation as their own error ("Memory allocation failed",
-    or libxml2's "unknown error" at line 0), not as MemoryError."""
-    text = str(e).lower()
-    return _MEMORY_LIMITED and ("memory" in text or ("unknown error" in text and "line 0" in text))
-
-
-def run_limited(fn, args: tuple, seconds: float):
-    """`fn(*args)` in a pool worker, interrupted by `JobTimeout` after `seconds` (SIGALRM: the worker's
-    main thread). The parent still kills a worker that does not come back soon after (C code that
-    never returns to Python)."""
-    import signal
-
-    signal.signal(signal.SIGALRM, _over_time)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn(*args)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
 def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
     """`extract_job` (and `then(args, result)` on a page read) under a time limit; over it, or over the
     worker's memory limit, is the page's error."""
@@ -434,6 +379,6 @@ def extract_job(args: dict) -> dict:
     except MemoryError:
         return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
     except Exception as e:  # untrusted input: one page never takes the flow down
-        if _out_of_memory(e):
+        if out_of_memory(e):
             return {"ok": False, "error": "extraction needed more memory than its limit (extract_memory)"}
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:ERROR_CHARS]}

@@ -16,7 +16,7 @@ from typing import Any
 
 from .article import Article
 from .classify import Classifier, Tag
-from .extract import limit_worker
+from .limits import limit_worker
 from .store import ArticleRecord, Store
 from .stories import StoryIndex, StoryMatch, article_keys
 
@@ -77,6 +77,15 @@ def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
         result["reading"] = read(Article(title, body, attachment), _classifier)
     except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
         pass
+
+
+def extract_in_worker(job: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """A worker's job for an article page: extracted under its time limit, then read (`read_in_worker`).
+    Extraction is imported here, in the worker (its forkserver preloads it): the main process, which only
+    hands the page over, never loads trafilatura."""
+    from .extract import limited_extract_job
+
+    return limited_extract_job(job, seconds, read_in_worker)
 
 
 @dataclass

@@ -55,7 +55,7 @@ def parse_list(kind: str, body: bytes, url: str, source, content_type: str | Non
 
 def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:
     """`parse_list` in a pool worker, under a time limit (and the worker's memory limit)."""
-    from ...pipeline.extract import JobTimeout, run_limited
+    from ...pipeline.limits import JobTimeout, run_limited
 
     try:
         return run_limited(parse_list, (kind, body, url, source, content_type), seconds)
