@@ -64,3 +64,40 @@ def test_a_pool_still_starting_when_closed_is_stopped():
 
     pool = asyncio.run(main())
     assert pool._shutdown_thread
+
+
+MODULES_AFTER_RUN = """
+import json, sys
+from regwatch.service.cli import main
+try:
+    main(["run", "--once", "-c", sys.argv[1]])
+except SystemExit as e:
+    assert not e.code, e.code
+print(json.dumps({m: m in sys.modules for m in ("trafilatura", "aiohttp", "scrapy.extensions.telnet")}))
+"""
+
+
+def test_the_main_process_hands_pages_over_without_loading_extraction(tmp_path, site, receiver, rw):
+    """`run` reads list pages and stores articles; reading an article page is the workers'. Its process never
+    imports trafilatura (~0.26 s of every run's start-up), nor a Scrapy extension regwatch does not use (the
+    remote console imports aiohttp) — while a new article is extracted, tagged, stored and alerted."""
+    import json
+    import subprocess
+    import sys
+
+    from support.news import feed, feed_to_webhook_config
+
+    rules = ("监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
+             "各机构须在年底前完成整改，新发放贷款的年化利率不得超过24%。")
+    old, new = art("old", "旧闻", TEXT, 600), art("new", "消费金融公司综合融资成本压降至20%以内", rules * 2, 5)
+    site.pages["/a/old.html"], site.pages["/a/new.html"] = article_page(old), article_page(new)
+    site.pages["/feed.xml"] = feed(site, [old])
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, extra='[alerts]\nonce_wait = "10s"\n')
+    assert rw("run", "--once", "-c", cfg).returncode == 0        # the baseline
+    site.pages["/feed.xml"] = feed(site, [new, old])
+    done = subprocess.run([sys.executable, "-c", MODULES_AFTER_RUN, str(cfg)], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "trafilatura": False, "aiohttp": False, "scrapy.extensions.telnet": False}
+    assert len(receiver.delivered("gw")) == 1, done.stdout + done.stderr      # the new article was read (in a worker) and alerted

@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, MISSING_GRACE, cores
+from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, LIST_INLINE_MAX, MISSING_GRACE, cores
 from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
 from ..pipeline.store import Store
 from ..pipeline.timeutil import utcnow
@@ -35,7 +35,6 @@ class Extractor:
     worker's fork for the server): a crawl starts it when it first asks for an article (`warm`), so
     that the workers are ready when the first pages arrive."""
 
-    INLINE_LIST = 256 * 1024     # list pages up to this size are parsed on the loop (a few ms)
     GRACE = 10.0                 # after a job's time limit, how long before its worker is killed
     TURNS = 3                    # a job's backstop counts at most so many rounds of the jobs queued ahead of it
 
@@ -150,8 +149,9 @@ class Extractor:
             return {"ok": False, "error": f"extraction {e}"}
 
     async def read_list(self, source, body: bytes, url: str, content_type: str | None) -> list:
-        """The entries of a list page; a big one is parsed in a worker (a 10 MB feed takes seconds)."""
-        if self.workers <= 0 or len(body) <= self.INLINE_LIST:
+        """The entries of a list page; one over `LIST_INLINE_MAX` is parsed in a worker (a 10 MB feed takes
+        seconds; a feed of nested namespace declarations is quadratic), under its time limit."""
+        if self.workers <= 0 or len(body) <= LIST_INLINE_MAX:
             return parse_list(source.kind, body, url, source, content_type)
         try:
             return await self._run(limited_parse_list, source.kind, body, url, source, content_type, self.timeout)
