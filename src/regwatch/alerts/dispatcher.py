@@ -48,7 +48,7 @@ from ..defaults import (
 )
 from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
-from .message import Message, build_message, digest_message, health_message, health_summary_message
+from .message import Message, build_message, digest_message, health_message, health_summary_message, plain
 from .platforms import Outcome, Platform, platform_for
 from .subscriptions import enqueue_health, idem_key
 
@@ -138,8 +138,9 @@ class Dispatcher:
                           tz=self.tz, also=also, keyword=payload.get("keyword"))
         m.data = {"subscription": alert["subscription"], "story_id": alert["story_id"],
                   "keyword": payload.get("keyword"),
-                  "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
-                  "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
+                  "article": {k: plain(article.get(k)) for k in ("url", "title", "source", "outlet", "published_at",
+                                                                  "lang")},
+                  "topics": [{"id": t["topic"], "score": t["score"], "terms": [plain(e["term"]) for e in t["evidence"]]}
                              for t in topics],
                   "lead": m.lead, "also_reported_by": also}
         return m

@@ -30,6 +30,12 @@ _WS = re.compile(r"\s+")
 _HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
 
 
+def plain(value: Any) -> Any:
+    """Untrusted text for machines (a webhook event's data): as it was, but without the characters no output
+    shows live (controls, bidi overrides, invisible formatting: `UNSAFE_CHARS`); not text is left as it is."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
+
+
 def inert(text: str | None, limit: int | None = None) -> str:
     """Untrusted text made safe for every chat platform's markup, one line, at most `limit` characters."""
     t = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
