@@ -224,3 +224,27 @@ def test_no_module_outside_the_store_runs_sql():
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
                 offenders.append(f"{rel}:{node.lineno} SQL text {node.value[:40]!r}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_a_damaged_page_read_past_a_query_s_first_row_is_a_store_error(tmp_path):
+    """SQLite reads a table's pages as its rows are stepped: a page damaged past the first row fails only
+    then, while the rows are read — a StoreError naming the file too, not a traceback."""
+    path = tmp_path / "s.db"
+    store = Store(path)
+    store.x("CREATE TABLE filler (id INTEGER PRIMARY KEY, t TEXT)")
+    store.many("INSERT INTO filler (t) VALUES (?)", [("x" * 2000,) for _ in range(400)])
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'filler'").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as f:          # the table's pages after its root: overflow and leaf pages, wiped
+        f.seek(root * size + 20 * size)
+        f.write(b"\xff" * 200 * size)
+    store = Store(path)
+    with pytest.raises(StoreError, match=r"s\.db: .*malformed"):
+        store.q("SELECT length(t) FROM filler")
+    with pytest.raises(StoreError, match=r"s\.db: "):
+        store.conn.executescript("SELECT sum(length(t)) FROM filler;")
+    store.close()

@@ -20,9 +20,10 @@ from . import migrations
 BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
 # What the file or the machine did, not the code: a lock held past BUSY_TIMEOUT, a full disk, an I/O
 # error, a read-only, vanished or damaged file. A statement run through the connection's `execute` /
-# `executemany` (all of regwatch's own) raises these as a FileError: a StoreError (one line, and retried
-# where a caller retries) that is still the sqlite3.OperationalError it was, for code that catches that
-# (sqlite-utils does); any other sqlite3 error is a bug and keeps its type and traceback.
+# `executemany` / `executescript` (all of regwatch's own), and the reading of its rows, raises these as a
+# FileError: a StoreError (one line, and retried where a caller retries) that is still the
+# sqlite3.OperationalError it was, for code that catches that (sqlite-utils does); any other sqlite3 error
+# is a bug and keeps its type and traceback.
 TRANSIENT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
                        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
                        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -33,7 +34,8 @@ class FileError(StoreError, sqlite3.OperationalError):
 
 
 class _Connection(sqlite3.Connection):
-    """sqlite3's connection, whose statements raise a FileError for what the file did (TRANSIENT)."""
+    """sqlite3's connection, whose statements raise a FileError for what the file did (TRANSIENT) — as they
+    start, as their rows are read (a damaged page past the first row fails only then), and in a script."""
 
     path = ""
 
@@ -47,15 +49,51 @@ class _Connection(sqlite3.Connection):
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
-            return super().execute(sql, parameters)
+            return self.cursor(_Cursor).execute(sql, parameters)
         except sqlite3.Error as e:
             raise self._failed(e) from None
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
-            return super().executemany(sql, parameters)
+            return self.cursor(_Cursor).executemany(sql, parameters)
         except sqlite3.Error as e:
             raise self._failed(e) from None
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(script)
+        except sqlite3.Error as e:
+            raise self._failed(e) from None
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose rows, read one step at a time, raise a FileError for what the file did."""
+
+    connection: _Connection
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size if size is not None else self.arraysize)
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
 
 
 def _wal(conn: sqlite3.Connection) -> None:
