@@ -618,12 +618,12 @@ def _nested_namespaces(n: int) -> str:
 @pytest.mark.parametrize("kind", ["big", "nested"])
 def test_a_big_feed_is_read_off_the_event_loop(kind):
     """A 10 MB feed takes feedparser seconds, and 100 KB of nested namespace declarations a good part of one:
-    the loop (downloads, alerts, SIGTERM) keeps running meanwhile. Only a list page under `LIST_INLINE_MAX`
-    (32 KB, ~60 ms at worst) is read on the loop."""
+    the loop (downloads, alerts, SIGTERM) keeps running meanwhile. A list page over `LIST_INLINE_MAX`, or a
+    feed declaring more than `FEED_NAMESPACES_INLINE` namespaces, is read in a worker."""
     import asyncio
 
     from regwatch.crawler.run import Extractor
-    from regwatch.defaults import LIST_INLINE_MAX
+    from regwatch.defaults import FEED_NAMESPACES_INLINE, LIST_INLINE_MAX
     from regwatch.service.config import SourceConfig
 
     if kind == "big":
@@ -633,7 +633,7 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
         assert len(body) > 9_000_000
     else:
         body = _nested_namespaces(2_000).encode()
-        assert LIST_INLINE_MAX < len(body) < 128 * 1024
+        assert len(body) < LIST_INLINE_MAX and body.count(b"xmlns") > FEED_NAMESPACES_INLINE
     source = SourceConfig(name="big", kind="feed", url="http://127.0.0.1:9/feed.xml")
 
     async def main():
@@ -654,6 +654,65 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
     assert entries[5 if kind == "big" else 0].url == "http://127.0.0.1:9/a/5.html"
     assert ticks > 3           # parsed on the loop, the loop would have turned once (the worker's start alone
                                # takes longer than 0.15 s)
+
+
+def test_an_ordinary_list_page_is_read_without_starting_the_workers():
+    """A quiet run reads its list pages and finds nothing new: the workers (~1 s of imports, their memory) are
+    not started for an ordinary feed of 100 KB, read on the loop (~2 ms a KB)."""
+    import asyncio
+
+    from regwatch.crawler.run import Extractor
+    from regwatch.service.config import SourceConfig
+
+    ns = "".join(f' xmlns:n{i}="http://127.0.0.1:9/ns/{i}"' for i in range(6))      # content, dc, media …
+    items = "".join(f"<item><title>第{i}条 {OLD}</title><link>http://127.0.0.1:9/a/{i}.html</link>"
+                    f"<description>{OLD * 2}</description></item>" for i in range(300))
+    body = f'<?xml version="1.0"?><rss version="2.0"{ns}><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(body) > 100 * 1024
+    source = SourceConfig(name="calm", kind="feed", url="http://127.0.0.1:9/feed.xml")
+
+    async def main():
+        ex = Extractor(workers=1, timeout=60)
+        try:
+            return await ex.read_list(source, body, source.url, "application/rss+xml"), ex._pool, ex._starting
+        finally:
+            ex.close()
+
+    entries, pool, starting = asyncio.run(main())
+    assert len(entries) == 300 and pool is None and starting is None
+
+
+def test_a_list_page_queued_behind_a_stuck_job_is_read_when_its_worker_is_stopped():
+    """A job stuck past its limit in C code is ended by stopping its worker, and with it the pool: the jobs
+    queued behind it (here a list page another source's feed needs a worker for) are tried again on a new pool,
+    not lost to a cancellation."""
+    import asyncio
+    import time
+
+    from regwatch.crawler.run import Extractor, WorkerLost
+    from regwatch.service.config import SourceConfig
+
+    body = _nested_namespaces(100).encode()
+    source = SourceConfig(name="calm", kind="feed", url="http://127.0.0.1:9/feed.xml")
+
+    async def main():
+        ex = Extractor(workers=1, timeout=0.5)
+        ex.GRACE = 0.2
+        try:
+            await ex._get_pool()
+            stuck = asyncio.ensure_future(ex._run(time.sleep, 30))       # (time.sleep: not stopped by the limit)
+            # two short jobs: the pool hands the first to its queue for the worker, the second waits for a place
+            others = [asyncio.ensure_future(ex._run(time.sleep, 0.05)) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            entries = await ex.read_list(source, body, source.url, "application/rss+xml")
+            return entries, await asyncio.gather(stuck, *others, return_exceptions=True)
+        finally:
+            ex.close()
+
+    entries, (stuck, *others) = asyncio.run(main())
+    assert [e.url for e in entries] == ["http://127.0.0.1:9/a/5.html"]
+    assert isinstance(stuck, WorkerLost) and "took longer than 0.5 s" in str(stuck)
+    assert others == [None, None]
 
 
 def test_no_page_can_pin_a_core(tmp_path, site, rw):

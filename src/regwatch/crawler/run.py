@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, LIST_INLINE_MAX, MISSING_GRACE, cores
+from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores
 from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
 from ..pipeline.store import Store
 from ..pipeline.timeutil import utcnow
@@ -122,6 +122,7 @@ class Extractor:
             # out while they waited)
             turns = min(self.TURNS, 1 + self._in_flight // max(1, self.workers))
             self._in_flight += 1
+            fut = None
             try:
                 fut = asyncio.get_running_loop().run_in_executor(pool, fn, *args)     # (raises on a broken pool)
                 return await asyncio.wait_for(fut, (self.timeout + self.GRACE) * turns)
@@ -134,6 +135,13 @@ class Extractor:
                 self._drop(pool)
                 if attempt == 2:
                     raise WorkerLost("the extraction worker died twice on it (out of memory?)") from None
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if fut is None or not fut.cancelled() or (current is not None and current.cancelling()):
+                    raise               # this task is being cancelled (a stop): not the pool's doing
+                # the job waited in the queue of a pool killed for another job stuck past its limit: tried again
+                if attempt == 2:
+                    raise WorkerLost("was cut off twice by another job's stuck worker") from None
             finally:
                 self._in_flight -= 1
         raise AssertionError("unreachable")
@@ -149,9 +157,12 @@ class Extractor:
             return {"ok": False, "error": f"extraction {e}"}
 
     async def read_list(self, source, body: bytes, url: str, content_type: str | None) -> list:
-        """The entries of a list page; one over `LIST_INLINE_MAX` is parsed in a worker (a 10 MB feed takes
-        seconds; a feed of nested namespace declarations is quadratic), under its time limit."""
-        if self.workers <= 0 or len(body) <= LIST_INLINE_MAX:
+        """The entries of a list page. A big one (over `LIST_INLINE_MAX`: a 10 MB feed takes seconds), or a feed
+        declaring many namespaces (`FEED_NAMESPACES_INLINE`: feedparser's cost grows with their number times the
+        elements), is parsed in a worker under its time limit; any other on the loop (~2 ms a KB), without
+        starting the workers (a run with nothing new never needs them)."""
+        risky = source.kind == "feed" and body.count(b"xmlns") > FEED_NAMESPACES_INLINE
+        if self.workers <= 0 or (len(body) <= LIST_INLINE_MAX and not risky):
             return parse_list(source.kind, body, url, source, content_type)
         try:
             return await self._run(limited_parse_list, source.kind, body, url, source, content_type, self.timeout)
