@@ -255,3 +255,30 @@ url = "{receiver.url}/dt?access_token=${{RW_TOKEN}}"\nsecret = "SECright"\n'''
     assert receiver.messages[-1]["token_ok"] and receiver.messages[-1]["sig_ok"] is True
     bad = rw("alerts", "test", "risk", "-c", cfg, env={"RW_TOKEN": "WRONG"})
     assert bad.returncode == 2 and "300001" in bad.stderr and "WRONG" not in bad.stderr
+
+
+def test_a_webhook_event_shows_no_page_text_live(tmp_path, receiver):
+    """A webhook channel's event carries the page's own text as data — title, outlet, the outlets that also
+    reported it, a health notice's error — without C1 controls, bidi overrides or invisible characters; a URL
+    keeps them percent-encoded (the same address as the stored article's)."""
+    import json
+
+    from regwatch.alerts.subscriptions import enqueue_health
+
+    evil = "\u202eEvil\u2067@all\u2069\x9b31m\u200b"
+    cfg, store = setup(tmp_path, receiver, {"gw": ("webhook", None)}, n=0)
+    proc = Processor(store, Classifier(load_topics()))
+    done = proc.process(url="http://x/a/\u202eb.html", source="s", title=f"利率上限{evil}通知", body=BODY, lang="zh",
+                        published_at=None, outlet=f"财经{evil}")
+    store.join_story(done.story_id, f"晚报{evil}")
+    enqueue_for(store, cfg, done, "s", "t", BODY, None)
+    enqueue_health(store, ["gw"], {"source": f"s{evil}", "state": "failing", "detail": f"HTTP 404 at http://x/{evil}",
+                                   "recovered": False}, "s")
+    deliver(cfg, store)
+    events = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages]
+    assert len(events) == 2
+    assert not any(c in e for e in events for c in "\u202e\u2067\u2069\x9b\u200b")
+    article = next(m["body"]["data"] for m in receiver.messages if m["body"]["type"] == "article.matched")
+    assert article["article"]["url"] == "http://x/a/%E2%80%AEb.html"
+    assert article["article"]["title"] == "利率上限Evil@all31m通知" and article["article"]["outlet"] == "财经Evil@all31m"
+    assert article["also_reported_by"] == ["晚报Evil@all31m"]

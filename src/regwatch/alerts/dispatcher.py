@@ -122,12 +122,12 @@ class Dispatcher:
         payload = json.loads(alert["payload"] or "{}")
         if alert["kind"] == AlertKind.HEALTH and "changes" in payload:
             m = health_summary_message(payload["changes"], self.tz)
-            m.data = payload
+            m.data = plain(payload)
             return m
         if alert["kind"] == AlertKind.HEALTH:
             m = health_message(payload.get("source", "?"), payload.get("state", "?"), payload.get("detail"),
                                payload.get("recovered", False), self.tz)
-            m.data = payload
+            m.data = plain(payload)
             return m
         article = self.store.article(alert["article_id"]) or {}
         topics = self.store.topics_of(alert["article_id"])
@@ -136,13 +136,13 @@ class Dispatcher:
         also = [o for o in self.store.story_outlets(alert["story_id"]) if o and o != own]
         m = build_message(article, topics, self.topic_names, alert["subscription"], self.cfg.lead_chars,
                           tz=self.tz, also=also, keyword=payload.get("keyword"))
-        m.data = {"subscription": alert["subscription"], "story_id": alert["story_id"],
-                  "keyword": payload.get("keyword"),
-                  "article": {k: plain(article.get(k)) for k in ("url", "title", "source", "outlet", "published_at",
-                                                                  "lang")},
-                  "topics": [{"id": t["topic"], "score": t["score"], "terms": [plain(e["term"]) for e in t["evidence"]]}
-                             for t in topics],
-                  "lead": m.lead, "also_reported_by": also}
+        # (the page's own text, every string of it without what no output shows live: `plain`)
+        m.data = plain({"subscription": alert["subscription"], "story_id": alert["story_id"],
+                        "keyword": payload.get("keyword"),
+                        "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
+                        "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
+                                   for t in topics],
+                        "lead": m.lead, "also_reported_by": also})
         return m
 
     # -- compose ------------------------------------------------------------------------------

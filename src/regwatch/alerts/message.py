@@ -31,9 +31,21 @@ _HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
 
 
 def plain(value: Any) -> Any:
-    """Untrusted text for machines (a webhook event's data): as it was, but without the characters no output
-    shows live (controls, bidi overrides, invisible formatting: `UNSAFE_CHARS`); not text is left as it is."""
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
+    """Untrusted data for machines (a webhook event's data), every text in it as it was but without the
+    characters no output shows live (controls, bidi overrides, invisible formatting: `UNSAFE_CHARS`); in a
+    dict or list, each of its values. A URL keeps them percent-encoded (`plain_url`)."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, dict):
+        return {k: plain_url(v) if k == "url" else plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def plain_url(url: Any) -> Any:
+    """A URL with the characters of `UNSAFE_CHARS` percent-encoded: the same address, never shown live."""
+    return _CONTROL.sub(lambda m: quote(m.group(), safe=""), url) if isinstance(url, str) else url
 
 
 def inert(text: str | None, limit: int | None = None) -> str:
