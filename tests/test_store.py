@@ -244,7 +244,11 @@ def test_a_damaged_page_read_past_a_query_s_first_row_is_a_store_error(tmp_path)
         f.write(b"\xff" * 200 * size)
     store = Store(path)
     with pytest.raises(StoreError, match=r"s\.db: .*malformed"):
-        store.q("SELECT length(t) FROM filler")
+        store.q("SELECT length(t) FROM filler")                             # fetchall
+    with pytest.raises(StoreError, match=r"s\.db: "):
+        list(store.conn.execute("SELECT length(t) FROM filler"))             # a row at a time
     with pytest.raises(StoreError, match=r"s\.db: "):
         store.conn.executescript("SELECT sum(length(t)) FROM filler;")
+    with pytest.raises(StoreError, match=r"s\.db: "), store.tx():           # a migration's script: sqlite-utils' cursor
+        store.db.executescript("CREATE TABLE t2 AS SELECT * FROM filler;")
     store.close()

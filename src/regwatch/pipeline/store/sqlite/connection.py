@@ -19,11 +19,11 @@ from . import migrations
 
 BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
 # What the file or the machine did, not the code: a lock held past BUSY_TIMEOUT, a full disk, an I/O
-# error, a read-only, vanished or damaged file. A statement run through the connection's `execute` /
-# `executemany` / `executescript` (all of regwatch's own), and the reading of its rows, raises these as a
-# FileError: a StoreError (one line, and retried where a caller retries) that is still the
-# sqlite3.OperationalError it was, for code that catches that (sqlite-utils does); any other sqlite3 error
-# is a bug and keeps its type and traceback.
+# error, a read-only, vanished or damaged file. A statement run through the connection or a cursor of it (all
+# of regwatch's own, and sqlite-utils'), a script, and the reading of its rows, raise these as a FileError: a
+# StoreError (one line, and retried where a caller retries) that is still the sqlite3.OperationalError it was,
+# for code that catches that (sqlite-utils does); any other sqlite3 error is a bug and keeps its type and
+# traceback.
 TRANSIENT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
                        sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
                        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -35,7 +35,8 @@ class FileError(StoreError, sqlite3.OperationalError):
 
 class _Connection(sqlite3.Connection):
     """sqlite3's connection, whose statements raise a FileError for what the file did (TRANSIENT) — as they
-    start, as their rows are read (a damaged page past the first row fails only then), and in a script."""
+    start, as their rows are read (a damaged page past the first row fails only then), and in a script — through
+    the connection or any of its cursors (sqlite-utils runs a script inside a transaction on a cursor of its own)."""
 
     path = ""
 
@@ -47,29 +48,41 @@ class _Connection(sqlite3.Connection):
             return failed
         return e
 
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]  # (the stub's overloads)
+        return super().cursor(factory or _Cursor)
+
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
-            return self.cursor(_Cursor).execute(sql, parameters)
-        except sqlite3.Error as e:
-            raise self._failed(e) from None
+        return self.cursor().execute(sql, parameters)
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        try:
-            return self.cursor(_Cursor).executemany(sql, parameters)
-        except sqlite3.Error as e:
-            raise self._failed(e) from None
+        return self.cursor().executemany(sql, parameters)
 
     def executescript(self, script: str, /) -> sqlite3.Cursor:
-        try:
-            return super().executescript(script)
-        except sqlite3.Error as e:
-            raise self._failed(e) from None
+        return self.cursor().executescript(script)
 
 
 class _Cursor(sqlite3.Cursor):
-    """A cursor whose rows, read one step at a time, raise a FileError for what the file did."""
+    """A cursor whose statements, and rows read one step at a time, raise a FileError for what the file did."""
 
     connection: _Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
+
+    def executescript(self, script: str, /) -> Any:
+        try:
+            return super().executescript(script)
+        except sqlite3.Error as e:
+            raise self.connection._failed(e) from None
 
     def __next__(self) -> Any:
         try:
@@ -83,9 +96,9 @@ class _Cursor(sqlite3.Cursor):
         except sqlite3.Error as e:
             raise self.connection._failed(e) from None
 
-    def fetchmany(self, size: int | None = 1) -> list[Any]:
+    def fetchmany(self, size: int | None = None) -> list[Any]:
         try:
-            return super().fetchmany(size if size is not None else self.arraysize)
+            return super().fetchmany(self.arraysize if size is None else size)
         except sqlite3.Error as e:
             raise self.connection._failed(e) from None
 
