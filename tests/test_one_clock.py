@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import regwatch
 from support.news import art, publish
+from support.world import DIGEST_AT
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
@@ -87,7 +88,7 @@ def test_sources_alerts_and_export_show_beijing_time_labelled(world):
     r = regwatch("alerts", "-c", world.config)
     assert "time (北京时间)" in r.stdout and re.search(rf"^\s*{sent[1]}\s+{beijing(sent[0])}\s+sent", r.stdout, re.M)
     assert f"it goes out {beijing(digest_at)} 北京时间" in r.stdout                # a pending digest's send time
-    assert beijing(digest_at).endswith("09:00")                                    # daily 09:00 is Beijing's nine
+    assert beijing(digest_at).endswith(DIGEST_AT)                                  # "daily HH:MM" is Beijing's time
     row = json.loads(regwatch("export", "-c", world.config).stdout.splitlines()[0])
     assert row["fetched_at"] == datetime.fromisoformat(fetched).astimezone(CST).isoformat()
     row = json.loads(regwatch("sources", "--json", "-c", world.config).stdout.splitlines()[0])

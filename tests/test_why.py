@@ -5,6 +5,7 @@ import json
 import re
 
 from conftest import regwatch
+from support.world import DIGEST_AT
 
 
 def ids(world):
@@ -55,7 +56,7 @@ def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
     assert v["repair-from-list", "archive"]["outcome"] == "alerted"        # the story's first copy from `list`
     assert v["morning-digest", "archive"]["outcome"] == "already alerted"
     digest = next(ln for ln in why(world, "cap").splitlines() if ln.startswith("morning-digest"))
-    assert "digest pending: it goes out" in digest and "09:00 北京时间" in digest
+    assert "digest pending: it goes out" in digest and f"{DIGEST_AT} 北京时间" in digest
     out = why(world, "huabei")
     assert re.search(r"huabei-watch\s+archive\s+alerted\s+sent .* keyword 花呗", out)
     assert re.search(r"morning-digest\s+archive\s+topic not matched\s+it wants any topic, the article has none", out)
