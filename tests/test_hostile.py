@@ -615,11 +615,12 @@ def _nested_namespaces(n: int) -> str:
             f"<link>http://127.0.0.1:9/a/5.html</link>{opened}{closed}</item></channel></rss>")
 
 
-@pytest.mark.parametrize("kind", ["big", "nested"])
+@pytest.mark.parametrize("kind", ["big", "nested", "dense"])
 def test_a_big_feed_is_read_off_the_event_loop(kind):
     """A 10 MB feed takes feedparser seconds, and 100 KB of nested namespace declarations a good part of one:
     the loop (downloads, alerts, SIGTERM) keeps running meanwhile. A list page over `LIST_INLINE_MAX`, or a
-    feed declaring more than `FEED_NAMESPACES_INLINE` namespaces, is read in a worker."""
+    feed declaring more than `FEED_NAMESPACES_INLINE` namespaces, is read in a worker; any other in a thread (200 KB
+    of empty elements took feedparser over a second), without starting the workers."""
     import asyncio
 
     from regwatch.crawler.run import Extractor
@@ -631,9 +632,12 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
                         f"<description>{GOOD * 4}</description></item>" for i in range(12_000))
         body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
         assert len(body) > 9_000_000
-    else:
+    elif kind == "nested":
         body = _nested_namespaces(2_000).encode()
         assert len(body) < LIST_INLINE_MAX and body.count(b"xmlns") > FEED_NAMESPACES_INLINE
+    else:
+        body = _nested_namespaces(0).replace("</item>", "<y/>" * 50_000 + "</item>").encode()
+        assert len(body) < LIST_INLINE_MAX and b"xmlns" not in body
     source = SourceConfig(name="big", kind="feed", url="http://127.0.0.1:9/feed.xml")
 
     async def main():
@@ -644,11 +648,12 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
             while not parse.done():
                 ticks += 1
                 await asyncio.sleep(0.05)
-            return parse.result(), ticks
+            return parse.result(), ticks, ex._pool is not None
         finally:
             ex.close()
 
-    entries, ticks = asyncio.run(main())
+    entries, ticks, workers_started = asyncio.run(main())
+    assert workers_started == (kind != "dense")
     if kind == "big":
         assert len(entries) == 12_000
     assert entries[5 if kind == "big" else 0].url == "http://127.0.0.1:9/a/5.html"

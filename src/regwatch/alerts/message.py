@@ -45,7 +45,7 @@ def plain(value: Any) -> Any:
 
 def plain_url(url: Any) -> Any:
     """A URL with the characters of `UNSAFE_CHARS` percent-encoded: the same address, never shown live."""
-    return _CONTROL.sub(lambda m: quote(m.group(), safe=""), url) if isinstance(url, str) else url
+    return _CONTROL.sub(lambda m: quote(m.group(), safe=""), url) if isinstance(url, str) else plain(url)
 
 
 def inert(text: str | None, limit: int | None = None) -> str:

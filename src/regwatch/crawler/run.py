@@ -7,7 +7,7 @@ import multiprocessing
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +49,7 @@ class Extractor:
         self._abandoned: Future | None = None     # one left starting by a stop, to await at the process's exit
         self._stopping = False
         self._in_flight = 0       # jobs handed to the pool and not back
+        self._lists: ThreadPoolExecutor | None = None   # the thread list pages under LIST_INLINE_MAX are read in
 
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
@@ -159,11 +160,16 @@ class Extractor:
     async def read_list(self, source, body: bytes, url: str, content_type: str | None) -> list:
         """The entries of a list page. A big one (over `LIST_INLINE_MAX`: a 10 MB feed takes seconds), or a feed
         declaring many namespaces (`FEED_NAMESPACES_INLINE`: feedparser's cost grows with their number times the
-        elements), is parsed in a worker under its time limit; any other on the loop (~2 ms a KB), without
-        starting the workers (a run with nothing new never needs them)."""
+        elements), is parsed in a worker under its time limit and memory limit; any other in a thread of this
+        process, so that the event loop keeps turning (feedparser's cost follows the elements, not the bytes: 256 KB
+        of empty elements took 1.3 s) and the workers are not started for it (a run with nothing new never needs
+        them)."""
         risky = source.kind == "feed" and body.count(b"xmlns") > FEED_NAMESPACES_INLINE
         if self.workers <= 0 or (len(body) <= LIST_INLINE_MAX and not risky):
-            return parse_list(source.kind, body, url, source, content_type)
+            if self._lists is None:
+                self._lists = ThreadPoolExecutor(1, thread_name_prefix="regwatch-lists")
+            return await asyncio.get_running_loop().run_in_executor(
+                self._lists, parse_list, source.kind, body, url, source, content_type)
         try:
             return await self._run(limited_parse_list, source.kind, body, url, source, content_type, self.timeout)
         except WorkerLost as e:
@@ -182,6 +188,9 @@ class Extractor:
         forkserver printing a traceback (`pickle data was truncated`)."""
         if self._pool is not None:
             self._drop(self._pool, kill=True)
+        if self._lists is not None:
+            self._lists.shutdown(wait=False, cancel_futures=True)
+            self._lists = None
         starting = self._starting or self._abandoned
         self._starting = self._abandoned = None
         if starting is None:
