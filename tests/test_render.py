@@ -61,10 +61,24 @@ def test_wecom_markdown_fits_4096_bytes_with_link_last():
 def test_inert_drops_every_control_bidi_and_invisible_character():
     # ANSI and C1 escapes, bidi overrides and isolates (U+2066–2069), the Arabic letter mark, zero-width and
     # invisible formatting: a headline can neither recolour a console nor reorder what a chat client shows
-    hostile = "\x1b[31m利率\x9b31m\u202e上限\u2067@all 点击 evil.example\u2069\u061c\u200b\u2060\u00ad\u180e\ufeff通知"
+    hostile = ("\x1b[31m利率\x9b31m\u202e上限\u2067@all 点击 evil.example\u2069\u061c\u200b\u2060\u00ad\u180e\ufeff通知"
+               "\u206a\ufff9\U000e0041\U000e007f")         # deprecated format, annotation, tag characters too
     assert inert(hostile) == "［31m利率31m上限＠all 点击 evil.example通知"
     assert inert("第一行\r\n第二行\t第三") == "第一行 第二行 第三"
 
 
 def test_inert_keeps_the_words():
     assert inert("A <b> [x](y) @z") == "A ＜b＞ ［x］(y) ＠z"
+
+
+def test_invisible_tag_characters_are_escaped_in_json_and_the_terminal():
+    """Tag characters (U+E0000–E007F: invisible letters) are never shown live: JSON output escapes them as the
+    surrogate pair JSON needs (read back, the text is the same), the terminal as `\\U000e0041`."""
+    import json
+
+    from regwatch.service.output import json_text, safe
+
+    text = "利率\U000e0041\U000e007f上限\u206a"
+    out = json_text({"title": text})
+    assert "\U000e0041" not in out and "\\udb40\\udc41" in out and json.loads(out)["title"] == text
+    assert safe(text) == "利率\\U000e0041\\U000e007f上限\\u206a"

@@ -61,8 +61,11 @@ MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unle
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
 # characters of web text never shown live — in a terminal, a chat message, a CSV or JSON output: C0 controls but
 # tab, newline and CR; DEL and C1 (ANSI escapes, CSI); bidi controls (U+061C, LRM/RLM, embeddings, overrides,
-# isolates); zero-width and other invisible formatting (soft hyphen, U+180E, U+2060–2064); the BOM
-UNSAFE_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+# isolates); zero-width and other invisible formatting (soft hyphen, U+180E, U+2060–2064, the deprecated U+206A–206F,
+# the interlinear annotation marks U+FFF9–FFFB); the BOM; the tag characters U+E0000–E007F (invisible letters: text
+# smuggled past a reader)
+UNSAFE_CHARS = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+                "\ufeff\ufff9-\ufffb\U000e0000-\U000e007f")
 
 # -- delivery ---------------------------------------------------------------------------------
 DELIVERY_CONNECT_TIMEOUT = 5.0

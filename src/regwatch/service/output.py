@@ -44,7 +44,8 @@ def safe(text: Any, keep: str = "") -> str:
     bidi overrides…) shown escaped (`\\x1b`), except those in `keep`."""
     text = "" if text is None else str(text)
     return _CONTROL.sub(lambda m: m.group() if m.group() in keep else
-                        (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
+                        (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                         f"\\u{ord(m.group()):04x}" if ord(m.group()) < 0x10000 else f"\\U{ord(m.group()):08x}"), text)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -156,7 +157,7 @@ def note(text: str) -> None:
 def json_text(obj: Any, **kw: Any) -> str:
     """JSON for a terminal or a file: readable Chinese, but every control, bidi and invisible character of
     web text escaped (`\\u001b`, `\\u202e`), never live."""
-    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
+    return UNSAFE.sub(lambda m: json.dumps(m.group()).strip('"'), json.dumps(obj, ensure_ascii=False, **kw))
 
 
 def json_line(obj: Any) -> None:
