@@ -50,12 +50,11 @@ STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for other
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
 MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is asked again each run before it is skipped
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
-LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed on the event loop (~2 ms a KB); a bigger one is parsed in
-                                  # an extraction worker
-FEED_NAMESPACES_INLINE = 64       # … and a feed declaring more namespaces (`xmlns` written more often) than this: feedparser
-                                  # looks through every declared namespace for each element (200 KB of nested declarations
-                                  # held the loop 0.7 s; a 32 KB feed of many, then elements of the last, 0.1–0.16 s);
-                                  # a feed declares a handful (content, dc, atom, media …)
+LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of the main process (the workers not started
+                                  # for it; the event loop keeps turning); a bigger one is parsed in an extraction worker
+FEED_NAMESPACES_INLINE = 64       # … and so is a feed declaring more namespaces (`xmlns` written more often) than this:
+                                  # feedparser looks through every declared namespace for each element (200 KB of nested
+                                  # declarations took 0.7 s); a feed declares a handful (content, dc, atom, media …)
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
