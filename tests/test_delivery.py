@@ -3,10 +3,11 @@ what its platform needs, channels never block each other, and one sender per mes
 
 import asyncio
 import json
+import logging
 import re
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -432,6 +433,96 @@ def test_an_answer_the_store_cannot_take_at_once_is_recorded_when_it_can(tmp_pat
     stats = deliver(cfg, store, wait=10)
     assert stats.sent == 1 and len(receiver.messages) == 1 and len(calls) == 3
     assert store.count_alerts(status="sent") == 1 and store.one("SELECT status FROM messages") == "sent"
+
+
+def test_an_answer_is_tried_again_only_while_the_try_can_end_within_the_claims_lease(tmp_path, receiver, monkeypatch,
+                                                                                    caplog):
+    """The lease runs CLAIM_LEASE (90 s) from the claim, and each try to record may wait the store's longest
+    (`finish_wait`: SQLite's 30 s for another process's lock). Tries went on for 50 s after the send: one started
+    then ended up to 110 s after the claim, when another sender may have taken the message over and sent it again.
+    No try is started again that could end past the lease; an answer the store never took leaves its message
+    `sending`, said once, and the message is sent again when the lease has run out (at least once, nothing lost)."""
+    from regwatch.alerts import dispatcher
+    from regwatch.pipeline.store import StoreError
+
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    clock = [utcnow()]                              # the dispatcher's clock: the claim, the tries, the lease
+    monkeypatch.setattr(dispatcher, "utcnow", lambda: clock[0])
+    real, tries = store.finish_message, []
+
+    def locked_out(msg, **outcome):                 # each try waits the store's longest, then fails
+        tries.append(clock[0])
+        lease_end = datetime.fromisoformat(msg["claimed_until"])
+        assert clock[0] + timedelta(seconds=store.finish_wait) <= lease_end, f"try {len(tries)} may end past the lease"
+        clock[0] += timedelta(seconds=store.finish_wait)
+        raise StoreError(f"{cfg.store.path}: database is locked")
+
+    monkeypatch.setattr(store, "finish_message", locked_out)
+    with caplog.at_level(logging.WARNING, "regwatch.alerts"), pytest.raises(StoreError):
+        deliver(cfg, store)
+    assert len(tries) == 2                          # tried again while a try could still end within the lease
+    assert len(receiver.messages) == 1 and store.one("SELECT status FROM messages") == "sending"
+    assert len([m for m in caplog.messages if "at least once" in m]) == 1
+
+    monkeypatch.setattr(store, "finish_message", real)
+    clock[0] = datetime.fromisoformat(store.one("SELECT claimed_until FROM messages")) + timedelta(seconds=1)
+    stats = deliver(cfg, store)                     # its lease ran out: sent again, the same message, and recorded
+    assert stats.sent == 1 and len(receiver.messages) == 2
+    assert len({m["headers"]["webhook-id"] for m in receiver.messages}) == 1
+    assert store.count_alerts(status="sent") == 1 and store.one("SELECT status FROM messages") == "sent"
+
+
+def test_an_answer_later_than_the_last_try_within_the_lease_is_tried_once(tmp_path, receiver):
+    """A send that ended too late for a try to end within the lease (its claim waited for the store, then the
+    platform was slow): one try is still made — the claim guards it, and it is the only chance left that the
+    message is not sent twice — and, the store failing, none again."""
+    from regwatch.defaults import CLAIM_LEASE
+    from regwatch.pipeline.store import MessageStatus, StoreError
+    from regwatch.pipeline.timeutil import iso_ms
+
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 2)
+    tries = []
+
+    def down(msg, **outcome):
+        tries.append(msg["id"])
+        raise StoreError("postgresql://regwatch@db/regwatch: the connection is lost")
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            d.compose()
+            now = utcnow()
+            late = []
+            for _ in range(2):                      # claimed CLAIM_LEASE - 10 s ago: 10 s of the lease are left
+                msg, _ = store.claim_message("gw", now, per_minute=600, min_gap=0, window=60, margin=0,
+                                             lease=CLAIM_LEASE, worker=d.worker)
+                msg["claimed_until"] = iso_ms(now + timedelta(seconds=10))
+                late.append(msg)
+            await d._finish(late[0], status=MessageStatus.SENT, sent_at=now)       # the store takes it
+            real = store.finish_message
+            store.finish_message = down
+            try:
+                with pytest.raises(StoreError):
+                    await d._finish(late[1], status=MessageStatus.SENT, sent_at=now)
+            finally:
+                store.finish_message = real
+            return late
+
+    late = asyncio.run(go())
+    assert tries == [late[1]["id"]]
+    assert [r[0] for r in store.conn.execute("SELECT status FROM messages ORDER BY id")] == ["sent", "sending"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_full_length_send_leaves_a_try_to_record_its_answer_within_the_lease(engine):
+    """SEND_DEADLINE + the store's longest wait for one try + RECORD_MARGIN < CLAIM_LEASE, on each engine."""
+    from regwatch.defaults import CLAIM_LEASE, RECORD_MARGIN, SEND_DEADLINE
+    from regwatch.pipeline.store.postgres import PostgresStore
+    from regwatch.pipeline.store.sqlite import SQLiteStore
+
+    store = {"sqlite": SQLiteStore, "postgres": PostgresStore}[engine]
+    assert SEND_DEADLINE + store.finish_wait + RECORD_MARGIN < CLAIM_LEASE
 
 
 def test_two_senders_on_one_store_send_each_message_once(tmp_path, receiver):

@@ -3,6 +3,7 @@ database (a throwaway server on 127.0.0.1, tests/support/postgres.py), and the c
 several processes share one store hold under real concurrency."""
 
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -413,6 +414,53 @@ def test_a_message_whose_lease_ran_out_waits_for_the_channels_pacing_too(store):
     assert nothing is None and wait > 50
     store.postpone_messages("ch", later + timedelta(seconds=wait))
     assert store.next_due_at(["ch"]) >= iso_ms(later + timedelta(seconds=wait - 1))
+
+
+def test_a_try_to_record_an_outcome_waits_no_longer_than_finish_wait(store_location, monkeypatch):
+    """What another process holds — SQLite's write lock; on PostgreSQL the message's row — is waited for only as
+    long as `finish_wait` counts (the sender starts a try only if it can end within its claim's lease): then the
+    try fails with a StoreError, and a later one records the outcome. (The waits shortened for the test.)"""
+    from regwatch.pipeline.store import StoreError
+    from regwatch.pipeline.store.postgres import outbox as pg_outbox
+    from regwatch.pipeline.store.sqlite import connection as sqlite_connection
+
+    monkeypatch.setattr(sqlite_connection, "SQLITE_BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(pg_outbox, "PG_FINISH_STATEMENT", 0.2)
+    store = Store(store_location)
+    try:
+        now = datetime.now(UTC)
+        with store.tx():
+            store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[], now=now)
+        msg, _ = store.claim_message("ch", now, per_minute=60, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        with _held_elsewhere(store_location), pytest.raises(StoreError):
+            store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
+        assert store.one("SELECT status FROM messages") == MessageStatus.SENDING
+        assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
+        assert store.one("SELECT status FROM messages") == MessageStatus.SENT
+    finally:
+        store.close()
+
+
+@contextmanager
+def _held_elsewhere(location: str):
+    """Another process in a transaction holding the store's write lock (SQLite) or every message row (PostgreSQL)."""
+    if location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(location) as pg:
+            pg.execute("SELECT id FROM messages FOR UPDATE")
+            yield
+            pg.rollback()
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(location, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def test_a_channel_recovery_seen_by_two_senders_at_once_is_theirs_once(store_location, store):

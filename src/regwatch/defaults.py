@@ -44,6 +44,7 @@ PRUNE_EVERY = 86400.0             # seconds between prunings of the story index 
 PRUNE_CHECK = 3600.0              # seconds between the daemon's checks whether a pruning is due
 PRUNE_CHUNK = 20000               # index rows dropped in one transaction (the daemon's loop and other writers go on between)
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
+SQLITE_BUSY_TIMEOUT = 30.0        # seconds an SQLite statement waits for another process's write lock
 
 
 # -- the web ----------------------------------------------------------------------------------
@@ -71,9 +72,14 @@ DELIVERY_CONNECT_TIMEOUT = 5.0
 SEND_DEADLINE = 30.0              # seconds for one whole request, a slow answer waited for and however slowly it
                                   # trickles (well inside CLAIM_LEASE: no other sender takes a message over while it
                                   # is being sent)
-CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash)
-RECORD_PATIENCE = 50.0            # seconds a send's outcome is tried again on a store that cannot take it (inside
-                                  # CLAIM_LEASE less SEND_DEADLINE: no other sender has taken the message over yet)
+CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash),
+                                  # counted from the claim
+RECORD_MARGIN = 5.0               # a send's outcome the store cannot take is tried again only while the try can end
+                                  # this long before the claim's lease does, the store's longest wait for the call
+                                  # (`Store.finish_wait`) counted in; past that, another sender may take the message
+                                  # over, and send it again. SEND_DEADLINE + finish_wait + RECORD_MARGIN < CLAIM_LEASE
+                                  # on every engine (tests/test_delivery.py): a full-length send still has its answer
+                                  # recorded within the lease
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
@@ -94,6 +100,10 @@ DUE_SLACK = 0.25                  # a claim this fraction of its interval before
 DUE_SLACK_MAX = 30.0              # … but at most this many seconds early
 PG_POOL_SIZE = 4                  # connections a process keeps to a PostgreSQL store
 PG_CONNECT_TIMEOUT = 10           # seconds to connect to it
+PG_POOL_WAIT = 30.0               # seconds a call waits for one of the pool's connections (all busy, or being made
+                                  # again after the server went away) before it fails
+PG_FINISH_STATEMENT = 5.0         # seconds each statement recording a send's outcome may take (its
+                                  # `statement_timeout`: a row another worker holds is not waited for longer)
 PG_IDLE_IN_TRANSACTION = 60.0     # seconds a session may sit idle inside a transaction before the server ends it (a
                                   # hung worker holding a lock the others wait for)
 PG_KEEPALIVE_IDLE = 30            # seconds of silence before the server probes a worker's connection (3 probes)

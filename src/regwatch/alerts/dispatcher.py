@@ -40,7 +40,7 @@ from ..defaults import (
     HOLD_MIN,
     PACE_MARGIN,
     PACE_WINDOW,
-    RECORD_PATIENCE,
+    RECORD_MARGIN,
     RESEND_WINDOW,
     SEND_DEADLINE,
     SHORT_WAIT,
@@ -262,16 +262,24 @@ class Dispatcher:
 
     async def _finish(self, msg: dict[str, Any], **outcome: Any) -> None:
         """Record a send's outcome on its message, tried again while the store cannot take it (a PostgreSQL restart
-        or stall): unrecorded, a message the platform accepted stayed `sending` and was sent again when its lease
-        ran out. The claim makes a second try safe (a message another sender took over is not touched)."""
-        deadline = time.monotonic() + RECORD_PATIENCE
+        or stall, an SQLite file another process holds): unrecorded, a message the platform accepted stays `sending`
+        and is sent again when its lease runs out. The claim makes a later try safe (a message another sender took
+        over is not touched), but only a try that ends within the lease keeps the message from being sent twice:
+        a try is started again only if it can end — its store call waiting at most `store.finish_wait` — by
+        RECORD_MARGIN before the lease the claim set (`claimed_until`, CLAIM_LEASE from the claim, not from the
+        end of the send) runs out. The first try is always made (past that point it is the only chance left)."""
+        lease_end = datetime.fromisoformat(msg["claimed_until"])
+        last_start = lease_end - timedelta(seconds=self.store.finish_wait + RECORD_MARGIN)
         pause = 1.0
         while True:
             try:
                 self.store.finish_message(msg, **outcome)
                 return
             except StoreError as e:
-                if time.monotonic() + pause > deadline:
+                if utcnow() + timedelta(seconds=pause) > last_start:
+                    log.warning("cannot record message %s's answer (%s) before its claim runs out at %s: %s; it stays "
+                                "sending and may be sent again after that (at least once)",
+                                msg["id"], outcome.get("status"), msg["claimed_until"], e)
                     raise
                 log.warning("cannot record message %s's answer (%s); trying again in %.0f s", msg["id"], e, pause)
                 await asyncio.sleep(pause)

@@ -462,7 +462,15 @@ class Store(ABC):
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
         """Record an attempt's outcome on the message and its alerts; False when the claim was lost
-        (it expired and another sender took the message over: that sender's outcome counts)."""
+        (it expired and another sender took the message over: that sender's outcome counts). It waits
+        at most `finish_wait` on other processes or the server, then raises StoreError."""
+
+    @property
+    @abstractmethod
+    def finish_wait(self) -> float:
+        """Seconds one `finish_message` call may wait — for another process's lock, for the server or a
+        connection to it — before it raises StoreError: what a sender allows for each try it starts before
+        its claim's lease runs out."""
 
     @abstractmethod
     def pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ....defaults import PG_CONNECT_TIMEOUT, PG_IDLE_IN_TRANSACTION, PG_KEEPALIVE_IDLE, PG_POOL_SIZE
+from ....defaults import PG_CONNECT_TIMEOUT, PG_IDLE_IN_TRANSACTION, PG_KEEPALIVE_IDLE, PG_POOL_SIZE, PG_POOL_WAIT
 from ...redact import redact
 from ..base import Row, StoreError
 from ..shared.sql import Connection, Params
@@ -100,7 +100,7 @@ class PostgresConnection(Connection):
             psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT).close()
         except psycopg.Error as e:
             raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
-        self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch",
+        self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch", timeout=PG_POOL_WAIT,
                                    kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ....defaults import PG_FINISH_STATEMENT, PG_POOL_WAIT
 from ...timeutil import iso_ms
 from ..base import Row
 from ..shared import outbox as shared
@@ -26,6 +27,11 @@ S = MessageStatus
 
 
 class Outbox(shared.Outbox, PostgresConnection):
+    # `finish_message`: a connection from the pool, then its two updates (the message, its alerts), each cut
+    # off by the server after PG_FINISH_STATEMENT (a row another worker holds, a slow server; not a network that
+    # drops everything, which only the TCP timeouts end)
+    finish_wait = PG_POOL_WAIT + 2 * PG_FINISH_STATEMENT
+
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         # inside the composing transaction: the rows stay this worker's until it commits
         if not channels:
@@ -73,3 +79,12 @@ class Outbox(shared.Outbox, PostgresConnection):
             self.x("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                    (AlertStatus.SENDING, mid))
             return rows[0], 0.0
+
+    def finish_message(self, message: Row, *, status: str, error: str | None = None,
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+        # the shared updates, each statement given at most PG_FINISH_STATEMENT (`finish_wait`); called inside
+        # another transaction (regwatch does not), the limit would hold to that one's end
+        with self.tx():
+            self.x(f"SET LOCAL statement_timeout = '{int(PG_FINISH_STATEMENT * 1000)}ms'")
+            return super().finish_message(message, status=status, error=error, next_attempt_at=next_attempt_at,
+                                          sent_at=sent_at)

@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlite_utils
 
+from ....defaults import SQLITE_BUSY_TIMEOUT
 from ..base import Row, StoreError
 from ..shared.sql import Connection, Params
 from . import migrations
 
-BUSY_TIMEOUT = 30.0       # seconds a statement waits for another process's write lock
-# What the file or the machine did, not the code: a lock held past BUSY_TIMEOUT, a full disk, an I/O
+# What the file or the machine did, not the code: a lock held past SQLITE_BUSY_TIMEOUT, a full disk, an I/O
 # error, a read-only, vanished or damaged file. A statement run through the connection or a cursor of it (all
 # of regwatch's own, and sqlite-utils'), a script, and the reading of its rows, raise these as a FileError: a
 # StoreError (one line, and retried where a caller retries) that is still the sqlite3.OperationalError it was,
@@ -113,7 +113,7 @@ def _wal(conn: sqlite3.Connection) -> None:
     """Switch the file to WAL. On a new file two processes may both hold its read lock and want the
     exclusive one: SQLite then fails one at once, without waiting (its deadlock rule, not a timeout),
     so the loser retries until the winner is done or the usual wait is spent."""
-    deadline = time.monotonic() + BUSY_TIMEOUT
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
     pause = 0.005
     while True:
         try:
@@ -134,7 +134,7 @@ class SQLiteConnection(Connection):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, factory=_Connection)
+            conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT, isolation_level=None, factory=_Connection)
             conn.path = self.path
             _wal(conn)
         except sqlite3.Error as e:
