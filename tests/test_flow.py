@@ -137,8 +137,8 @@ def test_run_once_sends_an_alert_while_its_crawl_goes_on(tmp_path, site, receive
     seen: dict[str, bool] = {}
 
     def slow_page(h):
-        # answers once the first article's alert has arrived (or after 20 s, which fails the test)
-        deadline = time.time() + 20
+        # answers once the first article's alert has arrived (or after 120 s, which fails the test)
+        deadline = time.time() + 120
         while time.time() < deadline and not receiver.delivered("gw"):
             time.sleep(0.05)
         seen["alert_before_last_page"] = bool(receiver.delivered("gw"))
@@ -152,7 +152,7 @@ def test_run_once_sends_an_alert_while_its_crawl_goes_on(tmp_path, site, receive
     site.pages["/a/slow.html"] = Page(b"", raw=slow_page)
     site.pages["/feed.xml"] = feed(site, [old])
     cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n'
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\ntimeout = "150s"\n'
                    f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n'
                    f'[[channels]]\nname = "archive"\ntype = "webhook"\nurl = "{receiver.url}/gw"\n'
                    '[[subscriptions]]\nname = "everything"\ntopics = ["*"]\nchannels = ["archive"]\n'

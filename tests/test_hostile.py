@@ -498,6 +498,7 @@ def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site,
     row = run('extract_timeout = "5s"')
     assert f"{site.url}/a/ok.html" in _stored(tmp_path / "rw.db")     # the rest of the source goes on
     assert row["errors"] == 2 and "slow.html: extraction took longer than 5 s" in row["last_error"]
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/huge.html")     # (not the slow page again: 35 s of CPU)
     row = run('extract_timeout = "10m"\nextract_memory = "256MB"')
     assert "huge.html: extraction needed more memory than its limit" in row["last_error"]
 
@@ -512,8 +513,8 @@ def test_pages_queued_behind_slow_ones_get_their_whole_time_limit():
     page = article_page(art("ok", "利率上限新规", GOOD)).body
 
     async def main():
-        ex = Extractor(workers=1, timeout=1)
-        ex.GRACE = 1.0
+        ex = Extractor(workers=1, timeout=3)     # (the slow pages take ~17 s each; 3 s leaves a loaded machine room)
+        ex.GRACE = 3.0
         try:
             await ex({"body": page, "url": "http://x/0"})          # the worker is up
             slow = [ex({"body": _slow_page(50_000).body, "url": f"http://x/s{n}"}) for n in range(3)]
@@ -596,8 +597,11 @@ def test_a_worker_loads_the_learned_stage_before_its_first_job_and_its_memory_li
     page = article_page(art("ok", "利率上限新规", GOOD)).body
 
     async def main():
-        ex = Extractor(workers=1, timeout=2, memory=256 * 1024**2, classifier=clf)
+        # (a generous limit: a loaded machine may take seconds over an article; that the encoder is ready
+        # before the first job is asked of the worker itself)
+        ex = Extractor(workers=1, timeout=30, memory=256 * 1024**2, classifier=clf)
         try:
+            assert await ex._run(eval, "__import__('regwatch.pipeline.meaning', fromlist=['_'])._encoder is not None")
             return [await ex({"body": page, "url": f"http://x/{n}"}) for n in range(3)]
         finally:
             ex.close()

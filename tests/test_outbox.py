@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+from support.world import DIGEST_AT
 
 from regwatch.alerts.dispatcher import Dispatcher
 from regwatch.alerts.subscriptions import enqueue_for, wants
@@ -141,7 +142,7 @@ def test_scheduled_digest_waits_for_its_time_then_sends_one_message(tmp_path, re
     cfg = parse_config({"store": {"path": str(tmp_path / "s.db")},
                         "channels": [{"name": "sl", "type": "slack", "url": f"{receiver.url}/sl"}],
                         "subscriptions": [{"name": "daily", "topics": ["rate_cap"], "channels": ["sl"],
-                                           "digest": "daily 09:00"}]})
+                                           "digest": f"daily {DIGEST_AT}"}]})
     store = Store(cfg.store.path)
     proc = Processor(store, Classifier(load_topics()))
     for i in range(3):
