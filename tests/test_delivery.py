@@ -514,6 +514,76 @@ def test_an_answer_later_than_the_last_try_within_the_lease_is_tried_once(tmp_pa
     assert [r[0] for r in store.conn.execute("SELECT status FROM messages ORDER BY id")] == ["sent", "sending"]
 
 
+def test_no_try_is_started_past_the_lease_after_a_pause_other_channels_held(tmp_path, receiver, monkeypatch, caplog):
+    """The store's calls run on the loop every channel shares: while one channel pauses between tries, another's
+    call may hold the loop for its longest wait. The deadline is looked at again when the pause ends (a review
+    found a second try started 80 s after the claim, able to end 20 s past the lease)."""
+    from regwatch.alerts import dispatcher
+    from regwatch.defaults import CLAIM_LEASE
+    from regwatch.pipeline.store import MessageStatus, StoreError
+
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    clock = [utcnow()]
+    monkeypatch.setattr(dispatcher, "utcnow", lambda: clock[0])
+    tries = []
+
+    def locked_out(msg, **outcome):
+        tries.append(clock[0])
+        raise StoreError(f"{cfg.store.path}: database is locked")
+
+    class LoopHeld:                                 # asyncio, but a pause lasts 60 s on the dispatcher's clock
+        def __getattr__(self, name):
+            return getattr(asyncio, name)
+
+        @staticmethod
+        async def sleep(seconds):
+            clock[0] += timedelta(seconds=60)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            d.compose()
+            msg, _ = store.claim_message("gw", clock[0], per_minute=600, min_gap=0, window=60, margin=0,
+                                         lease=CLAIM_LEASE, worker=d.worker)
+            store.finish_message = locked_out
+            monkeypatch.setattr(dispatcher, "asyncio", LoopHeld())
+            await d._finish(msg, status=MessageStatus.SENT, sent_at=clock[0])
+
+    with caplog.at_level(logging.WARNING, "regwatch.alerts"), pytest.raises(StoreError):
+        asyncio.run(go())
+    assert len(tries) == 1                          # 60 s later only 30 s of the lease were left: no second try
+    assert len([m for m in caplog.messages if "at least once" in m]) == 1
+
+
+def test_a_message_claimed_too_late_for_a_send_within_its_lease_is_given_back_unsent(tmp_path, receiver,
+                                                                                    monkeypatch):
+    """The claim itself may wait on the store (another process's write lock, a stalled server) while its lease
+    already runs: a message whose lease no longer covers a whole send and the recording of its answer is not
+    sent then, but given back, due again shortly — and sent once when a claim leaves it the time."""
+    from regwatch.alerts import dispatcher
+    from regwatch.pipeline.timeutil import iso_ms
+
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    real = store.claim_message
+
+    def slow_claim(*args, **kwargs):                # as if the claim had waited 40 s for the lock
+        msg, wait = real(*args, **kwargs)
+        if msg is not None:
+            msg["claimed_until"] = iso_ms(datetime.fromisoformat(msg["claimed_until"]) - timedelta(seconds=40))
+        return msg, wait
+
+    monkeypatch.setattr(store, "claim_message", slow_claim)
+    deliver(cfg, store, wait=0)
+    assert receiver.messages == []
+    row = store.conn.execute("SELECT status, last_error, next_attempt_at FROM messages").fetchone()
+    assert row[0] == "retry" and "claimed too late" in row[1]
+    monkeypatch.setattr(store, "claim_message", real)
+    monkeypatch.setattr(dispatcher, "utcnow", lambda: datetime.fromisoformat(row[2]) + timedelta(seconds=1))
+    assert deliver(cfg, store, wait=0).sent == 1 and len(receiver.messages) == 1
+    assert store.one("SELECT status FROM messages") == "sent"
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_full_length_send_leaves_a_try_to_record_its_answer_within_the_lease(engine):
     """SEND_DEADLINE + the store's longest wait for one try + RECORD_MARGIN < CLAIM_LEASE, on each engine."""

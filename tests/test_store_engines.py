@@ -448,6 +448,8 @@ def _held_elsewhere(location: str):
         import psycopg
 
         with psycopg.connect(location) as pg:
+            # (held 20 s at most: a store call that waits for the rows without end fails the test, not hangs it)
+            pg.execute("SET idle_in_transaction_session_timeout = '20s'")
             pg.execute("SELECT id FROM messages FOR UPDATE")
             yield
             pg.rollback()

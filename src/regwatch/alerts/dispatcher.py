@@ -240,6 +240,15 @@ class Dispatcher:
                 if wait > 0:
                     self.store.postpone_messages(name, now + timedelta(seconds=wait))
                 return progressed
+            if not self._time_to_send(msg):
+                # the claim itself waited on the store (another process's lock, a stalled server): what is left of
+                # its lease would not cover a whole send and the recording of its answer. Given back unsent, due
+                # again shortly, rather than sent with a lease another sender might take over before it is recorded
+                log.warning("message %s to %s not sent now: claiming it took too long for a send within its lease",
+                            msg["id"], platform.name)
+                await self._finish(msg, status=MessageStatus.RETRY, error="claimed too late to be sent within its lease",
+                                   next_attempt_at=utcnow() + timedelta(seconds=RECORD_MARGIN))
+                return progressed
             progressed = True
             assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
             started = time.monotonic()
@@ -252,6 +261,11 @@ class Dispatcher:
                 self.on_attempt(time.monotonic() - started)
             await self._record(msg, platform, outcome, stats)
         return progressed
+
+    def _time_to_send(self, msg: dict[str, Any]) -> bool:
+        """Whether a claimed message's lease still covers a whole send and the recording of its answer."""
+        need = timedelta(seconds=SEND_DEADLINE + self.store.finish_wait + RECORD_MARGIN)
+        return utcnow() + need <= datetime.fromisoformat(msg["claimed_until"])
 
     def _gives_up(self, msg: dict[str, Any], now: datetime) -> bool:
         """Whether a message failing for a passing reason is given up: once it has had `max_attempts` and is older
@@ -276,14 +290,22 @@ class Dispatcher:
                 self.store.finish_message(msg, **outcome)
                 return
             except StoreError as e:
+                # (checked again after the pause: other channels' store calls hold the loop meanwhile)
                 if utcnow() + timedelta(seconds=pause) > last_start:
-                    log.warning("cannot record message %s's answer (%s) before its claim runs out at %s: %s; it stays "
-                                "sending and may be sent again after that (at least once)",
-                                msg["id"], outcome.get("status"), msg["claimed_until"], e)
+                    self._unrecorded(msg, outcome, e)
                     raise
                 log.warning("cannot record message %s's answer (%s); trying again in %.0f s", msg["id"], e, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 8.0)
+                if utcnow() > last_start:
+                    self._unrecorded(msg, outcome, e)
+                    raise
+
+    @staticmethod
+    def _unrecorded(msg: dict[str, Any], outcome: dict[str, Any], e: StoreError) -> None:
+        log.warning("cannot record message %s's answer (%s) before its claim runs out at %s: %s; it stays "
+                    "sending and may be sent again after that (at least once)",
+                    msg["id"], outcome.get("status"), msg["claimed_until"], e)
 
     async def _record(self, msg: dict[str, Any], platform: Platform, outcome: Outcome, stats: DeliveryStats) -> None:
         err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None

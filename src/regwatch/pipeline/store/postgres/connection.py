@@ -80,6 +80,12 @@ def has_store(url: str) -> bool:
         raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
 
 
+# … and this side's: a call waiting on a server the network silently lost ends within about a minute (libpq's
+# defaults: the system's, two hours)
+CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": PG_KEEPALIVE_IDLE,
+                     "keepalives_interval": PG_KEEPALIVE_IDLE // 3, "keepalives_count": 3}
+
+
 def _session(conn: psycopg.Connection) -> None:
     """Each connection's session: a worker that hangs (stopped, swapped out, cut off by the network) inside a
     transaction holding the story or a channel's lock is ended by the server after PG_IDLE_IN_TRANSACTION, and
@@ -101,7 +107,7 @@ class PostgresConnection(Connection):
         except psycopg.Error as e:
             raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch", timeout=PG_POOL_WAIT,
-                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT},
+                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT, **CLIENT_KEEPALIVES},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         with self.tx():
