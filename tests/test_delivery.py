@@ -584,6 +584,26 @@ def test_a_message_claimed_too_late_for_a_send_within_its_lease_is_given_back_un
     assert store.one("SELECT status FROM messages") == "sent"
 
 
+def test_a_channel_failing_leaves_another_channels_send_in_flight_to_finish(tmp_path, receiver, monkeypatch):
+    """One channel's pass fails (its answer could not be recorded) while another's send is in flight: that send
+    ends and its answer is recorded before the failure is raised — it was left running on its own, then cut off
+    when the pass ended, its message `sending` and sent again after the lease."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "sl": ("slack", {})})
+    publish(cfg, store, 1)
+    receiver.fail["sl"] = ["slow:1.5"]              # slack's answer takes a while
+    real = store.finish_message
+
+    def fails_for_gw(msg, **outcome):
+        if msg["channel"] == "gw":
+            raise RuntimeError("the webhook channel's record failed")
+        return real(msg, **outcome)
+
+    monkeypatch.setattr(store, "finish_message", fails_for_gw)
+    with pytest.raises(RuntimeError):
+        deliver(cfg, store, wait=0)
+    assert dict(store.conn.execute("SELECT channel, status FROM messages").fetchall()) == {"gw": "sending", "sl": "sent"}
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_full_length_send_leaves_a_try_to_record_its_answer_within_the_lease(engine):
     """SEND_DEADLINE + the store's longest wait for one try + RECORD_MARGIN < CLAIM_LEASE, on each engine."""

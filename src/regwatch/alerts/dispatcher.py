@@ -352,7 +352,13 @@ class Dispatcher:
         while True:
             self.compose()
             channels = [c for c in self.store.channels_due(utcnow()) if c in self.platforms]
-            progressed = any(await asyncio.gather(*(self._drain(name, stats) for name in channels)))
+            # every channel's pass ends before a failure of one is raised: a send in flight on another channel is
+            # neither left running on its own nor cut off unrecorded (its message then sent again after its lease)
+            drained = await asyncio.gather(*(self._drain(name, stats) for name in channels), return_exceptions=True)
+            failed = [r for r in drained if isinstance(r, BaseException)]
+            if failed:
+                raise failed[0]
+            progressed = any(drained)
             if progressed:
                 continue
             nxt = self.store.next_due_at(list(self.platforms))
