@@ -242,12 +242,12 @@ class Dispatcher:
                 return progressed
             if not self._time_to_send(msg):
                 # the claim itself waited on the store (another process's lock, a stalled server): what is left of
-                # its lease would not cover a whole send and the recording of its answer. Given back unsent, due
-                # again shortly, rather than sent with a lease another sender might take over before it is recorded
+                # its lease would not cover a whole send and the recording of its answer. Given back unsent, due as
+                # it was (its place in the channel's order kept), rather than sent with a lease another sender might
+                # take over before its answer is recorded; the next pass claims it again
                 log.warning("message %s to %s not sent now: claiming it took too long for a send within its lease",
                             msg["id"], platform.name)
-                await self._finish(msg, status=MessageStatus.RETRY, error="claimed too late to be sent within its lease",
-                                   next_attempt_at=utcnow() + timedelta(seconds=RECORD_MARGIN))
+                await self._finish(msg, status=MessageStatus.RETRY, error="claimed too late to be sent within its lease")
                 return progressed
             progressed = True
             assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
