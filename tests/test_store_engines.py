@@ -416,6 +416,20 @@ def test_a_message_whose_lease_ran_out_waits_for_the_channels_pacing_too(store):
     assert store.next_due_at(["ch"]) >= iso_ms(later + timedelta(seconds=wait - 1))
 
 
+def test_a_claims_lease_counts_from_when_it_had_the_lock(store):
+    """A sender reads the time, then its claim may wait for the lock (another process's write, a channel's
+    pacing lock): the lease runs from when the claim holds the lock, so the wait does not eat the time a send
+    and the recording of its answer need (a claim that had waited 60 s kept only 30 s of its 90)."""
+    before = datetime.now(UTC) - timedelta(seconds=120)
+    with store.tx():
+        store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[], now=before)
+    start = datetime.now(UTC)
+    waited = start - timedelta(seconds=60)                  # the time the sender read before a 60 s wait
+    msg, _ = store.claim_message("ch", waited, per_minute=60, min_gap=0, window=60, margin=0, lease=90, worker="w")
+    assert msg is not None
+    assert datetime.fromisoformat(msg["claimed_until"]) >= start + timedelta(seconds=90)
+
+
 def test_a_try_to_record_an_outcome_waits_no_longer_than_finish_wait(store_location, monkeypatch):
     """What another process holds — SQLite's write lock; on PostgreSQL the message's row — is waited for only as
     long as `finish_wait` counts (the sender starts a try only if it can end within its claim's lease): then the

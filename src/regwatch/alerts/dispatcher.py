@@ -356,6 +356,8 @@ class Dispatcher:
             # neither left running on its own nor cut off unrecorded (its message then sent again after its lease)
             drained = await asyncio.gather(*(self._drain(name, stats) for name in channels), return_exceptions=True)
             failed = [r for r in drained if isinstance(r, BaseException)]
+            for other in failed[1:]:        # (the first is raised, and logged where it is caught)
+                log.warning("delivery pass of another channel failed too: %s", other)
             if failed:
                 raise failed[0]
             progressed = any(drained)

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ....defaults import PG_CONNECT_TIMEOUT, PG_IDLE_IN_TRANSACTION, PG_KEEPALIVE_IDLE, PG_POOL_SIZE, PG_POOL_WAIT
@@ -81,9 +82,11 @@ def has_store(url: str) -> bool:
 
 
 # … and this side's: a call waiting on a server the network silently lost ends within about a minute (libpq's
-# defaults: the system's, two hours)
+# defaults: the system's, two hours) — keepalives while its query waits for an answer, TCP's user timeout while
+# what it sent is not acknowledged (else retransmissions, about 15 minutes). What the store's URL sets itself wins.
 CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": PG_KEEPALIVE_IDLE,
-                     "keepalives_interval": PG_KEEPALIVE_IDLE // 3, "keepalives_count": 3}
+                     "keepalives_interval": PG_KEEPALIVE_IDLE // 3, "keepalives_count": 3,
+                     "tcp_user_timeout": PG_KEEPALIVE_IDLE * 2 * 1000}
 
 
 def _session(conn: psycopg.Connection) -> None:
@@ -107,7 +110,8 @@ class PostgresConnection(Connection):
         except psycopg.Error as e:
             raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch", timeout=PG_POOL_WAIT,
-                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT, **CLIENT_KEEPALIVES},
+                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT,
+                                           **{k: v for k, v in CLIENT_KEEPALIVES.items() if k not in conninfo_to_dict(url)}},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         with self.tx():

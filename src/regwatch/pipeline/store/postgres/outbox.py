@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ....defaults import PG_FINISH_STATEMENT, PG_POOL_WAIT
-from ...timeutil import iso_ms
+from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
 from ..shared.outbox import DUE, WAITING
@@ -62,6 +62,7 @@ class Outbox(shared.Outbox, PostgresConnection):
         with self.tx():
             # one sender at a time decides this channel's pacing (the lock is held until the claim commits)
             self.x("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_CHANNEL_NS, channel))
+            held = max(now, utcnow())       # the lease counts from when the lock was had, not from before the wait
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             mid = self.one(
                 f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
@@ -75,7 +76,7 @@ class Outbox(shared.Outbox, PostgresConnection):
             rows = self.q(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ? RETURNING *",
-                (S.SENDING, iso_ms(now), iso_ms(now + timedelta(seconds=lease)), token, mid))
+                (S.SENDING, iso_ms(now), iso_ms(held + timedelta(seconds=lease)), token, mid))
             self.x("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                    (AlertStatus.SENDING, mid))
             return rows[0], 0.0

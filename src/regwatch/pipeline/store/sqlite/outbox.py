@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ....defaults import SQLITE_BUSY_TIMEOUT
-from ...timeutil import iso_ms
+from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
 from ..shared.outbox import DUE, WAITING
@@ -58,6 +58,7 @@ class Outbox(shared.Outbox, SQLiteConnection):
     def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
         with self.tx():
+            held = max(now, utcnow())       # the write lock is this transaction's from here: the lease counts from now
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
                 f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
@@ -72,7 +73,7 @@ class Outbox(shared.Outbox, SQLiteConnection):
             self.conn.execute(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ?",
-                (S.SENDING, iso_ms(now), iso_ms(now + timedelta(seconds=lease)), token, mid))
+                (S.SENDING, iso_ms(now), iso_ms(held + timedelta(seconds=lease)), token, mid))
             self.conn.execute("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                               (AlertStatus.SENDING, mid))
             return self.q("SELECT * FROM messages WHERE id = ?", (mid,))[0], 0.0
