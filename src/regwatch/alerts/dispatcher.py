@@ -280,8 +280,9 @@ class Dispatcher:
         and is sent again when its lease runs out. The claim makes a later try safe (a message another sender took
         over is not touched), but only a try that ends within the lease keeps the message from being sent twice:
         a try is started again only if it can end — its store call waiting at most `store.finish_wait` — by
-        RECORD_MARGIN before the lease the claim set (`claimed_until`, CLAIM_LEASE from the claim, not from the
-        end of the send) runs out. The first try is always made (past that point it is the only chance left)."""
+        RECORD_MARGIN before the lease the claim set (`claimed_until`: CLAIM_LEASE from when the claim held the
+        lock, not from the end of the send) runs out. The first try is always made (past that point it is the only
+        chance left)."""
         lease_end = datetime.fromisoformat(msg["claimed_until"])
         last_start = lease_end - timedelta(seconds=self.store.finish_wait + RECORD_MARGIN)
         pause = 1.0
