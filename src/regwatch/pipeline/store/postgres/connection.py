@@ -109,9 +109,10 @@ class PostgresConnection(Connection):
             psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT).close()
         except psycopg.Error as e:
             raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
+        own = conninfo_to_dict(url)            # (what the URL sets itself wins)
+        keepalives = {k: v for k, v in CLIENT_KEEPALIVES.items() if k not in own}
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch", timeout=PG_POOL_WAIT,
-                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT,
-                                           **{k: v for k, v in CLIENT_KEEPALIVES.items() if k not in conninfo_to_dict(url)}},
+                                   kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT, **keepalives},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         with self.tx():
