@@ -576,8 +576,8 @@ def test_a_message_claimed_too_late_for_a_send_within_its_lease_is_given_back_un
     monkeypatch.setattr(store, "claim_message", slow_claim)
     deliver(cfg, store, wait=0)
     assert receiver.messages == []
-    row = store.conn.execute("SELECT status, last_error FROM messages").fetchone()
-    assert row[0] == "retry" and "claimed too late" in row[1]
+    row = store.conn.execute("SELECT status, attempts, claimed_at, last_error FROM messages").fetchone()
+    assert row[:3] == ("pending", 0, None) and "claimed too late" in row[3]    # as it was: no attempt, no slot
     monkeypatch.setattr(store, "claim_message", real)
     publish(cfg, store, 1, start=1)                 # a later story for the channel, due now
     assert deliver(cfg, store, wait=0).sent == 2

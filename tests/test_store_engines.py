@@ -416,6 +416,34 @@ def test_a_message_whose_lease_ran_out_waits_for_the_channels_pacing_too(store):
     assert store.next_due_at(["ch"]) >= iso_ms(later + timedelta(seconds=wait - 1))
 
 
+def test_a_message_given_back_unsent_is_as_it_was_before_its_claim(store):
+    """A claim that came too late to send within its lease is given back: the message and its alert are due as
+    they were, the attempt not counted and the channel's pacing slot free — a first attempt and a retry alike —,
+    and a sender that lost the claim meanwhile cannot give it back."""
+    now = datetime.now(UTC)
+    alert = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k")
+    with store.tx():
+        mid = store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[alert], now=now)
+    pace = dict(per_minute=1, min_gap=0, window=60, margin=0, lease=90, worker="w")
+    msg, _ = store.claim_message("ch", now, **pace)
+    assert store.release_message(msg, note="claimed too late")
+    row = store.q("SELECT status, attempts, claimed_at, claimed_by, claimed_until, last_error FROM messages")[0]
+    assert row == {"status": "pending", "attempts": 0, "claimed_at": None, "claimed_by": None, "claimed_until": None,
+                   "last_error": "claimed too late"}
+    assert [(a["status"], a["attempts"]) for a in store.list_alerts()] == [("pending", 0)]
+    assert store.messages_since("ch", now - timedelta(seconds=60)) == 1      # waiting to go, no slot taken
+    again, wait = store.claim_message("ch", now + timedelta(seconds=1), **pace)   # one a minute: still free
+    assert again is not None and again["id"] == mid and wait == 0 and again["attempts"] == 1
+    assert not store.release_message({**again, "claimed_by": "another sender"}, note="x")
+    store.finish_message(again, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=now)
+    first_try = store.one("SELECT claimed_at FROM messages")
+    retry, _ = store.claim_message("ch", now + timedelta(seconds=61), **pace)
+    assert store.release_message(retry, note="late")
+    assert store.q("SELECT status, attempts, claimed_at FROM messages")[0] == {
+        "status": "retry", "attempts": 1, "claimed_at": first_try}
+    assert [(a["status"], a["attempts"]) for a in store.list_alerts()] == [("retry", 1)]
+
+
 def test_a_claims_lease_counts_from_when_it_had_the_lock(store):
     """A sender reads the time, then its claim may wait for the lock (another process's write, a channel's
     pacing lock): the lease runs from when the claim holds the lock, so the wait does not eat the time a send

@@ -242,12 +242,12 @@ class Dispatcher:
                 return progressed
             if not self._time_to_send(msg):
                 # the claim itself waited on the store (another process's lock, a stalled server): what is left of
-                # its lease would not cover a whole send and the recording of its answer. Given back unsent, due as
-                # it was (its place in the channel's order kept), rather than sent with a lease another sender might
-                # take over before its answer is recorded; the next pass claims it again
+                # its lease would not cover a whole send and the recording of its answer. Given back unsent, as it
+                # was (its place in the channel's order, its attempts and pacing untouched), rather than sent with a
+                # lease another sender might take over before its answer is recorded; the next pass claims it again
                 log.warning("message %s to %s not sent now: claiming it took too long for a send within its lease",
                             msg["id"], platform.name)
-                await self._finish(msg, status=MessageStatus.RETRY, error="claimed too late to be sent within its lease")
+                self._give_back(msg)
                 return progressed
             progressed = True
             assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
@@ -266,6 +266,14 @@ class Dispatcher:
         """Whether a claimed message's lease still covers a whole send and the recording of its answer."""
         need = timedelta(seconds=SEND_DEADLINE + self.store.finish_wait + RECORD_MARGIN)
         return utcnow() + need <= datetime.fromisoformat(msg["claimed_until"])
+
+    def _give_back(self, msg: dict[str, Any]) -> None:
+        try:
+            self.store.release_message(msg, note="claimed too late to be sent within its lease; given back unsent")
+        except StoreError as e:     # it stays claimed, unsent: another sender takes it over when the lease runs out
+            log.warning("cannot give message %s back (%s): nothing was sent; it is sent after its claim runs out at %s",
+                        msg["id"], e, msg["claimed_until"])
+            raise
 
     def _gives_up(self, msg: dict[str, Any], now: datetime) -> bool:
         """Whether a message failing for a passing reason is given up: once it has had `max_attempts` and is older

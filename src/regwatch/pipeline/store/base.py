@@ -465,6 +465,11 @@ class Store(ABC):
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""
 
+    @abstractmethod
+    def release_message(self, message: Row, *, note: str) -> bool:
+        """Give a claimed message back unsent (`note` its last error): due as it was, in its place in the
+        channel's order, its attempt not counted and its pacing slot free; False when the claim was lost."""
+
     @property
     @abstractmethod
     def finish_wait(self) -> float:

@@ -64,12 +64,13 @@ class Outbox(shared.Outbox, PostgresConnection):
             self.x("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_CHANNEL_NS, channel))
             held = max(now, utcnow())       # the lease counts from when the lock was had, not from before the wait
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
-            mid = self.one(
-                f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
-                "OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                (channel, iso_ms(now), S.SENDING, iso_ms(now)))
-            if mid is None:
+            found = self.q(
+                f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id "
+                "LIMIT 1 FOR UPDATE SKIP LOCKED", (channel, iso_ms(now), S.SENDING, iso_ms(now)))
+            if not found:
                 return None, 0.0
+            mid = found[0]["id"]
             if wait > 0:
                 return None, wait
             token = f"{worker}@{iso_ms(now)}"
@@ -79,7 +80,7 @@ class Outbox(shared.Outbox, PostgresConnection):
                 (S.SENDING, iso_ms(now), iso_ms(held + timedelta(seconds=lease)), token, mid))
             self.x("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                    (AlertStatus.SENDING, mid))
-            return rows[0], 0.0
+            return {**rows[0], **shared.before_claim(found[0]["status"], found[0]["claimed_at"])}, 0.0
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:

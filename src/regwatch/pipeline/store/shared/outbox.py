@@ -20,6 +20,11 @@ DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 
 
+def before_claim(status: str, claimed_at: Any) -> Row:
+    """What a claim changes that `release_message` puts back, kept on the claimed message's row."""
+    return {"status_before_claim": status, "claimed_at_before_claim": claimed_at}
+
+
 class Outbox(Connection):
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
@@ -75,6 +80,23 @@ class Outbox(Connection):
                 return False
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ? WHERE message_id = ?", (AlertStatus(status.value), error, nxt, sent, message["id"]))
+            return True
+
+    def release_message(self, message: Row, *, note: str) -> bool:
+        """A claimed message given back unsent: due as it was, in its place, its attempt uncounted and its
+        pacing slot free again (a message taken over from a sender whose lease ran out is due as a retry).
+        False when the claim was lost meanwhile."""
+        status = MessageStatus(message["status_before_claim"])
+        if status == S.SENDING:
+            status = S.RETRY
+        with self.tx():
+            if not self.x(
+                    "UPDATE messages SET status = ?, attempts = attempts - 1, claimed_at = ?, claimed_until = NULL, "
+                    "claimed_by = NULL, last_error = ? WHERE id = ? AND claimed_by = ?",
+                    (status, message["claimed_at_before_claim"], note, message["id"], message["claimed_by"])):
+                return False
+            self.x("UPDATE alerts SET status = ?, attempts = attempts - 1 WHERE message_id = ?",
+                   (AlertStatus(status.value), message["id"]))
             return True
 
     def hold_alerts(self, alert_ids: Sequence[int], until: datetime) -> None:

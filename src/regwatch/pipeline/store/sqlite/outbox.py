@@ -61,8 +61,8 @@ class Outbox(shared.Outbox, SQLiteConnection):
             held = max(now, utcnow())       # the write lock is this transaction's from here: the lease counts from now
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
-                f"SELECT id FROM messages WHERE channel = ? AND ((status IN ({DUE}) AND next_attempt_at <= ?) "
-                "OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
+                f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
                 (channel, iso_ms(now), S.SENDING, iso_ms(now))).fetchone()
             if row is None:
                 return None, 0.0
@@ -76,4 +76,4 @@ class Outbox(shared.Outbox, SQLiteConnection):
                 (S.SENDING, iso_ms(now), iso_ms(held + timedelta(seconds=lease)), token, mid))
             self.conn.execute("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?",
                               (AlertStatus.SENDING, mid))
-            return self.q("SELECT * FROM messages WHERE id = ?", (mid,))[0], 0.0
+            return {**self.q("SELECT * FROM messages WHERE id = ?", (mid,))[0], **shared.before_claim(row[1], row[2])}, 0.0
