@@ -605,6 +605,26 @@ def test_a_channel_failing_leaves_another_channels_send_in_flight_to_finish(tmp_
     assert dict(store.conn.execute("SELECT channel, status FROM messages").fetchall()) == {"gw": "sending", "sl": "sent"}
 
 
+def test_a_channel_pass_cancelled_on_its_own_is_a_failure_not_a_cancellation_of_the_caller(tmp_path, receiver,
+                                                                                           monkeypatch):
+    """A pass that ends in its own CancelledError (a library cancelling a task it awaited) is raised as that
+    pass's failure: raised as such, the caller — the daemon's delivery loop — would take it for its own
+    cancellation and stop delivering."""
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {}), "sl": ("slack", {})})
+    publish(cfg, store, 1)
+    real = Dispatcher._drain
+
+    async def drain(self, name, stats):
+        if name == "gw":
+            raise asyncio.CancelledError
+        return await real(self, name, stats)
+
+    monkeypatch.setattr(Dispatcher, "_drain", drain)
+    with pytest.raises(RuntimeError, match="delivery pass of gw was cancelled"):
+        deliver(cfg, store, wait=0)
+    assert dict(store.conn.execute("SELECT channel, status FROM messages").fetchall()) == {"gw": "pending", "sl": "sent"}
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_full_length_send_leaves_a_try_to_record_its_answer_within_the_lease(engine):
     """SEND_DEADLINE + the store's longest wait for one try + RECORD_MARGIN < CLAIM_LEASE, on each engine."""

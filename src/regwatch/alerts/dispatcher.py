@@ -364,7 +364,10 @@ class Dispatcher:
             # every channel's pass ends before a failure of one is raised: a send in flight on another channel is
             # neither left running on its own nor cut off unrecorded (its message then sent again after its lease)
             drained = await asyncio.gather(*(self._drain(name, stats) for name in channels), return_exceptions=True)
-            failed = [r for r in drained if isinstance(r, BaseException)]
+            # (a pass cancelled on its own — not this one, which gather would have raised — is a failure of that
+            # pass, not a cancellation of the caller's)
+            failed = [RuntimeError(f"the delivery pass of {name} was cancelled") if isinstance(r, asyncio.CancelledError)
+                      else r for name, r in zip(channels, drained, strict=True) if isinstance(r, BaseException)]
             for other in failed[1:]:        # (the first is raised, and logged where it is caught)
                 log.warning("delivery pass of another channel failed too: %s", other)
             if failed:
