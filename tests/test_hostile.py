@@ -620,7 +620,7 @@ def _nested_namespaces(n: int) -> str:
             f"<link>http://127.0.0.1:9/a/5.html</link>{opened}{closed}</item></channel></rss>")
 
 
-@pytest.mark.parametrize("kind", ["big", "nested", "dense"])
+@pytest.mark.parametrize("kind", ["big", "nested", "nested-utf16", "dense"])
 def test_a_big_feed_is_read_off_the_event_loop(kind):
     """A 10 MB feed takes feedparser seconds, and 100 KB of nested namespace declarations a good part of one:
     the loop (downloads, alerts, SIGTERM) keeps running meanwhile. A list page over `LIST_INLINE_MAX`, or a
@@ -640,6 +640,10 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
     elif kind == "nested":
         body = _nested_namespaces(2_000).encode()
         assert len(body) < LIST_INLINE_MAX and body.count(b"xmlns") > FEED_NAMESPACES_INLINE
+    elif kind == "nested-utf16":    # the same declarations in UTF-16: not one `xmlns` in ASCII bytes
+        body = _nested_namespaces(1_000).replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
+        body = body.encode("utf-16")
+        assert len(body) < LIST_INLINE_MAX and b"xmlns" not in body
     else:
         body = _nested_namespaces(0).replace("</item>", "<y/>" * 50_000 + "</item>").encode()
         assert len(body) < LIST_INLINE_MAX and b"xmlns" not in body
