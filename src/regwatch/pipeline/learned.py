@@ -302,7 +302,9 @@ class Model:
         meta = data.get("meta") or {}
         used = meta.get("meaning")
         if used and (not isinstance(used, dict) or used.get("encoder") != meaning.ENCODER
-                     or used.get("chars") != meaning.CHARS or used.get("scale") != MEANING_SCALE):
+                     or used.get("chars") != meaning.CHARS or used.get("scale") != MEANING_SCALE
+                     # (a model from before English articles were read further read 1,000 characters of every article)
+                     or used.get("chars_latin", meaning.CHARS) != meaning.CHARS_LATIN):
             raise ModelError(f"{path}: trained with another sentence encoder or reading ({used}); "
                              "retrain it with `regwatch train`")
         return cls(tm, data["signature"], meta,
@@ -371,7 +373,7 @@ def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold:
         screen = _fit(clf, items, plain, c, threshold, ruled_threshold)
         model = Model(model.topics, model.signature,
                       {**model.meta, "meaning": {"encoder": meaning.ENCODER, "chars": meaning.CHARS,
-                                                 "scale": MEANING_SCALE}}, screen)
+                                                 "chars_latin": meaning.CHARS_LATIN, "scale": MEANING_SCALE}}, screen)
     if select and len(items) >= 4 * SELECT_FOLDS:
         scores = _compare(clf, items, rows, c, threshold, ruled_threshold)
         kept = {t: m for t, m in model.topics.items() if scores[t]["model"] > scores[t]["rules"] + SELECT_MARGIN}
