@@ -8,9 +8,9 @@ loads in ~0.3 s and cuts an article in ~0.2 ms, where the wheel's pure-Python po
 gives other pieces where unknown characters follow each other). The encoder is loaded once per process (~1.1 s
 of CPU with numpy's import, ~120 MB), and runs on one thread: extraction workers run side by side, each on a
 core. Its input is the normalized title and the start of the body (`CHARS` characters, `CHARS_LATIN` of an
-English article: ~15–20 ms of CPU an article on average over the test split's, ~4 ms of it fixed); an embedding asked for again comes from a bounded
-cache, and inside `held()` (cross-validation, which reads each of thousands of articles once a fold) from a
-dict kept until the block ends.
+English article: ~15–20 ms of CPU an article on average over the test split's, ~4 ms of it fixed); an
+embedding asked for again comes from a bounded cache, and inside `held()` (cross-validation, which reads each of
+thousands of articles once a fold) from a dict kept until the block ends.
 """
 
 from __future__ import annotations
