@@ -620,7 +620,7 @@ def _nested_namespaces(n: int) -> str:
             f"<link>http://127.0.0.1:9/a/5.html</link>{opened}{closed}</item></channel></rss>")
 
 
-@pytest.mark.parametrize("kind", ["big", "nested", "nested-utf16", "dense"])
+@pytest.mark.parametrize("kind", ["big", "nested", "nested-utf16", "nested-utf7", "dense"])
 def test_a_big_feed_is_read_off_the_event_loop(kind):
     """A 10 MB feed takes feedparser seconds, and 100 KB of nested namespace declarations a good part of one:
     the loop (downloads, alerts, SIGTERM) keeps running meanwhile. A list page over `LIST_INLINE_MAX`, or a
@@ -643,6 +643,10 @@ def test_a_big_feed_is_read_off_the_event_loop(kind):
     elif kind == "nested-utf16":    # the same declarations in UTF-16: not one `xmlns` in ASCII bytes
         body = _nested_namespaces(1_000).replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
         body = body.encode("utf-16")
+        assert len(body) < LIST_INLINE_MAX and b"xmlns" not in body
+    elif kind == "nested-utf7":     # UTF-7 may write any letter base64-escaped: `xml+AG4-s` is `xmlns`
+        body = _nested_namespaces(2_000).replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-7"?>')
+        body = body.replace("xmlns", "xml+AG4-s").encode("ascii")
         assert len(body) < LIST_INLINE_MAX and b"xmlns" not in body
     else:
         body = _nested_namespaces(0).replace("</item>", "<y/>" * 50_000 + "</item>").encode()
