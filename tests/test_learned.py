@@ -229,6 +229,7 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
     assert len(meaning.text_of({"title": "标题", "body": "利率" * 2500})) == meaning.CHARS
     mixed = {"title": "Fines", "body": "The regulator fined 某银行 and 某公司. " + "More words follow here. " * 200}
     assert len(meaning.text_of(mixed)) == meaning.CHARS_LATIN       # a few Chinese names do not make it Chinese
+    assert len(meaning.text_of({"title": "대부업", "body": "등록 대부업자 최고금리 " * 300})) == meaning.CHARS   # nor Korean
 
 
 def test_the_meaning_cuts_text_as_the_models_own_tokenizer_did():

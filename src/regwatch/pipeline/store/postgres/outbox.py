@@ -82,6 +82,12 @@ class Outbox(shared.Outbox, PostgresConnection):
                    (AlertStatus.SENDING, mid))
             return {**rows[0], **shared.before_claim(found[0]["status"], found[0]["claimed_at"])}, 0.0
 
+    def release_message(self, message: Row, *, note: str) -> bool:
+        # given back because the store was slow: its updates cut off alike (PG_FINISH_STATEMENT each)
+        with self.tx():
+            self.x(f"SET LOCAL statement_timeout = '{int(PG_FINISH_STATEMENT * 1000)}ms'")
+            return super().release_message(message, note=note)
+
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
         # the shared updates, each statement given at most PG_FINISH_STATEMENT (`finish_wait`); called inside
