@@ -224,7 +224,7 @@ def test_the_meaning_puts_a_chinese_report_and_an_english_one_on_its_subject_tog
     other = meaning.embedding("奶茶店推出新品\n一家连锁奶茶店本周推出了三款新口味,门店排起长队。")
     assert len(zh) == meaning.DIM and abs(_cos(zh, zh) - 1.0) < 1e-3
     assert _cos(zh, en) > _cos(zh, other) + 0.2 and _cos(zh, en) > _cos(en, other) + 0.2
-    assert meaning.embedding(meaning.text_of({"title": "t", "body": "x" * 5000})) is not None   # read up to CHARS
+    assert meaning.embedding(meaning.text_of({"title": "t", "body": "x" * 5000})) is not None   # a long text reads
     assert len(meaning.text_of({"title": "t", "body": "x" * 5000})) == meaning.CHARS_LATIN     # English: further
     assert len(meaning.text_of({"title": "标题", "body": "利率" * 2500})) == meaning.CHARS
     mixed = {"title": "Fines", "body": "The regulator fined 某银行 and 某公司. " + "More words follow here. " * 200}
