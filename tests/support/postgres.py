@@ -51,7 +51,6 @@ class PostgresServer:
         self.bindir = bindir
         self.dir = Path(tempfile.mkdtemp(prefix="regwatch-pg-"))   # /tmp: the server's own user must reach it
         self.data = self.dir / "data"
-        self.port = _free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:      # PostgreSQL refuses to run as root: its own user runs it
             user = "postgres" if _has_user("postgres") else "nobody"
@@ -72,8 +71,18 @@ class PostgresServer:
                 self.bindir = copy / "bin"
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "-N")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
-                  f"-p {self.port} -h 127.0.0.1 -k {self.dir} {SETTINGS}", "start")
+        # the port is picked as the server starts, not before initdb's seconds: another process (a test's
+        # local server, another xdist worker's cluster) may take a free port meanwhile — then another one
+        for attempt in range(5):
+            self.port = _free_port()
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
+                          f"-p {self.port} -h 127.0.0.1 -k {self.dir} {SETTINGS}", "start")
+                break
+            except RuntimeError:
+                log = (self.dir / "server.log").read_text(errors="replace") if (self.dir / "server.log").exists() else ""
+                if attempt == 4 or "could not bind" not in log:
+                    raise
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
         self._n = itertools.count(1)
 
