@@ -714,7 +714,9 @@ def test_a_list_page_queued_behind_a_stuck_job_is_read_when_its_worker_is_stoppe
     source = SourceConfig(name="calm", kind="feed", url="http://127.0.0.1:9/feed.xml")
 
     async def main():
-        ex = Extractor(workers=1, timeout=0.5)
+        # (a limit of 2 s, not less: the list page's own window includes the new pool's start, which a loaded
+        # machine — the whole suite beside it — can take more than a second over)
+        ex = Extractor(workers=1, timeout=2.0)
         ex.GRACE = 0.2
         try:
             await ex._get_pool()
@@ -729,7 +731,7 @@ def test_a_list_page_queued_behind_a_stuck_job_is_read_when_its_worker_is_stoppe
 
     entries, (stuck, *others) = asyncio.run(main())
     assert [e.url for e in entries] == ["http://127.0.0.1:9/a/5.html"]
-    assert isinstance(stuck, WorkerLost) and "took longer than 0.5 s" in str(stuck)
+    assert isinstance(stuck, WorkerLost) and "took longer than 2 s" in str(stuck)
     assert others == [None, None]
 
 
