@@ -714,8 +714,8 @@ def test_a_list_page_queued_behind_a_stuck_job_is_read_when_its_worker_is_stoppe
     source = SourceConfig(name="calm", kind="feed", url="http://127.0.0.1:9/feed.xml")
 
     async def main():
-        # (a limit of 2 s, not less: the list page's own window includes the new pool's start, which a loaded
-        # machine — the whole suite beside it — can take more than a second over)
+        # (a limit of 2 s, not less: the list page retried on the new pool has one turn of the limit for its
+        # queueing, the round trip and its parse, which a loaded machine — the whole suite beside it — took over 0.7 s)
         ex = Extractor(workers=1, timeout=2.0)
         ex.GRACE = 0.2
         try:

@@ -41,19 +41,46 @@ def source_row(rw, cfg, name="feed"):
     return rows[name]
 
 
+HOLD = 180      # the longest a held page waits: longer than a run is given to stop, so a stop that waited for its
+                # downloads instead of cutting them off would hang the test past `communicate`'s timeout
+
+
 def held(page, gate):
-    """A page that answers only once `gate` is set (at most a minute): the stop always meets these in
-    flight, however slowly a loaded machine stores the first article (a fixed delay could pass first)."""
+    """A page that answers only once `gate` is set: the stop always meets these in flight, however slowly a loaded
+    machine stores the first article (a fixed delay could pass first)."""
     def answer():
-        gate.wait(60)
+        gate.wait(HOLD)
         return page
     return answer
+
+
+def long_downloads(cfg):
+    """The crawl's download limit (30 s by default) beyond HOLD: a held page is cut off by the stop, never by it."""
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("per_domain = 8", f'per_domain = 8\ntimeout = "{HOLD + 60}s"'),
+                   encoding="utf-8")
+
+
+def stopped(p, gate, pgroup=False):
+    """The process's output once it has exited (a minute at most); then the held pages are let go. One that does not
+    exit is killed (its process group with it) before the test fails, so nothing outlives the test."""
+    try:
+        return p.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        if pgroup:
+            os.killpg(p.pid, signal.SIGKILL)
+        else:
+            p.kill()
+        p.communicate()
+        raise
+    finally:
+        gate.set()
 
 
 def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, receiver, rw):
     # failing_after = 1: were the pages the stop cut off errors, this one deploy would alert the source as failing
     cfg = feed_to_webhook_config(tmp_path, site, receiver,
                                  extra='[alerts]\nfailing_after = 1\nhealth_channels = ["gw"]\n')
+    long_downloads(cfg)
     old = new_arts("old", 1, 600)
     publish(site, {"feed": old})
     assert rw("baseline", "-c", cfg).returncode == 0
@@ -69,8 +96,7 @@ def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, recei
             time.sleep(0.1)
     finally:
         p.send_signal(signal.SIGTERM)                # a deploy, mid-crawl
-        _, err = p.communicate(timeout=60)
-        gate.set()
+        err = stopped(p, gate)
     assert p.returncode == 0 and "Traceback" not in err
     first = stored(tmp_path, "%/a/n%")
     assert 0 < first < 40
@@ -98,6 +124,7 @@ def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(t
     stops — what it stored stays, the run is recorded, the exit code says 128 + the signal — and the next
     run stores the rest. (It used to hang in threading's shutdown, with nothing recorded.)"""
     cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    long_downloads(cfg)
     listed = new_arts("old", 1, 600)
     publish(site, {"feed": listed})
     assert rw("baseline", "-c", cfg).returncode == 0
@@ -117,8 +144,7 @@ def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(t
                 time.sleep(0.1)
         finally:
             os.killpg(p.pid, sig)
-            _, err = p.communicate(timeout=60)     # no hang
-            gate.set()
+            err = stopped(p, gate, pgroup=True)    # no hang: the downloads in flight are cut off, not waited for
         assert p.returncode == code, err[-2000:]
         assert "Traceback" not in err and "KeyboardInterrupt" not in err and f"stopped by {sig.name}" in err
         row = source_row(rw, cfg)

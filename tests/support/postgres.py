@@ -73,16 +73,29 @@ class PostgresServer:
                   "--locale=C.UTF-8", "-N")
         # the port is picked as the server starts, not before initdb's seconds: another process (a test's
         # local server, another xdist worker's cluster) may take a free port meanwhile — then another one
-        for attempt in range(5):
-            self.port = _free_port()
+        log = self.dir / "server.log"
+        try:
+            for attempt in range(5):
+                self.port = _free_port()
+                seen = log.stat().st_size if log.exists() else 0
+                try:
+                    self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60", "-o",
+                              f"-p {self.port} -h 127.0.0.1 -k {self.dir} {SETTINGS}", "start")
+                    break
+                except RuntimeError as e:
+                    new = ""
+                    if log.exists():                    # what this attempt wrote (the log is appended to)
+                        with open(log, "rb") as f:
+                            f.seek(seen)
+                            new = f.read().decode("utf-8", "replace")
+                    if attempt == 4 or "could not bind" not in new:
+                        raise RuntimeError(f"{e}\n{log}:\n{new[-2000:]}") from None
+        except BaseException:
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
-                          f"-p {self.port} -h 127.0.0.1 -k {self.dir} {SETTINGS}", "start")
-                break
+                self.stop()     # a postmaster that came up late stopped (none: pg_ctl says so); the folder removed
             except RuntimeError:
-                log = (self.dir / "server.log").read_text(errors="replace") if (self.dir / "server.log").exists() else ""
-                if attempt == 4 or "could not bind" not in log:
-                    raise
+                pass
+            raise
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
         self._n = itertools.count(1)
 
