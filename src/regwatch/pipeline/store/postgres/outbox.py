@@ -11,7 +11,8 @@ taking the message `FOR UPDATE SKIP LOCKED`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,17 +83,21 @@ class Outbox(shared.Outbox, PostgresConnection):
                    (AlertStatus.SENDING, mid))
             return {**rows[0], **shared.before_claim(found[0]["status"], found[0]["claimed_at"])}, 0.0
 
-    def release_message(self, message: Row, *, note: str) -> bool:
-        # given back because the store was slow: its updates cut off alike (PG_FINISH_STATEMENT each)
+    @contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """A transaction whose statements are each given at most PG_FINISH_STATEMENT (`finish_wait`): what records a
+        send's outcome, or gives a claim back, is cut off rather than held by a stalled server. Called inside
+        another transaction (regwatch does not), the limit would hold to that one's end."""
         with self.tx():
             self.x(f"SET LOCAL statement_timeout = '{int(PG_FINISH_STATEMENT * 1000)}ms'")
+            yield
+
+    def release_message(self, message: Row, *, note: str) -> bool:
+        with self._bounded():       # given back because the store was slow
             return super().release_message(message, note=note)
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
-        # the shared updates, each statement given at most PG_FINISH_STATEMENT (`finish_wait`); called inside
-        # another transaction (regwatch does not), the limit would hold to that one's end
-        with self.tx():
-            self.x(f"SET LOCAL statement_timeout = '{int(PG_FINISH_STATEMENT * 1000)}ms'")
+        with self._bounded():
             return super().finish_message(message, status=status, error=error, next_attempt_at=next_attempt_at,
                                           sent_at=sent_at)
