@@ -98,6 +98,7 @@ def test_sigterm_mid_crawl_then_a_normal_run_stores_all_40(tmp_path, site, recei
         p.send_signal(signal.SIGTERM)                # a deploy, mid-crawl
         err = stopped(p, gate)
     assert p.returncode == 0 and "Traceback" not in err
+    assert "still running after" not in err, err[-2000:]   # the downloads were cut off, not waited for until the deadline
     first = stored(tmp_path, "%/a/n%")
     assert 0 < first < 40
     # what the stop left is no error of the source: still ok, nothing counted toward failing_after, the

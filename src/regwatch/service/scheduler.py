@@ -109,4 +109,5 @@ class SourceScheduler:
         for t in late:
             t.cancel()
         if late:
+            log.warning("stop: %d crawl(s) still running after %.0f s; cancelled", len(late), deadline)
             await asyncio.wait(late, timeout=5)
