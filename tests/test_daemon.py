@@ -171,3 +171,18 @@ def test_metrics_show_the_store_from_the_daemons_start(tmp_path, site, receiver,
     finally:
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=40)
+
+
+def test_a_metrics_port_in_use_is_one_clear_line_before_any_crawl(tmp_path, site, receiver):
+    """Another program on `[metrics] listen`'s port: the daemon says so in one line and exits 2 (it printed the bare
+    `[Errno 98] Address already in use`, which named neither the setting nor the address)."""
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = feed_to_webhook_config(tmp_path, site, receiver, extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        r = subprocess.run([REGWATCH, "run", "-c", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == f"regwatch: [metrics] listen = '127.0.0.1:{port}': Address already in use"
+    assert "Traceback" not in r.stderr and not site.requests("/feed.xml")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 
 from ..pipeline.store import Store
+from .config import ConfigError
 
 
 class Metrics:
@@ -19,7 +20,11 @@ class Metrics:
         self.delivery_seconds = Histogram("regwatch_delivery_seconds", "Duration of one delivery attempt",
                                           registry=self.registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15))
         host, _, port = listen.rpartition(":")
-        self.server, self.thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+        try:
+            self.server, self.thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
+                                                         registry=self.registry)
+        except OSError as e:    # a port in use, an address not of this machine: one line, before any crawl
+            raise ConfigError(f"[metrics] listen = {listen!r}: {e.strerror or e}") from None
 
     def refresh(self, store: Store) -> None:
         self.sources.clear()
