@@ -39,7 +39,7 @@ from .classify import Classifier, Tag, Topic
 FORMAT = 1
 TEXT_SCALE = 24.0          # the words' share against the signals' (chosen by cross-validation on the 1,540-article dev)
 C = 1.0                    # inverse regularization strength (chosen with TEXT_SCALE; both re-checked on the 6,618 dev:
-                           # C 0.5–4 and the words at 16–32× all inside the folds' spread — README, Topic tagging)
+                           # C 0.5–4 and the words at 16–32× all inside the folds' spread — bench/HISTORY.md, Topic tagging)
 THRESHOLD = 0.4            # probability at which the model tags a topic the rules do not tag
 RULED_THRESHOLD = 0.3      # … and keeps one they tag: overturning the rules' evidence takes more confidence
                            # (5-fold CV by event on the 3,570 dev: 0.4 / 0.15 gave micro-F1 0.910, P 0.890, R 0.932;
