@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC
 
 import httpx
 import pytest
@@ -110,6 +111,20 @@ def test_retry_after_is_honoured():
     tg = {"ok": False, "error_code": 429, "description": "retry after 35", "parameters": {"retry_after": 35}}
     assert classify("telegram", resp(429, tg)).retry_after == 35
     assert classify("discord", resp(429, {"retry_after": 0.5})).retry_after == 0.5
+
+
+def test_a_retry_after_written_as_an_http_date_is_honoured():
+    """RFC 9110 lets Retry-After be a date: a 503 asking for ten minutes was retried after 2 s, then 4, then 6."""
+    from datetime import datetime, timedelta
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)
+    for status in (503, 429):
+        wait = classify("webhook", resp(status, "", {"Retry-After": later})).retry_after
+        assert wait is not None and 590 <= wait <= 600
+    past = format_datetime(datetime.now(UTC) - timedelta(minutes=10), usegmt=True)
+    assert classify("webhook", resp(503, "", {"Retry-After": past})).retry_after == 0   # due now: the backoff decides
+    assert classify("webhook", resp(503, "", {"Retry-After": "soon"})).retry_after is None     # unreadable: ignored
 
 
 def test_secrets_are_redacted():

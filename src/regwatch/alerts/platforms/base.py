@@ -13,6 +13,8 @@ import json
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
 
@@ -62,13 +64,21 @@ ANSWER_CHARS = 200
 
 
 def retry_after(resp: httpx.Response, default: float | None = None) -> float | None:
-    v = resp.headers.get("Retry-After")
-    if v:
-        try:
-            return max(0.0, float(v))
-        except ValueError:
-            pass
-    return default
+    """The seconds a `Retry-After` asks for: a number of seconds, or an HTTP date (RFC 9110 allows both)."""
+    v = resp.headers.get("Retry-After", "").strip()
+    if not v:
+        return default
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return default
+    if when.tzinfo is None:                 # (an HTTP date is GMT; a "-0000" zone parses naive)
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def json_body(resp: httpx.Response) -> dict[str, Any] | None:
