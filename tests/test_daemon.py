@@ -79,6 +79,42 @@ def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
     assert db.execute("SELECT status, attempts FROM messages").fetchall() == [("sent", 1)]
 
 
+def test_a_stop_during_a_send_that_never_answers_cuts_it_off_and_records_it(tmp_path, site, receiver):
+    """SIGTERM while a webhook holds the request without answering: the send gets the stop's seconds, then is cut
+    off and recorded to be retried — not left `sending` until its lease ran out, nor waited for up to the send's
+    30 s deadline past the service manager's stop timeout."""
+    import sqlite3
+
+    old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)
+    publish(site, {"feed": [old]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]')
+    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not site.requests("/a/old"):
+            time.sleep(0.2)
+        time.sleep(1.5)                                     # the baseline is stored
+        receiver.fail = {"gw": ["hold"]}                    # the first request is held (20 s at most)
+        publish(site, {"feed": [old, art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
+        while time.time() < deadline and not receiver.messages:
+            time.sleep(0.05)
+        assert receiver.messages, "the alert was never sent"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=40)
+        held_at_exit = "done" not in receiver.messages[0]
+        receiver.release.set()
+    assert p.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    assert held_at_exit                     # the daemon ended while the endpoint still held the request
+    assert "cut off by regwatch's stop" in err
+    db = sqlite3.connect(tmp_path / "rw.db")
+    status, attempts, error = db.execute("SELECT status, attempts, last_error FROM messages").fetchone()
+    # recorded: retried by the stop's last pass (the receiver answers the next request) or by the next run
+    assert (status, attempts) == ("sent", 2) or (status == "retry" and "cut off by regwatch's stop" in error), \
+        (status, attempts, error)
+
+
 def test_the_pruning_job_takes_no_name_a_source_may_have_and_runs_at_start():
     """Job ids are the sources' names: the story index's pruning job must not claim one (a source of any
     name starts); it runs at the daemon's start (a daemon restarted daily must still prune), then hourly, and

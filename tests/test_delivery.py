@@ -384,6 +384,23 @@ def test_the_message_says_which_subscription_and_keyword_sent_it(tmp_path, recei
     assert "订阅 huabei-watch（关键词：综合融资成本）" in text and "北京时间" in text and "UTC+" not in text
 
 
+def test_stories_of_two_stores_never_share_an_idempotency_key(tmp_path, receiver):
+    """The key was a hash of subscription, channel and story id — and a fresh store (`rm regwatch.db`, a second
+    installation) numbers its stories from 1 again: its first alert reached the same robot under the key of the
+    last store's first story, and a receiver that drops a repeated key (DingTalk's msgUuid, Standard Webhooks'
+    webhook-id) dropped it. Digests likewise (their key was made of alert ids)."""
+    keys = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        cfg, store = make(tmp_path / name, receiver, {"gw": ("webhook", {})})
+        publish(cfg, store, 1, title=f"{name}：消费金融利率上限降至20%")
+        assert store.one("SELECT story_id FROM alerts") == 1       # the same story id in both stores
+        deliver(cfg, store)
+        keys.append(store.one("SELECT idem_key FROM messages"))
+    sent = [m["headers"]["webhook-id"] for m in receiver.messages]
+    assert len(set(keys)) == 2 and sent == keys
+
+
 # -- channels never block each other, and one sender per message -----------------------------------
 
 def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
@@ -401,6 +418,57 @@ def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
     t.join(30)
     assert arrived_while_held                       # the fast channel did not wait for the hanging one
     assert result["stats"].sent == 2
+
+
+def test_while_a_webhook_hangs_new_alerts_still_reach_the_other_channels(tmp_path, receiver):
+    """The delivery pass waited for every channel's pass before composing again: an endpoint that took requests and
+    never answered held every other channel's new alerts until its own queue was through (minutes, as it grew)."""
+    cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {}), "fast": ("slack", {})})
+    receiver.fail = {"slow": ["hold"]}
+    publish(cfg, store, 1)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(stats=deliver(cfg, Store(cfg.store.path), wait=25)))
+    t.start()
+    deadline = time.time() + 20
+    while not (receiver.delivered("fast") and receiver.messages and any(m["route"] == "slow" for m in receiver.messages)):
+        assert time.time() < deadline and t.is_alive(), "the first alert never went out"
+        time.sleep(0.05)
+    publish(cfg, store, 1, start=1)                 # a new article while the slow endpoint holds the first request
+    deadline = time.time() + 15                     # (the receiver holds at most 20 s)
+    while len(receiver.delivered("fast")) < 2 and time.time() < deadline and t.is_alive():
+        time.sleep(0.05)
+    slow_held = not any(m["route"] == "slow" and "done" in m for m in receiver.messages)
+    arrived_while_held = len(receiver.delivered("fast")) == 2 and slow_held
+    receiver.release.set()
+    t.join(60)
+    assert arrived_while_held                       # composed and sent while the other channel still hung
+    assert result["stats"].sent == 4 and len(receiver.delivered("slow")) == 2
+
+
+def test_a_stop_cuts_off_a_send_that_never_answers_and_records_it_to_be_retried(tmp_path, receiver):
+    """`hurry` (a stop) kept sends from starting after its seconds, but one in flight could hang for the send's
+    whole 30 s deadline — past a service manager's stop timeout, which then killed the process mid-send."""
+    cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {})})
+    receiver.fail = {"slow": ["hold"]}
+    publish(cfg, store, 1)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            task = asyncio.ensure_future(d.deliver_due(wait_until=time.time() + 25))
+            while not receiver.messages:
+                await asyncio.sleep(0.05)
+            d.hurry(0.5)
+            stats = await task
+            return stats, "done" not in receiver.messages[0]
+
+    try:
+        stats, held_at_return = asyncio.run(go())
+    finally:
+        receiver.release.set()
+    assert held_at_return                           # the pass ended while the endpoint still held the request
+    assert stats.retried == 1 and stats.sent == 0
+    status, error = store.conn.execute("SELECT status, last_error FROM messages").fetchone()
+    assert status == "retry" and "cut off by regwatch's stop" in error
 
 
 def test_a_webhook_that_answers_after_seventeen_seconds_gets_the_message_once(tmp_path, receiver):

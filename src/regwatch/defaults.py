@@ -83,6 +83,8 @@ RECORD_MARGIN = 5.0               # a send's outcome the store cannot take is tr
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
+BUSY_LOOK = 2.0                   # while a channel's send is in flight, the outbox is looked at this often for new
+                                  # alerts and the other channels
 HOLD_MIN = 1.0                    # alerts a full channel cannot take wait at least this long before they are composed
 BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After

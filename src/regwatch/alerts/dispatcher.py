@@ -7,9 +7,10 @@ alert once:
    digests and bursts larger than what the channel may take this minute, which become digests.
    A digest is split where the platform's size limits need it, each part whole. A message's
    payload and idempotency key are fixed here, so a retry is the same message.
-2. **send** — each channel is drained by its own task (a slow endpoint delays only itself): a
-   due message is claimed (a lease; a crashed sender's claim expires and another takes over),
-   sent, and its outcome recorded on the message and its alerts.
+2. **send** — each channel is drained by its own task (a slow endpoint delays only itself: while
+   one hangs, new alerts are composed and the other channels drained): a due message is claimed
+   (a lease; a crashed sender's claim expires and another takes over), sent, and its outcome
+   recorded on the message and its alerts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import httpx
 
 from ..defaults import (
     BACKOFF_CAP,
+    BUSY_LOOK,
     CLAIM_LEASE,
     DAEMON_IDLE,
     DELIVERY_CONNECT_TIMEOUT,
@@ -91,6 +93,9 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self._until: float | None = None      # `hurry`: no waiting past this (a time.time())
         self._hurried = asyncio.Event()
+        self._cut_timer: asyncio.TimerHandle | None = None   # `hurry`: sends still in flight at `_until` are cut off
+        self._sending: set[asyncio.Task[Outcome]] = set()     # sends in flight
+        self._cut: set[asyncio.Task[Outcome]] = set()         # … of them, cut off by `hurry`'s deadline
         self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
 
     def finish(self) -> None:
@@ -101,8 +106,12 @@ class Dispatcher:
         self._hurried.set()
 
     def resume(self) -> None:
-        """Sends may start again (the stop's last pass for due alerts)."""
+        """Sends may start again (the stop's last pass for due alerts, which `hurry` gives its own seconds)."""
         self._finishing = False
+        self._until = None
+        if self._cut_timer is not None:
+            self._cut_timer.cancel()
+            self._cut_timer = None
 
     async def __aenter__(self) -> Dispatcher:
         if self.client is None:
@@ -210,7 +219,7 @@ class Dispatcher:
             for indexes, payload in packed:
                 members = [group[i] for i in indexes]
                 self.store.add_message(channel=platform.name, kind=AlertKind.DIGEST,
-                                       idem_key=idem_key("digest", platform.name, members[0]["id"], len(members)),
+                                       idem_key=idem_key("digest", platform.name, members[0]["idem_key"], len(members)),
                                        payload=payload, alert_ids=[a["id"] for a in members], now=now)
             return len(packed)
         except Exception as e:  # a broken article record must not stop the outbox
@@ -252,11 +261,24 @@ class Dispatcher:
             progressed = True
             assert self.client is not None or not platform.http, "use the Dispatcher as `async with`"
             started = time.monotonic()
+            send = asyncio.ensure_future(platform.send(self.client, json.loads(msg["payload"]), msg["idem_key"]))  # type: ignore[arg-type]
+            self._sending.add(send)
             try:
-                outcome = await platform.send(self.client, json.loads(msg["payload"]), msg["idem_key"])  # type: ignore[arg-type]
+                outcome = await send
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if send not in self._cut or (task is not None and task.cancelling()):
+                    raise               # this pass itself is cancelled: the message stays claimed until its lease
+                log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried",
+                            msg["id"], platform.name, platform.name)
+                outcome = Outcome("retry", "cut off by regwatch's stop before the platform answered (it may have "
+                                           "had the message)")
             except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
                 log.exception("reading %s's answer failed", platform.name)
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
+            finally:
+                self._sending.discard(send)
+                self._cut.discard(send)
             if platform.http:
                 self.on_attempt(time.monotonic() - started)
             await self._record(msg, platform, outcome, stats)
@@ -349,44 +371,80 @@ class Dispatcher:
         channel_answered(self.store, self.cfg, platform.name, outcome, err)
 
     def hurry(self, seconds: float) -> None:
-        """Wait no more than `seconds` from now for what is not yet due (a stop signal during `run --once`'s
-        last delivery pass: due alerts get these seconds, not the rest of `once_wait`)."""
+        """Wait no more than `seconds` from now for what is not yet due, start no send after them, and cut off a
+        send still unanswered then (a stop: due alerts get these seconds, not the rest of `once_wait` nor a hanging
+        endpoint's `SEND_DEADLINE`; what is cut off is recorded to be retried — the platform may have had it)."""
         until = time.time() + seconds
-        self._until = until if self._until is None else min(self._until, until)
+        if self._until is not None and self._until <= until:
+            return
+        self._until = until
         self._hurried.set()
+        if self._cut_timer is not None:
+            self._cut_timer.cancel()
+        self._cut_timer = asyncio.get_running_loop().call_later(seconds, self._cut_sends)
+
+    def _cut_sends(self) -> None:
+        self._cut_timer = None
+        for send in list(self._sending):
+            if not send.done():
+                self._cut.add(send)
+                send.cancel()
 
     async def deliver_due(self, wait_until: float | None = None) -> DeliveryStats:
-        """Send what is due; then, until `wait_until` (a time.time()), wait out short backoffs and limits."""
+        """Send what is due; then, until `wait_until` (a time.time()), wait out short backoffs and limits.
+
+        Each channel's pass is a task of its own: while one waits on a hanging endpoint, the outbox is looked at
+        again every `BUSY_LOOK` seconds and whenever another channel's pass ends, so new alerts are composed and
+        the other channels drained meanwhile. A channel whose pass sent nothing is not started again before the
+        next nap (a message given back is not claimed again at once)."""
         stats = DeliveryStats()
-        while True:
-            self.compose()
-            channels = [c for c in self.store.channels_due(utcnow()) if c in self.platforms]
-            # every channel's pass ends before a failure of one is raised: a send in flight on another channel is
-            # neither left running on its own nor cut off unrecorded (its message then sent again after its lease)
-            drained = await asyncio.gather(*(self._drain(name, stats) for name in channels), return_exceptions=True)
-            # (a pass cancelled on its own — not this one, which gather would have raised — is a failure of that
-            # pass, not a cancellation of the caller's)
-            failed = [RuntimeError(f"the delivery pass of {name} was cancelled") if isinstance(r, asyncio.CancelledError)
-                      else r for name, r in zip(channels, drained, strict=True) if isinstance(r, BaseException)]
-            for other in failed[1:]:        # (the first is raised, and logged where it is caught)
-                log.warning("delivery pass of another channel failed too: %s", other)
-            if failed:
-                raise failed[0]
-            progressed = any(drained)
-            if progressed:
-                continue
-            nxt = self.store.next_due_at(list(self.platforms))
-            if nxt is None or wait_until is None:
-                return stats
-            until = wait_until if self._until is None else min(wait_until, self._until)
-            pause = (datetime.fromisoformat(nxt) - utcnow()).total_seconds()
-            if time.time() + max(pause, 0) > until:
-                return stats
-            self._hurried.clear()
-            try:        # a nap that `hurry` cuts short
-                await asyncio.wait_for(self._hurried.wait(), max(0.05, min(pause, until - time.time())))
-            except TimeoutError:
-                pass
+        running: dict[asyncio.Task[bool], str] = {}
+        idle: set[str] = set()
+        failed: list[BaseException] = []
+        try:
+            while True:
+                if not failed and not self._finishing:
+                    self.compose()
+                    busy = set(running.values()) | idle
+                    for name in self.store.channels_due(utcnow()):
+                        if name in self.platforms and name not in busy:
+                            running[asyncio.ensure_future(self._drain(name, stats))] = name
+                if running:
+                    done, _ = await asyncio.wait(running, timeout=BUSY_LOOK, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        name = running.pop(task)
+                        if task.cancelled():   # (cancelled on its own — not this pass, which `wait` would have raised)
+                            failed.append(RuntimeError(f"the delivery pass of {name} was cancelled"))
+                        elif (e := task.exception()) is not None:
+                            failed.append(e)
+                        elif not task.result():
+                            idle.add(name)
+                    continue
+                # every channel's pass ended before a failure of one is raised: a send in flight on another channel
+                # is neither left running on its own nor cut off unrecorded (its message then sent again after its
+                # lease)
+                for other in failed[1:]:        # (the first is raised, and logged where it is caught)
+                    log.warning("delivery pass of another channel failed too: %s", other)
+                if failed:
+                    raise failed[0]
+                nxt = self.store.next_due_at(list(self.platforms))
+                if nxt is None or wait_until is None:
+                    return stats
+                until = wait_until if self._until is None else min(wait_until, self._until)
+                pause = (datetime.fromisoformat(nxt) - utcnow()).total_seconds()
+                if time.time() + max(pause, 0) > until:
+                    return stats
+                self._hurried.clear()
+                try:        # a nap that `hurry` cuts short
+                    await asyncio.wait_for(self._hurried.wait(), max(0.05, min(pause, until - time.time())))
+                except TimeoutError:
+                    pass
+                idle.clear()
+        finally:
+            for task in running:            # (this pass cancelled: its channels' passes with it)
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def run_forever(self) -> None:
         """The daemon's delivery loop: woken by new alerts, or at the next due time."""

@@ -125,10 +125,16 @@ def enqueue_for(store: Store, cfg: Any, processed: Processed, source: str, title
         return 0, held[0]
     topics = {t.topic for t in processed.tags}
     n = 0
+    sid: str | None = None
     for sub in cfg.subscriptions:
         ok, keyword = match(sub, source=source, topics=topics, title=title, body=body)
         if not ok:
             continue
+        if sid is None:
+            # a story's id is unique only in its store (a fresh store's story 1 is not the last one's): the store's
+            # own id makes the key unique across stores too, or a receiver that drops a repeated key (DingTalk's
+            # msgUuid, a Standard Webhooks webhook-id) would drop another story's alert
+            sid = store.store_id()
         for ch in sub.channels:
             if not processed.new_story and store.has_alert(sub.name, ch, processed.story_id):
                 continue
@@ -136,6 +142,6 @@ def enqueue_for(store: Store, cfg: Any, processed: Processed, source: str, title
             if store.enqueue_alert(subscription=sub.name, channel=ch, story_id=processed.story_id,
                                    article_id=processed.article_id, digest_at=digest_at,
                                    payload={"keyword": keyword} if keyword else None,
-                                   idem_key=idem_key(sub.name, ch, processed.story_id)):
+                                   idem_key=idem_key(sub.name, ch, processed.story_id, sid)):
                 n += 1
     return n, None

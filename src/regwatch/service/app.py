@@ -27,6 +27,7 @@ from ..defaults import (
     POOL_START_WAIT,
     PRUNE_CHUNK,
     PRUNE_EVERY,
+    RECORD_MARGIN,
     STOP_DELIVERY_WAIT,
     STOP_GRACE,
 )
@@ -423,15 +424,16 @@ class App:
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
             # server or a long extraction is cut off (fetched next time)
             await self._cut_short(sched.stop(self.crawl))
-            # a send in flight gets its answer (cut off, its message would be sent again after the lease though
-            # the platform had it); then due alerts get their last seconds
+            # a send in flight gets STOP_DELIVERY_WAIT for its answer (then it is cut off and recorded to be retried:
+            # the platform may have had it); then due alerts get their last seconds, under the same cut
             self.dispatcher.finish()
+            self.dispatcher.hurry(STOP_DELIVERY_WAIT)
             try:
-                await asyncio.wait_for(asyncio.shield(delivery), STOP_DELIVERY_WAIT)
-            except TimeoutError:
+                await asyncio.wait_for(asyncio.shield(delivery), STOP_DELIVERY_WAIT + RECORD_MARGIN)
+            except TimeoutError:    # (the store held up the recording: the message stays claimed until its lease)
                 delivery.cancel()
             self.dispatcher.resume()
-            self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds
+            self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds, none outlasts them
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:

@@ -420,6 +420,11 @@ class Store(ABC):
     # -- the outbox: alerts (what to tell) and messages (what went out) ----------------------
 
     @abstractmethod
+    def store_id(self) -> str:
+        """A random id of this store, made on first use and kept by `migrate`: alerts' idempotency keys hold it, so
+        that a fresh store's story 1 never shares a key with another store's."""
+
+    @abstractmethod
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:

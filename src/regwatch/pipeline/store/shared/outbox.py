@@ -4,6 +4,7 @@ queries both engines share (composing alerts into messages and claiming one are 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, Aler
 from .sql import Connection, where
 
 S = MessageStatus
+STORE_ID = "store_id"       # store_meta: this store's random id (`store_id`)
 # the outbox's working sets as SQL literals, for `status IN (…)` (fixed sets of enum values)
 WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
@@ -26,6 +28,15 @@ def before_claim(status: str, claimed_at: Any) -> Row:
 
 
 class Outbox(Connection):
+    def store_id(self) -> str:
+        value = self.one("SELECT value FROM store_meta WHERE key = ?", (STORE_ID,))
+        if value is None:       # (two processes at once: one id wins, both read it)
+            with self.tx():
+                self.x("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                       (STORE_ID, uuid.uuid4().hex))
+            value = self.one("SELECT value FROM store_meta WHERE key = ?", (STORE_ID,))
+        return str(value)
+
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:
