@@ -50,6 +50,7 @@ SQLITE_BUSY_TIMEOUT = 30.0        # seconds an SQLite statement waits for anothe
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
 MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is asked again each run before it is skipped
+MAX_REDIRECTS = 5                 # redirects followed for one request (a crawl's, and `regwatch extract URL`'s)
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
 LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of the main process (the workers not started
                                   # for it; the event loop keeps turning); a bigger one is parsed in an extraction worker

@@ -97,17 +97,24 @@ class ProxiedTargetMiddleware(_CtxMixin):
     `localhost` names are refused unless they are the source's own origin; other names are the proxy's."""
 
     def process_request(self, request):
-        if request.meta.get("proxy") and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
-            host = (urlsplit(request.url).hostname or "").rstrip(".")
-            if host == "localhost" or host.endswith(".localhost"):
-                why: str | None = f"{host} is a loopback name"
-            else:
-                address = literal_address(host)
-                why = refusal(address) if address else None
+        if request.meta.get("proxy"):
+            why = proxied_refusal(request.url, request.meta.get("source"), self.ctx)
             if why:
                 raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
                                      f"(see block_private_networks)")
         return None
+
+
+def proxied_refusal(url: str, source: str | None, ctx: Any) -> str | None:
+    """Why a request through a proxy to this URL is refused (`127.0.0.1 is a loopback address`): its host is an IP
+    literal that is not public, or a `localhost` name, and not its source's own origin; None: the proxy's to connect."""
+    if target_decision(url, source, ctx) != PUBLIC:
+        return None
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is a loopback name"
+    address = literal_address(host)
+    return refusal(address) if address else None
 
 
 def literal_address(host: str) -> str | None:

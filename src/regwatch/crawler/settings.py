@@ -11,7 +11,7 @@ from typing import Any
 
 from scrapy.settings import default_settings
 
-from ..defaults import MIN_DELAY
+from ..defaults import MAX_REDIRECTS, MIN_DELAY
 
 MW = "regwatch.crawler.middlewares"
 CONTEXT = "REGWATCH_CRAWL"   # the setting that hands a crawl's CrawlContext to its components
@@ -32,7 +32,7 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "DOWNLOAD_MAXSIZE": crawl.max_size,
         "DOWNLOAD_WARNSIZE": 0,
-        "REDIRECT_MAX_TIMES": 5,
+        "REDIRECT_MAX_TIMES": MAX_REDIRECTS,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 1,
         # a timeout is not retried: `timeout` is how long a request may take, not half of it

@@ -5,19 +5,18 @@ None of them sends anything or needs the channels' secrets.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ...defaults import SOURCE_TZ, USER_AGENT
+from ...defaults import SOURCE_TZ
 from ..output import Clock, Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, since_option, user_errors
-
-FETCH_TIMEOUT = 30.0     # seconds for `extract URL`
-
 
 # -- extract --------------------------------------------------------------------------------------
 
@@ -25,18 +24,23 @@ FETCH_TIMEOUT = 30.0     # seconds for `extract URL`
 @click.argument("inputs", nargs=-1, required=True)
 @json_option
 @click.option("--tz", default=SOURCE_TZ, show_default=True, help="Time zone for page times written without an offset.")
+@config_option
 @user_errors
-def extract(inputs: tuple[str, ...], as_json: bool, tz: str) -> None:
+def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | None) -> None:
     """What regwatch reads from a page (a FILE or an http(s) URL): title, body, published time, language.
 
-    Each input that cannot be read is one line on stderr; the exit code is 2 if any failed."""
+    A URL is fetched as the crawler fetches, under the config's [crawl] limits and address rules (its own
+    origin and public addresses; see Security in the README). Each input that cannot be read is one line on
+    stderr; the exit code is 2 if any failed."""
     from ...pipeline.extract import ExtractError, extract_bytes
+    from ..config import load_config
 
     failed = 0
     clock = Clock()
+    crawl = functools.cache(lambda: load_config(config_path).crawl)
     for inp in inputs:
         try:
-            body, ctype = _fetch(inp)
+            body, ctype = _fetch(inp, crawl)
             ex = extract_bytes(body, url=inp if inp.startswith(("http://", "https://")) else None,
                                content_type=ctype, tz=tz)
         except (ExtractError, OSError, ValueError) as e:
@@ -61,19 +65,14 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str) -> None:
         raise SystemExit(2)
 
 
-def _fetch(inp: str) -> tuple[bytes, str | None]:
-    """A page's bytes: from the web (a 404, a refused connection or no network is an OSError with
-    one line to show), or from a file (`.gz` decompressed)."""
+def _fetch(inp: str, crawl: Callable[[], Any]) -> tuple[bytes, str | None]:
+    """A page's bytes: from the web, fetched as the crawler fetches (`crawler.fetch`: the address guard on every
+    redirect, `max_size`, `timeout`; a refusal, a 404 or no network is an OSError with one line to show), or
+    from a file (`.gz` decompressed). `crawl()`: the config's `[crawl]` table, loaded for the first URL."""
     if inp.startswith(("http://", "https://")):
-        import httpx
+        from ...crawler.fetch import fetch_page
 
-        try:
-            r = httpx.get(inp, follow_redirects=True, timeout=FETCH_TIMEOUT, headers={"User-Agent": USER_AGENT})
-        except httpx.HTTPError as e:
-            raise OSError(f"cannot fetch: {type(e).__name__}: {e}") from None
-        if r.status_code >= 400:
-            raise OSError(f"HTTP {r.status_code} {r.reason_phrase}")
-        return r.content, r.headers.get("content-type")
+        return fetch_page(inp, crawl())[:2]
     p = Path(inp)
     if not p.is_file():
         raise OSError("no such file" if not p.exists() else "not a file")

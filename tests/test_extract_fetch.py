@@ -1,0 +1,133 @@
+"""`regwatch extract URL` fetches a page as the crawler does: the address guard on every redirect (the page's own
+origin and public addresses), only http and https, the crawl's `max_size` counted on decompressed bytes, and the
+crawl's `timeout` as a deadline for the whole fetch. Each refusal is one line on stderr and exit code 2.
+
+Every server here is on 127.0.0.1: another loopback port stands for a private host (the page's origin is
+127.0.0.1 at the page site's port, so another port is not its origin), so nothing can leave the machine even
+without the guard."""
+
+import time
+import zlib
+
+import pytest
+from support.servers import Page, Site
+
+TEXT = "中国人民银行发布通知，要求各金融机构明示贷款年化利率，保护金融消费者的知情权。" * 6
+ARTICLE = (f"<html><head><meta charset='utf-8'><title>央行发布通知</title></head><body><h1>央行发布通知</h1>"
+           f"<p>{TEXT}</p></body></html>").encode()
+
+
+def _redirect(to: str) -> Page:
+    return Page(b"", 302, headers={"Location": to})
+
+
+def _config(tmp_path, crawl: str = "") -> str:
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\n{crawl}\n', encoding="utf-8")
+    return str(cfg)
+
+
+@pytest.fixture
+def other():
+    """Another host: a second server on another loopback port, logging every request it gets."""
+    s = Site()
+    s.pages["/secret"] = Page(ARTICLE)
+    yield s
+    s.stop()
+
+
+def _one_line(r) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    return lines[0]
+
+
+def test_a_loopback_page_is_read_and_a_redirect_within_its_origin_followed(site, rw):
+    site.pages["/a.html"] = Page(ARTICLE)
+    site.pages["/r"] = _redirect("/a.html")
+    r = rw("extract", f"{site.url}/r", timeout=60)       # the page's own origin: any address (as a source's URL)
+    assert r.returncode == 0, r.stderr
+    assert "央行发布通知" in r.stdout and "明示贷款年化利率" in r.stdout
+
+
+def test_a_redirect_to_another_private_host_is_refused_unless_block_private_networks_is_off(site, other, rw, tmp_path):
+    site.pages["/r"] = _redirect(f"{other.url}/secret")
+    for args in ([], ["-c", _config(tmp_path)]):        # the defaults, and a config's (block_private_networks = true)
+        line = _one_line(rw("extract", *args, f"{site.url}/r", timeout=60))
+        assert f"{other.url}/secret" in line and "refused" in line and "127.0.0.1 is a loopback address" in line, line
+        assert "block_private_networks" in line
+    assert other.log == []                               # not one request
+    r = rw("extract", "-c", _config(tmp_path, "block_private_networks = false"), f"{site.url}/r", timeout=60)
+    assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr   # an intranet user's choice
+    assert [x["path"] for x in other.log] == ["/secret"]
+
+
+def test_a_redirect_out_of_the_web_or_in_a_loop_is_one_line(site, rw):
+    site.pages["/file"] = _redirect("file:///etc/passwd")
+    site.pages["/loop"] = _redirect("/loop")
+    line = _one_line(rw("extract", f"{site.url}/file", timeout=60))
+    assert "file:///etc/passwd" in line and "refused" in line and "only http and https" in line, line
+    line = _one_line(rw("extract", f"{site.url}/loop", timeout=60))
+    assert "redirects" in line, line
+    assert 2 <= len(site.requests("/loop")) <= 6
+
+
+def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw):
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)           # ~1 MB of gzip expanding to 1 GB
+    zeros = bytes(1 << 24)
+    bomb = b"".join([*(z.compress(zeros) for _ in range(64)), z.flush()])
+    assert len(bomb) < 2 << 20
+    site.pages["/bomb.html"] = Page(bomb, headers={"Content-Encoding": "gzip"})
+    started = time.monotonic()
+    line = _one_line(rw("extract", f"{site.url}/bomb.html", timeout=60))
+    assert "over 10485760 bytes once decompressed" in line and "max_size" in line, line
+    assert time.monotonic() - started < 30
+
+
+def _endless(delay: float):
+    """A chunked body that never ends: 64 KB chunks (a byte every `delay` seconds when `delay`)."""
+    def write(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        chunk = b"<p>" + b"x" * 65533 if not delay else b"x"
+        try:
+            while True:
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                h.wfile.flush()
+                if delay:
+                    time.sleep(delay)
+        except OSError:          # the client hung up
+            pass
+    return Page(b"", raw=write)
+
+
+def test_an_endless_body_ends_at_max_size_or_the_deadline(site, rw, tmp_path):
+    site.pages["/endless.html"] = _endless(0)
+    site.pages["/drip.html"] = _endless(0.1)
+    line = _one_line(rw("extract", "-c", _config(tmp_path, 'max_size = "1MB"'), f"{site.url}/endless.html", timeout=60))
+    assert "over 1048576 bytes" in line and "max_size" in line, line
+    started = time.monotonic()
+    line = _one_line(rw("extract", "-c", _config(tmp_path, 'timeout = "2s"'), f"{site.url}/drip.html", timeout=60))
+    assert "took longer than 2 s" in line and "timeout" in line, line
+    assert time.monotonic() - started < 15
+
+
+def test_behind_a_proxy_the_redirect_target_is_checked_as_the_crawl_checks_it(rw):
+    """Behind `http_proxy` the proxy connects: a redirect to a private IP literal never reaches it, a name does."""
+    proxy = Site()          # a forward proxy: it is asked for absolute URLs, and logs each
+    try:
+        origin = "http://127.0.0.1:1"                   # the page's origin, through the proxy
+        proxy.pages[f"{origin}/r"] = _redirect("http://127.0.0.1:2/latest/meta-data")
+        proxy.pages[f"{origin}/moved"] = _redirect("http://news.example.com/a.html")
+        proxy.pages["http://news.example.com/a.html"] = Page(ARTICLE)
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+        line = _one_line(rw("extract", f"{origin}/r", env=env, timeout=60))
+        assert "refused, 127.0.0.1 is a loopback address" in line, line
+        r = rw("extract", f"{origin}/moved", env=env, timeout=60)
+        assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+        asked = [x["path"] for x in proxy.log]
+        assert asked == [f"{origin}/r", f"{origin}/moved", "http://news.example.com/a.html"], asked
+    finally:
+        proxy.stop()
