@@ -70,6 +70,29 @@ def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
     assert load_config(write(tmp_path, text)).channels[0].secret == "SECabc"
 
 
+def test_a_variable_in_a_urls_password_or_query_value_is_percent_encoded(tmp_path, monkeypatch):
+    """`openssl rand -base64` passwords hold / and +: put in as they are, they changed the host contacted."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from regwatch.pipeline.redact import redact
+
+    password, query = "Zx9/kq2+p@ss:w#rd?%=", "a&b=c d/"
+    monkeypatch.setenv("RW_PG_PASSWORD", password)
+    monkeypatch.setenv("RW_Q", query)
+    monkeypatch.setenv("RW_HOST", "127.0.0.1:9")
+    text = GOOD.replace('url = "http://127.0.0.1:9/feed.xml"', 'url = "http://${RW_HOST}/feed.xml?q=${RW_Q}&n=1"')
+    cfg = load_config(write(tmp_path, text + '[store]\nurl = "postgresql://rw:${RW_PG_PASSWORD}@127.0.0.1:5432/rw"\n'))
+    assert conninfo_to_dict(cfg.store.url) == {"user": "rw", "password": password, "host": "127.0.0.1", "port": "5432",
+                                               "dbname": "rw"}      # as libpq reads it
+    url = urlsplit(cfg.sources[0].url)                         # the host (the whole authority here) as it is
+    assert url.netloc == "127.0.0.1:9" and parse_qs(url.query) == {"q": [query], "n": ["1"]}
+    # redacted in either form, whole: no part of it left beside a mask
+    shown = redact(f"{cfg.sources[0].url} {cfg.store.url} {password}", cfg.secrets)
+    assert not any(part in shown for part in ("a%26b", "a&b", "Zx9", "kq2", "w%23rd", "w#rd")), shown
+
+
 def test_invalid_toml_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(write(tmp_path, "[store\npath = 1"))

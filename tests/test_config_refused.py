@@ -195,6 +195,12 @@ JSON = GOOD.replace('kind = "feed"', 'kind = "json"\nitems = "data.list"\nlink =
     (JSON.replace('link = "url"', 'link = "https://x.example/view?id={doc..id}"'),
      "sources[0] (a).link: bad JMESPath 'doc..id': "),
     (JSON.replace('link = "url"', 'link = "url"\ntitle = "a b"'), "sources[0] (a).title: bad JMESPath 'a b': "),
+    # a `{` with no complete {field}: `value` kept it as written, every link a 404
+    (JSON.replace('link = "url"', 'link = "{url"'),
+     "sources[0] (a).link: template '{url' has a { or } that is not part of a {field}: write each field whole"),
+    (JSON.replace('link = "url"', 'detail = "https://x.example/d/{docId}}.json"'),
+     "sources[0] (a).detail: template 'https://x.example/d/{docId}}.json' has a { or }"),
+    (JSON.replace('link = "url"', 'link = "url"\ndate = "{}"'), "sources[0] (a).date: template '{}' has a { or }"),
 ])
 def test_a_selector_or_path_that_cannot_compile_is_refused(tmp_path, text, said):
     assert said in refused(tmp_path, text)
@@ -215,3 +221,71 @@ def test_links_that_select_text_not_elements_are_refused(tmp_path, links):
     """The list's entries are read from elements (href, title, text): a string from ::attr() has none."""
     said = refused(tmp_path, LISTING.replace('"ul.news a"', f'"{links}"'))
     assert f"sources[0] (a).links: {links!r} selects text, not elements: select the <a> elements" in said
+
+
+# -- a cron source's expect_every: at least the longest wait between two of its runs --------------------------
+
+@pytest.mark.parametrize("cron,expect,said", [
+    ("*/5 * * * *", "1s", "sources[0] (a): expect_every (1s) is shorter than the longest wait between two runs of cron "
+                          "'*/5 * * * *' (5m): the source would be reported stale after it; write expect_every = \"5m\""),
+    ("0 9 * * 1-5", "1d", "longest wait between two runs of cron '0 9 * * 1-5' (3d)"),           # the weekend
+    ("*/5 9-17 * * 1-5", "15h", "cron '*/5 9-17 * * 1-5' (3785m)"),              # Friday 17:55 to Monday 09:00
+    ("0 8,20 1 * *", "12h", "cron '0 8,20 1 * *' (732h)"),           # 1 Jan 20:00 to 1 Feb 08:00: 31 days less 12 hours
+])
+def test_expect_every_shorter_than_a_crons_longest_wait_is_refused(tmp_path, cron, expect, said):
+    assert said in refused(tmp_path, GOOD.replace('every = "1h"', f'cron = "{cron}"\nexpect_every = "{expect}"'))
+
+
+def test_expect_every_of_a_crons_longest_wait_or_more_loads(tmp_path):
+    for cron, expect in (("*/5 * * * *", "5m"), ("0 9 * * 1-5", "3d"), ("0 0 29 2 *", "1461d"), ("0 8,20 1 * *", "31d")):
+        cfg = load_config(write(tmp_path, GOOD.replace('every = "1h"', f'cron = "{cron}"\nexpect_every = "{expect}"')))
+        assert cfg.sources[0].cron == cron
+
+
+def test_a_cron_that_never_fires_is_refused(tmp_path):
+    said = refused(tmp_path, GOOD.replace('every = "1h"', 'cron = "0 0 31 2 *"'))
+    assert "sources[0] (a): cron '0 0 31 2 *' never fires (no date matches it): the source would never run" in said
+
+
+# -- topics: a config that can tag nothing --------------------------------------------------------------------
+
+
+def test_no_topic_pack_and_no_topic_file_is_refused(tmp_path):
+    said = refused(tmp_path, GOOD + "[topics]\npacks = []\n")
+    assert "topics: packs = [] and no topic files: nothing could ever be tagged or alert" in said
+
+
+def test_topic_files_alone_load(tmp_path):
+    (tmp_path / "mine.toml").write_text('[topics.bnpl]\nname = "先买后付"\n[[topics.bnpl.signals]]\nterms = ["先买后付"]\n',
+                                        encoding="utf-8")
+    cfg = load_config(write(tmp_path, GOOD + '[topics]\npacks = []\nfiles = ["mine.toml"]\n'))
+    assert cfg.topics.packs == [] and cfg.topics.files == [str(tmp_path / "mine.toml")]
+
+
+# -- store.path ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ['""', '"  "'])
+def test_a_blank_store_path_is_refused(tmp_path, path):
+    said = refused(tmp_path, GOOD.replace('path = "rw.db"', f"path = {path}"))
+    assert f"store.path: {path.strip(chr(34))!r} is no file name: write the SQLite file's path" in said
+
+
+# -- a channel's secret that cannot sign ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lines,said", [
+    ('type = "dingtalk"\nurl = "http://127.0.0.1:9/robot/send?access_token=t"\nsecret = ""',
+     "channels[0] (ops): secret = '' is blank: every message would go out unsigned; write the secret, or remove the key"),
+    ('type = "feishu"\nurl = "http://127.0.0.1:9/open-apis/bot/v2/hook/x"\nsecret = " "', "secret = ' ' is blank"),
+    ('type = "dingtalk"\nurl = "http://127.0.0.1:9/robot/send?access_token=t"\nsecret = "0123456789abcdef"',
+     "channels[0] (ops): `secret` is not a DingTalk 加签 secret: write the whole secret the robot's security settings "
+     "show, starting with SEC"),
+])
+def test_a_secret_that_cannot_sign_is_refused(tmp_path, lines, said):
+    assert said in refused(tmp_path, channel(lines))
+
+
+def test_a_dingtalk_sec_secret_loads(tmp_path):
+    lines = 'type = "dingtalk"\nurl = "http://127.0.0.1:9/robot/send?access_token=t"\nsecret = "SEC0123456789abcdef"'
+    assert load_config(write(tmp_path, channel(lines))).channels[0].secret == "SEC0123456789abcdef"

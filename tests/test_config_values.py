@@ -70,6 +70,18 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("channel", "127.0.0.1:9/hook", "channels[0] (ops): '127.0.0.1:9/hook' is not an http:// or https:// URL"),
     ("listen", "127.0.0.1:99999", "metrics.listen: '127.0.0.1:99999': the port must be from 1 to 65535"),
     ("listen", "127.0.0.1:0", "the port must be from 1 to 65535"),
+    # a TOML value of the wrong type is refused, not converted (pydantic's lax mode took `true` for 1, "yes" for true)
+    ("crawl", "per_domain = true", "crawl.per_domain: Input should be a valid integer"),
+    ("crawl", 'concurrency = "16"', "crawl.concurrency: Input should be a valid integer"),
+    ("crawl", 'obey_robots = "yes"', "crawl.obey_robots: Input should be a valid boolean"),
+    ("crawl", "block_private_networks = 1", "crawl.block_private_networks: Input should be a valid boolean"),
+    ("crawl", "workers = 2.0", "crawl.workers: Input should be a valid integer"),
+    ("source", 'enabled = "false"', "sources[0] (a).enabled: Input should be a valid boolean"),
+    # blanks that would fail later without naming the key, or do nothing
+    ("crawl", 'user_agent = ""', "crawl.user_agent: '' is blank: the User-Agent is sent on every request"),
+    ("crawl", 'user_agent = "  "', "crawl.user_agent: '  ' is blank"),
+    # a language the code does not know would be stored and sent on in the webhook payload
+    ("source", 'lang = "klingon"', "sources[0] (a).lang: Input should be 'zh' or 'en'"),
 ])
 def test_a_value_that_cannot_work_is_one_line(tmp_path, where, value, message):
     kw = {"crawl": {"crawl": value}, "source": {"source": value}, "url": {"url": value},
@@ -89,6 +101,18 @@ def test_values_that_work_still_load(tmp_path):
     assert cfg.crawl.block_private_networks is True          # the default
     assert cfg.crawl.workers == len(os.sched_getaffinity(0))  # the default: the cores it may run on
     assert load_config(config(tmp_path, crawl="workers = 3")).crawl.workers == 3
+
+
+def test_each_form_the_readme_gives_still_loads_with_strict_types(tmp_path):
+    """Durations and sizes read a string or a number; integers, booleans and lists as TOML writes them."""
+    cfg = load_config(config(tmp_path, crawl='timeout = 45\ndelay = "0.5s"\nmax_size = "2MB"\nconcurrency = 8\n'
+                                             'obey_robots = false\nper_domain = 1\nmax_article_age = "3d"',
+                             source='every = 90\nexpect_every = "2d"\nlang = "en"\nmax_size = 4096\nenabled = false'))
+    assert (cfg.crawl.timeout, cfg.crawl.delay, cfg.crawl.max_size) == (45, 0.5, 2 * 1024**2)
+    assert (cfg.crawl.concurrency, cfg.crawl.obey_robots, cfg.crawl.per_domain) == (8, False, 1)
+    s = cfg.sources[0]
+    assert (s.every, s.expect_every, s.lang, s.max_size, s.enabled) == (90, 2 * 86400, "en", 4096, False)
+    assert load_config(config(tmp_path, source='lang = "zh"')).sources[0].lang == "zh"
 
 
 @pytest.mark.parametrize("args,extra", [

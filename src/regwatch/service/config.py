@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -127,7 +129,9 @@ def check_url(url: str, web: bool = True) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: a TOML value of the wrong type is refused, not converted (`per_domain = true` is not 1, `obey_robots =
+    # "yes"` not true); durations and sizes read their strings in their own BeforeValidator
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class _WithSecrets(_Model):
@@ -148,6 +152,13 @@ class _WithSecrets(_Model):
 class StoreConfig(_Model):
     path: str = "regwatch.db"         # SQLite: one file, one machine
     url: str | None = None            # PostgreSQL: postgresql://user@host/db, shared by several workers
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.strip():          # (SQLite would fail later with "unable to open database file", naming no key)
+            raise ValueError(f"{v!r} is no file name: write the SQLite file's path (e.g. \"regwatch.db\"), or `url`")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -200,6 +211,14 @@ class CrawlConfig(_Model):
     block_private_networks: bool = True   # links in pages reach their source's origin and public addresses only
     max_articles_per_source: int = Field(MAX_ARTICLES_PER_SOURCE, ge=1, le=1_000_000)   # the rest wait for the next run
 
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, v: str) -> str:
+        if not v.strip():          # (Scrapy would send no User-Agent header at all)
+            raise ValueError(f"{v!r} is blank: the User-Agent is sent on every request; write one that says who "
+                             f"crawls (e.g. \"{USER_AGENT}\"), or leave the key out for the default")
+        return v
+
 
 class ExtractOverride(_Model):
     title: str | None = None
@@ -231,7 +250,7 @@ class SourceConfig(_WithSecrets):
     every: Annotated[Duration, _between(1, 366 * 86400)] = 600
     cron: str | None = None
     tz: str | None = None
-    lang: str | None = None
+    lang: Literal["zh", "en"] | None = None     # what extraction detects (`detect_lang`): forced instead
     expect_every: Annotated[Duration, _between(1, 10 * 366 * 86400)] | None = None
     enabled: bool = True
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []   # pins it to workers with one of them
@@ -312,13 +331,50 @@ class SourceConfig(_WithSecrets):
             from apscheduler.triggers.cron import CronTrigger
 
             try:
-                CronTrigger.from_crontab(self.cron)
+                trigger = CronTrigger.from_crontab(self.cron, timezone=self.timezone())
             except ValueError as e:
                 raise ValueError(f"cron {self.cron!r} is not a crontab line: {e}") from None
+            if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
+                raise ValueError(f"cron {self.cron!r} never fires (no date matches it): the source would never run")
+            gap = cron_longest_gap(self.cron) if self.expect_every is not None else None   # (the dearer check)
+            if gap is not None and self.expect_every is not None and self.expect_every < gap:
+                raise ValueError(f"expect_every ({format_duration(self.expect_every)}) is shorter than the longest wait "
+                                 f"between two runs of cron {self.cron!r} ({format_duration(gap)}): the source would be "
+                                 f"reported stale after it; write expect_every = \"{format_duration(gap)}\" or more")
         return self
 
     def timezone(self) -> str:
         return self.tz or SOURCE_TZ
+
+
+@functools.cache
+def cron_longest_gap(cron: str) -> float | None:
+    """The longest wait, in seconds, between two runs of a crontab line as APScheduler fires it (None: it never
+    fires). Its times of day are the same on every day it runs, so the longest wait is the longest between two times
+    of one day, or from the last time of a day it runs to the first of the next such day (days found over 400 of
+    them, at least a year: every month and weekday; read in UTC: a DST shift of an hour is not counted)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, day_of_week = cron.split()
+    start = datetime(2001, 1, 1, tzinfo=UTC)
+
+    def fires(line: str, until: datetime, most: int) -> list[datetime]:
+        trigger = CronTrigger.from_crontab(line, timezone=UTC)
+        out: list[datetime] = []
+        while len(out) < most:
+            t = trigger.get_next_fire_time(out[-1] if out else None, out[-1] + timedelta(seconds=1) if out else start)
+            if t is None or t >= until:
+                break
+            out.append(t)
+        return out
+
+    days = fires(f"0 0 {day} {month} {day_of_week}", start + timedelta(days=8 * 366), 400)   # (29 Feb: 2 in 8 years)
+    if not days:
+        return None
+    times = fires(f"{minute} {hour} * * *", start + timedelta(days=1), 24 * 60)
+    within = max((b - a for a, b in zip(times, times[1:], strict=False)), default=timedelta(0))
+    longest_days = max(((b - a).days for a, b in zip(days, days[1:], strict=False)), default=8 * 366)
+    return max(within, timedelta(days=longest_days) - (times[-1] - times[0])).total_seconds()
 
 
 class TopicsConfig(_Model):
@@ -327,6 +383,13 @@ class TopicsConfig(_Model):
     # the learned stage: "auto" = the model shipped with the bundled pack (when the topics are exactly
     # that pack's); "" = the packs' rules alone; or the path of a model made by `regwatch train`
     model: str = "auto"
+
+    @model_validator(mode="after")
+    def _some_topics(self) -> TopicsConfig:
+        if not self.packs and not self.files:
+            raise ValueError("packs = [] and no topic files: nothing could ever be tagged or alert; name a pack "
+                             '(packs = ["cn-consumer-finance"]) or your own files (files = ["my-topics.toml"])')
+        return self
 
 
 class ChannelConfig(_Model):
@@ -372,6 +435,9 @@ class ChannelConfig(_Model):
         if self.secret is not None and not platform.signs:
             raise ValueError(f"a {self.type} channel signs nothing: remove `secret` (its webhook is authenticated by "
                              "the key in its url)")
+        if self.secret is not None and not self.secret.strip():
+            raise ValueError(f"secret = {self.secret!r} is blank: every message would go out unsigned; write the "
+                             "secret, or remove the key")
         if self.secret is not None and not unset_in(self.secret):
             error = platform.check_secret(self.secret)
             if error:
@@ -522,6 +588,26 @@ def _unique(what: str, names: list[str]) -> None:
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_URL_KEY = re.compile(r"(store|sources\[\d+\]|channels\[\d+\])\.url")
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def _encoded_at(url: str, at: int) -> bool:
+    """Whether a `${VAR}` at `at` of a URL as written sits in its userinfo (`user:${PW}@host`) or in a query value
+    (`?key=${KEY}`): there its value is percent-encoded, so that a `/ @ : # ? & %` in it stays part of the value
+    (anywhere else — the whole URL, its host, its path — the value is put in as it is)."""
+    scheme = url.find("://")
+    if scheme < 0 or at < scheme:
+        return False
+    end = _AUTHORITY_END.search(url, scheme + 3)
+    authority_end = end.start() if end else len(url)
+    if at < authority_end:
+        return "@" in url[at:authority_end]            # before the host's @
+    query = url.find("?", authority_end)
+    fragment = url.find("#", authority_end)
+    if query < 0 or at < query or 0 <= fragment < at:
+        return False
+    return "=" in url[query + 1:at].rpartition("&")[2]
 
 
 def unset_in(value: str) -> bool:
@@ -531,7 +617,8 @@ def unset_in(value: str) -> bool:
 
 def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None = None,
                unset: list[str] | None = None) -> Any:
-    """Replace `${VAR}` in every string with the environment's value; unset is an error. The values
+    """Replace `${VAR}` in every string with the environment's value (percent-encoded in a `url`'s userinfo or
+    query value: `_encoded_at`); unset is an error. The values
     put into `sources`, `channels` and `store` are added to `found` as (where, value): secrets, redacted
     wherever a message is shown or stored. With `unset`, a channel's unset variable is left as
     written and its error added there: only what sends needs the channels' secrets."""
@@ -540,6 +627,8 @@ def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None =
     if isinstance(data, list):
         return [expand_env(v, f"{where}[{i}]", found, unset) for i, v in enumerate(data)]
     if isinstance(data, str):
+        in_url = bool(_URL_KEY.fullmatch(where))
+
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
@@ -548,9 +637,11 @@ def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None =
                     unset.append(error)
                     return m.group(0)
                 raise ConfigError(error)
+            value = os.environ[name]
+            put = quote(value, safe="") if in_url and _encoded_at(data, m.start()) else value
             if found is not None and where.startswith(("sources", "channels", "store")):
-                found.append((where, os.environ[name]))
-            return os.environ[name]
+                found.extend((where, v) for v in dict.fromkeys((value, put)))    # both forms are redacted
+            return put
 
         return _VAR.sub(sub, data)
     return data

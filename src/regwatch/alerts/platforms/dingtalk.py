@@ -34,6 +34,13 @@ class DingTalk(Platform):
     takes_keyword = True
     per_minute = 20                 # more throttles the robot for ten minutes (130101)
 
+    @classmethod
+    def check_secret(cls, secret: str) -> str | None:
+        if not secret.startswith("SEC"):      # the robot's 加签 secret as its settings page shows it
+            return ("`secret` is not a DingTalk 加签 secret: write the whole secret the robot's security settings "
+                    "show, starting with SEC")
+        return None
+
     def render(self, m: Message) -> dict[str, Any]:
         text = markdown(m)
         text += self.keyword_line(text)

@@ -35,6 +35,11 @@ def value(item, path: str | None):
 def check_path(path: str, template: bool = True) -> str | None:
     """Why a path can never be read (the config's error), or None: each JMESPath compiled as `value` (or, without
     `template`, `parse` for `items`) will read it."""
+    if template and "{" in path:
+        left = _FIELD.sub("", path)          # what `value` keeps as written: a brace there is no {field}
+        if "{" in left or "}" in left:
+            return (f"template {path!r} has a {{ or }} that is not part of a {{field}}: write each field whole, "
+                    "e.g. \"https://x.example/view?id={docId}\", or a field path alone (\"url\")")
     for expr in _FIELD.findall(path) if template and "{" in path else [path]:
         try:
             jmespath.compile(expr)
