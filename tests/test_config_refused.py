@@ -289,3 +289,21 @@ def test_a_secret_that_cannot_sign_is_refused(tmp_path, lines, said):
 def test_a_dingtalk_sec_secret_loads(tmp_path):
     lines = 'type = "dingtalk"\nurl = "http://127.0.0.1:9/robot/send?access_token=t"\nsecret = "SEC0123456789abcdef"'
     assert load_config(write(tmp_path, channel(lines))).channels[0].secret == "SEC0123456789abcdef"
+
+
+# -- the store's URL -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url,port", [("postgresql://rw@127.0.0.1:99999/rw", "'99999'"),
+                                      ("postgresql://rw:pw@127.0.0.1:0/rw", "'0'"),
+                                      ("postgresql://rw@h1:5432,h2:x/rw", "'x'")])
+def test_a_store_url_whose_port_is_no_port_is_refused(tmp_path, url, port):
+    """It loaded and failed only at the first connection (README: a port outside 1–65535 stops regwatch at start)."""
+    said = refused(tmp_path, GOOD.replace('path = "rw.db"', f'url = "{url}"'))
+    assert "store.url: " in said and f"port {port} is not a port" in said and ":pw@" not in said
+
+
+def test_store_urls_with_several_hosts_or_an_ipv6_host_load(tmp_path):
+    for url in ("postgresql://rw@h1:5432,h2:5433/rw", "postgresql://rw@[::1]:5432/rw", "postgresql://rw@[::1]/rw",
+                "postgresql:///rw?host=/var/run/postgresql"):
+        assert load_config(write(tmp_path, GOOD.replace('path = "rw.db"', f'url = "{url}"'))).store.url == url

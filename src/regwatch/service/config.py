@@ -165,6 +165,11 @@ class StoreConfig(_Model):
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"(?i)postgres(ql)?://", v):
             raise ValueError(f"{_masked(v)!r} is not a postgresql:// URL (for an SQLite file, write `path`)")
+        hosts = urlsplit(v).netloc.rpartition("@")[2] if v is not None else ""
+        for host in hosts.split(","):           # (libpq takes several hosts: h1:5432,h2:5433)
+            port = re.search(r":([^:\]]*)$", host)
+            if port and port.group(1) and not (port.group(1).isdigit() and 1 <= int(port.group(1)) <= 65535):
+                raise ValueError(f"{_masked(v or '')!r}: port {port.group(1)!r} is not a port (1 to 65535)")
         return v
 
     @model_validator(mode="after")
