@@ -57,7 +57,12 @@ class SourceReport:
     def message(self) -> str | None:
         """The run's errors (or, without errors, its notes), secrets redacted (this is what the store,
         health alerts and the CLI see)."""
-        lines = self.messages or ([f"{CUT_OFF}: {'; '.join(self.cut)}"
-                                   + (f" (and {self.interrupted - len(self.cut)} more)" if self.interrupted > len(self.cut)
-                                      else "")] if self.cut else []) + self.notes
+        lines = ([*self.messages[:-1], self.messages[-1] + _more(self.errors, len(self.messages))] if self.messages
+                 else ([f"{CUT_OFF}: {'; '.join(self.cut)}{_more(self.interrupted, len(self.cut))}"] if self.cut else [])
+                 + self.notes)
         return redact("; ".join(dict.fromkeys(lines)), self.secrets) if lines else None
+
+
+def _more(counted: int, kept: int) -> str:
+    """What a run's message says of the failures it does not name."""
+    return f" (and {counted - kept} more)" if counted > kept else ""
