@@ -28,6 +28,7 @@ class SourceReport:
     deferred: int = 0       # new articles left for the next run by `max_articles_per_source`
     skipped: int = 0        # articles recorded as skipped for good (robots.txt, 404/410, not a page)
     too_old: int = 0        # new articles older than `max_article_age`: stored, never alerted
+    holds: bool = False     # an article the list names is in the store (stored now, or before by any source)
     interrupted: int = 0    # failures met once regwatch was stopping (each may name several pages): not errors
     stopping: bool = False  # regwatch is stopping: what fails from now on was cut off, not broken
     notes: list[str] = field(default_factory=list)

@@ -203,6 +203,9 @@ class SourcesSpider(scrapy.Spider):
         report.found += len(articles)
         known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
         unseen = [e.url for e in articles if e.url not in known]
+        if known and not report.holds and self.ctx.is_baseline(s.name):
+            # (known: stored, or skipped by this source: a baseline needs one the store holds)
+            report.holds = any(self.ctx.store.has_url(u) for u in known)
         if len(unseen) > self.ctx.max_articles:     # over the cap: what nobody has seen first, a baseline's backlog last
             backlog = self.ctx.store.baseline_named(s.name, unseen)
             articles = sorted(articles, key=lambda e: e.url in backlog)
