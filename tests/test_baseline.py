@@ -147,3 +147,36 @@ def test_a_new_source_on_a_new_url_is_a_baseline_and_says_so(tmp_path, site, rec
     r = rw("run", "--once", "-c", cfg)
     assert "1 stored as the baseline of b (a source's first run: no alerts)" in r.stderr
     assert receiver.delivered("gw") == []
+
+
+def test_a_first_run_whose_every_link_is_gone_is_not_a_baseline(tmp_path, site, receiver, rw):
+    # a wrong `link` (or a `links` selector on the wrong anchors): every listed URL answers 404, each is skipped for
+    # good — that stores nothing, so it is no baseline; once the links are right, that run is
+    cfg = config(tmp_path, site, receiver, feed_source(site))
+    arts = olds()
+    publish(site, {"feed": arts})
+    for a in arts:
+        site.pages[f"/wrong/{a['id']}"] = site.pages.pop(f"/a/{a['id']}.html")   # the real pages: not where it links
+    for _ in range(2):                                   # (the second run finds them all skipped already)
+        site.log.clear()
+        r = rw("run", "--once", "-c", cfg)
+        assert [q["status"] for q in site.requests("/feed.xml")] == [200]     # read in full: no validators kept
+        assert r.returncode == 0 and "baseline of feed" not in r.stderr, r.stderr
+        row = sources(rw, cfg)["feed"]
+        assert row["baselined"] is False and row["state"] == "ok", row
+        assert "not a baseline yet" in (row["last_message"] or ""), json.dumps(row)
+    publish(site, {"feed": [{**a, "id": f"fixed{a['id']}"} for a in arts]})    # the links fixed
+    r = rw("run", "--once", "-c", cfg)
+    assert "3 stored as the baseline of feed" in r.stderr, r.stderr
+    assert receiver.delivered("gw") == []
+    assert sources(rw, cfg)["feed"]["baselined"] is True
+
+
+def test_a_first_run_whose_articles_another_source_stored_is_a_baseline(tmp_path, site, receiver, rw):
+    arts = olds(2)
+    publish(site, {"feed": arts})
+    site.pages["/other.xml"] = feed(site, arts)
+    rw("run", "--once", "-c", config(tmp_path, site, receiver, feed_source(site, "a")))
+    cfg = config(tmp_path, site, receiver, feed_source(site, "a") + feed_source(site, "b", "/other.xml"))
+    rw("run", "--once", "-c", cfg)                       # b names only what a stored: nothing new, still its baseline
+    assert sources(rw, cfg)["b"]["baselined"] is True

@@ -119,3 +119,14 @@ def test_trafilatura_leaves_the_page_as_regwatch_reads_it():
         before = lxml.html.tostring(tree)
         assert _trafilatura(tree, "http://news.example.com/a/1.html") is not None
         assert lxml.html.tostring(tree) == before
+
+
+def test_a_date_selector_that_finds_nothing_leaves_the_pages_own_date():
+    html = ('<html><head><meta property="article:published_time" content="2024-03-05T10:00:00+08:00"></head><body>'
+            "<h1>标题</h1><div class='c'><p>" + "正文内容。" * 30 + "</p></div></body></html>")
+    ex = extract_bytes(html.encode(), overrides={"date": "span.nope"})
+    assert ex.published_at.isoformat() == "2024-03-05T10:00:00+08:00" and ex.date_from == "meta" and ex.date_missed
+    ex = extract_bytes(html.replace("<h1>", "<span class='d'>1970-01-01</span><h1>").encode(), overrides={"date": ".d"})
+    assert ex.published_at.year == 2024 and ex.date_missed              # a date before 1990 is no date
+    ex = extract_bytes(html.replace("<h1>", "<span class='d'>2024年3月6日</span><h1>").encode(), overrides={"date": ".d"})
+    assert ex.published_at.day == 6 and ex.date_from == "selector" and not ex.date_missed

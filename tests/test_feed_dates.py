@@ -119,3 +119,42 @@ def test_where_a_pages_date_was_read():
     assert ex.date_from == "text"
     effective_only = only_text.replace("2025年12月20日，人民银行发布通知，", "本通知自2025年12月20日起施行，")
     assert extract_html(effective_only, tz="Asia/Shanghai").published_at is None
+
+
+def test_a_date_selector_that_finds_nothing_leaves_the_pages_own_date_and_a_note(tmp_path, site, receiver, rw):
+    # a redesign breaks `[sources.extract] date`: the page's own date is still read (the age limit holds), and the
+    # run says the selector found nothing
+    receiver.routes["gw"] = {"type": "webhook"}
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "list"
+kind = "listing"
+url = "{site.url}/list/index.html"
+links = "ul.news-list a"
+[sources.extract]
+date = "span.nope"
+[[channels]]
+name = "gw"
+type = "webhook"
+url = "{receiver.url}/gw"
+[[subscriptions]]
+name = "watch"
+topics = ["*"]
+channels = ["gw"]
+""", encoding="utf-8")
+    old = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 600)]
+    publish(site, {"listing": old})
+    rw("run", "--once", "-c", cfg)
+    publish(site, {"listing": old + [art("stale", "利率上限新规第7号", TEXT.format(n=7), 10 * 24 * 60)]})
+    r = rw("run", "--once", "-c", cfg)
+    assert "1 new article, 1 too old to alert" in r.stderr, r.stderr
+    assert receiver.delivered("gw") == []
+    row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
+    assert row["state"] == "ok" and "[sources.extract] date = 'span.nope' found no date on" in row["last_message"], row
+    stored = sqlite3.connect(tmp_path / "rw.db").execute(
+        "SELECT published_at FROM articles WHERE url LIKE '%/a/stale.html'").fetchone()[0]
+    assert stored is not None

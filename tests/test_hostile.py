@@ -804,3 +804,85 @@ def test_a_feed_body_that_names_a_local_file_is_not_read_from_disk(tmp_path):
     source = SourceConfig(name="f", kind="feed", url="http://127.0.0.1:9/feed.xml")
     with pytest.raises(ListError):
         parse(str(local).encode(), source.url, source, "application/rss+xml")
+
+
+def _endless_chunks(h):
+    """A chunked body that never ends (no Content-Length to refuse it by)."""
+    h.send_response(200)
+    h.send_header("Content-Type", "text/html; charset=utf-8")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    chunk = b"<p>" + b"x" * 65536 + b"</p>"
+    try:
+        for _ in range(2000):
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except OSError:
+        return
+
+
+def test_redirects_into_this_crawl_and_refused_redirects_say_what_happened(tmp_path, site, rw):
+    """An article that redirects to a page this crawl already asked for is that page (skipped for good, not
+    asked again); one that redirects into its own chain is a redirect loop; a redirect to another scheme, a body
+    past max_size and a link whose host is not a host each say so, in one line naming the URL."""
+    u = site.url
+    site.pages["/a/c1.html"] = article_page(art("c1", "消费金融利率上限降至20%", GOOD, 5))
+    site.pages["/r/c1"] = _redirect_to(f"{u}/a/c1.html")         # a tracking link to a URL the feed lists too
+    site.pages["/r/cl"] = _redirect_to(f"{u}/r/cl")              # to itself
+    site.pages["/r/cl2"] = _redirect_to(f"{u}/r/cl3")
+    site.pages["/r/cl3"] = _redirect_to(f"{u}/r/cl2")
+    for name, target in (("file", "file:///etc/passwd"), ("ftp", "ftp://127.0.0.1/x"), ("data", "data:text/html,hi"),
+                         ("js", "javascript:alert(1)")):
+        site.pages[f"/r/{name}"] = _redirect_to(target)
+    site.pages["/a/endless.html"] = Page(b"", raw=_endless_chunks)
+    bidi = "http://exa\u202emple.com/a/x.html"
+    site.pages["/feed.xml"] = _rss(f"{u}/a/c1.html", f"{u}/r/c1", f"{u}/r/cl", f"{u}/r/cl2", f"{u}/r/file",
+                                   f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
+    site.pages["/moved"] = _redirect_to("file:///etc/passwd")
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+max_size = 300000
+[[sources]]
+name = "canon"
+kind = "feed"
+url = "{u}/feed.xml"
+[[sources]]
+name = "moved"
+kind = "listing"
+url = "{u}/moved"
+links = "ul a"
+""", encoding="utf-8")
+    for _ in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    message = db.execute("SELECT message FROM source_runs WHERE source = 'canon' ORDER BY id").fetchall()[0][0]
+    assert "crawl stopped" not in message, message
+    assert f"{u}/r/cl: redirect loop ({u}/r/cl → {u}/r/cl)" in message, message
+    assert f"{u}/r/cl2: redirect loop ({u}/r/cl2 → {u}/r/cl3 → {u}/r/cl2)" in message, message
+    for name, scheme in (("file", "file"), ("ftp", "ftp"), ("data", "data"), ("js", "javascript")):
+        assert f"{u}/r/{name}: redirect to {scheme}: refused, regwatch fetches only http and https URLs" in message, message
+    assert "HTTP 302" not in message and "Missing scheme" not in message, message
+    assert f"{u}/a/endless.html: exceeded the size limit (max_size: 300000 bytes)" in message, message
+    assert "DownloadCancelledError" not in message, message
+    assert "refused, its host 'exa\\u202emple.com' is not a valid host name" in message, message
+    assert "codec" not in message, message
+    moved = db.execute("SELECT message FROM source_runs WHERE source = 'moved'").fetchone()[0]
+    assert f"list page {u}/moved: redirect to file: refused" in moved, moved
+    # the tracking link is the page it leads to: skipped for good, never asked again, no error
+    reason = db.execute("SELECT reason FROM source_urls WHERE url = ? AND state = 'skipped'", (f"{u}/r/c1",)).fetchone()
+    assert reason and reason[0] == f"redirects to {u}/a/c1.html, a page this crawl already asked for", reason
+    assert len(site.requests("/r/c1")) == 1
+    assert [a for (a,) in db.execute("SELECT url FROM articles")] == [f"{u}/a/c1.html"]
+
+
+def test_errors_past_the_twentieth_are_counted_in_the_message():
+    from regwatch.crawler.report import SourceReport
+
+    report = SourceReport("s")
+    for i in range(25):
+        report.error(f"http://x/{i}: HTTP 500")
+    assert report.errors == 25
+    assert report.message.endswith("http://x/19: HTTP 500 (and 5 more)"), report.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
@@ -13,7 +13,7 @@ from scrapy.utils.gz import gunzip
 
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
-from .netguard import PUBLIC, AddressRefused, origin_of, refusal, target_decision
+from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, origin_of, refusal, target_decision
 from .settings import CONTEXT
 
 
@@ -80,14 +80,37 @@ class SeenUrlMiddleware(_CtxMixin):
         return None
 
 
+WEB_ONLY = "regwatch fetches only http and https URLs"     # the end of every refusal of another scheme
+REDIRECTS = (301, 302, 303, 307, 308)                       # the statuses Scrapy's RedirectMiddleware follows
+
+
 class PrivateNetworkMiddleware(_CtxMixin):
-    """Only the web: every request is http or https (checked first, before robots.txt or anything else acts
-    on it). Addresses are checked where the connection is made (`netguard`)."""
+    """Only the web: every request is http or https, to a host that is a host name (checked first, before
+    robots.txt or anything else acts on it). Addresses are checked where the connection is made (`netguard`)."""
 
     def process_request(self, request):
-        if origin_of(request.url) is None:
-            raise AddressRefused(f"{request.url[:200]}: refused, regwatch fetches only http and https URLs")
+        target = origin_of(request.url)
+        if target is None:
+            raise AddressRefused(f"{request.url[:200]}: refused, {WEB_ONLY}")
+        if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
+            raise AddressRefused(f"{request.url[:200]}: refused, its host {target[1][:100]!r} is not a valid host name")
         return None
+
+
+class RedirectSchemeMiddleware(_CtxMixin):
+    """A redirect to another scheme (`file:`, `ftp:`, `data:`, `javascript:`) is refused, saying so: Scrapy's
+    RedirectMiddleware (600) would hand the 3xx on as an HTTP error, or fail on a URL it cannot build. Before it
+    in the response's way (a higher number)."""
+
+    def process_response(self, request, response):
+        location = response.headers.get(b"Location")
+        if response.status not in REDIRECTS or not location or request.meta.get("dont_redirect") \
+                or response.status in request.meta.get("handle_httpstatus_list", ()):
+            return response
+        scheme = urlsplit(urljoin(request.url, location.decode("latin-1").strip())).scheme.lower()
+        if scheme not in WEB_SCHEMES:
+            raise AddressRefused(f"{request.url[:200]}: redirect to {scheme[:20]}: refused, {WEB_ONLY}")
+        return response
 
 
 class ProxiedTargetMiddleware(_CtxMixin):

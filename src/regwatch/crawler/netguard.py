@@ -23,7 +23,7 @@ import weakref
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, DownloadCancelledError, IgnoreRequest
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from twisted.web.client import HTTPConnectionPool
 from zope.interface import implementer
@@ -239,6 +239,14 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
             if self._stopping and task.cancelled():
                 raise IgnoreRequest(f"{request.url}: not fetched, regwatch was stopping") from None
             raise
+        except DownloadCancelledError as e:
+            # Scrapy cancels a body that grows past the size limit (one without a Content-Length: chunked, endless)
+            if self._stopping:
+                raise IgnoreRequest(f"{request.url}: not fetched, regwatch was stopping") from None
+            if str(e) and "max size" not in str(e):
+                raise
+            limit = request.meta.get("download_maxsize", self._default_maxsize)
+            raise IgnoreRequest(f"{request.url}: exceeded the size limit (max_size: {limit} bytes)") from e
         except CannotResolveHostError as e:
             target = origin_of(request.url)
             why = _REFUSED.get((target[1], target[2])) if target and decision == PUBLIC else None

@@ -22,6 +22,14 @@ def _worker_time(value: str | None) -> datetime | None:
     return sane(dt) if dt.tzinfo is not None else parse_any_date(value)
 
 
+def _date_missed(report, selector: str, url: str) -> None:
+    """The source's `[sources.extract] date` found no date on an article page (a redesign?): a note of its run,
+    once (the page's own date was used instead)."""
+    said = f"[sources.extract] date = {selector!r} found no date on"
+    if not any(n.startswith(said) for n in report.notes):
+        report.note(f"{said} {url} (and maybe others of this run): the page's own date is used; check the selector")
+
+
 class Batch:
     """Articles extracted close together are stored together: one transaction for those that arrive
     within STORE_BATCH_WAIT of the first (at most STORE_BATCH). Storing runs on the event loop without
@@ -79,6 +87,8 @@ class ProcessPipeline(_CtxMixin):
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
+        if result.get("date_missed"):
+            _date_missed(report, source.extract.date, item["url"])
         published = _worker_time(result["published_at"])
         if published is None or (result.get("date_from") == "text" and entry.published_at):
             # a date found only in the headline or the text is never better than the list's

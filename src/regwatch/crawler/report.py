@@ -28,6 +28,7 @@ class SourceReport:
     deferred: int = 0       # new articles left for the next run by `max_articles_per_source`
     skipped: int = 0        # articles recorded as skipped for good (robots.txt, 404/410, not a page)
     too_old: int = 0        # new articles older than `max_article_age`: stored, never alerted
+    holds: bool = False     # an article the list names is in the store (stored now, or before by any source)
     interrupted: int = 0    # failures met once regwatch was stopping (each may name several pages): not errors
     stopping: bool = False  # regwatch is stopping: what fails from now on was cut off, not broken
     notes: list[str] = field(default_factory=list)
@@ -57,7 +58,12 @@ class SourceReport:
     def message(self) -> str | None:
         """The run's errors (or, without errors, its notes), secrets redacted (this is what the store,
         health alerts and the CLI see)."""
-        lines = self.messages or ([f"{CUT_OFF}: {'; '.join(self.cut)}"
-                                   + (f" (and {self.interrupted - len(self.cut)} more)" if self.interrupted > len(self.cut)
-                                      else "")] if self.cut else []) + self.notes
+        lines = ([*self.messages[:-1], self.messages[-1] + _more(self.errors, len(self.messages))] if self.messages
+                 else ([f"{CUT_OFF}: {'; '.join(self.cut)}{_more(self.interrupted, len(self.cut))}"] if self.cut else [])
+                 + self.notes)
         return redact("; ".join(dict.fromkeys(lines)), self.secrets) if lines else None
+
+
+def _more(counted: int, kept: int) -> str:
+    """What a run's message says of the failures it does not name."""
+    return f" (and {counted - kept} more)" if counted > kept else ""

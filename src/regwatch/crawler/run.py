@@ -330,6 +330,8 @@ class CrawlContext:
         if key in self.settled and (self.settled[key] or not ok):
             return
         self.settled[key] = ok
+        if ok and skipped is None:
+            self.report(source).holds = True
         for lk in self.waiting.pop(key, ()):
             page = self.lists[lk]
             page.outstanding.discard(url)
@@ -387,7 +389,8 @@ class CrawlContext:
 
     def finish(self) -> None:
         """After the crawl: articles never settled (the crawl stopped first) are errors of their
-        source; clean list pages keep their validators, the others are read in full next time;
+        source; clean list pages keep their validators (not in a baseline run that holds no article),
+        the others are read in full next time;
         what a baseline run named and did not store stays baseline."""
         lost: dict[str, list[str]] = {}
         for (source, url), pages in self.waiting.items():
@@ -402,7 +405,9 @@ class CrawlContext:
             self.report(source).error(f"{len(urls)} listed article(s) not fetched before the crawl stopped "
                                       f"(they are fetched next run), e.g. {urls[0]}")
         for page in self.lists.values():
-            if page.clean:
+            # a first run that stores nothing (every link skipped: a wrong `link`) is no baseline: its list is read
+            # in full next time, when the corrected links are the baseline
+            if page.clean and (page.source not in self._baseline or self.report(page.source).holds):
                 self.store.save_list_cache(page.source, page.url, page.etag, page.last_modified,
                                            page.body_hash, page.children)
             else:

@@ -53,6 +53,7 @@ def crawl_settings(crawl) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,    # no spider credentials
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
             f"{MW}.PrivateNetworkMiddleware": 90,
+            f"{MW}.RedirectSchemeMiddleware": 610,   # sees a 3xx before Scrapy's RedirectMiddleware (600)
             f"{MW}.ProxiedTargetMiddleware": 760,   # after Scrapy's HttpProxyMiddleware (750) sets meta["proxy"]
             f"{MW}.SeenUrlMiddleware": 95,
             f"{MW}.ConditionalGetMiddleware": 560,

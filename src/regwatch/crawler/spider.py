@@ -114,9 +114,27 @@ class SourcesSpider(scrapy.Spider):
         self.ctx.settle(source, url, ok=False)
 
     def _request_dropped(self, request, spider=None) -> None:
-        """Scrapy drops a request already made in this crawl (two sources naming one article)."""
-        if request.meta.get("role") == "article" and request.meta.get("source"):
-            self.ctx.ride(request.meta["source"], request.meta.get("article_url", request.url))
+        """Scrapy drops a request already made in this crawl: another source's request for the same article (this
+        source gets that fetch's outcome), or a redirect of an article to a URL this crawl already asked for —
+        into its own redirect chain (a loop: an error of the article), or to another page (a tracking link to a
+        URL the list names too: the article is that page, skipped for good)."""
+        source = request.meta.get("source")
+        if request.meta.get("role") != "article" or not source:
+            return
+        url = request.meta.get("article_url", request.url)
+        chain: list[str] = request.meta.get("redirect_urls") or []
+        if not chain:
+            self.ctx.ride(source, url)
+            return
+        fingerprint = self.crawler.request_fingerprinter.fingerprint
+        seen = fingerprint(request)
+        back = next((i for i, hop in enumerate(chain) if fingerprint(request.replace(url=hop)) == seen), None)
+        if back is not None:
+            hops = " → ".join([*chain[back:], request.url])
+            self.ctx.report(source).error(f"{url}: redirect loop ({hops})"[:ERROR_CHARS])
+            self.ctx.settle(source, url, ok=False)
+        else:
+            self.ctx.skip(source, url, f"redirects to {request.url}, a page this crawl already asked for")
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)
@@ -185,6 +203,9 @@ class SourcesSpider(scrapy.Spider):
         report.found += len(articles)
         known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
         unseen = [e.url for e in articles if e.url not in known]
+        if known and not report.holds and self.ctx.is_baseline(s.name):
+            # (known: stored, or skipped by this source: a baseline needs one the store holds)
+            report.holds = any(self.ctx.store.has_url(u) for u in known)
         if len(unseen) > self.ctx.max_articles:     # over the cap: what nobody has seen first, a baseline's backlog last
             backlog = self.ctx.store.baseline_named(s.name, unseen)
             articles = sorted(articles, key=lambda e: e.url in backlog)

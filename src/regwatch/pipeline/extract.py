@@ -38,6 +38,8 @@ class Extracted:
     # "byline" (a date the page prints outside its headline and text), "text" (only in the headline
     # or the article's text: a list's date is better)
     date_from: str | None = None
+    # the source's `[sources.extract] date` selector found no date on the page: the page's own was looked for
+    date_missed: bool = False
 
     def to_json(self) -> dict:
         return {"title": self.title, "body": self.body,
@@ -263,9 +265,13 @@ def _main_text(tree, doc) -> str:
 
 def _published(tree, html: str, title: str, body: str, tz: str | None,
                overrides: dict) -> tuple[datetime | None, str | None]:
-    """The publication time and where it was read (see `Extracted.date_from`)."""
+    """The publication time and where it was read (see `Extracted.date_from`). A `date` selector that finds no
+    (sane) date leaves the page's own: a redesign that breaks it must not leave every article undated (an
+    undated article is never too old to alert)."""
     if overrides.get("date"):
-        return parse_cn_date(_select(tree, overrides["date"]), tz), "selector"
+        dt = sane(parse_cn_date(_select(tree, overrides["date"]), tz))
+        if dt:
+            return dt, "selector"
     dt = _meta_time(tree, tz)
     if dt:
         return dt, "meta"
@@ -312,7 +318,8 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     published = sane(published)
     return Extracted(title=title.strip(), body=body.strip(), published_at=published,
                      lang=detect_lang(title + " " + body), encoding=encoding, outlet=pick_outlet(tree),
-                     date_from=date_from if published else None)
+                     date_from=date_from if published else None,
+                     date_missed=bool(overrides.get("date")) and date_from != "selector")
 
 
 def extract_bytes(body: bytes, url: str | None = None, content_type: str | None = None, tz: str | None = None,
@@ -373,7 +380,7 @@ def extract_job(args: dict) -> dict:
         ex = extract_bytes(args["body"], url=args.get("url"), content_type=args.get("content_type"),
                            tz=args.get("tz"), overrides=args.get("overrides"), encoding=args.get("encoding"),
                            list_title=args.get("list_title"))
-        return {"ok": True, **ex.to_json(), "attachment_text": text}
+        return {"ok": True, **ex.to_json(), "attachment_text": text, "date_missed": ex.date_missed}
     except ExtractError as e:
         return {"ok": False, "error": str(e)}
     except MemoryError:

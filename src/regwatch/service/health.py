@@ -52,11 +52,20 @@ def cut_short(report: SourceReport) -> bool:
 
 
 def makes_baseline(report: SourceReport) -> bool:
-    """A source's baseline is its first run that read a list naming articles and stored them (or
-    recorded each failure): not a run whose every article failed, nor an empty or unreadable list, nor one
-    cut short by regwatch's stop (a sitemap index's unread children would be new next run)."""
-    return (report.list_ok and not report.not_modified and not report.empty and not report.interrupted
-            and (report.new > 0 or report.errors == 0))
+    """A source's baseline is its first run that read a list naming articles and stored them (or found them
+    stored already): not a run whose every article failed, or was skipped for good (every link a 404: a wrong
+    `link` or `links` — once they are right, the old articles would alert), nor an empty or unreadable list,
+    nor one cut short by regwatch's stop (a sitemap index's unread children would be new next run)."""
+    return read_whole(report) and (report.new > 0 or (report.errors == 0 and report.holds))
+
+
+def read_whole(report: SourceReport) -> bool:
+    """The run read a list naming articles, to the end."""
+    return report.list_ok and not report.not_modified and not report.empty and not report.interrupted
+
+
+NOT_A_BASELINE = ("no article the list names could be stored (each skipped for good): not a baseline yet, the first "
+                  "run that stores articles is (do the source's `link` / `links` point at its articles?)")
 
 
 @dataclass
@@ -79,6 +88,8 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
     now = utcnow()
     prev = store.source_state(report.source)
     state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
+    if prev["baselined_at"] is None and read_whole(report) and not (report.errors or report.holds):
+        report.note(NOT_A_BASELINE)
     with store.tx():
         store.record_run(source=report.source, started_at=iso(datetime.fromtimestamp(report.started, now.tzinfo)),
                          finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
