@@ -140,3 +140,43 @@ def test_sources_with_no_source_configured_says_so(tmp_path):
     r = regwatch("sources", "-c", cfg)
     assert r.returncode == 0 and r.stdout == ""
     assert "no sources configured in" in r.stderr and 'source_packs = ["cn-finance"]' in r.stderr
+
+
+def test_a_limit_past_the_maximum_is_refused_by_click_not_a_traceback(world):
+    for args in (["search", "征信"], ["alerts"], ["subscriptions", "test", "all-regulatory-topics"]):
+        for limit in ("9223372036854775808", "99999999999999999999999", "1000001"):
+            r = regwatch(*args, "--limit", limit, "-c", world.config)
+            assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+            assert "'--limit'" in r.stderr and "1<=x<=1000000" in r.stderr, r.stderr
+    r = regwatch("search", "征信", "--limit", "1000000", "-c", world.config)
+    assert r.returncode == 0 and r.stdout, r.stderr
+
+
+def test_an_empty_export_says_so_and_a_csv_keeps_its_bom_and_header(world):
+    r = regwatch("export", "--format", "csv", "--since", "1s", "-c", world.config)
+    assert r.returncode == 0 and "no articles to export (stored since" in r.stderr, r.stderr
+    assert r.stdout.startswith("\ufeffid,url,source,outlet,title,lang,published_at,fetched_at,story_id,story_size,topics")
+    assert r.stdout.count("\n") == 1
+    full = regwatch("export", "--format", "csv", "-c", world.config).stdout       # the same columns as with rows
+    assert full.splitlines()[0] == r.stdout.splitlines()[0]
+    r = regwatch("export", "--format", "csv", "--body", "--since", "1s", "-c", world.config)
+    assert r.stdout.splitlines()[0].endswith("story_size,body,topics")
+    r = regwatch("export", "--format", "jsonl", "--since", "1s", "--topic", "rate_cap", "-c", world.config)
+    assert r.returncode == 0 and r.stdout == "" and "no articles to export (topic rate_cap, stored since" in r.stderr
+
+
+def test_label_refuses_a_topic_given_both_ways(world):
+    import sqlite3
+
+    def labels():
+        db = sqlite3.connect(f"file:{world.dir / 'rw.db'}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM labels").fetchone()[0]
+        finally:
+            db.close()
+
+    before = labels()
+    for t in ("rate_cap", "利率上限"):                     # by its id or its name, it is the same topic
+        one_line(regwatch("label", "1", "--topic", "rate_cap", "--not", t, "-c", world.config),
+                 "rate_cap: given with both --topic and --not")
+    assert labels() == before

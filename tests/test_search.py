@@ -69,9 +69,17 @@ def test_result_has_snippet_topics_and_story_size(store):
     assert "[征信]" in r["snippet"] and r["story_size"] == 1 and isinstance(r["topics"], list)
 
 
-@pytest.mark.parametrize("bad", ['"unbalanced', "(征信", "AND", "   "])
+@pytest.mark.parametrize("bad", ['"unbalanced', "(征信", "AND", "   ", "征信 AND OR 骗局", "征信 (AND 骗局)"])
 def test_malformed_queries_are_a_clear_error(store, bad):
     with pytest.raises(QueryError):
+        search(store, bad)
+
+
+@pytest.mark.parametrize("bad", ["NOT 征信", "征信 OR NOT 骗局", "征信 (NOT 骗局)", "(NOT 骗局) 征信"])
+def test_a_not_without_a_word_before_it_is_refused_by_both_engines(store, bad):
+    """`a NOT b` is a without b; a NOT with nothing before it would list every article without a word (FTS5
+    cannot; PostgreSQL could): both engines refuse it, saying how NOT is written."""
+    with pytest.raises(QueryError, match="NOT needs a word before it"):
         search(store, bad)
 
 

@@ -177,7 +177,7 @@ def test_the_interface_lists_every_method_of_the_engine(engine):
 
     store, connection = {"sqlite": (SQLiteStore, SQLiteConnection), "postgres": (PostgresStore, PostgresConnection)}[engine]
     helpers = {"q", "one", "rows", "table_bytes", "all", "x", "many", "insert"}
-    sql_helpers = {n for n in vars(connection) if not n.startswith("_")} - {"tx", "close", "story_lock"}
+    sql_helpers = {n for n in vars(connection) if not n.startswith("_")} - {"tx", "close", "story_lock", "exists"}
     public = {n for c in store.__mro__ if c.__module__.startswith((store.__module__, "regwatch.pipeline.store.shared"))
               for n in vars(c) if not n.startswith("_")
               and (callable(getattr(store, n)) or isinstance(getattr(Store, n, None), property))}

@@ -466,7 +466,7 @@ def test_a_try_to_record_an_outcome_waits_no_longer_than_finish_wait(store_locat
     from regwatch.pipeline.store.postgres import outbox as pg_outbox
     from regwatch.pipeline.store.sqlite import connection as sqlite_connection
 
-    monkeypatch.setattr(sqlite_connection, "SQLITE_BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(sqlite_connection, "STORE_LOCK_WAIT", 0.2)
     monkeypatch.setattr(pg_outbox, "PG_FINISH_STATEMENT", 0.2)
     store = Store(store_location)
     try:
@@ -592,3 +592,54 @@ def test_a_store_keeping_configured_urls_as_text_gets_them_as_digests(store_loca
     after = _behind_its_back(store_location)
     assert len(after) == 2 and "s3cret" not in repr(after) and s.list_cache("feed", secret_url)["etag"] == "e2"
     s.close()
+
+
+def test_a_call_waiting_for_another_processs_lock_gives_up_after_the_store_lock_wait(store_location, monkeypatch):
+    """A table locked by another process (a schema change's ACCESS EXCLUSIVE on PostgreSQL, the write lock on
+    SQLite) is waited for STORE_LOCK_WAIT on both engines — SQLite's busy timeout, PostgreSQL's lock_timeout —,
+    then the call fails with a StoreError (one line from a command), not a wait without end. (The wait shortened.)"""
+    import time
+
+    from regwatch.pipeline.store import StoreError
+    from regwatch.pipeline.store.postgres import connection as pg_connection
+    from regwatch.pipeline.store.sqlite import connection as sqlite_connection
+
+    monkeypatch.setattr(sqlite_connection, "STORE_LOCK_WAIT", 0.5)
+    monkeypatch.setattr(pg_connection, "STORE_LOCK_WAIT", 0.5)
+    store = Store(store_location)
+    try:
+        a = article(store, "http://x/1")
+        with _table_locked(store_location):
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="lock"):
+                if store_location.startswith("postgresql"):
+                    store.search("征信")            # a read waits for a table locked for a schema change
+                else:
+                    store.set_label(a, "rate_cap", True)   # (SQLite readers never wait: a write does)
+            assert time.monotonic() - started < 10
+        assert [r["id"] for r in store.search("征信")] == [a]
+    finally:
+        store.close()
+
+
+@contextmanager
+def _table_locked(location: str):
+    """Another process holding `articles` as a schema change does (PostgreSQL) or the write lock (SQLite)."""
+    if location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(location) as pg:
+            pg.execute("SET idle_in_transaction_session_timeout = '20s'")    # (a test that waits fails, not hangs)
+            pg.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+            yield
+            pg.rollback()
+        return
+    import sqlite3
+
+    other = sqlite3.connect(location, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -44,7 +44,9 @@ PRUNE_EVERY = 86400.0             # seconds between prunings of the story index 
 PRUNE_CHECK = 3600.0              # seconds between the daemon's checks whether a pruning is due
 PRUNE_CHUNK = 20000               # index rows dropped in one transaction (the daemon's loop and other writers go on between)
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
-SQLITE_BUSY_TIMEOUT = 30.0        # seconds an SQLite statement waits for another process's write lock
+LIMIT_MAX = 1_000_000             # the largest `--limit` a command takes (`search`, `alerts`, `subscriptions test`)
+STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one
+                                  # line): SQLite's busy timeout, PostgreSQL's `lock_timeout` for each connection
 
 
 # -- the web ----------------------------------------------------------------------------------

@@ -76,7 +76,16 @@ def _parts(query: str) -> list[str | list[str]]:
         raise QueryError("a '(' without its ')'")
     if not any(isinstance(p, list) for p in parts):
         raise QueryError("the query has no words to search for")
-    if (isinstance(parts[0], str) and parts[0] in _OPS - {"NOT"}) or (isinstance(parts[-1], str) and parts[-1] in _OPS):
+    # AND / OR / NOT join two operands (a word, a phrase or a parenthesis): `a NOT b` is a without b. A NOT with
+    # nothing before it (`NOT a`, `(NOT a)`, `a OR NOT b`) is refused: FTS5 has no such query, and a search that
+    # lists every article without a word is no search (PostgreSQL would answer it: both engines refuse it alike)
+    ops = [(p, isinstance(b, list) or b == ")", isinstance(a, list) or a == "(")    # (an operand before, after)
+           for p, b, a in zip(parts, [None, *parts[:-1]], [*parts[1:], None], strict=True)
+           if isinstance(p, str) and p in _OPS]
+    if any(op == "NOT" and after and not before for op, before, after in ops):
+        raise QueryError("NOT needs a word before it: `征信 NOT 骗局` finds 征信 without 骗局 "
+                         "(a search cannot list every article without a word)")
+    if not all(before and after for _, before, after in ops):
         raise QueryError("AND / OR / NOT need a word on each side")
     return parts
 

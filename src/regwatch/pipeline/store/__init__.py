@@ -19,7 +19,18 @@ No module outside this package runs SQL or imports `sqlite3` or `psycopg`.
 
 from __future__ import annotations
 
-from .base import COPY_TABLES, ArticleRecord, Row, Store, StoreError, engine_for, open_store
+from .base import (
+           COPY_TABLES,
+           EXPORT_FIELDS,
+           ArticleRecord,
+           Row,
+           Store,
+           StoreError,
+           engine_for,
+           has_store,
+           not_a_store,
+           open_store,
+)
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
            NEVER_RUN,
@@ -31,5 +42,6 @@ from .statuses import (
            UrlState,
 )
 
-__all__ = ["COPY_TABLES", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
-           "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "open_store"]
+__all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
+           "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "has_store",
+           "not_a_store", "open_store"]

@@ -98,6 +98,11 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The keys of `export_articles`' rows, in order (`regwatch export`'s CSV columns, `body` with `--body`).
+EXPORT_FIELDS = ("id", "url", "source", "outlet", "title", "lang", "published_at", "fetched_at", "story_id",
+                 "story_size", "body", "topics")
+
+
 def engine_for(location: str | Path) -> type[Store]:
     """The store class for a location: a file path (or `:memory:`) is SQLite, a `postgresql://` URL PostgreSQL."""
     loc = str(location)
@@ -118,11 +123,31 @@ def open_store(location: str | Path) -> Store:
     return engine_for(location)(location)
 
 
+def has_store(location: str | Path) -> bool:
+    """Whether a regwatch store is there, without making one (what a command that only reads asks first): an
+    SQLite file that exists and is not empty (a zero-byte file is an empty database), a PostgreSQL database
+    holding regwatch's tables. A database holding other tables and no record of regwatch's migrations is
+    another program's: opening it raises StoreError (`not_a_store`), and so does this on PostgreSQL (where the
+    question is a query)."""
+    return engine_for(location).exists(str(location))
+
+
+def not_a_store(where: str, instead: str) -> StoreError:
+    """The one line for a database that holds tables but is not a regwatch store: it is left as it is."""
+    return StoreError(f"{where}: not a regwatch store (it holds other tables and no record of regwatch's "
+                      f"migrations); regwatch leaves it as it is: use {instead}")
+
+
 class Store(ABC):
     """The regwatch store. `Store(location)` opens (and creates or upgrades) the store there."""
 
     def __new__(cls, location: str | Path, *args: Any, **kwargs: Any) -> Store:  # noqa: PYI034 - the engine's class
         return super().__new__(engine_for(location) if cls is Store else cls)
+
+    @classmethod
+    @abstractmethod
+    def exists(cls, location: str) -> bool:
+        """`has_store(location)`: whether this engine's store is there, without making one."""
 
     # -- the store itself -------------------------------------------------------------------
 
@@ -176,7 +201,7 @@ class Store(ABC):
 
     @abstractmethod
     def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
-        """Articles in id order with `story_size` and `topics` (their ids): `regwatch export`."""
+        """Articles in id order with `story_size` and `topics` (their ids), keyed as EXPORT_FIELDS: `regwatch export`."""
 
     @abstractmethod
     def stored_articles(self, since: str | None = None) -> Iterator[Row]:

@@ -12,14 +12,14 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from ...defaults import LIMIT_MAX
 from ...pipeline.classify import Classifier, PackError, Topic, load_topics
 from ...pipeline.searchtext import QueryError
-from ...pipeline.store import Store, StoreError, open_store
+from ...pipeline.store import Store, StoreError, has_store, open_store
 from ...pipeline.timeutil import iso
 from ..config import Config, ConfigError, check_topics, load_config
 from ..output import Clock
@@ -80,8 +80,8 @@ def since_option(default: str | None = None, what: str = "stored or published") 
 
 
 def limit_option(default: int, what: str = "rows") -> Callable[[F], F]:
-    return click.option("--limit", default=default, show_default=True, type=click.IntRange(1, None),
-                        help=f"At most this many {what}.")
+    return click.option("--limit", default=default, show_default=True, type=click.IntRange(1, LIMIT_MAX),
+                        help=f"At most this many {what} (1 to {LIMIT_MAX:,}).")
 
 
 # -- what a command works on ------------------------------------------------------------------------
@@ -136,14 +136,11 @@ class Setup:
         return open_store(self.cfg.store.location)
 
     def has_store(self) -> bool:
-        """Whether the store exists (a PostgreSQL database: whether it holds regwatch's tables)."""
-        if self.cfg.store.url:
-            if "_pg_store" not in self.__dict__:
-                from ...pipeline.store.postgres.connection import has_store
-
-                self._pg_store = has_store(self.cfg.store.url)
-            return self._pg_store
-        return self.cfg.store.path == ":memory:" or Path(self.cfg.store.path).exists()
+        """Whether the store exists (an SQLite file that is not empty; a PostgreSQL database holding regwatch's
+        tables); a database holding another program's tables is refused in one line (StoreError)."""
+        if "_has_store" not in self.__dict__:
+            self._has_store = has_store(self.cfg.store.location)
+        return self._has_store
 
     @cached_property
     def topics(self) -> list[Topic]:

@@ -16,6 +16,7 @@ import click
 from ...crawler.report import CUT_OFF
 from ...defaults import ERROR_SHOWN
 from ...pipeline.redact import redact
+from ...pipeline.store import EXPORT_FIELDS
 from ..durations import format_duration
 from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, safe
 from ..queries import search as do_search
@@ -81,7 +82,10 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     clock = setup.clock
     out = sys.stdout     # as json_line and the tables (click.get_text_stream is deprecated in Click 8.5)
     writer: csv.DictWriter[str] | None = None
-    for r in setup.store.export_articles(setup.since(since), topic):
+    start = setup.since(since)
+    empty = True
+    for r in setup.store.export_articles(start, topic):
+        empty = False
         if not body:
             r.pop("body")
         r["published_at"], r["fetched_at"] = clock.iso(r["published_at"]), clock.iso(r["fetched_at"])
@@ -94,6 +98,13 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
             writer = csv.DictWriter(out, fieldnames=list(r))
             writer.writeheader()
         writer.writerow({k: csv_cell(v) for k, v in r.items()})
+    if not empty:
+        return
+    if fmt == "csv":        # nothing to export: the CSV is still one (its BOM and header), and it is said
+        out.write(CSV_BOM)
+        csv.DictWriter(out, fieldnames=[f for f in EXPORT_FIELDS if body or f != "body"]).writeheader()
+    filters = [f"topic {topic}"] * bool(topic) + [f"stored since {clock.full(start)}"] * bool(start)
+    note("no articles to export" + (f" ({', '.join(filters)})" if filters else ""))
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -414,6 +414,10 @@ def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], config_p
         raise UserError("say what the article is about: --topic T and/or --not T")
     setup = Setup(config_path)
     topics, nots = (tuple(setup.check_topic(t) or t for t in ts) for ts in (topics, nots))
+    both = sorted(set(topics) & set(nots))
+    if both:
+        raise UserError(f"{', '.join(both)}: given with both --topic and --not; say whether the article is about it "
+                        "or not, once")
     store = setup.store
     row = store.find_article(article)
     if row is None:

@@ -24,9 +24,16 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from ....defaults import PG_CONNECT_TIMEOUT, PG_IDLE_IN_TRANSACTION, PG_KEEPALIVE_IDLE, PG_POOL_SIZE, PG_POOL_WAIT
+from ....defaults import (
+    PG_CONNECT_TIMEOUT,
+    PG_IDLE_IN_TRANSACTION,
+    PG_KEEPALIVE_IDLE,
+    PG_POOL_SIZE,
+    PG_POOL_WAIT,
+    STORE_LOCK_WAIT,
+)
 from ...redact import redact
-from ..base import Row, StoreError
+from ..base import Row, StoreError, not_a_store
 from ..shared.sql import Connection, Params
 from . import migrations
 
@@ -72,13 +79,20 @@ def _query(sql: Query, params: Params) -> tuple[Query, Params | None]:
     return (psycopg_sql(sql) if isinstance(sql, str) else sql), params
 
 
+NOT_OURS = "an empty database"     # what to use instead of another program's
+
+
 def has_store(url: str) -> bool:
-    """Whether the database holds a regwatch store (its migrations' table), without making one."""
+    """Whether the database holds a regwatch store (its migrations' table), without making one; StoreError for
+    one that holds other tables and not regwatch's."""
     try:
         with psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT) as conn:
-            return bool(conn.execute("SELECT to_regclass('regwatch_migrations') IS NOT NULL").fetchone()[0])  # type: ignore[index]
+            ours, tables = conn.execute(migrations.STATE).fetchone() or (False, False)
     except psycopg.Error as e:
         raise StoreError(f"{shown(url)}: cannot open the store: {_reason(e, url)}") from None
+    if migrations.foreign((ours, tables)):
+        raise not_a_store(shown(url), NOT_OURS)
+    return bool(ours)
 
 
 # … and this side's: a call waiting on a server the network silently lost ends within about a minute (libpq's
@@ -94,6 +108,9 @@ def _session(conn: psycopg.Connection) -> None:
     transaction holding the story or a channel's lock is ended by the server after PG_IDLE_IN_TRANSACTION, and
     a dead peer is found by TCP keepalives within a minute (the defaults: two hours), so the other workers go on."""
     conn.execute(f"SET idle_in_transaction_session_timeout = '{int(PG_IDLE_IN_TRANSACTION * 1000)}ms'")
+    # another process's lock (a table locked by a schema change, a row, the story lock) is waited for as long as
+    # on SQLite (its busy timeout), then the statement fails: one line, as there, not a wait without end
+    conn.execute(f"SET lock_timeout = '{int(STORE_LOCK_WAIT * 1000)}ms'")
     conn.execute(f"SET tcp_keepalives_idle = {PG_KEEPALIVE_IDLE}")
     conn.execute(f"SET tcp_keepalives_interval = {PG_KEEPALIVE_IDLE // 3}")
     conn.execute("SET tcp_keepalives_count = 3")
@@ -115,9 +132,19 @@ class PostgresConnection(Connection):
                                    kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT, **keepalives},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
-        with self.tx():
-            self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
-            migrations.migrate(self)
+        try:
+            with self.tx():
+                self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
+                if migrations.foreign(self.all(migrations.STATE)[0]):       # (read before anything is written)
+                    raise not_a_store(shown(url), NOT_OURS)
+                migrations.migrate(self)
+        except BaseException:
+            self.pool.close()
+            raise
+
+    @classmethod
+    def exists(cls, location: str) -> bool:
+        return has_store(location)
 
     # -- connections and transactions ---------------------------------------------------------
 

@@ -200,6 +200,19 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+# whether the database holds regwatch's store, and whether its current schema (where regwatch makes its tables)
+# holds any table, view or sequence at all
+STATE = ("SELECT to_regclass('regwatch_migrations') IS NOT NULL, EXISTS (SELECT 1 FROM pg_class c "
+         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+         "AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S'))")
+
+
+def foreign(state: tuple[bool, bool]) -> bool:
+    """Whether the database is another program's (STATE's answer): tables, and no record of regwatch's steps."""
+    ours, tables = state
+    return tables and not ours
+
+
 def migrate(db: PostgresConnection) -> None:
     """Apply the pending steps; call inside a transaction holding the migration lock."""
     db.x("CREATE TABLE IF NOT EXISTS regwatch_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlite_utils
 
-from ....defaults import SQLITE_BUSY_TIMEOUT
-from ..base import Row, StoreError
+from ....defaults import STORE_LOCK_WAIT
+from ..base import Row, StoreError, not_a_store
 from ..shared.sql import Connection, Params
 from . import migrations
 
-# What the file or the machine did, not the code: a lock held past SQLITE_BUSY_TIMEOUT, a full disk, an I/O
+# What the file or the machine did, not the code: a lock held past STORE_LOCK_WAIT, a full disk, an I/O
 # error, a read-only, vanished or damaged file. A statement run through the connection or a cursor of it (all
 # of regwatch's own, and sqlite-utils'), a script, and the reading of its rows, raise these as a FileError: a
 # StoreError (one line, and retried where a caller retries) that is still the sqlite3.OperationalError it was,
@@ -113,7 +113,7 @@ def _wal(conn: sqlite3.Connection) -> None:
     """Switch the file to WAL. On a new file two processes may both hold its read lock and want the
     exclusive one: SQLite then fails one at once, without waiting (its deadlock rule, not a timeout),
     so the loser retries until the winner is done or the usual wait is spent."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    deadline = time.monotonic() + STORE_LOCK_WAIT
     pause = 0.005
     while True:
         try:
@@ -134,11 +134,17 @@ class SQLiteConnection(Connection):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT, isolation_level=None, factory=_Connection)
+            conn = sqlite3.connect(self.path, timeout=STORE_LOCK_WAIT, isolation_level=None, factory=_Connection)
             conn.path = self.path
-            _wal(conn)
-        except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: cannot open the store: {e}") from None
+            try:
+                if migrations.foreign(sqlite_utils.Database(conn)):    # (read before anything is written)
+                    raise not_a_store(self.path, "a new file for store.path")
+                _wal(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except sqlite3.Error as e:     # (a FileError names the file already)
+            raise StoreError(f"{self.path}: cannot open the store: {str(e).removeprefix(self.path + ': ')}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
         # a store of a million articles is a few GB: keep the hot index pages in memory
         conn.execute("PRAGMA cache_size=-65536")
@@ -149,6 +155,16 @@ class SQLiteConnection(Connection):
         if migrations.pending(self.db):
             with self.tx():         # a write lock first: another process opening the store waits, then finds it done
                 migrations.migrate(self.db)
+
+    @classmethod
+    def exists(cls, location: str) -> bool:
+        """A file that is there and not empty (a zero-byte file is an empty database: no store yet)."""
+        if location == ":memory:":
+            return True
+        try:
+            return Path(location).stat().st_size > 0
+        except FileNotFoundError:
+            return False
 
     @contextmanager
     def tx(self) -> Iterator[None]:

@@ -281,6 +281,22 @@ for _step in MIGRATIONS:
     migrations(name=_step.__name__)(_step)
 
 
+def foreign(db: sqlite_utils.Database) -> bool:
+    """Whether the file is another program's: it holds tables, and no record of regwatch's steps (neither in
+    `_sqlite_migrations` nor, for a store from before that table, a `user_version` beside regwatch's tables).
+    Read before anything is written to the file: regwatch never adds its tables to another program's."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                                       "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall()}
+    if not tables:
+        return False
+    if migrations.migrations_table in tables and db.execute(
+            f"SELECT 1 FROM [{migrations.migrations_table}] WHERE migration_set = ? LIMIT 1",
+            [migrations.name]).fetchone():
+        return False
+    legacy = 0 < db.execute("PRAGMA user_version").fetchone()[0] <= len(MIGRATIONS)
+    return not (legacy and {"articles", "stories", "article_topics"} <= tables)
+
+
 def pending(db: sqlite_utils.Database) -> bool:
     """Whether the store lacks a step (a read: no lock taken)."""
     if not db[migrations.migrations_table].exists():

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import SQLITE_BUSY_TIMEOUT
+from ....defaults import STORE_LOCK_WAIT
 from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
@@ -29,7 +29,7 @@ S = MessageStatus
 class Outbox(shared.Outbox, SQLiteConnection):
     # `finish_message` is one write transaction: its BEGIN IMMEDIATE waits for another process's write lock
     # (then nothing else does: a writer in WAL mode waits for no reader)
-    finish_wait = SQLITE_BUSY_TIMEOUT
+    finish_wait = STORE_LOCK_WAIT
 
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         if not channels:
