@@ -471,6 +471,31 @@ def test_a_stop_cuts_off_a_send_that_never_answers_and_records_it_to_be_retried(
     assert status == "retry" and "cut off by regwatch's stop" in error
 
 
+def test_a_store_failure_while_a_send_waits_leaves_that_send_its_answer(tmp_path, receiver, monkeypatch):
+    """The outbox is looked at while sends wait for answers: a store failing there (SQLite busy past its wait, a
+    PostgreSQL lock timeout) ended the pass at once and cut the waiting send off unrecorded — left `sending`, and
+    sent again after its lease though the platform had it. No new pass starts; the failure is raised after."""
+    from regwatch.pipeline.store import StoreError
+
+    cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {}), "fast": ("slack", {})})
+    receiver.fail = {"slow": ["slow:4"]}            # answers after 4 s
+    publish(cfg, store, 1)
+    real, looks = store.channels_due, []
+
+    def locked_after_the_first_look(now):
+        looks.append(now)
+        if len(looks) > 1:
+            raise StoreError("database is locked")
+        return real(now)
+
+    monkeypatch.setattr(store, "channels_due", locked_after_the_first_look)
+    with pytest.raises(StoreError):
+        deliver(cfg, store, wait=10)
+    assert len(looks) >= 2                          # (it failed while the slow send waited)
+    assert sorted(store.conn.execute("SELECT channel, status, attempts FROM messages").fetchall()) == \
+        [("fast", "sent", 1), ("slow", "sent", 1)]
+
+
 def test_a_webhook_that_answers_after_seventeen_seconds_gets_the_message_once(tmp_path, receiver):
     """httpx's read timeout was 15 s: an endpoint that took the message and answered later was sent it again
     and again (every backoff, for a day). A request has SEND_DEADLINE (30 s) for its answer."""

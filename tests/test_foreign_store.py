@@ -67,6 +67,21 @@ def test_a_regwatch_store_and_an_empty_database_are_not_refused(store_location):
     assert "articles" in tables(store_location)
 
 
+def test_a_database_holding_only_an_extensions_own_relations_is_empty_to_regwatch(pg_url):
+    """A fresh database on an image that installs extensions in it (PostGIS's spatial_ref_sys,
+    pg_stat_statements' views) was refused as another program's."""
+    import psycopg
+
+    from regwatch.pipeline.store import has_store
+
+    with psycopg.connect(pg_url, autocommit=True) as pg:
+        pg.execute("CREATE EXTENSION pg_stat_statements")      # (two views in the current schema)
+        assert pg.execute("SELECT count(*) FROM pg_views WHERE schemaname = current_schema()").fetchone()[0] >= 1
+    assert not has_store(pg_url)
+    Store(pg_url).close()
+    assert has_store(pg_url) and "articles" in tables(pg_url)
+
+
 def config(tmp_path, location: str):
     cfg = tmp_path / "regwatch.toml"
     key = "url" if "://" in location else "path"

@@ -395,18 +395,27 @@ class Dispatcher:
 
         Each channel's pass is a task of its own: while one waits on a hanging endpoint, the outbox is looked at
         again every `BUSY_LOOK` seconds and whenever another channel's pass ends, so new alerts are composed and
-        the other channels drained meanwhile. A channel whose pass sent nothing is not started again before the
-        next nap (a message given back is not claimed again at once)."""
+        the other channels drained meanwhile. A channel whose pass sent nothing is not started again for
+        `BUSY_LOOK` seconds, or before the next nap (a message given back is not claimed again at once). A store
+        that fails meanwhile starts no new pass; the failure is raised once the passes under way have ended."""
         stats = DeliveryStats()
         running: dict[asyncio.Task[bool], str] = {}
-        idle: set[str] = set()
+        idle: dict[str, float] = {}         # channel → when its pass ended having sent nothing (a time.monotonic())
         failed: list[BaseException] = []
         try:
             while True:
                 if not failed and not self._finishing:
-                    self.compose()
-                    busy = set(running.values()) | idle
-                    for name in self.store.channels_due(utcnow()):
+                    now = time.monotonic()
+                    for name in [n for n, since in idle.items() if now - since >= BUSY_LOOK]:
+                        del idle[name]
+                    try:
+                        self.compose()
+                        due = self.store.channels_due(utcnow())
+                    except Exception as trouble:  # (sends in flight still get their answers recorded: not cut off here)
+                        failed.append(trouble)
+                        due = []
+                    busy = set(running.values()) | set(idle)
+                    for name in due:
                         if name in self.platforms and name not in busy:
                             running[asyncio.ensure_future(self._drain(name, stats))] = name
                 if running:
@@ -418,7 +427,7 @@ class Dispatcher:
                         elif (e := task.exception()) is not None:
                             failed.append(e)
                         elif not task.result():
-                            idle.add(name)
+                            idle[name] = time.monotonic()
                     continue
                 # every channel's pass ended before a failure of one is raised: a send in flight on another channel
                 # is neither left running on its own nor cut off unrecorded (its message then sent again after its

@@ -67,7 +67,7 @@ async def _fetch(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
             if status in _REDIRECTS and location:
                 url = urljoin(url, location.strip())
                 continue
-            if status >= 400:
+            if status >= 300:      # (a redirect without a Location is an answer without the page, as in a crawl)
                 raise FetchError(f"{where}HTTP {status} {reason}")
             return _decoded(body, headers, crawl.max_size, where), headers.get("content-type"), url
     raise FetchError(f"more than {MAX_REDIRECTS} redirects (the last to {url[:200]})")

@@ -165,7 +165,8 @@ class StoreConfig(_Model):
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"(?i)postgres(ql)?://", v):
             raise ValueError(f"{_masked(v)!r} is not a postgresql:// URL (for an SQLite file, write `path`)")
-        hosts = urlsplit(v).netloc.rpartition("@")[2] if v is not None else ""
+        # (read from the masked URL: a password with a "/" in it, written unencoded, is not taken for a port)
+        hosts = urlsplit(_masked(v)).netloc.rpartition("@")[2] if v is not None else ""
         for host in hosts.split(","):           # (libpq takes several hosts: h1:5432,h2:5433)
             port = re.search(r":([^:\]]*)$", host)
             if port and port.group(1) and not (port.group(1).isdigit() and 1 <= int(port.group(1)) <= 65535):

@@ -29,15 +29,16 @@ from .common import Setup, UserError, config_option, json_option, since_option, 
 def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | None) -> None:
     """What regwatch reads from a page (a FILE or an http(s) URL): title, body, published time, language.
 
-    A URL is fetched as the crawler fetches, under the config's [crawl] limits and address rules (its own
-    origin and public addresses; see Security in the README). Each input that cannot be read is one line on
-    stderr; the exit code is 2 if any failed."""
+    A URL is fetched as the crawler fetches, under the [crawl] limits and address rules (its own origin and
+    public addresses; see Security in the README) of the config -c names, else the defaults'. Each input that
+    cannot be read is one line on stderr; the exit code is 2 if any failed."""
     from ...pipeline.extract import ExtractError, extract_bytes
-    from ..config import load_config
+    from ..config import default_config, load_config
 
     failed = 0
     clock = Clock()
-    crawl = functools.cache(lambda: load_config(config_path).crawl)
+    # (only a config named with -c: one found in the folder, whose other values need secrets, is not extract's)
+    crawl = functools.cache(lambda: (load_config(config_path) if config_path else default_config()).crawl)
     for inp in inputs:
         try:
             body, ctype = _fetch(inp, crawl)

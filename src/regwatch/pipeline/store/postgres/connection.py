@@ -134,6 +134,7 @@ class PostgresConnection(Connection):
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         try:
             with self.tx():
+                self.x("SET LOCAL lock_timeout = 0")    # (another process's migration may take longer than a call's wait)
                 self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
                 if migrations.foreign(self.all(migrations.STATE)[0]):       # (read before anything is written)
                     raise not_a_store(shown(url), NOT_OURS)

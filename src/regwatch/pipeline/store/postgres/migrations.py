@@ -201,10 +201,13 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 
 # whether the database holds regwatch's store, and whether its current schema (where regwatch makes its tables)
-# holds any table, view or sequence at all
+# holds any table, view or sequence at all — but an extension's own (PostGIS's spatial_ref_sys, pg_stat_statements'
+# views: a fresh database on such an image is empty to regwatch)
 STATE = ("SELECT to_regclass('regwatch_migrations') IS NOT NULL, EXISTS (SELECT 1 FROM pg_class c "
          "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-         "AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S'))")
+         "AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+         "AND d.deptype = 'e'))")
 
 
 def foreign(state: tuple[bool, bool]) -> bool:
