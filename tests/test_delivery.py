@@ -779,6 +779,9 @@ def test_the_lead_leaves_out_the_headline_atop_the_text_and_fills_up():
     assert lead_of("短", 160) == "短"
     # a title whose invisible characters (a bidi override) the text lost is still the headline repeated
     assert lead_of(body, 160, title.replace("助贷", "助贷\u202e")) == lead
+    # a reprint's note atop the text (a copy that alerted before its original: the lead read "（本文转载自财经网）")
+    for note in ("（本文转载自财经网）", "转自：财经网", "原标题：助贷平台被约谈"):
+        assert lead_of(f"{note}\n" + body, 160, title) == lead, note
 
 
 def test_no_lead_when_lead_chars_is_zero():

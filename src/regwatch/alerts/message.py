@@ -180,7 +180,8 @@ class Message:
         return "\n".join(lines)
 
 
-_BYLINE = re.compile(r"\d{4}\s*[-年/.]\s*\d{1,2}|(来源|作者|编辑|记者|责编|发布时间)\s*[:：]|^(by|source)\b", re.I)
+_BYLINE = re.compile(r"\d{4}\s*[-年/.]\s*\d{1,2}|(来源|作者|编辑|记者|责编|发布时间|原标题)\s*[:：]|转载|转自|^(by|source)\b",
+                     re.I)     # (a reprint's note too: 本文转载自…, 转自…)
 
 
 def lead_of(body: str, limit: int, title: str = "") -> str:
