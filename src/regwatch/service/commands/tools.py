@@ -24,7 +24,9 @@ from .common import Setup, UserError, config_option, json_option, since_option, 
 @click.argument("inputs", nargs=-1, required=True)
 @json_option
 @click.option("--tz", default=SOURCE_TZ, show_default=True, help="Time zone for page times written without an offset.")
-@config_option
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config whose [crawl] limits and address rules a URL is fetched under (default: the embedded "
+                   "default's; $REGWATCH_CONFIG and ./regwatch.toml are not read).")
 @user_errors
 def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | None) -> None:
     """What regwatch reads from a page (a FILE or an http(s) URL): title, body, published time, language.
