@@ -52,11 +52,9 @@ def test_daemon_alerts_new_articles_and_stops_cleanly_on_sigterm(tmp_path, site,
     assert "Traceback" not in err
 
 
-def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
-    """SIGTERM while a webhook takes three seconds to answer: the daemon waits for the answer and records the
-    message sent (cut off mid-request, it stayed claimed and the next daemon sent it again after the lease)."""
-    import sqlite3
-
+def stopped_mid_send(tmp_path, site, receiver, mode):
+    """A daemon that stored its baseline, then an article whose alert the webhook answers in `mode`; SIGTERM once the
+    request has arrived. (the process's stderr, whether the first request was still held when the daemon ended)"""
     old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)
     publish(site, {"feed": [old]})
     cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]')
@@ -66,7 +64,7 @@ def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
         while time.time() < deadline and not site.requests("/a/old"):
             time.sleep(0.2)
         time.sleep(1.5)                                     # the baseline is stored
-        receiver.fail = {"gw": ["slow"]}
+        receiver.fail = {"gw": [mode]}
         publish(site, {"feed": [old, art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
         while time.time() < deadline and not receiver.messages:
             time.sleep(0.05)
@@ -74,7 +72,19 @@ def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
     finally:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=40)
+        held_at_exit = bool(receiver.messages) and "done" not in receiver.messages[0]
+        receiver.release.set()
     assert p.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+    return err, held_at_exit
+
+
+def test_a_stop_during_a_send_waits_for_its_answer(tmp_path, site, receiver):
+    """SIGTERM while a webhook takes three seconds to answer: the daemon waits for the answer and records the
+    message sent (cut off mid-request, it stayed claimed and the next daemon sent it again after the lease)."""
+    import sqlite3
+
+    stopped_mid_send(tmp_path, site, receiver, "slow")
     db = sqlite3.connect(tmp_path / "rw.db")
     assert db.execute("SELECT status, attempts FROM messages").fetchall() == [("sent", 1)]
 
@@ -85,27 +95,7 @@ def test_a_stop_during_a_send_that_never_answers_cuts_it_off_and_records_it(tmp_
     30 s deadline past the service manager's stop timeout."""
     import sqlite3
 
-    old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)
-    publish(site, {"feed": [old]})
-    cfg = feed_to_webhook_config(tmp_path, site, receiver, topics='["credit_repair"]')
-    p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and not site.requests("/a/old"):
-            time.sleep(0.2)
-        time.sleep(1.5)                                     # the baseline is stored
-        receiver.fail = {"gw": ["hold"]}                    # the first request is held (20 s at most)
-        publish(site, {"feed": [old, art("new", "央行推出一次性信用修复政策", TEXT, 1)]})
-        while time.time() < deadline and not receiver.messages:
-            time.sleep(0.05)
-        assert receiver.messages, "the alert was never sent"
-    finally:
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=40)
-        held_at_exit = "done" not in receiver.messages[0]
-        receiver.release.set()
-    assert p.returncode == 0, err[-2000:]
-    assert "Traceback" not in err
+    err, held_at_exit = stopped_mid_send(tmp_path, site, receiver, "hold")   # (the receiver holds 20 s at most)
     assert held_at_exit                     # the daemon ended while the endpoint still held the request
     assert "cut off by regwatch's stop" in err
     db = sqlite3.connect(tmp_path / "rw.db")
