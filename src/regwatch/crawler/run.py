@@ -111,12 +111,18 @@ class Extractor:
         if not starting.cancelled() and starting.exception() is None:
             self._drop(starting.result(), kill=True)
 
-    def _drop(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:
-        """Forget a broken (or hung) pool; `kill` ends its workers first."""
+    def _drop(self, pool: ProcessPoolExecutor, kill: bool = False, settle: float = 0.0) -> None:
+        """Forget a broken (or hung) pool; `kill` ends its workers first. `settle` (the process is about to exit):
+        wait up to so many seconds for the pool's manager thread to end — it closes its wake-up pipe as it does,
+        and doing so while the interpreter's exit hook wakes it printed `OSError: [Errno 9] Bad file descriptor`
+        (a race in concurrent.futures' exit hook before Python 3.12)."""
         if kill:
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.kill()
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
+        if settle > 0 and manager is not None:
+            manager.join(settle)
         if self._pool is pool:
             self._pool = None
 
@@ -198,7 +204,7 @@ class Extractor:
         awaited up to so many seconds — the thread starting it, cut off by the exit mid-request, left the
         forkserver printing a traceback (`pickle data was truncated`)."""
         if self._pool is not None:
-            self._drop(self._pool, kill=True)
+            self._drop(self._pool, kill=True, settle=wait_start)
         if self._lists is not None:
             self._lists.shutdown(wait=False, cancel_futures=True)
             self._lists = None
