@@ -56,6 +56,17 @@ def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
     assert str(tmp_path) in str(e.value)
 
 
+def test_a_top_level_path_is_an_unknown_key_and_the_file_read_is_still_known(tmp_path):
+    """`path` is what regwatch remembers of the file it read, not a key: written at the top (for [store] path), it
+    is refused like any other unknown key, not taken and silently overwritten."""
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, 'path = "/tmp/elsewhere.db"\n' + GOOD))
+    assert str(e.value) == (f"{tmp_path / 'regwatch.toml'}: path: unknown key "
+                            "(check its spelling against the README's config reference)")
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.path == str(tmp_path / "regwatch.toml") and "path" not in cfg.model_dump()
+
+
 def test_unset_environment_variable_is_named(tmp_path, monkeypatch):
     """A channel's unset variable is an error for what sends (the config loads for what only reads)."""
     monkeypatch.delenv("RW_TEST_SECRET", raising=False)

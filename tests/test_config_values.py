@@ -56,6 +56,9 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("crawl", "per_domain = 0", "crawl.per_domain: Input should be greater than or equal to 1"),
     ("crawl", 'extract_memory = "1MB"', "crawl.extract_memory: 1048576 bytes is out of range: write from 256MB to 64GB"),
     ("crawl", 'extract_timeout = "inf"', "crawl.extract_timeout: 'inf' is not a duration"),
+    # an age no article can be young enough for: stored, and nothing ever alerts
+    ("crawl", 'max_article_age = "0"', "crawl.max_article_age: 0s is out of range: write from 1h to 3660d"),
+    ("crawl", 'max_article_age = "30m"', "crawl.max_article_age: 30m is out of range"),
     ("crawl", "workers = 0", "crawl.workers: Input should be greater than or equal to 1"),
     ("crawl", 'workers = "many"', "crawl.workers: Input should be a valid integer"),
     ("url", "http://127.0.0.1:99999/feed.xml",
@@ -101,6 +104,7 @@ def test_values_that_work_still_load(tmp_path):
     assert cfg.crawl.block_private_networks is True          # the default
     assert cfg.crawl.workers == len(os.sched_getaffinity(0))  # the default: the cores it may run on
     assert load_config(config(tmp_path, crawl="workers = 3")).crawl.workers == 3
+    assert load_config(config(tmp_path, crawl='max_article_age = "1h"')).crawl.max_article_age == 3600
 
 
 def test_each_form_the_readme_gives_still_loads_with_strict_types(tmp_path):

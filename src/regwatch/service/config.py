@@ -205,7 +205,9 @@ class WorkerConfig(_Model):
 class CrawlConfig(_Model):
     user_agent: str = USER_AGENT
     obey_robots: bool = True
-    max_article_age: Duration = 3 * 86400
+    # older articles are stored but never alert: under an hour, a crawl's own delay (a source read every 10m,
+    # a list that names an article late) would leave nothing young enough to alert ("0": nothing ever would)
+    max_article_age: Annotated[Duration, _between(3600, 10 * 366 * 86400)] = 3 * 86400
     timeout: Annotated[Duration, _between(1, 600)] = 30
     max_size: Annotated[Size, _size_between(1024, 1024**3)] = 10 * 1024 * 1024
     concurrency: int = Field(16, ge=1, le=1000)
@@ -535,8 +537,17 @@ class Config(_WithSecrets):
     display: DisplayConfig = DisplayConfig()
     source_packs: list[str] = []
     exclude_sources: list[str] = []
-    path: str | None = Field(None, exclude=True)
+    # the file it was read from (set by `parse_config`, not a key a config can write: a top-level `path` is unknown)
+    _path: str | None = PrivateAttr(None)
     _unset: list[tuple[str, str]] = PrivateAttr(default_factory=list)      # (channel, what is not set)
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        self._path = value
 
     def require_channel_secrets(self, channel: str | None = None) -> None:
         """What sends needs every channel's `${VAR}` set (`channel`: only that one's, as `alerts test` sends to it
