@@ -11,6 +11,7 @@ from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
 from regwatch.pipeline.store import COPY_TABLES, Store
 from regwatch.pipeline.timeutil import utcnow
+from regwatch.service.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 V9 = ROOT / "tests" / "fixtures" / "store-v9.db.gz"
@@ -106,3 +107,28 @@ def test_migrate_to_an_unreachable_server_is_one_clear_line(tmp_path, rw):
     r = rw("migrate", "--to", f"postgresql://rw:pw@127.0.0.1:{port}/regwatch", "-c", cfg)
     assert r.returncode == 2 and "cannot open the store" in r.stderr and "Traceback" not in r.stderr
     assert "pw@" not in r.stderr
+
+
+def test_migrate_to_an_sqlite_file_says_the_store_path_as_the_config_reads_it(tmp_path, rw):
+    """`--to` is read from the current folder, `store.path` from the config's: the line to write names the file
+    `--to` made, relative to the config's folder when it lies there, else absolute (not `--to` as typed)."""
+    _sqlite_store(_mkdir(tmp_path / "c1"))
+    cfg = tmp_path / "c1" / "regwatch.toml"
+    cfg.write_text("", encoding="utf-8")         # its store: c1/regwatch.db, beside it
+    _mkdir(tmp_path / "c2")
+    for to, said in (("c2/new.db", f'[store] path = "{tmp_path / "c2" / "new.db"}"'),
+                     ("c1/moved.db", '[store] path = "moved.db"')):
+        r = rw("migrate", "--to", to, "-c", "c1/regwatch.toml", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip().endswith(f"point regwatch at it: {said}"), r.stdout
+        cfg.write_text(said.replace("[store] ", "[store]\n") + "\n", encoding="utf-8")   # as the line says
+        assert Path(load_config(cfg).store.path) == tmp_path / to                           # the copy it made
+        assert rw("alerts", "-c", cfg).returncode == 0                                     # (which has the alerts)
+        cfg.write_text("", encoding="utf-8")
+    r = rw("migrate", "--to", "./c1/regwatch.db", "-c", "c1/regwatch.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "--to names the config's own store" in r.stderr
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path

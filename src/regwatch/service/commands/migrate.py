@@ -3,6 +3,10 @@ or back), nothing lost."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import click
 
 from .common import Setup, config_option, user_errors
@@ -23,11 +27,20 @@ def migrate(target: str, config_path: str | None) -> None:
 
     setup = Setup(config_path)
     cfg = setup.cfg
-    if target == cfg.store.location:
+    sqlite = "://" not in target
+    if target == cfg.store.location or (sqlite and Path(target).resolve() == Path(cfg.store.location).resolve()):
         raise StoreError("--to names the config's own store: give a new one")
     source = setup.store
     StoryIndex(source, cfg.stories.window_days)     # a store from before story_keys is re-indexed first
     counts = copy_store(source, open_store(target), lambda table, n: click.echo(f"{table:15} {n:>9} rows", err=True))
-    key = "url" if "://" in target else "path"
+    key, value = ("path", as_written(target, cfg.path)) if sqlite else ("url", shown(target))
     click.echo(f"copied {counts['articles']} articles, {counts['alerts']} alerts and {sum(counts.values())} rows in "
-               f"all into {shown(target)}; point regwatch at it: [store] {key} = \"{shown(target)}\"")
+               f"all into {shown(target)}; point regwatch at it: [store] {key} = {json.dumps(value, ensure_ascii=False)}")
+
+
+def as_written(target: str, config: str | None) -> str:
+    """An SQLite file named by `--to` (read from the current folder) as the config must write it: `store.path` is
+    read from the config file's folder, so relative to that folder when the file lies in it, else absolute."""
+    path = Path(os.path.abspath(target))
+    folder = Path(os.path.abspath(config)).parent if config and Path(config).is_file() else Path.cwd()
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
