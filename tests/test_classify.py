@@ -291,6 +291,23 @@ def test_too_few_events_for_the_folds_says_so(tmp_path, rw):
         assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_fewer_events_than_folds_run_fewer_folds_and_say_so(tmp_path, rw):
+    """`eval --folds 5` on articles of two events runs 2 folds (an event is never split), and says so on stderr."""
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    f = tmp_path / "labelled.jsonl"
+    f.write_text("".join(json.dumps({"id": f"a{i}", "event": f"e{i % 2}", "title": FINED[0], "text": FINED[1],
+                                     "labels": ["enforcement"]}) + "\n" for i in range(4)), encoding="utf-8")
+    for json_flag in ([], ["--json"]):
+        r = rw("eval", f, "--folds", "5", "--rules", *json_flag, "-c", cfg)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.strip() == ("regwatch: --folds 5: the articles' events fill only 2 folds (each event's "
+                                    "articles stay in one): 2-fold cross-validation"), r.stderr
+    assert json.loads(r.stdout)["folds"] == 2
+    r = rw("eval", f, "--folds", "2", "--rules", "-c", cfg)
+    assert r.returncode == 0 and r.stderr == "" and r.stdout.startswith("2-fold cross-validation"), r.stderr
+
+
 def test_leave_one_writer_out_keeps_the_held_writers_events_out_of_training():
     """`--by writer`: each writer held out once; an event another writer also told stays out of training."""
     from regwatch.pipeline.evaluate import SplitError, cross_validate, holdouts_by_writer, writer_of

@@ -21,7 +21,7 @@ from ...pipeline.classify import Classifier, PackError, Topic, load_topics
 from ...pipeline.searchtext import QueryError
 from ...pipeline.store import Store, StoreError, has_store, open_store
 from ...pipeline.timeutil import iso
-from ..config import Config, ConfigError, check_topics, load_config
+from ..config import Config, ConfigError, check_topics, check_zone, load_config
 from ..output import Clock
 from ..topics import load_classifier
 
@@ -82,6 +82,15 @@ def since_option(default: str | None = None, what: str = "stored or published") 
 def limit_option(default: int, what: str = "rows") -> Callable[[F], F]:
     return click.option("--limit", default=default, show_default=True, type=click.IntRange(1, LIMIT_MAX),
                         help=f"At most this many {what} (1 to {LIMIT_MAX:,}).")
+
+
+def zone_value(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An option naming a time zone (`--tz`), checked as the config's zones are, before the command runs: a typo is
+    one line and exit 2, not a traceback at the first time read, nor nothing said when no time needs it."""
+    try:
+        return check_zone(value)
+    except ValueError as e:
+        raise UserError(f"--{param.name}: {e}") from None
 
 
 # -- what a command works on ------------------------------------------------------------------------

@@ -16,14 +16,15 @@ import click
 
 from ...defaults import SOURCE_TZ
 from ..output import Clock, Table, echo, json_line, json_text, note, plural, safe
-from .common import Setup, UserError, config_option, json_option, since_option, user_errors
+from .common import Setup, UserError, config_option, json_option, since_option, user_errors, zone_value
 
 # -- extract --------------------------------------------------------------------------------------
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
 @json_option
-@click.option("--tz", default=SOURCE_TZ, show_default=True, help="Time zone for page times written without an offset.")
+@click.option("--tz", default=SOURCE_TZ, show_default=True, callback=zone_value,
+              help="Time zone (an IANA name) for page times written without an offset.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config whose [crawl] limits and address rules a URL is fetched under (default: the embedded "
                    "default's; $REGWATCH_CONFIG and ./regwatch.toml are not read).")
@@ -272,6 +273,9 @@ def eval_(path: str | None, use_store: bool, use_labels: bool, folds: int | None
             raise UserError(f"{e} (or cross-validate the rules alone with --rules)") from None
         except SplitError as e:
             raise UserError(str(e)) from None
+        if folds and cv["folds"] < folds:      # (an event is never split: fewer events than folds leave some empty)
+            note(f"--folds {folds}: the articles' events fill only {cv['folds']} folds (each event's articles stay "
+                 f"in one): {cv['folds']}-fold cross-validation")
         if as_json:
             click.echo(json_text(cv, indent=1))
             return
