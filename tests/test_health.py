@@ -91,6 +91,32 @@ def test_each_change_of_state_is_reported_once_and_recovery_too(tmp_path, site, 
     assert "down" in r.stdout and "ok" in r.stdout
 
 
+def test_a_first_run_cut_short_before_its_list_was_read_shows_never_run(tmp_path, rw):
+    """The store keeps `new` for a source no run has given a state (the first one was cut short by a stop, which
+    changes no state): `sources`, its JSON, the report and the run's summary say `never run`, the README's word."""
+    from regwatch.crawler.report import SourceReport
+    from regwatch.pipeline.store import SourceState, Store
+    from regwatch.service import health
+    from regwatch.service.app import CycleResult
+    from regwatch.service.config import AlertsConfig
+
+    store = Store(tmp_path / "regwatch.db")
+    report = SourceReport("slow", list_ok=False, found=0)
+    report.stopping = True
+    report.error("https://example.org/feed.xml: not fetched, regwatch was stopping")
+    assert health.record(store, report, None, AlertsConfig())[0] == SourceState.NEW
+    store.close()
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text('[[sources]]\nname = "slow"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n', encoding="utf-8")
+    r = rw("sources", "-c", cfg)
+    assert r.returncode == 0 and r.stdout.splitlines()[1].split()[:3] == ["slow", "never", "run"], r.stdout
+    assert json.loads(rw("sources", "--json", "-c", cfg).stdout)["state"] == "never run"
+    r = rw("report", "--out", tmp_path / "r.html", "-c", cfg)
+    assert r.returncode == 0 and "<td>never run</td>" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    summary = CycleResult(reports={}, states={"slow": SourceState.NEW}, queued=0).summary()
+    assert "not ok: slow (never run)" in summary, summary
+
+
 def test_a_run_cut_short_by_a_stop_is_neither_a_failure_nor_a_recovery(tmp_path):
     """A deploy that stops the daemon mid-crawl: the pages it cut off count toward nothing. A failing source
     stays failing (no "recovered" notice), a healthy one stays ok, a new one whose list was read is ok."""

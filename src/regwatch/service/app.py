@@ -32,7 +32,7 @@ from ..defaults import (
     STOP_GRACE,
 )
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, open_store
+from ..pipeline.store import SourceState, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
@@ -81,7 +81,8 @@ class CycleResult:
             line += f"; {plural(cut, 'source')} cut short by regwatch's stop (what it left is fetched next run)"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
         if bad:
-            line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"
+            line += ("; not ok: " + ", ".join(f"{n} ({shown_state(st)})" for n, st in sorted(bad.items()))
+                     + " (see `regwatch sources`)")
         return line + "".join(f"; {note}" for note in self.notes)
 
 

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..pipeline.store import NEVER_RUN, Store
+from ..pipeline.store import NEVER_RUN, Store, shown_state
 
 
 def search(store: Store, query: str, *, topic: str | None = None, source: str | None = None,
@@ -52,7 +52,7 @@ def sources_overview(store: Store | None, names: list[str]) -> list[dict[str, An
         st = store.source_state(name)
         last = store.recent_runs(name, 1)
         run = last[0] if last else {}
-        out.append({"source": name, "state": st["state"] if last else NEVER_RUN,
+        out.append({"source": name, "state": shown_state(st["state"]) if last else NEVER_RUN,
                      "baselined": st["baselined_at"] is not None, "baselined_at": st["baselined_at"],
                      "last_run": run.get("finished_at"), "last_success": st["last_success_at"],
                      "found": run.get("found"), "new": run.get("new"), "errors": run.get("errors"),

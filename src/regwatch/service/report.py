@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..defaults import DISPLAY_TIME, DISPLAY_TZ, ERROR_SHOWN, UNSAFE_CHARS, display_zone_label
 from ..pipeline.redact import redact
-from ..pipeline.store import SourceState, Store
+from ..pipeline.store import SourceState, Store, shown_state
 from ..pipeline.timeutil import iso
 
 LARGEST_STORIES = 15
@@ -120,7 +120,8 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
         f"<td>{e('、'.join(json.loads(r['outlets'] or '[]')))}</td><td class=t>{e(when(r['first_seen']))}</td></tr>"
         for r in data["stories"]) or '<tr><td colspan="5">no stories</td></tr>'
     health = "".join(
-        f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td><td>{e(r['state'])}</td>"
+        f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td>"
+        f"<td>{e(shown_state(r['state']))}</td>"
         f"<td class=t>{e(when(r['last_success_at']))}</td>"
         f"<td>{e((redact(r['last_error'], secrets) or '')[:ERROR_SHOWN])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'

@@ -40,8 +40,9 @@ from .statuses import (
            MessageStatus,
            SourceState,
            UrlState,
+           shown_state,
 )
 
 __all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
            "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "has_store",
-           "not_a_store", "open_store"]
+           "not_a_store", "open_store", "shown_state"]

@@ -52,6 +52,12 @@ class SourceState(StrEnum):
 NEVER_RUN = "never run"      # what a source with no run yet is shown as (its stored state is `new`)
 
 
+def shown_state(state: str) -> str:
+    """A source's state as users read it: `new` — no run has settled one yet: none ran, or the first was cut short
+    by regwatch's stop, which changes no state — is shown as `never run`."""
+    return NEVER_RUN if state == SourceState.NEW else state
+
+
 class ChannelState(StrEnum):
     """`channel_state.state`: whether a chat channel takes messages."""
 
