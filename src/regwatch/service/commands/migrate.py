@@ -14,7 +14,8 @@ from .common import Setup, config_option, user_errors
 
 @click.command()
 @click.option("--to", "target", required=True, metavar="URL",
-              help="The new store: postgresql://user@host/db (an empty database), or an SQLite file.")
+              help="The new store: postgresql://user@host/db (an empty database), or an SQLite file (read from the "
+                   "current folder).")
 @config_option
 @user_errors
 def migrate(target: str, config_path: str | None) -> None:
