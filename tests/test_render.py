@@ -221,7 +221,7 @@ def test_joiners_are_kept_and_cuts_never_split_a_character():
     # a joiner makes nothing live: a mention or a link split by one stays inert text
     for hostile in ("@\u200dall", "<\u200d@all>", "<\u200d!channel>", "[x]\u200d(http://evil)"):
         text = inert(hostile)
-        assert not {"@", "<", "[", "("} & set(text.replace("(http", "")), text
+        assert "\u200d" in text and not {"@", "<", "[", "]"} & set(text), text
 
 
 def test_an_english_first_sentence_starting_with_by_is_the_lead():
