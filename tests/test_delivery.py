@@ -136,6 +136,31 @@ def test_a_digest_names_the_other_outlets_of_each_story(tmp_path, receiver):
     assert "另见 经济日报" in text and text.count("另见") == 1
 
 
+def test_a_story_with_many_copies_reaches_every_platform_within_its_limits(tmp_path, receiver):
+    """45 copies of a story from outlets with long names, alone and in a digest: every platform takes the message
+    (a user trial: WeCom refused both with errcode 40058; Slack, Discord and Telegram were sent past their limits,
+    the webhook event past 20,000 bytes). The 另见 line names the first outlets and counts them all."""
+    kinds = {"wc": "wecom", "sl": "slack", "dc": "discord", "tg": "telegram", "gw": "webhook"}
+    channels = {n: (k, {"chat_id": "-100"} if k == "telegram" else {}) for n, k in kinds.items()}
+    cfg, store = make(tmp_path, receiver, {**channels, "wd": ("wecom", {})}, subs=[
+        {"name": "caps", "topics": ["rate_cap"], "channels": list(kinds)},
+        {"name": "hourly", "topics": ["rate_cap"], "channels": ["wd"], "digest": "hourly"}])
+    publish(cfg, store, 1, title="第{i}号：" + "消费金融公司年化利率上限降至百分之二十以内" * 6, outlet="财经网")
+    for k in range(45):
+        publish(cfg, store, 1, title="转载：第{i}号：" + "消费金融公司年化利率上限降至百分之二十以内" * 6, source=f"c{k}",
+                outlet=f"第{k:02d}家" + "地方财经新闻网𠀀" * 4)
+    store.conn.execute("UPDATE alerts SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    deliver(cfg, store)
+    assert [m["problems"] for m in receiver.messages if m["problems"]] == []
+    assert {m["route"] for m in receiver.messages if m.get("answer") == "ok"} == {*kinds, "wd"}
+    assert store.count_alerts(status="sent") == 6 and store.count_alerts(status="failed") == 0
+    text = receiver.delivered("wc")[0]["body"]["markdown"]["content"]
+    assert "**另见** 第00家地方财经新闻网𠀀" in text and " 等 45 家" in text
+    event = receiver.delivered("gw")[0]["body"]
+    assert len(event["data"]["also_reported_by"]) == 20 and event["data"]["also_reported_count"] == 45
+    assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) <= 20000
+
+
 # -- every platform's answer ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind,name", [("dingtalk", "dt"), ("wecom", "wc"), ("feishu", "fs")])

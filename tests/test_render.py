@@ -1,11 +1,24 @@
 """Messages per platform: the platform's own shape and limits, and untrusted text always inert."""
 
+import html
 import json
 import re
 
 import pytest
+from support.platforms import problems
 
-from regwatch.alerts.message import build_message, inert
+from regwatch.alerts.message import (
+    build_message,
+    digest_message,
+    health_message,
+    health_summary_message,
+    inert,
+    item_of,
+    lead_of,
+    plain,
+    safe_url,
+    topic_lines,
+)
 from regwatch.alerts.platforms import PLATFORMS
 from regwatch.service.config import ChannelConfig
 
@@ -82,3 +95,150 @@ def test_invisible_tag_characters_are_escaped_in_json_and_the_terminal():
     out = json_text({"title": text})
     assert "\U000e0041" not in out and "\\udb40\\udc41" in out and json.loads(out)["title"] == text
     assert safe(text) == "利率\\U000e0041\\U000e007f上限\\u206a"
+
+
+# -- every message fits its platform, whatever the article -----------------------------------------
+
+ASTRAL = "𠀀𠀁👨‍👩‍👧🇨🇳"                    # CJK Extension B, a ZWJ family, a flag: two UTF-16 units a code point
+LIMITED = ["dingtalk", "wecom", "feishu", "slack", "discord", "teams", "telegram", "webhook"]
+
+
+def units(s):
+    return len(s.encode("utf-16-le")) // 2
+
+
+def within_limits(kind, payload):
+    """The platform's documented limits (the README's table), each in the platform's own unit: UTF-8 bytes for
+    DingTalk, WeCom, Feishu, Teams and webhook events (the whole signed body); UTF-16 units for Slack, Discord
+    and Telegram (at least as many as their characters, however a platform counts one beyond U+FFFF)."""
+    body = platform(kind).request(payload, "k" * 40).body
+    if kind == "dingtalk":
+        return len(payload["markdown"]["text"].encode()) <= 18000
+    if kind == "wecom":
+        return len(payload["markdown"]["content"].encode()) <= 4096
+    if kind in ("feishu", "webhook", "teams"):
+        return len(body) <= {"feishu": 18000, "webhook": 20000, "teams": 27000}[kind]
+    if kind == "slack":
+        blocks = payload["blocks"]
+        return len(blocks) <= 50 and all(units(b["text"]["text"]) <= (150 if b["type"] == "header" else 3000)
+                                         for b in blocks if "text" in b)
+    if kind == "discord":
+        e = payload["embeds"][0]
+        sizes = [units(e["title"]), units(e["description"])] + [units(f["name"]) + units(f["value"]) for f in e["fields"]]
+        return units(e["title"]) <= 256 and units(e["description"]) <= 4096 and sum(sizes) <= 6000
+    return units(payload["text"]) <= 4096
+
+
+def hot_story(n_outlets=150, title_chars=7000):
+    """A pathological alert: a 7,000-character title, 150 outlets of 30 characters, a 4,000-character lead,
+    many long matched words, characters beyond U+FFFF everywhere, and the event data the dispatcher adds."""
+    title = ("监管" + ASTRAL + "<@all>[x](y)") * (title_chars // 20)
+    outlets = [f"{k:03d}财经{ASTRAL}" + "网" * 20 for k in range(n_outlets)]
+    topics = [{"topic": f"t{j}", "score": 1, "evidence": [{"term": f"{ASTRAL}词{j}-{k}" * 3} for k in range(8)]}
+              for j in range(12)]
+    art = dict(ARTICLE, title=title, outlet="财经" * 30, body=(ASTRAL + "正文。") * 2000,
+               url="https://news.example.com/a/" + "长" * 300 + ".html#/detail?id=77")
+    m = build_message(art, topics, {f"t{j}": "很长的主题名" * 10 for j in range(12)}, "caps", lead_chars=4000,
+                      also=outlets, keyword="关键词" * 10)
+    m.data = plain({"subscription": "caps", "story_id": 1, "keyword": None,
+                    "article": {k: art.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
+                    "topics": [{"id": t["topic"], "score": 1, "terms": [e["term"] for e in t["evidence"]]} for t in topics],
+                    "lead": m.lead, "also_reported_by": outlets[:20], "also_reported_count": len(outlets)})
+    return m
+
+
+@pytest.mark.parametrize("kind", LIMITED)
+def test_a_story_with_many_copies_fits_every_platform(kind):
+    m = hot_story()
+    payload = platform(kind, keyword="监管" if kind in ("dingtalk", "wecom", "feishu") else None).render_fitted(m)
+    assert within_limits(kind, payload), kind
+    assert problems(kind, payload) == []
+    if kind != "webhook":
+        text = json.dumps(payload, ensure_ascii=False)
+        assert "150 家" in text and "/a/" in text, kind         # the outlets counted, the link kept
+
+
+@pytest.mark.parametrize("kind", LIMITED)
+def test_digest_items_and_health_notices_fit_every_platform(kind):
+    p = platform(kind)
+    items = [hot_story(n_outlets=60, title_chars=3000) for _ in range(3)]
+    digest = digest_message(items, "caps")
+    for item, m in zip(digest.items, items, strict=True):
+        item.data = m.data
+    for _, payload in p.pack(digest):
+        assert within_limits(kind, payload) and problems(kind, payload) == [], kind
+    health = health_message("x" * 5000, "failing" + ASTRAL * 500, ASTRAL * 3000, False)
+    health.data = plain({"source": "x" * 5000, "state": "failing", "detail": ASTRAL * 30000})
+    summary = health_summary_message([{"source": f"源{ASTRAL}{k}", "state": "failing", "detail": ASTRAL * 200}
+                                      for k in range(300)])
+    summary.data = plain({"changes": [{"source": f"s{k}", "state": "failing", "detail": ASTRAL * 200} for k in range(300)]})
+    for m in (health, summary):
+        payload = p.render_fitted(m)
+        assert within_limits(kind, payload) and problems(kind, payload) == [], kind
+
+
+def test_the_other_outlets_are_named_up_to_five_then_counted():
+    m = build_message(ARTICLE, TOPICS, {}, "caps", also=[f"媒体{k}" for k in range(45)])
+    assert dict(m.fields())["另见"] == "媒体0、媒体1、媒体2、媒体3、媒体4 等 45 家"
+    assert build_message(ARTICLE, TOPICS, {}, "caps", also=["甲", "乙"]).fields()[2] == ("另见", "甲、乙")
+    assert "另见 媒体0、媒体1、媒体2、媒体3、媒体4 等 45 家" in item_of(m).tail()
+
+
+def test_the_webhook_event_fits_20000_bytes_with_its_timestamp():
+    m = hot_story(title_chars=7000)
+    p = platform("webhook")
+    body = p.request(p.render_fitted(m), "msg_1").body
+    event = json.loads(body)
+    assert len(body) <= 20000 and event["timestamp"]
+    assert event["data"]["article"]["title"].startswith("监管𠀀") and event["data"]["article"]["title"].endswith("…")
+    assert len(event["data"]["also_reported_by"]) == 20 and event["data"]["also_reported_count"] == 150
+    assert event["data"]["article"]["url"].endswith("#/detail?id=77")
+
+
+# -- links keep their fragment ---------------------------------------------------------------------
+
+def test_a_link_keeps_its_fragment_and_it_cannot_end_the_link():
+    assert safe_url("https://www.x.gov.cn/#/detail?id=123") == "https://www.x.gov.cn/#/detail?id=123"
+    hostile = "http://127.0.0.1:8080/a/F1.html#/detail?id=77&x=(1)|<!channel>[y] \"z' #w"
+    url = safe_url(hostile)
+    assert url == "http://127.0.0.1:8080/a/F1.html#/detail?id=77&x=%281%29%7C%3C!channel%3E%5By%5D%20%22z'%20%23w"
+    art = dict(ARTICLE, url=hostile)
+    m = build_message(art, TOPICS, {}, "caps")
+    for kind in ("dingtalk", "wecom", "teams", "feishu", "discord"):
+        assert url in json.dumps(platform(kind).render_fitted(m), ensure_ascii=False), kind
+    assert f"<{url}|阅读原文>" in json.dumps(platform("slack").render_fitted(m), ensure_ascii=False)
+    assert f'<a href="{html.escape(url)}">阅读原文</a>' in platform("telegram").render_fitted(m)["text"]
+    assert problems("telegram", platform("telegram").render_fitted(m)) == []
+
+
+# -- text stays whole ------------------------------------------------------------------------------
+
+def test_joiners_are_kept_and_cuts_never_split_a_character():
+    assert inert("👨\u200d👩\u200d👧 می\u200cخواهم") == "👨\u200d👩\u200d👧 می\u200cخواهم"
+    assert inert("长" * 198 + "🇨🇳🇨🇳", 200) == "长" * 198 + "…"
+    assert inert("a" * 197 + "👨\u200d👩\u200d👧", 199) == "a" * 197 + "…"
+    assert inert("x" * 9 + "e\u0301\u0302y", 11) == "x" * 9 + "…"          # a letter and its two accents: whole
+    # a joiner makes nothing live: a mention or a link split by one stays inert text
+    for hostile in ("@\u200dall", "<\u200d@all>", "<\u200d!channel>", "[x]\u200d(http://evil)"):
+        text = inert(hostile)
+        assert "\u200d" in text and not {"@", "<", "[", "]"} & set(text), text
+
+
+def test_an_english_first_sentence_starting_with_by_is_the_lead():
+    assert lead_of("By the end of 2026, lenders must cap APRs at 24%.\nThe rule applies to all.", 200) == \
+        "By the end of 2026, lenders must cap APRs at 24%. The rule applies to all."
+    for byline in ("By Jane Doe", "By Reuters Staff", "BY ANN LEE and BO CHEN, Reuters", "Source: Reuters"):
+        assert lead_of(f"{byline}\nThe rule applies to every lender.", 200) == "The rule applies to every lender.", byline
+
+
+def test_topic_words_are_distinct_and_whole():
+    evidence = [
+        {"term": "debt collector", "where": "title",
+         "snippet": "…son who stabbed debt collector humiliating his mother has li…"},
+        {"term": "collector humiliat", "where": "title",
+         "snippet": "…son who stabbed debt collector humiliating his mother has life senten…"},
+        {"term": "威胁,不得采用恐吓、威胁、辱骂、骚扰等方式,不得冒用国家机关或其他机构名义,不", "where": "body", "snippet": ""},
+        {"term": "debt、debt", "where": "model", "snippet": "the learned stage: the words that weighed most"},
+    ]
+    [line] = topic_lines([{"topic": "debt_collection", "evidence": evidence}], {})
+    assert line.terms == ["debt collector", "collector humiliating", "debt"]

@@ -64,10 +64,11 @@ MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unle
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
 # characters of web text never shown live — in a terminal, a chat message, a CSV or JSON output: C0 controls but
 # tab, newline and CR; DEL and C1 (ANSI escapes, CSI); bidi controls (U+061C, LRM/RLM, embeddings, overrides,
-# isolates); zero-width and other invisible formatting (soft hyphen, U+180E, U+2060–2064, the deprecated U+206A–206F,
-# the interlinear annotation marks U+FFF9–FFFB); the BOM; the tag characters U+E0000–E007F (invisible letters: text
-# smuggled past a reader)
-UNSAFE_CHARS = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+# isolates); the zero-width space and other invisible formatting (soft hyphen, U+180E, U+2060–2064, the deprecated
+# U+206A–206F, the interlinear annotation marks U+FFF9–FFFB); the BOM; the tag characters U+E0000–E007F (invisible
+# letters: text smuggled past a reader). Not the zero-width non-joiner and joiner (U+200C, U+200D): they are part of
+# the text (Persian and Indic words, emoji sequences such as 👨‍👩‍👧) and can make no markup or mention live
+UNSAFE_CHARS = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f"
                 "\ufeff\ufff9-\ufffb\U000e0000-\U000e007f")
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -88,6 +89,9 @@ PACE_MARGIN = 0.25                # seconds added so that a window never opens e
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
 BUSY_LOOK = 2.0                   # while a channel's send is in flight, the outbox is looked at this often for new
                                   # alerts and the other channels
+ALSO_SHOWN = 5                    # outlets named in a message's "另见" (each item's of a digest); the rest counted: 等 N 家
+ALSO_IN_EVENT = 20                # … named in a webhook event's `also_reported_by` (`also_reported_count` counts all)
+TERM_SHOWN = 24                   # characters of a matched word shown in a message's topics; a longer match is left out
 HOLD_MIN = 1.0                    # alerts a full channel cannot take wait at least this long before they are composed
 BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from ..defaults import (
+    ALSO_IN_EVENT,
     BACKOFF_CAP,
     BUSY_LOOK,
     CLAIM_LEASE,
@@ -151,7 +152,7 @@ class Dispatcher:
                         "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
                         "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
                                    for t in topics],
-                        "lead": m.lead, "also_reported_by": also})
+                        "lead": m.lead, "also_reported_by": also[:ALSO_IN_EVENT], "also_reported_count": len(also)})
         return m
 
     # -- compose ------------------------------------------------------------------------------

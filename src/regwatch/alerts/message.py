@@ -5,7 +5,9 @@ Text from articles is untrusted: it can never mention anyone, open markup, or fo
 `>`, `[`, `]`, `@`, `*`, `_`, `` ` ``, `#`, `|`, `~`, …) with their full-width look-alikes,
 which every client shows as the same text and none interprets. URLs are rebuilt from their
 parsed parts (`safe_url`): no user part, a host of letters, digits, dots and hyphens only, and
-every character that could end a link percent-encoded.
+every character that could end a link percent-encoded (the `#fragment` kept: hash-routed sites' links).
+Text is cut between whole characters as a reader sees them (grapheme clusters: a flag, an emoji
+sequence, a letter and its accents stay whole), "…" marking the cut.
 
 A `Message` is one article, one digest (several `Item`s) or one health notice. Its lines are
 assembled once here (`Message.fields`); each platform only chooses the markup around them.
@@ -15,19 +17,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from ..defaults import DISPLAY_TIME, DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
+import regex
+
+from ..defaults import ALSO_SHOWN, DISPLAY_TIME, DISPLAY_TZ, TERM_SHOWN, UNSAFE_CHARS, display_zone_label
 
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
 _CONTROL = re.compile(f"[{UNSAFE_CHARS}]")
 _WS = re.compile(r"\s+")
 _HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
+_GRAPHEME = regex.compile(r"\X")
+_LINK_SAFE = "/%:=&?+,;$!'-._~"      # what stays as written in a URL's query and fragment: nothing that ends a link
+TITLE_MIN = 20                       # characters a title keeps however small a message must be
 
 
 def plain(value: Any) -> Any:
@@ -48,13 +56,29 @@ def plain_url(url: Any) -> Any:
     return _CONTROL.sub(lambda m: quote(m.group(), safe=""), url) if isinstance(url, str) else plain(url)
 
 
+def clip(text: str, limit: int, size: Callable[[str], int] = len) -> str:
+    """`text`, or as many of its whole grapheme clusters as fit in `limit` with "…" marking the cut, measured by
+    `size` (characters; a platform's bytes or UTF-16 units). Never half a flag, an emoji sequence or an accent."""
+    if size(text) <= limit:
+        return text
+    room = limit - size("…")
+    if room < 0:
+        return ""
+    out, used = [], 0
+    for g in _GRAPHEME.finditer(text):
+        n = size(g.group())
+        if used + n > room:
+            break
+        out.append(g.group())
+        used += n
+    return "".join(out).rstrip() + "…"
+
+
 def inert(text: str | None, limit: int | None = None) -> str:
     """Untrusted text made safe for every chat platform's markup, one line, at most `limit` characters."""
     t = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
     t = _WS.sub(" ", t).strip().translate(_INERT)
-    if limit is not None and len(t) > limit:
-        t = t[: max(0, limit - 1)].rstrip() + "…"
-    return t
+    return t if limit is None else clip(t, limit)
 
 
 def safe_url(url: str | None) -> str:
@@ -62,7 +86,7 @@ def safe_url(url: str | None) -> str:
 
     The user part is dropped (`http://x><!channel><@host/` puts markup there), the host must be
     letters, digits, dots and hyphens (IDNA-encoded) or a bracketed IPv6 address, and the path
-    and query are percent-encoded so that no character can end a markdown, Slack or HTML link.
+    query and fragment are percent-encoded so that no character can end a markdown, Slack or HTML link.
     """
     try:
         parts = urlsplit((url or "").strip())
@@ -82,8 +106,9 @@ def safe_url(url: str | None) -> str:
         return ""
     netloc = host + (f":{port}" if port is not None else "")
     path = quote(parts.path, safe="/%:=+,;$!'-._~")
-    query = quote(parts.query, safe="/%:=&?+,;$!'-._~")
-    return urlunsplit((parts.scheme.lower(), netloc, path or "/", query, ""))
+    query = quote(parts.query, safe=_LINK_SAFE)
+    fragment = quote(parts.fragment, safe=_LINK_SAFE)
+    return urlunsplit((parts.scheme.lower(), netloc, path or "/", query, fragment))
 
 
 def local_time(iso: str | None, tz: str = DISPLAY_TZ) -> str:
@@ -107,6 +132,19 @@ def topic_text(topics: list[TopicLine]) -> str:
     return "；".join(f"{t.name}（{'、'.join(t.terms)}）" if t.terms else t.name for t in topics)
 
 
+def also_text(names: list[str], total: int = 0) -> str:
+    """The other outlets of a story: the names given, and how many there are in all when that is more
+    (`A、B 等 45 家`)."""
+    if total <= len(names):
+        return "、".join(names)
+    return f"{'、'.join(names)} 等 {total} 家" if names else f"{total} 家"
+
+
+def shorter(text: str) -> str:
+    """A title one step shorter (seven tenths), but never below `TITLE_MIN` characters."""
+    return clip(text, max(TITLE_MIN, len(text) * 7 // 10)) if len(text) > TITLE_MIN else text
+
+
 @dataclass
 class Item:
     """One article of a digest; every text field is inert, the URL safe."""
@@ -117,13 +155,24 @@ class Item:
     topics: str
     also: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)   # the same article for machines (webhook events)
+    also_total: int = 0                               # the story's other outlets in all (`also` names the first)
 
     def tail(self) -> str:
         """What follows the linked title: outlet, topics, other outlets."""
         bits = [b for b in (self.outlet, self.topics) if b]
-        if self.also:
-            bits.append(f"另见 {'、'.join(self.also)}")
+        if self.also or self.also_total:
+            bits.append(f"另见 {also_text(self.also, self.also_total)}")
         return " · ".join(bits)
+
+    def smaller(self) -> Item | None:
+        """This item one step shorter (its 另见 names, then its title, then its topics), or None."""
+        if self.also:
+            return replace(self, also=self.also[: len(self.also) // 2], also_total=max(self.also_total, len(self.also)))
+        if shorter(self.title) != self.title:
+            return replace(self, title=shorter(self.title))
+        if self.topics:
+            return replace(self, topics=clip(self.topics, len(self.topics) // 2))
+        return None
 
 
 @dataclass
@@ -138,7 +187,8 @@ class Message:
     lead: str = ""
     subscription: str = ""
     trigger: str = ""                                 # which subscription (and keyword) sent it
-    also: list[str] = field(default_factory=list)     # other outlets of the story ("另见")
+    also: list[str] = field(default_factory=list)     # other outlets of the story ("另见"), the first of them
+    also_total: int = 0                               # … and how many there are in all
     heading: str = "regwatch"
     kind: str = "article"                             # article | digest | health | test
     items: list[Item] = field(default_factory=list)   # a digest's articles
@@ -155,8 +205,8 @@ class Message:
             out.append(("来源", " · ".join(x for x in (self.outlet, self.published) if x)))
         if self.topics:
             out.append(("主题", topic_text(self.topics)))
-        if self.also:
-            out.append(("另见", "、".join(self.also)))
+        if self.also or self.also_total:
+            out.append(("另见", also_text(self.also, self.also_total)))
         if self.trigger:
             out.append(("触发", self.trigger))
         return out
@@ -169,6 +219,27 @@ class Message:
     def with_lead(self, lead: str) -> Message:
         return replace(self, lead=lead)
 
+    def smaller(self) -> Message | None:
+        """This message one step shorter, or None when nothing is left to cut: the lead first, then the 另见
+        names (counted instead), the digest's items (theirs, then their titles), the title, the topic words and
+        topics, and last the link (one longer than the platform takes)."""
+        if self.lead:
+            return replace(self, lead=clip(self.lead, len(self.lead) * 7 // 10))
+        if self.also:
+            return replace(self, also=self.also[: len(self.also) // 2], also_total=max(self.also_total, len(self.also)))
+        items = [i.smaller() for i in self.items]
+        if any(i is not None for i in items):
+            return replace(self, items=[s or i for s, i in zip(items, self.items, strict=True)])
+        if shorter(self.title) != self.title:
+            return replace(self, title=shorter(self.title))
+        if any(t.terms for t in self.topics):
+            return replace(self, topics=[replace(t, terms=[]) for t in self.topics])
+        if len(self.topics) > 1:
+            return replace(self, topics=self.topics[: len(self.topics) // 2])
+        if self.trigger or self.url or any(i.url for i in self.items):
+            return replace(self, trigger="", url="", items=[replace(i, url="") for i in self.items])
+        return None
+
     def plain(self) -> str:
         lines = [self.label]
         lines += [f"{k}: {v}" for k, v in self.fields()]
@@ -180,8 +251,11 @@ class Message:
         return "\n".join(lines)
 
 
-_BYLINE = re.compile(r"\d{4}\s*[-年/.]\s*\d{1,2}|(来源|作者|编辑|记者|责编|发布时间|原标题)\s*[:：]|转载|转自|^(by|source)\b",
+_BYLINE = re.compile(r"\d{4}\s*[-年/.]\s*\d{1,2}|(来源|作者|编辑|记者|责编|发布时间|原标题)\s*[:：]|转载|转自|^source\s*[:：]",
                      re.I)     # (a reprint's note too: 本文转载自…, 转自…)
+# an English byline: "By" and names only ("By Jane Doe", "By Reuters Staff", "By Ann Lee and Bo Chen, Reuters"),
+# not a sentence that begins with the word ("By the end of 2026, lenders must …")
+_BY_NAMES = re.compile(r"(?i:by)\s+[A-Z][\w'’.-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\s*&\s*)[A-Z][\w'’.-]*){0,6}")
 
 
 def lead_of(body: str, limit: int, title: str = "") -> str:
@@ -194,7 +268,7 @@ def lead_of(body: str, limit: int, title: str = "") -> str:
     text = ""
     for p in (body or "").split("\n"):
         p = " ".join(p.split())
-        if not text and (len(p) <= 8 or (len(p) <= 60 and _BYLINE.search(p))):
+        if not text and (len(p) <= 8 or (len(p) <= 60 and (_BYLINE.search(p) or _BY_NAMES.fullmatch(p)))):
             continue
         if not p or "".join(_CONTROL.sub("", p).split()) == headline:
             continue
@@ -209,16 +283,33 @@ def trigger_text(subscription: str, keyword: str | None = None) -> str:
     return s + (f"（关键词：{inert(keyword, 40)}）" if keyword else "")
 
 
+_LATIN = r"A-Za-z\u00c0-\u024f"
+
+
+def whole_words(term: str, snippet: str) -> str:
+    """A match cut inside a Latin word (`collector humiliat`) completed to the whole words its snippet shows."""
+    at = snippet.find(term) if term else -1
+    if at < 0:
+        return term
+    before = regex.search(f"[{_LATIN}]*$", snippet[:at]) if regex.match(f"[{_LATIN}]", term) else None
+    after = regex.match(f"[{_LATIN}]*", snippet[at + len(term):]) if regex.search(f"[{_LATIN}]$", term) else None
+    return (before.group() if before else "") + term + (after.group() if after else "")
+
+
 def topic_lines(topics: list[dict], topic_names: dict[str, str]) -> list[TopicLine]:
-    """Each tagged topic by its name, with the distinct words that matched (at most four)."""
+    """Each tagged topic by its name, with the distinct words that matched (at most four): each whole (a match
+    ending inside a word completed from its snippet), none longer than `TERM_SHOWN` characters (a long pattern's
+    match is left out), the learned stage's words one by one."""
     lines = []
     for t in topics:
-        seen: dict[str, None] = {}
+        seen: dict[str, str] = {}
         for e in t.get("evidence") or []:
-            term = inert(str(e.get("term") or ""), 40)
-            if term and term.casefold() not in {s.casefold() for s in seen}:
-                seen[term] = None
-        lines.append(TopicLine(t["topic"], inert(topic_names.get(t["topic"], t["topic"]), 40), list(seen)[:4]))
+            raw = str(e.get("term") or "")
+            for word in raw.split("、") if e.get("where") == "model" else [raw]:
+                term = inert(whole_words(word, str(e.get("snippet") or "")))
+                if term and len(term) <= TERM_SHOWN:
+                    seen.setdefault(term.casefold(), term)
+        lines.append(TopicLine(t["topic"], inert(topic_names.get(t["topic"], t["topic"]), 40), list(seen.values())[:4]))
     return lines
 
 
@@ -234,12 +325,13 @@ def build_message(article: dict, topics: list[dict], topic_names: dict[str, str]
         lead=lead_of(article.get("body") or "", lead_chars, article.get("title") or ""),
         subscription=inert(subscription, 60),
         trigger=trigger_text(subscription, keyword),
-        also=[inert(a, 40) for a in (also or [])],
+        also=[inert(a, 40) for a in (also or [])[:ALSO_SHOWN]],
+        also_total=len(also or []),
     )
 
 
 def item_of(m: Message) -> Item:
-    return Item(m.title, m.url, m.outlet, "、".join(t.name for t in m.topics), list(m.also))
+    return Item(m.title, m.url, m.outlet, "、".join(t.name for t in m.topics), list(m.also), also_total=m.also_total)
 
 
 def digest_message(messages: list[Message], subscription: str, tz: str = DISPLAY_TZ) -> Message:

@@ -237,7 +237,7 @@ class Model:
             evidence = [e for e in t["evidence"] if e["weight"] > 0][:8]
             words = [w for w, c in top if c > 0 and w[:2] in ("t:", "b:")][:3]
             if words or not evidence:
-                evidence.append({"term": "、".join(_readable(w) for w in words) or "(model)", "where": "model",
+                evidence.append({"term": "、".join(dict.fromkeys(_readable(w) for w in words)) or "(model)", "where": "model",
                                  "weight": round(p, 3), "snippet": "the learned stage: the words that weighed most"})
             tags.append(Tag(t["topic"], t["score"], evidence, probability=round(p, 3)))
         return sorted(tags, key=lambda x: -(x.probability or 0))

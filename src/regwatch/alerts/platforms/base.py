@@ -22,7 +22,7 @@ import httpx
 
 from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT, SEND_DEADLINE
 from ...pipeline.redact import redact
-from ..message import Item, Message
+from ..message import Item, Message, clip
 
 
 class Channel(Protocol):
@@ -141,15 +141,21 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def units(text: str) -> int:
+    """Length in UTF-16 code units: a character beyond U+FFFF (an emoji, CJK Extension B) counts two. Slack,
+    Discord and Telegram limits are measured so: whether a platform counts code points or UTF-16 units, a text
+    within this many units is within its limit."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def cut_bytes(text: str, limit: int) -> str:
-    """At most `limit` UTF-8 bytes, never splitting a character, "…" marking the cut."""
-    if utf8_len(text) <= limit:
-        return text
-    return text.encode("utf-8")[: max(0, limit - 3)].decode("utf-8", "ignore") + "…"
+    """At most `limit` UTF-8 bytes, between whole characters (grapheme clusters), "…" marking the cut."""
+    return clip(text, limit, utf8_len)
 
 
 def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+    """At most `limit` UTF-16 units (`units`), between whole characters (grapheme clusters), "…" marking the cut."""
+    return clip(text, limit, units)
 
 
 @dataclass
@@ -214,12 +220,16 @@ class Platform:
         raise NotImplementedError
 
     def render_fitted(self, m: Message) -> dict[str, Any]:
-        """A single message within the limits: the lead is shortened first, so the link survives."""
+        """A single message within the limits, whatever the article: its variable parts are shortened step by
+        step until it fits (`Message.smaller`: the lead first, so the link survives). ValueError when even
+        the heading alone does not fit (the alert fails with that line)."""
         payload = self.render(m)
-        lead = m.lead
-        while not self.fits(payload) and lead:
-            lead = lead[: max(0, int(len(lead) * 0.7) - 1)].rstrip()
-            payload = self.render(m.with_lead(lead + "…" if lead else ""))
+        while not self.fits(payload):
+            smaller = m.smaller()
+            if smaller is None:
+                raise ValueError(f"the message does not fit a {self.type} message's limits even cut to its heading")
+            m = smaller
+            payload = self.render(m)
         return payload
 
     def pack(self, m: Message) -> list[tuple[list[int], dict[str, Any]]]:
@@ -260,12 +270,17 @@ class Platform:
         """The exact request for one attempt: signed now, carrying the message's idempotency key."""
         now = time.time() if now is None else now
         payload, params, extra = self.sign(dict(payload), key, now)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = self.body(payload)
         headers = {"Content-Type": "application/json; charset=utf-8", **extra}
         headers.update(self.body_headers(body, key, now))
         if self.channel.url is None:       # (the config refuses a channel of this platform without one)
             raise ValueError(f"channel {self.name} has no url")
         return Request(with_query(self.channel.url, params), body, headers)
+
+    @staticmethod
+    def body(payload: dict[str, Any]) -> bytes:
+        """The bytes sent: compact JSON, UTF-8."""
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def body_headers(self, body: bytes, key: str, now: float) -> dict[str, str]:
         """Headers that sign the exact bytes (Standard Webhooks)."""

@@ -8,7 +8,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items, units
 
 TITLE_CHARS = 256
 DESCRIPTION_CHARS = 4096
@@ -36,9 +36,12 @@ class Discord(Platform):
         return {"content": cut(f"【{m.heading}】", CONTENT_CHARS), "embeds": [embed], "allowed_mentions": {"parse": []}}
 
     def fits(self, payload: dict[str, Any]) -> bool:
+        """The embed's title, description, fields and total within Discord's limits (in UTF-16 units: `units`)."""
         e = payload["embeds"][0]
-        total = len(e["title"]) + len(e["description"]) + sum(len(f["name"]) + len(f["value"]) for f in e["fields"])
-        return len(e["description"]) <= DESCRIPTION_CHARS and total <= EMBED_TOTAL_CHARS
+        total = units(e["title"]) + units(e["description"]) + sum(units(f["name"]) + units(f["value"]) for f in e["fields"])
+        return (units(e["title"]) <= TITLE_CHARS and units(e["description"]) <= DESCRIPTION_CHARS
+                and all(units(f["value"]) <= FIELD_CHARS for f in e["fields"]) and total <= EMBED_TOTAL_CHARS
+                and units(payload["content"]) <= CONTENT_CHARS)
 
     def sign(self, payload: dict[str, Any], key: str, now: float) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
         return payload, {"wait": "true"}, {}

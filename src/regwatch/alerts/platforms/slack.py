@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from ..message import Message
-from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, units
 
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
@@ -32,7 +32,7 @@ class Slack(Platform):
             # one section per group of whole lines, each within a section's limit
             section: list[str] = []
             for line in lines:
-                if section and len("\n".join([*section, line])) > SECTION_CHARS:
+                if section and units("\n".join([*section, line])) > SECTION_CHARS:
                     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(section)}})
                     section = []
                 section.append(cut(line, SECTION_CHARS))
@@ -51,9 +51,13 @@ class Slack(Platform):
                 "unfurl_links": False}
 
     def fits(self, payload: dict[str, Any]) -> bool:
+        """Blocks, sections, the header and the context within Slack's limits (in UTF-16 units: `units`)."""
         blocks = payload["blocks"]
-        return len(blocks) <= MAX_BLOCKS and all(
-            len(b["text"]["text"]) <= SECTION_CHARS for b in blocks if b["type"] == "section")
+        texts = [(b["text"]["text"], HEADER_CHARS if b["type"] == "header" else SECTION_CHARS)
+                 for b in blocks if "text" in b]
+        texts += [(e["text"], SECTION_CHARS) for b in blocks for e in b.get("elements", [])]
+        return (len(blocks) <= MAX_BLOCKS and units(payload["text"]) <= TEXT_CHARS
+                and all(units(t) <= limit for t, limit in texts))
 
     def classify(self, resp: httpx.Response) -> Outcome:
         common = http_common(resp)

@@ -9,9 +9,10 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body, units
 
-TEXT_CHARS = 4096               # after entity parsing; the markup counts here too, so it is a safe bound
+TEXT_CHARS = 4096               # after entity parsing; the markup counts here too, so it is a safe bound (and in
+                                # UTF-16 units, `units`: an emoji counts two)
 
 
 def esc(s: str) -> str:
@@ -41,7 +42,7 @@ class Telegram(Platform):
                 "link_preview_options": {"is_disabled": True}}
 
     def fits(self, payload: dict[str, Any]) -> bool:
-        return len(payload["text"]) <= TEXT_CHARS
+        return units(payload["text"]) <= TEXT_CHARS
 
     def classify(self, resp: httpx.Response) -> Outcome:
         data = json_body(resp) or {}

@@ -6,19 +6,20 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import time
 from typing import Any
 
 import httpx
 
-from ..message import Message
-from .base import SENT, Outcome, Platform, http_common, utf8_len
+from ..message import Message, clip
+from .base import SENT, Outcome, Platform, http_common
 
 BODY_BYTES = 20000              # the specification's recommendation
 
 EVENT_TYPES = {"article": "article.matched", "digest": "articles.digest", "test": "regwatch.test"}
+# the texts of an event that are cut when it would be over `BODY_BYTES` (each string under these keys, at any depth)
+CUT_KEYS = frozenset({"title", "lead", "outlet", "also_reported_by", "terms", "detail"})
 
 WHSEC_PREFIX = "whsec_"
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
@@ -61,8 +62,22 @@ class Webhook(Platform):
         data = {"subscription": m.subscription, "items": [i.data for i in m.items]} if m.kind == "digest" else m.data
         return {"type": EVENT_TYPES.get(m.kind, "source.health"), "data": data}
 
+    def render_fitted(self, m: Message) -> dict[str, Any]:
+        """The event within `BODY_BYTES`: the longest of its page texts (`CUT_KEYS`) are cut, all to the same
+        ever smaller length, until the whole signed body fits."""
+        payload = self.render(m)
+        n = max((len(s) for s in _texts(payload)), default=0)
+        fitted = payload
+        while not self.fits(fitted):
+            if n == 0:
+                raise ValueError("the event does not fit 20,000 bytes even with its texts cut")
+            n = n * 7 // 10
+            fitted = _cut(payload, n)
+        return fitted
+
     def fits(self, payload: dict[str, Any]) -> bool:
-        return utf8_len(json.dumps(payload, ensure_ascii=False)) <= BODY_BYTES
+        """Measured on the body as sent: compact JSON with the `timestamp` signing adds."""
+        return len(self.body(self.sign(dict(payload), "", 0.0)[0])) <= BODY_BYTES
 
     def sign(self, payload: dict[str, Any], key: str, now: float) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
         payload["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
@@ -84,3 +99,25 @@ class Webhook(Platform):
         if resp.status_code in (400, 413, 422):
             return Outcome("payload", f"HTTP {resp.status_code}")
         return Outcome("broken", f"HTTP {resp.status_code}")
+
+
+def _texts(value: Any, cut: bool = False) -> list[str]:
+    """The strings of an event that may be cut (under `CUT_KEYS`)."""
+    if isinstance(value, str):
+        return [value] if cut else []
+    if isinstance(value, list):
+        return [s for v in value for s in _texts(v, cut)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _texts(v, cut or k in CUT_KEYS)]
+    return []
+
+
+def _cut(value: Any, n: int, cut: bool = False) -> Any:
+    """The event with each string under `CUT_KEYS` cut to `n` characters (whole grapheme clusters, "…")."""
+    if isinstance(value, str):
+        return clip(value, n) if cut else value
+    if isinstance(value, list):
+        return [_cut(v, n, cut) for v in value]
+    if isinstance(value, dict):
+        return {k: _cut(v, n, cut or k in CUT_KEYS) for k, v in value.items()}
+    return value
