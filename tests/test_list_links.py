@@ -5,7 +5,7 @@ import json
 import sqlite3
 from types import SimpleNamespace
 
-from support.news import article_page, art
+from support.news import art, article_page
 from support.servers import Page
 
 from regwatch.crawler.kinds import parse_list
@@ -77,9 +77,9 @@ def test_fragments_are_dropped_and_each_url_listed_once_in_every_kind():
     entries = parse_list("listing", html, "http://x/list/", src)
     assert [(e.url, e.title) for e in entries] == [("http://x/a/1.html", "常德市金融系统积极开展活动"),
                                                    ("http://x/a/2.html", "第二篇")]
-    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
-           '<item><title>a</title><link>http://x/a/1.html</link></item>'
-           '<item><title>a</title><link>http://x/a/1.html#comments</link></item></channel></rss>').encode()
+    rss = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+           b'<item><title>a</title><link>http://x/a/1.html</link></item>'
+           b'<item><title>a</title><link>http://x/a/1.html#comments</link></item></channel></rss>')
     assert [e.url for e in parse_list("feed", rss, "http://x/feed.xml", src)] == ["http://x/a/1.html"]
     api = json.dumps({"list": [{"url": "/a/1.html#top"}, {"url": "/a/1.html"}]}).encode()
     jsrc = SimpleNamespace(items="list", link="url", detail=None, title=None, date=None, body=None, attachment=None,
