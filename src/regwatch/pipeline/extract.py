@@ -242,13 +242,23 @@ def _options(template: Extractor, url: str | None) -> Extractor:
     return options
 
 
+# a site's standing notice under every article: 【免责声明】本文仅代表作者本人观点…, 版权声明：…, 风险提示：…
+_NOTICE = re.compile(r"^\W{0,2}(?:免责声明|版权声明|风险提示|disclaimer\b)", re.I)
+
+
+def _notice_only(text: str) -> bool:
+    """Text whose every paragraph is a site's disclaimer or copyright notice: never an article's text."""
+    paras = [p.strip() for p in text.split("\n") if p.strip()]
+    return bool(paras) and all(_NOTICE.match(p) for p in paras)
+
+
 def _trafilatura(tree, url: str | None):
     # trafilatura works on a copy of a tree it is given (regwatch reads the page after it)
     # (a Document: a dict only with as_dict=True)
     doc = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_OPTIONS, url)))
     if doc is not None and len(doc.text or "") < _SHORT:
         short = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_LOW_FLOOR_OPTIONS, url)))
-        if short is not None and short.text and len(short.text) < len(doc.text or ""):
+        if short is not None and short.text and len(short.text) < len(doc.text or "") and not _notice_only(short.text):
             doc.text = short.text
         # a sentence or two: trafilatura returns the whole page; the densest block is the article
         dense = densest_text(tree)
