@@ -130,3 +130,20 @@ def test_a_date_selector_that_finds_nothing_leaves_the_pages_own_date():
     assert ex.published_at.year == 2024 and ex.date_missed              # a date before 1990 is no date
     ex = extract_bytes(html.replace("<h1>", "<span class='d'>2024年3月6日</span><h1>").encode(), overrides={"date": ".d"})
     assert ex.published_at.day == 6 and ex.date_from == "selector" and not ex.date_missed
+
+
+def test_a_sites_disclaimer_is_never_the_whole_body():
+    # 和讯: a short article in a collapsed box ("read more": height and overflow set), the site's disclaimer
+    # after it; trafilatura's low-floor pass kept only the disclaimer, and topics were read on it
+    article = ('据财联社9月26日消息，今日从交通运输部行新闻发布会获悉，目前<a href="/f/1.shtml">京津冀</a>交通一体化建设'
+               '各项工作取得积极成效，下一步将着力打造三地综合立体交通网络，实现区域内快速铁路覆盖所有地级及以上城市，'
+               '形成相邻城市间基本实现“1.5小时交通圈”。')
+    notice = ("【免责声明】本文仅代表作者本人观点，与和讯网无关。和讯网站对文中陈述、观点判断保持中立，不对所包含内容的准确性、"
+              "可靠性或完整性提供任何明示或暗示的保证。请读者仅作参考，并请自行承担全部责任。")
+    page = ('<html><head><title>交通运输部：着力打造京津冀区域综合立体交通网络-股票频道-和讯网</title></head><body>\n'
+            '<div class="layout"><div class="w600"><div class="art_context">'
+            '<div class="art_contextBox" style="visibility: visible; height: 500px; overflow: hidden; position: relative;">\n'
+            f'<p style="text-indent:2em;">{article}</p>\n</div></div></div></div>\n'
+            f'<div class="statement"><p>{notice}</p></div>\n</body></html>')
+    body = extract_bytes(page.encode(), content_type="text/html; charset=utf-8").body
+    assert "交通一体化建设各项工作取得积极成效" in body

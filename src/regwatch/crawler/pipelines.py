@@ -90,8 +90,8 @@ class ProcessPipeline(_CtxMixin):
         if result.get("date_missed"):
             _date_missed(report, source.extract.date, item["url"])
         published = _worker_time(result["published_at"])
-        if published is None or (result.get("date_from") == "text" and entry.published_at):
-            # a date found only in the headline or the text is never better than the list's
+        if published is None or (result.get("date_from") in ("text", "yearless") and entry.published_at):
+            # a date found only in the headline or the text, or one without its year, is never better than the list's
             published = entry.published_at or published
         title = result["title"] or entry.title or ""
         baseline = ctx.is_baseline(source.name, item["url"])

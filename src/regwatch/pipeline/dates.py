@@ -66,9 +66,10 @@ def _publication_context(text: str, start: int, end: int) -> bool:
                 or _NOT_PUBLISHED_AFTER.match(text[end : end + 8]))
 
 
-def dates_in(text: str, tz: str | None = None, now: datetime | None = None):
+def dates_in(text: str, tz: str | None = None, now: datetime | None = None, yearless: bool = True):
     """Every publication-like date in `text`, in order of the forms' reliability (full dates first);
-    effective dates and deadlines are passed over."""
+    effective dates and deadlines are passed over. `yearless=False`: only dates that write their year
+    (12-03 10:00 is given one: this year's, or last year's when that would be in the future)."""
     for m in _FULL.finditer(text):
         if _publication_context(text, m.start(), m.end()):
             dt = sane(_build(int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], m["S"], tz), now)
@@ -79,26 +80,61 @@ def dates_in(text: str, tz: str | None = None, now: datetime | None = None):
             dt = sane(_build(2000 + int(m["y"]), int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz), now)
             if dt:
                 yield dt
+    if not yearless:
+        return
     for m in _NO_YEAR.finditer(text):
         if _publication_context(text, m.start(), m.end()):
-            now_ = now or datetime.now(UTC)
-            local = now_.astimezone(zone(tz))
-            dt = _build(local.year, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
-            if dt and dt > now_ + timedelta(days=1):  # "12-30" seen in January is last year's
-                dt = _build(local.year - 1, int(m["m"]), int(m["d"]), m["H"], m["M"], None, tz)
-            dt = sane(dt, now_)
+            dt = _this_year(int(m["m"]), int(m["d"]), m["H"], m["M"], tz, now)
             if dt:
                 yield dt
 
 
-def parse_cn_date(text: str, tz: str | None = None, now: datetime | None = None) -> datetime | None:
+def _this_year(m: int, d: int, H: str | None, M: str | None, tz: str | None, now: datetime | None) -> datetime | None:
+    """A month and day without a year: this year's, or last year's when this year's is in the future."""
+    now_ = now or datetime.now(UTC)
+    local = now_.astimezone(zone(tz))
+    dt = _build(local.year, m, d, H, M, None, tz)
+    if dt and dt > now_ + timedelta(days=1):  # "12-30" seen in January is last year's
+        dt = _build(local.year - 1, m, d, H, M, None, tz)
+    return sane(dt, now_)
+
+
+def parse_cn_date(text: str, tz: str | None = None, now: datetime | None = None,
+                  yearless: bool = True) -> datetime | None:
     """The first publication date (with its time, if written) in `text`: 2025年12月22日 15:41, 2025-12-22,
-    18-03-08, 12-22 15:41. Effective dates and deadlines (自…起施行, 截止…, 有效期至…) are not one."""
-    return next(dates_in(text, tz, now), None)
+    18-03-08, 12-22 15:41 (not with `yearless=False`). Effective dates and deadlines (自…起施行, 截止…,
+    有效期至…) are not one."""
+    return next(dates_in(text, tz, now, yearless), None)
+
+
+# A field that holds only a date may write it the short ways a list does: 12月1日, 12-01, 今天 10:00,
+# 昨天 10:00, 前天, 3小时前, 5分钟前, 2天前, 刚刚 (read against the crawl's time, in the source's zone)
+_FIELD_MONTH_DAY = re.compile(r"(?P<m>\d{1,2})\s*(?:月|-|/)\s*(?P<d>\d{1,2})\s*日?"
+                              r"(?:\s*(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})\s*分?)?")
+_FIELD_DAY_WORD = re.compile(r"(?P<w>今天|今日|昨天|昨日|前天)\s*(?:(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})\s*分?)?")
+_FIELD_AGO = re.compile(r"(?P<n>\d{1,4})\s*(?P<u>秒|分钟|分|小时|个小时|天|日)\s*前")
+_DAYS_BACK = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+_UNIT_S = {"秒": 1, "分钟": 60, "分": 60, "小时": 3600, "个小时": 3600, "天": 86400, "日": 86400}
+
+
+def _field_short_date(s: str, tz: str | None, now: datetime | None) -> datetime | None:
+    """A date field's whole value in a short or relative form (see above), or None."""
+    now_ = (now or datetime.now(UTC)).replace(microsecond=0)
+    if s in ("刚刚", "刚才"):
+        return now_
+    if m := _FIELD_AGO.fullmatch(s):
+        return sane(now_ - timedelta(seconds=int(m["n"]) * _UNIT_S[m["u"]]), now_)
+    if m := _FIELD_DAY_WORD.fullmatch(s):
+        day = now_.astimezone(zone(tz)).date() - timedelta(days=_DAYS_BACK[m["w"]])
+        return sane(_build(day.year, day.month, day.day, m["H"], m["M"], None, tz), now_)
+    if m := _FIELD_MONTH_DAY.fullmatch(s):
+        return _this_year(int(m["m"]), int(m["d"]), m["H"], m["M"], tz, now_)
+    return None
 
 
 def parse_any_date(value: object, tz: str | None = None, now: datetime | None = None) -> datetime | None:
-    """A date from a feed, sitemap or JSON field: unix seconds or ms, ISO 8601, RFC 822, or Chinese forms."""
+    """A date from a feed, sitemap or JSON field: unix seconds or ms, ISO 8601, RFC 822, Chinese forms, or
+    a whole value in a short or relative form (12月1日, 12-01, 昨天 10:00, 3小时前, 刚刚) read against `now`."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -114,6 +150,8 @@ def parse_any_date(value: object, tz: str | None = None, now: datetime | None = 
         return None
     if re.fullmatch(r"\d{10}(\d{3})?", s):
         return parse_any_date(int(s), tz, now)
+    if short := _field_short_date(s, tz, now):
+        return short
     if re.search(r"[年月]", s) or re.fullmatch(r"\d{2}-\d{1,2}-\d{1,2}.*", s):
         return parse_cn_date(s, tz, now)
     try:

@@ -35,8 +35,9 @@ class Extracted:
     encoding: str
     outlet: str | None = None
     # where the time was read: "meta" (the page's metadata), "selector" (the source's override),
-    # "byline" (a date the page prints outside its headline and text), "text" (only in the headline
-    # or the article's text: a list's date is better)
+    # "byline" (a date the page prints outside its headline and text, or in a byline line at the start of
+    # the text), "text" (only in the headline or the article's text: a list's date is better), "yearless"
+    # (no date with a year on the page, only one without, given this year: a list's date is better)
     date_from: str | None = None
     # the source's `[sources.extract] date` selector found no date on the page: the page's own was looked for
     date_missed: bool = False
@@ -133,7 +134,7 @@ def _meta_time(tree, tz: str | None) -> datetime | None:
     return None
 
 
-def _after_title(body_text: str, title: str, tz: str | None) -> datetime | None:
+def _after_title(body_text: str, title: str, tz: str | None, yearless: bool = True) -> datetime | None:
     """A date printed just after the headline (the byline), at any of the headline's occurrences."""
     key = title[:20]
     pos = body_text.find(key) if key else -1
@@ -142,7 +143,7 @@ def _after_title(body_text: str, title: str, tz: str | None) -> datetime | None:
         # after the whole headline where it is printed whole: a date in the headline is not its byline
         start = pos + (len(title) if body_text.startswith(title, pos) else len(key))
         window = body_text[start : pos + len(title) + 160]
-        dt = parse_cn_date(window, tz)
+        dt = parse_cn_date(window, tz, yearless=yearless)
         if dt:
             return dt
         pos = body_text.find(key, pos + 1)
@@ -155,21 +156,40 @@ def _page_text(tree) -> str:
     return _SPACE_RE.sub(" ", tree.body.text_content()) if tree.body is not None else ""
 
 
-def _byline_time(tree, title: str, tz: str | None, body_text: str) -> datetime | None:
-    """The publication time from the byline: after the headline, else an element named for time or source."""
-    dt = _after_title(body_text, title, tz)
+# elements named for a time, a date or a source: where pages print their byline
+_DATELINE = ("contains(@class,'time') or contains(@class,'date') or contains(@id,'time') or contains(@id,'date')"
+             " or contains(@class,'info') or contains(@class,'source') or contains(@class,'pub')")
+_DATELINES = 20
+
+
+def _datelines(tree, title: str) -> list:
+    """The elements named for a time or a source, nearest the headline first: those after it, then those
+    before it (a "hot list" or a forum's other threads before the article print other articles' times);
+    in page order when no heading prints the headline."""
+    key = title.strip()[:20]
+    heading = next((h for h in tree.xpath("//h1|//h2|//h3") if key and key in _text(h)), None)
+    if heading is None:
+        return tree.xpath(f"//*[{_DATELINE}]")[:_DATELINES]
+    after = heading.xpath(f"following::*[{_DATELINE}]")[:_DATELINES]
+    before = heading.xpath(f"preceding::*[{_DATELINE}]")[::-1][:_DATELINES]
+    return after + before
+
+
+def _byline_time(tree, title: str, tz: str | None, body_text: str, yearless: bool = True) -> datetime | None:
+    """The publication time from the byline: after the headline, else an element named for time or source
+    (nearest the headline first), else after a byline label (发布时间：…). `yearless=False`: only a date that
+    writes its year."""
+    dt = _after_title(body_text, title, tz, yearless)
     if dt:
         return dt
-    for el in tree.xpath("//*[contains(@class,'time') or contains(@class,'date') or contains(@id,'time')"
-                         " or contains(@id,'date') or contains(@class,'info') or contains(@class,'source')"
-                         " or contains(@class,'pub')]")[:20]:
+    for el in _datelines(tree, title):
         t = _text(el)
         if len(t) < 120:
-            dt = parse_cn_date(t, tz)
+            dt = parse_cn_date(t, tz, yearless=yearless)
             if dt:
                 return dt
     m = _BYLINE.search(body_text[:5000])
-    return parse_cn_date(body_text[m.end() : m.end() + 40], tz) if m else None
+    return parse_cn_date(body_text[m.end() : m.end() + 40], tz, yearless=yearless) if m else None
 
 
 def _htmldate(tree, html: str, tz: str | None) -> datetime | None:
@@ -222,13 +242,23 @@ def _options(template: Extractor, url: str | None) -> Extractor:
     return options
 
 
+# a site's standing notice under every article: 【免责声明】本文仅代表作者本人观点…, 版权声明：…, 风险提示：…
+_NOTICE = re.compile(r"^\W{0,2}(?:免责声明|版权声明|风险提示|disclaimer\b)", re.I)
+
+
+def _notice_only(text: str) -> bool:
+    """Text whose every paragraph is a site's disclaimer or copyright notice: never an article's text."""
+    paras = [p.strip() for p in text.split("\n") if p.strip()]
+    return bool(paras) and all(_NOTICE.match(p) for p in paras)
+
+
 def _trafilatura(tree, url: str | None):
     # trafilatura works on a copy of a tree it is given (regwatch reads the page after it)
     # (a Document: a dict only with as_dict=True)
     doc = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_OPTIONS, url)))
     if doc is not None and len(doc.text or "") < _SHORT:
         short = cast("Document | None", trafilatura.bare_extraction(tree, options=_options(_LOW_FLOOR_OPTIONS, url)))
-        if short is not None and short.text and len(short.text) < len(doc.text or ""):
+        if short is not None and short.text and len(short.text) < len(doc.text or "") and not _notice_only(short.text):
             doc.text = short.text
         # a sentence or two: trafilatura returns the whole page; the densest block is the article
         dense = densest_text(tree)
@@ -276,23 +306,49 @@ def _published(tree, html: str, title: str, body: str, tz: str | None,
     if dt:
         return dt, "meta"
     page = _page_text(tree)
-    dt = _byline_time(tree, title, tz, page) or _htmldate(tree, html, tz)
+    # a date that writes its year first, anywhere: one without (12-03 10:00) is as often another article's,
+    # in a hot list or a forum's other threads, and given this year it makes an old notice new
+    dt = _byline_time(tree, title, tz, page, yearless=False) or _htmldate(tree, html, tz)
     if dt is None:
-        return None, None
+        dt = _byline_time(tree, title, tz, page)
+        return (dt, "yearless") if dt else (None, None)
     return dt, ("byline" if _printed_outside_text(dt, page, title, body, tz) else "text")
 
 
 _OUTSIDE_SCAN = 50_000
+_BYLINE_LINES = 12          # a byline inside the text is among its first lines (after a breadcrumb, the headline)
+_AFTER_HEADLINE = 3         # … the few lines after the headline
+_BYLINE_LINE_CHARS = 80
+_SENTENCE = re.compile(r"[，。；！？,;]")
+
+
+def _byline_lines(lines: list[str], title: str) -> set[int]:
+    """The indexes of the text's lines that are its byline, not its prose: among its first lines, short,
+    without sentence punctuation, and just after the headline or starting with a byline label (发布时间：…)."""
+    key = title.strip()[:20]
+    out: set[int] = set()
+    headline = -1
+    for i, line in enumerate(lines[:_BYLINE_LINES]):
+        if key and key in line:
+            headline = i
+            continue
+        near = 0 <= headline and i - headline <= _AFTER_HEADLINE
+        if len(line) <= _BYLINE_LINE_CHARS and not _SENTENCE.search(line) and (near or _BYLINE.match(line)):
+            out.add(i)
+    return out
 
 
 def _printed_outside_text(dt: datetime, page_text: str, title: str, body: str, tz: str | None) -> bool:
     """Whether the page prints this day somewhere besides its headline and its article text (a byline,
-    a dateline element), rather than only inside them (an effective date, a date the text mentions)."""
+    a dateline element, a byline line at the start of the text), rather than only inside them (an
+    effective date, a date the text mentions)."""
     page = page_text[:_OUTSIDE_SCAN]
     rest = page.replace(title.strip(), " ") if title.strip() else page
-    for line in _LINE_SPACE_RE.sub(" ", body).split("\n")[:2000]:
-        line = line.strip()
-        if len(line) >= 8:
+    lines = [line.strip() for line in _LINE_SPACE_RE.sub(" ", body).split("\n")[:2000]]
+    lines = [line for line in lines if line]
+    byline = _byline_lines(lines, title)
+    for i, line in enumerate(lines):
+        if len(line) >= 8 and i not in byline:
             rest = rest.replace(line, " ")
     day = dt.astimezone(zone(tz)).date()
     return any(d.date() == day for d in dates_in(rest, tz))

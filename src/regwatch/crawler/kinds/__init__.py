@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from ...defaults import LIST_ENTRIES_MAX
 
@@ -30,11 +30,13 @@ class ListError(ValueError):
 
 
 def web_url(base: str, link) -> str | None:
-    """`link` made absolute against the list page's URL, when it is an http(s) URL with a host; else None
-    (regwatch fetches only the web: no file:, data:, ftp:, javascript: … links)."""
+    """`link` made absolute against `base` (the list page's URL, or its `<base href>`) and without its
+    #fragment, when it is an http(s) URL with a host; else None (regwatch fetches only the web: no file:,
+    data:, ftp:, javascript: … links). A fragment names a place in a page, never another page: a list's
+    `a.html#comment` beside `a.html` is the same article (and the server never sees it)."""
     if link is None:
         return None
-    url = urljoin(base, str(link).strip())
+    url = urldefrag(urljoin(base, str(link).strip())).url
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -49,8 +51,16 @@ def parser_for(kind: str) -> Callable[..., list[Entry]]:
 
 
 def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
-    """The page's entries, at most one more than `LIST_ENTRIES_MAX` (the caller says when there were more)."""
-    return parser_for(kind)(body, url, source, content_type)[: LIST_ENTRIES_MAX + 1]
+    """The page's entries, each URL once (its first entry), at most one more than `LIST_ENTRIES_MAX` (the
+    caller says when there were more)."""
+    entries, seen = [], set()
+    for e in parser_for(kind)(body, url, source, content_type):
+        if e.url not in seen:
+            seen.add(e.url)
+            entries.append(e)
+            if len(entries) > LIST_ENTRIES_MAX:
+                break
+    return entries
 
 
 def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:

@@ -36,22 +36,32 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
         links = sel.css(source.links)
     except Exception as e:  # cssselect's syntax errors
         raise ListError(f"bad `links` selector {source.links!r}: {e}") from None
+    # links are relative to the document's base: its first <base href>, made absolute against the page's URL
+    base = sel.xpath("//base[@href][1]/@href").get()
     try:
-        return _entries(links, url)
+        return _entries(links, (web_url(url, base) if base else None) or url)
     except ValueError as e:   # what lxml will not take from a broken page
         raise ListError(f"not a readable list page: {e}") from None
 
 
-def _entries(links, url: str) -> list[Entry]:
-    out, seen = [], set()
+def _entries(links, base: str) -> list[Entry]:
+    out: list[Entry] = []
+    seen: dict[str, tuple[Entry, bool]] = {}     # each link once: (its entry, named with a #fragment)
     for a in links:
         href = a.attrib.get("href") if a.root.tag == "a" else (a.css("a::attr(href)").get())
         if not href or href.startswith("#"):
             continue
-        link = web_url(url, href)
-        if not link or link in seen:
+        link = web_url(base, href)
+        if not link:
             continue
-        seen.add(link)
         title = (a.attrib.get("title") or " ".join(a.css("::text").getall())).strip() or None
-        out.append(Entry(url=link, title=title))
+        if link in seen:
+            # `a.html#comment` (评论) before `a.html`: the title is the plain link's
+            first, fragment = seen[link]
+            if fragment and "#" not in href:
+                first.title, seen[link] = title, (first, False)
+            continue
+        entry = Entry(url=link, title=title)
+        seen[link] = (entry, "#" in href)
+        out.append(entry)
     return out

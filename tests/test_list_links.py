@@ -1,0 +1,106 @@
+"""A list's links name article pages: the same page under two #fragments is one article (fetched once,
+stored once), and relative links are read against the page's `<base href>` as a browser reads them."""
+
+import json
+import sqlite3
+from types import SimpleNamespace
+
+from support.news import art, article_page
+from support.servers import Page
+
+from regwatch.crawler.kinds import parse_list
+
+TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
+
+
+def config(tmp_path, site, path="/list/index.html"):
+    p = tmp_path / "regwatch.toml"
+    p.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "list"
+kind = "listing"
+url = "{site.url}{path}"
+links = "ul.l a"
+[[channels]]
+name = "term"
+type = "console"
+[[subscriptions]]
+name = "all"
+topics = ["*"]
+channels = ["term"]
+""", encoding="utf-8")
+    return p
+
+
+def list_page(links: list[tuple[str, str]], head: str = "") -> Page:
+    lis = "".join(f'<li><a href="{href}">{text}</a></li>' for href, text in links)
+    return Page(f'<html><head><meta charset="utf-8">{head}</head><body><ul class="l">{lis}</ul></body></html>'.encode(),
+                etag=True)
+
+
+def source_row(rw, cfg) -> dict:
+    return json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
+
+
+def stored_urls(tmp_path) -> list[str]:
+    return sorted(u for (u,) in sqlite3.connect(tmp_path / "rw.db").execute("SELECT url FROM articles"))
+
+
+def test_a_link_and_its_comment_anchor_are_one_article_fetched_and_stored_once(tmp_path, site, rw):
+    cfg = config(tmp_path, site)
+    old = art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 600)
+    site.pages["/a/old.html"] = article_page(old)
+    site.pages["/list/index.html"] = list_page([("/a/old.html", old["title"])])
+    rw("run", "--once", "-c", cfg)
+    new = art("new", "利率上限新规第1号", TEXT.format(n=1))
+    site.pages["/a/new.html"] = article_page(new)
+    site.pages["/list/index.html"] = list_page([("/a/old.html", old["title"]), ("/a/new.html", new["title"]),
+                                                ("/a/new.html#comment", "评论(3)")])
+    r = rw("run", "--once", "-c", cfg)
+    assert "1 new article" in r.stderr, r.stderr
+    row = source_row(rw, cfg)
+    assert row["state"] == "ok" and "not fetched" not in (row["last_message"] or ""), row
+    r = rw("run", "--once", "-c", cfg)
+    assert "0 new articles" in r.stderr, r.stderr
+    assert stored_urls(tmp_path) == [f"{site.url}/a/new.html", f"{site.url}/a/old.html"]
+    assert len(site.requests("/a/new.html")) == 1
+
+
+def test_fragments_are_dropped_and_each_url_listed_once_in_every_kind():
+    src = SimpleNamespace(links="ul.l a", encoding=None, timezone=lambda: "Asia/Shanghai")
+    html = list_page([("/a/1.html#comment", "评论(3)"), ("/a/1.html", "常德市金融系统积极开展活动"),
+                      ("/a/2.html#p2", "第二篇")]).body
+    entries = parse_list("listing", html, "http://x/list/", src)
+    assert [(e.url, e.title) for e in entries] == [("http://x/a/1.html", "常德市金融系统积极开展活动"),
+                                                   ("http://x/a/2.html", "第二篇")]
+    rss = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+           b'<item><title>a</title><link>http://x/a/1.html</link></item>'
+           b'<item><title>a</title><link>http://x/a/1.html#comments</link></item></channel></rss>')
+    assert [e.url for e in parse_list("feed", rss, "http://x/feed.xml", src)] == ["http://x/a/1.html"]
+    api = json.dumps({"list": [{"url": "/a/1.html#top"}, {"url": "/a/1.html"}]}).encode()
+    jsrc = SimpleNamespace(items="list", link="url", detail=None, title=None, date=None, body=None, attachment=None,
+                           timezone=lambda: "Asia/Shanghai")
+    assert [e.url for e in parse_list("json", api, "http://x/api", jsrc)] == ["http://x/a/1.html"]
+
+
+def test_relative_links_are_read_against_the_pages_base_href(tmp_path, site, rw):
+    cfg = config(tmp_path, site)
+    arts = [art(f"b{i}", f"利率上限新规第{i}号", TEXT.format(n=i), 600) for i in range(2)]
+    for a in arts:
+        site.pages[f"/news/a/{a['id']}.html"] = article_page(a)
+    site.pages["/list/index.html"] = list_page([(f"a/{a['id']}.html", a["title"]) for a in arts],
+                                               head=f'<base href="{site.url}/news/">')
+    r = rw("run", "--once", "-c", cfg)
+    assert "2 new articles" in r.stderr, r.stderr
+    assert stored_urls(tmp_path) == [f"{site.url}/news/a/b0.html", f"{site.url}/news/a/b1.html"]
+    assert site.requests("/list/a/") == [] and site.requests("/a/") == []
+    # a relative <base href> is itself read against the page's URL; one that is not a web URL is ignored
+    src = SimpleNamespace(links="ul.l a", encoding=None)
+    rel = list_page([("x.html", "x")], head='<base href="../docs/">').body
+    assert [e.url for e in parse_list("listing", rel, "http://x/list/index.html", src)] == ["http://x/docs/x.html"]
+    bad = list_page([("x.html", "x")], head='<base href="javascript:void(0)">').body
+    assert [e.url for e in parse_list("listing", bad, "http://x/list/index.html", src)] == ["http://x/list/x.html"]
