@@ -104,3 +104,30 @@ def test_relative_links_are_read_against_the_pages_base_href(tmp_path, site, rw)
     assert [e.url for e in parse_list("listing", rel, "http://x/list/index.html", src)] == ["http://x/docs/x.html"]
     bad = list_page([("x.html", "x")], head='<base href="javascript:void(0)">').body
     assert [e.url for e in parse_list("listing", bad, "http://x/list/index.html", src)] == ["http://x/list/x.html"]
+
+
+def test_a_single_page_sites_route_is_kept_as_each_articles_link(tmp_path, site, rw):
+    """`#/detail?id=7` names the article a reader opens on a hash-routed site: each item stays its own article,
+    its link (in the store and the alert) the route, while its text comes from the json `body`."""
+    jsrc = SimpleNamespace(items="list", link="url", detail=None, title="t", date=None, body="html", attachment=None,
+                           timezone=lambda: "Asia/Shanghai")
+    api = json.dumps({"list": [{"url": "/#/detail?id=1", "t": "a", "html": "<p>x</p>"},
+                               {"url": "/#!/detail/2", "t": "b", "html": "<p>y</p>"},
+                               {"url": "/a/3.html#top", "t": "c", "html": "<p>z</p>"}]}).encode()
+    assert [e.url for e in parse_list("json", api, "http://x/api", jsrc)] == [
+        "http://x/#/detail?id=1", "http://x/#!/detail/2", "http://x/a/3.html"]
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(config(tmp_path, site).read_text(encoding="utf-8").replace(
+        'kind = "listing"', 'kind = "json"').replace('links = "ul.l a"', 'items = "list"\nlink = "url"\ntitle = "t"\n'
+                                                     'body = "html"').replace("/list/index.html", "/api/list"),
+        encoding="utf-8")
+    items = [{"url": "/#/detail?id=0", "t": "银行发布年度报告", "html": "<p>某银行发布年度报告，全年营业收入同比增长5%。</p>"}]
+    site.pages["/api/list"] = Page(json.dumps({"list": items}).encode(), ctype="application/json")
+    rw("run", "--once", "-c", cfg)
+    items += [{"url": f"/#/detail?id={i}", "t": f"利率上限新规第{i}号", "html": f"<p>{TEXT.format(n=i)}</p>"}
+              for i in (1, 2)]
+    site.pages["/api/list"] = Page(json.dumps({"list": items}).encode(), ctype="application/json")
+    r = rw("run", "--once", "-c", cfg)
+    assert "2 new articles" in r.stderr, r.stderr
+    assert stored_urls(tmp_path) == [f"{site.url}/#/detail?id={i}" for i in range(3)]
+    assert f"{site.url}/#/detail?id=1" in r.stdout and f"{site.url}/#/detail?id=2" in r.stdout, r.stdout

@@ -59,6 +59,7 @@ LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of t
 FEED_NAMESPACES_INLINE = 64       # … and so is a feed declaring more namespaces (`xmlns` written more often) than this:
                                   # feedparser looks through every declared namespace for each element (200 KB of nested
                                   # declarations took 0.7 s); a feed declares a handful (content, dc, atom, media …)
+HASH_ROUTE = ("/", "!")            # a listed link's #fragment starting so is a single-page site's route (kept); others dropped
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from ...defaults import LIST_ENTRIES_MAX
+from ...defaults import HASH_ROUTE, LIST_ENTRIES_MAX
 
 
 @dataclass
@@ -32,11 +32,15 @@ class ListError(ValueError):
 def web_url(base: str, link) -> str | None:
     """`link` made absolute against `base` (the list page's URL, or its `<base href>`) and without its
     #fragment, when it is an http(s) URL with a host; else None (regwatch fetches only the web: no file:,
-    data:, ftp:, javascript: … links). A fragment names a place in a page, never another page: a list's
-    `a.html#comment` beside `a.html` is the same article (and the server never sees it)."""
+    data:, ftp:, javascript: … links). A fragment names a place in a page, not another page: a list's
+    `a.html#comment` beside `a.html` is the same article (and the server never sees it) — but for a
+    route of a single-page site (`#/detail?id=7`, `#!/a/7`), which names the article a reader opens
+    and is kept (a json source fetches its text from `detail` or carries it in `body`)."""
     if link is None:
         return None
-    url = urldefrag(urljoin(base, str(link).strip())).url
+    url, fragment = urldefrag(urljoin(base, str(link).strip()))
+    if fragment.startswith(HASH_ROUTE):
+        url = f"{url}#{fragment}"
     try:
         parts = urlsplit(url)
     except ValueError:
