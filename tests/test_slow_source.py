@@ -90,7 +90,7 @@ def test_a_hung_site_does_not_delay_another_sites_alerts_in_the_daemon(tmp_path,
     # an error; the hung site's run, cut by the stop, is no error either (it times out by itself when it runs on)
     assert rows["good"]["state"] == "ok" and rows["good"]["last_error"] is None, rows["good"]
     hung_row = rows["hung"]
-    assert hung_row["state"] == "new" and hung_row["errors"] == 0 and hung_row["last_error"] is None, hung_row
+    assert hung_row["state"] == "never run" and hung_row["errors"] == 0 and hung_row["last_error"] is None, hung_row
     assert re.search(r"cut off by regwatch's stop: (list page .*no answer before the crawl stopped|.*not fetched, "
                      r"regwatch was stopping)", hung_row["last_message"])
 
