@@ -75,6 +75,9 @@ DELIVERY_CONNECT_TIMEOUT = 5.0
 SEND_DEADLINE = 30.0              # seconds for one whole request, a slow answer waited for and however slowly it
                                   # trickles (well inside CLAIM_LEASE: no other sender takes a message over while it
                                   # is being sent)
+LATE_GRACE = 1.0                  # a send's deadline (or a stop's cut) the event loop reached this much late (held up
+                                  # by a store call): the exchange gets this long again, once the loop is free, so an
+                                  # answer that arrived meanwhile is read and recorded, never thrown away
 CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash),
                                   # counted from the claim
 RECORD_MARGIN = 5.0               # a send's outcome the store cannot take is tried again only while the try can end

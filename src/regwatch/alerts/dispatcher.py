@@ -40,6 +40,7 @@ from ..defaults import (
     DISPLAY_TZ,
     ERROR_CHARS,
     HOLD_MIN,
+    LATE_GRACE,
     PACE_MARGIN,
     PACE_WINDOW,
     RECORD_MARGIN,
@@ -381,9 +382,14 @@ class Dispatcher:
         self._hurried.set()
         if self._cut_timer is not None:
             self._cut_timer.cancel()
-        self._cut_timer = asyncio.get_running_loop().call_later(seconds, self._cut_sends)
+        loop = asyncio.get_running_loop()
+        self._cut_timer = loop.call_at(loop.time() + seconds, self._cut_sends, loop.time() + seconds)
 
-    def _cut_sends(self) -> None:
+    def _cut_sends(self, when: float) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - when >= LATE_GRACE:    # the loop came late (a store call held it): an answer that arrived
+            self._cut_timer = loop.call_at(loop.time() + LATE_GRACE, self._cut_sends, loop.time() + LATE_GRACE)
+            return                              # meanwhile is read and recorded first, not cut off
         self._cut_timer = None
         for send in list(self._sending):
             if not send.done():
