@@ -99,6 +99,9 @@ ERROR_SHOWN = 160                 # … of which a source's last error shown in 
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out
+STOP_CUT_RETRY = 30.0             # a send a stop cut off is retried no sooner than this (and its backoff): not by that
+                                  # stop's own last pass (STOP_DELIVERY_WAIT) to the endpoint that just failed to answer,
+                                  # but by the next start or another worker (the platform may have had it: twice at most)
 POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 

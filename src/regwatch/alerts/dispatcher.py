@@ -47,6 +47,7 @@ from ..defaults import (
     RESEND_WINDOW,
     SEND_DEADLINE,
     SHORT_WAIT,
+    STOP_CUT_RETRY,
     USER_AGENT,
 )
 from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store, StoreError
@@ -270,10 +271,11 @@ class Dispatcher:
                 task = asyncio.current_task()
                 if send not in self._cut or (task is not None and task.cancelling()):
                     raise               # this pass itself is cancelled: the message stays claimed until its lease
-                log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried",
-                            msg["id"], platform.name, platform.name)
+                log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried after "
+                            "%.0f s at the earliest (not by this stop)", msg["id"], platform.name, platform.name,
+                            STOP_CUT_RETRY)
                 outcome = Outcome("retry", "cut off by regwatch's stop before the platform answered (it may have "
-                                           "had the message)")
+                                           "had the message)", retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])))
             except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
                 log.exception("reading %s's answer failed", platform.name)
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
