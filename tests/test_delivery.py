@@ -937,3 +937,33 @@ def test_an_answer_that_came_while_a_store_call_held_the_loop_past_the_deadline_
     assert len(receiver.messages) == 1
     assert stats.sent == 1, stats
     assert store.one("SELECT status FROM messages") == "sent" and store.count_alerts(status="sent") == 1
+
+
+def test_a_store_failure_in_the_daemons_delivery_pass_is_one_line_not_a_traceback(tmp_path, receiver, pg_url, caplog):
+    """A PostgreSQL restart ended the daemon's delivery pass with a StoreError: the log showed `delivery pass failed`
+    and a whole traceback. The store failing is one line (tracebacks are for bugs); the next pass goes on."""
+    import psycopg
+
+    cfg, _ = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    store = Store(pg_url)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            loop = asyncio.ensure_future(d.run_forever())
+            await asyncio.sleep(0.5)                        # a first pass: nothing due
+            with psycopg.connect(pg_url, autocommit=True) as admin:     # the server ends the store's sessions
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            d.wake.set()
+            for _ in range(50):
+                if any("delivery pass failed" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.1)
+            d.finish()
+            await loop
+
+    with caplog.at_level(logging.INFO, logger="regwatch.alerts"):
+        asyncio.run(go())
+    [failed] = [r for r in caplog.records if "delivery pass failed" in r.getMessage()]
+    assert failed.exc_info is None and "terminating connection" in failed.getMessage(), failed.getMessage()
+    store.close()

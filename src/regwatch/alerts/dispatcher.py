@@ -471,12 +471,12 @@ class Dispatcher:
                 await self.deliver_due()
                 nxt = self.store.next_due_at(list(self.platforms))
                 failed = 0
-            except Exception:   # the outbox is in the store: nothing is lost, the next pass goes on
+            except Exception as e:  # the outbox is in the store: nothing is lost, the next pass goes on
                 failed += 1     # … after a pause that grows while the store keeps failing (a full disk)
-                if failed == 1:
-                    log.exception("delivery pass failed")
-                else:
+                if failed > 1:
                     log.warning("delivery pass failed again (%d in a row)", failed)
+                else:
+                    pass_failed(e)
                 nxt = (utcnow() + timedelta(seconds=min(DAEMON_IDLE, 2.0 ** failed))).isoformat()
             timeout = DAEMON_IDLE
             if nxt:
@@ -486,6 +486,15 @@ class Dispatcher:
             except TimeoutError:
                 pass
             self.wake.clear()
+
+
+def pass_failed(e: Exception) -> None:
+    """Log a delivery pass that raised: the store failing (PostgreSQL restarting or unreachable, a lock held past
+    its wait, a full disk) in one line; anything else is a bug and keeps its traceback."""
+    if isinstance(e, StoreError):
+        log.error("delivery pass failed: %s (the outbox keeps the alerts; the next pass goes on)", e)
+    else:
+        log.exception("delivery pass failed")
 
 
 def channel_answered(store: Store, alerts_cfg: Any, name: str, outcome: Outcome, err: str = "") -> str | None:

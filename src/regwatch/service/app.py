@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-from ..alerts.dispatcher import Dispatcher
+from ..alerts.dispatcher import Dispatcher, pass_failed
 from ..alerts.subscriptions import enqueue_for
 from ..crawler.netguard import stop_downloads
 from ..crawler.report import SourceReport
@@ -346,8 +346,8 @@ class App:
                     nonlocal delivered
                     try:
                         delivered += (await self.dispatcher.deliver_due()).sent
-                    except Exception:   # the outbox keeps them: the pass after the crawl sends them
-                        log.exception("delivery pass failed")
+                    except Exception as e:  # the outbox keeps them: the pass after the crawl sends them
+                        pass_failed(e)
 
             delivery = asyncio.ensure_future(deliver_while_crawling())
             try:
