@@ -301,3 +301,36 @@ def test_a_worker_hung_inside_the_story_lock_does_not_stop_the_others(pg_url, mo
     woke.wait(20)
     hung.close()
     other.close()
+
+
+def test_a_worker_that_lost_its_lease_mid_crawl_leaves_the_run_and_state_to_the_one_that_took_over(tmp_path, site,
+                                                                                                   pg_url, rw):
+    """A worker stopped (SIGSTOP) past its lease: another took the source over and crawled it. The first, going on,
+    logged `lease lost on …` but still recorded its run and the source's state over the other worker's (an `error`
+    for a source crawled fine). Its outcome is no longer recorded: the source's run and state are the other's."""
+    old = art("old0", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 500)
+    publish(site, 0, [old])
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, 1))
+    assert rw("baseline", "-c", cfg).returncode == 0
+    publish(site, 0, [old, *(art(f"n{j}", f"{TEXTS[j][0]}（{j}）", TEXTS[j][1].format(n=j), 1) for j in range(3))],
+            slow=2.0)
+    store = Store(pg_url)
+    runs = store.one("SELECT count(*) FROM source_runs")
+    p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert wait_for(lambda: site.requests("/a/n"), 60, every=0.05)
+        # meanwhile its lease ran out and another worker (on another host) took the source over, crawled it fine
+        store.x("UPDATE source_state SET claimed_by = 'elsewhere:1:0000:-', claimed_at = ?, lease_until = ?, "
+                "state = 'ok', last_error = NULL WHERE source = 's0'",
+                (datetime.now().astimezone().isoformat(), "2999-01-01T00:00:00+00:00"))
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-2000:]
+    assert "lease lost on s0" in err, err[-2000:]
+    assert store.one("SELECT count(*) FROM source_runs") == runs        # no run of the worker that lost the lease
+    state = store.q("SELECT state, last_error, claimed_by FROM source_state WHERE source = 's0'")[0]
+    assert state == {"state": "ok", "last_error": None, "claimed_by": "elsewhere:1:0000:-"}, state
+    assert "Traceback" not in err

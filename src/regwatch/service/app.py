@@ -32,7 +32,7 @@ from ..defaults import (
     STOP_GRACE,
 )
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, open_store
+from ..pipeline.store import SourceState, StoreError, open_store
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
@@ -211,8 +211,8 @@ class App:
                 if freed:
                     log.info("%s: leased by %s, a worker on this host that is gone; due again", ", ".join(freed), worker)
 
-    async def _keep_leases(self, names: list[str]) -> None:
-        """Renew the leases of a crawl in progress until it ends."""
+    async def _keep_leases(self, names: list[str], lost: set[str]) -> None:
+        """Renew the leases of a crawl in progress until it ends; those another worker took over go to `lost`."""
         lease = self.cfg.worker.lease
         while names:
             await asyncio.sleep(lease / 3)
@@ -221,9 +221,11 @@ class App:
             except Exception as e:  # the store unreachable for a while: the lease may run out, never the crawl
                 log.warning("cannot renew this worker's leases (%s): %s", type(e).__name__, e)
                 continue
-            lost = sorted(set(names) - set(held))
-            if lost:
-                log.warning("lease lost on %s (taken over by another worker)", ", ".join(lost))
+            gone = sorted(set(names) - set(held))
+            if gone:
+                log.warning("lease lost on %s (taken over by another worker): this worker's run of %s is not "
+                            "recorded", ", ".join(gone), "it" if len(gone) == 1 else "them")
+                lost.update(gone)
                 names = held
 
     async def cycle(self, sources: list, baseline_all: bool = False, *, since: datetime | None = None,
@@ -241,9 +243,10 @@ class App:
         if not sources:
             return CycleResult({}, {}, 0, notes=others, left=left)
         names = [s.name for s in sources]
-        keeper = asyncio.ensure_future(self._keep_leases(names))
+        lost: set[str] = set()
+        keeper = asyncio.ensure_future(self._keep_leases(names, lost))
         try:
-            result = await self._crawl(sources, baseline_all)
+            result = await self._crawl(sources, baseline_all, lost)
         finally:
             keeper.cancel()
             self.store.release_sources(names, worker=self.worker)
@@ -251,7 +254,7 @@ class App:
         result.left = left
         return result
 
-    async def _crawl(self, sources: list, baseline_all: bool) -> CycleResult:
+    async def _crawl(self, sources: list, baseline_all: bool, lost: set[str]) -> CycleResult:
         notes = self._continue_renamed(sources) if not baseline_all else []
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
@@ -263,20 +266,35 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
+            lost |= self._lost_leases([s.name for s in sources if s.name not in lost])
             with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
                 recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker,
                                                   claimed_at=self.claimed_at.get(s.name))
-                            for s in sources}
+                            for s in sources if s.name not in lost}
                 states = {name: state for name, (state, _) in recorded.items()}
                 health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
-        baselines = {name: ctx.report(name).new for name in baseline
+        baselines = {name: ctx.report(name).new for name in baseline - lost
                      if baseline_all or self.store.source_state(name)["baselined_at"] is not None}
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
         return CycleResult(reports, states, ctx.queued, baselines, notes)
+
+    def _lost_leases(self, names: list[str]) -> set[str]:
+        """Of a crawl's sources, those whose lease another worker took over meanwhile (this one stopped, swapped out
+        or cut off past its lease): the run and the state of such a source are the other worker's to record, never
+        overwritten by this one's outcome. (The store failing: none — recording the runs then says so.)"""
+        try:
+            held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=self.cfg.worker.lease)
+        except StoreError:
+            return set()
+        lost = set(names) - set(held)
+        if lost:
+            log.warning("lease lost on %s (taken over by another worker): this worker's run of %s is not recorded",
+                        ", ".join(sorted(lost)), "it" if len(lost) == 1 else "them")
+        return lost
 
     def _continue_renamed(self, sources: list) -> list[str]:
         """A source not yet baselined whose list URL was baselined under a name no longer configured
