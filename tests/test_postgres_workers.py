@@ -334,3 +334,33 @@ def test_a_worker_that_lost_its_lease_mid_crawl_leaves_the_run_and_state_to_the_
     state = store.q("SELECT state, last_error, claimed_by FROM source_state WHERE source = 's0'")[0]
     assert state == {"state": "ok", "last_error": None, "claimed_by": "elsewhere:1:0000:-"}, state
     assert "Traceback" not in err
+
+
+def test_sources_shows_which_worker_ran_each_source(tmp_path, site, pg_url, rw):
+    """README (several workers): "`regwatch sources` shows which worker ran each source" — neither its table nor
+    `--json` did. `--json` has the whole worker id of the last run, the table its host and pid."""
+    import json
+    import socket
+
+    for i in range(2):
+        publish(site, i, [art(f"a{i}", f"新闻{i}", f"正文{i}，某银行发布年度报告，全年营业收入同比增长{i}%。", 30)])
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, 2) + """
+[[sources]]
+name = "never"
+kind = "feed"
+url = "http://127.0.0.1:9/never.xml"
+enabled = false
+""")
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    ran = {r["source"]: r["worker"] for r in Store(pg_url).q("SELECT source, worker FROM source_runs")}
+    assert set(ran) == {"s0", "s1"} and all(ran.values())
+    out = rw("sources", "--json", "-c", cfg)
+    assert out.returncode == 0, out.stderr
+    rows = {r["source"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert {n: r["worker"] for n, r in rows.items()} == {**ran, "never": None}
+    table = rw("sources", "-c", cfg)
+    assert table.returncode == 0, table.stderr
+    assert "worker" in table.stdout.splitlines()[0]
+    host_pid = ":".join(ran["s0"].split(":")[:2])
+    assert host_pid.startswith(socket.gethostname() + ":")
+    assert sum(host_pid in line for line in table.stdout.splitlines()) == 2, table.stdout
