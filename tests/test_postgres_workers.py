@@ -364,3 +364,43 @@ enabled = false
     host_pid = ":".join(ran["s0"].split(":")[:2])
     assert host_pid.startswith(socket.gethostname() + ":")
     assert sum(host_pid in line for line in table.stdout.splitlines()) == 2, table.stdout
+
+
+def test_the_keep_alive_tick_waiting_on_postgresql_does_not_hold_the_event_loop(tmp_path, pg_url):
+    """A PostgreSQL restart: the daemon's keep-alive tick waited for the server on the event loop (up to 30 s for a
+    connection), holding every send in flight and the recording of its answer. On PostgreSQL it waits in a thread.
+    (The server made slow for real: another session holds the `workers` table's lock.)"""
+    import asyncio
+
+    import psycopg
+
+    from regwatch.service.app import App
+    from regwatch.service.config import load_config
+
+    cfg = config(tmp_path / "rw.toml", pg_url, "", lease="2s")
+    app = App(load_config(cfg))
+    try:
+        async def main():
+            stop, gaps, seen = asyncio.Event(), [], []
+            real = app._alive
+            app._alive = lambda: (real(), seen.append(time.monotonic()))[0]
+            alive = asyncio.ensure_future(app._stay_alive(stop))
+            with psycopg.connect(pg_url) as admin:
+                admin.execute("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE")      # held until this block's commit
+                locked = time.monotonic()
+                last = time.monotonic()
+                while time.monotonic() - locked < 3.0:                            # a tick comes after 0.7 s
+                    await asyncio.sleep(0.02)
+                    gaps.append(time.monotonic() - last)
+                    last = time.monotonic()
+                assert not seen                                                   # (the tick is still waiting)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await alive
+            return max(gaps), seen, locked
+
+        longest, seen, locked = asyncio.run(main())
+    finally:
+        app.close()
+    assert seen and seen[0] - locked > 2.5          # the tick waited for the lock …
+    assert longest < 0.5, longest                   # … and the event loop went on meanwhile

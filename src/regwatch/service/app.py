@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher, pass_failed
@@ -202,6 +202,15 @@ class App:
         self.claimed_at.update((n, iso_ms(now)) for n in names)
         return [s for s in sources if s.name in names], left
 
+    async def _off_loop(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call the daemon makes while sends may be in flight (a lease claimed or renewed, the keep-alive
+        tick): in a thread where the store allows it (PostgreSQL), so that a wait for the server (a restart: up to
+        PG_POOL_WAIT for a connection) holds neither the sends nor the recording of their answers; on SQLite, whose
+        store is the event loop's thread's, made here (its waits are another process's lock, at most 30 s)."""
+        if self.store.threadsafe:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        return call(*args, **kwargs)
+
     def _free_dead_leases(self, now: datetime) -> None:
         """A worker on this host that died mid-crawl (its process gone): its sources are due again now,
         not when its lease runs out (a restarted daemon carries on at once)."""
@@ -217,7 +226,8 @@ class App:
         while names:
             await asyncio.sleep(lease / 3)
             try:
-                held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=lease)
+                held = await self._off_loop(self.store.renew_sources, names, worker=self.worker, now=utcnow(),
+                                            lease=lease)
             except Exception as e:  # the store unreachable for a while: the lease may run out, never the crawl
                 log.warning("cannot renew this worker's leases (%s): %s", type(e).__name__, e)
                 continue
@@ -237,7 +247,10 @@ class App:
         if self.crawl.stopped:      # stopping: no new crawl starts
             return CycleResult({}, {}, 0)
         asked = len(sources)
-        sources, left = self.claim(sources, None if due else (since or utcnow()), share)
+        sources, left = await self._off_loop(self.claim, sources, None if due else (since or utcnow()), share)
+        if sources and self.crawl.stopped:      # the stop came while the claim waited on the store
+            self.store.release_sources([s.name for s in sources], worker=self.worker)
+            return CycleResult({}, {}, 0)
         others = [] if due or asked == len(sources) else \
             [f"{asked - len(sources)} sources crawled by another worker this cycle (see `regwatch sources`)"]
         if not sources:
@@ -432,12 +445,11 @@ class App:
             sched = SourceScheduler(self)
             sched.start()
             delivery = asyncio.ensure_future(self.dispatcher.run_forever())
-            alive = asyncio.ensure_future(self._stay_alive())
+            alive = asyncio.ensure_future(self._stay_alive(stop))
             elsewhere = self.pinned_elsewhere()
             log.info("regwatch: watching %d sources%s; SIGTERM or Ctrl-C stops", len(self.enabled_sources()),
                      f" ({len(elsewhere)} more are pinned to workers with other [worker] tags)" if elsewhere else "")
             await stop.wait()
-            alive.cancel()
             log.info("regwatch: stopping")
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
             # server or a long extraction is cut off (fetched next time)
@@ -453,6 +465,7 @@ class App:
             self.dispatcher.resume()
             self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds, none outlasts them
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
+            await asyncio.wait([alive], timeout=RECORD_MARGIN)     # (a tick still waiting on the store is left)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:
             self.metrics.close()
@@ -462,10 +475,16 @@ class App:
         self.peers = self.store.worker_seen(self.worker, tags=self.cfg.worker.tags, now=utcnow(),
                                             ttl=self.cfg.worker.lease)
 
-    async def _stay_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.worker.lease / 3)
+    async def _stay_alive(self, stop: asyncio.Event) -> None:
+        """The keep-alive tick, until the daemon stops (a tick under way is let end: cut off in its thread, it could
+        record this worker alive after `worker_gone`)."""
+        while not stop.is_set():
             try:
-                self._alive()
+                await asyncio.wait_for(stop.wait(), self.cfg.worker.lease / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self._off_loop(self._alive)
             except Exception as e:  # the store unreachable for a while: the crawls say so too
                 log.warning("cannot reach the store (%s): %s", type(e).__name__, e)
