@@ -928,3 +928,67 @@ health_channels = ["ops"]
     logged = re.search(r"^(\d\d):\d\d:\d\d 北京时间 message \d+ to gw broken", r.stderr, re.M)
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     assert logged and logged[1] in {now.strftime("%H"), (now - timedelta(minutes=2)).strftime("%H")}, r.stderr
+
+
+def test_an_answer_that_came_while_a_store_call_held_the_loop_past_the_deadline_is_recorded_sent(tmp_path, receiver,
+                                                                                                 monkeypatch):
+    """A PostgreSQL restart: a store call on the event loop (the keep-alive tick) waited for a connection past the
+    send's deadline while the platform's answer sat unread; the deadline then threw the answer away and the message
+    was sent again. The deadline cuts off waiting, never an answer that came in time. (The store is made slow for
+    real: another connection holds its write lock, so the call waits on the loop until it is let go.)"""
+    import sqlite3
+
+    from regwatch.alerts.platforms import base
+
+    monkeypatch.setattr(base, "SEND_DEADLINE", 1.0)
+    cfg, store = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    publish(cfg, store, 1)
+    receiver.fail = {"gw": ["slow:0.3"]}            # the answer comes 0.3 s after the request, well in time
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            task = asyncio.ensure_future(d.deliver_due(wait_until=time.time()))
+            while not receiver.messages:
+                await asyncio.sleep(0.01)
+            other.execute("BEGIN IMMEDIATE")       # another process takes the write lock for 2.5 s …
+            threading.Timer(2.5, other.execute, ["COMMIT"]).start()
+            held = time.monotonic()
+            store.worker_seen("w", tags=[], now=utcnow(), ttl=60)     # … and this call holds the loop till then
+            assert time.monotonic() - held > 2.0
+            return await task
+
+    stats = asyncio.run(go())
+    assert len(receiver.messages) == 1
+    assert stats.sent == 1, stats
+    assert store.one("SELECT status FROM messages") == "sent" and store.count_alerts(status="sent") == 1
+
+
+def test_a_store_failure_in_the_daemons_delivery_pass_is_one_line_not_a_traceback(tmp_path, receiver, pg_url, caplog):
+    """A PostgreSQL restart ended the daemon's delivery pass with a StoreError: the log showed `delivery pass failed`
+    and a whole traceback. The store failing is one line (tracebacks are for bugs); the next pass goes on."""
+    import psycopg
+
+    cfg, _ = make(tmp_path, receiver, {"gw": ("webhook", {})})
+    store = Store(pg_url)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            loop = asyncio.ensure_future(d.run_forever())
+            await asyncio.sleep(0.5)                        # a first pass: nothing due
+            with psycopg.connect(pg_url, autocommit=True) as admin:     # the server ends the store's sessions
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            d.wake.set()
+            for _ in range(50):
+                if any("delivery pass failed" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.1)
+            d.finish()
+            await loop
+
+    with caplog.at_level(logging.INFO, logger="regwatch.alerts"):
+        asyncio.run(go())
+    [failed] = [r for r in caplog.records if "delivery pass failed" in r.getMessage()]
+    assert failed.exc_info is None and "terminating connection" in failed.getMessage(), failed.getMessage()
+    store.close()

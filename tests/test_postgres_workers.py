@@ -301,3 +301,106 @@ def test_a_worker_hung_inside_the_story_lock_does_not_stop_the_others(pg_url, mo
     woke.wait(20)
     hung.close()
     other.close()
+
+
+def test_a_worker_that_lost_its_lease_mid_crawl_leaves_the_run_and_state_to_the_one_that_took_over(tmp_path, site,
+                                                                                                   pg_url, rw):
+    """A worker stopped (SIGSTOP) past its lease: another took the source over and crawled it. The first, going on,
+    logged `lease lost on …` but still recorded its run and the source's state over the other worker's (an `error`
+    for a source crawled fine). Its outcome is no longer recorded: the source's run and state are the other's."""
+    old = art("old0", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 500)
+    publish(site, 0, [old])
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, 1))
+    assert rw("baseline", "-c", cfg).returncode == 0
+    publish(site, 0, [old, *(art(f"n{j}", f"{TEXTS[j][0]}（{j}）", TEXTS[j][1].format(n=j), 1) for j in range(3))],
+            slow=2.0)
+    store = Store(pg_url)
+    runs = store.one("SELECT count(*) FROM source_runs")
+    p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert wait_for(lambda: site.requests("/a/n"), 60, every=0.05)
+        # meanwhile its lease ran out and another worker (on another host) took the source over, crawled it fine
+        store.x("UPDATE source_state SET claimed_by = 'elsewhere:1:0000:-', claimed_at = ?, lease_until = ?, "
+                "state = 'ok', last_error = NULL WHERE source = 's0'",
+                (datetime.now().astimezone().isoformat(), "2999-01-01T00:00:00+00:00"))
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-2000:]
+    assert "lease lost on s0" in err, err[-2000:]
+    assert store.one("SELECT count(*) FROM source_runs") == runs        # no run of the worker that lost the lease
+    state = store.q("SELECT state, last_error, claimed_by FROM source_state WHERE source = 's0'")[0]
+    assert state == {"state": "ok", "last_error": None, "claimed_by": "elsewhere:1:0000:-"}, state
+    assert "Traceback" not in err
+
+
+def test_sources_shows_which_worker_ran_each_source(tmp_path, site, pg_url, rw):
+    """README (several workers): "`regwatch sources` shows which worker ran each source" — neither its table nor
+    `--json` did. `--json` has the whole worker id of the last run, the table its host and pid."""
+    import json
+    import socket
+
+    for i in range(2):
+        publish(site, i, [art(f"a{i}", f"新闻{i}", f"正文{i}，某银行发布年度报告，全年营业收入同比增长{i}%。", 30)])
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, 2) + """
+[[sources]]
+name = "never"
+kind = "feed"
+url = "http://127.0.0.1:9/never.xml"
+enabled = false
+""")
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    ran = {r["source"]: r["worker"] for r in Store(pg_url).q("SELECT source, worker FROM source_runs")}
+    assert set(ran) == {"s0", "s1"} and all(ran.values())
+    out = rw("sources", "--json", "-c", cfg)
+    assert out.returncode == 0, out.stderr
+    rows = {r["source"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert {n: r["worker"] for n, r in rows.items()} == {**ran, "never": None}
+    table = rw("sources", "-c", cfg)
+    assert table.returncode == 0, table.stderr
+    assert "worker" in table.stdout.splitlines()[0]
+    host_pid = ":".join(ran["s0"].split(":")[:2])
+    assert host_pid.startswith(socket.gethostname() + ":")
+    assert sum(host_pid in line for line in table.stdout.splitlines()) == 2, table.stdout
+
+
+def test_the_keep_alive_tick_waiting_on_postgresql_does_not_hold_the_event_loop(tmp_path, pg_url):
+    """A PostgreSQL restart: the daemon's keep-alive tick waited for the server on the event loop (up to 30 s for a
+    connection), holding every send in flight and the recording of its answer. On PostgreSQL it waits in a thread.
+    (The server made slow for real: another session holds the `workers` table's lock.)"""
+    import asyncio
+
+    import psycopg
+
+    from regwatch.service.app import App
+    from regwatch.service.config import load_config
+
+    cfg = config(tmp_path / "rw.toml", pg_url, "", lease="2s")
+    app = App(load_config(cfg))
+    try:
+        async def main():
+            stop, gaps, seen = asyncio.Event(), [], []
+            real = app._alive
+            app._alive = lambda: (real(), seen.append(time.monotonic()))[0]
+            alive = asyncio.ensure_future(app._stay_alive(stop))
+            with psycopg.connect(pg_url) as admin:
+                admin.execute("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE")      # held until this block's commit
+                locked = time.monotonic()
+                last = time.monotonic()
+                while time.monotonic() - locked < 3.0:                            # a tick comes after 0.7 s
+                    await asyncio.sleep(0.02)
+                    gaps.append(time.monotonic() - last)
+                    last = time.monotonic()
+                assert not seen                                                   # (the tick is still waiting)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await alive
+            return max(gaps), seen, locked
+
+        longest, seen, locked = asyncio.run(main())
+    finally:
+        app.close()
+    assert seen and seen[0] - locked > 2.5          # the tick waited for the lock …
+    assert longest < 0.5, longest                   # … and the event loop went on meanwhile

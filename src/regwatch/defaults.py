@@ -77,6 +77,9 @@ DELIVERY_CONNECT_TIMEOUT = 5.0
 SEND_DEADLINE = 30.0              # seconds for one whole request, a slow answer waited for and however slowly it
                                   # trickles (well inside CLAIM_LEASE: no other sender takes a message over while it
                                   # is being sent)
+LATE_GRACE = 1.0                  # a send's deadline (or a stop's cut) the event loop reached this much late (held up
+                                  # by a store call): the exchange gets this long again, once the loop is free, so an
+                                  # answer that arrived meanwhile is read and recorded, never thrown away
 CLAIM_LEASE = 90.0                # a message claimed for sending is another sender's again after this (a crash),
                                   # counted from the claim
 RECORD_MARGIN = 5.0               # a send's outcome the store cannot take is tried again only while the try can end
@@ -101,6 +104,9 @@ ERROR_SHOWN = 160                 # … of which a source's last error shown in 
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out
+STOP_CUT_RETRY = 30.0             # a send a stop cut off is retried no sooner than this (and its backoff): not by that
+                                  # stop's own last pass (STOP_DELIVERY_WAIT) to the endpoint that just failed to answer,
+                                  # but by the next start or another worker (the platform may have had it: twice at most)
 POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 

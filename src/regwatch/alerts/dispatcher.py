@@ -41,12 +41,14 @@ from ..defaults import (
     DISPLAY_TZ,
     ERROR_CHARS,
     HOLD_MIN,
+    LATE_GRACE,
     PACE_MARGIN,
     PACE_WINDOW,
     RECORD_MARGIN,
     RESEND_WINDOW,
     SEND_DEADLINE,
     SHORT_WAIT,
+    STOP_CUT_RETRY,
     USER_AGENT,
 )
 from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store, StoreError
@@ -270,10 +272,11 @@ class Dispatcher:
                 task = asyncio.current_task()
                 if send not in self._cut or (task is not None and task.cancelling()):
                     raise               # this pass itself is cancelled: the message stays claimed until its lease
-                log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried",
-                            msg["id"], platform.name, platform.name)
+                log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried after "
+                            "%.0f s at the earliest (not by this stop)", msg["id"], platform.name, platform.name,
+                            STOP_CUT_RETRY)
                 outcome = Outcome("retry", "cut off by regwatch's stop before the platform answered (it may have "
-                                           "had the message)")
+                                           "had the message)", retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])))
             except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
                 log.exception("reading %s's answer failed", platform.name)
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
@@ -382,9 +385,14 @@ class Dispatcher:
         self._hurried.set()
         if self._cut_timer is not None:
             self._cut_timer.cancel()
-        self._cut_timer = asyncio.get_running_loop().call_later(seconds, self._cut_sends)
+        loop = asyncio.get_running_loop()
+        self._cut_timer = loop.call_at(loop.time() + seconds, self._cut_sends, loop.time() + seconds)
 
-    def _cut_sends(self) -> None:
+    def _cut_sends(self, when: float) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - when >= LATE_GRACE:    # the loop came late (a store call held it): an answer that arrived
+            self._cut_timer = loop.call_at(loop.time() + LATE_GRACE, self._cut_sends, loop.time() + LATE_GRACE)
+            return                              # meanwhile is read and recorded first, not cut off
         self._cut_timer = None
         for send in list(self._sending):
             if not send.done():
@@ -464,12 +472,12 @@ class Dispatcher:
                 await self.deliver_due()
                 nxt = self.store.next_due_at(list(self.platforms))
                 failed = 0
-            except Exception:   # the outbox is in the store: nothing is lost, the next pass goes on
+            except Exception as e:  # the outbox is in the store: nothing is lost, the next pass goes on
                 failed += 1     # … after a pause that grows while the store keeps failing (a full disk)
-                if failed == 1:
-                    log.exception("delivery pass failed")
-                else:
+                if failed > 1:
                     log.warning("delivery pass failed again (%d in a row)", failed)
+                else:
+                    pass_failed(e)
                 nxt = (utcnow() + timedelta(seconds=min(DAEMON_IDLE, 2.0 ** failed))).isoformat()
             timeout = DAEMON_IDLE
             if nxt:
@@ -479,6 +487,15 @@ class Dispatcher:
             except TimeoutError:
                 pass
             self.wake.clear()
+
+
+def pass_failed(e: Exception) -> None:
+    """Log a delivery pass that raised: the store failing (PostgreSQL restarting or unreachable, a lock held past
+    its wait, a full disk) in one line; anything else is a bug and keeps its traceback."""
+    if isinstance(e, StoreError):
+        log.error("delivery pass failed: %s (the outbox keeps the alerts; the next pass goes on)", e)
+    else:
+        log.exception("delivery pass failed")
 
 
 def channel_answered(store: Store, alerts_cfg: Any, name: str, outcome: Outcome, err: str = "") -> str | None:

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..alerts.dispatcher import Dispatcher
+from ..alerts.dispatcher import Dispatcher, pass_failed
 from ..alerts.subscriptions import enqueue_for
 from ..crawler.netguard import stop_downloads
 from ..crawler.report import SourceReport
@@ -32,7 +32,7 @@ from ..defaults import (
     STOP_GRACE,
 )
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, open_store, shown_state
+from ..pipeline.store import SourceState, StoreError, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
@@ -203,6 +203,15 @@ class App:
         self.claimed_at.update((n, iso_ms(now)) for n in names)
         return [s for s in sources if s.name in names], left
 
+    async def _off_loop(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call the daemon makes while sends may be in flight (a lease claimed or renewed, the keep-alive
+        tick): in a thread where the store allows it (PostgreSQL), so that a wait for the server (a restart: up to
+        PG_POOL_WAIT for a connection) holds neither the sends nor the recording of their answers; on SQLite, whose
+        store is the event loop's thread's, made here (its waits are another process's lock, at most 30 s)."""
+        if self.store.threadsafe:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        return call(*args, **kwargs)
+
     def _free_dead_leases(self, now: datetime) -> None:
         """A worker on this host that died mid-crawl (its process gone): its sources are due again now,
         not when its lease runs out (a restarted daemon carries on at once)."""
@@ -212,19 +221,22 @@ class App:
                 if freed:
                     log.info("%s: leased by %s, a worker on this host that is gone; due again", ", ".join(freed), worker)
 
-    async def _keep_leases(self, names: list[str]) -> None:
-        """Renew the leases of a crawl in progress until it ends."""
+    async def _keep_leases(self, names: list[str], lost: set[str]) -> None:
+        """Renew the leases of a crawl in progress until it ends; those another worker took over go to `lost`."""
         lease = self.cfg.worker.lease
         while names:
             await asyncio.sleep(lease / 3)
             try:
-                held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=lease)
+                held = await self._off_loop(self.store.renew_sources, names, worker=self.worker, now=utcnow(),
+                                            lease=lease)
             except Exception as e:  # the store unreachable for a while: the lease may run out, never the crawl
                 log.warning("cannot renew this worker's leases (%s): %s", type(e).__name__, e)
                 continue
-            lost = sorted(set(names) - set(held))
-            if lost:
-                log.warning("lease lost on %s (taken over by another worker)", ", ".join(lost))
+            gone = sorted(set(names) - set(held))
+            if gone:
+                log.warning("lease lost on %s (taken over by another worker): this worker's run of %s is not "
+                            "recorded", ", ".join(gone), "it" if len(gone) == 1 else "them")
+                lost.update(gone)
                 names = held
 
     async def cycle(self, sources: list, baseline_all: bool = False, *, since: datetime | None = None,
@@ -236,15 +248,19 @@ class App:
         if self.crawl.stopped:      # stopping: no new crawl starts
             return CycleResult({}, {}, 0)
         asked = len(sources)
-        sources, left = self.claim(sources, None if due else (since or utcnow()), share)
+        sources, left = await self._off_loop(self.claim, sources, None if due else (since or utcnow()), share)
+        if sources and self.crawl.stopped:      # the stop came while the claim waited on the store
+            self.store.release_sources([s.name for s in sources], worker=self.worker)
+            return CycleResult({}, {}, 0)
         others = [] if due or asked == len(sources) else \
             [f"{asked - len(sources)} sources crawled by another worker this cycle (see `regwatch sources`)"]
         if not sources:
             return CycleResult({}, {}, 0, notes=others, left=left)
         names = [s.name for s in sources]
-        keeper = asyncio.ensure_future(self._keep_leases(names))
+        lost: set[str] = set()
+        keeper = asyncio.ensure_future(self._keep_leases(names, lost))
         try:
-            result = await self._crawl(sources, baseline_all)
+            result = await self._crawl(sources, baseline_all, lost)
         finally:
             keeper.cancel()
             self.store.release_sources(names, worker=self.worker)
@@ -252,7 +268,7 @@ class App:
         result.left = left
         return result
 
-    async def _crawl(self, sources: list, baseline_all: bool) -> CycleResult:
+    async def _crawl(self, sources: list, baseline_all: bool, lost: set[str]) -> CycleResult:
         notes = self._continue_renamed(sources) if not baseline_all else []
         baseline = {s.name for s in sources if baseline_all or self.store.source_state(s.name)["baselined_at"] is None}
         ctx = CrawlContext(store=self.store, processor=self.processor, sources=sources, crawl_cfg=self.cfg.crawl,
@@ -264,20 +280,35 @@ class App:
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
+            lost |= self._lost_leases([s.name for s in sources if s.name not in lost])
             with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
                 recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker,
                                                   claimed_at=self.claimed_at.get(s.name))
-                            for s in sources}
+                            for s in sources if s.name not in lost}
                 states = {name: state for name, (state, _) in recorded.items()}
                 health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
-        baselines = {name: ctx.report(name).new for name in baseline
+        baselines = {name: ctx.report(name).new for name in baseline - lost
                      if baseline_all or self.store.source_state(name)["baselined_at"] is not None}
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
         return CycleResult(reports, states, ctx.queued, baselines, notes)
+
+    def _lost_leases(self, names: list[str]) -> set[str]:
+        """Of a crawl's sources, those whose lease another worker took over meanwhile (this one stopped, swapped out
+        or cut off past its lease): the run and the state of such a source are the other worker's to record, never
+        overwritten by this one's outcome. (The store failing: none — recording the runs then says so.)"""
+        try:
+            held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=self.cfg.worker.lease)
+        except StoreError:
+            return set()
+        lost = set(names) - set(held)
+        if lost:
+            log.warning("lease lost on %s (taken over by another worker): this worker's run of %s is not recorded",
+                        ", ".join(sorted(lost)), "it" if len(lost) == 1 else "them")
+        return lost
 
     def _continue_renamed(self, sources: list) -> list[str]:
         """A source not yet baselined whose list URL was baselined under a name no longer configured
@@ -347,8 +378,8 @@ class App:
                     nonlocal delivered
                     try:
                         delivered += (await self.dispatcher.deliver_due()).sent
-                    except Exception:   # the outbox keeps them: the pass after the crawl sends them
-                        log.exception("delivery pass failed")
+                    except Exception as e:  # the outbox keeps them: the pass after the crawl sends them
+                        pass_failed(e)
 
             delivery = asyncio.ensure_future(deliver_while_crawling())
             try:
@@ -415,12 +446,11 @@ class App:
             sched = SourceScheduler(self)
             sched.start()
             delivery = asyncio.ensure_future(self.dispatcher.run_forever())
-            alive = asyncio.ensure_future(self._stay_alive())
+            alive = asyncio.ensure_future(self._stay_alive(stop))
             elsewhere = self.pinned_elsewhere()
             log.info("regwatch: watching %d sources%s; SIGTERM or Ctrl-C stops", len(self.enabled_sources()),
                      f" ({len(elsewhere)} more are pinned to workers with other [worker] tags)" if elsewhere else "")
             await stop.wait()
-            alive.cancel()
             log.info("regwatch: stopping")
             # the crawls stop first and the articles in hand get a short grace to be stored; then a slow
             # server or a long extraction is cut off (fetched next time)
@@ -436,6 +466,7 @@ class App:
             self.dispatcher.resume()
             self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds, none outlasts them
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
+            await asyncio.wait([alive], timeout=RECORD_MARGIN)     # (a tick still waiting on the store is left)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:
             self.metrics.close()
@@ -445,10 +476,16 @@ class App:
         self.peers = self.store.worker_seen(self.worker, tags=self.cfg.worker.tags, now=utcnow(),
                                             ttl=self.cfg.worker.lease)
 
-    async def _stay_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.worker.lease / 3)
+    async def _stay_alive(self, stop: asyncio.Event) -> None:
+        """The keep-alive tick, until the daemon stops (a tick under way is let end: cut off in its thread, it could
+        record this worker alive after `worker_gone`)."""
+        while not stop.is_set():
             try:
-                self._alive()
+                await asyncio.wait_for(stop.wait(), self.cfg.worker.lease / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self._off_loop(self._alive)
             except Exception as e:  # the store unreachable for a while: the crawls say so too
                 log.warning("cannot reach the store (%s): %s", type(e).__name__, e)

@@ -40,14 +40,15 @@ def make_snippet(text: str, terms: list[str], width: int = 40) -> str:
 
 
 def sources_overview(store: Store | None, names: list[str]) -> list[dict[str, Any]]:
-    """Each source's state and last run, as `regwatch sources` shows them (without a store: never run)."""
+    """Each source's state and last run (and the worker that ran it), as `regwatch sources` shows them (without a
+    store: never run)."""
     out = []
     for name in names:
         if store is None:
             out.append({"source": name, "state": NEVER_RUN, "baselined": False, "baselined_at": None, "last_run": None,
                         "last_success": None, "found": None, "new": None, "errors": None, "deferred": None,
                         "too_old": None, "statuses": {}, "last_error": None, "last_message": None, "skipped": 0,
-                        "articles": 0})
+                        "articles": 0, "worker": None})
             continue
         st = store.source_state(name)
         last = store.recent_runs(name, 1)
@@ -60,6 +61,7 @@ def sources_overview(store: Store | None, names: list[str]) -> list[dict[str, An
                      "statuses": json.loads(run.get("statuses") or "{}"), "last_error": st["last_error"],
                      "last_message": run.get("message"),
                      "skipped": store.count_skipped(name),
-                     "articles": store.count_articles(source=name)})
+                     "articles": store.count_articles(source=name),
+                     "worker": run.get("worker")})       # the worker that ran it last (`worker_id`)
     return out
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 
-from ...defaults import ERROR_CHARS, RATE_LIMIT_DEFAULT_WAIT, SEND_DEADLINE
+from ...defaults import ERROR_CHARS, LATE_GRACE, RATE_LIMIT_DEFAULT_WAIT, SEND_DEADLINE
 from ...pipeline.redact import redact
 from ..message import Item, Message, clip
+
+T = TypeVar("T")
 
 
 class Channel(Protocol):
@@ -292,8 +294,7 @@ class Platform:
     async def send(self, client: httpx.AsyncClient, payload: dict[str, Any], key: str) -> Outcome:
         req = self.request(payload, key)
         try:
-            async with asyncio.timeout(SEND_DEADLINE):      # httpx's timeout is per read: a trickle never ends it
-                resp = await client.post(req.url, content=req.body, headers=req.headers)
+            resp = await within_deadline(client.post(req.url, content=req.body, headers=req.headers), SEND_DEADLINE)
         except TimeoutError:
             return Outcome("retry", f"no whole answer within {SEND_DEADLINE:.0f} s; the message may have arrived")
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
@@ -306,6 +307,28 @@ class Platform:
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets) or ""
+
+
+async def within_deadline(exchange: Awaitable[T], seconds: float) -> T:
+    """`exchange` (an HTTP request and its answer), cut off with TimeoutError if unfinished `seconds` from now
+    (httpx's timeout is per read: a trickle never ends it). The deadline cuts off waiting, never an answer that
+    arrived in time: when the event loop reaches the deadline late (held up by a store call), what came in
+    meanwhile is read first — the exchange gets LATE_GRACE more, again while the loop keeps coming late."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(exchange)
+    deadline = loop.time() + seconds
+    try:
+        while True:
+            await asyncio.wait([task], timeout=max(0.0, deadline - loop.time()))
+            if task.done():
+                return task.result()
+            if loop.time() - deadline < LATE_GRACE:     # reached in time, the loop free: nothing whole came
+                raise TimeoutError
+            deadline = loop.time() + LATE_GRACE
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)    # (its connection closed before this returns)
 
 
 def markdown_items(items: list[Item]) -> list[str]:

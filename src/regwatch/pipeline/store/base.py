@@ -144,6 +144,10 @@ class Store(ABC):
     def __new__(cls, location: str | Path, *args: Any, **kwargs: Any) -> Store:  # noqa: PYI034 - the engine's class
         return super().__new__(engine_for(location) if cls is Store else cls)
 
+    # whether its calls may be made from another thread than the one that opened it, several at once (PostgreSQL: each
+    # call borrows a pool connection, a transaction is pinned to its thread); SQLite's is its opener's thread's alone
+    threadsafe: bool = False
+
     @classmethod
     @abstractmethod
     def exists(cls, location: str) -> bool:

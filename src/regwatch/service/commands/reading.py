@@ -164,8 +164,11 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         rows = sources_overview(None, names)
     else:
         rows = sources_overview(setup.store, names)
+    # on PostgreSQL, several workers share the sources: which one ran each (its host and pid; `--json`: its whole id)
+    several = cfg.store.url is not None
     t = Table([("source", 28, False), ("state", None, False), (f"last run ({clock.label})", None, False),
-               ("found", None, True), ("new", None, True), ("errors", None, True), ("stored", None, True)])
+               ("found", None, True), ("new", None, True), ("errors", None, True), ("stored", None, True),
+               *([("worker", None, False)] if several else [])])
     dash = lambda v: "-" if v is None else str(v)  # noqa: E731
     for r in rows:
         r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
@@ -186,7 +189,8 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         if not r["errors"] and CUT_OFF in (r["last_message"] or ""):
             notes.append("its last run was cut short by regwatch's stop: what it left is fetched next run")
         t.add(r["source"], (r["state"], STATUS_STYLE.get(r["state"])), clock.short(r["last_run"]), dash(r["found"]),
-              dash(r["new"]), dash(r["errors"]), str(r["articles"]), under=notes)
+              dash(r["new"]), dash(r["errors"]), str(r["articles"]),
+              *([safe(":".join(r["worker"].split(":")[:2])) if r["worker"] else "-"] if several else []), under=notes)
     t.print()
 
 

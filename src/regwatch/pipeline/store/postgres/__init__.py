@@ -21,5 +21,7 @@ from .workers import Workers
 class PostgresStore(Articles, Stories, Sources, Workers, Outbox, Labels, Reports, Copying, PostgresConnection, Store):
     """The store in a PostgreSQL database (`postgresql://user@host:5432/regwatch`)."""
 
+    threadsafe = True
+
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
