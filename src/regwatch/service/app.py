@@ -403,6 +403,9 @@ class App:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # a stray HUP (a closed ssh or tmux session) must not kill the daemon: the config is read at start only
+        loop.add_signal_handler(signal.SIGHUP, log.warning, "regwatch: SIGHUP ignored: regwatch reads its config "
+                                "at start: restart it to apply a change")
         if self.cfg.metrics.listen:
             from .metrics import Metrics
 
