@@ -64,8 +64,16 @@ class CycleResult:
     def deferred(self) -> int:
         return sum(r.deferred for r in self.reports.values())
 
-    def summary(self) -> str:
-        """One line: what the cycle found, what it alerted, and why new articles did not alert."""
+    @property
+    def eventful(self) -> bool:
+        """The cycle found or did something worth a line in the daemon's log (without -v, a routine one is not)."""
+        return bool(any(r.new or r.interrupted for r in self.reports.values()) or self.baselines or self.queued
+                    or self.delivered or self.deferred or self.notes)
+
+    def summary(self, changes: dict[str, tuple[str | None, str]] | None = None) -> str:
+        """One line: what the cycle found, what it alerted, and why new articles did not alert. With `changes`
+        (source → its state before, None: unknown, and now; the daemon's), the sources whose state changed
+        instead of every source not ok."""
         new = sum(r.new for r in self.reports.values())
         line = f"{plural(len(self.states), 'source')}, {plural(new, 'new article')}"
         if self.baselines:
@@ -80,7 +88,10 @@ class CycleResult:
         if cut:
             line += f"; {plural(cut, 'source')} cut short by regwatch's stop (what it left is fetched next run)"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
-        if bad:
+        if changes:
+            line += "; state: " + ", ".join(f"{n} {st}" if was is None else f"{n} {was} → {st}"
+                                           for n, (was, st) in sorted(changes.items())) + " (see `regwatch sources`)"
+        elif bad and changes is None:
             line += "; not ok: " + ", ".join(f"{n} ({st})" for n, st in sorted(bad.items())) + " (see `regwatch sources`)"
         return line + "".join(f"; {note}" for note in self.notes)
 
@@ -166,6 +177,7 @@ class App:
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
         self.dispatcher.worker = self.worker
         self.stopping = False
+        self.verbose = False           # the daemon logs every cycle (`run -v`), not only the eventful ones
         self.interrupted = 0           # the signal that stopped `once` (0: none)
         self.metrics: Metrics | None = None
 
