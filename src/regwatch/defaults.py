@@ -52,6 +52,7 @@ STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another 
 # -- the web ----------------------------------------------------------------------------------
 USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
 MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is asked again each run before it is skipped
+ROBOTS_KEEP = 3600.0              # seconds a site's robots.txt, once fetched, serves the daemon's later crawls
 MAX_REDIRECTS = 5                 # redirects followed for one request (a crawl's, and `regwatch extract URL`'s)
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
 LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of the main process (the workers not started

@@ -58,6 +58,7 @@ from .platforms import Outcome, Platform, platform_for
 from .subscriptions import enqueue_health, idem_key
 
 log = logging.getLogger("regwatch.alerts")
+CUT_SEND = "cut off by regwatch's stop before the platform answered (it may have had the message)"
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Dispatcher:
         self._sending: set[asyncio.Task[Outcome]] = set()     # sends in flight
         self._cut: set[asyncio.Task[Outcome]] = set()         # … of them, cut off by `hurry`'s deadline
         self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
+        self._failing: dict[str, str] = {}    # channel → the error its failing began with (logged once, and its end)
 
     def finish(self) -> None:
         """The daemon stops: `run_forever` returns once the sends in flight have their answers (a send cut off
@@ -275,8 +277,7 @@ class Dispatcher:
                 log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried after "
                             "%.0f s at the earliest (not by this stop)", msg["id"], platform.name, platform.name,
                             STOP_CUT_RETRY)
-                outcome = Outcome("retry", "cut off by regwatch's stop before the platform answered (it may have "
-                                           "had the message)", retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])))
+                outcome = Outcome("retry", CUT_SEND, retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])))
             except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
                 log.exception("reading %s's answer failed", platform.name)
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
@@ -348,6 +349,8 @@ class Dispatcher:
         n = msg["items"]
         if outcome.ok:
             await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
+            # the channel answers again: what waits out a backoff goes now, before what was composed after it
+            self.store.hasten_retries(platform.name, now)
             if msg["kind"] == AlertKind.HEALTH:
                 stats.notices += 1
             else:
@@ -369,7 +372,19 @@ class Dispatcher:
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")
             log.warning("message %s to %s %s: %s", msg["id"], platform.name, status, err)
+        self._log_failing(platform.name, outcome, err or "")
         self._channel_health(platform, outcome, err or "")
+
+    def _log_failing(self, name: str, outcome: Outcome, err: str) -> None:
+        """One log line when a channel starts failing (its first failed attempt since it last answered) and one
+        when it answers again, not one per attempt."""
+        if outcome.ok:
+            if self._failing.pop(name, None) is not None:
+                log.warning("channel %s answers again: its waiting alerts go out now", name)
+        elif outcome.action == "retry" and outcome.error != CUT_SEND and name not in self._failing:
+            self._failing[name] = err
+            log.warning("channel %s failing: %s (its alerts are retried with backoff; `regwatch alerts`)", name,
+                        err or "no answer")
 
     def _channel_health(self, platform: Platform, outcome: Outcome, err: str) -> None:
         channel_answered(self.store, self.cfg, platform.name, outcome, err)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
+from scrapy.utils.httpobj import urlparse_cached
 
+from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
 from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, origin_of, refusal, target_decision
@@ -172,3 +176,34 @@ class GuardMiddleware(_CtxMixin):
             raise (NotAPage if role == "article" else IgnoreRequest)(
                 f"{request.url}: binary content where a page was expected")
         return response
+
+
+_ROBOTS: dict[tuple[str, str], tuple[float, Any]] = {}   # (scheme, host[:port]) → (when fetched, parsed robots.txt)
+
+
+class KeptRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with each site's parsed robots.txt kept by the process for `ROBOTS_KEEP`
+    seconds: the daemon's crawls (one every `every`) do not each fetch it again. Only an answer that says something
+    is kept (a robots.txt, or a 4xx: none), not a 5xx, a failed download or one the address guards refused: those
+    are asked for again next crawl."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self._answered: dict[str, int] = {}     # host → the HTTP status its robots.txt answered in this crawl
+
+    async def _parse_robots(self, response, netloc, request):
+        self._answered[netloc] = response.status
+        await super()._parse_robots(response, netloc, request)
+
+    async def robot_parser(self, request):
+        url = urlparse_cached(request)
+        key = (url.scheme, url.netloc.lower())
+        kept = _ROBOTS.get(key)
+        if url.netloc not in self._parsers and kept is not None and time.monotonic() - kept[0] < ROBOTS_KEEP:
+            self._parsers[url.netloc] = kept[1]
+            return kept[1]
+        fetching = url.netloc not in self._parsers
+        parser = await super().robot_parser(request)
+        if fetching and parser is not None and self._answered.get(url.netloc, 500) < 500:
+            _ROBOTS[key] = (time.monotonic(), parser)
+        return parser

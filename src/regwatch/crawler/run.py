@@ -420,8 +420,22 @@ class CrawlContext:
                 self.store.forget_list_cache(page.source, page.url)
             if page.source in self._baseline:
                 self.store.mark_baseline_urls(page.source, page.named - page.done)
-        for report in self.reports.values():
+        for name, report in self.reports.items():
             report.empty = report.list_ok and report.found == 0 and not report.not_modified
+            if report.empty and name in self.sources:
+                report.note(why_empty(self.sources[name]))    # (the source's `${VAR}` values redacted with the rest)
+
+
+def why_empty(source) -> str:
+    """What an `empty` run's list page said: it answered, and what regwatch looked for in it found nothing (said
+    first: a health summary shortens each source's line)."""
+    if source.kind == "listing":
+        return f"`links` selector `{source.links}` matched nothing on the list page {source.url} (it answered)"
+    if source.kind == "json":
+        return f"the `items` path `{source.items}` found an empty list in {source.url} (it answered)"
+    if source.kind == "sitemap":
+        return f"the sitemap names no pages: {source.url} (it answered)"
+    return f"the feed has no entries: {source.url} (it answered)"
 
 
 class Crawl:

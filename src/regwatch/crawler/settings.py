@@ -52,6 +52,9 @@ def crawl_settings(crawl) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,      # no allowed_domains
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,    # no spider credentials
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+            # robots.txt kept across crawls for a while (ROBOTS_KEEP), not fetched again by each one
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            f"{MW}.KeptRobotsTxtMiddleware": 100,
             f"{MW}.PrivateNetworkMiddleware": 90,
             f"{MW}.RedirectSchemeMiddleware": 610,   # sees a 3xx before Scrapy's RedirectMiddleware (600)
             f"{MW}.ProxiedTargetMiddleware": 760,   # after Scrapy's HttpProxyMiddleware (750) sets meta["proxy"]

@@ -64,8 +64,16 @@ class CycleResult:
     def deferred(self) -> int:
         return sum(r.deferred for r in self.reports.values())
 
-    def summary(self) -> str:
-        """One line: what the cycle found, what it alerted, and why new articles did not alert."""
+    @property
+    def eventful(self) -> bool:
+        """The cycle found or did something worth a line in the daemon's log (without -v, a routine one is not)."""
+        return bool(any(r.new or r.interrupted for r in self.reports.values()) or self.baselines or self.queued
+                    or self.delivered or self.deferred or self.notes)
+
+    def summary(self, changes: dict[str, tuple[str | None, str]] | None = None) -> str:
+        """One line: what the cycle found, what it alerted, and why new articles did not alert. With `changes`
+        (source → its state before, None: unknown, and now; the daemon's), the sources whose state changed
+        instead of every source not ok."""
         new = sum(r.new for r in self.reports.values())
         line = f"{plural(len(self.states), 'source')}, {plural(new, 'new article')}"
         if self.baselines:
@@ -80,7 +88,11 @@ class CycleResult:
         if cut:
             line += f"; {plural(cut, 'source')} cut short by regwatch's stop (what it left is fetched next run)"
         bad = {n: st for n, st in self.states.items() if st != SourceState.OK}
-        if bad:
+        if changes:
+            line += "; state: " + ", ".join(
+                f"{n} {shown_state(st)}" if was is None else f"{n} {shown_state(was)} → {shown_state(st)}"
+                for n, (was, st) in sorted(changes.items())) + " (see `regwatch sources`)"
+        elif bad and changes is None:
             line += ("; not ok: " + ", ".join(f"{n} ({shown_state(st)})" for n, st in sorted(bad.items()))
                      + " (see `regwatch sources`)")
         return line + "".join(f"; {note}" for note in self.notes)
@@ -167,6 +179,7 @@ class App:
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
         self.dispatcher.worker = self.worker
         self.stopping = False
+        self.verbose = False           # the daemon logs every cycle (`run -v`), not only the eventful ones
         self.interrupted = 0           # the signal that stopped `once` (0: none)
         self.metrics: Metrics | None = None
 
@@ -435,6 +448,9 @@ class App:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # a stray HUP (a closed ssh or tmux session) must not kill the daemon: the config is read at start only
+        loop.add_signal_handler(signal.SIGHUP, log.warning, "regwatch: SIGHUP ignored: regwatch reads its config "
+                                "at start: restart it to apply a change")
         if self.cfg.metrics.listen:
             from .metrics import Metrics
 

@@ -90,9 +90,14 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
     state = state_of(report, prev, alerts_cfg.failing_after, source_cfg.expect_every if source_cfg else None, now)
     if prev["baselined_at"] is None and read_whole(report) and not (report.errors or report.holds):
         report.note(NOT_A_BASELINE)
+    found = report.found
+    if report.not_modified and not report.lists_read and not found:
+        # its list unchanged (304): it names what it named when last read (a run that read none between, a
+        # failed one, found 0; one that read it empty forgot its validators: no 304 follows it)
+        found = next((r["found"] for r in store.recent_runs(report.source, 20) if r["found"]), 0)
     with store.tx():
         store.record_run(source=report.source, started_at=iso(datetime.fromtimestamp(report.started, now.tzinfo)),
-                         finished_at=iso(now), state=state, found=report.found, new=report.new, errors=report.errors,
+                         finished_at=iso(now), state=state, found=found, new=report.new, errors=report.errors,
                          statuses=report.statuses, duration=round(time.time() - report.started, 3),
                          message=report.message, deferred=report.deferred, skipped=report.skipped,
                          too_old=report.too_old, worker=worker, claimed_at=claimed_at)

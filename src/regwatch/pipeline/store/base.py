@@ -527,6 +527,11 @@ class Store(ABC):
         sender's lease ran out."""
 
     @abstractmethod
+    def hasten_retries(self, channel: str, now: datetime) -> int:
+        """The channel answered again: its messages waiting out a retry's backoff are due now, in the order they
+        were made (oldest first; the channel's pacing still spaces them); how many."""
+
+    @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:
         """Alerts still on their way out, and those to `channels` given up or refused at an attempt since
         `since`."""

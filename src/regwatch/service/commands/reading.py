@@ -184,7 +184,9 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
             notes.append(f"{r['deferred']} new articles deferred to the next run (max_articles_per_source)")
         if r["skipped"]:
             notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
-        if r["last_error"] and r["state"] != "ok":
+        if r["state"] == "empty" and r["last_message"]:     # what its list page answered, and what found nothing
+            notes.append(safe(r["last_message"][:ERROR_SHOWN]))
+        elif r["last_error"] and r["state"] != "ok":
             notes.append(safe(r["last_error"][:ERROR_SHOWN]))
         if not r["errors"] and CUT_OFF in (r["last_message"] or ""):
             notes.append("its last run was cut short by regwatch's stop: what it left is fetched next run")

@@ -65,7 +65,8 @@ def init(path: str, force: bool) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="One full cycle of every source, deliver what is due, exit (for cron).")
-@click.option("-v", "--verbose", is_flag=True, help="Log each cycle.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log each cycle (without it, the daemon logs a cycle only when it found or changed something).")
 @config_option
 @user_errors
 def run(once: bool, verbose: bool, config_path: str | None) -> None:
@@ -77,6 +78,7 @@ def run(once: bool, verbose: bool, config_path: str | None) -> None:
     quiet_libraries(verbose or not once, cfg.display.tz)
     with contextlib.nullcontext() if once or cfg.store.url else sole_daemon(Path(cfg.store.path)):
         app = App(cfg)
+        app.verbose = verbose
         try:
             if once:
                 summary(reactor.run(app.once), app)

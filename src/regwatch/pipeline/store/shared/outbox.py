@@ -126,6 +126,20 @@ class Outbox(Connection):
             self.x("UPDATE messages SET claimed_until = ? WHERE channel = ? AND status = ? AND claimed_until < ?",
                    (iso_ms(until), channel, S.SENDING, iso_ms(until)))
 
+    def hasten_retries(self, channel: str, now: datetime) -> int:
+        # due at their making: older than anything composed since, they go first (`claim_message` orders by due time)
+        waiting = (channel, S.RETRY, iso_ms(now))
+        if self.one("SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? LIMIT 1",
+                    waiting) is None:
+            return 0        # (the usual case: a send that succeeds takes no write lock for this)
+        with self.tx():
+            n = self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
+                       "AND next_attempt_at > ?", waiting)
+            if n:
+                self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
+                       "AND message_id IS NOT NULL", (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
+        return n
+
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
                         channel: str | None = None) -> int:
         """Messages in `statuses` (failed, broken) created since `since`, of one channel or all, sent again: their
