@@ -52,6 +52,19 @@ def test_a_forums_other_threads_times_never_replace_the_posts_date():
     assert ex.published_at.isoformat() == "2005-08-22T19:13:18+08:00"
 
 
+def test_a_yearless_byline_just_after_the_headline_beats_a_related_lists_dated_items():
+    # (a review's page: the dated 相关阅读 items after the text were taken as the byline — a new article stored as
+    # two years old never alerted)
+    related = "".join(f'<li><a href="/a/{i}">银行年报发布{i}</a><span class="time">2024-11-0{i}</span></li>' for i in (2, 3))
+    page = (f'<html><head><meta charset="utf-8"><title>{TITLE}</title></head><body><div class="nav">首页 &gt; 财经</div>'
+            f'<h1>{TITLE}</h1><div class="meta"><span>12-01 10:00</span> 来源：某财经网</div>'
+            + "".join(f"<p>{p}</p>" for p in PARAS) + f'<div class="related"><h3>相关阅读</h3><ul>{related}</ul></div>'
+            "</body></html>")
+    ex = extract_html(page, tz="Asia/Shanghai")
+    assert ex.published_at is not None and ex.published_at.strftime("%m-%d %H:%M") == "12-01 10:00", ex.published_at
+    assert ex.date_from == "yearless"      # the list's or feed's date still wins over it
+
+
 def test_a_page_with_only_a_yearless_date_says_so_and_keeps_it():
     page = hot_list_page("12-03 10:00", byline="来源：银保监会网站")
     ex = extract_html(page, tz="Asia/Shanghai")

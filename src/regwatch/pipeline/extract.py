@@ -308,6 +308,11 @@ def _published(tree, html: str, title: str, body: str, tz: str | None,
     page = _page_text(tree)
     # a date that writes its year first, anywhere: one without (12-03 10:00) is as often another article's,
     # in a hot list or a forum's other threads, and given this year it makes an old notice new
+    # (but a byline without its year just after the headline — `12-01 10:00 来源：…`, as mobile pages and forums
+    # print it — is the article's own: a related-news list's dated items further down never replace it)
+    near = None if _after_title(page, title, tz, False) else _after_title(page, title, tz, True)
+    if near:
+        return near, "yearless"
     dt = _byline_time(tree, title, tz, page, yearless=False) or _htmldate(tree, html, tz)
     if dt is None:
         dt = _byline_time(tree, title, tz, page)
