@@ -131,3 +131,18 @@ def test_a_single_page_sites_route_is_kept_as_each_articles_link(tmp_path, site,
     assert "2 new articles" in r.stderr, r.stderr
     assert stored_urls(tmp_path) == [f"{site.url}/#/detail?id={i}" for i in range(3)]
     assert f"{site.url}/#/detail?id=1" in r.stdout and f"{site.url}/#/detail?id=2" in r.stdout, r.stdout
+
+
+def test_a_route_that_would_have_to_be_fetched_is_skipped_for_good_with_the_reason(tmp_path, site, rw):
+    """Without `detail` or `body` every `#/…` link would fetch the same shell page (Scrapy fetched the first and
+    dropped the others, never settled): each is skipped for good, saying what it needs, and the source stays ok."""
+    cfg = config(tmp_path, site)
+    site.pages["/"] = article_page(art("shell", "某某网", "某某网首页，欢迎访问。" * 20, 600))
+    site.pages["/list/index.html"] = list_page([(f"/#/detail?id={i}", f"利率上限新规第{i}号") for i in range(3)])
+    r = rw("run", "--once", "-c", cfg)
+    row = source_row(rw, cfg)
+    assert row["state"] == "ok" and row["skipped"] == 3 and not row["errors"], (row, r.stderr)
+    assert stored_urls(tmp_path) == [] and [q for q in site.requests("/") if q["path"] == "/"] == []
+    skipped = sqlite3.connect(tmp_path / "rw.db").execute("SELECT url, reason FROM source_urls").fetchall()
+    assert sorted(u for u, _ in skipped) == [f"{site.url}/#/detail?id={i}" for i in range(3)]
+    assert all("single-page site's route" in why for _, why in skipped), skipped

@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from urllib.parse import urlsplit
+
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
@@ -217,6 +219,12 @@ class SourcesSpider(scrapy.Spider):
             if e.body_html:
                 # carried by the list itself: no download
                 yield self._item(s, e, e.body_html.encode("utf-8"), "text/html; charset=utf-8", e.url)
+                continue
+            if not e.detail_url and urlsplit(e.url).fragment:
+                # a single-page site's route (#/detail?id=7): the server never sees it, every such link would fetch
+                # the same shell page — its text comes only from a json source's `detail` or `body`
+                self.ctx.skip(s.name, e.url, "a single-page site's route (#/…): its text needs a json source's "
+                                             "`detail` or `body`")
                 continue
             # sites that gate GET behind a JavaScript check often answer POST (PBoC): articles go
             # the way the list went
