@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
-
 from urllib.parse import urlsplit
 
 import scrapy
