@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from datetime import datetime
+from types import SimpleNamespace
 
 from conftest import REGWATCH
 from support.news import art, article_page, feed
@@ -404,3 +405,46 @@ def test_the_keep_alive_tick_waiting_on_postgresql_does_not_hold_the_event_loop(
         app.close()
     assert seen and seen[0] - locked > 2.5          # the tick waited for the lock …
     assert longest < 0.5, longest                   # … and the event loop went on meanwhile
+
+
+def test_a_claim_the_stop_cut_off_while_it_waited_on_postgresql_is_given_back(tmp_path, pg_url):
+    """The claim waits for the server in a thread; a stop that cancels its cycle meanwhile left the lease it then
+    took to run out (other workers skipped the source until then, and after it counted it crawled this cycle). The
+    claim gives it back itself; a keep-alive tick still waiting when the daemon said it was gone says so again.
+    (The server made slow for real: another session holds the `source_state` table's lock.)"""
+    import asyncio
+
+    import psycopg
+
+    from regwatch.service.app import App
+    from regwatch.service.config import load_config
+
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(SimpleNamespace(url="http://127.0.0.1:9"), 1), lease="60s")
+    app = App(load_config(cfg))
+    try:
+        app._alive()
+        app.store.source_state("s0")
+
+        async def main():
+            with psycopg.connect(pg_url) as admin:
+                admin.execute("LOCK TABLE source_state IN ACCESS EXCLUSIVE MODE")      # held until this block ends
+                cycle = asyncio.ensure_future(app.cycle(app.enabled_sources()))
+                await asyncio.sleep(0.5)                                             # the claim waits on the lock
+                app.crawl.stopped = True
+                cycle.cancel()
+                await asyncio.gather(cycle, return_exceptions=True)
+            for _ in range(100):                                                     # the claim's thread goes on
+                await asyncio.sleep(0.05)
+                with psycopg.connect(pg_url) as c:
+                    if c.execute("SELECT claimed_by FROM source_state WHERE source = 's0'").fetchone() is not None:
+                        break
+            await asyncio.sleep(0.5)
+
+        asyncio.run(main())
+        app.gone = True
+        app._alive()        # a tick that was still waiting on the store when the daemon said it was gone
+    finally:
+        app.close()
+    with psycopg.connect(pg_url) as c:
+        assert c.execute("SELECT claimed_at, lease_until FROM source_state WHERE source = 's0'").fetchone() == (None, None)
+        assert c.execute("SELECT count(*) FROM workers").fetchone()[0] == 0

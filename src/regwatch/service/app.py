@@ -32,7 +32,7 @@ from ..defaults import (
     STOP_GRACE,
 )
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, StoreError, open_store, shown_state
+from ..pipeline.store import SourceState, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import health
 from .config import Config, ConfigError
@@ -181,6 +181,7 @@ class App:
         self.stopping = False
         self.verbose = False           # the daemon logs every cycle (`run -v`), not only the eventful ones
         self.interrupted = 0           # the signal that stopped `once` (0: none)
+        self.gone = False              # the daemon told the store it is gone (`worker_gone`)
         self.metrics: Metrics | None = None
 
     def close(self) -> None:
@@ -213,6 +214,11 @@ class App:
         names = set(self.store.claim_sources(due, worker=self.worker, now=now, lease=self.cfg.worker.lease,
                                              limit=limit))
         left = [n for n in due if n not in names] if limit is not None and len(names) >= limit else []
+        if names and self.crawl.stopped:
+            # the stop came while this claim waited on the store (in its thread on PostgreSQL, the cycle that asked
+            # for it perhaps cancelled): given back at once, not left leased until the lease runs out
+            self.store.release_sources(sorted(names), worker=self.worker, crawled=False)
+            return [], []
         self.claimed_at.update((n, iso_ms(now)) for n in names)
         return [s for s in sources if s.name in names], left
 
@@ -224,6 +230,17 @@ class App:
         if self.store.threadsafe:
             return await asyncio.to_thread(call, *args, **kwargs)
         return call(*args, **kwargs)
+
+    def _give_back(self, claiming: asyncio.Future) -> None:
+        """Release what a claim took after the cycle that asked for it was cancelled."""
+        if claiming.cancelled() or claiming.exception() is not None:
+            return
+        names = [s.name for s in claiming.result()[0]]
+        if names:
+            try:
+                self.store.release_sources(names, worker=self.worker, crawled=False)
+            except Exception as e:  # the store unreachable: the lease runs out instead
+                log.warning("cannot release %s (%s): %s", ", ".join(names), type(e).__name__, e)
 
     def _free_dead_leases(self, now: datetime) -> None:
         """A worker on this host that died mid-crawl (its process gone): its sources are due again now,
@@ -261,9 +278,15 @@ class App:
         if self.crawl.stopped:      # stopping: no new crawl starts
             return CycleResult({}, {}, 0)
         asked = len(sources)
-        sources, left = await self._off_loop(self.claim, sources, None if due else (since or utcnow()), share)
+        claiming = asyncio.ensure_future(self._off_loop(self.claim, sources, None if due else (since or utcnow()),
+                                                        share))
+        try:
+            sources, left = await asyncio.shield(claiming)
+        except asyncio.CancelledError:      # the stop cancelled this cycle while its claim waited on the store
+            claiming.add_done_callback(self._give_back)
+            raise
         if sources and self.crawl.stopped:      # the stop came while the claim waited on the store
-            self.store.release_sources([s.name for s in sources], worker=self.worker)
+            self.store.release_sources([s.name for s in sources], worker=self.worker, crawled=False)
             return CycleResult({}, {}, 0)
         others = [] if due or asked == len(sources) else \
             [f"{asked - len(sources)} sources crawled by another worker this cycle (see `regwatch sources`)"]
@@ -315,7 +338,8 @@ class App:
         overwritten by this one's outcome. (The store failing: none — recording the runs then says so.)"""
         try:
             held = self.store.renew_sources(names, worker=self.worker, now=utcnow(), lease=self.cfg.worker.lease)
-        except StoreError:
+        except Exception as e:  # (never hides the crawl's own outcome: the runs are recorded, or fail to be, as before)
+            log.warning("cannot check this worker's leases (%s): %s", type(e).__name__, e)
             return set()
         lost = set(names) - set(held)
         if lost:
@@ -482,7 +506,8 @@ class App:
             self.dispatcher.resume()
             self.dispatcher.hurry(STOP_DELIVERY_WAIT)       # no send starts after these seconds, none outlasts them
             await self.dispatcher.deliver_due(wait_until=time.time() + STOP_DELIVERY_WAIT)
-            await asyncio.wait([alive], timeout=RECORD_MARGIN)     # (a tick still waiting on the store is left)
+            await asyncio.wait([alive], timeout=RECORD_MARGIN)     # (a tick still waiting on the store is left:
+            self.gone = True                                        # it says this worker is gone itself)
             self.store.worker_gone(self.worker)
         if self.metrics is not None:
             self.metrics.close()
@@ -491,10 +516,12 @@ class App:
         """Tell the store this daemon is alive; learn how many share its sources."""
         self.peers = self.store.worker_seen(self.worker, tags=self.cfg.worker.tags, now=utcnow(),
                                             ttl=self.cfg.worker.lease)
+        if self.gone:       # the daemon stopped while this tick waited on the store (in its thread): not alive after all
+            self.store.worker_gone(self.worker)
 
     async def _stay_alive(self, stop: asyncio.Event) -> None:
-        """The keep-alive tick, until the daemon stops (a tick under way is let end: cut off in its thread, it could
-        record this worker alive after `worker_gone`)."""
+        """The keep-alive tick, until the daemon stops (a tick still waiting on the store when the daemon says it is
+        gone says so again itself once it is through)."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), self.cfg.worker.lease / 3)

@@ -400,8 +400,9 @@ class Store(ABC):
         """Extend this worker's leases; the names it still holds (a lease that ran out and was taken over is lost)."""
 
     @abstractmethod
-    def release_sources(self, names: list[str], *, worker: str) -> None:
-        """End this worker's leases (its crawl of them is over)."""
+    def release_sources(self, names: list[str], *, worker: str, crawled: bool = True) -> None:
+        """End this worker's leases (its crawl of them is over; `crawled=False`: it never began — given back
+        due, as if never claimed this cycle)."""
 
     @abstractmethod
     def lease_holders(self, now: datetime) -> list[str]:

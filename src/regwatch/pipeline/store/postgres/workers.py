@@ -38,7 +38,7 @@ class Workers(shared.Workers, PostgresConnection):
             "UPDATE source_state SET lease_until = ? WHERE claimed_by = ? AND lease_until IS NOT NULL "
             "AND source = ANY(?) RETURNING source", (iso_ms(now + timedelta(seconds=lease)), worker, list(names))))
 
-    def release_sources(self, names: list[str], *, worker: str) -> None:
+    def release_sources(self, names: list[str], *, worker: str, crawled: bool = True) -> None:
         if names:
-            self.x("UPDATE source_state SET lease_until = NULL WHERE claimed_by = ? AND source = ANY(?)",
-                   (worker, list(names)))
+            self.x(f"UPDATE source_state SET lease_until = NULL{'' if crawled else ', claimed_at = NULL'} "
+                   "WHERE claimed_by = ? AND source = ANY(?)", (worker, list(names)))

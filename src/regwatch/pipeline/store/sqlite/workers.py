@@ -40,10 +40,10 @@ class Workers(shared.Workers, SQLiteConnection):
                 f"SELECT source FROM source_state WHERE claimed_by = ? AND lease_until IS NOT NULL AND source IN ({marks})",
                 [worker, *names])]
 
-    def release_sources(self, names: list[str], *, worker: str) -> None:
+    def release_sources(self, names: list[str], *, worker: str, crawled: bool = True) -> None:
         if not names:
             return
         marks = ",".join("?" * len(names))
         with self.tx():
-            self.conn.execute(f"UPDATE source_state SET lease_until = NULL WHERE claimed_by = ? AND source IN ({marks})",
-                              [worker, *names])
+            self.conn.execute(f"UPDATE source_state SET lease_until = NULL{'' if crawled else ', claimed_at = NULL'} "
+                              f"WHERE claimed_by = ? AND source IN ({marks})", [worker, *names])
