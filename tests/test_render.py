@@ -120,8 +120,8 @@ def within_limits(kind, payload):
         return len(body) <= {"feishu": 18000, "webhook": 20000, "teams": 27000}[kind]
     if kind == "slack":
         blocks = payload["blocks"]
-        return len(blocks) <= 50 and all(units(b["text"]["text"]) <= (150 if b["type"] == "header" else 3000)
-                                         for b in blocks if "text" in b)
+        return len(blocks) <= 50 and units(payload["text"]) <= 3000 and all(
+            units(b["text"]["text"]) <= (150 if b["type"] == "header" else 3000) for b in blocks if "text" in b)
     if kind == "discord":
         e = payload["embeds"][0]
         sizes = [units(e["title"]), units(e["description"])] + [units(f["name"]) + units(f["value"]) for f in e["fields"]]
@@ -175,6 +175,41 @@ def test_digest_items_and_health_notices_fit_every_platform(kind):
     for m in (health, summary):
         payload = p.render_fitted(m)
         assert within_limits(kind, payload) and problems(kind, payload) == [], kind
+
+
+SPA = "https://spa.example.com/#/detail?id=7&x="       # a hash-routed page: no length limit on its link
+
+
+def links_whole(kind, payload, url):
+    """Every link construct of the payload whole: the long `url` in it entirely or not at all, each Slack
+    `<…|…>` closed, each markdown `[…](…)` closed (no text of a link cut off at a limit)."""
+    texts = [payload["text"], *(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"),
+             *(e["text"] for b in payload["blocks"] for e in b.get("elements", []))] if kind == "slack" \
+        else [json.dumps(payload, ensure_ascii=False)]
+    for t in texts:
+        assert t.count(SPA) == t.count(url), (kind, t[-60:])
+        if kind == "slack":
+            assert not re.search(r"[<>]", re.sub(r"<https?://[^<>|]+\|[^<>]+>", "", t)), (kind, t[-60:])
+        elif kind in ("dingtalk", "wecom", "discord", "teams", "feishu"):
+            assert t.count("](") == len(re.findall(r"\]\(https?://[^()\s]+\)", t)), (kind, t[-60:])
+
+
+@pytest.mark.parametrize("kind", LIMITED)
+@pytest.mark.parametrize("length", [5000, 2860])
+def test_a_link_too_long_for_a_message_is_left_out_whole_never_cut(kind, length):
+    url = safe_url(SPA + "a" * length)
+    p = platform(kind)
+    single = build_message(dict(ARTICLE, url=url, title="标题" * 100), [], {}, "caps", lead_chars=0)
+    payload = p.render_fitted(single)
+    assert within_limits(kind, payload) and problems(kind, payload) == [], kind
+    links_whole(kind, payload, url)
+    short = build_message(dict(ARTICLE, url="https://e.example.com/2", title="标题二"), TOPICS, {}, "caps")
+    digest = digest_message([build_message(dict(ARTICLE, url=url, title="标题一"), TOPICS, {}, "caps"), short], "caps")
+    for _, payload in p.pack(digest):
+        assert within_limits(kind, payload) and problems(kind, payload) == [], kind
+        links_whole(kind, payload, url)
+    assert kind == "webhook" or any("https://e.example.com/2" in json.dumps(pl, ensure_ascii=False)
+                                    for _, pl in p.pack(digest)), kind         # the other item keeps its link
 
 
 def test_the_other_outlets_are_named_up_to_five_then_counted():

@@ -29,13 +29,14 @@ class Slack(Platform):
         if m.items:
             lines = [f"• <{i.url}|{esc(i.title)}> · {esc(i.tail())}" if i.url else f"• {esc(i.title)} · {esc(i.tail())}"
                      for i in m.items]
-            # one section per group of whole lines, each within a section's limit
+            # one section per group of whole lines; a line is never cut (a link would lose its `>` and title): one
+            # longer than a section fails `fits`, and the message is shortened (its link left out last)
             section: list[str] = []
             for line in lines:
                 if section and units("\n".join([*section, line])) > SECTION_CHARS:
                     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(section)}})
                     section = []
-                section.append(cut(line, SECTION_CHARS))
+                section.append(line)
             if section:
                 blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(section)}})
             if m.trigger:
@@ -47,7 +48,10 @@ class Slack(Platform):
             if m.url:
                 lines.append(f"<{m.url}|阅读原文>")
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
-        return {"text": cut(esc(m.label) + (f" {m.url}" if m.url else ""), TEXT_CHARS), "blocks": blocks,
+        # the notification's fallback: the label and the link, or the label alone when both are too long (never
+        # a cut link; the blocks still carry it)
+        text = esc(m.label) + (f" {m.url}" if m.url else "")
+        return {"text": text if units(text) <= TEXT_CHARS else esc(m.label), "blocks": blocks,
                 "unfurl_links": False}
 
     def fits(self, payload: dict[str, Any]) -> bool:
