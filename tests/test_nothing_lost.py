@@ -129,7 +129,7 @@ def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(t
     listed = new_arts("old", 1, 600)
     publish(site, {"feed": listed})
     assert rw("baseline", "-c", cfg).returncode == 0
-    for prefix, sig, code in (("i", signal.SIGINT, 130), ("t", signal.SIGTERM, 143)):
+    for prefix, sig, code in (("i", signal.SIGINT, 130), ("t", signal.SIGTERM, 143), ("h", signal.SIGHUP, 129)):
         arts = new_arts(prefix, 30)
         listed += arts
         publish(site, {"feed": listed})
@@ -156,7 +156,7 @@ def test_ctrl_c_mid_run_once_stops_it_cleanly_and_the_next_run_stores_the_rest(t
     publish(site, {"feed": listed})
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0, r.stderr
-    assert stored(tmp_path, "%/a/i%") == 30 and stored(tmp_path, "%/a/t%") == 30
+    assert stored(tmp_path, "%/a/i%") == 30 and stored(tmp_path, "%/a/t%") == 30 and stored(tmp_path, "%/a/h%") == 30
 
 
 def test_a_run_whose_only_new_article_is_gone_ends_without_a_traceback(tmp_path, site, receiver, rw):

@@ -1,5 +1,9 @@
-"""Signals to the daemon: SIGHUP (a closed ssh or tmux session, a habitual "reload") neither kills nor reloads it."""
+"""Signals to the daemon: SIGHUP (a closed ssh or tmux session, a habitual "reload") neither kills nor reloads it,
+nor its extraction workers (a terminal's hangup reaches the whole process group)."""
 
+import json
+import os
+import re
 import signal
 import subprocess
 import time
@@ -18,22 +22,42 @@ def wait_for(path, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never logged:\n{path.read_text(encoding='utf-8', errors='replace')[-2000:]}")
 
 
+def alerted(receiver) -> list[str]:
+    return [id_ for m in receiver.delivered("gw") for id_ in re.findall(r"/a/(n\d)\.html", json.dumps(m["body"]))]
+
+
 def test_sighup_is_logged_and_ignored_then_sigterm_stops_cleanly(tmp_path, site, receiver):
     publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
     cfg = feed_to_webhook_config(tmp_path, site, receiver)
     err_path = tmp_path / "daemon.log"
     with open(err_path, "w", encoding="utf-8") as err:
         p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=err,
-                             restore_signals=True)      # SIGHUP at its default action, as from a terminal
+                             restore_signals=True, start_new_session=True)  # SIGHUP at its default action
         try:
             wait_for(err_path, "regwatch: watching")
-            p.send_signal(signal.SIGHUP)
+            deadline = time.time() + 60    # the baseline crawl done (a second one asked for)
+            while time.time() < deadline and len(site.requests("/feed.xml")) < 2:
+                time.sleep(0.1)
+            publish(site, {"feed": [art("n1", "国家金融监督管理总局发布小额贷款公司监督管理暂行办法",
+                                        "国家金融监督管理总局发布《小额贷款公司监督管理暂行办法》，明确小额贷款公司融资杠杆和"
+                                        "网络小额贷款业务要求。", 1)]})
+            deadline = time.time() + 60    # the extraction workers are up once an article went out
+            while time.time() < deadline and not alerted(receiver):
+                time.sleep(0.2)
+            assert alerted(receiver) == ["n1"]
+            os.killpg(p.pid, signal.SIGHUP)   # as a closed terminal does: the daemon and its workers
             log = wait_for(err_path, "SIGHUP")
             assert "restart it to apply a change" in log
             served = len(site.requests("/feed.xml"))
             time.sleep(3)
             assert p.poll() is None, "SIGHUP ended the daemon"
             assert len(site.requests("/feed.xml")) > served, "the daemon stopped crawling after SIGHUP"
+            publish(site, {"feed": [art("n2", "人民银行提示警惕“征信修复”骗局", "人民银行提示，所谓“征信修复”“征信洗白”"
+                                        "均属骗局，不良信用记录不能花钱删除，逾期记录保留5年。", 1)]})
+            deadline = time.time() + 60
+            while time.time() < deadline and len(alerted(receiver)) < 2:
+                time.sleep(0.2)
+            assert alerted(receiver) == ["n1", "n2"], err_path.read_text(encoding="utf-8")[-3000:]
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)

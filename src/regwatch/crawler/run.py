@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -86,6 +87,10 @@ class Extractor:
                              daemon=True).start()
 
     def _start_into(self, starting: Future) -> None:
+        # the forkserver and multiprocessing's resource tracker are started (exec'd) from this thread and keep
+        # its signal mask: with SIGHUP blocked, a closed terminal's hangup (to the whole process group) ends
+        # neither — the daemon ignores it; the tracker, killed, left a traceback at the stop
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         try:
             starting.set_result(self._start_pool())
         except BaseException as e:  # reported to whoever waits for the pool

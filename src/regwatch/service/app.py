@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("regwatch")
 T = TypeVar("T")
+# what stops `run --once` and `baseline` as the daemon stops (exit 128 + the signal); the daemon ignores SIGHUP
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass
@@ -368,9 +370,10 @@ class App:
         return await self.stoppable(lambda: self._once(baseline_all, names))
 
     async def stoppable(self, work: Callable[[], Awaitable[T]]) -> T:
-        """`work` (a cycle) under SIGINT / SIGTERM handlers that stop it as the daemon stops — the crawl cut short,
-        what it left fetched next run, the alerts due given a few seconds — and record the signal
-        (`interrupted`: the command then exits 128 + its number); a second signal ends the process at once."""
+        """`work` (a cycle) under SIGINT / SIGTERM / SIGHUP handlers that stop it as the daemon stops — the crawl
+        cut short, what it left fetched next run, the alerts due given a few seconds — and record the signal
+        (`interrupted`: the command then exits 128 + its number); a second signal ends the process at once. (A
+        hangup — the terminal or ssh session of a `run --once` closing — stops it the same way, not abruptly.)"""
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int) -> None:
@@ -381,12 +384,12 @@ class App:
             asyncio.ensure_future(self._cut_short(self.crawl.stop()))
             self.dispatcher.hurry(STOP_GRACE + STOP_DELIVERY_WAIT)     # the last delivery pass waits no longer
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal, sig)
         try:
             return await work()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
 
     async def _cut_short(self, stopping: Awaitable[None]) -> None:
