@@ -8,6 +8,9 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 # The runtime set (requirements.lock): what `make install`, `make run` and deploy/Dockerfile install.
 $(VENV)/.runtime: pyproject.toml requirements.lock
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "regwatch needs Python 3.11 or newer; $(PY) is $$($(PY) --version 2>&1): make install PY=python3.11 (or newer)" >&2; exit 1; }
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+		echo "$(VENV) was made with $$($(BIN)/python --version 2>&1): made again with $(PY)"; rm -rf $(VENV); fi
 	$(PY) -m venv $(VENV)
 	$(PIP) -r requirements.lock
 	$(PIP) --no-deps -e .
