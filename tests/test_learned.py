@@ -405,3 +405,28 @@ def test_an_embedding_held_is_never_encoded_again():
     meaning.encoded.cache_clear()
     meaning.embedding(texts[0])
     assert meaning.encoded.cache_info().misses == 1    # the block's store is gone with it
+
+
+def test_a_topic_of_ones_own_pack_is_not_judged_by_files_that_never_name_it():
+    """`regwatch train eval/dev.jsonl --labels` with a pack of one's own (an `aml` topic) and one correction
+    labelling an article `aml`: dev.jsonl, labelled against the bundled pack only (and holding articles on money
+    laundering), says nothing about `aml`. It used to count as 8,000 "not about aml" against 1 "about", and the
+    model overruled the rules on every AML article; now `aml` is left to the rules until the corrections judge
+    it both ways, then learned from them alone."""
+    from regwatch.pipeline.learned import unlearnable
+
+    aml = parse_pack({"topics": {"aml": {"signals": [{"terms": ["反洗钱", "anti-money laundering"], "weight": 10}]}}},
+                     "aml.toml")
+    topics = load_topics() + aml
+    files = DEV[:150]
+    about = {"title": "反洗钱法修订通过", "text": "全国人大常委会表决通过修订后的反洗钱法，自2025年1月1日起施行。",
+             "labels": ["aml"], "not_labels": []}
+    assert unlearnable(topics, files + [about])["aml"] == (1, 0)
+    model = train(Classifier(topics), files + [about], with_meaning=False)
+    assert "aml" not in model.topics and "rate_cap" in model.topics
+    against = {"title": "央行下调存款准备金率", "text": "中国人民银行决定下调金融机构存款准备金率0.5个百分点。",
+               "labels": [], "not_labels": ["aml"]}
+    assert unlearnable(topics, files + [about, against]).get("aml") is None
+    # a file that names the topic judges it, as before
+    named = dict(files[0], labels=["aml"])
+    assert "aml" not in unlearnable(topics, files[1:] + [named])

@@ -383,11 +383,26 @@ def train(clf: Classifier, items: list[dict[str, Any]], c: float = C, threshold:
     return model
 
 
-def judged(topic: str, items: list[dict[str, Any]]) -> tuple[list[int], list[bool]]:
+def file_judges(topics: Iterable[Topic], items: list[dict[str, Any]]) -> set[str]:
+    """The topics the items of labelled files judge: a bundled pack's (the project's eval files are labelled
+    against them) and any topic some file article's `labels` name. A topic of the user's own pack that no file
+    names is judged by the corrections in the store alone — the project's eval/dev.jsonl knows nothing of it,
+    and counting its articles (some on that very topic) as "not about it" taught the model to overrule the
+    rules on every such article."""
+    from .classify import bundled_packs
+
+    bundled = set(bundled_packs())
+    named = {t for it in items if "not_labels" not in it for t in it.get("labels") or []}
+    return {t.id for t in topics if t.pack in bundled or t.id in named}
+
+
+def judged(topic: str, items: list[dict[str, Any]], by_files: bool = True) -> tuple[list[int], list[bool]]:
     """The items that judge a topic, and whether each is about it: every item of a labelled file (about it when
-    its `labels` name it), an item from the store (with `not_labels`) only when its corrections name the topic."""
+    its `labels` name it) when the files judge the topic (`by_files`, see `file_judges`), an item from the store
+    (with `not_labels`) only when its corrections name the topic."""
     idx = [i for i, it in enumerate(items)
-           if "not_labels" not in it or topic in (it.get("labels") or []) or topic in it["not_labels"]]
+           if ("not_labels" not in it and by_files) or ("not_labels" in it and (
+               topic in (it.get("labels") or []) or topic in it["not_labels"]))]
     return idx, [topic in (items[i].get("labels") or []) for i in idx]
 
 
@@ -395,8 +410,10 @@ def unlearnable(topics: Iterable[Topic], items: list[dict[str, Any]]) -> dict[st
     """The topics `train` can learn nothing for from these items, with their (positives, negatives): a topic's
     model needs at least one article about it and one judged not about it; the rules decide the others."""
     out = {}
+    topics = list(topics)
+    by_files = file_judges(topics, items)
     for topic in topics:
-        _, about = judged(topic.id, items)
+        _, about = judged(topic.id, items, topic.id in by_files)
         positives = sum(about)
         if not positives or positives == len(about):
             out[topic.id] = (positives, len(about) - positives)
@@ -413,6 +430,7 @@ def _compare(clf: Classifier, items: list[dict[str, Any]], rows: list, c: float,
     from .evaluate import _bucket, event_of
 
     counts = {t.id: {"model": [0, 0, 0], "rules": [0, 0, 0]} for t in clf.topics}
+    by_files = file_judges(clf.topics, items)
     fold = [_bucket("select:" + event_of(it), SELECT_FOLDS) for it in items]
     for k in range(SELECT_FOLDS):
         train_i = [i for i in range(len(items)) if fold[i] != k]
@@ -422,10 +440,10 @@ def _compare(clf: Classifier, items: list[dict[str, Any]], rows: list, c: float,
         m = _fit(clf, [items[i] for i in train_i], [rows[i][0] for i in train_i], c, threshold, ruled_threshold)
         for i in held:
             want = set(items[i].get("labels") or [])
-            judged = want | set(items[i].get("not_labels") or []) if "not_labels" in items[i] else None
+            judged = want | set(items[i].get("not_labels") or []) if "not_labels" in items[i] else by_files
             probs = m.probabilities(rows[i][0])
             for tid, cnt in counts.items():
-                if judged is not None and tid not in judged:
+                if tid not in judged:
                     continue
                 ruled = tid in rows[i][1]
                 got_model = m.topics[tid].decides(probs[tid][0], ruled) if tid in m.topics else ruled
@@ -459,8 +477,9 @@ def _fit(clf: Classifier, items: list[dict[str, Any]], rows: list[dict[str, floa
     x_all = dv.fit_transform(rows)
     names = dv.get_feature_names_out()
     out: dict[str, TopicModel] = {}
+    by_files = file_judges(clf.topics, items)
     for topic in clf.topics:
-        idx, about = judged(topic.id, items)
+        idx, about = judged(topic.id, items, topic.id in by_files)
         y = np.array(about, dtype=bool)
         if not y.any() or y.all():
             continue            # nothing to learn this topic from (see `unlearnable`): the rules decide it
