@@ -256,6 +256,14 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     assert "no negatives" not in table, table
     [credit] = [line for line in table.splitlines() if line.startswith("credit_repair")]
     assert "—" in credit and "1.000" not in credit, table            # nothing labelled: no figures, not a perfect score
+    # a correction made by mistake is withdrawn (`--forget`), not only flipped to its opposite
+    wrong = rw("label", "http://x/plain", "--forget", "consumer_protection", "--forget", "rate_cap", "-c", cfg)
+    assert wrong.returncode == 2 and "no correction on rate_cap: nothing changed" in wrong.stderr, wrong.stderr
+    assert json.loads(rw("eval", "--labels", "--json", "-c", cfg).stdout)["articles"] == 2     # rolled back
+    r = rw("label", "http://x/plain", "--forget", "consumer_protection", "-c", cfg)
+    assert r.returncode == 0 and "consumer_protection forgotten" in r.stdout, r.stderr
+    out = json.loads(rw("eval", "--labels", "--json", "-c", cfg).stdout)
+    assert out["articles"] == 1 and out["topics"]["consumer_protection"]["fn"] == 0
 
 
 def test_cross_validation_by_event_keeps_each_event_on_one_side():

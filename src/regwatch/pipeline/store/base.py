@@ -591,6 +591,10 @@ class Store(ABC):
         """The article is (True) or is not (False) about the topic."""
 
     @abstractmethod
+    def forget_label(self, article_id: int, topic: str) -> bool:
+        """Withdraw the correction on that topic (either way); whether there was one."""
+
+    @abstractmethod
     def labelled_articles(self) -> list[Row]:
         """Every labelled article as an evaluation item: `labels` (is about) and `not_labels` (is not)."""
 

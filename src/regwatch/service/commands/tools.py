@@ -413,18 +413,20 @@ def _counts(lacking: dict[str, tuple[int, int]]) -> str:
 @click.argument("article")
 @click.option("--topic", "topics", multiple=True, help="The article IS about this topic (repeatable).")
 @click.option("--not", "nots", multiple=True, help="The article is NOT about this topic (repeatable).")
+@click.option("--forget", "forgets", multiple=True,
+              help="Withdraw your correction on this topic, either way (repeatable).")
 @config_option
 @user_errors
-def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], config_path: str | None) -> None:
+def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], forgets: tuple[str, ...],
+          config_path: str | None) -> None:
     """Correct the tagging of a stored ARTICLE (its id or URL): kept in the store for `eval --labels`."""
-    if not topics and not nots:
-        raise UserError("say what the article is about: --topic T and/or --not T")
+    if not topics and not nots and not forgets:
+        raise UserError("say what the article is about: --topic T and/or --not T (or --forget T to withdraw one)")
     setup = Setup(config_path)
     topics, nots = (tuple(setup.check_topic(t) or t for t in ts) for ts in (topics, nots))
-    both = sorted(set(topics) & set(nots))
+    both = sorted(set(topics) & set(nots) | (set(topics) | set(nots)) & set(forgets))
     if both:
-        raise UserError(f"{', '.join(both)}: given with both --topic and --not; say whether the article is about it "
-                        "or not, once")
+        raise UserError(f"{', '.join(both)}: given twice (--topic, --not, --forget); say once what the article is")
     store = setup.store
     row = store.find_article(article)
     if row is None:
@@ -434,7 +436,11 @@ def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], config_p
             store.set_label(row["id"], t, True)
         for t in nots:
             store.set_label(row["id"], t, False)
-    shown = ", ".join([*topics, *(f"not {t}" for t in nots)])
+        forgotten = [t for t in forgets if store.forget_label(row["id"], t)]
+        unknown = sorted(set(forgets) - set(forgotten))
+        if unknown:         # (the transaction is rolled back: nothing of this command is kept)
+            raise UserError(f"#{row['id']} has no correction on {', '.join(unknown)}: nothing changed")
+    shown = ", ".join([*topics, *(f"not {t}" for t in nots), *(f"{t} forgotten" for t in forgotten)])
     echo((f"#{row['id']}", "id"), f" {safe(row['title'] or row['url'])}: {shown}")
 
 

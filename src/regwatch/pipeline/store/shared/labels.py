@@ -16,6 +16,9 @@ class Labels(Connection):
                "ON CONFLICT (article_id, topic) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
                (article_id, topic, int(value), iso(utcnow())))
 
+    def forget_label(self, article_id: int, topic: str) -> bool:
+        return self.x("DELETE FROM labels WHERE article_id = ? AND topic = ?", (article_id, topic)) > 0
+
     def labelled_articles(self) -> list[Row]:
         out: dict[int, dict[str, Any]] = {}
         for r in self.q("SELECT l.article_id, l.topic, l.value, a.title, a.body, a.attachment_text, a.lang, a.url "
