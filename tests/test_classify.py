@@ -524,3 +524,14 @@ def test_near_pairs_places_as_the_definition_says_in_linear_time():
     from regwatch.pipeline.article import Article
 
     c.classify_article(Article("t", "上限" * 100_000 + "。" * 30 + "利率" * 100_000))    # 400,000 places: seconds before
+
+
+def test_a_file_without_lang_is_scored_per_detected_language(clf):
+    """A user's labelled file rarely has the project's `lang` field: its rows were all under `?`."""
+    from regwatch.pipeline.evaluate import evaluate
+
+    items = [{"title": "消费金融公司综合融资成本须降至24%以内", "text": "监管要求持牌消费金融公司将综合融资成本压降至24%以内。",
+              "labels": ["rate_cap"]},
+             {"title": "Regulator caps consumer loan rates at 24%", "text": "Licensed consumer finance companies must "
+              "bring their all-in borrowing costs below 24% a year, the regulator said.", "labels": ["rate_cap"]}]
+    assert set(evaluate(clf, items).by_lang) == {"zh", "en"}

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import meaning
 from .classify import Classifier
+from .extract import detect_lang
 
 TEST_SHARE = 5          # one event in five goes to the test split (read only at the end of a change)
 
@@ -79,7 +80,9 @@ def evaluate(classifier: Classifier, items: Iterable[dict[str, Any]]) -> Report:
         nots = set(item.get("not_labels") or []) - want
         report.nots += len(nots)
         report.nots_tagged += len(nots & got)
-        lang = report.by_lang.setdefault(str(item.get("lang") or "?"), TopicScore())
+        # the item's `lang`, else the language regwatch gives a page of that text (a user's file rarely says)
+        lang = report.by_lang.setdefault(str(item.get("lang") or detect_lang(
+            f"{item.get('title') or ''}\n{item.get('text') or ''}")), TopicScore())
         for topic, score in report.topics.items():
             if topic in want and topic in got:
                 score.tp += 1
