@@ -155,8 +155,15 @@ def test_the_demo_leaves_nothing_behind_unless_asked(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "--keep DIR" in r.stdout and list(tmp.iterdir()) == []
     kept = tmp_path / "kept"
+    r = regwatch("demo", "--keep", kept, env={"TMPDIR": str(tmp)})
+    assert r.returncode == 0 and (kept / "regwatch.db").exists()
+    # the kept store comes with a config its hint uses: searched from that folder, not the bundled sources' store
+    assert f"cd {kept} && regwatch search 征信" in r.stdout, r.stdout
+    found = regwatch("search", "征信", "--json", cwd=kept)
+    assert found.returncode == 0 and found.stdout.strip(), found.stderr
+    (kept / "regwatch.toml").write_text("# mine\n[store]\npath = \"regwatch.db\"\n", encoding="utf-8")
     assert regwatch("demo", "--keep", kept, env={"TMPDIR": str(tmp)}).returncode == 0
-    assert (kept / "regwatch.db").exists()
+    assert (kept / "regwatch.toml").read_text(encoding="utf-8").startswith("# mine")     # never overwritten
 
 
 def test_the_readme_quick_start_works_with_what_init_writes(tmp_path, receiver):

@@ -100,6 +100,26 @@ def demo_config(site: ReplaySite, folder: Path):
     }, "<demo>")
 
 
+KEPT_CONFIG = """# regwatch demo --keep: the demo's store, to search, export and browse (`regwatch search 征信`,
+# `regwatch export`, `regwatch report`, `regwatch why ID`) from this folder. The demo's sources were a local
+# replay site, gone with the demo: add [[sources]] of your own (or source_packs) before `regwatch run`.
+[store]
+path = "regwatch.db"
+
+[[channels]]
+name = "terminal"
+type = "console"
+"""
+
+
+def keep_config(folder: Path) -> Path:
+    """A config beside the kept store (a config already there is left as it is)."""
+    path = folder / "regwatch.toml"
+    if not path.exists():
+        path.write_text(KEPT_CONFIG, encoding="utf-8")
+    return path
+
+
 def run_demo(keep: str | None = None) -> None:
     from . import reactor
     from .app import App
@@ -121,8 +141,8 @@ def run_demo(keep: str | None = None) -> None:
             r2 = await app.cycle(app.enabled_sources())
             await app.dispatcher.deliver_due()
             stories = app.store.count_stories_of_new_articles()
-            kept = (f"Store: {folder / 'regwatch.db'}\n   try: regwatch search 征信 -c <a config with store.path = "
-                    "that file>") if keep else "(`regwatch demo --keep DIR` keeps its store to search and browse)"
+            kept = (f"Store: {folder / 'regwatch.db'}, config: {keep_config(folder)}\n   try: cd {folder} && regwatch "
+                    "search 征信") if keep else "(`regwatch demo --keep DIR` keeps its store to search and browse)"
             click.secho(f"3. {sum(r.new for r in r2.reports.values())} new articles in {stories} stories, "
                         f"{r2.queued} alerts. {kept}", fg="cyan")
 
