@@ -125,6 +125,11 @@ def test_a_retry_after_written_as_an_http_date_is_honoured():
     past = format_datetime(datetime.now(UTC) - timedelta(minutes=10), usegmt=True)
     assert classify("webhook", resp(503, "", {"Retry-After": past})).retry_after == 0   # due now: the backoff decides
     assert classify("webhook", resp(503, "", {"Retry-After": "soon"})).retry_after is None     # unreadable: ignored
+    # Discord's 429 without the body's seconds, and Telegram's 5xx, read the header as every platform does
+    wait = classify("discord", resp(429, "", {"Retry-After": later})).retry_after
+    assert wait is not None and 590 <= wait <= 600
+    wait = classify("telegram", resp(503, {"ok": False, "description": "busy"}, {"Retry-After": "120"})).retry_after
+    assert wait == 120
 
 
 def test_secrets_are_redacted():

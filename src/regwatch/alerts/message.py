@@ -216,9 +216,6 @@ class Message:
         title = self.title if parts <= 1 else f"{self.title}（{part}/{parts}）"
         return replace(self, items=items, title=title)
 
-    def with_lead(self, lead: str) -> Message:
-        return replace(self, lead=lead)
-
     def smaller(self) -> Message | None:
         """This message one step shorter, or None when nothing is left to cut: the lead first, then the 另见
         names (counted instead), the digest's items (theirs, then their titles), the title, the topic words and

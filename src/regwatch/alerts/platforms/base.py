@@ -150,11 +150,6 @@ def units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def cut_bytes(text: str, limit: int) -> str:
-    """At most `limit` UTF-8 bytes, between whole characters (grapheme clusters), "…" marking the cut."""
-    return clip(text, limit, utf8_len)
-
-
 def cut(text: str, limit: int) -> str:
     """At most `limit` UTF-16 units (`units`), between whole characters (grapheme clusters), "…" marking the cut."""
     return clip(text, limit, units)

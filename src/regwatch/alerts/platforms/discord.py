@@ -8,7 +8,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items, units
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, cut, http_common, json_body, markdown_items, retry_after, units
 
 TITLE_CHARS = 256
 DESCRIPTION_CHARS = 4096
@@ -48,11 +48,11 @@ class Discord(Platform):
 
     def classify(self, resp: httpx.Response) -> Outcome:
         if resp.status_code == 429:
-            data = json_body(resp) or {}
-            try:
-                wait = float(data.get("retry_after") or resp.headers.get("Retry-After") or RATE_LIMIT_DEFAULT_WAIT)
-            except (TypeError, ValueError):
-                wait = RATE_LIMIT_DEFAULT_WAIT
+            given = (json_body(resp) or {}).get("retry_after")     # the body's seconds, else Retry-After's
+            if isinstance(given, int | float) and not isinstance(given, bool) and 0 <= given < float("inf"):
+                wait: float | None = float(given)
+            else:
+                wait = retry_after(resp, RATE_LIMIT_DEFAULT_WAIT)
             return Outcome("retry", "HTTP 429 rate limited", wait)
         common = http_common(resp)
         if common:

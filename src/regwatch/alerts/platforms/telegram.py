@@ -9,7 +9,7 @@ import httpx
 
 from ...defaults import RATE_LIMIT_DEFAULT_WAIT
 from ..message import Message
-from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body, units
+from .base import ANSWER_CHARS, SENT, Outcome, Platform, json_body, retry_after, units
 
 TEXT_CHARS = 4096               # after entity parsing; the markup counts here too, so it is a safe bound (and in
                                 # UTF-16 units, `units`: an emoji counts two)
@@ -56,7 +56,7 @@ class Telegram(Platform):
                 wait = RATE_LIMIT_DEFAULT_WAIT
             return Outcome("retry", desc, wait)
         if resp.status_code >= 500:
-            return Outcome("retry", f"HTTP {resp.status_code} {desc}")
+            return Outcome("retry", f"HTTP {resp.status_code} {desc}", retry_after(resp))
         if resp.status_code == 400 and "chat not found" not in desc:
             return Outcome("payload", f"HTTP 400 {desc}")
         return Outcome("broken", f"HTTP {resp.status_code} {desc}")
