@@ -110,6 +110,8 @@ STOP_CUT_RETRY = 30.0             # a send a stop cut off is retried no sooner t
                                   # but by the next start or another worker (the platform may have had it: twice at most)
 POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
+STOP_CRAWLS = 15.0                # on SIGTERM, the daemon's crawls get this long to stop, then are cancelled …
+STOP_CANCELLED = 5.0              # … and get this long to end once cancelled
 
 # -- several workers on one store -------------------------------------------------------------
 WORKER_LEASE = 60.0               # a worker's lease on a source it crawls (`[worker] lease`), renewed every third of it

@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..defaults import PRUNE_CHECK
+from ..defaults import PRUNE_CHECK, STOP_CANCELLED, STOP_CRAWLS
 from ..pipeline.store import SourceState
 from ..pipeline.timeutil import utcnow
 from .app import GRID, site_of
@@ -101,7 +101,7 @@ class SourceScheduler:
             if self.due:
                 self.kick.set()     # sources of this site that fell due meanwhile
 
-    async def stop(self, crawl, deadline: float = 15.0) -> None:
+    async def stop(self, crawl, deadline: float = STOP_CRAWLS) -> None:
         """Stop the crawls first (items in hand are saved), then the scheduler, within a hard deadline:
         a crawl still waiting on a hung site after it is cancelled (its run is recorded with what it
         did not fetch as cut off by the stop, not as errors, and its lists are read in full next time)."""
@@ -116,4 +116,4 @@ class SourceScheduler:
             t.cancel()
         if late:
             log.warning("stop: %d crawl(s) still running after %.0f s; cancelled", len(late), deadline)
-            await asyncio.wait(late, timeout=5)
+            await asyncio.wait(late, timeout=STOP_CANCELLED)
