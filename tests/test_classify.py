@@ -246,6 +246,10 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     bad = rw("label", "http://x/plain", "--topic", "enforcment", "-c", cfg)
     assert bad.returncode == 2 and "known topics" in bad.stderr and "Traceback" not in bad.stderr
     assert rw("label", "#999", "--topic", "rate_cap", "-c", cfg).returncode == 2
+    said = json.loads(rw("why", str(caps.article_id), "--json", "-c", cfg).stdout)
+    assert said["corrections"] == {"enforcement": False, "rate_cap": True}
+    plain = rw("why", "http://x/plain", "-c", cfg).stdout          # `why` shows a correction the packs disagree with
+    assert "your corrections (`regwatch label`)" in plain and "the current packs disagree on consumer_protection" in plain
     out = json.loads(rw("eval", "--labels", "--json", "-c", cfg).stdout)
     assert out["articles"] == 2
     assert out["topics"]["rate_cap"]["tp"] == 1 and out["topics"]["consumer_protection"]["fn"] == 1

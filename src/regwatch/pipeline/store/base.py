@@ -591,6 +591,10 @@ class Store(ABC):
         """The article is (True) or is not (False) about the topic."""
 
     @abstractmethod
+    def labels_of(self, article_id: int) -> dict[str, bool]:
+        """The article's corrections: topic → is about it (True) or not (False)."""
+
+    @abstractmethod
     def forget_label(self, article_id: int, topic: str) -> bool:
         """Withdraw the correction on that topic (either way); whether there was one."""
 

@@ -44,12 +44,14 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     story = store.story(a["story_id"]) if a["story_id"] is not None else None
     joined = story_reason(store, a, story)
     results = verdicts(store, setup.cfg, a, {t["topic"] for t in stored})
+    corrections = store.labels_of(a["id"])
     if as_json:
         click.echo(json_text({
             "article": {"id": a["id"], "url": a["url"], "title": a["title"], "source": a["source"], "outlet": a["outlet"],
                         "published_at": clock.iso(a["published_at"]), "stored_at": clock.iso(a["fetched_at"]),
                         "baseline": bool(a["baseline"])},
             "topics_stored": [t["topic"] for t in stored], "topics_now": sorted(now_tagged), "explain": explained,
+            "corrections": corrections,
             "story": {"id": a["story_id"], "copies": story["copies"] if story else 1, "reason": joined},
             "subscriptions": [{"subscription": v.subscription, "channel": v.channel, "outcome": v.outcome,
                                "reason": v.reason, "alert": _alert_json(v.alert, clock)} for v in results],
@@ -68,6 +70,12 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     agree = "the current packs agree" if set(stored_ids) == now_tagged else \
         f"the current packs would tag {', '.join(sorted(now_tagged)) or 'nothing'} (`regwatch eval --store`)"
     echo(("topics", "head"), f" — stored: {', '.join(names.get(t, t) for t in stored_ids) or 'none'}; {agree}")
+    if corrections:
+        said = [("" if about else "not ") + names.get(t, t) for t, about in corrections.items()]
+        wrong = [t for t, about in corrections.items() if about != (t in now_tagged)]
+        echo(f"  your corrections (`regwatch label`): {', '.join(said)}"
+             + (f" — the current packs disagree on {', '.join(wrong)} (`regwatch train … --labels` learns from them)"
+                if wrong else " — the current packs agree"))
     print_explain(None, "", explained, names)
 
     echo("")

@@ -16,6 +16,10 @@ class Labels(Connection):
                "ON CONFLICT (article_id, topic) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
                (article_id, topic, int(value), iso(utcnow())))
 
+    def labels_of(self, article_id: int) -> dict[str, bool]:
+        return {r["topic"]: bool(r["value"]) for r in self.q(
+            "SELECT topic, value FROM labels WHERE article_id = ? ORDER BY topic", (article_id,))}
+
     def forget_label(self, article_id: int, topic: str) -> bool:
         return self.x("DELETE FROM labels WHERE article_id = ? AND topic = ?", (article_id, topic)) > 0
 
