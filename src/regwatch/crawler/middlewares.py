@@ -98,6 +98,13 @@ class PrivateNetworkMiddleware(_CtxMixin):
             raise AddressRefused(f"{request.url[:200]}: refused, {WEB_ONLY}")
         if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
             raise AddressRefused(f"{request.url[:200]}: refused, its host {target[1][:100]!r} is not a valid host name")
+        if "@" in urlsplit(request.url).netloc:   # user:password@: regwatch sends no credentials a link carries
+            why = refusal(target[1].strip("[]"))
+            if why is not None and "not an IP address" not in why \
+                    and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
+                raise AddressRefused(f"{request.url[:200]}: refused, {why} and not this source's own origin "
+                                     f"(see block_private_networks)")
+            raise AddressRefused(f"{request.url[:200]}: refused, a link with a user name or password in it")
         return None
 
 
