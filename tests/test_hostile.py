@@ -916,3 +916,29 @@ url = "{site.url}/feed.xml"
             in message), message
     assert "http://***@example.com/ui2: refused, a link with a user name or password in it" in message, message
     assert "invalid hostname" not in message, message
+
+
+def _close_at_once(h):
+    """A server that closes the connection without a word."""
+    h.close_connection = True
+
+
+def test_a_server_that_closes_the_connection_is_one_clear_line(tmp_path, site, rw):
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/closed.html")
+    site.pages["/a/closed.html"] = Page(b"", raw=_close_at_once)
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+""", encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    message = db.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchall()[0][0]
+    assert f"{site.url}/a/closed.html: connection closed by the server before a response" in message, message
+    assert "twisted" not in message and "Failure" not in message, message
