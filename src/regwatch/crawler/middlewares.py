@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
@@ -73,6 +74,20 @@ class GzipListMiddleware(_CtxMixin):
         except (OSError, EOFError, ValueError) as e:
             raise IgnoreRequest(f"{request.url}: not a readable gzip file ({e})") from None
         return response.replace(body=body)
+
+
+class SizedHttpCompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's decompression (a `Content-Encoding` body) with its size limit, a body past it said in regwatch's
+    words (`…: exceeded the size limit (max_size: N bytes)`), not Scrapy's (`… exceeded DOWNLOAD_MAXSIZE …`)."""
+
+    def process_response(self, request, response, spider=None):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as e:
+            if not isinstance(e.__cause__, _DecompressionMaxSizeExceeded):
+                raise
+            limit = request.meta.get("download_maxsize", self._max_size)
+            raise IgnoreRequest(f"{request.url}: exceeded the size limit (max_size: {limit} bytes)") from None
 
 
 class SeenUrlMiddleware(_CtxMixin):
