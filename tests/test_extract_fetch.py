@@ -6,6 +6,7 @@ Every server here is on 127.0.0.1: another loopback port stands for a private ho
 127.0.0.1 at the page site's port, so another port is not its origin), so nothing can leave the machine even
 without the guard."""
 
+import sqlite3
 import time
 import zlib
 
@@ -72,7 +73,7 @@ def test_a_redirect_out_of_the_web_or_in_a_loop_is_one_line(site, rw):
     assert 2 <= len(site.requests("/loop")) <= 6
 
 
-def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw):
+def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw, tmp_path):
     z = zlib.compressobj(6, zlib.DEFLATED, 31)           # ~1 MB of gzip expanding to 1 GB
     zeros = bytes(1 << 24)
     bomb = b"".join([*(z.compress(zeros) for _ in range(64)), z.flush()])
@@ -82,6 +83,22 @@ def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw):
     line = _one_line(rw("extract", f"{site.url}/bomb.html", timeout=60))
     assert "over 10485760 bytes once decompressed" in line and "max_size" in line, line
     assert time.monotonic() - started < 30
+    # crawled (a list page sent with Content-Encoding: gzip): the README's words, not Scrapy's
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "bomb"
+kind = "feed"
+url = "{site.url}/bomb.html"
+""", encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    message = sqlite3.connect(tmp_path / "rw.db").execute("SELECT message FROM source_runs").fetchall()[0][0]
+    assert f"{site.url}/bomb.html: exceeded the size limit (max_size: 10485760 bytes)" in message, message
+    assert "DOWNLOAD_MAXSIZE" not in message, message
 
 
 def _endless(delay: float):

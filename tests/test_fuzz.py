@@ -63,3 +63,13 @@ def test_json_nested_past_pythons_recursion_limit_is_a_list_error():
         pass
     else:
         raise AssertionError("no error")
+
+
+def test_a_json_number_past_pythons_digit_limit_is_a_bad_value_not_a_failed_list():
+    big = "9" * 5000
+    body = ('{"data": {"list": [{"url": "http://127.0.0.1/a/1", "title": "one", "pubTime": ' + big + '},'
+            ' {"url": "http://127.0.0.1/a/2", "title": "two", "pubTime": "2024-05-01 10:00", "n": -' + big
+            + '}]}}').encode()
+    entries = parser_for("json")(body, SOURCES["json"].url, SOURCES["json"], None)
+    assert [(e.url, e.title) for e in entries] == [("http://127.0.0.1/a/1", "one"), ("http://127.0.0.1/a/2", "two")]
+    assert entries[0].published_at is None and entries[1].published_at is not None

@@ -886,3 +886,59 @@ def test_errors_past_the_twentieth_are_counted_in_the_message():
         report.error(f"http://x/{i}: HTTP 500")
     assert report.errors == 25
     assert report.message.endswith("http://x/19: HTTP 500 (and 5 more)"), report.message
+
+
+def test_a_link_with_a_password_is_refused_up_front_and_the_password_never_shown(tmp_path, site, rw):
+    """`http://admin:hunter2@10.0.0.1/ui1` in a feed: the documented address refusal, the password nowhere."""
+    from regwatch.pipeline.redact import redact
+    assert redact("http://***@10.0.0.1/ui1: invalid hostname: admin:hunter2@10.0.0.1") == \
+        "http://***@10.0.0.1/ui1: invalid hostname: ***@10.0.0.1"
+    site.pages["/feed.xml"] = _rss("http://admin:hunter2@10.0.0.1/ui1", "http://admin:hunter2@example.com/ui2")
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+""", encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    shown = rw("sources", "-c", cfg)
+    db = sqlite3.connect(tmp_path / "rw.db")
+    message = db.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchall()[0][0]
+    last = db.execute("SELECT last_error FROM source_state WHERE source = 'feed'").fetchone()[0]
+    for text in (message, last, r.stdout + r.stderr, shown.stdout + shown.stderr):
+        assert "hunter2" not in text, text
+    assert ("http://***@10.0.0.1/ui1: refused, 10.0.0.1 is a private address and not this source's own origin"
+            in message), message
+    assert "http://***@example.com/ui2: refused, a link with a user name or password in it" in message, message
+    assert "invalid hostname" not in message, message
+
+
+def _close_at_once(h):
+    """A server that closes the connection without a word."""
+    h.close_connection = True
+
+
+def test_a_server_that_closes_the_connection_is_one_clear_line(tmp_path, site, rw):
+    site.pages["/feed.xml"] = _rss(f"{site.url}/a/closed.html")
+    site.pages["/a/closed.html"] = Page(b"", raw=_close_at_once)
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f"""[store]
+path = "{tmp_path}/rw.db"
+[crawl]
+delay = "0s"
+[[sources]]
+name = "feed"
+kind = "feed"
+url = "{site.url}/feed.xml"
+""", encoding="utf-8")
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    message = db.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchall()[0][0]
+    assert f"{site.url}/a/closed.html: connection closed by the server before a response" in message, message
+    assert "twisted" not in message and "Failure" not in message, message

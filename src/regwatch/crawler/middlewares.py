@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
@@ -75,6 +76,20 @@ class GzipListMiddleware(_CtxMixin):
         return response.replace(body=body)
 
 
+class SizedHttpCompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's decompression (a `Content-Encoding` body) with its size limit, a body past it said in regwatch's
+    words (`…: exceeded the size limit (max_size: N bytes)`), not Scrapy's (`… exceeded DOWNLOAD_MAXSIZE …`)."""
+
+    def process_response(self, request, response, spider=None):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as e:
+            if not isinstance(e.__cause__, _DecompressionMaxSizeExceeded):
+                raise
+            limit = request.meta.get("download_maxsize", self._max_size)
+            raise IgnoreRequest(f"{request.url}: exceeded the size limit (max_size: {limit} bytes)") from None
+
+
 class SeenUrlMiddleware(_CtxMixin):
     """An article URL already in the store is never fetched again."""
 
@@ -98,6 +113,13 @@ class PrivateNetworkMiddleware(_CtxMixin):
             raise AddressRefused(f"{request.url[:200]}: refused, {WEB_ONLY}")
         if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
             raise AddressRefused(f"{request.url[:200]}: refused, its host {target[1][:100]!r} is not a valid host name")
+        if "@" in urlsplit(request.url).netloc:   # user:password@: regwatch sends no credentials a link carries
+            why = refusal(target[1].strip("[]"))
+            if why is not None and "not an IP address" not in why \
+                    and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
+                raise AddressRefused(f"{request.url[:200]}: refused, {why} and not this source's own origin "
+                                     f"(see block_private_networks)")
+            raise AddressRefused(f"{request.url[:200]}: refused, a link with a user name or password in it")
         return None
 
 

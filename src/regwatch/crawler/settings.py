@@ -62,6 +62,9 @@ def crawl_settings(crawl) -> dict[str, Any]:
             f"{MW}.ConditionalGetMiddleware": 560,
             f"{MW}.GuardMiddleware": 580,  # after decompression and redirects
             f"{MW}.GzipListMiddleware": 585,  # a .xml.gz list, before the guard sees it
+            # Scrapy's decompression, its size limit said in regwatch's words
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            f"{MW}.SizedHttpCompressionMiddleware": 590,
         },
         # Scrapy's components that regwatch does not use cost CPU on every request: off. (Kept: robots.txt,
         # timeouts, retries, meta refresh, decompression with its size limits, redirects with their checks,

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadFailedError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX
 from ..pipeline.dates import parse_any_date
@@ -32,6 +34,16 @@ def _failure_message(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
+    if isinstance(exc, DownloadFailedError) and isinstance(exc.__cause__, ResponseFailed):
+        exc = exc.__cause__     # Scrapy's wrapper keeps Twisted's str(): the repr of a list of Failures
+    if isinstance(exc, ResponseFailed):
+        # say what happened, in the underlying error's words
+        inner = next((r.value for r in exc.reasons if isinstance(r, Failure)), None)
+        when = "before a response" if isinstance(exc, ResponseNeverReceived) else "during the response"
+        if inner is None or isinstance(inner, (ConnectionDone, ConnectionLost)):
+            return f"connection closed by the server {when}"
+        text = str(inner) or type(inner).__name__
+        return f"the response failed {when}: {text.splitlines()[0]}"[:ERROR_CHARS]
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:ERROR_CHARS]
 

@@ -17,6 +17,8 @@ MASK = "***"
 _QUERY = re.compile(r"((?<![\w-])[\w-]{0,24}?(?:token|key|sig|sign|signature|secret|password|passwd))=([^&\s\"'<>#]+)",
                     re.I)
 _USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
+# `user:password@host` without its scheme (Twisted's "invalid hostname: admin:hunter2@10.0.0.1")
+_BARE_USERINFO = re.compile(r"(?<![\w.%+:/*-])[\w.%+-]{1,64}:[^/\s@\"'<>]{1,256}@(?=[\w\[])")
 _TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
 _HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
 
@@ -35,5 +37,6 @@ def redact(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
         text = text.replace(s, MASK)
     text = _QUERY.sub(rf"\1={MASK}", text)
     text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = _BARE_USERINFO.sub(f"{MASK}@", text)
     text = _TELEGRAM.sub(rf"/\1{MASK}", text)
     return _HOOK.sub(rf"\1/{MASK}", text)

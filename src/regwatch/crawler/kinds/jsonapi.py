@@ -49,6 +49,14 @@ def check_path(path: str, template: bool = True) -> str | None:
     return None
 
 
+def _json_int(digits: str) -> int | None:
+    """A JSON integer; one past Python's digit limit (4,300) is a bad value: None, like an absent one."""
+    try:
+        return int(digits)
+    except ValueError:
+        return None
+
+
 def load_json(body: bytes, content_type: str | None, what: str = "response"):
     text, _ = decode_html(body, content_type)
     text = text.strip()
@@ -60,7 +68,7 @@ def load_json(body: bytes, content_type: str | None, what: str = "response"):
         if inner.endswith(")"):
             text = inner[:-1]
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise ListError(f"the {what} is not valid JSON ({e.msg} at character {e.pos})") from None
     except RecursionError:
