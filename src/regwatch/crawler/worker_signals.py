@@ -2,8 +2,8 @@
 and so in every worker forked from it. A Ctrl-C in a terminal (or a SIGTERM to the process group) reaches
 every process; the main process stops the crawl itself — the articles in hand stored, then the workers ended
 by it (SIGKILL) — which a worker killed by the same signal, or a forkserver interrupted in its imports printing
-a traceback, would spoil. (When the main process is gone, the workers and the forkserver see their pipes close
-and exit.)"""
+a traceback, would spoil. (When the main process is gone, the workers and the forkserver end:
+`worker_lifetime`.)"""
 
 import signal
 
