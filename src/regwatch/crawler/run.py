@@ -66,8 +66,8 @@ class Extractor:
         ctx = multiprocessing.get_context("forkserver")
         # the command's module too: each worker runs the main script again as it starts (multiprocessing's
         # spawn preparation), and finds it imported instead of importing it (~0.2 s of CPU a worker)
-        preload = ["regwatch.crawler.worker_signals", "regwatch.service.cli", "regwatch.pipeline.extract",
-                   "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
+        preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", "regwatch.service.cli",
+                   "regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
         model = getattr(self.classifier, "model", None)
         if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers
             preload.append("regwatch.pipeline.meaning_loaded")

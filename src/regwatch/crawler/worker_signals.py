@@ -3,8 +3,8 @@ there, and so in every worker forked from it. A Ctrl-C in a terminal (or a SIGTE
 hangup of a closed terminal or ssh session, which the daemon ignores and `run --once` takes as a stop) reaches
 every process; the main process stops the crawl itself — the articles in hand stored, then the workers ended
 by it (SIGKILL) — which a worker killed by the same signal, or a forkserver interrupted in its imports printing
-a traceback, would spoil. (When the main process is gone, the workers and the forkserver see their pipes close
-and exit.)"""
+a traceback, would spoil. (When the main process is gone, the workers and the forkserver end:
+`worker_lifetime`.)"""
 
 import signal
 
