@@ -49,8 +49,12 @@ class Extractor:
     TURNS = 3                    # a job's backstop counts at most so many rounds of the jobs queued ahead of it
 
     def __init__(self, workers: int | None = None, timeout: float = EXTRACT_TIMEOUT, memory: int = EXTRACT_MEMORY,
-                 classifier=None):
+                 classifier=None, preload: tuple[str, ...] = ()):
         self.workers = cores() if workers is None else workers
+        # modules the forkserver imports beside the extraction's own: the command's (`service/app.py` names it) —
+        # each worker runs the main script again as it starts (multiprocessing's spawn preparation), and finds it
+        # imported instead of importing it (~0.2 s of CPU a worker)
+        self.preload = preload
         self.classifier = classifier        # the workers also read what they extract (`process.read`)
         self.timeout = timeout
         self.memory = memory
@@ -64,9 +68,7 @@ class Extractor:
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
         ctx = multiprocessing.get_context("forkserver")
-        # the command's module too: each worker runs the main script again as it starts (multiprocessing's
-        # spawn preparation), and finds it imported instead of importing it (~0.2 s of CPU a worker)
-        preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", "regwatch.service.cli",
+        preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", *self.preload,
                    "regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
         model = getattr(self.classifier, "model", None)
         if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers

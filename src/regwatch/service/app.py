@@ -175,7 +175,8 @@ class App:
         self.peers = 1              # daemons with this worker's tags, itself included (they share due sources)
         self.processor = Processor(self.store, self.classifier, story_window_days=cfg.stories.window_days)
         self.extractor = Extractor(cfg.crawl.workers if extract_workers is None else extract_workers,
-                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier)
+                                   cfg.crawl.extract_timeout, cfg.crawl.extract_memory, classifier=self.classifier,
+                                   preload=("regwatch.service.cli",))     # the command's module (see Extractor)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
                                      cfg.alerts, echo=echo, tz=cfg.display.tz)
