@@ -36,6 +36,7 @@ from ..defaults import (
     BACKOFF_CAP,
     BUSY_LOOK,
     CLAIM_LEASE,
+    CUT_SEND,
     DAEMON_IDLE,
     DELIVERY_CONNECT_TIMEOUT,
     DISPLAY_TZ,
@@ -58,7 +59,6 @@ from .platforms import Outcome, Platform, platform_for
 from .subscriptions import enqueue_health, idem_key
 
 log = logging.getLogger("regwatch.alerts")
-CUT_SEND = "cut off by regwatch's stop before the platform answered (it may have had the message)"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from scrapy.crawler import AsyncCrawlerRunner
 
 from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores
 from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
-from ..pipeline.store import Store
+from ..pipeline.store import Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
@@ -285,6 +285,7 @@ class CrawlContext:
         self._baseline = baseline
         self.on_new = on_new    # (processed, source, title, body, published, baseline) → (alerts queued, why none)
         self.queued = 0
+        self.store_failed: StoreError | None = None     # the store failed storing an article: the crawl ends, failed
         self.wake: Callable[[], None] = wake or (lambda: None)   # tells the dispatcher that alerts may be due
 
     def report(self, source: str) -> SourceReport:
@@ -466,8 +467,14 @@ class Crawl:
         finally:
             self.runners.discard(runner)
             self.contexts.discard(ctx)
-            with ctx.store.tx():
-                ctx.finish()
+            try:
+                with ctx.store.tx():
+                    ctx.finish()
+            except StoreError:
+                if ctx.store_failed is None:
+                    raise           # (else the first failure is the one said)
+        if ctx.store_failed is not None:
+            raise ctx.store_failed
         return ctx.reports
 
     async def stop(self) -> None:

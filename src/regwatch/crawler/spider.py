@@ -8,6 +8,7 @@ validators are kept only when all of its articles were stored or skipped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX
 from ..pipeline.dates import parse_any_date
+from ..pipeline.store import StoreError
 from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
 from .middlewares import NotAPage
@@ -72,6 +74,7 @@ class SourcesSpider(scrapy.Spider):
     def __init__(self, sources, ctx, **kw):
         super().__init__(**kw)
         self.sources = {s.name: s for s in sources}
+        self._closing: asyncio.Future | None = None     # the close a store failure started (kept from GC)
         self.ctx = ctx
 
     @classmethod
@@ -157,8 +160,16 @@ class SourcesSpider(scrapy.Spider):
         self.ctx.settle(item["source"], item["url"], ok=False)
 
     def _item_error(self, item, response=None, spider=None, failure=None) -> None:
-        """An exception in the item pipeline: an error of the article's source, never a silent loss."""
+        """An exception in the item pipeline: an error of the article's source, never a silent loss — except the
+        store failing (a full disk, a lock past its wait, PostgreSQL gone): no source's fault, it ends the crawl and
+        the run fails with the store's one line (`Crawl.run` raises it)."""
         exc = failure.value if failure is not None else None
+        if isinstance(exc, StoreError):
+            self.ctx.settle(item["source"], item["url"], ok=False)     # (its list page is read in full next time)
+            if self.ctx.store_failed is None:
+                self.ctx.store_failed = exc
+                self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="store failed"))
+            return
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else "error"
         self.ctx.report(item["source"]).error(f"{item['url']}: processing failed ({detail})"[:400])
         self.ctx.settle(item["source"], item["url"], ok=False)

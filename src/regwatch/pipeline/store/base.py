@@ -530,7 +530,8 @@ class Store(ABC):
     @abstractmethod
     def hasten_retries(self, channel: str, now: datetime) -> int:
         """The channel answered again: its messages waiting out a retry's backoff are due now, in the order they
-        were made (oldest first; the channel's pacing still spaces them); how many."""
+        were made (oldest first; the channel's pacing still spaces them); how many. A send a stop cut off (its
+        error CUT_SEND) keeps its wait (STOP_CUT_RETRY)."""
 
     @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:

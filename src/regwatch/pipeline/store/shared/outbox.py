@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ....defaults import CUT_SEND
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
@@ -127,17 +128,20 @@ class Outbox(Connection):
                    (iso_ms(until), channel, S.SENDING, iso_ms(until)))
 
     def hasten_retries(self, channel: str, now: datetime) -> int:
-        # due at their making: older than anything composed since, they go first (`claim_message` orders by due time)
-        waiting = (channel, S.RETRY, iso_ms(now))
-        if self.one("SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? LIMIT 1",
+        # due at their making: older than anything composed since, they go first (`claim_message` orders by due time).
+        # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
+        waiting = (channel, S.RETRY, iso_ms(now), CUT_SEND)
+        not_cut = "AND coalesce(last_error, '') <> ?"
+        if self.one(f"SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? {not_cut} LIMIT 1",
                     waiting) is None:
             return 0        # (the usual case: a send that succeeds takes no write lock for this)
         with self.tx():
-            n = self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
-                       "AND next_attempt_at > ?", waiting)
+            n = self.x(f"UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
+                       f"AND next_attempt_at > ? {not_cut}", waiting)
             if n:
-                self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
-                       "AND message_id IS NOT NULL", (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
+                self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
+                       f"AND message_id IS NOT NULL {not_cut}",
+                       (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now), CUT_SEND))
         return n
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,

@@ -1,0 +1,72 @@
+"""A send cut off by regwatch's stop is retried STOP_CUT_RETRY (30 s) later at the earliest: a later send that
+succeeds on the channel brought every waiting retry forward (`hasten_retries`), the cut one too, so a slow
+endpoint got one message again at once (4 times in 40 s across cron runs)."""
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.alerts.subscriptions import enqueue_for
+from regwatch.pipeline.classify import Classifier, load_topics
+from regwatch.pipeline.process import Processor
+from regwatch.pipeline.store import Store
+from regwatch.pipeline.timeutil import utcnow
+from regwatch.service.config import parse_config
+
+BODY = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
+LABELS = {"rate_cap": "利率上限"}
+
+
+def publish(cfg, store, i):
+    t = f"第{i}号：消费金融利率上限降至20%"
+    body = BODY + f"（第{i}号通知，编号{1000 + i}，涉及机构{i}家）"
+    done = Processor(store, Classifier(load_topics())).process(
+        url=f"http://news.example.com/s/{i}", source="s", title=t, body=body, lang="zh", published_at=utcnow())
+    enqueue_for(store, cfg, done, "s", t, body, utcnow())
+
+
+def test_a_send_cut_by_a_stop_is_not_hastened_by_a_later_success(tmp_path, receiver, store_location):
+    receiver.routes["slow"] = {"type": "webhook", "secret": None}
+    where = {"path": store_location} if store_location.endswith(".db") else {"url": store_location}
+    cfg = parse_config({
+        "store": where,
+        "sources": [{"name": "s", "kind": "feed", "url": "http://127.0.0.1:9/s.xml"}],
+        "channels": [{"name": "slow", "type": "webhook", "url": f"{receiver.url}/slow"}],
+        "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": ["slow"]}],
+    })
+    store = Store(store_location)
+    try:
+        publish(cfg, store, 1)
+        receiver.fail = {"slow": ["hold"]}          # the endpoint takes the request and does not answer
+
+        async def cut():
+            async with Dispatcher(store, cfg.channels, LABELS, cfg.alerts) as d:
+                task = asyncio.ensure_future(d.deliver_due(wait_until=time.time() + 25))
+                while not receiver.messages:
+                    await asyncio.sleep(0.05)
+                d.hurry(0.5)                        # regwatch's stop
+                return await task
+
+        try:
+            stats = asyncio.run(cut())
+        finally:
+            receiver.release.set()
+        assert stats.retried == 1
+        cut_at = utcnow()
+        assert store.one("SELECT status FROM messages") == "retry"
+
+        publish(cfg, store, 2)                      # the next run: a new message, answered at once
+
+        async def next_run():
+            async with Dispatcher(store, cfg.channels, LABELS, cfg.alerts) as d:
+                return await d.deliver_due(wait_until=time.time() + 4)
+
+        stats = asyncio.run(next_run())
+        assert stats.sent == 1
+        assert len(receiver.delivered("slow")) == 2                    # the cut one once, the new one once
+        rows = store.all("SELECT status, next_attempt_at FROM messages ORDER BY id")
+        assert [r[0] for r in rows] == ["retry", "sent"]
+        assert datetime.fromisoformat(str(rows[0][1])) >= cut_at + timedelta(seconds=25)   # still waits its 30 s
+    finally:
+        store.close()
