@@ -188,3 +188,12 @@ def test_the_readme_quick_start_works_with_what_init_writes(tmp_path, receiver):
                  env={"DINGTALK_TOKEN": "T0KEN", "DINGTALK_SECRET": "SECquickstart"})
     assert r.returncode == 0 and "risk-dingtalk: sent" in r.stdout, r.stderr
     assert [m["sig_ok"] for m in receiver.delivered("robot")] == [True]
+
+
+def test_a_pipe_closed_early_exits_141_like_any_writer(tmp_path):
+    lines = "".join(json.dumps({"id": i, "title": "消费金融利率上限降至20%", "text": CAP}, ensure_ascii=False) + "\n"
+                    for i in range(3000))
+    (tmp_path / "in.jsonl").write_text(lines, encoding="utf-8")
+    r = subprocess.run(["bash", "-c", f'set -o pipefail; "{REGWATCH}" classify --json in.jsonl | head -2'],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 141 and len(r.stdout.splitlines()) == 2 and r.stderr == "", (r.returncode, r.stderr)

@@ -29,6 +29,7 @@ from ..pipeline.store import NEVER_RUN
 from .durations import parse_duration
 
 _CONTROL = re.compile(f"[\\x00-\\x1f{UNSAFE_CHARS}]")     # every control character, and the invisible ones
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9998    # the dates `--since`/`--until` take
 UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")     # what no output shows live (CSV cells, JSON text)
 
 # colours by meaning, one place
@@ -114,14 +115,19 @@ class Clock:
             return None
         try:
             return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-        except ValueError:
-            pass
+        except ValueError as e:
+            if "longer than" in str(e):     # a duration, out of range
+                raise ValueError(f"{what} {value!r} is out of range: at most 100 years back") from None
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{what} {value!r} is neither a duration (7d) nor a date (2026-12-01, "
                              f"read in {self.label})") from None
-        return dt if dt.tzinfo else dt.replace(tzinfo=self.zone)
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=self.zone)
+        if dt.year < EARLIEST_YEAR or dt.year > LATEST_YEAR:
+            # before year 1 in UTC overflows; a four-digit year is what every time shown and stored has
+            raise ValueError(f"{what} {value!r} is out of range: a date from {EARLIEST_YEAR} to {LATEST_YEAR}")
+        return dt
 
 
 # -- printing -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ on each command as a decorator (`@config_option`, `@json_option`, `@since_option
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -52,7 +53,9 @@ def user_errors(fn: F) -> F:
             sys.stdout.flush()
             return result
         except BrokenPipeError:
-            raise
+            # what a shell expects of a writer whose reader left (`set -o pipefail`): 128 + SIGPIPE, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(141) from None
         except USER_MISTAKES as e:
             raise UserError(str(e)) from None
         except OSError as e:      # a file that cannot be read or written

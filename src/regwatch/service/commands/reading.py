@@ -6,7 +6,9 @@ refuse a filter that names no known topic or source instead of answering with no
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,9 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     topic = setup.check_topic(topic)
     clock = setup.clock
     out = sys.stdout     # as json_line and the tables (click.get_text_stream is deprecated in Click 8.5)
+    if fmt == "csv" and isinstance(out, io.TextIOWrapper) and codecs.lookup(out.encoding).name != "utf-8":
+        # the CSV says it is UTF-8 (its BOM): it is, whatever the terminal's encoding
+        out.reconfigure(encoding="utf-8", errors="strict")
     writer: csv.DictWriter[str] | None = None
     start = setup.since(since)
     empty = True

@@ -82,7 +82,7 @@ class Articles(shared.Articles, PostgresConnection):
                   hits AS (
                     SELECT a.id AS id, ts_rank(?::real[], f.doc, q.q) AS score
                     FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
-                    {cond} ORDER BY f.article_id DESC LIMIT {RANK_WINDOW})
+                    {cond} ORDER BY f.article_id DESC LIMIT {max(RANK_WINDOW, int(limit))})
                   {SEARCH_RESULTS} ORDER BY hits.score DESC, a.id DESC LIMIT ?"""
         try:
             return self.q(sql, [ts_query(query), RANK_WEIGHTS, *params, limit])

@@ -12,7 +12,8 @@ from ...timeutil import iso
 from ..base import Row, TopicTag
 from .sql import Connection, where
 
-# Relevance is ranked among this many newest matches: both engines walk their index newest-first cheaply, while
+# Relevance is ranked among this many newest matches (or --limit of them, if more): both engines walk their index
+# newest-first cheaply, while
 # ranking every match of a common two-character word (征信: a tenth of a finance store) costs ~1 µs each.
 RANK_WINDOW = 500
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0          # how much a match in the title and in the body weigh in the ranking

@@ -61,7 +61,7 @@ class Articles(shared.Articles, SQLiteConnection):
         sql = f"""WITH hits AS (
                     SELECT a.id AS id, bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
                     FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-                    {cond} ORDER BY articles_fts.rowid DESC LIMIT {RANK_WINDOW})
+                    {cond} ORDER BY articles_fts.rowid DESC LIMIT {max(RANK_WINDOW, int(limit))})
                   {SEARCH_RESULTS} ORDER BY hits.score LIMIT ?"""
         try:
             return self.q(sql, [*params, limit])
