@@ -9,6 +9,7 @@ loaded topics are matched in one Aho–Corasick pass, so ten thousand terms cost
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from bisect import bisect_left
@@ -329,12 +330,40 @@ def _snippet(text: str, start: int, end: int, pad: int = 30) -> str:
 
 # -- loading packs ------------------------------------------------------------------------------
 
-def _terms(values: Any, where: str) -> list[str]:
+TOPIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _terms(values: Any, where: str, key: str) -> list[str]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise PackError(f"{where}: expected a list of strings")
-    return [normalize(v) for v in values if v.strip()]
+        raise PackError(f"{where}: `{key}` expected a list of strings")
+    terms = [normalize(v) for v in values]
+    if not terms:
+        raise PackError(f"{where}: `{key}` is empty; it needs at least one term")
+    for raw, t in zip(values, terms, strict=True):
+        if not t.rstrip("*").strip():
+            raise PackError(f"{where}: `{key}` has an empty term {raw!r}; a term needs at least one character besides `*`")
+    return terms
+
+
+def _number(raw: dict[str, Any], key: str, default: float, where: str, *, positive: bool = False,
+            at_least_zero: bool = False) -> float:
+    v = raw.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise PackError(f"{where}: `{key}` must be a number, not {v!r}")
+    if positive and v <= 0:
+        raise PackError(f"{where}: `{key}` must be greater than 0, not {v!r}")
+    if at_least_zero and v < 0:
+        raise PackError(f"{where}: `{key}` must be 0 or more, not {v!r}")
+    return float(v)
+
+
+def _text(raw: dict[str, Any], key: str, default: str, where: str) -> str:
+    v = raw.get(key, default)
+    if not isinstance(v, str):
+        raise PackError(f"{where}: `{key}` must be a string, not {v!r}")
+    return v
 
 
 def _signal(raw: dict[str, Any], where: str) -> Signal:
@@ -344,9 +373,16 @@ def _signal(raw: dict[str, Any], where: str) -> Signal:
     unknown = set(raw) - known
     if unknown:
         raise PackError(f"{where}: unknown key(s) {sorted(unknown)}; a signal has {sorted(known)}")
-    weight = float(raw.get("weight", 1.0))
-    label = str(raw.get("label", ""))
+    kinds = [k for k in ("terms", "regex", "near") if k in raw]
+    if len(kinds) > 1:
+        raise PackError(f"{where}: a signal has one of `terms`, `regex` or `near`, not {' and '.join(kinds)}")
+    if "window" in raw and "near" not in raw:
+        raise PackError(f"{where}: `window` applies only to a `near` signal")
+    weight = _number(raw, "weight", 1.0, where)
+    label = _text(raw, "label", "", where)
     if "regex" in raw:
+        if not isinstance(raw["regex"], str) or not raw["regex"]:
+            raise PackError(f"{where}: `regex` must be a non-empty string, not {raw['regex']!r}")
         try:
             rx = re.compile(normalize(raw["regex"]))   # normalized as the text it runs on (NFKC, Simplified, lower case)
         except re.error as e:
@@ -356,10 +392,13 @@ def _signal(raw: dict[str, Any], where: str) -> Signal:
         pair = raw["near"]
         if not (isinstance(pair, list) and len(pair) == 2):
             raise PackError(f"{where}: `near` takes two lists: near = [[...], [...]]")
-        return Signal("near", weight, terms=_terms(pair[0], where), other=_terms(pair[1], where),
-                      window=int(raw.get("window", 20)), label=label)
+        window = raw.get("window", 20)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise PackError(f"{where}: `window` must be a whole number of characters, 1 or more, not {window!r}")
+        return Signal("near", weight, terms=_terms(pair[0], where, "near"), other=_terms(pair[1], where, "near"),
+                      window=window, label=label)
     if "terms" in raw:
-        return Signal("terms", weight, terms=_terms(raw["terms"], where), label=label)
+        return Signal("terms", weight, terms=_terms(raw["terms"], where, "terms"), label=label)
     raise PackError(f"{where}: a signal needs `terms`, `regex` or `near`")
 
 
@@ -371,18 +410,27 @@ def parse_pack(data: dict[str, Any], origin: str) -> list[Topic]:
     topics = []
     for tid, raw in topics_raw.items():
         where = f"{origin}: topics.{tid}"
+        if not TOPIC_ID.fullmatch(tid):
+            raise PackError(f"{origin}: topic id {tid!r}: use letters, digits, `_`, `-` or `.`, starting with a letter or digit")
         if not isinstance(raw, dict):
             raise PackError(f"{where}: expected a table")
         known = {"name", "description", "threshold", "title_weight", "signals", "require"}
         unknown = set(raw) - known
         if unknown:
             raise PackError(f"{where}: unknown key(s) {sorted(unknown)}; a topic has {sorted(known)}")
-        signals = [_signal(s, f"{where}.signals[{i}]") for i, s in enumerate(raw.get("signals", []))]
+        raw_signals = raw.get("signals", [])
+        if not isinstance(raw_signals, list):
+            raise PackError(f"{where}: `signals` must be a list of tables ([[topics.{tid}.signals]])")
+        signals = [_signal(s, f"{where}.signals[{i}]") for i, s in enumerate(raw_signals)]
         if not signals:
             raise PackError(f"{where}: no signals")
-        require = [_terms(g, f"{where}.require[{i}]") for i, g in enumerate(raw.get("require", []))]
-        topics.append(Topic(id=tid, name=str(raw.get("name", tid)), description=str(raw.get("description", "")),
-                            threshold=float(raw.get("threshold", 3.0)), title_weight=float(raw.get("title_weight", 2.0)),
+        raw_require = raw.get("require", [])
+        if not isinstance(raw_require, list):
+            raise PackError(f"{where}: `require` must be a list of lists of strings")
+        require = [_terms(g, f"{where}.require[{i}]", "require") for i, g in enumerate(raw_require)]
+        topics.append(Topic(id=tid, name=_text(raw, "name", tid, where), description=_text(raw, "description", "", where),
+                            threshold=_number(raw, "threshold", 3.0, where, positive=True),
+                            title_weight=_number(raw, "title_weight", 2.0, where, at_least_zero=True),
                             signals=signals, require=require, pack=pack))
     return topics
 
