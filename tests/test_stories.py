@@ -335,3 +335,24 @@ def test_pruning_drops_only_what_the_window_no_longer_reads(tmp_path):
     assert copy.story_id == first.story_id
     assert StoryIndex(store, window_days=-1).prune() > 0            # a window that ended a day ago: all older
     assert store.story_key_postings(article_keys(Article(YUANYOUBAO_TITLE, YUANYOUBAO)), since=0, per_key=16) == {}
+
+
+def test_two_one_line_statements_are_two_stories(tmp_path):
+    # a body that is one 声明：… line is the body, not a credit line: two banks' statements are not "identical text"
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/1", source="s", title="工商银行关于警惕“征信修复”诈骗的声明", lang="zh", published_at=None,
+                  body="声明：我行从未委托任何中介机构开展所谓征信修复业务，请广大客户提高警惕，谨防上当受骗。")
+    b = p.process(url="http://y/1", source="s", title="建设银行关于警惕“征信洗白”诈骗的声明", lang="zh", published_at=None,
+                  body="声明：本行从未与任何机构合作开展“征信洗白”服务，凡以本行名义收费修复征信的均属诈骗。")
+    assert a.story_id != b.story_id and b.story_reason != "identical text"
+
+
+def test_two_empty_bodies_are_not_identical_text(tmp_path):
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/1", source="s", title="关于促进非银行金融机构支持设备更新的通知", body="", lang="zh",
+                  published_at=None, attachment_url="http://x/1.pdf", attachment_text="为贯彻落实设备更新行动方案")
+    b = p.process(url="http://y/1", source="s", title="国家金融监督管理总局行政处罚信息公开表", body="", lang="zh",
+                  published_at=None, attachment_url="http://y/1.pdf", attachment_text="某金罚决字〔2024〕1号")
+    assert a.story_id != b.story_id and b.story_reason != "identical text"

@@ -51,6 +51,7 @@ RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repea
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
 SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
 SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
+IDENTICAL_MIN = 12          # characters of canonical text below which "identical text" proves nothing (an empty body)
 RECENT_SHINGLES = 20_000       # the latest stored articles kept read (their copies come soon), in shingles
 _TITLE_SALT = b"title\x1f"
 
@@ -325,7 +326,9 @@ class StoryIndex:
         """The story this article belongs to, and the keys to index it under (`keys`: computed already)."""
         since = utcnow() - self.window
         keys = article_keys(article) if keys is None else keys
-        sid = self.store.story_of_identical_text(article.content_hash, iso(since))
+        sid = None
+        if len(article.canonical) >= IDENTICAL_MIN:
+            sid = self.store.story_of_identical_text(article.content_hash, iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         tk = _title_key(article.clean_title)
