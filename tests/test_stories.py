@@ -356,3 +356,28 @@ def test_two_empty_bodies_are_not_identical_text(tmp_path):
     b = p.process(url="http://y/1", source="s", title="国家金融监督管理总局行政处罚信息公开表", body="", lang="zh",
                   published_at=None, attachment_url="http://y/1.pdf", attachment_text="某金罚决字〔2024〕1号")
     assert a.story_id != b.story_id and b.story_reason != "identical text"
+
+
+LPR_NOTICE = ("中国人民银行授权全国银行间同业拆借中心公布，{d}贷款市场报价利率（LPR）为：1年期LPR为3.45%，5年期以上LPR为3.95%。"
+              "以上LPR在下一次发布LPR之前有效。")
+
+
+@pytest.mark.parametrize("feb, mar", [("2024-02-20", "2024-03-20"), ("2024/02/20", "2024/03/20"),
+                                      ("2024.02.20", "2024.03.20"), ("2024年2月20日 9:15", "2024年3月20日 9:15")])
+def test_notices_differing_only_in_their_date_are_two_stories(tmp_path, feb, mar):
+    # a date in the text is a fact (only a byline's date and time is the page's): February's LPR is not March's
+    title = "全国银行间同业拆借中心受权公布贷款市场报价利率（LPR）公告"
+    ok, why = same_story(title, LPR_NOTICE.format(d=feb), title, LPR_NOTICE.format(d=mar))
+    assert not ok and "other facts" in why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/2", source="s", title=title, body=LPR_NOTICE.format(d=feb), lang="zh", published_at=None)
+    b = p.process(url="http://x/3", source="s", title=title, body=LPR_NOTICE.format(d=mar), lang="zh", published_at=None)
+    assert a.story_id != b.story_id
+
+
+def test_a_copy_with_its_own_byline_time_still_joins():
+    byline = "2025-12-22 18:30 来源：经济网\n" + ORIGINAL
+    assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
+    byline = "发布时间：2025-12-22 来源：经济网\n" + ORIGINAL
+    assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
