@@ -381,3 +381,33 @@ def test_a_copy_with_its_own_byline_time_still_joins():
     assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
     byline = "发布时间：2025-12-22 来源：经济网\n" + ORIGINAL
     assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
+
+
+PENALTY_FORM = """行政处罚决定书文号：某金罚决字〔2024〕{n}号
+被处罚当事人姓名：{who}
+当事人工作单位及职务：时任某某农村商业银行股份有限公司城东支行{job}
+主要违法违规事实：{facts}
+行政处罚内容：警告并罚款5万元
+作出处罚决定的机关名称：国家金融监督管理总局某某监管分局
+作出处罚决定的日期：2024年3月15日"""
+PEN1 = PENALTY_FORM.format(n=21, who="张某某", job="行长", facts=(
+    "对该行贷款资金被挪用用于购买理财产品、流贷资金回流借款人用于归还他行贷款、以贷收费变相提高企业融资成本、员工行为管理不到"
+    "位、违规向关系人发放信用贷款、未按规定报送大额风险暴露数据、案防工作不到位导致发生员工涉刑案件等违法违规行为负有直接管理责任"))
+PEN2 = PENALTY_FORM.format(n=22, who="李某某", job="客户经理", facts=(
+    "违规发放个人经营性贷款，贷前调查严重不尽职，贷后检查流于形式，个人消费贷款资金违规流入房地产市场与股市，为不符合条件的借"
+    "款人包装贷款资料，收受借款人财物，违规代客户保管网银盾与密码"))
+
+
+def test_penalty_forms_against_two_people_are_two_stories(tmp_path):
+    # the trial's pen1.txt / pen2.txt: same table title, amount, bank and date; another 文号, person and violation
+    title = "国家金融监督管理总局某某监管分局行政处罚信息公开表"
+    ok, why = same_story(title, PEN1, title, PEN2)
+    assert not ok and "other facts" in why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/21", source="s", title=title, body=PEN1, lang="zh", published_at=None)
+    b = p.process(url="http://x/22", source="s", title=title, body=PEN2, lang="zh", published_at=None)
+    assert a.story_id != b.story_id
+    # the same form retold (a summary under its headline that leaves the 文号 out) still joins
+    retold = "被处罚当事人姓名：张某某。" + PEN1.split("\n")[3] + "。行政处罚内容：警告并罚款5万元。"
+    assert same_story(title, PEN1, title, retold)[0]
