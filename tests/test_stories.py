@@ -335,3 +335,79 @@ def test_pruning_drops_only_what_the_window_no_longer_reads(tmp_path):
     assert copy.story_id == first.story_id
     assert StoryIndex(store, window_days=-1).prune() > 0            # a window that ended a day ago: all older
     assert store.story_key_postings(article_keys(Article(YUANYOUBAO_TITLE, YUANYOUBAO)), since=0, per_key=16) == {}
+
+
+def test_two_one_line_statements_are_two_stories(tmp_path):
+    # a body that is one 声明：… line is the body, not a credit line: two banks' statements are not "identical text"
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/1", source="s", title="工商银行关于警惕“征信修复”诈骗的声明", lang="zh", published_at=None,
+                  body="声明：我行从未委托任何中介机构开展所谓征信修复业务，请广大客户提高警惕，谨防上当受骗。")
+    b = p.process(url="http://y/1", source="s", title="建设银行关于警惕“征信洗白”诈骗的声明", lang="zh", published_at=None,
+                  body="声明：本行从未与任何机构合作开展“征信洗白”服务，凡以本行名义收费修复征信的均属诈骗。")
+    assert a.story_id != b.story_id and b.story_reason != "identical text"
+
+
+def test_two_empty_bodies_are_not_identical_text(tmp_path):
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/1", source="s", title="关于促进非银行金融机构支持设备更新的通知", body="", lang="zh",
+                  published_at=None, attachment_url="http://x/1.pdf", attachment_text="为贯彻落实设备更新行动方案")
+    b = p.process(url="http://y/1", source="s", title="国家金融监督管理总局行政处罚信息公开表", body="", lang="zh",
+                  published_at=None, attachment_url="http://y/1.pdf", attachment_text="某金罚决字〔2024〕1号")
+    assert a.story_id != b.story_id and b.story_reason != "identical text"
+
+
+LPR_NOTICE = ("中国人民银行授权全国银行间同业拆借中心公布，{d}贷款市场报价利率（LPR）为：1年期LPR为3.45%，5年期以上LPR为3.95%。"
+              "以上LPR在下一次发布LPR之前有效。")
+
+
+@pytest.mark.parametrize("feb, mar", [("2024-02-20", "2024-03-20"), ("2024/02/20", "2024/03/20"),
+                                      ("2024.02.20", "2024.03.20"), ("2024年2月20日 9:15", "2024年3月20日 9:15")])
+def test_notices_differing_only_in_their_date_are_two_stories(tmp_path, feb, mar):
+    # a date in the text is a fact (only a byline's date and time is the page's): February's LPR is not March's
+    title = "全国银行间同业拆借中心受权公布贷款市场报价利率（LPR）公告"
+    ok, why = same_story(title, LPR_NOTICE.format(d=feb), title, LPR_NOTICE.format(d=mar))
+    assert not ok and "other facts" in why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/2", source="s", title=title, body=LPR_NOTICE.format(d=feb), lang="zh", published_at=None)
+    b = p.process(url="http://x/3", source="s", title=title, body=LPR_NOTICE.format(d=mar), lang="zh", published_at=None)
+    assert a.story_id != b.story_id
+
+
+def test_a_copy_with_its_own_byline_time_still_joins():
+    byline = "2025-12-22 18:30 来源：经济网\n" + ORIGINAL
+    assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
+    byline = "发布时间：2025-12-22 来源：经济网\n" + ORIGINAL
+    assert same_story("央行一次性信用修复政策来了", ORIGINAL, "转载:央行一次性信用修复政策来了", byline)[0]
+
+
+PENALTY_FORM = """行政处罚决定书文号：某金罚决字〔2024〕{n}号
+被处罚当事人姓名：{who}
+当事人工作单位及职务：时任某某农村商业银行股份有限公司城东支行{job}
+主要违法违规事实：{facts}
+行政处罚内容：警告并罚款5万元
+作出处罚决定的机关名称：国家金融监督管理总局某某监管分局
+作出处罚决定的日期：2024年3月15日"""
+PEN1 = PENALTY_FORM.format(n=21, who="张某某", job="行长", facts=(
+    "对该行贷款资金被挪用用于购买理财产品、流贷资金回流借款人用于归还他行贷款、以贷收费变相提高企业融资成本、员工行为管理不到"
+    "位、违规向关系人发放信用贷款、未按规定报送大额风险暴露数据、案防工作不到位导致发生员工涉刑案件等违法违规行为负有直接管理责任"))
+PEN2 = PENALTY_FORM.format(n=22, who="李某某", job="客户经理", facts=(
+    "违规发放个人经营性贷款，贷前调查严重不尽职，贷后检查流于形式，个人消费贷款资金违规流入房地产市场与股市，为不符合条件的借"
+    "款人包装贷款资料，收受借款人财物，违规代客户保管网银盾与密码"))
+
+
+def test_penalty_forms_against_two_people_are_two_stories(tmp_path):
+    # the trial's pen1.txt / pen2.txt: same table title, amount, bank and date; another 文号, person and violation
+    title = "国家金融监督管理总局某某监管分局行政处罚信息公开表"
+    ok, why = same_story(title, PEN1, title, PEN2)
+    assert not ok and "other facts" in why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/21", source="s", title=title, body=PEN1, lang="zh", published_at=None)
+    b = p.process(url="http://x/22", source="s", title=title, body=PEN2, lang="zh", published_at=None)
+    assert a.story_id != b.story_id
+    # the same form retold (a summary under its headline that leaves the 文号 out) still joins
+    retold = "被处罚当事人姓名：张某某。" + PEN1.split("\n")[3] + "。行政处罚内容：警告并罚款5万元。"
+    assert same_story(title, PEN1, title, retold)[0]

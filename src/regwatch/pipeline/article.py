@@ -31,6 +31,12 @@ _TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|�
 # clock times and byline dates belong to the page (when this copy went up), not to the story
 _BYLINE_TIME = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
                           r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}(:\d{2})?")
+# ... but only on a byline's line: a short line (BYLINE_REST characters besides its dates and times) with a
+# clock time or a byline's word. Elsewhere a date is a fact (the LPR of 2024-02-20 is not that of 2024-03-20)
+_CLOCK = re.compile(r"\d{1,2}:\d{2}")
+_BYLINE_WORD = re.compile(r"来源|发布|作者|记者|编辑|责编|浏览|阅读|点击|字号|更新|稿源|出处"
+                          r"|^\s*[\[【(（]?\s*(时间|日期)\s*[:：]")
+BYLINE_REST = 40
 # regulators go by several names; copy editors use the short ones (one form each, for matching only)
 _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), ("国家金融监督管理总局", "金融监管总局"),
             ("国家金融监管总局", "金融监管总局"), ("中国银行保险监督管理委员会", "银保监会"), ("中国银保监会", "银保监会"),
@@ -42,6 +48,20 @@ _CHROME = re.compile(r"^[ \t]*[【\[(（]?"
                      r"(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
                      r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
+
+
+def _without_byline_times(text: str) -> str:
+    """The text with the dates and clock times of its byline lines gone (when this copy went up)."""
+    if _BYLINE_TIME.search(text) is None:
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if _BYLINE_TIME.search(line) is None:
+            continue
+        rest = _BYLINE_TIME.sub("", line).strip()
+        if len(rest) <= BYLINE_REST and (_CLOCK.search(line) or _BYLINE_WORD.search(rest)):
+            lines[i] = _BYLINE_TIME.sub(" ", line)
+    return "\n".join(lines)
 
 
 def canonical_text(text: str) -> str:
@@ -131,7 +151,7 @@ class Article:
         for long_, short in _ALIASES:
             if long_ in t:
                 t = t.replace(long_, short)
-        return _BYLINE_TIME.sub(" ", t)
+        return _without_byline_times(t)
 
     @cached_property
     def units(self) -> list[str]:

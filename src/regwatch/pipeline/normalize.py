@@ -79,15 +79,19 @@ _BOILERPLATE = re.compile(
 
 
 def strip_boilerplate(text: str) -> str:
-    """Drop short reprint/credit lines such as `(本文转载自财经网)` or `责任编辑:王小明`."""
-    return _BOILERPLATE.sub("", text)
+    """Drop short reprint/credit lines such as `(本文转载自财经网)` or `责任编辑:王小明` — unless they are all
+    the text has: a one-line statement or flash (声明：…, 来自…的消息：…) is the body, not a credit."""
+    return _BOILERPLATE.sub("", text) if boilerplate_lines(text) else text
 
 
 def boilerplate_lines(text: str) -> list[int]:
-    """The numbers (from 0) of the lines `strip_boilerplate` empties: each of its matches is a whole line."""
+    """The numbers (from 0) of the lines `strip_boilerplate` empties: each of its matches is a whole line;
+    none when they are every line of the text that is not blank."""
     out, line, at = [], 0, 0
     for m in _BOILERPLATE.finditer(text):
         line += text.count("\n", at, m.start())
         at = m.start()
         out.append(line)
+    if out and not _BOILERPLATE.sub("", text).strip():
+        return []
     return out

@@ -51,11 +51,16 @@ RETOLD_TITLE = 12           # characters: short headlines (快讯, 公告) repea
 SENTENCE_MATCH = 0.6        # bigram containment at which two sentences are one sentence, edited
 SENTENCE_MAX = 300          # characters compared per sentence (a longer one is cut at its commas)
 SENTENCES = 200             # sentences compared per text (a page of untrusted text is bounded work)
+IDENTICAL_MIN = 12          # characters of canonical text below which "identical text" proves nothing (an empty body)
 RECENT_SHINGLES = 20_000       # the latest stored articles kept read (their copies come soon), in shingles
 _TITLE_SALT = b"title\x1f"
 
 _AMOUNT = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*\s*(?:亿元|万元|千万元|百万元|元|亿|万|billion|million|yuan)", re.I)
 _INSTITUTION = re.compile(r"[\u4e00-\u9fff]{2,14}?(?:银行|分行|支行|农商行|信用社|公司|小贷|保险|证券|集团|分局|监管局)")
+# a decision's or notice's number (某金罚决字〔2024〕21号, 银发[2024]5号) and a person named on a form (姓名：张某某):
+# one table of a template against another person differs there, and its wording may differ everywhere else
+_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{0,10}[〔\[【(（]\s*\d{4}\s*[〕\]】)）]\s*第?\s*\d+\s*号")
+_PERSON = re.compile(r"(?:姓名|当事人|被处罚人|责任人)\s*[:：]\s*([\u4e00-\u9fff·]{2,6})")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _CLAUSE_END = re.compile(r"[，,、：:]+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
@@ -168,6 +173,16 @@ def _strong_facts(article: Article | str) -> set[str]:
     return {re.sub(r"\s+", "", m.group(0)) for m in _AMOUNT.finditer(t)} | set(_INSTITUTION.findall(t))
 
 
+def _doc_numbers(article: Article) -> set[str]:
+    """The decision and document numbers the text names (某金罚决字〔2024〕21号), spaces gone."""
+    return {re.sub(r"\s+", "", m.group(0)) for m in _DOC_NUMBER.finditer(article.stripped)}
+
+
+def _people(article: Article) -> set[str]:
+    """The people a form names (被处罚当事人姓名：张某某)."""
+    return set(_PERSON.findall(article.stripped))
+
+
 def _sentences(article: Article | str) -> list[str]:
     """The text's sentences as compared: punctuation and spaces gone (decimal points and % kept); a sentence
     longer than SENTENCE_MAX in its clauses, and what is still longer left out; at most SENTENCES."""
@@ -278,6 +293,10 @@ def judge(a: Article, b: Article) -> tuple[bool, str]:
         conflict = _strong_facts(a) ^ _strong_facts(b)
         if conflict:
             return False, f"same headline, other facts: {sorted(conflict)[:3]}"
+        for named in (_doc_numbers, _people):
+            na, nb = named(a), named(b)
+            if na and nb and not (na <= nb or nb <= na):   # a retelling may leave one out, not name another
+                return False, f"same headline, other facts: {sorted(na ^ nb)[:3]}"
         return True, f"same headline, retold (containment {c:.2f})"
     if c < JOIN_CONTAINMENT and not (titles_match and c >= TITLE_JOIN_CONTAINMENT):
         return False, f"texts differ (containment {c:.2f})"
@@ -325,7 +344,9 @@ class StoryIndex:
         """The story this article belongs to, and the keys to index it under (`keys`: computed already)."""
         since = utcnow() - self.window
         keys = article_keys(article) if keys is None else keys
-        sid = self.store.story_of_identical_text(article.content_hash, iso(since))
+        sid = None
+        if len(article.canonical) >= IDENTICAL_MIN:
+            sid = self.store.story_of_identical_text(article.content_hash, iso(since))
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         tk = _title_key(article.clean_title)
