@@ -4,6 +4,7 @@ resource tracker behind: they end with it."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from conftest import REGWATCH
@@ -57,3 +58,21 @@ def test_kill_9_of_the_daemon_leaves_no_worker_or_forkserver(tmp_path, site, rec
     time.sleep(0.5)
     log = err_path.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log and "pickle data was truncated" not in log, log[-2000:]
+
+
+def test_a_process_a_worker_forks_is_not_ended_by_the_workers_hook():
+    """(review) The at-fork hook that ties a worker to its forkserver is inherited: a process a worker forks in its
+    turn (multiprocessing, a library's own fork) used to exit at once, status 1, without a word."""
+    code = """if True:
+        import os, sys
+        import regwatch.crawler.worker_lifetime           # this process plays the forkserver
+        worker = os.fork()
+        if worker == 0:                                    # a worker: it forks a child of its own
+            child = os.fork()
+            if child == 0:
+                os._exit(7)
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+        sys.exit(os.waitstatus_to_exitcode(os.waitpid(worker, 0)[1]))
+    """
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 7, r.stderr

@@ -363,7 +363,7 @@ LPR_NOTICE = ("中国人民银行授权全国银行间同业拆借中心公布�
 
 
 @pytest.mark.parametrize("feb, mar", [("2024-02-20", "2024-03-20"), ("2024/02/20", "2024/03/20"),
-                                      ("2024.02.20", "2024.03.20"), ("2024年2月20日 9:15", "2024年3月20日 9:15")])
+                                      ("2024.02.20", "2024.03.20"), ("2024年2月20日", "2024年3月20日")])
 def test_notices_differing_only_in_their_date_are_two_stories(tmp_path, feb, mar):
     # a date in the text is a fact (only a byline's date and time is the page's): February's LPR is not March's
     title = "全国银行间同业拆借中心受权公布贷款市场报价利率（LPR）公告"
@@ -374,6 +374,20 @@ def test_notices_differing_only_in_their_date_are_two_stories(tmp_path, feb, mar
     a = p.process(url="http://x/2", source="s", title=title, body=LPR_NOTICE.format(d=feb), lang="zh", published_at=None)
     b = p.process(url="http://x/3", source="s", title=title, body=LPR_NOTICE.format(d=mar), lang="zh", published_at=None)
     assert a.story_id != b.story_id
+
+
+@pytest.mark.parametrize("a, b", [
+    ("2024-03-20\n", "2024-03-21\n"),                                   # a date line of its own
+    ("2024-03-20  新华网\n", "2024/03/21 中国证券报\n"),                  # a date, then the outlet
+    ("2024-03-20 16:05 ", "2024-03-20 16:07 "),                           # a flash's time before a long body
+    ("新华社北京3月20日电 2024-03-20 09:15 ", "中证网讯 2024-03-20 10:02 "),  # a dateline, then the time
+])
+def test_when_a_copy_went_up_never_splits_it_from_its_story(a, b):
+    """(review) dates kept as facts must not be the page's own: each of these pairs is one story, as before."""
+    body = ("中国人民银行授权全国银行间同业拆借中心公布，2024年3月20日贷款市场报价利率（LPR）为：1年期LPR为3.45%，"
+            "5年期以上LPR为3.95%。以上LPR在下一次发布LPR之前有效。")
+    ok, why = same_story("3月LPR公布", a + body, "3月LPR公布", b + body)
+    assert ok, why
 
 
 def test_a_copy_with_its_own_byline_time_still_joins():

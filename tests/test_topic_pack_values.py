@@ -20,7 +20,8 @@ SIG = '[[topics.mine.signals]]\n'
     (SIG + 'terms = ["*"]\n', "topics.mine.signals[0]: `terms` has an empty term"),
     (SIG + 'terms = [""]\n', "topics.mine.signals[0]: `terms` has an empty term"),
     (SIG + 'terms = ["a"]\nregex = "b"\n', "topics.mine.signals[0]: a signal has one of `terms`, `regex` or `near`"),
-    ('[topics."bad id!"]\n[[topics."bad id!".signals]]\nterms = ["a"]\n', "topic id 'bad id!'"),
+    ('[topics."*"]\n[[topics."*".signals]]\nterms = ["a"]\n', "topic id '*'"),
+    ('[topics." aml"]\n[[topics." aml".signals]]\nterms = ["a"]\n', "topic id ' aml'"),
 ])
 def test_a_bad_pack_value_is_one_line_naming_it(tmp_path, rw, pack, says):
     mine = tmp_path / "mine.toml"
@@ -43,3 +44,8 @@ def test_every_bundled_pack_and_a_good_file_still_load(tmp_path, rw):
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[topics]\nfiles = ["{mine}"]\n', encoding="utf-8")
     r = rw("topics", "-c", cfg)
     assert r.returncode == 0 and "my-topic" in r.stdout and "rate_cap" in r.stdout, r.stderr
+    # (review) ids that loaded before the checks still load: a Chinese id, one with a space
+    mine.write_text('[topics."反洗钱"]\n[[topics."反洗钱".signals]]\nterms = ["洗钱"]\n'
+                    '[topics."bnpl rules"]\n[[topics."bnpl rules".signals]]\nterms = ["先买后付"]\n', encoding="utf-8")
+    r = rw("topics", "-c", cfg)
+    assert r.returncode == 0 and "反洗钱" in r.stdout and "bnpl rules" in r.stdout, r.stderr

@@ -18,8 +18,19 @@ _main = os.getppid()
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
+_forking_from = 0
+
+
+def _before_fork() -> None:
+    global _forking_from
+    _forking_from = os.getpid()
+
+
 def _die_with_forkserver() -> None:
-    """In a worker just forked: killed when the forkserver goes (or at once, if it went already)."""
+    """In a worker just forked: killed when the forkserver goes (or at once, if it went already). A process a
+    worker forks in its turn (the hook is inherited) is left alone."""
+    if _forking_from != _forkserver:
+        return
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != _forkserver:
@@ -32,5 +43,5 @@ def _watch_main() -> None:
     os._exit(0)
 
 
-os.register_at_fork(after_in_child=_die_with_forkserver)
+os.register_at_fork(before=_before_fork, after_in_child=_die_with_forkserver)
 threading.Thread(target=_watch_main, name="regwatch-watch-main", daemon=True).start()

@@ -28,11 +28,16 @@ SHINGLE = 4                 # units (Chinese characters, or words of other scrip
 _KEEP = re.compile(r"[^\w\u4e00-\u9fff]+", re.UNICODE)
 # (?<!\s): a run of spaces is tried from its start only (else quadratic on a title of spaces)
 _TITLE_NOISE = re.compile(r"^(转载|转发|原创|独家|深度|重磅|快讯|最新)\s*[:：丨|]\s*|(?<!\s)\s*[|｜丨_-]\s*(深度|独家|快讯)\s*$")
-# clock times and byline dates belong to the page (when this copy went up), not to the story
-_BYLINE_TIME = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
-                          r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}(:\d{2})?")
-# ... but only on a byline's line: a short line (BYLINE_REST characters besides its dates and times) with a
-# clock time or a byline's word. Elsewhere a date is a fact (the LPR of 2024-02-20 is not that of 2024-03-20)
+# when this copy went up is the page's, not the story's: a clock time, or a date with its time, anywhere ...
+_STAMP = re.compile(r"(?<!\d)\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?[ \t]{0,3}\d{1,2}:\d{2}(:\d{2})?|"
+                    r"(?<![\d.])\d{1,2}:\d{2}(:\d{2})?")
+# ... and a numeric date standing apart at a line's start or end (a date line, `2024-03-20  新华网`), or anywhere on
+# a byline's line: a short line (BYLINE_REST characters besides its dates) with a clock time or a byline's word.
+# A date inside a sentence is a fact (the LPR of 2024-02-20 is not that of 2024-03-20)
+_DATE = r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)"
+_BYLINE_TIME = re.compile(_DATE)
+_EDGE_DATE = re.compile(rf"^[ \t\u3000]*(?:{_DATE}[ \t\u3000]*)+(?=[ \t\u3000]|$)|"
+                        rf"(?:(?<=[ \t\u3000])|^)(?:[ \t\u3000]*{_DATE})+[ \t\u3000]*$")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}")
 _BYLINE_WORD = re.compile(r"来源|发布|作者|记者|编辑|责编|浏览|阅读|点击|字号|更新|稿源|出处"
                           r"|^\s*[\[【(（]?\s*(时间|日期)\s*[:：]")
@@ -51,16 +56,21 @@ _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 
 
 def _without_byline_times(text: str) -> str:
-    """The text with the dates and clock times of its byline lines gone (when this copy went up)."""
-    if _BYLINE_TIME.search(text) is None:
+    """The text without when this copy went up: clock times (with their dates) anywhere, and numeric dates at a
+    line's edge or on a byline's line."""
+    if _BYLINE_TIME.search(text) is None and _CLOCK.search(text) is None:
         return text
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if _BYLINE_TIME.search(line) is None:
-            continue
-        rest = _BYLINE_TIME.sub("", line).strip()
-        if len(rest) <= BYLINE_REST and (_CLOCK.search(line) or _BYLINE_WORD.search(rest)):
-            lines[i] = _BYLINE_TIME.sub(" ", line)
+        clocked = _CLOCK.search(line) is not None
+        line = _STAMP.sub(" ", line) if clocked else line
+        if _BYLINE_TIME.search(line) is not None:
+            rest = _BYLINE_TIME.sub("", line).strip()
+            if len(rest) <= BYLINE_REST and (clocked or _BYLINE_WORD.search(rest)):
+                line = _BYLINE_TIME.sub(" ", line)
+            else:
+                line = _EDGE_DATE.sub(" ", line)
+        lines[i] = line
     return "\n".join(lines)
 
 

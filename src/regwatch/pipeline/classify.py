@@ -330,7 +330,8 @@ def _snippet(text: str, start: int, end: int, pad: int = 30) -> str:
 
 # -- loading packs ------------------------------------------------------------------------------
 
-TOPIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# any name (反洗钱, "bnpl rules") but `*` (a subscription's "every topic"), control characters, or spaces at its ends
+TOPIC_ID = re.compile(r"[^\s\x00-\x1f\x7f*](?:[^\x00-\x1f\x7f*]*[^\s\x00-\x1f\x7f*])?")
 
 
 def _terms(values: Any, where: str, key: str) -> list[str]:
@@ -411,7 +412,7 @@ def parse_pack(data: dict[str, Any], origin: str) -> list[Topic]:
     for tid, raw in topics_raw.items():
         where = f"{origin}: topics.{tid}"
         if not TOPIC_ID.fullmatch(tid):
-            raise PackError(f"{origin}: topic id {tid!r}: use letters, digits, `_`, `-` or `.`, starting with a letter or digit")
+            raise PackError(f"{origin}: topic id {tid!r}: not empty, no `*`, no control characters, no spaces at its ends")
         if not isinstance(raw, dict):
             raise PackError(f"{where}: expected a table")
         known = {"name", "description", "threshold", "title_weight", "signals", "require"}

@@ -18,7 +18,7 @@ _QUERY = re.compile(r"((?<![\w-])[\w-]{0,24}?(?:token|key|sig|sign|signature|sec
                     re.I)
 _USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
 # `user:password@host` without its scheme (Twisted's "invalid hostname: admin:hunter2@10.0.0.1")
-_BARE_USERINFO = re.compile(r"(?<![\w.%+:/*-])[\w.%+-]{1,64}:[^/\s@\"'<>]{1,256}@(?=[\w\[])")
+_BARE_USERINFO = re.compile(r"(?<![\w.%+:/*-])[\w.%+-]{0,64}:[^/\s@\"'<>]{1,256}@(?=[\w\[])")
 _TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
 _HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
 

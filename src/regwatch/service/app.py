@@ -385,12 +385,14 @@ class App:
             asyncio.ensure_future(self._cut_short(self.crawl.stop()))
             self.dispatcher.hurry(STOP_GRACE + STOP_DELIVERY_WAIT)     # the last delivery pass waits no longer
 
-        for sig in STOP_SIGNALS:
+        # a SIGHUP ignored when the command started (`nohup regwatch run --once &`, a supervisor) stays ignored
+        stops = [sig for sig in STOP_SIGNALS if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN]
+        for sig in stops:
             loop.add_signal_handler(sig, on_signal, sig)
         try:
             return await work()
         finally:
-            for sig in STOP_SIGNALS:
+            for sig in stops:
                 loop.remove_signal_handler(sig)
 
     async def _cut_short(self, stopping: Awaitable[None]) -> None:
