@@ -178,5 +178,5 @@ def test_label_refuses_a_topic_given_both_ways(world):
     before = labels()
     for t in ("rate_cap", "利率上限"):                     # by its id or its name, it is the same topic
         one_line(regwatch("label", "1", "--topic", "rate_cap", "--not", t, "-c", world.config),
-                 "rate_cap: given with both --topic and --not")
+                 "rate_cap: given twice (--topic, --not, --forget)")
     assert labels() == before
