@@ -161,8 +161,8 @@ def test_the_demo_leaves_nothing_behind_unless_asked(tmp_path):
     assert f"cd {kept} && regwatch search 征信" in r.stdout, r.stdout
     import sqlite3
     stored = sqlite3.connect(kept / "regwatch.db").execute("SELECT count(*) FROM articles").fetchone()[0]
-    # (the kept store read through that config: without it, "no store at …", exit 2; a machine under load may have
-    # stored none of the demo's articles, so their number is not asserted)
+    assert stored > 0           # (pytest's TMPDIR is long: the extraction workers' socket once could not be made)
+    # the kept store read through that config: without it, "no store at …", exit 2
     found = regwatch("export", "--format", "jsonl", "--since", "3650d", cwd=kept)
     assert found.returncode == 0 and len(found.stdout.splitlines()) == stored, found.stderr
     (kept / "regwatch.toml").write_text("# mine\n[store]\npath = \"regwatch.db\"\n", encoding="utf-8")

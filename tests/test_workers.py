@@ -2,7 +2,10 @@
 background when a crawl first asks for an article, so that the event loop never waits for them."""
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 
 from support.news import art, article_page
 
@@ -64,6 +67,53 @@ def test_a_pool_still_starting_when_closed_is_stopped():
 
     pool = asyncio.run(main())
     assert pool._shutdown_thread
+
+
+EXTRACT_ONE = """
+import asyncio, json, sys
+from regwatch.crawler.run import Extractor
+
+async def main():
+    ex = Extractor(workers=1, timeout=60)
+    try:
+        return await ex({"body": sys.stdin.buffer.read(), "url": "http://x/1"})
+    finally:
+        ex.close()
+
+print(json.dumps(asyncio.run(main()), default=str))
+"""
+
+
+def test_workers_start_under_a_long_tmpdir(tmp_path):
+    # multiprocessing makes the forkserver's socket in TMPDIR: one of ~90 characters and more made that socket's
+    # path too long for Linux, and every extraction failed ("AF_UNIX path too long")
+    tmp = tmp_path / ("t" * max(1, 120 - len(str(tmp_path))))
+    tmp.mkdir()
+    assert len(str(tmp)) >= 120
+    page = article_page(art("ok", "利率上限新规", TEXT)).body
+    r = subprocess.run([sys.executable, "-c", EXTRACT_ONE], input=page, capture_output=True, timeout=120,
+                       env={**os.environ, "TMPDIR": str(tmp)})
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    got = json.loads(r.stdout)
+    assert got["ok"] and "综合融资成本" in got["body"], got
+    assert b"Traceback" not in r.stderr, r.stderr.decode()[-2000:]
+    assert list(tmp.iterdir()) == []            # (nothing of multiprocessing's left in it either)
+
+
+def test_workers_that_cannot_start_are_each_article_s_one_line(tmp_path):
+    # the socket's folder chosen before regwatch could (multiprocessing's own, too long): each article says why it
+    # was not read, in one line, and the run goes on (it was an OSError traceback out of the crawl)
+    tmp = tmp_path / ("t" * max(1, 120 - len(str(tmp_path))))
+    tmp.mkdir()
+    script = EXTRACT_ONE.replace("async def main", f"import multiprocessing\n"
+                                 f"multiprocessing.current_process()._config['tempdir'] = {str(tmp)!r}\n"
+                                 "async def main")
+    page = article_page(art("ok", "利率上限新规", TEXT)).body
+    r = subprocess.run([sys.executable, "-c", script], input=page, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    got = json.loads(r.stdout)
+    assert not got["ok"] and got["error"] == ("extraction could not be done: the extraction workers could not "
+                                              "start (AF_UNIX path too long)"), got
 
 
 MODULES_AFTER_RUN = """

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.util
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -33,6 +37,31 @@ def namespace_declarations(body: bytes, content_type: str | None) -> int:
     from feedparser.encodings import convert_to_utf8
 
     return convert_to_utf8({"content-type": content_type or "application/xml"}, body, {}).count(b"xmlns")
+
+
+# the longest path a Unix socket may have on Linux (108 bytes with its NUL)
+SUN_PATH_MAX = 107
+
+
+def short_socket_dir() -> None:
+    """multiprocessing makes the forkserver's socket at `$TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX` (32 characters
+    after TMPDIR): a TMPDIR of over ~75 characters makes that path longer than a Unix socket's may be, and no
+    extraction worker could start (`OSError: AF_UNIX path too long` for every article). As Python 3.14 does
+    (gh-132124), such a TMPDIR is passed over for the system's own temporary folder — for that socket's folder
+    only (regwatch's other temporary files stay in TMPDIR)."""
+    config = multiprocessing.current_process()._config      # type: ignore[attr-defined]
+    if config.get("tempdir") or len(os.fsencode(tempfile.gettempdir())) + 32 <= SUN_PATH_MAX:
+        return
+    for base in ("/tmp", "/var/tmp", "/usr/tmp"):
+        if os.access(base, os.W_OK | os.X_OK):
+            break
+    else:
+        return          # multiprocessing's own error follows, said in one line by `_get_pool`
+    folder = tempfile.mkdtemp(prefix="pymp-", dir=base)
+    # removed at the process's exit as multiprocessing removes the folder it makes (`util.get_temp_dir`)
+    multiprocessing.util.Finalize(None, multiprocessing.util._remove_temp_dir,      # type: ignore[attr-defined]
+                                  args=(shutil.rmtree, folder), exitpriority=-100)
+    config["tempdir"] = folder
 
 
 class Extractor:
@@ -68,6 +97,7 @@ class Extractor:
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
         ctx = multiprocessing.get_context("forkserver")
+        short_socket_dir()
         preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", *self.preload,
                    "regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
         model = getattr(self.classifier, "model", None)
@@ -109,6 +139,10 @@ class Extractor:
                 pool = await asyncio.shield(asyncio.wrap_future(starting))
             except BrokenProcessPool:
                 pool = None                 # a worker died as it started: started again
+            except OSError as e:            # (the forkserver's socket or a worker's fork): each article says it
+                if self._starting is starting:
+                    self._starting = None
+                raise WorkerLost(f"could not be done: the extraction workers could not start ({e})") from None
             if self._starting is starting:  # (else the extractor was closed meanwhile: that pool is gone)
                 self._starting = None
                 self._pool = pool
