@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from conftest import REGWATCH
 from support.news import art, feed_to_webhook_config, publish
 
@@ -65,3 +66,37 @@ def test_sighup_is_logged_and_ignored_then_sigterm_stops_cleanly(tmp_path, site,
     assert p.returncode == 0, log[-2000:]
     assert "regwatch: stopping" in log and "Traceback" not in log
     assert log.count("SIGHUP") == 1
+
+
+def _loaded(pid: int, name: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+            return name in f.read()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_run_once_is_starting_stops_it_as_later(tmp_path, site, receiver, sig):
+    """`run --once` takes a second or two to start (Scrapy, the topics): a signal then is a stop like any other —
+    its line, exit 128 + the signal, nothing half-done — not a silent death (or a KeyboardInterrupt traceback)."""
+    publish(site, {"feed": [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 100)]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        # started: it is loading its modules (pydantic's, for the config: long before Scrapy and the topics)
+        while p.poll() is None and not _loaded(p.pid, "pydantic_core"):
+            time.sleep(0.002)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 128 + sig, (p.returncode, err[-2000:])
+    assert f"regwatch: stopped by {sig.name}: what this run left is fetched next run" in err.splitlines(), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert site.requests("/feed.xml") == []          # stopped before its crawl began
+    # nothing half-done: the next run is the source's first (its baseline), as if the stopped one never ran
+    r = subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0 and "stored as the baseline of feed" in r.stderr, r.stderr[-2000:]

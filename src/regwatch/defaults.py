@@ -64,6 +64,10 @@ HASH_ROUTE = ("/", "!")            # a listed link's #fragment starting so is a 
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
+# control characters web text loses when it is read (an HTML page's, a feed's, a JSON item's alike), before
+# anything parses or stores it: the C0 controls but tab, newline and carriage return — what XML 1.0 forbids and
+# HTML parsers drop (an ESC of a terminal escape, a BEL). Dropped, never replaced: no U+FFFD in their place
+CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f"
 # characters of web text never shown live — in a terminal, a chat message, a CSV or JSON output: C0 controls but
 # tab, newline and CR; DEL and C1 (ANSI escapes, CSI); bidi controls (U+061C, LRM/RLM, embeddings, overrides,
 # isolates); the zero-width space and other invisible formatting (soft hyphen, U+180E, U+2060–2064, the deprecated

@@ -2,14 +2,15 @@
 
 The page's URL stands for a source's configured URL: its own origin may be at any address, and every
 redirect may reach that origin and public addresses only (`netguard.target_decision`, `[crawl]
-block_private_networks`), http and https only, at most `MAX_REDIRECTS` of them. As in a crawl, the
+block_private_networks`), at most `MAX_REDIRECTS` of them; the URL and every redirect first pass the crawl's own
+check (`middlewares.link_refusal`: http and https only, a host name, no user name or password). As in a crawl, the
 address checked is the address connected to: a name is resolved once, every address in the answer is
 checked (`netguard.refusal`), and the connection is made to the checked address (the name kept for the
 Host header, TLS's SNI and the certificate check). Behind a proxy (`http_proxy`, `https_proxy`,
 `no_proxy`, as Scrapy chooses it) the proxy connects, and the host is checked as the crawl checks it
 (`middlewares.proxied_refusal`). The response is read to `max_size` bytes, and decompressed (by
 Scrapy's own decoders, as in a crawl) to `max_size` bytes; the whole fetch, redirects included, ends
-at `timeout` seconds.
+at `timeout` seconds. A size past its limit is said in the crawl's words (`netguard.over_size`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from ..defaults import MAX_REDIRECTS
-from .middlewares import proxied_refusal
-from .netguard import PUBLIC, origin_of, refusal, target_decision
+from .middlewares import link_refusal, proxied_refusal
+from .netguard import PUBLIC, over_size, refusal, target_decision
 
 _PAGE = "page"      # the one "source" of a fetch: the page as the user gave it
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -60,8 +61,9 @@ async def _fetch(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
     async with asyncio.timeout(crawl.timeout):
         for hop in range(MAX_REDIRECTS + 1):
             where = f"redirected to {url[:200]}: " if hop else ""
-            if origin_of(url) is None:
-                raise FetchError(f"{where}refused, regwatch fetches only http and https URLs")
+            why = link_refusal(url, _PAGE, rules, own="this page's own origin")     # (the crawl's own check)
+            if why is not None:
+                raise FetchError(f"{where}{why}")
             status, reason, headers, body = await _get(url, rules, crawl, where)
             location = headers.get("location")
             if status in _REDIRECTS and location:
@@ -140,12 +142,12 @@ async def _read(target: Any, proxy: str | None, headers: dict[str, str], extensi
                 return r.status_code, r.reason_phrase, r.headers, b""
             declared = r.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > crawl.max_size:
-                raise FetchError(f"{where}{declared} bytes, over {crawl.max_size} (the limit: max_size)")
+                raise FetchError(f"{where}{over_size(crawl.max_size)}")
             chunks, size = [], 0
             async for chunk in r.aiter_raw():
                 size += len(chunk)
                 if size > crawl.max_size:
-                    raise FetchError(f"{where}over {crawl.max_size} bytes (the limit: max_size)")
+                    raise FetchError(f"{where}{over_size(crawl.max_size)}")
                 chunks.append(chunk)
             return r.status_code, r.reason_phrase, r.headers, b"".join(chunks)
 
@@ -162,7 +164,7 @@ def _decoded(body: bytes, headers: Any, max_size: int, where: str) -> bytes:
         try:
             body = Compression._decode(body, encoding, max_size)
         except _DecompressionMaxSizeExceeded:
-            raise FetchError(f"{where}over {max_size} bytes once decompressed (the limit: max_size)") from None
+            raise FetchError(f"{where}{over_size(max_size)}") from None
         except Exception as e:       # zlib.error, OSError, EOFError, brotli's and zstd's errors
             raise FetchError(f"{where}not readable {encoding.decode('latin-1')} content ({type(e).__name__}: {e})") from None
     return body

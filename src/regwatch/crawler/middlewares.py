@@ -18,7 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
-from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, origin_of, refusal, target_decision
+from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, origin_of, over_size, refusal, target_decision
 from .settings import CONTEXT
 
 
@@ -87,7 +87,7 @@ class SizedHttpCompressionMiddleware(HttpCompressionMiddleware):
             if not isinstance(e.__cause__, _DecompressionMaxSizeExceeded):
                 raise
             limit = request.meta.get("download_maxsize", self._max_size)
-            raise IgnoreRequest(f"{request.url}: exceeded the size limit (max_size: {limit} bytes)") from None
+            raise IgnoreRequest(f"{request.url}: {over_size(limit)}") from None
 
 
 class SeenUrlMiddleware(_CtxMixin):
@@ -108,19 +108,28 @@ class PrivateNetworkMiddleware(_CtxMixin):
     robots.txt or anything else acts on it). Addresses are checked where the connection is made (`netguard`)."""
 
     def process_request(self, request):
-        target = origin_of(request.url)
-        if target is None:
-            raise AddressRefused(f"{request.url[:200]}: refused, {WEB_ONLY}")
-        if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
-            raise AddressRefused(f"{request.url[:200]}: refused, its host {target[1][:100]!r} is not a valid host name")
-        if "@" in urlsplit(request.url).netloc:   # user:password@: regwatch sends no credentials a link carries
-            why = refusal(target[1].strip("[]"))
-            if why is not None and "not an IP address" not in why \
-                    and target_decision(request.url, request.meta.get("source"), self.ctx) == PUBLIC:
-                raise AddressRefused(f"{request.url[:200]}: refused, {why} and not this source's own origin "
-                                     f"(see block_private_networks)")
-            raise AddressRefused(f"{request.url[:200]}: refused, a link with a user name or password in it")
+        why = link_refusal(request.url, request.meta.get("source"), self.ctx)
+        if why is not None:
+            raise AddressRefused(f"{request.url[:200]}: {why}")
         return None
+
+
+def link_refusal(url: str, source: str | None, ctx: Any, own: str = "this source's own origin") -> str | None:
+    """Why a request to this URL is refused before anything is sent (`refused, a link with a user name or password
+    in it`), or None: a scheme other than http(s), a host that is no host name, a user name or password (to an IP
+    literal the request may not reach, the address refusal). The crawl's check (`PrivateNetworkMiddleware`) and
+    `regwatch extract URL`'s (`fetch`, `own`: "this page's own origin"), for every request and redirect."""
+    target = origin_of(url)
+    if target is None:
+        return f"refused, {WEB_ONLY}"
+    if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
+        return f"refused, its host {target[1][:100]!r} is not a valid host name"
+    if "@" in urlsplit(url).netloc:   # user:password@: regwatch sends no credentials a link carries
+        why = refusal(target[1].strip("[]"))
+        if why is not None and "not an IP address" not in why and target_decision(url, source, ctx) == PUBLIC:
+            return f"refused, {why} and not {own} (see block_private_networks)"
+        return "refused, a link with a user name or password in it"
+    return None
 
 
 class RedirectSchemeMiddleware(_CtxMixin):

@@ -43,6 +43,12 @@ _DECISION: contextvars.ContextVar[str | None] = contextvars.ContextVar("regwatch
 _REFUSED: dict[tuple[str, int], str] = {}   # (host, port) → why its last answer was refused
 
 
+def over_size(limit: int) -> str:
+    """What a response past its size limit is, in the bytes received or once decompressed (a gzip bomb), said
+    alike by a crawl and by `regwatch extract URL` (after the URL)."""
+    return f"exceeded the size limit (max_size: {limit} bytes)"
+
+
 class AddressRefused(IgnoreRequest):
     """A request to an address that regwatch does not fetch; str() says which and why."""
 
@@ -246,7 +252,7 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
             if str(e) and "max size" not in str(e):
                 raise
             limit = request.meta.get("download_maxsize", self._default_maxsize)
-            raise IgnoreRequest(f"{request.url}: exceeded the size limit (max_size: {limit} bytes)") from e
+            raise IgnoreRequest(f"{request.url}: {over_size(limit)}") from e
         except CannotResolveHostError as e:
             target = origin_of(request.url)
             why = _REFUSED.get((target[1], target[2])) if target and decision == PUBLIC else None

@@ -10,6 +10,7 @@ from scrapy.exceptions import DropItem
 
 from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
 from ..pipeline.dates import parse_any_date, sane
+from ..pipeline.normalize import web_text
 from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
@@ -93,7 +94,7 @@ class ProcessPipeline(_CtxMixin):
         if published is None or (result.get("date_from") in ("text", "yearless") and entry.published_at):
             # a date found only in the headline or the text, or one without its year, is never better than the list's
             published = entry.published_at or published
-        title = result["title"] or entry.title or ""
+        title = result["title"] or web_text(entry.title or "")
         baseline = ctx.is_baseline(source.name, item["url"])
 
         def queue_alerts(done) -> tuple[int, str | None]:

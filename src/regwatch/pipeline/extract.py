@@ -24,6 +24,7 @@ from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
 from .limits import JobTimeout, out_of_memory, run_limited
+from .normalize import web_text
 
 
 @dataclass
@@ -362,6 +363,9 @@ def _printed_outside_text(dt: datetime, page_text: str, title: str, body: str, t
 def extract_html(html: str, url: str | None = None, tz: str | None = None, overrides: dict | None = None,
                  list_title: str | None = None, encoding: str = "utf-8") -> Extracted:
     overrides = overrides or {}
+    # control characters out before anything parses the page (lxml keeps them in a fragment, a JSON item's body,
+    # and extraction then turns them into U+FFFD) and out of the list's title (a feed's, a JSON item's)
+    html, list_title = web_text(html), list_title and web_text(list_title)
     try:
         # trafilatura's own parse (its results depend on it); it refuses documents that do not
         # start like HTML (archive wrappers), which lxml still reads
@@ -377,8 +381,10 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
     if not body.strip():
         raise ExtractError("no article text found on the page")
     published = sane(published)
+    title, body = web_text(title), web_text(body)        # (and those a character reference wrote: `&#27;`)
+    outlet = pick_outlet(tree)
     return Extracted(title=title.strip(), body=body.strip(), published_at=published,
-                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=pick_outlet(tree),
+                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=outlet and web_text(outlet),
                      date_from=date_from if published else None,
                      date_missed=bool(overrides.get("date")) and date_from != "selector")
 

@@ -9,8 +9,17 @@ from functools import lru_cache
 
 from opencc import OpenCC
 
+from ..defaults import CONTROL_CHARS
+
 _T2S = OpenCC("t2s")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
+
+
+def web_text(text: str) -> str:
+    """Text from the web (a page, a feed's or a JSON item's title, an attachment) without its control characters
+    (`CONTROL_CHARS`: an ESC, a BEL, a NUL): the one place they are dropped, whatever kind of source it came from."""
+    return _CONTROLS.sub("", text)
 
 
 @lru_cache(maxsize=4096)

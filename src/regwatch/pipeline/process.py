@@ -17,6 +17,7 @@ from typing import Any
 from .article import Article
 from .classify import Classifier, Tag
 from .limits import limit_worker
+from .normalize import web_text
 from .store import ArticleRecord, Store
 from .stories import StoryIndex, StoryMatch, article_keys
 
@@ -72,7 +73,7 @@ def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
     if _classifier is None:
         return
     try:
-        title, body, attachment = (_no_nul(t) for t in (result["title"] or job.get("list_title") or "", result["body"],
+        title, body, attachment = (web_text(t) for t in (result["title"] or job.get("list_title") or "", result["body"],
                                                          result.get("attachment_text") or ""))
         result["reading"] = read(Article(title, body, attachment), _classifier)
     except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
@@ -108,19 +109,15 @@ class Incoming:
     reading: Reading | None = None      # made by the extraction worker, when it could
 
 
-def _no_nul(text: str) -> str:
-    return text.replace("\x00", "")
-
-
-def _without_nul(item: Incoming) -> Incoming:
-    """The article without NUL characters (a PDF's text can carry them; PostgreSQL's text cannot, and an
-    article refused there would be left out at every run), stored alike on both engines. The worker read the
-    same text without them (its reading stands: the main process never reads an article on its event loop
-    because of a NUL in a page's title)."""
+def _without_controls(item: Incoming) -> Incoming:
+    """The article without control characters (`web_text`: a NUL of a PDF's text, which PostgreSQL's text cannot
+    hold — an article refused there would be left out at every run —, an ESC of a feed's title), stored alike on
+    both engines whatever path brought it. The worker read the same text without them (its reading stands: the
+    main process never reads an article on its event loop because of a NUL in a page's title)."""
     texts = (item.title, item.body, item.attachment_text, item.outlet or "")
-    if not any("\x00" in t for t in texts):
+    title, body, attachment_text, outlet = map(web_text, texts)
+    if (title, body, attachment_text, outlet) == texts:
         return item
-    title, body, attachment_text, outlet = map(_no_nul, texts)
     return replace(item, title=title, body=body, attachment_text=attachment_text, outlet=outlet or None)
 
 
@@ -145,7 +142,7 @@ class Processor:
         """Store several articles in one transaction, in order (a later one can join an earlier one's
         story). Each result is the stored article, None when its URL was stored already, or the error
         that kept it out."""
-        items = [_without_nul(item) for item in items]
+        items = [_without_controls(item) for item in items]
         try:
             # one transaction holding the story lock: the story search and the writes, one process at a
             # time (copies of one event fetched by two workers at once join one story, and alert once)

@@ -34,7 +34,7 @@ from ..defaults import (
 from ..pipeline.process import Processor
 from ..pipeline.store import SourceState, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
-from . import health
+from . import early_stop, health
 from .config import Config, ConfigError
 from .output import plural
 from .topics import load_classifier
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("regwatch")
 T = TypeVar("T")
-# what stops `run --once` and `baseline` as the daemon stops (exit 128 + the signal); the daemon ignores SIGHUP
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass
@@ -386,10 +384,16 @@ class App:
             self.dispatcher.hurry(STOP_GRACE + STOP_DELIVERY_WAIT)     # the last delivery pass waits no longer
 
         # a SIGHUP ignored when the command started (`nohup regwatch run --once &`, a supervisor) stays ignored
-        stops = [sig for sig in STOP_SIGNALS if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN]
+        stops = [sig for sig in early_stop.STOP_SIGNALS
+                 if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN]
         for sig in stops:
             loop.add_signal_handler(sig, on_signal, sig)
         try:
+            early = early_stop.held()
+            if early is not None and not self.interrupted:
+                # a signal while the command was starting (`early_stop`): stopped as later, before the crawl starts
+                on_signal(early)
+                await self.crawl.stop()     # (at once: no crawl runs yet) so that the cycle starts none
             return await work()
         finally:
             for sig in stops:

@@ -13,6 +13,11 @@ import sys
 
 import click
 
+from . import early_stop
+
+# a stop signal while `run --once` or `baseline` starts is noted, not fatal (acted on once its handlers exist)
+early_stop.hold(sys.argv[1:])
+
 # name → "module:attribute" under regwatch.service.commands, in the order `regwatch --help` lists them
 COMMANDS = {
     "init": "service:init", "run": "service:run", "baseline": "service:baseline", "demo": "service:demo",

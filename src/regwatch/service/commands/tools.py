@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ...defaults import SOURCE_TZ
+from ...pipeline.redact import redact
 from ..output import Clock, Table, echo, json_line, json_text, note, plural, safe
 from .common import Setup, UserError, config_option, json_option, since_option, user_errors, zone_value
 
@@ -43,6 +44,7 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | 
     # (only a config named with -c: one found in the folder, whose other values need secrets, is not extract's)
     crawl = functools.cache(lambda: (load_config(config_path) if config_path else default_config()).crawl)
     for inp in inputs:
+        shown = redact(inp)      # a URL's `user:password@` never shown (as a crawl's errors never show it)
         try:
             body, ctype = _fetch(inp, crawl)
             ex = extract_bytes(body, url=inp if inp.startswith(("http://", "https://")) else None,
@@ -50,10 +52,10 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | 
         except (ExtractError, OSError, ValueError) as e:
             failed += 1
             if as_json:
-                json_line({"input": inp, "error": str(e)})
-            click.echo(f"regwatch: {safe(inp)}: {safe(e)}", err=True)
+                json_line({"input": shown, "error": redact(str(e))})
+            click.echo(f"regwatch: {safe(shown)}: {safe(redact(str(e)))}", err=True)
             continue
-        d = {"input": inp, **ex.to_json()}
+        d = {"input": shown, **ex.to_json()}
         d.pop("encoding", None)
         d.pop("date_from", None)
         d["published_at"] = clock.iso(d["published_at"])        # one clock: the display zone, to the second
@@ -61,7 +63,7 @@ def extract(inputs: tuple[str, ...], as_json: bool, tz: str, config_path: str | 
             json_line(d)
         else:
             echo((f"# {safe(d['title'])}", "head"))
-            echo((f"{clock.full(d['published_at'], 'no date')} · {d['lang']} · {safe(inp)}", "dim"))
+            echo((f"{clock.full(d['published_at'], 'no date')} · {d['lang']} · {safe(shown)}", "dim"))
             echo("")
             echo(safe(d["body"], keep="\n"))
             echo("")

@@ -1,0 +1,44 @@
+"""A stop signal that comes while `run --once` or `baseline` is still starting (importing Scrapy, loading the
+topics: a second or two) stops it as a signal does later, instead of killing it silently.
+
+`hold` is called first thing (`cli`, before the commands are imported): until the command's own handlers exist
+(`App.stoppable`), a SIGTERM, SIGINT or SIGHUP is only noted; `App.stoppable` then acts on it — the run is
+stopped before its crawl starts, says so in its one line and exits 128 + the signal. A second signal ends the
+process at once, as later. A SIGHUP ignored when the process started (`nohup`) stays ignored. Standard library
+only: importing this costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+
+# what stops `run --once` and `baseline` as the daemon stops (exit 128 + the signal); the daemon ignores SIGHUP
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_held: list[int] = []
+
+
+def stops_on_signal(args: list[str]) -> bool:
+    """The command line is `run --once` or `baseline` (the commands a signal stops cleanly, `App.stoppable`)."""
+    return bool(args) and (args[0] == "baseline" or (args[0] == "run" and "--once" in args[1:]))
+
+
+def hold(args: list[str]) -> None:
+    """For `run --once` and `baseline`: note a stop signal from now on, until `App.stoppable` takes over."""
+    if not stops_on_signal(args):
+        return
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _note)
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    if _held:
+        os._exit(128 + signum)      # a second signal: now (nothing has been written yet)
+    _held.append(signum)
+
+
+def held() -> int | None:
+    """The stop signal that came before the command's own handlers existed, if one did."""
+    return _held[0] if _held else None
