@@ -4,13 +4,14 @@ endpoint got one message again at once (4 times in 40 s across cron runs)."""
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from regwatch.alerts.dispatcher import Dispatcher
 from regwatch.alerts.subscriptions import enqueue_for
+from regwatch.defaults import CUT_SEND
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.store import Store
+from regwatch.pipeline.store import MessageStatus, Store
 from regwatch.pipeline.timeutil import utcnow
 from regwatch.service.config import parse_config
 
@@ -55,6 +56,7 @@ def test_a_send_cut_by_a_stop_is_not_hastened_by_a_later_success(tmp_path, recei
         assert stats.retried == 1
         cut_at = utcnow()
         assert store.one("SELECT status FROM messages") == "retry"
+        assert store.one("SELECT cut_at FROM messages") is not None     # the mark is in the data, not the text
 
         publish(cfg, store, 2)                      # the next run: a new message, answered at once
 
@@ -68,5 +70,60 @@ def test_a_send_cut_by_a_stop_is_not_hastened_by_a_later_success(tmp_path, recei
         rows = store.all("SELECT status, next_attempt_at FROM messages ORDER BY id")
         assert [r[0] for r in rows] == ["retry", "sent"]
         assert datetime.fromisoformat(str(rows[0][1])) >= cut_at + timedelta(seconds=25)   # still waits its 30 s
+    finally:
+        store.close()
+
+
+def _as_before_cut_at(location: str) -> None:
+    """The store as the version before `cut_at` left it: no such columns, no record of their step."""
+    statements = ["ALTER TABLE messages DROP COLUMN cut_at", "ALTER TABLE alerts DROP COLUMN cut_at"]
+    if location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as pg:
+            for q in [*statements, "DELETE FROM regwatch_migrations WHERE name = 'p4_cut_sends'"]:
+                pg.execute(q)
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(location)
+    try:
+        for q in [*statements, "DELETE FROM _sqlite_migrations WHERE name = 'm13_cut_sends'", "PRAGMA user_version=12"]:
+            conn.execute(q)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_store_of_the_previous_version_keeps_its_cut_sends_waiting(store_location):
+    """A store made before `cut_at` told a cut send by its error text only: the step that adds the column marks
+    those sends from that text, keeps every row, and a success on the channel still does not hasten them."""
+    store = Store(store_location)
+    now = datetime.now(UTC)
+    pace = dict(per_minute=100, min_gap=0, window=60, margin=0.25, lease=90)
+    try:
+        for i, error in enumerate([CUT_SEND, "HTTP 500"]):
+            a = store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+            with store.tx():
+                store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={"i": i}, alert_ids=[a],
+                                  now=now)
+            msg, _ = store.claim_message("ch", now, worker="w", **pace)
+            # as the previous version recorded them: the text alone
+            assert store.finish_message(msg, status=MessageStatus.RETRY, error=error,
+                                        next_attempt_at=now + timedelta(seconds=600))
+    finally:
+        store.close()
+    _as_before_cut_at(store_location)
+
+    store = Store(store_location)
+    try:
+        rows = store.all("SELECT last_error, cut_at, next_attempt_at FROM messages ORDER BY id")
+        assert [r[0] for r in rows] == [CUT_SEND, "HTTP 500"]                       # the text users read stays
+        assert rows[0][1] is not None and rows[1][1] is None
+        assert store.all("SELECT count(*) FROM alerts WHERE cut_at IS NOT NULL") == [(1,)]
+        assert store.hasten_retries("ch", now + timedelta(seconds=5)) == 1           # only the one not cut
+        after = store.all("SELECT next_attempt_at FROM messages ORDER BY id")
+        assert after[0][0] == rows[0][2]                                            # the cut one keeps its wait
+        assert after[1][0] != rows[1][2]
     finally:
         store.close()

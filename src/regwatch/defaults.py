@@ -112,8 +112,10 @@ STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go o
 STOP_CUT_RETRY = 30.0             # a send a stop cut off is retried no sooner than this (and its backoff): not by that
                                   # stop's own last pass (STOP_DELIVERY_WAIT) to the endpoint that just failed to answer,
                                   # but by the next start or another worker (the platform may have had it: twice at most)
-CUT_SEND = "cut off by regwatch's stop before the platform answered (it may have had the message)"
-                                  # a cut send's recorded error: how the store knows it (`hasten_retries` keeps its wait)
+CUT_SEND_BEFORE_CUT_AT = "cut off by regwatch's stop before the platform answered (it may have had the message)"
+                                  # how a store of before `cut_at` (SQLite m13, PostgreSQL p4) told a cut send: by this
+                                  # error text, from which those steps mark its cut sends (never to change)
+CUT_SEND = CUT_SEND_BEFORE_CUT_AT # a cut send's recorded error, for users (the store knows a cut send by its `cut_at`)
 POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 STOP_CRAWLS = 15.0                # on SIGTERM, the daemon's crawls get this long to stop, then are cancelled …

@@ -277,7 +277,7 @@ class Dispatcher:
                 log.warning("message %s to %s cut off by regwatch's stop before %s answered; it is retried after "
                             "%.0f s at the earliest (not by this stop)", msg["id"], platform.name, platform.name,
                             STOP_CUT_RETRY)
-                outcome = Outcome("retry", CUT_SEND, retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])))
+                outcome = Outcome("retry", CUT_SEND, retry_after=max(STOP_CUT_RETRY, backoff(msg["attempts"])), cut=True)
             except Exception as e:  # noqa: BLE001 - an answer no reading foresaw: the message is retried, not stuck
                 log.exception("reading %s's answer failed", platform.name)
                 outcome = Outcome("retry", f"an answer regwatch could not read ({type(e).__name__})")
@@ -362,7 +362,8 @@ class Dispatcher:
                 delay = BACKOFF_CAP
             elif delay <= 0:                                         # "again at once" for a day: the backoff
                 delay = backoff(msg["attempts"])
-            await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay))
+            await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay),
+                               cut_at=now if outcome.cut else None)
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
@@ -381,7 +382,7 @@ class Dispatcher:
         if outcome.ok:
             if self._failing.pop(name, None) is not None:
                 log.warning("channel %s answers again: its waiting alerts go out now", name)
-        elif outcome.action == "retry" and outcome.error != CUT_SEND and name not in self._failing:
+        elif outcome.action == "retry" and not outcome.cut and name not in self._failing:
             self._failing[name] = err
             log.warning("channel %s failing: %s (its alerts are retried with backoff; `regwatch alerts`)", name,
                         err or "no answer")

@@ -32,7 +32,7 @@ from ..defaults import (
     STOP_GRACE,
 )
 from ..pipeline.process import Processor
-from ..pipeline.store import SourceState, open_store, shown_state
+from ..pipeline.store import SourceState, StoreError, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import early_stop, health
 from .config import Config, ConfigError
@@ -318,12 +318,19 @@ class App:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
             lost |= self._lost_leases([s.name for s in sources if s.name not in lost])
-            with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
-                recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts, worker=self.worker,
-                                                  claimed_at=self.claimed_at.get(s.name))
-                            for s in sources if s.name not in lost}
-                states = {name: state for name, (state, _) in recorded.items()}
-                health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
+            try:
+                with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
+                    recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts,
+                                                      worker=self.worker, claimed_at=self.claimed_at.get(s.name))
+                                for s in sources if s.name not in lost}
+                    states = {name: state for name, (state, _) in recorded.items()}
+                    health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
+            except StoreError as e:
+                if ctx.store_failed is None:
+                    raise
+                # the store that failed the crawl cannot take its runs either: said here, the crawl's failure raised
+                log.error("the runs of %s not recorded: the store failed (%s)",
+                          ", ".join(s.name for s in sources if s.name not in lost), e)
         if self.metrics is not None:
             self.metrics.crawl_seconds.observe(time.monotonic() - started)
         baselines = {name: ctx.report(name).new for name in baseline - lost

@@ -52,6 +52,7 @@ class Outcome:
     action: str                       # sent | retry | broken | payload
     error: str = ""
     retry_after: float | None = None
+    cut: bool = False                 # regwatch's own stop cut the send off (not the platform's answer)
 
     @property
     def ok(self) -> bool:

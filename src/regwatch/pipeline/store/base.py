@@ -83,9 +83,10 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "article_topics": ("article_id", "topic", "score", "evidence"),
     "story_keys": ("key", "seen", "article_id", "story_id"),
     "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
-                 "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at"),
+                 "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at"),
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
-               "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id"),
+               "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id",
+               "cut_at"),
     "source_runs": ("id", "source", "started_at", "finished_at", "state", "found", "new", "errors", "statuses",
                     "duration", "message", "deferred", "skipped", "too_old", "worker", "claimed_at"),
     "source_state": ("source", "state", "state_since", "baselined_at", "last_success_at", "last_new_at",
@@ -495,8 +496,10 @@ class Store(ABC):
 
     @abstractmethod
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
-                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
-        """Record an attempt's outcome on the message and its alerts; False when the claim was lost
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
+                       cut_at: datetime | None = None) -> bool:
+        """Record an attempt's outcome on the message and its alerts (`cut_at`: when regwatch's own stop cut the
+        send off, its mark in `cut_at`; None clears it); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""
 
@@ -531,7 +534,7 @@ class Store(ABC):
     def hasten_retries(self, channel: str, now: datetime) -> int:
         """The channel answered again: its messages waiting out a retry's backoff are due now, in the order they
         were made (oldest first; the channel's pacing still spaces them); how many. A send a stop cut off (its
-        error CUT_SEND) keeps its wait (STOP_CUT_RETRY)."""
+        `cut_at` set) keeps its wait (STOP_CUT_RETRY)."""
 
     @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:

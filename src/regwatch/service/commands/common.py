@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+import select
+import stat
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -42,19 +44,38 @@ class UserError(click.ClickException):
 USER_MISTAKES = (ConfigError, PackError, QueryError, StoreError)
 
 
+def reader_left(stream: Any) -> bool:
+    """Whether `stream` (stdout, stderr) is a pipe or socket whose reader has gone (`| head` done): its end reports
+    an error or a hang-up. A broken pipe met anywhere else (a socket of the command's own) is not this."""
+    try:
+        fd = stream.fileno()
+        if not (stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode)):
+            return False
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, ValueError, OSError):      # no stream, or not a file
+        return False
+
+
 def user_errors(fn: F) -> F:
-    """Turn what users can get wrong into one line and exit code 2. A closed pipe (`| head`) is
-    no error: click ends quietly on EPIPE, so it is let through, and stdout is flushed here, where
-    click still sees it, rather than at exit."""
+    """Turn what users can get wrong into one line and exit code 2. A closed pipe (`| head`) on stdout or
+    stderr is no error: the command ends quietly with 141, and stdout is flushed here, where this still
+    sees it, rather than at exit. A broken pipe elsewhere (a socket) is the error it is: one line, exit 2."""
     @functools.wraps(fn)
     def wrapper(*a: Any, **kw: Any) -> Any:
         try:
             result = fn(*a, **kw)
             sys.stdout.flush()
             return result
-        except BrokenPipeError:
+        except BrokenPipeError as e:
+            gone = [s for s in (sys.stdout, sys.stderr) if reader_left(s)]
+            if not gone:
+                raise UserError(f"{e.filename}: {e.strerror}" if e.filename and e.strerror
+                                else f"broken pipe: {e.strerror or e} (the other end closed the connection)") from None
             # what a shell expects of a writer whose reader left (`set -o pipefail`): 128 + SIGPIPE, quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            for s in gone:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), s.fileno())
             raise SystemExit(141) from None
         except USER_MISTAKES as e:
             raise UserError(str(e)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ....defaults import CUT_SEND_BEFORE_CUT_AT
 from ...timeutil import iso, utcnow
 from ..base import URL_KEY
 
@@ -190,13 +191,26 @@ P2_URL_DIGESTS = "".join(
     f"UPDATE {table} SET url = '{URL_KEY}' || encode(sha256(convert_to(url, 'UTF8')), 'hex') "
     f"WHERE url NOT LIKE '{URL_KEY}%';\n" for table in ("list_cache", "source_state"))
 
+CUT_SEND_SQL = "'" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
+
 # when the story index was last pruned (the SQLite store's m12_store_meta)
 P3_STORE_META = "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
+# a send regwatch's own stop cut off is marked in the data (`cut_at`), not told by its error text; those of an
+# earlier version are marked from that text (the SQLite store's m13_cut_sends, whose text this is)
+P4_CUT_SENDS = f"""
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS cut_at TEXT;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS cut_at TEXT;
+UPDATE messages SET cut_at = coalesce(claimed_at, next_attempt_at) WHERE last_error = {CUT_SEND_SQL};
+UPDATE alerts SET cut_at = coalesce((SELECT m.cut_at FROM messages m WHERE m.id = alerts.message_id), next_attempt_at)
+    WHERE last_error = {CUT_SEND_SQL} AND message_id IS NOT NULL;
+"""
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
     ("p3_store_meta", P3_STORE_META),
+    ("p4_cut_sends", P4_CUT_SENDS),
 ]
 
 

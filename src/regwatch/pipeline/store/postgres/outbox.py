@@ -97,7 +97,8 @@ class Outbox(shared.Outbox, PostgresConnection):
             return super().release_message(message, note=note)
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
-                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
+                       cut_at: datetime | None = None) -> bool:
         with self._bounded():
             return super().finish_message(message, status=status, error=error, next_attempt_at=next_attempt_at,
-                                          sent_at=sent_at)
+                                          sent_at=sent_at, cut_at=cut_at)

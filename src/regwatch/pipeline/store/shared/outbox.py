@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CUT_SEND
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
@@ -80,18 +79,21 @@ class Outbox(Connection):
             "OR (status = ? AND claimed_until <= ?)", (iso_ms(now), S.SENDING, iso_ms(now)))]
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
-                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None) -> bool:
+                       next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
+                       cut_at: datetime | None = None) -> bool:
         status = MessageStatus(status)
         nxt = iso_ms(next_attempt_at) if next_attempt_at else None
         sent = iso_ms(sent_at) if sent_at else None
+        cut = iso_ms(cut_at) if cut_at else None
         with self.tx():
             if not self.x(
                     "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                    "sent_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-                    (status, error, nxt, sent, message["id"], message["claimed_by"])):
+                    "sent_at = ?, cut_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+                    (status, error, nxt, sent, cut, message["id"], message["claimed_by"])):
                 return False
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                   "sent_at = ? WHERE message_id = ?", (AlertStatus(status.value), error, nxt, sent, message["id"]))
+                   "sent_at = ?, cut_at = ? WHERE message_id = ?",
+                   (AlertStatus(status.value), error, nxt, sent, cut, message["id"]))
             return True
 
     def release_message(self, message: Row, *, note: str) -> bool:
@@ -104,7 +106,7 @@ class Outbox(Connection):
         with self.tx():
             if not self.x(
                     "UPDATE messages SET status = ?, attempts = attempts - 1, claimed_at = ?, claimed_until = NULL, "
-                    "claimed_by = NULL, last_error = ? WHERE id = ? AND claimed_by = ?",
+                    "claimed_by = NULL, last_error = ?, cut_at = NULL WHERE id = ? AND claimed_by = ?",
                     (status, message["claimed_at_before_claim"], note, message["id"], message["claimed_by"])):
                 return False
             self.x("UPDATE alerts SET status = ?, attempts = attempts - 1 WHERE message_id = ?",
@@ -130,8 +132,8 @@ class Outbox(Connection):
     def hasten_retries(self, channel: str, now: datetime) -> int:
         # due at their making: older than anything composed since, they go first (`claim_message` orders by due time).
         # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
-        waiting = (channel, S.RETRY, iso_ms(now), CUT_SEND)
-        not_cut = "AND coalesce(last_error, '') <> ?"
+        waiting = (channel, S.RETRY, iso_ms(now))
+        not_cut = "AND cut_at IS NULL"
         if self.one(f"SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? {not_cut} LIMIT 1",
                     waiting) is None:
             return 0        # (the usual case: a send that succeeds takes no write lock for this)
@@ -141,7 +143,7 @@ class Outbox(Connection):
             if n:
                 self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
                        f"AND message_id IS NOT NULL {not_cut}",
-                       (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now), CUT_SEND))
+                       (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
         return n
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from ....defaults import CUT_SEND_BEFORE_CUT_AT
 from ..base import URL_KEY, url_key
 
 
@@ -271,10 +272,23 @@ def m12_store_meta(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def m13_cut_sends(db: sqlite_utils.Database) -> None:
+    # a send regwatch's own stop cut off is marked in the data (`cut_at`: when), not told by its error text;
+    # those of an earlier version are marked from that text (when claimed: when the send started)
+    db.executescript("""
+        ALTER TABLE messages ADD COLUMN cut_at TEXT;
+        ALTER TABLE alerts ADD COLUMN cut_at TEXT;
+    """)
+    db.execute("UPDATE messages SET cut_at = coalesce(claimed_at, next_attempt_at) WHERE last_error = ?",
+               [CUT_SEND_BEFORE_CUT_AT])
+    db.execute("UPDATE alerts SET cut_at = coalesce((SELECT m.cut_at FROM messages m WHERE m.id = alerts.message_id), "
+               "next_attempt_at) WHERE last_error = ? AND message_id IS NOT NULL", [CUT_SEND_BEFORE_CUT_AT])
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
-              m12_store_meta]
+              m12_store_meta, m13_cut_sends]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
