@@ -6,7 +6,8 @@ Each keyword is one part of the file, in this order: `store` (replaces the defau
 over the default delay), `sources`, `channels`, `subscriptions`, `alerts`, then `extra`, text written last. A table
 (`store`, `worker`, `crawl`, `alerts`) is a dict of its keys, or TOML lines as a str (the crawl's written after its
 delay); `sources`, `channels` and `subscriptions` are lists of tables, each a dict (in the order given, a dict
-value a sub-table: `{"extract": {"date": "span.d"}}` is `[sources.extract]`) or TOML text written as is.
+value a sub-table: `{"extract": {"date": "span.d"}}` is `[sources.extract]`) or TOML text written as is (all of
+`sources` may be TOML text too).
 `chat()` is a channel to the test receiver (its route told what to check), `everything()` a subscription to
 every topic; with channels and no `subscriptions`, the config has `everything()` to all of them."""
 
