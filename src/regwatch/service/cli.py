@@ -5,13 +5,12 @@ does not load Scrapy, trafilatura or the learned stage, and starts in about half
 
 from __future__ import annotations
 
-import codecs
 import importlib
-import io
 import logging
-import sys
 
 import click
+
+from .output import readable_anywhere
 
 # name → "module:attribute" under regwatch.service.commands, in the order `regwatch --help` lists them
 COMMANDS = {
@@ -44,14 +43,6 @@ def main() -> None:
     # a PostgreSQL store that is down is one line from every command, not the pool's every retry
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     readable_anywhere()
-
-
-def readable_anywhere() -> None:
-    """A stdout or stderr that cannot encode Chinese (`PYTHONIOENCODING=ascii`, a C locale) shows what it
-    cannot encode escaped (`\\u5f81`) instead of ending in a traceback; UTF-8 output is left as it is."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
-            stream.reconfigure(errors="backslashreplace")
 
 
 __all__ = ["main"]
