@@ -2,6 +2,7 @@
 
 import json
 
+from support.config import write_config
 from support.servers import Page
 
 
@@ -29,12 +30,10 @@ def test_pdf_attachment_text_is_stored_searched_and_tagged(tmp_path, site, rw):
     site.pages["/detail/7.json"] = Page(json.dumps(detail, ensure_ascii=False).encode(), ctype="application/json")
     site.pages["/docfile/7.pdf"] = Page(tiny_pdf("Administrative penalty: the bank was fined 500000 yuan by the regulator."),
                                         ctype="application/pdf")
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n[[sources]]\nname = "nfra-like"\nkind = "json"\n'
-                   f'url = "{site.url}/list.json"\nitems = "data.rows"\nlink = "{site.url}/view?docId={{docId}}"\n'
-                   f'title = "docTitle"\ndate = "publishDate"\ndetail = "{site.url}/detail/{{docId}}.json"\n'
-                   'body = "data.docClob"\n'
-                   'attachment = "pdfFileUrl"\n', encoding="utf-8")
+    cfg = write_config(tmp_path, name="c.toml", sources=[{
+        "name": "nfra-like", "kind": "json", "url": f"{site.url}/list.json", "items": "data.rows",
+        "link": f"{site.url}/view?docId={{docId}}", "title": "docTitle", "date": "publishDate",
+        "detail": f"{site.url}/detail/{{docId}}.json", "body": "data.docClob", "attachment": "pdfFileUrl"}])
     assert rw("run", "--once", "-c", cfg).returncode == 0
     row = json.loads(rw("export", "--format", "jsonl", "-c", cfg).stdout.splitlines()[0])
     assert row["topics"] == ["enforcement"]

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 
+from support.config import chat, write_config
 from support.news import art, article_page, feed, publish
 from support.servers import Page
 
@@ -13,27 +14,7 @@ CAP = "监管部门要求持牌消费金融公司将综合融资成本压降至2
 
 
 def config(tmp_path, site, receiver, sources: str, extra: str = ""):
-    receiver.routes["gw"] = {"type": "webhook"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-{extra}
-{sources}
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["gw"]
-[alerts]
-once_wait = "5s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, crawl=extra, sources=sources, channels=[chat(receiver, "gw")], alerts={"once_wait": "5s"})
 
 
 def feed_source(site, name="feed", path="/feed.xml"):

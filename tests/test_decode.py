@@ -58,7 +58,8 @@ def test_a_single_byte_header_still_holds_for_a_latin_page():
 def test_a_gbk_article_served_as_iso_8859_1_is_stored_readable(tmp_path, site, rw):
     import sqlite3
 
-    from support.news import art, article_page, publish
+    from support.config import write_config
+    from support.news import art, article_page, feed_source, publish
 
     a = art("g1", "央行：个人信用可一次性修复",
             "中国人民银行宣布实施一次性信用修复政策，镕字也在。符合条件的个人逾期记录将不予展示。", 30)
@@ -66,9 +67,7 @@ def test_a_gbk_article_served_as_iso_8859_1_is_stored_readable(tmp_path, site, r
     page = article_page(a, "gbk")
     page.ctype = "text/html; charset=ISO-8859-1"      # the server's default, not the page's
     site.pages["/a/g1.html"] = page
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n'
-                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n', encoding="utf-8")
+    cfg = write_config(tmp_path, name="c.toml", sources=[feed_source(site)])
     assert rw("run", "--once", "-c", cfg).returncode == 0
     title, body = sqlite3.connect(tmp_path / "rw.db").execute("SELECT title, body FROM articles").fetchone()
     assert title == "央行：个人信用可一次性修复" and "镕字也在" in body

@@ -5,48 +5,20 @@ answered 304 shows what it named when last read."""
 import json
 import sqlite3
 
-from support.news import art, publish
+from support.config import chat, write_config
+from support.news import art, feed_source, publish
 from support.servers import Page
 
 TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
 
 
 def config(tmp_path, site, receiver):
-    receiver.routes["ops"] = {"type": "slack"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "redesigned"
-kind = "listing"
-url = "{site.url}/list/index.html?key=${{LIST_KEY}}"
-links = "ul.news-list li a"
-[[sources]]
-name = "api"
-kind = "json"
-url = "{site.url}/api/empty"
-items = "data.list"
-link = "url"
-[[sources]]
-name = "good"
-kind = "feed"
-url = "{site.url}/feed.xml"
-[[channels]]
-name = "ops"
-type = "slack"
-url = "{receiver.url}/ops"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["ops"]
-[alerts]
-health_channels = ["ops"]
-once_wait = "5s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, sources=[
+        {"name": "redesigned", "kind": "listing", "url": f"{site.url}/list/index.html?key=${{LIST_KEY}}",
+         "links": "ul.news-list li a"},
+        {"name": "api", "kind": "json", "url": f"{site.url}/api/empty", "items": "data.list", "link": "url"},
+        feed_source(site, "good"),
+    ], channels=[chat(receiver, "ops", "slack")], alerts={"health_channels": ["ops"], "once_wait": "5s"})
 
 
 def test_an_empty_source_says_why_and_a_304_list_keeps_its_count(tmp_path, site, receiver, rw):

@@ -11,6 +11,7 @@ import time
 import zlib
 
 import pytest
+from support.config import write_config
 from support.servers import Page, Site
 
 TEXT = "中国人民银行发布通知，要求各金融机构明示贷款年化利率，保护金融消费者的知情权。" * 6
@@ -101,16 +102,7 @@ def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw, tmp_path):
     assert line.endswith(f"{site.url}/bomb.html: exceeded the size limit (max_size: 10485760 bytes)"), line   # the crawl's
     assert time.monotonic() - started < 30
     # crawled (a list page sent with Content-Encoding: gzip): the README's words, not Scrapy's
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f"""[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "bomb"
-kind = "feed"
-url = "{site.url}/bomb.html"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[{"name": "bomb", "kind": "feed", "url": f"{site.url}/bomb.html"}])
     r = rw("run", "--once", "-c", cfg, timeout=120)
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
     message = sqlite3.connect(tmp_path / "rw.db").execute("SELECT message FROM source_runs").fetchall()[0][0]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from support.config import chat, everything, write_config
 from support.news import CST, art, feed_to_webhook_config, publish
 from support.servers import Page
 
@@ -124,28 +125,9 @@ def test_where_a_pages_date_was_read():
 def test_a_date_selector_that_finds_nothing_leaves_the_pages_own_date_and_a_note(tmp_path, site, receiver, rw):
     # a redesign breaks `[sources.extract] date`: the page's own date is still read (the age limit holds), and the
     # run says the selector found nothing
-    receiver.routes["gw"] = {"type": "webhook"}
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "list"
-kind = "listing"
-url = "{site.url}/list/index.html"
-links = "ul.news-list a"
-[sources.extract]
-date = "span.nope"
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "watch"
-topics = ["*"]
-channels = ["gw"]
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, sources=[{"name": "list", "kind": "listing", "url": f"{site.url}/list/index.html",
+                                           "links": "ul.news-list a", "extract": {"date": "span.nope"}}],
+                       channels=[chat(receiver, "gw")], subscriptions=[everything("gw", name="watch")])
     old = [art("old", "银行发布年度报告", "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定。", 600)]
     publish(site, {"listing": old})
     rw("run", "--once", "-c", cfg)

@@ -4,7 +4,8 @@ another; a silent baseline, one alert per new story, then quiet runs that fetch 
 import json
 import re
 
-from support.news import art, publish, sources_toml
+from support.config import chat, everything, write_config
+from support.news import art, publish, site_sources
 
 CAP = ("监管部门近日窗口指导，要求持牌消费金融公司新发放贷款的综合融资成本压降至20%以内。"
        "业内人士表示，年化利率上限下调后，部分机构已暂停高定价产品。")
@@ -21,41 +22,11 @@ NEUTRAL = ("某科技公司发布新一代人工智能助手，可以生成图�
 
 
 def config(tmp_path, site, receiver, ua="regwatch-test/1.0 (+ops@example.com)"):
-    receiver.routes.update({"dt": {"type": "dingtalk", "secret": "SECtest"}, "gw": {"type": "webhook", "secret": None}})
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-
-[crawl]
-user_agent = "{ua}"
-delay = "0s"
-{sources_toml(site)}
-[[channels]]
-name = "risk"
-type = "dingtalk"
-url = "{receiver.url}/dt?access_token=t0ken"
-secret = "SECtest"
-
-[[channels]]
-name = "archive"
-type = "webhook"
-url = "{receiver.url}/gw"
-
-[[subscriptions]]
-name = "caps-and-repair"
-topics = ["rate_cap", "credit_repair"]
-channels = ["risk"]
-
-[[subscriptions]]
-name = "everything"
-topics = ["*"]
-channels = ["archive"]
-
-[alerts]
-once_wait = "20s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, crawl={"user_agent": ua}, sources=site_sources(site), channels=[
+        chat(receiver, "risk", "dingtalk", route="dt", query="?access_token=t0ken", secret="SECtest"),
+        chat(receiver, "archive", route="gw"),
+    ], subscriptions=[{"name": "caps-and-repair", "topics": ["rate_cap", "credit_repair"], "channels": ["risk"]},
+                      everything("archive", name="everything")], alerts={"once_wait": "20s"})
 
 
 def article_ids(messages):

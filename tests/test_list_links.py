@@ -5,6 +5,7 @@ import json
 import sqlite3
 from types import SimpleNamespace
 
+from support.config import write_config
 from support.news import art, article_page
 from support.servers import Page
 
@@ -14,26 +15,8 @@ TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至
 
 
 def config(tmp_path, site, path="/list/index.html"):
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "list"
-kind = "listing"
-url = "{site.url}{path}"
-links = "ul.l a"
-[[channels]]
-name = "term"
-type = "console"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["term"]
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, sources=[{"name": "list", "kind": "listing", "url": f"{site.url}{path}", "links": "ul.l a"}],
+                        channels=[{"name": "term", "type": "console"}])
 
 
 def list_page(links: list[tuple[str, str]], head: str = "") -> Page:

@@ -13,6 +13,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from conftest import REGWATCH
+from support.config import chat, everything, write_config
 from support.news import art, article_page, feed
 from support.servers import Site
 
@@ -27,19 +28,11 @@ TEXTS = [
 ]
 
 
-def config(path, pg_url, sources: str, *, tags=(), every="2s", lease="3s", extra=""):
-    path.write_text(f"""
-[store]
-url = "{pg_url}"
-[worker]
-tags = {list(tags)!r}
-lease = "{lease}"
-[crawl]
-delay = "0s"
-per_domain = 8
-{sources}
-{extra}""".replace("'", '"'), encoding="utf-8")
-    return path
+def config(path, pg_url, sources: str, *, tags=(), every="2s", lease="3s", extra="", channel=None):
+    """`channel`: every topic alerts there (the subscription `watch`)."""
+    return write_config(path.parent, name=path.name, store={"url": pg_url}, worker={"tags": list(tags), "lease": lease},
+                        crawl={"per_domain": 8}, sources=sources.replace("'", '"'), channels=[channel] if channel else [],
+                        subscriptions=[everything(channel["name"], name="watch")] if channel else [], extra=extra)
 
 
 def feeds(site, n, *, every="2s", tags=(), prefix="s"):
@@ -123,18 +116,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, site, receiver, pg_ur
     for i in range(n_sources):
         publish(site, i, [art(f"old{i}", "银行发布年度报告",
                               f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
-    receiver.routes["gw"] = {"type": "webhook"}
-    subs = f"""
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "watch"
-topics = ["*"]
-channels = ["gw"]
-"""
-    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), extra=subs)
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), channel=chat(receiver, "gw"))
     assert rw("baseline", "-c", cfg).returncode == 0
     expected = set()
     for i in range(n_sources):
@@ -178,7 +160,7 @@ channels = ["gw"]
 def test_copies_of_one_story_on_sources_of_two_workers_alert_once(tmp_path, receiver, pg_url):
     sites = [Site(), Site()]
     try:
-        receiver.routes["gw"] = {"type": "webhook"}
+        gw = chat(receiver, "gw")
         sources = "".join(f"""
 [[sources]]
 name = "src{k}"
@@ -187,21 +169,11 @@ url = "{s.url}/feed/0.xml"
 every = "1s"
 tags = ["{'ab'[k]}"]
 """ for k, s in enumerate(sites))
-        subs = f"""
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "watch"
-topics = ["*"]
-channels = ["gw"]
-"""
         old = [art(f"old{k}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{k}%，净利润保持稳定。", 500)
                for k in range(2)]
         for k, s in enumerate(sites):
             publish(s, 0, [old[k]])
-        procs = [start(config(tmp_path / f"{w}.toml", pg_url, sources, tags=[w], extra=subs), tmp_path / f"{w}.log")
+        procs = [start(config(tmp_path / f"{w}.toml", pg_url, sources, tags=[w], channel=gw), tmp_path / f"{w}.log")
                  for w in "ab"]
         store = Store(pg_url)
         assert wait_for(lambda: store.count_articles() == 2, 60)      # each source's baseline, by its own worker
@@ -229,19 +201,9 @@ def test_three_workers_and_a_slow_webhook_send_every_alert_once_paced(tmp_path, 
     for i in range(n_sources):
         publish(site, i, [art(f"old{i}", "银行发布年度报告",
                               f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
-    receiver.routes["sl"] = {"type": "slack"}
+    sl = chat(receiver, "sl", "slack")
     receiver.fail["sl"] = ["slow"] * 100                    # every answer takes 3 s
-    subs = f"""
-[[channels]]
-name = "sl"
-type = "slack"
-url = "{receiver.url}/sl"
-[[subscriptions]]
-name = "watch"
-topics = ["*"]
-channels = ["sl"]
-"""
-    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), extra=subs)
+    cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), channel=sl)
     assert rw("baseline", "-c", cfg).returncode == 0
     expected = set()
     for i in range(n_sources):

@@ -7,9 +7,11 @@ import signal
 import subprocess
 import threading
 import time
+import tomllib
 
 from conftest import REGWATCH
-from support.news import art, publish
+from support.config import chat, write_config
+from support.news import art, feed_source, publish
 from support.servers import Page, Site
 
 TEXT = "中国人民银行宣布实施一次性信用修复政策，符合条件的个人逾期记录将不予展示，征信修复骗局需警惕。"
@@ -31,34 +33,10 @@ class Hang:
 
 
 def config(tmp_path, site, hung, receiver, timeout="120s", hung_schedule='every = "1s"'):
-    receiver.routes["gw"] = {"type": "webhook"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-timeout = "{timeout}"
-[[sources]]
-name = "good"
-kind = "feed"
-url = "{site.url}/feed.xml"
-every = "1s"
-[[sources]]
-name = "hung"
-kind = "feed"
-url = "{hung.url}/feed.xml"
-{hung_schedule}
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "all"
-topics = ["*"]
-channels = ["gw"]
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, crawl={"timeout": timeout}, sources=[
+        feed_source(site, "good", every="1s"),
+        {"name": "hung", "kind": "feed", "url": f"{hung.url}/feed.xml", **tomllib.loads(hung_schedule)},
+    ], channels=[chat(receiver, "gw")])
 
 
 def test_a_hung_site_does_not_delay_another_sites_alerts_in_the_daemon(tmp_path, site, receiver, rw):

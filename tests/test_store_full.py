@@ -5,6 +5,7 @@ failure: one line naming the store (`regwatch: …rw.db: database or disk is ful
 import subprocess
 import sys
 
+from support.config import write_config
 from support.news import art, publish
 
 TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调。"
@@ -26,18 +27,7 @@ sys.exit(main())
 
 
 def config(tmp_path, site):
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "news"
-kind = "feed"
-url = "{site.url}/feed.xml"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, sources=[{"name": "news", "kind": "feed", "url": f"{site.url}/feed.xml"}])
 
 
 def test_a_full_disk_while_storing_articles_fails_the_run_in_one_line(tmp_path, site, rw):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import email.utils
 import html
 import json
+import tomllib
 from datetime import datetime, timedelta, timezone
 
+from .config import chat, table, write_config
 from .servers import Page, Site
 
 CST = timezone(timedelta(hours=8))
@@ -69,57 +71,27 @@ def art(id_: str, title: str, text: str, minutes_ago: int = 10, **kw) -> dict:
     return {"id": id_, "title": title, "text": text, "when": when, **kw}
 
 
+def site_sources(site: Site) -> list[dict]:
+    """The `[[sources]]` of the site's four list pages: its feed, GBK list, JSON API and news sitemap."""
+    return [feed_source(site),
+            {"name": "list", "kind": "listing", "url": f"{site.url}/list/index.html", "links": "ul.news-list a"},
+            {"name": "api", "kind": "json", "url": f"{site.url}/api/news", "items": "data.list", "link": "url",
+             "title": "title", "date": "pubTime"},
+            {"name": "sitemap", "kind": "sitemap", "url": f"{site.url}/sitemap-news.xml"}]
+
+
+def feed_source(site: Site, name: str = "feed", **keys) -> dict:
+    """The `[[sources]]` of the site's feed."""
+    return {"name": name, "kind": "feed", "url": f"{site.url}/feed.xml", **keys}
+
+
 def sources_toml(site: Site) -> str:
-    return f"""
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-
-[[sources]]
-name = "list"
-kind = "listing"
-url = "{site.url}/list/index.html"
-links = "ul.news-list a"
-
-[[sources]]
-name = "api"
-kind = "json"
-url = "{site.url}/api/news"
-items = "data.list"
-link = "url"
-title = "title"
-date = "pubTime"
-
-[[sources]]
-name = "sitemap"
-kind = "sitemap"
-url = "{site.url}/sitemap-news.xml"
-"""
+    return "".join(table("[[sources]]", s) for s in site_sources(site))
 
 
 def feed_to_webhook_config(tmp_path, site: Site, receiver, topics: str = '["*"]', extra: str = ""):
     """regwatch.toml: the site's feed every second, alerts for `topics` to the receiver's `gw` route."""
-    receiver.routes["gw"] = {"type": "webhook"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-per_domain = 8
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-every = "1s"
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "watch"
-topics = {topics}
-channels = ["gw"]
-{extra}""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, crawl={"per_domain": 8}, sources=[feed_source(site, every="1s")],
+                        channels=[chat(receiver, "gw")],
+                        subscriptions=[{"name": "watch", "topics": tomllib.loads(f"t = {topics}")["t"], "channels": ["gw"]}],
+                        extra=extra)

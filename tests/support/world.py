@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .news import art, publish
+from . import config
+from .news import art, publish, site_sources
 from .servers import Receiver, Site
 
 CAP = ("监管部门近日窗口指导，要求持牌消费金融公司新发放贷款的综合融资成本压降至20%以内。"
@@ -58,67 +59,22 @@ class World:
 
 
 def config_text(site: Site, receiver: Receiver, store: str = "rw.db", extra: str = "") -> str:
-    return f"""
-[store]
-path = "{store}"
-
-[crawl]
-delay = "0s"
-max_article_age = "3d"
-
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-
-[[sources]]
-name = "list"
-kind = "listing"
-url = "{site.url}/list/index.html"
-links = "ul.news-list a"
-
-[[channels]]
-name = "risk-dingtalk"
-type = "dingtalk"
-url = "{receiver.url}/dt?access_token=${{{TOKEN_VAR}}}"
-secret = "SECtest"
-
-[[channels]]
-name = "archive"
-type = "webhook"
-url = "{receiver.url}/gw"
-
-[[subscriptions]]
-name = "caps"
-topics = ["rate_cap"]
-channels = ["risk-dingtalk", "archive"]
-
-[[subscriptions]]
-name = "repair-from-list"
-topics = ["credit_repair"]
-sources = ["list"]
-channels = ["archive"]
-
-[[subscriptions]]
-name = "huabei-watch"
-keywords = ["花呗"]
-channels = ["archive"]
-
-[[subscriptions]]
-name = "morning-digest"
-topics = ["*"]
-channels = ["archive"]
-digest = "daily {DIGEST_AT}"
-
-[alerts]
-once_wait = "10s"
-health_channels = ["archive"]
-{extra}"""
+    channels = [config.chat(receiver, "risk-dingtalk", "dingtalk", route="dt", query=f"?access_token=${{{TOKEN_VAR}}}",
+                            secret="SECtest"),
+                config.chat(receiver, "archive", route="gw")]
+    subscriptions = [
+        {"name": "caps", "topics": ["rate_cap"], "channels": ["risk-dingtalk", "archive"]},
+        {"name": "repair-from-list", "topics": ["credit_repair"], "sources": ["list"], "channels": ["archive"]},
+        {"name": "huabei-watch", "keywords": ["花呗"], "channels": ["archive"]},
+        {"name": "morning-digest", "topics": ["*"], "channels": ["archive"], "digest": f"daily {DIGEST_AT}"},
+    ]
+    return config.config_text(".", store={"path": store}, crawl={"max_article_age": "3d"}, sources=site_sources(site)[:2],
+                              channels=channels, subscriptions=subscriptions,
+                              alerts={"once_wait": "10s", "health_channels": ["archive"]}, extra=extra)
 
 
 def make_world(folder: Path, regwatch_bin: str, extra: str = "") -> World:
     site, receiver = Site(), Receiver()
-    receiver.routes.update({"dt": {"type": "dingtalk", "secret": "SECtest"}, "gw": {"type": "webhook", "secret": None}})
     cfg = folder / "regwatch.toml"
     cfg.write_text(config_text(site, receiver, extra=extra), encoding="utf-8")
     env = {TOKEN_VAR: "t0ken"}

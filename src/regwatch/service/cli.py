@@ -5,15 +5,14 @@ does not load Scrapy, trafilatura or the learned stage, and starts in about half
 
 from __future__ import annotations
 
-import codecs
 import importlib
-import io
 import logging
 import sys
 
 import click
 
 from . import early_stop
+from .output import readable_anywhere
 
 # a stop signal while `run --once` or `baseline` starts is noted, not fatal (acted on once its handlers exist)
 early_stop.hold(sys.argv[1:])
@@ -49,14 +48,6 @@ def main() -> None:
     # a PostgreSQL store that is down is one line from every command, not the pool's every retry
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     readable_anywhere()
-
-
-def readable_anywhere() -> None:
-    """A stdout or stderr that cannot encode Chinese (`PYTHONIOENCODING=ascii`, a C locale) shows what it
-    cannot encode escaped (`\\u5f81`) instead of ending in a traceback; UTF-8 output is left as it is."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
-            stream.reconfigure(errors="backslashreplace")
 
 
 __all__ = ["main"]

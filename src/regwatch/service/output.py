@@ -8,12 +8,17 @@
 - **Colour** (Rich) only when stdout is a terminal; piped or redirected, plain text. `NO_COLOR`
   is honoured.
 - **Text from the web** is escaped before it reaches a terminal (`\\x1b`, bidi overrides…).
+- **Any terminal encoding**: what a non-UTF-8 stdout or stderr cannot encode is shown escaped, never a
+  traceback; the CSV export alone writes UTF-8 whatever the terminal (`readable_anywhere`).
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -158,6 +163,18 @@ def echo(*parts: str | Text | tuple[str, str | None], err: bool = False) -> None
 def note(text: str) -> None:
     """A line for the user that is not data (`no results`…): on stderr, so pipes get only data."""
     console(True).print(Text(f"regwatch: {text}", style=STYLES["note"]))
+
+
+def readable_anywhere(utf8_stdout: bool = False) -> None:
+    """A stdout or stderr that cannot encode Chinese (`PYTHONIOENCODING=ascii`, a C locale) shows what it
+    cannot encode escaped (`\\u5f81`) instead of ending in a traceback; UTF-8 output is left as it is.
+    `utf8_stdout`: stdout is written in UTF-8 whatever its encoding (the CSV export, whose BOM says it is)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            if utf8_stdout and stream is sys.stdout:
+                stream.reconfigure(encoding="utf-8", errors="strict")
+            else:
+                stream.reconfigure(errors="backslashreplace")
 
 
 def json_text(obj: Any, **kw: Any) -> str:

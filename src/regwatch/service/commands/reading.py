@@ -6,9 +6,7 @@ refuse a filter that names no known topic or source instead of answering with no
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from ...defaults import ERROR_SHOWN
 from ...pipeline.redact import redact
 from ...pipeline.store import EXPORT_FIELDS
 from ..durations import format_duration
-from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, safe
+from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, readable_anywhere, safe
 from ..queries import search as do_search
 from ..queries import sources_overview
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
@@ -82,10 +80,9 @@ def export(fmt: str, since: str | None, topic: str | None, body: bool, config_pa
     setup = Setup(config_path)
     topic = setup.check_topic(topic)
     clock = setup.clock
+    if fmt == "csv":
+        readable_anywhere(utf8_stdout=True)     # the CSV says it is UTF-8 (its BOM): it is, whatever the terminal's
     out = sys.stdout     # as json_line and the tables (click.get_text_stream is deprecated in Click 8.5)
-    if fmt == "csv" and isinstance(out, io.TextIOWrapper) and codecs.lookup(out.encoding).name != "utf-8":
-        # the CSV says it is UTF-8 (its BOM): it is, whatever the terminal's encoding
-        out.reconfigure(encoding="utf-8", errors="strict")
     writer: csv.DictWriter[str] | None = None
     start = setup.since(since)
     empty = True
