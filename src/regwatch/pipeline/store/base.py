@@ -425,6 +425,13 @@ class Store(ABC):
     # -- copying a whole store (`regwatch migrate`) -------------------------------------------
 
     @abstractmethod
+    def copy_lock(self) -> AbstractContextManager[Any]:
+        """The transaction a copy into this store runs in, one copy at a time: another copy into it waits until
+        this one ends, so that checking it is empty and filling it are one step (SQLite: the write lock;
+        PostgreSQL: an advisory lock, waited for as long as the other copy takes). On PostgreSQL an error of the
+        server inside it is a StoreError."""
+
+    @abstractmethod
     def count_rows(self, table: str) -> int:
         """Rows of one of `COPY_TABLES`."""
 
