@@ -415,7 +415,8 @@ class Store(ABC):
 
     @abstractmethod
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
-        """Record that a daemon is alive (with its tags); how many daemons with the same tags were seen within
+        """Record that a daemon is alive (with its tags) for `ttl` seconds (its lease) unless renewed, and remove the
+        daemons whose own lease ran out unrenewed (killed); how many daemons with the same tags were seen within
         `ttl` seconds, itself included (they share the sources due at one time)."""
 
     @abstractmethod
