@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing import resource_tracker
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
@@ -33,6 +35,23 @@ def namespace_declarations(body: bytes, content_type: str | None) -> int:
     from feedparser.encodings import convert_to_utf8
 
     return convert_to_utf8({"content-type": content_type or "application/xml"}, body, {}).count(b"xmlns")
+
+
+# multiprocessing's resource tracker, after a daemon killed outright (kill -9, the OOM killer), cleans up the
+# semaphores of its pool and warns of each kind it did (`UserWarning: resource_tracker: There appear to be 5 leaked
+# semaphore objects to clean up at shutdown`, two lines in the journal): not regwatch's to report. The tracker's
+# process alone is started with this filter — multiprocessing passes `sys.warnoptions` on as `-W` to a process it
+# starts, so they hold it while the tracker starts, and not when the forkserver does
+TRACKER_WARNINGS = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def _start_tracker() -> None:
+    """Start multiprocessing's resource tracker (the forkserver's start finds it running) with TRACKER_WARNINGS."""
+    sys.warnoptions.append(TRACKER_WARNINGS)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(TRACKER_WARNINGS)
 
 
 class Extractor:
@@ -94,6 +113,7 @@ class Extractor:
         # neither — the daemon ignores it; the tracker, killed, left a traceback at the stop
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         try:
+            _start_tracker()
             starting.set_result(self._start_pool())
         except BaseException as e:  # reported to whoever waits for the pool
             starting.set_exception(e)
