@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.store import COPY_TABLES, Store
+from regwatch.pipeline.store import COPY_TABLES, Store, StoreError
 from regwatch.pipeline.timeutil import utcnow
 from regwatch.service.config import load_config
 
@@ -159,3 +161,13 @@ def test_two_migrates_into_one_empty_database_at_once_copy_it_once_and_the_other
     src, dst = Store(path), Store(pg_url)
     for table in COPY_TABLES:
         assert dst.count_rows(table) == src.count_rows(table), table
+
+
+def test_a_server_error_inside_a_copy_into_postgresql_is_a_store_error(pg_url):
+    """Whatever the server refuses inside the copy (here a duplicate key) is one line (a StoreError), not a
+    psycopg traceback, and nothing of the copy is kept."""
+    dst = Store(pg_url)
+    with pytest.raises(StoreError, match=r"cannot copy into the store: .*duplicate key"):
+        with dst.copy_lock():
+            dst.load_rows("store_meta", ("key", "value"), [("k", "v"), ("k", "v")])
+    assert dst.count_rows("store_meta") == 0
