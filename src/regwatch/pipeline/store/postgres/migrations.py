@@ -193,14 +193,14 @@ P2_URL_DIGESTS = "".join(
 # when the story index was last pruned (the SQLite store's m12_store_meta)
 P3_STORE_META = "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
-# until when a running daemon counts as alive unless renewed (the SQLite store's m13_worker_leases)
-P4_WORKER_LEASES = "ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_until TEXT;"
+# until when a running daemon counts as alive unless renewed (the SQLite store's m14_worker_leases)
+P5_WORKER_LEASES = "ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_until TEXT;"
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
     ("p3_store_meta", P3_STORE_META),
-    ("p4_worker_leases", P4_WORKER_LEASES),
+    ("p5_worker_leases", P5_WORKER_LEASES),
 ]
 
 

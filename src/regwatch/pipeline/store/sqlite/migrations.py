@@ -271,7 +271,7 @@ def m12_store_meta(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-def m13_worker_leases(db: sqlite_utils.Database) -> None:
+def m14_worker_leases(db: sqlite_utils.Database) -> None:
     # a running daemon's row holds until when it counts as alive unless renewed (its `seen_at` + its own
     # `[worker] lease`): a killed daemon's row is removed after that, not a day later
     db.execute("ALTER TABLE workers ADD COLUMN lease_until TEXT")
@@ -280,7 +280,7 @@ def m13_worker_leases(db: sqlite_utils.Database) -> None:
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
-              m12_store_meta, m13_worker_leases]
+              m12_store_meta, m14_worker_leases]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
