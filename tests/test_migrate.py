@@ -5,16 +5,21 @@ skipped URLs, story keys), search working there, and new ids after the copied on
 import gzip
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.store import COPY_TABLES, Store
+from regwatch.pipeline.store import COPY_TABLES, Store, StoreError
 from regwatch.pipeline.timeutil import utcnow
 from regwatch.service.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 V9 = ROOT / "tests" / "fixtures" / "store-v9.db.gz"
+REGWATCH = str(Path(sys.executable).parent / "regwatch")
 INTERNAL = {"_sqlite_migrations", "workers", "story_bands", "regwatch_migrations", "articles_fts"}
 
 
@@ -132,3 +137,37 @@ def test_migrate_to_an_sqlite_file_says_the_store_path_as_the_config_reads_it(tm
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+def test_two_migrates_into_one_empty_database_at_once_copy_it_once_and_the_other_says_so_in_one_line(tmp_path, pg_url):
+    """Two `migrate` runs started together into the same new database (a second terminal, a deploy script run
+    twice): the check that the target is empty and the copy are one step, so one copies and the other is told the
+    target is not empty — one line, exit 2, as after a finished migrate —, never a traceback; the copy is there once."""
+    path = _sqlite_store(tmp_path)
+    with sqlite3.connect(path) as conn:      # a copy that takes a while: the two runs overlap
+        conn.executemany("INSERT INTO source_urls (source, url, state, reason, at) VALUES (?, ?, 'skipped', 'x', ?)",
+                         [("src", f"http://x/s/{i}", "2026-01-05T08:00:00+00:00") for i in range(100_000)])
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{path}"\n', encoding="utf-8")
+    runs = [subprocess.Popen([REGWATCH, "migrate", "--to", pg_url, "-c", str(cfg)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    done = sorted(((p.returncode, out, err) for p in runs for out, err in [p.communicate(timeout=180)]),
+                  key=lambda r: r[0])
+    (won, out, _), (lost, _, err) = done
+    assert (won, lost) == (0, 2), done
+    assert "copied" in out
+    assert err.splitlines() == [err.strip()] and err.startswith("regwatch: the target store is not empty ("), err
+    assert err.rstrip().endswith("): migrate into a new, empty database"), err
+    src, dst = Store(path), Store(pg_url)
+    for table in COPY_TABLES:
+        assert dst.count_rows(table) == src.count_rows(table), table
+
+
+def test_a_server_error_inside_a_copy_into_postgresql_is_a_store_error(pg_url):
+    """Whatever the server refuses inside the copy (here a duplicate key) is one line (a StoreError), not a
+    psycopg traceback, and nothing of the copy is kept."""
+    dst = Store(pg_url)
+    with pytest.raises(StoreError, match=r"cannot copy into the store: .*duplicate key"):
+        with dst.copy_lock():
+            dst.load_rows("store_meta", ("key", "value"), [("k", "v"), ("k", "v")])
+    assert dst.count_rows("store_meta") == 0

@@ -325,6 +325,20 @@ def test_live_daemons_are_counted_by_their_tags(store):
     assert store.worker_seen("w3", tags=[], now=at(46), ttl=30) == 1
 
 
+def test_a_daemon_not_renewed_within_its_lease_is_gone_from_workers_at_another_ones_keep_alive(store):
+    """`workers` is the running daemons: a row not renewed within its own `[worker] lease` (a daemon killed,
+    its keep-alive every third of the lease never came) is removed at another daemon's keep-alive; a live one,
+    or one with a longer lease still within it, stays."""
+    store.worker_seen("killed", tags=[], now=at(0), ttl=30)
+    store.worker_seen("slow", tags=["x"], now=at(0), ttl=600)      # another daemon's lease: 10 minutes
+    store.worker_seen("live", tags=[], now=at(0), ttl=30)
+    store.worker_seen("live", tags=[], now=at(25), ttl=30)
+    store.worker_seen("other", tags=[], now=at(31), ttl=30)
+    assert sorted(r["worker"] for r in store.q("SELECT worker FROM workers")) == ["live", "other", "slow"]
+    store.worker_seen("other", tags=[], now=at(601), ttl=30)
+    assert sorted(r["worker"] for r in store.q("SELECT worker FROM workers")) == ["other"]
+
+
 # -- under real concurrency: each thread has its own store (its own connections), as a process has ----
 
 def _together(n, fn):

@@ -8,6 +8,7 @@ import multiprocessing.util
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -16,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing import resource_tracker
 from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
@@ -62,6 +64,23 @@ def short_socket_dir() -> None:
     multiprocessing.util.Finalize(None, multiprocessing.util._remove_temp_dir,      # type: ignore[attr-defined]
                                   args=(shutil.rmtree, folder), exitpriority=-100)
     config["tempdir"] = folder
+
+
+# multiprocessing's resource tracker, after a daemon killed outright (kill -9, the OOM killer), cleans up the
+# semaphores of its pool and warns of each kind it did (`UserWarning: resource_tracker: There appear to be 5 leaked
+# semaphore objects to clean up at shutdown`, two lines in the journal): not regwatch's to report. The tracker's
+# process alone is started with this filter — multiprocessing passes `sys.warnoptions` on as `-W` to a process it
+# starts, so they hold it while the tracker starts, and not when the forkserver does
+TRACKER_WARNINGS = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def _start_tracker() -> None:
+    """Start multiprocessing's resource tracker (the forkserver's start finds it running) with TRACKER_WARNINGS."""
+    sys.warnoptions.append(TRACKER_WARNINGS)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(TRACKER_WARNINGS)
 
 
 class Extractor:
@@ -124,6 +143,7 @@ class Extractor:
         # neither — the daemon ignores it; the tracker, killed, left a traceback at the stop
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         try:
+            _start_tracker()
             starting.set_result(self._start_pool())
         except BaseException as e:  # reported to whoever waits for the pool
             starting.set_exception(e)

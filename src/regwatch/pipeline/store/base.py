@@ -416,7 +416,8 @@ class Store(ABC):
 
     @abstractmethod
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
-        """Record that a daemon is alive (with its tags); how many daemons with the same tags were seen within
+        """Record that a daemon is alive (with its tags) for `ttl` seconds (its lease) unless renewed, and remove the
+        daemons whose own lease ran out unrenewed (killed); how many daemons with the same tags were seen within
         `ttl` seconds, itself included (they share the sources due at one time)."""
 
     @abstractmethod
@@ -424,6 +425,13 @@ class Store(ABC):
         """A daemon stopped: it no longer counts."""
 
     # -- copying a whole store (`regwatch migrate`) -------------------------------------------
+
+    @abstractmethod
+    def copy_lock(self) -> AbstractContextManager[Any]:
+        """The transaction a copy into this store runs in, one copy at a time: another copy into it waits until
+        this one ends, so that checking it is empty and filling it are one step (SQLite: the write lock;
+        PostgreSQL: an advisory lock, waited for as long as the other copy takes). On PostgreSQL an error of the
+        server inside it is a StoreError."""
 
     @abstractmethod
     def count_rows(self, table: str) -> int:

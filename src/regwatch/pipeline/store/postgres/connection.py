@@ -44,6 +44,7 @@ if TYPE_CHECKING:     # (not in every psycopg this package allows: annotations o
 LOCK_NS = 0x7277          # "rw"
 LOCK_MIGRATE = 1
 LOCK_STORIES = 2
+LOCK_COPY = 3             # a store copied into this one (`regwatch migrate`)
 LOCK_CHANNEL_NS = 0x7278  # with hashtext(channel): one channel's pacing
 
 

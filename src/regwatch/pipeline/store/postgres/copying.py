@@ -4,14 +4,17 @@ kept; then the full-text index built from the articles and the id sequences move
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
+from ..base import StoreError
 from ..shared import copying as shared
 from ..shared.copying import copied_table
 from .articles import ts_doc
-from .connection import PostgresConnection
+from .connection import LOCK_COPY, LOCK_NS, PostgresConnection, _reason, shown
 
 BATCH = 2000
 IDENTITY_TABLES = ("stories", "articles", "messages", "alerts", "source_runs")
@@ -22,10 +25,25 @@ def _table(table: str) -> sql.Identifier:
 
 
 class Copying(shared.Copying, PostgresConnection):
+    @contextmanager
+    def copy_lock(self) -> Iterator[None]:
+        try:
+            with self.tx():
+                wait = self.one("SELECT current_setting('lock_timeout')")
+                self.x("SET LOCAL lock_timeout = 0")        # (another copy may take longer than a call's wait)
+                self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_COPY))
+                self.x("SELECT set_config('lock_timeout', ?, true)", (wait,))
+                yield
+        except psycopg.Error as e:      # (a row the copy cannot write, a commit refused: one line, not a traceback)
+            raise StoreError(f"{shown(self.url)}: cannot copy into the store: {_reason(e, self.url)}") from None
+
     def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)), _table(table))
-        for row in self.rows(query):
-            yield tuple(row.values())
+        try:
+            for row in self.rows(query):
+                yield tuple(row.values())
+        except psycopg.Error as e:
+            raise StoreError(f"{shown(self.url)}: cannot read {table}: {_reason(e, self.url)}") from None
 
     def load_rows(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
         n = 0

@@ -206,11 +206,15 @@ UPDATE alerts SET cut_at = coalesce((SELECT m.cut_at FROM messages m WHERE m.id 
     WHERE last_error = {CUT_SEND_SQL} AND message_id IS NOT NULL;
 """
 
+# until when a running daemon counts as alive unless renewed (the SQLite store's m14_worker_leases)
+P5_WORKER_LEASES = "ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_until TEXT;"
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
     ("p3_store_meta", P3_STORE_META),
     ("p4_cut_sends", P4_CUT_SENDS),
+    ("p5_worker_leases", P5_WORKER_LEASES),
 ]
 
 

@@ -27,10 +27,15 @@ class Workers(Connection):
     def worker_seen(self, worker: str, *, tags: list[str], now: datetime, ttl: float) -> int:
         key = json.dumps(sorted(tags), ensure_ascii=False)
         with self.tx():
-            self.x("INSERT INTO workers (worker, host, pid, tags, started_at, seen_at) VALUES (?,?,?,?,?,?) "
-                   "ON CONFLICT (worker) DO UPDATE SET seen_at = excluded.seen_at, tags = excluded.tags",
-                   (worker, socket.gethostname(), os.getpid(), key, iso_ms(now), iso_ms(now)))
-            self.x("DELETE FROM workers WHERE seen_at < ?", (iso_ms(now - timedelta(days=1)),))
+            self.x("INSERT INTO workers (worker, host, pid, tags, started_at, seen_at, lease_until) VALUES (?,?,?,?,?,?,?) "
+                   "ON CONFLICT (worker) DO UPDATE SET seen_at = excluded.seen_at, lease_until = excluded.lease_until, "
+                   "tags = excluded.tags",
+                   (worker, socket.gethostname(), os.getpid(), key, iso_ms(now), iso_ms(now),
+                    iso_ms(now + timedelta(seconds=ttl))))
+            # a daemon not renewed within its own lease is gone (killed, or cut off from the store), as a source's
+            # lease runs out at its `lease_until`; a row of a release before `lease_until` goes after a day
+            self.x("DELETE FROM workers WHERE lease_until < ? OR (lease_until IS NULL AND seen_at < ?)",
+                   (iso_ms(now), iso_ms(now - timedelta(days=1))))
             return int(self.one("SELECT count(*) FROM workers WHERE tags = ? AND seen_at >= ?",
                                 (key, iso_ms(now - timedelta(seconds=ttl)))) or 1)
 

@@ -4,6 +4,7 @@ full-text index rebuilt from the articles afterwards."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ...searchtext import fts_text
@@ -15,6 +16,9 @@ BATCH = 5000
 
 
 class Copying(shared.Copying, SQLiteConnection):
+    def copy_lock(self) -> AbstractContextManager[None]:
+        return self.tx()        # BEGIN IMMEDIATE: the write lock from the start, another copy into the file waits
+
     def copy_rows(self, table: str, columns: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         return iter(self.conn.execute(f"SELECT {', '.join(columns)} FROM {copied_table(table)}"))
 

@@ -285,10 +285,16 @@ def m13_cut_sends(db: sqlite_utils.Database) -> None:
                "next_attempt_at) WHERE last_error = ? AND message_id IS NOT NULL", [CUT_SEND_BEFORE_CUT_AT])
 
 
+def m14_worker_leases(db: sqlite_utils.Database) -> None:
+    # a running daemon's row holds until when it counts as alive unless renewed (its `seen_at` + its own
+    # `[worker] lease`): a killed daemon's row is removed after that, not a day later
+    db.execute("ALTER TABLE workers ADD COLUMN lease_until TEXT")
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
-              m12_store_meta, m13_cut_sends]
+              m12_store_meta, m13_cut_sends, m14_worker_leases]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
