@@ -76,7 +76,9 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
 
 @dataclass
 class WouldSend:
-    """A story a subscription would have alerted, from its first matching copy."""
+    """A story a subscription would have alerted, from the copy that alerts it (the first matching copy that
+    `held_back` lets through, as `enqueue_for` decides each copy as it is stored); or, with `everything`, a
+    story none of whose copies could alert, from its first matching copy."""
 
     story_id: int
     article: dict[str, Any]
@@ -89,30 +91,36 @@ class WouldSend:
 def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: bool = False) -> tuple[list[WouldSend], int]:
     """The stories a subscription would have alerted from what was stored since then, newest first,
     without sending anything; and how many more matched but could not alert (baseline, too old).
-    With `everything`, those are listed too, each with its reason."""
+    With `everything`, those are listed too, each with its reason.
+
+    Every copy is judged as it was when stored (`held_back`, then the subscription's filters: what
+    `enqueue_for` applies to each copy): a story alerts when any of its copies passes both, so a story
+    whose first copy was too old alerts with a later, fresh copy."""
     by_story: dict[int, WouldSend] = {}
-    held_count = 0
-    first_seen: dict[int, int] = {}
+    held_only: dict[int, int] = {}                    # stories matched so far only by copies that cannot alert: how many
     for a in store.stored_articles(since):
         a["topics"] = store.topics_by_article([a["id"]])[a["id"]]      # as stored: what the classifier said then
         j = judge(sub, source=a["source"], topics=set(a["topics"]), title=a["title"] or "", body=a["body"] or "")
         if not j.wants:
             continue
         sid = a["story_id"] if a["story_id"] is not None else -a["id"]
-        if sid in by_story:
-            by_story[sid].copies += 1
-            continue
-        if sid in first_seen:
+        known = by_story.get(sid)
+        if known is not None and known.held is None:
+            known.copies += 1                         # the story alerts already: a later copy joins it
             continue
         story = store.story(a["story_id"]) if a["story_id"] is not None else None
         held = _held_back(store, cfg, a, story is None or story["first_article_id"] == a["id"])
-        if held and not everything:
-            held_count += 1
-            first_seen[sid] = a["id"]
-            continue
-        by_story[sid] = WouldSend(sid, a, j.keyword, held=held[1] if held else None)
+        if held is None:                              # this copy alerts the story
+            copies = (known.copies if known is not None else held_only.pop(sid, 0)) + 1
+            by_story[sid] = WouldSend(sid, a, j.keyword, copies=copies)
+        elif known is not None:
+            known.copies += 1
+        elif everything:
+            by_story[sid] = WouldSend(sid, a, j.keyword, held=held[1])
+        else:
+            held_only[sid] = held_only.get(sid, 0) + 1
     out = sorted(by_story.values(), key=lambda w: w.article["fetched_at"] or "", reverse=True)
     for w in out:
         if w.story_id > 0:
             w.alerts = [x for x in store.story_alerts(w.story_id) if x["subscription"] == sub.name]
-    return out, held_count
+    return out, len(held_only)
