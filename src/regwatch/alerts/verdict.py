@@ -74,6 +74,9 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
     return out
 
 
+_NOT_KEPT = ("body", "attachment_text")      # what a story listed by `would_send` does not keep of its copy's row
+
+
 @dataclass
 class WouldSend:
     """A story a subscription would have alerted, from the copy that alerts it (the first matching copy that
@@ -88,18 +91,19 @@ class WouldSend:
     alerts: list[dict[str, Any]] = field(default_factory=list)   # what the outbox holds for it and this subscription
 
 
-def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: bool = False) -> tuple[list[WouldSend], int]:
+def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: bool = False,
+               limit: int | None = None) -> tuple[list[WouldSend], int]:
     """The stories a subscription would have alerted from what was stored since then, newest first,
     without sending anything; and how many more matched but could not alert (baseline, too old).
-    With `everything`, those are listed too, each with its reason.
+    With `everything`, those are listed too, each with its reason. The store is read a page at a time and
+    a story keeps its copy's row without its text; the outbox is read for the first `limit` stories.
 
     Every copy is judged as it was when stored (`held_back`, then the subscription's filters: what
     `enqueue_for` applies to each copy): a story alerts when any of its copies passes both, so a story
     whose first copy was too old alerts with a later, fresh copy."""
     by_story: dict[int, WouldSend] = {}
     held_only: dict[int, int] = {}                    # stories matched so far only by copies that cannot alert: how many
-    for a in store.stored_articles(since):
-        a["topics"] = store.topics_by_article([a["id"]])[a["id"]]      # as stored: what the classifier said then
+    for a in store.stored_articles(since):                 # a page at a time; `topics` as stored: what the classifier said then
         j = judge(sub, source=a["source"], topics=set(a["topics"]), title=a["title"] or "", body=a["body"] or "")
         if not j.wants:
             continue
@@ -110,6 +114,7 @@ def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: 
             continue
         story = store.story(a["story_id"]) if a["story_id"] is not None else None
         held = _held_back(store, cfg, a, story is None or story["first_article_id"] == a["id"])
+        a = {k: v for k, v in a.items() if k not in _NOT_KEPT}
         if held is None:                              # this copy alerts the story
             copies = (known.copies if known is not None else held_only.pop(sid, 0)) + 1
             by_story[sid] = WouldSend(sid, a, j.keyword, copies=copies)
@@ -120,7 +125,7 @@ def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: 
         else:
             held_only[sid] = held_only.get(sid, 0) + 1
     out = sorted(by_story.values(), key=lambda w: w.article["fetched_at"] or "", reverse=True)
-    for w in out:
+    for w in out[:limit]:
         if w.story_id > 0:
             w.alerts = [x for x in store.story_alerts(w.story_id) if x["subscription"] == sub.name]
     return out, len(held_only)

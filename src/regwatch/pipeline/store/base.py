@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ...defaults import READ_PAGE
 from .statuses import AlertKind
 
 URL_KEY = "sha256:"
@@ -208,10 +209,11 @@ class Store(ABC):
         """Articles in id order with `story_size` and `topics` (their ids), keyed as EXPORT_FIELDS: `regwatch export`."""
 
     @abstractmethod
-    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
+    def stored_articles(self, since: str | None = None, *, page: int = READ_PAGE) -> Iterator[Row]:
         """Articles fetched since then (all without), in id order: `id`, `url`, `source`, `outlet`, `title`,
-        `body`, `attachment_text`, `published_at`, `fetched_at`, `story_id`, `baseline` (a backtest re-tags
-        them; `subscriptions test` replays them)."""
+        `body`, `attachment_text`, `published_at`, `fetched_at`, `story_id`, `baseline`, and `topics` (their
+        ids, highest score first) — read `page` articles at a time, so that a replay of the whole store holds
+        one page in memory (a backtest re-tags them; `subscriptions test` replays them)."""
 
     @abstractmethod
     def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
