@@ -4,7 +4,7 @@ The rules are those `enqueue_for` applied when the article was stored, from the 
 (`subscriptions.held_back`, then `judge`), read back from the store: an article stored by a baseline
 never alerts; nor one older than `crawl.max_article_age` when it was stored; nor a copy joining a
 story that began in a baseline; then the subscription's filters (sources, topics, keywords); then one
-alert per story per subscription and channel — a later copy joins the story's alert. The topics are
+alert per story and channel, whichever subscriptions route it there — a later copy joins the story's alert. The topics are
 those stored with the article (what the classifier said then; `regwatch eval --store` re-tags).
 """
 
@@ -54,8 +54,8 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
     for sub in cfg.subscriptions:
         j = judge(sub, source=article["source"], topics=topics, title=article["title"] or "", body=article["body"] or "")
         for ch in sub.channels:
-            theirs = [a for a in alerts if a["subscription"] == sub.name and a["channel"] == ch]
-            own = next((a for a in theirs if a["article_id"] == article["id"]), None)
+            theirs = [a for a in alerts if a["channel"] == ch]      # one alert per story per channel, of any subscription
+            own = next((a for a in theirs if a["article_id"] == article["id"] and a["subscription"] == sub.name), None)
             if own is not None:
                 out.append(Verdict(sub.name, ch, "alerted", j.reason if j.wants else "", own))
             elif held:
@@ -63,10 +63,15 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
             elif not j.wants:
                 outcome, _, reason = j.reason.partition(": ")
                 out.append(Verdict(sub.name, ch, outcome, reason))
-            elif theirs:
+            elif theirs and theirs[0]["subscription"] == sub.name:
                 a = theirs[0]
                 out.append(Verdict(sub.name, ch, "already alerted",
                                    f"joined a story already alerted (alert #{a['id']}, from article #{a['article_id']})", a))
+            elif theirs:
+                a = theirs[0]
+                out.append(Verdict(sub.name, ch, "already alerted",
+                                   f"the channel has this story from subscription {a['subscription']} (alert #{a['id']}, "
+                                   f"from article #{a['article_id']}): one alert per story per channel", a))
             else:
                 out.append(Verdict(sub.name, ch, "not queued",
                                    "it matches now, but no alert was queued when it was stored: the subscription, its "

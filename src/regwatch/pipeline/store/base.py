@@ -460,10 +460,12 @@ class Store(ABC):
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:
-        """Write an alert to the outbox; None when this story already has one for (subscription, channel)."""
+        """Write an alert to the outbox; None when one with this idempotency key (of a story: it names the story
+        and the channel) or for this (subscription, channel, story) is there already."""
 
     @abstractmethod
-    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool: ...
+    def has_alert(self, channel: str, story_id: int) -> bool:
+        """Whether the story has an alert to this channel (from any subscription)."""
 
     @abstractmethod
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
