@@ -82,3 +82,7 @@ def test_two_subscriptions_on_one_channel_send_a_story_once(tmp_path, site, rece
     v = {(x["subscription"], x["channel"]): x for x in json.loads(r.stdout)["subscriptions"]}
     assert v["caps", "risk"]["outcome"] == "alerted" and v["fines", "legal"]["outcome"] == "alerted"
     assert v["fines", "risk"]["outcome"] == "already alerted" and "subscription caps" in v["fines", "risk"]["reason"]
+
+    r = rw("subscriptions", "test", "fines", "--json", "-c", cfg)       # the outbox holds it on both of its channels
+    [row] = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert row["would_alert"] and row["outbox"] == ["sent", "sent"]

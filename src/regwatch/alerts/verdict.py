@@ -93,7 +93,7 @@ class WouldSend:
     keyword: str | None
     copies: int = 1                                   # matching copies in the period
     held: str | None = None                           # why it would not alert (with `everything`)
-    alerts: list[dict[str, Any]] = field(default_factory=list)   # what the outbox holds for it and this subscription
+    alerts: list[dict[str, Any]] = field(default_factory=list)   # what the outbox holds for it on the subscription's channels
 
 
 def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: bool = False,
@@ -132,5 +132,6 @@ def would_send(store: Store, cfg: Any, sub: Any, since: str | None, everything: 
     out = sorted(by_story.values(), key=lambda w: w.article["fetched_at"] or "", reverse=True)
     for w in out[:limit]:
         if w.story_id > 0:
-            w.alerts = [x for x in store.story_alerts(w.story_id) if x["subscription"] == sub.name]
+            # its channels' (one alert per story per channel: another subscription's may carry it there)
+            w.alerts = [x for x in store.story_alerts(w.story_id) if x["channel"] in sub.channels]
     return out, len(held_only)

@@ -231,7 +231,7 @@ def subscriptions_test(name: str, since: str, everything: bool, limit: int, as_j
 
 
 def _outbox_state(alerts: list[dict[str, Any]]) -> tuple[str, str | None]:
-    """What the outbox holds for a story and this subscription: `sent`, `digest`, `failed`… or `not sent`."""
+    """What the outbox holds for a story on this subscription's channels: `sent`, `digest`, `failed`… or `not sent`."""
     if not alerts:
         return "not sent", "dim"
     statuses = sorted({a["status"] for a in alerts})
