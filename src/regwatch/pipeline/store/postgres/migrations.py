@@ -194,15 +194,15 @@ P2_URL_DIGESTS = "".join(
 P3_STORE_META = "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
 # one alert per story per channel: a story alert's idempotency key names its story and channel, one alert per key
-# (the SQLite store's m13_one_alert_per_story_channel)
-P4_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) "
+# (the SQLite store's m15_one_alert_per_story_channel)
+P6_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) "
                                   "WHERE story_id IS NOT NULL;")
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
     ("p3_store_meta", P3_STORE_META),
-    ("p4_one_alert_per_story_channel", P4_ONE_ALERT_PER_STORY_CHANNEL),
+    ("p6_one_alert_per_story_channel", P6_ONE_ALERT_PER_STORY_CHANNEL),
 ]
 
 

@@ -271,7 +271,7 @@ def m12_store_meta(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-def m13_one_alert_per_story_channel(db: sqlite_utils.Database) -> None:
+def m15_one_alert_per_story_channel(db: sqlite_utils.Database) -> None:
     # one alert per story per channel, whichever subscriptions route it there: a story alert's idempotency key
     # names its story and channel (and the store), and the store takes one alert per key — also from two
     # processes at once, or a run cut off and run again. (The keys of older alerts named their subscription too:
@@ -282,7 +282,7 @@ def m13_one_alert_per_story_channel(db: sqlite_utils.Database) -> None:
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
-              m12_store_meta, m13_one_alert_per_story_channel]
+              m12_store_meta, m15_one_alert_per_story_channel]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
