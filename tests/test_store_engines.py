@@ -188,7 +188,9 @@ def test_sources_runs_lists_and_settled_urls(store):
 def test_the_outbox_composes_claims_paces_and_finishes(store):
     first = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1")
     assert store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1b") is None
-    assert store.has_alert("s", "ch", 1) and not store.has_alert("s", "ch", 2)
+    assert store.has_alert("ch", 1) and not store.has_alert("ch", 2) and not store.has_alert("other", 1)
+    # one alert per story per channel: another subscription's alert with the same key (story and channel) is refused
+    assert store.enqueue_alert(subscription="t", channel="ch", story_id=1, article_id=None, idem_key="k1") is None
     second = store.enqueue_alert(subscription="s", channel="ch", story_id=2, article_id=None, idem_key="k2")
     later = store.enqueue_alert(subscription="s", channel="ch", story_id=3, article_id=None, idem_key="k3",
                                 digest_at=datetime.now(UTC) + timedelta(days=1))

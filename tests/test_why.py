@@ -52,11 +52,15 @@ def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
     v, _ = verdicts(world, "repair")                                   # the feed's copy: not the list's
     assert v["repair-from-list", "archive"]["outcome"] == "source filtered"
     assert "feed is not one of its sources (list)" in v["repair-from-list", "archive"]["reason"]
-    v, _ = verdicts(world, "repaircopy")                               # the list's copy alerted it
-    assert v["repair-from-list", "archive"]["outcome"] == "alerted"        # the story's first copy from `list`
+    v, _ = verdicts(world, "repaircopy")            # the list's copy: the channel has the story in the pending digest
+    assert v["repair-from-list", "archive"]["outcome"] == "already alerted"    # one alert per story per channel
+    assert "from subscription morning-digest" in v["repair-from-list", "archive"]["reason"]
     assert v["morning-digest", "archive"]["outcome"] == "already alerted"
-    digest = next(ln for ln in why(world, "cap").splitlines() if ln.startswith("morning-digest"))
+    digest = next(ln for ln in why(world, "repair").splitlines() if ln.startswith("morning-digest"))
     assert "digest pending: it goes out" in digest and f"{DIGEST_AT} 北京时间" in digest
+    v, _ = verdicts(world, "cap")                   # caps (at once) and morning-digest (a digest) both route to archive
+    assert v["caps", "archive"]["outcome"] == "alerted" and v["morning-digest", "archive"]["outcome"] == "already alerted"
+    assert "from subscription caps" in v["morning-digest", "archive"]["reason"]
     out = why(world, "huabei")
     assert re.search(r"huabei-watch\s+archive\s+alerted\s+sent .* keyword 花呗", out)
     assert re.search(r"morning-digest\s+archive\s+topic not matched\s+it wants any topic, the article has none", out)
@@ -89,7 +93,8 @@ def test_counts_per_subscription_and_channel(world, tmp_path):
     stats = json.loads(r.stdout)
     subs = {s["subscription"]: s for s in stats["subscriptions"]}
     assert subs["caps"]["stories"] == 1 and subs["caps"]["sent"] == 2           # one story, two channels
-    assert subs["morning-digest"]["waiting"] == 2 and subs["morning-digest"]["sent"] == 0    # cap, repair
+    # repair (cap went to archive at once from caps: one alert per story per channel)
+    assert subs["morning-digest"]["waiting"] == 1 and subs["morning-digest"]["sent"] == 0
     chans = {c["channel"]: c for c in stats["channels"]}
     assert chans["risk-dingtalk"]["alerts_sent"] == 1 and chans["risk-dingtalk"]["failed"] == 0
     r = regwatch("alerts", "--stats", "-c", world.config)

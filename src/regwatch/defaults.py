@@ -43,6 +43,7 @@ PRUNE_EVERY = 86400.0             # seconds between prunings of the story index 
                                   # the daemon (checked at its start and hourly) or `run --once`, whichever comes
 PRUNE_CHECK = 3600.0              # seconds between the daemon's checks whether a pruning is due
 PRUNE_CHUNK = 20000               # index rows dropped in one transaction (the daemon's loop and other writers go on between)
+READ_PAGE = 500                   # articles a command replaying the store (`subscriptions test`, `eval --store`) reads at once
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
 LIMIT_MAX = 1_000_000             # the largest `--limit` a command takes (`search`, `alerts`, `subscriptions test`)
 STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one

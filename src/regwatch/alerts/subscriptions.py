@@ -1,7 +1,8 @@
-"""Which stories each subscription wants, written to the outbox (one alert per story, subscription, channel).
+"""Which stories each subscription wants, written to the outbox (one alert per story and channel).
 
-A story alerts once per subscription and channel, whichever of its copies first passes the
-subscription's filters: a subscription limited to one source still hears of a story first
+A story alerts a channel once, whichever of its copies first passes the filters of a subscription
+routed to it (two subscriptions on one channel send one message; the one that tells it soonest names
+itself in it): a subscription limited to one source still hears of a story first
 carried by another, when that source's copy arrives. What keeps an article from alerting at all
 (`held_back`: a baseline, its age, a story that began in a baseline) is decided here too, as it is
 stored and when `regwatch why` reads it back.
@@ -124,24 +125,33 @@ def enqueue_for(store: Store, cfg: Any, processed: Processed, source: str, title
     if held:
         return 0, held[0]
     topics = {t.topic for t in processed.tags}
-    n = 0
-    sid: str | None = None
+    # one alert per story per channel: of the subscriptions that want the article on a channel, the one that
+    # tells it soonest (at once before a digest, then the earlier digest; then the config's order)
+    chosen: dict[str, tuple[datetime | None, Any, str | None]] = {}
     for sub in cfg.subscriptions:
         ok, keyword = match(sub, source=source, topics=topics, title=title, body=body)
         if not ok:
+            continue
+        digest_at = next_digest_time(sub.digest, tz=cfg.display.tz) if sub.digest else None
+        for ch in sub.channels:
+            had = chosen.get(ch)
+            if had is None or (had[0] is not None and (digest_at is None or digest_at < had[0])):
+                chosen[ch] = (digest_at, sub, keyword)
+    n = 0
+    sid: str | None = None
+    for ch, (digest_at, sub, keyword) in chosen.items():
+        if not processed.new_story and store.has_alert(ch, processed.story_id):
             continue
         if sid is None:
             # a story's id is unique only in its store (a fresh store's story 1 is not the last one's): the store's
             # own id makes the key unique across stores too, or a receiver that drops a repeated key (DingTalk's
             # msgUuid, a Standard Webhooks webhook-id) would drop another story's alert
             sid = store.store_id()
-        for ch in sub.channels:
-            if not processed.new_story and store.has_alert(sub.name, ch, processed.story_id):
-                continue
-            digest_at = next_digest_time(sub.digest, tz=cfg.display.tz) if sub.digest else None
-            if store.enqueue_alert(subscription=sub.name, channel=ch, story_id=processed.story_id,
-                                   article_id=processed.article_id, digest_at=digest_at,
-                                   payload={"keyword": keyword} if keyword else None,
-                                   idem_key=idem_key(sub.name, ch, processed.story_id, sid)):
-                n += 1
+        # the key names the story and the channel, not the subscription: the store takes one alert per key, so
+        # two subscriptions (or two processes) never queue one story twice to a channel
+        if store.enqueue_alert(subscription=sub.name, channel=ch, story_id=processed.story_id,
+                               article_id=processed.article_id, digest_at=digest_at,
+                               payload={"keyword": keyword} if keyword else None,
+                               idem_key=idem_key(ch, processed.story_id, sid)):
+            n += 1
     return n, None

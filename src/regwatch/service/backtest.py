@@ -22,7 +22,7 @@ def backtest(store: Store, classifier: Classifier, subscriptions, since: str | N
         n += 1
         story = row["story_id"] if row["story_id"] is not None else -row["id"]
         stories.add(story)
-        old = set(store.topics_by_article([row["id"]])[row["id"]])
+        old = set(row["topics"])                      # as stored (the store is read a page at a time)
         text = (row["body"] or "") + ("\n" + row["attachment_text"] if row["attachment_text"] else "")
         tags = classifier.classify(row["title"] or "", text)   # as the pipeline did: the attachment counts
         new = {t.topic for t in tags}

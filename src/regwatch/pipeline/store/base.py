@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ...defaults import READ_PAGE
 from .statuses import AlertKind
 
 URL_KEY = "sha256:"
@@ -209,10 +210,11 @@ class Store(ABC):
         """Articles in id order with `story_size` and `topics` (their ids), keyed as EXPORT_FIELDS: `regwatch export`."""
 
     @abstractmethod
-    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
+    def stored_articles(self, since: str | None = None, *, page: int = READ_PAGE) -> Iterator[Row]:
         """Articles fetched since then (all without), in id order: `id`, `url`, `source`, `outlet`, `title`,
-        `body`, `attachment_text`, `published_at`, `fetched_at`, `story_id`, `baseline` (a backtest re-tags
-        them; `subscriptions test` replays them)."""
+        `body`, `attachment_text`, `published_at`, `fetched_at`, `story_id`, `baseline`, and `topics` (their
+        ids, highest score first) — read `page` articles at a time, so that a replay of the whole store holds
+        one page in memory (a backtest re-tags them; `subscriptions test` replays them)."""
 
     @abstractmethod
     def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
@@ -467,10 +469,12 @@ class Store(ABC):
     def enqueue_alert(self, *, subscription: str, channel: str, story_id: int | None, article_id: int | None,
                       kind: str = AlertKind.ARTICLE, payload: dict[str, Any] | None = None,
                       digest_at: datetime | None = None, idem_key: str) -> int | None:
-        """Write an alert to the outbox; None when this story already has one for (subscription, channel)."""
+        """Write an alert to the outbox; None when one with this idempotency key (of a story: it names the story
+        and the channel) or for this (subscription, channel, story) is there already."""
 
     @abstractmethod
-    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool: ...
+    def has_alert(self, channel: str, story_id: int) -> bool:
+        """Whether the story has an alert to this channel (from any subscription)."""
 
     @abstractmethod
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:

@@ -195,7 +195,7 @@ def subscriptions_test(name: str, since: str, everything: bool, limit: int, as_j
     sub = next((s for s in cfg.subscriptions if s.name == name), None)
     if sub is None:
         raise UserError(f"no subscription named {name!r}; configured: {', '.join(s.name for s in cfg.subscriptions) or 'none'}")
-    stories, held = would_send(setup.store, cfg, sub, setup.since_iso(since), everything)
+    stories, held = would_send(setup.store, cfg, sub, setup.since_iso(since), everything, limit)
     if as_json:
         for w in stories[:limit]:
             a = w.article
@@ -231,7 +231,7 @@ def subscriptions_test(name: str, since: str, everything: bool, limit: int, as_j
 
 
 def _outbox_state(alerts: list[dict[str, Any]]) -> tuple[str, str | None]:
-    """What the outbox holds for a story and this subscription: `sent`, `digest`, `failed`… or `not sent`."""
+    """What the outbox holds for a story on this subscription's channels: `sent`, `digest`, `failed`… or `not sent`."""
     if not alerts:
         return "not sent", "dim"
     statuses = sorted({a["status"] for a in alerts})

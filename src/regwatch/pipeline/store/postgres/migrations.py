@@ -209,12 +209,18 @@ UPDATE alerts SET cut_at = coalesce((SELECT m.cut_at FROM messages m WHERE m.id 
 # until when a running daemon counts as alive unless renewed (the SQLite store's m14_worker_leases)
 P5_WORKER_LEASES = "ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_until TEXT;"
 
+# one alert per story per channel: a story alert's idempotency key names its story and channel, one alert per key
+# (the SQLite store's m15_one_alert_per_story_channel)
+P6_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) "
+                                  "WHERE story_id IS NOT NULL;")
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
     ("p3_store_meta", P3_STORE_META),
     ("p4_cut_sends", P4_CUT_SENDS),
     ("p5_worker_leases", P5_WORKER_LEASES),
+    ("p6_one_alert_per_story_channel", P6_ONE_ALERT_PER_STORY_CHANNEL),
 ]
 
 

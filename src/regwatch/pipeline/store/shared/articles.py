@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from ....defaults import READ_PAGE
 from ...timeutil import iso
 from ..base import Row, TopicTag
 from .sql import Connection, where
@@ -71,10 +72,25 @@ class Articles(Connection):
         rows = rows or self.q("SELECT * FROM articles WHERE url = ?", (url_or_id.strip(),))
         return rows[0] if rows else None
 
-    def stored_articles(self, since: str | None = None) -> Iterator[Row]:
-        cond, params = where(("fetched_at >= ?", since or None))
-        return iter(self.q("SELECT id, url, source, outlet, title, body, attachment_text, published_at, fetched_at, "
-                           "story_id, baseline FROM articles" + cond + " ORDER BY id", params))
+    def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
+        """Each engine's (SQLite binds the ids in chunks, PostgreSQL as one array)."""
+        raise NotImplementedError
+
+    def stored_articles(self, since: str | None = None, *, page: int = READ_PAGE) -> Iterator[Row]:
+        # a page at a time, each read after the last one's id (no cursor held open between pages: the caller
+        # queries the store meanwhile), with the page's topics in one query
+        after = 0
+        while True:
+            cond, params = where(("fetched_at >= ?", since or None), ("id > ?", after))
+            rows = self.q("SELECT id, url, source, outlet, title, body, attachment_text, published_at, fetched_at, "
+                          "story_id, baseline FROM articles" + cond + " ORDER BY id LIMIT ?", [*params, page])
+            if not rows:
+                return
+            topics = self.topics_by_article([r["id"] for r in rows])
+            for r in rows:
+                r["topics"] = topics[r["id"]]
+            yield from rows
+            after = rows[-1]["id"]
 
     def count_articles(self, *, source: str | None = None, since: str | None = None) -> int:
         cond, params = where(("source = ?", source), ("fetched_at >= ?", since))

@@ -50,9 +50,9 @@ class Outbox(Connection):
              AlertStatus.DIGEST if digest_at else AlertStatus.PENDING, now,
              iso(digest_at) if digest_at else now, idem_key, iso(digest_at)))
 
-    def has_alert(self, subscription: str, channel: str, story_id: int) -> bool:
-        return self.one("SELECT 1 FROM alerts WHERE subscription = ? AND channel = ? AND story_id = ?",
-                        (subscription, channel, story_id)) is not None
+    def has_alert(self, channel: str, story_id: int) -> bool:
+        return self.one("SELECT 1 FROM alerts WHERE channel = ? AND story_id = ? LIMIT 1",
+                        (channel, story_id)) is not None
 
     def pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                     margin: float) -> float:

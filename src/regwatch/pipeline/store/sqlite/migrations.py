@@ -291,10 +291,19 @@ def m14_worker_leases(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE workers ADD COLUMN lease_until TEXT")
 
 
+def m15_one_alert_per_story_channel(db: sqlite_utils.Database) -> None:
+    # one alert per story per channel, whichever subscriptions route it there: a story alert's idempotency key
+    # names its story and channel (and the store), and the store takes one alert per key — also from two
+    # processes at once, or a run cut off and run again. (The keys of older alerts named their subscription too:
+    # all distinct, so the index builds on any store.)
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) WHERE story_id IS NOT NULL")
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
-              m12_store_meta, m13_cut_sends, m14_worker_leases]
+              m12_store_meta, m13_cut_sends, m14_worker_leases,
+              m15_one_alert_per_story_channel]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
