@@ -356,6 +356,48 @@ def judge(a: Article, b: Article) -> tuple[bool, str]:
 class StoryMatch:
     story_id: int | None
     reason: str
+    refused: tuple[int, str] | None = None      # a new story's nearest earlier candidate, judged not a copy, and why
+
+
+def candidates(store: Store, keys: list[int], tk: int | None, since: int, before: int | None = None) -> list[int]:
+    """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
+    A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
+    copies of one much-republished story all carry its keys: those stay evidence). `before`: only articles
+    stored before that one, as they stood when it was stored (`regwatch why`)."""
+    counts: Counter[int] = Counter()
+    per_key = POSTINGS if before is None else POSTINGS * 8     # later articles read past, then left out
+    for key, postings in store.story_key_postings(keys, since, per_key).items():
+        if before is not None:
+            postings = [p for p in postings if p[0] < before][:POSTINGS]
+        if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
+            continue
+        articles = set(map(itemgetter(0), postings))
+        counts.update(articles)
+        if key == tk:                               # the headline's key counts MIN_SHARED times
+            counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
+    need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
+    ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
+    return [aid for _, aid in ranked[:CANDIDATES]]
+
+
+def nearest_candidate(store: Store, article: Article, article_id: int, stored_at: datetime,
+                      window_days: float = 7) -> tuple[int, bool, str] | None:
+    """For `regwatch why` on an article that began its story: the earlier article its story check compared
+    first (the most keys shared, stored within the window before it), whether it is a copy of that one, and
+    why — judged again now; the first refused one when some candidate is a copy now. None: no candidate
+    (none shared enough text, or the index no longer holds that time)."""
+    since = int((stored_at - timedelta(days=window_days)).timestamp())
+    keys = article_keys(article)
+    first: tuple[int, bool, str] | None = None
+    for aid in candidates(store, keys, _title_key(article.clean_title), since, before=article_id):
+        cand = store.story_candidate(aid)
+        if cand is None or cand[2] is None:
+            continue
+        ok, why = judge(Article(cand[0], cand[1]), article)
+        if not ok:
+            return aid, ok, why
+        first = first or (aid, ok, why)
+    return first
 
 
 class StoryIndex:
@@ -396,29 +438,15 @@ class StoryIndex:
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         tk = _title_key(article.clean_title)
-        for aid in self._candidates(keys, tk, int(since.timestamp())):
+        refused: tuple[int, str] | None = None
+        for aid in candidates(self.store, keys, tk, int(since.timestamp())):
             cand = self.store.story_candidate(aid)
             if cand and cand[2] is not None:
                 ok, why = judge(self._recent_article(aid, cand[0], cand[1]), article)
                 if ok:
                     return StoryMatch(cand[2], why), keys
-        return StoryMatch(None, "new story"), keys
-
-    def _candidates(self, keys: list[int], tk: int | None, since: int) -> list[int]:
-        """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
-        A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
-        copies of one much-republished story all carry its keys: those stay evidence)."""
-        counts: Counter[int] = Counter()
-        for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
-            if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
-                continue
-            articles = set(map(itemgetter(0), postings))
-            counts.update(articles)
-            if key == tk:                               # the headline's key counts MIN_SHARED times
-                counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
-        need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
-        ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
-        return [aid for _, aid in ranked[:CANDIDATES]]
+                refused = refused or (aid, why)
+        return StoryMatch(None, "new story", refused), keys
 
     def index(self, article_id: int, story_id: int, keys: list[int], article: Article | None = None) -> None:
         seen = int(utcnow().timestamp())
