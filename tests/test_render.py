@@ -301,4 +301,5 @@ def test_a_copys_credit_lines_and_page_furniture_are_not_its_lead():
                       [], {}, "all-topics", lead_chars=400)
     assert m.lead == "中国人民银行12月22日发布通知，单笔金额不超过1万元人民币的个人逾期信息将不予展示。此次政策无需个人申请。"
     # a body that is nothing but such a line (a one-line 声明) is its own lead, as it is its own text
-    assert lead_of("声明：我行从未委托任何中介机构开展所谓征信修复业务。", 160) == "声明：我行从未委托任何中介机构开展所谓征信修复业务。"
+    statement = "声明：我行从未委托任何中介机构开展所谓征信修复业务。"
+    assert lead_of(statement, 160) == statement
