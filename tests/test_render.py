@@ -277,3 +277,29 @@ def test_topic_words_are_distinct_and_whole():
     ]
     [line] = topic_lines([{"topic": "debt_collection", "evidence": evidence}], {})
     assert line.terms == ["debt collector", "collector humiliating", "debt"]
+
+
+# the trial's copies of one event (report-stories.md, finding 5): an editor's-note copy with a byline and reprint
+# line, and a flash that ends with its page's credit, editor and share buttons
+EDITOR_COPY = """【编者按】征信是个人的“经济身份证”。本报今日转发此文，供读者参考。
+作者：李明 本文来源：金融时报
+2025年12月22日，中国人民银行发布关于实施一次性信用修复政策有关安排的通知。"""
+FLASH_PAGE = """中国人民银行12月22日发布通知，单笔金额不超过1万元人民币的个人逾期信息将不予展示。此次政策无需个人申请。
+来源:快讯社 2025-12-22 18:05 责任编辑:王小明
+分享到：微信 微博
+扫一扫，手机阅读
+相关阅读
+央行：信用修复无需通过中介机构"""
+
+
+def test_a_copys_credit_lines_and_page_furniture_are_not_its_lead():
+    m = build_message({"title": "央行实施一次性信用修复政策", "url": "http://127.0.0.1/a", "body": EDITOR_COPY},
+                      [], {}, "all-topics", lead_chars=400)
+    assert m.lead == ("【编者按】征信是个人的“经济身份证”。本报今日转发此文，供读者参考。 "
+                      "2025年12月22日，中国人民银行发布关于实施一次性信用修复政策有关安排的通知。")
+    m = build_message({"title": "快讯：央行实施一次性信用修复政策", "url": "http://127.0.0.1/b", "body": FLASH_PAGE},
+                      [], {}, "all-topics", lead_chars=400)
+    assert m.lead == "中国人民银行12月22日发布通知，单笔金额不超过1万元人民币的个人逾期信息将不予展示。此次政策无需个人申请。"
+    # a body that is nothing but such a line (a one-line 声明) is its own lead, as it is its own text
+    statement = "声明：我行从未委托任何中介机构开展所谓征信修复业务。"
+    assert lead_of(statement, 160) == statement

@@ -425,3 +425,46 @@ def test_penalty_forms_against_two_people_are_two_stories(tmp_path):
     # the same form retold (a summary under its headline that leaves the 文号 out) still joins
     retold = "被处罚当事人姓名：张某某。" + PEN1.split("\n")[3] + "。行政处罚内容：警告并罚款5万元。"
     assert same_story(title, PEN1, title, retold)[0]
+
+
+# the trial's event (texts.py A_FULL / A_FLASH): the full report, and a 快讯 that folds its date into the lead
+CREDIT_REPAIR = """2025年12月22日，中国人民银行发布关于实施一次性信用修复政策有关安排的通知。
+通知明确，对于2020年1月1日至2025年12月31日期间，单笔金额不超过1万元人民币的个人逾期信息，如果个人已于2026年3月31日（含）前足额偿还逾期债务，金融信用信息基础数据库将不予展示该逾期信息。
+人民银行表示，此次政策无需个人申请，由金融信用信息基础数据库自动进行技术处理。
+人民银行提醒，信用修复无需通过任何中介机构办理，公众应警惕所谓“征信修复”“征信洗白”等骗局，防止个人信息泄露和财产损失。
+业内人士认为，这一政策有助于受疫情等因素影响出现小额逾期的个人尽快恢复信用，更好地支持消费和民生。"""
+CREDIT_FLASH = ("{d}发布通知，对于2020年1月1日至2025年12月31日期间，单笔金额不超过1万元人民币的个人逾期信息，如果个人已于"
+                "2026年3月31日（含）前足额偿还逾期债务，金融信用信息基础数据库将不予展示该逾期信息。此次政策无需个人申请。")
+LPR_FLASH = ("{d}，中国人民银行授权全国银行间同业拆借中心公布贷款市场报价利率（LPR）：1年期LPR为3.45%，5年期以上LPR为3.95%。"
+             "以上LPR在下一次发布LPR之前有效。")
+
+
+@pytest.mark.parametrize("lead", ["中国人民银行12月22日", "12月22日，中国人民银行", "中国人民银行2025年12月22日"],
+                         ids=["date-inside", "date-first", "with-year"])
+def test_a_flash_that_folds_the_date_into_its_lead_joins(tmp_path, lead):
+    flash = CREDIT_FLASH.format(d=lead)
+    for a, b in ((CREDIT_REPAIR, flash), (flash, CREDIT_REPAIR)):
+        ok, why = same_story("央行实施一次性信用修复政策 单笔1万元以下逾期可不予展示", a, "快讯：央行实施一次性信用修复政策", b)
+        assert ok, why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    full = p.process(url="http://x/8", source="s", title="央行实施一次性信用修复政策 单笔1万元以下逾期可不予展示",
+                     body=CREDIT_REPAIR, lang="zh", published_at=None)
+    copy = p.process(url="http://x/9", source="kx", title="快讯：央行实施一次性信用修复政策", body=flash, lang="zh",
+                     published_at=None)
+    assert copy.story_id == full.story_id, copy.story_reason
+    # the LPR flash: the date added before the lead, or moved into it from the notice's sentence
+    for notice in (LPR_NOTICE.format(d="2024年5月20日"), LPR_NOTICE.format(d="")):
+        assert same_story("LPR公告", notice, "【快讯】LPR公布", LPR_FLASH.format(d="5月20日"))[0]
+
+
+@pytest.mark.parametrize("flash, notice", [
+    (CREDIT_FLASH.format(d="中国人民银行12月23日"), CREDIT_REPAIR),                 # the lead's date is not the report's
+    (LPR_FLASH.format(d="2月20日"), LPR_NOTICE.format(d="2024年3月20日")),          # February's flash, March's notice
+    (LPR_FLASH.format(d="2024年2月20日"), LPR_NOTICE.format(d="2024年3月20日")),
+    (CREDIT_FLASH.format(d="工商银行12月22日"), CREDIT_REPAIR),                      # another name in the lead
+], ids=["other-day", "other-month", "other-month-year", "other-name"])
+def test_a_flash_whose_date_or_name_differs_stays_apart(flash, notice):
+    for a, b in ((notice, flash), (flash, notice)):
+        ok, why = same_story("一次性信用修复 LPR公告", a, "快讯", b)
+        assert not ok and "other facts" in why, why

@@ -103,3 +103,38 @@ def test_counts_per_subscription_and_channel(world, tmp_path):
     assert regwatch("report", "--out", out, "-c", world.config).returncode == 0
     page = out.read_text(encoding="utf-8")
     assert "Alerts per subscription" in page and "morning-digest" in page and "huabei-watch" in page
+
+
+def test_why_a_new_story_names_the_earlier_article_it_was_compared_with(tmp_path):
+    """A copy refused as "same wording, other facts" began its own story: `why` names the earlier article it
+    was compared with and the reason, in text and in --json."""
+    from test_stories import CREDIT_FLASH, CREDIT_REPAIR
+
+    from regwatch.pipeline.classify import Classifier, load_topics
+    from regwatch.pipeline.process import Processor
+    from regwatch.pipeline.store import Store
+
+    store = Store(tmp_path / "rw.db")
+    p = Processor(store, Classifier(load_topics()))
+    full = p.process(url="http://x/8", source="s", title="央行实施一次性信用修复政策 单笔1万元以下逾期可不予展示",
+                     body=CREDIT_REPAIR, lang="zh", published_at=None)
+    flash = p.process(url="http://x/9", source="kx", title="快讯：央行实施一次性信用修复政策",
+                      body=CREDIT_FLASH.format(d="中国人民银行12月23日"), lang="zh", published_at=None)
+    other = p.process(url="http://x/10", source="kx", title="外汇局公布外汇储备数据",
+                      body="国家外汇管理局公布数据显示，截至11月末，我国外汇储备规模为33000亿美元，较10月末上升。", lang="zh",
+                      published_at=None)
+    store.close()
+    assert flash.new_story and other.new_story
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
+    r = regwatch("why", str(flash.article_id), "-c", cfg)
+    assert r.returncode == 0, r.stderr
+    assert (f"began this story: compared with #{full.article_id} (央行实施一次性信用修复政策 单笔1万元以下逾期可不予展示), "
+            "refused: same wording, other facts:") in r.stdout and "12月23日" in r.stdout
+    story = json.loads(regwatch("why", str(flash.article_id), "--json", "-c", cfg).stdout)["story"]
+    assert story["nearest_candidate"]["id"] == full.article_id and story["nearest_candidate"]["copy"] is False
+    assert "same wording, other facts" in story["nearest_candidate"]["reason"]
+    # an article nothing earlier resembles says so, as before
+    r = regwatch("why", str(other.article_id), "--json", "-c", cfg)
+    story = json.loads(r.stdout)["story"]
+    assert story["nearest_candidate"] is None and "no earlier article" in story["reason"]

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from functools import cached_property
 
-from .normalize import boilerplate_lines, normalize
+from .normalize import boilerplate_lines, normalize, strip_chrome
 from .searchtext import fts_tokens
 
 SHINGLE = 4                 # units (Chinese characters, or words of other scripts) per shingle
@@ -47,11 +47,6 @@ _ALIASES = [("中国人民银行", "人民银行"), ("央行", "人民银行"), 
             ("国家金融监管总局", "金融监管总局"), ("中国银行保险监督管理委员会", "银保监会"), ("中国银保监会", "银保监会"),
             ("中国证券监督管理委员会", "证监会"), ("中国证监会", "证监会"), ("国家外汇管理局", "外汇局"),
             ("国务院新闻办公室", "国新办"), ("全国银行间同业拆借中心", "外汇交易中心"), ("中国外汇交易中心", "外汇交易中心")]
-# page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
-# (horizontal spaces only: a line start never scans past its own line)
-_CHROME = re.compile(r"^[ \t]*[【\[(（]?"
-                     r"(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
-                     r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$", re.M | re.S)
 _UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+")
 
 
@@ -157,7 +152,7 @@ class Article:
     def matching(self) -> str:
         """The text as story matching sees it: page furniture, reprint lines and page times gone, one
         name per regulator."""
-        t = _CHROME.sub("", self.stripped)
+        t = strip_chrome(self.stripped)
         for long_, short in _ALIASES:
             if long_ in t:
                 t = t.replace(long_, short)

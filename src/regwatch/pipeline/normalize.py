@@ -81,10 +81,21 @@ def normalize(text: str) -> str:
 _BOILERPLATE = re.compile(
     # within one line and unambiguous (`^\s*[(]?\s*` spans blank lines: cubic on a page of them)
     r"^[ \t\u3000]*(?:[(（\[【][ \t\u3000]*)?(本文)?"
-    r"(转载|转自|来源|来自|责任编辑|责编|编辑|校对|审核|原标题|声明|免责声明|文章来源)"
+    r"(转载|转自|来源|来自|责任编辑|责编|编辑|校对|审核|原标题|声明|免责声明|文章来源|作者[ \t\u3000]*[:：])"
     r"[^\n]{0,60}$",
     re.M,
 )
+# page furniture that extraction sometimes keeps: a related-articles list (and all after it), share buttons
+# (horizontal spaces only: a line start never scans past its own line)
+_CHROME = re.compile(r"^[ \t]*[【\[(（]?"
+                     r"(相关阅读|相关新闻|相关文章|相关报道|推荐阅读|延伸阅读|热门推荐|猜你喜欢|热点推荐)[】\])）]?"
+                     r"[ \t]*[:：]?[ \t]*$.*|^[ \t]*(分享到|分享至|扫一扫|扫码关注|点击关注|打开APP|打开app)[^\n]{0,40}$",
+                     re.M | re.S)
+
+
+def strip_chrome(text: str) -> str:
+    """The text without page furniture: share buttons (分享到…, 扫一扫…) and a related-articles list with all after it."""
+    return _CHROME.sub("", text)
 
 
 def strip_boilerplate(text: str) -> str:

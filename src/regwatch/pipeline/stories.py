@@ -65,6 +65,9 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")
 _CLAUSE_END = re.compile(r"[，,、：:]+")
 _DIFF_DROP = re.compile(r"[^\w\u4e00-\u9fff.%]+|_|(?<!\d)\.|\.(?!\d)", re.UNICODE)
 _DIGIT = re.compile(r"\d")
+# a date as a compared sentence holds it (punctuation gone): 2025年12月22日, 12月22日, 20240220 (from 2024-02-20)
+_SENTENCE_DATE = re.compile(r"(?<!\d)(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日"
+                            r"|(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
 _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
                        r"|记者.{0,8}(获悉|了解到|注意到)"
@@ -244,12 +247,29 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
                 return f"{short}→{long_}"   # not cut short: a figure that ends (or begins) it goes on (编号1 → 编号12)
         if best is None or score < SENTENCE_MATCH or s in best or best in s:
             continue            # unmatched (added or dropped), or cut short at either end
+        # a date one sentence adds (a flash folds its date into the lead) is no other fact; a date where the
+        # other has another one is (the LPR of 2月20日 is not that of 3月20日), wherever in the sentences they stand
+        dates_s, dates_b = _dates(s), _dates(best)
+        only_s = [d for d in dates_s if not any(_same_date(d, e) for e in dates_b)]
+        only_b = [d for d in dates_b if not any(_same_date(d, e) for e in dates_s)]
+        if only_s and only_b:
+            return f"{only_s[0][0]}→{only_b[0][0]}"
         for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
             x, y = s[i1:i2], best[j1:j2]
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
             # (日前 → 近日), is not a name put in another's place
             editorial = (i1 == 0 and j1 == 0 and any(len(z) <= 24 and _DATELINE.fullmatch(z) for z in (x, y))) \
                 or (x in _EDITORIAL and y in _EDITORIAL)
+            bare_x, bare_y = _SENTENCE_DATE.sub("", x), _SENTENCE_DATE.sub("", y)
+            if (bare_x, bare_y) != (x, y) and not _DIGIT.search(bare_x + bare_y):
+                # whole dates, checked above (one merely added, or the same date moved), and words: an editor's
+                # lead folding the date in (人民银行12月22日发布通知，… for 通知明确，…) says only what the other
+                # text says elsewhere, its date included; any other word put in place of another is a name
+                lead = i1 == 0 and j1 == 0 and (_told(x, sb) and _told(y, sa) or any(
+                    len(z) <= 24 and _DATELINE.fullmatch(z) for z in (bare_x, bare_y)))
+                if bare_x and bare_y and not lead and not (bare_x in _EDITORIAL and bare_y in _EDITORIAL):
+                    return f"{x}→{y}"
+                continue
             if _DIGIT.search(x + y):
                 # a figure or date changed: digits on both sides (7月 → 8月), or digits added to or dropped
                 # from a number (5050 → 50); a whole figure dropped (2020年12月 → 12月) is an editor's cut
@@ -261,6 +281,32 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
             elif x and y and not editorial:
                 return f"{x}→{y}"   # a name: 中国银行 → 建设银行, 恒大地产 → 碧桂园, 张某明 → 张某华
     return None
+
+
+def _dates(sentence: str) -> list[tuple[str, int | None, int, int]]:
+    """The dates a compared sentence names: (as written, year or None, month, day)."""
+    out: list[tuple[str, int | None, int, int]] = []
+    for m in _SENTENCE_DATE.finditer(sentence):
+        year, month, day = (m.group(1, 2, 3) if m.group(2) else m.group(4, 5, 6))
+        out.append((m.group(0), int(year) if year else None, int(month), int(day)))
+    return out
+
+
+def _same_date(a: tuple[str, int | None, int, int], b: tuple[str, int | None, int, int]) -> bool:
+    """One day, a year written on one side only (12月22日 is 2025年12月22日)."""
+    return a[2:] == b[2:] and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+_EDITORIAL_WORDS = re.compile("|".join(sorted((w for w in _EDITORIAL if len(w) > 1), key=len, reverse=True)))
+
+
+def _told(words: str, sentences: list[str]) -> bool:
+    """Whether the other text says each of these words (an editor's verbs aside) and names each of their dates
+    somewhere."""
+    told = "\x1f".join(sentences)
+    dates = _dates(told)
+    pieces = _EDITORIAL_WORDS.sub("\x1f", _SENTENCE_DATE.sub("\x1f", words)).split("\x1f")
+    return all(any(_same_date(d, e) for e in dates) for d in _dates(words)) and all(p in told for p in pieces if p)
 
 
 def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
@@ -310,6 +356,48 @@ def judge(a: Article, b: Article) -> tuple[bool, str]:
 class StoryMatch:
     story_id: int | None
     reason: str
+    refused: tuple[int, str] | None = None      # a new story's nearest earlier candidate, judged not a copy, and why
+
+
+def candidates(store: Store, keys: list[int], tk: int | None, since: int, before: int | None = None) -> list[int]:
+    """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
+    A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
+    copies of one much-republished story all carry its keys: those stay evidence). `before`: only articles
+    stored before that one, as they stood when it was stored (`regwatch why`)."""
+    counts: Counter[int] = Counter()
+    per_key = POSTINGS if before is None else POSTINGS * 8     # later articles read past, then left out
+    for key, postings in store.story_key_postings(keys, since, per_key).items():
+        if before is not None:
+            postings = [p for p in postings if p[0] < before][:POSTINGS]
+        if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
+            continue
+        articles = set(map(itemgetter(0), postings))
+        counts.update(articles)
+        if key == tk:                               # the headline's key counts MIN_SHARED times
+            counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
+    need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
+    ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
+    return [aid for _, aid in ranked[:CANDIDATES]]
+
+
+def nearest_candidate(store: Store, article: Article, article_id: int, stored_at: datetime,
+                      window_days: float = 7) -> tuple[int, bool, str] | None:
+    """For `regwatch why` on an article that began its story: the earlier article its story check compared
+    first (the most keys shared, stored within the window before it), whether it is a copy of that one, and
+    why — judged again now; the first refused one when some candidate is a copy now. None: no candidate
+    (none shared enough text, or the index no longer holds that time)."""
+    since = int((stored_at - timedelta(days=window_days)).timestamp())
+    keys = article_keys(article)
+    first: tuple[int, bool, str] | None = None
+    for aid in candidates(store, keys, _title_key(article.clean_title), since, before=article_id):
+        cand = store.story_candidate(aid)
+        if cand is None or cand[2] is None:
+            continue
+        ok, why = judge(Article(cand[0], cand[1]), article)
+        if not ok:
+            return aid, ok, why
+        first = first or (aid, ok, why)
+    return first
 
 
 class StoryIndex:
@@ -350,29 +438,15 @@ class StoryIndex:
         if sid is not None:
             return StoryMatch(sid, "identical text"), keys
         tk = _title_key(article.clean_title)
-        for aid in self._candidates(keys, tk, int(since.timestamp())):
+        refused: tuple[int, str] | None = None
+        for aid in candidates(self.store, keys, tk, int(since.timestamp())):
             cand = self.store.story_candidate(aid)
             if cand and cand[2] is not None:
                 ok, why = judge(self._recent_article(aid, cand[0], cand[1]), article)
                 if ok:
                     return StoryMatch(cand[2], why), keys
-        return StoryMatch(None, "new story"), keys
-
-    def _candidates(self, keys: list[int], tk: int | None, since: int) -> list[int]:
-        """Articles sharing at least MIN_SHARED keys (the headline's counts for MIN_SHARED), most first.
-        A key that the newest articles of BOILERPLATE stories carry is boilerplate and counts for none (the
-        copies of one much-republished story all carry its keys: those stay evidence)."""
-        counts: Counter[int] = Counter()
-        for key, postings in self.store.story_key_postings(keys, since, POSTINGS).items():
-            if len(set(map(itemgetter(1), postings))) >= BOILERPLATE:
-                continue
-            articles = set(map(itemgetter(0), postings))
-            counts.update(articles)
-            if key == tk:                               # the headline's key counts MIN_SHARED times
-                counts.update(dict.fromkeys(articles, MIN_SHARED - 1))
-        need = max(1, min(MIN_SHARED, len(keys) - (tk in keys)))    # a body too short for two keys needs one
-        ranked = sorted(((n, aid) for aid, n in counts.items() if n >= need), reverse=True)
-        return [aid for _, aid in ranked[:CANDIDATES]]
+                refused = refused or (aid, why)
+        return StoryMatch(None, "new story", refused), keys
 
     def index(self, article_id: int, story_id: int, keys: list[int], article: Article | None = None) -> None:
         seen = int(utcnow().timestamp())

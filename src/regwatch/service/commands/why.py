@@ -8,14 +8,16 @@ the reason it made none (baseline, too old, a filter, a story already alerted…
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 
 from ...alerts.verdict import Verdict, verdicts
 from ...defaults import MISSING_GRACE
+from ...pipeline.article import Article
 from ...pipeline.store import Store, UrlState
-from ...pipeline.stories import same_story
+from ...pipeline.stories import nearest_candidate, same_story
 from ..output import Clock, Table, echo, json_text, safe
 from .common import Setup, UserError, config_option, json_option, user_errors
 from .tools import print_explain
@@ -42,7 +44,8 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     explained = setup.classifier.explain(a["title"] or "", text)
     now_tagged = {t.topic for t in setup.classifier.classify(a["title"] or "", text)}
     story = store.story(a["story_id"]) if a["story_id"] is not None else None
-    joined = story_reason(store, a, story)
+    nearest = _nearest(store, a, story, setup.cfg.stories.window_days)
+    joined = story_reason(store, a, story, nearest)
     results = verdicts(store, setup.cfg, a, {t["topic"] for t in stored})
     corrections = store.labels_of(a["id"])
     if as_json:
@@ -52,7 +55,9 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
                         "baseline": bool(a["baseline"])},
             "topics_stored": [t["topic"] for t in stored], "topics_now": sorted(now_tagged), "explain": explained,
             "corrections": corrections,
-            "story": {"id": a["story_id"], "copies": story["copies"] if story else 1, "reason": joined},
+            "story": {"id": a["story_id"], "copies": story["copies"] if story else 1, "reason": joined,
+                      "nearest_candidate": nearest and {"id": nearest[0], "title": nearest[1], "copy": nearest[2],
+                                                        "reason": nearest[3]}},
             "subscriptions": [{"subscription": v.subscription, "channel": v.channel, "outcome": v.outcome,
                                "reason": v.reason, "alert": _alert_json(v.alert, clock)} for v in results],
         }, indent=1))
@@ -114,13 +119,35 @@ def _alert_json(a: dict[str, Any] | None, clock: Clock) -> dict[str, Any] | None
     return {**a, **{k: clock.iso(a[k]) for k in ("created_at", "sent_at", "digest_at", "next_attempt_at")}}
 
 
-def story_reason(store: Store, a: dict[str, Any], story: dict[str, Any] | None) -> str:
-    """Why an article is in its story: it began it, or which earlier copy it repeats and how (the story
-    check's own reason, compared again now)."""
+def _nearest(store: Store, a: dict[str, Any], story: dict[str, Any] | None,
+             window_days: float) -> tuple[int, str, bool, str] | None:
+    """For an article that began its story: the earlier article its story check compared first (id, title,
+    whether it is a copy, the reason), judged again now; None when none shared enough text."""
+    if story is None or story["first_article_id"] != a["id"]:
+        return None
+    article = Article(a["title"] or "", a["body"] or "", a.get("attachment_text") or "")
+    found = nearest_candidate(store, article, a["id"], datetime.fromisoformat(a["fetched_at"]), window_days)
+    if found is None:
+        return None
+    row = store.find_article(str(found[0]))
+    return found[0], (row["title"] if row else None) or "", found[1], found[2]
+
+
+def story_reason(store: Store, a: dict[str, Any], story: dict[str, Any] | None,
+                 nearest: tuple[int, str, bool, str] | None = None) -> str:
+    """Why an article is in its story: it began it (and the nearest earlier article it was compared with,
+    and why that is not a copy), or which earlier copy it repeats and how (the story check's own reason,
+    compared again now)."""
     if story is None:
         return "in no story"
     if story["first_article_id"] == a["id"]:
-        return "began this story (no earlier article within the story window was a copy of it)"
+        if nearest is None:
+            return "began this story (no earlier article within the story window was a copy of it)"
+        aid, title, copy, reason = nearest
+        if copy:
+            return (f"began this story; compared again now, it is a copy of #{aid} ({safe(title)}): {reason} "
+                    "(the story check of its time refused it)")
+        return f"began this story: compared with #{aid} ({safe(title)}), refused: {reason}"
     earlier = [m for m in store.story_articles(story["id"]) if m["id"] < a["id"]]
     for m in earlier:
         if a["content_hash"] and m["content_hash"] == a["content_hash"]:
