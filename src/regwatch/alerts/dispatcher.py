@@ -191,7 +191,14 @@ class Dispatcher:
         articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
         per_minute, gap = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
-        if articles and budget <= 0:
+        failing = self.store.failing_until(platform.name) if articles else None
+        if failing is not None:
+            # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
+            # goes out when it answers again — one digest per subscription when more than it may take that minute
+            # (composed one a message, a backlog would use up the minutes after its recovery one article a message)
+            self.store.hold_alerts([a["id"] for a in articles], max(failing, now + timedelta(seconds=HOLD_MIN)))
+            singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        elif articles and budget <= 0:
             # the channel takes nothing more this minute: the alerts wait uncomposed until it can, and what gathers
             # meanwhile goes out together (one-article digests, one a compose, were the burst sent piecemeal)
             wait = self.store.pacing_wait(platform.name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,

@@ -482,6 +482,11 @@ class Store(ABC):
         """Messages the channel was sent (or is being sent) since then, and those waiting to go."""
 
     @abstractmethod
+    def failing_until(self, channel: str) -> datetime | None:
+        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off): the next
+        attempt of its messages waiting out a retry (the alerts that come in meanwhile wait for it); else None."""
+
+    @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:
         """Channels with a message to send now (or one whose sender's claim expired)."""
 

@@ -70,8 +70,18 @@ class Outbox(Connection):
         return wait
 
     def messages_since(self, channel: str, since: datetime) -> int:
-        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status = ?)",
-                            (channel, iso_ms(since), S.PENDING)) or 0)
+        # (a message waiting out a retry counts too: once the channel answers again it is sent first)
+        return int(self.one(f"SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status IN ({DUE}))",
+                            (channel, iso_ms(since))) or 0)
+
+    def failing_until(self, channel: str) -> datetime | None:
+        last = self.q("SELECT status, cut_at FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
+                      "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
+        if not last or last[0]["status"] != S.RETRY or last[0]["cut_at"] is not None:
+            return None
+        at = self.one("SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND cut_at IS NULL",
+                      (channel, S.RETRY))
+        return datetime.fromisoformat(at) if at else None
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -144,6 +154,10 @@ class Outbox(Connection):
                 self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
                        f"AND message_id IS NOT NULL {not_cut}",
                        (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
+                # and the alerts held uncomposed while it failed: composed now, after them (digests when too many)
+                self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND message_id IS NULL "
+                       "AND status IN (?, ?) AND digest_at IS NULL AND next_attempt_at > ?",
+                       (iso_ms(now), channel, AlertStatus.PENDING, AlertStatus.RETRY, iso_ms(now)))
         return n
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,
