@@ -4,10 +4,12 @@ minute, oldest first, one digest per subscription (findings of a long daemon tri
 import asyncio
 import json
 import re
+import time
 
 from test_delivery import deliver, make, publish
 
 from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.pipeline.timeutil import utcnow
 
 
 def stories(message):
@@ -34,3 +36,18 @@ def test_alerts_that_come_in_while_a_channel_fails_go_out_within_its_minute_ever
     assert stats.sent == 12
     assert len(after) <= 5, [stories(m) for m in after]   # within what the channel may take in a minute
     assert sorted(n for m in after for n in stories(m)) == list(range(12))      # every story, once
+
+
+def test_after_an_outage_the_waiting_messages_go_in_the_order_they_were_made(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    # four messages made in order, each retried after its own wait: the youngest is due first
+    receiver.fail = {"wh": ["retry-after:4", "retry-after:3", "retry-after:2", "retry-after:1"]}
+    publish(cfg, store, 4)
+    deliver(cfg, store, wait=0)
+    assert [stories(m) for m in receiver.messages] == [[0], [1], [2], [3]]
+    due = max(r["next_attempt_at"] for r in store.q("SELECT next_attempt_at FROM messages"))
+    while utcnow().isoformat() < due:                      # the outage lasts until all of them are due
+        time.sleep(0.2)
+    deliver(cfg, store, wait=5)
+    assert [stories(m) for m in receiver.messages[4:]] == [[0], [1], [2], [3]]
+    assert all(m["mode"] is None for m in receiver.messages[4:])

@@ -493,7 +493,8 @@ class Store(ABC):
     @abstractmethod
     def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
-        """Claim the channel's next due message for this sender, if its pacing allows one now.
+        """Claim the channel's next due message for this sender, if its pacing allows one now: of those due, the
+        one made first (after an outage its messages go in the order they were made, whatever their backoffs).
 
         Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
         Pacing is counted from the store, so it holds across processes and `run --once` runs.

@@ -67,7 +67,7 @@ class Outbox(shared.Outbox, PostgresConnection):
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             found = self.q(
                 f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id "
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id "
                 "LIMIT 1 FOR UPDATE SKIP LOCKED", (channel, iso_ms(now), S.SENDING, iso_ms(now)))
             if not found:
                 return None, 0.0

@@ -140,7 +140,7 @@ class Outbox(Connection):
                    (iso_ms(until), channel, S.SENDING, iso_ms(until)))
 
     def hasten_retries(self, channel: str, now: datetime) -> int:
-        # due at their making: older than anything composed since, they go first (`claim_message` orders by due time).
+        # due now: they go first, in the order they were made (`claim_message` takes a channel's due messages by id).
         # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
         waiting = (channel, S.RETRY, iso_ms(now))
         not_cut = "AND cut_at IS NULL"

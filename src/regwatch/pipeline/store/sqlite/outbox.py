@@ -62,7 +62,7 @@ class Outbox(shared.Outbox, SQLiteConnection):
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
                 f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id LIMIT 1",
                 (channel, iso_ms(now), S.SENDING, iso_ms(now))).fetchone()
             if row is None:
                 return None, 0.0
