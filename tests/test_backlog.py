@@ -5,6 +5,7 @@ import asyncio
 import json
 import re
 import time
+from datetime import timedelta
 
 from test_delivery import deliver, make, publish
 
@@ -51,3 +52,17 @@ def test_after_an_outage_the_waiting_messages_go_in_the_order_they_were_made(tmp
     deliver(cfg, store, wait=5)
     assert [stories(m) for m in receiver.messages[4:]] == [[0], [1], [2], [3]]
     assert all(m["mode"] is None for m in receiver.messages[4:])
+
+
+def test_alerts_held_at_different_times_go_out_as_one_digest_per_subscription(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {"per_minute": 2})})
+    publish(cfg, store, 3)
+    ids = [r["id"] for r in store.q("SELECT id FROM alerts ORDER BY id")]
+    # held by three compose passes, each until the channel's pacing would take more (the last two later)
+    now = utcnow()
+    store.hold_alerts(ids[:1], now)
+    store.hold_alerts(ids[1:2], now + timedelta(seconds=40))
+    store.hold_alerts(ids[2:], now + timedelta(seconds=41))
+    stats = deliver(cfg, store, wait=3)
+    assert stats.sent == 3
+    assert [stories(m) for m in receiver.messages] == [[0, 1, 2]]      # one digest, not one message per hold

@@ -467,7 +467,8 @@ class Store(ABC):
     @abstractmethod
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         """Due alerts to these channels that no message carries yet (new ones, and scheduled digests whose time
-        came)."""
+        came), and with them the alerts held uncomposed for a channel that has one due, whenever they were held
+        until (what gathered over several holds is composed together)."""
 
     @abstractmethod
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],

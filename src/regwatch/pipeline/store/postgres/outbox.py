@@ -37,8 +37,9 @@ class Outbox(shared.Outbox, PostgresConnection):
         # inside the composing transaction: the rows stay this worker's until it commits
         if not channels:
             return []
-        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND next_attempt_at <= ? "
-                      "AND channel = ANY(?) ORDER BY id FOR UPDATE SKIP LOCKED", (iso_ms(now), list(channels)))
+        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND channel = ANY(?) "
+                      f"AND (next_attempt_at <= ? OR ({shared.HELD_WITH_DUE})) ORDER BY id FOR UPDATE SKIP LOCKED",
+                      (list(channels), iso_ms(now), iso_ms(now)))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:

@@ -20,6 +20,11 @@ STORE_ID = "store_id"       # store_meta: this store's random id (`store_id`)
 WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
+# `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
+# its channel's alerts that are due, whenever it was held until — what gathered over several holds goes out together
+# (one parameter: now)
+HELD_WITH_DUE = (f"digest_at IS NULL AND channel IN (SELECT d.channel FROM alerts d WHERE d.message_id IS NULL "
+                 f"AND d.status IN ({WAITING}) AND d.next_attempt_at <= ?)")
 
 
 def before_claim(status: str, claimed_at: Any) -> Row:

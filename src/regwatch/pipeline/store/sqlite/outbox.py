@@ -34,9 +34,10 @@ class Outbox(shared.Outbox, SQLiteConnection):
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         if not channels:
             return []
-        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) "
-                      f"AND next_attempt_at <= ? AND channel IN ({','.join('?' * len(channels))}) ORDER BY id",
-                      (iso_ms(now), *channels))
+        ours = f"channel IN ({','.join('?' * len(channels))})"
+        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND {ours} "
+                      f"AND (next_attempt_at <= ? OR ({shared.HELD_WITH_DUE})) ORDER BY id",
+                      (*channels, iso_ms(now), iso_ms(now)))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:
