@@ -5,12 +5,13 @@ import asyncio
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from test_delivery import deliver, make, publish
 
 from regwatch.alerts.dispatcher import Dispatcher
-from regwatch.pipeline.timeutil import utcnow
+from regwatch.pipeline.store import MessageStatus, Store
+from regwatch.pipeline.timeutil import iso_ms, utcnow
 
 
 def stories(message):
@@ -66,3 +67,44 @@ def test_alerts_held_at_different_times_go_out_as_one_digest_per_subscription(tm
     stats = deliver(cfg, store, wait=3)
     assert stats.sent == 3
     assert [stories(m) for m in receiver.messages] == [[0, 1, 2]]      # one digest, not one message per hold
+
+
+def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_location):
+    """The store's side, SQLite and PostgreSQL alike: a channel whose last attempt waits out a retry is failing until
+    a send of it succeeds (a stop's cut is not a failure); alerts held until different times are composed together
+    with the channel's first due alert; due messages are claimed in the order they were made."""
+    store = Store(store_location)
+    try:
+        now = utcnow()
+        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+                  for i in range(5)]
+        with store.tx():
+            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
+                                      now=now) for i, a in enumerate(alerts[:3])]
+        assert store.failing_until("ch") is None                        # never tried
+        for mid, wait in zip(mids, (30, 20, 10), strict=True):          # the youngest is due first
+            msg, _ = store.claim_message("ch", now, **pace)
+            assert msg["id"] == mid
+            store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                                 next_attempt_at=now + timedelta(seconds=wait))
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=10)))
+        later = now + timedelta(seconds=31)
+        msg, _ = store.claim_message("ch", later, **pace)
+        assert msg["id"] == mids[0]                                     # all due: the oldest first
+        store.finish_message(msg, status=MessageStatus.SENT, sent_at=later)
+        assert store.failing_until("ch") is None                        # it answered
+        msg, _ = store.claim_message("ch", later, **pace)
+        assert msg["id"] == mids[1]
+        store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=later, cut_at=later)
+        assert store.failing_until("ch") is None                        # regwatch's stop cut it: not failing
+        # alerts held by two passes until different times come with the first due one of their channel
+        store.hold_alerts(alerts[3:4], now + timedelta(seconds=100))
+        store.hold_alerts(alerts[4:], now + timedelta(seconds=200))
+        with store.tx():
+            assert store.alerts_to_compose(now + timedelta(seconds=50), ["ch"]) == []
+        late = store.enqueue_alert(subscription="s", channel="ch", story_id=9, article_id=None, idem_key="k9")
+        with store.tx():
+            assert [a["id"] for a in store.alerts_to_compose(utcnow(), ["ch"])] == [*alerts[3:], late]
+    finally:
+        store.close()
