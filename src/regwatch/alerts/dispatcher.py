@@ -5,6 +5,8 @@ alert once:
 
 1. **compose** — due alerts become messages, once: one alert a message, except scheduled
    digests and bursts larger than what the channel may take this minute, which become digests.
+   Alerts to a channel that is full this minute, or failing (its last attempt waits out a retry),
+   wait uncomposed, and are composed together with its next due alert.
    A digest is split where the platform's size limits need it, each part whole. A message's
    payload and idempotency key are fixed here, so a retry is the same message.
 2. **send** — each channel is drained by its own task (a slow endpoint delays only itself: while
