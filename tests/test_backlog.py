@@ -108,3 +108,27 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
             assert [a["id"] for a in store.alerts_to_compose(utcnow(), ["ch"])] == [*alerts[3:], late]
     finally:
         store.close()
+
+
+def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
+    # a channel whose one message is refused with a long wait (an hour's backoff, or a message it refuses every time):
+    # what comes in meanwhile waits at most FAILING_HOLD, then goes out together — not for that message's retry
+    from regwatch.defaults import FAILING_HOLD
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.fail = {"wh": ["retry-after:3600"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    assert [m["mode"] for m in receiver.messages] == ["retry-after:3600"]
+    publish(cfg, store, 3, start=1)                        # held: the channel failed
+    deliver(cfg, store, wait=0)
+    assert len(receiver.messages) == 1
+    held = store.q("SELECT id, next_attempt_at FROM alerts WHERE message_id IS NULL")
+    assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow()) for r in held)
+    # FAILING_HOLD later (their making put back by as much, and their hold over)
+    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+    for r in held:
+        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    stats = deliver(cfg, store, wait=2)
+    assert stats.sent == 4
+    # one digest, before the first message's hour was up — which, the channel answering again, followed it
+    assert [stories(m) for m in receiver.messages[1:]] == [[1, 2, 3], [0]]

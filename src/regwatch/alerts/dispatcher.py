@@ -43,6 +43,7 @@ from ..defaults import (
     DELIVERY_CONNECT_TIMEOUT,
     DISPLAY_TZ,
     ERROR_CHARS,
+    FAILING_HOLD,
     HOLD_MIN,
     LATE_GRACE,
     PACE_MARGIN,
@@ -194,12 +195,23 @@ class Dispatcher:
         per_minute, gap = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
         failing = self.store.failing_until(platform.name) if articles else None
-        if failing is not None:
+        oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
+        if failing is not None and oldest > now - timedelta(seconds=FAILING_HOLD):
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
             # goes out when it answers again — one digest per subscription when more than it may take that minute
-            # (composed one a message, a backlog would use up the minutes after its recovery one article a message)
-            self.store.hold_alerts([a["id"] for a in articles], max(failing, now + timedelta(seconds=HOLD_MIN)))
+            # (composed one a message, a backlog would use up the minutes after its recovery one article a message).
+            # At most FAILING_HOLD: a retry's backoff reaches an hour, and a channel that refuses one message every
+            # time is not down — held longer, what came in would wait for that message to be given up
+            until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), oldest + timedelta(seconds=FAILING_HOLD))
+            self.store.hold_alerts([a["id"] for a in articles], until)
             singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        elif failing is not None:
+            # held FAILING_HOLD: they go now, together (one digest per subscription; one alone as itself), whatever
+            # the channel's minute holds (its waiting retries count in it), and try the channel themselves
+            if len(articles) > 1:
+                for a in articles:
+                    burst.setdefault(a["subscription"], []).append(a)
+                singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
         elif articles and budget <= 0:
             # the channel takes nothing more this minute: the alerts wait uncomposed until it can, and what gathers
             # meanwhile goes out together (one-article digests, one a compose, were the burst sent piecemeal)
