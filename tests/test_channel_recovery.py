@@ -32,19 +32,20 @@ def test_a_failing_channel_is_logged_once_and_its_waiting_retries_go_first_when_
             await d.deliver_due()
             await d.deliver_due()                           # (nothing due: nothing logged again)
             store.conn.execute("UPDATE messages SET next_attempt_at = ?",
-                               (iso_ms(datetime.now(UTC) + timedelta(hours=1)),))
+                               (iso_ms(datetime.now(UTC) + timedelta(seconds=1)),))
             store.conn.commit()
             assert numbers(receiver) == [(0, "500"), (1, "500")]
             failing = [r.getMessage() for r in caplog.records if "failing" in r.getMessage()]
             assert len(failing) == 1 and "channel wh failing: HTTP 500" in failing[0], failing
             receiver.fail = {}
-            publish(cfg, store, 1, start=2)                 # 第2号, new: it answers; the two waiting go out too, first
-            return await d.deliver_due(wait_until=time.time() + 5)
+            # 第2号, new: it waits, uncomposed, for the channel's next retry; it answers: the two waiting go first
+            publish(cfg, store, 1, start=2)
+            return await d.deliver_due(wait_until=time.time() + 8)
 
     with caplog.at_level(logging.INFO, logger="regwatch"):
         stats = asyncio.run(passes())
     assert stats.sent == 3
-    assert numbers(receiver)[2:] == [(2, "ok"), (0, "ok"), (1, "ok")]
+    assert numbers(receiver)[2:] == [(0, "ok"), (1, "ok"), (2, "ok")]
     recovered = [r.getMessage() for r in caplog.records if "answers again" in r.getMessage()]
     assert len(recovered) == 1 and "channel wh" in recovered[0]
     assert len([r for r in caplog.records if "failing" in r.getMessage()]) == 1

@@ -103,6 +103,7 @@ ALSO_SHOWN = 5                    # outlets named in a message's "另见" (each 
 ALSO_IN_EVENT = 20                # … named in a webhook event's `also_reported_by` (`also_reported_count` counts all)
 TERM_SHOWN = 24                   # characters of a matched word shown in a message's topics; a longer match is left out
 HOLD_MIN = 1.0                    # alerts a full channel cannot take wait at least this long before they are composed
+FAILING_HOLD = 300.0              # alerts to a failing channel wait uncomposed at most this long (then go as digests)
 BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most this
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store

@@ -5,6 +5,8 @@ alert once:
 
 1. **compose** — due alerts become messages, once: one alert a message, except scheduled
    digests and bursts larger than what the channel may take this minute, which become digests.
+   Alerts to a channel that is full this minute, or failing (its last attempt waits out a retry),
+   wait uncomposed, and are composed together with its next due alert.
    A digest is split where the platform's size limits need it, each part whole. A message's
    payload and idempotency key are fixed here, so a retry is the same message.
 2. **send** — each channel is drained by its own task (a slow endpoint delays only itself: while
@@ -41,6 +43,7 @@ from ..defaults import (
     DELIVERY_CONNECT_TIMEOUT,
     DISPLAY_TZ,
     ERROR_CHARS,
+    FAILING_HOLD,
     HOLD_MIN,
     LATE_GRACE,
     PACE_MARGIN,
@@ -191,7 +194,25 @@ class Dispatcher:
         articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
         per_minute, gap = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
-        if articles and budget <= 0:
+        failing = self.store.failing_until(platform.name) if articles else None
+        oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
+        if failing is not None and oldest > now - timedelta(seconds=FAILING_HOLD):
+            # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
+            # goes out when it answers again — one digest per subscription when more than it may take that minute
+            # (composed one a message, a backlog would use up the minutes after its recovery one article a message).
+            # At most FAILING_HOLD: a retry's backoff reaches an hour, and a channel that refuses one message every
+            # time is not down — held longer, what came in would wait for that message to be given up
+            until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), oldest + timedelta(seconds=FAILING_HOLD))
+            self.store.hold_alerts([a["id"] for a in articles], until)
+            singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        elif failing is not None:
+            # held FAILING_HOLD: they go now, together (one digest per subscription; one alone as itself), whatever
+            # the channel's minute holds (its waiting retries count in it), and try the channel themselves
+            if len(articles) > 1:
+                for a in articles:
+                    burst.setdefault(a["subscription"], []).append(a)
+                singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
+        elif articles and budget <= 0:
             # the channel takes nothing more this minute: the alerts wait uncomposed until it can, and what gathers
             # meanwhile goes out together (one-article digests, one a compose, were the burst sent piecemeal)
             wait = self.store.pacing_wait(platform.name, now, per_minute=per_minute, min_gap=gap, window=PACE_WINDOW,

@@ -479,7 +479,8 @@ class Store(ABC):
     @abstractmethod
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         """Due alerts to these channels that no message carries yet (new ones, and scheduled digests whose time
-        came)."""
+        came), and with them the alerts held uncomposed for a channel that has one due, whenever they were held
+        until (what gathered over several holds is composed together)."""
 
     @abstractmethod
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
@@ -494,13 +495,19 @@ class Store(ABC):
         """Messages the channel was sent (or is being sent) since then, and those waiting to go."""
 
     @abstractmethod
+    def failing_until(self, channel: str) -> datetime | None:
+        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off): the next
+        attempt of its messages waiting out a retry (the alerts that come in meanwhile wait for it); else None."""
+
+    @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:
         """Channels with a message to send now (or one whose sender's claim expired)."""
 
     @abstractmethod
     def claim_message(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
-        """Claim the channel's next due message for this sender, if its pacing allows one now.
+        """Claim the channel's next due message for this sender, if its pacing allows one now: of those due, the
+        one made first (after an outage its messages go in the order they were made, whatever their backoffs).
 
         Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
         Pacing is counted from the store, so it holds across processes and `run --once` runs.

@@ -37,8 +37,9 @@ class Outbox(shared.Outbox, PostgresConnection):
         # inside the composing transaction: the rows stay this worker's until it commits
         if not channels:
             return []
-        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND next_attempt_at <= ? "
-                      "AND channel = ANY(?) ORDER BY id FOR UPDATE SKIP LOCKED", (iso_ms(now), list(channels)))
+        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND channel = ANY(?) "
+                      f"AND (next_attempt_at <= ? OR ({shared.HELD_WITH_DUE})) ORDER BY id FOR UPDATE SKIP LOCKED",
+                      (list(channels), iso_ms(now), iso_ms(now)))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:
@@ -67,7 +68,7 @@ class Outbox(shared.Outbox, PostgresConnection):
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             found = self.q(
                 f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id "
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id "
                 "LIMIT 1 FOR UPDATE SKIP LOCKED", (channel, iso_ms(now), S.SENDING, iso_ms(now)))
             if not found:
                 return None, 0.0

@@ -20,6 +20,11 @@ STORE_ID = "store_id"       # store_meta: this store's random id (`store_id`)
 WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
+# `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
+# its channel's alerts that are due, whenever it was held until — what gathered over several holds goes out together
+# (one parameter: now)
+HELD_WITH_DUE = (f"digest_at IS NULL AND channel IN (SELECT d.channel FROM alerts d WHERE d.message_id IS NULL "
+                 f"AND d.status IN ({WAITING}) AND d.next_attempt_at <= ?)")
 
 
 def before_claim(status: str, claimed_at: Any) -> Row:
@@ -70,8 +75,18 @@ class Outbox(Connection):
         return wait
 
     def messages_since(self, channel: str, since: datetime) -> int:
-        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status = ?)",
-                            (channel, iso_ms(since), S.PENDING)) or 0)
+        # (a message waiting out a retry counts too: once the channel answers again it is sent first)
+        return int(self.one(f"SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status IN ({DUE}))",
+                            (channel, iso_ms(since))) or 0)
+
+    def failing_until(self, channel: str) -> datetime | None:
+        last = self.q("SELECT status, cut_at FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
+                      "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
+        if not last or last[0]["status"] != S.RETRY or last[0]["cut_at"] is not None:
+            return None
+        at = self.one("SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND cut_at IS NULL",
+                      (channel, S.RETRY))
+        return datetime.fromisoformat(at) if at else None
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -130,7 +145,7 @@ class Outbox(Connection):
                    (iso_ms(until), channel, S.SENDING, iso_ms(until)))
 
     def hasten_retries(self, channel: str, now: datetime) -> int:
-        # due at their making: older than anything composed since, they go first (`claim_message` orders by due time).
+        # due now: they go first, in the order they were made (`claim_message` takes a channel's due messages by id).
         # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
         waiting = (channel, S.RETRY, iso_ms(now))
         not_cut = "AND cut_at IS NULL"
@@ -144,6 +159,10 @@ class Outbox(Connection):
                 self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
                        f"AND message_id IS NOT NULL {not_cut}",
                        (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
+                # and the alerts held uncomposed while it failed: composed now, after them (digests when too many)
+                self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND message_id IS NULL "
+                       "AND status IN (?, ?) AND digest_at IS NULL AND next_attempt_at > ?",
+                       (iso_ms(now), channel, AlertStatus.PENDING, AlertStatus.RETRY, iso_ms(now)))
         return n
 
     def reopen_messages(self, *, statuses: Iterable[str], since: datetime, now: datetime,

@@ -34,9 +34,10 @@ class Outbox(shared.Outbox, SQLiteConnection):
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         if not channels:
             return []
-        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) "
-                      f"AND next_attempt_at <= ? AND channel IN ({','.join('?' * len(channels))}) ORDER BY id",
-                      (iso_ms(now), *channels))
+        ours = f"channel IN ({','.join('?' * len(channels))})"
+        return self.q(f"SELECT * FROM alerts WHERE message_id IS NULL AND status IN ({WAITING}) AND {ours} "
+                      f"AND (next_attempt_at <= ? OR ({shared.HELD_WITH_DUE})) ORDER BY id",
+                      (*channels, iso_ms(now), iso_ms(now)))
 
     def add_message(self, *, channel: str, kind: str, idem_key: str, payload: dict[str, Any],
                     alert_ids: list[int], now: datetime) -> int:
@@ -62,7 +63,7 @@ class Outbox(shared.Outbox, SQLiteConnection):
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             row = self.conn.execute(
                 f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY next_attempt_at, id LIMIT 1",
+                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id LIMIT 1",
                 (channel, iso_ms(now), S.SENDING, iso_ms(now))).fetchone()
             if row is None:
                 return None, 0.0

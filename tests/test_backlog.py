@@ -1,0 +1,134 @@
+"""A backlog after a channel's outage: what came in while it failed goes out as digests within the channel's
+minute, oldest first, one digest per subscription (findings of a long daemon trial)."""
+
+import asyncio
+import json
+import re
+import time
+from datetime import datetime, timedelta
+
+from test_delivery import deliver, make, publish
+
+from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.pipeline.store import MessageStatus, Store
+from regwatch.pipeline.timeutil import iso_ms, utcnow
+
+
+def stories(message):
+    """The notice numbers (第N号) one message carries (a single alert, or a digest's items)."""
+    return sorted({int(n) for n in re.findall(r"第(\d+)号", json.dumps(message["body"], ensure_ascii=False))})
+
+
+def test_alerts_that_come_in_while_a_channel_fails_go_out_within_its_minute_every_story_once(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {"per_minute": 5})})
+    receiver.fail = {"wh": ["500"] * 100}                  # the channel fails for a while
+
+    async def outage():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            for i in range(12):                            # one article after another while it fails
+                publish(cfg, store, 1, start=i)
+                await d.deliver_due()
+
+    asyncio.run(outage())
+    failed = len(receiver.messages)
+    assert failed >= 1 and all(m["mode"] == "500" for m in receiver.messages)
+    receiver.fail = {}                                     # … and answers again
+    stats = deliver(cfg, store, wait=30)
+    after = receiver.messages[failed:]
+    assert stats.sent == 12
+    assert len(after) <= 5, [stories(m) for m in after]   # within what the channel may take in a minute
+    assert sorted(n for m in after for n in stories(m)) == list(range(12))      # every story, once
+
+
+def test_after_an_outage_the_waiting_messages_go_in_the_order_they_were_made(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    # four messages made in order, each retried after its own wait: the youngest is due first
+    receiver.fail = {"wh": ["retry-after:4", "retry-after:3", "retry-after:2", "retry-after:1"]}
+    publish(cfg, store, 4)
+    deliver(cfg, store, wait=0)
+    assert [stories(m) for m in receiver.messages] == [[0], [1], [2], [3]]
+    due = max(r["next_attempt_at"] for r in store.q("SELECT next_attempt_at FROM messages"))
+    while utcnow().isoformat() < due:                      # the outage lasts until all of them are due
+        time.sleep(0.2)
+    deliver(cfg, store, wait=5)
+    assert [stories(m) for m in receiver.messages[4:]] == [[0], [1], [2], [3]]
+    assert all(m["mode"] is None for m in receiver.messages[4:])
+
+
+def test_alerts_held_at_different_times_go_out_as_one_digest_per_subscription(tmp_path, receiver):
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {"per_minute": 2})})
+    publish(cfg, store, 3)
+    ids = [r["id"] for r in store.q("SELECT id FROM alerts ORDER BY id")]
+    # held by three compose passes, each until the channel's pacing would take more (the last two later)
+    now = utcnow()
+    store.hold_alerts(ids[:1], now)
+    store.hold_alerts(ids[1:2], now + timedelta(seconds=40))
+    store.hold_alerts(ids[2:], now + timedelta(seconds=41))
+    stats = deliver(cfg, store, wait=3)
+    assert stats.sent == 3
+    assert [stories(m) for m in receiver.messages] == [[0, 1, 2]]      # one digest, not one message per hold
+
+
+def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_location):
+    """The store's side, SQLite and PostgreSQL alike: a channel whose last attempt waits out a retry is failing until
+    a send of it succeeds (a stop's cut is not a failure); alerts held until different times are composed together
+    with the channel's first due alert; due messages are claimed in the order they were made."""
+    store = Store(store_location)
+    try:
+        now = utcnow()
+        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+                  for i in range(5)]
+        with store.tx():
+            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
+                                      now=now) for i, a in enumerate(alerts[:3])]
+        assert store.failing_until("ch") is None                        # never tried
+        for mid, wait in zip(mids, (30, 20, 10), strict=True):          # the youngest is due first
+            msg, _ = store.claim_message("ch", now, **pace)
+            assert msg["id"] == mid
+            store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                                 next_attempt_at=now + timedelta(seconds=wait))
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=10)))
+        later = now + timedelta(seconds=31)
+        msg, _ = store.claim_message("ch", later, **pace)
+        assert msg["id"] == mids[0]                                     # all due: the oldest first
+        store.finish_message(msg, status=MessageStatus.SENT, sent_at=later)
+        assert store.failing_until("ch") is None                        # it answered
+        msg, _ = store.claim_message("ch", later, **pace)
+        assert msg["id"] == mids[1]
+        store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=later, cut_at=later)
+        assert store.failing_until("ch") is None                        # regwatch's stop cut it: not failing
+        # alerts held by two passes until different times come with the first due one of their channel
+        store.hold_alerts(alerts[3:4], now + timedelta(seconds=100))
+        store.hold_alerts(alerts[4:], now + timedelta(seconds=200))
+        with store.tx():
+            assert store.alerts_to_compose(now + timedelta(seconds=50), ["ch"]) == []
+        late = store.enqueue_alert(subscription="s", channel="ch", story_id=9, article_id=None, idem_key="k9")
+        with store.tx():
+            assert [a["id"] for a in store.alerts_to_compose(utcnow(), ["ch"])] == [*alerts[3:], late]
+    finally:
+        store.close()
+
+
+def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
+    # a channel whose one message is refused with a long wait (an hour's backoff, or a message it refuses every time):
+    # what comes in meanwhile waits at most FAILING_HOLD, then goes out together — not for that message's retry
+    from regwatch.defaults import FAILING_HOLD
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.fail = {"wh": ["retry-after:3600"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    assert [m["mode"] for m in receiver.messages] == ["retry-after:3600"]
+    publish(cfg, store, 3, start=1)                        # held: the channel failed
+    deliver(cfg, store, wait=0)
+    assert len(receiver.messages) == 1
+    held = store.q("SELECT id, next_attempt_at FROM alerts WHERE message_id IS NULL")
+    assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow()) for r in held)
+    # FAILING_HOLD later (their making put back by as much, and their hold over)
+    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+    for r in held:
+        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    stats = deliver(cfg, store, wait=2)
+    assert stats.sent == 4
+    # one digest, before the first message's hour was up — which, the channel answering again, followed it
+    assert [stories(m) for m in receiver.messages[1:]] == [[1, 2, 3], [0]]
