@@ -157,3 +157,18 @@ def test_behind_a_proxy_the_redirect_target_is_checked_as_the_crawl_checks_it(rw
         assert asked == [f"{origin}/r", f"{origin}/moved", "http://news.example.com/a.html"], asked
     finally:
         proxy.stop()
+
+
+def test_a_chinese_domain_name_is_fetched_as_the_crawl_fetches_it(rw):
+    """An IDN host (人民银行.中国) is IDNA-encoded before the address check, as Scrapy encodes a crawl's: `extract`
+    refused it as "not a valid host name". (Through a local proxy: no name is looked up.)"""
+    proxy = Site()
+    try:
+        idn = "http://xn--gmq282eqltrsl.xn--fiqs8s"           # 人民银行.中国
+        proxy.pages[f"{idn}/a.html"] = Page(ARTICLE)
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+        r = rw("extract", "http://人民银行.中国/a.html", env=env, timeout=60)
+        assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+        assert [x["path"] for x in proxy.log] == [f"{idn}/a.html"]
+    finally:
+        proxy.stop()

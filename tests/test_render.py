@@ -303,3 +303,13 @@ def test_a_copys_credit_lines_and_page_furniture_are_not_its_lead():
     # a body that is nothing but such a line (a one-line 声明) is its own lead, as it is its own text
     statement = "声明：我行从未委托任何中介机构开展所谓征信修复业务。"
     assert lead_of(statement, 160) == statement
+
+
+def test_a_statement_or_a_sentence_starting_like_a_credit_is_the_lead():
+    # only credits are left out of a lead (`作者：`, `来源：`, `转自…`): a 声明 of several lines, or a first sentence
+    # that starts 来源于…, is the news itself (the lead was the signature, or the second line)
+    statement = "声明：近期有不法分子冒用我会名义发送“征信修复”短信，请公众提高警惕。\n特此声明。\n中国证券监督管理委员会"
+    assert lead_of(statement, 120).startswith("声明：近期有不法分子冒用我会名义")
+    report = "来源于某省地方金融管理局的消息显示，该省将清理整顿网络小贷公司。\n截至目前，已有12家机构退出。"
+    assert lead_of(report, 120).startswith("来源于某省地方金融管理局")
+    assert lead_of("来源：新华社\n" + report, 120).startswith("来源于某省地方金融管理局")

@@ -100,3 +100,34 @@ def test_a_signal_while_run_once_is_starting_stops_it_as_later(tmp_path, site, r
     # nothing half-done: the next run is the source's first (its baseline), as if the stopped one never ran
     r = subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0 and "stored as the baseline of feed" in r.stderr, r.stderr[-2000:]
+
+
+def test_a_signal_while_run_once_waits_for_its_store_still_stops_it(tmp_path, site, receiver, pg_url):
+    """A `run --once` whose PostgreSQL store is being migrated by another process waits in its start for it (for as
+    long as the migration takes): a SIGTERM then still ends it, with its line and 143, after EARLY_STOP_WAIT — it
+    waited for the other process and only then acted on the signal (under systemd: until the stop's SIGKILL)."""
+    import psycopg
+    from support.config import chat, everything, write_config
+    from support.news import feed_source
+
+    from regwatch.pipeline.store.postgres.connection import LOCK_MIGRATE, LOCK_NS
+
+    cfg = write_config(tmp_path, store={"url": pg_url}, sources=[feed_source(site, every="1s")],
+                       channels=[chat(receiver, "gw")], subscriptions=[everything("gw")])
+    with psycopg.connect(pg_url, autocommit=True) as other:       # another process migrating the store
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NS, LOCK_MIGRATE))
+        p = subprocess.Popen([REGWATCH, "run", "--once", "-c", str(cfg)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            while p.poll() is None and not _loaded(p.pid, "pydantic_core"):
+                time.sleep(0.002)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        still_held = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchone()
+    assert p.returncode == 143, (p.returncode, err[-2000:])
+    assert "regwatch: stopped by SIGTERM: what this run left is fetched next run" in err.splitlines(), err
+    assert "Traceback" not in err, err
+    assert still_held == (1,)          # it did not wait for the other process

@@ -468,3 +468,17 @@ def test_a_flash_whose_date_or_name_differs_stays_apart(flash, notice):
     for a, b in ((notice, flash), (flash, notice)):
         ok, why = same_story("一次性信用修复 LPR公告", a, "快讯", b)
         assert not ok and "other facts" in why, why
+
+
+@pytest.mark.parametrize("a, b", [
+    ("工商银行3月5日因贷款管理不审慎被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。",
+     "工商银行杭州分行因贷款管理不审慎被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。"),
+    ("国家金融监督管理总局对某农商银行3月5日作出行政处罚，因其贷款管理不审慎罚款50万元。相关责任人被警告。",
+     "国家金融监督管理总局对某农商银行董事长作出行政处罚，因其贷款管理不审慎罚款50万元。相关责任人被警告。"),
+], ids=["date-for-branch", "date-for-person"])
+def test_a_date_where_the_other_names_someone_stays_apart(a, b):
+    # a date only one sentence has is no other fact — but not when the other has a name in its place (the head
+    # office's penalty of 3月5日 is not its Hangzhou branch's: joined, the branch's alert was lost)
+    for x, y in ((a, b), (b, a)):
+        ok, why = same_story("某银行被罚50万元", x, "某银行被罚50万元", y)
+        assert not ok and "other facts" in why, why

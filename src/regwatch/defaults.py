@@ -119,6 +119,8 @@ CUT_SEND_BEFORE_CUT_AT = "cut off by regwatch's stop before the platform answere
                                   # error text, from which those steps mark its cut sends (never to change)
 CUT_SEND = CUT_SEND_BEFORE_CUT_AT # a cut send's recorded error, for users (the store knows a cut send by its `cut_at`)
 POOL_START_WAIT = 10.0            # at exit, seconds to let extraction workers still starting come up (then stopped)
+EARLY_STOP_WAIT = 10.0            # a stop signal while `run --once` starts: it ends by then even if still starting
+                                  # (the store's open waiting on a lock), with the stop line, exit 128 + the signal
 STOP_GRACE = 5.0                  # on SIGTERM, articles in hand get this long to be stored before work is cut off
 STOP_CRAWLS = 15.0                # on SIGTERM, the daemon's crawls get this long to stop, then are cancelled …
 STOP_CANCELLED = 5.0              # … and get this long to end once cancelled

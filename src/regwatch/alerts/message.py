@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import regex
 
 from ..defaults import ALSO_SHOWN, DISPLAY_TIME, DISPLAY_TZ, TERM_SHOWN, UNSAFE_CHARS, display_zone_label
-from ..pipeline.normalize import boilerplate_lines, strip_chrome
+from ..pipeline.normalize import credit_lines, strip_chrome
 
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
@@ -259,13 +259,13 @@ _BY_NAMES = re.compile(r"(?i:by)\s+[A-Z][\w'’.-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\
 def lead_of(body: str, limit: int, title: str = "") -> str:
     """Up to `limit` characters of the text from its first paragraph that is not a label (8 characters or fewer),
     a dateline or a byline (`2026-12-02 来源：…`), the headline repeated atop the text left out, later paragraphs
-    joined on until it is full; reprint and credit lines (the content hash's: `作者：… 本文来源：…`, `责任编辑：…`)
+    joined on until it is full; credit and reprint lines (`作者：… 本文来源：…`, `责任编辑：…`, `转自…`; a `声明` is news)
     and page furniture (`分享到…`, `扫一扫…`, a related-articles list) are never part of it."""
     if limit <= 0:
         return ""
     headline = "".join(_CONTROL.sub("", title).split())     # (invisible characters the body lost kept apart)
     text = ""
-    credits = set(boilerplate_lines(body or ""))    # a copy's credit and reprint lines (作者：… 本文来源：…, 责任编辑：…)
+    credits = set(credit_lines(body or ""))     # a copy's credit and reprint lines (作者：… 本文来源：…, 责任编辑：…)
     for i, p in enumerate(strip_chrome(body or "").split("\n")):     # (share buttons, a related list: gone)
         p = " ".join(p.split())
         if i in credits:

@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
+from w3lib.url import safe_url_string
+
 from ..defaults import MAX_REDIRECTS
 from .middlewares import link_refusal, proxied_refusal
 from .netguard import PUBLIC, over_size, refusal, target_decision
@@ -60,6 +62,8 @@ async def _fetch(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
     rules = _Rules(url, crawl.block_private_networks)
     async with asyncio.timeout(crawl.timeout):
         for hop in range(MAX_REDIRECTS + 1):
+            # as a crawl's request has it (Scrapy's): an IDN host IDNA-encoded (人民银行.中国 → xn--…), the path escaped
+            url = safe_url_string(url)
             where = f"redirected to {url[:200]}: " if hop else ""
             why = link_refusal(url, _PAGE, rules, own="this page's own origin")     # (the crawl's own check)
             if why is not None:

@@ -160,14 +160,16 @@ class SourcesSpider(scrapy.Spider):
         self.ctx.settle(item["source"], item["url"], ok=False)
 
     def _item_error(self, item, response=None, spider=None, failure=None) -> None:
-        """An exception in the item pipeline: an error of the article's source, never a silent loss — the store
-        failing too (a full disk, a lock past its wait, PostgreSQL gone): the article's run says so (recorded if the
-        store can still take it), and it ends the crawl, which fails with the store's one line (`Crawl.run` raises
-        it)."""
+        """An exception in the item pipeline: an error of the article's source, never a silent loss. The store
+        failing (a full disk, a lock past its wait, PostgreSQL gone) is noted on the article's run instead (recorded
+        if the store can still take it; not the source's error), and ends the crawl, which fails with the store's
+        one line (`Crawl.run` raises it)."""
         exc = failure.value if failure is not None else None
         if isinstance(exc, StoreError):
             why = f"{item['url']}: not stored: the store failed ({exc}); the crawl stopped there"
-            self.ctx.report(item["source"]).error(why[:ERROR_CHARS])
+            # noted, not an error: the store's failure is no sign of the source's health (it must not count toward
+            # `failing_after`, nor alert a healthy source as failing)
+            self.ctx.report(item["source"]).note(why[:ERROR_CHARS])
             self.ctx.settle(item["source"], item["url"], ok=False)     # (its list page is read in full next time)
             if self.ctx.store_failed is None:
                 self.ctx.store_failed = exc

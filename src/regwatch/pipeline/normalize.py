@@ -104,6 +104,18 @@ def strip_boilerplate(text: str) -> str:
     return _BOILERPLATE.sub("", text) if boilerplate_lines(text) else text
 
 
+# of those lines, the ones that are a credit (a name after a colon, or a reprint note): what an alert's lead leaves
+# out — a 声明 or a line starting 来源于… may be the news itself
+_CREDIT = re.compile(r"[ \t\u3000]*(?:[(（\[【][ \t\u3000]*)?(本文)?"
+                     r"(?:(?:转载|来源|责任编辑|责编|编辑|校对|审核|原标题|文章来源|作者)[ \t\u3000]*[:：]|转载自|转自)")
+
+
+def credit_lines(text: str) -> list[int]:
+    """The numbers of `boilerplate_lines` that are credits or reprint notes (`作者：…`, `来源：…`, `转自…`)."""
+    lines = text.split("\n")
+    return [i for i in boilerplate_lines(text) if _CREDIT.match(lines[i])]
+
+
 def boilerplate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines `strip_boilerplate` empties: each of its matches is a whole line;
     none when they are every line of the text that is not blank."""

@@ -267,7 +267,8 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
                 # text says elsewhere, its date included; any other word put in place of another is a name
                 lead = i1 == 0 and j1 == 0 and (_told(x, sb) and _told(y, sa) or any(
                     len(z) <= 24 and _DATELINE.fullmatch(z) for z in (bare_x, bare_y)))
-                if bare_x and bare_y and not lead and not (bare_x in _EDITORIAL and bare_y in _EDITORIAL):
+                # (a date in one where the other has a word — 3月5日 for 杭州分行 — is a name too)
+                if (bare_x or bare_y) and not lead and not all(not b or b in _EDITORIAL for b in (bare_x, bare_y)):
                     return f"{x}→{y}"
                 continue
             if _DIGIT.search(x + y):

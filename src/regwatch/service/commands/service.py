@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from ...defaults import DISPLAY_TZ, display_zone_label
+from .. import early_stop
 from ..config import load_config
 from .common import UserError, config_option, user_errors
 
@@ -45,8 +45,7 @@ def summary(result, app) -> None:
     """The cycle's line; after a signal stopped it, the exit code says so (128 + its number, as a shell's)."""
     click.echo(f"regwatch: {result.summary()}", err=True)
     if app.interrupted:
-        click.echo(f"regwatch: stopped by {signal.Signals(app.interrupted).name}: what this run left is fetched "
-                   "next run", err=True)
+        click.echo(early_stop.stop_line(app.interrupted), err=True)
         sys.exit(128 + app.interrupted)
 
 
