@@ -127,3 +127,26 @@ def test_a_store_of_the_previous_version_keeps_its_cut_sends_waiting(store_locat
         assert after[1][0] != rows[1][2]
     finally:
         store.close()
+
+
+def test_a_send_cut_by_a_daemon_of_the_previous_version_keeps_its_wait(store_location):
+    """A rolling upgrade of workers on PostgreSQL: a daemon of the previous version, still running beside this one
+    after the step that added `cut_at`, records a cut send by its error text alone — it keeps its wait too."""
+    store = Store(store_location)
+    now = datetime.now(UTC)
+    pace = dict(per_minute=100, min_gap=0, window=60, margin=0.25, lease=90)
+    try:
+        for i, error in enumerate([CUT_SEND, "HTTP 500"]):
+            a = store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+            with store.tx():
+                store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={"i": i}, alert_ids=[a],
+                                  now=now)
+            msg, _ = store.claim_message("ch", now, worker="w", **pace)
+            assert store.finish_message(msg, status=MessageStatus.RETRY, error=error,     # (no cut_at: the old way)
+                                        next_attempt_at=now + timedelta(seconds=600))
+        before = store.all("SELECT next_attempt_at FROM messages ORDER BY id")
+        assert store.hasten_retries("ch", now + timedelta(seconds=5)) == 1           # only the one not cut
+        after = store.all("SELECT next_attempt_at FROM messages ORDER BY id")
+        assert after[0][0] == before[0][0] and after[1][0] != before[1][0]
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ....defaults import CUT_SEND_BEFORE_CUT_AT
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
@@ -18,6 +19,9 @@ S = MessageStatus
 STORE_ID = "store_id"       # store_meta: this store's random id (`store_id`)
 # the outbox's working sets as SQL literals, for `status IN (…)` (fixed sets of enum values)
 WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
+# a send regwatch's stop cut off: marked by `cut_at` — or by its error text alone, cut by a daemon of the previous
+# release still running beside this one (a rolling upgrade of workers on PostgreSQL), which knows no `cut_at`
+NOT_CUT = "cut_at IS NULL AND coalesce(last_error, '') <> '" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
@@ -80,11 +84,11 @@ class Outbox(Connection):
                             (channel, iso_ms(since))) or 0)
 
     def failing_until(self, channel: str) -> datetime | None:
-        last = self.q("SELECT status, cut_at FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
+        last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
                       "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
-        if not last or last[0]["status"] != S.RETRY or last[0]["cut_at"] is not None:
+        if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
             return None
-        at = self.one("SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND cut_at IS NULL",
+        at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT}",
                       (channel, S.RETRY))
         return datetime.fromisoformat(at) if at else None
 
@@ -148,7 +152,7 @@ class Outbox(Connection):
         # due now: they go first, in the order they were made (`claim_message` takes a channel's due messages by id).
         # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
         waiting = (channel, S.RETRY, iso_ms(now))
-        not_cut = "AND cut_at IS NULL"
+        not_cut = f"AND {NOT_CUT}"
         if self.one(f"SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? {not_cut} LIMIT 1",
                     waiting) is None:
             return 0        # (the usual case: a send that succeeds takes no write lock for this)
