@@ -202,7 +202,7 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
         m1 = store.add_message(channel="ch", kind="article", idem_key="k1", payload={"t": "一"}, alert_ids=[first], now=now)
         store.add_message(channel="ch", kind="article", idem_key="k2", payload={"t": "二"}, alert_ids=[second], now=now)
     assert store.alerts_to_compose(now, ["ch"]) == [] and store.channels_due(now) == ["ch"]
-    assert store.messages_since("ch", now - timedelta(seconds=60)) == 2
+    assert store.messages_since("ch", now - timedelta(seconds=60), now) == 2
 
     pace = dict(per_minute=1, min_gap=0, window=60, margin=0.25, lease=90, worker="w1")
     msg, wait = store.claim_message("ch", now, **pace)
@@ -447,7 +447,7 @@ def test_a_message_given_back_unsent_is_as_it_was_before_its_claim(store):
     assert row == {"status": "pending", "attempts": 0, "claimed_at": None, "claimed_by": None, "claimed_until": None,
                    "last_error": "claimed too late"}
     assert [(a["status"], a["attempts"]) for a in store.list_alerts()] == [("pending", 0)]
-    assert store.messages_since("ch", now - timedelta(seconds=60)) == 1      # waiting to go, no slot taken
+    assert store.messages_since("ch", now - timedelta(seconds=60), now) == 1      # waiting to go, no slot taken
     again, wait = store.claim_message("ch", now + timedelta(seconds=1), **pace)   # one a minute: still free
     assert again is not None and again["id"] == mid and wait == 0 and again["attempts"] == 1
     assert not store.release_message({**again, "claimed_by": "another sender"}, note="x")

@@ -193,8 +193,8 @@ class Dispatcher:
                 singles.append(a)
         articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
         per_minute, gap = platform.pace
-        budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW))
-        failing = self.store.failing_until(platform.name) if articles else None
+        budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW), now)
+        failing = self.store.failing_until(platform.name, now - timedelta(seconds=FAILING_HOLD)) if articles else None
         oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
         if failing is not None and oldest > now - timedelta(seconds=FAILING_HOLD):
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and

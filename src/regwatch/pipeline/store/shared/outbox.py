@@ -78,15 +78,22 @@ class Outbox(Connection):
             wait = max(wait, (free_at - now).total_seconds())
         return wait
 
-    def messages_since(self, channel: str, since: datetime) -> int:
-        # (a message waiting out a retry counts too: once the channel answers again it is sent first)
-        return int(self.one(f"SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status IN ({DUE}))",
-                            (channel, iso_ms(since))) or 0)
+    def messages_since(self, channel: str, since: datetime, now: datetime) -> int:
+        # (a message due to go counts too — a retry that is due, after the channel answered again: it is sent first;
+        # one waiting out its retry does not: it would hold new alerts until then)
+        return int(self.one("SELECT count(*) FROM messages WHERE channel = ? AND (claimed_at >= ? OR status = ? "
+                            "OR (status = ? AND next_attempt_at <= ?))",
+                            (channel, iso_ms(since), S.PENDING, S.RETRY, iso_ms(now))) or 0)
 
-    def failing_until(self, channel: str) -> datetime | None:
+    def failing_until(self, channel: str, answered_since: datetime) -> datetime | None:
         last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
                       "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
         if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
+            return None
+        # a channel that took a message since then is not down: one message it refuses each time (hastened after
+        # every success, and failing again) does not hold its other alerts
+        if self.one("SELECT 1 FROM messages WHERE channel = ? AND status = ? AND sent_at >= ? LIMIT 1",
+                    (channel, S.SENT, iso_ms(answered_since))) is not None:
             return None
         at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT}",
                       (channel, S.RETRY))
