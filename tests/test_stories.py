@@ -482,3 +482,15 @@ def test_a_date_where_the_other_names_someone_stays_apart(a, b):
     for x, y in ((a, b), (b, a)):
         ok, why = same_story("某银行被罚50万元", x, "某银行被罚50万元", y)
         assert not ok and "other facts" in why, why
+
+
+PENALTY = "因贷款管理不审慎、违规向关系人发放信用贷款被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。"
+
+
+@pytest.mark.parametrize("other", ["工商银行", "工商银行于", "工商银行周三", "工商银行晚间", "工商银行官网"],
+                         ids=["dropped", "with-a-word", "weekday", "time-of-day", "place"])
+def test_a_date_a_copy_leaves_out_or_tells_as_a_word_of_time_still_joins(other):
+    # what a copy puts where the report has its date (nothing, 于…, 周三, 晚间, 官网) names no other party: a copy
+    for x, y in (("工商银行3月5日" + PENALTY, other + PENALTY), (other + PENALTY, "工商银行3月5日" + PENALTY)):
+        ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
+        assert ok, why
