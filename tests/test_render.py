@@ -313,3 +313,9 @@ def test_a_statement_or_a_sentence_starting_like_a_credit_is_the_lead():
     report = "来源于某省地方金融管理局的消息显示，该省将清理整顿网络小贷公司。\n截至目前，已有12家机构退出。"
     assert lead_of(report, 120).startswith("来源于某省地方金融管理局")
     assert lead_of("来源：新华社\n" + report, 120).startswith("来源于某省地方金融管理局")
+
+
+def test_disclaimers_and_reprint_notes_are_not_the_lead():
+    body = ("来自：中国证券报\n免责声明：本文仅代表作者观点，不构成投资建议。\n转载请注明出处：某财经网\n"
+            "监管部门要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内。")
+    assert lead_of(body, 120) == "监管部门要求持牌消费金融公司新发放贷款综合融资成本压降至20%以内。"

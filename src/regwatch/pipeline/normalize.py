@@ -104,10 +104,11 @@ def strip_boilerplate(text: str) -> str:
     return _BOILERPLATE.sub("", text) if boilerplate_lines(text) else text
 
 
-# of those lines, the ones that are a credit (a name after a colon, or a reprint note): what an alert's lead leaves
-# out — a 声明 or a line starting 来源于… may be the news itself
+# of those lines, the ones that are a credit (a name after a colon, a disclaimer, a reprint note): what an alert's lead
+# leaves out — a 声明 or a line starting 来源于… may be the news itself
 _CREDIT = re.compile(r"[ \t\u3000]*(?:[(（\[【][ \t\u3000]*)?(本文)?"
-                     r"(?:(?:转载|来源|责任编辑|责编|编辑|校对|审核|原标题|文章来源|作者)[ \t\u3000]*[:：]|转载自|转自)")
+                     r"(?:(?:转载|来源|来自|责任编辑|责编|编辑|校对|审核|原标题|文章来源|免责声明|作者)[ \t\u3000]*[:：]"
+                     r"|转载自|转自|转载请)")
 
 
 def credit_lines(text: str) -> list[int]:
