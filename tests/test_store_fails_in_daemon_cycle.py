@@ -77,3 +77,20 @@ def test_a_full_store_during_a_daemon_cycle_is_on_the_sources_run(tmp_path, site
     conn.close()
     assert (state, failing) == ("ok", 0)
 
+
+
+def test_a_first_run_the_store_cut_short_is_not_the_sources_baseline(tmp_path, site, rw):
+    # the source's first run stored some of its articles, then the store failed: what it did not store would alert
+    # as new next run, were this its baseline (the failure is not the source's error, but the run was cut short)
+    cfg = config(tmp_path, site)
+    publish(site, {"feed": [art("a1", "消费金融利率上限降至20%", TEXT)] +
+                   [art(f"n{i}", f"第{i}号：银行业监管新规发布", LONG, 5) for i in range(3)]})
+    slack = 12                          # (room for its first article or so)
+    r = subprocess.run([sys.executable, "-c", CYCLE, str(cfg), str(slack)], capture_output=True, text=True, timeout=180)
+    assert "cycle site failed" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    conn = sqlite3.connect(tmp_path / "rw.db")
+    stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    baselined = conn.execute("SELECT baselined_at FROM source_state WHERE source = 'news'").fetchone()
+    conn.close()
+    assert 0 < stored < 4, stored
+    assert baselined is None or baselined[0] is None

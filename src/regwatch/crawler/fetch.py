@@ -59,6 +59,7 @@ def fetch_page(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
 
 
 async def _fetch(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
+    url = safe_url_string(url)          # (the page's own origin as its requests name it: an IDN host encoded)
     rules = _Rules(url, crawl.block_private_networks)
     async with asyncio.timeout(crawl.timeout):
         for hop in range(MAX_REDIRECTS + 1):

@@ -169,7 +169,9 @@ class SourcesSpider(scrapy.Spider):
             why = f"{item['url']}: not stored: the store failed ({exc}); the crawl stopped there"
             # noted, not an error: the store's failure is no sign of the source's health (it must not count toward
             # `failing_after`, nor alert a healthy source as failing)
-            self.ctx.report(item["source"]).note(why[:ERROR_CHARS])
+            report = self.ctx.report(item["source"])
+            report.note(why[:ERROR_CHARS])
+            report.interrupted += 1     # cut short: not a run that read its list whole (never its baseline)
             self.ctx.settle(item["source"], item["url"], ok=False)     # (its list page is read in full next time)
             if self.ctx.store_failed is None:
                 self.ctx.store_failed = exc
