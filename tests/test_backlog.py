@@ -164,3 +164,27 @@ def test_retries_not_due_take_no_slot_and_a_channel_that_answers_is_not_failing(
         assert store.failing_until("ch", now + timedelta(seconds=1)) is not None           # nothing taken since
     finally:
         store.close()
+
+
+def test_a_rate_limit_the_platform_named_is_waited_out_whole(tmp_path, receiver):
+    # webhooks.md: on a rate limit (429 with Retry-After, DingTalk's 130101: ten minutes) wait the period, queue and
+    # coalesce meanwhile — the alerts held past FAILING_HOLD still wait for it (sent then, they are refused again)
+    from regwatch.defaults import FAILING_HOLD
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.fail = {"wh": ["retry-after:900"]}
+
+    async def run():
+        async with Dispatcher(store, cfg.channels, {"rate_cap": "利率上限"}, cfg.alerts) as d:
+            publish(cfg, store, 1)
+            await d.deliver_due()
+            publish(cfg, store, 3, start=1)
+            await d.deliver_due()
+            past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+            for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
+                store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+            await d.deliver_due(wait_until=time.time() + 2)
+
+    asyncio.run(run())
+    assert [m["mode"] for m in receiver.messages] == ["retry-after:900"]       # nothing more during the 900 s
+    held = store.q("SELECT next_attempt_at FROM alerts WHERE message_id IS NULL")
+    assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow() + timedelta(seconds=600)) for r in held)

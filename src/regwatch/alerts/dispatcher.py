@@ -105,6 +105,8 @@ class Dispatcher:
         self._cut: set[asyncio.Task[Outcome]] = set()         # … of them, cut off by `hurry`'s deadline
         self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
         self._failing: dict[str, str] = {}    # channel → the error its failing began with (logged once, and its end)
+        # channel → until when the platform itself said to wait (a rate limit: Retry-After, DingTalk's ten minutes)
+        self._told_wait: dict[str, datetime] = {}
 
     def finish(self) -> None:
         """The daemon stops: `run_forever` returns once the sends in flight have their answers (a send cut off
@@ -196,13 +198,17 @@ class Dispatcher:
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW), now)
         failing = self.store.failing_until(platform.name, now - timedelta(seconds=FAILING_HOLD)) if articles else None
         oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
-        if failing is not None and oldest > now - timedelta(seconds=FAILING_HOLD):
+        latest = oldest + timedelta(seconds=FAILING_HOLD)
+        told = self._told_wait.get(platform.name)
+        if told is not None and told > latest:
+            latest = told       # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD
+        if failing is not None and latest > now:
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
             # goes out when it answers again — one digest per subscription when more than it may take that minute
             # (composed one a message, a backlog would use up the minutes after its recovery one article a message).
             # At most FAILING_HOLD: a retry's backoff reaches an hour, and a channel that refuses one message every
             # time is not down — held longer, what came in would wait for that message to be given up
-            until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), oldest + timedelta(seconds=FAILING_HOLD))
+            until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), latest)
             self.store.hold_alerts([a["id"] for a in articles], until)
             singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
         elif failing is not None:
@@ -370,6 +376,7 @@ class Dispatcher:
         n = msg["items"]
         if outcome.ok:
             await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
+            self._told_wait.pop(platform.name, None)
             # the channel answers again: what waits out a backoff goes now, before what was composed after it
             self.store.hasten_retries(platform.name, now)
             if msg["kind"] == AlertKind.HEALTH:
@@ -385,6 +392,9 @@ class Dispatcher:
                 delay = backoff(msg["attempts"])
             await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay),
                                cut_at=now if outcome.cut else None)
+            if outcome.retry_after is not None and not outcome.cut:
+                told = now + timedelta(seconds=delay)
+                self._told_wait[platform.name] = max(told, self._told_wait.get(platform.name, told))
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
