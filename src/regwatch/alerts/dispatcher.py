@@ -196,11 +196,13 @@ class Dispatcher:
         articles = [a for a in singles if a["kind"] == AlertKind.ARTICLE]
         per_minute, gap = platform.pace
         budget = per_minute - self.store.messages_since(platform.name, now - timedelta(seconds=PACE_WINDOW), now)
-        failing = self.store.failing_until(platform.name, now - timedelta(seconds=FAILING_HOLD)) if articles else None
+        failing = self.store.failing_until(platform.name) if articles else None
         oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
         latest = oldest + timedelta(seconds=FAILING_HOLD)
         told = self._told_wait.get(platform.name)
-        if told is not None and told > latest:
+        if told is not None and told <= now:
+            del self._told_wait[platform.name]          # waited out
+        elif told is not None and told > latest:
             latest = told       # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD
         if failing is not None and latest > now:
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and

@@ -495,10 +495,9 @@ class Store(ABC):
         """Messages the channel was sent (or is being sent) since then, and those due to go by `now`."""
 
     @abstractmethod
-    def failing_until(self, channel: str, answered_since: datetime) -> datetime | None:
-        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off) and it took
-        no message since `answered_since`: the next attempt of its messages waiting out a retry (the alerts that come
-        in meanwhile wait for it); else None."""
+    def failing_until(self, channel: str) -> datetime | None:
+        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off): the next
+        attempt of its messages waiting out a retry (the alerts that come in meanwhile wait for it); else None."""
 
     @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:

@@ -85,15 +85,10 @@ class Outbox(Connection):
                             "OR (status = ? AND next_attempt_at <= ?))",
                             (channel, iso_ms(since), S.PENDING, S.RETRY, iso_ms(now))) or 0)
 
-    def failing_until(self, channel: str, answered_since: datetime) -> datetime | None:
+    def failing_until(self, channel: str) -> datetime | None:
         last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
                       "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
         if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
-            return None
-        # a channel that took a message since then is not down: one message it refuses each time (hastened after
-        # every success, and failing again) does not hold its other alerts
-        if self.one("SELECT 1 FROM messages WHERE channel = ? AND status = ? AND sent_at >= ? LIMIT 1",
-                    (channel, S.SENT, iso_ms(answered_since))) is not None:
             return None
         at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT}",
                       (channel, S.RETRY))
