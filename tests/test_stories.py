@@ -475,7 +475,11 @@ def test_a_flash_whose_date_or_name_differs_stays_apart(flash, notice):
      "工商银行杭州分行因贷款管理不审慎被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。"),
     ("国家金融监督管理总局对某农商银行3月5日作出行政处罚，因其贷款管理不审慎罚款50万元。相关责任人被警告。",
      "国家金融监督管理总局对某农商银行董事长作出行政处罚，因其贷款管理不审慎罚款50万元。相关责任人被警告。"),
-], ids=["date-for-branch", "date-for-person"])
+    ("工商银行3月5日" + "因贷款管理不审慎被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。",
+     "工商银行杭州" + "因贷款管理不审慎被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。"),
+    ("证监会3月5日因违规开展融资融券业务作出行政处罚，罚没款合计50万元，相关责任人被警告。该公司表示将整改。",
+     "证监会对中信证券因违规开展融资融券业务作出行政处罚，罚没款合计50万元，相关责任人被警告。该公司表示将整改。"),
+], ids=["date-for-branch", "date-for-person", "date-for-city", "date-for-firm"])
 def test_a_date_where_the_other_names_someone_stays_apart(a, b):
     # a date only one sentence has is no other fact — but not when the other has a name in its place (the head
     # office's penalty of 3月5日 is not its Hangzhou branch's: joined, the branch's alert was lost)
@@ -487,8 +491,8 @@ def test_a_date_where_the_other_names_someone_stays_apart(a, b):
 PENALTY = "因贷款管理不审慎、违规向关系人发放信用贷款被国家金融监督管理总局罚款50万元，相关责任人被警告。该行表示将认真整改。"
 
 
-@pytest.mark.parametrize("other", ["工商银行", "工商银行于", "工商银行周三", "工商银行晚间", "工商银行官网"],
-                         ids=["dropped", "with-a-word", "weekday", "time-of-day", "place"])
+@pytest.mark.parametrize("other", ["工商银行", "工商银行于", "工商银行周三", "工商银行晚间", "工商银行官网", "工商银行在其官网"],
+                         ids=["dropped", "with-a-word", "weekday", "time-of-day", "place", "on-its-site"])
 def test_a_date_a_copy_leaves_out_or_tells_as_a_word_of_time_still_joins(other):
     # what a copy puts where the report has its date (nothing, 于…, 周三, 晚间, 官网) names no other party: a copy
     for x, y in (("工商银行3月5日" + PENALTY, other + PENALTY), (other + PENALTY, "工商银行3月5日" + PENALTY)):

@@ -78,9 +78,11 @@ _EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当�
               "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发", "推出", "宣布", "要求", "明确", "规定", "提出",
               "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及", "与", "以及", "并", "同时", "此外", "另外",
               "联合", "共同", "正式", "近期", "决定"}
-# a word that names an institution or a person (杭州分行, 董事长, 张某某): put where the other text has a date, another
-# party — not a word of time or place (周三, 晚间, 官网)
-_NAMED = re.compile(r"(银行|分行|支行|公司|集团|机构|局|委|院|所|部|厅|社|中心|长|人|员)$|某")
+# what a copy may put where the other text has a date and still tell the same event: a word of time, or where it
+# was published (周三, 晚间, 于, 在其官网); any other word there (杭州分行, 董事长, 对中信证券, 杭州) names another party
+_TIME_WORDS = re.compile(r"(?:于|在|在其|通过|周[一二三四五六日天]|星期[一二三四五六日天]|礼拜[一二三四五六日天]|上午|下午|中午|"
+                         r"晚间|晚上|早间|早上|凌晨|夜间|深夜|今天|今日|昨天|昨日|前日|当天|当日|本周|上周|日前|近日|"
+                         r"近期|刚刚|此前|官网|官方网站|网站|微信公众号|公众号)+")
 
 
 def shingle_hashes(text: str) -> list[int]:
@@ -270,10 +272,11 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
                 # text says elsewhere, its date included; any other word put in place of another is a name
                 lead = i1 == 0 and j1 == 0 and (_told(x, sb) and _told(y, sa) or any(
                     len(z) <= 24 and _DATELINE.fullmatch(z) for z in (bare_x, bare_y)))
-                # (a date in one where the other names someone — 3月5日 for 杭州分行, for 董事长 — is a name too; for
-                # a word of time or place in the text — 周三, 晚间, 官网 — or with a word added — 于3月5日 — it is not)
+                # (a date in one where the other has a word — 3月5日 for 杭州分行, 董事长, 杭州 — is a name too, unless
+                # that word tells a time or where it was published — 周三, 晚间, 在其官网 — or a date is only added
+                # with its 于)
                 if not lead and ((bare_x and bare_y and not (bare_x in _EDITORIAL and bare_y in _EDITORIAL))
-                                 or (x and y and any(_NAMED.search(b) for b in (bare_x, bare_y)))):
+                                 or (x and y and any(b and not _TIME_WORDS.fullmatch(b) for b in (bare_x, bare_y)))):
                     return f"{x}→{y}"
                 continue
             if _DIGIT.search(x + y):
