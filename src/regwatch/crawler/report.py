@@ -33,6 +33,12 @@ class SourceReport:
     stopping: bool = False  # regwatch is stopping: what fails from now on was cut off, not broken
     notes: list[str] = field(default_factory=list)
     cut: list[str] = field(default_factory=list)    # the first of what the stop cut off (`interrupted` counts all)
+    store_failed: bool = False  # the store failed while it stored an article: the run was cut short there
+
+    @property
+    def cut_short(self) -> bool:
+        """The run ended before it had read its list whole: regwatch's stop, or the store failing."""
+        return bool(self.interrupted) or self.store_failed
 
     def status(self, code: int) -> None:
         self.statuses[str(code)] = self.statuses.get(str(code), 0) + 1

@@ -171,7 +171,7 @@ class SourcesSpider(scrapy.Spider):
             # `failing_after`, nor alert a healthy source as failing)
             report = self.ctx.report(item["source"])
             report.note(why[:ERROR_CHARS])
-            report.interrupted += 1     # cut short: not a run that read its list whole (never its baseline)
+            report.store_failed = True      # cut short: not a run that read its list whole (never its baseline)
             self.ctx.settle(item["source"], item["url"], ok=False)     # (its list page is read in full next time)
             if self.ctx.store_failed is None:
                 self.ctx.store_failed = exc

@@ -47,8 +47,8 @@ def state_of(report: SourceReport, previous: dict, failing_after: int, expect_ev
 
 
 def cut_short(report: SourceReport) -> bool:
-    """The run failed at nothing but was cut short by regwatch's stop."""
-    return bool(report.interrupted) and not report.errors
+    """The run failed at nothing but was cut short (by regwatch's stop, or the store failing)."""
+    return report.cut_short and not report.errors
 
 
 def makes_baseline(report: SourceReport) -> bool:
@@ -61,7 +61,7 @@ def makes_baseline(report: SourceReport) -> bool:
 
 def read_whole(report: SourceReport) -> bool:
     """The run read a list naming articles, to the end."""
-    return report.list_ok and not report.not_modified and not report.empty and not report.interrupted
+    return report.list_ok and not report.not_modified and not report.empty and not report.cut_short
 
 
 NOT_A_BASELINE = ("no article the list names could be stored (each skipped for good): not a baseline yet, the first "
@@ -106,7 +106,7 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
                   "last_error": report.message if report.errors else prev["last_error"]}
         if state != prev["state"]:
             fields["state_since"] = iso(now)
-        if report.list_ok and not report.errors and not report.interrupted:
+        if report.list_ok and not report.errors and not report.cut_short:
             fields["last_success_at"] = iso(now)
         if prev["baselined_at"] is None and makes_baseline(report):
             fields["baselined_at"] = iso(now)
