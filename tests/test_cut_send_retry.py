@@ -95,22 +95,26 @@ def _as_before_cut_at(location: str) -> None:
         conn.close()
 
 
+def _retried_as_before(store, now):
+    """Two sends waiting out a retry as the previous version recorded them — by their error text alone, no `cut_at`:
+    one cut off by a stop, one refused (HTTP 500)."""
+    pace = dict(per_minute=100, min_gap=0, window=60, margin=0.25, lease=90)
+    for i, error in enumerate([CUT_SEND, "HTTP 500"]):
+        a = store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+        with store.tx():
+            store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={"i": i}, alert_ids=[a], now=now)
+        msg, _ = store.claim_message("ch", now, worker="w", **pace)
+        assert store.finish_message(msg, status=MessageStatus.RETRY, error=error,
+                                    next_attempt_at=now + timedelta(seconds=600))
+
+
 def test_a_store_of_the_previous_version_keeps_its_cut_sends_waiting(store_location):
     """A store made before `cut_at` told a cut send by its error text only: the step that adds the column marks
     those sends from that text, keeps every row, and a success on the channel still does not hasten them."""
     store = Store(store_location)
     now = datetime.now(UTC)
-    pace = dict(per_minute=100, min_gap=0, window=60, margin=0.25, lease=90)
     try:
-        for i, error in enumerate([CUT_SEND, "HTTP 500"]):
-            a = store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
-            with store.tx():
-                store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={"i": i}, alert_ids=[a],
-                                  now=now)
-            msg, _ = store.claim_message("ch", now, worker="w", **pace)
-            # as the previous version recorded them: the text alone
-            assert store.finish_message(msg, status=MessageStatus.RETRY, error=error,
-                                        next_attempt_at=now + timedelta(seconds=600))
+        _retried_as_before(store, now)
     finally:
         store.close()
     _as_before_cut_at(store_location)
@@ -134,16 +138,8 @@ def test_a_send_cut_by_a_daemon_of_the_previous_version_keeps_its_wait(store_loc
     after the step that added `cut_at`, records a cut send by its error text alone — it keeps its wait too."""
     store = Store(store_location)
     now = datetime.now(UTC)
-    pace = dict(per_minute=100, min_gap=0, window=60, margin=0.25, lease=90)
     try:
-        for i, error in enumerate([CUT_SEND, "HTTP 500"]):
-            a = store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
-            with store.tx():
-                store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={"i": i}, alert_ids=[a],
-                                  now=now)
-            msg, _ = store.claim_message("ch", now, worker="w", **pace)
-            assert store.finish_message(msg, status=MessageStatus.RETRY, error=error,     # (no cut_at: the old way)
-                                        next_attempt_at=now + timedelta(seconds=600))
+        _retried_as_before(store, now)
         before = store.all("SELECT next_attempt_at FROM messages ORDER BY id")
         assert store.hasten_retries("ch", now + timedelta(seconds=5)) == 1           # only the one not cut
         after = store.all("SELECT next_attempt_at FROM messages ORDER BY id")

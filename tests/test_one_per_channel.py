@@ -4,7 +4,8 @@ once (the store takes one alert per story and channel); a channel only one of th
 import json
 import sqlite3
 
-from support.news import art, publish
+from support.config import chat, write_config
+from support.news import art, feed_source, publish
 
 TITLE = "消费金融公司超利率上限放贷被罚款200万元"
 BOTH = ("国家金融监督管理总局某监管局近日开出罚单，某消费金融公司因贷款综合融资成本超过24%的利率上限被罚款200万元，"
@@ -13,38 +14,11 @@ NEUTRAL = "某银行发布年度报告，全年营业收入同比增长5%，净�
 
 
 def config(tmp_path, site, receiver):
-    receiver.routes["risk"] = {"type": "webhook"}
-    receiver.routes["legal"] = {"type": "webhook"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-[[channels]]
-name = "risk"
-type = "webhook"
-url = "{receiver.url}/risk"
-[[channels]]
-name = "legal"
-type = "webhook"
-url = "{receiver.url}/legal"
-[[subscriptions]]
-name = "caps"
-topics = ["rate_cap"]
-channels = ["risk"]
-[[subscriptions]]
-name = "fines"
-topics = ["enforcement"]
-channels = ["risk", "legal"]
-[alerts]
-once_wait = "5s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, sources=[feed_source(site)],
+                        channels=[chat(receiver, "risk"), chat(receiver, "legal")],
+                        subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["risk"]},
+                                       {"name": "fines", "topics": ["enforcement"], "channels": ["risk", "legal"]}],
+                        alerts={"once_wait": "5s"})
 
 
 def run(rw, cfg):

@@ -4,7 +4,8 @@ old to alert, and whose later copy did alert, is previewed as alerting — the s
 import json
 import re
 
-from support.news import art, publish
+from support.config import chat, write_config
+from support.news import art, feed_source, publish
 
 CAP = ("监管部门近日窗口指导，要求持牌消费金融公司新发放贷款的综合融资成本压降至20%以内。"
        "业内人士表示，年化利率上限下调后，部分机构已暂停高定价产品。")
@@ -12,30 +13,10 @@ NEUTRAL = "某银行发布年度报告，全年营业收入同比增长5%，净�
 
 
 def config(tmp_path, site, receiver):
-    receiver.routes["gw"] = {"type": "webhook"}
-    p = tmp_path / "regwatch.toml"
-    p.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[crawl]
-delay = "0s"
-max_article_age = "3d"
-[[sources]]
-name = "feed"
-kind = "feed"
-url = "{site.url}/feed.xml"
-[[channels]]
-name = "gw"
-type = "webhook"
-url = "{receiver.url}/gw"
-[[subscriptions]]
-name = "caps"
-topics = ["rate_cap"]
-channels = ["gw"]
-[alerts]
-once_wait = "5s"
-""", encoding="utf-8")
-    return p
+    return write_config(tmp_path, crawl={"max_article_age": "3d"}, sources=[feed_source(site)],
+                        channels=[chat(receiver, "gw")],
+                        subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["gw"]}],
+                        alerts={"once_wait": "5s"})
 
 
 def run(rw, cfg):
