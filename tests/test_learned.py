@@ -430,3 +430,19 @@ def test_a_topic_of_ones_own_pack_is_not_judged_by_files_that_never_name_it():
     # a file that names the topic judges it, as before
     named = dict(files[0], labels=["aml"])
     assert "aml" not in unlearnable(topics, files[1:] + [named])
+
+
+def test_the_words_an_alert_shows_from_the_model_are_words_not_pairs_of_characters():
+    """The first-hour trial's alerts showed 款公, 款人, 向借 as matched words: the learned stage's Chinese features are
+    pairs of characters (pieces of 贷款公司, 借款人), which a reader takes for words. A tag's evidence names the model's
+    English words only; `why` and `classify --explain` still list the pairs, as features."""
+    from regwatch.pipeline.learned import bundled_model
+
+    topics = load_topics()
+    clf = Classifier(topics, model=bundled_model(["cn-consumer-finance"], topics))
+    zh = [it for it in DEV if it["lang"] == "zh" and it["labels"]][:40]
+    shown = [e["term"] for it in zh for t in clf.classify(it["title"], it["text"]) for e in t.evidence
+             if e["where"] == "model"]
+    assert not [term for term in shown if any("\u4e00" <= ch <= "\u9fff" for ch in term)]
+    explained = [t for it in zh[:10] for t in clf.explain(it["title"], it["text"]) if t.get("model_evidence")]
+    assert any(any("\u4e00" <= ch <= "\u9fff" for m in t["model_evidence"] for ch in m["feature"]) for t in explained)

@@ -235,7 +235,9 @@ class Model:
             if not (model.decides(p, t["tagged"]) if model is not None else t["tagged"]):
                 continue        # (a topic the model was not trained for: the rules decide it)
             evidence = [e for e in t["evidence"] if e["weight"] > 0][:8]
-            words = [w for w, c in top if c > 0 and w[:2] in ("t:", "b:")][:3]
+            # (words only: a Chinese feature is a pair of characters — 款公 of 贷款公司, 向借 of 向借款人 — which a
+            # reader takes for a word; `why` and `classify --explain` list the pairs as the features they are)
+            words = [w for w, c in top if c > 0 and w[:2] in ("t:", "b:") and not _HAN.search(w)][:3]
             if words or not evidence:
                 evidence.append({"term": "、".join(dict.fromkeys(_readable(w) for w in words)) or "(model)", "where": "model",
                                  "weight": round(p, 3), "snippet": "the learned stage: the words that weighed most"})
