@@ -498,3 +498,38 @@ def test_a_date_a_copy_leaves_out_or_tells_as_a_word_of_time_still_joins(other):
     for x, y in (("工商银行3月5日" + PENALTY, other + PENALTY), (other + PENALTY, "工商银行3月5日" + PENALTY)):
         ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
         assert ok, why
+
+
+RRR_CUT = ("人民银行决定于{d}下调金融机构存款准备金率0.5个百分点（不含已执行5%存款准备金率的金融机构），此次降准共计向市场"
+           "提供长期流动性约1万亿元。人民银行表示，将继续实施稳健的货币政策，保持流动性合理充裕。")
+
+
+@pytest.mark.parametrize("written", ["5月20日", "2024-05-20", "2024年05月20日"], ids=["year-dropped", "iso", "padded"])
+def test_a_copy_that_writes_the_day_without_its_year_or_otherwise_joins(tmp_path, written):
+    # a retelling drops the year (2024年5月20日 → 5月20日) or writes the day another way: the same date, one story
+    original, copy = RRR_CUT.format(d="2024年5月20日"), RRR_CUT.format(d=written)
+    for x, y in ((original, copy), (copy, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行降准0.5个百分点", y)
+        assert ok, why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/40", source="s", title="央行宣布降准0.5个百分点", body=original, lang="zh", published_at=None)
+    b = p.process(url="http://x/41", source="t", title="央行降准0.5个百分点", body=copy, lang="zh", published_at=None)
+    assert b.story_id == a.story_id, b.story_reason
+
+
+@pytest.mark.parametrize("one, other", [("2024年5月20日", "5月21日"), ("5月20日", "5月21日"), ("2024年5月20日", "2024-06-20"),
+                                        ("2024年5月20日", "2023年5月20日")],
+                         ids=["year-dropped-other-day", "other-day", "other-month", "other-year"])
+def test_a_twin_with_another_date_stays_apart_with_or_without_its_year(one, other):
+    for x, y in ((RRR_CUT.format(d=one), RRR_CUT.format(d=other)), (RRR_CUT.format(d=other), RRR_CUT.format(d=one))):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行宣布降准0.5个百分点", y)
+        assert not ok and "other facts" in why, why
+
+
+def test_a_year_dropped_copy_of_a_twin_with_other_figures_stays_apart():
+    # the year dropped does not hide another figure in the same sentence
+    twin = RRR_CUT.format(d="5月20日").replace("0.5个百分点", "0.25个百分点")
+    for x, y in ((RRR_CUT.format(d="2024年5月20日"), twin), (twin, RRR_CUT.format(d="2024年5月20日"))):
+        ok, why = same_story("央行降准", x, "央行降准", y)
+        assert not ok and "other facts" in why, why

@@ -259,6 +259,9 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
         only_b = [d for d in dates_b if not any(_same_date(d, e) for e in dates_s)]
         if only_s and only_b:
             return f"{only_s[0][0]}→{only_b[0][0]}"
+        # one day written two ways (2024年5月20日, 5月20日 — a retelling drops the year —, 20240520 from
+        # 2024-05-20) is one date: both sentences write it as 5月20日 before their wording is compared
+        s, best = _day_written_alike(s, dates_b), _day_written_alike(best, dates_s)
         for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
             x, y = s[i1:i2], best[j1:j2]
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
@@ -304,6 +307,14 @@ def _dates(sentence: str) -> list[tuple[str, int | None, int, int]]:
 def _same_date(a: tuple[str, int | None, int, int], b: tuple[str, int | None, int, int]) -> bool:
     """One day, a year written on one side only (12月22日 is 2025年12月22日)."""
     return a[2:] == b[2:] and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+def _day_written_alike(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
+    """The sentence with each of its dates that the other sentence also names written as month and day."""
+    def day(m: re.Match[str]) -> str:
+        d = _dates(m.group(0))[0]
+        return f"{d[2]}月{d[3]}日" if any(_same_date(d, e) for e in others) else m.group(0)
+    return _SENTENCE_DATE.sub(day, sentence)
 
 
 _EDITORIAL_WORDS = re.compile("|".join(sorted((w for w in _EDITORIAL if len(w) > 1), key=len, reverse=True)))
