@@ -533,3 +533,26 @@ def test_a_year_dropped_copy_of_a_twin_with_other_figures_stays_apart():
     for x, y in ((RRR_CUT.format(d="2024年5月20日"), twin), (twin, RRR_CUT.format(d="2024年5月20日"))):
         ok, why = same_story("央行降准", x, "央行降准", y)
         assert not ok and "other facts" in why, why
+
+
+RRR_LEAD = ("{lead}发布公告，决定下调金融机构存款准备金率0.5个百分点，此次降准共计向市场提供长期流动性约1万亿元。"
+            "人民银行表示，将继续实施稳健的货币政策，保持流动性合理充裕。")
+
+
+@pytest.mark.parametrize("retold", ["中国人民银行20日", "中国人民银行20日在其官网", "记者20日从中国人民银行获悉，中国人民银行",
+                                    "中国人民银行5月20日"], ids=["day-only", "on-its-site", "reporter-told", "moved"])
+def test_a_copy_that_retells_the_date_with_its_party_joins(retold):
+    # 5月20日，人民银行发布… retold as the press writes a day of the current month, after the party that acted
+    original, copy = RRR_LEAD.format(lead="2024年5月20日，中国人民银行"), RRR_LEAD.format(lead=retold)
+    for x, y in ((original, copy), (copy, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行降准0.5个百分点", y)
+        assert ok, why
+
+
+@pytest.mark.parametrize("retold", ["中国人民银行21日", "记者21日从中国人民银行获悉，中国人民银行", "中国人民银行5月21日",
+                                    "工商银行20日"], ids=["other-day", "reporter-other-day", "moved-other-day", "other-party"])
+def test_a_date_retold_with_another_day_or_party_stays_apart(retold):
+    original, other = RRR_LEAD.format(lead="5月20日，中国人民银行"), RRR_LEAD.format(lead=retold)
+    for x, y in ((original, other), (other, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行宣布降准0.5个百分点", y)
+        assert not ok and "other facts" in why, why

@@ -68,6 +68,8 @@ _DIGIT = re.compile(r"\d")
 # a date as a compared sentence holds it (punctuation gone): 2025年12月22日, 12月22日, 20240220 (from 2024-02-20)
 _SENTENCE_DATE = re.compile(r"(?<!\d)(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日"
                             r"|(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
+# a day without its month (人民银行20日发布): not part of a date, a count (第5日) or a term (30日内)
+_BARE_DAY = re.compile(r"(?<![\d月个第])([12]?\d|3[01])日(?![内前])")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
 _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
                        r"|记者.{0,8}(获悉|了解到|注意到)"
@@ -254,14 +256,25 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
             continue            # unmatched (added or dropped), or cut short at either end
         # a date one sentence adds (a flash folds its date into the lead) is no other fact; a date where the
         # other has another one is (the LPR of 2月20日 is not that of 3月20日), wherever in the sentences they stand
+        # a day without its month (人民银行20日发布…, as the press writes a day of the current month) is the
+        # other sentence's date of that day
+        s, best = _month_added(s, best), _month_added(best, s)
         dates_s, dates_b = _dates(s), _dates(best)
         only_s = [d for d in dates_s if not any(_same_date(d, e) for e in dates_b)]
         only_b = [d for d in dates_b if not any(_same_date(d, e) for e in dates_s)]
         if only_s and only_b:
             return f"{only_s[0][0]}→{only_b[0][0]}"
-        # one day written two ways (2024年5月20日, 5月20日 — a retelling drops the year —, 20240520 from
-        # 2024-05-20) is one date: both sentences write it as 5月20日 before their wording is compared
-        s, best = _day_written_alike(s, dates_b), _day_written_alike(best, dates_s)
+        # ... and so is a day without its month where the other names a date of another day (人民银行21日发布 /
+        # 5月20日，人民银行发布)
+        days_s, days_b = _BARE_DAY.findall(s), _BARE_DAY.findall(best)
+        for days, other_days, only in ((days_s, days_b, only_b), (days_b, days_s, only_s)):
+            lone = [d for d in days if d not in other_days and not any(e[3] == int(d) for e in only)]
+            if lone and only:
+                return f"{lone[0]}日→{only[0][0]}"
+        # a date both name, however written (2024年5月20日, 5月20日 — a retelling drops the year —, 20240520 from
+        # 2024-05-20) and wherever it stands (人民银行5月20日发布 for 5月20日，人民银行发布) is no other fact: it
+        # leaves both sentences before their wording is compared
+        s, best = _shared_dates_left_out(s, dates_b), _shared_dates_left_out(best, dates_s)
         for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
             x, y = s[i1:i2], best[j1:j2]
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
@@ -309,11 +322,21 @@ def _same_date(a: tuple[str, int | None, int, int], b: tuple[str, int | None, in
     return a[2:] == b[2:] and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
-def _day_written_alike(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
-    """The sentence with each of its dates that the other sentence also names written as month and day."""
+def _month_added(sentence: str, other: str) -> str:
+    """The sentence with each day it names without a month (20日, not 20日内) given the month of the one date
+    of that day the other sentence names and this one does not (18日 is 3月18日 beside 自4月18日起施行)."""
+    own = _dates(sentence)
+    def month(m: re.Match[str]) -> str:
+        months = {d[2] for d in _dates(other) if d[3] == int(m[1]) and not any(_same_date(d, e) for e in own)}
+        return f"{months.pop()}月{m[1]}日" if len(months) == 1 else m.group(0)
+    return _BARE_DAY.sub(month, sentence)
+
+
+def _shared_dates_left_out(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
+    """The sentence without the dates that the other sentence also names."""
     def day(m: re.Match[str]) -> str:
         d = _dates(m.group(0))[0]
-        return f"{d[2]}月{d[3]}日" if any(_same_date(d, e) for e in others) else m.group(0)
+        return "" if any(_same_date(d, e) for e in others) else m.group(0)
     return _SENTENCE_DATE.sub(day, sentence)
 
 
