@@ -556,3 +556,13 @@ def test_a_date_retold_with_another_day_or_party_stays_apart(retold):
     for x, y in ((original, other), (other, original)):
         ok, why = same_story("央行宣布降准0.5个百分点", x, "央行宣布降准0.5个百分点", y)
         assert not ok and "other facts" in why, why
+
+
+@pytest.mark.parametrize("word", ["日前", "近日", "近期", "此前", "今日", "今天", "当天", "当日", "昨日", "昨天"])
+def test_a_word_of_when_stands_for_a_date_and_for_another_such_word(word):
+    # one list of these words (stories._WHEN) serves both rules: put where the report has its date, or swapped
+    # for another word of when, it tells the same event
+    dated = "工商银行3月5日" + PENALTY
+    for x, y in ((dated, "工商银行" + word + PENALTY), ("工商银行" + word + PENALTY, "工商银行日前" + PENALTY)):
+        ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
+        assert ok, why

@@ -75,16 +75,18 @@ _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e0
                        r"|记者.{0,8}(获悉|了解到|注意到)"
                        r"|\d{1,2}月\d{1,2}日|\d{1,2}日"
                        r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
+# words of when, relative to the report (日前, 当天): editors swap them for one another, and put them where the
+# other text has its date
+_WHEN = ("日前", "近日", "近期", "此前", "今日", "今天", "当天", "当日", "昨日", "昨天")
 # words editors swap for one another (日前 → 近日): not names
-_EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当天", "当日", "昨日", "昨天", "表示", "指出", "称", "说",
-              "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发", "推出", "宣布", "要求", "明确", "规定", "提出",
-              "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及", "与", "以及", "并", "同时", "此外", "另外",
-              "联合", "共同", "正式", "近期", "决定"}
+_EDITORIAL = {*_WHEN, "目前", "表示", "指出", "称", "说", "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发",
+              "推出", "宣布", "要求", "明确", "规定", "提出", "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及",
+              "与", "以及", "并", "同时", "此外", "另外", "联合", "共同", "正式", "决定"}
 # what a copy may put where the other text has a date and still tell the same event: a word of time, or where it
 # was published (周三, 晚间, 于, 在其官网); any other word there (杭州分行, 董事长, 对中信证券, 杭州) names another party
 _TIME_WORDS = re.compile(r"(?:于|在|在其|通过|周[一二三四五六日天]|星期[一二三四五六日天]|礼拜[一二三四五六日天]|上午|下午|中午|"
-                         r"晚间|晚上|早间|早上|凌晨|夜间|深夜|今天|今日|昨天|昨日|前日|当天|当日|本周|上周|日前|近日|"
-                         r"近期|刚刚|此前|官网|官方网站|网站|微信公众号|公众号)+")
+                         r"晚间|晚上|早间|早上|凌晨|夜间|深夜|前日|本周|上周|刚刚|官网|官方网站|网站|微信公众号|公众号|"
+                         + "|".join(_WHEN) + ")+")
 
 
 def shingle_hashes(text: str) -> list[int]:
@@ -275,7 +277,7 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
         # 2024-05-20) and wherever it stands (人民银行5月20日发布 for 5月20日，人民银行发布) is no other fact: it
         # leaves both sentences before their wording is compared
         s, best = _shared_dates_left_out(s, dates_b), _shared_dates_left_out(best, dates_s)
-        for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
+        for i1, i2, j1, j2 in _whole_words(_edits(SequenceMatcher(None, s, best, autojunk=False)), s, best):
             x, y = s[i1:i2], best[j1:j2]
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
             # (日前 → 近日), is not a name put in another's place
@@ -364,6 +366,23 @@ def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
         else:
             out.append([i1, i2, j1, j2])
     return [(i1, i2, j1, j2) for i1, i2, j1, j2 in out]
+
+
+def _whole_words(edits: list[tuple[int, int, int, int]], a: str, b: str) -> list[tuple[int, int, int, int]]:
+    """The changed spans, each widened over the shared characters to the whole of a date or an editor's word it
+    cuts into (3月5日 → 近日 is one change, not 3月5 → 近 beside a shared 日; 此前 → 日前, not 此 → 日)."""
+    out = []
+    for i1, i2, j1, j2 in edits:
+        for side, text in enumerate((a, b)):
+            for m in (*_SENTENCE_DATE.finditer(text), *_EDITORIAL_WORDS.finditer(text)):
+                lo, hi = (i1, i2) if side == 0 else (j1, j2)
+                if m.start() < hi and m.end() > lo or m.start() < lo == hi < m.end():
+                    back, ahead = max(0, lo - m.start()), max(0, m.end() - hi)
+                    if back <= min(i1, j1) and a[i1 - back:i1] == b[j1 - back:j1] \
+                            and a[i2:i2 + ahead] == b[j2:j2 + ahead]:
+                        i1, j1, i2, j2 = i1 - back, j1 - back, i2 + ahead, j2 + ahead
+        out.append((i1, i2, j1, j2))
+    return out
 
 
 def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
