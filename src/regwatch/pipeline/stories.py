@@ -70,6 +70,7 @@ _SENTENCE_DATE = re.compile(r"(?<!\d)(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日"
                             r"|(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 # a day without its month (人民银行20日发布): not part of a date, a count (第5日) or a term (30日内)
 _BARE_DAY = re.compile(r"(?<![\d月个第])([12]?\d|3[01])日(?![内前])")
+_SHARED_DATE = "\x1f"         # in a compared sentence, where a date stood that the other sentence names too
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
 _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
                        r"|记者.{0,8}(获悉|了解到|注意到)"
@@ -278,7 +279,9 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
         # leaves both sentences before their wording is compared
         s, best = _shared_dates_left_out(s, dates_b), _shared_dates_left_out(best, dates_s)
         for i1, i2, j1, j2 in _whole_words(_edits(SequenceMatcher(None, s, best, autojunk=False)), s, best):
-            x, y = s[i1:i2], best[j1:j2]
+            x, y = s[i1:i2].replace(_SHARED_DATE, ""), best[j1:j2].replace(_SHARED_DATE, "")
+            if not x and not y:
+                continue        # a date both name, moved
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
             # (日前 → 近日), is not a name put in another's place
             editorial = (i1 == 0 and j1 == 0 and any(len(z) <= 24 and _DATELINE.fullmatch(z) for z in (x, y))) \
@@ -335,10 +338,11 @@ def _month_added(sentence: str, other: str) -> str:
 
 
 def _shared_dates_left_out(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
-    """The sentence without the dates that the other sentence also names."""
+    """The sentence with a mark in place of each date that the other sentence also names (the mark keeps the
+    words on either side apart: 明确 → 提出 before the date, a clause cut after it)."""
     def day(m: re.Match[str]) -> str:
         d = _dates(m.group(0))[0]
-        return "" if any(_same_date(d, e) for e in others) else m.group(0)
+        return _SHARED_DATE if any(_same_date(d, e) for e in others) else m.group(0)
     return _SENTENCE_DATE.sub(day, sentence)
 
 
