@@ -183,10 +183,48 @@ def rewrite_lead(item: dict, body: str) -> str:
     return rng.choice([f"据{rng.choice(OUTLETS)}报道，", f"{rng.choice(OUTLETS)}讯，", "", "记者获悉，"]) + lead + rest
 
 
+def year_dropped(item: dict, body: str) -> str:
+    """The year left out of the dates of the piece's own year (2024年5月20日 → 5月20日), as retellings and flashes
+    write them; a date of another year (自2020年1月1日至…) keeps it."""
+    year = item.get("date", "")[:4]
+    if not year:
+        return body
+    return re.sub(rf"{year}年(\d{{1,2}})月(\d{{1,2}})日", r"\1月\2日",
+                  re.sub(rf"{year}-(\d\d)-(\d\d)", lambda m: f"{int(m[1])}月{int(m[2])}日", body))
+
+
+# a lead that opens with its date and its party (9月24日，国务院新闻办公室举行…) or names the party first
+# (中国人民银行9月14日宣布…): the party, what it did
+_LEAD_DATE_FIRST = re.compile(r"(\d{1,2})月(\d{1,2})日(上午|下午|晚间)?，([^，。]{2,40}?)"
+                              r"((?:连续|联合|再次|正式)?(?:发布|公布|宣布|印发|举行|召开|依法|就|对|在|表示|有关|揭牌|挂牌))")
+_LEAD_PARTY_FIRST = re.compile(r"([^，。\d]{2,40}?)(\d{1,2})月(\d{1,2})日(上午|下午|晚间)?"
+                               r"((?:连续|联合|再次|正式)?(?:发布|公布|宣布|印发|举行|召开|依法|就|对|在|表示|有关|揭牌|挂牌))")
+
+
+def date_attributed(item: dict, body: str) -> str | None:
+    """The lead's date retold with its party, as the press writes a day of the current month: 人民银行20日在其官网
+    发布… / 记者20日从人民银行获悉，人民银行发布… for 5月20日，人民银行发布… — None when the lead opens with no
+    date of its party."""
+    rng = _rng(item, "attributed")
+    lead = sentences(body)[0]
+    m = _LEAD_DATE_FIRST.match(lead)
+    if m:
+        day, when, party, verb, rest = m[2], m[3] or "", m[4], m[5], lead[m.end():]
+    else:
+        m = _LEAD_PARTY_FIRST.match(lead)
+        if not m:
+            return None
+        day, when, party, verb, rest = m[3], m[4] or "", m[1], m[5], lead[m.end():]
+    forms = [f"{party}{day}日{when}{verb}{rest}", f"记者{day}日从{party}获悉，{party}{verb}{rest}"]
+    if verb in ("发布", "公布"):
+        forms.append(f"{party}{day}日在其官网{verb}{rest}")
+    return body.replace(lead, rng.choice(forms), 1)
+
+
 KINDS = ["reprint", "new_headline_lead_dropped", "excerpt_70", "reordered", "edited", "sentences_sampled_70",
          "commentary_added", "related_links", "new_headline_lead_rewritten",
          "reprint+new_headline_lead_dropped", "new_headline_lead_dropped+excerpt_70", "reprint+excerpt_70+reordered",
-         "lead_dropped+excerpt_70+commentary", "all_of_them"]
+         "lead_dropped+excerpt_70+commentary", "all_of_them", "year_dropped", "date_attributed"]
 
 
 def copies(item: dict, others: list[dict] | None = None) -> dict[str, tuple[str, str]]:
@@ -210,6 +248,10 @@ def copies(item: dict, others: list[dict] | None = None) -> dict[str, tuple[str,
         "reprint+excerpt_70+reordered": reprint(item, t, reorder(item, excerpt_70(item, b))),
         "lead_dropped+excerpt_70+commentary": (nh, commentary(item, excerpt_70(item, drop_lead(b)))),
     }
+    out["year_dropped"] = (t, year_dropped(item, b))
+    attributed = date_attributed(item, b)
+    if attributed is not None:
+        out["date_attributed"] = (nh, attributed)
     out["all_of_them"] = reprint(item, nh, related(item, light_edits(item, reorder(item, excerpt_70(item, drop_lead(b)))),
                                                    others))
     return out

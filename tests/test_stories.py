@@ -498,3 +498,71 @@ def test_a_date_a_copy_leaves_out_or_tells_as_a_word_of_time_still_joins(other):
     for x, y in (("工商银行3月5日" + PENALTY, other + PENALTY), (other + PENALTY, "工商银行3月5日" + PENALTY)):
         ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
         assert ok, why
+
+
+RRR_CUT = ("人民银行决定于{d}下调金融机构存款准备金率0.5个百分点（不含已执行5%存款准备金率的金融机构），此次降准共计向市场"
+           "提供长期流动性约1万亿元。人民银行表示，将继续实施稳健的货币政策，保持流动性合理充裕。")
+
+
+@pytest.mark.parametrize("written", ["5月20日", "2024-05-20", "2024年05月20日"], ids=["year-dropped", "iso", "padded"])
+def test_a_copy_that_writes_the_day_without_its_year_or_otherwise_joins(tmp_path, written):
+    # a retelling drops the year (2024年5月20日 → 5月20日) or writes the day another way: the same date, one story
+    original, copy = RRR_CUT.format(d="2024年5月20日"), RRR_CUT.format(d=written)
+    for x, y in ((original, copy), (copy, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行降准0.5个百分点", y)
+        assert ok, why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    a = p.process(url="http://x/40", source="s", title="央行宣布降准0.5个百分点", body=original, lang="zh", published_at=None)
+    b = p.process(url="http://x/41", source="t", title="央行降准0.5个百分点", body=copy, lang="zh", published_at=None)
+    assert b.story_id == a.story_id, b.story_reason
+
+
+@pytest.mark.parametrize("one, other", [("2024年5月20日", "5月21日"), ("5月20日", "5月21日"), ("2024年5月20日", "2024-06-20"),
+                                        ("2024年5月20日", "2023年5月20日")],
+                         ids=["year-dropped-other-day", "other-day", "other-month", "other-year"])
+def test_a_twin_with_another_date_stays_apart_with_or_without_its_year(one, other):
+    for x, y in ((RRR_CUT.format(d=one), RRR_CUT.format(d=other)), (RRR_CUT.format(d=other), RRR_CUT.format(d=one))):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行宣布降准0.5个百分点", y)
+        assert not ok and "other facts" in why, why
+
+
+def test_a_year_dropped_copy_of_a_twin_with_other_figures_stays_apart():
+    # the year dropped does not hide another figure in the same sentence
+    twin = RRR_CUT.format(d="5月20日").replace("0.5个百分点", "0.25个百分点")
+    for x, y in ((RRR_CUT.format(d="2024年5月20日"), twin), (twin, RRR_CUT.format(d="2024年5月20日"))):
+        ok, why = same_story("央行降准", x, "央行降准", y)
+        assert not ok and "other facts" in why, why
+
+
+RRR_LEAD = ("{lead}发布公告，决定下调金融机构存款准备金率0.5个百分点，此次降准共计向市场提供长期流动性约1万亿元。"
+            "人民银行表示，将继续实施稳健的货币政策，保持流动性合理充裕。")
+
+
+@pytest.mark.parametrize("retold", ["中国人民银行20日", "中国人民银行20日在其官网", "记者20日从中国人民银行获悉，中国人民银行",
+                                    "中国人民银行5月20日"], ids=["day-only", "on-its-site", "reporter-told", "moved"])
+def test_a_copy_that_retells_the_date_with_its_party_joins(retold):
+    # 5月20日，人民银行发布… retold as the press writes a day of the current month, after the party that acted
+    original, copy = RRR_LEAD.format(lead="2024年5月20日，中国人民银行"), RRR_LEAD.format(lead=retold)
+    for x, y in ((original, copy), (copy, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行降准0.5个百分点", y)
+        assert ok, why
+
+
+@pytest.mark.parametrize("retold", ["中国人民银行21日", "记者21日从中国人民银行获悉，中国人民银行", "中国人民银行5月21日",
+                                    "工商银行20日"], ids=["other-day", "reporter-other-day", "moved-other-day", "other-party"])
+def test_a_date_retold_with_another_day_or_party_stays_apart(retold):
+    original, other = RRR_LEAD.format(lead="5月20日，中国人民银行"), RRR_LEAD.format(lead=retold)
+    for x, y in ((original, other), (other, original)):
+        ok, why = same_story("央行宣布降准0.5个百分点", x, "央行宣布降准0.5个百分点", y)
+        assert not ok and "other facts" in why, why
+
+
+@pytest.mark.parametrize("word", ["日前", "近日", "近期", "此前", "今日", "今天", "当天", "当日", "昨日", "昨天"])
+def test_a_word_of_when_stands_for_a_date_and_for_another_such_word(word):
+    # one list of these words (stories._WHEN) serves both rules: put where the report has its date, or swapped
+    # for another word of when, it tells the same event
+    dated = "工商银行3月5日" + PENALTY
+    for x, y in ((dated, "工商银行" + word + PENALTY), ("工商银行" + word + PENALTY, "工商银行日前" + PENALTY)):
+        ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
+        assert ok, why

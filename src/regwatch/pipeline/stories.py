@@ -68,21 +68,26 @@ _DIGIT = re.compile(r"\d")
 # a date as a compared sentence holds it (punctuation gone): 2025年12月22日, 12月22日, 20240220 (from 2024-02-20)
 _SENTENCE_DATE = re.compile(r"(?<!\d)(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日"
                             r"|(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
+# a day without its month (人民银行20日发布): not part of a date, a count (第5日) or a term (30日内)
+_BARE_DAY = re.compile(r"(?<![\d月个第])([12]?\d|3[01])日(?![内前])")
+_SHARED_DATE = "\x1f"         # in a compared sentence, where a date stood that the other sentence names too
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
 _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
                        r"|记者.{0,8}(获悉|了解到|注意到)"
                        r"|\d{1,2}月\d{1,2}日|\d{1,2}日"
                        r"|近日|日前|今日|今天|昨日|昨天|上午|下午|晚间|当天|当日)+")
+# words of when, relative to the report (日前, 当天): editors swap them for one another, and put them where the
+# other text has its date
+_WHEN = ("日前", "近日", "近期", "此前", "今日", "今天", "当天", "当日", "昨日", "昨天")
 # words editors swap for one another (日前 → 近日): not names
-_EDITORIAL = {"日前", "近日", "此前", "目前", "今日", "今天", "当天", "当日", "昨日", "昨天", "表示", "指出", "称", "说",
-              "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发", "推出", "宣布", "要求", "明确", "规定", "提出",
-              "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及", "与", "以及", "并", "同时", "此外", "另外",
-              "联合", "共同", "正式", "近期", "决定"}
+_EDITORIAL = {*_WHEN, "目前", "表示", "指出", "称", "说", "认为", "强调", "介绍", "发布", "印发", "公布", "出台", "下发",
+              "推出", "宣布", "要求", "明确", "规定", "提出", "将", "会", "要", "已", "已经", "等", "的", "之", "和", "及",
+              "与", "以及", "并", "同时", "此外", "另外", "联合", "共同", "正式", "决定"}
 # what a copy may put where the other text has a date and still tell the same event: a word of time, or where it
 # was published (周三, 晚间, 于, 在其官网); any other word there (杭州分行, 董事长, 对中信证券, 杭州) names another party
 _TIME_WORDS = re.compile(r"(?:于|在|在其|通过|周[一二三四五六日天]|星期[一二三四五六日天]|礼拜[一二三四五六日天]|上午|下午|中午|"
-                         r"晚间|晚上|早间|早上|凌晨|夜间|深夜|今天|今日|昨天|昨日|前日|当天|当日|本周|上周|日前|近日|"
-                         r"近期|刚刚|此前|官网|官方网站|网站|微信公众号|公众号)+")
+                         r"晚间|晚上|早间|早上|凌晨|夜间|深夜|前日|本周|上周|刚刚|官网|官方网站|网站|微信公众号|公众号|"
+                         + "|".join(_WHEN) + ")+")
 
 
 def shingle_hashes(text: str) -> list[int]:
@@ -254,13 +259,29 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
             continue            # unmatched (added or dropped), or cut short at either end
         # a date one sentence adds (a flash folds its date into the lead) is no other fact; a date where the
         # other has another one is (the LPR of 2月20日 is not that of 3月20日), wherever in the sentences they stand
+        # a day without its month (人民银行20日发布…, as the press writes a day of the current month) is the
+        # other sentence's date of that day
+        s, best = _month_added(s, best), _month_added(best, s)
         dates_s, dates_b = _dates(s), _dates(best)
         only_s = [d for d in dates_s if not any(_same_date(d, e) for e in dates_b)]
         only_b = [d for d in dates_b if not any(_same_date(d, e) for e in dates_s)]
         if only_s and only_b:
             return f"{only_s[0][0]}→{only_b[0][0]}"
-        for i1, i2, j1, j2 in _edits(SequenceMatcher(None, s, best, autojunk=False)):
-            x, y = s[i1:i2], best[j1:j2]
+        # ... and so is a day without its month where the other names a date of another day (人民银行21日发布 /
+        # 5月20日，人民银行发布)
+        days_s, days_b = _BARE_DAY.findall(s), _BARE_DAY.findall(best)
+        for days, other_days, only in ((days_s, days_b, only_b), (days_b, days_s, only_s)):
+            lone = [d for d in days if d not in other_days and not any(e[3] == int(d) for e in only)]
+            if lone and only:
+                return f"{lone[0]}日→{only[0][0]}"
+        # a date both name, however written (2024年5月20日, 5月20日 — a retelling drops the year —, 20240520 from
+        # 2024-05-20) and wherever it stands (人民银行5月20日发布 for 5月20日，人民银行发布) is no other fact: it
+        # leaves both sentences before their wording is compared
+        s, best = _shared_dates_left_out(s, dates_b), _shared_dates_left_out(best, dates_s)
+        for i1, i2, j1, j2 in _whole_words(_edits(SequenceMatcher(None, s, best, autojunk=False)), s, best):
+            x, y = s[i1:i2].replace(_SHARED_DATE, ""), best[j1:j2].replace(_SHARED_DATE, "")
+            if not x and not y:
+                continue        # a date both name, moved
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
             # (日前 → 近日), is not a name put in another's place
             editorial = (i1 == 0 and j1 == 0 and any(len(z) <= 24 and _DATELINE.fullmatch(z) for z in (x, y))) \
@@ -306,6 +327,25 @@ def _same_date(a: tuple[str, int | None, int, int], b: tuple[str, int | None, in
     return a[2:] == b[2:] and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
+def _month_added(sentence: str, other: str) -> str:
+    """The sentence with each day it names without a month (20日, not 20日内) given the month of the one date
+    of that day the other sentence names and this one does not (18日 is 3月18日 beside 自4月18日起施行)."""
+    own = _dates(sentence)
+    def month(m: re.Match[str]) -> str:
+        months = {d[2] for d in _dates(other) if d[3] == int(m[1]) and not any(_same_date(d, e) for e in own)}
+        return f"{months.pop()}月{m[1]}日" if len(months) == 1 else m.group(0)
+    return _BARE_DAY.sub(month, sentence)
+
+
+def _shared_dates_left_out(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
+    """The sentence with a mark in place of each date that the other sentence also names (the mark keeps the
+    words on either side apart: 明确 → 提出 before the date, a clause cut after it)."""
+    def day(m: re.Match[str]) -> str:
+        d = _dates(m.group(0))[0]
+        return _SHARED_DATE if any(_same_date(d, e) for e in others) else m.group(0)
+    return _SENTENCE_DATE.sub(day, sentence)
+
+
 _EDITORIAL_WORDS = re.compile("|".join(sorted((w for w in _EDITORIAL if len(w) > 1), key=len, reverse=True)))
 
 
@@ -330,6 +370,23 @@ def _edits(matcher: SequenceMatcher) -> list[tuple[int, int, int, int]]:
         else:
             out.append([i1, i2, j1, j2])
     return [(i1, i2, j1, j2) for i1, i2, j1, j2 in out]
+
+
+def _whole_words(edits: list[tuple[int, int, int, int]], a: str, b: str) -> list[tuple[int, int, int, int]]:
+    """The changed spans, each widened over the shared characters to the whole of a date or an editor's word it
+    cuts into (3月5日 → 近日 is one change, not 3月5 → 近 beside a shared 日; 此前 → 日前, not 此 → 日)."""
+    out = []
+    for i1, i2, j1, j2 in edits:
+        for side, text in enumerate((a, b)):
+            for m in (*_SENTENCE_DATE.finditer(text), *_EDITORIAL_WORDS.finditer(text)):
+                lo, hi = (i1, i2) if side == 0 else (j1, j2)
+                if m.start() < hi and m.end() > lo or m.start() < lo == hi < m.end():
+                    back, ahead = max(0, lo - m.start()), max(0, m.end() - hi)
+                    if back <= min(i1, j1) and a[i1 - back:i1] == b[j1 - back:j1] \
+                            and a[i2:i2 + ahead] == b[j2:j2 + ahead]:
+                        i1, j1, i2, j2 = i1 - back, j1 - back, i2 + ahead, j2 + ahead
+        out.append((i1, i2, j1, j2))
+    return out
 
 
 def same_story(title_a: str, body_a: str, title_b: str, body_b: str) -> tuple[bool, str]:
