@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from test_delivery import deliver, make, publish
 
 from regwatch.alerts.dispatcher import Dispatcher
-from regwatch.pipeline.store import MessageStatus, Store
+from regwatch.pipeline.store import Failure, MessageStatus, Store
 from regwatch.pipeline.timeutil import iso_ms, utcnow
 
 
@@ -198,3 +198,71 @@ def test_alerts_after_a_rate_limit_that_follows_a_success_are_held(tmp_path, rec
     asyncio.run(run())
     assert [m["mode"] for m in receiver.messages] == [None, "retry-after:900"]
     assert len(store.q("SELECT id FROM alerts WHERE message_id IS NULL")) == 3              # held, uncomposed
+
+
+def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, receiver):
+    # one message the channel refuses every time (a 500 to that payload alone) while it takes the others: once it has
+    # failed again after the channel took another, it has failed alone — new alerts go at once, not held up to
+    # FAILING_HOLD at each of its retries for a day; and it keeps its own backoff when the channel answers
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.poison = {"wh": "第0号"}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again
+    assert [(stories(m), m["mode"]) for m in receiver.messages] == [([0], "500"), ([1], None), ([0], "500")]
+    assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
+        ("retry", "alone"), ("sent", None)]
+    assert store.failing_until("wh") is None
+    publish(cfg, store, 1, start=2)
+    stats = deliver(cfg, store, wait=0)
+    assert stats.sent == 1
+    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+    # retried on its own backoff with nothing sent in between, it is still refused alone: the channel is not failing
+    store.x("UPDATE messages SET next_attempt_at = created_at WHERE status = 'retry'")
+    deliver(cfg, store, wait=0)
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([0], "500")]
+    assert store.one("SELECT failure FROM messages WHERE status = 'retry'") == "alone"
+    assert store.failing_until("wh") is None
+
+
+def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
+    """`messages.failure`, SQLite and PostgreSQL alike: a retry that failed alone says nothing of the channel and keeps
+    its wait when the channel answers; a wait the platform named is the channel's, and read back by any process."""
+    store = Store(store_location)
+    try:
+        now = utcnow()
+        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+                  for i in range(3)]
+        with store.tx():
+            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
+                                      now=now) for i, a in enumerate(alerts)]
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                             next_attempt_at=now + timedelta(seconds=60), failure=Failure.ALONE)
+        assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                             next_attempt_at=now + timedelta(seconds=30), failure=Failure.CHANNEL)
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=30)))
+        assert store.told_until("ch", now) is None
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 429 rate limited",
+                             next_attempt_at=now + timedelta(seconds=600), failure=Failure.WAIT)
+        assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
+        assert store.told_until("ch", now + timedelta(seconds=601)) is None          # waited out
+        assert not store.sent_since("ch", iso_ms(now), mids[0])
+        # the channel answers: what waits out the channel's failures is due now; the one refused alone keeps its wait
+        assert store.hasten_retries("ch", now + timedelta(seconds=1)) == 2
+        rows = store.q("SELECT id, next_attempt_at, failure FROM messages ORDER BY id")
+        assert rows[0]["next_attempt_at"] == iso_ms(now + timedelta(seconds=60)) and rows[0]["failure"] == "alone"
+        assert all(r["next_attempt_at"] <= iso_ms(now) for r in rows[1:])
+        assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
+            > iso_ms(now)
+        assert store.told_until("ch", now + timedelta(seconds=1)) is None
+        msg, _ = store.claim_message("ch", now + timedelta(seconds=2), **pace)
+        assert msg["id"] == mids[1]
+        store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=2))
+        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[1],)) is None      # cleared once sent
+        assert store.sent_since("ch", iso_ms(now), mids[0]) and not store.sent_since("ch", iso_ms(now), mids[1])
+    finally:
+        store.close()
