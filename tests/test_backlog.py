@@ -111,14 +111,18 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
 
 
 def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
-    # a channel whose one message is refused with a long wait (an hour's backoff, or a message it refuses every time):
-    # what comes in meanwhile waits at most FAILING_HOLD, then goes out together — not for that message's retry
+    # a channel whose one message waits out a long backoff (an hour's, after many failures): what comes in meanwhile
+    # waits at most FAILING_HOLD, then goes out together — not for that message's retry (a wait the platform named is
+    # waited out whole: test_a_rate_limit_the_platform_named_is_waited_out_whole)
     from regwatch.defaults import FAILING_HOLD
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
-    receiver.fail = {"wh": ["retry-after:3600"]}
+    receiver.fail = {"wh": ["500"]}
     publish(cfg, store, 1)
     deliver(cfg, store, wait=0)
-    assert [m["mode"] for m in receiver.messages] == ["retry-after:3600"]
+    assert [m["mode"] for m in receiver.messages] == ["500"]
+    hour = iso_ms(utcnow() + timedelta(seconds=3600))
+    store.x("UPDATE messages SET next_attempt_at = ?", (hour,))
+    store.x("UPDATE alerts SET next_attempt_at = ?", (hour,))
     publish(cfg, store, 3, start=1)                        # held: the channel failed
     deliver(cfg, store, wait=0)
     assert len(receiver.messages) == 1
@@ -222,6 +226,26 @@ def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, 
     assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([0], "500")]
     assert store.one("SELECT failure FROM messages WHERE status = 'retry'") == "alone"
     assert store.failing_until("wh") is None
+
+
+def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_store(tmp_path, receiver):
+    # a rate limit one process was told (429 Retry-After: 900) holds the channel's alerts in the next `run --once` or
+    # another daemon too (a fresh Dispatcher on the same store): past FAILING_HOLD they are not sent into the throttle
+    from regwatch.defaults import FAILING_HOLD
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.fail = {"wh": ["retry-after:900"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    assert store.one("SELECT failure FROM messages") == "wait"
+    publish(cfg, store, 3, start=1)
+    deliver(cfg, store, wait=0)                            # another process: held
+    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+    for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
+        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    deliver(cfg, store, wait=2)                            # and another, FAILING_HOLD later: still held
+    assert [m["mode"] for m in receiver.messages] == ["retry-after:900"]
+    held = store.q("SELECT next_attempt_at FROM alerts WHERE message_id IS NULL")
+    assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow() + timedelta(seconds=600)) for r in held)
 
 
 def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):

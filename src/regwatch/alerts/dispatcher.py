@@ -106,8 +106,6 @@ class Dispatcher:
         self._cut: set[asyncio.Task[Outcome]] = set()         # … of them, cut off by `hurry`'s deadline
         self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
         self._failing: dict[str, str] = {}    # channel → the error its failing began with (logged once, and its end)
-        # channel → until when the platform itself said to wait (a rate limit: Retry-After, DingTalk's ten minutes)
-        self._told_wait: dict[str, datetime] = {}
 
     def finish(self) -> None:
         """The daemon stops: `run_forever` returns once the sends in flight have their answers (a send cut off
@@ -200,11 +198,11 @@ class Dispatcher:
         failing = self.store.failing_until(platform.name) if articles else None
         oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
         latest = oldest + timedelta(seconds=FAILING_HOLD)
-        told = self._told_wait.get(platform.name)
-        if told is not None and told <= now:
-            del self._told_wait[platform.name]          # waited out
-        elif told is not None and told > latest:
-            latest = told       # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD
+        # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD — by every process on
+        # the store (a `run --once` from cron, another daemon), not only the one that was told
+        told = self.store.told_until(platform.name, now) if failing is not None else None
+        if told is not None and told > latest:
+            latest = told
         if failing is not None and latest > now:
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
             # goes out when it answers again — one digest per subscription when more than it may take that minute
@@ -380,7 +378,6 @@ class Dispatcher:
         failure: Failure | None = None
         if outcome.ok:
             await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
-            self._told_wait.pop(platform.name, None)
             # the channel answers again: what waits out a backoff goes now, before what was composed after it
             self.store.hasten_retries(platform.name, now)
             if msg["kind"] == AlertKind.HEALTH:
@@ -397,9 +394,6 @@ class Dispatcher:
             failure = self._failure(msg, platform, outcome)
             await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay),
                                cut_at=now if outcome.cut else None, failure=failure)
-            if outcome.retry_after is not None and not outcome.cut:
-                told = now + timedelta(seconds=delay)
-                self._told_wait[platform.name] = max(told, self._told_wait.get(platform.name, told))
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
