@@ -290,3 +290,39 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.sent_since("ch", iso_ms(now), mids[0]) and not store.sent_since("ch", iso_ms(now), mids[1])
     finally:
         store.close()
+
+
+def test_a_store_of_the_previous_version_gains_the_failure_column_its_retries_the_channels(store_location):
+    """m16 (p7 on PostgreSQL) adds `messages.failure` in place: a retry the previous version recorded (no failure)
+    counts as the channel's, as it did then."""
+    store = Store(store_location)
+    now = utcnow()
+    try:
+        a = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1")
+        with store.tx():
+            store.add_message(channel="ch", kind="article", idem_key="k1", payload={}, alert_ids=[a], now=now)
+        msg, _ = store.claim_message("ch", now, per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=now + timedelta(seconds=60))
+    finally:
+        store.close()
+    drop = "ALTER TABLE messages DROP COLUMN failure"
+    if store_location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store_location, autocommit=True) as pg:
+            for q in [drop, "DELETE FROM regwatch_migrations WHERE name = 'p7_failure_of_a_retry'"]:
+                pg.execute(q)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(store_location)
+        for q in [drop, "DELETE FROM _sqlite_migrations WHERE name = 'm16_failure_of_a_retry'", "PRAGMA user_version=15"]:
+            conn.execute(q)
+        conn.commit()
+        conn.close()
+    store = Store(store_location)
+    try:
+        assert store.q("SELECT status, failure FROM messages") == [{"status": "retry", "failure": None}]
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=60)))
+    finally:
+        store.close()
