@@ -274,7 +274,7 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
                              next_attempt_at=now + timedelta(seconds=600), failure=Failure.WAIT)
         assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
         assert store.told_until("ch", now + timedelta(seconds=601)) is None          # waited out
-        assert not store.sent_since("ch", iso_ms(now), mids[0])
+        assert not store.sent_since("ch", now, mids[0])
         # the channel answers: what waits out the channel's failures is due now; the one refused alone keeps its wait
         assert store.hasten_retries("ch", now + timedelta(seconds=1)) == 2
         rows = store.q("SELECT id, next_attempt_at, failure FROM messages ORDER BY id")
@@ -287,7 +287,8 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert msg["id"] == mids[1]
         store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=2))
         assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[1],)) is None      # cleared once sent
-        assert store.sent_since("ch", iso_ms(now), mids[0]) and not store.sent_since("ch", iso_ms(now), mids[1])
+        assert store.sent_since("ch", now, mids[0]) and not store.sent_since("ch", now, mids[1])
+        assert not store.sent_since("ch", now + timedelta(seconds=3), mids[0])
     finally:
         store.close()
 

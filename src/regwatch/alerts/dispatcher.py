@@ -423,7 +423,7 @@ class Dispatcher:
         if msg.get("failure") == Failure.ALONE:
             return Failure.ALONE
         try:
-            took = self.store.sent_since(platform.name, str(before), msg["id"])
+            took = self.store.sent_since(platform.name, datetime.fromisoformat(str(before)), msg["id"])
         except StoreError:      # (the store failing now: recording the outcome says so, and tries again)
             took = False
         return Failure.ALONE if took else Failure.CHANNEL

@@ -507,8 +507,8 @@ class Store(ABC):
         waiting after `now`: the latest of them), else None. In the store, so every process on it honours it."""
 
     @abstractmethod
-    def sent_since(self, channel: str, since: str, other_than: int) -> bool:
-        """Whether the channel took a message other than `other_than` at `since` (an ISO time) or later."""
+    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
+        """Whether the channel took a message other than `other_than` at `since` or later."""
 
     @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CUT_SEND_BEFORE_CUT_AT
+from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
@@ -102,9 +102,12 @@ class Outbox(Connection):
                       "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
 
-    def sent_since(self, channel: str, since: str, other_than: int) -> bool:
-        return self.one("SELECT 1 FROM messages WHERE channel = ? AND status = ? AND sent_at >= ? AND id <> ? LIMIT 1",
-                        (channel, S.SENT, since, other_than)) is not None
+    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
+        # (read through the channel's claims: a message sent since then was claimed at most a lease before — the
+        # messages table is never pruned)
+        return self.one("SELECT 1 FROM messages WHERE channel = ? AND claimed_at >= ? AND status = ? AND sent_at >= ? "
+                        "AND id <> ? LIMIT 1", (channel, iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT,
+                                                iso_ms(since), other_than)) is not None
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
