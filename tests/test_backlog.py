@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from test_delivery import deliver, make, publish
 
 from regwatch.alerts.dispatcher import Dispatcher
-from regwatch.pipeline.store import MessageStatus, Store
+from regwatch.pipeline.store import Failure, MessageStatus, Store
 from regwatch.pipeline.timeutil import iso_ms, utcnow
 
 
@@ -111,14 +111,18 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
 
 
 def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
-    # a channel whose one message is refused with a long wait (an hour's backoff, or a message it refuses every time):
-    # what comes in meanwhile waits at most FAILING_HOLD, then goes out together — not for that message's retry
+    # a channel whose one message waits out a long backoff (an hour's, after many failures): what comes in meanwhile
+    # waits at most FAILING_HOLD, then goes out together — not for that message's retry (a wait the platform named is
+    # waited out whole: test_a_rate_limit_the_platform_named_is_waited_out_whole)
     from regwatch.defaults import FAILING_HOLD
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
-    receiver.fail = {"wh": ["retry-after:3600"]}
+    receiver.fail = {"wh": ["500"]}
     publish(cfg, store, 1)
     deliver(cfg, store, wait=0)
-    assert [m["mode"] for m in receiver.messages] == ["retry-after:3600"]
+    assert [m["mode"] for m in receiver.messages] == ["500"]
+    hour = iso_ms(utcnow() + timedelta(seconds=3600))
+    store.x("UPDATE messages SET next_attempt_at = ?", (hour,))
+    store.x("UPDATE alerts SET next_attempt_at = ?", (hour,))
     publish(cfg, store, 3, start=1)                        # held: the channel failed
     deliver(cfg, store, wait=0)
     assert len(receiver.messages) == 1
@@ -198,3 +202,128 @@ def test_alerts_after_a_rate_limit_that_follows_a_success_are_held(tmp_path, rec
     asyncio.run(run())
     assert [m["mode"] for m in receiver.messages] == [None, "retry-after:900"]
     assert len(store.q("SELECT id FROM alerts WHERE message_id IS NULL")) == 3              # held, uncomposed
+
+
+def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, receiver):
+    # one message the channel refuses every time (a 500 to that payload alone) while it takes the others: once it has
+    # failed again after the channel took another, it has failed alone — new alerts go at once, not held up to
+    # FAILING_HOLD at each of its retries for a day; and it keeps its own backoff when the channel answers
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.poison = {"wh": "第0号"}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again
+    assert [(stories(m), m["mode"]) for m in receiver.messages] == [([0], "500"), ([1], None), ([0], "500")]
+    assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
+        ("retry", "alone"), ("sent", None)]
+    assert store.failing_until("wh") is None
+    publish(cfg, store, 1, start=2)
+    stats = deliver(cfg, store, wait=0)
+    assert stats.sent == 1
+    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+    # retried on its own backoff with nothing sent in between, it is still refused alone: the channel is not failing
+    store.x("UPDATE messages SET next_attempt_at = created_at WHERE status = 'retry'")
+    deliver(cfg, store, wait=0)
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([0], "500")]
+    assert store.one("SELECT failure FROM messages WHERE status = 'retry'") == "alone"
+    assert store.failing_until("wh") is None
+
+
+def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_store(tmp_path, receiver):
+    # a rate limit one process was told (429 Retry-After: 900) holds the channel's alerts in the next `run --once` or
+    # another daemon too (a fresh Dispatcher on the same store): past FAILING_HOLD they are not sent into the throttle
+    from regwatch.defaults import FAILING_HOLD
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.fail = {"wh": ["retry-after:900"]}
+    publish(cfg, store, 1)
+    deliver(cfg, store, wait=0)
+    assert store.one("SELECT failure FROM messages") == "wait"
+    publish(cfg, store, 3, start=1)
+    deliver(cfg, store, wait=0)                            # another process: held
+    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+    for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
+        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    deliver(cfg, store, wait=2)                            # and another, FAILING_HOLD later: still held
+    assert [m["mode"] for m in receiver.messages] == ["retry-after:900"]
+    held = store.q("SELECT next_attempt_at FROM alerts WHERE message_id IS NULL")
+    assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow() + timedelta(seconds=600)) for r in held)
+
+
+def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
+    """`messages.failure`, SQLite and PostgreSQL alike: a retry that failed alone says nothing of the channel and keeps
+    its wait when the channel answers; a wait the platform named is the channel's, and read back by any process."""
+    store = Store(store_location)
+    try:
+        now = utcnow()
+        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+                  for i in range(3)]
+        with store.tx():
+            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
+                                      now=now) for i, a in enumerate(alerts)]
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                             next_attempt_at=now + timedelta(seconds=60), failure=Failure.ALONE)
+        assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
+                             next_attempt_at=now + timedelta(seconds=30), failure=Failure.CHANNEL)
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=30)))
+        assert store.told_until("ch", now) is None
+        msg, _ = store.claim_message("ch", now, **pace)
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 429 rate limited",
+                             next_attempt_at=now + timedelta(seconds=600), failure=Failure.WAIT)
+        assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
+        assert store.told_until("ch", now + timedelta(seconds=601)) is None          # waited out
+        assert not store.sent_since("ch", now, mids[0])
+        # the channel answers: what waits out the channel's failures is due now; the one refused alone keeps its wait
+        assert store.hasten_retries("ch", now + timedelta(seconds=1)) == 2
+        rows = store.q("SELECT id, next_attempt_at, failure FROM messages ORDER BY id")
+        assert rows[0]["next_attempt_at"] == iso_ms(now + timedelta(seconds=60)) and rows[0]["failure"] == "alone"
+        assert all(r["next_attempt_at"] <= iso_ms(now) for r in rows[1:])
+        assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
+            > iso_ms(now)
+        assert store.told_until("ch", now + timedelta(seconds=1)) is None
+        msg, _ = store.claim_message("ch", now + timedelta(seconds=2), **pace)
+        assert msg["id"] == mids[1]
+        store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=2))
+        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[1],)) is None      # cleared once sent
+        assert store.sent_since("ch", now, mids[0]) and not store.sent_since("ch", now, mids[1])
+        assert not store.sent_since("ch", now + timedelta(seconds=3), mids[0])
+    finally:
+        store.close()
+
+
+def test_a_store_of_the_previous_version_gains_the_failure_column_its_retries_the_channels(store_location):
+    """m16 (p7 on PostgreSQL) adds `messages.failure` in place: a retry the previous version recorded (no failure)
+    counts as the channel's, as it did then."""
+    store = Store(store_location)
+    now = utcnow()
+    try:
+        a = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1")
+        with store.tx():
+            store.add_message(channel="ch", kind="article", idem_key="k1", payload={}, alert_ids=[a], now=now)
+        msg, _ = store.claim_message("ch", now, per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=now + timedelta(seconds=60))
+    finally:
+        store.close()
+    drop = "ALTER TABLE messages DROP COLUMN failure"
+    if store_location.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store_location, autocommit=True) as pg:
+            for q in [drop, "DELETE FROM regwatch_migrations WHERE name = 'p7_failure_of_a_retry'"]:
+                pg.execute(q)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(store_location)
+        for q in [drop, "DELETE FROM _sqlite_migrations WHERE name = 'm16_failure_of_a_retry'", "PRAGMA user_version=15"]:
+            conn.execute(q)
+        conn.commit()
+        conn.close()
+    store = Store(store_location)
+    try:
+        assert store.q("SELECT status, failure FROM messages") == [{"status": "retry", "failure": None}]
+        assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=60)))
+    finally:
+        store.close()

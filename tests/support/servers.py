@@ -144,11 +144,14 @@ class Receiver:
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
     `routes[name]["keyword"]`: a DingTalk robot's security keyword, refused without it;
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
-    answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`)."""
+    answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`);
+    `receiver.poison[name] = "text"`: every request whose body holds that text is answered HTTP 500 (a message the
+    channel refuses every time, while it takes the others)."""
 
     def __init__(self):
         self.routes: dict[str, dict] = {}
         self.fail: dict[str, list[str]] = {}
+        self.poison: dict[str, str] = {}
         self.messages: list[dict] = []
         self.release = threading.Event()     # "hold" answers wait for it (a hanging endpoint)
         rx = self
@@ -182,6 +185,8 @@ class Receiver:
         token_ok = credential_ok(kind, route.get("token"), query)
         bad = platforms.problems(kind, body)
         mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
+        if mode is None and name in self.poison and self.poison[name] in json.dumps(body, ensure_ascii=False):
+            mode = "500"
         rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "token_ok": token_ok,
                "problems": bad, "mode": mode, "t": time.time()}
         self.messages.append(rec)

@@ -5,8 +5,9 @@ alert once:
 
 1. **compose** — due alerts become messages, once: one alert a message, except scheduled
    digests and bursts larger than what the channel may take this minute, which become digests.
-   Alerts to a channel that is full this minute, or failing (its last attempt waits out a retry),
-   wait uncomposed, and are composed together with its next due alert.
+   Alerts to a channel that is full this minute, or failing (its last attempt waits out a retry that
+   was the channel's failure, not one message's alone), wait uncomposed, and are composed together
+   with its next due alert.
    A digest is split where the platform's size limits need it, each part whole. A message's
    payload and idempotency key are fixed here, so a retry is the same message.
 2. **send** — each channel is drained by its own task (a slow endpoint delays only itself: while
@@ -55,7 +56,7 @@ from ..defaults import (
     STOP_CUT_RETRY,
     USER_AGENT,
 )
-from ..pipeline.store import AlertKind, ChannelState, MessageStatus, Store, StoreError
+from ..pipeline.store import AlertKind, ChannelState, Failure, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message, health_summary_message, plain
 from .platforms import Outcome, Platform, platform_for
@@ -105,8 +106,6 @@ class Dispatcher:
         self._cut: set[asyncio.Task[Outcome]] = set()         # … of them, cut off by `hurry`'s deadline
         self._finishing = False               # `finish`: the send in flight ends the loop, no new one starts
         self._failing: dict[str, str] = {}    # channel → the error its failing began with (logged once, and its end)
-        # channel → until when the platform itself said to wait (a rate limit: Retry-After, DingTalk's ten minutes)
-        self._told_wait: dict[str, datetime] = {}
 
     def finish(self) -> None:
         """The daemon stops: `run_forever` returns once the sends in flight have their answers (a send cut off
@@ -199,17 +198,17 @@ class Dispatcher:
         failing = self.store.failing_until(platform.name) if articles else None
         oldest = min((datetime.fromisoformat(a["created_at"]) for a in articles), default=now)
         latest = oldest + timedelta(seconds=FAILING_HOLD)
-        told = self._told_wait.get(platform.name)
-        if told is not None and told <= now:
-            del self._told_wait[platform.name]          # waited out
-        elif told is not None and told > latest:
-            latest = told       # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD
+        # a wait the platform named (a rate limit) is waited out whole, not cut at FAILING_HOLD — by every process on
+        # the store (a `run --once` from cron, another daemon), not only the one that was told
+        told = self.store.told_until(platform.name, now) if failing is not None else None
+        if told is not None and told > latest:
+            latest = told
         if failing is not None and latest > now:
             # the channel's last attempt failed: what comes in meanwhile waits, uncomposed, for its next retry, and
             # goes out when it answers again — one digest per subscription when more than it may take that minute
             # (composed one a message, a backlog would use up the minutes after its recovery one article a message).
-            # At most FAILING_HOLD: a retry's backoff reaches an hour, and a channel that refuses one message every
-            # time is not down — held longer, what came in would wait for that message to be given up
+            # At most FAILING_HOLD: a retry's backoff reaches an hour (a message the channel refuses alone no longer
+            # counts once the channel took another: `_failure`)
             until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), latest)
             self.store.hold_alerts([a["id"] for a in articles], until)
             singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
@@ -376,9 +375,9 @@ class Dispatcher:
         err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None
         now = utcnow()
         n = msg["items"]
+        failure: Failure | None = None
         if outcome.ok:
             await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
-            self._told_wait.pop(platform.name, None)
             # the channel answers again: what waits out a backoff goes now, before what was composed after it
             self.store.hasten_retries(platform.name, now)
             if msg["kind"] == AlertKind.HEALTH:
@@ -392,11 +391,9 @@ class Dispatcher:
                 delay = BACKOFF_CAP
             elif delay <= 0:                                         # "again at once" for a day: the backoff
                 delay = backoff(msg["attempts"])
+            failure = self._failure(msg, platform, outcome)
             await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay),
-                               cut_at=now if outcome.cut else None)
-            if outcome.retry_after is not None and not outcome.cut:
-                told = now + timedelta(seconds=delay)
-                self._told_wait[platform.name] = max(told, self._told_wait.get(platform.name, told))
+                               cut_at=now if outcome.cut else None, failure=failure)
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
@@ -406,8 +403,30 @@ class Dispatcher:
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")
             log.warning("message %s to %s %s: %s", msg["id"], platform.name, status, err)
-        self._log_failing(platform.name, outcome, err or "")
+        if failure != Failure.ALONE:
+            self._log_failing(platform.name, outcome, err or "")
         self._channel_health(platform, outcome, err or "")
+
+    def _failure(self, msg: dict[str, Any], platform: Platform, outcome: Outcome) -> Failure | None:
+        """Whose a retry's failure is, kept on its message for every process on the store: a wait the platform named
+        (a rate limit) is the channel's; a message that failed before and fails again though the channel took
+        another since (or whose previous failure was already its alone) has failed alone — a payload the channel
+        refuses every time: it keeps its own backoff and holds none of the channel's alerts; else the channel's
+        (what comes in meanwhile waits for its next retry). None for a send regwatch's stop cut off."""
+        if outcome.cut:
+            return None
+        if outcome.retry_after is not None:
+            return Failure.WAIT
+        before = msg.get("claimed_at_before_claim")      # its previous attempt
+        if msg.get("status_before_claim") != MessageStatus.RETRY or not before:
+            return Failure.CHANNEL
+        if msg.get("failure") == Failure.ALONE:
+            return Failure.ALONE
+        try:
+            took = self.store.sent_since(platform.name, datetime.fromisoformat(str(before)), msg["id"])
+        except StoreError:      # (the store failing now: recording the outcome says so, and tries again)
+            took = False
+        return Failure.ALONE if took else Failure.CHANNEL
 
     def _log_failing(self, name: str, outcome: Outcome, err: str) -> None:
         """One log line when a channel starts failing (its first failed attempt since it last answered) and one

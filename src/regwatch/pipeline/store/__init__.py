@@ -37,6 +37,7 @@ from .statuses import (
            AlertKind,
            AlertStatus,
            ChannelState,
+           Failure,
            MessageStatus,
            SourceState,
            UrlState,
@@ -44,5 +45,5 @@ from .statuses import (
 )
 
 __all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
-           "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for", "has_store",
-           "not_a_store", "open_store", "shown_state"]
+           "Failure", "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for",
+           "has_store", "not_a_store", "open_store", "shown_state"]

@@ -84,7 +84,8 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "article_topics": ("article_id", "topic", "score", "evidence"),
     "story_keys": ("key", "seen", "article_id", "story_id"),
     "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
-                 "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at"),
+                 "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at",
+                 "failure"),
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
                "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id",
                "cut_at"),
@@ -496,8 +497,18 @@ class Store(ABC):
 
     @abstractmethod
     def failing_until(self, channel: str) -> datetime | None:
-        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off): the next
-        attempt of its messages waiting out a retry (the alerts that come in meanwhile wait for it); else None."""
+        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off, nor one
+        whose `failure` was the message's alone, which say nothing of the channel): the next attempt of its messages
+        waiting out such a retry (the alerts that come in meanwhile wait for it); else None."""
+
+    @abstractmethod
+    def told_until(self, channel: str, now: datetime) -> datetime | None:
+        """Until when the platform itself said to wait (a retry whose `failure` is a named wait — a rate limit — still
+        waiting after `now`: the latest of them), else None. In the store, so every process on it honours it."""
+
+    @abstractmethod
+    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
+        """Whether the channel took a message other than `other_than` at `since` or later."""
 
     @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:
@@ -516,9 +527,10 @@ class Store(ABC):
     @abstractmethod
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None) -> bool:
+                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
         """Record an attempt's outcome on the message and its alerts (`cut_at`: when regwatch's own stop cut the
-        send off, its mark in `cut_at`; None clears it); False when the claim was lost
+        send off, its mark in `cut_at`; None clears it; `failure`: a retry's `statuses.Failure`, cleared by any
+        other status); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""
 
@@ -553,7 +565,7 @@ class Store(ABC):
     def hasten_retries(self, channel: str, now: datetime) -> int:
         """The channel answered again: its messages waiting out a retry's backoff are due now, in the order they
         were made (oldest first; the channel's pacing still spaces them); how many. A send a stop cut off (its
-        `cut_at` set) keeps its wait (STOP_CUT_RETRY)."""
+        `cut_at` set) keeps its wait (STOP_CUT_RETRY), and so does a message whose failure was its alone."""
 
     @abstractmethod
     def undelivered(self, since: datetime, channels: Iterable[str]) -> tuple[int, int]:

@@ -29,6 +29,15 @@ class MessageStatus(StrEnum):
     BROKEN = "broken"
 
 
+class Failure(StrEnum):
+    """`messages.failure`: whose a failed attempt waiting out its retry was (empty for any other status, and for a
+    send regwatch's stop cut off)."""
+
+    CHANNEL = "channel"      # the channel's: it took no message since this one's previous failed attempt
+    ALONE = "alone"          # this message's alone: the channel took another since its previous failed attempt
+    WAIT = "wait"            # the platform named a wait (a rate limit: Retry-After, DingTalk 130101…): the channel's
+
+
 class AlertKind(StrEnum):
     """`alerts.kind` and `messages.kind`."""
 

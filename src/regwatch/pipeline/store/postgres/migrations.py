@@ -214,6 +214,10 @@ P5_WORKER_LEASES = "ALTER TABLE workers ADD COLUMN IF NOT EXISTS lease_until TEX
 P6_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) "
                                   "WHERE story_id IS NOT NULL;")
 
+# whose a failed attempt was: the channel's, the message's alone, or a wait the platform named (the SQLite store's
+# m16_failure_of_a_retry)
+P7_FAILURE_OF_A_RETRY = "ALTER TABLE messages ADD COLUMN IF NOT EXISTS failure TEXT;"
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
@@ -221,6 +225,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("p4_cut_sends", P4_CUT_SENDS),
     ("p5_worker_leases", P5_WORKER_LEASES),
     ("p6_one_alert_per_story_channel", P6_ONE_ALERT_PER_STORY_CHANNEL),
+    ("p7_failure_of_a_retry", P7_FAILURE_OF_A_RETRY),
 ]
 
 

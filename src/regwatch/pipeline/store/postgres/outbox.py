@@ -99,7 +99,7 @@ class Outbox(shared.Outbox, PostgresConnection):
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None) -> bool:
+                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
         with self._bounded():
             return super().finish_message(message, status=status, error=error, next_attempt_at=next_attempt_at,
-                                          sent_at=sent_at, cut_at=cut_at)
+                                          sent_at=sent_at, cut_at=cut_at, failure=failure)

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CUT_SEND_BEFORE_CUT_AT
+from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
-from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, MessageStatus
+from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
 from .sql import Connection, where
 
 S = MessageStatus
@@ -22,6 +22,9 @@ WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 # a send regwatch's stop cut off: marked by `cut_at` — or by its error text alone, cut by a daemon of the previous
 # release still running beside this one (a rolling upgrade of workers on PostgreSQL), which knows no `cut_at`
 NOT_CUT = "cut_at IS NULL AND coalesce(last_error, '') <> '" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
+# a retry whose failure was the message's alone (the channel took another since its previous failed attempt): it says
+# nothing of the channel, and keeps its own backoff when the channel answers
+NOT_ALONE = f"coalesce(failure, '') <> '{Failure.ALONE}'"
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
@@ -87,12 +90,24 @@ class Outbox(Connection):
 
     def failing_until(self, channel: str) -> datetime | None:
         last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
-                      "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel,))
+                      f"AND (status <> ? OR {NOT_ALONE}) ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.RETRY))
         if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
             return None
-        at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT}",
-                      (channel, S.RETRY))
+        at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT} "
+                      f"AND {NOT_ALONE}", (channel, S.RETRY))
         return datetime.fromisoformat(at) if at else None
+
+    def told_until(self, channel: str, now: datetime) -> datetime | None:
+        at = self.one("SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
+                      "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
+        return datetime.fromisoformat(at) if at else None
+
+    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
+        # (read through the channel's claims: a message sent since then was claimed at most a lease before — the
+        # messages table is never pruned)
+        return self.one("SELECT 1 FROM messages WHERE channel = ? AND claimed_at >= ? AND status = ? AND sent_at >= ? "
+                        "AND id <> ? LIMIT 1", (channel, iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT,
+                                                iso_ms(since), other_than)) is not None
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -101,16 +116,17 @@ class Outbox(Connection):
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None) -> bool:
+                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
         status = MessageStatus(status)
+        failed = Failure(failure) if failure is not None and status == S.RETRY else None
         nxt = iso_ms(next_attempt_at) if next_attempt_at else None
         sent = iso_ms(sent_at) if sent_at else None
         cut = iso_ms(cut_at) if cut_at else None
         with self.tx():
             if not self.x(
                     "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                    "sent_at = ?, cut_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-                    (status, error, nxt, sent, cut, message["id"], message["claimed_by"])):
+                    "sent_at = ?, cut_at = ?, failure = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+                    (status, error, nxt, sent, cut, failed, message["id"], message["claimed_by"])):
                 return False
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ?, cut_at = ? WHERE message_id = ?",
@@ -152,9 +168,10 @@ class Outbox(Connection):
 
     def hasten_retries(self, channel: str, now: datetime) -> int:
         # due now: they go first, in the order they were made (`claim_message` takes a channel's due messages by id).
-        # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer
+        # A send a stop cut off keeps its wait (STOP_CUT_RETRY): the platform may have had it, and may be slow to answer;
+        # so does a message the channel refused alone (it failed again after the channel took another)
         waiting = (channel, S.RETRY, iso_ms(now))
-        not_cut = f"AND {NOT_CUT}"
+        not_cut = f"AND {NOT_CUT} AND {NOT_ALONE}"
         if self.one(f"SELECT 1 FROM messages WHERE channel = ? AND status = ? AND next_attempt_at > ? {not_cut} LIMIT 1",
                     waiting) is None:
             return 0        # (the usual case: a send that succeeds takes no write lock for this)
@@ -162,9 +179,11 @@ class Outbox(Connection):
             n = self.x(f"UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
                        f"AND next_attempt_at > ? {not_cut}", waiting)
             if n:
-                self.x(f"UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
-                       f"AND message_id IS NOT NULL {not_cut}",
-                       (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now)))
+                # (their messages' alerts: those of a message that keeps its wait, cut or alone, keep it too)
+                self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = ? AND next_attempt_at > ? "
+                       "AND message_id IN (SELECT id FROM messages WHERE channel = ? AND status = ? "
+                       "AND next_attempt_at <= ?)",
+                       (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now), channel, S.RETRY, iso_ms(now)))
                 # and the alerts held uncomposed while it failed: composed now, after them (digests when too many)
                 self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND message_id IS NULL "
                        "AND status IN (?, ?) AND digest_at IS NULL AND next_attempt_at > ?",

@@ -299,11 +299,18 @@ def m15_one_alert_per_story_channel(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS alerts_story_channel ON alerts(idem_key) WHERE story_id IS NOT NULL")
 
 
+def m16_failure_of_a_retry(db: sqlite_utils.Database) -> None:
+    # whose a failed attempt was (`statuses.Failure`: the channel's, the message's alone, or a wait the platform
+    # named), kept with the message so that every process on the store reads it (a daemon, `run --once`, another
+    # daemon): a message the channel refuses alone does not hold the channel's alerts, a named wait holds them all
+    db.execute("ALTER TABLE messages ADD COLUMN failure TEXT")
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
               m12_store_meta, m13_cut_sends, m14_worker_leases,
-              m15_one_alert_per_story_channel]
+              m15_one_alert_per_story_channel, m16_failure_of_a_retry]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
