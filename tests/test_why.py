@@ -44,6 +44,23 @@ def test_why_a_copy_did_not_alert_again(world):
     assert f"from article #{ids(world)['cap']}" in v["caps", "archive"]["reason"]
 
 
+def test_why_a_copy_whose_story_waits_for_its_digest_says_so(world):
+    """A copy joining a story whose alert still waits for the digest is told so, with the digest's time (as the
+    article that queued it), not "already alerted"; a copy of a story sent says when it was sent."""
+    out = why(world, "repaircopy")
+    line = next(ln for ln in out.splitlines() if ln.startswith("morning-digest"))
+    assert "digest pending: it goes out " in line and f"{DIGEST_AT} 北京时间 — joined the story's alert" in line, out
+    assert "joined the story's alert (alert #" in out and "already alerted (" not in out
+    assert "joined a story already alerted" not in out
+    other = next(ln for ln in out.splitlines() if ln.startswith("repair-from-list"))
+    assert "digest pending: it goes out " in other and f"{DIGEST_AT} 北京时间 — the channel has" in other, out
+    v, _ = verdicts(world, "repaircopy")
+    assert v["morning-digest", "archive"]["alert"]["status"] == "digest"
+    assert v["morning-digest", "archive"]["reason"].startswith("joined the story's alert (alert #")
+    line = next(ln for ln in why(world, "capcopy").splitlines() if ln.startswith("caps") and "archive" in ln)
+    assert "sent 20" in line and "joined the story's alert" in line
+
+
 def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
     v, _ = verdicts(world, "b1")
     assert {x["outcome"] for x in v.values()} == {"baseline"}

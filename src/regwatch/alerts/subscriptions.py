@@ -11,6 +11,7 @@ stored and when `regwatch why` reads it back.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from ..pipeline.process import Processed
 from ..pipeline.store import AlertKind, Store
 from ..pipeline.timeutil import utcnow
 from .digest import next_digest_time
+from .message import local_time
+
+log = logging.getLogger("regwatch.alerts")
 
 
 @lru_cache(maxsize=1024)
@@ -155,3 +159,19 @@ def enqueue_for(store: Store, cfg: Any, processed: Processed, source: str, title
                                idem_key=idem_key(ch, processed.story_id, sid)):
             n += 1
     return n, None
+
+
+def follow_schedules(store: Store, cfg: Any) -> int:
+    """Alerts waiting for a digest follow their subscription's schedule as configured now (a run or the daemon
+    starting, after a config change): each goes at the schedule's next time after it was queued — at once when
+    that is past, or when the subscription sends at once now; a line says what moved. A subscription no longer
+    configured keeps its alerts' times (they go out at the digest time they were queued for). How many moved."""
+    def schedule(spec: str) -> Any:
+        return lambda queued: next_digest_time(spec, now=queued, tz=cfg.display.tz) if spec else None
+
+    moved = store.follow_digest_schedules({sub.name: schedule(sub.digest) for sub in cfg.subscriptions}, utcnow())
+    for m in moved:
+        to = local_time(m["to"], cfg.display.tz) if m["to"] else "at once (the subscription sends at once now)"
+        log.warning("digest %s: %d waiting alert(s) moved from %s to %s (the schedule changed)",
+                    m["subscription"], m["alerts"], local_time(m["was"], cfg.display.tz), to)
+    return sum(m["alerts"] for m in moved)

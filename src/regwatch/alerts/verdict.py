@@ -66,7 +66,7 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
             elif theirs and theirs[0]["subscription"] == sub.name:
                 a = theirs[0]
                 out.append(Verdict(sub.name, ch, "already alerted",
-                                   f"joined a story already alerted (alert #{a['id']}, from article #{a['article_id']})", a))
+                                   f"joined the story's alert (alert #{a['id']}, from article #{a['article_id']})", a))
             elif theirs:
                 a = theirs[0]
                 out.append(Verdict(sub.name, ch, "already alerted",

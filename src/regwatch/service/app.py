@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher, pass_failed
-from ..alerts.subscriptions import enqueue_for
+from ..alerts.subscriptions import enqueue_for, follow_schedules
 from ..crawler.netguard import stop_downloads
 from ..crawler.report import SourceReport
 from ..crawler.run import Crawl, CrawlContext, Extractor
@@ -416,7 +416,15 @@ class App:
             self.extractor.stop()
             await task
 
+    def follow_digest_schedules(self) -> None:
+        """At start: the alerts waiting for a digest follow their subscription's schedule as configured now."""
+        try:
+            follow_schedules(self.store, self.cfg)
+        except Exception as e:  # the store unreachable: they keep their times; the next start tries again
+            log.error("cannot move waiting digest alerts to the configured schedules (%s: %s)", type(e).__name__, e)
+
     async def _once(self, baseline_all: bool, names: list[str] | None) -> CycleResult:
+        self.follow_digest_schedules()
         async with self.dispatcher:
             crawling = True
             delivered = 0
@@ -498,6 +506,7 @@ class App:
             self.metrics = Metrics(self.cfg.metrics.listen)
             self.dispatcher.on_attempt = self.metrics.delivery_seconds.observe
             self.metrics.refresh(self.store)        # what the store holds, from the start (not after the first cycle)
+        self.follow_digest_schedules()
         async with self.dispatcher:
             self._alive()
             sched = SourceScheduler(self)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -476,6 +476,15 @@ class Store(ABC):
     @abstractmethod
     def has_alert(self, channel: str, story_id: int) -> bool:
         """Whether the story has an alert to this channel (from any subscription)."""
+
+    @abstractmethod
+    def follow_digest_schedules(self, schedules: Mapping[str, Callable[[datetime], datetime | None]],
+                                now: datetime) -> list[Row]:
+        """Alerts waiting for a digest still to come, of the subscriptions in `schedules` (name → the send time
+        its schedule as configured now gives an alert queued at that time; None: at once), moved to that time
+        when it is another — to `now` when it is past, out of the digest when None (pending, due now) — in one
+        transaction; each alert is moved only from the time it was read with, so that processes doing the same
+        at once move it once. One row per move: `subscription`, `was`, `to` (None: at once), `alerts`."""
 
     @abstractmethod
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:

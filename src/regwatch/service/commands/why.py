@@ -3,7 +3,7 @@
 Three answers, from the store and the config: every topic's score against its threshold with the
 signals that fired and the required words missing (the current packs, beside the tags stored);
 its story and why it belongs there; and for each subscription and channel, the alert it made or
-the reason it made none (baseline, too old, a filter, a story already alerted…).
+the reason it made none (baseline, too old, a filter, a story whose alert it joined…).
 """
 
 from __future__ import annotations
@@ -102,14 +102,17 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
 
 
 def _why(v: Verdict, clock: Clock) -> str:
-    """The reason, with what the outbox says of the alert when there is one."""
-    if not v.alerted or v.alert is None:
+    """The reason, with what the outbox says of the alert when there is one: the article's own, or the story's
+    alert on the channel that a later copy joined (sent, or still waiting: for its digest, a retry…)."""
+    if v.alert is None:
         return v.reason
     a = v.alert
     state = {"sent": f"sent {clock.full(a['sent_at'])}" + (" in a digest" if a["message_kind"] == "digest" else ""),
              "digest": f"digest pending: it goes out {clock.full(a['digest_at'])}",
              "failed": f"failed: {safe(a['last_error'])}", "broken": f"broken channel: {safe(a['last_error'])}"
              }.get(a["status"], f"{a['status']} (next attempt {clock.full(a['next_attempt_at'])})")
+    if not v.alerted:
+        return f"{state} — {v.reason}"
     return f"{state} — matched by {v.reason}" if v.reason else state
 
 

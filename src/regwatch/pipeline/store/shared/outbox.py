@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,6 +65,35 @@ class Outbox(Connection):
     def has_alert(self, channel: str, story_id: int) -> bool:
         return self.one("SELECT 1 FROM alerts WHERE channel = ? AND story_id = ? LIMIT 1",
                         (channel, story_id)) is not None
+
+    def follow_digest_schedules(self, schedules: Mapping[str, Callable[[datetime], datetime | None]],
+                                now: datetime) -> list[Row]:
+        if not schedules:
+            return []
+        names = list(schedules)
+        plan: dict[tuple[str, str, str | None], list[int]] = {}
+        moved = []
+        with self.tx():
+            # (a digest whose time came is due already: it goes at the next compose, whatever the schedule says now)
+            for r in self.q(f"SELECT id, subscription, created_at, digest_at FROM alerts WHERE message_id IS NULL "
+                            f"AND status = ? AND digest_at > ? AND subscription IN ({','.join('?' * len(names))}) "
+                            "ORDER BY id", (AlertStatus.DIGEST, iso(now), *names)):
+                slot = schedules[r["subscription"]](datetime.fromisoformat(r["created_at"]))
+                to = None if slot is None else iso(max(slot, now))
+                if to != r["digest_at"]:
+                    plan.setdefault((r["subscription"], r["digest_at"], to), []).append(r["id"])
+            for (sub, was, to), ids in plan.items():
+                n = 0
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i:i + 500]
+                    n += self.x(f"UPDATE alerts SET status = ?, digest_at = ?, next_attempt_at = ? "
+                                f"WHERE id IN ({','.join('?' * len(chunk))}) AND message_id IS NULL AND status = ? "
+                                "AND digest_at = ?",
+                                (AlertStatus.DIGEST if to else AlertStatus.PENDING, to, to or iso(now), *chunk,
+                                 AlertStatus.DIGEST, was))
+                if n:
+                    moved.append({"subscription": sub, "was": was, "to": to, "alerts": n})
+        return moved
 
     def pacing_wait(self, channel: str, now: datetime, *, per_minute: int, min_gap: float, window: float,
                     margin: float) -> float:
