@@ -117,14 +117,18 @@ class PrivateNetworkMiddleware(_CtxMixin):
 def link_refusal(url: str, source: str | None, ctx: Any, own: str = "this source's own origin",
                  first: str | None = None) -> str | None:
     """Why a request to this URL is refused before anything is sent (`refused, a link with a user name or password
-    in it`), or None: a scheme other than http(s), a host that is no host name, a user name or password (to an IP
-    literal the request may not reach, the address refusal). The crawl's check (`PrivateNetworkMiddleware`) and
-    `regwatch extract URL`'s (`fetch`, `own`: "this page's own origin"), for every request and redirect."""
+    in it`), or None: a scheme other than http(s), a host that is no host name or that parsers read differently
+    (`spelling_refusal`), a user name or password (to an IP literal the request may not reach, the address refusal).
+    The crawl's check (`PrivateNetworkMiddleware`) and `regwatch extract URL`'s (`fetch`, `own`: "this page's own
+    origin"), for every request and redirect."""
     target = origin_of(url)
     if target is None:
         return f"refused, {WEB_ONLY}"
     if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
         return f"refused, its host {target[1][:100]!r} is not a valid host name"
+    why = spelling_refusal(target[1])
+    if why is not None:
+        return f"refused, its host {target[1][:100]!r} {why}"
     if "@" in urlsplit(url).netloc:   # user:password@: regwatch sends no credentials a link carries
         why = refusal(target[1].strip("[]"))
         if why is not None and "not an IP address" not in why and target_decision(url, source, ctx, first) == PUBLIC:
@@ -152,8 +156,9 @@ class RedirectSchemeMiddleware(_CtxMixin):
 class ProxiedTargetMiddleware(_CtxMixin):
     """A request through a proxy is connected by the proxy, so `netguard` cannot see the address: its host is
     checked here, after Scrapy's `HttpProxyMiddleware` has chosen the proxy. An IP literal in any spelling a
-    resolver accepts (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, `[::ffff:127.0.0.1]`) and the
-    `localhost` names are refused unless they are the source's own origin; other names are the proxy's."""
+    resolver accepts (`127.1`, `2130706433`, `[::ffff:127.0.0.1]`; a `%` in a host and a part in hex or with a leading
+    zero are refused before, by `link_refusal`) and the `localhost` names are refused unless they are the source's own
+    origin; other names are the proxy's."""
 
     def process_request(self, request):
         if request.meta.get("proxy"):
@@ -174,6 +179,20 @@ def proxied_refusal(url: str, source: str | None, ctx: Any, first: str | None = 
         return f"{host} is a loopback name"
     address = literal_address(host)
     return refusal(address) if address else None
+
+
+def spelling_refusal(host: str) -> str | None:
+    """Why a host is spelt so that parsers disagree on where it leads, else None: a `%` (no host name has one; a proxy
+    or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), or an
+    IPv4 address with a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most
+    resolvers, 10.0.0.1 to others, invalid to Python's `ipaddress`)."""
+    if "%" in host:
+        return "is not a valid host name (a '%' in it)"
+    parts = host.removesuffix(".").split(".")
+    numeric = all(p.isdigit() or (p[:2] == "0x" and all(c in "0123456789abcdef" for c in p[2:])) for p in parts)
+    if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):
+        return "is an ambiguous IP address (a part in hex or with a leading zero, read differently by different parsers)"
+    return None
 
 
 def literal_address(host: str) -> str | None:
