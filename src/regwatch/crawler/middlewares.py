@@ -18,6 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
+from .hostnames import spelling_refusal
 from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, first_url, origin_of, over_size, own_origin, refusal, target_decision
 from .settings import CONTEXT
 
@@ -179,20 +180,6 @@ def proxied_refusal(url: str, source: str | None, ctx: Any, first: str | None = 
         return f"{host} is a loopback name"
     address = literal_address(host)
     return refusal(address) if address else None
-
-
-def spelling_refusal(host: str) -> str | None:
-    """Why a host is spelt so that parsers disagree on where it leads, else None: a `%` (no host name has one; a proxy
-    or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), or an
-    IPv4 address with a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most
-    resolvers, 10.0.0.1 to others, invalid to Python's `ipaddress`)."""
-    if "%" in host:
-        return "is not a valid host name (a '%' in it)"
-    parts = host.removesuffix(".").split(".")
-    numeric = all(p.isdigit() or (p[:2] == "0x" and all(c in "0123456789abcdef" for c in p[2:])) for p in parts)
-    if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):
-        return "is an ambiguous IP address (a part in hex or with a leading zero, read differently by different parsers)"
-    return None
 
 
 def literal_address(host: str) -> str | None:
