@@ -68,6 +68,12 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("url", "http:///feed.xml", "has no host"),
     ("url", "http://127.0.0.1:0/feed.xml", "port 0 cannot be connected to"),
     ("url", "http://exa mple.com/", "has spaces or control characters"),
+    # hosts parsers read differently: a crawl refuses every request to them
+    ("url", "http://127%2e0%2e0%2e1/feed.xml",
+     "sources[0] (a).url: 'http://127%2e0%2e0%2e1/feed.xml': its host is not a valid host name (a '%' in it)"),
+    ("url", "http://010.0.0.1/feed.xml", "sources[0] (a).url: 'http://010.0.0.1/feed.xml': its host is an ambiguous IP "
+                                         "address (a part in hex or with a leading zero"),
+    ("url", "http://0x7f.1/feed.xml", "its host is an ambiguous IP address"),
     ("channel", "http://127.0.0.1:99999/hook",
      "channels[0] (ops): 'http://127.0.0.1:99999/hook' is not a URL: Port out of range"),
     ("channel", "127.0.0.1:9/hook", "channels[0] (ops): '127.0.0.1:9/hook' is not an http:// or https:// URL"),

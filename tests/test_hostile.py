@@ -13,6 +13,7 @@ import sys
 import time
 from datetime import UTC
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import REGWATCH
@@ -219,6 +220,42 @@ def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelli
         assert row["errors"] == len(private) and "refused" in row["last_error"], row
     finally:
         proxy.stop()
+
+
+def test_hosts_that_parsers_read_differently_are_refused_in_one_line_and_never_reach_a_proxy(tmp_path, rw):
+    """A `%` in a host (a proxy that percent-decodes hosts reads `127%2e0%2e0%2e1` as 127.0.0.1) and an IPv4 address
+    with a part in hex or with a leading zero (`010.0.0.1`: 8.0.0.1 to inet_aton, 10.0.0.1 to others) are refused
+    before anything is sent, each in one line naming the host, whether a proxy or regwatch connects."""
+    proxy = Site()
+    try:
+        origin = "http://127.0.0.1:1"
+        odd = {"127%2e0%2e0%2e1:2": "is not a valid host name (a '%' in it)",
+               "localhost%2e:2": "is not a valid host name (a '%' in it)",
+               "[fe80::1%25eth0]:2": "is not a valid host name (a '%' in it)",
+               "010.0.0.1": "is an ambiguous IP address", "0x7f.1:2": "is an ambiguous IP address",
+               "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address"}
+        proxy.pages[f"{origin}/feed.xml"] = _rss(*(f"http://{h}/odd" for h in odd), "http://news.example.com/a/1.html")
+        cfg = tmp_path / "rw.toml"
+        cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
+                       f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+        r = rw("baseline", "-c", cfg, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        asked = [x["path"] for x in proxy.log]
+        assert "http://news.example.com/a/1.html" in asked and not any("odd" in a for a in asked), asked
+        with sqlite3.connect(tmp_path / "rw.db") as c:
+            message = c.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchone()[0]
+        for host, why in odd.items():
+            name = urlsplit(f"http://{host}/").hostname
+            assert f"http://{host}/odd: refused, its host {name!r} {why}" in message, message
+    finally:
+        proxy.stop()
+
+    from regwatch.crawler.middlewares import link_refusal  # without a proxy: the same refusal, the same line
+
+    for host, why in odd.items():
+        said = link_refusal(f"http://{host}/x", "feed", None) or ""
+        assert said.startswith(f"refused, its host {urlsplit(f'http://{host}/').hostname!r} {why}"), said
 
 
 def test_no_listener_and_timeouts_well_under_scrapys_default():

@@ -18,7 +18,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
-from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, origin_of, over_size, refusal, target_decision
+from .hostnames import spelling_refusal
+from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, first_url, origin_of, over_size, own_origin, refusal, target_decision
 from .settings import CONTEXT
 
 
@@ -108,25 +109,30 @@ class PrivateNetworkMiddleware(_CtxMixin):
     robots.txt or anything else acts on it). Addresses are checked where the connection is made (`netguard`)."""
 
     def process_request(self, request):
-        why = link_refusal(request.url, request.meta.get("source"), self.ctx)
+        why = link_refusal(request.url, request.meta.get("source"), self.ctx, own_origin(request), first_url(request))
         if why is not None:
             raise AddressRefused(f"{request.url[:200]}: {why}")
         return None
 
 
-def link_refusal(url: str, source: str | None, ctx: Any, own: str = "this source's own origin") -> str | None:
+def link_refusal(url: str, source: str | None, ctx: Any, own: str = "this source's own origin",
+                 first: str | None = None) -> str | None:
     """Why a request to this URL is refused before anything is sent (`refused, a link with a user name or password
-    in it`), or None: a scheme other than http(s), a host that is no host name, a user name or password (to an IP
-    literal the request may not reach, the address refusal). The crawl's check (`PrivateNetworkMiddleware`) and
-    `regwatch extract URL`'s (`fetch`, `own`: "this page's own origin"), for every request and redirect."""
+    in it`), or None: a scheme other than http(s), a host that is no host name or that parsers read differently
+    (`spelling_refusal`), a user name or password (to an IP literal the request may not reach, the address refusal).
+    The crawl's check (`PrivateNetworkMiddleware`) and `regwatch extract URL`'s (`fetch`, `own`: "this page's own
+    origin"), for every request and redirect."""
     target = origin_of(url)
     if target is None:
         return f"refused, {WEB_ONLY}"
     if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
         return f"refused, its host {target[1][:100]!r} is not a valid host name"
+    why = spelling_refusal(target[1])
+    if why is not None:
+        return f"refused, its host {target[1][:100]!r} {why}"
     if "@" in urlsplit(url).netloc:   # user:password@: regwatch sends no credentials a link carries
         why = refusal(target[1].strip("[]"))
-        if why is not None and "not an IP address" not in why and target_decision(url, source, ctx) == PUBLIC:
+        if why is not None and "not an IP address" not in why and target_decision(url, source, ctx, first) == PUBLIC:
             return f"refused, {why} and not {own} (see block_private_networks)"
         return "refused, a link with a user name or password in it"
     return None
@@ -151,22 +157,23 @@ class RedirectSchemeMiddleware(_CtxMixin):
 class ProxiedTargetMiddleware(_CtxMixin):
     """A request through a proxy is connected by the proxy, so `netguard` cannot see the address: its host is
     checked here, after Scrapy's `HttpProxyMiddleware` has chosen the proxy. An IP literal in any spelling a
-    resolver accepts (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, `[::ffff:127.0.0.1]`) and the
-    `localhost` names are refused unless they are the source's own origin; other names are the proxy's."""
+    resolver accepts (`127.1`, `2130706433`, `[::ffff:127.0.0.1]`; a `%` in a host and a part in hex or with a leading
+    zero are refused before, by `link_refusal`) and the `localhost` names are refused unless they are the source's own
+    origin; other names are the proxy's."""
 
     def process_request(self, request):
         if request.meta.get("proxy"):
-            why = proxied_refusal(request.url, request.meta.get("source"), self.ctx)
+            why = proxied_refusal(request.url, request.meta.get("source"), self.ctx, first_url(request))
             if why:
-                raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
+                raise AddressRefused(f"{request.url}: refused, {why} and not {own_origin(request)} "
                                      f"(see block_private_networks)")
         return None
 
 
-def proxied_refusal(url: str, source: str | None, ctx: Any) -> str | None:
+def proxied_refusal(url: str, source: str | None, ctx: Any, first: str | None = None) -> str | None:
     """Why a request through a proxy to this URL is refused (`127.0.0.1 is a loopback address`): its host is an IP
     literal that is not public, or a `localhost` name, and not its source's own origin; None: the proxy's to connect."""
-    if target_decision(url, source, ctx) != PUBLIC:
+    if target_decision(url, source, ctx, first) != PUBLIC:
         return None
     host = (urlsplit(url).hostname or "").rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
@@ -216,11 +223,20 @@ class KeptRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, with each site's parsed robots.txt kept by the process for `ROBOTS_KEEP`
     seconds: the daemon's crawls (one every `every`) do not each fetch it again. Only an answer that says something
     is kept (a robots.txt, or a 4xx: none), not a 5xx, a failed download or one the address guards refused: those
-    are asked for again next crawl."""
+    are asked for again next crawl. A robots.txt the address guards refused (a redirect to another origin that is not
+    public) is, like one that cannot be fetched, no robots.txt: one note of the source whose request asked for it
+    says so."""
 
     def __init__(self, crawler):
         super().__init__(crawler)
         self._answered: dict[str, int] = {}     # host → the HTTP status its robots.txt answered in this crawl
+        self._refused: dict[str, str] = {}      # host → why the guards refused its robots.txt in this crawl
+        self.ctx = crawler.settings.get(CONTEXT)
+
+    def _robots_error(self, exc, netloc):
+        if isinstance(exc, AddressRefused):
+            self._refused[netloc] = str(exc)
+        super()._robots_error(exc, netloc)
 
     async def _parse_robots(self, response, netloc, request):
         self._answered[netloc] = response.status
@@ -237,4 +253,8 @@ class KeptRobotsTxtMiddleware(RobotsTxtMiddleware):
         parser = await super().robot_parser(request)
         if fetching and parser is not None and self._answered.get(url.netloc, 500) < 500:
             _ROBOTS[key] = (time.monotonic(), parser)
+        why = self._refused.pop(url.netloc, None) if fetching else None
+        if why and self.ctx is not None and request.meta.get("source"):
+            self.ctx.report(request.meta["source"]).note(
+                f"{url.scheme}://{url.netloc}/robots.txt: not read, {why}; crawled as a site without one")
         return parser

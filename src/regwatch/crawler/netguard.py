@@ -112,8 +112,11 @@ def refusal(address: str) -> str | None:
     return None
 
 
-def target_decision(url: str, source_name: str | None, ctx) -> str:
-    """ANY, ORIGIN or PUBLIC for a URL fetched for this source, from its configured URL."""
+def target_decision(url: str, source_name: str | None, ctx, first: str | None = None) -> str:
+    """ANY, ORIGIN or PUBLIC for a URL fetched for this source, from its configured URL. A request of no source (a
+    robots.txt, and its redirects) is its site's own: `first`, the URL its chain of redirects began with, may be
+    at its origin when that is a configured source's origin, and so may its redirects to that same origin — never
+    another source's."""
     if ctx is None:
         return PUBLIC
     if not ctx.block_private:
@@ -122,16 +125,27 @@ def target_decision(url: str, source_name: str | None, ctx) -> str:
     source = ctx.sources.get(source_name)
     if source is not None:
         allowed = {origin_of(source.url)}
-    else:  # robots.txt and other requests of no source: any configured source's origin
-        allowed = {origin_of(s.url) for s in ctx.sources.values()}
+    else:
+        own = origin_of(first or url)
+        allowed = {own} & {origin_of(s.url) for s in ctx.sources.values()}
     return ORIGIN if target is not None and target in allowed else PUBLIC
+
+
+def first_url(request) -> str:
+    """The URL a request's chain of redirects began with (Scrapy's `redirect_urls`), else its own."""
+    return (request.meta.get("redirect_urls") or [request.url])[0]
+
+
+def own_origin(request) -> str:
+    """What a refusal names as the origin this request may reach besides public addresses."""
+    return "this source's own origin" if request.meta.get("source") else "this robots.txt's own origin"
 
 
 def decision_for(request, ctx) -> str:
     """The decision for the connection of this request: through a proxy, the proxy connects (ANY)."""
     if request.meta.get("proxy"):
         return ANY
-    return target_decision(request.url, request.meta.get("source"), ctx)
+    return target_decision(request.url, request.meta.get("source"), ctx, first_url(request))
 
 
 def _ascii_host(host: str) -> str:
@@ -258,7 +272,7 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
             why = _REFUSED.get((target[1], target[2])) if target and decision == PUBLIC else None
             if why is None:
                 raise
-            raise AddressRefused(f"{request.url}: refused, {why} and not this source's own origin "
+            raise AddressRefused(f"{request.url}: refused, {why} and not {own_origin(request)} "
                                  f"(see block_private_networks)") from e
         finally:
             self._downloads.discard(task)

@@ -330,6 +330,7 @@ class CrawlContext:
         self.settled: dict[tuple[str, str], bool] = {}
         self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
         self.riders: dict[str, set[str]] = {}                        # article → sources waiting on its fetch
+        self.unfetched: set[str] = set()        # articles only refused in this crawl, for the source that asked
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
@@ -392,8 +393,9 @@ class CrawlContext:
         self.run_extract.warm()         # its extraction workers start while it downloads
         return True
 
-    def settle(self, source: str, url: str, ok: bool, skipped: str | None = None) -> None:
-        """An article's outcome: stored (or already stored, or skipped for good) or failed."""
+    def settle(self, source: str, url: str, ok: bool, skipped: str | None = None, shared: bool = True) -> None:
+        """An article's outcome: stored (or already stored, or skipped for good) or failed; `shared`: the outcome
+        of a fetch, which the sources riding on it get too."""
         key = (source, url)
         if key in self.settled and (self.settled[key] or not ok):
             return
@@ -407,18 +409,38 @@ class CrawlContext:
                 page.done.add(url)
             else:
                 page.failed = True
-        if url not in self.outcome:
+        if shared and url not in self.outcome:
+            self.unfetched.discard(url)
             self.outcome[url] = (ok, skipped, source)
             for rider in self.riders.pop(url, ()):
                 self._follow(rider, url)
 
-    def ride(self, source: str, url: str) -> None:
+    def refused(self, source: str, url: str) -> str | None:
+        """An article the address guards refused for this source (another source's origin, say): a failure of this
+        source alone, never an outcome another source gets. One source riding on this request, if any, is returned:
+        it asks for the article itself (the others ride on that); without one, the next source to ask does."""
+        self.settle(source, url, ok=False, shared=False)
+        riders = self.riders.get(url)
+        if not riders:
+            self.unfetched.add(url)
+            return None
+        rider = riders.pop()
+        if not riders:
+            del self.riders[url]
+        return rider
+
+    def ride(self, source: str, url: str) -> bool:
         """Another source's request for this article is already in this crawl (Scrapy drops the
-        duplicate): this source gets that fetch's outcome."""
+        duplicate): this source gets that fetch's outcome. True: there was no fetch, only a refusal for
+        the source that asked (`refused`), and this source asks for it itself."""
         if url in self.outcome:
             self._follow(source, url)
+        elif url in self.unfetched:
+            self.unfetched.discard(url)
+            return True
         else:
             self.riders.setdefault(url, set()).add(source)
+        return False
 
     def _follow(self, source: str, url: str) -> None:
         ok, skipped, by = self.outcome[url]

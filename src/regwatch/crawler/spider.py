@@ -28,6 +28,7 @@ from ..pipeline.store import StoreError
 from .kinds import Entry, ListError
 from .kinds.jsonapi import detail_body
 from .middlewares import NotAPage
+from .netguard import AddressRefused
 
 GONE = (404, 410)      # an article the site has removed (or not yet put up): skipped after MISSING_GRACE
 
@@ -75,6 +76,7 @@ class SourcesSpider(scrapy.Spider):
         super().__init__(**kw)
         self.sources = {s.name: s for s in sources}
         self._closing: asyncio.Future | None = None     # the close a store failure started (kept from GC)
+        self._riding: dict[tuple[str, str], scrapy.Request] = {}   # (source, article) → its request Scrapy dropped
         self.ctx = ctx
 
     @classmethod
@@ -119,6 +121,12 @@ class SourcesSpider(scrapy.Spider):
         if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
             self.ctx.settle(source, url, ok=True)
             return
+        if isinstance(failure.value, AddressRefused):     # refused for this source: no answer to share
+            report.error(_with_url(url, msg))
+            rider = self.ctx.refused(source, url)
+            if rider is not None:
+                self._fetch_itself(self._riding.pop((rider, url)))
+            return
         reason = skip_reason(failure)
         if reason and role == "article":
             if isinstance(failure.value, HttpError):      # 404, 410: maybe listed before it is up
@@ -140,7 +148,11 @@ class SourcesSpider(scrapy.Spider):
         url = request.meta.get("article_url", request.url)
         chain: list[str] = request.meta.get("redirect_urls") or []
         if not chain:
-            self.ctx.ride(source, url)
+            self._riding[(source, url)] = request      # until that fetch has an outcome
+            if self.ctx.ride(source, url):
+                self._fetch_itself(request)
+            elif url in self.ctx.outcome:
+                del self._riding[(source, url)]
             return
         fingerprint = self.crawler.request_fingerprinter.fingerprint
         seen = fingerprint(request)
@@ -151,6 +163,12 @@ class SourcesSpider(scrapy.Spider):
             self.ctx.settle(source, url, ok=False)
         else:
             self.ctx.skip(source, url, f"redirects to {request.url}, a page this crawl already asked for")
+
+    def _fetch_itself(self, request: scrapy.Request) -> None:
+        """A source's article request Scrapy dropped as a duplicate of one the address guards refused for
+        another source: asked for again, this source's own."""
+        self._riding.pop((request.meta["source"], request.meta.get("article_url", request.url)), None)
+        self.crawler.engine.crawl(request.replace(dont_filter=True))
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..crawler.hostnames import spelling_refusal
 from ..defaults import (
     DISPLAY_TZ,
     EXTRACT_MEMORY,
@@ -251,10 +252,18 @@ class ExtractOverride(_Model):
 _KIND_KEYS = {"links": "listing", **dict.fromkeys(("items", "link", "title", "date", "detail", "body", "attachment"), "json")}
 
 
+def check_host(url: str) -> str:
+    """A source URL whose host parsers read alike (a crawl refuses the others: `crawler.hostnames`)."""
+    why = spelling_refusal(urlsplit(url).hostname or "")
+    if why is not None:
+        raise ValueError(f"{url!r}: its host {why}")
+    return url
+
+
 class SourceConfig(_WithSecrets):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["feed", "sitemap", "listing", "json"]
-    url: Annotated[str, AfterValidator(check_url)]
+    url: Annotated[str, AfterValidator(check_url), AfterValidator(check_host)]
     every: Annotated[Duration, _between(1, 366 * 86400)] = 600
     cron: str | None = None
     tz: str | None = None

@@ -1,0 +1,19 @@
+"""Host spellings that parsers read differently: refused wherever a URL is taken (a crawl's every request, `regwatch
+extract URL`, a source's configured URL when the config is loaded). Standard library only: the config imports it."""
+
+from __future__ import annotations
+
+
+def spelling_refusal(host: str) -> str | None:
+    """Why a host is spelt so that parsers disagree on where it leads, else None: a `%` (no host name has one; a proxy
+    or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), or an
+    IPv4 address with a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most
+    resolvers, 10.0.0.1 to others, invalid to Python's `ipaddress`)."""
+    if "%" in host:
+        return "is not a valid host name (a '%' in it)"
+    parts = host.removesuffix(".").split(".")
+    numeric = host.isascii() and all(p.isdigit() or (p[:2] == "0x" and all(c in "0123456789abcdef" for c in p[2:]))
+                                     for p in parts)
+    if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):
+        return "is an ambiguous IP address (a part in hex or with a leading zero, read differently by different parsers)"
+    return None
