@@ -49,6 +49,7 @@ LIMIT_MAX = 1_000_000             # the largest `--limit` a command takes (`sear
 PRIVATE_FILE = 0o600              # mode of a file regwatch creates (the store and its -wal/-shm, a report, a config):
 #                                   the store is confidential and configs hold secrets (one that exists keeps its own)
 PRIVATE_DIR = 0o700               # mode of a folder regwatch creates (the store's, `demo --keep`'s)
+METRICS_IDLE_TIMEOUT = 5.0        # seconds the metrics endpoint waits on a connection's request before closing it
 STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one
                                   # line): SQLite's busy timeout, PostgreSQL's `lock_timeout` for each connection
 
