@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -171,3 +172,34 @@ def test_a_server_error_inside_a_copy_into_postgresql_is_a_store_error(pg_url):
         with dst.copy_lock():
             dst.load_rows("store_meta", ("key", "value"), [("k", "v"), ("k", "v")])
     assert dst.count_rows("store_meta") == 0
+
+
+def test_migrate_reads_the_password_from_a_variable_not_the_command_line(tmp_path, pg_server, rw):
+    """`--to 'postgresql://user:${PGPW}@…'` expands the variable as the config does (percent-encoded in the
+    userinfo): the password never goes on the command line (visible in `ps`). The server checks this user's
+    password (scram), so the literal `${PGPW}` would be refused."""
+    import psycopg
+
+    password = "pw/with@odd:chars"
+    with psycopg.connect(f"{pg_server.url}/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS rwpwdb")
+        conn.execute("DROP ROLE IF EXISTS rwpw")
+        conn.execute(f"CREATE ROLE rwpw LOGIN PASSWORD '{password}'")
+        conn.execute("CREATE DATABASE rwpwdb OWNER rwpw")
+        hba = pg_server.data / "pg_hba.conf"
+        hba.write_text("host all rwpw 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")
+    path = _sqlite_store(tmp_path)
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[store]\npath = "{path}"\n', encoding="utf-8")
+    to = f"postgresql://rwpw:${{PGPW}}@127.0.0.1:{pg_server.port}/rwpwdb"
+    wrong = rw("migrate", "--to", to, "-c", cfg, env={"PGPW": "not-it"})
+    assert wrong.returncode == 2 and "not-it" not in wrong.stderr and "Traceback" not in wrong.stderr, wrong.stderr
+    unset = rw("migrate", "--to", to.replace("PGPW", "RW_NOT_SET_PGPW"), "-c", cfg)
+    assert unset.returncode == 2 and unset.stderr.strip() == (
+        "regwatch: --to: environment variable RW_NOT_SET_PGPW is not set (export it, or write the value)"), unset.stderr
+    r = rw("migrate", "--to", to, "-c", cfg, env={"PGPW": password})
+    assert r.returncode == 0, r.stderr
+    assert password not in r.stdout + r.stderr
+    assert f'[store] url = "{to}"' in r.stdout               # the config's line keeps the variable
+    assert Store(f"postgresql://rwpw:{quote(password, safe='')}@127.0.0.1:{pg_server.port}/rwpwdb").count_rows("articles")

@@ -46,6 +46,10 @@ PRUNE_CHUNK = 20000               # index rows dropped in one transaction (the d
 READ_PAGE = 500                   # articles a command replaying the store (`subscriptions test`, `eval --store`) reads at once
 STORE_BATCH_WAIT = 0.02           # seconds an extracted article waits for others to share its transaction
 LIMIT_MAX = 1_000_000             # the largest `--limit` a command takes (`search`, `alerts`, `subscriptions test`)
+PRIVATE_FILE = 0o600              # mode of a file regwatch creates (the store and its -wal/-shm, a report, a config):
+#                                   the store is confidential and configs hold secrets (one that exists keeps its own)
+PRIVATE_DIR = 0o700               # mode of a folder regwatch creates (the store's, `demo --keep`'s)
+METRICS_IDLE_TIMEOUT = 5.0        # seconds the metrics endpoint waits on a connection's request before closing it
 STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one
                                   # line): SQLite's busy timeout, PostgreSQL's `lock_timeout` for each connection
 

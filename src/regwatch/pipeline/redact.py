@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import overload
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 # bounded name prefixes: no pattern here is superlinear on a long run of letters
@@ -21,6 +22,27 @@ _USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]
 _BARE_USERINFO = re.compile(r"(?<![\w.%+:/*-])[\w.%+-]{0,64}:[^/\s@\"'<>]{1,256}@(?=[\w\[])")
 _TELEGRAM = re.compile(r"/(bot)[0-9]+:[\w-]+")
 _HOOK = re.compile(r"(hooks\.slack\.com/services|/api/webhooks|/hook)/[\w/-]+")
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The parts of a channel's webhook URL that are its key, to redact wherever they turn up alone (a receiver
+    that echoes its token): every query value (DingTalk's `access_token`, WeCom's `key`, Teams' `sig`) and every
+    path segment of 8 or more characters with a digit in it, or of 16 or more (Slack's `T…/B…/secret`, Feishu's
+    hook token, Discord's id and token, Telegram's `bot<token>`), each as written and percent-decoded."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found: list[str] = []
+    for pair in parts.query.split("&"):
+        value = pair.partition("=")[2]
+        found += [value, unquote(value)]
+    for seg in parts.path.split("/"):
+        if len(seg) >= 16 or (len(seg) >= 8 and any(c.isdigit() for c in seg)):
+            found += [seg, unquote(seg)]
+    return list(dict.fromkeys(v for v in found if v))
 
 
 @overload

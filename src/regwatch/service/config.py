@@ -409,7 +409,7 @@ class TopicsConfig(_Model):
         return self
 
 
-class ChannelConfig(_Model):
+class ChannelConfig(_WithSecrets):
     name: str
     type: str
     url: str | None = None
@@ -725,6 +725,8 @@ def parse_config(data: dict[str, Any], origin: str = "<config>", base: Path | No
         raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
     cfg.path = origin
     cfg.secrets = [v for _, v in found]
+    for c in cfg.channels:      # an answer may echo any of them (a token of another variable than the URL's)
+        c.secrets = cfg.secrets
     cfg._unset = []
     for missing in unset:
         i = int(re.match(r"channels\[(\d+)\]", missing).group(1))        # type: ignore[union-attr]

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import click
 
+from ..defaults import PRIVATE_DIR
+from ..pipeline.private import write_private
+
 CST = timezone(timedelta(hours=8))
 DATA = Path(__file__).parent / "demo" / "articles.jsonl"
 
@@ -116,7 +119,7 @@ def keep_config(folder: Path) -> Path:
     """A config beside the kept store (a config already there is left as it is)."""
     path = folder / "regwatch.toml"
     if not path.exists():
-        path.write_text(KEPT_CONFIG, encoding="utf-8")
+        write_private(path, KEPT_CONFIG)
     return path
 
 
@@ -125,7 +128,7 @@ def run_demo(keep: str | None = None) -> None:
     from .app import App
 
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="regwatch-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     articles = load_articles()
     site = ReplaySite(articles)
     app = App(demo_config(site, folder))

@@ -3,10 +3,50 @@ status, crawl and delivery durations. Bound to 127.0.0.1 unless the config says 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+import socket
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
+
+from ..defaults import METRICS_IDLE_TIMEOUT
 from ..pipeline.store import Store
 from .config import ConfigError
+
+
+class _Handler(WSGIRequestHandler):
+    """One connection: its request must come within METRICS_IDLE_TIMEOUT (`StreamRequestHandler.timeout`), else it
+    is closed — prometheus_client's own server (`start_http_server`) waits for ever, a thread held per connection."""
+
+    timeout = METRICS_IDLE_TIMEOUT
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:       # (an idle or half-sent request: closed without an answer, nothing logged)
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _serve(host: str, port: int, registry: CollectorRegistry) -> tuple[WSGIServer, threading.Thread]:
+    """prometheus_client's WSGI app (`make_wsgi_app`) on the standard library's threaded server, as
+    `start_http_server` does, with `_Handler`'s timeout."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+
+    class Server(_Server):
+        address_family = family
+
+    server = make_server(str(sockaddr[0]), port, make_wsgi_app(registry), Server, handler_class=_Handler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return server, thread
 
 
 class Metrics:
@@ -21,8 +61,7 @@ class Metrics:
                                           registry=self.registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15))
         host, _, port = listen.rpartition(":")
         try:
-            self.server, self.thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
-                                                         registry=self.registry)
+            self.server, self.thread = _serve(host.strip("[]") or "127.0.0.1", int(port), self.registry)
         except OSError as e:    # a port in use, an address not of this machine: one line, before any crawl
             raise ConfigError(f"[metrics] listen = {listen!r}: {e.strerror or e}") from None
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ...defaults import ERROR_CHARS, LATE_GRACE, RATE_LIMIT_DEFAULT_WAIT, SEND_DEADLINE
-from ...pipeline.redact import redact
+from ...pipeline.redact import redact, url_secrets
 from ..message import Item, Message, clip
 
 T = TypeVar("T")
@@ -45,6 +45,8 @@ class Channel(Protocol):
     def keyword(self) -> str | None: ...
     @property
     def per_minute(self) -> int | None: ...
+    @property
+    def secrets(self) -> list[str]: ...       # the `${VAR}` values the config expanded
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,10 @@ class Platform:
         self.channel = channel
         self.name: str = channel.name
         self.keyword: str | None = channel.keyword
-        self.secrets: tuple[str | None, ...] = (channel.secret, channel.url)
+        # redacted from every error shown or stored: the signing secret, the whole URL and its key parts alone
+        # (a receiver may echo its bare token), and every `${VAR}` value the config expanded
+        self.secrets: tuple[str | None, ...] = (channel.secret, channel.url, *url_secrets(channel.url),
+                                                *channel.secrets)
 
     @classmethod
     def check_secret(cls, secret: str) -> str | None:

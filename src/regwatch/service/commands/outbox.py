@@ -124,7 +124,7 @@ def alerts_test(channel: str, config_path: str | None) -> None:
     said = platform_for(names[channel]).redact(outcome.error)[:ERROR_CHARS]     # as the dispatcher keeps it
     recovered = channel_answered(setup.store, cfg.alerts, channel, outcome, said) if setup.has_store() else None
     if not outcome.ok:
-        raise UserError(f"{channel}: {outcome.action}: {outcome.error}")
+        raise UserError(f"{channel}: {outcome.action}: {platform_for(names[channel]).redact(outcome.error)}")
     echo((f"{channel}: sent", "ok"), f"; {recovered}" if recovered else "")
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ...crawler.report import CUT_OFF
 from ...defaults import ERROR_SHOWN
+from ...pipeline.private import write_private
 from ...pipeline.redact import redact
 from ...pipeline.store import EXPORT_FIELDS
 from ..durations import format_duration
@@ -138,7 +138,7 @@ def report(since: str, out_path: str, config_path: str | None) -> None:
         raise UserError("--since: give a duration back from now (7d) or a date (2026-12-01)")
     page = render(setup.store, start, secrets=setup.cfg.secrets, tz=setup.cfg.display.tz,
                   topic_names=setup.topic_names)
-    Path(out_path).write_text(page, encoding="utf-8")
+    write_private(out_path, page)      # a new report is its user's alone, as the store it shows
     echo(f"wrote {out_path}")
 
 

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ...defaults import DISPLAY_TZ, display_zone_label
+from ...defaults import DISPLAY_TZ, PRIVATE_FILE, display_zone_label
+from ...pipeline.private import write_private
 from .. import early_stop
 from ..config import load_config
 from .common import UserError, config_option, user_errors
@@ -58,7 +59,7 @@ def init(path: str, force: bool) -> None:
     p = Path(path)
     if p.exists() and not force:
         raise UserError(f"{p} exists; use --force to overwrite it")
-    p.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+    write_private(p, STARTER.read_text(encoding="utf-8"))     # a new config is its user's alone: it holds secrets
     click.echo(f"wrote {p}: edit its sources, channels and subscriptions, then `regwatch run --once -c {p}`")
 
 
@@ -100,7 +101,7 @@ def sole_daemon(store: Path) -> Iterator[None]:
 
     lock = store.with_name(store.name + ".daemon-lock")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     except OSError as e:
         raise UserError(f"cannot open {lock}: {e.strerror}") from None
     try:

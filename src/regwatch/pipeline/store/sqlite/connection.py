@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from ....defaults import STORE_LOCK_WAIT
+from ...private import create_private
 from ..base import Row, StoreError, not_a_store
 from ..shared.sql import Connection, Params
 from . import migrations
@@ -132,7 +133,12 @@ class SQLiteConnection(Connection):
     def __init__(self, path: str | Path):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                create_private(self.path)     # a new store is its user's alone (its -wal and -shm take its mode)
+            except IsADirectoryError:
+                pass                          # (SQLite's own error says it below)
+            except OSError as e:
+                raise StoreError(f"{self.path}: cannot open the store: {e.strerror}") from None
         try:
             conn = sqlite3.connect(self.path, timeout=STORE_LOCK_WAIT, isolation_level=None, factory=_Connection)
             conn.path = self.path
