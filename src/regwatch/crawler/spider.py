@@ -22,7 +22,7 @@ from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX
+from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX, SITEMAP_CHILDREN_MAX, SITEMAP_DEPTH_MAX
 from ..pipeline.dates import parse_any_date
 from ..pipeline.store import StoreError
 from .kinds import Entry, ListError
@@ -76,6 +76,8 @@ class SourcesSpider(scrapy.Spider):
         self.sources = {s.name: s for s in sources}
         self._closing: asyncio.Future | None = None     # the close a store failure started (kept from GC)
         self.ctx = ctx
+        self._sitemaps: dict[str, set[str]] = {}    # per source: the sitemaps this run asked for (its url included)
+        self._sitemap_noted: set[tuple[str, str]] = set()    # (source, which limit) already noted in this run
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -92,10 +94,10 @@ class SourcesSpider(scrapy.Spider):
             self.ctx.report(s.name)
             yield self._list_request(s, s.url)
 
-    def _list_request(self, s, url: str) -> scrapy.Request:
+    def _list_request(self, s, url: str, depth: int = 0) -> scrapy.Request:
         headers = dict(s.headers)
         meta = {"role": "list", "source": s.name, "list_url": url, "handle_httpstatus_list": [304],
-                "download_maxsize": s.max_size or self.ctx.max_size}
+                "download_maxsize": s.max_size or self.ctx.max_size, "sitemap_depth": depth}
         if s.method == "POST" and url == s.url:
             return scrapy.FormRequest(url, formdata=s.form or {}, headers=headers, meta=meta,
                                       callback=self.parse_list, errback=self.failed, dont_filter=True)
@@ -209,8 +211,8 @@ class SourcesSpider(scrapy.Spider):
             # a sitemap index's children are still asked, each with its own validators
             report.not_modified = True
             report.list_ok = True
-            for child in cached.get("children") or []:
-                yield self._list_request(s, child)
+            for request in self._child_sitemaps(s, response, cached.get("children") or []):
+                yield request
             return
         try:
             entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
@@ -228,8 +230,8 @@ class SourcesSpider(scrapy.Spider):
                                   last_modified=_header(response, b"Last-Modified"), body_hash=body_hash,
                                   children=children or None)
         page.found = len(entries)
-        for child in children:
-            yield self._list_request(s, child)
+        for request in self._child_sitemaps(s, response, children):
+            yield request
         articles = [e for e in entries if not e.extra.get("sitemap")]
         report.found += len(articles)
         known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
@@ -264,6 +266,36 @@ class SourcesSpider(scrapy.Spider):
                       "download_maxsize": s.max_size or self.ctx.max_size},
                 headers={k: v for k, v in s.headers.items() if k.lower() in ("referer", "cookie")},
             )
+
+    def _child_sitemaps(self, s, response, children: list[str]):
+        """Requests for the sitemaps an index names: each at most once a run (an index naming itself, or indexes
+        naming each other, end), at most `SITEMAP_DEPTH_MAX` levels under the source's url and
+        `SITEMAP_CHILDREN_MAX` in all; a limit reached is one note of the run (what was read is processed)."""
+        if not children:
+            return
+        asked = self._sitemaps.setdefault(s.name, {s.url})
+        depth = response.meta.get("sitemap_depth", 0) + 1
+        list_url = response.meta.get("list_url", response.url)
+        for child in children:
+            if child in asked:
+                continue
+            if depth > SITEMAP_DEPTH_MAX:
+                self._sitemap_note(s, "depth", f"sitemap index {list_url} is {depth - 1} levels of indexes under "
+                                               f"{s.url}: the sitemaps it names not read (at most "
+                                               f"{SITEMAP_DEPTH_MAX} levels are followed)")
+                return
+            if len(asked) > SITEMAP_CHILDREN_MAX:
+                self._sitemap_note(s, "count", f"the sitemap indexes under {s.url} name more than "
+                                               f"{SITEMAP_CHILDREN_MAX:,} sitemaps: the first {SITEMAP_CHILDREN_MAX:,} "
+                                               "read, the rest not asked in this run")
+                return
+            asked.add(child)
+            yield self._list_request(s, child, depth)
+
+    def _sitemap_note(self, s, limit: str, message: str) -> None:
+        if (s.name, limit) not in self._sitemap_noted:
+            self._sitemap_noted.add((s.name, limit))
+            self.ctx.report(s.name).note(message[:ERROR_CHARS])
 
     # -- articles ----------------------------------------------------------------------------
 
