@@ -221,6 +221,8 @@ class SourcesSpider(scrapy.Spider):
             return
         report.list_ok = True
         report.lists_read += 1
+        for note in getattr(entries, "notes", ()):
+            report.note(f"list page {response.url}: {note}"[:ERROR_CHARS])
         if len(entries) > LIST_ENTRIES_MAX:     # a list of a million links would take the crawl's memory
             entries = entries[:LIST_ENTRIES_MAX]
             report.note(f"list page {response.url} names more than {LIST_ENTRIES_MAX:,} entries: the first "
