@@ -61,6 +61,21 @@ def test_a_list_no_item_of_which_can_be_read_is_an_error_as_before(tmp_path, sit
     assert r["errors"] == 1 and f"the item has no 'id' for the template '{site.url}/a/{{id}}.html'" in r["last_error"], r
 
 
+def test_a_fields_value_is_encoded_for_its_place_in_the_template(tmp_path, site, rw):
+    ids = ["2#frag", "3?x=1&y=", "../../a/traversal", "2"]
+    api(site, [{"id": i} for i in ids])
+    for path in ("/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D", "/api/detail/..%2F..%2Fa%2Ftraversal",
+                 "/api/detail/2"):
+        article(site, path, path.rsplit("/", 1)[1].replace("%", "")[:8])
+    cfg = config(tmp_path, site, link=f"{site.url}/view?id={{id}}&from=list", detail=f"{site.url}/api/detail/{{id}}")
+    run(rw, cfg)
+    assert sorted(q["path"] for q in site.requests("/api/detail/")) == [
+        "/api/detail/..%2F..%2Fa%2Ftraversal", "/api/detail/2", "/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D"]
+    assert not site.requests("/a/")
+    assert stored(tmp_path) == sorted(f"{site.url}/view?id={i}&from=list"
+                                      for i in ("2%23frag", "3%3Fx%3D1%26y%3D", "..%2F..%2Fa%2Ftraversal", "2"))
+
+
 def test_a_template_that_is_the_whole_url_keeps_the_value_as_a_url(tmp_path, site, rw):
     api(site, [{"u": f"{site.url}/a/w1.html?from=list"}])
     article(site, "/a/w1.html", "w1")

@@ -43,7 +43,7 @@ def value(item, path: str | None, url: bool = False):
                 if not isinstance(item, dict):
                     raise MissingField(f"the item is {_a(item)}, not an object")
                 raise MissingField(f"the item has no {m.group(1)!r} for the template {path!r}")
-            return str(v)
+            return _in_url(path, m, v) if url else str(v)
         return _FIELD.sub(sub, path)
     try:
         return jmespath.search(path, item)
