@@ -317,8 +317,9 @@ class SourcesSpider(scrapy.Spider):
                 e.published_at = parse_any_date(when, s.timezone()) or e.published_at
                 body, ctype = html.encode("utf-8"), "text/html; charset=utf-8"
         item = self._item(s, e, body, ctype, e.url)
-        if e.attachment_url and e.attachment_url.lower().split("?")[0].endswith(".pdf"):
-            # the notice's PDF goes with it (the classifier and search read its text)
+        if e.attachment_url:
+            # the notice's document goes with it, whatever its path (`/pdf/get?file=7`): a PDF's text is read by the
+            # classifier and search
             yield scrapy.Request(e.attachment_url, callback=self.parse_attachment, errback=self.attachment_failed,
                                  dont_filter=True, meta={"role": "attachment", "source": s.name, "item": item,
                                        "download_maxsize": s.max_size or self.ctx.max_size})
@@ -326,13 +327,25 @@ class SourcesSpider(scrapy.Spider):
         yield item
 
     def parse_attachment(self, response):
+        """The attachment is read when it is a PDF (its Content-Type says so, or it starts as one does); anything
+        else is a note of the article's run, and the article goes on without it."""
         item = response.meta["item"]
-        item["attachment"] = response.body
+        ctype = _ctype(response) or ""
+        if ctype.split(";")[0].strip().lower() == "application/pdf" or b"%PDF-" in response.body[:1024]:
+            item["attachment"] = response.body
+        else:
+            self.ctx.report(item["source"]).note(
+                f"{item['url']}: its attachment {response.url} is not a PDF (Content-Type: {ctype or 'none'}): "
+                f"not read"[:ERROR_CHARS])
         yield item
 
     def attachment_failed(self, failure: Failure):
-        """An attachment that cannot be had never costs the article: it goes on without it."""
-        yield failure.request.meta["item"]  # type: ignore[attr-defined]   # (as in failed())
+        """An attachment that cannot be had never costs the article: it goes on without it (noted in its run)."""
+        request = failure.request  # type: ignore[attr-defined]   # (as in failed())
+        item = request.meta["item"]
+        self.ctx.report(item["source"]).note(
+            f"{item['url']}: its attachment {_with_url(request.url, _failure_message(failure))}: not read"[:ERROR_CHARS])
+        yield item
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}
