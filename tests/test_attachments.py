@@ -96,3 +96,24 @@ def test_an_attachment_is_fetched_whatever_its_path_and_read_when_it_is_a_pdf(tm
     row = source(rw, cfg)
     assert row["errors"] == 0 and (f"its attachment {site.url}/files/notice.doc is not a PDF (Content-Type: "
                                    "text/html; charset=utf-8): not read") in row["last_message"], row
+
+
+def test_pdf_text_left_out_is_said_a_long_pdf_in_a_note_an_unreadable_one_as_an_error(tmp_path, site, rw):
+    cfg = notices(tmp_path, site, {
+        "/long.pdf": Page(pages_pdf([f"page {i} fined" for i in range(1, 61)]), ctype="application/pdf")})
+    rw("run", "--once", "-c", cfg)
+    text = attachments(tmp_path)["long.pdf"]
+    assert "page 50 fined" in text and "page 51" not in text
+    row = source(rw, cfg)
+    assert row["errors"] == 0 and "long.pdf: the text of its first 50 pages of 60 read" in row["last_message"], row
+
+    (tmp_path / "next").mkdir()
+    loop = pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
+    cfg = notices(tmp_path / "next", site, {"/bomb.pdf": Page(pages_pdf(["x"], pad=80_000_000), ctype="application/pdf"),
+                                            "/loop.pdf": Page(loop, ctype="application/pdf")})
+    rw("run", "--once", "-c", cfg)
+    assert attachments(tmp_path / "next") == {"bomb.pdf": None, "loop.pdf": None}     # the notices stored all the same
+    row = source(rw, cfg)
+    assert row["errors"] == 2, row
+    assert f"its attachment {site.url}/bomb.pdf: the PDF cannot be read (LimitReachedError" in row["last_error"]
+    assert f"its attachment {site.url}/loop.pdf: the PDF cannot be read (PdfReadError: Detected cyclic" in row["last_error"]
