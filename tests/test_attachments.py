@@ -1,6 +1,8 @@
 """A regulator's notice with a PDF attachment: its text is stored, searched and tagged."""
 
 import json
+import sqlite3
+import zlib
 
 from support.config import write_config
 from support.servers import Page
@@ -8,11 +10,11 @@ from support.servers import Page
 
 def tiny_pdf(text: str) -> bytes:
     """A one-page PDF with a line of text in a standard font (enough for a text extractor)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    return pages_pdf([text])
+
+
+def pdf(objs: list[bytes]) -> bytes:
+    """A PDF of these objects (1 0 R its catalog), with its cross-reference table."""
     out, offsets = b"%PDF-1.4\n", []
     for i, o in enumerate(objs, 1):
         offsets.append(len(out))
@@ -20,6 +22,22 @@ def tiny_pdf(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
     return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def pages_pdf(texts: list[str], pad: int = 0) -> bytes:
+    """A PDF of a page per text; with `pad`, each page's content stream Flate-compressed and that many spaces longer
+    (a bomb: 80 MB inflates from 80 KB)."""
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(len(texts)))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(texts)),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    for i, text in enumerate(texts):
+        stream, flate = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() + b" " * pad, b""
+        if pad:
+            stream, flate = zlib.compress(stream, 9), b" /Filter /FlateDecode"
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                    b"/Resources << /Font << /F1 3 0 R >> >> >>" % (5 + 2 * i))
+        objs.append(b"<< /Length %d%s >>\nstream\n" % (len(stream), flate) + stream + b"\nendstream")
+    return pdf(objs)
 
 
 def test_pdf_attachment_text_is_stored_searched_and_tagged(tmp_path, site, rw):
@@ -39,6 +57,63 @@ def test_pdf_attachment_text_is_stored_searched_and_tagged(tmp_path, site, rw):
     assert row["topics"] == ["enforcement"]
     r = rw("search", "fined", "--json", "-c", cfg)
     assert "view?docId=7" in r.stdout
-    import sqlite3
     url, text = sqlite3.connect(tmp_path / "rw.db").execute("SELECT attachment_url, attachment_text FROM articles").fetchone()
     assert url.endswith("/docfile/7.pdf") and "fined 500000 yuan" in text
+
+
+def notices(tmp_path, site, attachments: dict[str, Page]):
+    """A json source of one notice per attachment (its `att` the attachment's path), each served with its page."""
+    rows = [{"id": f"n{i}", "title": f"行政处罚信息公开表{i}", "att": path} for i, path in enumerate(attachments)]
+    site.pages["/list.json"] = Page(json.dumps({"rows": rows}, ensure_ascii=False).encode(), ctype="application/json")
+    for i, (path, page) in enumerate(attachments.items()):
+        site.pages[f"/a/n{i}.html"] = Page(f"<html><body><h1>行政处罚信息公开表{i}</h1><p>见附件。</p></body></html>".encode())
+        site.pages[path.split("#")[0]] = page
+    return write_config(tmp_path, name="c.toml", sources=[{
+        "name": "notices", "kind": "json", "url": f"{site.url}/list.json", "items": "rows",
+        "link": f"{site.url}/a/{{id}}.html", "title": "title", "attachment": "att"}])
+
+
+def attachments(tmp_path) -> dict[str, str | None]:
+    rows = sqlite3.connect(tmp_path / "rw.db").execute("SELECT attachment_url, attachment_text FROM articles")
+    return {url.split("/", 3)[3]: text for url, text in rows}
+
+
+def source(rw, cfg) -> dict:
+    return {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}["notices"]
+
+
+def test_an_attachment_is_fetched_whatever_its_path_and_read_when_it_is_a_pdf(tmp_path, site, rw):
+    cfg = notices(tmp_path, site, {
+        "/pdf/get?file=js": Page(tiny_pdf("fined by its type"), ctype="application/pdf"),
+        "/pdf/JS.PDF#page=1": Page(tiny_pdf("fined by its name"), ctype="application/pdf"),
+        "/download?id=3": Page(tiny_pdf("fined by its bytes"), ctype="application/octet-stream"),
+        "/files/notice.doc": Page(b"<html><body>login first</body></html>")})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    assert {p: (t or "").strip() for p, t in attachments(tmp_path).items()} == {
+        "pdf/get?file=js": "fined by its type", "pdf/JS.PDF": "fined by its name",
+        "download?id=3": "fined by its bytes", "files/notice.doc": ""}
+    assert len(site.requests("/files/notice.doc")) == 1
+    row = source(rw, cfg)
+    assert row["errors"] == 0 and (f"its attachment {site.url}/files/notice.doc is not a PDF (Content-Type: "
+                                   "text/html; charset=utf-8): not read") in row["last_message"], row
+
+
+def test_pdf_text_left_out_is_said_a_long_pdf_in_a_note_an_unreadable_one_as_an_error(tmp_path, site, rw):
+    cfg = notices(tmp_path, site, {
+        "/long.pdf": Page(pages_pdf([f"page {i} fined" for i in range(1, 61)]), ctype="application/pdf")})
+    rw("run", "--once", "-c", cfg)
+    text = attachments(tmp_path)["long.pdf"]
+    assert "page 50 fined" in text and "page 51" not in text
+    row = source(rw, cfg)
+    assert row["errors"] == 0 and "long.pdf: the text of its first 50 pages of 60 read" in row["last_message"], row
+
+    (tmp_path / "next").mkdir()
+    loop = pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
+    cfg = notices(tmp_path / "next", site, {"/bomb.pdf": Page(pages_pdf(["x"], pad=80_000_000), ctype="application/pdf"),
+                                            "/loop.pdf": Page(loop, ctype="application/pdf")})
+    rw("run", "--once", "-c", cfg)
+    assert attachments(tmp_path / "next") == {"bomb.pdf": None, "loop.pdf": None}     # the notices stored all the same
+    row = source(rw, cfg)
+    assert row["errors"] == 2, row
+    assert f"its attachment {site.url}/bomb.pdf: the PDF cannot be read (LimitReachedError" in row["last_error"]
+    assert f"its attachment {site.url}/loop.pdf: the PDF cannot be read (PdfReadError: Detected cyclic" in row["last_error"]

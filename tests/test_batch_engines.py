@@ -30,7 +30,7 @@ def store(store_location):
 
 
 def test_a_pdf_whose_text_has_a_nul_is_stored_on_both_engines(store):
-    text = attachment_text(tiny_pdf(r"The bank was fined \000 500000 yuan."))
+    text, _ = attachment_text(tiny_pdf(r"The bank was fined \000 500000 yuan."))
     assert "fined" in text
     p = Processor(store, Classifier(load_topics()))
     out = p.process_many([item(1, attachment_url="http://x/1.pdf", attachment_text=text)])

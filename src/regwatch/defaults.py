@@ -67,7 +67,13 @@ FEED_NAMESPACES_INLINE = 64       # … and so is a feed declaring more namespac
                                   # declarations took 0.7 s); a feed declares a handful (content, dc, atom, media …)
 HASH_ROUTE = ("/", "!")            # a listed link's #fragment starting so is a single-page site's route (kept); others dropped
 LIST_ENTRIES_MAX = 50_000         # entries read from one list page (a sitemap's own limit); the rest ignored, said so
+SITEMAP_DEPTH_MAX = 3             # levels of sitemap indexes under a source's url followed in a run (an index naming
+                                  # indexes naming sitemaps is 2); deeper ones not asked, said so
+SITEMAP_CHILDREN_MAX = 500        # sitemaps a source's sitemap indexes name that one run asks for, in all (each once);
+                                  # the rest not asked that run, said so
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
+ATTACHMENT_PAGES = 50            # pages of an attachment PDF whose text is read (the rest not, said in the run)
+ATTACHMENT_CHARS = 100_000        # characters of an attachment PDF's text kept (the rest not, said in the run)
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
 # control characters web text loses when it is read (an HTML page's, a feed's, a JSON item's alike), before
 # anything parses or stores it: the C0 controls but tab, newline and carriage return — what XML 1.0 forbids and

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
-from ..defaults import STORE_BATCH, STORE_BATCH_WAIT
+from ..defaults import ERROR_CHARS, STORE_BATCH, STORE_BATCH_WAIT
 from ..pipeline.dates import parse_any_date, sane
 from ..pipeline.normalize import web_text
 from ..pipeline.process import Incoming, Processed, Processor
@@ -88,6 +88,12 @@ class ProcessPipeline(_CtxMixin):
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
+        if result.get("attachment_error"):      # the article is stored, its attachment's text is not
+            report.error(f"{item['url']}: its attachment {entry.attachment_url}: {result['attachment_error']}"
+                         [:ERROR_CHARS])
+        elif result.get("attachment_note"):
+            report.note(f"{item['url']}: its attachment {entry.attachment_url}: {result['attachment_note']}"
+                        [:ERROR_CHARS])
         if result.get("date_missed"):
             _date_missed(report, source.extract.date, item["url"])
         published = _worker_time(result["published_at"])

@@ -22,7 +22,7 @@ from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX
+from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX, SITEMAP_CHILDREN_MAX, SITEMAP_DEPTH_MAX
 from ..pipeline.dates import parse_any_date
 from ..pipeline.store import StoreError
 from .kinds import Entry, ListError
@@ -78,6 +78,8 @@ class SourcesSpider(scrapy.Spider):
         self._closing: asyncio.Future | None = None     # the close a store failure started (kept from GC)
         self._riding: dict[tuple[str, str], scrapy.Request] = {}   # (source, article) → its request Scrapy dropped
         self.ctx = ctx
+        self._sitemaps: dict[str, set[str]] = {}    # per source: the sitemaps this run asked for (its url included)
+        self._sitemap_noted: set[tuple[str, str]] = set()    # (source, which limit) already noted in this run
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -94,10 +96,10 @@ class SourcesSpider(scrapy.Spider):
             self.ctx.report(s.name)
             yield self._list_request(s, s.url)
 
-    def _list_request(self, s, url: str) -> scrapy.Request:
+    def _list_request(self, s, url: str, depth: int = 0) -> scrapy.Request:
         headers = dict(s.headers)
         meta = {"role": "list", "source": s.name, "list_url": url, "handle_httpstatus_list": [304],
-                "download_maxsize": s.max_size or self.ctx.max_size}
+                "download_maxsize": s.max_size or self.ctx.max_size, "sitemap_depth": depth}
         if s.method == "POST" and url == s.url:
             return scrapy.FormRequest(url, formdata=s.form or {}, headers=headers, meta=meta,
                                       callback=self.parse_list, errback=self.failed, dont_filter=True)
@@ -227,8 +229,8 @@ class SourcesSpider(scrapy.Spider):
             # a sitemap index's children are still asked, each with its own validators
             report.not_modified = True
             report.list_ok = True
-            for child in cached.get("children") or []:
-                yield self._list_request(s, child)
+            for request in self._child_sitemaps(s, response, cached.get("children") or []):
+                yield request
             return
         try:
             entries = await self.ctx.run_extract.read_list(s, response.body, response.url, _ctype(response))
@@ -237,6 +239,8 @@ class SourcesSpider(scrapy.Spider):
             return
         report.list_ok = True
         report.lists_read += 1
+        for note in getattr(entries, "notes", ()):
+            report.note(f"list page {response.url}: {note}"[:ERROR_CHARS])
         if len(entries) > LIST_ENTRIES_MAX:     # a list of a million links would take the crawl's memory
             entries = entries[:LIST_ENTRIES_MAX]
             report.note(f"list page {response.url} names more than {LIST_ENTRIES_MAX:,} entries: the first "
@@ -246,8 +250,8 @@ class SourcesSpider(scrapy.Spider):
                                   last_modified=_header(response, b"Last-Modified"), body_hash=body_hash,
                                   children=children or None)
         page.found = len(entries)
-        for child in children:
-            yield self._list_request(s, child)
+        for request in self._child_sitemaps(s, response, children):
+            yield request
         articles = [e for e in entries if not e.extra.get("sitemap")]
         report.found += len(articles)
         known = self.ctx.store.known_urls(s.name, [e.url for e in articles])
@@ -283,6 +287,36 @@ class SourcesSpider(scrapy.Spider):
                 headers={k: v for k, v in s.headers.items() if k.lower() in ("referer", "cookie")},
             )
 
+    def _child_sitemaps(self, s, response, children: list[str]):
+        """Requests for the sitemaps an index names: each at most once a run (an index naming itself, or indexes
+        naming each other, end), at most `SITEMAP_DEPTH_MAX` levels under the source's url and
+        `SITEMAP_CHILDREN_MAX` in all; a limit reached is one note of the run (what was read is processed)."""
+        if not children:
+            return
+        asked = self._sitemaps.setdefault(s.name, {s.url})
+        depth = response.meta.get("sitemap_depth", 0) + 1
+        list_url = response.meta.get("list_url", response.url)
+        for child in children:
+            if child in asked:
+                continue
+            if depth > SITEMAP_DEPTH_MAX:
+                self._sitemap_note(s, "depth", f"sitemap index {list_url} is {depth - 1} levels of indexes under "
+                                               f"{s.url}: the sitemaps it names not read (at most "
+                                               f"{SITEMAP_DEPTH_MAX} levels are followed)")
+                return
+            if len(asked) > SITEMAP_CHILDREN_MAX:
+                self._sitemap_note(s, "count", f"the sitemap indexes under {s.url} name more than "
+                                               f"{SITEMAP_CHILDREN_MAX:,} sitemaps: the first {SITEMAP_CHILDREN_MAX:,} "
+                                               "read, the rest not asked in this run")
+                return
+            asked.add(child)
+            yield self._list_request(s, child, depth)
+
+    def _sitemap_note(self, s, limit: str, message: str) -> None:
+        if (s.name, limit) not in self._sitemap_noted:
+            self._sitemap_noted.add((s.name, limit))
+            self.ctx.report(s.name).note(message[:ERROR_CHARS])
+
     # -- articles ----------------------------------------------------------------------------
 
     def parse_article(self, response):
@@ -301,8 +335,9 @@ class SourcesSpider(scrapy.Spider):
                 e.published_at = parse_any_date(when, s.timezone()) or e.published_at
                 body, ctype = html.encode("utf-8"), "text/html; charset=utf-8"
         item = self._item(s, e, body, ctype, e.url)
-        if e.attachment_url and e.attachment_url.lower().split("?")[0].endswith(".pdf"):
-            # the notice's PDF goes with it (the classifier and search read its text)
+        if e.attachment_url:
+            # the notice's document goes with it, whatever its path (`/pdf/get?file=7`): a PDF's text is read by the
+            # classifier and search
             yield scrapy.Request(e.attachment_url, callback=self.parse_attachment, errback=self.attachment_failed,
                                  dont_filter=True, meta={"role": "attachment", "source": s.name, "item": item,
                                        "download_maxsize": s.max_size or self.ctx.max_size})
@@ -310,13 +345,25 @@ class SourcesSpider(scrapy.Spider):
         yield item
 
     def parse_attachment(self, response):
+        """The attachment is read when it is a PDF (its Content-Type says so, or it starts as one does); anything
+        else is a note of the article's run, and the article goes on without it."""
         item = response.meta["item"]
-        item["attachment"] = response.body
+        ctype = _ctype(response) or ""
+        if ctype.split(";")[0].strip().lower() == "application/pdf" or b"%PDF-" in response.body[:1024]:
+            item["attachment"] = response.body
+        else:
+            self.ctx.report(item["source"]).note(
+                f"{item['url']}: its attachment {response.url} is not a PDF (Content-Type: {ctype or 'none'}): "
+                f"not read"[:ERROR_CHARS])
         yield item
 
     def attachment_failed(self, failure: Failure):
-        """An attachment that cannot be had never costs the article: it goes on without it."""
-        yield failure.request.meta["item"]  # type: ignore[attr-defined]   # (as in failed())
+        """An attachment that cannot be had never costs the article: it goes on without it (noted in its run)."""
+        request = failure.request  # type: ignore[attr-defined]   # (as in failed())
+        item = request.meta["item"]
+        self.ctx.report(item["source"]).note(
+            f"{item['url']}: its attachment {_with_url(request.url, _failure_message(failure))}: not read"[:ERROR_CHARS])
+        yield item
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}

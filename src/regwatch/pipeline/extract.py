@@ -19,7 +19,7 @@ from htmldate import find_date
 from lxml import etree
 from trafilatura.settings import Document, Extractor, use_config
 
-from ..defaults import ERROR_CHARS
+from ..defaults import ATTACHMENT_CHARS, ATTACHMENT_PAGES, ERROR_CHARS
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
@@ -398,28 +398,41 @@ def extract_bytes(body: bytes, url: str | None = None, content_type: str | None 
     return extract_html(text, url=url, tz=tz, overrides=overrides, list_title=list_title, encoding=enc)
 
 
-ATTACHMENT_CHARS = 100_000
+class AttachmentError(Exception):
+    """An attachment whose text cannot be read; str() says why, in a line."""
 
 
-def attachment_text(data: bytes) -> str:
-    """The text of a PDF attachment (a regulator's notice), or "" when it has none or is not a PDF."""
-    if not data.startswith(b"%PDF"):
-        return ""
+def attachment_text(data: bytes) -> tuple[str, str | None]:
+    """The text of a PDF attachment (a regulator's notice), of its first `ATTACHMENT_PAGES` pages and at most
+    `ATTACHMENT_CHARS`, with a note of what was left out (else None); AttachmentError when it cannot be read
+    (not a PDF, a broken one, a stream that inflates past pypdf's limit, memory past `extract_memory`)."""
+    if b"%PDF-" not in data[:1024]:
+        raise AttachmentError("not a PDF (no %PDF- header)")
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        out = []
-        for page in reader.pages[:50]:
+        pages = len(reader.pages)
+        out: list[str] = []
+        for page in reader.pages[:ATTACHMENT_PAGES]:
             out.append(page.extract_text() or "")
             if sum(map(len, out)) > ATTACHMENT_CHARS:
                 break
-        return "\n".join(out)[:ATTACHMENT_CHARS].strip()
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError):
-        return ""
+        text = "\n".join(out)
+    except MemoryError:
+        raise AttachmentError("reading it needed more memory than the limit (extract_memory)") from None
+    except Exception as e:  # untrusted input: whatever pypdf raised is the reason, never an empty text said nothing of
+        if out_of_memory(e):
+            raise AttachmentError("reading it needed more memory than the limit (extract_memory)") from None
+        raise AttachmentError(f"the PDF cannot be read ({type(e).__name__}: {e})".splitlines()[0][:ERROR_CHARS]) from None
+    note = None
+    if len(text) > ATTACHMENT_CHARS:
+        note = f"its text cut to the first {ATTACHMENT_CHARS:,} characters"
+    elif pages > ATTACHMENT_PAGES:
+        note = f"the text of its first {ATTACHMENT_PAGES} pages of {pages:,} read"
+    return text[:ATTACHMENT_CHARS].strip(), note
 
 
 def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
@@ -440,14 +453,17 @@ def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
 def extract_job(args: dict) -> dict:
     """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read)."""
     try:
+        text, note, problem = "", None, None
         if args.get("attachment"):
-            text = attachment_text(args["attachment"])
-        else:
-            text = ""
+            try:
+                text, note = attachment_text(args["attachment"])
+            except AttachmentError as e:
+                problem = str(e)
         ex = extract_bytes(args["body"], url=args.get("url"), content_type=args.get("content_type"),
                            tz=args.get("tz"), overrides=args.get("overrides"), encoding=args.get("encoding"),
                            list_title=args.get("list_title"))
-        return {"ok": True, **ex.to_json(), "attachment_text": text, "date_missed": ex.date_missed}
+        return {"ok": True, **ex.to_json(), "attachment_text": text, "attachment_note": note,
+                "attachment_error": problem, "date_missed": ex.date_missed}
     except ExtractError as e:
         return {"ok": False, "error": str(e)}
     except MemoryError:

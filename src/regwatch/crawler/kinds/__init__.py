@@ -29,6 +29,14 @@ class ListError(ValueError):
     """A list page that cannot be read as the source's kind; str() says what was wrong."""
 
 
+class Entries(list):
+    """A list page's entries, with `notes`: what its parser left out, for the run's record (each one line)."""
+
+    def __init__(self, entries=(), notes: list[str] | None = None):
+        super().__init__(entries)
+        self.notes: list[str] = list(notes or [])
+
+
 def web_url(base: str, link) -> str | None:
     """`link` made absolute against `base` (the list page's URL, or its `<base href>`) and without its
     #fragment, when it is an http(s) URL with a host; else None (regwatch fetches only the web: no file:,
@@ -54,11 +62,12 @@ def parser_for(kind: str) -> Callable[..., list[Entry]]:
     return {"feed": feed.parse, "sitemap": sitemap.parse, "listing": listing.parse, "json": jsonapi.parse}[kind]
 
 
-def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> list[Entry]:
+def parse_list(kind: str, body: bytes, url: str, source, content_type: str | None = None) -> Entries:
     """The page's entries, each URL once (its first entry), at most one more than `LIST_ENTRIES_MAX` (the
-    caller says when there were more)."""
-    entries, seen = [], set()
-    for e in parser_for(kind)(body, url, source, content_type):
+    caller says when there were more), with the parser's notes."""
+    found = parser_for(kind)(body, url, source, content_type)
+    entries, seen = Entries(notes=getattr(found, "notes", None)), set()
+    for e in found:
         if e.url not in seen:
             seen.add(e.url)
             entries.append(e)
@@ -67,7 +76,7 @@ def parse_list(kind: str, body: bytes, url: str, source, content_type: str | Non
     return entries
 
 
-def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> list[Entry]:
+def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: str | None, seconds: float) -> Entries:
     """`parse_list` in a pool worker, under a time limit (and the worker's memory limit)."""
     from ...pipeline.limits import JobTimeout, run_limited
 

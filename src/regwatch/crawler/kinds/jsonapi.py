@@ -4,27 +4,46 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from urllib.parse import quote, quote_plus
 
 import jmespath
 
 from ...pipeline.dates import parse_any_date
 from ...pipeline.decode import decode_html
-from . import Entry, ListError, web_url
+from . import Entries, Entry, ListError, web_url
 
 _FIELD = re.compile(r"\{([^{}]+)\}")
 _JSONP = re.compile(r"(?<![\w$.])[\w$.]+\s*\(")
 
 
-def value(item, path: str | None):
-    """A field of the item: a JMESPath, or a template with `{path}` parts (`https://x/{docId}.html`)."""
+class MissingField(ListError):
+    """An item without a field its template names (or not an object at all)."""
+
+
+def _in_url(template: str, m: re.Match, v) -> str:
+    """A field's value as it stands in a URL template: percent-encoded for its place — a query value (after `?`) as
+    a form value, elsewhere (a path segment) everything but the unreserved characters — so that a value's `#`, `?`,
+    `&` or `../` stays part of the value; kept as it is when the field is the whole template (`{url}`: a URL)."""
+    text = str(v)
+    if m.span() == (0, len(template)):
+        return text
+    return quote_plus(text, safe="") if "?" in template[:m.start()] else quote(text, safe="")
+
+
+def value(item, path: str | None, url: bool = False):
+    """A field of the item: a JMESPath, or a template with `{path}` parts (`https://x/{docId}.html`; with `url`,
+    each part encoded for its place in the URL)."""
     if not path:
         return None
     if "{" in path:
         def sub(m):
             v = jmespath.search(m.group(1), item)
             if v is None:
-                raise ListError(f"the item has no {m.group(1)!r} for the template {path!r}")
-            return str(v)
+                if not isinstance(item, dict):
+                    raise MissingField(f"the item is {_a(item)}, not an object")
+                raise MissingField(f"the item has no {m.group(1)!r} for the template {path!r}")
+            return _in_url(path, m, v) if url else str(v)
         return _FIELD.sub(sub, path)
     try:
         return jmespath.search(path, item)
@@ -86,24 +105,47 @@ def parse(body: bytes, url: str, source, content_type: str | None = None) -> lis
                         f"{sorted(data)[:8] if isinstance(data, dict) else type(data).__name__})")
     if not isinstance(items, list):
         raise ListError(f"`items` path {source.items!r} is a {type(items).__name__}, not a list")
-    out = []
+    out, skipped = Entries(), Counter[str]()
     for item in items:
-        link = value(item, source.link) if source.link else None
-        detail = value(item, source.detail) if source.detail else None
-        link, detail = web_url(url, link), web_url(url, detail)
+        missing: list[str] = []
+        link = web_url(url, _field(item, source.link, missing, True))
+        detail = web_url(url, _field(item, source.detail, missing, True))
         entry_url = link or detail
         if not entry_url:
+            if missing or not isinstance(item, dict):
+                skipped[missing[0] if missing else f"the item is {_a(item)}, not an object"] += 1
             continue
-        title = value(item, source.title) if source.title else None
-        when = value(item, source.date) if source.date else None
-        body_html = value(item, source.body) if source.body and not source.detail else None
-        attach = value(item, source.attachment) if source.attachment else None
+        title = _field(item, source.title, missing)
+        when = _field(item, source.date, missing)
+        body_html = _field(item, source.body, missing) if not source.detail else None
+        attach = _field(item, source.attachment, missing, True)
         out.append(Entry(url=entry_url, title=str(title) if title else None,
                          published_at=parse_any_date(when, source.timezone()),
                          detail_url=detail,
                          body_html=str(body_html) if body_html else None,
                          attachment_url=web_url(url, attach) if attach else None))
+    if skipped and not out:
+        raise ListError(next(iter(skipped)) + (f" (and {sum(skipped.values()) - 1} more items skipped)"
+                                               if sum(skipped.values()) > 1 else ""))
+    if skipped:
+        out.notes.append(f"{sum(skipped.values())} of {len(items)} items skipped: "
+                         + "; ".join(f"{n} × {why}" for why, n in skipped.items()))
     return out
+
+
+def _field(item, path: str | None, missing: list[str], as_url: bool = False):
+    """The item's field; a template's field it lacks leaves it None, as a plain path's does (`missing` says why)."""
+    try:
+        return value(item, path, url=as_url) if path else None
+    except MissingField as e:
+        missing.append(str(e))
+        return None
+
+
+def _a(item) -> str:
+    """What a JSON value is, in a line: `a string`, `a number` …"""
+    return {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list",
+            type(None): "null"}.get(type(item), type(item).__name__)
 
 
 def detail_body(body: bytes, content_type: str | None, source) -> tuple[str | None, str | None, object]:

@@ -1,0 +1,83 @@
+"""A json source's items: one without a template's field (or not an object) is skipped and counted, never the whole
+list lost; a `{field}` value is percent-encoded for its place in the URL template."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from support.config import write_config
+from support.news import art, article_page
+from support.servers import Page
+
+TEXT = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，编号{n}。"
+
+
+def api(site, items, path="/api/list.json"):
+    site.pages[path] = Page(json.dumps({"data": items}, ensure_ascii=False).encode(), ctype="application/json")
+
+
+def article(site, path, id_):
+    site.pages[path] = article_page(art(id_, f"利率上限新规{id_}", TEXT.format(n=id_), 5))
+
+
+def config(tmp_path, site, **keys):
+    return write_config(tmp_path, sources=[{"name": "api", "kind": "json", "url": f"{site.url}/api/list.json",
+                                            "items": "data", **keys}])
+
+
+def row(rw, cfg):
+    return {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}["api"]
+
+
+def stored(tmp_path):
+    return sorted(u for (u,) in sqlite3.connect(tmp_path / "rw.db").execute("SELECT url FROM articles"))
+
+
+def run(rw, cfg):
+    r = rw("run", "--once", "-c", cfg, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    return r
+
+
+def test_an_item_without_the_templates_field_is_skipped_and_counted_and_the_others_come(tmp_path, site, rw):
+    api(site, [{"id": "m2", "title": "新规"}, {"title": "广告", "id": None}, "a string item", {"id": "m3"}])
+    article(site, "/a/m2.html", "m2")
+    article(site, "/a/m3.html", "m3")
+    cfg = config(tmp_path, site, link=f"{site.url}/a/{{id}}.html", title="title")
+    run(rw, cfg)
+    assert stored(tmp_path) == [f"{site.url}/a/m2.html", f"{site.url}/a/m3.html"]
+    r = row(rw, cfg)
+    assert r["state"] == "ok" and r["errors"] == 0, r
+    assert (f"2 of 4 items skipped: 1 × the item has no 'id' for the template '{site.url}/a/{{id}}.html'; "
+            "1 × the item is a string, not an object") in r["last_message"]
+
+
+def test_a_list_no_item_of_which_can_be_read_is_an_error_as_before(tmp_path, site, rw):
+    api(site, [{"title": "广告"}, {"title": "置顶"}])
+    cfg = config(tmp_path, site, link=f"{site.url}/a/{{id}}.html")
+    run(rw, cfg)
+    r = row(rw, cfg)
+    assert r["errors"] == 1 and f"the item has no 'id' for the template '{site.url}/a/{{id}}.html'" in r["last_error"], r
+
+
+def test_a_fields_value_is_encoded_for_its_place_in_the_template(tmp_path, site, rw):
+    ids = ["2#frag", "3?x=1&y=", "../../a/traversal", "2"]
+    api(site, [{"id": i} for i in ids])
+    for path in ("/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D", "/api/detail/..%2F..%2Fa%2Ftraversal",
+                 "/api/detail/2"):
+        article(site, path, path.rsplit("/", 1)[1].replace("%", "")[:8])
+    cfg = config(tmp_path, site, link=f"{site.url}/view?id={{id}}&from=list", detail=f"{site.url}/api/detail/{{id}}")
+    run(rw, cfg)
+    assert sorted(q["path"] for q in site.requests("/api/detail/")) == [
+        "/api/detail/..%2F..%2Fa%2Ftraversal", "/api/detail/2", "/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D"]
+    assert not site.requests("/a/")
+    assert stored(tmp_path) == sorted(f"{site.url}/view?id={i}&from=list"
+                                      for i in ("2%23frag", "3%3Fx%3D1%26y%3D", "..%2F..%2Fa%2Ftraversal", "2"))
+
+
+def test_a_template_that_is_the_whole_url_keeps_the_value_as_a_url(tmp_path, site, rw):
+    api(site, [{"u": f"{site.url}/a/w1.html?from=list"}])
+    article(site, "/a/w1.html", "w1")
+    run(rw, config(tmp_path, site, link="{u}"))
+    assert stored(tmp_path) == [f"{site.url}/a/w1.html?from=list"]
