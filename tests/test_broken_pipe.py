@@ -57,3 +57,34 @@ def test_only_a_pipe_whose_reader_left_counts(tmp_path):
         assert not reader_left(out) and not reader_left(file)
         os.close(r)
         assert reader_left(out)
+
+
+def test_every_command_piped_into_a_reader_that_left_is_141_and_quiet(tmp_path):
+    """`regwatch sources | head -1` gave 1, not 141: a line Rich printed met the broken pipe, and Rich's own answer
+    (stdout to /dev/null, exit 1) ended the command before `user_errors` saw it. The pipe holds one page (4 KiB), so
+    every command below is still writing when its reader leaves after one line."""
+    import fcntl
+
+    from support.config import write_config
+
+    from regwatch.pipeline.store import ArticleRecord, Store
+
+    store = Store(str(tmp_path / "rw.db"))
+    for i in range(300):
+        store.insert_article(ArticleRecord(url=f"http://127.0.0.1:9/a/{i}.html", source=f"src{i % 60}",
+                                           title=f"征信修复骗局提醒第{i}号", body="人民银行提醒公众警惕征信修复骗局。" * 3,
+                                           lang="zh", published_at=None))
+    store.close()
+    cfg = write_config(tmp_path, sources=[{"name": f"src{i}", "kind": "feed", "url": f"http://127.0.0.1:9/feed{i}.xml"}
+                                          for i in range(60)])
+    commands = [["sources"], ["sources", "--json"], ["search", "征信", "--limit", "300"],
+                ["search", "征信", "--limit", "300", "--json"], ["export", "--format", "csv"]]
+    for args in commands:
+        for _ in range(3):                                  # the race the trial met every time, tried again
+            writer = subprocess.Popen([REGWATCH, *args, "-c", str(cfg)], cwd=tmp_path, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, bufsize=0)
+            fcntl.fcntl(writer.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: the pipe holds one page
+            assert writer.stdout.readline()
+            writer.stdout.close()                               # the reader leaves after one line
+            err = writer.stderr.read().decode()
+            assert (writer.wait(timeout=120), err) == (141, ""), args

@@ -73,3 +73,27 @@ def test_verbose_logs_every_cycle(tmp_path, site, receiver):
 
     lines = daemon(tmp_path, site, receiver, ["-v"], during)
     assert sum(" cycle http" in line for line in lines) >= 4
+
+
+def test_a_restarted_daemon_notes_a_recovery_from_the_stored_state(tmp_path, site, receiver):
+    """The state a change is judged against is the store's, not the daemon's memory: a source that was `error` when
+    the daemon (re)started, then `ok`, is `state: feed error → ok` on the cycle's line."""
+    publish(site, {"feed": [OLD]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    assert subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True, timeout=180).returncode == 0
+    good = site.pages["/feed.xml"]
+    site.pages["/feed.xml"] = Page(b"down", 500)
+    subprocess.run([REGWATCH, "run", "--once", "-c", str(cfg)], capture_output=True, timeout=180)   # the error, stored
+    site.pages["/feed.xml"] = good
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "w", encoding="utf-8") as err:
+        p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            start = feed_runs(site)
+            wait_until(lambda: feed_runs(site) >= start + 3, "three cycles", log_path)
+            time.sleep(0.5)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)
+    cycles = [line for line in log_path.read_text(encoding="utf-8").splitlines() if " cycle http" in line]
+    assert sum("state: feed error → ok" in line for line in cycles) == 1, cycles

@@ -28,6 +28,12 @@ def display_zone_label(tz: str, when: datetime | None = None) -> str:
 # -- work ------------------------------------------------------------------------------------
 
 
+def too_slow(seconds: float, key: str) -> str:
+    """How every page, list, download or extraction over its time limit is worded (a run's message, `regwatch
+    sources`): the limit and the config key that sets it, never a library's own text."""
+    return f"took longer than {seconds:g} s (the limit: {key})"
+
+
 def cores() -> int:
     """The CPU cores this process may run on (its affinity, else the machine's): `crawl.workers`' default."""
     try:

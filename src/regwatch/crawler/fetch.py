@@ -23,7 +23,7 @@ from urllib.request import getproxies, proxy_bypass
 
 from w3lib.url import safe_url_string
 
-from ..defaults import MAX_REDIRECTS
+from ..defaults import MAX_REDIRECTS, too_slow
 from .middlewares import link_refusal, proxied_refusal
 from .netguard import PUBLIC, over_size, refusal, target_decision
 
@@ -55,7 +55,7 @@ def fetch_page(url: str, crawl: Any) -> tuple[bytes, str | None, str]:
     try:
         return asyncio.run(_fetch(url, crawl))
     except TimeoutError:
-        raise FetchError(f"took longer than {crawl.timeout:g} s (the limit: timeout)") from None
+        raise FetchError(too_slow(crawl.timeout, "timeout")) from None
 
 
 async def _fetch(url: str, crawl: Any) -> tuple[bytes, str | None, str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores
+from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores, too_slow
 from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
 from ..pipeline.store import Store, StoreError
 from ..pipeline.timeutil import utcnow
@@ -206,8 +206,7 @@ class Extractor:
             except TimeoutError:
                 # stuck in C code: only killing the worker ends it (the pool's other jobs are tried again)
                 self._drop(pool, kill=True)
-                raise WorkerLost(f"took longer than {self.timeout:g} s (the limit: extract_timeout); "
-                                 "its worker was stopped") from None
+                raise WorkerLost(f"{too_slow(self.timeout, 'extract_timeout')}; its worker was stopped") from None
             except BrokenProcessPool:
                 self._drop(pool)
                 if attempt == 2:

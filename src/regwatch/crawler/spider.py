@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DownloadFailedError, IgnoreRequest
+from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX, SITEMAP_CHILDREN_MAX, SITEMAP_DEPTH_MAX
+from ..defaults import ERROR_CHARS, LIST_ENTRIES_MAX, SITEMAP_CHILDREN_MAX, SITEMAP_DEPTH_MAX, too_slow
 from ..pipeline.dates import parse_any_date
 from ..pipeline.store import StoreError
 from .kinds import Entry, ListError
@@ -37,6 +37,8 @@ def _failure_message(failure: Failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
+    if isinstance(exc, DownloadTimeoutError):     # (Scrapy's own words: "Getting <url> took longer than 30.0 seconds.")
+        return too_slow(failure.request.meta.get("download_timeout", 0), "timeout")  # type: ignore[attr-defined]
     if isinstance(exc, DownloadFailedError) and isinstance(exc.__cause__, ResponseFailed):
         exc = exc.__cause__     # Scrapy's wrapper keeps Twisted's str(): the repr of a list of Failures
     if isinstance(exc, ResponseFailed):

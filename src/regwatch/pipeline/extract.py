@@ -19,7 +19,7 @@ from htmldate import find_date
 from lxml import etree
 from trafilatura.settings import Document, Extractor, use_config
 
-from ..defaults import ATTACHMENT_CHARS, ATTACHMENT_PAGES, ERROR_CHARS
+from ..defaults import ATTACHMENT_CHARS, ATTACHMENT_PAGES, ERROR_CHARS, too_slow
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
@@ -447,7 +447,7 @@ def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
     try:
         return run_limited(job, (args,), seconds)
     except JobTimeout:
-        return {"ok": False, "error": f"extraction took longer than {seconds:g} s (the limit: extract_timeout)"}
+        return {"ok": False, "error": f"extraction {too_slow(seconds, 'extract_timeout')}"}
 
 
 def extract_job(args: dict) -> dict:

@@ -55,6 +55,9 @@ class CycleResult:
     notes: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)             # due, left to the other workers for now (their share)
     delivered: int = 0              # alerts this run sent (`run --once`: this run's and earlier runs' alike)
+    # source → (its stored state before this cycle, None: it had none; its state now), for those whose state changed:
+    # judged against the store, not a process's memory (a daemon restarted still notes `error → ok`)
+    changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
     @property
     def too_old(self) -> int:
@@ -303,6 +306,10 @@ class App:
             self.store.release_sources(names, worker=self.worker)
         result.notes += others
         result.left = left
+        # the cycle's line, the daemon's and `run --once -v`'s: a source's state when it changes, a routine cycle
+        # only with -v
+        if result.reports and (self.verbose or result.eventful or result.changes):
+            log.info("cycle %s: %s", ", ".join(sorted({site_of(s) for s in sources})), result.summary(result.changes))
         return result
 
     async def _crawl(self, sources: list, baseline_all: bool, lost: set[str]) -> CycleResult:
@@ -314,16 +321,21 @@ class App:
                                self.store, self.cfg, done, src, title, body, published, baseline=baseline),
                            wake=self.dispatcher.wake.set)          # alerts go out while the crawl goes on
         started = time.monotonic()
+        changes: dict[str, tuple[str | None, str]] = {}
         try:
             reports = await self.crawl.run(ctx)
         finally:    # a crawl cut short (the daemon stopping past its deadline) is recorded too
             lost |= self._lost_leases([s.name for s in sources if s.name not in lost])
             try:
+                before = {s.name: self.store.source_state(s.name)["state"] for s in sources if s.name not in lost}
                 with self.store.tx():       # one commit for all the sources' runs (each record its own savepoint)
                     recorded = {s.name: health.record(self.store, ctx.report(s.name), s, self.cfg.alerts,
                                                       worker=self.worker, claimed_at=self.claimed_at.get(s.name))
                                 for s in sources if s.name not in lost}
                     states = {name: state for name, (state, _) in recorded.items()}
+                    # a source with no state yet (`new`) is judged as ok was, and shown without one
+                    was = {n: None if st == SourceState.NEW else st for n, st in before.items()}
+                    changes = {n: (was[n], st) for n, st in states.items() if st != (was[n] or SourceState.OK)}
                     health.alert_changes(self.store, [c for _, c in recorded.values() if c], self.cfg.alerts)
             except StoreError as e:
                 if ctx.store_failed is None:
@@ -338,7 +350,7 @@ class App:
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
-        return CycleResult(reports, states, ctx.queued, baselines, notes)
+        return CycleResult(reports, states, ctx.queued, baselines, notes, changes=changes)
 
     def _lost_leases(self, names: list[str]) -> set[str]:
         """Of a crawl's sources, those whose lease another worker took over meanwhile (this one stopped, swapped out
@@ -425,6 +437,10 @@ class App:
 
     async def _once(self, baseline_all: bool, names: list[str] | None) -> CycleResult:
         self.follow_digest_schedules()
+        sources = self.enabled_sources(names)
+        # said first (with -v), so that a first run's baseline, quiet for a while, is not taken for a hang
+        log.info("run --once: crawling %s on %s, then delivering the alerts due", plural(len(sources), "source"),
+                 plural(len({site_of(s) for s in sources}), "site"))
         async with self.dispatcher:
             crawling = True
             delivered = 0
@@ -446,7 +462,7 @@ class App:
             delivery = asyncio.ensure_future(deliver_while_crawling())
             try:
                 # a source another worker crawled since this process started is done for this cycle
-                result = await self.cycle(self.enabled_sources(names), baseline_all, since=self.started)
+                result = await self.cycle(sources, baseline_all, since=self.started)
             finally:
                 crawling = False
                 self.dispatcher.wake.set()

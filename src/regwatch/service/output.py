@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -137,10 +139,20 @@ class Clock:
 
 # -- printing -------------------------------------------------------------------------------------
 
+class _Console(Console):
+    """Rich's console, but a reader that left (`| head`) is the command's to answer, as any other write's is: Rich's
+    own answer (stdout to /dev/null, then exit 1) ended the command with 1 instead of 141 whenever the pipe broke
+    in a line Rich printed rather than in one written directly."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 @lru_cache(maxsize=2)
 def console(stderr: bool = False) -> Console:
-    """Rich on stdout (or stderr): colour on a terminal only; never wraps or highlights by itself."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    """Rich on stdout (or stderr): colour on a terminal only; never wraps or highlights by itself. A broken pipe
+    is raised as the BrokenPipeError it is (`commands.common.user_errors` makes it exit 141, quietly)."""
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 
 def styled(text: str, style: str | None) -> Text:

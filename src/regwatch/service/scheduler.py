@@ -21,7 +21,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from ..defaults import PRUNE_CHECK, STOP_CANCELLED, STOP_CRAWLS
-from ..pipeline.store import SourceState
 from ..pipeline.timeutil import utcnow
 from .app import GRID, site_of
 
@@ -39,7 +38,6 @@ class SourceScheduler:
         self.batcher: asyncio.Task | None = None
         self.running: dict[str, asyncio.Task] = {}     # site → its crawl's cycle
         self.left: set[str] = set()                     # due sources left to other daemons' share, retried
-        self.states: dict[str, str] = {}                # source → its state after its last cycle here (logged on change)
 
     def start(self) -> None:
         for s in self.app.enabled_sources():
@@ -84,13 +82,7 @@ class SourceScheduler:
         try:
             result = await self.app.cycle(sources, due=True, share=share)
             self.due.update(result.left)
-            self.left.update(result.left)
-            # a source's state is logged when it changes, not every cycle; a routine cycle only with -v
-            changes = {n: (self.states.get(n), st) for n, st in result.states.items()
-                       if st != self.states.get(n, SourceState.OK)}
-            self.states.update(result.states)
-            if result.reports and (self.app.verbose or result.eventful or changes):
-                log.info("cycle %s: %s", site, result.summary(changes))
+            self.left.update(result.left)       # (the cycle's line is the app's: `App.cycle`)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # the daemon outlives any one cycle; the details go to debug logs

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from ...defaults import HASH_ROUTE, LIST_ENTRIES_MAX
+from ...defaults import HASH_ROUTE, LIST_ENTRIES_MAX, too_slow
 
 
 @dataclass
@@ -83,6 +83,6 @@ def limited_parse_list(kind: str, body: bytes, url: str, source, content_type: s
     try:
         return run_limited(parse_list, (kind, body, url, source, content_type), seconds)
     except JobTimeout:
-        raise ListError(f"reading it took longer than {seconds:g} s (the limit: extract_timeout)") from None
+        raise ListError(f"reading it {too_slow(seconds, 'extract_timeout')}") from None
     except MemoryError:
         raise ListError("reading it needed more memory than the limit (extract_memory)") from None

@@ -66,7 +66,8 @@ def init(path: str, force: bool) -> None:
 @click.command()
 @click.option("--once", is_flag=True, help="One full cycle of every source, deliver what is due, exit (for cron).")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Log each cycle (without it, the daemon logs a cycle only when it found or changed something).")
+              help="Log each cycle (without it, the daemon logs a cycle only when it found or changed something; "
+                   "--once logs nothing but warnings and its summary). With --once: what it does, as it starts.")
 @config_option
 @user_errors
 def run(once: bool, verbose: bool, config_path: str | None) -> None:

@@ -1,0 +1,47 @@
+"""`run --once -v` says what it does as it starts and writes the cycle's line the daemon writes (one home: `App.cycle`);
+a source's state on that line is judged against the store, so a new process (a restarted daemon, the next cron run)
+still notes `error → ok`."""
+
+import subprocess
+import time
+
+from conftest import REGWATCH
+from support.news import art, feed_to_webhook_config, publish
+from support.servers import Page
+
+CAP = art("cap", "消费金融利率上限下调", "监管部门要求持牌消费金融公司新发放贷款的综合融资成本压降至20%以内。", 5)
+
+
+def once(cfg, *args):
+    started = time.monotonic()
+    r = subprocess.run([REGWATCH, "run", "--once", *args, "-c", str(cfg)], capture_output=True, text=True, timeout=180)
+    return r, time.monotonic() - started
+
+
+def test_once_verbose_says_what_it_does_and_writes_the_cycle_line(tmp_path, site, receiver):
+    publish(site, {"feed": [CAP]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    r, _ = once(cfg, "-v")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert "run --once: crawling 1 source on 1 site, then delivering the alerts due" in lines[0], lines
+    cycle = [ln for ln in lines if f" cycle {site.url}: 1 source, 1 new article, 1 stored as the baseline" in ln]
+    assert len(cycle) == 1, lines
+    r, _ = once(cfg)                                   # without -v: the summary alone, as before
+    assert r.returncode == 0 and len(r.stderr.splitlines()) == 1 and "cycle" not in r.stderr, r.stderr
+
+
+def test_a_state_change_is_judged_against_the_store_not_the_process(tmp_path, site, receiver):
+    publish(site, {"feed": [CAP]})
+    cfg = feed_to_webhook_config(tmp_path, site, receiver)
+    assert once(cfg)[0].returncode == 0                 # the baseline: ok
+    good = site.pages["/feed.xml"]
+    site.pages["/feed.xml"] = Page(b"down", 500)
+    r, _ = once(cfg, "-v")
+    assert "state: feed ok → error" in r.stderr, r.stderr
+    site.pages["/feed.xml"] = good
+    r, _ = once(cfg, "-v")                              # another process: it knew nothing of the error but the store
+    assert "state: feed error → ok" in r.stderr, r.stderr
+    r, _ = once(cfg, "-v")
+    assert "state:" not in r.stderr, r.stderr           # ok → ok is no change
+
