@@ -40,6 +40,7 @@ class Reading:
 
     title: str
     content_hash: str
+    canonical: str          # (story matching's identical-text check reads its length: not normalized again)
     shingles: frozenset[int]
     clean_title: str
     search_title: str
@@ -49,8 +50,8 @@ class Reading:
 
 
 def read(article: Article, classifier: Classifier) -> Reading:
-    return Reading(article.title, article.content_hash, article.shingles, article.clean_title, article.search_title,
-                   article.search_text, article_keys(article), classifier.classify_article(article))
+    return Reading(article.title, article.content_hash, article.canonical, article.shingles, article.clean_title,
+                   article.search_title, article.search_text, article_keys(article), classifier.classify_article(article))
 
 
 _classifier: Classifier | None = None     # an extraction worker's (from `start_worker`)
@@ -181,8 +182,8 @@ class Processor:
         r = item.reading
         if r is not None and r.title == item.title:
             article = Article.known(item.title, item.body, item.attachment_text, content_hash=r.content_hash,
-                                    shingles=r.shingles, clean_title=r.clean_title, search_title=r.search_title,
-                                    search_text=r.search_text)
+                                    canonical=r.canonical, shingles=r.shingles, clean_title=r.clean_title,
+                                    search_title=r.search_title, search_text=r.search_text)
             match, keys = self.stories.find(article, r.keys)
             return article, match, keys, r.tags
         article = Article(item.title, item.body, item.attachment_text)
