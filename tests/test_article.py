@@ -65,7 +65,8 @@ def test_an_articles_text_is_normalized_once_on_its_way(tmp_path, monkeypatch):
 def test_an_article_the_worker_read_is_not_normalized_again_in_the_main_process(tmp_path, monkeypatch):
     """With the extraction worker's reading, storing the article (its story, the identical-text check included)
     normalizes none of its text again: the main process does only the store's part."""
-    from regwatch.pipeline.process import Incoming, read
+    from regwatch.pipeline.process import Incoming
+    from regwatch.pipeline.reading import read
 
     clf = Classifier(load_topics())
     title = "央行推出一次性信用修复政策"
