@@ -390,7 +390,8 @@ def own_work(n: int) -> dict:
     from regwatch.pipeline.article import Article
     from regwatch.pipeline.classify import Classifier
     from regwatch.pipeline.extract import extract_job
-    from regwatch.pipeline.process import Incoming, Processor, read
+    from regwatch.pipeline.process import Incoming, Processor
+    from regwatch.pipeline.reading import read
     from regwatch.pipeline.store import Store
     from regwatch.pipeline.stories import StoryIndex
     from regwatch.service.app import load_classifier

@@ -62,6 +62,28 @@ def test_an_articles_text_is_normalized_once_on_its_way(tmp_path, monkeypatch):
     assert not [t for t in seen if t not in (BODY, "附件：信用修复问答") and "央行推出一次性信用修复政策" not in t]
 
 
+def test_an_article_the_worker_read_is_not_normalized_again_in_the_main_process(tmp_path, monkeypatch):
+    """With the extraction worker's reading, storing the article (its story, the identical-text check included)
+    normalizes none of its text again: the main process does only the store's part."""
+    from regwatch.pipeline.process import Incoming
+    from regwatch.pipeline.reading import read
+
+    clf = Classifier(load_topics())
+    title = "央行推出一次性信用修复政策"
+    reading = read(Article(title, BODY), clf)
+    seen = []
+
+    def counting(text):
+        seen.append(text)
+        return normalize(text)
+
+    monkeypatch.setattr(article_mod, "normalize", counting)
+    out = Processor(Store(tmp_path / "rw.db"), clf).process_many(
+        [Incoming(url="http://x/1", source="s", title=title, body=BODY, lang="zh", published_at=None, reading=reading)])
+    assert not isinstance(out[0], Exception) and out[0] is not None and out[0].tags
+    assert seen == []
+
+
 @pytest.mark.parametrize("units", [[], ["a"], list("中国人民银行"), ["loan", "rate", "中", "cap", "2024", "年"] * 50])
 def test_shingle_hashes_are_the_indexed_ones(units):
     """The keys in a store stay valid: a shingle's hash is CRC-32 of its units joined by U+001F."""

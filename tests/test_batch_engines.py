@@ -64,13 +64,13 @@ def test_a_read_the_server_fails_mid_batch_loses_none_of_the_others(store, store
 def test_a_nul_in_a_list_title_keeps_the_workers_reading(store, monkeypatch):
     """The worker reads the article without the NULs the store will drop, so the main process uses its reading
     and never tags the article itself on its event loop (a hostile list's NUL made it read every article)."""
-    from regwatch.pipeline import process
+    from regwatch.pipeline import reading
 
     clf = Classifier(load_topics())
     job = {"list_title": "综合融资成本\x00压降至20%"}
     result = {"title": "", "body": TEXT.format(n=7) + "\x00", "attachment_text": ""}
-    monkeypatch.setattr(process, "_classifier", clf)
-    process.read_in_worker(job, result)
+    monkeypatch.setattr(reading, "_classifier", clf)
+    reading.read_in_worker(job, result)
     assert result["reading"].tags
     monkeypatch.setattr(clf, "classify_article", lambda *_: pytest.fail("the main process read the article"))
     out = Processor(store, clf).process_many([Incoming(url="http://x/7", source="s", title=job["list_title"],

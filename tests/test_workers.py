@@ -151,3 +151,25 @@ def test_the_main_process_hands_pages_over_without_loading_extraction(tmp_path, 
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "trafilatura": False, "aiohttp": False, "scrapy.extensions.telnet": False}
     assert len(receiver.delivered("gw")) == 1, done.stdout + done.stderr      # the new article was read (in a worker) and alerted
+
+
+
+WORKER_IMPORTS = """
+import json, sys
+for m in sys.argv[1:]:
+    __import__(m)
+print(json.dumps(sorted(k for k in sys.modules if k.startswith("regwatch.pipeline.store") or k == "sqlite_utils")))
+"""
+
+
+def test_the_workers_never_import_the_store():
+    """What the workers' forkserver imports (the command's module, and what a worker runs: extracting and reading a
+    page) holds nothing of the store: a worker never touches it, and its import (sqlite_utils: ~0.15 s of CPU at
+    every run's start) bought nothing."""
+    from regwatch.crawler.run import extract_in_worker, start_worker
+
+    modules = Extractor(preload=("regwatch.service.cli",)).worker_modules()
+    assert {extract_in_worker.__module__, start_worker.__module__} <= set(modules)
+    done = subprocess.run([sys.executable, "-c", WORKER_IMPORTS, *modules], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

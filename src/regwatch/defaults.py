@@ -10,6 +10,7 @@ from . import __version__
 # -- time -------------------------------------------------------------------------------------
 SOURCE_TZ = "Asia/Shanghai"       # a source's times without an offset are read in this zone (`tz`)
 DISPLAY_TZ = "Asia/Shanghai"      # every time shown to people (`[display] tz`)
+NEVER_RUN = "never run"           # what a source with no run yet is shown as (its stored state is `new`)
 DISPLAY_TIME = "%Y-%m-%d %H:%M"   # how a time is shown to people (in chat, the terminal, reports), with its zone's label
 _ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "PRC": "北京时间", "Asia/Hong_Kong": "香港时间",
                "UTC": "UTC", "Etc/UTC": "UTC"}

@@ -23,7 +23,8 @@ from typing import Any
 from scrapy.crawler import AsyncCrawlerRunner
 
 from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores, too_slow
-from ..pipeline.process import Processed, Processor, extract_in_worker, start_worker
+from ..pipeline.process import Processed, Processor
+from ..pipeline.reading import extract_in_worker, start_worker
 from ..pipeline.store import Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
@@ -113,16 +114,21 @@ class Extractor:
         self._in_flight = 0       # jobs handed to the pool and not back
         self._lists: ThreadPoolExecutor | None = None   # the thread list pages under LIST_INLINE_MAX are read in
 
+    def worker_modules(self) -> list[str]:
+        """What the workers' forkserver imports before it forks them: what a worker runs (`pipeline.reading`, which
+        never imports the store) and the command's module; with the learned stage's meaning, its encoder."""
+        preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", *self.preload,
+                   "regwatch.pipeline.extract", "regwatch.pipeline.reading", "regwatch.crawler.kinds.feed"]
+        model = getattr(self.classifier, "model", None)
+        if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers
+            preload.append("regwatch.pipeline.meaning_loaded")
+        return preload
+
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool with its workers started (in a thread: it blocks until they are forked)."""
         ctx = multiprocessing.get_context("forkserver")
         short_socket_dir()
-        preload = ["regwatch.crawler.worker_signals", "regwatch.crawler.worker_lifetime", *self.preload,
-                   "regwatch.pipeline.extract", "regwatch.pipeline.process", "regwatch.crawler.kinds.feed"]
-        model = getattr(self.classifier, "model", None)
-        if getattr(model, "meaning", False):      # the learned stage's encoder: loaded once, shared by the workers
-            preload.append("regwatch.pipeline.meaning_loaded")
-        ctx.set_forkserver_preload(preload)
+        ctx.set_forkserver_preload(self.worker_modules())
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                    initializer=start_worker, initargs=(self.memory, self.classifier))
         # each submit finding no idle worker starts one: as many no-op jobs as workers start them all

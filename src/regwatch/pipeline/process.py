@@ -8,7 +8,6 @@ which is then stored again one article per transaction, so that only the failing
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,10 +15,10 @@ from typing import Any
 
 from .article import Article
 from .classify import Classifier, Tag
-from .limits import limit_worker
 from .normalize import web_text
+from .reading import Reading
 from .store import ArticleRecord, Store
-from .stories import StoryIndex, StoryMatch, article_keys
+from .stories import StoryIndex, StoryMatch
 
 
 @dataclass
@@ -30,63 +29,6 @@ class Processed:
     tags: list[Tag] = field(default_factory=list)
     story_reason: str = ""
     outcome: Any = None     # what `after` returned (read once the article is committed)
-
-
-@dataclass
-class Reading:
-    """What storing an article needs from its text alone, without the store: computed where the text is
-    (the extraction worker that read the page, in parallel with the others), so that the main process
-    does only the store's part. `title` is the headline it was read with."""
-
-    title: str
-    content_hash: str
-    shingles: frozenset[int]
-    clean_title: str
-    search_title: str
-    search_text: str
-    keys: list[int]
-    tags: list[Tag]
-
-
-def read(article: Article, classifier: Classifier) -> Reading:
-    return Reading(article.title, article.content_hash, article.shingles, article.clean_title, article.search_title,
-                   article.search_text, article_keys(article), classifier.classify_article(article))
-
-
-_classifier: Classifier | None = None     # an extraction worker's (from `start_worker`)
-
-
-def start_worker(memory: int, classifier: Classifier | None) -> None:
-    """An extraction worker's initializer: the classifier it reads articles with, loaded before the first job
-    (so its load counts neither against a job's time limit nor against the memory limit), then the limit."""
-    global _classifier
-    for sig in (signal.SIGINT, signal.SIGTERM):     # the main process's to handle: it ends the workers itself
-        signal.signal(sig, signal.SIG_IGN)
-    if classifier is not None:
-        classifier.prepare()
-    limit_worker(memory)
-    _classifier = classifier
-
-
-def read_in_worker(job: dict[str, Any], result: dict[str, Any]) -> None:
-    """After a worker extracted a page: its reading, if it can (else the main process reads it)."""
-    if _classifier is None:
-        return
-    try:
-        title, body, attachment = (web_text(t) for t in (result["title"] or job.get("list_title") or "", result["body"],
-                                                         result.get("attachment_text") or ""))
-        result["reading"] = read(Article(title, body, attachment), _classifier)
-    except Exception:  # noqa: BLE001 - the main process reads it again, and reports what fails there
-        pass
-
-
-def extract_in_worker(job: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """A worker's job for an article page: extracted under its time limit, then read (`read_in_worker`).
-    Extraction is imported here, in the worker (its forkserver preloads it): the main process, which only
-    hands the page over, never loads trafilatura."""
-    from .extract import limited_extract_job
-
-    return limited_extract_job(job, seconds, read_in_worker)
 
 
 @dataclass
@@ -181,8 +123,8 @@ class Processor:
         r = item.reading
         if r is not None and r.title == item.title:
             article = Article.known(item.title, item.body, item.attachment_text, content_hash=r.content_hash,
-                                    shingles=r.shingles, clean_title=r.clean_title, search_title=r.search_title,
-                                    search_text=r.search_text)
+                                    canonical=r.canonical, shingles=r.shingles, clean_title=r.clean_title,
+                                    search_title=r.search_title, search_text=r.search_text)
             match, keys = self.stories.find(article, r.keys)
             return article, match, keys, r.tags
         article = Article(item.title, item.body, item.attachment_text)

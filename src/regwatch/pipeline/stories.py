@@ -32,10 +32,13 @@ from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from itertools import accumulate
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from .article import SHINGLE, Article, clean_title  # noqa: F401 (SHINGLE: the stories' constants)
-from .store import Store
 from .timeutil import iso, utcnow
+
+if TYPE_CHECKING:     # (only named: an extraction worker reads story keys and never imports the store)
+    from .store import Store
 
 WINNOW = 16                 # a key in every 16 consecutive shingles: any 19 shared characters share a key
 WINNOW_WORDS = 6            # for texts mostly of words (English): any 9 shared words share a key

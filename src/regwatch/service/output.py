@@ -31,8 +31,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from ..defaults import DISPLAY_TIME, DISPLAY_TZ, UNSAFE_CHARS, display_zone_label
-from ..pipeline.store import NEVER_RUN
+from ..defaults import DISPLAY_TIME, DISPLAY_TZ, NEVER_RUN, UNSAFE_CHARS, display_zone_label
 from .durations import parse_duration
 
 _CONTROL = re.compile(f"[\\x00-\\x1f{UNSAFE_CHARS}]")     # every control character, and the invisible ones

@@ -19,6 +19,7 @@ No module outside this package runs SQL or imports `sqlite3` or `psycopg`.
 
 from __future__ import annotations
 
+from ...defaults import NEVER_RUN
 from .base import (
            COPY_TABLES,
            EXPORT_FIELDS,
@@ -33,7 +34,6 @@ from .base import (
 )
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
-           NEVER_RUN,
            AlertKind,
            AlertStatus,
            ChannelState,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ...defaults import NEVER_RUN
+
 
 class AlertStatus(StrEnum):
     """`alerts.status`: where an alert is on its way out."""
@@ -56,9 +58,6 @@ class SourceState(StrEnum):
     EMPTY = "empty"          # the list yields no links: a selector broken by a redesign
     BLOCKED = "blocked"      # a challenge page or HTTP 412 instead of content
     STALE = "stale"          # nothing new for longer than `expect_every`
-
-
-NEVER_RUN = "never run"      # what a source with no run yet is shown as (its stored state is `new`)
 
 
 def shown_state(state: str) -> str:
