@@ -129,3 +129,12 @@ url = "{echo.url}/hook/{PATH_KEY}"
     assert r.returncode == 2 and "19001" in said, said
     assert PATH_KEY not in said, said
     assert PATH_KEY.encode() not in _files(tmp_path)
+
+
+def test_a_telegram_token_echoed_without_its_bot_prefix_is_redacted():
+    """Review: only the path segment `bot<token>` was a secret; a receiver echoing `<token>` alone leaked it."""
+    from regwatch.pipeline.redact import redact, url_secrets
+
+    token = "123456789:ABCdefGhIJKlmNoPQRstuVWXyz0123456"
+    url = f"https://api.telegram.org/bot{token}/sendMessage"
+    assert token not in redact(f"Unauthorized: bad token {token}", url_secrets(url))

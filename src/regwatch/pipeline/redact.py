@@ -42,6 +42,8 @@ def url_secrets(url: str | None) -> list[str]:
     for seg in parts.path.split("/"):
         if len(seg) >= 16 or (len(seg) >= 8 and any(c.isdigit() for c in seg)):
             found += [seg, unquote(seg)]
+            if seg.startswith("bot"):       # Telegram's `bot<token>`: a receiver echoes the token without `bot`
+                found += [seg[3:], unquote(seg[3:])]
     return list(dict.fromkeys(v for v in found if v))
 
 

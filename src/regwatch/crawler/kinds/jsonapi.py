@@ -22,13 +22,19 @@ class MissingField(ListError):
 
 
 def _in_url(template: str, m: re.Match, v) -> str:
-    """A field's value as it stands in a URL template: percent-encoded for its place — a query value (after `?`) as
-    a form value, elsewhere (a path segment) everything but the unreserved characters — so that a value's `#`, `?`,
-    `&` or `../` stays part of the value; kept as it is when the field is the whole template (`{url}`: a URL)."""
+    """A field's value as it stands in a URL template, encoded for its place so that a value's `#`, `?` or `&` stays
+    part of the value: a query value (after `?`) as a form value; in the path, everything but the unreserved
+    characters and `/` (a `{path}` field may name `news/2024/a.html`), and a value with a `.` or `..` segment is no
+    article's (it would climb out of the template's path: the item is skipped). A field that begins the template
+    (`{url}` alone, `{base}/n/{id}`) is a URL's start, kept as it is: the address guard judges it."""
     text = str(v)
-    if m.span() == (0, len(template)):
+    if m.start() == 0:
         return text
-    return quote_plus(text, safe="") if "?" in template[:m.start()] else quote(text, safe="")
+    if "?" in template[:m.start()]:
+        return quote_plus(text, safe="")
+    if any(part in (".", "..") for part in text.split("/")):
+        raise MissingField(f"the item's {m.group(1)!r} ({text[:60]!r}) would climb out of the template's path")
+    return quote(text, safe="/")
 
 
 def value(item, path: str | None, url: bool = False):
