@@ -1,11 +1,14 @@
 """The metrics endpoint (`[metrics] listen`) closes a connection whose request does not come within
-METRICS_IDLE_TIMEOUT: idle or half-sent connections do not each hold a thread for ever. A scrape is answered."""
+METRICS_IDLE_TIMEOUT: idle or half-sent connections do not each hold a thread for ever, and no more than METRICS_MAX_CONNECTIONS hold one
+at once. A scrape is answered."""
 
+import select
 import socket
+import threading
 import time
 import urllib.request
 
-from regwatch.defaults import METRICS_IDLE_TIMEOUT
+from regwatch.defaults import METRICS_IDLE_TIMEOUT, METRICS_MAX_CONNECTIONS
 from regwatch.service.metrics import Metrics
 
 
@@ -26,5 +29,38 @@ def test_an_idle_connection_is_closed_after_the_timeout_and_scrapes_are_answered
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         assert "regwatch_articles" in text
     finally:
+        m.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def _handler_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.endswith("(process_request_thread)"))
+
+
+def test_connections_past_the_cap_are_closed_at_once_without_a_thread(capfd):
+    m = Metrics("127.0.0.1:0")
+    port = m.server.server_address[1]
+    slow = []
+    try:
+        for _ in range(METRICS_MAX_CONNECTIONS + 8):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")     # never ends its headers
+            slow.append(s)
+        most = 0
+        open_ = list(slow)
+        while open_:                        # until the server has closed every one of them
+            most = max(most, _handler_threads())
+            readable, _, _ = select.select(open_, [], [], 0.05)
+            for s in readable:
+                assert s.recv(100) == b""   # closed without an answer
+                open_.remove(s)
+        assert most <= METRICS_MAX_CONNECTIONS
+        for s in slow:
+            s.close()
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert "regwatch_articles" in text
+    finally:
+        for s in slow:
+            s.close()
         m.close()
     assert "Traceback" not in capfd.readouterr().err

@@ -57,6 +57,7 @@ PRIVATE_FILE = 0o600              # mode of a file regwatch creates (the store a
 #                                   the store is confidential and configs hold secrets (one that exists keeps its own)
 PRIVATE_DIR = 0o700               # mode of a folder regwatch creates (the store's, `demo --keep`'s)
 METRICS_IDLE_TIMEOUT = 5.0        # seconds the metrics endpoint waits on a connection's request before closing it
+METRICS_MAX_CONNECTIONS = 16      # connections the metrics endpoint serves at once (a thread each); one more is closed at once
 STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one
                                   # line): SQLite's busy timeout, PostgreSQL's `lock_timeout` for each connection
 

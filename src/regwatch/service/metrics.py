@@ -6,11 +6,12 @@ from __future__ import annotations
 import socket
 import threading
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
 
-from ..defaults import METRICS_IDLE_TIMEOUT
+from ..defaults import METRICS_IDLE_TIMEOUT, METRICS_MAX_CONNECTIONS
 from ..pipeline.store import Store
 from .config import ConfigError
 
@@ -32,7 +33,35 @@ class _Handler(WSGIRequestHandler):
 
 
 class _Server(ThreadingMixIn, WSGIServer):
+    """At most METRICS_MAX_CONNECTIONS connections are served at once, a thread each; one accepted past them is
+    closed at once, without a thread (a flood of idle connections holds that many threads, each for the timeout)."""
+
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(METRICS_MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:           # no thread started: its slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """ThreadingMixIn's, with the slot freed before the connection is closed: a client that sees it closed
+        finds the slot free."""
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._slots.release()
+            self.shutdown_request(request)
 
 
 def _serve(host: str, port: int, registry: CollectorRegistry) -> tuple[WSGIServer, threading.Thread]:
