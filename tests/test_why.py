@@ -46,7 +46,8 @@ def test_why_a_copy_did_not_alert_again(world):
 
 def test_why_a_copy_whose_story_waits_for_its_digest_says_so(world):
     """A copy joining a story whose alert still waits for the digest is told so, with the digest's time (as the
-    article that queued it), not "already alerted"; a copy of a story sent says when it was sent."""
+    article that queued it), not "already alerted": its outcome is `pending in digest`; a copy of a story sent says
+    when it was sent."""
     out = why(world, "repaircopy")
     line = next(ln for ln in out.splitlines() if ln.startswith("morning-digest"))
     assert "digest pending: it goes out " in line and f"{DIGEST_AT} 北京时间 — joined the story's alert" in line, out
@@ -54,8 +55,11 @@ def test_why_a_copy_whose_story_waits_for_its_digest_says_so(world):
     assert "joined a story already alerted" not in out
     other = next(ln for ln in out.splitlines() if ln.startswith("repair-from-list"))
     assert "digest pending: it goes out " in other and f"{DIGEST_AT} 北京时间 — the channel has" in other, out
+    assert re.search(r"morning-digest\s+archive\s+pending in digest\s+digest pending", out), out
     v, _ = verdicts(world, "repaircopy")
     assert v["morning-digest", "archive"]["alert"]["status"] == "digest"
+    assert v["morning-digest", "archive"]["outcome"] == "pending in digest"
+    assert v["repair-from-list", "archive"]["outcome"] == "pending in digest"
     assert v["morning-digest", "archive"]["reason"].startswith("joined the story's alert (alert #")
     line = next(ln for ln in why(world, "capcopy").splitlines() if ln.startswith("caps") and "archive" in ln)
     assert "sent 20" in line and "joined the story's alert" in line
@@ -70,9 +74,9 @@ def test_why_not_baseline_too_old_filtered_and_digest_pending(world):
     assert v["repair-from-list", "archive"]["outcome"] == "source filtered"
     assert "feed is not one of its sources (list)" in v["repair-from-list", "archive"]["reason"]
     v, _ = verdicts(world, "repaircopy")            # the list's copy: the channel has the story in the pending digest
-    assert v["repair-from-list", "archive"]["outcome"] == "already alerted"    # one alert per story per channel
+    assert v["repair-from-list", "archive"]["outcome"] == "pending in digest"  # one alert per story per channel
     assert "from subscription morning-digest" in v["repair-from-list", "archive"]["reason"]
-    assert v["morning-digest", "archive"]["outcome"] == "already alerted"
+    assert v["morning-digest", "archive"]["outcome"] == "pending in digest"
     digest = next(ln for ln in why(world, "repair").splitlines() if ln.startswith("morning-digest"))
     assert "digest pending: it goes out" in digest and f"{DIGEST_AT} 北京时间" in digest
     v, _ = verdicts(world, "cap")                   # caps (at once) and morning-digest (a digest) both route to archive

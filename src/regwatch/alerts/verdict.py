@@ -28,6 +28,11 @@ def _held_back(store: Store, cfg: Any, article: dict[str, Any], first_of_story: 
                      story_id=article["story_id"], first_of_story=first_of_story)
 
 
+def _joined(alert: dict[str, Any]) -> str:
+    """The outcome of a copy whose story's alert on the channel it joined: still waiting for its digest, or not."""
+    return "pending in digest" if alert["status"] == "digest" else "already alerted"
+
+
 @dataclass
 class Verdict:
     """One subscription and channel, for one article."""
@@ -35,7 +40,8 @@ class Verdict:
     subscription: str
     channel: str
     outcome: str                      # alerted | baseline | too old | baseline story | source filtered |
-                                      # topic not matched | keyword not matched | already alerted | not queued
+                                      # topic not matched | keyword not matched | already alerted |
+                                      # pending in digest | not queued
     reason: str
     alert: dict[str, Any] | None = None    # the outbox row that carried it (its own, or the story's)
 
@@ -65,11 +71,11 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
                 out.append(Verdict(sub.name, ch, outcome, reason))
             elif theirs and theirs[0]["subscription"] == sub.name:
                 a = theirs[0]
-                out.append(Verdict(sub.name, ch, "already alerted",
+                out.append(Verdict(sub.name, ch, _joined(a),
                                    f"joined the story's alert (alert #{a['id']}, from article #{a['article_id']})", a))
             elif theirs:
                 a = theirs[0]
-                out.append(Verdict(sub.name, ch, "already alerted",
+                out.append(Verdict(sub.name, ch, _joined(a),
                                    f"the channel has this story from subscription {a['subscription']} (alert #{a['id']}, "
                                    f"from article #{a['article_id']}): one alert per story per channel", a))
             else:
