@@ -1,6 +1,6 @@
 """The metrics endpoint (`[metrics] listen`) closes a connection whose request does not come within
-METRICS_IDLE_TIMEOUT: idle or half-sent connections do not each hold a thread for ever, and no more than METRICS_MAX_CONNECTIONS hold one
-at once. A scrape is answered."""
+METRICS_IDLE_TIMEOUT: idle or half-sent connections do not each hold a thread for ever, and no more than
+METRICS_MAX_CONNECTIONS hold one at once. A scrape is answered."""
 
 import select
 import socket
