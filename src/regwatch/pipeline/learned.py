@@ -203,8 +203,12 @@ class Model:
             at = at[~sense]
             contrib = np.column_stack([contrib[:, ~sense], contrib[:, sense].sum(axis=1)])
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
-        first = np.argsort(-contrib, axis=1, kind="stable")[:, :5]       # a stable sort's first five
+        # the first five by contribution, ties by the feature's name: the columns in the names' order, then a stable
+        # sort (the features' own order is a set's, which the hash seed changes from one run to the next)
         where = at.tolist()
+        labels = np.array([*(keys[j] for j in where), *(["meaning"] if self.meaning else [])], dtype=str)
+        by_name = np.argsort(labels, kind="stable")
+        first = by_name[np.argsort(-contrib[:, by_name], axis=1, kind="stable")[:, :5]]
         names = [keys[where[j]] if j < len(where) else "meaning" for j in first.ravel().tolist()]
         tops = np.take_along_axis(contrib, first, axis=1).tolist()
         k = first.shape[1]
