@@ -44,7 +44,7 @@ def fetches(site):
     return Counter(q["path"] for q in site.log if q["path"].startswith("/sm/"))
 
 
-def test_an_index_naming_itself_is_read_once_and_the_run_ends(tmp_path, site, rw):
+def test_an_index_naming_itself_is_read_once_said_and_the_run_ends(tmp_path, site, rw):
     site.pages["/sm/loop.xml"] = index(site, "/sm/loop.xml", "/sm/pages.xml", "/sm/loop.xml")
     serve(site, "/sm/pages.xml", "p1")
     cfg = config(tmp_path, site, "/sm/loop.xml")
@@ -53,6 +53,8 @@ def test_an_index_naming_itself_is_read_once_and_the_run_ends(tmp_path, site, rw
         r = rw("run", "--once", "-c", cfg, timeout=60)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
         assert fetches(site) == {"/sm/loop.xml": 1, "/sm/pages.xml": 1}
+        message = row(rw, cfg)["last_message"] or ""      # said once in the run, though named twice
+        assert message.count(f"sitemap index {site.url}/sm/loop.xml lists itself: skipped") == 1, message
     assert stored(tmp_path) == [f"{site.url}/a/p1.html"]
     assert row(rw, cfg)["state"] == "ok"
 

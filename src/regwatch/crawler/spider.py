@@ -300,6 +300,8 @@ class SourcesSpider(scrapy.Spider):
         list_url = response.meta.get("list_url", response.url)
         for child in children:
             if child in asked:
+                if child == list_url:
+                    self._sitemap_note(s, "self", f"sitemap index {list_url} lists itself: skipped")
                 continue
             if depth > SITEMAP_DEPTH_MAX:
                 self._sitemap_note(s, "depth", f"sitemap index {list_url} is {depth - 1} levels of indexes under "
