@@ -2,6 +2,7 @@
 METRICS_IDLE_TIMEOUT: idle or half-sent connections do not each hold a thread for ever, and no more than
 METRICS_MAX_CONNECTIONS hold one at once. A scrape is answered."""
 
+import contextlib
 import select
 import socket
 import threading
@@ -62,5 +63,35 @@ def test_connections_past_the_cap_are_closed_at_once_without_a_thread(capfd):
     finally:
         for s in slow:
             s.close()
+        m.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_deadline(capfd):
+    """Each read comes within the timeout, the request never whole: the connection is closed all the same (the
+    timeout of each read alone kept such a client's thread for as long as it kept sending)."""
+    m = Metrics("127.0.0.1:0")
+    port = m.server.server_address[1]
+    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        closed = False
+        for byte in request[:20]:       # a byte every fifth of the timeout: 4 timeouts' worth at most
+            readable, _, _ = select.select([s], [], [], METRICS_IDLE_TIMEOUT / 5)
+            if readable:
+                closed = True
+                break
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+        assert closed                   # by the server, long before the request could be whole
+        with contextlib.suppress(ConnectionResetError):
+            assert s.recv(100) == b""   # without an answer
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert "regwatch_articles" in text
+    finally:
+        s.close()
         m.close()
     assert "Traceback" not in capfd.readouterr().err

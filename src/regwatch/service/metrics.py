@@ -3,6 +3,7 @@ status, crawl and delivery durations. Bound to 127.0.0.1 unless the config says 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from socketserver import ThreadingMixIn
@@ -17,16 +18,33 @@ from .config import ConfigError
 
 
 class _Handler(WSGIRequestHandler):
-    """One connection: its request must come within METRICS_IDLE_TIMEOUT (`StreamRequestHandler.timeout`), else it
-    is closed — prometheus_client's own server (`start_http_server`) waits for ever, a thread held per connection."""
+    """One connection: it must be over within METRICS_IDLE_TIMEOUT, else it is closed — prometheus_client's own
+    server (`start_http_server`) waits for ever, a thread held per connection. The timeout of each read
+    (`StreamRequestHandler.timeout`) closes an idle one; a deadline on the whole connection closes one that sends a
+    byte every few seconds (each read within the timeout, the request never whole)."""
 
     timeout = METRICS_IDLE_TIMEOUT
+
+    def setup(self) -> None:
+        super().setup()
+        self._deadline = threading.Timer(METRICS_IDLE_TIMEOUT, self._cut)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)     # its pending read ends; the handler ends with it
 
     def handle(self) -> None:
         try:
             super().handle()
-        except TimeoutError:       # (an idle or half-sent request: closed without an answer, nothing logged)
+        except OSError:       # (idle, half-sent or cut at the deadline: closed without an answer, nothing logged)
             self.close_connection = True
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
