@@ -19,24 +19,10 @@ import pytest
 from conftest import REGWATCH
 from support.config import chat, write_config
 from support.news import art, article_page, feed_source, publish
-from support.servers import Page, Site
+from support.servers import Page, Site, trickling
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
 OLD = "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。"
-
-
-def trickle(h):
-    h.send_response(200)
-    h.send_header("Content-Type", "text/html")
-    h.send_header("Content-Length", "100000")
-    h.end_headers()
-    for _ in range(60):
-        try:
-            h.wfile.write(b" ")
-            h.wfile.flush()
-            time.sleep(1)
-        except OSError:
-            return
 
 
 def redirect_loop(h):
@@ -53,7 +39,7 @@ ENTITY_BOMB = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a0 "lol">'
 BAD = {
     "bomb": ("feed", Page(ENTITY_BOMB, ctype="application/rss+xml")),
     "huge": ("listing", Page(b"<html><body>" + b"<p>\xe5\x88\xa9\xe7\x8e\x87" * 5_000_000 + b"</body></html>")),
-    "slow": ("listing", Page(b"", raw=trickle)),
+    "slow": ("listing", trickling(60, every=1, ctype="text/html")),
     "loop": ("feed", Page(b"", raw=redirect_loop)),
     "badjson": ("json", Page(b'{"code": 0, "data": {"list": [{"title": "x", "url": ', ctype="application/json")),
     "binary": ("listing", Page(b"%PDF-1.4\n" + bytes(range(256)) * 400, ctype="text/html; charset=utf-8")),
@@ -467,7 +453,7 @@ def _slow_page(n: int = 50_000) -> Page:
 def test_the_daemon_stops_within_30s_whatever_it_is_doing(tmp_path, site):
     """SIGTERM while one source trickles its answer (a 10-minute timeout) and an extraction would run for
     minutes: the daemon is gone within 30 s."""
-    site.pages["/slow"] = Page(b"", raw=trickle)
+    site.pages["/slow"] = trickling(60, every=1, ctype="text/html")
     site.pages["/a/heavy.html"] = _slow_page(180_000)
     site.pages["/feed.xml"] = _rss(f"{site.url}/a/heavy.html")
     cfg = write_config(tmp_path, crawl={"timeout": "10m", "extract_timeout": "10m"}, sources=[

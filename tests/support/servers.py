@@ -35,6 +35,24 @@ class Page:
     raw: Callable | None = None        # writes the whole answer itself (trickles, loops…)
 
 
+def trickling(writes: int, every: float, ctype: str = "text/html; charset=utf-8") -> Page:
+    """A page that promises 100,000 bytes and sends a space every `every` seconds, `writes` times at the most (until
+    the client hangs up): a slow body, never finished."""
+    def raw(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        for _ in range(writes):
+            try:
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                time.sleep(every)
+            except OSError:
+                return
+    return Page(b"", ctype=ctype, raw=raw)
+
+
 class Site:
     """A news site: `site.pages[path] = Page(...)` (or a callable returning one); every request is logged."""
 
