@@ -70,6 +70,15 @@ def site():
 
 
 @pytest.fixture
+def other():
+    """Another site beside `site`: a second server on another loopback port (so not `site`'s origin), logging
+    every request it gets."""
+    s = Site()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def receiver():
     r = Receiver()
     yield r

@@ -35,6 +35,11 @@ class Page:
     raw: Callable | None = None        # writes the whole answer itself (trickles, loops…)
 
 
+def redirect(to: str) -> Page:
+    """A 302 to `to`, with no body and no Content-Type."""
+    return Page(b"", 302, ctype="", headers={"Location": to})
+
+
 def trickling(writes: int, every: float, ctype: str = "text/html; charset=utf-8") -> Page:
     """A page that promises 100,000 bytes and sends a space every `every` seconds, `writes` times at the most (until
     the client hangs up): a slow body, never finished."""
@@ -161,6 +166,8 @@ class Receiver:
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`; each checks the
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
     `routes[name]["keyword"]`: a DingTalk robot's security keyword, refused without it;
+    `routes[name]["answer"]`: the route's own answer, `(status, payload)` of the request's record (its `path`, `body`…:
+    a refusal that echoes what it was sent), once the credential, signature and payload have passed;
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
     answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`);
     `receiver.poison[name] = "text"`: every request whose body holds that text is answered HTTP 500 (a message the
@@ -205,8 +212,8 @@ class Receiver:
         mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
         if mode is None and name in self.poison and self.poison[name] in json.dumps(body, ensure_ascii=False):
             mode = "500"
-        rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "token_ok": token_ok,
-               "problems": bad, "mode": mode, "t": time.time()}
+        rec = {"route": name, "path": h.path, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok,
+               "token_ok": token_ok, "problems": bad, "mode": mode, "t": time.time()}
         self.messages.append(rec)
         if mode == "drop":
             h.close_connection = True
@@ -227,6 +234,8 @@ class Receiver:
             code, payload = INVALID[kind]
         elif route.get("keyword") and route["keyword"] not in raw.decode("utf-8", "replace"):
             code, payload = 200, {"errcode": 310000, "errmsg": "keywords not in content"}    # DingTalk's answer
+        elif "answer" in route:
+            code, payload = route["answer"](rec)
         elif mode == "rate":
             code, payload = RATE[kind]
         elif mode == "500":
