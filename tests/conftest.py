@@ -142,3 +142,13 @@ def store_location(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_location):
+    """A store at `store_location` (each engine in turn), closed after the test."""
+    from regwatch.pipeline.store import Store
+
+    s = Store(store_location)
+    yield s
+    s.close()

@@ -20,13 +20,6 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def store(store_location):
-    s = Store(store_location)
-    yield s
-    s.close()
-
-
 def article(store, url, title="征信修复骗局频发", body="不法中介宣称可以修复征信，收取高额费用。", **kw):
     return store.insert_article(ArticleRecord(url=url, source=kw.pop("source", "src"), title=title, body=body, lang="zh",
                                               published_at=kw.pop("published_at", None), **kw))
