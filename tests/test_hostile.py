@@ -107,8 +107,8 @@ def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw, 
     site.pages["/a/byname.html"] = article_page(art("byname", "经由名字访问", GOOD))
     site.pages["/a/hop.html"] = redirect(f"{meta.url}/latest/meta-data/hop")
     site.pages["/feed.xml"] = links_feed(f"{site.url}/a/own.html", f"{meta.url}/latest/meta-data/iam",
-                                   f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
-                                   f"{site.url}/a/hop.html")
+                                         f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
+                                         f"{site.url}/a/hop.html")
     site.pages["/sitemap-index.xml"] = Page(
         ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
          f"<sitemap><loc>{meta.url}/sitemap.xml</loc></sitemap></sitemapindex>").encode(), ctype="application/xml")
@@ -150,6 +150,17 @@ def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw, 
     assert not any("LOCAL-SECRET-FILE" in b for b in stored.values())   # never a file
 
 
+def _baseline_behind(proxy, origin: str, tmp_path, rw) -> tuple[Path, list[str]]:
+    """`regwatch baseline` of the feed at `origin` through `proxy` (http_proxy, robots.txt not asked for): the
+    config, and the URLs the proxy was asked for."""
+    cfg = write_config(tmp_path, name="rw.toml", crawl={"obey_robots": False},
+                       sources=[{"name": "feed", "kind": "feed", "url": f"{origin}/feed.xml"}])
+    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+    r = rw("baseline", "-c", cfg, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return cfg, [x["path"] for x in proxy.log]
+
+
 def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelling(tmp_path, rw, site):
     """Behind `http_proxy` the proxy connects, so regwatch checks the host itself: an IP literal in any spelling a
     resolver accepts, and `localhost`, never reach the proxy; a name does (the proxy's to resolve)."""
@@ -158,14 +169,8 @@ def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelli
     private = ["127.0.0.1:2", "[::ffff:127.0.0.1]:2", "2130706433:2", "0x7f000001:2", "0177.0.0.1:2", "127.1:2",
                "0:2", "10.0.0.1", "169.254.169.254", "localhost:2", "app.localhost"]
     proxy.pages[f"{origin}/feed.xml"] = links_feed(*(f"http://{h}/latest/meta-data" for h in private),
-                                             "http://news.example.com/a/1.html")
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
-                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
-    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-    r = rw("baseline", "-c", cfg, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    asked = [x["path"] for x in proxy.log]
+                                                   "http://news.example.com/a/1.html")
+    cfg, asked = _baseline_behind(proxy, origin, tmp_path, rw)
     assert f"{origin}/feed.xml" in asked and "http://news.example.com/a/1.html" in asked, asked
     assert not any("meta-data" in a for a in asked), asked
     row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
@@ -184,13 +189,7 @@ def test_hosts_that_parsers_read_differently_are_refused_in_one_line_and_never_r
            "010.0.0.1": "is an ambiguous IP address", "0x7f.1:2": "is an ambiguous IP address",
            "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address"}
     proxy.pages[f"{origin}/feed.xml"] = links_feed(*(f"http://{h}/odd" for h in odd), "http://news.example.com/a/1.html")
-    cfg = tmp_path / "rw.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
-                   f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
-    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-    r = rw("baseline", "-c", cfg, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    asked = [x["path"] for x in proxy.log]
+    cfg, asked = _baseline_behind(proxy, origin, tmp_path, rw)
     assert "http://news.example.com/a/1.html" in asked and not any("odd" in a for a in asked), asked
     with sqlite3.connect(tmp_path / "rw.db") as c:
         message = c.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchone()[0]
@@ -789,7 +788,7 @@ def test_redirects_into_this_crawl_and_refused_redirects_say_what_happened(tmp_p
     site.pages["/a/endless.html"] = Page(b"", raw=_endless_chunks)
     bidi = "http://exa\u202emple.com/a/x.html"
     site.pages["/feed.xml"] = links_feed(f"{u}/a/c1.html", f"{u}/r/c1", f"{u}/r/cl", f"{u}/r/cl2", f"{u}/r/file",
-                                   f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
+                                         f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
     site.pages["/moved"] = redirect("file:///etc/passwd")
     cfg = write_config(tmp_path, name="rw.toml", crawl={"max_size": 300000}, sources=[
         feed_source(site, "canon"), {"name": "moved", "kind": "listing", "url": f"{u}/moved", "links": "ul a"}])
