@@ -25,6 +25,29 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+
+class _Loopback:
+    """A server on 127.0.0.1 at a free port (`url`), each request answered in a thread of its own, until `stop()`."""
+
+    server: _Server
+    url: str
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class Page:
     body: bytes
@@ -58,7 +81,7 @@ def trickling(writes: int, every: float, ctype: str = "text/html; charset=utf-8"
     return Page(b"", ctype=ctype, raw=raw)
 
 
-class Site:
+class Site(_Loopback):
     """A news site: `site.pages[path] = Page(...)` (or a callable returning one); every request is logged."""
 
     def __init__(self):
@@ -66,12 +89,7 @@ class Site:
         self.log: list[dict] = []
         site = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_GET(self):
                 site._answer(self)
 
@@ -80,9 +98,7 @@ class Site:
                 self.rfile.read(n)
                 site._answer(self)
 
-        self.server = _Server(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(H)
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?")[0] if h.path.split("?")[0] in self.pages else h.path
@@ -116,10 +132,6 @@ class Site:
 
     def requests(self, path_prefix: str = "") -> list[dict]:
         return [r for r in self.log if r["path"].startswith(path_prefix)]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 OK = {"dingtalk": (200, {"errcode": 0, "errmsg": "ok"}), "wecom": (200, {"errcode": 0, "errmsg": "ok"}),
@@ -162,7 +174,7 @@ def credential_ok(kind, token, query) -> bool:
     return bool(query.get(name)) and (token is None or query.get(name) == token)
 
 
-class Receiver:
+class Receiver(_Loopback):
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`; each checks the
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
     `routes[name]["keyword"]`: a DingTalk robot's security keyword, refused without it;
@@ -181,18 +193,11 @@ class Receiver:
         self.release = threading.Event()     # "hold" answers wait for it (a hanging endpoint)
         rx = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_POST(self):
                 rx._answer(self)
 
-        self.server = _Server(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(H)
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
@@ -272,10 +277,6 @@ class Receiver:
 
     def delivered(self, route: str) -> list[dict]:
         return [m for m in self.messages if m["route"] == route and m.get("answer") == "ok"]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def verify(kind, secret, query, body, headers, raw) -> bool | None:
