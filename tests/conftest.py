@@ -70,6 +70,15 @@ def site():
 
 
 @pytest.fixture
+def other():
+    """Another site beside `site`: a second server on another loopback port (so not `site`'s origin), logging
+    every request it gets."""
+    s = Site()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def receiver():
     r = Receiver()
     yield r
@@ -133,3 +142,13 @@ def store_location(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_location):
+    """A store at `store_location` (each engine in turn), closed after the test."""
+    from regwatch.pipeline.store import Store
+
+    s = Store(store_location)
+    yield s
+    s.close()

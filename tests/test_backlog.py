@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from test_delivery import deliver, make, publish
 
 from regwatch.alerts.dispatcher import Dispatcher
+from regwatch.defaults import FAILING_HOLD
 from regwatch.pipeline.store import Failure, MessageStatus, Store
 from regwatch.pipeline.timeutil import iso_ms, utcnow
 
@@ -17,6 +18,27 @@ from regwatch.pipeline.timeutil import iso_ms, utcnow
 def stories(message):
     """The notice numbers (第N号) one message carries (a single alert, or a digest's items)."""
     return sorted({int(n) for n in re.findall(r"第(\d+)号", json.dumps(message["body"], ensure_ascii=False))})
+
+
+PACE = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")      # claim_message's pacing
+
+
+def queued(store, alerts: int, now, messages: int | None = None) -> tuple[list[int], list[int]]:
+    """`alerts` alerts of the channel "ch" (stories 0, 1…), the first `messages` of them (all unless told) each in a
+    message of its own made `now`: the alerts' ids and the messages'."""
+    ids = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
+           for i in range(alerts)]
+    with store.tx():
+        mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a], now=now)
+                for i, a in enumerate(ids[:messages])]
+    return ids, mids
+
+
+def past_the_hold(store) -> None:
+    """FAILING_HOLD later: the alerts not in a message yet made that long ago, and their hold over."""
+    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
+    for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
+        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
 
 
 def test_alerts_that_come_in_while_a_channel_fails_go_out_within_its_minute_every_story_once(tmp_path, receiver):
@@ -76,25 +98,20 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
     store = Store(store_location)
     try:
         now = utcnow()
-        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
-        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
-                  for i in range(5)]
-        with store.tx():
-            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
-                                      now=now) for i, a in enumerate(alerts[:3])]
+        alerts, mids = queued(store, 5, now, messages=3)
         assert store.failing_until("ch") is None                        # never tried
         for mid, wait in zip(mids, (30, 20, 10), strict=True):          # the youngest is due first
-            msg, _ = store.claim_message("ch", now, **pace)
+            msg, _ = store.claim_message("ch", now, **PACE)
             assert msg["id"] == mid
             store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
                                  next_attempt_at=now + timedelta(seconds=wait))
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=10)))
         later = now + timedelta(seconds=31)
-        msg, _ = store.claim_message("ch", later, **pace)
+        msg, _ = store.claim_message("ch", later, **PACE)
         assert msg["id"] == mids[0]                                     # all due: the oldest first
         store.finish_message(msg, status=MessageStatus.SENT, sent_at=later)
         assert store.failing_until("ch") is None                        # it answered
-        msg, _ = store.claim_message("ch", later, **pace)
+        msg, _ = store.claim_message("ch", later, **PACE)
         assert msg["id"] == mids[1]
         store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=later, cut_at=later)
         assert store.failing_until("ch") is None                 # regwatch's stop cut it: not failing
@@ -114,7 +131,6 @@ def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
     # a channel whose one message waits out a long backoff (an hour's, after many failures): what comes in meanwhile
     # waits at most FAILING_HOLD, then goes out together — not for that message's retry (a wait the platform named is
     # waited out whole: test_a_rate_limit_the_platform_named_is_waited_out_whole)
-    from regwatch.defaults import FAILING_HOLD
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
     receiver.fail = {"wh": ["500"]}
     publish(cfg, store, 1)
@@ -128,10 +144,7 @@ def test_alerts_wait_for_a_failing_channel_only_so_long(tmp_path, receiver):
     assert len(receiver.messages) == 1
     held = store.q("SELECT id, next_attempt_at FROM alerts WHERE message_id IS NULL")
     assert len(held) == 3 and all(r["next_attempt_at"] > iso_ms(utcnow()) for r in held)
-    # FAILING_HOLD later (their making put back by as much, and their hold over)
-    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
-    for r in held:
-        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    past_the_hold(store)        # (their making put back by as much, and their hold over)
     stats = deliver(cfg, store, wait=2)
     assert stats.sent == 4
     # one digest, before the first message's hour was up — which, the channel answering again, followed it
@@ -144,14 +157,9 @@ def test_retries_not_due_take_no_slot_of_the_channels_minute(store_location):
     store = Store(store_location)
     try:
         now = utcnow()
-        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
-        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
-                  for i in range(7)]
-        with store.tx():
-            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
-                                      now=now) for i, a in enumerate(alerts)]
+        _, mids = queued(store, 7, now)
         for _ in mids[:5]:
-            msg, _ = store.claim_message("ch", now, **pace)
+            msg, _ = store.claim_message("ch", now, **PACE)
             store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
                                  next_attempt_at=now + timedelta(seconds=2400))
         later = now + timedelta(seconds=61)
@@ -164,7 +172,6 @@ def test_retries_not_due_take_no_slot_of_the_channels_minute(store_location):
 def test_a_rate_limit_the_platform_named_is_waited_out_whole(tmp_path, receiver):
     # webhooks.md: on a rate limit (429 with Retry-After, DingTalk's 130101: ten minutes) wait the period, queue and
     # coalesce meanwhile — the alerts held past FAILING_HOLD still wait for it (sent then, they are refused again)
-    from regwatch.defaults import FAILING_HOLD
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
     receiver.fail = {"wh": ["retry-after:900"]}
 
@@ -174,9 +181,7 @@ def test_a_rate_limit_the_platform_named_is_waited_out_whole(tmp_path, receiver)
             await d.deliver_due()
             publish(cfg, store, 3, start=1)
             await d.deliver_due()
-            past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
-            for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
-                store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+            past_the_hold(store)
             await d.deliver_due(wait_until=time.time() + 2)
 
     asyncio.run(run())
@@ -231,7 +236,6 @@ def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, 
 def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_store(tmp_path, receiver):
     # a rate limit one process was told (429 Retry-After: 900) holds the channel's alerts in the next `run --once` or
     # another daemon too (a fresh Dispatcher on the same store): past FAILING_HOLD they are not sent into the throttle
-    from regwatch.defaults import FAILING_HOLD
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
     receiver.fail = {"wh": ["retry-after:900"]}
     publish(cfg, store, 1)
@@ -239,9 +243,7 @@ def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_stor
     assert store.one("SELECT failure FROM messages") == "wait"
     publish(cfg, store, 3, start=1)
     deliver(cfg, store, wait=0)                            # another process: held
-    past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
-    for r in store.q("SELECT id FROM alerts WHERE message_id IS NULL"):
-        store.x("UPDATE alerts SET created_at = ?, next_attempt_at = ? WHERE id = ?", (past, past, r["id"]))
+    past_the_hold(store)
     deliver(cfg, store, wait=2)                            # and another, FAILING_HOLD later: still held
     assert [m["mode"] for m in receiver.messages] == ["retry-after:900"]
     held = store.q("SELECT next_attempt_at FROM alerts WHERE message_id IS NULL")
@@ -254,22 +256,17 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
     store = Store(store_location)
     try:
         now = utcnow()
-        pace = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
-        alerts = [store.enqueue_alert(subscription="s", channel="ch", story_id=i, article_id=None, idem_key=f"k{i}")
-                  for i in range(3)]
-        with store.tx():
-            mids = [store.add_message(channel="ch", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a],
-                                      now=now) for i, a in enumerate(alerts)]
-        msg, _ = store.claim_message("ch", now, **pace)
+        _, mids = queued(store, 3, now)
+        msg, _ = store.claim_message("ch", now, **PACE)
         store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
                              next_attempt_at=now + timedelta(seconds=60), failure=Failure.ALONE)
         assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
-        msg, _ = store.claim_message("ch", now, **pace)
+        msg, _ = store.claim_message("ch", now, **PACE)
         store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
                              next_attempt_at=now + timedelta(seconds=30), failure=Failure.CHANNEL)
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=30)))
         assert store.told_until("ch", now) is None
-        msg, _ = store.claim_message("ch", now, **pace)
+        msg, _ = store.claim_message("ch", now, **PACE)
         store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 429 rate limited",
                              next_attempt_at=now + timedelta(seconds=600), failure=Failure.WAIT)
         assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
@@ -283,7 +280,7 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
             > iso_ms(now)
         assert store.told_until("ch", now + timedelta(seconds=1)) is None
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=2), **pace)
+        msg, _ = store.claim_message("ch", now + timedelta(seconds=2), **PACE)
         assert msg["id"] == mids[1]
         store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=2))
         assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[1],)) is None      # cleared once sent
@@ -299,10 +296,8 @@ def test_a_store_of_the_previous_version_gains_the_failure_column_its_retries_th
     store = Store(store_location)
     now = utcnow()
     try:
-        a = store.enqueue_alert(subscription="s", channel="ch", story_id=1, article_id=None, idem_key="k1")
-        with store.tx():
-            store.add_message(channel="ch", kind="article", idem_key="k1", payload={}, alert_ids=[a], now=now)
-        msg, _ = store.claim_message("ch", now, per_minute=100, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        queued(store, 1, now)
+        msg, _ = store.claim_message("ch", now, **PACE)
         store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=now + timedelta(seconds=60))
     finally:
         store.close()

@@ -9,7 +9,6 @@ import pytest
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.extract import attachment_text
 from regwatch.pipeline.process import Incoming, Processor
-from regwatch.pipeline.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_attachments import tiny_pdf  # noqa: E402
@@ -20,13 +19,6 @@ TEXT = "监管部门要求持牌消费金融公司新发放贷款综合融资成
 def item(n: int, **kw) -> Incoming:
     return Incoming(url=f"http://x/{n}", source="s", title=f"综合融资成本压降至20%（{n}）", body=TEXT.format(n=n),
                     lang="zh", published_at=None, **kw)
-
-
-@pytest.fixture
-def store(store_location):
-    s = Store(store_location)
-    yield s
-    s.close()
 
 
 def test_a_pdf_whose_text_has_a_nul_is_stored_on_both_engines(store):

@@ -429,13 +429,21 @@ def test_stories_of_two_stores_never_share_an_idempotency_key(tmp_path, receiver
 
 # -- channels never block each other, and one sender per message -----------------------------------
 
-def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
+def _delivering_beside_a_hang(tmp_path, receiver, wait: float):
+    """A webhook channel `slow` that holds its first request (until `receiver.release`) and a Slack channel `fast`,
+    an article to both, and a delivery pass of `wait` seconds started in a thread: the config, the store, the
+    thread, and its result (`stats` once it ends)."""
     cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {}), "fast": ("slack", {})})
     receiver.fail = {"slow": ["hold"]}
     publish(cfg, store, 1)
-    result = {}
-    t = threading.Thread(target=lambda: result.update(stats=deliver(cfg, Store(cfg.store.path), wait=15)))
+    result: dict = {}
+    t = threading.Thread(target=lambda: result.update(stats=deliver(cfg, Store(cfg.store.path), wait=wait)))
     t.start()
+    return cfg, store, t, result
+
+
+def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
+    _, _, t, result = _delivering_beside_a_hang(tmp_path, receiver, wait=15)
     deadline = time.time() + 20
     while not receiver.delivered("fast") and time.time() < deadline and t.is_alive():
         time.sleep(0.05)
@@ -449,12 +457,7 @@ def test_a_hanging_webhook_delays_only_its_own_channel(tmp_path, receiver):
 def test_while_a_webhook_hangs_new_alerts_still_reach_the_other_channels(tmp_path, receiver):
     """The delivery pass waited for every channel's pass before composing again: an endpoint that took requests and
     never answered held every other channel's new alerts until its own queue was through (minutes, as it grew)."""
-    cfg, store = make(tmp_path, receiver, {"slow": ("webhook", {}), "fast": ("slack", {})})
-    receiver.fail = {"slow": ["hold"]}
-    publish(cfg, store, 1)
-    result = {}
-    t = threading.Thread(target=lambda: result.update(stats=deliver(cfg, Store(cfg.store.path), wait=25)))
-    t.start()
+    cfg, store, t, result = _delivering_beside_a_hang(tmp_path, receiver, wait=25)
     deadline = time.time() + 20
     while not (receiver.delivered("fast") and receiver.messages and any(m["route"] == "slow" for m in receiver.messages)):
         assert time.time() < deadline and t.is_alive(), "the first alert never went out"

@@ -4,11 +4,9 @@ channel's whole URL)."""
 
 import asyncio
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
+from support.config import write_config
 
 from regwatch.alerts.dispatcher import Dispatcher
 from regwatch.pipeline.store import Store
@@ -19,74 +17,25 @@ SECRET = "SECzz333secretvalue"
 PATH_KEY = "XXfeishuHookKey0123456789"
 
 
-class Echo:
+def echoing(receiver) -> None:
     """/robot/send answers DingTalk's "token is not exist" echoing the token and the secret (as written and bare);
     /hook/<key> answers Feishu's refusal echoing its path key; /ops takes anything (the health notices)."""
-
-    def __init__(self):
-        self.got: list[dict] = []
-        rx = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                rx.got.append({"path": self.path, "body": raw.decode("utf-8", "replace")})
-                if self.path.startswith("/robot/send"):
-                    body = {"errcode": 300001, "errmsg": f"token is not exist: {TOKEN} url=http://x{self.path} "
-                                                         f"secret {SECRET}"}
-                elif self.path.startswith("/hook/"):
-                    body = {"code": 19001, "msg": f"param invalid: incoming webhook access token invalid {PATH_KEY}"}
-                else:
-                    self.send_response(204)
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def echo():
-    e = Echo()
-    yield e
-    e.stop()
+    receiver.routes["robot"] = {"type": "dingtalk", "answer": lambda m: (200, {
+        "errcode": 300001, "errmsg": f"token is not exist: {TOKEN} url=http://x{m['path']} secret {SECRET}"})}
+    receiver.routes["hook"] = {"type": "feishu", "answer": lambda m: (200, {
+        "code": 19001, "msg": f"param invalid: incoming webhook access token invalid {PATH_KEY}"})}
 
 
 def _files(folder) -> bytes:
     return b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("rw.db"))
 
 
-def test_echoed_token_and_secret_are_redacted_everywhere(tmp_path, echo, rw, monkeypatch):
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[alerts]
-health_channels = ["ops"]
-[[channels]]
-name = "dt"
-type = "dingtalk"
-url = "{echo.url}/robot/send?access_token=${{DT_TOKEN}}"
-secret = "${{DT_SECRET}}"
-[[channels]]
-name = "ops"
-type = "webhook"
-url = "{echo.url}/ops"
-""", encoding="utf-8")
+def test_echoed_token_and_secret_are_redacted_everywhere(tmp_path, receiver, rw, monkeypatch):
+    echoing(receiver)
+    cfg = write_config(tmp_path, alerts={"health_channels": ["ops"]}, subscriptions=[], channels=[
+        {"name": "dt", "type": "dingtalk", "url": f"{receiver.url}/robot/send?access_token=${{DT_TOKEN}}",
+         "secret": "${DT_SECRET}"},
+        {"name": "ops", "type": "webhook", "url": f"{receiver.url}/ops"}])
     Store(str(tmp_path / "rw.db")).close()      # a store: the channel's answer is kept there
     env = {"DT_TOKEN": TOKEN, "DT_SECRET": SECRET}
     r = rw("alerts", "test", "dt", "-c", cfg, env=env)
@@ -104,7 +53,7 @@ url = "{echo.url}/ops"
             return await d.deliver_due(wait_until=time.time() + 5)
 
     asyncio.run(go())
-    notices = [g["body"] for g in echo.got if g["path"] == "/ops"]
+    notices = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages if m["path"] == "/ops"]
     assert notices and any("token is not exist" in n for n in notices), notices
     assert not any(TOKEN in n or SECRET in n for n in notices), notices
     assert "token is not exist" in store.one("SELECT last_error FROM channel_state WHERE channel = 'dt'")
@@ -113,16 +62,10 @@ url = "{echo.url}/ops"
     assert TOKEN.encode() not in stored and SECRET.encode() not in stored
 
 
-def test_an_echoed_path_key_is_redacted(tmp_path, echo, rw):
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[channels]]
-name = "fs"
-type = "feishu"
-url = "{echo.url}/hook/{PATH_KEY}"
-""", encoding="utf-8")
+def test_an_echoed_path_key_is_redacted(tmp_path, receiver, rw):
+    echoing(receiver)
+    cfg = write_config(tmp_path, subscriptions=[], channels=[
+        {"name": "fs", "type": "feishu", "url": f"{receiver.url}/hook/{PATH_KEY}"}])
     Store(str(tmp_path / "rw.db")).close()
     r = rw("alerts", "test", "fs", "-c", cfg)
     said = r.stdout + r.stderr

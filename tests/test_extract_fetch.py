@@ -12,15 +12,11 @@ import zlib
 
 import pytest
 from support.config import write_config
-from support.servers import Page, Site
+from support.servers import Page, redirect
 
 TEXT = "中国人民银行发布通知，要求各金融机构明示贷款年化利率，保护金融消费者的知情权。" * 6
 ARTICLE = (f"<html><head><meta charset='utf-8'><title>央行发布通知</title></head><body><h1>央行发布通知</h1>"
            f"<p>{TEXT}</p></body></html>").encode()
-
-
-def _redirect(to: str) -> Page:
-    return Page(b"", 302, headers={"Location": to})
 
 
 def _config(tmp_path, crawl: str = "") -> str:
@@ -30,12 +26,10 @@ def _config(tmp_path, crawl: str = "") -> str:
 
 
 @pytest.fixture
-def other():
-    """Another host: a second server on another loopback port, logging every request it gets."""
-    s = Site()
-    s.pages["/secret"] = Page(ARTICLE)
-    yield s
-    s.stop()
+def other(other):
+    """Another host (conftest's `other`), with a page at /secret."""
+    other.pages["/secret"] = Page(ARTICLE)
+    return other
 
 
 def _one_line(r) -> str:
@@ -46,14 +40,14 @@ def _one_line(r) -> str:
 
 def test_a_loopback_page_is_read_and_a_redirect_within_its_origin_followed(site, rw):
     site.pages["/a.html"] = Page(ARTICLE)
-    site.pages["/r"] = _redirect("/a.html")
+    site.pages["/r"] = redirect("/a.html")
     r = rw("extract", f"{site.url}/r", timeout=60)       # the page's own origin: any address (as a source's URL)
     assert r.returncode == 0, r.stderr
     assert "央行发布通知" in r.stdout and "明示贷款年化利率" in r.stdout
 
 
 def test_a_redirect_to_another_private_host_is_refused_unless_block_private_networks_is_off(site, other, rw, tmp_path):
-    site.pages["/r"] = _redirect(f"{other.url}/secret")
+    site.pages["/r"] = redirect(f"{other.url}/secret")
     for args in ([], ["-c", _config(tmp_path)]):        # the defaults, and a config's (block_private_networks = true)
         line = _one_line(rw("extract", *args, f"{site.url}/r", timeout=60))
         assert f"{other.url}/secret" in line and "refused" in line and "127.0.0.1 is a loopback address" in line, line
@@ -65,8 +59,8 @@ def test_a_redirect_to_another_private_host_is_refused_unless_block_private_netw
 
 
 def test_a_redirect_out_of_the_web_or_in_a_loop_is_one_line(site, rw):
-    site.pages["/file"] = _redirect("file:///etc/passwd")
-    site.pages["/loop"] = _redirect("/loop")
+    site.pages["/file"] = redirect("file:///etc/passwd")
+    site.pages["/loop"] = redirect("/loop")
     line = _one_line(rw("extract", f"{site.url}/file", timeout=60))
     assert "file:///etc/passwd" in line and "refused" in line and "only http and https" in line, line
     line = _one_line(rw("extract", f"{site.url}/loop", timeout=60))
@@ -85,7 +79,7 @@ def test_a_link_with_a_password_is_refused_up_front_as_the_crawl_refuses_it(site
         assert r.returncode == 2 and "hunter2" not in r.stdout + r.stderr
     assert site.requests("/a.html") == []                  # nothing sent
     # a redirect to one: the crawl's check on every hop, its password not shown either
-    site.pages["/r"] = _redirect(f"http://user:hunter2@{other.url.removeprefix('http://')}/secret")
+    site.pages["/r"] = redirect(f"http://user:hunter2@{other.url.removeprefix('http://')}/secret")
     line = _one_line(rw("extract", f"{site.url}/r", timeout=60))
     assert "refused, 127.0.0.1 is a loopback address and not this page's own origin" in line, line
     assert "hunter2" not in line and other.log == []
@@ -140,35 +134,29 @@ def test_an_endless_body_ends_at_max_size_or_the_deadline(site, rw, tmp_path):
     assert time.monotonic() - started < 15
 
 
-def test_behind_a_proxy_the_redirect_target_is_checked_as_the_crawl_checks_it(rw):
+def test_behind_a_proxy_the_redirect_target_is_checked_as_the_crawl_checks_it(rw, site):
     """Behind `http_proxy` the proxy connects: a redirect to a private IP literal never reaches it, a name does."""
-    proxy = Site()          # a forward proxy: it is asked for absolute URLs, and logs each
-    try:
-        origin = "http://127.0.0.1:1"                   # the page's origin, through the proxy
-        proxy.pages[f"{origin}/r"] = _redirect("http://127.0.0.1:2/latest/meta-data")
-        proxy.pages[f"{origin}/moved"] = _redirect("http://news.example.com/a.html")
-        proxy.pages["http://news.example.com/a.html"] = Page(ARTICLE)
-        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-        line = _one_line(rw("extract", f"{origin}/r", env=env, timeout=60))
-        assert "refused, 127.0.0.1 is a loopback address" in line, line
-        r = rw("extract", f"{origin}/moved", env=env, timeout=60)
-        assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
-        asked = [x["path"] for x in proxy.log]
-        assert asked == [f"{origin}/r", f"{origin}/moved", "http://news.example.com/a.html"], asked
-    finally:
-        proxy.stop()
+    proxy = site          # a forward proxy: it is asked for absolute URLs, and logs each
+    origin = "http://127.0.0.1:1"                   # the page's origin, through the proxy
+    proxy.pages[f"{origin}/r"] = redirect("http://127.0.0.1:2/latest/meta-data")
+    proxy.pages[f"{origin}/moved"] = redirect("http://news.example.com/a.html")
+    proxy.pages["http://news.example.com/a.html"] = Page(ARTICLE)
+    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+    line = _one_line(rw("extract", f"{origin}/r", env=env, timeout=60))
+    assert "refused, 127.0.0.1 is a loopback address" in line, line
+    r = rw("extract", f"{origin}/moved", env=env, timeout=60)
+    assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+    asked = [x["path"] for x in proxy.log]
+    assert asked == [f"{origin}/r", f"{origin}/moved", "http://news.example.com/a.html"], asked
 
 
-def test_a_chinese_domain_name_is_fetched_as_the_crawl_fetches_it(rw):
+def test_a_chinese_domain_name_is_fetched_as_the_crawl_fetches_it(rw, site):
     """An IDN host (人民银行.中国) is IDNA-encoded before the address check, as Scrapy encodes a crawl's: `extract`
     refused it as "not a valid host name". (Through a local proxy: no name is looked up.)"""
-    proxy = Site()
-    try:
-        idn = "http://xn--gmq282eqltrsl.xn--fiqs8s"           # 人民银行.中国
-        proxy.pages[f"{idn}/a.html"] = Page(ARTICLE)
-        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-        r = rw("extract", "http://人民银行.中国/a.html", env=env, timeout=60)
-        assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
-        assert [x["path"] for x in proxy.log] == [f"{idn}/a.html"]
-    finally:
-        proxy.stop()
+    proxy = site
+    idn = "http://xn--gmq282eqltrsl.xn--fiqs8s"           # 人民银行.中国
+    proxy.pages[f"{idn}/a.html"] = Page(ARTICLE)
+    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+    r = rw("extract", "http://人民银行.中国/a.html", env=env, timeout=60)
+    assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+    assert [x["path"] for x in proxy.log] == [f"{idn}/a.html"]

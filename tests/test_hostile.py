@@ -1,7 +1,6 @@
 """Nothing from the web can take regwatch down: each bad source costs itself one failed run, nothing more."""
 
 import csv
-import html
 import io
 import json
 import re
@@ -18,32 +17,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import REGWATCH
 from support.config import chat, write_config
-from support.news import art, article_page, feed_source, publish
-from support.servers import Page, Site
+from support.news import art, article_page, feed_source, links_feed, publish
+from support.servers import Page, redirect, trickling
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
 OLD = "某银行发布年度报告，全年营业收入同比增长5%，净利润保持稳定，零售业务占比提升。"
-
-
-def trickle(h):
-    h.send_response(200)
-    h.send_header("Content-Type", "text/html")
-    h.send_header("Content-Length", "100000")
-    h.end_headers()
-    for _ in range(60):
-        try:
-            h.wfile.write(b" ")
-            h.wfile.flush()
-            time.sleep(1)
-        except OSError:
-            return
-
-
-def redirect_loop(h):
-    h.send_response(302)
-    h.send_header("Location", h.path)
-    h.send_header("Content-Length", "0")
-    h.end_headers()
 
 
 ENTITY_BOMB = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a0 "lol">'
@@ -53,8 +31,8 @@ ENTITY_BOMB = ('<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a0 "lol">'
 BAD = {
     "bomb": ("feed", Page(ENTITY_BOMB, ctype="application/rss+xml")),
     "huge": ("listing", Page(b"<html><body>" + b"<p>\xe5\x88\xa9\xe7\x8e\x87" * 5_000_000 + b"</body></html>")),
-    "slow": ("listing", Page(b"", raw=trickle)),
-    "loop": ("feed", Page(b"", raw=redirect_loop)),
+    "slow": ("listing", trickling(60, every=1, ctype="text/html")),
+    "loop": ("feed", redirect("/bad/loop")),
     "badjson": ("json", Page(b'{"code": 0, "data": {"list": [{"title": "x", "url": ', ctype="application/json")),
     "binary": ("listing", Page(b"%PDF-1.4\n" + bytes(range(256)) * 400, ctype="text/html; charset=utf-8")),
     "htmlfeed": ("feed", Page("<html><body><h1>维护中</h1></body></html>".encode(), ctype="application/rss+xml")),
@@ -104,34 +82,12 @@ def test_one_run_beside_every_kind_of_bad_source(tmp_path, site, receiver, rw):
 
 def test_secrets_never_appear_in_output_or_store(tmp_path, receiver, rw):
     receiver.routes["dt"] = {"type": "dingtalk", "secret": "SECright"}
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[channels]]
-name = "risk"
-type = "dingtalk"
-url = "{receiver.url}/dt?access_token=TOPSECRETTOKEN"
-secret = "${{RW_DT_SECRET}}"
-""", encoding="utf-8")
+    cfg = write_config(tmp_path, subscriptions=[], channels=[
+        {"name": "risk", "type": "dingtalk", "url": f"{receiver.url}/dt?access_token=TOPSECRETTOKEN",
+         "secret": "${RW_DT_SECRET}"}])
     r = rw("alerts", "test", "risk", "-c", cfg, env={"RW_DT_SECRET": "SECwrong-and-secret"})
     assert r.returncode == 2 and "broken" in r.stderr and "310000" in r.stderr
     assert "TOPSECRETTOKEN" not in r.stderr + r.stdout and "SECwrong-and-secret" not in r.stderr + r.stdout
-
-
-def _rss(*links: str) -> Page:
-    items = "".join(f"<item><title>t{i}</title><link>{html.escape(link)}</link></item>" for i, link in enumerate(links))
-    return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
-                ctype="application/rss+xml")
-
-
-def _redirect_to(url: str):
-    def raw(h):
-        h.send_response(302)
-        h.send_header("Location", url)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-    return Page(b"", raw=raw)
 
 
 def _stored(db) -> dict[str, str]:
@@ -139,117 +95,107 @@ def _stored(db) -> dict[str, str]:
         return {u: b for u, b in c.execute("SELECT url, body FROM articles")}
 
 
-def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw):
+def test_links_reach_only_their_origin_and_public_addresses(tmp_path, site, rw, other):
     """A page's links, redirects and sitemap children never reach another loopback port (a fake cloud
     metadata server), a name that resolves to loopback, or a file; the source's own origin still works."""
-    meta = Site()   # "169.254.169.254": another port on loopback
-    try:
-        meta.pages["/latest/meta-data/iam"] = Page("监管部门要求持牌消费金融公司压降综合融资成本，METADATA-TOKEN。".encode() * 10)
-        secret = tmp_path / "secret.txt"
-        secret.write_text("LOCAL-SECRET-FILE " * 20, encoding="utf-8")
-        port = site.url.rsplit(":", 1)[1]
-        site.pages["/a/own.html"] = article_page(art("own", "本站文章：利率上限新规", GOOD))
-        site.pages["/a/byname.html"] = article_page(art("byname", "经由名字访问", GOOD))
-        site.pages["/a/hop.html"] = _redirect_to(f"{meta.url}/latest/meta-data/hop")
-        site.pages["/feed.xml"] = _rss(f"{site.url}/a/own.html", f"{meta.url}/latest/meta-data/iam",
-                                       f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
-                                       f"{site.url}/a/hop.html")
-        site.pages["/sitemap-index.xml"] = Page(
-            ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-             f"<sitemap><loc>{meta.url}/sitemap.xml</loc></sitemap></sitemapindex>").encode(), ctype="application/xml")
-        site.pages["/api/news"] = Page(json.dumps({"data": {"list": [
-            {"url": f"file://{secret}"}, {"url": f"{meta.url}/latest/meta-data/api"}]}}).encode(), ctype="application/json")
-        site.pages["/moved"] = _redirect_to(f"{meta.url}/list")
-        meta.pages["/sitemap.xml"] = Page(
-            ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-             f"<url><loc>{meta.url}/latest/meta-data/iam</loc></url></urlset>").encode(), ctype="application/xml")
-        meta.pages["/list"] = Page(f'<ul><li><a href="{meta.url}/latest/meta-data/iam">x</a></li></ul>'.encode())
+    meta = other   # "169.254.169.254": another port on loopback
+    meta.pages["/latest/meta-data/iam"] = Page("监管部门要求持牌消费金融公司压降综合融资成本，METADATA-TOKEN。".encode() * 10)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("LOCAL-SECRET-FILE " * 20, encoding="utf-8")
+    port = site.url.rsplit(":", 1)[1]
+    site.pages["/a/own.html"] = article_page(art("own", "本站文章：利率上限新规", GOOD))
+    site.pages["/a/byname.html"] = article_page(art("byname", "经由名字访问", GOOD))
+    site.pages["/a/hop.html"] = redirect(f"{meta.url}/latest/meta-data/hop")
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/own.html", f"{meta.url}/latest/meta-data/iam",
+                                         f"http://localhost:{port}/a/byname.html", f"file://{secret}", f"file:{secret}",
+                                         f"{site.url}/a/hop.html")
+    site.pages["/sitemap-index.xml"] = Page(
+        ('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+         f"<sitemap><loc>{meta.url}/sitemap.xml</loc></sitemap></sitemapindex>").encode(), ctype="application/xml")
+    site.pages["/api/news"] = Page(json.dumps({"data": {"list": [
+        {"url": f"file://{secret}"}, {"url": f"{meta.url}/latest/meta-data/api"}]}}).encode(), ctype="application/json")
+    site.pages["/moved"] = redirect(f"{meta.url}/list")
+    meta.pages["/sitemap.xml"] = Page(
+        ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+         f"<url><loc>{meta.url}/latest/meta-data/iam</loc></url></urlset>").encode(), ctype="application/xml")
+    meta.pages["/list"] = Page(f'<ul><li><a href="{meta.url}/latest/meta-data/iam">x</a></li></ul>'.encode())
 
-        def config(block: str) -> Path:
-            return write_config(tmp_path, name=f"rw-{block or 'default'}.toml",
-                                store={"path": f"{tmp_path}/rw-{block or 'default'}.db"}, crawl=block, sources=[
-                                    feed_source(site),
-                                    {"name": "index", "kind": "sitemap", "url": f"{site.url}/sitemap-index.xml"},
-                                    {"name": "api", "kind": "json", "url": f"{site.url}/api/news", "items": "data.list",
-                                     "link": "url"},
-                                    {"name": "moved", "kind": "listing", "url": f"{site.url}/moved", "links": "ul a"}])
+    def config(block: str) -> Path:
+        return write_config(tmp_path, name=f"rw-{block or 'default'}.toml",
+                            store={"path": f"{tmp_path}/rw-{block or 'default'}.db"}, crawl=block, sources=[
+                                feed_source(site),
+                                {"name": "index", "kind": "sitemap", "url": f"{site.url}/sitemap-index.xml"},
+                                {"name": "api", "kind": "json", "url": f"{site.url}/api/news", "items": "data.list",
+                                 "link": "url"},
+                                {"name": "moved", "kind": "listing", "url": f"{site.url}/moved", "links": "ul a"}])
 
-        cfg = config("")     # the default: block_private_networks = true
-        r = rw("baseline", "-c", cfg)
-        assert r.returncode == 0, r.stderr[-2000:]
-        assert meta.log == []                                    # not one request, robots.txt included
-        stored = _stored(tmp_path / "rw-default.db")
-        assert f"{site.url}/a/own.html" in stored                # the source's own origin
-        assert not any("LOCAL-SECRET-FILE" in b or "METADATA-TOKEN" in b for b in stored.values())
-        assert not site.requests("/a/byname.html")               # `localhost` is not 127.0.0.1:port's origin
-        rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
-        assert "loopback address" in rows["feed"]["last_error"] and "refused" in rows["feed"]["last_error"]
-        assert rows["feed"]["errors"] == 3                       # the other port, the name, the redirect
-        for name in ("index", "api", "moved"):
-            assert "refused" in (rows[name]["last_error"] or ""), rows
+    cfg = config("")     # the default: block_private_networks = true
+    r = rw("baseline", "-c", cfg)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert meta.log == []                                    # not one request, robots.txt included
+    stored = _stored(tmp_path / "rw-default.db")
+    assert f"{site.url}/a/own.html" in stored                # the source's own origin
+    assert not any("LOCAL-SECRET-FILE" in b or "METADATA-TOKEN" in b for b in stored.values())
+    assert not site.requests("/a/byname.html")               # `localhost` is not 127.0.0.1:port's origin
+    rows = {r["source"]: r for r in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
+    assert "loopback address" in rows["feed"]["last_error"] and "refused" in rows["feed"]["last_error"]
+    assert rows["feed"]["errors"] == 3                       # the other port, the name, the redirect
+    for name in ("index", "api", "moved"):
+        assert "refused" in (rows[name]["last_error"] or ""), rows
 
-        cfg = config("block_private_networks = false")           # an intranet user's choice
-        assert rw("baseline", "-c", cfg).returncode == 0
-        assert meta.requests("/latest/meta-data/iam") and site.requests("/a/byname.html")
-        stored = _stored(tmp_path / "rw-block_private_networks = false.db")
-        assert not any("LOCAL-SECRET-FILE" in b for b in stored.values())   # never a file
-    finally:
-        meta.stop()
+    cfg = config("block_private_networks = false")           # an intranet user's choice
+    assert rw("baseline", "-c", cfg).returncode == 0
+    assert meta.requests("/latest/meta-data/iam") and site.requests("/a/byname.html")
+    stored = _stored(tmp_path / "rw-block_private_networks = false.db")
+    assert not any("LOCAL-SECRET-FILE" in b for b in stored.values())   # never a file
 
 
-def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelling(tmp_path, rw):
+def _baseline_behind(proxy, origin: str, tmp_path, rw) -> tuple[Path, list[str]]:
+    """`regwatch baseline` of the feed at `origin` through `proxy` (http_proxy, robots.txt not asked for): the
+    config, and the URLs the proxy was asked for."""
+    cfg = write_config(tmp_path, name="rw.toml", crawl={"obey_robots": False},
+                       sources=[{"name": "feed", "kind": "feed", "url": f"{origin}/feed.xml"}])
+    env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+    r = rw("baseline", "-c", cfg, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return cfg, [x["path"] for x in proxy.log]
+
+
+def test_behind_a_proxy_links_to_private_ip_literals_are_refused_in_every_spelling(tmp_path, rw, site):
     """Behind `http_proxy` the proxy connects, so regwatch checks the host itself: an IP literal in any spelling a
     resolver accepts, and `localhost`, never reach the proxy; a name does (the proxy's to resolve)."""
-    proxy = Site()          # a forward proxy: it is asked for absolute URLs, and logs each
-    try:
-        origin = "http://127.0.0.1:1"                   # the source's origin, through the proxy
-        private = ["127.0.0.1:2", "[::ffff:127.0.0.1]:2", "2130706433:2", "0x7f000001:2", "0177.0.0.1:2", "127.1:2",
-                   "0:2", "10.0.0.1", "169.254.169.254", "localhost:2", "app.localhost"]
-        proxy.pages[f"{origin}/feed.xml"] = _rss(*(f"http://{h}/latest/meta-data" for h in private),
-                                                 "http://news.example.com/a/1.html")
-        cfg = tmp_path / "rw.toml"
-        cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
-                       f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
-        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-        r = rw("baseline", "-c", cfg, env=env)
-        assert r.returncode == 0, r.stderr[-2000:]
-        asked = [x["path"] for x in proxy.log]
-        assert f"{origin}/feed.xml" in asked and "http://news.example.com/a/1.html" in asked, asked
-        assert not any("meta-data" in a for a in asked), asked
-        row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
-        assert row["errors"] == len(private) and "refused" in row["last_error"], row
-    finally:
-        proxy.stop()
+    proxy = site          # a forward proxy: it is asked for absolute URLs, and logs each
+    origin = "http://127.0.0.1:1"                   # the source's origin, through the proxy
+    private = ["127.0.0.1:2", "[::ffff:127.0.0.1]:2", "2130706433:2", "0x7f000001:2", "0177.0.0.1:2", "127.1:2",
+               "0:2", "10.0.0.1", "169.254.169.254", "localhost:2", "app.localhost"]
+    proxy.pages[f"{origin}/feed.xml"] = links_feed(*(f"http://{h}/latest/meta-data" for h in private),
+                                                   "http://news.example.com/a/1.html")
+    cfg, asked = _baseline_behind(proxy, origin, tmp_path, rw)
+    assert f"{origin}/feed.xml" in asked and "http://news.example.com/a/1.html" in asked, asked
+    assert not any("meta-data" in a for a in asked), asked
+    row = json.loads(rw("sources", "--json", "-c", cfg).stdout.splitlines()[0])
+    assert row["errors"] == len(private) and "refused" in row["last_error"], row
 
 
-def test_hosts_that_parsers_read_differently_are_refused_in_one_line_and_never_reach_a_proxy(tmp_path, rw):
+def test_hosts_that_parsers_read_differently_are_refused_in_one_line_and_never_reach_a_proxy(tmp_path, rw, site):
     """A `%` in a host (a proxy that percent-decodes hosts reads `127%2e0%2e0%2e1` as 127.0.0.1) and an IPv4 address
     with a part in hex or with a leading zero (`010.0.0.1`: 8.0.0.1 to inet_aton, 10.0.0.1 to others) are refused
     before anything is sent, each in one line naming the host, whether a proxy or regwatch connects."""
-    proxy = Site()
-    try:
-        origin = "http://127.0.0.1:1"
-        odd = {"127%2e0%2e0%2e1:2": "is not a valid host name (a '%' in it)",
-               "localhost%2e:2": "is not a valid host name (a '%' in it)",
-               "[fe80::1%25eth0]:2": "is not a valid host name (a '%' in it)",
-               "010.0.0.1": "is an ambiguous IP address", "0x7f.1:2": "is an ambiguous IP address",
-               "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address"}
-        proxy.pages[f"{origin}/feed.xml"] = _rss(*(f"http://{h}/odd" for h in odd), "http://news.example.com/a/1.html")
-        cfg = tmp_path / "rw.toml"
-        cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n[crawl]\ndelay = "0s"\nobey_robots = false\n'
-                       f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{origin}/feed.xml"\n', encoding="utf-8")
-        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
-        r = rw("baseline", "-c", cfg, env=env)
-        assert r.returncode == 0, r.stderr[-2000:]
-        asked = [x["path"] for x in proxy.log]
-        assert "http://news.example.com/a/1.html" in asked and not any("odd" in a for a in asked), asked
-        with sqlite3.connect(tmp_path / "rw.db") as c:
-            message = c.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchone()[0]
-        for host, why in odd.items():
-            name = urlsplit(f"http://{host}/").hostname
-            assert f"http://{host}/odd: refused, its host {name!r} {why}" in message, message
-    finally:
-        proxy.stop()
+    proxy = site
+    origin = "http://127.0.0.1:1"
+    odd = {"127%2e0%2e0%2e1:2": "is not a valid host name (a '%' in it)",
+           "localhost%2e:2": "is not a valid host name (a '%' in it)",
+           "[fe80::1%25eth0]:2": "is not a valid host name (a '%' in it)",
+           "010.0.0.1": "is an ambiguous IP address", "0x7f.1:2": "is an ambiguous IP address",
+           "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address"}
+    proxy.pages[f"{origin}/feed.xml"] = links_feed(*(f"http://{h}/odd" for h in odd), "http://news.example.com/a/1.html")
+    cfg, asked = _baseline_behind(proxy, origin, tmp_path, rw)
+    assert "http://news.example.com/a/1.html" in asked and not any("odd" in a for a in asked), asked
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        message = c.execute("SELECT message FROM source_runs WHERE source = 'feed'").fetchone()[0]
+    for host, why in odd.items():
+        name = urlsplit(f"http://{host}/").hostname
+        assert f"http://{host}/odd: refused, its host {name!r} {why}" in message, message
 
     from regwatch.crawler.middlewares import link_refusal  # without a proxy: the same refusal, the same line
 
@@ -467,9 +413,9 @@ def _slow_page(n: int = 50_000) -> Page:
 def test_the_daemon_stops_within_30s_whatever_it_is_doing(tmp_path, site):
     """SIGTERM while one source trickles its answer (a 10-minute timeout) and an extraction would run for
     minutes: the daemon is gone within 30 s."""
-    site.pages["/slow"] = Page(b"", raw=trickle)
+    site.pages["/slow"] = trickling(60, every=1, ctype="text/html")
     site.pages["/a/heavy.html"] = _slow_page(180_000)
-    site.pages["/feed.xml"] = _rss(f"{site.url}/a/heavy.html")
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/heavy.html")
     cfg = write_config(tmp_path, crawl={"timeout": "10m", "extract_timeout": "10m"}, sources=[
         {"name": "slow", "kind": "listing", "url": f"{site.url}/slow", "links": "a"}, feed_source(site)])
     p = subprocess.Popen([REGWATCH, "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -494,7 +440,7 @@ def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site,
     site.pages["/a/ok.html"] = article_page(art("ok", "利率上限新规", GOOD))
     site.pages["/a/slow.html"] = _slow_page(100_000)      # ~35 s of trafilatura
     site.pages["/a/huge.html"] = _slow_page(180_000)      # 9 MB: well over 256 MB of memory in extraction
-    site.pages["/feed.xml"] = _rss(f"{site.url}/a/slow.html", f"{site.url}/a/huge.html", f"{site.url}/a/ok.html")
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/slow.html", f"{site.url}/a/huge.html", f"{site.url}/a/ok.html")
 
     def run(limits: str) -> dict:
         cfg = write_config(tmp_path, crawl=limits, sources=[feed_source(site)])
@@ -506,7 +452,7 @@ def test_an_extraction_over_its_limits_is_an_error_of_its_source(tmp_path, site,
     row = run('extract_timeout = "5s"')
     assert f"{site.url}/a/ok.html" in _stored(tmp_path / "rw.db")     # the rest of the source goes on
     assert row["errors"] == 2 and "slow.html: extraction took longer than 5 s" in row["last_error"]
-    site.pages["/feed.xml"] = _rss(f"{site.url}/a/huge.html")     # (not the slow page again: 35 s of CPU)
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/huge.html")     # (not the slow page again: 35 s of CPU)
     row = run('extract_timeout = "10m"\nextract_memory = "256MB"')
     assert "huge.html: extraction needed more memory than its limit" in row["last_error"]
 
@@ -746,7 +692,7 @@ def test_a_list_page_queued_behind_a_stuck_job_is_read_when_its_worker_is_stoppe
 def test_no_page_can_pin_a_core(tmp_path, site, rw):
     """Inputs that made a pattern backtrack for hours (exponential or quadratic) are read at once."""
     site.pages["/a/c.html"] = article_page(art("c", "利率上限新规", GOOD))
-    site.pages["/comments.xml"] = Page(b"<!---->" * 40 + _rss(f"{site.url}/a/c.html").body, ctype="application/rss+xml")
+    site.pages["/comments.xml"] = Page(b"<!---->" * 40 + links_feed(f"{site.url}/a/c.html").body, ctype="application/rss+xml")
     site.pages["/gate"] = Page(b"<html><body>please enable javascript" + b"<script>x" * 20_000)   # 180 KB
     site.pages["/jsonp"] = Page(b"cb()" + b" " * 300_000 + b"x", ctype="application/javascript")
     site.pages["/brackets"] = Page(b"<" * 2_000_000 + b'<ul><li><a href="/a/c.html">x</a></li></ul>', ctype="text/html")
@@ -832,18 +778,18 @@ def test_redirects_into_this_crawl_and_refused_redirects_say_what_happened(tmp_p
     past max_size and a link whose host is not a host each say so, in one line naming the URL."""
     u = site.url
     site.pages["/a/c1.html"] = article_page(art("c1", "消费金融利率上限降至20%", GOOD, 5))
-    site.pages["/r/c1"] = _redirect_to(f"{u}/a/c1.html")         # a tracking link to a URL the feed lists too
-    site.pages["/r/cl"] = _redirect_to(f"{u}/r/cl")              # to itself
-    site.pages["/r/cl2"] = _redirect_to(f"{u}/r/cl3")
-    site.pages["/r/cl3"] = _redirect_to(f"{u}/r/cl2")
+    site.pages["/r/c1"] = redirect(f"{u}/a/c1.html")         # a tracking link to a URL the feed lists too
+    site.pages["/r/cl"] = redirect(f"{u}/r/cl")              # to itself
+    site.pages["/r/cl2"] = redirect(f"{u}/r/cl3")
+    site.pages["/r/cl3"] = redirect(f"{u}/r/cl2")
     for name, target in (("file", "file:///etc/passwd"), ("ftp", "ftp://127.0.0.1/x"), ("data", "data:text/html,hi"),
                          ("js", "javascript:alert(1)")):
-        site.pages[f"/r/{name}"] = _redirect_to(target)
+        site.pages[f"/r/{name}"] = redirect(target)
     site.pages["/a/endless.html"] = Page(b"", raw=_endless_chunks)
     bidi = "http://exa\u202emple.com/a/x.html"
-    site.pages["/feed.xml"] = _rss(f"{u}/a/c1.html", f"{u}/r/c1", f"{u}/r/cl", f"{u}/r/cl2", f"{u}/r/file",
-                                   f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
-    site.pages["/moved"] = _redirect_to("file:///etc/passwd")
+    site.pages["/feed.xml"] = links_feed(f"{u}/a/c1.html", f"{u}/r/c1", f"{u}/r/cl", f"{u}/r/cl2", f"{u}/r/file",
+                                         f"{u}/r/ftp", f"{u}/r/data", f"{u}/r/js", f"{u}/a/endless.html", bidi)
+    site.pages["/moved"] = redirect("file:///etc/passwd")
     cfg = write_config(tmp_path, name="rw.toml", crawl={"max_size": 300000}, sources=[
         feed_source(site, "canon"), {"name": "moved", "kind": "listing", "url": f"{u}/moved", "links": "ul a"}])
     for _ in range(2):
@@ -885,7 +831,7 @@ def test_a_link_with_a_password_is_refused_up_front_and_the_password_never_shown
     from regwatch.pipeline.redact import redact
     assert redact("http://***@10.0.0.1/ui1: invalid hostname: admin:hunter2@10.0.0.1") == \
         "http://***@10.0.0.1/ui1: invalid hostname: ***@10.0.0.1"
-    site.pages["/feed.xml"] = _rss("http://admin:hunter2@10.0.0.1/ui1", "http://admin:hunter2@example.com/ui2")
+    site.pages["/feed.xml"] = links_feed("http://admin:hunter2@10.0.0.1/ui1", "http://admin:hunter2@example.com/ui2")
     cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site)])
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
@@ -907,7 +853,7 @@ def _close_at_once(h):
 
 
 def test_a_server_that_closes_the_connection_is_one_clear_line(tmp_path, site, rw):
-    site.pages["/feed.xml"] = _rss(f"{site.url}/a/closed.html")
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/closed.html")
     site.pages["/a/closed.html"] = Page(b"", raw=_close_at_once)
     cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site)])
     r = rw("run", "--once", "-c", cfg)

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from conftest import REGWATCH
 from support.config import chat, everything, write_config
 from support.news import art, article_page, feed
-from support.servers import Site
 
 from regwatch.pipeline.store import Store
 from regwatch.service.app import GRID
@@ -51,6 +50,24 @@ def publish(site, i, arts, slow=0.0):
     for a in arts:
         page = article_page(a)
         site.pages[f"/a/{a['id']}.html"] = (lambda p=page: (time.sleep(slow), p)[1]) if slow else page
+
+
+def old(i):
+    """Source i's article from before the baseline."""
+    return art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)
+
+
+def publish_news(site, n_sources, per_source, slow=0.0) -> set[str]:
+    """Each source's old article and `per_source` new ones (n0, n1… across the sources): the new ones' ids."""
+    expected = set()
+    for i in range(n_sources):
+        arts = [old(i)]
+        for j in range(per_source):
+            n = i * per_source + j
+            arts.append(art(f"n{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=n), 1))
+            expected.add(f"n{n}")
+        publish(site, i, arts, slow=slow)
+    return expected
 
 
 def start(cfg, log):
@@ -112,21 +129,12 @@ def test_two_workers_share_40_sources_and_each_list_is_fetched_once_per_cycle(tm
 
 
 def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, site, receiver, pg_url, rw):
-    n_sources, per_source = 8, 3
+    n_sources = 8
     for i in range(n_sources):
-        publish(site, i, [art(f"old{i}", "银行发布年度报告",
-                              f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+        publish(site, i, [old(i)])
     cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), channel=chat(receiver, "gw"))
     assert rw("baseline", "-c", cfg).returncode == 0
-    expected = set()
-    for i in range(n_sources):
-        arts = [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)]
-        for j in range(per_source):
-            n = i * per_source + j
-            title, text = TEXTS[n % 3]
-            arts.append(art(f"n{n}", f"{title}（{n}）", text.format(n=n), 1))
-            expected.add(f"n{n}")
-        publish(site, i, arts, slow=0.7)           # article pages answer slowly: a crawl takes seconds
+    expected = publish_news(site, n_sources, 3, slow=0.7)      # article pages answer slowly: a crawl takes seconds
     store = Store(pg_url)
     procs = [start(cfg, tmp_path / "a.log"), start(cfg, tmp_path / "b.log")]
     try:
@@ -157,11 +165,10 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, site, receiver, pg_ur
     assert "Traceback" not in (tmp_path / ("a.log" if survivor is procs[0] else "b.log")).read_text()
 
 
-def test_copies_of_one_story_on_sources_of_two_workers_alert_once(tmp_path, receiver, pg_url):
-    sites = [Site(), Site()]
-    try:
-        gw = chat(receiver, "gw")
-        sources = "".join(f"""
+def test_copies_of_one_story_on_sources_of_two_workers_alert_once(tmp_path, site, other, receiver, pg_url):
+    sites = [site, other]
+    gw = chat(receiver, "gw")
+    sources = "".join(f"""
 [[sources]]
 name = "src{k}"
 kind = "feed"
@@ -169,27 +176,23 @@ url = "{s.url}/feed/0.xml"
 every = "1s"
 tags = ["{'ab'[k]}"]
 """ for k, s in enumerate(sites))
-        old = [art(f"old{k}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{k}%，净利润保持稳定。", 500)
-               for k in range(2)]
-        for k, s in enumerate(sites):
-            publish(s, 0, [old[k]])
-        procs = [start(config(tmp_path / f"{w}.toml", pg_url, sources, tags=[w], channel=gw), tmp_path / f"{w}.log")
-                 for w in "ab"]
-        store = Store(pg_url)
-        assert wait_for(lambda: store.count_articles() == 2, 60)      # each source's baseline, by its own worker
-        stories = 4
-        for k, s in enumerate(sites):                                  # the same stories, on both sites at once
-            publish(s, 0, [old[k], *(art(f"c{k}{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=100 + n), 1)
-                                     for n in range(stories))])
-        try:
-            assert wait_for(lambda: store.count_articles() == 2 + 2 * stories, 60)
-            assert wait_for(lambda: len(receiver.delivered("gw")) >= stories, 30)
-            time.sleep(3)                                              # nothing more comes
-        finally:
-            stop(*procs)
+    old_ones = [old(k) for k in range(2)]
+    for k, s in enumerate(sites):
+        publish(s, 0, [old_ones[k]])
+    procs = [start(config(tmp_path / f"{w}.toml", pg_url, sources, tags=[w], channel=gw), tmp_path / f"{w}.log")
+             for w in "ab"]
+    store = Store(pg_url)
+    assert wait_for(lambda: store.count_articles() == 2, 60)      # each source's baseline, by its own worker
+    stories = 4
+    for k, s in enumerate(sites):                                  # the same stories, on both sites at once
+        publish(s, 0, [old_ones[k], *(art(f"c{k}{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=100 + n), 1)
+                                      for n in range(stories))])
+    try:
+        assert wait_for(lambda: store.count_articles() == 2 + 2 * stories, 60)
+        assert wait_for(lambda: len(receiver.delivered("gw")) >= stories, 30)
+        time.sleep(3)                                              # nothing more comes
     finally:
-        for s in sites:
-            s.stop()
+        stop(*procs)
     workers = {r["source"]: r["worker"] for r in store.q("SELECT DISTINCT source, worker FROM source_runs")}
     assert len(set(workers.values())) == 2                             # each site crawled by its own worker
     assert store.count_stories() == 2 + stories                        # two baselines, and one story per pair of copies
@@ -197,22 +200,14 @@ tags = ["{'ab'[k]}"]
 
 
 def test_three_workers_and_a_slow_webhook_send_every_alert_once_paced(tmp_path, site, receiver, pg_url, rw):
-    n_sources, per_source = 6, 3
+    n_sources = 6
     for i in range(n_sources):
-        publish(site, i, [art(f"old{i}", "银行发布年度报告",
-                              f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)])
+        publish(site, i, [old(i)])
     sl = chat(receiver, "sl", "slack")
     receiver.fail["sl"] = ["slow"] * 100                    # every answer takes 3 s
     cfg = config(tmp_path / "rw.toml", pg_url, feeds(site, n_sources), channel=sl)
     assert rw("baseline", "-c", cfg).returncode == 0
-    expected = set()
-    for i in range(n_sources):
-        arts = [art(f"old{i}", "银行发布年度报告", f"某银行发布年度报告，全年营业收入同比增长{i}%，净利润保持稳定。", 500)]
-        for j in range(per_source):
-            n = i * per_source + j
-            arts.append(art(f"n{n}", TEXTS[n % 3][0] + f"（{n}）", TEXTS[n % 3][1].format(n=n), 1))
-            expected.add(f"n{n}")
-        publish(site, i, arts)
+    expected = publish_news(site, n_sources, 3)
     procs = [start(cfg, tmp_path / f"w{k}.log") for k in range(3)]
     try:
         assert wait_for(lambda: set(alerted(receiver, "sl")) >= expected, 120), sorted(expected - set(alerted(receiver, "sl")))

@@ -6,25 +6,10 @@ import time
 
 import pytest
 from support.config import write_config
-from support.news import art, article_page, feed_source
-from support.servers import Page, Site
+from support.news import art, article_page, feed_source, links_feed
+from support.servers import Page, redirect
 
 GOOD = "监管部门要求持牌消费金融公司将综合融资成本压降至20%以内，年化利率上限进一步下调，部分高定价产品暂停发放。"
-
-
-def _rss(*links: str) -> Page:
-    items = "".join(f"<item><title>t{i}</title><link>{link}</link></item>" for i, link in enumerate(links))
-    return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
-                ctype="application/rss+xml")
-
-
-def _redirect_to(url: str) -> Page:
-    def raw(h):
-        h.send_response(302)
-        h.send_header("Location", url)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-    return Page(b"", raw=raw)
 
 
 def _messages(db, source: str) -> list[str]:
@@ -38,33 +23,30 @@ def _stored(db) -> set[str]:
         return {u for (u,) in c.execute("SELECT url FROM articles")}
 
 
-def test_a_robots_txt_redirect_reaches_only_its_own_origin_never_another_sources(tmp_path, site, rw):
+def test_a_robots_txt_redirect_reaches_only_its_own_origin_never_another_sources(tmp_path, site, rw, other):
     """evil's robots.txt redirects to the intranet source's admin path: never asked; evil is crawled as a site without
     a robots.txt, and its run says why in one line. A robots.txt redirect to its own origin is still followed."""
-    intranet = Site()
-    try:
-        site.pages["/robots.txt"] = _redirect_to(f"{intranet.url}/admin/delete-everything?via=robots")
-        site.pages["/a/e1.html"] = article_page(art("e1", "消费金融利率上限降至20%", GOOD, 5))
-        site.pages["/feed.xml"] = _rss(f"{site.url}/a/e1.html")
-        intranet.pages["/robots.txt"] = _redirect_to(f"{intranet.url}/robots/real.txt")     # its own origin
-        intranet.pages["/robots/real.txt"] = Page(b"User-agent: *\nDisallow: /a/secret\n", ctype="text/plain")
-        intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
-        intranet.pages["/a/secret.html"] = article_page(art("secret", "内部通知：不公开", GOOD, 5))
-        intranet.pages["/feed.xml"] = _rss(f"{intranet.url}/a/i1.html", f"{intranet.url}/a/secret.html")
-        cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
-        for _ in range(2):
-            r = rw("run", "--once", "-c", cfg)
-            assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
-        assert not intranet.requests("/admin"), intranet.log
-        assert intranet.requests("/robots/real.txt") and not intranet.requests("/a/secret")
-        assert {f"{site.url}/a/e1.html", f"{intranet.url}/a/i1.html"} <= _stored(tmp_path / "rw.db")
-        said = _messages(tmp_path / "rw.db", "evil")
-        line = (f"{site.url}/robots.txt: not read, {intranet.url}/admin/delete-everything?via=robots: refused, "
-                "127.0.0.1 is a loopback address and not this robots.txt's own origin (see block_private_networks); "
-                "crawled as a site without one")
-        assert len(said) == 2 and all(line in m for m in said), said
-    finally:
-        intranet.stop()
+    intranet = other
+    site.pages["/robots.txt"] = redirect(f"{intranet.url}/admin/delete-everything?via=robots")
+    site.pages["/a/e1.html"] = article_page(art("e1", "消费金融利率上限降至20%", GOOD, 5))
+    site.pages["/feed.xml"] = links_feed(f"{site.url}/a/e1.html")
+    intranet.pages["/robots.txt"] = redirect(f"{intranet.url}/robots/real.txt")     # its own origin
+    intranet.pages["/robots/real.txt"] = Page(b"User-agent: *\nDisallow: /a/secret\n", ctype="text/plain")
+    intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+    intranet.pages["/a/secret.html"] = article_page(art("secret", "内部通知：不公开", GOOD, 5))
+    intranet.pages["/feed.xml"] = links_feed(f"{intranet.url}/a/i1.html", f"{intranet.url}/a/secret.html")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
+    for _ in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert not intranet.requests("/admin"), intranet.log
+    assert intranet.requests("/robots/real.txt") and not intranet.requests("/a/secret")
+    assert {f"{site.url}/a/e1.html", f"{intranet.url}/a/i1.html"} <= _stored(tmp_path / "rw.db")
+    said = _messages(tmp_path / "rw.db", "evil")
+    line = (f"{site.url}/robots.txt: not read, {intranet.url}/admin/delete-everything?via=robots: refused, "
+            "127.0.0.1 is a loopback address and not this robots.txt's own origin (see block_private_networks); "
+            "crawled as a site without one")
+    assert len(said) == 2 and all(line in m for m in said), said
 
 
 def _slow(page: Page, seconds: float) -> Page:
@@ -80,27 +62,24 @@ def _slow(page: Page, seconds: float) -> Page:
 
 
 @pytest.mark.parametrize("intranet_after", [0.0, 1.5])
-def test_a_refusal_for_one_source_is_never_another_sources_failure(tmp_path, site, rw, intranet_after):
+def test_a_refusal_for_one_source_is_never_another_sources_failure(tmp_path, site, rw, intranet_after, other):
     """evil lists the intranet source's article: refused for evil, an error of evil's run only; the intranet source
     fetches it itself (whether its list is read before evil's refusal or after), its run ok, the article stored."""
-    intranet = Site()
-    try:
-        article = f"{intranet.url}/a/i1.html"
-        site.pages["/feed.xml"] = _rss(article)
-        intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
-        intranet.pages["/feed.xml"] = _slow(_rss(article), intranet_after) if intranet_after else _rss(article)
-        cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
-        r = rw("run", "--once", "-c", cfg)
-        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
-        db = tmp_path / "rw.db"
-        assert article in _stored(db)
-        assert len(intranet.requests("/a/i1.html")) == 1
-        with sqlite3.connect(db) as c:
-            runs = {s: (n, m or "") for s, n, m in c.execute("SELECT source, errors, message FROM source_runs")}
-            state = c.execute("SELECT baselined_at, failing_runs FROM source_state WHERE source = 'intranet'").fetchone()
-        assert state[0] is not None and state[1] == 0, state      # its first run is its baseline
-        assert runs["intranet"][0] == 0 and "failed" not in runs["intranet"][1] and "evil" not in runs["intranet"][1], runs
-        if intranet_after:      # evil's request first, refused: its own error (at once, either may ask first)
-            assert f"{article}: refused, 127.0.0.1 is a loopback address and not this source's own origin" in runs["evil"][1]
-    finally:
-        intranet.stop()
+    intranet = other
+    article = f"{intranet.url}/a/i1.html"
+    site.pages["/feed.xml"] = links_feed(article)
+    intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+    intranet.pages["/feed.xml"] = _slow(links_feed(article), intranet_after) if intranet_after else links_feed(article)
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = tmp_path / "rw.db"
+    assert article in _stored(db)
+    assert len(intranet.requests("/a/i1.html")) == 1
+    with sqlite3.connect(db) as c:
+        runs = {s: (n, m or "") for s, n, m in c.execute("SELECT source, errors, message FROM source_runs")}
+        state = c.execute("SELECT baselined_at, failing_runs FROM source_state WHERE source = 'intranet'").fetchone()
+    assert state[0] is not None and state[1] == 0, state      # its first run is its baseline
+    assert runs["intranet"][0] == 0 and "failed" not in runs["intranet"][1] and "evil" not in runs["intranet"][1], runs
+    if intranet_after:      # evil's request first, refused: its own error (at once, either may ask first)
+        assert f"{article}: refused, 127.0.0.1 is a loopback address and not this source's own origin" in runs["evil"][1]

@@ -20,13 +20,6 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def store(store_location):
-    s = Store(store_location)
-    yield s
-    s.close()
-
-
 def article(store, url, title="征信修复骗局频发", body="不法中介宣称可以修复征信，收取高额费用。", **kw):
     return store.insert_article(ArticleRecord(url=url, source=kw.pop("source", "src"), title=title, body=body, lang="zh",
                                               published_at=kw.pop("published_at", None), **kw))
@@ -490,7 +483,7 @@ def test_a_try_to_record_an_outcome_waits_no_longer_than_finish_wait(store_locat
         with store.tx():
             store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[], now=now)
         msg, _ = store.claim_message("ch", now, per_minute=60, min_gap=0, window=60, margin=0, lease=90, worker="w")
-        with _held_elsewhere(store_location), pytest.raises(StoreError):
+        with _locked_elsewhere(store_location, "SELECT id FROM messages FOR UPDATE"), pytest.raises(StoreError):
             store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
         assert store.one("SELECT status FROM messages") == MessageStatus.SENDING
         assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now)
@@ -500,15 +493,16 @@ def test_a_try_to_record_an_outcome_waits_no_longer_than_finish_wait(store_locat
 
 
 @contextmanager
-def _held_elsewhere(location: str):
-    """Another process in a transaction holding the store's write lock (SQLite) or every message row (PostgreSQL)."""
+def _locked_elsewhere(location: str, pg_lock: str):
+    """Another process in a transaction holding the store's write lock (SQLite) or what `pg_lock` takes (PostgreSQL:
+    every message row, a table as a schema change does…)."""
     if location.startswith("postgresql"):
         import psycopg
 
         with psycopg.connect(location) as pg:
-            # (held 20 s at most: a store call that waits for the rows without end fails the test, not hangs it)
+            # (held 20 s at most: a store call that waits for the lock without end fails the test, not hangs it)
             pg.execute("SET idle_in_transaction_session_timeout = '20s'")
-            pg.execute("SELECT id FROM messages FOR UPDATE")
+            pg.execute(pg_lock)
             yield
             pg.rollback()
         return
@@ -625,7 +619,7 @@ def test_a_call_waiting_for_another_processs_lock_gives_up_after_the_store_lock_
     store = Store(store_location)
     try:
         a = article(store, "http://x/1")
-        with _table_locked(store_location):
+        with _locked_elsewhere(store_location, "LOCK TABLE articles IN ACCESS EXCLUSIVE MODE"):
             started = time.monotonic()
             with pytest.raises(StoreError, match="lock"):
                 if store_location.startswith("postgresql"):
@@ -636,26 +630,3 @@ def test_a_call_waiting_for_another_processs_lock_gives_up_after_the_store_lock_
         assert [r["id"] for r in store.search("征信")] == [a]
     finally:
         store.close()
-
-
-@contextmanager
-def _table_locked(location: str):
-    """Another process holding `articles` as a schema change does (PostgreSQL) or the write lock (SQLite)."""
-    if location.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(location) as pg:
-            pg.execute("SET idle_in_transaction_session_timeout = '20s'")    # (a test that waits fails, not hangs)
-            pg.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
-            yield
-            pg.rollback()
-        return
-    import sqlite3
-
-    other = sqlite3.connect(location, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()

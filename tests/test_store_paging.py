@@ -1,21 +1,12 @@
 """The commands that replay the whole store (`subscriptions test`, `eval --store`) read it a page at a time:
 `stored_articles` gives the same rows, with their topics, whatever the page size, on both engines."""
 
-import pytest
-
-from regwatch.pipeline.store import ArticleRecord, Store
+from regwatch.pipeline.store import ArticleRecord
 
 
 class Tag:
     def __init__(self, topic, score):
         self.topic, self.score, self.evidence = topic, score, []
-
-
-@pytest.fixture
-def store(store_location):
-    s = Store(store_location)
-    yield s
-    s.close()
 
 
 def test_stored_articles_come_a_page_at_a_time_with_their_topics(store):

@@ -33,6 +33,13 @@ def feed(site: Site, arts: list[dict]) -> Page:
     return Page(rss.encode(), ctype="application/rss+xml", etag=True)
 
 
+def links_feed(*links: str) -> Page:
+    """An RSS feed of these links, as they are (titles t0, t1…, no dates)."""
+    items = "".join(f"<item><title>t{i}</title><link>{html.escape(link)}</link></item>" for i, link in enumerate(links))
+    return Page(f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode(),
+                ctype="application/rss+xml")
+
+
 def listing(site: Site, arts: list[dict]) -> Page:
     lis = "".join(f'<li><a href="/a/{a["id"]}.html">{html.escape(a["title"])}</a></li>' for a in arts)
     body = (f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"></head><body>'

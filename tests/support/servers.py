@@ -25,6 +25,29 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+
+class _Loopback:
+    """A server on 127.0.0.1 at a free port (`url`), each request answered in a thread of its own, until `stop()`."""
+
+    server: _Server
+    url: str
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class Page:
     body: bytes
@@ -35,7 +58,30 @@ class Page:
     raw: Callable | None = None        # writes the whole answer itself (trickles, loops…)
 
 
-class Site:
+def redirect(to: str) -> Page:
+    """A 302 to `to`, with no body and no Content-Type."""
+    return Page(b"", 302, ctype="", headers={"Location": to})
+
+
+def trickling(writes: int, every: float, ctype: str = "text/html; charset=utf-8") -> Page:
+    """A page that promises 100,000 bytes and sends a space every `every` seconds, `writes` times at the most (until
+    the client hangs up): a slow body, never finished."""
+    def raw(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        for _ in range(writes):
+            try:
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                time.sleep(every)
+            except OSError:
+                return
+    return Page(b"", ctype=ctype, raw=raw)
+
+
+class Site(_Loopback):
     """A news site: `site.pages[path] = Page(...)` (or a callable returning one); every request is logged."""
 
     def __init__(self):
@@ -43,12 +89,7 @@ class Site:
         self.log: list[dict] = []
         site = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_GET(self):
                 site._answer(self)
 
@@ -57,9 +98,7 @@ class Site:
                 self.rfile.read(n)
                 site._answer(self)
 
-        self.server = _Server(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(H)
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?")[0] if h.path.split("?")[0] in self.pages else h.path
@@ -93,10 +132,6 @@ class Site:
 
     def requests(self, path_prefix: str = "") -> list[dict]:
         return [r for r in self.log if r["path"].startswith(path_prefix)]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 OK = {"dingtalk": (200, {"errcode": 0, "errmsg": "ok"}), "wecom": (200, {"errcode": 0, "errmsg": "ok"}),
@@ -139,10 +174,12 @@ def credential_ok(kind, token, query) -> bool:
     return bool(query.get(name)) and (token is None or query.get(name) == token)
 
 
-class Receiver:
+class Receiver(_Loopback):
     """Chat webhooks on /<route>: `receiver.routes[name] = {"type": ..., "secret": ...}`; each checks the
     credential, the signature, then the payload (as the platform would: `platforms.problems`);
     `routes[name]["keyword"]`: a DingTalk robot's security keyword, refused without it;
+    `routes[name]["answer"]`: the route's own answer, `(status, payload)` of the request's record (its `path`, `body`…:
+    a refusal that echoes what it was sent), once the credential, signature and payload have passed;
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
     answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`);
     `receiver.poison[name] = "text"`: every request whose body holds that text is answered HTTP 500 (a message the
@@ -156,18 +193,11 @@ class Receiver:
         self.release = threading.Event()     # "hold" answers wait for it (a hanging endpoint)
         rx = self
 
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class H(_Handler):
             def do_POST(self):
                 rx._answer(self)
 
-        self.server = _Server(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(H)
 
     def _answer(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
@@ -187,8 +217,8 @@ class Receiver:
         mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
         if mode is None and name in self.poison and self.poison[name] in json.dumps(body, ensure_ascii=False):
             mode = "500"
-        rec = {"route": name, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok, "token_ok": token_ok,
-               "problems": bad, "mode": mode, "t": time.time()}
+        rec = {"route": name, "path": h.path, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok,
+               "token_ok": token_ok, "problems": bad, "mode": mode, "t": time.time()}
         self.messages.append(rec)
         if mode == "drop":
             h.close_connection = True
@@ -209,6 +239,8 @@ class Receiver:
             code, payload = INVALID[kind]
         elif route.get("keyword") and route["keyword"] not in raw.decode("utf-8", "replace"):
             code, payload = 200, {"errcode": 310000, "errmsg": "keywords not in content"}    # DingTalk's answer
+        elif "answer" in route:
+            code, payload = route["answer"](rec)
         elif mode == "rate":
             code, payload = RATE[kind]
         elif mode == "500":
@@ -245,10 +277,6 @@ class Receiver:
 
     def delivered(self, route: str) -> list[dict]:
         return [m for m in self.messages if m["route"] == route and m.get("answer") == "ok"]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def verify(kind, secret, query, body, headers, raw) -> bool | None:
