@@ -1,0 +1,123 @@
+"""Whose a retry's failure is (`messages.failure`: the channel's, the message's alone, a wait the platform named) is
+judged by the store in the transaction that records the attempt, against the outbox as committed: two processes on
+one store (a daemon and a cron `run --once`) recording at once see each other's outcomes; and two messages failing
+with nothing taken in between are the channel failing, whichever failed first."""
+
+import asyncio
+import threading
+import time
+from datetime import timedelta
+
+from regwatch.alerts.dispatcher import DeliveryStats, Dispatcher
+from regwatch.alerts.platforms import Outcome
+from regwatch.pipeline.store import MessageStatus, Store
+from regwatch.pipeline.timeutil import iso_ms, utcnow
+from regwatch.service.config import parse_config
+
+PACE = dict(per_minute=100, min_gap=0, window=60, margin=0, lease=90)
+FAILED = Outcome("retry", "HTTP 500")
+CFG = parse_config({
+    "store": {"path": "unused.db"},
+    "sources": [{"name": "s", "kind": "feed", "url": "http://127.0.0.1:9/s.xml"}],
+    "channels": [{"name": "wh", "type": "webhook", "url": "http://127.0.0.1:9/wh"}],
+    "subscriptions": [{"name": "caps", "topics": ["rate_cap"], "channels": ["wh"]}],
+})
+
+
+def new_message(store, i, now):
+    a = store.enqueue_alert(subscription="caps", channel="wh", story_id=i, article_id=None, idem_key=f"k{i}")
+    with store.tx():
+        return store.add_message(channel="wh", kind="article", idem_key=f"k{i}", payload={}, alert_ids=[a], now=now)
+
+
+def claim(store, at, expected):
+    msg, _ = store.claim_message("wh", at, worker=f"w{expected}", **PACE)
+    assert msg is not None and msg["id"] == expected
+    return msg
+
+
+def park(store, mid, at):
+    """The message's retry is not due before `at` (its backoff, whatever `backoff` drew)."""
+    store.x("UPDATE messages SET next_attempt_at = ? WHERE id = ?", (iso_ms(at), mid))
+
+
+def record(location, msg, outcome, opened=None):
+    """What a sender does with the platform's answer (`Dispatcher._record`), in a process of its own: its own handle."""
+    store = Store(location)
+    if opened is not None:
+        opened.set()
+    try:
+        async def go():
+            d = Dispatcher(store, CFG.channels, {}, CFG.alerts)
+            await d._record(msg, d.platforms["wh"], outcome, DeliveryStats())
+        asyncio.run(go())
+    finally:
+        store.close()
+
+
+def failure(store, mid):
+    return store.one("SELECT failure FROM messages WHERE id = ?", (mid,))
+
+
+def while_recording(location, msg, outcome, other, other_outcome):
+    """`other`'s outcome recorded by this process, its transaction still open, while another process records `msg`'s
+    (the two senders' answers came at once): that one is recorded after this one commits, and sees it."""
+    store = Store(location)
+    try:
+        with store.tx():
+            store.finish_message(other, **other_outcome)
+            opened = threading.Event()
+            t = threading.Thread(target=record, args=(location, msg, outcome, opened))
+            t.start()
+            assert opened.wait(30)
+            time.sleep(1.0)
+            assert t.is_alive()         # waiting for this transaction
+        t.join(30)
+        assert not t.is_alive()
+    finally:
+        store.close()
+
+
+def test_a_failure_recorded_while_another_process_records_the_channel_failing_is_the_channels(store_location):
+    # m0 failed; the channel took m1 since. m0's retry fails while another process records m2 failing too: two
+    # messages failing with nothing taken in between are the channel's — not m0's alone (the channel took m1 since
+    # its previous attempt), which would let the channel's new alerts go at once into a channel that is down
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        m0 = new_message(store, 0, t)
+        record(store_location, claim(store, t, m0), FAILED)
+        park(store, m0, t + timedelta(seconds=60))
+        m1 = new_message(store, 1, t)
+        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
+                             sent_at=t + timedelta(seconds=1))
+        m2 = new_message(store, 2, t)
+        retry = claim(store, t + timedelta(seconds=60), m0)
+        other = claim(store, t + timedelta(seconds=60), m2)
+        while_recording(store_location, retry, FAILED, other,
+                        dict(status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=t + timedelta(seconds=70)))
+        assert [failure(store, m) for m in (m0, m2)] == ["channel", "channel"]
+        assert store.failing_until("wh") is not None
+    finally:
+        store.close()
+
+
+def test_a_failure_recorded_while_another_process_records_a_send_is_the_messages_alone(store_location):
+    # m0 failed; its retry fails while another process records m1 sent: the channel took another message since m0's
+    # previous attempt — m0 failed alone (judged on the read before m1 was recorded, it was the channel's: the
+    # channel's new alerts held for m0's backoff though the channel answers)
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        m0 = new_message(store, 0, t)
+        record(store_location, claim(store, t, m0), FAILED)
+        park(store, m0, t + timedelta(seconds=60))
+        m1 = new_message(store, 1, t)
+        retry = claim(store, t + timedelta(seconds=60), m0)
+        sent = claim(store, t + timedelta(seconds=60), m1)
+        while_recording(store_location, retry, FAILED, sent,
+                        dict(status=MessageStatus.SENT, sent_at=t + timedelta(seconds=61)))
+        assert failure(store, m0) == "alone"
+        assert store.failing_until("wh") is None
+    finally:
+        store.close()
