@@ -121,3 +121,40 @@ def test_a_failure_recorded_while_another_process_records_a_send_is_the_messages
         assert store.failing_until("wh") is None
     finally:
         store.close()
+
+
+def test_a_message_refused_alone_is_the_channels_once_another_fails_after_it(store_location):
+    # m0 refused alone (failed again after the channel took m1). The channel then goes down: m2 fails, nothing taken
+    # since m0's failure — m0's is the channel's now too (it is sent again when the channel answers, with the rest);
+    # once the channel has taken another after m0's failure, a message failing does not make m0's the channel's
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        at = [t + timedelta(seconds=10 * i) for i in range(12)]
+        m0 = new_message(store, 0, t)
+        record(store_location, claim(store, at[0], m0), FAILED)
+        park(store, m0, at[2])
+        m1 = new_message(store, 1, t)
+        store.finish_message(claim(store, at[1], m1), status=MessageStatus.SENT, sent_at=at[1])
+        record(store_location, claim(store, at[2], m0), FAILED)
+        assert failure(store, m0) == "alone"
+        park(store, m0, at[11])
+        m2 = new_message(store, 2, t)
+        record(store_location, claim(store, at[3], m2), FAILED)
+        assert [failure(store, m) for m in (m0, m2)] == ["channel", "channel"]
+        assert store.hasten_retries("wh", t) == 2                      # the channel answers: both go again
+        # alone again: m0 refused after the channel took m3; m5 fails after m4 was taken: one failure, m0 stays alone
+        park(store, m0, at[5])
+        park(store, m2, at[11])
+        m3 = new_message(store, 3, t)
+        store.finish_message(claim(store, at[4], m3), status=MessageStatus.SENT, sent_at=at[4])
+        record(store_location, claim(store, at[5], m0), FAILED)
+        assert failure(store, m0) == "alone"
+        park(store, m0, at[11])
+        m4 = new_message(store, 4, t)
+        store.finish_message(claim(store, at[6], m4), status=MessageStatus.SENT, sent_at=at[6])
+        m5 = new_message(store, 5, t)
+        record(store_location, claim(store, at[7], m5), FAILED)
+        assert [failure(store, m) for m in (m0, m5)] == ["alone", "channel"]
+    finally:
+        store.close()

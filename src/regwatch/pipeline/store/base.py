@@ -539,7 +539,8 @@ class Store(ABC):
         when `named_wait` (the platform named the wait, a rate limit); else `alone` when the message failed before
         and either its previous failure was alone or the channel took another message since its previous attempt —
         unless another of the channel's messages has failed since the channel last took one: then it is the
-        channel's (two messages failing are the channel failing); else `channel`. Cleared by any other status and by a cut send.
+        channel's, and so is, from then on, any other failure of the channel recorded alone since then (two messages
+        failing are the channel failing); else `channel`. Cleared by any other status and by a cut send.
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""

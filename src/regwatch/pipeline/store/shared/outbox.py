@@ -148,7 +148,15 @@ class Outbox(Connection):
         nxt = iso_ms(next_attempt_at) if next_attempt_at else None
         sent = iso_ms(sent_at) if sent_at else None
         cut = iso_ms(cut_at) if cut_at else None
+        judged = status == S.RETRY and cut is None and not named_wait
         with self.tx():
+            if judged:
+                # two messages failing with nothing taken in between are the channel's: one refused alone before is the
+                # channel's now (first: the same order of row locks as `postpone_messages`, whose rows these are too)
+                self.x(f"UPDATE messages SET failure = ? WHERE channel = ? AND status = ? AND failure = ? AND id <> ? "
+                       f"AND {STILL_FAILING} AND EXISTS (SELECT 1 FROM messages x WHERE x.id = ? AND x.claimed_by = ?)",
+                       (Failure.CHANNEL, message["channel"], S.RETRY, Failure.ALONE, message["id"], message["id"],
+                        message["claimed_by"]))
             mark, params = self._failure(message, status, cut, named_wait)
             rows = self.all(
                 f"UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
