@@ -85,7 +85,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "story_keys": ("key", "seen", "article_id", "story_id"),
     "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
                  "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at",
-                 "failure"),
+                 "failure", "failure_attempt"),
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
                "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id",
                "cut_at"),
@@ -540,7 +540,9 @@ class Store(ABC):
         and either its previous failure was alone or the channel took another message since its previous attempt —
         unless another of the channel's messages has failed since the channel last took one: then it is the
         channel's, and so is, from then on, any other failure of the channel recorded alone since then (two messages
-        failing are the channel failing); else `channel`. Cleared by any other status and by a cut send.
+        failing are the channel failing); else `channel`. Cleared by any other status and by a cut send. A mark counts
+        only while it is the message's latest attempt's (`failure_attempt` = `attempts`: not one a retry the previous
+        release recorded left behind).
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""
