@@ -208,7 +208,7 @@ class Dispatcher:
             # goes out when it answers again — one digest per subscription when more than it may take that minute
             # (composed one a message, a backlog would use up the minutes after its recovery one article a message).
             # At most FAILING_HOLD: a retry's backoff reaches an hour (a message the channel refuses alone no longer
-            # counts once the channel took another: `_failure`)
+            # counts once the channel took another: `Store.finish_message`)
             until = min(max(failing, now + timedelta(seconds=HOLD_MIN)), latest)
             self.store.hold_alerts([a["id"] for a in articles], until)
             singles = [a for a in singles if a["kind"] != AlertKind.ARTICLE]
@@ -337,7 +337,7 @@ class Dispatcher:
             return False
         return now - datetime.fromisoformat(msg["created_at"]) >= timedelta(seconds=self.cfg.retry_for)
 
-    async def _finish(self, msg: dict[str, Any], **outcome: Any) -> None:
+    async def _finish(self, msg: dict[str, Any], **outcome: Any) -> Failure | bool:
         """Record a send's outcome on its message, tried again while the store cannot take it (a PostgreSQL restart
         or stall, an SQLite file another process holds): unrecorded, a message the platform accepted stays `sending`
         and is sent again when its lease runs out. The claim makes a later try safe (a message another sender took
@@ -345,14 +345,13 @@ class Dispatcher:
         a try is started again only if it can end — its store call waiting at most `store.finish_wait` — by
         RECORD_MARGIN before the lease the claim set (`claimed_until`: CLAIM_LEASE from when the claim held the
         lock, not from the end of the send) runs out. The first try is always made (past that point it is the only
-        chance left)."""
+        chance left). What `finish_message` returns: a retry's mark as the store judged it."""
         lease_end = datetime.fromisoformat(msg["claimed_until"])
         last_start = lease_end - timedelta(seconds=self.store.finish_wait + RECORD_MARGIN)
         pause = 1.0
         while True:
             try:
-                self.store.finish_message(msg, **outcome)
-                return
+                return self.store.finish_message(msg, **outcome)
             except StoreError as e:
                 # (checked again after the pause: other channels' store calls hold the loop meanwhile)
                 if utcnow() + timedelta(seconds=pause) > last_start:
@@ -375,7 +374,7 @@ class Dispatcher:
         err = platform.redact(outcome.error)[:ERROR_CHARS] if outcome.error else None
         now = utcnow()
         n = msg["items"]
-        failure: Failure | None = None
+        failure: Failure | bool = False
         if outcome.ok:
             await self._finish(msg, status=MessageStatus.SENT, sent_at=now)
             # the channel answers again: what waits out a backoff goes now, before what was composed after it
@@ -391,9 +390,10 @@ class Dispatcher:
                 delay = BACKOFF_CAP
             elif delay <= 0:                                         # "again at once" for a day: the backoff
                 delay = backoff(msg["attempts"])
-            failure = self._failure(msg, platform, outcome)
-            await self._finish(msg, status=MessageStatus.RETRY, error=err, next_attempt_at=now + timedelta(seconds=delay),
-                               cut_at=now if outcome.cut else None, failure=failure)
+            # (whose the failure is — the channel's, this message's alone — the store judges as it records it)
+            failure = await self._finish(msg, status=MessageStatus.RETRY, error=err,
+                                         next_attempt_at=now + timedelta(seconds=delay),
+                                         cut_at=now if outcome.cut else None, named_wait=outcome.retry_after is not None)
             stats.retried += n
         else:
             status = MessageStatus.BROKEN if outcome.action == "broken" else MessageStatus.FAILED
@@ -406,27 +406,6 @@ class Dispatcher:
         if failure != Failure.ALONE:
             self._log_failing(platform.name, outcome, err or "")
         self._channel_health(platform, outcome, err or "")
-
-    def _failure(self, msg: dict[str, Any], platform: Platform, outcome: Outcome) -> Failure | None:
-        """Whose a retry's failure is, kept on its message for every process on the store: a wait the platform named
-        (a rate limit) is the channel's; a message that failed before and fails again though the channel took
-        another since (or whose previous failure was already its alone) has failed alone — a payload the channel
-        refuses every time: it keeps its own backoff and holds none of the channel's alerts; else the channel's
-        (what comes in meanwhile waits for its next retry). None for a send regwatch's stop cut off."""
-        if outcome.cut:
-            return None
-        if outcome.retry_after is not None:
-            return Failure.WAIT
-        before = msg.get("claimed_at_before_claim")      # its previous attempt
-        if msg.get("status_before_claim") != MessageStatus.RETRY or not before:
-            return Failure.CHANNEL
-        if msg.get("failure") == Failure.ALONE:
-            return Failure.ALONE
-        try:
-            took = self.store.sent_since(platform.name, datetime.fromisoformat(str(before)), msg["id"])
-        except StoreError:      # (the store failing now: recording the outcome says so, and tries again)
-            took = False
-        return Failure.ALONE if took else Failure.CHANNEL
 
     def _log_failing(self, name: str, outcome: Outcome, err: str) -> None:
         """One log line when a channel starts failing (its first failed attempt since it last answered) and one

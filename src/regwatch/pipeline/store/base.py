@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...defaults import READ_PAGE
-from .statuses import AlertKind
+from .statuses import AlertKind, Failure
 
 URL_KEY = "sha256:"
 
@@ -85,7 +85,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "story_keys": ("key", "seen", "article_id", "story_id"),
     "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
                  "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at",
-                 "failure"),
+                 "failure", "failure_attempt"),
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
                "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id",
                "cut_at"),
@@ -516,10 +516,6 @@ class Store(ABC):
         waiting after `now`: the latest of them), else None. In the store, so every process on it honours it."""
 
     @abstractmethod
-    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
-        """Whether the channel took a message other than `other_than` at `since` or later."""
-
-    @abstractmethod
     def channels_due(self, now: datetime) -> list[str]:
         """Channels with a message to send now (or one whose sender's claim expired)."""
 
@@ -536,10 +532,18 @@ class Store(ABC):
     @abstractmethod
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
+                       cut_at: datetime | None = None, named_wait: bool = False) -> Failure | bool:
         """Record an attempt's outcome on the message and its alerts (`cut_at`: when regwatch's own stop cut the
-        send off, its mark in `cut_at`; None clears it; `failure`: a retry's `statuses.Failure`, cleared by any
-        other status); False when the claim was lost
+        send off, its mark in `cut_at`; None clears it). A retry's `messages.failure` (`statuses.Failure`) is judged
+        here, in the transaction that records it, against the outbox as committed (any number of processes): `wait`
+        when `named_wait` (the platform named the wait, a rate limit); else `alone` when the message failed before
+        and either its previous failure was alone or the channel took another message since its previous attempt —
+        unless another of the channel's messages has failed since the channel last took one: then it is the
+        channel's, and so is, from then on, any other failure of the channel recorded alone since then (two messages
+        failing are the channel failing); else `channel`. Cleared by any other status and by a cut send. A mark counts
+        only while it is the message's latest attempt's (`failure_attempt` = `attempts`: not one a retry the previous
+        release recorded left behind).
+        Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""
 

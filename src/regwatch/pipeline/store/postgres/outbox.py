@@ -21,17 +21,17 @@ from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
 from ..shared.outbox import DUE, WAITING
-from ..statuses import AlertStatus, MessageStatus
+from ..statuses import AlertStatus, Failure, MessageStatus
 from .connection import LOCK_CHANNEL_NS, PostgresConnection
 
 S = MessageStatus
 
 
 class Outbox(shared.Outbox, PostgresConnection):
-    # `finish_message`: a connection from the pool, then its two updates (the message, its alerts), each cut
-    # off by the server after PG_FINISH_STATEMENT (a row another worker holds, a slow server; not a network that
-    # drops everything, which only the TCP timeouts end)
-    finish_wait = PG_POOL_WAIT + 2 * PG_FINISH_STATEMENT
+    # `finish_message`: a connection from the pool, then its statements — the channel's lock, the channel's other
+    # failures (a retry's), the message, its alerts — each cut off by the server after PG_FINISH_STATEMENT (a lock or
+    # a row another worker holds, a slow server; not a network that drops everything, which only the TCP timeouts end)
+    finish_wait = PG_POOL_WAIT + 4 * PG_FINISH_STATEMENT
 
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         # inside the composing transaction: the rows stay this worker's until it commits
@@ -99,7 +99,10 @@ class Outbox(shared.Outbox, PostgresConnection):
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
+                       cut_at: datetime | None = None, named_wait: bool = False) -> Failure | bool:
         with self._bounded():
+            # under the channel's lock: whose a failure is, judged against the channel's other attempts, is judged by one
+            # process at a time, each seeing what the one before recorded (`claim_message` takes the same lock)
+            self.x("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_CHANNEL_NS, message["channel"]))
             return super().finish_message(message, status=status, error=error, next_attempt_at=next_attempt_at,
-                                          sent_at=sent_at, cut_at=cut_at, failure=failure)
+                                          sent_at=sent_at, cut_at=cut_at, named_wait=named_wait)

@@ -22,9 +22,19 @@ WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 # a send regwatch's stop cut off: marked by `cut_at` — or by its error text alone, cut by a daemon of the previous
 # release still running beside this one (a rolling upgrade of workers on PostgreSQL), which knows no `cut_at`
 NOT_CUT = "cut_at IS NULL AND coalesce(last_error, '') <> '" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
+# a retry's `failure` is its latest attempt's (`failure_attempt`, m17/p8): a retry recorded by a release that knows no
+# `failure` (a daemon of the previous release in a rolling upgrade) leaves an earlier attempt's mark behind, which
+# counts for nothing — a retry without a mark, the channel's failure, as that release's retries were
+LATEST = "coalesce(failure_attempt, -1) = attempts"
 # a retry whose failure was the message's alone (the channel took another since its previous failed attempt): it says
 # nothing of the channel, and keeps its own backoff when the channel answers
-NOT_ALONE = f"coalesce(failure, '') <> '{Failure.ALONE}'"
+NOT_ALONE = f"(coalesce(failure, '') <> '{Failure.ALONE}' OR NOT {LATEST})"
+# a retry whose latest attempt the channel took no message after (none claimed since then was sent): it failed since
+# the channel last answered — of the message being recorded (`messages` in an UPDATE of it), or of another (`o`)
+STILL_FAILING = (f"NOT EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.status = '{S.SENT}' "
+                 "AND s.claimed_at >= messages.claimed_at)")
+STILL_FAILING_O = STILL_FAILING.replace("messages.", "o.")
+LATEST_O = "coalesce(o.failure_attempt, -1) = o.attempts"
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
@@ -127,16 +137,9 @@ class Outbox(Connection):
         return datetime.fromisoformat(at) if at else None
 
     def told_until(self, channel: str, now: datetime) -> datetime | None:
-        at = self.one("SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
-                      "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
+        at = self.one(f"SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
+                      f"AND {LATEST} AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
-
-    def sent_since(self, channel: str, since: datetime, other_than: int) -> bool:
-        # (read through the channel's claims: a message sent since then was claimed at most a lease before — the
-        # messages table is never pruned)
-        return self.one("SELECT 1 FROM messages WHERE channel = ? AND claimed_at >= ? AND status = ? AND sent_at >= ? "
-                        "AND id <> ? LIMIT 1", (channel, iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT,
-                                                iso_ms(since), other_than)) is not None
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -145,22 +148,58 @@ class Outbox(Connection):
 
     def finish_message(self, message: Row, *, status: str, error: str | None = None,
                        next_attempt_at: datetime | None = None, sent_at: datetime | None = None,
-                       cut_at: datetime | None = None, failure: str | None = None) -> bool:
+                       cut_at: datetime | None = None, named_wait: bool = False) -> Failure | bool:
         status = MessageStatus(status)
-        failed = Failure(failure) if failure is not None and status == S.RETRY else None
         nxt = iso_ms(next_attempt_at) if next_attempt_at else None
         sent = iso_ms(sent_at) if sent_at else None
         cut = iso_ms(cut_at) if cut_at else None
+        judged = status == S.RETRY and cut is None and not named_wait
         with self.tx():
-            if not self.x(
-                    "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                    "sent_at = ?, cut_at = ?, failure = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-                    (status, error, nxt, sent, cut, failed, message["id"], message["claimed_by"])):
+            if judged:
+                # two messages failing with nothing taken in between are the channel's: one refused alone before is the
+                # channel's now (first: the same order of row locks as `postpone_messages`, whose rows these are too)
+                self.x(f"UPDATE messages SET failure = ? WHERE channel = ? AND status = ? AND failure = ? AND id <> ? "
+                       f"AND {STILL_FAILING} AND EXISTS (SELECT 1 FROM messages x WHERE x.id = ? AND x.claimed_by = ?)",
+                       (Failure.CHANNEL, message["channel"], S.RETRY, Failure.ALONE, message["id"], message["id"],
+                        message["claimed_by"]))
+            mark, params = self._failure(message, status, cut, named_wait)
+            rows = self.all(
+                f"UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+                f"sent_at = ?, cut_at = ?, failure = {mark}, failure_attempt = attempts, claimed_until = NULL "
+                "WHERE id = ? AND claimed_by = ? "
+                "RETURNING failure",
+                (status, error, nxt, sent, cut, *params, message["id"], message["claimed_by"]))
+            if not rows:
                 return False
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ?, cut_at = ? WHERE message_id = ?",
                    (AlertStatus(status.value), error, nxt, sent, cut, message["id"]))
-            return True
+            return Failure(rows[0][0]) if rows[0][0] else True
+
+    @staticmethod
+    def _failure(message: Row, status: MessageStatus, cut: str | None, named_wait: bool) -> tuple[str, tuple[Any, ...]]:
+        """Whose a retry's failure is (`statuses.Failure`), judged in the transaction that records it, against the
+        outbox as committed — by any number of processes on the store: an SQL expression and its parameters. A wait
+        the platform named is the channel's; a first failure is the channel's; a message that failed before is the
+        channel's when another of the channel's messages has failed since the channel last took one (two messages
+        failing), else it has failed alone when its previous failure was already alone, or when the channel took
+        another message since its previous attempt (a payload the channel refuses every time); else the channel's.
+        None for any other status, and for a send regwatch's stop cut off."""
+        if status != S.RETRY or cut is not None:
+            return "NULL", ()
+        if named_wait:
+            return "?", (Failure.WAIT,)
+        before = message.get("claimed_at_before_claim")     # its previous attempt
+        if message.get("status_before_claim") != S.RETRY or not before:
+            return "?", (Failure.CHANNEL,)
+        since = datetime.fromisoformat(str(before))
+        return (f"CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.channel = messages.channel AND o.status = ? "
+                f"AND o.id <> messages.id AND (coalesce(o.failure, ?) <> ? OR NOT {LATEST_O}) AND {NOT_CUT} "
+                f"AND {STILL_FAILING_O}) THEN ? WHEN failure = ? AND failure_attempt = attempts - 1 THEN ? "
+                "WHEN EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.claimed_at >= ? "
+                "AND s.status = ? AND s.sent_at >= ? AND s.id <> messages.id) THEN ? ELSE ? END",
+                (S.RETRY, Failure.CHANNEL, Failure.WAIT, Failure.CHANNEL, Failure.ALONE, Failure.ALONE,
+                 iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), Failure.ALONE, Failure.CHANNEL))
 
     def release_message(self, message: Row, *, note: str) -> bool:
         """A claimed message given back unsent: due as it was, in its place, its attempt uncounted and its
