@@ -64,7 +64,7 @@ class Articles(shared.Articles, PostgresConnection):
                  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id)
                INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
+             a.content_hash, story_id, a.attachment_url, a.attachment_text or None, int(a.baseline),
              ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
                     search_text=a.search_text))))
 

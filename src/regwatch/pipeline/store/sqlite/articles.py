@@ -34,7 +34,7 @@ class Articles(shared.Articles, SQLiteConnection):
                    content_hash, story_id, attachment_url, attachment_text, baseline)
                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline)),
+             a.content_hash, story_id, a.attachment_url, a.attachment_text or None, int(a.baseline)),
         )
         aid = int(cur.lastrowid or 0)
         self.conn.execute(
