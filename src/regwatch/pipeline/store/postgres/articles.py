@@ -10,17 +10,19 @@ from datetime import datetime
 import psycopg
 
 from ...searchtext import QueryError, fold, fts_text, ts_lexeme, ts_query
-from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
 from ..shared.articles import (
     BODY_WEIGHT,
     EXPORT_COLUMNS,
+    INSERT_ARTICLE,
     RANK_WINDOW,
     SEARCH_RESULTS,
     TITLE_WEIGHT,
+    article_values,
     export_filters,
     search_filters,
+    searched_text,
 )
 from ..shared.sql import where
 from .connection import PostgresConnection
@@ -58,15 +60,10 @@ def ts_doc(title: str, body: str, *, search_title: str | None = None, search_tex
 class Articles(shared.Articles, PostgresConnection):
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
         return int(self.one(
-            """WITH a AS (
-                 INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
-                     content_hash, story_id, attachment_url, attachment_text, baseline)
-                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id)
-               INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
-            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text or None, int(a.baseline),
-             ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
-                    search_text=a.search_text))))
+            f"""WITH a AS ({INSERT_ARTICLE} RETURNING id)
+                INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
+            (*article_values(a, story_id), ts_doc(a.title or "", searched_text(a), search_title=a.search_title,
+                                                  search_text=a.search_text))))
 
     def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {i: [] for i in ids}

@@ -9,17 +9,19 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from ...searchtext import QueryError, fts_query, fts_text
-from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
 from ..shared.articles import (
     BODY_WEIGHT,
     EXPORT_COLUMNS,
+    INSERT_ARTICLE,
     RANK_WINDOW,
     SEARCH_RESULTS,
     TITLE_WEIGHT,
+    article_values,
     export_filters,
     search_filters,
+    searched_text,
 )
 from ..shared.sql import where
 from .connection import SQLiteConnection
@@ -29,18 +31,11 @@ IN_CHUNK = 500                                # values bound in one `IN (…)`
 
 class Articles(shared.Articles, SQLiteConnection):
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
-        cur = self.conn.execute(
-            """INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
-                   content_hash, story_id, attachment_url, attachment_text, baseline)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text or None, int(a.baseline)),
-        )
-        aid = int(cur.lastrowid or 0)
+        aid = int(self.conn.execute(INSERT_ARTICLE, article_values(a, story_id)).lastrowid or 0)
         self.conn.execute(
             "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
             (aid, a.search_title if a.search_title is not None else fts_text(a.title or ""),
-             a.search_text if a.search_text is not None else fts_text((a.body or "") + "\n" + (a.attachment_text or ""))),
+             a.search_text if a.search_text is not None else fts_text(searched_text(a))),
         )
         return aid
 
