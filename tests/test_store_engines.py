@@ -32,6 +32,22 @@ def test_every_engine_implements_the_whole_interface():
     assert SQLiteStore.__abstractmethods__ == frozenset() == PostgresStore.__abstractmethods__
 
 
+def test_the_largest_stories_name_their_first_articles_topics(store):
+    from regwatch.pipeline.classify import Tag
+
+    a = article(store, "http://x/1", published_at=at(0))
+    sid = store.new_story(a, "征信修复骗局频发", "财经网")
+    store.set_article_story(a, sid)
+    store.set_topics(a, [Tag("credit_repair", 9.0, [])], new=True)
+    lone = article(store, "http://x/2", title="Rate cap")
+    store.set_article_story(lone, store.new_story(lone, "Rate cap", None))
+    rows = store.largest_stories("2000-01-01")
+    assert [(r["title"], r["topics"], r["url"]) for r in rows] == [("征信修复骗局频发", "credit_repair", "http://x/1"),
+                                                                   ("Rate cap", None, "http://x/2")]
+    store.set_topics(a, [Tag("credit_repair", 9.0, []), Tag("fraud", 4.0, [])])
+    assert sorted(store.largest_stories("2000-01-01")[0]["topics"].split(",")) == ["credit_repair", "fraud"]
+
+
 def test_articles_topics_and_labels(store):
     a = article(store, "http://x/1", outlet="财经网", attachment_text="附件：征信管理办法")
     b = article(store, "http://x/2", title="Rate cap", body="A 20% cap on consumer loans.", source="other")

@@ -22,6 +22,13 @@ SIG = '[[topics.mine.signals]]\n'
     (SIG + 'terms = ["a"]\nregex = "b"\n', "topics.mine.signals[0]: a signal has one of `terms`, `regex` or `near`"),
     ('[topics."*"]\n[[topics."*".signals]]\nterms = ["a"]\n', "topic id '*'"),
     ('[topics." aml"]\n[[topics." aml".signals]]\nterms = ["a"]\n', "topic id ' aml'"),
+    (SIG + 'terms = ["a"]\nwieght = 2\n', "topics.mine.signals[0]: unknown key(s) ['wieght']; a signal has ['label', "
+                                         "'near', 'regex', 'terms', 'weight', 'window']"),
+    ('[topics.mine]\nnmae = "x"\n' + SIG + 'terms = ["a"]\n', "topics.mine: unknown key(s) ['nmae']; a topic has "
+                                                              "['description', 'name', 'require', 'signals', 'threshold', "
+                                                              "'title_weight']"),
+    ('[topics.mine]\nsignals = [5]\n', "topics.mine.signals[0]: expected a table like { terms = [...], weight = 2 }"),
+    ('[topics]\nmine = 5\n', "topics.mine: expected a table"),
 ])
 def test_a_bad_pack_value_is_one_line_naming_it(tmp_path, rw, pack, says):
     mine = tmp_path / "mine.toml"

@@ -367,13 +367,18 @@ def _text(raw: dict[str, Any], key: str, default: str, where: str) -> str:
     return v
 
 
-def _signal(raw: dict[str, Any], where: str) -> Signal:
+def _table(raw: Any, where: str, what: str, known: set[str], like: str = "") -> None:
+    """Refuse `raw` unless it is a table (`like`: an example, in the message) of only the keys `what` has."""
     if not isinstance(raw, dict):
-        raise PackError(f"{where}: expected a table like {{ terms = [...], weight = 2 }}")
-    known = {"terms", "regex", "near", "window", "weight", "label"}
+        raise PackError(f"{where}: expected a table{like}")
     unknown = set(raw) - known
     if unknown:
-        raise PackError(f"{where}: unknown key(s) {sorted(unknown)}; a signal has {sorted(known)}")
+        raise PackError(f"{where}: unknown key(s) {sorted(unknown)}; {what} has {sorted(known)}")
+
+
+def _signal(raw: dict[str, Any], where: str) -> Signal:
+    _table(raw, where, "a signal", {"terms", "regex", "near", "window", "weight", "label"},
+           " like { terms = [...], weight = 2 }")
     kinds = [k for k in ("terms", "regex", "near") if k in raw]
     if len(kinds) > 1:
         raise PackError(f"{where}: a signal has one of `terms`, `regex` or `near`, not {' and '.join(kinds)}")
@@ -413,12 +418,7 @@ def parse_pack(data: dict[str, Any], origin: str) -> list[Topic]:
         where = f"{origin}: topics.{tid}"
         if not TOPIC_ID.fullmatch(tid):
             raise PackError(f"{origin}: topic id {tid!r}: not empty, no `*`, no control characters, no spaces at its ends")
-        if not isinstance(raw, dict):
-            raise PackError(f"{where}: expected a table")
-        known = {"name", "description", "threshold", "title_weight", "signals", "require"}
-        unknown = set(raw) - known
-        if unknown:
-            raise PackError(f"{where}: unknown key(s) {sorted(unknown)}; a topic has {sorted(known)}")
+        _table(raw, where, "a topic", {"name", "description", "threshold", "title_weight", "signals", "require"})
         raw_signals = raw.get("signals", [])
         if not isinstance(raw_signals, list):
             raise PackError(f"{where}: `signals` must be a list of tables ([[topics.{tid}.signals]])")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from .article import Article
 from .classify import Classifier, Tag
 from .normalize import web_text
 from .reading import Reading
-from .store import ArticleRecord, Store
+from .store import ArticleFields, ArticleRecord, Store
 from .stories import StoryIndex, StoryMatch
 
 
@@ -32,21 +31,12 @@ class Processed:
 
 
 @dataclass
-class Incoming:
-    """An extracted article on its way into the store. `after` runs inside the transaction that stores it
+class Incoming(ArticleFields):
+    """An extracted article on its way into the store: its fields (the store's `ArticleFields`), what runs
+    after it is written, and the worker's reading. `after` runs inside the transaction that stores it
     (the outbox write): a crash leaves either the article and its alerts, or neither. It writes only to
     the store (a batch can be undone and stored again); what it returns is `Processed.outcome`."""
 
-    url: str
-    source: str
-    title: str
-    body: str
-    lang: str
-    published_at: datetime | None
-    outlet: str | None = None
-    attachment_url: str | None = None
-    attachment_text: str = ""
-    baseline: bool = False
     after: Callable[[Processed], Any] | None = None
     reading: Reading | None = None      # made by the extraction worker, when it could
 
@@ -69,13 +59,10 @@ class Processor:
         self.classifier = classifier
         self.stories = StoryIndex(store, story_window_days)
 
-    def process(self, *, url: str, source: str, title: str, body: str, lang: str,
-                published_at: datetime | None, outlet: str | None = None, attachment_url: str | None = None,
-                attachment_text: str = "", baseline: bool = False,
-                after: Callable[[Processed], None] | None = None) -> Processed | None:
-        """Store one article; None when its URL is already stored (a race between two list pages)."""
-        result = self.process_many([Incoming(url, source, title, body, lang, published_at, outlet, attachment_url,
-                                             attachment_text, baseline, after)])[0]
+    def process(self, **article: Any) -> Processed | None:
+        """Store one article, given as `Incoming`'s keywords; None when its URL is already stored (a race
+        between two list pages)."""
+        result = self.process_many([Incoming(**article)])[0]
         if isinstance(result, Exception):
             raise result
         return result
@@ -134,11 +121,8 @@ class Processor:
     def _write(self, item: Incoming, article: Article, match: StoryMatch, keys: list[int],
                tags: list[Tag]) -> Processed:
         outlet = item.outlet or item.source
-        record = ArticleRecord(
-            url=item.url, source=item.source, title=item.title, body=item.body, lang=item.lang,
-            published_at=item.published_at, outlet=item.outlet, content_hash=article.content_hash,
-            attachment_url=item.attachment_url, attachment_text=item.attachment_text or None,
-            baseline=item.baseline, search_title=article.search_title, search_text=article.search_text)
+        record = ArticleRecord.of(item, content_hash=article.content_hash, search_title=article.search_title,
+                                  search_text=article.search_text)
         if match.story_id is None:
             aid = self.store.insert_article(record)
             story_id = self.store.new_story(aid, item.title, outlet)

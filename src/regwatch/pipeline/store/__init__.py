@@ -1,7 +1,7 @@
 """The store: every query regwatch makes, behind `Store` methods.
 
 - `base.py`: `Store`, the interface every engine implements (and `Store(location)` opens the engine
-  for a location), with `ArticleRecord` and `StoreError`.
+  for a location), with `ArticleFields` (an article as fetched), `ArticleRecord` (as stored) and `StoreError`.
 - `statuses.py`: the named states kept in the store (alert, message, source, channel, URL), as enums.
 - `shared/`: the queries both engines run alike, written once with `?` placeholders, one module per
   concern (articles, stories, sources and list caches, workers, the outbox, labels, reports, copying),
@@ -23,6 +23,7 @@ from ...defaults import NEVER_RUN
 from .base import (
            COPY_TABLES,
            EXPORT_FIELDS,
+           ArticleFields,
            ArticleRecord,
            Row,
            Store,
@@ -44,6 +45,6 @@ from .statuses import (
            shown_state,
 )
 
-__all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleRecord", "ChannelState",
-           "Failure", "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store", "StoreError", "UrlState", "engine_for",
-           "has_store", "not_a_store", "open_store", "shown_state"]
+__all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleFields",
+           "ArticleRecord", "ChannelState", "Failure", "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store",
+           "StoreError", "UrlState", "engine_for", "has_store", "not_a_store", "open_store", "shown_state"]

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,7 +49,10 @@ class StoreError(Exception):
 
 
 @dataclass
-class ArticleRecord:
+class ArticleFields:
+    """An article as it was fetched: the fields the processor takes in (its `Incoming` adds to them) and the
+    store writes (`ArticleRecord` adds what the processor made of them)."""
+
     url: str
     source: str
     title: str
@@ -56,12 +60,23 @@ class ArticleRecord:
     lang: str
     published_at: datetime | None
     outlet: str | None = None
-    content_hash: str | None = None
     attachment_url: str | None = None
-    attachment_text: str | None = None
+    attachment_text: str = ""           # stored as NULL when empty
     baseline: bool = False
+
+
+@dataclass
+class ArticleRecord(ArticleFields):
+    """An article to store: its fields, and what the processor made of them."""
+
+    content_hash: str | None = None
     search_title: str | None = None     # what the search index holds (an Article's): made by the store when None
     search_text: str | None = None
+
+    @classmethod
+    def of(cls, fields: ArticleFields, **made: Any) -> ArticleRecord:
+        """The record of these fields (an `Incoming`'s, say) with what was made of them (`content_hash`, …)."""
+        return cls(**{f.name: getattr(fields, f.name) for f in dataclass_fields(ArticleFields)}, **made)
 
 
 class TopicTag(Protocol):

@@ -10,22 +10,13 @@ from datetime import datetime
 import psycopg
 
 from ...searchtext import QueryError, fold, fts_text, ts_lexeme, ts_query
-from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
-from ..shared.articles import (
-    BODY_WEIGHT,
-    EXPORT_COLUMNS,
-    RANK_WINDOW,
-    SEARCH_RESULTS,
-    TITLE_WEIGHT,
-    export_filters,
-    search_filters,
-)
 from ..shared.sql import where
 from .connection import PostgresConnection
 
-RANK_WEIGHTS = [BODY_WEIGHT / TITLE_WEIGHT, 0.0, 0.0, 1.0]   # ts_rank's weights of D (body), C, B, A (title)
+# ts_rank's weights of D (body), C, B, A (title)
+RANK_WEIGHTS = [shared.BODY_WEIGHT / shared.TITLE_WEIGHT, 0.0, 0.0, 1.0]
 MAX_POSITION = 16383                          # a tsvector's largest position (later terms still match, not as phrases)
 MAX_POSITIONS = 255                           # positions kept per term
 MAX_DOC_CHARS = 900_000                       # a tsvector is at most 1 MB: a longer text's rarest terms are left out
@@ -58,15 +49,10 @@ def ts_doc(title: str, body: str, *, search_title: str | None = None, search_tex
 class Articles(shared.Articles, PostgresConnection):
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
         return int(self.one(
-            """WITH a AS (
-                 INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
-                     content_hash, story_id, attachment_url, attachment_text, baseline)
-                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id)
-               INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
-            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline),
-             ts_doc(a.title or "", (a.body or "") + "\n" + (a.attachment_text or ""), search_title=a.search_title,
-                    search_text=a.search_text))))
+            f"""WITH a AS ({shared.INSERT_ARTICLE} RETURNING id)
+                INSERT INTO articles_fts (article_id, doc) SELECT id, ?::tsvector FROM a RETURNING article_id""",
+            (*shared.article_values(a, story_id),
+             ts_doc(a.title or "", shared.searched_text(a), search_title=a.search_title, search_text=a.search_text))))
 
     def topics_by_article(self, ids: list[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {i: [] for i in ids}
@@ -77,21 +63,21 @@ class Articles(shared.Articles, PostgresConnection):
 
     def search(self, query: str, *, topic: str | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
-        cond, params = where("f.doc @@ q.q", *search_filters(topic, source, since, until))
+        cond, params = where("f.doc @@ q.q", *shared.search_filters(topic, source, since, until))
         sql = f"""WITH q AS (SELECT ?::tsquery AS q),
                   hits AS (
                     SELECT a.id AS id, ts_rank(?::real[], f.doc, q.q) AS score
                     FROM q, articles_fts f JOIN articles a ON a.id = f.article_id
-                    {cond} ORDER BY f.article_id DESC LIMIT {max(RANK_WINDOW, int(limit))})
-                  {SEARCH_RESULTS} ORDER BY hits.score DESC, a.id DESC LIMIT ?"""
+                    {cond} ORDER BY f.article_id DESC LIMIT {max(shared.RANK_WINDOW, int(limit))})
+                  {shared.SEARCH_RESULTS} ORDER BY hits.score DESC, a.id DESC LIMIT ?"""
         try:
             return self.q(sql, [ts_query(query), RANK_WEIGHTS, *params, limit])
         except (psycopg.errors.SyntaxError, psycopg.errors.DataException) as e:
             raise QueryError(f"cannot search for {query!r}: {' '.join(str(e).split())}") from None
 
     def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
-        cond, params = where(*export_filters(since, topic))
-        sql = (f"SELECT {EXPORT_COLUMNS}, "
+        cond, params = where(*shared.export_filters(since, topic))
+        sql = (f"SELECT {shared.EXPORT_COLUMNS}, "
                "ARRAY(SELECT t.topic FROM article_topics t WHERE t.article_id = a.id ORDER BY t.topic) AS topics "
                "FROM articles a LEFT JOIN stories s ON s.id = a.story_id" + cond + " ORDER BY a.id")
         return self.rows(sql, params)

@@ -1,5 +1,5 @@
 """Articles and their topics: the queries both engines share (storing an article, search, export and
-bulk loads are the engines', over the filters and result columns defined here)."""
+bulk loads are the engines', over the statement, filters and result columns defined here)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from ....defaults import READ_PAGE
-from ...timeutil import iso
-from ..base import Row, TopicTag
+from ...timeutil import iso, utcnow
+from ..base import ArticleRecord, Row, TopicTag
 from .sql import Connection, where
 
 # Relevance is ranked among this many newest matches (or --limit of them, if more): both engines walk their index
@@ -27,6 +27,21 @@ SEARCH_RESULTS = ("SELECT a.id, a.url, a.title, a.source, a.outlet, a.published_
 # what `export_articles` returns of each article, but for its `topics` (each engine aggregates them its way)
 EXPORT_COLUMNS = ("a.id, a.url, a.source, a.outlet, a.title, a.lang, a.published_at, a.fetched_at, a.story_id, "
                   "coalesce(s.copies, 1) AS story_size, a.body")
+
+# how an article is stored (`insert_article`: each engine adds its search entry), with `article_values`' values
+INSERT_ARTICLE = ("INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at, content_hash, "
+                  "story_id, attachment_url, attachment_text, baseline) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def article_values(a: ArticleRecord, story_id: int | None) -> tuple[Any, ...]:
+    """`INSERT_ARTICLE`'s values: the article, fetched now (an empty attachment text is stored as NULL)."""
+    return (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
+            a.content_hash, story_id, a.attachment_url, a.attachment_text or None, int(a.baseline))
+
+
+def searched_text(a: ArticleRecord) -> str:
+    """What the search index holds of an article's body: the body and its attachment's text."""
+    return (a.body or "") + "\n" + (a.attachment_text or "")
 
 
 def search_filters(topic: str | None, source: str | None, since: datetime | None,

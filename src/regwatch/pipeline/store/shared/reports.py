@@ -1,5 +1,6 @@
 """Read queries of the report (`regwatch report`) and the metrics (`[metrics] listen`): the ones both
-engines share (the per-subscription and per-channel tallies and the largest stories are the engines')."""
+engines share (the per-subscription and per-channel tallies are the engines', and the largest stories' list of
+topics their `TOPIC_LIST`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ ON_THE_WAY = ",".join(f"'{s}'" for s in (A.PENDING, A.RETRY, A.SENDING, A.DIGEST
 
 
 class Reports(Connection):
+    TOPIC_LIST = ""             # the engine's aggregate of `t.topic` into one text, the topics joined by commas
+
+    def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
+        return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url, "
+                      f"(SELECT {self.TOPIC_LIST} FROM article_topics t WHERE t.article_id = s.first_article_id) "
+                      "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
+                      "ORDER BY s.copies DESC, s.first_seen DESC LIMIT ?", (since, limit))
+
     def topic_times(self, since: str) -> Iterator[tuple[str, str]]:
         return iter(self.all(
             "SELECT coalesce(a.published_at, a.fetched_at), t.topic FROM article_topics t JOIN articles a "

@@ -9,18 +9,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from ...searchtext import QueryError, fts_query, fts_text
-from ...timeutil import iso, utcnow
 from ..base import ArticleRecord, Row
 from ..shared import articles as shared
-from ..shared.articles import (
-    BODY_WEIGHT,
-    EXPORT_COLUMNS,
-    RANK_WINDOW,
-    SEARCH_RESULTS,
-    TITLE_WEIGHT,
-    export_filters,
-    search_filters,
-)
 from ..shared.sql import where
 from .connection import SQLiteConnection
 
@@ -29,18 +19,11 @@ IN_CHUNK = 500                                # values bound in one `IN (…)`
 
 class Articles(shared.Articles, SQLiteConnection):
     def insert_article(self, a: ArticleRecord, story_id: int | None = None) -> int:
-        cur = self.conn.execute(
-            """INSERT INTO articles (url, source, title, body, lang, outlet, published_at, fetched_at,
-                   content_hash, story_id, attachment_url, attachment_text, baseline)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (a.url, a.source, a.title, a.body, a.lang, a.outlet, iso(a.published_at), iso(utcnow()),
-             a.content_hash, story_id, a.attachment_url, a.attachment_text, int(a.baseline)),
-        )
-        aid = int(cur.lastrowid or 0)
+        aid = int(self.conn.execute(shared.INSERT_ARTICLE, shared.article_values(a, story_id)).lastrowid or 0)
         self.conn.execute(
             "INSERT INTO articles_fts(rowid, title, body) VALUES (?,?,?)",
             (aid, a.search_title if a.search_title is not None else fts_text(a.title or ""),
-             a.search_text if a.search_text is not None else fts_text((a.body or "") + "\n" + (a.attachment_text or ""))),
+             a.search_text if a.search_text is not None else fts_text(shared.searched_text(a))),
         )
         return aid
 
@@ -57,20 +40,20 @@ class Articles(shared.Articles, SQLiteConnection):
 
     def search(self, query: str, *, topic: str | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None, limit: int = 20) -> list[Row]:
-        cond, params = where(("articles_fts MATCH ?", fts_query(query)), *search_filters(topic, source, since, until))
+        cond, params = where(("articles_fts MATCH ?", fts_query(query)), *shared.search_filters(topic, source, since, until))
         sql = f"""WITH hits AS (
-                    SELECT a.id AS id, bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score
+                    SELECT a.id AS id, bm25(articles_fts, {shared.TITLE_WEIGHT}, {shared.BODY_WEIGHT}) AS score
                     FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-                    {cond} ORDER BY articles_fts.rowid DESC LIMIT {max(RANK_WINDOW, int(limit))})
-                  {SEARCH_RESULTS} ORDER BY hits.score LIMIT ?"""
+                    {cond} ORDER BY articles_fts.rowid DESC LIMIT {max(shared.RANK_WINDOW, int(limit))})
+                  {shared.SEARCH_RESULTS} ORDER BY hits.score LIMIT ?"""
         try:
             return self.q(sql, [*params, limit])
         except sqlite3.OperationalError as e:
             raise QueryError(f"cannot search for {query!r}: {e}") from None
 
     def export_articles(self, since: datetime | None = None, topic: str | None = None) -> Iterator[Row]:
-        cond, params = where(*export_filters(since, topic))
-        sql = (f"SELECT {EXPORT_COLUMNS}, "
+        cond, params = where(*shared.export_filters(since, topic))
+        sql = (f"SELECT {shared.EXPORT_COLUMNS}, "
                "(SELECT json_group_array(json_object('topic', t.topic, 'score', t.score)) FROM article_topics t "
                " WHERE t.article_id = a.id) AS topics "
                "FROM articles a LEFT JOIN stories s ON s.id = a.story_id" + cond + " ORDER BY a.id")

@@ -13,11 +13,7 @@ from .connection import SQLiteConnection
 
 
 class Reports(shared.Reports, SQLiteConnection):
-    def largest_stories(self, since: str, limit: int = 15) -> list[Row]:
-        return self.q("SELECT s.id, s.title, s.copies, s.outlets, s.first_seen, a.url, "
-                      "(SELECT group_concat(t.topic) FROM article_topics t WHERE t.article_id = s.first_article_id) "
-                      "AS topics FROM stories s JOIN articles a ON a.id = s.first_article_id WHERE s.first_seen >= ? "
-                      "ORDER BY s.copies DESC, s.first_seen DESC LIMIT ?", (since, limit))
+    TOPIC_LIST = "group_concat(t.topic)"
 
     def subscription_counts(self, since: str | None) -> list[Row]:
         return self.q(
