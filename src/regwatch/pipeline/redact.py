@@ -1,9 +1,9 @@
 """Secrets out of every message meant for people or stored: the one place that knows how.
 
-What is removed: every value that the config took from the environment (`${VAR}`) in a source or
-a channel (`Config.secrets`), and the credentials that URLs carry by their shape — query values
-named like a token, key, signature or secret; `user:password@`; Telegram bot tokens; Slack,
-Discord and generic webhook paths.
+What is removed: the secrets of what the message is about, given by the caller (a source's or a channel's own
+`${VAR}` values; a channel's signing secret and URL key parts, `url_secrets`), and the credentials that URLs
+carry by their shape — query values named like a token, key, signature or secret; `user:password@`; Telegram
+bot tokens; Slack, Discord and generic webhook paths.
 """
 
 from __future__ import annotations

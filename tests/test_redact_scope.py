@@ -1,0 +1,80 @@
+"""What a channel's errors hide: its own secrets (its URL's key parts, its signing secret, the `${VAR}` values of
+its own table) — not another table's values, which may be ordinary words of the error — and a query value
+only when it is key-like or named like a key."""
+
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from regwatch.pipeline.store import Store
+
+SECTION = "content"           # a source's ${VAR}: an ordinary word of DingTalk's answer
+ROBOT = "rb42x"               # the channel's own ${VAR}: a short path segment, a secret only as a ${VAR}
+TOKEN = "DTtok9922abc"
+
+
+class Answers:
+    """DingTalk's "keywords not in content" refusal, quoting the path it was sent to."""
+
+    def __init__(self):
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                data = json.dumps({"errcode": 310000, "errmsg": f"keywords not in content (sent to {self.path})"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def answers():
+    a = Answers()
+    yield a
+    a.stop()
+
+
+def _config(tmp_path, url: str):
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[[sources]]
+name = "a"
+kind = "feed"
+url = "http://127.0.0.1:9/feed.xml?section=${{RW_SECTION}}"
+every = "10m"
+[[channels]]
+name = "dt"
+type = "dingtalk"
+url = "{url}"
+""", encoding="utf-8")
+    Store(str(tmp_path / "rw.db")).close()
+    return cfg
+
+
+def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, answers, rw):
+    cfg = _config(tmp_path, f"{answers.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
+    r = rw("alerts", "test", "dt", "-c", cfg, env={"RW_SECTION": SECTION, "RW_ROBOT": ROBOT})
+    said = r.stderr
+    assert r.returncode == 2 and "310000" in said, said
+    assert "keywords not in content" in said, said        # the source's value, a word here, is not the channel's
+    assert f"/{ROBOT}/" not in said and "/***/send" in said, said      # the channel's own ${VAR} is
+    with sqlite3.connect(tmp_path / "rw.db") as db:
+        stored = db.execute("SELECT last_error FROM channel_state WHERE channel = 'dt'").fetchone()[0]
+    assert "keywords not in content" in stored and ROBOT not in stored, stored
