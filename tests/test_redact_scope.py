@@ -78,3 +78,18 @@ def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, answers, rw
     with sqlite3.connect(tmp_path / "rw.db") as db:
         stored = db.execute("SELECT last_error FROM channel_state WHERE channel = 'dt'").fetchone()[0]
     assert "keywords not in content" in stored and ROBOT not in stored, stored
+
+
+def test_only_key_like_or_key_named_query_values_are_masked_alone():
+    from regwatch.alerts.platforms import platform_for
+    from regwatch.pipeline.redact import url_secrets
+    from regwatch.service.config import parse_config
+
+    url = "http://127.0.0.1:9/robot/send?access_token=abcdefgh&format=json&page=1&region=cn-north-2026"
+    cfg = parse_config({"channels": [{"name": "dt", "type": "dingtalk", "url": url}]})
+    said = platform_for(cfg.channels[0]).redact(
+        "errcode 300001 token abcdefgh is not exist; format json, page 1, region cn-north-2026; "
+        "POST /robot/send?access_token=abcdefgh&format=json")
+    assert "abcdefgh" not in said and "cn-north-2026" not in said, said   # named like a key; key-like
+    assert "format json, page 1" in said and "format=json" in said, said  # neither: useful text, kept
+    assert url_secrets(url) == ["abcdefgh", "cn-north-2026"]
