@@ -93,3 +93,73 @@ def test_only_key_like_or_key_named_query_values_are_masked_alone():
     assert "abcdefgh" not in said and "cn-north-2026" not in said, said   # named like a key; key-like
     assert "format json, page 1" in said and "format=json" in said, said  # neither: useful text, kept
     assert url_secrets(url) == ["abcdefgh", "cn-north-2026"]
+
+
+SRC_KEY = "SRCkey77xyz"
+OLD_TOKEN = "DToldTok4455"
+
+
+def test_errors_stored_raw_by_an_older_release_are_shown_masked_by_every_command(tmp_path, rw, monkeypatch):
+    """Rows written straight into the store, as a release that did not redact kept them: `alerts`, `why`,
+    `sources` (text and --json) and `report` show each error with its channel's or its source's secrets masked."""
+    from regwatch.alerts.subscriptions import enqueue_for
+    from regwatch.pipeline.classify import Classifier, load_topics
+    from regwatch.pipeline.process import Processor
+    from regwatch.pipeline.timeutil import iso, utcnow
+    from regwatch.service.config import load_config
+
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f"""
+[store]
+path = "{tmp_path}/rw.db"
+[[sources]]
+name = "a"
+kind = "feed"
+url = "http://127.0.0.1:9/feed.xml?q=${{RW_SRC_KEY}}"
+every = "10m"
+[[channels]]
+name = "dt"
+type = "dingtalk"
+url = "http://127.0.0.1:9/robot/send?access_token=${{RW_DT_TOKEN}}"
+[[subscriptions]]
+name = "caps"
+topics = ["rate_cap"]
+channels = ["dt"]
+""", encoding="utf-8")
+    env = {"RW_SRC_KEY": SRC_KEY, "RW_DT_TOKEN": OLD_TOKEN}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    store = Store(tmp_path / "rw.db")
+    done = Processor(store, Classifier(load_topics())).process(
+        url="http://x/1", source="a", title="消费金融利率上限降至20%",
+        body="监管部门要求持牌消费金融公司压降综合融资成本，年化利率上限降至20%，存量业务逐步整改。" * 3,
+        lang="zh", published_at=None)
+    channel_error = f"errcode 300001 token is not exist: {OLD_TOKEN}"
+    source_error = f"http://127.0.0.1:9/feed.xml?q={SRC_KEY}: Connection refused (key {SRC_KEY})"
+    with store.tx():
+        enqueue_for(store, load_config(cfg), done, "a", "t", "", None)
+        store.conn.execute("UPDATE alerts SET status = 'failed', last_error = ?", (channel_error,))
+        now = iso(utcnow())
+        store.record_run(source="a", started_at=now, finished_at=now, state="empty", found=0, new=0, errors=1,
+                         statuses={}, duration=0.1, message=source_error)
+        store.update_source_state("a", state="empty", last_error=source_error)
+    store.close()
+
+    shown = {
+        "alerts": rw("alerts", "-c", cfg, env=env), "alerts --json": rw("alerts", "--json", "-c", cfg, env=env),
+        "why": rw("why", str(done.article_id), "-c", cfg, env=env),
+        "why --json": rw("why", str(done.article_id), "--json", "-c", cfg, env=env),
+        "sources": rw("sources", "-c", cfg, env=env), "sources --json": rw("sources", "--json", "-c", cfg, env=env),
+        "report": rw("report", "--out", tmp_path / "report.html", "-c", cfg, env=env),
+    }
+    for what, r in shown.items():
+        assert r.returncode == 0, (what, r.stderr)
+    said = {k: r.stdout for k, r in shown.items()}
+    said["report"] = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for what, text in said.items():
+        assert OLD_TOKEN not in text and SRC_KEY not in text, (what, text)
+    for what in ("alerts", "alerts --json", "why", "why --json"):
+        assert "token is not exist: ***" in said[what], (what, said[what])
+    for what in ("sources", "sources --json", "report"):
+        assert "Connection refused (key ***)" in said[what], (what, said[what])
+

@@ -559,6 +559,24 @@ class Config(_WithSecrets):
     def path(self, value: str | None) -> None:
         self._path = value
 
+    def error_shown(self, text: str | None, *, channel: str | None = None, source: str | None = None) -> str | None:
+        """A stored error as shown (`alerts`, `why`, `sources`, `report`, and their `--json`): redacted again with the
+        current rules, as an older release may have stored it raw — the secrets of the channel (as its platform
+        masks them) or of the source it is of, and the store's; of one no longer configured, every secret of the
+        config."""
+        from ..alerts.platforms import platform_for
+
+        channels = {c.name: c for c in self.channels}
+        sources = {s.name: s for s in self.sources}
+        secrets: list[str | None] = list(self.store.secrets)
+        if channel in channels:
+            secrets += platform_for(channels[channel]).secrets
+        elif source in sources:
+            secrets += sources[source].secrets
+        else:
+            secrets += [*self.secrets, *(x for c in self.channels for x in platform_for(c).secrets)]
+        return redact(text, secrets)
+
     def require_channel_secrets(self, channel: str | None = None) -> None:
         """What sends needs every channel's `${VAR}` set (`channel`: only that one's, as `alerts test` sends to it
         alone); commands that only read do not (see `parse_config`)."""
