@@ -163,3 +163,37 @@ channels = ["dt"]
     for what in ("sources", "sources --json", "report"):
         assert "Connection refused (key ***)" in said[what], (what, said[what])
 
+
+
+def test_a_health_notice_queued_raw_by_an_older_release_goes_out_masked(tmp_path, receiver, monkeypatch):
+    import asyncio
+    import time
+
+    from regwatch.alerts.dispatcher import Dispatcher
+    from regwatch.alerts.subscriptions import enqueue_health
+    from regwatch.service.config import parse_config
+
+    monkeypatch.setenv("RW_SRC_KEY", SRC_KEY)
+    cfg = parse_config({
+        "store": {"path": str(tmp_path / "rw.db")},
+        "sources": [{"name": "a", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml?q=${RW_SRC_KEY}", "every": "10m"}],
+        "channels": [{"name": "ops", "type": "webhook", "url": f"{receiver.url}/ops"}],
+        "alerts": {"health_channels": ["ops"]},
+    })
+    raw = f"Connection refused (key {SRC_KEY})"
+    store = Store(cfg.store.path)
+    enqueue_health(store, ["ops"], {"source": "a", "state": "failing", "detail": raw, "recovered": False}, "a", 1)
+    enqueue_health(store, ["ops"], {"source": "2 sources", "state": "summary", "changes": [
+        {"source": "a", "state": "failing", "detail": raw, "recovered": False},
+        {"source": "b", "state": "ok", "detail": None, "recovered": True}]}, "summary", 2)
+
+    async def go():
+        async with Dispatcher(store, cfg.channels, {}, cfg.alerts, shown=cfg.error_shown) as d:
+            return await d.deliver_due(wait_until=time.time() + 5)
+
+    asyncio.run(go())
+    store.close()
+    bodies = [json.dumps(m["body"], ensure_ascii=False) for m in receiver.messages if m["route"] == "ops"]
+    assert len(bodies) == 2, bodies
+    for body in bodies:
+        assert SRC_KEY not in body and "Connection refused (key ***)" in body, body
