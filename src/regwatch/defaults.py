@@ -126,6 +126,7 @@ BACKOFF_CAP = 3600.0              # retries wait 2, 4, 8 … seconds, at most th
 RATE_LIMIT_DEFAULT_WAIT = 60.0    # a rate-limit answer without Retry-After
 ERROR_CHARS = 300                 # a platform's or a page's error text kept in the store
 ERROR_SHOWN = 160                 # … of which a source's last error shown in a table (`sources`, `report`)
+MIN_SECRET = 4                    # a shorter value is never masked alone (`1` or `json` masked everywhere garbles text)
 RESEND_WINDOW = 7 * 86400.0       # a recovered channel gets again what it refused while broken, this far back
 DAEMON_IDLE = 30.0                # the delivery loop looks at the outbox at least this often
 STOP_DELIVERY_WAIT = 5.0          # on SIGTERM, due alerts get this long to go out

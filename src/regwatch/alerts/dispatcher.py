@@ -59,7 +59,7 @@ from ..defaults import (
 from ..pipeline.store import AlertKind, ChannelState, Failure, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message, health_summary_message, plain
-from .platforms import Outcome, Platform, platform_for
+from .platforms import Outcome, Platform, platform_for, redact
 from .subscriptions import enqueue_health, idem_key
 
 log = logging.getLogger("regwatch.alerts")
@@ -84,8 +84,11 @@ def backoff(attempts: int) -> float:
 class Dispatcher:
     def __init__(self, store: Store, channels: list, topic_names: dict[str, str], alerts_cfg: Any,
                  client: httpx.AsyncClient | None = None, echo: Callable[[str], None] | None = None,
-                 tz: str = DISPLAY_TZ):
+                 tz: str = DISPLAY_TZ, shown: Callable[..., str | None] | None = None):
         self.store = store
+        # a health notice's stored detail as shown (`Config.error_shown`: masked again with the secrets of the source
+        # or channel it is of, as a notice queued by an older release kept it raw); without it, what URLs carry
+        self.shown: Callable[..., str | None] = shown or (lambda text, **about: redact(text))
         self.platforms: dict[str, Platform] = {c.name: platform_for(c) for c in channels}
         if echo is not None:
             for p in self.platforms.values():
@@ -138,6 +141,8 @@ class Dispatcher:
 
     def message_for(self, alert: dict[str, Any]) -> Message:
         payload = json.loads(alert["payload"] or "{}")
+        if alert["kind"] == AlertKind.HEALTH:
+            payload = self._health_shown(payload)
         if alert["kind"] == AlertKind.HEALTH and "changes" in payload:
             m = health_summary_message(payload["changes"], self.tz)
             m.data = plain(payload)
@@ -164,6 +169,19 @@ class Dispatcher:
         return m
 
     # -- compose ------------------------------------------------------------------------------
+
+    def _health_shown(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A health notice's payload, each change's `detail` as shown (`self.shown`)."""
+        def one(change: dict[str, Any]) -> dict[str, Any]:
+            if not change.get("detail"):
+                return change
+            about = str(change.get("source") or "")
+            of = {"channel": about.removeprefix("channel ")} if about.startswith("channel ") else {"source": about}
+            return {**change, "detail": self.shown(str(change["detail"]), **of)}
+
+        if isinstance(payload.get("changes"), list):
+            return {**payload, "changes": [one(c) if isinstance(c, dict) else c for c in payload["changes"]]}
+        return one(payload)
 
     def compose(self) -> int:
         """Turn due alerts into messages (once); returns how many messages were made."""

@@ -180,7 +180,7 @@ class App:
                                    preload=("regwatch.service.cli",))     # the command's module (see Extractor)
         self.crawl = Crawl(cfg.crawl)
         self.dispatcher = Dispatcher(self.store, cfg.channels, {t.id: t.name for t in self.classifier.topics},
-                                     cfg.alerts, echo=echo, tz=cfg.display.tz)
+                                     cfg.alerts, echo=echo, tz=cfg.display.tz, shown=cfg.error_shown)
         self.dispatcher.worker = self.worker
         self.stopping = False
         self.verbose = False           # the daemon logs every cycle (`run -v`), not only the eventful ones

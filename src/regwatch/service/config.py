@@ -136,8 +136,9 @@ class _Model(BaseModel):
 
 
 class _WithSecrets(_Model):
-    """The `${VAR}` values read into this part of the config (a source's API key, a channel's token…):
-    redacted wherever a message is shown or stored."""
+    """The `${VAR}` values written in this table of the config (a source's API key, a channel's token, the
+    store's password; `Config.secrets`: every table's), as `table_secrets` finds them: redacted from this
+    table's messages wherever they are shown or stored."""
 
     _secrets: list[str] = PrivateAttr(default_factory=list)
 
@@ -150,7 +151,7 @@ class _WithSecrets(_Model):
         self._secrets = list(values)
 
 
-class StoreConfig(_Model):
+class StoreConfig(_WithSecrets):
     path: str = "regwatch.db"         # SQLite: one file, one machine
     url: str | None = None            # PostgreSQL: postgresql://user@host/db, shared by several workers
 
@@ -558,6 +559,24 @@ class Config(_WithSecrets):
     def path(self, value: str | None) -> None:
         self._path = value
 
+    def error_shown(self, text: str | None, *, channel: str | None = None, source: str | None = None) -> str | None:
+        """A stored error as shown (`alerts`, `why`, `sources`, `report`, and their `--json`): redacted again with the
+        current rules, as an older release may have stored it raw — the secrets of the channel (as its platform
+        masks them) or of the source it is of, and the store's; of one no longer configured, every secret of the
+        config."""
+        from ..alerts.platforms import platform_for
+
+        channels = {c.name: c for c in self.channels}
+        sources = {s.name: s for s in self.sources}
+        secrets: list[str | None] = list(self.store.secrets)
+        if channel in channels:
+            secrets += platform_for(channels[channel]).secrets
+        elif source in sources:
+            secrets += sources[source].secrets
+        else:
+            secrets += [*self.secrets, *(x for c in self.channels for x in platform_for(c).secrets)]
+        return redact(text, secrets)
+
     def require_channel_secrets(self, channel: str | None = None) -> None:
         """What sends needs every channel's `${VAR}` set (`channel`: only that one's, as `alerts test` sends to it
         alone); commands that only read do not (see `parse_config`)."""
@@ -673,6 +692,13 @@ def expand_env(data: Any, where: str = "", found: list[tuple[str, str]] | None =
     return data
 
 
+def table_secrets(found: list[tuple[str, str]], table: str = "") -> list[str]:
+    """The `${VAR}` values `expand_env` put into `table` (`sources[2]`, `channels[0]`, `store`; "" = all of them):
+    the one way to learn a table's secrets (`sources[1]` is not `sources[10]`)."""
+    return list(dict.fromkeys(v for where, v in found
+                              if not table or where == table or where.startswith((f"{table}.", f"{table}["))))
+
+
 def _loc(loc: tuple[Any, ...], data: Any) -> str:
     """`sources[2].every` from pydantic's location, with the item's name when it has one."""
     out = ""
@@ -716,17 +742,18 @@ def parse_config(data: dict[str, Any], origin: str = "<config>", base: Path | No
         data = expand_env(data, found=found, unset=unset)
         cfg = Config.model_validate(data)
         for i, s in enumerate(cfg.sources):     # before the packs' sources join the list
-            s.secrets = [v for where, v in found if where.startswith(f"sources[{i}]")]
+            s.secrets = table_secrets(found, f"sources[{i}]")
         cfg = with_source_packs(cfg)
         check_source_names(cfg)
     except ConfigError as e:
-        raise ConfigError(redact(f"{origin}: {e}", [v for _, v in found])) from None
+        raise ConfigError(redact(f"{origin}: {e}", table_secrets(found))) from None
     except ValidationError as e:
-        raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", [v for _, v in found])) from None
+        raise ConfigError(redact(f"{origin}: {format_validation_error(e, data)}", table_secrets(found))) from None
     cfg.path = origin
-    cfg.secrets = [v for _, v in found]
-    for c in cfg.channels:      # an answer may echo any of them (a token of another variable than the URL's)
-        c.secrets = cfg.secrets
+    cfg.secrets = table_secrets(found)      # (the config's own messages: one may quote any table)
+    for i, c in enumerate(cfg.channels):    # a channel's errors hide its own values, not another table's words
+        c.secrets = table_secrets(found, f"channels[{i}]")
+    cfg.store.secrets = table_secrets(found, "store")
     cfg._unset = []
     for missing in unset:
         i = int(re.match(r"channels\[(\d+)\]", missing).group(1))        # type: ignore[union-attr]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,17 @@ from ..pipeline.store import SourceState, Store, shown_state
 from ..pipeline.timeutil import iso
 
 LARGEST_STORIES = 15
+
+
+class ErrorShown(Protocol):
+    """A stored error as shown (`Config.error_shown`)."""
+
+    def __call__(self, text: str | None, *, channel: str | None = None, source: str | None = None) -> str | None: ...
+
+
+def _shape_only(text: str | None, *, channel: str | None = None, source: str | None = None) -> str | None:
+    return redact(text)    # (no config: what URLs carry by their shape)
+
 _UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 
@@ -100,8 +111,10 @@ def _link(url: str | None, text: str) -> str:
     return e(text)
 
 
-def render(store: Store, since: datetime, now: datetime | None = None, secrets: Sequence[str | None] = (),
+def render(store: Store, since: datetime, now: datetime | None = None, shown: ErrorShown | None = None,
            tz: str = DISPLAY_TZ, topic_names: dict[str, str] | None = None) -> str:
+    """The page; a source's stored error as `shown` gives it (`Config.error_shown`)."""
+    shown = shown or _shape_only
     now = now or datetime.now(UTC)
     zone = ZoneInfo(tz)
     names = topic_names or {}
@@ -123,7 +136,7 @@ def render(store: Store, since: datetime, now: datetime | None = None, secrets: 
         f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td>"
         f"<td>{e(shown_state(r['state']))}</td>"
         f"<td class=t>{e(when(r['last_success_at']))}</td>"
-        f"<td>{e((redact(r['last_error'], secrets) or '')[:ERROR_SHOWN])}</td></tr>"
+        f"<td>{e((shown(r['last_error'], source=r['source']) or '')[:ERROR_SHOWN])}</td></tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
     subs = "".join(
         f"<tr><td>{e(r['subscription'])}</td><td class=n>{r['stories']}</td><td class=n>{r['sent'] or 0}</td>"

@@ -46,7 +46,7 @@ class Channel(Protocol):
     @property
     def per_minute(self) -> int | None: ...
     @property
-    def secrets(self) -> list[str]: ...       # the `${VAR}` values the config expanded
+    def secrets(self) -> list[str]: ...       # the `${VAR}` values written in this channel's own table
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,8 @@ class Platform:
         self.name: str = channel.name
         self.keyword: str | None = channel.keyword
         # redacted from every error shown or stored: the signing secret, the whole URL and its key parts alone
-        # (a receiver may echo its bare token), and every `${VAR}` value the config expanded
+        # (a receiver may echo its bare token), and the `${VAR}` values of its own table (not another table's:
+        # a source's value may be an ordinary word of this channel's answer)
         self.secrets: tuple[str | None, ...] = (channel.secret, channel.url, *url_secrets(channel.url),
                                                 *channel.secrets)
 

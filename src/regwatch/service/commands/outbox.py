@@ -12,7 +12,6 @@ import click
 
 from ...alerts.verdict import would_send
 from ...defaults import RESEND_WINDOW
-from ...pipeline.redact import redact
 from ...pipeline.store import MessageStatus
 from ...pipeline.timeutil import utcnow
 from ..output import STATUS_STYLE, Table, echo, json_line, json_text, note, plural, safe
@@ -41,12 +40,11 @@ def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | Non
         _stats(setup, since, as_json)
         return
     cfg, clock = setup.cfg, setup.clock
-    secrets = [c.secret or "" for c in cfg.channels] + [c.url or "" for c in cfg.channels] + cfg.secrets
     rows = setup.store.list_alerts(status, limit, setup.since_iso(since))
     t = Table([("#", None, True), (f"time ({clock.label})", None, False), ("status", None, False),
                ("channel", 16, False), ("subscription", 20, False), ("tries", None, True), ("what", None, False)])
     for r in rows:
-        r["last_error"] = redact(r["last_error"], secrets) if r["last_error"] else None
+        r["last_error"] = cfg.error_shown(r["last_error"], channel=r["channel"]) or None
         payload = json.loads(r.pop("payload") or "{}")
         if as_json:
             json_line({**r, **{k: clock.iso(r[k]) for k in ("created_at", "sent_at", "next_attempt_at", "digest_at")}})

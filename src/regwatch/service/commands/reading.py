@@ -15,7 +15,6 @@ import click
 from ...crawler.report import CUT_OFF
 from ...defaults import ERROR_SHOWN
 from ...pipeline.private import write_private
-from ...pipeline.redact import redact
 from ...pipeline.store import EXPORT_FIELDS
 from ..durations import format_duration
 from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, readable_anywhere, safe
@@ -136,7 +135,7 @@ def report(since: str, out_path: str, config_path: str | None) -> None:
     start = setup.since(since)
     if start is None:
         raise UserError("--since: give a duration back from now (7d) or a date (2026-12-01)")
-    page = render(setup.store, start, secrets=setup.cfg.secrets, tz=setup.cfg.display.tz,
+    page = render(setup.store, start, shown=setup.cfg.error_shown, tz=setup.cfg.display.tz,
                   topic_names=setup.topic_names)
     write_private(out_path, page)      # a new report is its user's alone, as the store it shows
     echo(f"wrote {out_path}")
@@ -173,7 +172,8 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
                *([("worker", None, False)] if several else [])])
     dash = lambda v: "-" if v is None else str(v)  # noqa: E731
     for r in rows:
-        r["last_error"] = redact(r["last_error"], cfg.secrets)   # rows stored before redaction too
+        for k in ("last_error", "last_message"):      # rows stored by an older release too
+            r[k] = cfg.error_shown(r[k], source=r["source"])
         if as_json:
             json_line({**r, "last_run": clock.iso(r["last_run"]), "last_success": clock.iso(r["last_success"]),
                        "baselined_at": clock.iso(r["baselined_at"])})

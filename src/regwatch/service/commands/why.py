@@ -47,6 +47,9 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
     nearest = _nearest(store, a, story, setup.cfg.stories.window_days)
     joined = story_reason(store, a, story, nearest)
     results = verdicts(store, setup.cfg, a, {t["topic"] for t in stored})
+    for v in results:       # an outbox row's error, stored by an older release too
+        if v.alert is not None and v.alert.get("last_error"):
+            v.alert = {**v.alert, "last_error": setup.cfg.error_shown(v.alert["last_error"], channel=v.channel)}
     corrections = store.labels_of(a["id"])
     if as_json:
         click.echo(json_text({
