@@ -180,3 +180,29 @@ def test_two_sources_listing_one_article_fetch_it_once(tmp_path, site, rw):
     assert len(site.requests("/a/s1.html")) == 1, site.log
     assert _stored(tmp_path / "rw.db") == {article}
     assert runs["one"][0] == 0 and runs["two"][0] == 0, runs
+
+
+def test_a_refused_redirect_chain_holds_up_no_source_that_names_one_of_its_hops(tmp_path, site, rw):
+    """evil lists E, which redirects to H, its own page, which redirects to the intranet source's article: refused for
+    evil. evil2 lists H: no fetch of H was had for it to share, so it asks for H itself (its own refusal, its own
+    error), and waits on nothing (it was '1 listed article(s) not fetched before the crawl stopped')."""
+    intranet = Site()
+    try:
+        article, hop, first = f"{intranet.url}/a/i1.html", f"{site.url}/h/1", f"{site.url}/e/1"
+        site.pages["/feed.xml"] = _rss(first)
+        site.pages["/two.xml"] = _slow(_rss(hop), 1.5)
+        site.pages["/e/1"] = _redirect_to(hop)
+        site.pages["/h/1"] = _redirect_to(article)
+        intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+        intranet.pages["/feed.xml"] = _rss()
+        two = feed_source(site, "evil2", url=f"{site.url}/two.xml")
+        cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), two])
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        runs = _runs(tmp_path / "rw.db")
+        assert "not fetched" not in runs["evil2"][1], runs
+        assert f"{hop}: {article}: refused, 127.0.0.1 is a loopback address" in runs["evil2"][1], runs
+        assert f"{first}: {article}: refused" in runs["evil"][1], runs
+        assert not intranet.requests("/a/i1.html")
+    finally:
+        intranet.stop()

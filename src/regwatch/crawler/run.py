@@ -347,7 +347,8 @@ class CrawlContext:
         # to it (Scrapy dropped both: this crawl had asked for that URL already)
         self.riders: dict[str, set[tuple[str, str]]] = {}
         self.unfetched: set[str] = set()        # URLs only refused in this crawl, for the source that asked
-        self.answered_at: dict[tuple[str, str], str] = {}   # (source, article) → the URL a redirect took its fetch to
+        # (source, article) → the URLs its fetch asked for: its redirects' hops and target
+        self.answered_at: dict[tuple[str, str], tuple[str, ...]] = {}
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
@@ -428,9 +429,9 @@ class CrawlContext:
                 page.failed = True
         if not shared:
             return
-        # the outcome of the fetch, under the article and under the URL a redirect took it to (what a request for
+        # the outcome of the fetch, under the article and under each URL its redirects took it to (what a request for
         # that URL, dropped as a duplicate, waits on)
-        for fetched in dict.fromkeys((url, self.answered_at.get(key, url))):
+        for fetched in dict.fromkeys((url, *self.answered_at.get(key, ()))):
             if fetched in self.outcome:
                 continue
             self.unfetched.discard(fetched)
@@ -438,20 +439,21 @@ class CrawlContext:
             for rider, article in self.riders.pop(fetched, ()):
                 self._follow(rider, article, fetched)
 
-    def answered(self, source: str, url: str, at: str) -> None:
-        """The fetch of this source's article was answered at `at` (a redirect's target, when not the article's own
-        URL): its outcome is that URL's too."""
-        if at != url:
-            self.answered_at[(source, url)] = at
+    def answered(self, source: str, url: str, at: list[str]) -> None:
+        """The fetch of this source's article asked for the URLs `at` (its redirects' hops and target, when it was
+        redirected), and was answered (or failed): its outcome is theirs too."""
+        if at != [url]:
+            self.answered_at[(source, url)] = tuple(at)
 
-    def refused(self, source: str, url: str, at: str) -> list[tuple[str, str]]:
-        """An article whose request the address guards refused for this source at `at` (the article's URL, or its
-        redirect's target: another source's origin, say): a failure of this source alone, never an outcome another
-        source gets, and neither URL counts as fetched. For each of the two, one (source, article) riding on it, if
-        any, is returned: it asks for it itself (the others ride on that); without one, the next to ask does."""
+    def refused(self, source: str, url: str, at: list[str]) -> list[tuple[str, str]]:
+        """An article whose request the address guards refused for this source, having asked for the URLs `at` (the
+        article's URL, or its redirects' hops and the target refused: another source's origin, say): a failure of this
+        source alone, never an outcome another source gets, and none of them counts as fetched. For each, one (source,
+        article) riding on it, if any, is returned: it asks for it itself (the others ride on that); without one, the
+        next to ask does."""
         self.settle(source, url, ok=False, shared=False)
         released = []
-        for refused in dict.fromkeys((url, at)):
+        for refused in dict.fromkeys((url, *at)):
             if refused in self.outcome:     # (answered meanwhile, for another source: its riders have followed it)
                 continue
             riders = self.riders.pop(refused, set())

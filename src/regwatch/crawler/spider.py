@@ -125,12 +125,12 @@ class SourcesSpider(scrapy.Spider):
         url = request.meta.get("article_url", request.url)
         if isinstance(failure.value, AddressRefused):     # refused for this source: no answer to share
             report.error(_with_url(url, msg))
-            for rider, article in self.ctx.refused(source, url, request.url):
+            for rider, article in self.ctx.refused(source, url, _asked(request)):
                 waiting = self._riding.pop((rider, article), None)
                 if waiting is not None:
                     self._fetch_itself(waiting)
             return
-        self.ctx.answered(source, url, request.url)       # (an answer, or a failure of the fetch: shared)
+        self.ctx.answered(source, url, _asked(request))       # (an answer, or a failure of the fetch: shared)
         if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
             self.ctx.settle(source, url, ok=True)
             return
@@ -177,10 +177,10 @@ class SourcesSpider(scrapy.Spider):
         self.crawler.engine.crawl(request.replace(dont_filter=True))
 
     def _response_received(self, response, request, spider=None) -> None:
-        """An article's fetch answered: at a redirect's target, its outcome is that URL's too."""
+        """An article's fetch answered: its outcome is also that of each URL its redirects asked for."""
         source = request.meta.get("source")
         if request.meta.get("role") == "article" and source:
-            self.ctx.answered(source, request.meta.get("article_url", request.url), response.url)
+            self.ctx.answered(source, request.meta.get("article_url", request.url), _asked(request))
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)
@@ -377,6 +377,11 @@ class SourcesSpider(scrapy.Spider):
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}
+
+
+def _asked(request: scrapy.Request) -> list[str]:
+    """The URLs a request asked for: its redirects' hops, then its own."""
+    return [*(request.meta.get("redirect_urls") or ()), request.url]
 
 
 def _header(response, name: bytes) -> str | None:
