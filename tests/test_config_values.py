@@ -74,6 +74,8 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("url", "http://010.0.0.1/feed.xml", "sources[0] (a).url: 'http://010.0.0.1/feed.xml': its host is an ambiguous IP "
                                          "address (a part in hex or with a leading zero"),
     ("url", "http://0x7f.1/feed.xml", "its host is an ambiguous IP address"),
+    ("url", "http://010.0.0.1../feed.xml", "sources[0] (a).url: 'http://010.0.0.1../feed.xml': its host is not a valid "
+                                           "host name (more than one trailing dot)"),
     ("channel", "http://127.0.0.1:99999/hook",
      "channels[0] (ops): 'http://127.0.0.1:99999/hook' is not a URL: Port out of range"),
     ("channel", "127.0.0.1:9/hook", "channels[0] (ops): '127.0.0.1:9/hook' is not an http:// or https:// URL"),

@@ -187,7 +187,10 @@ def test_hosts_that_parsers_read_differently_are_refused_in_one_line_and_never_r
            "localhost%2e:2": "is not a valid host name (a '%' in it)",
            "[fe80::1%25eth0]:2": "is not a valid host name (a '%' in it)",
            "010.0.0.1": "is an ambiguous IP address", "0x7f.1:2": "is an ambiguous IP address",
-           "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address"}
+           "1.2.3.010": "is an ambiguous IP address", "0177.0.0.1:2": "is an ambiguous IP address",
+           # one reading removed one trailing dot, the other all of them: 8.0.0.1 to the first, 10.0.0.1 to others
+           "010.0.0.1..": "is not a valid host name (more than one trailing dot)",
+           "localhost..:2": "is not a valid host name (more than one trailing dot)"}
     proxy.pages[f"{origin}/feed.xml"] = links_feed(*(f"http://{h}/odd" for h in odd), "http://news.example.com/a/1.html")
     cfg, asked = _baseline_behind(proxy, origin, tmp_path, rw)
     assert "http://news.example.com/a/1.html" in asked and not any("odd" in a for a in asked), asked

@@ -33,6 +33,15 @@ def test_a_new_store_and_its_wal_are_private(tmp_path):
         store.close()
 
 
+def test_every_folder_regwatch_creates_for_the_store_is_private_and_one_that_exists_keeps_its_mode(tmp_path):
+    """`path = "data/deep/regwatch.db"`: both missing folders are 0700 (`data` was 0755: only the last folder had the
+    mode); the folder that was there is not touched."""
+    os.chmod(tmp_path, 0o755)
+    Store(str(tmp_path / "data" / "deep" / "rw.db")).close()
+    assert (mode(tmp_path / "data"), mode(tmp_path / "data" / "deep")) == (0o700, 0o700)
+    assert mode(tmp_path) == 0o755
+
+
 def test_an_existing_file_keeps_its_mode(tmp_path, rw):
     cfg = tmp_path / "mine.toml"
     cfg.write_text("# mine\n", encoding="utf-8")
@@ -55,8 +64,10 @@ def test_init_and_report_write_private_files(tmp_path, rw):
 
 def test_demo_keep_is_private(tmp_path, rw):
     kept = tmp_path / "kept"
-    r = rw("demo", "--keep", kept, env={"TMPDIR": str(tmp_path)})
+    r = rw("demo", "--keep", kept / "deep", env={"TMPDIR": str(tmp_path)})
     assert r.returncode == 0, r.stderr
+    assert mode(kept) == 0o700
+    kept = kept / "deep"
     assert mode(kept) == 0o700
     assert mode(kept / "regwatch.toml") == 0o600 and mode(kept / "regwatch.db") == 0o600
     assert not [p.name for p in kept.iterdir() if mode(p) & 0o077]

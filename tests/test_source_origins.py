@@ -83,3 +83,97 @@ def test_a_refusal_for_one_source_is_never_another_sources_failure(tmp_path, sit
     assert runs["intranet"][0] == 0 and "failed" not in runs["intranet"][1] and "evil" not in runs["intranet"][1], runs
     if intranet_after:      # evil's request first, refused: its own error (at once, either may ask first)
         assert f"{article}: refused, 127.0.0.1 is a loopback address and not this source's own origin" in runs["evil"][1]
+
+
+def _runs(db) -> dict[str, tuple[int, str]]:
+    with sqlite3.connect(db) as c:
+        return {s: (n, m or "") for s, n, m in c.execute("SELECT source, errors, message FROM source_runs")}
+
+
+@pytest.mark.parametrize("intranet_after", [0.0, 1.5])
+def test_an_article_refused_for_one_source_is_still_reached_through_another_sources_redirect(
+        tmp_path, site, rw, intranet_after, other):
+    """evil lists X, the intranet source's article; the intranet source lists Y, its own link that redirects to X. X
+    refused for evil is no page this crawl asked for: Y's redirect fetches it for the intranet source (it was skipped
+    for good, 'redirects to X, a page this crawl already asked for', never asked again and never stored)."""
+    intranet = other
+    article, link = f"{intranet.url}/a/i1.html", f"{intranet.url}/r/1"
+    site.pages["/feed.xml"] = links_feed(article)
+    intranet.pages["/r/1"] = redirect(article)
+    intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+    intranet.pages["/feed.xml"] = _slow(links_feed(link), intranet_after) if intranet_after else links_feed(link)
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = tmp_path / "rw.db"
+    runs = _runs(db)
+    assert link in _stored(db), runs
+    assert len(intranet.requests("/a/i1.html")) == 1
+    assert runs["intranet"][0] == 0 and "skipped" not in runs["intranet"][1], runs
+    with sqlite3.connect(db) as c:
+        assert not c.execute("SELECT url FROM source_urls WHERE state = 'skipped'").fetchall()
+
+
+@pytest.mark.parametrize("intranet_after", [0.0, 1.5])
+def test_a_redirect_refused_for_one_source_never_holds_up_another_sources_article(tmp_path, site, rw, intranet_after,
+                                                                                 other):
+    """evil lists E, its own page that redirects to X, the intranet source's article. The redirect is refused for
+    evil (its error, naming E); X was not fetched, so the intranet source fetches it itself (its request had waited
+    for a fetch that never came: '1 listed article(s) not fetched before the crawl stopped', every run)."""
+    intranet = other
+    article, hop = f"{intranet.url}/a/i1.html", f"{site.url}/e/1"
+    site.pages["/feed.xml"] = links_feed(hop)
+    site.pages["/e/1"] = redirect(article)
+    intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+    intranet.pages["/feed.xml"] = _slow(links_feed(article), intranet_after) if intranet_after else links_feed(article)
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), feed_source(intranet, "intranet")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = tmp_path / "rw.db"
+    runs = _runs(db)
+    assert article in _stored(db), runs
+    assert len(intranet.requests("/a/i1.html")) == 1
+    assert runs["intranet"][0] == 0 and "not fetched" not in runs["intranet"][1], runs
+    if intranet_after:      # evil's redirect first, refused: its own error, naming its link
+        assert f"{hop}: {article}: refused, 127.0.0.1 is a loopback address" in runs["evil"][1], runs
+
+
+def test_two_sources_listing_one_article_fetch_it_once(tmp_path, site, rw):
+    """A plain duplicate is still one fetch: two sources of one site list the same article: it is asked for once,
+    stored once, and neither source's run has an error."""
+    article = f"{site.url}/a/s1.html"
+    site.pages["/a/s1.html"] = article_page(art("s1", "消费金融利率上限降至20%", GOOD, 5))
+    site.pages["/one.xml"] = links_feed(article)
+    site.pages["/two.xml"] = _slow(links_feed(article), 1.0)
+    one, two = feed_source(site, "one"), feed_source(site, "two")
+    one["url"], two["url"] = f"{site.url}/one.xml", f"{site.url}/two.xml"
+    cfg = write_config(tmp_path, name="rw.toml", sources=[one, two])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert len(site.requests("/a/s1.html")) == 1, site.log
+    assert _stored(tmp_path / "rw.db") == {article}
+    assert runs["one"][0] == 0 and runs["two"][0] == 0, runs
+
+
+def test_a_refused_redirect_chain_holds_up_no_source_that_names_one_of_its_hops(tmp_path, site, rw, other):
+    """evil lists E, which redirects to H, its own page, which redirects to the intranet source's article: refused for
+    evil. evil2 lists H: no fetch of H was had for it to share, so it asks for H itself (its own refusal, its own
+    error), and waits on nothing (it was '1 listed article(s) not fetched before the crawl stopped')."""
+    intranet = other
+    article, hop, first = f"{intranet.url}/a/i1.html", f"{site.url}/h/1", f"{site.url}/e/1"
+    site.pages["/feed.xml"] = links_feed(first)
+    site.pages["/two.xml"] = _slow(links_feed(hop), 1.5)
+    site.pages["/e/1"] = redirect(hop)
+    site.pages["/h/1"] = redirect(article)
+    intranet.pages["/a/i1.html"] = article_page(art("i1", "内部通知：利率上限新规", GOOD, 5))
+    intranet.pages["/feed.xml"] = links_feed()
+    two = feed_source(site, "evil2", url=f"{site.url}/two.xml")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "evil"), two])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert "not fetched" not in runs["evil2"][1], runs
+    assert f"{hop}: {article}: refused, 127.0.0.1 is a loopback address" in runs["evil2"][1], runs
+    assert f"{first}: {article}: refused" in runs["evil"][1], runs
+    assert not intranet.requests("/a/i1.html")

@@ -4,14 +4,24 @@ extract URL`, a source's configured URL when the config is loaded). Standard lib
 from __future__ import annotations
 
 
+def bare_host(host: str) -> str:
+    """The host as every check reads it: without its trailing dot (`example.com.`, a name written fully qualified).
+    One with more than one is refused (`spelling_refusal`): a check that removed them all and one that removed one
+    read `010.0.0.1..` differently."""
+    return host.removesuffix(".")
+
+
 def spelling_refusal(host: str) -> str | None:
     """Why a host is spelt so that parsers disagree on where it leads, else None: a `%` (no host name has one; a proxy
-    or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), or an
-    IPv4 address with a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most
-    resolvers, 10.0.0.1 to others, invalid to Python's `ipaddress`)."""
+    or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), more
+    than one trailing dot (no host name has an empty label; parsers strip one, all, or none), or an IPv4 address with
+    a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most resolvers, 10.0.0.1 to
+    others, invalid to Python's `ipaddress`)."""
     if "%" in host:
         return "is not a valid host name (a '%' in it)"
-    parts = host.removesuffix(".").split(".")
+    if host.endswith(".."):
+        return "is not a valid host name (more than one trailing dot)"
+    parts = bare_host(host).split(".")
     numeric = host.isascii() and all(p.isdigit() or (p[:2] == "0x" and all(c in "0123456789abcdef" for c in p[2:]))
                                      for p in parts)
     if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):

@@ -18,7 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
-from .hostnames import spelling_refusal
+from .hostnames import bare_host, spelling_refusal
 from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, first_url, origin_of, over_size, own_origin, refusal, target_decision
 from .settings import CONTEXT
 
@@ -175,7 +175,7 @@ def proxied_refusal(url: str, source: str | None, ctx: Any, first: str | None = 
     literal that is not public, or a `localhost` name, and not its source's own origin; None: the proxy's to connect."""
     if target_decision(url, source, ctx, first) != PUBLIC:
         return None
-    host = (urlsplit(url).hostname or "").rstrip(".")
+    host = bare_host(urlsplit(url).hostname or "")
     if host == "localhost" or host.endswith(".localhost"):
         return f"{host} is a loopback name"
     address = literal_address(host)

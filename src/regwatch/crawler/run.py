@@ -22,7 +22,16 @@ from typing import Any
 
 from scrapy.crawler import AsyncCrawlerRunner
 
-from ..defaults import EXTRACT_MEMORY, EXTRACT_TIMEOUT, FEED_NAMESPACES_INLINE, LIST_INLINE_MAX, MISSING_GRACE, cores, too_slow
+from ..defaults import (
+    ERROR_CHARS,
+    EXTRACT_MEMORY,
+    EXTRACT_TIMEOUT,
+    FEED_NAMESPACES_INLINE,
+    LIST_INLINE_MAX,
+    MISSING_GRACE,
+    cores,
+    too_slow,
+)
 from ..pipeline.process import Processed, Processor
 from ..pipeline.reading import extract_in_worker, start_worker
 from ..pipeline.store import Store, StoreError
@@ -334,8 +343,12 @@ class CrawlContext:
         self.waiting: dict[tuple[str, str], set[tuple[str, str]]] = {}   # (source, article) → list pages
         self.settled: dict[tuple[str, str], bool] = {}
         self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
-        self.riders: dict[str, set[str]] = {}                        # article → sources waiting on its fetch
-        self.unfetched: set[str] = set()        # articles only refused in this crawl, for the source that asked
+        # URL → (source, article) waiting on its fetch: a source's duplicate request for it, or an article's redirect
+        # to it (Scrapy dropped both: this crawl had asked for that URL already)
+        self.riders: dict[str, set[tuple[str, str]]] = {}
+        self.unfetched: set[str] = set()        # URLs only refused in this crawl, for the source that asked
+        # (source, article) → the URLs its fetch asked for: its redirects' hops and target
+        self.answered_at: dict[tuple[str, str], tuple[str, ...]] = {}
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
@@ -414,41 +427,74 @@ class CrawlContext:
                 page.done.add(url)
             else:
                 page.failed = True
-        if shared and url not in self.outcome:
-            self.unfetched.discard(url)
-            self.outcome[url] = (ok, skipped, source)
-            for rider in self.riders.pop(url, ()):
-                self._follow(rider, url)
+        if not shared:
+            return
+        # the outcome of the fetch, under the article and under each URL its redirects took it to (what a request for
+        # that URL, dropped as a duplicate, waits on)
+        for fetched in dict.fromkeys((url, *self.answered_at.get(key, ()))):
+            if fetched in self.outcome:
+                continue
+            self.unfetched.discard(fetched)
+            self.outcome[fetched] = (ok, skipped, source)
+            for rider, article in self.riders.pop(fetched, ()):
+                self._follow(rider, article, fetched)
 
-    def refused(self, source: str, url: str) -> str | None:
-        """An article the address guards refused for this source (another source's origin, say): a failure of this
-        source alone, never an outcome another source gets. One source riding on this request, if any, is returned:
-        it asks for the article itself (the others ride on that); without one, the next source to ask does."""
+    def answered(self, source: str, url: str, at: list[str]) -> None:
+        """The fetch of this source's article asked for the URLs `at` (its redirects' hops and target, when it was
+        redirected), and was answered (or failed): its outcome is theirs too."""
+        if at != [url]:
+            self.answered_at[(source, url)] = tuple(at)
+
+    def refused(self, source: str, url: str, at: list[str]) -> list[tuple[str, str]]:
+        """An article whose request the address guards refused for this source, having asked for the URLs `at` (the
+        article's URL, or its redirects' hops and the target refused: another source's origin, say): a failure of this
+        source alone, never an outcome another source gets, and none of them counts as fetched. For each, one (source,
+        article) riding on it, if any, is returned: it asks for it itself (the others ride on that); without one, the
+        next to ask does."""
         self.settle(source, url, ok=False, shared=False)
-        riders = self.riders.get(url)
-        if not riders:
-            self.unfetched.add(url)
-            return None
-        rider = riders.pop()
-        if not riders:
-            del self.riders[url]
-        return rider
+        released = []
+        for refused in dict.fromkeys((url, *at)):
+            if refused in self.outcome:     # (answered meanwhile, for another source: its riders have followed it)
+                continue
+            riders = self.riders.pop(refused, set())
+            if not riders:
+                self.unfetched.add(refused)
+                continue
+            # a source's own request for it first (a redirect rider's fetch is filed under its target too)
+            first = min(riders, key=lambda r: r[1] != refused)
+            riders.discard(first)
+            released.append(first)
+            if riders:
+                self.riders[refused] = riders
+        return released
 
-    def ride(self, source: str, url: str) -> bool:
-        """Another source's request for this article is already in this crawl (Scrapy drops the
-        duplicate): this source gets that fetch's outcome. True: there was no fetch, only a refusal for
-        the source that asked (`refused`), and this source asks for it itself."""
+    def ride(self, source: str, article: str, url: str) -> bool:
+        """A request of this source's article for `url` (the article's own, or its redirect's target) that this crawl
+        already asked for (Scrapy drops the duplicate): the source gets that fetch's outcome. True: there was no
+        fetch, only a refusal for the source that asked (`refused`), and this source asks for it itself."""
         if url in self.outcome:
-            self._follow(source, url)
+            self._follow(source, article, url)
         elif url in self.unfetched:
             self.unfetched.discard(url)
             return True
         else:
-            self.riders.setdefault(url, set()).add(source)
+            self.riders.setdefault(url, set()).add((source, article))
         return False
 
-    def _follow(self, source: str, url: str) -> None:
+    def _follow(self, source: str, article: str, url: str) -> None:
+        """The outcome of the fetch of `url` becomes this source's article's: the same page, or, for an article that
+        redirects to it (a tracking link to a URL a list names too), that page's — skipped for good when it was had."""
         ok, skipped, by = self.outcome[url]
+        if article != url:
+            if url in self.missing_urls:
+                self.missing(source, article, self.missing_urls[url])
+            elif ok:
+                self.skip(source, article, f"redirects to {url}, a page this crawl already asked for")
+            else:
+                self.report(source).error(f"{article}: redirects to {url}, which failed (fetched once in this "
+                                          f"crawl, for {by})"[:ERROR_CHARS])
+                self.settle(source, article, ok=False)
+            return
         if url in self.missing_urls:
             self.missing(source, url, self.missing_urls[url])
         elif skipped:

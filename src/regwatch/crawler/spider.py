@@ -91,6 +91,7 @@ class SourcesSpider(scrapy.Spider):
         crawler.signals.connect(spider._item_error, signal=signals.item_error)
         crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._response_received, signal=signals.response_received)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -122,14 +123,16 @@ class SourcesSpider(scrapy.Spider):
             report.error(f"list page {_with_url(request.meta.get('list_url', request.url), msg)}")
             return
         url = request.meta.get("article_url", request.url)
-        if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
-            self.ctx.settle(source, url, ok=True)
-            return
         if isinstance(failure.value, AddressRefused):     # refused for this source: no answer to share
             report.error(_with_url(url, msg))
-            rider = self.ctx.refused(source, url)
-            if rider is not None:
-                self._fetch_itself(self._riding.pop((rider, url)))
+            for rider, article in self.ctx.refused(source, url, _asked(request)):
+                waiting = self._riding.pop((rider, article), None)
+                if waiting is not None:
+                    self._fetch_itself(waiting)
+            return
+        self.ctx.answered(source, url, _asked(request))       # (an answer, or a failure of the fetch: shared)
+        if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
+            self.ctx.settle(source, url, ok=True)
             return
         reason = skip_reason(failure)
         if reason and role == "article":
@@ -142,37 +145,42 @@ class SourcesSpider(scrapy.Spider):
         self.ctx.settle(source, url, ok=False)
 
     def _request_dropped(self, request, spider=None) -> None:
-        """Scrapy drops a request already made in this crawl: another source's request for the same article (this
-        source gets that fetch's outcome), or a redirect of an article to a URL this crawl already asked for —
-        into its own redirect chain (a loop: an error of the article), or to another page (a tracking link to a
-        URL the list names too: the article is that page, skipped for good)."""
+        """Scrapy drops a request for a URL already asked for in this crawl: another source's request for the same
+        article, or a redirect of an article to such a URL — into its own redirect chain (a loop: an error of the
+        article), or to another page (a tracking link to a URL a list names too: the article is that page). The
+        article gets the outcome of that URL's fetch (`CrawlContext.ride`); when the URL was only refused by the
+        address guards, for the source that asked, this request is made after all (a refusal is never shared)."""
         source = request.meta.get("source")
         if request.meta.get("role") != "article" or not source:
             return
         url = request.meta.get("article_url", request.url)
         chain: list[str] = request.meta.get("redirect_urls") or []
-        if not chain:
-            self._riding[(source, url)] = request      # until that fetch has an outcome
-            if self.ctx.ride(source, url):
-                self._fetch_itself(request)
-            elif url in self.ctx.outcome:
-                del self._riding[(source, url)]
-            return
-        fingerprint = self.crawler.request_fingerprinter.fingerprint
-        seen = fingerprint(request)
-        back = next((i for i, hop in enumerate(chain) if fingerprint(request.replace(url=hop)) == seen), None)
-        if back is not None:
-            hops = " → ".join([*chain[back:], request.url])
-            self.ctx.report(source).error(f"{url}: redirect loop ({hops})"[:ERROR_CHARS])
-            self.ctx.settle(source, url, ok=False)
-        else:
-            self.ctx.skip(source, url, f"redirects to {request.url}, a page this crawl already asked for")
+        if chain:
+            fingerprint = self.crawler.request_fingerprinter.fingerprint
+            seen = fingerprint(request)
+            back = next((i for i, hop in enumerate(chain) if fingerprint(request.replace(url=hop)) == seen), None)
+            if back is not None:
+                hops = " → ".join([*chain[back:], request.url])
+                self.ctx.report(source).error(f"{url}: redirect loop ({hops})"[:ERROR_CHARS])
+                self.ctx.settle(source, url, ok=False)
+                return
+        self._riding[(source, url)] = request      # until that fetch has an outcome
+        if self.ctx.ride(source, url, request.url):
+            self._fetch_itself(request)
+        elif request.url in self.ctx.outcome:
+            del self._riding[(source, url)]
 
     def _fetch_itself(self, request: scrapy.Request) -> None:
-        """A source's article request Scrapy dropped as a duplicate of one the address guards refused for
-        another source: asked for again, this source's own."""
+        """A source's article request (or its redirect) Scrapy dropped as a duplicate of one the address guards
+        refused for another source: asked for again, this source's own."""
         self._riding.pop((request.meta["source"], request.meta.get("article_url", request.url)), None)
         self.crawler.engine.crawl(request.replace(dont_filter=True))
+
+    def _response_received(self, response, request, spider=None) -> None:
+        """An article's fetch answered: its outcome is also that of each URL its redirects asked for."""
+        source = request.meta.get("source")
+        if request.meta.get("role") == "article" and source:
+            self.ctx.answered(source, request.meta.get("article_url", request.url), _asked(request))
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)
@@ -371,6 +379,11 @@ class SourcesSpider(scrapy.Spider):
 
     def _item(self, s, e: Entry, body: bytes, ctype: str | None, url: str) -> dict:
         return {"source": s.name, "url": url, "body": body, "content_type": ctype, "entry": e}
+
+
+def _asked(request: scrapy.Request) -> list[str]:
+    """The URLs a request asked for: its redirects' hops, then its own."""
+    return [*(request.meta.get("redirect_urls") or ()), request.url]
 
 
 def _header(response, name: bytes) -> str | None:

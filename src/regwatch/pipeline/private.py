@@ -20,10 +20,25 @@ def write_private(path: str | os.PathLike[str], text: str) -> None:
         f.write(text)
 
 
+def make_private_dirs(folder: str | os.PathLike[str]) -> None:
+    """`folder` and each of its missing parents made PRIVATE_DIR (`Path.mkdir(parents=True, mode=…)` gives the mode to
+    the last one only: `data/deep` made `data` 0755); a folder that exists is not touched."""
+    missing = []
+    here = Path(folder)
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    for part in reversed(missing):
+        try:
+            part.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:     # (made meanwhile, by another process)
+            pass
+
+
 def create_private(path: str | os.PathLike[str]) -> None:
     """An empty PRIVATE_FILE file at `path` (its missing folders PRIVATE_DIR) unless one is there: SQLite then opens
     it, and gives its -wal and -shm files the same mode."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    make_private_dirs(Path(path).parent)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     except FileExistsError:

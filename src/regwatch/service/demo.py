@@ -19,8 +19,7 @@ from pathlib import Path
 
 import click
 
-from ..defaults import PRIVATE_DIR
-from ..pipeline.private import write_private
+from ..pipeline.private import make_private_dirs, write_private
 
 CST = timezone(timedelta(hours=8))
 DATA = Path(__file__).parent / "demo" / "articles.jsonl"
@@ -128,7 +127,7 @@ def run_demo(keep: str | None = None) -> None:
     from .app import App
 
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="regwatch-demo-"))
-    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    make_private_dirs(folder)
     articles = load_articles()
     site = ReplaySite(articles)
     app = App(demo_config(site, folder))
