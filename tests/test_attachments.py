@@ -61,14 +61,14 @@ def test_pdf_attachment_text_is_stored_searched_and_tagged(tmp_path, site, rw):
     assert url.endswith("/docfile/7.pdf") and "fined 500000 yuan" in text
 
 
-def notices(tmp_path, site, attachments: dict[str, Page]):
+def notices(tmp_path, site, attachments: dict[str, Page], crawl: dict | str = ""):
     """A json source of one notice per attachment (its `att` the attachment's path), each served with its page."""
     rows = [{"id": f"n{i}", "title": f"行政处罚信息公开表{i}", "att": path} for i, path in enumerate(attachments)]
     site.pages["/list.json"] = Page(json.dumps({"rows": rows}, ensure_ascii=False).encode(), ctype="application/json")
     for i, (path, page) in enumerate(attachments.items()):
         site.pages[f"/a/n{i}.html"] = Page(f"<html><body><h1>行政处罚信息公开表{i}</h1><p>见附件。</p></body></html>".encode())
         site.pages[path.split("#")[0]] = page
-    return write_config(tmp_path, name="c.toml", sources=[{
+    return write_config(tmp_path, name="c.toml", crawl=crawl, sources=[{
         "name": "notices", "kind": "json", "url": f"{site.url}/list.json", "items": "rows",
         "link": f"{site.url}/a/{{id}}.html", "title": "title", "attachment": "att"}])
 
@@ -117,3 +117,36 @@ def test_pdf_text_left_out_is_said_a_long_pdf_in_a_note_an_unreadable_one_as_an_
     assert row["errors"] == 2, row
     assert f"its attachment {site.url}/bomb.pdf: the PDF cannot be read (LimitReachedError" in row["last_error"]
     assert f"its attachment {site.url}/loop.pdf: the PDF cannot be read (PdfReadError: Detected cyclic" in row["last_error"]
+
+
+def slow_pdf(ops: int, pages: int) -> bytes:
+    """A small PDF slow to read: one Flate stream of `ops` empty text operations, the content of each of its pages."""
+    stream = zlib.compress(b"BT /F1 1 Tf 1 0 Td ET\n" * ops, 9)
+    kids = b" ".join(b"%d 0 R" % (4 + i) for i in range(pages))
+    return pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+                b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+               + [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << /Font << "
+                  b"/F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"] * pages)
+
+
+def test_an_attachment_slower_than_the_time_limit_costs_only_its_text(tmp_path, site, rw):
+    # ~15 s of pypdf here for 30 KB; cut off at 3 s (the page's own extraction, under the same limit, is quick)
+    cfg = notices(tmp_path, site, {"/slow.pdf": Page(slow_pdf(300_000, 20), ctype="application/pdf")},
+                  crawl={"extract_timeout": "3s"})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    row = source(rw, cfg)
+    assert attachments(tmp_path) == {"slow.pdf": None}, (row["last_error"], row["last_message"])    # stored without it
+    assert row["errors"] == 0 and row["state"] == "ok", row
+    assert (f"its attachment {site.url}/slow.pdf: reading it took longer than 3 s (the limit: extract_timeout); "
+            "stored without it") in row["last_message"], row
+
+
+def test_a_page_served_as_a_pdf_that_is_not_one_is_a_note(tmp_path, site, rw):
+    cfg = notices(tmp_path, site, {"/get?file=9": Page(b"<html><body>please log in</body></html>",
+                                                       ctype="application/pdf")})
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    assert attachments(tmp_path) == {"get?file=9": None}
+    row = source(rw, cfg)
+    assert row["errors"] == 0 and row["state"] == "ok", row
+    assert (f"its attachment {site.url}/get?file=9 is not a PDF (Content-Type: application/pdf, but no %PDF- "
+            "header): not read") in row["last_message"], row

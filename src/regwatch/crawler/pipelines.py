@@ -81,18 +81,26 @@ class ProcessPipeline(_CtxMixin):
         source = ctx.sources[item["source"]]
         report = ctx.report(source.name)
         entry = item["entry"]
+        attachment: dict = {"text": ""}
+        if item.get("attachment"):
+            # a job of its own, before the page's (whose reading takes its text): one slow to read, or unreadable,
+            # costs only its text, never the article
+            attachment = await ctx.run_extract.read_attachment(item["attachment"])
+            if attachment.get("lost"):
+                report.error(f"{item['url']}: {attachment['lost']}"[:ERROR_CHARS])
+                raise DropItem(attachment["lost"])
         job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
                "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),
-               "encoding": source.encoding, "list_title": entry.title, "attachment": item.get("attachment")}
+               "encoding": source.encoding, "list_title": entry.title, "attachment_text": attachment["text"]}
         result = await ctx.run_extract(job)
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
-        if result.get("attachment_error"):      # the article is stored, its attachment's text is not
-            report.error(f"{item['url']}: its attachment {entry.attachment_url}: {result['attachment_error']}"
+        if attachment.get("error"):      # the article is stored, its attachment's text is not
+            report.error(f"{item['url']}: its attachment {entry.attachment_url}: {attachment['error']}"
                          [:ERROR_CHARS])
-        elif result.get("attachment_note"):
-            report.note(f"{item['url']}: its attachment {entry.attachment_url}: {result['attachment_note']}"
+        elif attachment.get("note"):
+            report.note(f"{item['url']}: its attachment {entry.attachment_url}: {attachment['note']}"
                         [:ERROR_CHARS])
         if result.get("date_missed"):
             _date_missed(report, source.extract.date, item["url"])

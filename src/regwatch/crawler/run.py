@@ -33,7 +33,7 @@ from ..defaults import (
     too_slow,
 )
 from ..pipeline.process import Processed, Processor
-from ..pipeline.reading import extract_in_worker, start_worker
+from ..pipeline.reading import attachment_in_worker, extract_in_worker, start_worker
 from ..pipeline.store import Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
@@ -221,7 +221,7 @@ class Extractor:
             except TimeoutError:
                 # stuck in C code: only killing the worker ends it (the pool's other jobs are tried again)
                 self._drop(pool, kill=True)
-                raise WorkerLost(f"{too_slow(self.timeout, 'extract_timeout')}; its worker was stopped") from None
+                raise WorkerTimedOut(f"{too_slow(self.timeout, 'extract_timeout')}; its worker was stopped") from None
             except BrokenProcessPool:
                 self._drop(pool)
                 if attempt == 2:
@@ -246,6 +246,21 @@ class Extractor:
             return await self._run(extract_in_worker, job, self.timeout)
         except WorkerLost as e:
             return {"ok": False, "error": f"extraction {e}"}
+
+    async def read_attachment(self, data: bytes) -> dict[str, Any]:
+        """An attachment's text (`extract.attachment_job`), read by a job of its own under its own time limit: one
+        over it is a note (`note`), the article stored without its text. A job lost otherwise (a stop, a worker
+        dead twice) is `lost`: the article's error, as its own job's would be."""
+        from ..pipeline.extract import attachment_job, attachment_too_slow
+
+        if self.workers <= 0:
+            return attachment_job(data)
+        try:
+            return await self._run(attachment_in_worker, data, self.timeout)
+        except WorkerTimedOut:
+            return {"text": "", "note": attachment_too_slow(self.timeout), "error": None}
+        except WorkerLost as e:
+            return {"text": "", "note": None, "error": None, "lost": f"its attachment {e}"}
 
     async def read_list(self, source, body: bytes, url: str, content_type: str | None) -> list:
         """The entries of a list page. A big one (over `LIST_INLINE_MAX`: a 10 MB feed takes seconds), or a feed
@@ -301,6 +316,10 @@ class Extractor:
 
 class WorkerLost(Exception):
     """A pool job that never came back; str() says why."""
+
+
+class WorkerTimedOut(WorkerLost):
+    """A pool job stuck past its time limit, its worker killed."""
 
 
 @dataclass

@@ -357,15 +357,17 @@ class SourcesSpider(scrapy.Spider):
         yield item
 
     def parse_attachment(self, response):
-        """The attachment is read when it is a PDF (its Content-Type says so, or it starts as one does); anything
-        else is a note of the article's run, and the article goes on without it."""
+        """The attachment is read when it is a PDF (it starts as one does, whatever its Content-Type); anything
+        else — a login or error page served as application/pdf too — is a note of the article's run, and the
+        article goes on without it."""
         item = response.meta["item"]
         ctype = _ctype(response) or ""
-        if ctype.split(";")[0].strip().lower() == "application/pdf" or b"%PDF-" in response.body[:1024]:
+        if b"%PDF-" in response.body[:1024]:
             item["attachment"] = response.body
         else:
+            but = ", but no %PDF- header" if ctype.split(";")[0].strip().lower() == "application/pdf" else ""
             self.ctx.report(item["source"]).note(
-                f"{item['url']}: its attachment {response.url} is not a PDF (Content-Type: {ctype or 'none'}): "
+                f"{item['url']}: its attachment {response.url} is not a PDF (Content-Type: {ctype or 'none'}{but}): "
                 f"not read"[:ERROR_CHARS])
         yield item
 

@@ -435,6 +435,30 @@ def attachment_text(data: bytes) -> tuple[str, str | None]:
     return text[:ATTACHMENT_CHARS].strip(), note
 
 
+def attachment_job(data: bytes) -> dict:
+    """Process-pool entry point for an attachment, a job of its own (never the article's: a PDF slow to read costs
+    only its text): `text`, and a `note` of the run, or the `error` it cannot be read for."""
+    try:
+        text, note = attachment_text(data)
+        return {"text": text, "note": note, "error": None}
+    except AttachmentError as e:
+        return {"text": "", "note": None, "error": str(e)}
+    except MemoryError:
+        return {"text": "", "note": None, "error": "reading it needed more memory than the limit (extract_memory)"}
+
+
+def limited_attachment_job(data: bytes, seconds: float) -> dict:
+    """`attachment_job` under a time limit; over it is a note of the run, the article stored without its text."""
+    try:
+        return run_limited(attachment_job, (data,), seconds)
+    except JobTimeout:
+        return {"text": "", "note": attachment_too_slow(seconds), "error": None}
+
+
+def attachment_too_slow(seconds: float) -> str:
+    return f"reading it {too_slow(seconds, 'extract_timeout')}; stored without it"
+
+
 def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
     """`extract_job` (and `then(args, result)` on a page read) under a time limit; over it, or over the
     worker's memory limit, is the page's error."""
@@ -451,19 +475,15 @@ def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
 
 
 def extract_job(args: dict) -> dict:
-    """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read)."""
+    """Process-pool entry point: plain dict in, plain dict out (`error` set when nothing was read). An attachment's
+    text, read before by a job of its own (`attachment_job`), comes in `attachment_text` and goes out with the
+    page's, for its reading."""
     try:
-        text, note, problem = "", None, None
-        if args.get("attachment"):
-            try:
-                text, note = attachment_text(args["attachment"])
-            except AttachmentError as e:
-                problem = str(e)
         ex = extract_bytes(args["body"], url=args.get("url"), content_type=args.get("content_type"),
                            tz=args.get("tz"), overrides=args.get("overrides"), encoding=args.get("encoding"),
                            list_title=args.get("list_title"))
-        return {"ok": True, **ex.to_json(), "attachment_text": text, "attachment_note": note,
-                "attachment_error": problem, "date_missed": ex.date_missed}
+        return {"ok": True, **ex.to_json(), "attachment_text": args.get("attachment_text") or "",
+                "date_missed": ex.date_missed}
     except ExtractError as e:
         return {"ok": False, "error": str(e)}
     except MemoryError:

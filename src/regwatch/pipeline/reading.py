@@ -74,3 +74,10 @@ def extract_in_worker(job: dict[str, Any], seconds: float) -> dict[str, Any]:
     from .extract import limited_extract_job
 
     return limited_extract_job(job, seconds, read_in_worker)
+
+
+def attachment_in_worker(data: bytes, seconds: float) -> dict[str, Any]:
+    """A worker's job for an article's attachment, under its own time limit (`extract.limited_attachment_job`)."""
+    from .extract import limited_attachment_job
+
+    return limited_attachment_job(data, seconds)
