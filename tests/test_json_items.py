@@ -1,5 +1,5 @@
 """A json source's items: one without a template's field (or not an object) is skipped and counted, never the whole
-list lost; a `{field}` value is percent-encoded for its place in the URL template."""
+list lost; a `{field}` value is percent-encoded for its place in the URL template, its own escapes kept."""
 
 from __future__ import annotations
 
@@ -64,15 +64,15 @@ def test_a_list_no_item_of_which_can_be_read_is_an_error_as_before(tmp_path, sit
 def test_a_fields_value_is_encoded_for_its_place_in_the_template(tmp_path, site, rw):
     ids = ["2#frag", "3?x=1&y=", "../../a/traversal", "2", "news/2024/n5"]
     api(site, [{"id": i} for i in ids])
-    for path in ("/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D", "/api/detail/2", "/api/detail/news/2024/n5"):
+    for path in ("/api/detail/2%23frag", "/api/detail/3%3Fx=1&y=", "/api/detail/2", "/api/detail/news/2024/n5"):
         article(site, path, path.rsplit("/", 1)[1].replace("%", "")[:8])
     cfg = config(tmp_path, site, link=f"{site.url}/view?id={{id}}&from=list", detail=f"{site.url}/api/detail/{{id}}")
     run(rw, cfg)
     assert sorted(q["path"] for q in site.requests("/api/detail/")) == [      # a `..` item skipped; a path's `/` kept
-        "/api/detail/2", "/api/detail/2%23frag", "/api/detail/3%3Fx%3D1%26y%3D", "/api/detail/news/2024/n5"]
+        "/api/detail/2", "/api/detail/2%23frag", "/api/detail/3%3Fx=1&y=", "/api/detail/news/2024/n5"]
     assert not site.requests("/a/")
-    assert stored(tmp_path) == sorted(f"{site.url}/view?id={i}&from=list"
-                                      for i in ("2%23frag", "3%3Fx%3D1%26y%3D", "2", "news%2F2024%2Fn5"))
+    assert stored(tmp_path) == sorted(f"{site.url}/view?id={i}&from=list"     # a query keeps a value's ? & = /
+                                      for i in ("2%23frag", "3?x=1&y=", "2", "news/2024/n5"))
 
 
 def test_a_template_that_is_the_whole_url_keeps_the_value_as_a_url(tmp_path, site, rw):
@@ -80,3 +80,43 @@ def test_a_template_that_is_the_whole_url_keeps_the_value_as_a_url(tmp_path, sit
     article(site, "/a/w1.html", "w1")
     run(rw, config(tmp_path, site, link="{u}"))
     assert stored(tmp_path) == [f"{site.url}/a/w1.html?from=list"]
+
+
+def test_a_value_already_percent_encoded_keeps_its_escapes_and_is_fetched(tmp_path, site, rw):
+    """An API's path or id that is already percent-encoded is the URL it was before templates were encoded: its
+    `%XX` kept (not `%25XX`), and a `;`, `=`, `&` or `+` as written; a `%` that is no escape is encoded."""
+    ps = ["news/%E9%80%9A%E7%9F%A5.html", "c/2024-05/20/content_123.htm;jsessionid=1", "doc/a%20b", "n/a:b@c,d+e=f",
+          "r/20%", "r/%zz1"]
+    api(site, [{"p": p} for p in ps])
+    fetched = ["/news/%E9%80%9A%E7%9F%A5.html", "/c/2024-05/20/content_123.htm;jsessionid=1", "/doc/a%20b",
+               "/n/a:b@c,d+e=f", "/r/20%25", "/r/%25zz1"]
+    for i, path in enumerate(fetched):
+        article(site, path, f"e{i}")
+    cfg = config(tmp_path, site, link=f"{site.url}/{{p}}")
+    run(rw, cfg)
+    assert sorted(q["path"] for q in site.requests() if q["path"].startswith(("/news/", "/c/", "/doc/", "/n/", "/r/"))
+                  ) == sorted(fetched)
+    assert all(q["status"] == 200 for q in site.requests() if q["path"] in fetched)   # not a 404 taken as gone
+    assert stored(tmp_path) == sorted(f"{site.url}{p}" for p in fetched)
+    assert row(rw, cfg)["state"] == "ok"
+
+
+def test_a_query_value_keeps_its_escapes_and_its_own_query_characters(tmp_path, site, rw):
+    """In a query a value's `=`, `&`, `+` and `%XX` stay as written (a query given whole, `?{q}`, is the query);
+    only a `#`, which would end it, is encoded."""
+    api(site, [{"id": "5%2B6", "q": "id=5&cat=2"}, {"id": "7#top", "q": "id=7"}])
+    article(site, "/detail?id=5&cat=2&x=1", "q5")
+    article(site, "/detail?id=7&x=1", "q7")
+    cfg = config(tmp_path, site, link=f"{site.url}/view?id={{id}}", detail=f"{site.url}/detail?{{q}}&x=1")
+    run(rw, cfg)
+    assert sorted(q["path"] for q in site.requests("/detail")) == ["/detail?id=5&cat=2&x=1", "/detail?id=7&x=1"]
+    assert stored(tmp_path) == [f"{site.url}/view?id=5%2B6", f"{site.url}/view?id=7%23top"]
+
+
+def test_an_encoded_dot_segment_is_skipped_as_a_dot_segment_is(tmp_path, site, rw):
+    api(site, [{"p": "%2e%2e/%2E%2E/admin"}, {"p": "a/.%2e/b"}, {"p": "ok/d1"}])
+    article(site, "/n/ok/d1", "d1")
+    cfg = config(tmp_path, site, link=f"{site.url}/n/{{p}}")
+    run(rw, cfg)
+    assert stored(tmp_path) == [f"{site.url}/n/ok/d1"]
+    assert "2 of 3 items skipped" in row(rw, cfg)["last_message"]

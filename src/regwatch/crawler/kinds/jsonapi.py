@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 import jmespath
 
@@ -21,20 +21,30 @@ class MissingField(ListError):
     """An item without a field its template names (or not an object at all)."""
 
 
+# What a value keeps as written in a URL template: RFC 3986's sub-delimiters, `:`, `@`, `/` and its own `%XX` escapes
+# (an API's ids and paths often come already encoded); a query also keeps `?`. Encoded: `?` in a path, `#` anywhere,
+# a `%` that begins no escape, and what is never a URL's (spaces, controls, non-ASCII, `"<>[]\\^`{|}`).
+_PATH_SAFE = "!$&'()*+,;=:@/%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _in_url(template: str, m: re.Match, v) -> str:
-    """A field's value as it stands in a URL template, encoded for its place so that a value's `#`, `?` or `&` stays
-    part of the value: a query value (after `?`) as a form value; in the path, everything but the unreserved
-    characters and `/` (a `{path}` field may name `news/2024/a.html`), and a value with a `.` or `..` segment is no
-    article's (it would climb out of the template's path: the item is skipped). A field that begins the template
-    (`{url}` alone, `{base}/n/{id}`) is a URL's start, kept as it is: the address guard judges it."""
+    """A field's value as it stands in a URL template, encoded only where it would change the URL's shape at its
+    place (a path's `?` and `#`, a query's `#`) or is no URL character: its `;`, `=`, `&`, `+` and valid `%XX`
+    stay as written (a `{path}` of `news/%E9%80%9A.html` or a query given whole, `?{q}` = `id=5&cat=2`, is the
+    URL it names). A value with a `.` or `..` segment (`%2e%2e` too) is no article's (it would climb out of the
+    template's path: the item is skipped). A field that begins the template (`{url}` alone, `{base}/n/{id}`) is a
+    URL's start, kept as it is: the address guard judges it."""
     text = str(v)
     if m.start() == 0:
         return text
+    text = _STRAY_PERCENT.sub("%25", text)
     if "?" in template[:m.start()]:
-        return quote_plus(text, safe="")
-    if any(part in (".", "..") for part in text.split("/")):
-        raise MissingField(f"the item's {m.group(1)!r} ({text[:60]!r}) would climb out of the template's path")
-    return quote(text, safe="/")
+        return quote_plus(text, safe=_QUERY_SAFE)
+    if any(part in (".", "..") for part in unquote(text).split("/")):
+        raise MissingField(f"the item's {m.group(1)!r} ({str(v)[:60]!r}) would climb out of the template's path")
+    return quote(text, safe=_PATH_SAFE)
 
 
 def value(item, path: str | None, url: bool = False):
