@@ -233,6 +233,28 @@ def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, 
     assert store.failing_until("wh") is None
 
 
+def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, receiver):
+    # a gateway that answers one payload 500 + Retry-After: 600 while it takes every other: once that message is
+    # refused again after the channel took another, the wait is its own retry's — new alerts go at once, not held the
+    # whole 600 s (past FAILING_HOLD) at each of its retries; its own retry waits the 600 s
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.poison = {"wh": "第0号"}
+    receiver.poison_mode = {"wh": "500-retry-after:600"}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again
+    assert [(stories(m), m["mode"]) for m in receiver.messages] == [
+        ([0], "500-retry-after:600"), ([1], None), ([0], "500-retry-after:600")]
+    assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
+        ("retry", "alone"), ("sent", None)]
+    assert store.failing_until("wh") is None and store.told_until("wh", utcnow()) is None
+    assert store.one("SELECT next_attempt_at FROM messages WHERE status = 'retry'") > iso_ms(
+        utcnow() + timedelta(seconds=590))                                                  # its own wait, whole
+    publish(cfg, store, 1, start=2)
+    stats = deliver(cfg, store, wait=0)
+    assert stats.sent == 1
+    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+
+
 def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_store(tmp_path, receiver):
     # a rate limit one process was told (429 Retry-After: 900) holds the channel's alerts in the next `run --once` or
     # another daemon too (a fresh Dispatcher on the same store): past FAILING_HOLD they are not sent into the throttle

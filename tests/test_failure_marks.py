@@ -244,3 +244,38 @@ def test_a_store_of_the_previous_version_keeps_its_marks_when_it_gains_failure_a
         assert store.told_until("wh", t) == datetime.fromisoformat(iso_ms(t + timedelta(seconds=600)))
     finally:
         store.close()
+
+
+def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(store_location):
+    # a gateway answers one payload 500 + Retry-After: 600 while it takes the others: m0's first failure is a named
+    # wait, the channel's (no evidence yet); the channel then takes m1 — m0's retry, refused again with the same wait,
+    # is m0's alone: its own retry waits the 600 s, the channel's new alerts do not (was `wait`: held 10 minutes at
+    # each of its retries, past FAILING_HOLD). A named wait with nothing taken since (a real throttle) stays the channel's
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        ra = dict(status=MessageStatus.RETRY, error="HTTP 500", named_wait=True)
+        m0 = new_message(store, 0, t)
+        assert store.finish_message(claim(store, t, m0), next_attempt_at=t + timedelta(seconds=600), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=2))
+        m1 = new_message(store, 1, t)
+        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
+                             sent_at=t + timedelta(seconds=1))
+        assert store.finish_message(claim(store, t + timedelta(seconds=2), m0), next_attempt_at=t + timedelta(seconds=602),
+                                    **ra) == "alone"
+        assert store.failing_until("wh") is None
+        assert store.told_until("wh", t + timedelta(seconds=3)) is None
+        assert store.hasten_retries("wh", t + timedelta(seconds=3)) == 0          # its own wait is kept
+        # retried after its wait with nothing taken in between: still refused alone
+        assert store.finish_message(claim(store, t + timedelta(seconds=602), m0),
+                                    next_attempt_at=t + timedelta(seconds=1202), **ra) == "alone"
+        # a throttle on the whole channel: m2 told to wait, its retry told again with nothing taken since — the channel's
+        m2 = new_message(store, 2, t)
+        park(store, m0, t + timedelta(seconds=9000))
+        at = t + timedelta(seconds=603)
+        assert store.finish_message(claim(store, at, m2), next_attempt_at=at + timedelta(seconds=60), **ra) == "wait"
+        at += timedelta(seconds=60)
+        assert store.finish_message(claim(store, at, m2), next_attempt_at=at + timedelta(seconds=600), **ra) == "wait"
+        assert store.told_until("wh", at) == datetime.fromisoformat(iso_ms(at + timedelta(seconds=600)))
+    finally:
+        store.close()

@@ -183,12 +183,14 @@ class Receiver(_Loopback):
     `receiver.fail[name] = ["rate", "500", "broken", "drop", "slow"]` answers the next requests so ("trickle": the
     answer a byte every half second; "retry-after:V": HTTP 429 with `Retry-After: V`);
     `receiver.poison[name] = "text"`: every request whose body holds that text is answered HTTP 500 (a message the
-    channel refuses every time, while it takes the others)."""
+    channel refuses every time, while it takes the others), or as `receiver.poison_mode[name]` says
+    ("500-retry-after:V": HTTP 500 with `Retry-After: V`, a gateway that names a wait on its 5xx)."""
 
     def __init__(self):
         self.routes: dict[str, dict] = {}
         self.fail: dict[str, list[str]] = {}
         self.poison: dict[str, str] = {}
+        self.poison_mode: dict[str, str] = {}
         self.messages: list[dict] = []
         self.release = threading.Event()     # "hold" answers wait for it (a hanging endpoint)
         rx = self
@@ -216,7 +218,7 @@ class Receiver(_Loopback):
         bad = platforms.problems(kind, body)
         mode = self.fail.get(name, []).pop(0) if self.fail.get(name) else None
         if mode is None and name in self.poison and self.poison[name] in json.dumps(body, ensure_ascii=False):
-            mode = "500"
+            mode = self.poison_mode.get(name, "500")
         rec = {"route": name, "path": h.path, "body": body, "query": query, "headers": headers, "sig_ok": sig_ok,
                "token_ok": token_ok, "problems": bad, "mode": mode, "t": time.time()}
         self.messages.append(rec)
@@ -243,7 +245,7 @@ class Receiver(_Loopback):
             code, payload = route["answer"](rec)
         elif mode == "rate":
             code, payload = RATE[kind]
-        elif mode == "500":
+        elif mode == "500" or (mode and mode.startswith("500-retry-after:")):
             code, payload = 500, {"error": "internal"}
         elif mode == "broken":
             code, payload = BROKEN[kind]
@@ -265,6 +267,8 @@ class Receiver(_Loopback):
                       else "application/json")
         if code == 429:
             h.send_header("Retry-After", mode.split(":", 1)[1] if mode and mode.startswith("retry-after:") else "1")
+        elif code == 500 and mode and mode.startswith("500-retry-after:"):
+            h.send_header("Retry-After", mode.split(":", 1)[1])
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         if mode == "trickle":

@@ -550,14 +550,15 @@ class Store(ABC):
                        cut_at: datetime | None = None, named_wait: bool = False) -> Failure | bool:
         """Record an attempt's outcome on the message and its alerts (`cut_at`: when regwatch's own stop cut the
         send off, its mark in `cut_at`; None clears it). A retry's `messages.failure` (`statuses.Failure`) is judged
-        here, in the transaction that records it, against the outbox as committed (any number of processes): `wait`
-        when `named_wait` (the platform named the wait, a rate limit); else `alone` when the message failed before
-        and either its previous failure was alone or the channel took another message since its previous attempt —
-        unless another of the channel's messages has failed since the channel last took one: then it is the
-        channel's, and so is, from then on, any other failure of the channel recorded alone since then (two messages
-        failing are the channel failing); else `channel`. Cleared by any other status and by a cut send. A mark counts
-        only while it is the message's latest attempt's (`failure_attempt` = `attempts`: not one a retry the previous
-        release recorded left behind).
+        here, in the transaction that records it, against the outbox as committed (any number of processes): `alone`
+        when the message failed before and either its previous failure was alone or the channel took another message
+        since its previous attempt — whether or not the platform named a wait (`named_wait`: a gateway's 500 +
+        Retry-After to that payload alone holds its own retry, not the channel) — unless another of the channel's
+        messages has failed since the channel last took one: then it is the channel's, and (a failure without a named
+        wait) so is, from then on, any other failure of the channel recorded alone since then (two messages failing
+        are the channel failing); the channel's is `wait` when `named_wait` (a rate limit; also a first failure's),
+        else `channel`. Cleared by any other status and by a cut send. A mark counts only while it is the message's
+        latest attempt's (`failure_attempt` = `attempts`: not one a retry the previous release recorded left behind).
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""

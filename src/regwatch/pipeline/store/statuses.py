@@ -38,6 +38,7 @@ class Failure(StrEnum):
     CHANNEL = "channel"      # the channel's: it took no message since this one's previous failed attempt
     ALONE = "alone"          # this message's alone: the channel took another since its previous failed attempt
     WAIT = "wait"            # the platform named a wait (a rate limit: Retry-After, DingTalk 130101…): the channel's
+    #                          (a named wait on a message refused alone is `alone`: its own retry waits, not the channel)
 
 
 class AlertKind(StrEnum):

@@ -179,27 +179,28 @@ class Outbox(Connection):
     @staticmethod
     def _failure(message: Row, status: MessageStatus, cut: str | None, named_wait: bool) -> tuple[str, tuple[Any, ...]]:
         """Whose a retry's failure is (`statuses.Failure`), judged in the transaction that records it, against the
-        outbox as committed — by any number of processes on the store: an SQL expression and its parameters. A wait
-        the platform named is the channel's; a first failure is the channel's; a message that failed before is the
-        channel's when another of the channel's messages has failed since the channel last took one (two messages
-        failing), else it has failed alone when its previous failure was already alone, or when the channel took
-        another message since its previous attempt (a payload the channel refuses every time); else the channel's.
-        None for any other status, and for a send regwatch's stop cut off."""
+        outbox as committed — by any number of processes on the store: an SQL expression and its parameters. A first
+        failure is the channel's (a wait the platform named: `wait`); a message that failed before is the channel's
+        when another of the channel's messages has failed since the channel last took one (two messages failing), else
+        it has failed alone when its previous failure was already alone, or when the channel took another message
+        since its previous attempt (a payload the channel refuses every time) — even when the platform named a wait
+        (a gateway's 500 + Retry-After to that payload alone: the wait is its own retry's, not the channel's); else the
+        channel's (`wait` when the platform named one). None for any other status, and for a send regwatch's stop cut
+        off."""
         if status != S.RETRY or cut is not None:
             return "NULL", ()
-        if named_wait:
-            return "?", (Failure.WAIT,)
+        channels = Failure.WAIT if named_wait else Failure.CHANNEL
         before = message.get("claimed_at_before_claim")     # its previous attempt
         if message.get("status_before_claim") != S.RETRY or not before:
-            return "?", (Failure.CHANNEL,)
+            return "?", (channels,)
         since = datetime.fromisoformat(str(before))
         return (f"CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.channel = messages.channel AND o.status = ? "
                 f"AND o.id <> messages.id AND (coalesce(o.failure, ?) <> ? OR NOT {LATEST_O}) AND {NOT_CUT} "
                 f"AND {STILL_FAILING_O}) THEN ? WHEN failure = ? AND failure_attempt = attempts - 1 THEN ? "
                 "WHEN EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.claimed_at >= ? "
                 "AND s.status = ? AND s.sent_at >= ? AND s.id <> messages.id) THEN ? ELSE ? END",
-                (S.RETRY, Failure.CHANNEL, Failure.WAIT, Failure.CHANNEL, Failure.ALONE, Failure.ALONE,
-                 iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), Failure.ALONE, Failure.CHANNEL))
+                (S.RETRY, Failure.CHANNEL, Failure.WAIT, channels, Failure.ALONE, Failure.ALONE,
+                 iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), Failure.ALONE, channels))
 
     def release_message(self, message: Row, *, note: str) -> bool:
         """A claimed message given back unsent: due as it was, in its place, its attempt uncounted and its
