@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -27,13 +28,7 @@ class _Handler(WSGIRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._deadline = threading.Timer(METRICS_IDLE_TIMEOUT, self._cut)
-        self._deadline.daemon = True
-        self._deadline.start()
-
-    def _cut(self) -> None:
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)     # its pending read ends; the handler ends with it
+        self.server.watch(self.connection)       # type: ignore[attr-defined]
 
     def handle(self) -> None:
         try:
@@ -42,7 +37,7 @@ class _Handler(WSGIRequestHandler):
             self.close_connection = True
 
     def finish(self) -> None:
-        self._deadline.cancel()
+        self.server.unwatch(self.connection)     # type: ignore[attr-defined]
         with contextlib.suppress(OSError):
             super().finish()
 
@@ -58,7 +53,36 @@ class _Server(ThreadingMixIn, WSGIServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._slots = threading.BoundedSemaphore(METRICS_MAX_CONNECTIONS)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._watching = threading.Lock()
+        self._closed = threading.Event()
         super().__init__(*args, **kwargs)
+        threading.Thread(target=self._cut_late, name="metrics-deadlines", daemon=True).start()
+
+    def watch(self, conn: socket.socket) -> None:
+        with self._watching:
+            self._deadlines[conn] = time.monotonic() + METRICS_IDLE_TIMEOUT
+
+    def unwatch(self, conn: socket.socket) -> None:
+        with self._watching:
+            self._deadlines.pop(conn, None)
+
+    def _cut_late(self) -> None:
+        """One thread for every connection's deadline: a connection not over in time is shut down (its pending read
+        ends; its handler with it)."""
+        while not self._closed.wait(METRICS_IDLE_TIMEOUT / 20):
+            now = time.monotonic()
+            with self._watching:
+                late = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+                for conn in late:
+                    del self._deadlines[conn]
+            for conn in late:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+    def server_close(self) -> None:
+        self._closed.set()
+        super().server_close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -123,3 +147,4 @@ class Metrics:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
