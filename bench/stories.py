@@ -9,7 +9,8 @@ Sets:
   from real events of this field; the held-out one is measured, never tuned on. Each piece is
   republished nine ways (bench/story_copies.py: a reprint note, a new headline with the lead sentence
   dropped, a 70% excerpt, sentences reordered, a copy editor's regulator short names, and
-  combinations) and twinned (the same wording with other figures, or another institution).
+  combinations) and twinned (the same wording with other figures, another institution, or two days of a sentence
+  swapped).
 - eval: the previous benchmark's set (eval/, 153 labeled articles of 84–200 characters) republished the
   four ways it was, for continuity with the figures measured before.
 
@@ -140,12 +141,15 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
                     misses.append(f"{it['id']} {kind}: {m.reason}; against its original: "
                                   f"{module.same_story(it['title'], it['text'], t, b)[1]}")
         twins = twin_merges = 0
+        twin_kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for it in items:
             for kind, (t, b) in twin_fn(it).items():
                 m, _ = p.stories.find(Article(t, b))
                 twins += 1
+                twin_kinds[kind][1] += 1
                 if m.story_id == story[it["id"]]:
                     twin_merges += 1
+                    twin_kinds[kind][0] += 1
                     misses.append(f"{it['id']} twin {kind} merged: {m.reason}")
         store.close()
     if copy_fn is story_copies.copies:
@@ -177,7 +181,8 @@ def quality(method_name: str, items: list[dict], copy_fn, twin_fn, distractors: 
     return {"pieces": len(items), "copies": n, "joined": round(sum(v[0] for v in joined.values()) / n, 4),
             "by_kind": {k: round(v[0] / v[1], 4) for k, v in joined.items()},
             "pieces_merged_into_another": len(merged), "distinct_pairs": pairs, "distinct_apart": round(apart / pairs, 5),
-            "template_twins": twins, "twins_merged": twin_merges, "misses": misses[:40]}
+            "template_twins": twins, "twins_merged": twin_merges,
+            "twins_merged_by_kind": {k: f"{v[0]} of {v[1]}" for k, v in twin_kinds.items()}, "misses": misses[:40]}
 
 
 # -- scale -------------------------------------------------------------------------------------------
@@ -303,7 +308,8 @@ def main() -> None:
             kinds = "  ".join(f"{k} {v:.3f}" for k, v in q["by_kind"].items())
             print(f"stories {set_name:13s} {method_name:9s} joined {q['joined']:.3f} ({kinds}); distinct apart "
                   f"{q['distinct_apart']:.4f} of {q['distinct_pairs']} pairs, {q['pieces_merged_into_another']} pieces "
-                  f"merged; twins merged {q['twins_merged']} of {q['template_twins']}", flush=True)
+                  f"merged; twins merged {q['twins_merged']} of {q['template_twins']} "
+                  f"({', '.join(f'{k} {v}' for k, v in q['twins_merged_by_kind'].items())})", flush=True)
     if not args.quality_only:
         for n in [int(x) for x in args.sizes.split(",")]:
             for method_name in METHODS:

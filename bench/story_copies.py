@@ -266,8 +266,27 @@ def _other_figure(m: re.Match, rng: random.Random) -> str:
     return str(int(s) + rng.choice([1, 2, 3, 5, 10]))
 
 
+_DATE = re.compile(r"(\d{4}年)?(\d{1,2}月\d{1,2}日)")
+
+
+def dates_swapped(body: str) -> str | None:
+    """The first sentence naming two days with their days swapped, each keeping its place's year (发布于9月27日，
+    自2022年1月1日起施行 → 发布于1月1日，自2022年9月27日起施行: the effective date and another swapped) — None when no
+    sentence names two days."""
+    for s in sentences(body):
+        found = list(_DATE.finditer(s))
+        other = next((m for m in found[1:] if m[2] != found[0][2]), None)
+        if other is None:
+            continue
+        first = found[0]
+        swapped = (s[:first.start(2)] + other[2] + s[first.end(2):other.start(2)] + first[2] + s[other.end(2):])
+        return body.replace(s, swapped, 1)
+    return None
+
+
 def twins(item: dict) -> dict[str, tuple[str, str]]:
-    """The same wording about another event: other figures (one or two of them), or another institution."""
+    """The same wording about another event: other figures (one or two of them), another institution, or two
+    days of a sentence swapped."""
     rng = _rng(item, "twin")
     t, b = item["title"], item["text"]
     out = {}
@@ -284,4 +303,7 @@ def twins(item: dict) -> dict[str, tuple[str, str]]:
         if name in b:
             out["other_institution"] = (t.replace(name, other), b.replace(name, other))
             break
+    swapped = dates_swapped(b)
+    if swapped is not None:
+        out["dates_swapped"] = (t, swapped)
     return out

@@ -567,3 +567,39 @@ def test_a_word_of_when_stands_for_a_date_and_for_another_such_word(word):
     for x, y in ((dated, "工商银行" + word + PENALTY), ("工商银行" + word + PENALTY, "工商银行日前" + PENALTY)):
         ok, why = same_story("工商银行被罚50万元", x, "工商银行被罚50万元", y)
         assert ok, why
+
+
+PENSION_NOTICE = ("《通知》自{first}起施行，各机构应于{second}前完成系统改造并报送备案材料。各商业银行应当按照规定报送相关材料，"
+                  "并对材料的真实性、准确性和完整性负责。未按期完成备案的，不得开展相关业务。监管部门将加强日常监测，"
+                  "对违规行为依法采取监管措施。")
+TWO_RULES = ("中国人民银行{first}发布《关于进一步规范个人养老金业务的通知》，国家金融监督管理总局{second}发布《个人养老金业务"
+             "备案管理办法》，两项文件对商业银行开办个人养老金业务的准入条件、备案流程和信息报送作出规定。"
+             "有关负责人表示，将加强对个人养老金业务的日常监测，对违规行为依法采取监管措施。")
+
+
+@pytest.mark.parametrize("template, one, other, retold", [
+    (PENSION_NOTICE, "2025年6月1日", "2025年5月20日", ("6月1日", "5月20日")),   # the effective date and the deadline
+    (TWO_RULES, "5月20日", "5月21日", ("20日", "21日")),                          # two parties' dates
+], ids=["effective-date-and-deadline", "two-parties"])
+def test_two_notices_that_swap_their_dates_are_two_stories(tmp_path, template, one, other, retold):
+    # each date stays tied to its place in the sentence: the notice in force from 6月1日 with a deadline of
+    # 5月20日 is not the one in force from 5月20日 with a deadline of 6月1日 (joined, the second one's alert was lost)
+    title = "关于做好个人养老金业务备案工作的通知"
+    a, b = template.format(first=one, second=other), template.format(first=other, second=one)
+    for x, y in ((a, b), (b, a)):
+        ok, why = same_story(title, x, title, y)
+        assert not ok and "other facts" in why, why
+    store = Store(tmp_path / "s.db")
+    p = Processor(store, Classifier(load_topics()))
+    first = p.process(url="http://x/50", source="a", title=title, body=a, lang="zh", published_at=None)
+    second = p.process(url="http://x/51", source="b", title=title, body=b, lang="zh", published_at=None)
+    assert second.new_story and second.story_id != first.story_id, second.story_reason
+    # the same dates in their places, the year dropped or the day told without its month, are still a copy;
+    # swapped so, still another notice
+    copy, swapped = template.format(first=retold[0], second=retold[1]), template.format(first=retold[1], second=retold[0])
+    for x, y in ((a, copy), (copy, a)):
+        ok, why = same_story(title, x, title, y)
+        assert ok, why
+    for x, y in ((a, swapped), (swapped, a)):
+        ok, why = same_story(title, x, title, y)
+        assert not ok and "other facts" in why, why

@@ -73,7 +73,10 @@ _SENTENCE_DATE = re.compile(r"(?<!\d)(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日"
                             r"|(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 # a day without its month (人民银行20日发布): not part of a date, a count (第5日) or a term (30日内)
 _BARE_DAY = re.compile(r"(?<![\d月个第])([12]?\d|3[01])日(?![内前])")
-_SHARED_DATE = "\x1f"         # in a compared sentence, where a date stood that the other sentence names too
+# in a compared sentence, where a date stood that the other sentence names too: a mark of its own for each date
+# (the same date the same mark in both sentences), from U+E000 on — private use, which a compared sentence never holds
+_SHARED_DATE = 0xE000
+_SHARED_DATE_MARK = re.compile("[\ue000-\uf8ff]")
 # how an editor opens a lead in place of the original's date or credit: 据财联社报道, 本报讯, 12月5日, 近日
 _DATELINE = re.compile(r"(据.{1,12}(报道|消息|获悉)|(本报|本刊|[\u4e00-\u9fff]{1,8}(网|社|报|台|新闻))讯"
                        r"|记者.{0,8}(获悉|了解到|注意到)"
@@ -278,11 +281,20 @@ def substitution(text_a: Article | str, text_b: Article | str) -> str | None:
             if lone and only:
                 return f"{lone[0]}日→{only[0][0]}"
         # a date both name, however written (2024年5月20日, 5月20日 — a retelling drops the year —, 20240520 from
-        # 2024-05-20) and wherever it stands (人民银行5月20日发布 for 5月20日，人民银行发布) is no other fact: it
-        # leaves both sentences before their wording is compared
-        s, best = _shared_dates_left_out(s, dates_b), _shared_dates_left_out(best, dates_s)
-        for i1, i2, j1, j2 in _whole_words(_edits(SequenceMatcher(None, s, best, autojunk=False)), s, best):
-            x, y = s[i1:i2].replace(_SHARED_DATE, ""), best[j1:j2].replace(_SHARED_DATE, "")
+        # 2024-05-20) and wherever it stands (人民银行5月20日发布 for 5月20日，人民银行发布) is no other fact: each
+        # such date is a mark of its own in both sentences, and a mark moved or beside other words is left out when
+        # their wording is compared — but a mark where the other sentence has another one is a date where the
+        # other names another (自6月1日起施行，应于5月20日前… / 自5月20日起施行，应于6月1日前…: the dates swapped)
+        marks: dict[tuple[int, int], str] = {}
+        s, written_s = _shared_dates_marked(s, dates_b, marks)
+        best, written_b = _shared_dates_marked(best, dates_s, marks)
+        matcher = SequenceMatcher(None, s, best, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            mark_x, mark_y = _SHARED_DATE_MARK.search(s, i1, i2), _SHARED_DATE_MARK.search(best, j1, j2)
+            if op == "replace" and mark_x and mark_y:     # (a replaced span shares no character with its other side)
+                return f"{written_s[mark_x[0]]}→{written_b[mark_y[0]]}"
+        for i1, i2, j1, j2 in _whole_words(_edits(matcher), s, best):
+            x, y = _SHARED_DATE_MARK.sub("", s[i1:i2]), _SHARED_DATE_MARK.sub("", best[j1:j2])
             if not x and not y:
                 continue        # a date both name, moved
             # a credit or date an editor opens with (据财联社报道 for 12月5日), or a word swapped for its like
@@ -340,13 +352,21 @@ def _month_added(sentence: str, other: str) -> str:
     return _BARE_DAY.sub(month, sentence)
 
 
-def _shared_dates_left_out(sentence: str, others: list[tuple[str, int | None, int, int]]) -> str:
+def _shared_dates_marked(sentence: str, others: list[tuple[str, int | None, int, int]],
+                         marks: dict[tuple[int, int], str]) -> tuple[str, dict[str, str]]:
     """The sentence with a mark in place of each date that the other sentence also names (the mark keeps the
-    words on either side apart: 明确 → 提出 before the date, a clause cut after it)."""
+    words on either side apart: 明确 → 提出 before the date, a clause cut after it), and each mark's date as this
+    sentence writes it. `marks`: each day's mark, shared by the two sentences (one day, one mark; another day,
+    another mark), added to as new days come."""
+    written: dict[str, str] = {}
     def day(m: re.Match[str]) -> str:
         d = _dates(m.group(0))[0]
-        return _SHARED_DATE if any(_same_date(d, e) for e in others) else m.group(0)
-    return _SENTENCE_DATE.sub(day, sentence)
+        if not any(_same_date(d, e) for e in others):
+            return m.group(0)
+        mark = marks.setdefault((d[2], d[3]), chr(_SHARED_DATE + len(marks)))
+        written.setdefault(mark, m.group(0))
+        return mark
+    return _SENTENCE_DATE.sub(day, sentence), written
 
 
 _EDITORIAL_WORDS = re.compile("|".join(sorted((w for w in _EDITORIAL if len(w) > 1), key=len, reverse=True)))
