@@ -160,88 +160,47 @@ def test_a_message_refused_alone_is_the_channels_once_another_fails_after_it(sto
         store.close()
 
 
-def retried_by_the_previous_release(store, at, expected, next_attempt_at):
-    """A daemon of the previous release (a rolling upgrade of workers) claims the message and records a failed retry
-    with its own backoff: its claim is this release's; its record, the statements it runs, knows no `failure`."""
-    msg = claim(store, at, expected)
+def recorded_by_5eb6618(store, msg, failure, error, next_attempt_at):
+    """A daemon of the release at 5eb6618 (a rolling upgrade of workers) records a failed attempt on a message it
+    claimed, on a store of this release's schema: its own record statements, verbatim (5eb6618's
+    shared/outbox.py finish_message), which write `failure` (its dispatcher's mark) at every attempt."""
+    status, nxt, sent, cut, failed = "retry", iso_ms(next_attempt_at), None, None, failure
+    message = msg
     with store.tx():
-        assert store.x("UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                       "sent_at = ?, cut_at = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
-                       ("retry", "HTTP 500", iso_ms(next_attempt_at), None, None, msg["id"], msg["claimed_by"]))
+        assert store.x(
+            "UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
+            "sent_at = ?, cut_at = ?, failure = ?, claimed_until = NULL WHERE id = ? AND claimed_by = ?",
+            (status, error, nxt, sent, cut, failed, message["id"], message["claimed_by"]))
         store.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                 "sent_at = ?, cut_at = ? WHERE message_id = ?",
-                ("retry", "HTTP 500", iso_ms(next_attempt_at), None, None, msg["id"]))
+                (status, error, nxt, sent, cut, message["id"]))
 
 
-def test_a_mark_an_earlier_attempt_left_counts_for_nothing_once_the_previous_release_retried_the_message(store_location):
-    # m0 was told to wait (a rate limit) by this release; a daemon of the previous release retries it when due, fails
-    # (a 500) and sets an hour's backoff, leaving the `wait` mark: it must not hold the channel's alerts for that hour
-    # as a wait the platform named — it is a failure of the channel, as that release's retries were. Likewise a mark
-    # `alone` left behind: the retry counts as the channel's, and goes again when the channel answers
+def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location):
+    # during a rolling upgrade a daemon of 5eb6618 is told by DingTalk (130101) to wait 10 minutes and records it with
+    # its own statement: this release holds the channel's alerts for the whole wait (it ignored the mark — a failure
+    # of the channel, held 5 minutes at most, then sent into the limit). Its `alone` mark is the message's alone too
     store = Store(store_location)
     try:
         t = utcnow()
+        until = t + timedelta(seconds=600)
         m0 = new_message(store, 0, t)
-        assert store.finish_message(claim(store, t, m0), status=MessageStatus.RETRY, error="HTTP 429",
-                                    next_attempt_at=t + timedelta(seconds=600), named_wait=True) == "wait"
-        assert store.told_until("wh", t) is not None
-        retried_by_the_previous_release(store, t + timedelta(seconds=600), m0, t + timedelta(seconds=3600))
-        assert failure(store, m0) == "wait"                                 # left behind
-        assert store.told_until("wh", t + timedelta(seconds=601)) is None
-        assert store.failing_until("wh") == datetime.fromisoformat(iso_ms(t + timedelta(seconds=3600)))
-        # alone, then retried by the previous release: the channel's
-        park(store, m0, t + timedelta(seconds=9000))
+        recorded_by_5eb6618(store, claim(store, t, m0), "wait", "DingTalk 130101: send too fast", until)
+        for at in (t, t + timedelta(seconds=301), t + timedelta(seconds=599)):
+            assert store.told_until("wh", at) == datetime.fromisoformat(iso_ms(until))
+        assert store.told_until("wh", until) is None
+        # m1 failed; the channel took m2; 5eb6618 records m1 refused again as its alone: the channel is not failing
+        park(store, m0, t)
+        store.finish_message(claim(store, t, m0), status=MessageStatus.SENT, sent_at=t)
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=601), m1), status=MessageStatus.RETRY,
-                             error="HTTP 500", next_attempt_at=t + timedelta(seconds=610))
+        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.RETRY, error="HTTP 500",
+                             next_attempt_at=t + timedelta(seconds=10))
         m2 = new_message(store, 2, t)
-        store.finish_message(claim(store, t + timedelta(seconds=602), m2), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=602))
-        assert store.finish_message(claim(store, t + timedelta(seconds=610), m1), status=MessageStatus.RETRY,
-                                    error="HTTP 500", next_attempt_at=t + timedelta(seconds=620)) == "alone"
-        retried_by_the_previous_release(store, t + timedelta(seconds=620), m1, t + timedelta(seconds=4000))
-        assert failure(store, m1) == "alone"                                # left behind
-        assert store.hasten_retries("wh", t + timedelta(seconds=621)) == 2  # the channel answers: both go
-        # this release's next failure of m1, nothing taken since the previous release's attempt: the channel's (the
-        # mark left behind is not its previous failure's)
-        park(store, m0, t + timedelta(seconds=9000))
-        assert store.finish_message(claim(store, t + timedelta(seconds=623), m1), status=MessageStatus.RETRY,
-                                    error="HTTP 500", next_attempt_at=t + timedelta(seconds=700)) == "channel"
-    finally:
-        store.close()
-
-
-def test_a_store_of_the_previous_version_keeps_its_marks_when_it_gains_failure_attempt(store_location):
-    """m17 (p8 on PostgreSQL) adds `messages.failure_attempt` in place: a mark already kept is its latest attempt's
-    (every attempt of the version that wrote it recorded one), and counts as it did."""
-    store = Store(store_location)
-    t = utcnow()
-    try:
-        m0 = new_message(store, 0, t)
-        store.finish_message(claim(store, t, m0), status=MessageStatus.RETRY, error="HTTP 429",
-                             next_attempt_at=t + timedelta(seconds=600), named_wait=True)
-    finally:
-        store.close()
-    drop = "ALTER TABLE messages DROP COLUMN failure_attempt"
-    if store_location.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(store_location, autocommit=True) as pg:
-            for q in [drop, "DELETE FROM regwatch_migrations WHERE name = 'p8_attempt_of_a_failure'"]:
-                pg.execute(q)
-    else:
-        import sqlite3
-
-        conn = sqlite3.connect(store_location)
-        for q in [drop, "DELETE FROM _sqlite_migrations WHERE name = 'm17_attempt_of_a_failure'", "PRAGMA user_version=16"]:
-            conn.execute(q)
-        conn.commit()
-        conn.close()
-    store = Store(store_location)
-    try:
-        assert store.q("SELECT failure, failure_attempt, attempts FROM messages") == [
-            {"failure": "wait", "failure_attempt": 1, "attempts": 1}]
-        assert store.told_until("wh", t) == datetime.fromisoformat(iso_ms(t + timedelta(seconds=600)))
+        store.finish_message(claim(store, t + timedelta(seconds=2), m2), status=MessageStatus.SENT,
+                             sent_at=t + timedelta(seconds=2))
+        recorded_by_5eb6618(store, claim(store, t + timedelta(seconds=10), m1), "alone", "HTTP 500",
+                            t + timedelta(seconds=600))
+        assert store.failing_until("wh") is None
     finally:
         store.close()
 

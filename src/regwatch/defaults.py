@@ -60,6 +60,8 @@ METRICS_IDLE_TIMEOUT = 5.0        # seconds the metrics endpoint waits on a conn
 METRICS_MAX_CONNECTIONS = 16      # connections the metrics endpoint serves at once (a thread each); one more is closed at once
 STORE_LOCK_WAIT = 30.0            # seconds a store statement waits for another process's lock before it fails (one
                                   # line): SQLite's busy timeout, PostgreSQL's `lock_timeout` for each connection
+SQLITE_MIN = (3, 35, 0)           # the oldest SQLite library the store's SQL runs on (`UPDATE … RETURNING`; upserts
+                                  # need 3.24): an older one linked into Python is refused when the store opens
 
 
 # -- the web ----------------------------------------------------------------------------------

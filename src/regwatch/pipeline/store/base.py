@@ -100,7 +100,7 @@ COPY_TABLES: dict[str, tuple[str, ...]] = {
     "story_keys": ("key", "seen", "article_id", "story_id"),
     "messages": ("id", "channel", "kind", "idem_key", "payload", "items", "status", "attempts", "created_at",
                  "next_attempt_at", "claimed_at", "claimed_until", "claimed_by", "last_error", "sent_at", "cut_at",
-                 "failure", "failure_attempt"),
+                 "failure"),
     "alerts": ("id", "kind", "subscription", "channel", "story_id", "article_id", "payload", "status", "attempts",
                "created_at", "next_attempt_at", "last_error", "sent_at", "idem_key", "digest_at", "message_id",
                "cut_at"),
@@ -557,8 +557,7 @@ class Store(ABC):
         messages has failed since the channel last took one: then it is the channel's, and (a failure without a named
         wait) so is, from then on, any other failure of the channel recorded alone since then (two messages failing
         are the channel failing); the channel's is `wait` when `named_wait` (a rate limit; also a first failure's),
-        else `channel`. Cleared by any other status and by a cut send. A mark counts only while it is the message's
-        latest attempt's (`failure_attempt` = `attempts`: not one a retry the previous release recorded left behind).
+        else `channel`. Cleared by any other status and by a cut send.
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""

@@ -33,7 +33,7 @@ class MessageStatus(StrEnum):
 
 class Failure(StrEnum):
     """`messages.failure`: whose a failed attempt waiting out its retry was (empty for any other status, and for a
-    send regwatch's stop cut off); it counts only while `messages.failure_attempt` is the message's `attempts`."""
+    send regwatch's stop cut off)."""
 
     CHANNEL = "channel"      # the channel's: it took no message since this one's previous failed attempt
     ALONE = "alone"          # this message's alone: the channel took another since its previous failed attempt

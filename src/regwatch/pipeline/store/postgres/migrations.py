@@ -218,13 +218,6 @@ P6_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_stor
 # m16_failure_of_a_retry)
 P7_FAILURE_OF_A_RETRY = "ALTER TABLE messages ADD COLUMN IF NOT EXISTS failure TEXT;"
 
-# the attempt whose outcome `failure` is: a mark counts only while it is the latest attempt's (a retry recorded by a
-# release that knows no `failure` leaves a stale one behind); those kept already are (the SQLite store's
-# m17_attempt_of_a_failure)
-P8_ATTEMPT_OF_A_FAILURE = ("ALTER TABLE messages ADD COLUMN IF NOT EXISTS failure_attempt INTEGER; "
-                           "UPDATE messages SET failure_attempt = attempts WHERE failure IS NOT NULL "
-                           "AND failure_attempt IS NULL;")
-
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
@@ -233,7 +226,6 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("p5_worker_leases", P5_WORKER_LEASES),
     ("p6_one_alert_per_story_channel", P6_ONE_ALERT_PER_STORY_CHANNEL),
     ("p7_failure_of_a_retry", P7_FAILURE_OF_A_RETRY),
-    ("p8_attempt_of_a_failure", P8_ATTEMPT_OF_A_FAILURE),
 ]
 
 

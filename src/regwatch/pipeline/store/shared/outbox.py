@@ -22,19 +22,14 @@ WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 # a send regwatch's stop cut off: marked by `cut_at` — or by its error text alone, cut by a daemon of the previous
 # release still running beside this one (a rolling upgrade of workers on PostgreSQL), which knows no `cut_at`
 NOT_CUT = "cut_at IS NULL AND coalesce(last_error, '') <> '" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
-# a retry's `failure` is its latest attempt's (`failure_attempt`, m17/p8): a retry recorded by a release that knows no
-# `failure` (a daemon of the previous release in a rolling upgrade) leaves an earlier attempt's mark behind, which
-# counts for nothing — a retry without a mark, the channel's failure, as that release's retries were
-LATEST = "coalesce(failure_attempt, -1) = attempts"
 # a retry whose failure was the message's alone (the channel took another since its previous failed attempt): it says
 # nothing of the channel, and keeps its own backoff when the channel answers
-NOT_ALONE = f"(coalesce(failure, '') <> '{Failure.ALONE}' OR NOT {LATEST})"
+NOT_ALONE = f"coalesce(failure, '') <> '{Failure.ALONE}'"
 # a retry whose latest attempt the channel took no message after (none claimed since then was sent): it failed since
 # the channel last answered — of the message being recorded (`messages` in an UPDATE of it), or of another (`o`)
 STILL_FAILING = (f"NOT EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.status = '{S.SENT}' "
                  "AND s.claimed_at >= messages.claimed_at)")
 STILL_FAILING_O = STILL_FAILING.replace("messages.", "o.")
-LATEST_O = "coalesce(o.failure_attempt, -1) = o.attempts"
 DUE = ",".join(f"'{s}'" for s in MESSAGE_DUE)
 OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # `alerts_to_compose`: an alert held uncomposed (a full or failing channel; not a scheduled digest's) is composed with
@@ -137,8 +132,8 @@ class Outbox(Connection):
         return datetime.fromisoformat(at) if at else None
 
     def told_until(self, channel: str, now: datetime) -> datetime | None:
-        at = self.one(f"SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
-                      f"AND {LATEST} AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
+        at = self.one("SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
+                      "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
 
     def channels_due(self, now: datetime) -> list[str]:
@@ -165,8 +160,7 @@ class Outbox(Connection):
             mark, params = self._failure(message, status, cut, named_wait)
             rows = self.all(
                 f"UPDATE messages SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
-                f"sent_at = ?, cut_at = ?, failure = {mark}, failure_attempt = attempts, claimed_until = NULL "
-                "WHERE id = ? AND claimed_by = ? "
+                f"sent_at = ?, cut_at = ?, failure = {mark}, claimed_until = NULL WHERE id = ? AND claimed_by = ? "
                 "RETURNING failure",
                 (status, error, nxt, sent, cut, *params, message["id"], message["claimed_by"]))
             if not rows:
@@ -195,8 +189,8 @@ class Outbox(Connection):
             return "?", (channels,)
         since = datetime.fromisoformat(str(before))
         return (f"CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.channel = messages.channel AND o.status = ? "
-                f"AND o.id <> messages.id AND (coalesce(o.failure, ?) <> ? OR NOT {LATEST_O}) AND {NOT_CUT} "
-                f"AND {STILL_FAILING_O}) THEN ? WHEN failure = ? AND failure_attempt = attempts - 1 THEN ? "
+                f"AND o.id <> messages.id AND coalesce(o.failure, ?) <> ? AND {NOT_CUT} AND {STILL_FAILING_O}) "
+                "THEN ? WHEN failure = ? THEN ? "
                 "WHEN EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.claimed_at >= ? "
                 "AND s.status = ? AND s.sent_at >= ? AND s.id <> messages.id) THEN ? ELSE ? END",
                 (S.RETRY, Failure.CHANNEL, Failure.WAIT, channels, Failure.ALONE, Failure.ALONE,

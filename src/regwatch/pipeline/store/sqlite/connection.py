@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ....defaults import STORE_LOCK_WAIT
+from ....defaults import SQLITE_MIN, STORE_LOCK_WAIT
 from ...private import create_private
 from ..base import Row, StoreError, not_a_store
 from ..shared.sql import Connection, Params
@@ -127,11 +127,23 @@ def _wal(conn: sqlite3.Connection) -> None:
         pause = min(pause * 2, 0.2)
 
 
+def too_old(found: tuple[int, ...]) -> str | None:
+    """Why an SQLite library of version `found` cannot run the store (its SQL needs SQLITE_MIN: `UPDATE … RETURNING`
+    records every send), or None: every recorded send would fail, and an accepted message be sent again each lease."""
+    if tuple(found) >= SQLITE_MIN:
+        return None
+    shown = ".".join(map(str, found))
+    return (f"SQLite {shown} is too old: regwatch's store needs SQLite {'.'.join(map(str, SQLITE_MIN))} or later "
+            "(the library Python's sqlite3 is linked against)")
+
+
 class SQLiteConnection(Connection):
     """Open with `Store(path)` (`:memory:` works for tests)."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)
+        if old := too_old(sqlite3.sqlite_version_info):
+            raise StoreError(f"{self.path}: cannot open the store: {old}")
         if self.path != ":memory:":
             try:
                 create_private(self.path)     # a new store is its user's alone (its -wal and -shm take its mode)

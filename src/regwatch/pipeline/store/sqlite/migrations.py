@@ -306,20 +306,11 @@ def m16_failure_of_a_retry(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN failure TEXT")
 
 
-def m17_attempt_of_a_failure(db: sqlite_utils.Database) -> None:
-    # the attempt (`attempts`) whose outcome `failure` is: a mark counts only while it is the message's latest attempt's.
-    # A retry recorded by a release that knows no `failure` (a rolling upgrade) leaves the mark of an earlier attempt
-    # behind — a stale `wait` held the channel's alerts until that release's backoff. Marks already kept are their
-    # latest attempt's (the releases that wrote them record one at every attempt)
-    db.execute("ALTER TABLE messages ADD COLUMN failure_attempt INTEGER")
-    db.execute("UPDATE messages SET failure_attempt = attempts WHERE failure IS NOT NULL")
-
-
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
               m12_store_meta, m13_cut_sends, m14_worker_leases,
-              m15_one_alert_per_story_channel, m16_failure_of_a_retry, m17_attempt_of_a_failure]
+              m15_one_alert_per_story_channel, m16_failure_of_a_retry]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
