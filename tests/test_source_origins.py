@@ -177,3 +177,25 @@ def test_a_refused_redirect_chain_holds_up_no_source_that_names_one_of_its_hops(
     assert f"{hop}: {article}: refused, 127.0.0.1 is a loopback address" in runs["evil2"][1], runs
     assert f"{first}: {article}: refused" in runs["evil"][1], runs
     assert not intranet.requests("/a/i1.html")
+
+
+def test_a_redirect_cycle_is_skipped_for_good_not_an_error_every_run(tmp_path, site, rw):
+    """A list names A and B, A redirects to B and B to A: each redirect is dropped as a duplicate of the other's
+    request, and neither fetch ever comes. Both links are skipped for good (a redirect to a page this crawl asked
+    for), the source's run has no error, and the next run asks for neither (it failed every run, 'not fetched')."""
+    a, b = f"{site.url}/r/a", f"{site.url}/r/b"
+    site.pages["/r/a"] = redirect(b)
+    site.pages["/r/b"] = redirect(a)
+    site.pages["/feed.xml"] = links_feed(a, b)
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "loop")])
+    for _ in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _messages(tmp_path / "rw.db", "loop")
+    assert all("not fetched" not in m for m in runs), runs
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        errors = [n for (n,) in c.execute("SELECT errors FROM source_runs WHERE source = 'loop'")]
+        skipped = {u for (u,) in c.execute("SELECT url FROM source_urls WHERE state = 'skipped'")}
+    assert errors == [0, 0], runs
+    assert skipped == {a, b}, skipped
+    assert len(site.requests("/r/a")) == 1 and len(site.requests("/r/b")) == 1, site.log

@@ -552,6 +552,15 @@ class CrawlContext:
         source; clean list pages keep their validators (not in a baseline run that holds no article),
         the others are read in full next time;
         what a baseline run named and did not store stays baseline."""
+        if not self._stopping and self.store_failed is None:
+            # the crawl ran out of requests: a redirect dropped as a duplicate of a URL whose fetch never came (a
+            # redirect cycle, A→B and B→A) will not have it; skipped for good, as a redirect to a page this crawl
+            # asked for is (it failed every run, "not fetched before the crawl stopped")
+            while self.riders:
+                url, riders = self.riders.popitem()
+                for source, article in riders:
+                    if article != url and (source, article) in self.waiting:
+                        self.skip(source, article, f"redirects to {url}, a page this crawl already asked for")
         lost: dict[str, list[str]] = {}
         for (source, url), pages in self.waiting.items():
             lost.setdefault(source, []).append(url)
