@@ -181,7 +181,7 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert store.known_urls("other", ["http://x/gone"]) == set()               # skipped by that source only
     assert store.is_baseline_url("feed", "http://x/later") and not store.is_baseline_url("feed", "http://x/gone")
     assert [r["url"] for r in store.skipped_urls("feed")] == ["http://x/gone"] and store.count_skipped("feed") == 1
-    assert [s.value for s in UrlState] == ["skipped", "baseline", "missing"]
+    assert [s.value for s in UrlState] == ["skipped", "baseline", "missing", "slow"]
     first = store.missing_since("feed", "http://x/late")                     # recorded the first time
     assert first and store.missing_since("feed", "http://x/late") == first
     assert store.missing_since("feed", "http://x/later") is None              # a baseline named it
@@ -192,6 +192,18 @@ def test_sources_runs_lists_and_settled_urls(store):
                                                                                                  "http://x/late"}
     assert [(r["source"], r["state"], r["reason"]) for r in store.url_states("http://x/gone")] == \
         [("feed", "skipped", "HTTP 410")]
+    # an attachment over extract_timeout: the first time remembered (`slow`), the second said; gone once stored
+    assert not store.attachment_timed_out("feed", "http://x/pdf", "slow")
+    assert store.attachment_timed_out("feed", "http://x/pdf", "")
+    assert store.known_urls("feed", ["http://x/pdf"]) == set() and not store.is_baseline_url("feed", "http://x/pdf")
+    store.attachment_read("feed", "http://x/pdf")
+    assert store.url_states("http://x/pdf") == [] and not store.attachment_timed_out("feed", "http://x/pdf", "slow")
+    assert store.missing_since("feed", "http://x/pdf")                       # then missing: not taken as baseline
+    assert not store.attachment_timed_out("feed", "http://x/b", "slow")      # a baseline run's: baseline, the time kept
+    store.mark_baseline_urls("feed", ["http://x/b"])
+    assert store.is_baseline_url("feed", "http://x/b") and store.attachment_timed_out("feed", "http://x/b", "")
+    assert not store.attachment_timed_out("feed", "http://x/later", "slow") and store.is_baseline_url("feed", "http://x/later")
+    assert store.attachment_timed_out("feed", "http://x/later", "")
 
 
 def test_the_outbox_composes_claims_paces_and_finishes(store):

@@ -89,6 +89,16 @@ class ProcessPipeline(_CtxMixin):
             if attachment.get("lost"):
                 report.error(f"{item['url']}: {attachment['lost']}"[:ERROR_CHARS])
                 raise DropItem(attachment["lost"])
+            if attachment.get("timed_out") and not ctx.store.attachment_timed_out(source.name, item["url"],
+                                                                                   attachment["note"]):
+                # the limit is wall-clock (a busy machine, or a wait behind other slow jobs): the first time, the
+                # article is not stored but fetched again next run, as one the crawl stopped before; the second, it
+                # is stored without the attachment's text (the note below)
+                from ..pipeline.extract import attachment_retried
+
+                retried = attachment_retried(ctx.run_extract.timeout)
+                report.note(f"{item['url']}: {retried}"[:ERROR_CHARS])
+                raise DropItem(retried)
         job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
                "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),
                "encoding": source.encoding, "list_title": entry.title, "attachment_text": attachment["text"]}
@@ -122,6 +132,8 @@ class ProcessPipeline(_CtxMixin):
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
             baseline=baseline, after=queue_alerts, reading=result.get("reading")))
+        if item.get("attachment"):
+            ctx.store.attachment_read(source.name, item["url"])     # a first timeout of its attachment is forgotten
         if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
             queued, held = done.outcome

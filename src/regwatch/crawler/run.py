@@ -249,8 +249,8 @@ class Extractor:
 
     async def read_attachment(self, data: bytes) -> dict[str, Any]:
         """An attachment's text (`extract.attachment_job`), read by a job of its own under its own time limit: one
-        over it is a note (`note`), the article stored without its text. A job lost otherwise (a stop, a worker
-        dead twice) is `lost`: the article's error, as its own job's would be."""
+        over it (`timed_out`, the backstop's too) is a note (`note`) if the article is stored without its text. A
+        job lost otherwise (a stop, a worker dead twice) is `lost`: the article's error, as its own job's would be."""
         from ..pipeline.extract import attachment_job, attachment_too_slow
 
         if self.workers <= 0:
@@ -258,7 +258,7 @@ class Extractor:
         try:
             return await self._run(attachment_in_worker, data, self.timeout)
         except WorkerTimedOut:
-            return {"text": "", "note": attachment_too_slow(self.timeout), "error": None}
+            return {"text": "", "note": attachment_too_slow(self.timeout), "error": None, "timed_out": True}
         except WorkerLost as e:
             return {"text": "", "note": None, "error": None, "lost": f"its attachment {e}"}
 

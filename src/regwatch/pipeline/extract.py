@@ -452,11 +452,17 @@ def limited_attachment_job(data: bytes, seconds: float) -> dict:
     try:
         return run_limited(attachment_job, (data,), seconds)
     except JobTimeout:
-        return {"text": "", "note": attachment_too_slow(seconds), "error": None}
+        return {"text": "", "note": attachment_too_slow(seconds), "error": None, "timed_out": True}
 
 
 def attachment_too_slow(seconds: float) -> str:
+    """An attachment over the time limit a second time (on a later run): the article stored without its text."""
     return f"reading it {too_slow(seconds, 'extract_timeout')}; stored without it"
+
+
+def attachment_retried(seconds: float) -> str:
+    """An attachment over the time limit the first time: the article not stored, fetched again next run."""
+    return f"its attachment {too_slow(seconds, 'extract_timeout')}; tried again next run"
 
 
 def limited_extract_job(args: dict, seconds: float, then=None) -> dict:

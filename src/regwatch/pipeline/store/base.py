@@ -390,6 +390,15 @@ class Store(ABC):
         the source's baseline named."""
 
     @abstractmethod
+    def attachment_timed_out(self, source: str, url: str, reason: str) -> bool:
+        """An article's attachment took longer than extract_timeout: True when it had on an earlier run (stored
+        without its text now); the first time recorded in `source_urls` and False (fetched again next run)."""
+
+    @abstractmethod
+    def attachment_read(self, source: str, url: str) -> None:
+        """The article is stored: a first timeout of its attachment is forgotten."""
+
+    @abstractmethod
     def url_states(self, url: str) -> list[Row]:
         """What each source settled about an article URL it did not store: source, state, reason, at."""
 

@@ -80,6 +80,8 @@ class UrlState(StrEnum):
     SKIPPED = "skipped"      # robots.txt, 404/410, a binary file: never fetched again
     BASELINE = "baseline"    # named by the source's baseline run: stored later, it is baseline too
     MISSING = "missing"      # answered 404/410 since `at`: asked again each run until MISSING_GRACE, then skipped
+    SLOW = "slow"            # its attachment took longer than extract_timeout once (`at`): not stored then, fetched
+                             # again next run; over it again, stored without the attachment's text (the row goes)
 
 
 # The outbox's working sets

@@ -175,4 +175,15 @@ def _not_stored(row, clock) -> str:
     if row["state"] == UrlState.MISSING:
         return (f"{row['source']} finds it missing since {since} (HTTP 404/410): it is asked again each run, "
                 f"skipped for good after {MISSING_GRACE / 3600:g} h")
-    return f"{row['source']}'s baseline named it ({since}): it is stored as baseline, without alerts, when it comes"
+    if row["state"] == UrlState.SLOW:
+        return (f"{row['source']}: its attachment took longer than {_limit(row['reason'])} once ({since}): it is "
+                f"fetched again next run, and stored without the attachment's text if it is over the limit again")
+    slow = f"; its attachment took longer than {_limit(row['reason'])} once" if row["reason"] else ""
+    return (f"{row['source']}'s baseline named it ({since}): it is stored as baseline, without alerts, when it "
+            f"comes{slow}")
+
+
+def _limit(note: str | None) -> str:
+    """The limit a first attachment timeout's note names (`… took longer than 3 s (the limit: extract_timeout) …`)."""
+    said = (note or "").partition("took longer than ")[2]
+    return said.partition(";")[0] or "extract_timeout"

@@ -100,18 +100,46 @@ class Sources(Connection):
                        (source, url, UrlState.MISSING, now))
                 return now
             state, at = row[0]
+            if state == UrlState.SLOW:       # answered before, with a slow attachment: missing from now
+                now = iso(utcnow())
+                self.x("UPDATE source_urls SET state = ?, reason = NULL, at = ? WHERE source = ? AND url = ?",
+                       (UrlState.MISSING, now, source, url))
+                return now
             return at if state == UrlState.MISSING else None
 
+    def attachment_timed_out(self, source: str, url: str, reason: str) -> bool:
+        """An article's attachment took longer than extract_timeout: True when it already had on an earlier run
+        (the article is stored without its text now); the first time is recorded (`slow`; a baseline-named URL
+        keeps its state, the time recorded in its `reason`) and False (fetched again next run)."""
+        with self.tx():
+            row = self.all("SELECT state, reason FROM source_urls WHERE source = ? AND url = ?", (source, url))
+            state, said = row[0] if row else (None, None)
+            if state == UrlState.SLOW or state == UrlState.SKIPPED or (state == UrlState.BASELINE and said):
+                return True
+            if state == UrlState.BASELINE:
+                self.x("UPDATE source_urls SET reason = ? WHERE source = ? AND url = ?",
+                       (reason[:ERROR_CHARS], source, url))
+            else:
+                self.x("INSERT INTO source_urls (source, url, state, reason, at) VALUES (?,?,?,?,?) "
+                       "ON CONFLICT (source, url) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+                       "at = excluded.at", (source, url, UrlState.SLOW, reason[:ERROR_CHARS], iso(utcnow())))
+            return False
+
+    def attachment_read(self, source: str, url: str) -> None:
+        """The article is stored: a first timeout of its attachment (`slow`) is forgotten."""
+        self.x("DELETE FROM source_urls WHERE source = ? AND url = ? AND state = ?", (source, url, UrlState.SLOW))
+
     def url_states(self, url: str) -> list[Row]:
-        """What each source settled about an article URL it did not store (skipped, missing, baseline)."""
+        """What each source settled about an article URL it did not store (skipped, missing, baseline, slow)."""
         return self.q("SELECT source, state, reason, at FROM source_urls WHERE url = ? ORDER BY source", (url,))
 
     def mark_baseline_urls(self, source: str, urls: Iterable[str]) -> None:
         now = iso(utcnow())
-        # a URL found missing (404) while its baseline ran is the baseline's too: it must never alert
+        # a URL found missing (404) while its baseline ran is the baseline's too: it must never alert; one whose
+        # attachment was too slow (`slow`) too, its reason kept (the first timeout: stored without it next time)
         self.many("INSERT INTO source_urls (source, url, state, at) VALUES (?,?,?,?) ON CONFLICT (source, url) "
-                  "DO UPDATE SET state = excluded.state, at = excluded.at WHERE source_urls.state = ?",
-                  [(source, u, UrlState.BASELINE, now, UrlState.MISSING) for u in urls])
+                  "DO UPDATE SET state = excluded.state, at = excluded.at WHERE source_urls.state IN (?, ?)",
+                  [(source, u, UrlState.BASELINE, now, UrlState.MISSING, UrlState.SLOW) for u in urls])
 
     def baseline_named(self, source: str, urls: list[str]) -> set[str]:
         """Those of `urls` the source's baseline named and did not store yet."""
