@@ -276,11 +276,11 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
     """`messages.failure`, SQLite and PostgreSQL alike, judged by the store as it records the attempt: a first failure
     is the channel's; a retry that fails again after the channel took another is the message's alone, says nothing
     of the channel and keeps its wait when the channel answers; a wait the platform named is the channel's, and read
-    back by any process."""
+    back by any process (a message taken after the alone one, or the wait would make it the channel's too)."""
     store = Store(store_location)
     try:
         now = utcnow()
-        _, mids = queued(store, 4, now)
+        _, mids = queued(store, 5, now)
         msg, _ = store.claim_message("ch", now, **PACE)
         assert store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
                                     next_attempt_at=now + timedelta(seconds=5)) == Failure.CHANNEL
@@ -295,6 +295,10 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
         assert store.told_until("ch", now) is None
         msg, _ = store.claim_message("ch", now + timedelta(seconds=6), **PACE)
+        assert msg["id"] == mids[2]
+        store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=6))
+        msg, _ = store.claim_message("ch", now + timedelta(seconds=6.5), **PACE)
+        assert msg["id"] == mids[3]
         assert store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 429 rate limited",
                                     next_attempt_at=now + timedelta(seconds=600), named_wait=True) == Failure.WAIT
         assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
@@ -304,19 +308,19 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.hasten_retries("ch", now + timedelta(seconds=7)) == 1
         rows = store.q("SELECT id, next_attempt_at, failure FROM messages ORDER BY id")
         assert rows[0]["next_attempt_at"] == iso_ms(now + timedelta(seconds=60)) and rows[0]["failure"] == "alone"
-        assert rows[2]["next_attempt_at"] <= iso_ms(now)
+        assert rows[3]["next_attempt_at"] <= iso_ms(now)
         assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
             > iso_ms(now)
         assert store.told_until("ch", now + timedelta(seconds=7)) is None
         msg, _ = store.claim_message("ch", now + timedelta(seconds=8), **PACE)
-        assert msg["id"] == mids[2]
-        assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=8)) is True
-        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[2],)) is None      # cleared once sent
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=9), **PACE)
         assert msg["id"] == mids[3]
+        assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=8)) is True
+        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[3],)) is None      # cleared once sent
+        msg, _ = store.claim_message("ch", now + timedelta(seconds=9), **PACE)
+        assert msg["id"] == mids[4]
         assert store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=now,
                                     cut_at=now) is True                 # a send regwatch's stop cut off: no mark
-        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[3],)) is None
+        assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[4],)) is None
     finally:
         store.close()
 

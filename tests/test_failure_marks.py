@@ -238,3 +238,53 @@ def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(sto
         assert store.told_until("wh", at) == datetime.fromisoformat(iso_ms(at + timedelta(seconds=600)))
     finally:
         store.close()
+
+
+def test_two_messages_told_to_wait_by_one_throttle_are_the_channels(store_location):
+    # one rate limit refuses m0 (429), the channel takes m1, then refuses m2 (429, 60 s) and m0's retry (DingTalk
+    # 130101: 10 minutes): m2's wait since the channel last took one is the evidence — m0's is the channel's, and its
+    # 10 minutes hold the channel after m2's 60 s (was `alone`: new alerts went into the limit after m2's wait)
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        ra = dict(status=MessageStatus.RETRY, error="HTTP 429", named_wait=True)
+        m0 = new_message(store, 0, t)
+        assert store.finish_message(claim(store, t, m0), next_attempt_at=t + timedelta(seconds=60), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=61))
+        m1 = new_message(store, 1, t)
+        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
+                             sent_at=t + timedelta(seconds=1))
+        m2 = new_message(store, 2, t)
+        assert store.finish_message(claim(store, t + timedelta(seconds=2), m2), next_attempt_at=t + timedelta(seconds=62),
+                                    **ra) == "wait"
+        now = t + timedelta(seconds=61)             # (m2 is due at +62 s: m0 is the one claimed)
+        until = now + timedelta(seconds=600)
+        assert store.finish_message(claim(store, now, m0), next_attempt_at=until, **ra) == "wait"
+        assert [failure(store, m) for m in (m0, m1, m2)] == ["wait", None, "wait"]
+        assert store.told_until("wh", t + timedelta(seconds=63)) == datetime.fromisoformat(iso_ms(until))
+    finally:
+        store.close()
+
+
+def test_a_message_refused_alone_is_the_channels_once_another_is_told_to_wait_after_it(store_location):
+    # m0 refused alone (failed again after the channel took m1); then a throttle tells m2 to wait, nothing taken since
+    # m0's failure: m0's is the channel's, as after a plain failure (was: left `alone`, m2's wait named no evidence)
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        m0 = new_message(store, 0, t)
+        record(store_location, claim(store, t, m0), FAILED)
+        park(store, m0, t + timedelta(seconds=2))
+        m1 = new_message(store, 1, t)
+        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
+                             sent_at=t + timedelta(seconds=1))
+        record(store_location, claim(store, t + timedelta(seconds=2), m0), FAILED)
+        assert failure(store, m0) == "alone"
+        park(store, m0, t + timedelta(seconds=900))
+        m2 = new_message(store, 2, t)
+        assert store.finish_message(claim(store, t + timedelta(seconds=3), m2), status=MessageStatus.RETRY,
+                                    error="HTTP 429", next_attempt_at=t + timedelta(seconds=63),
+                                    named_wait=True) == "wait"
+        assert [failure(store, m) for m in (m0, m2)] == ["channel", "wait"]
+    finally:
+        store.close()

@@ -563,10 +563,11 @@ class Store(ABC):
         when the message failed before and either its previous failure was alone or the channel took another message
         since its previous attempt — whether or not the platform named a wait (`named_wait`: a gateway's 500 +
         Retry-After to that payload alone holds its own retry, not the channel) — unless another of the channel's
-        messages has failed since the channel last took one: then it is the channel's, and (a failure without a named
-        wait) so is, from then on, any other failure of the channel recorded alone since then (two messages failing
-        are the channel failing); the channel's is `wait` when `named_wait` (a rate limit; also a first failure's),
-        else `channel`. Cleared by any other status and by a cut send.
+        messages has failed since the channel last took one, whatever its mark (`channel`, `alone`, or `wait`: one
+        throttle refusing both): then it is the channel's. Any failure recorded with a mark (a named wait too) turns
+        every other failure of the channel recorded `alone` since the channel last took a message into `channel`
+        (two messages failing are the channel failing). The channel's is `wait` when `named_wait` (a rate limit; also
+        a first failure's), else `channel`. Cleared by any other status and by a cut send.
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits
         at most `finish_wait` on other processes or the server, then raises StoreError."""

@@ -148,11 +148,12 @@ class Outbox(Connection):
         nxt = iso_ms(next_attempt_at) if next_attempt_at else None
         sent = iso_ms(sent_at) if sent_at else None
         cut = iso_ms(cut_at) if cut_at else None
-        judged = status == S.RETRY and cut is None and not named_wait
+        judged = status == S.RETRY and cut is None
         with self.tx():
             if judged:
-                # two messages failing with nothing taken in between are the channel's: one refused alone before is the
-                # channel's now (first: the same order of row locks as `postpone_messages`, whose rows these are too)
+                # two messages failing with nothing taken in between are the channel's — a named wait too (a throttle
+                # refusing both): one refused alone before is the channel's now (first: the same order of row locks as
+                # `postpone_messages`, whose rows these are too)
                 self.x(f"UPDATE messages SET failure = ? WHERE channel = ? AND status = ? AND failure = ? AND id <> ? "
                        f"AND {STILL_FAILING} AND EXISTS (SELECT 1 FROM messages x WHERE x.id = ? AND x.claimed_by = ?)",
                        (Failure.CHANNEL, message["channel"], S.RETRY, Failure.ALONE, message["id"], message["id"],
@@ -175,12 +176,12 @@ class Outbox(Connection):
         """Whose a retry's failure is (`statuses.Failure`), judged in the transaction that records it, against the
         outbox as committed — by any number of processes on the store: an SQL expression and its parameters. A first
         failure is the channel's (a wait the platform named: `wait`); a message that failed before is the channel's
-        when another of the channel's messages has failed since the channel last took one (two messages failing), else
-        it has failed alone when its previous failure was already alone, or when the channel took another message
-        since its previous attempt (a payload the channel refuses every time) — even when the platform named a wait
-        (a gateway's 500 + Retry-After to that payload alone: the wait is its own retry's, not the channel's); else the
-        channel's (`wait` when the platform named one). None for any other status, and for a send regwatch's stop cut
-        off."""
+        when another of the channel's messages has failed since the channel last took one, whatever that one's mark
+        (`channel`, `alone` or `wait`: two messages failing, one throttle refusing both), else it has failed alone when
+        its previous failure was already alone, or when the channel took another message since its previous attempt (a
+        payload the channel refuses every time) — even when the platform named a wait (a gateway's 500 + Retry-After
+        to that payload alone: the wait is its own retry's, not the channel's); else the channel's (`wait` when the
+        platform named one). None for any other status, and for a send regwatch's stop cut off."""
         if status != S.RETRY or cut is not None:
             return "NULL", ()
         channels = Failure.WAIT if named_wait else Failure.CHANNEL
@@ -189,11 +190,11 @@ class Outbox(Connection):
             return "?", (channels,)
         since = datetime.fromisoformat(str(before))
         return (f"CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.channel = messages.channel AND o.status = ? "
-                f"AND o.id <> messages.id AND coalesce(o.failure, ?) <> ? AND {NOT_CUT} AND {STILL_FAILING_O}) "
+                f"AND o.id <> messages.id AND {NOT_CUT} AND {STILL_FAILING_O}) "
                 "THEN ? WHEN failure = ? THEN ? "
                 "WHEN EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.claimed_at >= ? "
                 "AND s.status = ? AND s.sent_at >= ? AND s.id <> messages.id) THEN ? ELSE ? END",
-                (S.RETRY, Failure.CHANNEL, Failure.WAIT, channels, Failure.ALONE, Failure.ALONE,
+                (S.RETRY, channels, Failure.ALONE, Failure.ALONE,
                  iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), Failure.ALONE, channels))
 
     def release_message(self, message: Row, *, note: str) -> bool:
