@@ -199,3 +199,24 @@ def test_a_redirect_cycle_is_skipped_for_good_not_an_error_every_run(tmp_path, s
     assert errors == [0, 0], runs
     assert skipped == {a, b}, skipped
     assert len(site.requests("/r/a")) == 1 and len(site.requests("/r/b")) == 1, site.log
+
+
+def test_a_redirect_waiting_on_a_fetch_spelled_otherwise_is_never_skipped_for_good(tmp_path, site, rw):
+    """A tracking link redirects to the other source's article with a `#main` (Scrapy drops it as that fetch's
+    duplicate; the fetch failed). It is no redirect cycle: never skipped for good at the crawl's end (it was, as
+    'a page this crawl already asked for', and never asked again); it is asked for again next run."""
+    target = f"{site.url}/a/x.html"
+    site.pages["/a/x.html"] = Page(b"<html>down</html>", 500)
+    site.pages["/t/1"] = redirect(target + "#main")
+    site.pages["/one.xml"] = links_feed(target)
+    site.pages["/two.xml"] = _slow(links_feed(f"{site.url}/t/1"), 1.0)    # asked for once the article was
+    one, two = feed_source(site, "one"), feed_source(site, "two")
+    one["url"], two["url"] = f"{site.url}/one.xml", f"{site.url}/two.xml"
+    cfg = write_config(tmp_path, name="rw.toml", sources=[one, two])
+    for _ in range(2):
+        r = rw("run", "--once", "-c", cfg)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        skipped = c.execute("SELECT url, reason FROM source_urls WHERE state = 'skipped'").fetchall()
+    assert not skipped, skipped
+    assert len(site.requests("/t/1")) == 2, site.log

@@ -553,12 +553,14 @@ class CrawlContext:
         the others are read in full next time;
         what a baseline run named and did not store stays baseline."""
         if not self._stopping and self.store_failed is None:
-            # the crawl ran out of requests: a redirect dropped as a duplicate of a URL whose fetch never came (a
-            # redirect cycle, A→B and B→A) will not have it; skipped for good, as a redirect to a page this crawl
-            # asked for is (it failed every run, "not fetched before the crawl stopped")
-            while self.riders:
-                url, riders = self.riders.popitem()
-                for source, article in riders:
+            # the crawl ran out of requests: a redirect dropped as a duplicate of a link that is itself a redirect
+            # waiting so (a cycle, A→B and B→A) will never have its fetch; skipped for good, as a redirect to a page
+            # this crawl asked for is (it failed every run, "not fetched before the crawl stopped"). Any other wait
+            # (a target spelled otherwise than the fetch it waits on: `#main`, another query order) stays unfetched
+            # and is asked for again next run
+            riding = {article for riders in self.riders.values() for _, article in riders}
+            for url in [u for u in self.riders if u in riding]:
+                for source, article in self.riders.pop(url, ()):
                     if article != url and (source, article) in self.waiting:
                         self.skip(source, article, f"redirects to {url}, a page this crawl already asked for")
         lost: dict[str, list[str]] = {}
