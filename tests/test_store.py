@@ -143,7 +143,7 @@ def test_statuses_are_stored_as_their_strings(tmp_path):
     assert store.q("SELECT state, typeof(state) AS t FROM channel_state") == [{"state": "broken", "t": "text"}]
     store.update_source_state("src", state=SourceState.STALE)
     assert store.sources_by_state() == {"stale": 1}
-    assert [s.value for s in UrlState] == ["skipped", "baseline", "missing"]
+    assert [s.value for s in UrlState] == ["skipped", "baseline", "missing", "slow"]
     with pytest.raises(ValueError):
         store.finish_message(msg, status="delivered")           # not a status
 
