@@ -183,3 +183,25 @@ def test_a_page_served_as_a_pdf_that_is_not_one_is_a_note(tmp_path, site, rw):
     assert row["errors"] == 0 and row["state"] == "ok", row
     assert (f"its attachment {site.url}/get?file=9 is not a PDF (Content-Type: application/pdf, but no %PDF- "
             "header): not read") in row["last_message"], row
+
+
+def test_a_first_attachment_timeout_is_no_error_of_another_source_sharing_the_fetch(tmp_path, site, rw):
+    """Two sources name the same notices; the one that fetches the notice leaves it for next run (its attachment's
+    first timeout): the other, which rode on that fetch, gets the same note, not "failed (fetched once in this crawl,
+    for …)" as an error of its run."""
+    def both(files):
+        one = notices(tmp_path, site, files, crawl={"extract_timeout": "3s"})
+        text = one.read_text(encoding="utf-8")
+        mirror = text[text.index("[[sources]]"):].replace('name = "notices"', 'name = "mirror"')
+        one.write_text(text + "\n" + mirror, encoding="utf-8")
+        return one
+    old = {"/old.pdf": Page(tiny_pdf("an older notice"), ctype="application/pdf")}
+    assert rw("run", "--once", "-c", both(old)).returncode == 0
+    cfg = both({**old, "/slow.pdf": Page(slow_pdf(300_000, 20), ctype="application/pdf")})
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    rows = {x["source"]: x for x in map(json.loads, rw("sources", "--json", "-c", cfg).stdout.splitlines())}
+    assert "slow.pdf" not in attachments(tmp_path)
+    for name in ("notices", "mirror"):
+        assert rows[name]["errors"] == 0 and rows[name]["state"] == "ok", rows
+        assert "tried again next run" in rows[name]["last_message"], rows

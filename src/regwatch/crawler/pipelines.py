@@ -98,6 +98,7 @@ class ProcessPipeline(_CtxMixin):
 
                 retried = attachment_retried(ctx.run_extract.timeout)
                 report.note(f"{item['url']}: {retried}"[:ERROR_CHARS])
+                ctx.try_next_run(item["url"], retried)
                 raise DropItem(retried)
         job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
                "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),

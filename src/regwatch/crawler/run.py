@@ -369,6 +369,7 @@ class CrawlContext:
         # (source, article) → the URLs its fetch asked for: its redirects' hops and target
         self.answered_at: dict[tuple[str, str], tuple[str, ...]] = {}
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
+        self.retried: dict[str, str] = {}       # article → why it is fetched again next run (its attachment's first timeout)
         self.taken: Counter[str] = Counter()
         self.max_size = crawl_cfg.max_size
         self.max_articles: int = crawl_cfg.max_articles_per_source
@@ -504,6 +505,10 @@ class CrawlContext:
         """The outcome of the fetch of `url` becomes this source's article's: the same page, or, for an article that
         redirects to it (a tracking link to a URL a list names too), that page's — skipped for good when it was had."""
         ok, skipped, by = self.outcome[url]
+        if url in self.retried:     # left for next run by the source that fetched it: for this one too, no error
+            self.report(source).note(f"{article}: {self.retried[url]}"[:ERROR_CHARS])
+            self.settle(source, article, ok=False)
+            return
         if article != url:
             if url in self.missing_urls:
                 self.missing(source, article, self.missing_urls[url])
@@ -523,6 +528,11 @@ class CrawlContext:
         else:
             self.report(source).error(f"{url}: failed (fetched once in this crawl, for {by})")
             self.settle(source, url, ok=False)
+
+    def try_next_run(self, url: str, reason: str) -> None:
+        """This article is left to be fetched again next run (its attachment's first timeout): the sources riding on
+        its fetch get a note, not an error."""
+        self.retried[url] = reason
 
     def missing(self, source: str, url: str, reason: str) -> None:
         """An article the site answers 404 or 410 for: a site may list a page before it is up, so it is asked
