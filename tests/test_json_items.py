@@ -120,3 +120,24 @@ def test_an_encoded_dot_segment_is_skipped_as_a_dot_segment_is(tmp_path, site, r
     run(rw, cfg)
     assert stored(tmp_path) == [f"{site.url}/n/ok/d1"]
     assert "2 of 3 items skipped" in row(rw, cfg)["last_message"]
+
+
+def test_two_json_sources_sharing_one_detail_fetch_both_have_the_article(tmp_path, site, rw):
+    """Two json sources name one item with the same `link` and `detail`: the detail is fetched once, and the second
+    source records that fetch's outcome as its own (the article stored, no note) — it had a false 'redirects to
+    <detail>' note and the link skipped for good, though nothing redirected."""
+    api(site, [{"id": "d5"}])
+    article(site, "/api/detail/d5", "d5")
+    keys = {"kind": "json", "url": f"{site.url}/api/list.json", "items": "data", "link": f"{site.url}/view?id={{id}}",
+            "detail": f"{site.url}/api/detail/{{id}}"}
+    cfg = write_config(tmp_path, sources=[{"name": "api", **keys}, {"name": "api2", **keys}])
+    run(rw, cfg)
+    assert len(site.requests("/api/detail/d5")) == 1, site.log
+    assert stored(tmp_path) == [f"{site.url}/view?id=d5"]
+    with sqlite3.connect(tmp_path / "rw.db") as c:
+        skipped = c.execute("SELECT source, url, reason FROM source_urls WHERE state = 'skipped'").fetchall()
+        messages = [m or "" for (m,) in c.execute("SELECT message FROM source_runs")]
+        errors = [n for (n,) in c.execute("SELECT errors FROM source_runs")]
+    assert not skipped, skipped
+    assert errors == [0, 0], messages
+    assert not any("redirects to" in m for m in messages), messages

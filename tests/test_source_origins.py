@@ -220,3 +220,49 @@ def test_a_redirect_waiting_on_a_fetch_spelled_otherwise_is_never_skipped_for_go
         skipped = c.execute("SELECT url, reason FROM source_urls WHERE state = 'skipped'").fetchall()
     assert not skipped, skipped
     assert len(site.requests("/t/1")) == 2, site.log
+
+
+def _two_feeds(tmp_path, site, *feeds: tuple[str, float]) -> str:
+    """One feed source per (its links, seconds its feed is late), named one, two, three…"""
+    sources = []
+    for i, (links, late) in enumerate(feeds):
+        name = ("one", "two", "three")[i]
+        site.pages[f"/{name}.xml"] = _slow(links_feed(*links), late) if late else links_feed(*links)
+        sources.append(feed_source(site, name, url=f"{site.url}/{name}.xml"))
+    return write_config(tmp_path, name="rw.toml", sources=sources)
+
+
+@pytest.mark.parametrize("spelled", ["?b=2&a=1", "?a=1&b=2#main"])
+def test_a_source_spelling_an_article_otherwise_gets_its_fetchs_outcome(tmp_path, site, rw, spelled):
+    """Two sources list one article, spelled otherwise (another query order, a `#main`): Scrapy drops the second
+    request as a duplicate, and the second source gets the fetch's outcome (here a failure: its own error, asked again
+    next run) — it was '1 listed article(s) not fetched before the crawl stopped', every run."""
+    site.pages["/a/x.html"] = Page(b"<html>down</html>", 500)
+    cfg = _two_feeds(tmp_path, site, ([f"{site.url}/a/x.html?a=1&b=2"], 0),
+                     ([f"{site.url}/a/x.html{spelled}"], 1.0))
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert {q["path"] for q in site.requests("/a/x.html")} == {"/a/x.html?a=1&b=2"}, site.log    # (one's spelling)
+    assert "not fetched" not in runs["two"][1], runs
+    assert "failed (fetched once in this crawl, for one)" in runs["two"][1], runs
+
+
+def test_a_source_naming_a_hop_of_a_redirect_chain_to_a_fetched_page_gets_it_in_the_same_run(tmp_path, site, rw):
+    """A → B → C, C fetched for another source first: a source listing B (itself asked for as A's hop) gets the
+    chain's outcome in this run (B redirects to C, a page this crawl asked for: skipped for good), not
+    'not fetched' this run and asked for again the next."""
+    a, b, c = f"{site.url}/r/a", f"{site.url}/r/b", f"{site.url}/a/c.html"
+    site.pages["/r/a"] = redirect(b)
+    site.pages["/r/b"] = redirect(c)
+    site.pages["/a/c.html"] = article_page(art("c", "消费金融利率上限降至20%", GOOD, 5))
+    cfg = _two_feeds(tmp_path, site, ([c], 0), ([a], 1.0), ([b], 2.0))
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert runs["three"][0] == 0 and "not fetched" not in runs["three"][1], runs
+    with sqlite3.connect(tmp_path / "rw.db") as conn:
+        skipped = set(conn.execute("SELECT source, url FROM source_urls WHERE state = 'skipped'"))
+    assert skipped == {("two", a), ("three", b)}, skipped
+    assert len(site.requests("/r/b")) == 1 and len(site.requests("/a/c.html")) == 1, site.log
+    assert _stored(tmp_path / "rw.db") == {c}

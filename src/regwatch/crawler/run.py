@@ -39,7 +39,7 @@ from ..pipeline.timeutil import utcnow
 from .kinds import ListError, limited_parse_list, parse_list
 from .report import SourceReport
 from .settings import CONTEXT, crawl_settings
-from .spider import SourcesSpider
+from .spider import Rider, SourcesSpider
 
 
 def namespace_declarations(body: bytes, content_type: str | None) -> int:
@@ -361,12 +361,15 @@ class CrawlContext:
         self.lists: dict[tuple[str, str], ListPage] = {}
         self.waiting: dict[tuple[str, str], set[tuple[str, str]]] = {}   # (source, article) → list pages
         self.settled: dict[tuple[str, str], bool] = {}
-        self.outcome: dict[str, tuple[bool, str | None, str]] = {}   # article → (ok, skip reason, source)
-        # URL → (source, article) waiting on its fetch: a source's duplicate request for it, or an article's redirect
-        # to it (Scrapy dropped both: this crawl had asked for that URL already)
-        self.riders: dict[str, set[tuple[str, str]]] = {}
-        self.unfetched: set[str] = set()        # URLs only refused in this crawl, for the source that asked
-        # (source, article) → the URLs its fetch asked for: its redirects' hops and target
+        # A fetch is known by its request's key: Scrapy's request fingerprint, what its dupefilter drops a duplicate
+        # by (`?b=2&a=1` is `?a=1&b=2`, a `#main` is no other page), so whatever Scrapy drops finds its fetch here.
+        # key → (ok, skip reason, the source and the article it was fetched for)
+        self.outcome: dict[str, tuple[bool, str | None, str, str]] = {}
+        # key → the requests waiting on that fetch (`Rider`): a source's duplicate request for it, or an article's
+        # redirect to it (Scrapy dropped both: this crawl had asked for that request already)
+        self.riders: dict[str, set[Rider]] = {}
+        self.unfetched: set[str] = set()        # keys only refused in this crawl, for the source that asked
+        # (source, article) → the keys of the requests its fetch made: its redirects' hops and target
         self.answered_at: dict[tuple[str, str], tuple[str, ...]] = {}
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.retried: dict[str, str] = {}       # article → why it is fetched again next run (its attachment's first timeout)
@@ -449,31 +452,30 @@ class CrawlContext:
                 page.failed = True
         if not shared:
             return
-        # the outcome of the fetch, under the article and under each URL its redirects took it to (what a request for
-        # that URL, dropped as a duplicate, waits on)
-        for fetched in dict.fromkeys((url, *self.answered_at.get(key, ()))):
+        # the outcome of the fetch, under each request it made (its redirects' hops and target): what a request
+        # Scrapy dropped as a duplicate of one of them waits on
+        for fetched in self.answered_at.get(key, ()):
             if fetched in self.outcome:
                 continue
             self.unfetched.discard(fetched)
-            self.outcome[fetched] = (ok, skipped, source)
-            for rider, article in self.riders.pop(fetched, ()):
-                self._follow(rider, article, fetched)
+            self.outcome[fetched] = (ok, skipped, source, url)
+            for rider in self.riders.pop(fetched, ()):
+                self._follow(rider, fetched)
 
     def answered(self, source: str, url: str, at: list[str]) -> None:
-        """The fetch of this source's article asked for the URLs `at` (its redirects' hops and target, when it was
-        redirected), and was answered (or failed): its outcome is theirs too."""
-        if at != [url]:
-            self.answered_at[(source, url)] = tuple(at)
+        """The fetch of this source's article made the requests whose keys are `at` (its redirects' hops, then its
+        target), and was answered (or failed, or was dropped, riding on another fetch): its outcome is theirs too."""
+        self.answered_at[(source, url)] = tuple(at)
 
-    def refused(self, source: str, url: str, at: list[str]) -> list[tuple[str, str]]:
-        """An article whose request the address guards refused for this source, having asked for the URLs `at` (the
-        article's URL, or its redirects' hops and the target refused: another source's origin, say): a failure of this
-        source alone, never an outcome another source gets, and none of them counts as fetched. For each, one (source,
-        article) riding on it, if any, is returned: it asks for it itself (the others ride on that); without one, the
-        next to ask does."""
+    def refused(self, source: str, url: str, at: list[str]) -> list[Rider]:
+        """An article whose request the address guards refused for this source, having made the requests whose keys
+        are `at` (the article's, or its redirects' hops and the target refused: another source's origin, say): a
+        failure of this source alone, never an outcome another source gets, and none of them counts as fetched. For
+        each, one request riding on it, if any, is returned: it asks for it itself (the others ride on that); without
+        one, the next to ask does."""
         self.settle(source, url, ok=False, shared=False)
         released = []
-        for refused in dict.fromkeys((url, *at)):
+        for refused in dict.fromkeys(at):
             if refused in self.outcome:     # (answered meanwhile, for another source: its riders have followed it)
                 continue
             riders = self.riders.pop(refused, set())
@@ -481,37 +483,40 @@ class CrawlContext:
                 self.unfetched.add(refused)
                 continue
             # a source's own request for it first (a redirect rider's fetch is filed under its target too)
-            first = min(riders, key=lambda r: r[1] != refused)
+            first = min(riders, key=lambda r: r.redirected)
             riders.discard(first)
             released.append(first)
             if riders:
                 self.riders[refused] = riders
         return released
 
-    def ride(self, source: str, article: str, url: str) -> bool:
-        """A request of this source's article for `url` (the article's own, or its redirect's target) that this crawl
-        already asked for (Scrapy drops the duplicate): the source gets that fetch's outcome. True: there was no
-        fetch, only a refusal for the source that asked (`refused`), and this source asks for it itself."""
-        if url in self.outcome:
-            self._follow(source, article, url)
-        elif url in self.unfetched:
-            self.unfetched.discard(url)
+    def ride(self, rider: Rider, key: str) -> bool:
+        """A request of a source's article (its own, or its redirect) that Scrapy dropped as a duplicate of the request
+        `key` this crawl already made: the source gets that fetch's outcome. True: there was no fetch, only a refusal
+        for the source that asked (`refused`), and this source asks for it itself."""
+        if key in self.outcome:
+            self._follow(rider, key)
+        elif key in self.unfetched:
+            self.unfetched.discard(key)
             return True
         else:
-            self.riders.setdefault(url, set()).add((source, article))
+            self.riders.setdefault(key, set()).add(rider)
         return False
 
-    def _follow(self, source: str, article: str, url: str) -> None:
-        """The outcome of the fetch of `url` becomes this source's article's: the same page, or, for an article that
-        redirects to it (a tracking link to a URL a list names too), that page's — skipped for good when it was had."""
-        ok, skipped, by = self.outcome[url]
-        if url in self.retried:     # left for next run by the source that fetched it: for this one too, no error
-            self.report(source).note(f"{article}: {self.retried[url]}"[:ERROR_CHARS])
+    def _follow(self, rider: Rider, key: str) -> None:
+        """The outcome of the fetch `key` becomes the rider's article's: the same fetch (the same page, or a json
+        source's same detail), or, for an article that redirects to it (a tracking link to a URL a list names too),
+        that page's — skipped for good when it was had."""
+        source, article, url = rider.source, rider.article, rider.url
+        ok, skipped, by, fetched = self.outcome[key]
+        if fetched in self.retried:     # left for next run by the source that fetched it: for this one too, no error
+            self.retried.setdefault(article, self.retried[fetched])
+            self.report(source).note(f"{article}: {self.retried[fetched]}"[:ERROR_CHARS])
             self.settle(source, article, ok=False)
             return
-        if article != url:
-            if url in self.missing_urls:
-                self.missing(source, article, self.missing_urls[url])
+        if rider.redirected:
+            if fetched in self.missing_urls:
+                self.missing(source, article, self.missing_urls[fetched])
             elif ok:
                 self.skip(source, article, f"redirects to {url}, a page this crawl already asked for")
             else:
@@ -519,15 +524,15 @@ class CrawlContext:
                                           f"crawl, for {by})"[:ERROR_CHARS])
                 self.settle(source, article, ok=False)
             return
-        if url in self.missing_urls:
-            self.missing(source, url, self.missing_urls[url])
+        if fetched in self.missing_urls:
+            self.missing(source, article, self.missing_urls[fetched])
         elif skipped:
-            self.skip(source, url, skipped)
+            self.skip(source, article, skipped)
         elif ok:
-            self.settle(source, url, ok=True)
+            self.settle(source, article, ok=True)
         else:
-            self.report(source).error(f"{url}: failed (fetched once in this crawl, for {by})")
-            self.settle(source, url, ok=False)
+            self.report(source).error(f"{article}: failed (fetched once in this crawl, for {by})")
+            self.settle(source, article, ok=False)
 
     def try_next_run(self, url: str, reason: str) -> None:
         """This article is left to be fetched again next run (its attachment's first timeout): the sources riding on
@@ -563,16 +568,16 @@ class CrawlContext:
         the others are read in full next time;
         what a baseline run named and did not store stays baseline."""
         if not self._stopping and self.store_failed is None:
-            # the crawl ran out of requests: a redirect dropped as a duplicate of a link that is itself a redirect
-            # waiting so (a cycle, A→B and B→A) will never have its fetch; skipped for good, as a redirect to a page
-            # this crawl asked for is (it failed every run, "not fetched before the crawl stopped"). Any other wait
-            # (a target spelled otherwise than the fetch it waits on: `#main`, another query order) stays unfetched
-            # and is asked for again next run
-            riding = {article for riders in self.riders.values() for _, article in riders}
-            for url in [u for u in self.riders if u in riding]:
-                for source, article in self.riders.pop(url, ()):
-                    if article != url and (source, article) in self.waiting:
-                        self.skip(source, article, f"redirects to {url}, a page this crawl already asked for")
+            # the crawl ran out of requests: every fetch made had its outcome, and riders are found by Scrapy's own
+            # key, so a redirect still waiting is one dropped as a duplicate of a request that is itself a redirect
+            # waiting so (a cycle, A→B and B→A): it will never have its fetch. Skipped for good, as a redirect to a
+            # page this crawl asked for is (it failed every run, "not fetched before the crawl stopped"); the others
+            # of the cycle, and the sources that list them, follow that
+            while self.riders:
+                for rider in self.riders.popitem()[1]:
+                    if rider.redirected and (rider.source, rider.article) in self.waiting:
+                        self.skip(rider.source, rider.article,
+                                  f"redirects to {rider.url}, a page this crawl already asked for")
         lost: dict[str, list[str]] = {}
         for (source, url), pages in self.waiting.items():
             lost.setdefault(source, []).append(url)

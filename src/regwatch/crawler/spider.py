@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import scrapy
@@ -70,6 +70,15 @@ def skip_reason(failure: Failure) -> str | None:
     return None
 
 
+class Rider(NamedTuple):
+    """A source's article request Scrapy dropped as a duplicate, waiting on that fetch's outcome: `url` is what it
+    asked for (the article's URL, a json source's detail, or the target of the article's redirect)."""
+    source: str
+    article: str
+    url: str
+    redirected: bool        # a redirect of the article (the outcome is that of another page), not its own request
+
+
 class SourcesSpider(scrapy.Spider):
     name = "regwatch"
     custom_settings: dict[str, Any] = {}
@@ -78,7 +87,7 @@ class SourcesSpider(scrapy.Spider):
         super().__init__(**kw)
         self.sources = {s.name: s for s in sources}
         self._closing: asyncio.Future | None = None     # the close a store failure started (kept from GC)
-        self._riding: dict[tuple[str, str], scrapy.Request] = {}   # (source, article) → its request Scrapy dropped
+        self._riding: dict[Rider, scrapy.Request] = {}   # each rider → its request Scrapy dropped
         self.ctx = ctx
         self._sitemaps: dict[str, set[str]] = {}    # per source: the sitemaps this run asked for (its url included)
         self._sitemap_noted: set[tuple[str, str]] = set()    # (source, which limit) already noted in this run
@@ -125,12 +134,11 @@ class SourcesSpider(scrapy.Spider):
         url = request.meta.get("article_url", request.url)
         if isinstance(failure.value, AddressRefused):     # refused for this source: no answer to share
             report.error(_with_url(url, msg))
-            for rider, article in self.ctx.refused(source, url, _asked(request)):
-                waiting = self._riding.pop((rider, article), None)
-                if waiting is not None:
-                    self._fetch_itself(waiting)
+            for rider in self.ctx.refused(source, url, self._keys(request)):
+                if rider in self._riding:
+                    self._fetch_itself(rider)
             return
-        self.ctx.answered(source, url, _asked(request))       # (an answer, or a failure of the fetch: shared)
+        self.ctx.answered(source, url, self._keys(request))       # (an answer, or a failure of the fetch: shared)
         if isinstance(failure.value, IgnoreRequest) and "already stored" in msg:
             self.ctx.settle(source, url, ok=True)
             return
@@ -155,32 +163,42 @@ class SourcesSpider(scrapy.Spider):
             return
         url = request.meta.get("article_url", request.url)
         chain: list[str] = request.meta.get("redirect_urls") or []
+        keys = self._keys(request)
+        # the article's outcome, when it has one, is that of each request it made too (a source listing one of its
+        # hops, dropped as that hop's duplicate, waits on it)
+        self.ctx.answered(source, url, keys)
         if chain:
-            fingerprint = self.crawler.request_fingerprinter.fingerprint
-            seen = fingerprint(request)
-            back = next((i for i, hop in enumerate(chain) if fingerprint(request.replace(url=hop)) == seen), None)
+            back = next((i for i, hop in enumerate(keys[:-1]) if hop == keys[-1]), None)
             if back is not None:
                 hops = " → ".join([*chain[back:], request.url])
                 self.ctx.report(source).error(f"{url}: redirect loop ({hops})"[:ERROR_CHARS])
                 self.ctx.settle(source, url, ok=False)
                 return
-        self._riding[(source, url)] = request      # until that fetch has an outcome
-        if self.ctx.ride(source, url, request.url):
-            self._fetch_itself(request)
-        elif request.url in self.ctx.outcome:
-            del self._riding[(source, url)]
+        rider = Rider(source, url, request.url, redirected=bool(chain))
+        self._riding[rider] = request      # until that fetch has an outcome
+        if self.ctx.ride(rider, keys[-1]):
+            self._fetch_itself(rider)
+        elif keys[-1] in self.ctx.outcome:
+            del self._riding[rider]
 
-    def _fetch_itself(self, request: scrapy.Request) -> None:
+    def _keys(self, request: scrapy.Request) -> list[str]:
+        """The keys of the requests an article's fetch made (its redirects' hops, then its own): Scrapy's request
+        fingerprints, by which its dupefilter drops a duplicate (a hop's as the loop check reckons it: the request
+        with the hop's URL)."""
+        fingerprint = self.crawler.request_fingerprinter.fingerprint
+        return [fingerprint(request.replace(url=u)).hex() for u in _asked(request)]
+
+    def _fetch_itself(self, rider: Rider) -> None:
         """A source's article request (or its redirect) Scrapy dropped as a duplicate of one the address guards
         refused for another source: asked for again, this source's own."""
-        self._riding.pop((request.meta["source"], request.meta.get("article_url", request.url)), None)
+        request = self._riding.pop(rider)
         self.crawler.engine.crawl(request.replace(dont_filter=True))
 
     def _response_received(self, response, request, spider=None) -> None:
         """An article's fetch answered: its outcome is also that of each URL its redirects asked for."""
         source = request.meta.get("source")
         if request.meta.get("role") == "article" and source:
-            self.ctx.answered(source, request.meta.get("article_url", request.url), _asked(request))
+            self.ctx.answered(source, request.meta.get("article_url", request.url), self._keys(request))
 
     def _item_stored(self, item, response=None, spider=None) -> None:
         self.ctx.settle(item["source"], item["url"], ok=True)
