@@ -232,14 +232,13 @@ def _two_feeds(tmp_path, site, *feeds: tuple[str, float]) -> str:
     return write_config(tmp_path, name="rw.toml", sources=sources)
 
 
-@pytest.mark.parametrize("spelled", ["?b=2&a=1", "?a=1&b=2#main"])
-def test_a_source_spelling_an_article_otherwise_gets_its_fetchs_outcome(tmp_path, site, rw, spelled):
-    """Two sources list one article, spelled otherwise (another query order, a `#main`): Scrapy drops the second
-    request as a duplicate, and the second source gets the fetch's outcome (here a failure: its own error, asked again
-    next run) — it was '1 listed article(s) not fetched before the crawl stopped', every run."""
+def test_a_source_spelling_an_article_otherwise_gets_its_fetchs_outcome(tmp_path, site, rw):
+    """Two sources list one article, its query in another order: Scrapy drops the second request as a duplicate, and
+    the second source gets the fetch's outcome (here a failure: its own error, asked again next run) — it was
+    '1 listed article(s) not fetched before the crawl stopped', every run."""
     site.pages["/a/x.html"] = Page(b"<html>down</html>", 500)
     cfg = _two_feeds(tmp_path, site, ([f"{site.url}/a/x.html?a=1&b=2"], 0),
-                     ([f"{site.url}/a/x.html{spelled}"], 1.0))
+                     ([f"{site.url}/a/x.html?b=2&a=1"], 1.0))
     r = rw("run", "--once", "-c", cfg)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     runs = _runs(tmp_path / "rw.db")
