@@ -120,3 +120,18 @@ def test_an_encoded_dot_segment_is_skipped_as_a_dot_segment_is(tmp_path, site, r
     run(rw, cfg)
     assert stored(tmp_path) == [f"{site.url}/n/ok/d1"]
     assert "2 of 3 items skipped" in row(rw, cfg)["last_message"]
+
+
+def test_a_value_that_would_change_the_urls_authority_is_skipped_and_the_others_come(tmp_path, site, rw):
+    """A field right after the template's host (`https://h{p}`) or in its scheme starts the path (or is a scheme's
+    letters): a value that would bring a user name, a port or another host into the URL is that item's note."""
+    host = site.url.split("://", 1)[1]
+    api(site, [{"p": "@127.0.0.2/x", "s": ""}, {"p": ":1@127.0.0.2/x", "s": ""}, {"p": "x@y", "s": ""},
+               {"p": ".evil.example/x", "s": ""}, {"p": "/n/a1", "s": "://127.0.0.2/#"}, {"p": "/n/a2", "s": ""}])
+    article(site, "/n/a2", "a2")
+    cfg = config(tmp_path, site, link=f"http{{s}}://{host}{{p}}")
+    run(rw, cfg)
+    r = row(rw, cfg)
+    assert stored(tmp_path) == [f"{site.url}/n/a2"], (r["last_error"], r["last_message"])
+    assert r["state"] == "ok" and r["errors"] == 0, r
+    assert "5 of 6 items skipped" in r["last_message"] and "would change the URL's " in r["last_message"], r

@@ -257,8 +257,8 @@ def check_host(url: str) -> str:
     """A source URL whose host parsers read alike (a crawl refuses the others: `crawler.hostnames`)."""
     host = urlsplit(url).hostname or ""
     why = spelling_refusal(as_fetched(host))       # fullwidth dots and digits judged as the fetcher reads them
-    if why is None and not host.isascii():
-        from w3lib.url import safe_url_string      # how a crawl's request spells the URL (Scrapy's `Request`)
+    if why is None and not host.isascii():     # spelt as a crawl's request spells it (Scrapy's `Request`)
+        from w3lib.url import safe_url_string
 
         try:
             fetched = urlsplit(safe_url_string(url)).hostname or ""
