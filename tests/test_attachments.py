@@ -205,3 +205,39 @@ def test_a_first_attachment_timeout_is_no_error_of_another_source_sharing_the_fe
     for name in ("notices", "mirror"):
         assert rows[name]["errors"] == 0 and rows[name]["state"] == "ok", rows
         assert "tried again next run" in rows[name]["last_message"], rows
+
+
+def test_an_attachment_whose_worker_dies_twice_is_a_note_the_article_is_stored_without_it():
+    """The OOM killer takes the extraction worker reading an attachment, and the new one it is tried again on: the
+    attachment costs only its text (a note), as one too slow a second time does, not the whole article."""
+    import asyncio
+    import os
+    import signal
+
+    from regwatch.crawler.run import Extractor
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        try:
+            job = asyncio.ensure_future(ex.read_attachment(slow_pdf(300_000, 20)))
+            for _ in range(2):            # killed mid-read, then again on the worker it is tried again on
+                for _ in range(200):
+                    await asyncio.sleep(0.05)
+                    if ex._pool is not None and ex._pool._processes and ex._in_flight:
+                        break
+                await asyncio.sleep(0.5)
+                (worker,) = ex._pool._processes.values()
+                os.kill(worker.pid, signal.SIGKILL)
+                while not job.done() and ex._pool is not None and worker.pid in ex._pool._processes:
+                    await asyncio.sleep(0.05)
+            got = await job
+            later = await ex.read_attachment(tiny_pdf("fined 500000 yuan"))     # the next attachment still read
+            return got, later
+        finally:
+            ex.close()
+
+    got, later = asyncio.run(main())
+    assert not got.get("lost") and not got.get("error") and got["text"] == "", got
+    assert got["note"] == ("its worker died reading it, twice (out of memory? the limit: extract_memory); "
+                           "stored without it"), got
+    assert "fined 500000 yuan" in later["text"], later
