@@ -241,3 +241,22 @@ def test_an_attachment_whose_worker_dies_twice_is_a_note_the_article_is_stored_w
     assert got["note"] == ("its worker died reading it, twice (out of memory? the limit: extract_memory); "
                            "stored without it"), got
     assert "fined 500000 yuan" in later["text"], later
+
+
+def test_a_first_attachment_timeout_is_forgotten_when_another_source_stores_the_article(tmp_path, site, rw):
+    """The source whose fetch of a notice timed out on its attachment keeps a `slow` row; on the next run another
+    source naming the same notice fetches it quickly and stores it (this source rides on that fetch, or does not
+    run): the row goes with the article's storing, not left for good (`regwatch why` said "took longer … once")."""
+    cfg = slow_notices(tmp_path, site, rw)
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    db = tmp_path / "rw.db"
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == [("notices", "slow")]
+    site.pages["/slow.pdf"] = Page(tiny_pdf("Administrative penalty: fined 500000 yuan."), ctype="application/pdf")
+    text = cfg.read_text(encoding="utf-8")
+    mirror = tmp_path / "mirror.toml"        # the other source's run fetches it first (the notices source rides)
+    mirror.write_text(text.replace('name = "notices"', 'name = "mirror"'), encoding="utf-8")
+    assert rw("run", "--once", "-c", mirror).returncode == 0
+    assert "fined 500000 yuan" in (attachments(tmp_path)["slow.pdf"] or "")
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == []
+    why = rw("why", f"{site.url}/a/n1.html", "-c", cfg).stderr
+    assert "once" not in why, why
