@@ -205,3 +205,58 @@ def test_a_first_attachment_timeout_is_no_error_of_another_source_sharing_the_fe
     for name in ("notices", "mirror"):
         assert rows[name]["errors"] == 0 and rows[name]["state"] == "ok", rows
         assert "tried again next run" in rows[name]["last_message"], rows
+
+
+def test_an_attachment_whose_worker_dies_twice_is_a_note_the_article_is_stored_without_it():
+    """The OOM killer takes the extraction worker reading an attachment, and the new one it is tried again on: the
+    attachment costs only its text (a note), as one too slow a second time does, not the whole article."""
+    import asyncio
+    import os
+    import signal
+
+    from regwatch.crawler.run import Extractor
+
+    async def main():
+        ex = Extractor(workers=1, timeout=120)
+        try:
+            job = asyncio.ensure_future(ex.read_attachment(slow_pdf(300_000, 20)))
+            for _ in range(2):            # killed mid-read, then again on the worker it is tried again on
+                for _ in range(200):
+                    await asyncio.sleep(0.05)
+                    if ex._pool is not None and ex._pool._processes and ex._in_flight:
+                        break
+                await asyncio.sleep(0.5)
+                (worker,) = ex._pool._processes.values()
+                os.kill(worker.pid, signal.SIGKILL)
+                while not job.done() and ex._pool is not None and worker.pid in ex._pool._processes:
+                    await asyncio.sleep(0.05)
+            got = await job
+            later = await ex.read_attachment(tiny_pdf("fined 500000 yuan"))     # the next attachment still read
+            return got, later
+        finally:
+            ex.close()
+
+    got, later = asyncio.run(main())
+    assert not got.get("lost") and not got.get("error") and got["text"] == "", got
+    assert got["note"] == ("its worker died reading it, twice (out of memory? the limit: extract_memory); "
+                           "stored without it"), got
+    assert "fined 500000 yuan" in later["text"], later
+
+
+def test_a_first_attachment_timeout_is_forgotten_when_another_source_stores_the_article(tmp_path, site, rw):
+    """The source whose fetch of a notice timed out on its attachment keeps a `slow` row; on the next run another
+    source naming the same notice fetches it quickly and stores it (this source rides on that fetch, or does not
+    run): the row goes with the article's storing, not left for good (`regwatch why` said "took longer … once")."""
+    cfg = slow_notices(tmp_path, site, rw)
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    db = tmp_path / "rw.db"
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == [("notices", "slow")]
+    site.pages["/slow.pdf"] = Page(tiny_pdf("Administrative penalty: fined 500000 yuan."), ctype="application/pdf")
+    text = cfg.read_text(encoding="utf-8")
+    mirror = tmp_path / "mirror.toml"        # the other source's run fetches it first (the notices source rides)
+    mirror.write_text(text.replace('name = "notices"', 'name = "mirror"'), encoding="utf-8")
+    assert rw("run", "--once", "-c", mirror).returncode == 0
+    assert "fined 500000 yuan" in (attachments(tmp_path)["slow.pdf"] or "")
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == []
+    why = rw("why", f"{site.url}/a/n1.html", "-c", cfg).stderr
+    assert "once" not in why, why

@@ -76,6 +76,11 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("url", "http://0x7f.1/feed.xml", "its host is an ambiguous IP address"),
     ("url", "http://010.0.0.1../feed.xml", "sources[0] (a).url: 'http://010.0.0.1../feed.xml': its host is not a valid "
                                            "host name (more than one trailing dot)"),
+    # dots the fetcher reads as '.' (UTS-46 maps U+3002, U+FF0E, U+FF61; fullwidth digits too): judged as it reads them
+    ("url", "http://127.0.0.1\uff0e\uff0e/feed.xml", "sources[0] (a).url: 'http://127.0.0.1\uff0e\uff0e/feed.xml': its "
+                                                    "host is not a valid host name (more than one trailing dot)"),
+    ("url", "http://example\u3002com\u3002\u3002/feed", "its host is not a valid host name (more than one trailing dot)"),
+    ("url", "http://\uff10\uff11\uff10\uff61\uff10.0.1/", "its host is an ambiguous IP address"),
     ("channel", "http://127.0.0.1:99999/hook",
      "channels[0] (ops): 'http://127.0.0.1:99999/hook' is not a URL: Port out of range"),
     ("channel", "127.0.0.1:9/hook", "channels[0] (ops): '127.0.0.1:9/hook' is not an http:// or https:// URL"),
@@ -137,3 +142,10 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, rw, args, extra):
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
     assert r.stderr.startswith("regwatch: ")
+
+
+@pytest.mark.parametrize("url", ["http://\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\u3002com/feed",
+                                 "http://example\uff0ecom\uff61/feed", "http://\u4e2d\u56fd.cn/feed"])
+def test_a_host_the_fetcher_maps_to_a_name_still_loads(tmp_path, url):
+    # fullwidth letters and dots, a trailing one, an IDN: the crawl's requests reach example.com / xn--fiqs8s.cn
+    assert load_config(config(tmp_path, url=url)).sources[0].url == url

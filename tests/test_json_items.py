@@ -141,3 +141,18 @@ def test_two_json_sources_sharing_one_detail_fetch_both_have_the_article(tmp_pat
     assert not skipped, skipped
     assert errors == [0, 0], messages
     assert not any("redirects to" in m for m in messages), messages
+
+
+def test_a_value_that_would_change_the_urls_authority_is_skipped_and_the_others_come(tmp_path, site, rw):
+    """A field right after the template's host (`https://h{p}`) or in its scheme starts the path (or is a scheme's
+    letters): a value that would bring a user name, a port or another host into the URL is that item's note."""
+    host = site.url.split("://", 1)[1]
+    api(site, [{"p": "@127.0.0.2/x", "s": ""}, {"p": ":1@127.0.0.2/x", "s": ""}, {"p": "x@y", "s": ""},
+               {"p": ".evil.example/x", "s": ""}, {"p": "/n/a1", "s": "://127.0.0.2/#"}, {"p": "/n/a2", "s": ""}])
+    article(site, "/n/a2", "a2")
+    cfg = config(tmp_path, site, link=f"http{{s}}://{host}{{p}}")
+    run(rw, cfg)
+    r = row(rw, cfg)
+    assert stored(tmp_path) == [f"{site.url}/n/a2"], (r["last_error"], r["last_message"])
+    assert r["state"] == "ok" and r["errors"] == 0, r
+    assert "5 of 6 items skipped" in r["last_message"] and "would change the URL's " in r["last_message"], r

@@ -196,7 +196,9 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert not store.attachment_timed_out("feed", "http://x/pdf", "slow")
     assert store.attachment_timed_out("feed", "http://x/pdf", "")
     assert store.known_urls("feed", ["http://x/pdf"]) == set() and not store.is_baseline_url("feed", "http://x/pdf")
-    store.attachment_read("feed", "http://x/pdf")
+    store.source_state("mirror")
+    assert not store.attachment_timed_out("mirror", "http://x/pdf", "slow")  # another source's first timeout of it
+    store.attachment_read("feed", "http://x/pdf")                              # stored: forgotten for every source
     assert store.url_states("http://x/pdf") == [] and not store.attachment_timed_out("feed", "http://x/pdf", "slow")
     assert store.missing_since("feed", "http://x/pdf")                       # then missing: not taken as baseline
     assert not store.attachment_timed_out("feed", "http://x/b", "slow")      # a baseline run's: baseline, the time kept

@@ -3,6 +3,19 @@ extract URL`, a source's configured URL when the config is loaded). Standard lib
 
 from __future__ import annotations
 
+import unicodedata
+
+# the dots IDNA (UTS-46, as Scrapy's requests encode a host) reads as '.': NFKC makes U+FF0E one, U+FF61 U+3002
+_IDEOGRAPHIC_DOT = str.maketrans({"\u3002": "."})
+
+
+def as_fetched(host: str) -> str:
+    """The host spelt as the fetcher will read it: fullwidth letters, digits and dots (`ｅｘａｍｐｌｅ。com`,
+    `127.0.0.1．．`) mapped as UTS-46 maps them, in lower case; an ASCII host as it is (lower case)."""
+    if host.isascii():
+        return host.lower()
+    return unicodedata.normalize("NFKC", host).translate(_IDEOGRAPHIC_DOT).lower()
+
 
 def bare_host(host: str) -> str:
     """The host as every check reads it: without its trailing dot (`example.com.`, a name written fully qualified).

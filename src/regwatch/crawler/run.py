@@ -225,7 +225,7 @@ class Extractor:
             except BrokenProcessPool:
                 self._drop(pool)
                 if attempt == 2:
-                    raise WorkerLost("the extraction worker died twice on it (out of memory?)") from None
+                    raise WorkerDied("the extraction worker died twice on it (out of memory?)") from None
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if fut is None or not fut.cancelled() or (current is not None and current.cancelling()):
@@ -250,8 +250,10 @@ class Extractor:
     async def read_attachment(self, data: bytes) -> dict[str, Any]:
         """An attachment's text (`extract.attachment_job`), read by a job of its own under its own time limit: one
         over it (`timed_out`, the backstop's too) is a note (`note`) if the article is stored without its text. A
-        job lost otherwise (a stop, a worker dead twice) is `lost`: the article's error, as its own job's would be."""
-        from ..pipeline.extract import attachment_job, attachment_too_slow
+        job whose worker died under it twice (the OOM killer) is a note too: the article is stored without its text,
+        as after a second timeout (it was already tried twice). A job lost otherwise (a stop) is `lost`: the article's
+        error, as its own job's would be."""
+        from ..pipeline.extract import attachment_died, attachment_job, attachment_too_slow
 
         if self.workers <= 0:
             return attachment_job(data)
@@ -259,6 +261,8 @@ class Extractor:
             return await self._run(attachment_in_worker, data, self.timeout)
         except WorkerTimedOut:
             return {"text": "", "note": attachment_too_slow(self.timeout), "error": None, "timed_out": True}
+        except WorkerDied:
+            return {"text": "", "note": attachment_died(), "error": None}
         except WorkerLost as e:
             return {"text": "", "note": None, "error": None, "lost": f"its attachment {e}"}
 
@@ -320,6 +324,10 @@ class WorkerLost(Exception):
 
 class WorkerTimedOut(WorkerLost):
     """A pool job stuck past its time limit, its worker killed."""
+
+
+class WorkerDied(WorkerLost):
+    """A pool job whose worker died under it twice (the OOM killer)."""
 
 
 @dataclass

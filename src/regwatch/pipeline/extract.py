@@ -460,6 +460,12 @@ def attachment_too_slow(seconds: float) -> str:
     return f"reading it {too_slow(seconds, 'extract_timeout')}; stored without it"
 
 
+def attachment_died() -> str:
+    """An attachment whose extraction worker died reading it, and again on the worker it was tried again on (the OOM
+    killer): the article stored without its text."""
+    return "its worker died reading it, twice (out of memory? the limit: extract_memory); stored without it"
+
+
 def attachment_retried(seconds: float) -> str:
     """An attachment over the time limit the first time: the article not stored, fetched again next run."""
     return f"its attachment {too_slow(seconds, 'extract_timeout')}; tried again next run"

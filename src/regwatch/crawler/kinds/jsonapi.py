@@ -44,7 +44,36 @@ def _in_url(template: str, m: re.Match, v) -> str:
         return quote_plus(text, safe=_QUERY_SAFE)
     if any(part in (".", "..") for part in unquote(text).split("/")):
         raise MissingField(f"the item's {m.group(1)!r} ({str(v)[:60]!r}) would climb out of the template's path")
-    return quote(text, safe=_PATH_SAFE)
+    text = quote(text, safe=_PATH_SAFE)
+    why = _authority_change(template, m, text)
+    if why:
+        raise MissingField(f"the item's {m.group(1)!r} ({str(v)[:60]!r}) would change the URL's {why}")
+    return text
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+
+
+def _authority_change(template: str, m: re.Match, text: str) -> str | None:
+    """What of the URL's scheme and authority a field's (encoded) value would change, else None. In the scheme
+    (`http{s}://`) a value is letters only (or empty); in the authority (no `/` yet after `://`) it brings no user name, port or
+    other character a host has not (`@`, `:`, an escape); right after the template's host (`https://h{path}`) it
+    starts the path (a `/`), or it would lengthen the host (`.evil.example/x`)."""
+    before, after = template[:m.start()], template[m.end():]
+    start = before.find("://")
+    if start < 0:
+        return "scheme" if "://" in after and text and not (text.isascii() and text.isalpha()) else None
+    authority = before[start + 3:]
+    if any(c in authority for c in "/?#"):
+        return None
+    head = text.split("/", 1)[0]
+    if not head:
+        return None
+    if not set(head) <= _HOST_CHARS:
+        return "authority (user name, host or port)"
+    if authority and authority[-1] not in ".-" and after[:1] in ("", "/", "?", "#"):
+        return "host (a value right after it must begin the path with '/')"
+    return None
 
 
 def value(item, path: str | None, url: bool = False):

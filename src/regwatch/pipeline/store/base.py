@@ -396,7 +396,7 @@ class Store(ABC):
 
     @abstractmethod
     def attachment_read(self, source: str, url: str) -> None:
-        """The article is stored: a first timeout of its attachment is forgotten."""
+        """The article is stored: a first timeout of its attachment is forgotten (this source's and any other's)."""
 
     @abstractmethod
     def url_states(self, url: str) -> list[Row]:

@@ -126,8 +126,13 @@ class Sources(Connection):
             return False
 
     def attachment_read(self, source: str, url: str) -> None:
-        """The article is stored: a first timeout of its attachment (`slow`) is forgotten."""
-        self.x("DELETE FROM source_urls WHERE source = ? AND url = ? AND state = ?", (source, url, UrlState.SLOW))
+        """The article is stored: a first timeout of its attachment (`slow`) is forgotten, this source's and every
+        other's (one whose fetch timed out on an earlier run, the article stored now by another source's fetch; each
+        source's row found by its key: no scan of the table)."""
+        with self.tx():
+            self.x("DELETE FROM source_urls WHERE source = ? AND url = ? AND state = ?", (source, url, UrlState.SLOW))
+            self.x("DELETE FROM source_urls WHERE source IN (SELECT source FROM source_state) AND url = ? "
+                   "AND state = ?", (url, UrlState.SLOW))
 
     def url_states(self, url: str) -> list[Row]:
         """What each source settled about an article URL it did not store (skipped, missing, baseline, slow)."""
