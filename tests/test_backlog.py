@@ -245,7 +245,7 @@ def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_a
     assert [(stories(m), m["mode"]) for m in receiver.messages] == [
         ([0], "500-retry-after:600"), ([1], None), ([0], "500-retry-after:600")]
     assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
-        ("retry", "alone"), ("sent", None)]
+        ("retry", "alone-wait"), ("sent", None)]
     assert store.failing_until("wh") is None and store.told_until("wh", utcnow()) is None
     assert store.one("SELECT next_attempt_at FROM messages WHERE status = 'retry'") > iso_ms(
         utcnow() + timedelta(seconds=590))                                                  # its own wait, whole

@@ -222,7 +222,7 @@ def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location)
 def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(store_location):
     # a gateway answers one payload 500 + Retry-After: 600 while it takes the others: m0's first failure is a named
     # wait, the channel's (no evidence yet); the channel then takes m1 — m0's retry, refused again with the same wait,
-    # is m0's alone: its own retry waits the 600 s, the channel's new alerts do not (was `wait`: held 10 minutes at
+    # is m0's alone (`alone-wait`): its own retry waits the 600 s, the channel's new alerts do not (was `wait`: held 10 minutes at
     # each of its retries, past FAILING_HOLD). A named wait with nothing taken since (a real throttle) stays the channel's
     store = Store(store_location)
     try:
@@ -233,12 +233,12 @@ def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(sto
         park(store, m0, t + timedelta(seconds=2))
         m1 = new_message(store, 1, t)
         sent(store, m1, t + timedelta(seconds=1))
-        assert refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), **ra) == "alone"
+        assert refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), **ra) == "alone-wait"
         assert store.failing_until("wh") is None
         assert store.told_until("wh", t + timedelta(seconds=3)) is None
         assert store.hasten_retries("wh", t + timedelta(seconds=3)) == 0          # its own wait is kept
         # retried after its wait with nothing taken in between: still refused alone
-        assert refused(store, m0, t + timedelta(seconds=602), t + timedelta(seconds=1202), **ra) == "alone"
+        assert refused(store, m0, t + timedelta(seconds=602), t + timedelta(seconds=1202), **ra) == "alone-wait"
         # a throttle on the whole channel: m2 told to wait, its retry told again with nothing taken since — the channel's
         m2 = new_message(store, 2, t)
         park(store, m0, t + timedelta(seconds=9000))
@@ -293,5 +293,44 @@ def test_a_message_refused_alone_is_the_channels_once_another_is_told_to_wait_af
         assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",
                        named_wait=True) == "wait"
         assert [failure(store, m) for m in (m0, m2)] == ["channel", "wait"]
+    finally:
+        store.close()
+
+
+def test_a_wait_named_on_a_message_refused_alone_still_holds_it_once_another_fails(store_location):
+    # a gateway answers m0's payload 500 + Retry-After: 600 after the channel took m1 (m0's own wait); then a throttle
+    # refuses m2 (429, 60 s) with nothing taken in between: the channel is failing — m2's wait holds the channel, not
+    # m0's 600 s — and m0's own wait still holds m0 when the channel answers (was: m0 made the channel's, its 600 s
+    # forgotten, retried as soon as the channel took m2, into the gateway that named the wait)
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        m0 = new_message(store, 0, t)
+        failed(store_location, store, m0, t)
+        park(store, m0, t + timedelta(seconds=2))
+        m1 = new_message(store, 1, t)
+        sent(store, m1, t + timedelta(seconds=1))
+        own = refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), named_wait=True)
+        m2 = new_message(store, 2, t)
+        assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",
+                       named_wait=True) == "wait"
+        # the channel's: failing, held for m2's wait
+        assert store.failing_until("wh") == datetime.fromisoformat(iso_ms(t + timedelta(seconds=63)))
+        assert store.told_until("wh", t + timedelta(seconds=4)) == datetime.fromisoformat(iso_ms(t + timedelta(seconds=63)))
+        # the channel answers: m2 taken after its wait; m0 waits out its own 600 s
+        sent(store, m2, t + timedelta(seconds=63))
+        assert store.hasten_retries("wh", t + timedelta(seconds=63)) == 0
+        assert store.claim_message("wh", t + timedelta(seconds=64), worker="w", **PACE)[0] is None
+        assert store.one("SELECT next_attempt_at FROM messages WHERE id = ?", (m0,)) == iso_ms(t + timedelta(seconds=602))
+        assert store.failing_until("wh") is None and store.told_until("wh", t + timedelta(seconds=64)) is None
+        assert own == "alone-wait" and failure(store, m0) == "alone-wait"
+        # its wait over, refused again with nothing taken since the channel took m2: its own still
+        assert refused(store, m0, t + timedelta(seconds=602), t + timedelta(seconds=1202), named_wait=True) == "alone-wait"
+        assert store.failing_until("wh") is None
+        # refused again without a named wait, after the channel took m3: alone, its own backoff
+        m3 = new_message(store, 3, t)
+        sent(store, m3, t + timedelta(seconds=603))
+        park(store, m0, t + timedelta(seconds=604))
+        assert refused(store, m0, t + timedelta(seconds=604), t + timedelta(seconds=700)) == "alone"
     finally:
         store.close()
