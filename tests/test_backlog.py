@@ -245,7 +245,7 @@ def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_a
     assert [(stories(m), m["mode"]) for m in receiver.messages] == [
         ([0], "500-retry-after:600"), ([1], None), ([0], "500-retry-after:600")]
     assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
-        ("retry", "alone"), ("sent", None)]
+        ("retry", "alone-wait"), ("sent", None)]
     assert store.failing_until("wh") is None and store.told_until("wh", utcnow()) is None
     assert store.one("SELECT next_attempt_at FROM messages WHERE status = 'retry'") > iso_ms(
         utcnow() + timedelta(seconds=590))                                                  # its own wait, whole
@@ -253,6 +253,30 @@ def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_a
     stats = deliver(cfg, store, wait=0)
     assert stats.sent == 1
     assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+
+
+def test_a_wait_named_on_a_message_refused_alone_still_holds_it_when_a_rate_limit_follows(tmp_path, receiver):
+    # the gateway names message 0 a wait of its own (500 + Retry-After: 600, after the channel took 1); then a rate
+    # limit refuses 2 (429) with nothing taken in between: the channel is failing, on 2's wait — and when it takes 2,
+    # 0 still waits out its 600 s (was: made the channel's, sent again with 2, into the gateway that named the wait)
+    cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
+    receiver.poison = {"wh": "第0号"}
+    receiver.poison_mode = {"wh": "500-retry-after:600"}
+    publish(cfg, store, 2)
+    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again, with its wait
+    receiver.fail = {"wh": ["retry-after:60"]}
+    publish(cfg, store, 1, start=2)
+    deliver(cfg, store, wait=0)
+    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], "retry-after:60")]
+    assert store.failing_until("wh") is not None
+    told = store.told_until("wh", utcnow())
+    assert told is not None and told < utcnow() + timedelta(seconds=61)          # 2's wait, not 0's 600 s
+    store.x("UPDATE messages SET next_attempt_at = created_at WHERE failure = 'wait'")     # 2's wait is over
+    deliver(cfg, store, wait=0)
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([2], None)]     # 0 keeps its own wait
+    assert store.one("SELECT next_attempt_at FROM messages WHERE status = 'retry'") > iso_ms(
+        utcnow() + timedelta(seconds=590))
+    assert store.failing_until("wh") is None
 
 
 def test_a_wait_the_platform_named_holds_the_alerts_of_every_process_on_the_store(tmp_path, receiver):

@@ -36,6 +36,23 @@ def claim(store, at, expected):
     return msg
 
 
+def sent(store, mid, at):
+    """Message `mid` claimed at `at` and recorded sent then."""
+    return store.finish_message(claim(store, at, mid), status=MessageStatus.SENT, sent_at=at)
+
+
+def refused(store, mid, at, until, *, error="HTTP 500", named_wait=False):
+    """Message `mid` claimed at `at` and recorded refused then, retried at `until` (`named_wait`: the platform named
+    the wait); its mark as recorded."""
+    return store.finish_message(claim(store, at, mid), status=MessageStatus.RETRY, error=error,
+                                next_attempt_at=until, named_wait=named_wait)
+
+
+def failed(location, store, mid, at):
+    """Message `mid` claimed at `at` and its HTTP 500 recorded by a sender in a process of its own."""
+    record(location, claim(store, at, mid), FAILED)
+
+
 def park(store, mid, at):
     """The message's retry is not due before `at` (its backoff, whatever `backoff` drew)."""
     store.x("UPDATE messages SET next_attempt_at = ? WHERE id = ?", (iso_ms(at), mid))
@@ -86,11 +103,10 @@ def test_a_failure_recorded_while_another_process_records_the_channel_failing_is
     try:
         t = utcnow()
         m0 = new_message(store, 0, t)
-        record(store_location, claim(store, t, m0), FAILED)
+        failed(store_location, store, m0, t)
         park(store, m0, t + timedelta(seconds=60))
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=1))
+        sent(store, m1, t + timedelta(seconds=1))
         m2 = new_message(store, 2, t)
         retry = claim(store, t + timedelta(seconds=60), m0)
         other = claim(store, t + timedelta(seconds=60), m2)
@@ -110,7 +126,7 @@ def test_a_failure_recorded_while_another_process_records_a_send_is_the_messages
     try:
         t = utcnow()
         m0 = new_message(store, 0, t)
-        record(store_location, claim(store, t, m0), FAILED)
+        failed(store_location, store, m0, t)
         park(store, m0, t + timedelta(seconds=60))
         m1 = new_message(store, 1, t)
         retry = claim(store, t + timedelta(seconds=60), m0)
@@ -132,29 +148,29 @@ def test_a_message_refused_alone_is_the_channels_once_another_fails_after_it(sto
         t = utcnow()
         at = [t + timedelta(seconds=10 * i) for i in range(12)]
         m0 = new_message(store, 0, t)
-        record(store_location, claim(store, at[0], m0), FAILED)
+        failed(store_location, store, m0, at[0])
         park(store, m0, at[2])
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, at[1], m1), status=MessageStatus.SENT, sent_at=at[1])
-        record(store_location, claim(store, at[2], m0), FAILED)
+        sent(store, m1, at[1])
+        failed(store_location, store, m0, at[2])
         assert failure(store, m0) == "alone"
         park(store, m0, at[11])
         m2 = new_message(store, 2, t)
-        record(store_location, claim(store, at[3], m2), FAILED)
+        failed(store_location, store, m2, at[3])
         assert [failure(store, m) for m in (m0, m2)] == ["channel", "channel"]
         assert store.hasten_retries("wh", t) == 2                      # the channel answers: both go again
         # alone again: m0 refused after the channel took m3; m5 fails after m4 was taken: one failure, m0 stays alone
         park(store, m0, at[5])
         park(store, m2, at[11])
         m3 = new_message(store, 3, t)
-        store.finish_message(claim(store, at[4], m3), status=MessageStatus.SENT, sent_at=at[4])
-        record(store_location, claim(store, at[5], m0), FAILED)
+        sent(store, m3, at[4])
+        failed(store_location, store, m0, at[5])
         assert failure(store, m0) == "alone"
         park(store, m0, at[11])
         m4 = new_message(store, 4, t)
-        store.finish_message(claim(store, at[6], m4), status=MessageStatus.SENT, sent_at=at[6])
+        sent(store, m4, at[6])
         m5 = new_message(store, 5, t)
-        record(store_location, claim(store, at[7], m5), FAILED)
+        failed(store_location, store, m5, at[7])
         assert [failure(store, m) for m in (m0, m5)] == ["alone", "channel"]
     finally:
         store.close()
@@ -191,13 +207,11 @@ def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location)
         assert store.told_until("wh", until) is None
         # m1 failed; the channel took m2; 5eb6618 records m1 refused again as its alone: the channel is not failing
         park(store, m0, t)
-        store.finish_message(claim(store, t, m0), status=MessageStatus.SENT, sent_at=t)
+        sent(store, m0, t)
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.RETRY, error="HTTP 500",
-                             next_attempt_at=t + timedelta(seconds=10))
+        refused(store, m1, t + timedelta(seconds=1), t + timedelta(seconds=10))
         m2 = new_message(store, 2, t)
-        store.finish_message(claim(store, t + timedelta(seconds=2), m2), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=2))
+        sent(store, m2, t + timedelta(seconds=2))
         recorded_by_5eb6618(store, claim(store, t + timedelta(seconds=10), m1), "alone", "HTTP 500",
                             t + timedelta(seconds=600))
         assert store.failing_until("wh") is None
@@ -208,33 +222,30 @@ def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location)
 def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(store_location):
     # a gateway answers one payload 500 + Retry-After: 600 while it takes the others: m0's first failure is a named
     # wait, the channel's (no evidence yet); the channel then takes m1 — m0's retry, refused again with the same wait,
-    # is m0's alone: its own retry waits the 600 s, the channel's new alerts do not (was `wait`: held 10 minutes at
+    # is m0's alone (`alone-wait`): its own retry waits the 600 s, the channel's new alerts do not (was `wait`: held 10 minutes at
     # each of its retries, past FAILING_HOLD). A named wait with nothing taken since (a real throttle) stays the channel's
     store = Store(store_location)
     try:
         t = utcnow()
-        ra = dict(status=MessageStatus.RETRY, error="HTTP 500", named_wait=True)
+        ra = dict(error="HTTP 500", named_wait=True)
         m0 = new_message(store, 0, t)
-        assert store.finish_message(claim(store, t, m0), next_attempt_at=t + timedelta(seconds=600), **ra) == "wait"
+        assert refused(store, m0, t, t + timedelta(seconds=600), **ra) == "wait"
         park(store, m0, t + timedelta(seconds=2))
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=1))
-        assert store.finish_message(claim(store, t + timedelta(seconds=2), m0), next_attempt_at=t + timedelta(seconds=602),
-                                    **ra) == "alone"
+        sent(store, m1, t + timedelta(seconds=1))
+        assert refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), **ra) == "alone-wait"
         assert store.failing_until("wh") is None
         assert store.told_until("wh", t + timedelta(seconds=3)) is None
         assert store.hasten_retries("wh", t + timedelta(seconds=3)) == 0          # its own wait is kept
         # retried after its wait with nothing taken in between: still refused alone
-        assert store.finish_message(claim(store, t + timedelta(seconds=602), m0),
-                                    next_attempt_at=t + timedelta(seconds=1202), **ra) == "alone"
+        assert refused(store, m0, t + timedelta(seconds=602), t + timedelta(seconds=1202), **ra) == "alone-wait"
         # a throttle on the whole channel: m2 told to wait, its retry told again with nothing taken since — the channel's
         m2 = new_message(store, 2, t)
         park(store, m0, t + timedelta(seconds=9000))
         at = t + timedelta(seconds=603)
-        assert store.finish_message(claim(store, at, m2), next_attempt_at=at + timedelta(seconds=60), **ra) == "wait"
+        assert refused(store, m2, at, at + timedelta(seconds=60), **ra) == "wait"
         at += timedelta(seconds=60)
-        assert store.finish_message(claim(store, at, m2), next_attempt_at=at + timedelta(seconds=600), **ra) == "wait"
+        assert refused(store, m2, at, at + timedelta(seconds=600), **ra) == "wait"
         assert store.told_until("wh", at) == datetime.fromisoformat(iso_ms(at + timedelta(seconds=600)))
     finally:
         store.close()
@@ -247,19 +258,17 @@ def test_two_messages_told_to_wait_by_one_throttle_are_the_channels(store_locati
     store = Store(store_location)
     try:
         t = utcnow()
-        ra = dict(status=MessageStatus.RETRY, error="HTTP 429", named_wait=True)
+        ra = dict(error="HTTP 429", named_wait=True)
         m0 = new_message(store, 0, t)
-        assert store.finish_message(claim(store, t, m0), next_attempt_at=t + timedelta(seconds=60), **ra) == "wait"
+        assert refused(store, m0, t, t + timedelta(seconds=60), **ra) == "wait"
         park(store, m0, t + timedelta(seconds=61))
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=1))
+        sent(store, m1, t + timedelta(seconds=1))
         m2 = new_message(store, 2, t)
-        assert store.finish_message(claim(store, t + timedelta(seconds=2), m2), next_attempt_at=t + timedelta(seconds=62),
-                                    **ra) == "wait"
+        assert refused(store, m2, t + timedelta(seconds=2), t + timedelta(seconds=62), **ra) == "wait"
         now = t + timedelta(seconds=61)             # (m2 is due at +62 s: m0 is the one claimed)
         until = now + timedelta(seconds=600)
-        assert store.finish_message(claim(store, now, m0), next_attempt_at=until, **ra) == "wait"
+        assert refused(store, m0, now, until, **ra) == "wait"
         assert [failure(store, m) for m in (m0, m1, m2)] == ["wait", None, "wait"]
         assert store.told_until("wh", t + timedelta(seconds=63)) == datetime.fromisoformat(iso_ms(until))
     finally:
@@ -273,18 +282,55 @@ def test_a_message_refused_alone_is_the_channels_once_another_is_told_to_wait_af
     try:
         t = utcnow()
         m0 = new_message(store, 0, t)
-        record(store_location, claim(store, t, m0), FAILED)
+        failed(store_location, store, m0, t)
         park(store, m0, t + timedelta(seconds=2))
         m1 = new_message(store, 1, t)
-        store.finish_message(claim(store, t + timedelta(seconds=1), m1), status=MessageStatus.SENT,
-                             sent_at=t + timedelta(seconds=1))
-        record(store_location, claim(store, t + timedelta(seconds=2), m0), FAILED)
+        sent(store, m1, t + timedelta(seconds=1))
+        failed(store_location, store, m0, t + timedelta(seconds=2))
         assert failure(store, m0) == "alone"
         park(store, m0, t + timedelta(seconds=900))
         m2 = new_message(store, 2, t)
-        assert store.finish_message(claim(store, t + timedelta(seconds=3), m2), status=MessageStatus.RETRY,
-                                    error="HTTP 429", next_attempt_at=t + timedelta(seconds=63),
-                                    named_wait=True) == "wait"
+        assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",
+                       named_wait=True) == "wait"
         assert [failure(store, m) for m in (m0, m2)] == ["channel", "wait"]
+    finally:
+        store.close()
+
+
+def test_a_wait_named_on_a_message_refused_alone_still_holds_it_once_another_fails(store_location):
+    # a gateway answers m0's payload 500 + Retry-After: 600 after the channel took m1 (m0's own wait); then a throttle
+    # refuses m2 (429, 60 s) with nothing taken in between: the channel is failing — m2's wait holds the channel, not
+    # m0's 600 s — and m0's own wait still holds m0 when the channel answers (was: m0 made the channel's, its 600 s
+    # forgotten, retried as soon as the channel took m2, into the gateway that named the wait)
+    store = Store(store_location)
+    try:
+        t = utcnow()
+        m0 = new_message(store, 0, t)
+        failed(store_location, store, m0, t)
+        park(store, m0, t + timedelta(seconds=2))
+        m1 = new_message(store, 1, t)
+        sent(store, m1, t + timedelta(seconds=1))
+        own = refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), named_wait=True)
+        m2 = new_message(store, 2, t)
+        assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",
+                       named_wait=True) == "wait"
+        # the channel's: failing, held for m2's wait
+        assert store.failing_until("wh") == datetime.fromisoformat(iso_ms(t + timedelta(seconds=63)))
+        assert store.told_until("wh", t + timedelta(seconds=4)) == datetime.fromisoformat(iso_ms(t + timedelta(seconds=63)))
+        # the channel answers: m2 taken after its wait; m0 waits out its own 600 s
+        sent(store, m2, t + timedelta(seconds=63))
+        assert store.hasten_retries("wh", t + timedelta(seconds=63)) == 0
+        assert store.claim_message("wh", t + timedelta(seconds=64), worker="w", **PACE)[0] is None
+        assert store.one("SELECT next_attempt_at FROM messages WHERE id = ?", (m0,)) == iso_ms(t + timedelta(seconds=602))
+        assert store.failing_until("wh") is None and store.told_until("wh", t + timedelta(seconds=64)) is None
+        assert own == "alone-wait" and failure(store, m0) == "alone-wait"
+        # its wait over, refused again with nothing taken since the channel took m2: its own still
+        assert refused(store, m0, t + timedelta(seconds=602), t + timedelta(seconds=1202), named_wait=True) == "alone-wait"
+        assert store.failing_until("wh") is None
+        # refused again without a named wait, after the channel took m3: alone, its own backoff
+        m3 = new_message(store, 3, t)
+        sent(store, m3, t + timedelta(seconds=603))
+        park(store, m0, t + timedelta(seconds=604))
+        assert refused(store, m0, t + timedelta(seconds=604), t + timedelta(seconds=700)) == "alone"
     finally:
         store.close()

@@ -56,7 +56,7 @@ from ..defaults import (
     STOP_CUT_RETRY,
     USER_AGENT,
 )
-from ..pipeline.store import AlertKind, ChannelState, Failure, MessageStatus, Store, StoreError
+from ..pipeline.store import FAILED_ALONE, AlertKind, ChannelState, Failure, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
 from .message import Message, build_message, digest_message, health_message, health_summary_message, plain
 from .platforms import Outcome, Platform, platform_for, redact
@@ -421,7 +421,7 @@ class Dispatcher:
             stats.failed += n
             stats.errors.append(f"{platform.name}: {err}")
             log.warning("message %s to %s %s: %s", msg["id"], platform.name, status, err)
-        if failure != Failure.ALONE:
+        if failure not in FAILED_ALONE:
             self._log_failing(platform.name, outcome, err or "")
         self._channel_health(platform, outcome, err or "")
 

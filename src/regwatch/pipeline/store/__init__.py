@@ -35,6 +35,7 @@ from .base import (
 )
 from .sqlite import MIGRATIONS, SQLiteStore
 from .statuses import (
+           FAILED_ALONE,
            AlertKind,
            AlertStatus,
            ChannelState,
@@ -45,6 +46,6 @@ from .statuses import (
            shown_state,
 )
 
-__all__ = ["COPY_TABLES", "EXPORT_FIELDS", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleFields",
+__all__ = ["COPY_TABLES", "EXPORT_FIELDS", "FAILED_ALONE", "MIGRATIONS", "NEVER_RUN", "AlertKind", "AlertStatus", "ArticleFields",
            "ArticleRecord", "ChannelState", "Failure", "MessageStatus", "Row", "SQLiteStore", "SourceState", "Store",
            "StoreError", "UrlState", "engine_for", "has_store", "not_a_store", "open_store", "shown_state"]

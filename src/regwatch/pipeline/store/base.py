@@ -560,13 +560,15 @@ class Store(ABC):
         """Record an attempt's outcome on the message and its alerts (`cut_at`: when regwatch's own stop cut the
         send off, its mark in `cut_at`; None clears it). A retry's `messages.failure` (`statuses.Failure`) is judged
         here, in the transaction that records it, against the outbox as committed (any number of processes): `alone`
-        when the message failed before and either its previous failure was alone or the channel took another message
-        since its previous attempt — whether or not the platform named a wait (`named_wait`: a gateway's 500 +
-        Retry-After to that payload alone holds its own retry, not the channel) — unless another of the channel's
-        messages has failed since the channel last took one, whatever its mark (`channel`, `alone`, or `wait`: one
-        throttle refusing both): then it is the channel's. Any failure recorded with a mark (a named wait too) turns
-        every other failure of the channel recorded `alone` since the channel last took a message into `channel`
-        (two messages failing are the channel failing). The channel's is `wait` when `named_wait` (a rate limit; also
+        when the message failed before and either its previous failure was alone (`alone` or `alone-wait`) or the
+        channel took another message since its previous attempt — `alone-wait` when the platform named a wait
+        (`named_wait`: a gateway's 500 + Retry-After to that payload alone holds its own retry, not the channel) —
+        unless another of the channel's messages has failed since the channel last took one, whatever its mark
+        (`channel`, `alone`, `alone-wait` or `wait`: one throttle refusing both): then it is the channel's. Any failure
+        recorded with a mark (a named wait too) turns every other failure of the channel recorded `alone` since the
+        channel last took a message into `channel` (two messages failing are the channel failing); one recorded
+        `alone-wait` stays so: the wait the platform named it still holds it when the channel answers (the channel's
+        failing is the later one's). The channel's is `wait` when `named_wait` (a rate limit; also
         a first failure's), else `channel`. Cleared by any other status and by a cut send.
         Returns the retry's mark as recorded (True without one); False when the claim was lost
         (it expired and another sender took the message over: that sender's outcome counts). It waits

@@ -38,7 +38,14 @@ class Failure(StrEnum):
     CHANNEL = "channel"      # the channel's: it took no message since this one's previous failed attempt
     ALONE = "alone"          # this message's alone: the channel took another since its previous failed attempt
     WAIT = "wait"            # the platform named a wait (a rate limit: Retry-After, DingTalk 130101…): the channel's
-    #                          (a named wait on a message refused alone is `alone`: its own retry waits, not the channel)
+    ALONE_WAIT = "alone-wait"  # refused alone (as `alone`) and the platform named it a wait (a gateway's 500 +
+    #                          Retry-After to that payload): the wait is its own retry's, not the channel's, and holds it
+    #                          even once another message fails after it (it stays `alone-wait`, where `alone` becomes
+    #                          `channel`: the channel's failing is that one's)
+
+
+# a retry's failure that was the message's alone: says nothing of the channel, holds no alerts, keeps its own wait
+FAILED_ALONE = frozenset({Failure.ALONE, Failure.ALONE_WAIT})
 
 
 class AlertKind(StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
-from ..statuses import ALERT_WAITING, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
+from ..statuses import ALERT_WAITING, FAILED_ALONE, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
 from .sql import Connection, where
 
 S = MessageStatus
@@ -22,9 +22,11 @@ WAITING = ",".join(f"'{s}'" for s in ALERT_WAITING)
 # a send regwatch's stop cut off: marked by `cut_at` — or by its error text alone, cut by a daemon of the previous
 # release still running beside this one (a rolling upgrade of workers on PostgreSQL), which knows no `cut_at`
 NOT_CUT = "cut_at IS NULL AND coalesce(last_error, '') <> '" + CUT_SEND_BEFORE_CUT_AT.replace("'", "''") + "'"
-# a retry whose failure was the message's alone (the channel took another since its previous failed attempt): it says
-# nothing of the channel, and keeps its own backoff when the channel answers
-NOT_ALONE = f"coalesce(failure, '') <> '{Failure.ALONE}'"
+# a retry whose failure was the message's alone (the channel took another since its previous failed attempt; `alone`,
+# or `alone-wait` when the platform named it a wait): it says nothing of the channel, and keeps its own backoff or wait
+# when the channel answers
+ALONE = ",".join(f"'{f}'" for f in sorted(FAILED_ALONE))
+NOT_ALONE = f"coalesce(failure, '') NOT IN ({ALONE})"
 # a retry whose latest attempt the channel took no message after (none claimed since then was sent): it failed since
 # the channel last answered — of the message being recorded (`messages` in an UPDATE of it), or of another (`o`)
 STILL_FAILING = (f"NOT EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.status = '{S.SENT}' "
@@ -153,7 +155,9 @@ class Outbox(Connection):
             if judged:
                 # two messages failing with nothing taken in between are the channel's — a named wait too (a throttle
                 # refusing both): one refused alone before is the channel's now (first: the same order of row locks as
-                # `postpone_messages`, whose rows these are too)
+                # `postpone_messages`, whose rows these are too) — except one the platform named a wait of its own
+                # (`alone-wait`): that wait still holds it (made `channel`, the channel answering would send it at
+                # once, before the wait it was told), while this failure is the channel's
                 self.x(f"UPDATE messages SET failure = ? WHERE channel = ? AND status = ? AND failure = ? AND id <> ? "
                        f"AND {STILL_FAILING} AND EXISTS (SELECT 1 FROM messages x WHERE x.id = ? AND x.claimed_by = ?)",
                        (Failure.CHANNEL, message["channel"], S.RETRY, Failure.ALONE, message["id"], message["id"],
@@ -177,25 +181,26 @@ class Outbox(Connection):
         outbox as committed — by any number of processes on the store: an SQL expression and its parameters. A first
         failure is the channel's (a wait the platform named: `wait`); a message that failed before is the channel's
         when another of the channel's messages has failed since the channel last took one, whatever that one's mark
-        (`channel`, `alone` or `wait`: two messages failing, one throttle refusing both), else it has failed alone when
-        its previous failure was already alone, or when the channel took another message since its previous attempt (a
-        payload the channel refuses every time) — even when the platform named a wait (a gateway's 500 + Retry-After
-        to that payload alone: the wait is its own retry's, not the channel's); else the channel's (`wait` when the
-        platform named one). None for any other status, and for a send regwatch's stop cut off."""
+        (`channel`, `alone`, `alone-wait` or `wait`: two messages failing, one throttle refusing both), else it has
+        failed alone when its previous failure was already alone, or when the channel took another message since its
+        previous attempt (a payload the channel refuses every time) — `alone-wait` when the platform named a wait (a
+        gateway's 500 + Retry-After to that payload alone: the wait is its own retry's, not the channel's); else the
+        channel's (`wait` when the platform named one). None for any other status, and for a send regwatch's stop cut off."""
         if status != S.RETRY or cut is not None:
             return "NULL", ()
         channels = Failure.WAIT if named_wait else Failure.CHANNEL
+        own = Failure.ALONE_WAIT if named_wait else Failure.ALONE
         before = message.get("claimed_at_before_claim")     # its previous attempt
         if message.get("status_before_claim") != S.RETRY or not before:
             return "?", (channels,)
         since = datetime.fromisoformat(str(before))
         return (f"CASE WHEN EXISTS (SELECT 1 FROM messages o WHERE o.channel = messages.channel AND o.status = ? "
                 f"AND o.id <> messages.id AND {NOT_CUT} AND {STILL_FAILING_O}) "
-                "THEN ? WHEN failure = ? THEN ? "
+                f"THEN ? WHEN failure IN ({ALONE}) THEN ? "
                 "WHEN EXISTS (SELECT 1 FROM messages s WHERE s.channel = messages.channel AND s.claimed_at >= ? "
                 "AND s.status = ? AND s.sent_at >= ? AND s.id <> messages.id) THEN ? ELSE ? END",
-                (S.RETRY, channels, Failure.ALONE, Failure.ALONE,
-                 iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), Failure.ALONE, channels))
+                (S.RETRY, channels, own, iso_ms(since - timedelta(seconds=CLAIM_LEASE)), S.SENT, iso_ms(since), own,
+                 channels))
 
     def release_message(self, message: Row, *, note: str) -> bool:
         """A claimed message given back unsent: due as it was, in its place, its attempt uncounted and its
