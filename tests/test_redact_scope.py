@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from support.config import write_config
 
 from regwatch.pipeline.store import Store
 
@@ -49,27 +50,22 @@ def answers():
     a.stop()
 
 
-def _config(tmp_path, url: str):
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[sources]]
-name = "a"
-kind = "feed"
-url = "http://127.0.0.1:9/feed.xml?section=${{RW_SECTION}}"
-every = "10m"
-[[channels]]
-name = "dt"
-type = "dingtalk"
-url = "{url}"
-""", encoding="utf-8")
+def source(query: str) -> dict:
+    """The feed source "a", its URL's query `query` (a `${VAR}` in it is the source's own)."""
+    return {"name": "a", "kind": "feed", "url": f"http://127.0.0.1:9/feed.xml?{query}", "every": "10m"}
+
+
+def _config(tmp_path, *, query: str, channel: str, subscriptions: list[dict] | None = None):
+    """regwatch.toml with a store made: the source "a" (`query`), the DingTalk channel "dt" at `channel`, the
+    subscriptions told (none unless told)."""
+    cfg = write_config(tmp_path, sources=[source(query)], channels=[{"name": "dt", "type": "dingtalk", "url": channel}],
+                       subscriptions=subscriptions or [])
     Store(str(tmp_path / "rw.db")).close()
     return cfg
 
 
 def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, answers, rw):
-    cfg = _config(tmp_path, f"{answers.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
+    cfg = _config(tmp_path, query="section=${RW_SECTION}", channel=f"{answers.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
     r = rw("alerts", "test", "dt", "-c", cfg, env={"RW_SECTION": SECTION, "RW_ROBOT": ROBOT})
     said = r.stderr
     assert r.returncode == 2 and "310000" in said, said
@@ -108,24 +104,8 @@ def test_errors_stored_raw_by_an_older_release_are_shown_masked_by_every_command
     from regwatch.pipeline.timeutil import iso, utcnow
     from regwatch.service.config import load_config
 
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[sources]]
-name = "a"
-kind = "feed"
-url = "http://127.0.0.1:9/feed.xml?q=${{RW_SRC_KEY}}"
-every = "10m"
-[[channels]]
-name = "dt"
-type = "dingtalk"
-url = "http://127.0.0.1:9/robot/send?access_token=${{RW_DT_TOKEN}}"
-[[subscriptions]]
-name = "caps"
-topics = ["rate_cap"]
-channels = ["dt"]
-""", encoding="utf-8")
+    cfg = _config(tmp_path, query="q=${RW_SRC_KEY}", channel="http://127.0.0.1:9/robot/send?access_token=${RW_DT_TOKEN}",
+                  subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["dt"]}])
     env = {"RW_SRC_KEY": SRC_KEY, "RW_DT_TOKEN": OLD_TOKEN}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -176,7 +156,7 @@ def test_a_health_notice_queued_raw_by_an_older_release_goes_out_masked(tmp_path
     monkeypatch.setenv("RW_SRC_KEY", SRC_KEY)
     cfg = parse_config({
         "store": {"path": str(tmp_path / "rw.db")},
-        "sources": [{"name": "a", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml?q=${RW_SRC_KEY}", "every": "10m"}],
+        "sources": [source("q=${RW_SRC_KEY}")],
         "channels": [{"name": "ops", "type": "webhook", "url": f"{receiver.url}/ops"}],
         "alerts": {"health_channels": ["ops"]},
     })
