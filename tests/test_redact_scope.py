@@ -4,10 +4,7 @@ only when it is key-like or named like a key."""
 
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from support.config import write_config
 
 from regwatch.pipeline.store import Store
@@ -17,37 +14,9 @@ ROBOT = "rb42x"               # the channel's own ${VAR}: a short path segment, 
 TOKEN = "DTtok9922abc"
 
 
-class Answers:
-    """DingTalk's "keywords not in content" refusal, quoting the path it was sent to."""
-
-    def __init__(self):
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                data = json.dumps({"errcode": 310000, "errmsg": f"keywords not in content (sent to {self.path})"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def answers():
-    a = Answers()
-    yield a
-    a.stop()
+def refused_quoting_its_path(rec) -> tuple[int, dict]:
+    """DingTalk's "keywords not in content" refusal, quoting the path it was sent to (a receiver route's answer)."""
+    return 200, {"errcode": 310000, "errmsg": f"keywords not in content (sent to {rec['path']})"}
 
 
 def source(query: str) -> dict:
@@ -64,10 +33,12 @@ def _config(tmp_path, *, query: str, channel: str, subscriptions: list[dict] | N
     return cfg
 
 
-def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, answers, rw):
-    cfg = _config(tmp_path, query="section=${RW_SECTION}", channel=f"{answers.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
+def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, receiver, rw):
+    receiver.routes[ROBOT] = {"type": "dingtalk", "token": TOKEN, "answer": refused_quoting_its_path}
+    cfg = _config(tmp_path, query="section=${RW_SECTION}", channel=f"{receiver.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
     r = rw("alerts", "test", "dt", "-c", cfg, env={"RW_SECTION": SECTION, "RW_ROBOT": ROBOT})
     said = r.stderr
+    assert [m["path"] for m in receiver.messages] == [f"/{ROBOT}/send?access_token={TOKEN}"]    # sent, and refused
     assert r.returncode == 2 and "310000" in said, said
     assert "keywords not in content" in said, said        # the source's value, a word here, is not the channel's
     assert f"/{ROBOT}/" not in said and "/***/send" in said, said      # the channel's own ${VAR} is
