@@ -34,6 +34,19 @@ def queued(store, alerts: int, now, messages: int | None = None) -> tuple[list[i
     return ids, mids
 
 
+def sent(store, at) -> tuple[int, object]:
+    """The channel "ch"'s next due message claimed at `at` and sent then: its id, and what the store said."""
+    msg, _ = store.claim_message("ch", at, **PACE)
+    return msg["id"], store.finish_message(msg, status=MessageStatus.SENT, sent_at=at)
+
+
+def retried(store, at, until, error: str = "HTTP 500", **keys) -> tuple[int, object]:
+    """The channel "ch"'s next due message claimed at `at` and failed with `error`, to be retried at `until`: its id,
+    and whose failure the store judged it (`keys`: finish_message's others)."""
+    msg, _ = store.claim_message("ch", at, **PACE)
+    return msg["id"], store.finish_message(msg, status=MessageStatus.RETRY, error=error, next_attempt_at=until, **keys)
+
+
 def past_the_hold(store) -> None:
     """FAILING_HOLD later: the alerts not in a message yet made that long ago, and their hold over."""
     past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
@@ -101,19 +114,12 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
         alerts, mids = queued(store, 5, now, messages=3)
         assert store.failing_until("ch") is None                        # never tried
         for mid, wait in zip(mids, (30, 20, 10), strict=True):          # the youngest is due first
-            msg, _ = store.claim_message("ch", now, **PACE)
-            assert msg["id"] == mid
-            store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
-                                 next_attempt_at=now + timedelta(seconds=wait))
+            assert retried(store, now, now + timedelta(seconds=wait))[0] == mid
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=10)))
         later = now + timedelta(seconds=31)
-        msg, _ = store.claim_message("ch", later, **PACE)
-        assert msg["id"] == mids[0]                                     # all due: the oldest first
-        store.finish_message(msg, status=MessageStatus.SENT, sent_at=later)
+        assert sent(store, later)[0] == mids[0]                         # all due: the oldest first
         assert store.failing_until("ch") is None                        # it answered
-        msg, _ = store.claim_message("ch", later, **PACE)
-        assert msg["id"] == mids[1]
-        store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=later, cut_at=later)
+        assert retried(store, later, later, "cut off", cut_at=later)[0] == mids[1]
         assert store.failing_until("ch") is None                 # regwatch's stop cut it: not failing
         # alerts held by two passes until different times come with the first due one of their channel
         store.hold_alerts(alerts[3:4], now + timedelta(seconds=100))
@@ -159,9 +165,7 @@ def test_retries_not_due_take_no_slot_of_the_channels_minute(store_location):
         now = utcnow()
         _, mids = queued(store, 7, now)
         for _ in mids[:5]:
-            msg, _ = store.claim_message("ch", now, **PACE)
-            store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
-                                 next_attempt_at=now + timedelta(seconds=2400))
+            retried(store, now, now + timedelta(seconds=2400))
         later = now + timedelta(seconds=61)
         assert store.messages_since("ch", later - timedelta(seconds=60), later) == 2        # the two pending only
         assert store.messages_since("ch", later - timedelta(seconds=60), now + timedelta(seconds=2401)) == 7
@@ -305,26 +309,15 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
     try:
         now = utcnow()
         _, mids = queued(store, 5, now)
-        msg, _ = store.claim_message("ch", now, **PACE)
-        assert store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
-                                    next_attempt_at=now + timedelta(seconds=5)) == Failure.CHANNEL
+        assert retried(store, now, now + timedelta(seconds=5)) == (mids[0], Failure.CHANNEL)
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=5)))
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=1), **PACE)
-        assert msg["id"] == mids[1]
-        store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=1))
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=5), **PACE)
-        assert msg["id"] == mids[0]
-        assert store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500",
-                                    next_attempt_at=now + timedelta(seconds=60)) == Failure.ALONE
+        assert sent(store, now + timedelta(seconds=1))[0] == mids[1]
+        assert retried(store, now + timedelta(seconds=5), now + timedelta(seconds=60)) == (mids[0], Failure.ALONE)
         assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
         assert store.told_until("ch", now) is None
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=6), **PACE)
-        assert msg["id"] == mids[2]
-        store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=6))
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=6.5), **PACE)
-        assert msg["id"] == mids[3]
-        assert store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 429 rate limited",
-                                    next_attempt_at=now + timedelta(seconds=600), named_wait=True) == Failure.WAIT
+        assert sent(store, now + timedelta(seconds=6))[0] == mids[2]
+        assert retried(store, now + timedelta(seconds=6.5), now + timedelta(seconds=600), "HTTP 429 rate limited",
+                       named_wait=True) == (mids[3], Failure.WAIT)
         assert store.told_until("ch", now) == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
         assert store.told_until("ch", now + timedelta(seconds=601)) is None          # waited out
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=600)))
@@ -336,14 +329,10 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
             > iso_ms(now)
         assert store.told_until("ch", now + timedelta(seconds=7)) is None
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=8), **PACE)
-        assert msg["id"] == mids[3]
-        assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now + timedelta(seconds=8)) is True
+        assert sent(store, now + timedelta(seconds=8)) == (mids[3], True)
         assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[3],)) is None      # cleared once sent
-        msg, _ = store.claim_message("ch", now + timedelta(seconds=9), **PACE)
-        assert msg["id"] == mids[4]
-        assert store.finish_message(msg, status=MessageStatus.RETRY, error="cut off", next_attempt_at=now,
-                                    cut_at=now) is True                 # a send regwatch's stop cut off: no mark
+        assert retried(store, now + timedelta(seconds=9), now, "cut off",
+                       cut_at=now) == (mids[4], True)                   # a send regwatch's stop cut off: no mark
         assert store.one("SELECT failure FROM messages WHERE id = ?", (mids[4],)) is None
     finally:
         store.close()
@@ -356,8 +345,7 @@ def test_a_store_of_the_previous_version_gains_the_failure_column_its_retries_th
     now = utcnow()
     try:
         queued(store, 1, now)
-        msg, _ = store.claim_message("ch", now, **PACE)
-        store.finish_message(msg, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=now + timedelta(seconds=60))
+        retried(store, now, now + timedelta(seconds=60))
     finally:
         store.close()
     drop = "ALTER TABLE messages DROP COLUMN failure"

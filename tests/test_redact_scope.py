@@ -4,10 +4,8 @@ only when it is key-like or named like a key."""
 
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
+from support.config import write_config
 
 from regwatch.pipeline.store import Store
 
@@ -16,62 +14,31 @@ ROBOT = "rb42x"               # the channel's own ${VAR}: a short path segment, 
 TOKEN = "DTtok9922abc"
 
 
-class Answers:
-    """DingTalk's "keywords not in content" refusal, quoting the path it was sent to."""
-
-    def __init__(self):
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                data = json.dumps({"errcode": 310000, "errmsg": f"keywords not in content (sent to {self.path})"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def refused_quoting_its_path(rec) -> tuple[int, dict]:
+    """DingTalk's "keywords not in content" refusal, quoting the path it was sent to (a receiver route's answer)."""
+    return 200, {"errcode": 310000, "errmsg": f"keywords not in content (sent to {rec['path']})"}
 
 
-@pytest.fixture
-def answers():
-    a = Answers()
-    yield a
-    a.stop()
+def source(query: str) -> dict:
+    """The feed source "a", its URL's query `query` (a `${VAR}` in it is the source's own)."""
+    return {"name": "a", "kind": "feed", "url": f"http://127.0.0.1:9/feed.xml?{query}", "every": "10m"}
 
 
-def _config(tmp_path, url: str):
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[sources]]
-name = "a"
-kind = "feed"
-url = "http://127.0.0.1:9/feed.xml?section=${{RW_SECTION}}"
-every = "10m"
-[[channels]]
-name = "dt"
-type = "dingtalk"
-url = "{url}"
-""", encoding="utf-8")
+def _config(tmp_path, *, query: str, channel: str, subscriptions: list[dict] | None = None):
+    """regwatch.toml with a store made: the source "a" (`query`), the DingTalk channel "dt" at `channel`, the
+    subscriptions told (none unless told)."""
+    cfg = write_config(tmp_path, sources=[source(query)], channels=[{"name": "dt", "type": "dingtalk", "url": channel}],
+                       subscriptions=subscriptions or [])
     Store(str(tmp_path / "rw.db")).close()
     return cfg
 
 
-def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, answers, rw):
-    cfg = _config(tmp_path, f"{answers.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
+def test_a_channel_masks_its_own_values_not_another_tables(tmp_path, receiver, rw):
+    receiver.routes[ROBOT] = {"type": "dingtalk", "token": TOKEN, "answer": refused_quoting_its_path}
+    cfg = _config(tmp_path, query="section=${RW_SECTION}", channel=f"{receiver.url}/${{RW_ROBOT}}/send?access_token={TOKEN}")
     r = rw("alerts", "test", "dt", "-c", cfg, env={"RW_SECTION": SECTION, "RW_ROBOT": ROBOT})
     said = r.stderr
+    assert [m["path"] for m in receiver.messages] == [f"/{ROBOT}/send?access_token={TOKEN}"]    # sent, and refused
     assert r.returncode == 2 and "310000" in said, said
     assert "keywords not in content" in said, said        # the source's value, a word here, is not the channel's
     assert f"/{ROBOT}/" not in said and "/***/send" in said, said      # the channel's own ${VAR} is
@@ -108,24 +75,8 @@ def test_errors_stored_raw_by_an_older_release_are_shown_masked_by_every_command
     from regwatch.pipeline.timeutil import iso, utcnow
     from regwatch.service.config import load_config
 
-    cfg = tmp_path / "regwatch.toml"
-    cfg.write_text(f"""
-[store]
-path = "{tmp_path}/rw.db"
-[[sources]]
-name = "a"
-kind = "feed"
-url = "http://127.0.0.1:9/feed.xml?q=${{RW_SRC_KEY}}"
-every = "10m"
-[[channels]]
-name = "dt"
-type = "dingtalk"
-url = "http://127.0.0.1:9/robot/send?access_token=${{RW_DT_TOKEN}}"
-[[subscriptions]]
-name = "caps"
-topics = ["rate_cap"]
-channels = ["dt"]
-""", encoding="utf-8")
+    cfg = _config(tmp_path, query="q=${RW_SRC_KEY}", channel="http://127.0.0.1:9/robot/send?access_token=${RW_DT_TOKEN}",
+                  subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["dt"]}])
     env = {"RW_SRC_KEY": SRC_KEY, "RW_DT_TOKEN": OLD_TOKEN}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -176,7 +127,7 @@ def test_a_health_notice_queued_raw_by_an_older_release_goes_out_masked(tmp_path
     monkeypatch.setenv("RW_SRC_KEY", SRC_KEY)
     cfg = parse_config({
         "store": {"path": str(tmp_path / "rw.db")},
-        "sources": [{"name": "a", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml?q=${RW_SRC_KEY}", "every": "10m"}],
+        "sources": [source("q=${RW_SRC_KEY}")],
         "channels": [{"name": "ops", "type": "webhook", "url": f"{receiver.url}/ops"}],
         "alerts": {"health_channels": ["ops"]},
     })

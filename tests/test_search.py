@@ -19,13 +19,17 @@ DOCS = [
 ]
 
 
+def processed(store, docs, prefix: str, *sources: str):
+    """`store` with `docs` (title, body) processed as Chinese articles: the i-th at `prefix`i, from `sources` in turn."""
+    p = Processor(store, Classifier(load_topics()))
+    for i, (t, b) in enumerate(docs):
+        p.process(url=f"{prefix}{i}", source=sources[i % len(sources)], title=t, body=b, lang="zh", published_at=None)
+    return store
+
+
 @pytest.fixture
 def store(store_location):          # an SQLite file and a PostgreSQL database: the same results from both
-    s = Store(store_location)
-    p = Processor(s, Classifier(load_topics()))
-    for i, (t, b) in enumerate(DOCS):
-        p.process(url=f"http://x/{i}", source="src-a" if i % 2 else "src-b", title=t, body=b, lang="zh", published_at=None)
-    return s
+    return processed(Store(store_location), DOCS, "http://x/", "src-b", "src-a")
 
 
 def urls(rows):
@@ -110,10 +114,7 @@ MIXED = [("A股三大指数集体收涨", "沪深两市成交额放大，P2P网�
 
 @pytest.fixture
 def mixed(store):
-    p = Processor(store, Classifier(load_topics()))
-    for i, (t, b) in enumerate(MIXED):
-        p.process(url=f"http://m/{i}", source="src-m", title=t, body=b, lang="zh", published_at=None)
-    return store
+    return processed(store, MIXED, "http://m/", "src-m")
 
 
 @pytest.mark.parametrize("query,want", [
@@ -151,10 +152,7 @@ def test_datasette_canned_search_finds_what_search_finds_and_says_why_not(tmp_pa
     from datasette.app import Datasette
 
     root = Path(__file__).resolve().parent.parent
-    s = Store(tmp_path / "rw.db")
-    p = Processor(s, Classifier(load_topics()))
-    for i, (t, b) in enumerate(DOCS + MIXED):
-        p.process(url=f"http://d/{i}", source="src-d", title=t, body=b, lang="zh", published_at=None)
+    processed(Store(tmp_path / "rw.db"), DOCS + MIXED, "http://d/", "src-d")
     ds = Datasette([str(tmp_path / "rw.db")], metadata=yaml.safe_load((root / "deploy/datasette/metadata.yml").read_text()),
                    plugins_dir=str(root / "deploy/datasette/plugins"))
 
