@@ -137,3 +137,16 @@ def test_secrets_are_redacted():
                   ["SECsecret"])
     assert "abcdef123" not in text and "xyz" not in text and "SECsecret" not in text
     assert "bot123456:AAH" not in redact("https://api.telegram.org/bot123456:AAHxyz/sendMessage")
+
+
+@pytest.mark.parametrize("errmsg,hint", [
+    ("sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]", "加签 secret"),
+    ("description:机器人发送签名不匹配;solution:请确认签名和生成签名的时间戳是否正确", "加签 secret"),
+    ("keywords not in content, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]", "`keyword`"),
+    ("ip 10.1.2.3 not in whitelist", "IP whitelist"),
+    ("invalid timestamp", "clock"),
+])
+def test_dingtalk_310000_says_what_to_fix(errmsg, hint):
+    """310000 (sign, keyword, IP, clock) got the platform's text but no hint of the fix, while a 404 got one."""
+    out = classify("dingtalk", resp(200, {"errcode": 310000, "errmsg": errmsg}))
+    assert out.action == "broken" and out.error.startswith("errcode 310000 ") and hint in out.error, out.error

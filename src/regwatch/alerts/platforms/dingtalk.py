@@ -20,6 +20,16 @@ THROTTLED = (130101, 410100)
 BROKEN = (310000, 300001, 300005, 400101, 400102, 400013, 40035, 43002)
 PAYLOAD = (400105, 460101, 40044)
 
+# 310000 covers four causes, told apart by its errmsg: what to fix for each (the newer Chinese wording too)
+HINTS = (
+    (("sign", "签名"), "check that the channel's `secret` is the robot's 加签 secret (starting with SEC), "
+                       "and that this machine's clock is right"),
+    (("timestamp", "时间戳"), "this machine's clock is off by more than an hour: set it right (NTP)"),
+    (("keyword", "关键词"), "the robot only takes messages containing one of its 自定义关键词: set the channel's "
+                           "`keyword` to one of them (regwatch adds it to every message)"),
+    (("whitelist", "白名单"), "this machine's IP is not in the robot's IP whitelist (IP地址段): add it"),
+)
+
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """加签: HMAC-SHA256 of `timestamp\\nsecret`, keyed by the secret. Raw base64; let the query
@@ -64,4 +74,10 @@ class DingTalk(Platform):
         code, msg = answer
         if code in THROTTLED:
             return Outcome("retry", f"errcode {code} {msg}: robot throttled", THROTTLE)
-        return code_verdict("errcode", code, msg, broken=BROKEN, payload=PAYLOAD)
+        verdict = code_verdict("errcode", code, msg, broken=BROKEN, payload=PAYLOAD)
+        if code == 310000:
+            low = msg.lower()
+            hint = next((h for words, h in HINTS if any(w in low for w in words)), None)
+            if hint:
+                return Outcome(verdict.action, f"{verdict.error}: {hint}", verdict.retry_after)
+        return verdict
