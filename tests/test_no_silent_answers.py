@@ -180,3 +180,12 @@ def test_label_refuses_a_topic_given_both_ways(world):
         one_line(regwatch("label", "1", "--topic", "rate_cap", "--not", t, "-c", world.config),
                  "rate_cap: given twice (--topic, --not, --forget)")
     assert labels() == before
+
+
+def test_subscriptions_on_a_config_without_any_says_so(tmp_path):
+    """`regwatch subscriptions` printed nothing, exit 0, on a config without [[subscriptions]]."""
+    cfg = tmp_path / "nosubs.toml"
+    cfg.write_text('[store]\npath = "x.db"\n[[channels]]\nname = "c"\ntype = "console"\n', encoding="utf-8")
+    r = regwatch("subscriptions", "-c", cfg)
+    assert r.returncode == 0 and r.stdout == "", r.stdout
+    assert f"no subscriptions configured in {cfg}: no article alerts are sent; add [[subscriptions]]" in r.stderr, r.stderr

@@ -166,6 +166,13 @@ def test_the_demo_leaves_nothing_behind_unless_asked(tmp_path):
     # the kept store read through that config: without it, "no store at …", exit 2
     found = regwatch("export", "--format", "jsonl", "--since", "3650d", cwd=kept)
     assert found.returncode == 0 and len(found.stdout.splitlines()) == stored, found.stderr
+    # the kept config carries the subscription that sent the demo's alerts (it had none: `subscriptions` said nothing)
+    subs = regwatch("subscriptions", "--json", cwd=kept)
+    assert subs.returncode == 0, subs.stderr
+    assert [(x["name"], x["topics"], x["channels"]) for x in map(json.loads, subs.stdout.splitlines())] == [
+        ("regulatory", ["*"], ["terminal"])]
+    sent = regwatch("alerts", "--json", cwd=kept)
+    assert sent.returncode == 0 and {json.loads(x)["subscription"] for x in sent.stdout.splitlines()} == {"regulatory"}
     (kept / "regwatch.toml").write_text("# mine\n[store]\npath = \"regwatch.db\"\n", encoding="utf-8")
     assert regwatch("demo", "--keep", kept, env={"TMPDIR": str(tmp)}).returncode == 0
     assert (kept / "regwatch.toml").read_text(encoding="utf-8").startswith("# mine")     # never overwritten

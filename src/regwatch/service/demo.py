@@ -111,6 +111,12 @@ path = "regwatch.db"
 [[channels]]
 name = "terminal"
 type = "console"
+
+# the subscription that sent the demo's alerts (`regwatch subscriptions`, `regwatch alerts`)
+[[subscriptions]]
+name = "regulatory"
+topics = ["*"]
+channels = ["terminal"]
 """
 
 

@@ -162,6 +162,11 @@ def subscriptions(ctx: click.Context, as_json: bool, config_path: str | None) ->
     if ctx.invoked_subcommand:
         return
     setup = Setup(config_path)
+    if not setup.cfg.subscriptions:
+        where = "" if setup.cfg.path in (None, "<embedded default>") else f" in {setup.cfg.path}"
+        note(f"no subscriptions configured{where}: no article alerts are sent; add [[subscriptions]] with topics "
+             "or keywords and channels (the README's config reference)")
+        return
     t = Table([("subscription", 24, False), ("topics", 40, False), ("keywords", 30, False), ("sources", 24, False),
                ("digest", None, False), ("channels", None, False)])
     for s in setup.cfg.subscriptions:
