@@ -45,3 +45,24 @@ def test_a_state_change_is_judged_against_the_store_not_the_process(tmp_path, si
     r, _ = once(cfg, "-v")
     assert "state:" not in r.stderr, r.stderr           # ok → ok is no change
 
+
+
+def test_the_cycle_line_says_why_sources_failed_once_per_reason(tmp_path, site):
+    """The line said only `state: x error (see \\`regwatch sources\\`)`: the reason (DNS lookup failed, offline) took
+    another command. Now it is on the line, masked, once for the sources that share it."""
+    publish(site, {"feed": [CAP]})
+    site.pages["/feed.xml"] = Page(b"down", 500)
+    dead = "".join(f'[[sources]]\nname = "dead{i}"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed{i}.xml?token=HUSH{i}"\n'
+                   for i in range(3))
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[crawl]\ndelay = "0s"\n[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.url}/feed.xml"\n'
+                   f'{dead}', encoding="utf-8")
+    r, _ = once(cfg, "-v")
+    assert r.returncode == 0, r.stderr
+    cycle = [ln for ln in r.stderr.splitlines() if " cycle " in ln]
+    assert len(cycle) == 1, r.stderr
+    line = cycle[0]
+    assert "state: dead0 error, dead1 error, dead2 error, feed error" in line, line
+    assert "; 3 sources: Connection was refused by other side" in line and line.count("refused by other side") == 1
+    assert "; feed: HTTP 500 (see `regwatch sources`)" in line, line
+    assert "HUSH" not in r.stderr, r.stderr

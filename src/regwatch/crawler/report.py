@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -73,3 +74,14 @@ class SourceReport:
 def _more(counted: int, kept: int) -> str:
     """What a run's message says of the failures it does not name."""
     return f" (and {counted - kept} more)" if counted > kept else ""
+
+
+_URL_FIRST = re.compile(r"^(?:list page )?[a-zA-Z][a-zA-Z0-9+.-]*://\S*?:? ")   # (a masked query may end it: `token=*** `)
+_MORE = re.compile(r" \(and \d+ more\)$")
+
+
+def short_reason(message: str) -> str:
+    """A run's message (`SourceReport.message`) as a cycle's log line says why: its first error, without the URL it
+    names first (`https://…/x.json: DNS lookup failed: …` → `DNS lookup failed: …`)."""
+    first = _MORE.sub("", message.split("; ")[0])
+    return _URL_FIRST.sub("", first, count=1)

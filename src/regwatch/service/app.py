@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..alerts.dispatcher import Dispatcher, pass_failed
+from ..alerts.message import clip
 from ..alerts.subscriptions import enqueue_for, follow_schedules
 from ..crawler.netguard import stop_downloads
-from ..crawler.report import SourceReport
+from ..crawler.report import SourceReport, short_reason
 from ..crawler.run import Crawl, CrawlContext, Extractor
 from ..defaults import (
     DUE_SLACK,
     DUE_SLACK_MAX,
+    ERROR_SHOWN,
     POOL_START_WAIT,
     PRUNE_CHUNK,
     PRUNE_EVERY,
@@ -58,6 +60,9 @@ class CycleResult:
     # source → (its stored state before this cycle, None: it had none; its state now), for those whose state changed:
     # judged against the store, not a process's memory (a daemon restarted still notes `error → ok`)
     changes: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    # source → why its run failed, masked as `regwatch sources` shows it (`short_reason`), for those changed to
+    # error or failing
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def too_old(self) -> int:
@@ -94,11 +99,25 @@ class CycleResult:
         if changes:
             line += "; state: " + ", ".join(
                 f"{n} {shown_state(st)}" if was is None else f"{n} {shown_state(was)} → {shown_state(st)}"
-                for n, (was, st) in sorted(changes.items())) + " (see `regwatch sources`)"
+                for n, (was, st) in sorted(changes.items())) + self._why() + " (see `regwatch sources`)"
         elif bad and changes is None:
             line += ("; not ok: " + ", ".join(f"{n} ({shown_state(st)})" for n, st in sorted(bad.items()))
                      + " (see `regwatch sources`)")
         return line + "".join(f"; {note}" for note in self.notes)
+
+
+    def _why(self) -> str:
+        """Why the sources that changed to error or failing failed, each reason once: `; feed: HTTP 500`, or for
+        several sources with one reason (their hosts may differ after it) `; 13 sources: DNS lookup failed …`."""
+        groups: dict[str, list[str]] = {}
+        for name, reason in sorted(self.reasons.items()):
+            groups.setdefault(reason.split(": ")[0], []).append(name)
+        said = []
+        for head, names in groups.items():
+            reasons = {self.reasons[n] for n in names}
+            reason = clip(reasons.pop(), ERROR_SHOWN) if len(reasons) == 1 else f"{head} …"
+            said.append(f"{names[0]}: {reason}" if len(names) == 1 else f"{len(names)} sources: {reason}")
+        return "".join(f"; {x}" for x in said)
 
 
 def _pid_namespace() -> str:
@@ -350,7 +369,10 @@ class App:
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
-        return CycleResult(reports, states, ctx.queued, baselines, notes, changes=changes)
+        reasons = {n: short_reason(self.cfg.error_shown(ctx.report(n).message, source=n) or "")
+                   for n, (_, st) in changes.items() if st in (SourceState.ERROR, SourceState.FAILING)
+                   and ctx.report(n).message}
+        return CycleResult(reports, states, ctx.queued, baselines, notes, changes=changes, reasons=reasons)
 
     def _lost_leases(self, names: list[str]) -> set[str]:
         """Of a crawl's sources, those whose lease another worker took over meanwhile (this one stopped, swapped out
