@@ -209,3 +209,16 @@ def test_a_pipe_closed_early_exits_141_like_any_writer(tmp_path):
     r = subprocess.run(["bash", "-c", f'set -o pipefail; "{REGWATCH}" classify --json in.jsonl | head -2'],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 141 and len(r.stdout.splitlines()) == 2 and r.stderr == "", (r.returncode, r.stderr)
+
+
+def test_sources_keeps_a_long_reason_whole_when_piped_and_cuts_it_with_an_ellipsis_on_a_terminal(tmp_path):
+    """Piped, `sources` cut the reason mid-word (`DNS lookup failed: no results f`): the long URL comes first."""
+    url = "http://127.0.0.1:9/api/v2/news/list?" + "&".join(f"param{i}=value{i}" for i in range(14)) + "&pageSize=18.json"
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[crawl]\ndelay = "0s"\n[[sources]]\nname = "long"\nkind = "feed"\nurl = "{url}"\n',
+                   encoding="utf-8")
+    assert regwatch("run", "--once", "-c", cfg).returncode == 0
+    piped = regwatch("sources", "-c", cfg)
+    assert piped.returncode == 0 and "Connection refused." in piped.stdout, piped.stdout
+    shown = run_on_a_terminal("sources", "-c", str(cfg))
+    assert "…" in shown and "Connection refused." not in shown, shown

@@ -74,6 +74,11 @@ def fit(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
+def fit_on_screen(text: str, width: int) -> str:
+    """`fit` on a terminal, whose lines a person reads; piped or redirected, whole: a file or `grep` loses no word."""
+    return fit(text, width) if console().is_terminal else text
+
+
 def pad(text: str, width: int, right: bool = False) -> str:
     gap = " " * max(0, width - cell_len(text))
     return gap + text if right else text + gap

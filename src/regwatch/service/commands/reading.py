@@ -17,7 +17,18 @@ from ...defaults import ERROR_SHOWN
 from ...pipeline.private import write_private
 from ...pipeline.store import EXPORT_FIELDS
 from ..durations import format_duration
-from ..output import STATUS_STYLE, UNSAFE, Table, echo, json_line, json_text, note, readable_anywhere, safe
+from ..output import (
+    STATUS_STYLE,
+    UNSAFE,
+    Table,
+    echo,
+    fit_on_screen,
+    json_line,
+    json_text,
+    note,
+    readable_anywhere,
+    safe,
+)
 from ..queries import search as do_search
 from ..queries import sources_overview
 from .common import Setup, UserError, config_option, json_option, limit_option, since_option, user_errors
@@ -187,9 +198,9 @@ def sources(pack: bool, as_json: bool, config_path: str | None) -> None:
         if r["skipped"]:
             notes.append(f"{r['skipped']} articles skipped for good (robots.txt, 404/410, not a page)")
         if r["state"] == "empty" and r["last_message"]:     # what its list page answered, and what found nothing
-            notes.append(safe(r["last_message"][:ERROR_SHOWN]))
+            notes.append(fit_on_screen(safe(r["last_message"]), ERROR_SHOWN))
         elif r["last_error"] and r["state"] != "ok":
-            notes.append(safe(r["last_error"][:ERROR_SHOWN]))
+            notes.append(fit_on_screen(safe(r["last_error"]), ERROR_SHOWN))
         if not r["errors"] and CUT_OFF in (r["last_message"] or ""):
             notes.append("its last run was cut short by regwatch's stop: what it left is fetched next run")
         t.add(r["source"], (r["state"], STATUS_STYLE.get(r["state"])), clock.short(r["last_run"]), dash(r["found"]),
