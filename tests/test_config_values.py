@@ -51,15 +51,12 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("crawl", "max_size = 0", "crawl.max_size: 0 bytes is out of range: write from 1KB to 1GB"),
     ("crawl", "max_size = -5", "crawl.max_size: a size cannot be negative"),
     ("crawl", 'max_size = "lots"', "crawl.max_size: 'lots' is not a size"),
-    ("crawl", "concurrency = -3", "crawl.concurrency: Input should be greater than or equal to 1"),
     ("crawl", "concurrency = 1e9", "crawl.concurrency"),
-    ("crawl", "per_domain = 0", "crawl.per_domain: Input should be greater than or equal to 1"),
     ("crawl", 'extract_memory = "1MB"', "crawl.extract_memory: 1048576 bytes is out of range: write from 256MB to 64GB"),
     ("crawl", 'extract_timeout = "inf"', "crawl.extract_timeout: 'inf' is not a duration"),
     # an age no article can be young enough for: stored, and nothing ever alerts
     ("crawl", 'max_article_age = "0"', "crawl.max_article_age: 0s is out of range: write from 1h to 3660d"),
     ("crawl", 'max_article_age = "30m"', "crawl.max_article_age: 30m is out of range"),
-    ("crawl", "workers = 0", "crawl.workers: Input should be greater than or equal to 1"),
     ("crawl", 'workers = "many"', "crawl.workers: Input should be a valid integer"),
     ("url", "http://127.0.0.1:99999/feed.xml",
      "sources[0] (a).url: 'http://127.0.0.1:99999/feed.xml' is not a URL: Port out of range"),
@@ -98,6 +95,13 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("crawl", 'user_agent = "  "', "crawl.user_agent: '  ' is blank"),
     # a language the code does not know would be stored and sent on in the webhook payload
     ("source", 'lang = "klingon"', "sources[0] (a).lang: Input should be 'zh' or 'en'"),
+    # a number out of its range says the documented range, in regwatch's words (it was pydantic's
+    # `Input should be greater than or equal to 1`)
+    ("crawl", "concurrency = -3", "crawl.concurrency: -3 is out of range: 1 to 1000"),
+    ("crawl", "concurrency = 5000", "crawl.concurrency: 5000 is out of range: 1 to 1000"),
+    ("crawl", "per_domain = 0", "crawl.per_domain: 0 is out of range: 1 to 100"),
+    ("crawl", "workers = 0", "crawl.workers: 0 is out of range: 1 to 256"),
+    ("crawl", "max_articles_per_source = 0", "crawl.max_articles_per_source: 0 is out of range: 1 to 1000000"),
 ])
 def test_a_value_that_cannot_work_is_one_line(tmp_path, where, value, message):
     kw = {"crawl": {"crawl": value}, "source": {"source": value}, "url": {"url": value},
@@ -149,3 +153,17 @@ def test_the_cli_says_one_line_and_exits_2(tmp_path, rw, args, extra):
 def test_a_host_the_fetcher_maps_to_a_name_still_loads(tmp_path, url):
     # fullwidth letters and dots, a trailing one, an IDN: the crawl's requests reach example.com / xn--fiqs8s.cn
     assert load_config(config(tmp_path, url=url)).sources[0].url == url
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[[channels]]\nname = "c"\ntype = "console"\nper_minute = 0\n', "channels[0] (c).per_minute: 0 is out of range: 1 to 10000"),
+    ("[alerts]\nfailing_after = 0\n", "alerts.failing_after: 0 is out of range: 1 to 1000"),
+    ("[alerts]\nlead_chars = -1\n", "alerts.lead_chars: -1 is out of range: 0 to 4000"),
+    ("[alerts]\nmax_attempts = 101\n", "alerts.max_attempts: 101 is out of range: 1 to 100"),
+])
+def test_every_bounded_number_out_of_range_says_its_range(tmp_path, text, message):
+    p = tmp_path / "regwatch.toml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert message in str(e.value) and "Input should" not in str(e.value), str(e.value)

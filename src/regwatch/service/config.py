@@ -728,11 +728,54 @@ def _loc(loc: tuple[Any, ...], data: Any) -> str:
     return out
 
 
+_RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+
+
+def _field_bounds(loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """The documented range of the number at `loc` in the config (its field's ge/gt and le/lt; None: unbounded)."""
+    import typing
+
+    node: Any = Config
+    info = None
+    for part in loc:
+        if isinstance(part, int):
+            continue            # a list's item: the list's own type says
+        models = [t for t in (node, *typing.get_args(node)) if isinstance(t, type) and issubclass(t, BaseModel)]
+        field = next((m.model_fields[part] for m in models if part in m.model_fields), None)
+        if field is None:
+            return None, None
+        info, node = field, field.annotation
+        while typing.get_origin(node) is list or (typing.get_args(node) and not any(
+                isinstance(t, type) and issubclass(t, BaseModel) for t in (node, *typing.get_args(node)))):
+            args = [a for a in typing.get_args(node) if a is not type(None)]
+            if not args:
+                break
+            node = args[0]
+    low = high = None
+    for m in info.metadata if info is not None else ():
+        low = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else getattr(m, "gt", low)
+        high = getattr(m, "le", None) if getattr(m, "le", None) is not None else getattr(m, "lt", high)
+    return low, high
+
+
+def _out_of_range(err: Any, loc: tuple[Any, ...]) -> str:
+    """A number outside its field's range, in regwatch's words: `-3 is out of range: 1 to 1000`."""
+    low, high = _field_bounds(loc)
+    ctx = err.get("ctx") or {}
+    low = low if low is not None else ctx.get("ge", ctx.get("gt"))
+    high = high if high is not None else ctx.get("le", ctx.get("lt"))
+    span = (f"{low} to {high}" if low is not None and high is not None
+            else f"at least {low}" if low is not None else f"at most {high}")
+    return f"{err['input']} is out of range: {span}"
+
+
 def format_validation_error(e: ValidationError, data: Any) -> str:
     err = e.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
+    if err["type"] in _RANGE_ERRORS:
+        msg = _out_of_range(err, loc)
+    elif err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against the README's config reference)"
     elif err["type"] == "missing":
         msg = "is required"
