@@ -66,3 +66,17 @@ def test_the_cycle_line_says_why_sources_failed_once_per_reason(tmp_path, site):
     assert "; 3 sources: Connection was refused by other side" in line and line.count("refused by other side") == 1
     assert "; feed: HTTP 500 (see `regwatch sources`)" in line, line
     assert "HUSH" not in r.stderr, r.stderr
+
+
+def test_the_cycle_line_shows_a_reason_from_the_web_escaped(tmp_path, site):
+    """The reason on the cycle line can quote the source (a sitemap's root element): an invisible bidi mark in it is
+    shown escaped, as on every output, not live on the terminal or in the journal."""
+    site.pages["/sitemap.xml"] = Page('<?xml version="1.0"?><a\u061cb/>'.encode(), ctype="application/xml")
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[crawl]\ndelay = "0s"\n[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{site.url}/sitemap.xml"\n',
+                   encoding="utf-8")
+    r, _ = once(cfg, "-v")
+    cycle = [ln for ln in r.stderr.splitlines() if " cycle " in ln]
+    assert len(cycle) == 1, r.stderr
+    assert "map: not a sitemap (root element <a\\u061cb>)" in cycle[0], cycle[0]
+    assert "\u061c" not in cycle[0]

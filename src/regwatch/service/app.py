@@ -38,7 +38,7 @@ from ..pipeline.store import SourceState, StoreError, open_store, shown_state
 from ..pipeline.timeutil import iso_ms, utcnow
 from . import early_stop, health
 from .config import Config, ConfigError
-from .output import plural
+from .output import plural, safe
 from .topics import load_classifier
 
 if TYPE_CHECKING:
@@ -369,7 +369,8 @@ class App:
         self.dispatcher.wake.set()
         if self.metrics is not None:
             self.metrics.refresh(self.store)
-        reasons = {n: short_reason(self.cfg.error_shown(ctx.report(n).message, source=n) or "")
+        # (text from the web: shown escaped on the log, as on every output)
+        reasons = {n: safe(short_reason(self.cfg.error_shown(ctx.report(n).message, source=n) or ""))
                    for n, (_, st) in changes.items() if st in (SourceState.ERROR, SourceState.FAILING)
                    and ctx.report(n).message}
         return CycleResult(reports, states, ctx.queued, baselines, notes, changes=changes, reasons=reasons)
