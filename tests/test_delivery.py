@@ -18,7 +18,7 @@ from regwatch.alerts.platforms import PLATFORMS
 from regwatch.alerts.subscriptions import enqueue_for, match
 from regwatch.pipeline.classify import Classifier, load_topics
 from regwatch.pipeline.process import Processor
-from regwatch.pipeline.store import Store
+from regwatch.pipeline.store import Store, StoreError
 from regwatch.pipeline.timeutil import utcnow
 from regwatch.service.config import ChannelConfig, ConfigError, parse_config
 
@@ -995,4 +995,38 @@ def test_a_store_failure_in_the_daemons_delivery_pass_is_one_line_not_a_tracebac
         asyncio.run(go())
     [failed] = [r for r in caplog.records if "delivery pass failed" in r.getMessage()]
     assert failed.exc_info is None and "terminating connection" in failed.getMessage(), failed.getMessage()
+    store.close()
+
+
+def test_after_the_server_ends_the_stores_sessions_one_call_fails_not_each_idle_connection_in_turn(pg_url):
+    """A PostgreSQL restart ended every session of the store's pool: the call on the first dead connection failed (one
+    line), and each other idle connection failed a later call in turn — a daemon's delivery pass failed again half a
+    minute after the server was back. The first failure has the pool check its idle connections: the next calls work."""
+    import threading
+
+    import psycopg
+
+    store = Store(pg_url)
+    go = threading.Barrier(4)
+
+    def busy():       # four calls at once: the pool holds four connections
+        go.wait(10)
+        store.one("SELECT pg_sleep(0.3)")
+
+    threads = [threading.Thread(target=busy) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with psycopg.connect(pg_url, autocommit=True) as admin:     # the server ends the store's sessions
+        ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert ended >= 2, ended
+    failed = 0
+    for _ in range(6):
+        try:
+            assert store.one("SELECT 1") == 1
+        except StoreError:
+            failed += 1
+    assert failed == 1, f"{failed} of 6 calls failed after the sessions were ended"
     store.close()

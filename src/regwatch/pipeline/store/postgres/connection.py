@@ -160,7 +160,7 @@ class PostgresConnection(Connection):
             with self.pool.connection() as conn:
                 yield conn
         except psycopg.OperationalError as e:
-            raise StoreError(f"{shown(self.url)}: {_reason(e, self.url)}") from None
+            raise self._lost(e) from None
 
     @contextmanager
     def tx(self) -> Iterator[None]:
@@ -179,7 +179,15 @@ class PostgresConnection(Connection):
                 finally:
                     self._local.conn = None
         except psycopg.OperationalError as e:
-            raise StoreError(f"{shown(self.url)}: {_reason(e, self.url)}") from None
+            raise self._lost(e) from None
+
+    def _lost(self, e: psycopg.OperationalError) -> StoreError:
+        """The store's error for a call whose connection failed. The server ended it (a restart, a failover, an
+        administrator) or cannot be reached: the pool's idle connections were most likely ended with it, and each
+        would fail a later call in turn (a daemon's delivery pass half a minute after the server was back) — they are
+        checked now, the dead ones replaced (psycopg_pool's `check`: one empty query each, only after such a failure)."""
+        self.pool.check()
+        return StoreError(f"{shown(self.url)}: {_reason(e, self.url)}")
 
     def story_lock(self) -> AbstractContextManager[None]:
         return self._locked(LOCK_NS, LOCK_STORIES)
