@@ -222,3 +222,16 @@ def test_sources_keeps_a_long_reason_whole_when_piped_and_cuts_it_with_an_ellips
     assert piped.returncode == 0 and "Connection refused." in piped.stdout, piped.stdout
     shown = run_on_a_terminal("sources", "-c", str(cfg))
     assert "…" in shown and "Connection refused." not in shown, shown
+
+
+def test_sources_on_a_terminal_cuts_a_long_reason_after_a_whole_word(tmp_path):
+    """On a terminal the reason was cut mid-word (`refused by oth…`); it is cut after the last whole word that fits."""
+    url = "http://127.0.0.1:9/" + "news/" * 16 + "list-of-the-day.xml"          # 160 characters end in "other"
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[crawl]\ndelay = "0s"\n[[sources]]\nname = "long"\nkind = "feed"\nurl = "{url}"\n',
+                   encoding="utf-8")
+    assert regwatch("run", "--once", "-c", cfg).returncode == 0
+    assert f"list page {url}: Connection was refused by other side: 111: Connection refused." in \
+        regwatch("sources", "-c", cfg).stdout
+    shown = run_on_a_terminal("sources", "-c", str(cfg))
+    assert "Connection was refused by…" in shown, shown
