@@ -9,24 +9,39 @@ from support.config import write_config
 from regwatch.pipeline.redact import redact
 
 CASES = {
-    "query secret": ("list page http://127.0.0.1:9/feed.xml?token=abc123XYZ789: Connection refused.",
-                     "list page http://127.0.0.1:9/feed.xml?token=***: Connection refused."),
-    "query secret, then another field": ("https://x.example/api?api_key=k3y12345&page=2: HTTP 403 Forbidden",
-                                         "https://x.example/api?api_key=***&page=2: HTTP 403 Forbidden"),
-    "query secret ending a sentence": ("fetched https://x.example/list?sig=0a1b2c3d4e.",
-                                       "fetched https://x.example/list?sig=***."),
-    "query secret in parentheses": ("refused (https://x.example/list?secret=s3cr3tvalue) twice",
-                                    "refused (https://x.example/list?secret=***) twice"),
+    "query secret": (
+        "list page http://127.0.0.1:9/feed.xml?token=abc123XYZ789: Connection refused.",
+        "list page http://127.0.0.1:9/feed.xml?token=***: Connection refused.",
+    ),
+    "query secret, then another field": (
+        "https://x.example/api?api_key=k3y12345&page=2: HTTP 403 Forbidden",
+        "https://x.example/api?api_key=***&page=2: HTTP 403 Forbidden",
+    ),
+    "query secret ending a sentence": (
+        "fetched https://x.example/list?sig=0a1b2c3d4e.",
+        "fetched https://x.example/list?sig=***.",
+    ),
+    "query secret in parentheses": (
+        "refused (https://x.example/list?secret=s3cr3tvalue) twice",
+        "refused (https://x.example/list?secret=***) twice",
+    ),
     "a key holding a colon": ("https://x.example/?sig=ab12:cd34: timed out", "https://x.example/?sig=***: timed out"),
-    "userinfo": ("https://reader:pa55word@news.example/feed.xml: DNS lookup failed: news.example",
-                 "https://***@news.example/feed.xml: DNS lookup failed: news.example"),
-    "DingTalk access_token": ("https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef: Connection refused",
-                              "https://oapi.dingtalk.com/robot/send?access_token=***: Connection refused"),
-    "Feishu hook path": ("https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-4e5f-6789-abcd-ef0123456789: "
-                         "Connection refused",
-                         "https://open.feishu.cn/open-apis/bot/v2/hook/***: Connection refused"),
-    "Slack hook path": ("https://hooks.slack.com/services/T0001/B0001/XXXXsecretXXXX: Connection refused",
-                        "https://hooks.slack.com/services/***: Connection refused"),
+    "userinfo": (
+        "https://reader:pa55word@news.example/feed.xml: DNS lookup failed: news.example",
+        "https://***@news.example/feed.xml: DNS lookup failed: news.example",
+    ),
+    "DingTalk access_token": (
+        "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef: Connection refused",
+        "https://oapi.dingtalk.com/robot/send?access_token=***: Connection refused",
+    ),
+    "Feishu hook path": (
+        "https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-4e5f-6789-abcd-ef0123456789: Connection refused",
+        "https://open.feishu.cn/open-apis/bot/v2/hook/***: Connection refused",
+    ),
+    "Slack hook path": (
+        "https://hooks.slack.com/services/T0001/B0001/XXXXsecretXXXX: Connection refused",
+        "https://hooks.slack.com/services/***: Connection refused",
+    ),
 }
 
 
