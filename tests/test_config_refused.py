@@ -2,22 +2,20 @@
 (exit 2), or works."""
 
 import pytest
+from support.config import refused
 from test_config import GOOD as BASE
 from test_config import write
 
-from regwatch.service.config import ConfigError, load_config
+from regwatch.service.config import load_config
 
 # test_config's base config, with a store and a source read hourly
 GOOD = '[store]\npath = "rw.db"\n' + BASE.replace('every = "10m"', 'every = "1h"')
 PG = GOOD.replace('path = "rw.db"', 'url = "postgresql://rw@127.0.0.1:9/rw"')
 
 
-def refused(tmp_path, text) -> str:
-    with pytest.raises(ConfigError) as e:
-        load_config(write(tmp_path, text))
-    said = str(e.value)
-    assert "\n" not in said and said.startswith(str(tmp_path)), said
-    return said
+def refused_text(tmp_path, text) -> str:
+    """What the config `text` is refused with (one line naming the file)."""
+    return refused(write(tmp_path, text))
 
 
 def source(extra, base=GOOD):
@@ -28,9 +26,9 @@ def source(extra, base=GOOD):
 
 
 def test_tags_on_sqlite_are_refused(tmp_path):
-    said = refused(tmp_path, source('tags = ["cn-mainland"]'))
+    said = refused_text(tmp_path, source('tags = ["cn-mainland"]'))
     assert "sources[0] (a).tags: " in said and "PostgreSQL store ([store] url)" in said
-    said = refused(tmp_path, GOOD + '[worker]\ntags = ["cn-mainland"]\n')
+    said = refused_text(tmp_path, GOOD + '[worker]\ntags = ["cn-mainland"]\n')
     assert "worker.tags: " in said and "PostgreSQL store ([store] url)" in said
 
 
@@ -64,7 +62,7 @@ def channel(lines):
     ('type = "console"\nkeyword = "监管"', "a console channel's robot checks no keyword"),
 ])
 def test_a_channel_key_its_platform_does_not_use_is_refused(tmp_path, lines, said):
-    assert said in refused(tmp_path, channel(lines))
+    assert said in refused_text(tmp_path, channel(lines))
 
 
 def test_the_keys_a_platform_uses_load(tmp_path):
@@ -85,12 +83,12 @@ def test_the_keys_a_platform_uses_load(tmp_path):
     ('form = {page = "1"}', 'sources[0] (a): `form` is the body of a POST request: add method = "POST", or remove `form`'),
 ])
 def test_a_source_key_its_kind_does_not_read_is_refused(tmp_path, extra, said):
-    assert said in refused(tmp_path, source(extra))
+    assert said in refused_text(tmp_path, source(extra))
 
 
 def test_a_listing_with_title_and_a_get_with_form_are_refused_a_post_form_loads(tmp_path):
     listing = GOOD.replace('kind = "feed"', 'kind = "listing"\nlinks = "ul a"')
-    assert "`title` is read by json sources only: remove it from this listing source" in refused(
+    assert "`title` is read by json sources only: remove it from this listing source" in refused_text(
         tmp_path, source('title = "h1"', listing))
     cfg = load_config(write(tmp_path, source('method = "POST"\nform = {page = "1"}', listing)))
     assert cfg.sources[0].form == {"page": "1"}
@@ -102,7 +100,7 @@ def test_a_listing_with_title_and_a_get_with_form_are_refused_a_post_form_loads(
 
 @pytest.mark.parametrize("name", ["klingon", "base64", "rot13", "utf-9"])
 def test_an_encoding_that_cannot_decode_text_is_refused(tmp_path, name):
-    said = refused(tmp_path, source(f'encoding = "{name}"'))
+    said = refused_text(tmp_path, source(f'encoding = "{name}"'))
     assert f"sources[0] (a).encoding: '{name}' is not a text encoding (e.g. gb18030, utf-8, big5)" in said
 
 
@@ -120,7 +118,7 @@ def test_the_encodings_pages_declare_load(tmp_path, name):
     ('["\u3000"]', "is blank"),
 ])
 def test_a_blank_keyword_is_refused(tmp_path, keywords, said):
-    assert said in refused(tmp_path, GOOD.replace('topics = ["rate_cap"]', f"keywords = {keywords}"))
+    assert said in refused_text(tmp_path, GOOD.replace('topics = ["rate_cap"]', f"keywords = {keywords}"))
 
 
 def test_keywords_load(tmp_path):
@@ -132,10 +130,10 @@ def test_keywords_load(tmp_path):
 
 
 def test_expect_every_shorter_than_every_is_refused(tmp_path):
-    said = refused(tmp_path, source('expect_every = "1m"'))
+    said = refused_text(tmp_path, source('expect_every = "1m"'))
     assert ('sources[0] (a): expect_every (1m) is shorter than every (1h): the source would be reported stale at '
             'nearly every run; write expect_every = "1h" or more') in said
-    assert "every (10m)" in refused(tmp_path, GOOD.replace('every = "1h"', 'expect_every = "5m"'))   # the default every
+    assert "every (10m)" in refused_text(tmp_path, GOOD.replace('every = "1h"', 'expect_every = "5m"'))   # the default every
 
 
 def test_expect_every_of_every_or_more_loads(tmp_path):
@@ -152,7 +150,7 @@ def test_expect_every_of_every_or_more_loads(tmp_path):
     ('"10m"', "stories.window: 10m is out of range: write from 1h to 3660d"),
 ])
 def test_a_story_window_that_joins_no_copy_is_refused(tmp_path, window, said):
-    assert said in refused(tmp_path, GOOD + f"[stories]\nwindow = {window}\n")
+    assert said in refused_text(tmp_path, GOOD + f"[stories]\nwindow = {window}\n")
 
 
 def test_a_story_window_in_range_loads(tmp_path):
@@ -172,7 +170,7 @@ def test_daily_without_a_time_is_daily_at_nine_and_a_wrong_digest_says_every_for
     now = datetime(2025, 12, 22, 2, 0, tzinfo=UTC)                    # 10:00 in Beijing
     assert next_digest_time(cfg.subscriptions[0].digest, now, cfg.display.tz) == next_digest_time("daily 09:00", now)
     assert next_digest_time("daily", now).isoformat() == "2025-12-23T01:00:00+00:00"     # tomorrow 09:00 Beijing
-    said = refused(tmp_path, GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\ndigest = "daily 9am"'))
+    said = refused_text(tmp_path, GOOD.replace('channels = ["ops"]', 'channels = ["ops"]\ndigest = "daily 9am"'))
     assert ('subscriptions[0] (s).digest: \'daily 9am\' is not a digest: write "", "hourly", "daily HH:MM" '
             '(e.g. "daily 17:30") or "daily" (at 09:00)') in said
 
@@ -203,7 +201,7 @@ JSON = GOOD.replace('kind = "feed"', 'kind = "json"\nitems = "data.list"\nlink =
     (JSON.replace('link = "url"', 'link = "url"\ndate = "{}"'), "sources[0] (a).date: template '{}' has a { or }"),
 ])
 def test_a_selector_or_path_that_cannot_compile_is_refused(tmp_path, text, said):
-    assert said in refused(tmp_path, text)
+    assert said in refused_text(tmp_path, text)
 
 
 def test_selectors_and_paths_that_compile_load(tmp_path):
@@ -219,7 +217,7 @@ def test_selectors_and_paths_that_compile_load(tmp_path):
 @pytest.mark.parametrize("links", ["ul.news a::attr(href)", "ul.news a::text, ul.old a"])
 def test_links_that_select_text_not_elements_are_refused(tmp_path, links):
     """The list's entries are read from elements (href, title, text): a string from ::attr() has none."""
-    said = refused(tmp_path, LISTING.replace('"ul.news a"', f'"{links}"'))
+    said = refused_text(tmp_path, LISTING.replace('"ul.news a"', f'"{links}"'))
     assert f"sources[0] (a).links: {links!r} selects text, not elements: select the <a> elements" in said
 
 
@@ -233,7 +231,7 @@ def test_links_that_select_text_not_elements_are_refused(tmp_path, links):
     ("0 8,20 1 * *", "12h", "cron '0 8,20 1 * *' (732h)"),           # 1 Jan 20:00 to 1 Feb 08:00: 31 days less 12 hours
 ])
 def test_expect_every_shorter_than_a_crons_longest_wait_is_refused(tmp_path, cron, expect, said):
-    assert said in refused(tmp_path, GOOD.replace('every = "1h"', f'cron = "{cron}"\nexpect_every = "{expect}"'))
+    assert said in refused_text(tmp_path, GOOD.replace('every = "1h"', f'cron = "{cron}"\nexpect_every = "{expect}"'))
 
 
 def test_expect_every_of_a_crons_longest_wait_or_more_loads(tmp_path):
@@ -243,7 +241,7 @@ def test_expect_every_of_a_crons_longest_wait_or_more_loads(tmp_path):
 
 
 def test_a_cron_that_never_fires_is_refused(tmp_path):
-    said = refused(tmp_path, GOOD.replace('every = "1h"', 'cron = "0 0 31 2 *"'))
+    said = refused_text(tmp_path, GOOD.replace('every = "1h"', 'cron = "0 0 31 2 *"'))
     assert "sources[0] (a): cron '0 0 31 2 *' never fires (no date matches it): the source would never run" in said
 
 
@@ -251,7 +249,7 @@ def test_a_cron_that_never_fires_is_refused(tmp_path):
 
 
 def test_no_topic_pack_and_no_topic_file_is_refused(tmp_path):
-    said = refused(tmp_path, GOOD + "[topics]\npacks = []\n")
+    said = refused_text(tmp_path, GOOD + "[topics]\npacks = []\n")
     assert "topics: packs = [] and no topic files: nothing could ever be tagged or alert" in said
 
 
@@ -267,7 +265,7 @@ def test_topic_files_alone_load(tmp_path):
 
 @pytest.mark.parametrize("path", ['""', '"  "'])
 def test_a_blank_store_path_is_refused(tmp_path, path):
-    said = refused(tmp_path, GOOD.replace('path = "rw.db"', f"path = {path}"))
+    said = refused_text(tmp_path, GOOD.replace('path = "rw.db"', f"path = {path}"))
     assert f"store.path: {path.strip(chr(34))!r} is no file name: write the SQLite file's path" in said
 
 
@@ -283,7 +281,7 @@ def test_a_blank_store_path_is_refused(tmp_path, path):
      "show, starting with SEC"),
 ])
 def test_a_secret_that_cannot_sign_is_refused(tmp_path, lines, said):
-    assert said in refused(tmp_path, channel(lines))
+    assert said in refused_text(tmp_path, channel(lines))
 
 
 def test_a_dingtalk_sec_secret_loads(tmp_path):
@@ -299,7 +297,7 @@ def test_a_dingtalk_sec_secret_loads(tmp_path):
                                       ("postgresql://rw@h1:5432,h2:x/rw", "'x'")])
 def test_a_store_url_whose_port_is_no_port_is_refused(tmp_path, url, port):
     """It loaded and failed only at the first connection (README: a port outside 1–65535 stops regwatch at start)."""
-    said = refused(tmp_path, GOOD.replace('path = "rw.db"', f'url = "{url}"'))
+    said = refused_text(tmp_path, GOOD.replace('path = "rw.db"', f'url = "{url}"'))
     assert "store.url: " in said and f"port {port} is not a port" in said and ":pw@" not in said
 
 

@@ -4,8 +4,9 @@ the scheduler, the crawler or the delivery task as an infinite wait, a busy loop
 import os
 
 import pytest
+from support.config import refused
 
-from regwatch.service.config import ConfigError, load_config
+from regwatch.service.config import load_config
 
 BASE = """
 [store]
@@ -106,10 +107,7 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
 def test_a_value_that_cannot_work_is_one_line(tmp_path, where, value, message):
     kw = {"crawl": {"crawl": value}, "source": {"source": value}, "url": {"url": value},
           "channel": {"channel": value}, "listen": {"listen": value}}[where]
-    with pytest.raises(ConfigError) as e:
-        load_config(config(tmp_path, **kw))
-    assert message in str(e.value)
-    assert "\n" not in str(e.value)
+    assert message in refused(config(tmp_path, **kw))
 
 
 def test_values_that_work_still_load(tmp_path):
@@ -164,6 +162,5 @@ def test_a_host_the_fetcher_maps_to_a_name_still_loads(tmp_path, url):
 def test_every_bounded_number_out_of_range_says_its_range(tmp_path, text, message):
     p = tmp_path / "regwatch.toml"
     p.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as e:
-        load_config(p)
-    assert message in str(e.value) and "Input should" not in str(e.value), str(e.value)
+    said = refused(p)
+    assert message in said and "Input should" not in said, said

@@ -159,10 +159,22 @@ def test_the_demo_leaves_nothing_behind_unless_asked(tmp_path):
     r = regwatch("demo", "--keep", kept, env={"TMPDIR": str(tmp)})
     assert r.returncode == 0 and (kept / "regwatch.db").exists()
     # the kept store comes with a config its hint uses: searched from that folder, not the bundled sources' store
-    assert f"cd {kept} && regwatch search 征信" in r.stdout, r.stdout
+    assert f'cd {kept} && regwatch search "credit repair"' in r.stdout, r.stdout
     import sqlite3
     stored = sqlite3.connect(kept / "regwatch.db").execute("SELECT count(*) FROM articles").fetchone()[0]
     assert stored > 0           # (pytest's TMPDIR is long: the extraction workers' socket once could not be made)
+    # what the hint suggests finds the demo's articles
+    hinted = regwatch("search", "credit repair", "--json", cwd=kept)
+    assert hinted.returncode == 0 and len(hinted.stdout.splitlines()) >= 3, hinted.stdout + hinted.stderr
+    # each article stored as a reader sees it: an English summary under a Chinese title was stored `en`, outlets
+    # in pinyin (`Hua Er Jie Jian Wen`); a Chinese one is `zh` with a Chinese title, an English one `en` with an
+    # English title, an outlet by its name
+    han = re.compile(r"[\u4e00-\u9fff]")
+    rows = sqlite3.connect(kept / "regwatch.db").execute("SELECT lang, title, body, outlet FROM articles").fetchall()
+    assert {lang for lang, *_ in rows} == {"zh", "en"}
+    for lang, title, body, outlet in rows:
+        assert bool(han.search(title)) == bool(han.search(body[:200])) == (lang == "zh"), (lang, title)
+        assert outlet is None or han.search(outlet), outlet
     # the kept store read through that config: without it, "no store at …", exit 2
     found = regwatch("export", "--format", "jsonl", "--since", "3650d", cwd=kept)
     assert found.returncode == 0 and len(found.stdout.splitlines()) == stored, found.stderr
@@ -222,3 +234,16 @@ def test_sources_keeps_a_long_reason_whole_when_piped_and_cuts_it_with_an_ellips
     assert piped.returncode == 0 and "Connection refused." in piped.stdout, piped.stdout
     shown = run_on_a_terminal("sources", "-c", str(cfg))
     assert "…" in shown and "Connection refused." not in shown, shown
+
+
+def test_sources_on_a_terminal_cuts_a_long_reason_after_a_whole_word(tmp_path):
+    """On a terminal the reason was cut mid-word (`refused by oth…`); it is cut after the last whole word that fits."""
+    url = "http://127.0.0.1:9/" + "news/" * 16 + "list-of-the-day.xml"          # 160 characters end in "other"
+    cfg = tmp_path / "regwatch.toml"
+    cfg.write_text(f'[crawl]\ndelay = "0s"\n[[sources]]\nname = "long"\nkind = "feed"\nurl = "{url}"\n',
+                   encoding="utf-8")
+    assert regwatch("run", "--once", "-c", cfg).returncode == 0
+    assert f"list page {url}: Connection was refused by other side: 111: Connection refused." in \
+        regwatch("sources", "-c", cfg).stdout
+    shown = run_on_a_terminal("sources", "-c", str(cfg))
+    assert "Connection was refused by…" in shown, shown

@@ -1,6 +1,7 @@
 """The report and Datasette: what users look at besides the chat."""
 
 import asyncio
+import html
 import json
 import os
 import shutil
@@ -74,3 +75,19 @@ def test_datasette_metadata_and_chinese_search(store):
         r = await ds.client.get("/regwatch/source_health.json?_shape=objects")
         assert {x["source"] for x in r.json()["rows"]} >= {"seed", "pbc-news"}
     asyncio.run(go())
+
+
+def test_a_long_error_is_cut_after_a_whole_word_and_shown_whole_on_hover(store):
+    """The report sliced a source's last error at 160 characters mid-word (`…DNS lookup fai`); it is cut as `sources`
+    cuts it on a terminal, after a whole word with `…`, and the whole error is the cell's title, escaped."""
+    error = ('list page https://www.example.gov.cn/"news"/list.html: DNS lookup failed: no results for the host name '
+             "www.example.gov.cn <from the resolver>, retried repeatedly during two minutes before giving up")
+    assert len(error) > 160 and " " not in error[158:160]      # 159 characters and … end inside a word
+    store.update_source_state("long-error", state="error", last_error=error)
+    page = render(store, datetime.now(UTC) - timedelta(days=30))
+    row = next(r for r in page.split("<tr") if "long-error" in r)
+    cell = row[row.index("<td title="):]
+    title, shown = cell.split(">", 1)[0], cell.split(">", 1)[1].split("</td>")[0]
+    assert title == f'<td title="{html.escape(error)}"'                       # the whole of it, quotes and <> escaped
+    assert shown.endswith("…") and len(html.unescape(shown)) <= 160
+    assert error.startswith(html.unescape(shown)[:-1] + " ")                  # a whole word before the …

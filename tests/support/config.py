@@ -9,7 +9,8 @@ delay); `sources`, `channels` and `subscriptions` are lists of tables, each a di
 value a sub-table: `{"extract": {"date": "span.d"}}` is `[sources.extract]`) or TOML text written as is (all of
 `sources` may be TOML text too).
 `chat()` is a channel to the test receiver (its route told what to check), `everything()` a subscription to
-every topic; with channels and no `subscriptions`, the config has `everything()` to all of them."""
+every topic; with channels and no `subscriptions`, the config has `everything()` to all of them.
+`refused(path)` is what loading a config that must be refused says: one line, naming the file."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
+
+import pytest
+
+from regwatch.service.config import ConfigError, load_config
 
 Table: TypeAlias = Mapping[str, Any]
 Part: TypeAlias = Table | str
@@ -90,3 +95,12 @@ def write_config(folder: Path, *, name: str = "regwatch.toml", **parts: Any) -> 
     path = folder / name
     path.write_text(config_text(folder, **parts), encoding="utf-8")
     return path
+
+
+def refused(path: Path) -> str:
+    """The config at `path`, refused at load: what it says, checked to be one line that begins with the file's path."""
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    said = str(e.value)
+    assert "\n" not in said and said.startswith(str(path)), said
+    return said

@@ -76,7 +76,7 @@ def _more(counted: int, kept: int) -> str:
     return f" (and {counted - kept} more)" if counted > kept else ""
 
 
-_URL_FIRST = re.compile(r"^(?:list page )?[a-zA-Z][a-zA-Z0-9+.-]*://\S*?:? ")   # (a masked query may end it: `token=*** `)
+_URL_FIRST = re.compile(r"^(?:list page )?[a-zA-Z][a-zA-Z0-9+.-]*://\S*?:? ")   # (a masked query: `token=***: `)
 _MORE = re.compile(r" \(and \d+ more\)$")
 
 

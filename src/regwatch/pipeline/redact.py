@@ -19,6 +19,8 @@ MASK = "***"
 # a query name that says its value is a key (bounded prefix: no pattern here is superlinear on a long run of letters)
 _KEY_NAME = r"[\w-]{0,24}?(?:token|key|sig|sign|signature|secret|password|passwd)"
 _QUERY = re.compile(rf"((?<![\w-]){_KEY_NAME})=([^&\s\"'<>#]+)", re.I)
+# what may end a URL in a sentence rather than its query value: `…?token=SECRET: Connection refused`
+_AFTER_URL = ".,;:!?)]}"
 _USERINFO = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://)[^/\s@\"'<>]+@", re.I)
 # `user:password@host` without its scheme (Twisted's "invalid hostname: admin:hunter2@10.0.0.1")
 _BARE_USERINFO = re.compile(r"(?<![\w.%+:/*-])[\w.%+-]{0,64}:[^/\s@\"'<>]{1,256}@(?=[\w\[])")
@@ -56,6 +58,13 @@ def url_secrets(url: str | None) -> list[str]:
     return list(dict.fromkeys(v for v in found if len(v) >= MIN_SECRET))
 
 
+def _masked_value(m: re.Match[str]) -> str:
+    """A query secret masked, not the punctuation of the sentence after it (`token=***: Connection refused`)."""
+    value = m.group(2)
+    kept = value.rstrip(_AFTER_URL)
+    return f"{m.group(1)}={MASK}{value[len(kept):]}" if kept else m.group()
+
+
 @overload
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str: ...
 @overload
@@ -68,7 +77,7 @@ def redact(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
         return text
     for s in sorted((s for s in secrets if s and len(s) >= MIN_SECRET), key=len, reverse=True):
         text = text.replace(s, MASK)
-    text = _QUERY.sub(rf"\1={MASK}", text)
+    text = _QUERY.sub(_masked_value, text)
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _BARE_USERINFO.sub(f"{MASK}@", text)
     text = _TELEGRAM.sub(rf"/\1{MASK}", text)

@@ -23,6 +23,10 @@ from ..pipeline.private import make_private_dirs, write_private
 
 CST = timezone(timedelta(hours=8))
 DATA = Path(__file__).parent / "demo" / "articles.jsonl"
+TRY_SEARCH = '"credit repair"'      # what `demo --keep` suggests searching: words of its stored articles
+# the replay site's own words on an article's page, in the article's language: menu, byline, footer
+PAGE_WORDS = {"zh": ("首页 | 金融 | 监管", "来源", "版权所有 演示站"),
+              "en": ("Home | Finance | Regulation", "Source", "© the demo site")}
 
 
 def load_articles() -> list[dict]:
@@ -73,14 +77,21 @@ class ReplaySite:
                     ).encode("gbk", "xmlcharrefreplace"), "text/html"
         for a in self.published:
             if path == f"/a/{a['id']}.html":
-                paras = "".join(f"<p>{html.escape(p)}</p>" for p in a["text"].split("\n") if p.strip())
-                outlet = html.escape(a.get("source") or "演示财经")
-                return (f'<html><head><meta charset="utf-8"><title>{html.escape(a["title"])}_{outlet}</title>'
-                        f'<meta property="article:published_time" content="{a["when"].isoformat()}"></head><body>'
-                        f'<div class="nav">首页 | 金融 | 监管</div><h1>{html.escape(a["title"])}</h1>'
-                        f'<div class="info">来源: {outlet}</div><div class="content">{paras}</div>'
-                        f'<div class="footer">版权所有 演示站</div></body></html>').encode(), "text/html; charset=utf-8"
+                return self.article_page(a), "text/html; charset=utf-8"
         return b"", "text/html"
+
+    def article_page(self, a: dict) -> bytes:
+        """The article in its own language, the site's words too; its outlet named when the data names it (none
+        made up)."""
+        nav, said, footer = PAGE_WORDS[a["lang"]]
+        title = html.escape(a["title"])
+        outlet = html.escape(a.get("source") or "")
+        paras = "".join(f"<p>{html.escape(p)}</p>" for p in a["text"].split("\n") if p.strip())
+        return (f'<html lang="{a["lang"]}"><head><meta charset="utf-8"><title>{title}{"_" + outlet if outlet else ""}'
+                f'</title><meta property="article:published_time" content="{a["when"].isoformat()}"></head><body>'
+                f'<div class="nav">{nav}</div><h1>{title}</h1>'
+                + (f'<div class="info">{said}: {outlet}</div>' if outlet else "")
+                + f'<div class="content">{paras}</div><div class="footer">{footer}</div></body></html>').encode()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -102,7 +113,7 @@ def demo_config(site: ReplaySite, folder: Path):
     }, "<demo>")
 
 
-KEPT_CONFIG = """# regwatch demo --keep: the demo's store, to search, export and browse (`regwatch search 征信`,
+KEPT_CONFIG = f"""# regwatch demo --keep: the demo's store, to search, export and browse (`regwatch search {TRY_SEARCH}`,
 # `regwatch export`, `regwatch report`, `regwatch why ID`) from this folder. The demo's sources were a local
 # replay site, gone with the demo: add [[sources]] of your own (or source_packs) before `regwatch run`.
 [store]
@@ -150,7 +161,7 @@ def run_demo(keep: str | None = None) -> None:
             await app.dispatcher.deliver_due()
             stories = app.store.count_stories_of_new_articles()
             kept = (f"Store: {folder / 'regwatch.db'}, config: {keep_config(folder)}\n   try: cd {folder} && regwatch "
-                    "search 征信") if keep else "(`regwatch demo --keep DIR` keeps its store to search and browse)"
+                    f"search {TRY_SEARCH}") if keep else "(`regwatch demo --keep DIR` keeps its store to search and browse)"
             click.secho(f"3. {sum(r.new for r in r2.reports.values())} new articles in {stories} stories, "
                         f"{r2.queued} alerts. {kept}", fg="cyan")
 

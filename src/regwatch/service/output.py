@@ -74,9 +74,23 @@ def fit(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
+def shorten(text: str, width: int) -> str:
+    """A message (a source's last error) in at most `width` cells, cut with `…` after a whole word: within one only
+    when its last space is in the first half (a long URL, Chinese text written without spaces). `sources` on a
+    terminal and the report cut so."""
+    if cell_len(text) <= width:
+        return text
+    kept = fit(text, width)[:-1]
+    space = kept.rfind(" ")
+    if not text[len(kept)].isspace() and space > len(kept) // 2:
+        kept = kept[:space]
+    return kept.rstrip() + "…"
+
+
 def fit_on_screen(text: str, width: int) -> str:
-    """`fit` on a terminal, whose lines a person reads; piped or redirected, whole: a file or `grep` loses no word."""
-    return fit(text, width) if console().is_terminal else text
+    """`shorten` on a terminal, whose lines a person reads; piped or redirected, whole: a file or `grep` loses no
+    word."""
+    return shorten(text, width) if console().is_terminal else text
 
 
 def pad(text: str, width: int, right: bool = False) -> str:

@@ -17,6 +17,7 @@ from ..defaults import DISPLAY_TIME, DISPLAY_TZ, ERROR_SHOWN, UNSAFE_CHARS, disp
 from ..pipeline.redact import redact
 from ..pipeline.store import SourceState, Store, shown_state
 from ..pipeline.timeutil import iso
+from .output import shorten
 
 LARGEST_STORIES = 15
 
@@ -111,6 +112,14 @@ def _link(url: str | None, text: str) -> str:
     return e(text)
 
 
+def _error_cell(error: str) -> str:
+    """A source's last error: cut after a whole word with `…` as `sources` cuts it on a terminal, the whole of it in
+    the cell's `title` (shown on hover)."""
+    text = _UNSAFE.sub("", error)
+    cut = shorten(text, ERROR_SHOWN)
+    return f"<td>{_e(cut)}</td>" if cut == text else f'<td title="{_e(text)}">{_e(cut)}</td>'
+
+
 def render(store: Store, since: datetime, now: datetime | None = None, shown: ErrorShown | None = None,
            tz: str = DISPLAY_TZ, topic_names: dict[str, str] | None = None) -> str:
     """The page; a source's stored error as `shown` gives it (`Config.error_shown`)."""
@@ -136,7 +145,7 @@ def render(store: Store, since: datetime, now: datetime | None = None, shown: Er
         f"<tr class=\"{'ok' if r['state'] == SourceState.OK else 'bad'}\"><td>{e(r['source'])}</td>"
         f"<td>{e(shown_state(r['state']))}</td>"
         f"<td class=t>{e(when(r['last_success_at']))}</td>"
-        f"<td>{e((shown(r['last_error'], source=r['source']) or '')[:ERROR_SHOWN])}</td></tr>"
+        f"{_error_cell(shown(r['last_error'], source=r['source']) or '')}</tr>"
         for r in data["health"]) or '<tr><td colspan="4">no sources have run</td></tr>'
     subs = "".join(
         f"<tr><td>{e(r['subscription'])}</td><td class=n>{r['stories']}</td><td class=n>{r['sent'] or 0}</td>"
