@@ -159,3 +159,6 @@ PG_FINISH_STATEMENT = 5.0         # seconds each statement recording a send's ou
 PG_IDLE_IN_TRANSACTION = 60.0     # seconds a session may sit idle inside a transaction before the server ends it (a
                                   # hung worker holding a lock the others wait for)
 PG_KEEPALIVE_IDLE = 30            # seconds of silence before the server probes a worker's connection (3 probes)
+PG_ANSWER_WAIT = 60.0             # seconds a statement waits for the server's answer before its connection is cut
+                                  # and the call fails (a network partition; TCP alone never ends it when a proxy or
+                                  # load balancer still answers): past `lock_timeout`'s 30 s and the slowest statement
