@@ -136,3 +136,37 @@ def test_a_migration_or_copy_lock_wait_is_not_cut(pg_url, monkeypatch):
         t.join(SAFETY)
     assert opened and connection._WATCHDOG.cuts == cuts
     opened[0].close()
+
+
+def test_a_sends_outcome_during_a_partition_fails_its_try_at_the_finish_bound_then_is_recorded_once(pg_url, monkeypatch):
+    """A message claimed and sent, then the link to the store cut as its outcome is recorded: the try waited for the
+    server's answer as long as any call (a minute; before, as long as the partition lasted), past what the claim's
+    lease leaves for tries — the message stayed `sending` and was sent again when the lease ran out. The statements
+    that record an outcome are cut at their own bound (PG_FINISH_ANSWER, counted in `finish_wait`): the try fails
+    soon, and a later one, once the link is back, records the send — within the lease, so it is not sent twice."""
+    from datetime import UTC, datetime
+
+    from regwatch.pipeline.store.postgres import outbox
+    from regwatch.pipeline.store.statuses import MessageStatus
+
+    monkeypatch.setattr(connection, "PG_ANSWER_WAIT", 600.0)   # any other call: longer than the test lets it run
+    monkeypatch.setattr(outbox, "PG_FINISH_ANSWER", BOUND)
+    part = Partition(pg_url)
+    store = Store(part.url)
+    try:
+        now = datetime.now(UTC)
+        with store.tx():
+            store.add_message(channel="ch", kind="article", idem_key="k", payload={}, alert_ids=[], now=now)
+        msg, _ = store.claim_message("ch", now, per_minute=60, min_gap=0, window=60, margin=0, lease=90, worker="w")
+        assert msg is not None
+        part.blackhole()                      # the send went out; the store is cut off
+        ended, result = outcome(lambda: store.finish_message(msg, status=MessageStatus.SENT, sent_at=now))
+        assert ended, "recording the outcome still waits on a partitioned server"
+        assert isinstance(result, StoreError) and f"within {BOUND:g} s" in str(result), result
+        part.heal()
+        assert store.finish_message(msg, status=MessageStatus.SENT, sent_at=now) is True
+        assert store.one("SELECT status FROM messages") == MessageStatus.SENT
+    finally:
+        part.heal()
+        store.close()
+        part.close()

@@ -139,8 +139,7 @@ class _Watchdog:
         self.cuts = 0                     # statements cut (tests)
 
     @contextmanager
-    def watch(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
-        bound = PG_ANSWER_WAIT
+    def watch(self, conn: psycopg.Connection[Any], bound: float) -> Iterator[None]:
         key = object()
         with self._lock:
             self._waiting[key] = (time.monotonic() + bound, conn)
@@ -192,7 +191,7 @@ def _shut(conn: psycopg.Connection[Any]) -> None:
 
 
 _WATCHDOG = _Watchdog()
-_UNBOUNDED = threading.local()        # set: this thread's statements wait as long as they take (a lock for a migration)
+_BOUND = threading.local()       # `seconds`: this thread's bound on an answer, where not PG_ANSWER_WAIT (None: none)
 
 
 class _Connection(psycopg.Connection[Any]):
@@ -200,21 +199,31 @@ class _Connection(psycopg.Connection[Any]):
     write, the pool's checks) is watched: see _Watchdog."""
 
     def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(_UNBOUNDED, "on", False):
+        bound = getattr(_BOUND, "seconds", PG_ANSWER_WAIT)
+        if bound is None:
             return super().wait(gen, *args, **kwargs)
-        with _WATCHDOG.watch(self):
+        with _WATCHDOG.watch(self, bound):
             return super().wait(gen, *args, **kwargs)
 
 
 @contextmanager
-def unbounded() -> Iterator[None]:
-    """This thread's statements wait as long as they take: one that waits for another process's migration or copy."""
-    before = getattr(_UNBOUNDED, "on", False)
-    _UNBOUNDED.on = True
+def answers_within(seconds: float | None) -> Iterator[None]:
+    """This thread's statements are cut after `seconds` without an answer (None: they wait as long as they take)."""
+    missing = object()
+    before = getattr(_BOUND, "seconds", missing)
+    _BOUND.seconds = seconds
     try:
         yield
     finally:
-        _UNBOUNDED.on = before
+        if before is missing:
+            del _BOUND.seconds
+        else:
+            _BOUND.seconds = before
+
+
+def unbounded() -> AbstractContextManager[None]:
+    """This thread's statements wait as long as they take: one that waits for another process's migration or copy."""
+    return answers_within(None)
 
 
 class PostgresConnection(Connection):
