@@ -170,3 +170,19 @@ def test_a_sends_outcome_during_a_partition_fails_its_try_at_the_finish_bound_th
         part.heal()
         store.close()
         part.close()
+
+
+def test_a_statement_the_server_cancels_leaves_the_pools_connections_as_they_are(pg_url):
+    """A lock timeout or a statement timeout is the server's answer on a live connection: the pool's connections
+    are kept (closing them all after each would make the pool connect again and again under contention)."""
+    store = Store(pg_url)
+    try:
+        fill_pool(store)
+        made = store.pool.get_stats()["connections_num"]
+        with pytest.raises(StoreError, match="statement timeout"), store.tx():
+            store.x("SET LOCAL statement_timeout = '10ms'")
+            store.one("SELECT pg_sleep(1)")
+        assert store.pool.get_stats().get("connections_num", 0) == made
+        assert store.pool.get_stats()["pool_available"] == 4
+    finally:
+        store.close()

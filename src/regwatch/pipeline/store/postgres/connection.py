@@ -297,8 +297,10 @@ class PostgresConnection(Connection):
         would fail a later call in turn (a daemon's delivery pass half a minute after the server was back) — they are
         closed now and replaced by the pool's own threads (psycopg_pool's `drain`; one in use when it comes back).
         Not checked one by one here: on a network partition each check would wait for its answer in turn
-        (PG_ANSWER_WAIT each), holding this call for minutes."""
-        self.pool.drain()
+        (PG_ANSWER_WAIT each), holding this call for minutes. A statement the server refused on a live connection (a
+        lock not had within `lock_timeout`, a `statement_timeout`) leaves the pool as it is."""
+        if _ended(e):
+            self.pool.drain()
         return StoreError(f"{shown(self.url)}: {_reason(e, self.url)}")
 
     def story_lock(self) -> AbstractContextManager[None]:
@@ -358,6 +360,14 @@ class PostgresConnection(Connection):
     def table_bytes(self, table: str) -> int:
         """Bytes a table (with its indexes) takes (benchmarks)."""
         return int(self.one("SELECT pg_total_relation_size(?::regclass)", (table,)) or 0)
+
+
+def _ended(e: psycopg.OperationalError) -> bool:
+    """Whether the error is the connection's end: no answer (the connection lost or cut, none to be had from the pool),
+    or the server's own word that it ends it (class 08, or 57: a shutdown, a restart, an administrator), not a
+    statement it cancelled (57014) or refused on a connection that goes on."""
+    state = e.sqlstate
+    return state is None or (state[:2] in ("08", "57") and state != "57014")
 
 
 def _reason(e: psycopg.Error, url: str) -> str:
