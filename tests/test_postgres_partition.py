@@ -118,7 +118,7 @@ def test_after_a_long_partition_the_server_forgot_the_sessions_one_call_fails_no
         store.close()
 
 
-def test_a_migration_or_copy_lock_wait_is_not_cut(pg_url, monkeypatch):
+def test_opening_the_store_behind_another_processs_migration_waits_uncut(pg_url, monkeypatch):
     """Opening the store waits for another process's migration however long it takes: that wait is not cut."""
     import psycopg
 
