@@ -156,6 +156,11 @@ PG_POOL_WAIT = 30.0               # seconds a call waits for one of the pool's c
                                   # again after the server went away) before it fails
 PG_FINISH_STATEMENT = 5.0         # seconds each statement recording a send's outcome may take (its
                                   # `statement_timeout`: a row another worker holds is not waited for longer)
+PG_FINISH_ANSWER = PG_FINISH_STATEMENT + 1.0  # … and how long regwatch waits for its answer before it cuts the
+                                  # connection (a network partition; the server's own error comes first when it can)
 PG_IDLE_IN_TRANSACTION = 60.0     # seconds a session may sit idle inside a transaction before the server ends it (a
                                   # hung worker holding a lock the others wait for)
 PG_KEEPALIVE_IDLE = 30            # seconds of silence before the server probes a worker's connection (3 probes)
+PG_ANSWER_WAIT = 60.0             # seconds a statement waits for the server's answer before its connection is cut
+                                  # and the call fails (a network partition; TCP alone never ends it when a proxy or
+                                  # load balancer still answers): past `lock_timeout`'s 30 s and the slowest statement

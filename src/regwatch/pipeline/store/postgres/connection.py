@@ -13,8 +13,11 @@ placeholder in it), and so does one composed with `psycopg.sql` (identifiers, in
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
@@ -25,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ....defaults import (
+    PG_ANSWER_WAIT,
     PG_CONNECT_TIMEOUT,
     PG_IDLE_IN_TRANSACTION,
     PG_KEEPALIVE_IDLE,
@@ -117,6 +121,111 @@ def _session(conn: psycopg.Connection) -> None:
     conn.execute("SET tcp_keepalives_count = 3")
 
 
+class _Watchdog:
+    """Cuts the connection of a statement whose answer has not come within PG_ANSWER_WAIT (its socket shut down: libpq
+    reads the end, the call fails, the pool drops the connection). On a network partition nothing else ends such a
+    wait when a proxy, pooler or load balancer on the way still acknowledges what is sent (TCP's keepalives and user
+    timeout then never fire), and TCP's own end, where it comes, takes a minute. One thread, started with the first
+    statement, looks twice a second."""
+
+    TICK = 0.5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[object, tuple[float, psycopg.Connection[Any]]] = {}
+        self._cut: set[object] = set()
+        self._work = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cuts = 0                     # statements cut (tests)
+
+    @contextmanager
+    def watch(self, conn: psycopg.Connection[Any], bound: float) -> Iterator[None]:
+        key = object()
+        with self._lock:
+            self._waiting[key] = (time.monotonic() + bound, conn)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="regwatch-pg-watchdog")
+                self._thread.start()
+        self._work.set()
+        try:
+            yield
+        except psycopg.OperationalError:
+            if self._done(key):
+                raise psycopg.OperationalError(f"no answer from the server within {bound:g} s "
+                                               "(the network or the server is down): connection cut") from None
+            raise
+        if self._done(key):       # cut as its answer came: the connection is of no more use
+            conn.close()
+
+    def _done(self, key: object) -> bool:
+        """Whether the statement was cut (it is no longer watched)."""
+        with self._lock:
+            self._waiting.pop(key, None)
+            if key in self._cut:
+                self._cut.discard(key)
+                return True
+        return False
+
+    def _run(self) -> None:
+        while True:
+            self._work.wait()
+            with self._lock:
+                now = time.monotonic()
+                for key, (deadline, conn) in self._waiting.items():
+                    if deadline <= now and key not in self._cut:
+                        self._cut.add(key)
+                        self.cuts += 1
+                        _shut(conn)
+                if not self._waiting:
+                    self._work.clear()
+            time.sleep(self.TICK)
+
+
+def _shut(conn: psycopg.Connection[Any]) -> None:
+    """Shut the connection's socket down (both ways): the statement waiting on it fails at once."""
+    try:
+        with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        pass                # (closed meanwhile)
+
+
+_WATCHDOG = _Watchdog()
+_BOUND = threading.local()       # `seconds`: this thread's bound on an answer, where not PG_ANSWER_WAIT (None: none)
+
+
+class _Connection(psycopg.Connection[Any]):
+    """A pool connection whose every wait on the server (a statement, BEGIN and COMMIT, a row of a stream, a COPY's
+    write, the pool's checks) is watched: see _Watchdog."""
+
+    def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = getattr(_BOUND, "seconds", PG_ANSWER_WAIT)
+        if bound is None:
+            return super().wait(gen, *args, **kwargs)
+        with _WATCHDOG.watch(self, bound):
+            return super().wait(gen, *args, **kwargs)
+
+
+@contextmanager
+def answers_within(seconds: float | None) -> Iterator[None]:
+    """This thread's statements are cut after `seconds` without an answer (None: they wait as long as they take)."""
+    missing = object()
+    before = getattr(_BOUND, "seconds", missing)
+    _BOUND.seconds = seconds
+    try:
+        yield
+    finally:
+        if before is missing:
+            del _BOUND.seconds
+        else:
+            _BOUND.seconds = before
+
+
+def unbounded() -> AbstractContextManager[None]:
+    """This thread's statements wait as long as they take: one that waits for another process's migration or copy."""
+    return answers_within(None)
+
+
 class PostgresConnection(Connection):
     """Open with `Store("postgresql://user@host/db")`; the password from the URL, `PGPASSWORD` or ~/.pgpass."""
 
@@ -130,11 +239,12 @@ class PostgresConnection(Connection):
         own = conninfo_to_dict(url)            # (what the URL sets itself wins)
         keepalives = {k: v for k, v in CLIENT_KEEPALIVES.items() if k not in own}
         self.pool = ConnectionPool(url, min_size=1, max_size=PG_POOL_SIZE, open=False, name="regwatch", timeout=PG_POOL_WAIT,
+                                   connection_class=_Connection,
                                    kwargs={"autocommit": True, "connect_timeout": PG_CONNECT_TIMEOUT, **keepalives},
                                    configure=_session)
         self.pool.open(wait=True, timeout=PG_CONNECT_TIMEOUT)
         try:
-            with self.tx():
+            with unbounded(), self.tx():
                 self.x("SET LOCAL lock_timeout = 0")    # (another process's migration may take longer than a call's wait)
                 self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_MIGRATE))    # one process migrates
                 if migrations.foreign(self.all(migrations.STATE)[0]):       # (read before anything is written)
@@ -185,8 +295,12 @@ class PostgresConnection(Connection):
         """The store's error for a call whose connection failed. The server ended it (a restart, a failover, an
         administrator) or cannot be reached: the pool's idle connections were most likely ended with it, and each
         would fail a later call in turn (a daemon's delivery pass half a minute after the server was back) — they are
-        checked now, the dead ones replaced (psycopg_pool's `check`: one empty query each, only after such a failure)."""
-        self.pool.check()
+        closed now and replaced by the pool's own threads (psycopg_pool's `drain`; one in use when it comes back).
+        Not checked one by one here: on a network partition each check would wait for its answer in turn
+        (PG_ANSWER_WAIT each), holding this call for minutes. A statement the server refused on a live connection (a
+        lock not had within `lock_timeout`, a `statement_timeout`) leaves the pool as it is."""
+        if _ended(e):
+            self.pool.drain()
         return StoreError(f"{shown(self.url)}: {_reason(e, self.url)}")
 
     def story_lock(self) -> AbstractContextManager[None]:
@@ -246,6 +360,14 @@ class PostgresConnection(Connection):
     def table_bytes(self, table: str) -> int:
         """Bytes a table (with its indexes) takes (benchmarks)."""
         return int(self.one("SELECT pg_total_relation_size(?::regclass)", (table,)) or 0)
+
+
+def _ended(e: psycopg.OperationalError) -> bool:
+    """Whether the error is the connection's end: no answer (the connection lost or cut, none to be had from the pool),
+    or the server's own word that it ends it (class 08, or 57: a shutdown, a restart, an administrator), not a
+    statement it cancelled (57014) or refused on a connection that goes on."""
+    state = e.sqlstate
+    return state is None or (state[:2] in ("08", "57") and state != "57014")
 
 
 def _reason(e: psycopg.Error, url: str) -> str:

@@ -14,7 +14,7 @@ from ..base import StoreError
 from ..shared import copying as shared
 from ..shared.copying import copied_table
 from .articles import ts_doc
-from .connection import LOCK_COPY, LOCK_NS, PostgresConnection, _reason, shown
+from .connection import LOCK_COPY, LOCK_NS, PostgresConnection, _reason, shown, unbounded
 
 BATCH = 2000
 IDENTITY_TABLES = ("stories", "articles", "messages", "alerts", "source_runs")
@@ -31,7 +31,8 @@ class Copying(shared.Copying, PostgresConnection):
             with self.tx():
                 wait = self.one("SELECT current_setting('lock_timeout')")
                 self.x("SET LOCAL lock_timeout = 0")        # (another copy may take longer than a call's wait)
-                self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_COPY))
+                with unbounded():
+                    self.x("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_NS, LOCK_COPY))
                 self.x("SELECT set_config('lock_timeout', ?, true)", (wait,))
                 yield
         except psycopg.Error as e:      # (a row the copy cannot write, a commit refused: one line, not a traceback)

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import PG_FINISH_STATEMENT, PG_POOL_WAIT
+from ....defaults import PG_FINISH_ANSWER, PG_FINISH_STATEMENT, PG_POOL_WAIT
 from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
 from ..shared.outbox import DUE, WAITING
 from ..statuses import AlertStatus, Failure, MessageStatus
-from .connection import LOCK_CHANNEL_NS, PostgresConnection
+from .connection import LOCK_CHANNEL_NS, PostgresConnection, answers_within
 
 S = MessageStatus
 
@@ -30,8 +30,9 @@ S = MessageStatus
 class Outbox(shared.Outbox, PostgresConnection):
     # `finish_message`: a connection from the pool, then its statements — the channel's lock, the channel's other
     # failures (a retry's), the message, its alerts — each cut off by the server after PG_FINISH_STATEMENT (a lock or
-    # a row another worker holds, a slow server; not a network that drops everything, which only the TCP timeouts end)
-    finish_wait = PG_POOL_WAIT + 4 * PG_FINISH_STATEMENT
+    # a row another worker holds, a slow server), or by regwatch itself after PG_FINISH_ANSWER without an answer (a
+    # network partition: the connection is cut, so that ends the try)
+    finish_wait = PG_POOL_WAIT + 3 * PG_FINISH_STATEMENT + PG_FINISH_ANSWER
 
     def alerts_to_compose(self, now: datetime, channels: Sequence[str]) -> list[Row]:
         # inside the composing transaction: the rows stay this worker's until it commits
@@ -89,7 +90,7 @@ class Outbox(shared.Outbox, PostgresConnection):
         """A transaction whose statements are each given at most PG_FINISH_STATEMENT (`finish_wait`): what records a
         send's outcome, or gives a claim back, is cut off rather than held by a stalled server. Called inside
         another transaction (regwatch does not), the limit would hold to that one's end."""
-        with self.tx():
+        with answers_within(PG_FINISH_ANSWER), self.tx():      # (its COMMIT too)
             self.x(f"SET LOCAL statement_timeout = '{int(PG_FINISH_STATEMENT * 1000)}ms'")
             yield
 
