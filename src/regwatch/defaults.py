@@ -150,6 +150,8 @@ STOP_CANCELLED = 5.0              # … and get this long to end once cancelled
 WORKER_LEASE = 60.0               # a worker's lease on a source it crawls (`[worker] lease`), renewed every third of it
 DUE_SLACK = 0.25                  # a claim this fraction of its interval before its cycle's step counts for it (timers drift) …
 DUE_SLACK_MAX = 30.0              # … but at most this many seconds early
+CLOCK_TOLERANCE = 1.0            # seconds this host's clock may differ from a PostgreSQL store's server before regwatch
+                                  # keeps the store's times by the server's clock instead (and says so)
 PG_POOL_SIZE = 4                  # connections a process keeps to a PostgreSQL store
 PG_CONNECT_TIMEOUT = 10           # seconds to connect to it
 PG_POOL_WAIT = 30.0               # seconds a call waits for one of the pool's connections (all busy, or being made

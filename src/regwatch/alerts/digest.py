@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..defaults import DISPLAY_TZ
+from ..pipeline.timeutil import utcnow
 
 
 def next_digest_time(spec: str, now: datetime | None = None, tz: str = DISPLAY_TZ) -> datetime:
-    now = (now or datetime.now(UTC)).astimezone(ZoneInfo(tz))
+    now = (now or utcnow()).astimezone(ZoneInfo(tz))     # (the store's clock: digests are due by it)
     if spec == "hourly":
         nxt = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     else:

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import overload
+
+# how far this host's clock is behind the store's (a PostgreSQL server's, on another host): `utcnow` adds it, so that
+# processes on several hosts write and compare the store's times (claims, leases, retries, digests) by one clock
+_behind = timedelta(0)
+
+
+def host_now() -> datetime:
+    """This host's clock, as it is."""
+    return datetime.now(UTC)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, by the store's clock: this host's, unless `follow_clock` found it off by the tolerance or more."""
+    return host_now() + _behind
+
+
+def follow_clock(behind: float, tolerance: float) -> bool:
+    """Keep `utcnow` by a clock `behind` seconds ahead of this host's (negative: behind it) when it differs by
+    `tolerance` or more (less: this host's clock, in step); whether what `utcnow` follows changed."""
+    global _behind
+    new = timedelta(seconds=behind if abs(behind) >= tolerance else 0)
+    if new == _behind or (new and _behind and abs((new - _behind).total_seconds()) < tolerance):
+        return False
+    _behind = new
+    return True
 
 
 @overload

@@ -578,7 +578,9 @@ class App:
             self.metrics.close()
 
     def _alive(self) -> None:
-        """Tell the store this daemon is alive; learn how many share its sources."""
+        """Tell the store this daemon is alive; learn how many share its sources; follow the store's clock (a
+        host's clock drifting or stepped while the daemon runs)."""
+        self.store.follow_clock()
         self.peers = self.store.worker_seen(self.worker, tags=self.cfg.worker.tags, now=utcnow(),
                                             ttl=self.cfg.worker.lease)
         if self.gone:       # the daemon stopped while this tick waited on the store (in its thread): not alive after all

@@ -22,6 +22,7 @@ Conventions every engine keeps:
 from __future__ import annotations
 
 import hashlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -31,7 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ...defaults import READ_PAGE
+from ...defaults import CLOCK_TOLERANCE, READ_PAGE
+from .. import timeutil
 from .statuses import AlertKind, Failure
 
 URL_KEY = "sha256:"
@@ -137,8 +139,11 @@ def engine_for(location: str | Path) -> type[Store]:
 
 
 def open_store(location: str | Path) -> Store:
-    """`Store(location)` spelled so a type checker sees the engine's (concrete) class being made."""
-    return engine_for(location)(location)
+    """`Store(location)` spelled so a type checker sees the engine's (concrete) class being made; this process's
+    times then follow the store's clock (`Store.follow_clock`)."""
+    store = engine_for(location)(location)
+    store.follow_clock()
+    return store
 
 
 def has_store(location: str | Path) -> bool:
@@ -450,6 +455,26 @@ class Store(ABC):
     @abstractmethod
     def worker_gone(self, worker: str) -> None:
         """A daemon stopped: it no longer counts."""
+
+    @abstractmethod
+    def clock_behind(self) -> float:
+        """Seconds this host's clock is behind the store's (negative: ahead of it): 0 where the store's times are
+        this machine's own (SQLite); PostgreSQL: its server's clock, read across the shortest of a few round trips."""
+
+    def follow_clock(self) -> None:
+        """Keep this process's times (`timeutil.utcnow`: claims, leases, retries, digests, runs) by the store's clock
+        when this host's is off by CLOCK_TOLERANCE or more — processes on several hosts then decide by one clock —
+        and say so on the log when that changes."""
+        behind = self.clock_behind()
+        if not timeutil.follow_clock(behind, CLOCK_TOLERANCE):
+            return
+        if abs(behind) >= CLOCK_TOLERANCE:
+            logging.getLogger("regwatch").warning(
+                "regwatch: this host's clock is %.1f s %s the store's server's; regwatch keeps the store's times by "
+                "the server's clock (keep this host's clock in step: NTP)", abs(behind),
+                "behind" if behind > 0 else "ahead of")
+        else:
+            logging.getLogger("regwatch").warning("regwatch: this host's clock is in step with the store's server's again")
 
     # -- copying a whole store (`regwatch migrate`) -------------------------------------------
 

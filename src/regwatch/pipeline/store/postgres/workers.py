@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ...timeutil import iso_ms
+from ...timeutil import host_now, iso_ms
 from ..shared import workers as shared
 from .connection import PostgresConnection
 
@@ -42,3 +42,12 @@ class Workers(shared.Workers, PostgresConnection):
         if names:
             self.x(f"UPDATE source_state SET lease_until = NULL{'' if crawled else ', claimed_at = NULL'} "
                    "WHERE claimed_by = ? AND source = ANY(?)", (worker, list(names)))
+
+    def clock_behind(self) -> float:
+        readings: list[tuple[timedelta, timedelta]] = []
+        for _ in range(3):
+            before = host_now()
+            server: datetime = self.one("SELECT clock_timestamp()")
+            after = host_now()
+            readings.append((after - before, server - (before + (after - before) / 2)))
+        return min(readings)[1].total_seconds()     # (the shortest round trip's: the least uncertain)

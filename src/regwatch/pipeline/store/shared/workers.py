@@ -42,3 +42,6 @@ class Workers(Connection):
     def worker_gone(self, worker: str) -> None:
         with self.tx():
             self.x("DELETE FROM workers WHERE worker = ?", (worker,))
+
+    def clock_behind(self) -> float:
+        return 0.0      # (SQLite: the store's times are this machine's; PostgreSQL has its own)
