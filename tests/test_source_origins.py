@@ -291,3 +291,19 @@ def test_a_post_sources_article_redirected_by_303_is_one_fetch_a_second_post_sou
     assert runs["one"][0] == 0 and runs["two"][0] == 0 and "not fetched" not in runs["two"][1], runs
     assert [(q["method"], q["path"]) for q in site.requests("/a/")] == [("POST", "/a/x"), ("GET", "/a/x.html")]
     assert _stored(tmp_path / "rw.db") == {f"{site.url}/a/x"}
+
+
+def test_a_source_url_spelt_in_fullwidth_reaches_its_own_origin(tmp_path, site, rw):
+    """A source's url with its host in fullwidth digits and dots loads (the config reads it as the fetcher does:
+    127.0.0.1); its requests reach its own origin, as one spelt in ASCII does (each was refused: '127.0.0.1 is a
+    loopback address and not this source's own origin')."""
+    port = site.url.rsplit(":", 1)[1]
+    wide = f"http://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11:{port}"
+    site.pages["/a/c.html"] = article_page(art("c", "消费金融利率上限降至20%", GOOD, 5))
+    site.pages["/feed.xml"] = links_feed(f"{wide}/a/c.html")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "wide", url=f"{wide}/feed.xml")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert runs["wide"][0] == 0, runs
+    assert [q["path"] for q in site.requests("/a/")] == ["/a/c.html"], site.log
