@@ -260,3 +260,24 @@ def test_a_first_attachment_timeout_is_forgotten_when_another_source_stores_the_
     assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == []
     why = rw("why", f"{site.url}/a/n1.html", "-c", cfg).stderr
     assert "once" not in why, why
+
+
+def test_a_first_attachment_timeout_is_forgotten_when_a_source_without_attachments_stores_the_article(tmp_path, site,
+                                                                                                       rw):
+    """The other source naming the notice reads no attachment (no `attachment` setting): its storing of the article
+    forgets the first source's `slow` row all the same (it stayed, and `regwatch why` said "took longer … once")."""
+    cfg = slow_notices(tmp_path, site, rw)
+    assert rw("run", "--once", "-c", cfg).returncode == 0
+    db = tmp_path / "rw.db"
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == [("notices", "slow")]
+    text = cfg.read_text(encoding="utf-8")
+    assert 'attachment = "att"\n' in text
+    mirror = tmp_path / "mirror.toml"
+    mirror.write_text(text.replace('name = "notices"', 'name = "mirror"').replace('attachment = "att"\n', ""),
+                      encoding="utf-8")
+    assert rw("run", "--once", "-c", mirror).returncode == 0
+    stored = sqlite3.connect(db).execute("SELECT source, attachment_url FROM articles WHERE url LIKE '%/a/n1.html'")
+    assert stored.fetchall() == [("mirror", None)]
+    assert sqlite3.connect(db).execute("SELECT source, state FROM source_urls").fetchall() == []
+    why = rw("why", f"{site.url}/a/n1.html", "-c", cfg).stderr
+    assert "once" not in why, why

@@ -160,3 +160,26 @@ def test_a_chinese_domain_name_is_fetched_as_the_crawl_fetches_it(rw, site):
     r = rw("extract", "http://人民银行.中国/a.html", env=env, timeout=60)
     assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
     assert [x["path"] for x in proxy.log] == [f"{idn}/a.html"]
+
+
+def test_a_host_is_read_or_refused_as_a_source_url_in_a_config_is(site, rw):
+    """Fullwidth dots (U+FF0E, U+3002, U+FF61) and digits are read as the fetcher reads them, as the config reads a
+    source's URL: `127.0.0.1．．` is refused for its two trailing dots, in the config's words (extract said only "is not a
+    valid host name"); a fullwidth spelling of the page's host is that host, and read."""
+    from regwatch.service.config import check_host
+
+    site.pages["/a.html"] = Page(ARTICLE)
+    port = site.url.rsplit(":", 1)[1]
+    for host in ("127.0.0.1\uff0e\uff0e", "127\u30020\uff610.1\u3002\u3002", "exa\u202emple.com"):
+        url = f"http://{host}:{port}/a.html"
+        with pytest.raises(ValueError) as config_said:
+            check_host(url)
+        why = str(config_said.value).split(": its host ", 1)[1]
+        line = _one_line(rw("extract", url, timeout=60))
+        assert "refused, its host '" in line and line.endswith(f"' {why}"), (line, why)
+    assert site.log == []
+    fullwidth = f"http://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11:{port}/a.html"
+    assert check_host(fullwidth) == fullwidth
+    r = rw("extract", fullwidth, timeout=60)
+    assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+    assert [x["path"] for x in site.log] == ["/a.html"]

@@ -265,3 +265,45 @@ def test_a_source_naming_a_hop_of_a_redirect_chain_to_a_fetched_page_gets_it_in_
     assert skipped == {("two", a), ("three", b)}, skipped
     assert len(site.requests("/r/b")) == 1 and len(site.requests("/a/c.html")) == 1, site.log
     assert _stored(tmp_path / "rw.db") == {c}
+
+
+def test_a_post_sources_article_redirected_by_303_is_one_fetch_a_second_post_source_gets_the_outcome_of(
+        tmp_path, site, rw):
+    """Two json sources asked by POST (`method = "POST"`: their articles asked so too) list one article, which
+    answers 303 to its page (Scrapy's RedirectMiddleware asks for it by GET). The second source's POST, dropped as the
+    first's duplicate, gets that fetch's outcome in the same run: the hop's key is the request Scrapy made, a POST
+    (it was reckoned as a GET of the hop's URL, a request never made: the rider waited for good, '1 listed
+    article(s) not fetched before the crawl stopped', every run)."""
+    import json
+
+    page = f"{site.url}/a/x.html"
+    site.pages["/a/x"] = Page(b"", 303, ctype="", headers={"Location": page})
+    site.pages["/a/x.html"] = article_page(art("x", "消费金融利率上限降至20%", GOOD, 5))
+    rows = json.dumps({"rows": [{"id": "x", "title": "消费金融利率上限降至20%"}]}).encode()
+    site.pages["/one.json"] = Page(rows, ctype="application/json")
+    site.pages["/two.json"] = _slow(Page(rows, ctype="application/json"), 1.0)      # asked once one's article was
+    cfg = write_config(tmp_path, name="rw.toml", sources=[
+        {"name": n, "kind": "json", "url": f"{site.url}/{n}.json", "method": "POST", "items": "rows",
+         "link": f"{site.url}/a/{{id}}", "title": "title"} for n in ("one", "two")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert runs["one"][0] == 0 and runs["two"][0] == 0 and "not fetched" not in runs["two"][1], runs
+    assert [(q["method"], q["path"]) for q in site.requests("/a/")] == [("POST", "/a/x"), ("GET", "/a/x.html")]
+    assert _stored(tmp_path / "rw.db") == {f"{site.url}/a/x"}
+
+
+def test_a_source_url_spelt_in_fullwidth_reaches_its_own_origin(tmp_path, site, rw):
+    """A source's url with its host in fullwidth digits and dots loads (the config reads it as the fetcher does:
+    127.0.0.1); its requests reach its own origin, as one spelt in ASCII does (each was refused: '127.0.0.1 is a
+    loopback address and not this source's own origin')."""
+    port = site.url.rsplit(":", 1)[1]
+    wide = f"http://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11:{port}"
+    site.pages["/a/c.html"] = article_page(art("c", "消费金融利率上限降至20%", GOOD, 5))
+    site.pages["/feed.xml"] = links_feed(f"{wide}/a/c.html")
+    cfg = write_config(tmp_path, name="rw.toml", sources=[feed_source(site, "wide", url=f"{wide}/feed.xml")])
+    r = rw("run", "--once", "-c", cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    runs = _runs(tmp_path / "rw.db")
+    assert runs["wide"][0] == 0, runs
+    assert [q["path"] for q in site.requests("/a/")] == ["/a/c.html"], site.log

@@ -198,7 +198,7 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert store.known_urls("feed", ["http://x/pdf"]) == set() and not store.is_baseline_url("feed", "http://x/pdf")
     store.source_state("mirror")
     assert not store.attachment_timed_out("mirror", "http://x/pdf", "slow")  # another source's first timeout of it
-    store.attachment_read("feed", "http://x/pdf")                              # stored: forgotten for every source
+    store.forget_slow("http://x/pdf")                              # stored: forgotten for every source
     assert store.url_states("http://x/pdf") == [] and not store.attachment_timed_out("feed", "http://x/pdf", "slow")
     assert store.missing_since("feed", "http://x/pdf")                       # then missing: not taken as baseline
     assert not store.attachment_timed_out("feed", "http://x/b", "slow")      # a baseline run's: baseline, the time kept
@@ -206,6 +206,21 @@ def test_sources_runs_lists_and_settled_urls(store):
     assert store.is_baseline_url("feed", "http://x/b") and store.attachment_timed_out("feed", "http://x/b", "")
     assert not store.attachment_timed_out("feed", "http://x/later", "slow") and store.is_baseline_url("feed", "http://x/later")
     assert store.attachment_timed_out("feed", "http://x/later", "")
+
+
+def test_a_first_attachment_timeout_is_forgotten_for_every_source_once_any_source_stores_the_article(store):
+    """A `slow` row goes when the article is stored, whichever source stores it (one with no `attachment` setting
+    too) and whichever holds the row (one without a `source_state` row: renamed, or before its first run ended)."""
+    store.source_state("feed")
+    assert not store.attachment_timed_out("feed", "http://x/n1", "slow")
+    assert not store.attachment_timed_out("renamed", "http://x/n1", "slow")     # no source_state row
+    assert not store.attachment_timed_out("feed", "http://x/n2", "slow")
+    assert sorted((r["source"], r["state"]) for r in store.url_states("http://x/n1")) == [("feed", "slow"),
+                                                                                          ("renamed", "slow")]
+    Processor(store, Classifier(load_topics())).process(url="http://x/n1", source="mirror", title="行政处罚信息公开表",
+                                                        body="见附件。", lang="zh", published_at=None)
+    assert store.url_states("http://x/n1") == []
+    assert [(r["source"], r["state"]) for r in store.url_states("http://x/n2")] == [("feed", "slow")]   # another's kept
 
 
 def test_the_outbox_composes_claims_paces_and_finishes(store):

@@ -1,9 +1,11 @@
 """Host spellings that parsers read differently: refused wherever a URL is taken (a crawl's every request, `regwatch
-extract URL`, a source's configured URL when the config is loaded). Standard library only: the config imports it."""
+extract URL`, a source's configured URL when the config is loaded). Standard library only (and w3lib, Scrapy's URL
+reading, when a host is not ASCII): the config imports it."""
 
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import urlsplit
 
 # the dots IDNA (UTS-46, as Scrapy's requests encode a host) reads as '.': NFKC makes U+FF0E one, U+FF61 U+3002
 _IDEOGRAPHIC_DOT = str.maketrans({"\u3002": "."})
@@ -40,3 +42,22 @@ def spelling_refusal(host: str) -> str | None:
     if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):
         return "is an ambiguous IP address (a part in hex or with a leading zero, read differently by different parsers)"
     return None
+
+
+def host_refusal(url: str) -> str | None:
+    """Why a URL's host is refused, read as the fetcher reads it (`as_fetched`), else None: `spelling_refusal`'s
+    reasons, or one IDNA cannot encode (a bidi override in it; spelt as a crawl's request spells it, Scrapy's
+    `Request`). A source's URL when the config is loaded, and a crawl's or `regwatch extract URL`'s request whose
+    host is not ASCII: refused alike, in the same words."""
+    host = urlsplit(url).hostname or ""
+    why = spelling_refusal(as_fetched(host))       # fullwidth dots and digits judged as the fetcher reads them
+    if why is None and not host.isascii():
+        from w3lib.url import safe_url_string
+
+        try:
+            fetched = urlsplit(safe_url_string(url)).hostname or ""
+        except (ValueError, UnicodeError):
+            fetched = host
+        if not fetched.isascii():
+            why = "is not a valid host name (IDNA cannot encode it)"
+    return why

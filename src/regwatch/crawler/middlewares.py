@@ -18,7 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from ..defaults import ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
-from .hostnames import bare_host, spelling_refusal
+from .hostnames import bare_host, host_refusal, spelling_refusal
 from .netguard import PUBLIC, WEB_SCHEMES, AddressRefused, first_url, origin_of, over_size, own_origin, refusal, target_decision
 from .settings import CONTEXT
 
@@ -125,9 +125,12 @@ def link_refusal(url: str, source: str | None, ctx: Any, own: str = "this source
     target = origin_of(url)
     if target is None:
         return f"refused, {WEB_ONLY}"
-    if not target[1].isascii():     # a name IDNA cannot encode (a bidi override in it): no DNS name at all
-        return f"refused, its host {target[1][:100]!r} is not a valid host name"
-    why = spelling_refusal(target[1])
+    # a host Scrapy's `Request` could not IDNA-encode: read as a source's URL is when the config is loaded (fullwidth
+    # dots, `127.0.0.1．．`: more than one trailing dot), else one IDNA cannot encode (a bidi override in it)
+    if not target[1].isascii():
+        why: str | None = host_refusal(url) or "is not a valid host name"
+    else:
+        why = spelling_refusal(target[1])
     if why is not None:
         return f"refused, its host {target[1][:100]!r} {why}"
     if "@" in urlsplit(url).netloc:   # user:password@: regwatch sends no credentials a link carries

@@ -54,7 +54,9 @@ class AddressRefused(IgnoreRequest):
 
 
 def origin_of(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL; None for anything else or a malformed one."""
+    """(scheme, host, port) of an http(s) URL; None for anything else or a malformed one. A host not in ASCII is read
+    as a request spells it (Scrapy's, IDNA: `１２７．０．０．１` is 127.0.0.1, `人民银行.中国` xn--…): a source's configured
+    URL so spelt is the origin its requests reach."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -63,7 +65,8 @@ def origin_of(url: str) -> tuple[str, str, int] | None:
     scheme = parts.scheme.lower()
     if scheme not in WEB_SCHEMES or not parts.hostname:
         return None
-    return scheme, parts.hostname.lower(), port or _PORTS[scheme]
+    host = parts.hostname.lower()
+    return scheme, host if host.isascii() else _ascii_host(host), port or _PORTS[scheme]
 
 
 # IPv6 addresses that carry an IPv4 address a gateway or the kernel connects to: RFC 6052's NAT64 prefix (an

@@ -133,8 +133,6 @@ class ProcessPipeline(_CtxMixin):
             lang=source.lang or result["lang"], published_at=published, outlet=result.get("outlet") or None,
             attachment_url=entry.attachment_url, attachment_text=result.get("attachment_text") or "",
             baseline=baseline, after=queue_alerts, reading=result.get("reading")))
-        if item.get("attachment"):
-            ctx.store.attachment_read(source.name, item["url"])     # a first timeout of its attachment is forgotten
         if done is not None:      # committed: counted now (a batch undone and stored again counts once)
             report.new += 1
             queued, held = done.outcome

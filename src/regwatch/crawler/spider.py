@@ -70,6 +70,10 @@ def skip_reason(failure: Failure) -> str | None:
     return None
 
 
+# an article request's meta: the keys (fingerprints) of the requests its redirect chain made, one per hop
+MADE = "regwatch_made"
+
+
 class Rider(NamedTuple):
     """A source's article request Scrapy dropped as a duplicate, waiting on that fetch's outcome: `url` is what it
     asked for (the article's URL, a json source's detail, or the target of the article's redirect)."""
@@ -101,6 +105,7 @@ class SourcesSpider(scrapy.Spider):
         crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._response_received, signal=signals.response_received)
+        crawler.signals.connect(spider._response_downloaded, signal=signals.response_downloaded)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -183,10 +188,23 @@ class SourcesSpider(scrapy.Spider):
 
     def _keys(self, request: scrapy.Request) -> list[str]:
         """The keys of the requests an article's fetch made (its redirects' hops, then its own): Scrapy's request
-        fingerprints, by which its dupefilter drops a duplicate (a hop's as the loop check reckons it: the request
-        with the hop's URL)."""
+        fingerprints, by which its dupefilter drops a duplicate. A hop's is that of the request Scrapy made for it
+        (`_response_downloaded`: a POST source's article that answered 303 was a POST, though its redirect is a
+        GET); one not recorded so (none is expected) is reckoned as the request with the hop's URL."""
         fingerprint = self.crawler.request_fingerprinter.fingerprint
-        return [fingerprint(request.replace(url=u)).hex() for u in _asked(request)]
+        chain: list[str] = request.meta.get("redirect_urls") or []
+        made: tuple[str, ...] = request.meta.get(MADE, ())
+        hops = [made[i] if i < len(made) else fingerprint(request.replace(url=u)).hex() for i, u in enumerate(chain)]
+        return [*hops, fingerprint(request).hex()]
+
+    def _response_downloaded(self, response, request, spider=None) -> None:
+        """A request of an article's fetch was answered: its key is kept in its meta after those of the hops before
+        it, so that a redirect Scrapy makes from it (a copy of its meta) knows the key of each request its chain made
+        — whatever method the redirect changed (a 301/302/303 of a POST is a GET), as Scrapy's own rules made it."""
+        if request.meta.get("role") == "article":
+            chain = request.meta.get("redirect_urls") or []
+            request.meta[MADE] = (*request.meta.get(MADE, ())[:len(chain)],
+                                  self.crawler.request_fingerprinter.fingerprint(request).hex())
 
     def _fetch_itself(self, rider: Rider) -> None:
         """A source's article request (or its redirect) Scrapy dropped as a duplicate of one the address guards

@@ -132,6 +132,7 @@ class Processor:
             aid = self.store.insert_article(record, story_id)
             self.store.join_story(story_id, outlet)
         self.store.set_topics(aid, tags, new=True)
+        self.store.forget_slow(item.url)      # a first timeout of its attachment, whichever source had it
         self.stories.index(aid, story_id, keys, article)
         done = Processed(aid, story_id, match.story_id is None, tags, match.reason)
         if item.after is not None:

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..crawler.hostnames import as_fetched, spelling_refusal
+from ..crawler.hostnames import host_refusal
 from ..defaults import (
     DISPLAY_TZ,
     EXTRACT_MEMORY,
@@ -255,17 +255,7 @@ _KIND_KEYS = {"links": "listing", **dict.fromkeys(("items", "link", "title", "da
 
 def check_host(url: str) -> str:
     """A source URL whose host parsers read alike (a crawl refuses the others: `crawler.hostnames`)."""
-    host = urlsplit(url).hostname or ""
-    why = spelling_refusal(as_fetched(host))       # fullwidth dots and digits judged as the fetcher reads them
-    if why is None and not host.isascii():     # spelt as a crawl's request spells it (Scrapy's `Request`)
-        from w3lib.url import safe_url_string
-
-        try:
-            fetched = urlsplit(safe_url_string(url)).hostname or ""
-        except (ValueError, UnicodeError):
-            fetched = host
-        if not fetched.isascii():
-            why = "is not a valid host name (IDNA cannot encode it)"
+    why = host_refusal(url)
     if why is not None:
         raise ValueError(f"{url!r}: its host {why}")
     return url

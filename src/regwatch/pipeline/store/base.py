@@ -400,8 +400,8 @@ class Store(ABC):
         without its text now); the first time recorded in `source_urls` and False (fetched again next run)."""
 
     @abstractmethod
-    def attachment_read(self, source: str, url: str) -> None:
-        """The article is stored: a first timeout of its attachment is forgotten (this source's and any other's)."""
+    def forget_slow(self, url: str) -> None:
+        """The article is stored: a first timeout of its attachment is forgotten (every source's)."""
 
     @abstractmethod
     def url_states(self, url: str) -> list[Row]:

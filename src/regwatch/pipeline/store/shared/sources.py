@@ -22,6 +22,14 @@ def _columns(table: str, fields: dict[str, Any]) -> list[str]:
     return [f'"{k}"' for k in fields]
 
 
+# The sources holding `source_urls` rows, one index seek each (a loose index scan of its key, source first)
+HOLDERS = """WITH RECURSIVE holders (source) AS (
+    SELECT (SELECT source FROM source_urls ORDER BY source LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.source FROM source_urls s WHERE s.source > h.source ORDER BY s.source LIMIT 1)
+    FROM holders h WHERE h.source IS NOT NULL)"""
+
+
 class Sources(Connection):
     def source_state(self, source: str) -> Row:
         rows = self.q("SELECT * FROM source_state WHERE source = ?", (source,))
@@ -125,14 +133,13 @@ class Sources(Connection):
                        "at = excluded.at", (source, url, UrlState.SLOW, reason[:ERROR_CHARS], iso(utcnow())))
             return False
 
-    def attachment_read(self, source: str, url: str) -> None:
-        """The article is stored: a first timeout of its attachment (`slow`) is forgotten, this source's and every
-        other's (one whose fetch timed out on an earlier run, the article stored now by another source's fetch; each
-        source's row found by its key: no scan of the table)."""
-        with self.tx():
-            self.x("DELETE FROM source_urls WHERE source = ? AND url = ? AND state = ?", (source, url, UrlState.SLOW))
-            self.x("DELETE FROM source_urls WHERE source IN (SELECT source FROM source_state) AND url = ? "
-                   "AND state = ?", (url, UrlState.SLOW))
+    def forget_slow(self, url: str) -> None:
+        """The article is stored (by any source, with or without an `attachment` setting): a first timeout of its
+        attachment (`slow`) is forgotten, for every source holding one — whether or not it has a `source_state` row
+        (renamed, or its first run not ended). Each row is found by its key, each source holding rows by a seek of
+        the same key (`HOLDERS`): no scan of the table, which has no index on `url` alone."""
+        self.x(f"{HOLDERS} DELETE FROM source_urls WHERE source IN (SELECT source FROM holders) AND url = ? "
+               "AND state = ?", (url, UrlState.SLOW))
 
     def url_states(self, url: str) -> list[Row]:
         """What each source settled about an article URL it did not store (skipped, missing, baseline, slow)."""
