@@ -218,6 +218,9 @@ P6_ONE_ALERT_PER_STORY_CHANNEL = ("CREATE UNIQUE INDEX IF NOT EXISTS alerts_stor
 # m16_failure_of_a_retry)
 P7_FAILURE_OF_A_RETRY = "ALTER TABLE messages ADD COLUMN IF NOT EXISTS failure TEXT;"
 
+# the `slow` rows by URL, a partial index (the SQLite store's m17_slow_urls_by_url)
+P8_SLOW_URLS_BY_URL = "CREATE INDEX IF NOT EXISTS source_urls_slow ON source_urls(url) WHERE state = 'slow';"
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("p1_initial", P1_INITIAL),
     ("p2_url_digests", P2_URL_DIGESTS),
@@ -226,6 +229,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("p5_worker_leases", P5_WORKER_LEASES),
     ("p6_one_alert_per_story_channel", P6_ONE_ALERT_PER_STORY_CHANNEL),
     ("p7_failure_of_a_retry", P7_FAILURE_OF_A_RETRY),
+    ("p8_slow_urls_by_url", P8_SLOW_URLS_BY_URL),
 ]
 
 

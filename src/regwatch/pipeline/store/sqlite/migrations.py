@@ -306,11 +306,17 @@ def m16_failure_of_a_retry(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN failure TEXT")
 
 
+def m17_slow_urls_by_url(db: sqlite_utils.Database) -> None:
+    # an article stored forgets every source's first attachment timeout of its URL (`slow`): found by URL through a
+    # partial index — the few `slow` rows only, not every URL every source listed
+    db.execute("CREATE INDEX IF NOT EXISTS source_urls_slow ON source_urls(url) WHERE state = 'slow'")
+
+
 # In order; the position of a step is its old `user_version` number.
 MIGRATIONS = [m1_initial, m2_covering_story_index, m3_message_of_alert, m4_channel_state, m5_attachment_text,
               m6_messages, m7_labels, m8_per_source_lists, m9_story_keys, m10_workers, m11_url_digests,
               m12_store_meta, m13_cut_sends, m14_worker_leases,
-              m15_one_alert_per_story_channel, m16_failure_of_a_retry]
+              m15_one_alert_per_story_channel, m16_failure_of_a_retry, m17_slow_urls_by_url]
 
 migrations = Migrations("regwatch")
 for _step in MIGRATIONS:
