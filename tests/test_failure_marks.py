@@ -58,6 +58,18 @@ def park(store, mid, at):
     store.x("UPDATE messages SET next_attempt_at = ? WHERE id = ?", (iso_ms(at), mid))
 
 
+def failed_then_taken(location, store, retry_in):
+    """m0 failed (an HTTP 500 recorded by a sender in a process of its own) and parked until `retry_in` seconds after
+    it; the channel took m1 since: the time m0 failed, and the two messages' ids."""
+    t = utcnow()
+    m0 = new_message(store, 0, t)
+    failed(location, store, m0, t)
+    park(store, m0, t + timedelta(seconds=retry_in))
+    m1 = new_message(store, 1, t)
+    sent(store, m1, t + timedelta(seconds=1))
+    return t, m0, m1
+
+
 def record(location, msg, outcome, opened=None):
     """What a sender does with the platform's answer (`Dispatcher._record`), in a process of its own: its own handle."""
     store = Store(location)
@@ -101,12 +113,7 @@ def test_a_failure_recorded_while_another_process_records_the_channel_failing_is
     # its previous attempt), which would let the channel's new alerts go at once into a channel that is down
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=60))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 60)
         m2 = new_message(store, 2, t)
         retry = claim(store, t + timedelta(seconds=60), m0)
         other = claim(store, t + timedelta(seconds=60), m2)
@@ -280,12 +287,7 @@ def test_a_message_refused_alone_is_the_channels_once_another_is_told_to_wait_af
     # m0's failure: m0's is the channel's, as after a plain failure (was: left `alone`, m2's wait named no evidence)
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=2))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 2)
         failed(store_location, store, m0, t + timedelta(seconds=2))
         assert failure(store, m0) == "alone"
         park(store, m0, t + timedelta(seconds=900))
@@ -304,12 +306,7 @@ def test_a_wait_named_on_a_message_refused_alone_still_holds_it_once_another_fai
     # forgotten, retried as soon as the channel took m2, into the gateway that named the wait)
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=2))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 2)
         own = refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), named_wait=True)
         m2 = new_message(store, 2, t)
         assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",
