@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT
+from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT, PROBE_LOOK
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, FAILED_ALONE, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
@@ -124,10 +124,26 @@ class Outbox(Connection):
                             "OR (status = ? AND next_attempt_at <= ?))",
                             (channel, iso_ms(since), S.PENDING, S.RETRY, iso_ms(now))) or 0)
 
+    def _last_word(self, channel: str) -> tuple[Row | None, Row | None]:
+        """Whether the channel is failing: its latest attempt that says something of it — not one in flight, nor a send
+        regwatch's stop cut off, nor a failure of a message's alone — (`status`, `claimed_at`, `next_attempt_at`; a
+        retry: failing), and its probe, one of its failed messages sent again with nothing taken since its failure,
+        when one is out (`claimed_until`, `next_attempt_at`; the claim leaves its `failure` as it was, the channel's):
+        the channel is failing while it is."""
+        last = self.q(f"SELECT status, claimed_at, next_attempt_at FROM messages WHERE channel = ? "
+                      f"AND claimed_at IS NOT NULL AND status <> ? AND (status <> ? OR ({NOT_CUT} AND {NOT_ALONE})) "
+                      "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.SENDING, S.RETRY))
+        probe = self.q("SELECT claimed_until, next_attempt_at FROM messages p WHERE channel = ? AND status = ? "
+                       "AND failure IN (?, ?) AND NOT EXISTS (SELECT 1 FROM messages s WHERE s.channel = p.channel "
+                       "AND s.status = ? AND s.claimed_at >= p.next_attempt_at) ORDER BY claimed_until LIMIT 1",
+                       (channel, S.SENDING, Failure.CHANNEL, Failure.WAIT, S.SENT))
+        return (last[0] if last else None), (probe[0] if probe else None)
+
     def failing_until(self, channel: str) -> datetime | None:
-        last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
-                      f"AND (status <> ? OR {NOT_ALONE}) ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.RETRY))
-        if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
+        last, probe = self._last_word(channel)
+        if probe is not None:
+            return datetime.fromisoformat(probe["next_attempt_at"])     # (due: what comes in waits for its answer)
+        if last is None or last["status"] != S.RETRY:
             return None
         at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT} "
                       f"AND {NOT_ALONE}", (channel, S.RETRY))
@@ -137,6 +153,55 @@ class Outbox(Connection):
         at = self.one("SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
                       "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
+
+    def _probe_gate(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime] | None:
+        """Which of a failing channel's due messages `claim_message` may take (inside its transaction: on PostgreSQL
+        under the channel's lock), as an SQL condition on `messages` and its parameters, and until when the others
+        wait; None when the channel is not failing (`_last_word`: its latest attempt that says something of it waits
+        out a retry). Its wait over — the wait the platform named (`told_until`), else the retry of its latest
+        failure —, one message goes first, a **probe** (the first due by id, not one refused alone: that says nothing
+        of the channel), and nothing else while it is out (claimed by any process, its lease running; asked again
+        every PROBE_LOOK): its answer decides — taken, the channel is not failing and the rest follow at its pace;
+        refused, its retry is the channel's next wait. A message composed since the channel's latest failure (alerts
+        held FAILING_HOLD, a health notice) may go as the probe before a backoff ends, not before a named wait does."""
+        last, probe = self._last_word(channel)
+        if probe is None and (last is None or last["status"] != S.RETRY):
+            return None
+        out = self.one("SELECT min(claimed_until) FROM messages WHERE channel = ? AND status = ? AND claimed_until > ?",
+                       (channel, S.SENDING, iso_ms(now)))
+        if out is not None:
+            return "1 = 0", (), min(datetime.fromisoformat(out), now + timedelta(seconds=PROBE_LOOK))
+        told = self.told_until(channel, now)
+        if told is not None:
+            return "1 = 0", (), told
+        # (a probe whose sender's lease ran out: taken over now, or another in its place)
+        end = datetime.fromisoformat(last["next_attempt_at"]) if last and last["status"] == S.RETRY else now
+        if end <= now or last is None:
+            return NOT_ALONE, (), now
+        # (before a backoff's end: only a message composed since the channel last failed)
+        return (f"{NOT_ALONE} AND status = ? AND claimed_at IS NULL AND created_at > ?", (S.PENDING, last["claimed_at"]),
+                end)
+
+    def _claimable(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime | None]:
+        """`claim_message`'s query of the channel's next message (its first due, by id, or one whose sender's lease
+        ran out; `_probe_gate`'s condition while the channel is failing) and its parameters, to be completed with the
+        engine's `ORDER BY … LIMIT 1`; and until when the channel's due messages wait for the gate when it finds none
+        (None: no gate)."""
+        due = (f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
+               "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?))")
+        params: tuple[Any, ...] = (channel, iso_ms(now), S.SENDING, iso_ms(now))
+        gate = self._probe_gate(channel, now)
+        if gate is None:
+            return due, params, None
+        cond, more, until = gate
+        return f"{due} AND ({cond})", (*params, *more), (until if until > now else None)
+
+    def _held_by_gate(self, channel: str, until: datetime | None) -> tuple[None, float]:
+        """No message claimed: the channel's due messages that `_probe_gate` holds are due when it opens (the delivery
+        loops wait for that, not poll), and its lease-expired claims are taken over then."""
+        if until is not None:
+            self.postpone_messages(channel, until)
+        return None, 0.0
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -253,6 +318,10 @@ class Outbox(Connection):
                        "AND message_id IN (SELECT id FROM messages WHERE channel = ? AND status = ? "
                        "AND next_attempt_at <= ?)",
                        (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now), channel, S.RETRY, iso_ms(now)))
+                # the messages its failing held behind its probe (queued before it failed; the probe was one composed
+                # since, before its backoff's end): due now too
+                self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
+                       "AND next_attempt_at > ?", (channel, S.PENDING, iso_ms(now)))
                 # and the alerts held uncomposed while it failed: composed now, after them (digests when too many)
                 self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND message_id IS NULL "
                        "AND status IN (?, ?) AND digest_at IS NULL AND next_attempt_at > ?",
