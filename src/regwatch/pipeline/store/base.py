@@ -530,10 +530,10 @@ class Store(ABC):
 
     @abstractmethod
     def failing_until(self, channel: str) -> datetime | None:
-        """When the channel's latest attempt failed for now (a retry; not a send still in flight — a failing channel's
-        probe —, nor one regwatch's stop cut off, nor one whose `failure` was the message's alone, which say nothing of
-        the channel): the next attempt of its messages waiting out such a retry (the alerts that come in meanwhile wait
-        for it); else None."""
+        """When the channel's latest attempt failed for now (a retry; not a send still in flight, nor one regwatch's stop
+        cut off, nor one whose `failure` was the message's alone, which say nothing of the channel): the next attempt
+        of its messages waiting out such a retry (the alerts that come in meanwhile wait for it); while its probe is
+        out (`claim_message`), the probe's (past: they wait for its answer); else None."""
 
     @abstractmethod
     def told_until(self, channel: str, now: datetime) -> datetime | None:

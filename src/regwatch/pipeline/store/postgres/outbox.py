@@ -68,14 +68,14 @@ class Outbox(shared.Outbox, PostgresConnection):
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             # (a failing channel: its probe alone, once its wait is over — `_probe_gate`, decided under the lock: of two
             # workers one sends it, the other sees it out)
-            query, params, gated_until = self._claimable(channel, now)
-            found = self.q(query + " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+            query, params, gated_until, probe = self._claimable(channel, now)
+            found = self.q(query + " LIMIT 1 FOR UPDATE SKIP LOCKED", params)
             if not found:
                 return self._held_by_gate(channel, gated_until)
             mid = found[0]["id"]
             if wait > 0:
                 return None, wait
-            token = f"{worker}@{iso_ms(now)}"
+            token = shared.claim_token(worker, now, probe)
             rows = self.q(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ? RETURNING *",

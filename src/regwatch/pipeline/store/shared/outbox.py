@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT, PROBE_LOOK
+from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT, PROBE_CLAIM, PROBE_LOOK
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, FAILED_ALONE, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
@@ -39,6 +39,12 @@ OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # (one parameter: now)
 HELD_WITH_DUE = (f"digest_at IS NULL AND channel IN (SELECT d.channel FROM alerts d WHERE d.message_id IS NULL "
                  f"AND d.status IN ({WAITING}) AND d.next_attempt_at <= ?)")
+
+
+def claim_token(worker: str, now: datetime, probe: bool) -> str:
+    """A claim's `claimed_by`: the sender and when it claimed, and PROBE_CLAIM when the message is a failing channel's
+    probe (`Outbox._probe_gate`: nothing else of the channel goes while it is out)."""
+    return f"{worker}@{iso_ms(now)}" + (PROBE_CLAIM if probe else "")
 
 
 def before_claim(status: str, claimed_at: Any) -> Row:
@@ -124,23 +130,21 @@ class Outbox(Connection):
                             "OR (status = ? AND next_attempt_at <= ?))",
                             (channel, iso_ms(since), S.PENDING, S.RETRY, iso_ms(now))) or 0)
 
-    def _last_word(self, channel: str) -> tuple[Row | None, Row | None]:
+    def _last_word(self, channel: str, now: datetime) -> tuple[Row | None, Row | None]:
         """Whether the channel is failing: its latest attempt that says something of it — not one in flight, nor a send
-        regwatch's stop cut off, nor a failure of a message's alone — (`status`, `claimed_at`, `next_attempt_at`; a
-        retry: failing), and its probe, one of its failed messages sent again with nothing taken since its failure,
-        when one is out (`claimed_until`, `next_attempt_at`; the claim leaves its `failure` as it was, the channel's):
-        the channel is failing while it is."""
-        last = self.q(f"SELECT status, claimed_at, next_attempt_at FROM messages WHERE channel = ? "
+        regwatch's stop cut off, nor a failure of a message's alone — (`id`, `status`, `claimed_at`, `next_attempt_at`;
+        a retry: failing), and its probe when one is out (`claimed_until`, `next_attempt_at`; a message claimed as a
+        failing channel's probe, `claimed_by` ending in PROBE_CLAIM, its lease running): failing while it is."""
+        last = self.q(f"SELECT id, status, claimed_at, next_attempt_at FROM messages WHERE channel = ? "
                       f"AND claimed_at IS NOT NULL AND status <> ? AND (status <> ? OR ({NOT_CUT} AND {NOT_ALONE})) "
                       "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.SENDING, S.RETRY))
-        probe = self.q("SELECT claimed_until, next_attempt_at FROM messages p WHERE channel = ? AND status = ? "
-                       "AND failure IN (?, ?) AND NOT EXISTS (SELECT 1 FROM messages s WHERE s.channel = p.channel "
-                       "AND s.status = ? AND s.claimed_at >= p.next_attempt_at) ORDER BY claimed_until LIMIT 1",
-                       (channel, S.SENDING, Failure.CHANNEL, Failure.WAIT, S.SENT))
+        probe = self.q("SELECT claimed_until, next_attempt_at FROM messages WHERE channel = ? AND status = ? "
+                       "AND claimed_until > ? AND claimed_by LIKE ? ORDER BY claimed_until LIMIT 1",
+                       (channel, S.SENDING, iso_ms(now), "%" + PROBE_CLAIM))
         return (last[0] if last else None), (probe[0] if probe else None)
 
-    def failing_until(self, channel: str) -> datetime | None:
-        last, probe = self._last_word(channel)
+    def failing_until(self, channel: str, now: datetime | None = None) -> datetime | None:
+        last, probe = self._last_word(channel, now or utcnow())
         if probe is not None:
             return datetime.fromisoformat(probe["next_attempt_at"])     # (due: what comes in waits for its answer)
         if last is None or last["status"] != S.RETRY:
@@ -154,47 +158,50 @@ class Outbox(Connection):
                       "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
 
-    def _probe_gate(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime] | None:
+    def _probe_gate(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime, int | None] | None:
         """Which of a failing channel's due messages `claim_message` may take (inside its transaction: on PostgreSQL
         under the channel's lock), as an SQL condition on `messages` and its parameters, and until when the others
         wait; None when the channel is not failing (`_last_word`: its latest attempt that says something of it waits
         out a retry). Its wait over — the wait the platform named (`told_until`), else the retry of its latest
         failure —, one message goes first, a **probe** (the first due by id, not one refused alone: that says nothing
-        of the channel), and nothing else while it is out (claimed by any process, its lease running; asked again
+        of the channel; and not the one whose failure was the latest when another is due: a payload refused every time
+        would else probe a channel that takes the others, and hold them until it is given up — taken, the other is
+        evidence that it failed alone, `finish_message`), the id to order last returned too, and nothing else while
+        it is out (claimed by any process, its lease running; asked again
         every PROBE_LOOK): its answer decides — taken, the channel is not failing and the rest follow at its pace;
         refused, its retry is the channel's next wait. A message composed since the channel's latest failure (alerts
         held FAILING_HOLD, a health notice) may go as the probe before a backoff ends, not before a named wait does."""
-        last, probe = self._last_word(channel)
+        last, probe = self._last_word(channel, now)
         if probe is None and (last is None or last["status"] != S.RETRY):
             return None
         out = self.one("SELECT min(claimed_until) FROM messages WHERE channel = ? AND status = ? AND claimed_until > ?",
                        (channel, S.SENDING, iso_ms(now)))
         if out is not None:
-            return "1 = 0", (), min(datetime.fromisoformat(out), now + timedelta(seconds=PROBE_LOOK))
+            return "1 = 0", (), min(datetime.fromisoformat(out), now + timedelta(seconds=PROBE_LOOK)), None
         told = self.told_until(channel, now)
         if told is not None:
-            return "1 = 0", (), told
-        # (a probe whose sender's lease ran out: taken over now, or another in its place)
+            return "1 = 0", (), told, None
         end = datetime.fromisoformat(last["next_attempt_at"]) if last and last["status"] == S.RETRY else now
         if end <= now or last is None:
-            return NOT_ALONE, (), now
+            return NOT_ALONE, (), now, (last["id"] if last else None)
         # (before a backoff's end: only a message composed since the channel last failed)
         return (f"{NOT_ALONE} AND status = ? AND claimed_at IS NULL AND created_at > ?", (S.PENDING, last["claimed_at"]),
-                end)
+                end, None)
 
-    def _claimable(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime | None]:
+    def _claimable(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime | None, bool]:
         """`claim_message`'s query of the channel's next message (its first due, by id, or one whose sender's lease
-        ran out; `_probe_gate`'s condition while the channel is failing) and its parameters, to be completed with the
-        engine's `ORDER BY … LIMIT 1`; and until when the channel's due messages wait for the gate when it finds none
-        (None: no gate)."""
+        ran out; `_probe_gate`'s choice while the channel is failing) and its parameters, ordered, to be completed
+        with the engine's `LIMIT 1 …`; until when the channel's due messages wait for the gate when it finds none
+        (None: no gate); and whether the message it finds is a probe."""
         due = (f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?))")
         params: tuple[Any, ...] = (channel, iso_ms(now), S.SENDING, iso_ms(now))
         gate = self._probe_gate(channel, now)
         if gate is None:
-            return due, params, None
-        cond, more, until = gate
-        return f"{due} AND ({cond})", (*params, *more), (until if until > now else None)
+            return due + " ORDER BY id", params, None, False
+        cond, more, until, last = gate
+        return (f"{due} AND ({cond}) ORDER BY CASE WHEN id = ? THEN 1 ELSE 0 END, id", (*params, *more, last),
+                (until if until > now else None), True)
 
     def _held_by_gate(self, channel: str, until: datetime | None) -> tuple[None, float]:
         """No message claimed: the channel's due messages that `_probe_gate` holds are due when it opens (the delivery

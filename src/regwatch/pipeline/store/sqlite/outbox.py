@@ -62,14 +62,14 @@ class Outbox(shared.Outbox, SQLiteConnection):
             held = max(now, utcnow())       # the write lock is this transaction's from here: the lease counts from now
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
             # (a failing channel: its probe alone, once its wait is over — `_probe_gate`)
-            query, params, gated_until = self._claimable(channel, now)
-            row = self.conn.execute(query + " ORDER BY id LIMIT 1", params).fetchone()
+            query, params, gated_until, probe = self._claimable(channel, now)
+            row = self.conn.execute(query + " LIMIT 1", params).fetchone()
             if row is None:
                 return self._held_by_gate(channel, gated_until)
             if wait > 0:
                 return None, wait
             mid = row[0]
-            token = f"{worker}@{iso_ms(now)}"
+            token = shared.claim_token(worker, now, probe)
             self.conn.execute(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ?",
