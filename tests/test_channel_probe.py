@@ -49,15 +49,15 @@ def test_after_a_rate_limit_one_message_goes_first_and_the_rest_once_the_channel
         assert [stories(m) for m in receiver.messages] == [[0]]
         wait_out(store)
         asyncio.run(pass_of(cfg, store, 0))
-        # its wait over, the channel still throttled: one message tried it (the next: a payload refused every time
-        # is not the probe each time), refused too — the next wait
-        assert [(stories(m), m["mode"]) for m in receiver.messages[1:]] == [([1], "retry-after:1")]
-        assert [r["failure"] for r in store.q("SELECT failure FROM messages ORDER BY id")] == ["wait", "wait", None, None]
+        # its wait over, the channel still throttled: one message tried it (the first), refused again — the next wait
+        assert [(stories(m), m["mode"]) for m in receiver.messages[1:]] == [([0], "retry-after:1")]
+        assert [r["failure"] for r in store.q("SELECT failure FROM messages ORDER BY id")] == ["wait", None, None, None]
         receiver.fail = {"wh": ["slow:1"]}      # the throttle over: the probe taken (its answer after a second)
         wait_out(store)
         stats = asyncio.run(pass_of(cfg, store, 5))
         after = receiver.messages[2:]
-        assert [(stories(m), m["answer"]) for m in after] == [([0], "ok"), ([1], "ok"), ([2], "ok"), ([3], "ok")]
+        # (the probe another than the one refused as the last probe: a payload refused every time probes not forever)
+        assert [(stories(m), m["answer"]) for m in after] == [([1], "ok"), ([0], "ok"), ([2], "ok"), ([3], "ok")]
         assert after[1]["t"] >= after[0]["done"]          # the rest once the channel took the probe
         assert stats.sent == 4
         assert store.q("SELECT status, count(*) AS n FROM alerts GROUP BY status") == [{"status": "sent", "n": 4}]
@@ -96,7 +96,7 @@ def test_two_daemons_on_one_store_send_a_failing_channel_one_probe(tmp_path, rec
         after = receiver.messages[first:]
         assert [m["answer"] for m in after] == ["ok"] * 6
         probe = after[0]
-        assert probe["mode"] == "slow:2" and stories(probe) == [1]         # (not the last one refused)
+        assert probe["mode"] == "slow:2" and stories(probe) == [0]
         assert all(m["t"] >= probe["done"] for m in after[1:])      # nothing else while the probe was out
         assert sorted(n for m in after for n in stories(m)) == list(range(6))        # each once
         assert stats["a"].sent + stats["b"].sent == 6
@@ -120,7 +120,7 @@ def test_a_failing_channel_gives_one_probe_at_a_time_on_both_engines(store_locat
         # (held: due when the wait ends, so the delivery loops wait for it)
         assert {r["next_attempt_at"] for r in store.q("SELECT next_attempt_at FROM messages")} == {iso_ms(at[10])}
         probe, _ = store.claim_message("ch", at[10], **PACE)
-        assert probe["id"] == mids[1]       # the first due but the one last refused (it may be refused alone)
+        assert probe["id"] == mids[0]
         # while it is out, nothing else of the channel goes: to this sender or another
         for worker in ("w", "another"):
             assert store.claim_message("ch", at[11], **{**PACE, "worker": worker}) == (None, 0.0)
@@ -129,7 +129,8 @@ def test_a_failing_channel_gives_one_probe_at_a_time_on_both_engines(store_locat
                                     next_attempt_at=at[20]) == Failure.CHANNEL
         for t in (at[12], at[19]):
             assert store.claim_message("ch", t, **PACE) == (None, 0.0)
-        assert retried(store, at[20], at[40]) == (mids[0], Failure.CHANNEL)      # the next probe
+        # the next probe: not the probe refused last time (a payload refused every time must not hold the channel)
+        assert retried(store, at[20], at[40]) == (mids[1], Failure.CHANNEL)
         assert store.claim_message("ch", at[39], **PACE) == (None, 0.0)
         # a message composed since the channel's latest failure (alerts held FAILING_HOLD) may try the channel before
         # a backoff ends — itself the probe

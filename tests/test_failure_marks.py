@@ -153,9 +153,9 @@ def test_a_failure_recorded_while_another_process_records_a_send_is_the_messages
         failed(store_location, store, m0, t)
         park(store, m0, t + timedelta(seconds=60))
         m1 = new_message(store, 1, t)
-        # (m1 is the failing channel's probe; m0's retry, claimed meanwhile, is a daemon's of the previous release)
-        sent = claim(store, t + timedelta(seconds=60), m1)
-        retry = claimed_by_3a58b02(store, t + timedelta(seconds=60), m0)
+        # (m0's retry is the failing channel's probe; m1, claimed meanwhile, a daemon's of the previous release)
+        retry = claim(store, t + timedelta(seconds=60), m0)
+        sent = claimed_by_3a58b02(store, t + timedelta(seconds=60), m1)
         while_recording(store_location, retry, FAILED, sent,
                         dict(status=MessageStatus.SENT, sent_at=t + timedelta(seconds=61)))
         assert failure(store, m0) == "alone"
@@ -235,8 +235,8 @@ def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location)
         sent(store, m0, t)
         m1 = new_message(store, 1, t)
         refused(store, m1, t + timedelta(seconds=1), t + timedelta(seconds=10))
-        m2 = new_message(store, 2, t)
-        sent(store, m2, t + timedelta(seconds=10))          # (m1's backoff over: the probe, not the one last refused)
+        m2 = new_message(store, 2, t + timedelta(seconds=1.5))     # (made since: it may try the failing channel)
+        sent(store, m2, t + timedelta(seconds=2))
         recorded_by_5eb6618(store, claim(store, t + timedelta(seconds=10), m1), "alone", "HTTP 500",
                             t + timedelta(seconds=600))
         assert store.failing_until("wh") is None
@@ -255,9 +255,12 @@ def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(sto
         ra = dict(error="HTTP 500", named_wait=True)
         m0 = new_message(store, 0, t)
         assert refused(store, m0, t, t + timedelta(seconds=600), **ra) == "wait"
-        park(store, m0, t + timedelta(seconds=2))
+        park(store, m0, t + timedelta(seconds=1))           # (its wait over)
         m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=2))           # (its wait over: the probe, not the one last refused)
+        # the channel's probe: the first due, m0 — refused again, the channel's still
+        assert refused(store, m0, t + timedelta(seconds=1), t + timedelta(seconds=601), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=2))
+        sent(store, m1, t + timedelta(seconds=2))           # the next probe: not the one refused as the last
         assert refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), **ra) == "alone-wait"
         assert store.failing_until("wh") is None
         assert store.told_until("wh", t + timedelta(seconds=3)) is None
@@ -286,13 +289,16 @@ def test_two_messages_told_to_wait_by_one_throttle_are_the_channels(store_locati
         ra = dict(error="HTTP 429", named_wait=True)
         m0 = new_message(store, 0, t)
         assert refused(store, m0, t, t + timedelta(seconds=60), **ra) == "wait"
-        park(store, m0, t + timedelta(seconds=1))
+        park(store, m0, t + timedelta(seconds=1))           # (its wait over)
         m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))           # (its wait over: the probe, not the one last refused)
+        # the channel's probe: the first due, m0 — refused again; the next probe is m1 (not the one refused as the last)
+        assert refused(store, m0, t + timedelta(seconds=1), t + timedelta(seconds=61), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=1))
+        sent(store, m1, t + timedelta(seconds=1))
         park(store, m0, t + timedelta(seconds=61))
         m2 = new_message(store, 2, t)
         assert refused(store, m2, t + timedelta(seconds=2), t + timedelta(seconds=62), **ra) == "wait"
-        now = t + timedelta(seconds=62)             # (m2's wait over: m0 the probe, not the one last refused)
+        now = t + timedelta(seconds=62)             # (m2's wait over: m0, the first due, is the probe)
         until = now + timedelta(seconds=600)
         assert refused(store, m0, now, until, **ra) == "wait"
         assert [failure(store, m) for m in (m0, m1, m2)] == ["wait", None, "wait"]
