@@ -245,6 +245,11 @@ class Outbox(Connection):
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ?, cut_at = ? WHERE message_id = ?",
                    (AlertStatus(status.value), error, nxt, sent, cut, message["id"]))
+            if status == S.SENT and str(message.get("claimed_by") or "").endswith(PROBE_CLAIM):
+                # a failing channel took its probe: the messages the probe's gate held (queued before the channel
+                # failed, put off to its wait's end or while the probe was out) are due now, in their order
+                self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
+                       "AND next_attempt_at > ?", (message["channel"], S.PENDING, sent))
             return Failure(rows[0][0]) if rows[0][0] else True
 
     @staticmethod
@@ -325,10 +330,6 @@ class Outbox(Connection):
                        "AND message_id IN (SELECT id FROM messages WHERE channel = ? AND status = ? "
                        "AND next_attempt_at <= ?)",
                        (iso_ms(now), channel, AlertStatus.RETRY, iso_ms(now), channel, S.RETRY, iso_ms(now)))
-                # the messages its failing held behind its probe (queued before it failed; the probe was one composed
-                # since, before its backoff's end): due now too
-                self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
-                       "AND next_attempt_at > ?", (channel, S.PENDING, iso_ms(now)))
                 # and the alerts held uncomposed while it failed: composed now, after them (digests when too many)
                 self.x("UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND message_id IS NULL "
                        "AND status IN (?, ?) AND digest_at IS NULL AND next_attempt_at > ?",
