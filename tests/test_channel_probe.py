@@ -15,7 +15,7 @@ from regwatch.alerts.dispatcher import Dispatcher
 from regwatch.pipeline.store import Failure, MessageStatus, Store
 from regwatch.pipeline.timeutil import iso_ms, utcnow
 
-THROTTLED = ["retry-after:1"] * 100         # every request refused: HTTP 429, Retry-After: 1
+THROTTLED = ["retry-after:1"] * 100  # every request refused: HTTP 429, Retry-After: 1
 
 
 def on(store_location, tmp_path, receiver):
@@ -37,8 +37,7 @@ async def pass_of(cfg, store, seconds):
         return await d.deliver_due(wait_until=time.time() + seconds)
 
 
-def test_after_a_rate_limit_one_message_goes_first_and_the_rest_once_the_channel_took_it(tmp_path, receiver,
-                                                                                         store_location):
+def test_after_a_rate_limit_one_message_goes_first_and_the_rest_once_the_channel_took_it(tmp_path, receiver, store_location):
     cfg, store = on(store_location, tmp_path, receiver)
     try:
         receiver.fail = {"wh": list(THROTTLED)}
@@ -52,13 +51,13 @@ def test_after_a_rate_limit_one_message_goes_first_and_the_rest_once_the_channel
         # its wait over, the channel still throttled: one message tried it (the first), refused again — the next wait
         assert [(stories(m), m["mode"]) for m in receiver.messages[1:]] == [([0], "retry-after:1")]
         assert [r["failure"] for r in store.q("SELECT failure FROM messages ORDER BY id")] == ["wait", None, None, None]
-        receiver.fail = {"wh": ["slow:1"]}      # the throttle over: the probe taken (its answer after a second)
+        receiver.fail = {"wh": ["slow:1"]}  # the throttle over: the probe taken (its answer after a second)
         wait_out(store)
         stats = asyncio.run(pass_of(cfg, store, 5))
         after = receiver.messages[2:]
         # (the probe another than the one refused as the last probe: a payload refused every time probes not forever)
         assert [(stories(m), m["answer"]) for m in after] == [([1], "ok"), ([0], "ok"), ([2], "ok"), ([3], "ok")]
-        assert after[1]["t"] >= after[0]["done"]          # the rest once the channel took the probe
+        assert after[1]["t"] >= after[0]["done"]  # the rest once the channel took the probe
         assert stats.sent == 4
         assert store.q("SELECT status, count(*) AS n FROM alerts GROUP BY status") == [{"status": "sent", "n": 4}]
     finally:
@@ -75,13 +74,13 @@ def test_two_daemons_on_one_store_send_a_failing_channel_one_probe(tmp_path, rec
         publish(cfg, store, 6)
         asyncio.run(pass_of(cfg, store, 0))
         first = len(receiver.messages)
-        receiver.fail = {"wh": ["slow:2"]}       # the probe's answer takes 2 s: the other daemon looks meanwhile
+        receiver.fail = {"wh": ["slow:2"]}  # the probe's answer takes 2 s: the other daemon looks meanwhile
         wait_out(store)
         start = threading.Barrier(2)
         stats = {}
 
         def daemon(name):
-            handle = Store(store_location)      # (each daemon its own)
+            handle = Store(store_location)  # (each daemon its own)
             try:
                 start.wait()
                 stats[name] = asyncio.run(pass_of(cfg, handle, 6))
@@ -97,8 +96,8 @@ def test_two_daemons_on_one_store_send_a_failing_channel_one_probe(tmp_path, rec
         assert [m["answer"] for m in after] == ["ok"] * 6
         probe = after[0]
         assert probe["mode"] == "slow:2" and stories(probe) == [0]
-        assert all(m["t"] >= probe["done"] for m in after[1:])      # nothing else while the probe was out
-        assert sorted(n for m in after for n in stories(m)) == list(range(6))        # each once
+        assert all(m["t"] >= probe["done"] for m in after[1:])  # nothing else while the probe was out
+        assert sorted(n for m in after for n in stories(m)) == list(range(6))  # each once
         assert stats["a"].sent + stats["b"].sent == 6
     finally:
         store.close()
@@ -125,8 +124,9 @@ def test_a_failing_channel_gives_one_probe_at_a_time_on_both_engines(store_locat
         for worker in ("w", "another"):
             assert store.claim_message("ch", at[11], **{**PACE, "worker": worker}) == (None, 0.0)
         # refused again with a backoff: that retry is the channel's next wait
-        assert store.finish_message(probe, status=MessageStatus.RETRY, error="HTTP 500",
-                                    next_attempt_at=at[20]) == Failure.CHANNEL
+        assert (
+            store.finish_message(probe, status=MessageStatus.RETRY, error="HTTP 500", next_attempt_at=at[20]) == Failure.CHANNEL
+        )
         for t in (at[12], at[19]):
             assert store.claim_message("ch", t, **PACE) == (None, 0.0)
         # the next probe: not the probe refused last time (a payload refused every time must not hold the channel)
@@ -139,7 +139,7 @@ def test_a_failing_channel_gives_one_probe_at_a_time_on_both_engines(store_locat
             late = store.add_message(channel="ch", kind="digest", idem_key="k9", payload={}, alert_ids=[alert], now=at[30])
         held, _ = store.claim_message("ch", at[31], **PACE)
         assert held["id"] == late
-        assert store.claim_message("ch", at[32], **PACE) == (None, 0.0)          # out: nothing else
+        assert store.claim_message("ch", at[32], **PACE) == (None, 0.0)  # out: nothing else
         assert store.finish_message(held, status=MessageStatus.SENT, sent_at=at[33]) is True
         # taken: the channel answers — the rest are due at once (those queued before it failed too, held until its
         # backoff's end), in the order they were made

@@ -133,8 +133,9 @@ class Outbox(Connection):
     def _last_word(self, channel: str, now: datetime) -> tuple[Row | None, Row | None]:
         """Whether the channel is failing: its latest attempt that says something of it — not one in flight, nor a send
         regwatch's stop cut off, nor a failure of a message's alone — (`id`, `status`, `claimed_at`, `claimed_by`,
-        `next_attempt_at`; a retry: failing), and its probe when one is out (`claimed_until`, `next_attempt_at`; a message claimed as a
-        failing channel's probe, `claimed_by` ending in PROBE_CLAIM, its lease running): failing while it is."""
+        `next_attempt_at`; a retry: failing), and its probe when one is out (`claimed_until`, `next_attempt_at`; a
+        message claimed as a failing channel's probe, `claimed_by` ending in PROBE_CLAIM, its lease running): failing
+        while it is."""
         last = self.q(f"SELECT id, status, claimed_at, claimed_by, next_attempt_at FROM messages WHERE channel = ? "
                       f"AND claimed_at IS NOT NULL AND status <> ? AND (status <> ? OR ({NOT_CUT} AND {NOT_ALONE})) "
                       "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.SENDING, S.RETRY))
@@ -166,9 +167,10 @@ class Outbox(Connection):
         failure —, one message goes first, a **probe** (the first due by id, not one refused alone: that says nothing
         of the channel; and not a probe refused last time when another is due: a payload refused every time would else
         probe a channel that takes the others, and hold them until it is given up — the other taken, it is retried and
-        found refused alone, `finish_message`), the id to order last returned too, and nothing else while it is out (claimed by any process, its lease running; asked again
-        every PROBE_LOOK): its answer decides — taken, the channel is not failing and the rest follow at its pace;
-        refused, its retry is the channel's next wait. A message composed since the channel's latest failure (alerts
+        found refused alone, `finish_message`), the id to order last returned too, and nothing else while it is out
+        (claimed by any process, its lease running; asked again every PROBE_LOOK): its answer decides — taken, the
+        channel is not failing, what the gate held is due (`finish_message`) and goes at its pace; refused, its retry
+        is the channel's next wait. A message composed since the channel's latest failure (alerts
         held FAILING_HOLD, a health notice) may go as the probe before a backoff ends, not before a named wait does."""
         last, probe = self._last_word(channel, now)
         if probe is None and (last is None or last["status"] != S.RETRY):
