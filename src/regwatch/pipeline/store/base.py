@@ -551,7 +551,9 @@ class Store(ABC):
         one made first (after an outage its messages go in the order they were made, whatever their backoffs).
         A failing channel (`failing_until`) gives one message, a probe, once its wait is over (the wait the platform
         named, else its latest failure's retry), and none while that one is out (any sender's): decided in the
-        claim's transaction, so of several processes on the store one sends it.
+        claim's transaction, so of several processes on the store one sends it; the messages it holds are put off
+        until it opens (their `next_attempt_at`: the delivery loops wait for it), and are due at once when the channel
+        takes the probe.
 
         Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
         Pacing is counted from the store, so it holds across processes and `run --once` runs.
