@@ -47,6 +47,20 @@ def retried(store, at, until, error: str = "HTTP 500", **keys) -> tuple[int, obj
     return msg["id"], store.finish_message(msg, status=MessageStatus.RETRY, error=error, next_attempt_at=until, **keys)
 
 
+def at_once(store, mids, now, waits, error="HTTP 500"):
+    """The messages `mids`, claimed at once at `now` (senders of several processes, before any of them failed: a
+    failing channel gives one at a time), each refused with `error` and retried after its wait in `waits`."""
+    claims = [store.claim_message("ch", now, **PACE)[0] for _ in mids]
+    assert [c["id"] for c in claims] == list(mids)
+    for c, wait in zip(claims, waits, strict=True):
+        store.finish_message(c, status=MessageStatus.RETRY, error=error, next_attempt_at=now + timedelta(seconds=wait))
+
+
+def waits_over(store) -> None:
+    """The channel's waits are over: its messages waiting out a retry, or held behind its probe, are due."""
+    store.x("UPDATE messages SET next_attempt_at = created_at WHERE status IN ('retry', 'pending')")
+
+
 def past_the_hold(store) -> None:
     """FAILING_HOLD later: the alerts not in a message yet made that long ago, and their hold over."""
     past = iso_ms(utcnow() - timedelta(seconds=FAILING_HOLD + 1))
@@ -77,17 +91,22 @@ def test_alerts_that_come_in_while_a_channel_fails_go_out_within_its_minute_ever
 
 def test_after_an_outage_the_waiting_messages_go_in_the_order_they_were_made(tmp_path, receiver):
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
-    # four messages made in order, each retried after its own wait: the youngest is due first
-    receiver.fail = {"wh": ["retry-after:4", "retry-after:3", "retry-after:2", "retry-after:1"]}
+    # four messages made in order; the first is refused (the rest wait with it), then each is due after a wait of its
+    # own: the youngest first
+    receiver.fail = {"wh": ["retry-after:1"]}
     publish(cfg, store, 4)
     deliver(cfg, store, wait=0)
-    assert [stories(m) for m in receiver.messages] == [[0], [1], [2], [3]]
+    assert [stories(m) for m in receiver.messages] == [[0]]
+    start = utcnow()
+    for i, r in enumerate(store.q("SELECT id FROM messages ORDER BY id")):
+        store.x("UPDATE messages SET next_attempt_at = ? WHERE id = ?",
+                (iso_ms(start + timedelta(seconds=2 - 0.4 * i)), r["id"]))
     due = max(r["next_attempt_at"] for r in store.q("SELECT next_attempt_at FROM messages"))
     while utcnow().isoformat() < due:                      # the outage lasts until all of them are due
         time.sleep(0.2)
     deliver(cfg, store, wait=5)
-    assert [stories(m) for m in receiver.messages[4:]] == [[0], [1], [2], [3]]
-    assert all(m["mode"] is None for m in receiver.messages[4:])
+    assert [stories(m) for m in receiver.messages[1:]] == [[0], [1], [2], [3]]
+    assert all(m["mode"] is None for m in receiver.messages[1:])
 
 
 def test_alerts_held_at_different_times_go_out_as_one_digest_per_subscription(tmp_path, receiver):
@@ -113,8 +132,7 @@ def test_a_failing_channel_its_held_alerts_and_its_order_on_both_engines(store_l
         now = utcnow()
         alerts, mids = queued(store, 5, now, messages=3)
         assert store.failing_until("ch") is None                        # never tried
-        for mid, wait in zip(mids, (30, 20, 10), strict=True):          # the youngest is due first
-            assert retried(store, now, now + timedelta(seconds=wait))[0] == mid
+        at_once(store, mids, now, (30, 20, 10))                         # the youngest is due first
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=10)))
         later = now + timedelta(seconds=31)
         assert sent(store, later)[0] == mids[0]                         # all due: the oldest first
@@ -164,8 +182,7 @@ def test_retries_not_due_take_no_slot_of_the_channels_minute(store_location):
     try:
         now = utcnow()
         _, mids = queued(store, 7, now)
-        for _ in mids[:5]:
-            retried(store, now, now + timedelta(seconds=2400))
+        at_once(store, mids[:5], now, [2400] * 5)
         later = now + timedelta(seconds=61)
         assert store.messages_since("ch", later - timedelta(seconds=60), later) == 2        # the two pending only
         assert store.messages_since("ch", later - timedelta(seconds=60), now + timedelta(seconds=2401)) == 7
@@ -220,19 +237,24 @@ def test_a_message_the_channel_refuses_alone_does_not_hold_its_alerts(tmp_path, 
     cfg, store = make(tmp_path, receiver, {"wh": ("webhook", {})})
     receiver.poison = {"wh": "第0号"}
     publish(cfg, store, 2)
-    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again
-    assert [(stories(m), m["mode"]) for m in receiver.messages] == [([0], "500"), ([1], None), ([0], "500")]
+    deliver(cfg, store, wait=0)     # 0 refused: the channel's, 1 waits with it
+    waits_over(store)
+    deliver(cfg, store, wait=0)     # the probe, 0, refused again
+    waits_over(store)
+    deliver(cfg, store, wait=0)     # the next probe is 1 (not 0 again): taken, so 0 is retried at once and refused
+    assert [(stories(m), m["mode"]) for m in receiver.messages] == [([0], "500"), ([0], "500"), ([1], None),
+                                                                     ([0], "500")]
     assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
         ("retry", "alone"), ("sent", None)]
     assert store.failing_until("wh") is None
     publish(cfg, store, 1, start=2)
     stats = deliver(cfg, store, wait=0)
     assert stats.sent == 1
-    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([2], None)]     # at once; 0 keeps its wait
     # retried on its own backoff with nothing sent in between, it is still refused alone: the channel is not failing
     store.x("UPDATE messages SET next_attempt_at = created_at WHERE status = 'retry'")
     deliver(cfg, store, wait=0)
-    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([0], "500")]
+    assert [(stories(m), m["mode"]) for m in receiver.messages[5:]] == [([0], "500")]
     assert store.one("SELECT failure FROM messages WHERE status = 'retry'") == "alone"
     assert store.failing_until("wh") is None
 
@@ -245,9 +267,13 @@ def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_a
     receiver.poison = {"wh": "第0号"}
     receiver.poison_mode = {"wh": "500-retry-after:600"}
     publish(cfg, store, 2)
-    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again
+    deliver(cfg, store, wait=0)     # 0 refused, told to wait: the channel's (a first failure), 1 waits with it
+    waits_over(store)
+    deliver(cfg, store, wait=0)     # the probe, 0, refused again
+    waits_over(store)
+    deliver(cfg, store, wait=0)     # the next probe is 1: taken, so 0 is retried at once and refused again
     assert [(stories(m), m["mode"]) for m in receiver.messages] == [
-        ([0], "500-retry-after:600"), ([1], None), ([0], "500-retry-after:600")]
+        ([0], "500-retry-after:600"), ([0], "500-retry-after:600"), ([1], None), ([0], "500-retry-after:600")]
     assert [(r["status"], r["failure"]) for r in store.q("SELECT status, failure FROM messages ORDER BY id")] == [
         ("retry", "alone-wait"), ("sent", None)]
     assert store.failing_until("wh") is None and store.told_until("wh", utcnow()) is None
@@ -256,7 +282,7 @@ def test_a_wait_named_on_a_message_the_channel_refuses_alone_does_not_hold_its_a
     publish(cfg, store, 1, start=2)
     stats = deliver(cfg, store, wait=0)
     assert stats.sent == 1
-    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], None)]     # at once; 0 keeps its wait
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([2], None)]     # at once; 0 keeps its wait
 
 
 def test_a_wait_named_on_a_message_refused_alone_still_holds_it_when_a_rate_limit_follows(tmp_path, receiver):
@@ -267,17 +293,20 @@ def test_a_wait_named_on_a_message_refused_alone_still_holds_it_when_a_rate_limi
     receiver.poison = {"wh": "第0号"}
     receiver.poison_mode = {"wh": "500-retry-after:600"}
     publish(cfg, store, 2)
-    deliver(cfg, store, wait=0)     # 0 refused; 1 taken, so 0 is retried at once and refused again, with its wait
+    for _ in range(2):              # 0 refused, then as the probe; 1 the next probe, taken: 0 retried, refused again
+        deliver(cfg, store, wait=0)
+        waits_over(store)
+    deliver(cfg, store, wait=0)
     receiver.fail = {"wh": ["retry-after:60"]}
     publish(cfg, store, 1, start=2)
     deliver(cfg, store, wait=0)
-    assert [(stories(m), m["mode"]) for m in receiver.messages[3:]] == [([2], "retry-after:60")]
+    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([2], "retry-after:60")]
     assert store.failing_until("wh") is not None
     told = store.told_until("wh", utcnow())
     assert told is not None and told < utcnow() + timedelta(seconds=61)          # 2's wait, not 0's 600 s
     store.x("UPDATE messages SET next_attempt_at = created_at WHERE failure = 'wait'")     # 2's wait is over
     deliver(cfg, store, wait=0)
-    assert [(stories(m), m["mode"]) for m in receiver.messages[4:]] == [([2], None)]     # 0 keeps its own wait
+    assert [(stories(m), m["mode"]) for m in receiver.messages[5:]] == [([2], None)]     # 0 keeps its own wait
     assert store.one("SELECT next_attempt_at FROM messages WHERE status = 'retry'") > iso_ms(
         utcnow() + timedelta(seconds=590))
     assert store.failing_until("wh") is None
@@ -311,6 +340,9 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         _, mids = queued(store, 5, now)
         assert retried(store, now, now + timedelta(seconds=5)) == (mids[0], Failure.CHANNEL)
         assert store.failing_until("ch") == datetime.fromisoformat(iso_ms(now + timedelta(seconds=5)))
+        # (the others composed since it failed: one may try the channel before its backoff ends)
+        store.x("UPDATE messages SET created_at = ?, next_attempt_at = ? WHERE id <> ?",
+                (iso_ms(now + timedelta(seconds=0.5)), iso_ms(now + timedelta(seconds=0.5)), mids[0]))
         assert sent(store, now + timedelta(seconds=1))[0] == mids[1]
         assert retried(store, now + timedelta(seconds=5), now + timedelta(seconds=60)) == (mids[0], Failure.ALONE)
         assert store.failing_until("ch") is None                        # refused alone: the channel is not failing
@@ -325,7 +357,7 @@ def test_whose_a_failure_was_is_in_the_store_on_both_engines(store_location):
         assert store.hasten_retries("ch", now + timedelta(seconds=7)) == 1
         rows = store.q("SELECT id, next_attempt_at, failure FROM messages ORDER BY id")
         assert rows[0]["next_attempt_at"] == iso_ms(now + timedelta(seconds=60)) and rows[0]["failure"] == "alone"
-        assert rows[3]["next_attempt_at"] <= iso_ms(now)
+        assert rows[3]["next_attempt_at"] <= iso_ms(now + timedelta(seconds=0.5))          # (when it was made)
         assert store.q("SELECT next_attempt_at FROM alerts WHERE message_id = ?", (mids[0],))[0]["next_attempt_at"] \
             > iso_ms(now)
         assert store.told_until("ch", now + timedelta(seconds=7)) is None

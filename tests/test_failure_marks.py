@@ -36,6 +36,20 @@ def claim(store, at, expected):
     return msg
 
 
+def claimed_by_3a58b02(store, at, mid):
+    """Message `mid` claimed at `at` by a daemon of the release at 3a58b02 (a rolling upgrade of workers), which knows
+    no probe: it takes a failing channel's due messages while another is out (its claim statements, verbatim)."""
+    before = store.q("SELECT status, claimed_at FROM messages WHERE id = ?", (mid,))[0]
+    token = f"w{mid}@{iso_ms(at)}"
+    with store.tx():
+        store.x("UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
+                "claimed_by = ? WHERE id = ?",
+                ("sending", iso_ms(at), iso_ms(at + timedelta(seconds=90)), token, mid))
+        store.x("UPDATE alerts SET status = ?, attempts = attempts + 1 WHERE message_id = ?", ("sending", mid))
+    return {**store.q("SELECT * FROM messages WHERE id = ?", (mid,))[0],
+            "status_before_claim": before["status"], "claimed_at_before_claim": before["claimed_at"]}
+
+
 def sent(store, mid, at):
     """Message `mid` claimed at `at` and recorded sent then."""
     return store.finish_message(claim(store, at, mid), status=MessageStatus.SENT, sent_at=at)
@@ -56,6 +70,21 @@ def failed(location, store, mid, at):
 def park(store, mid, at):
     """The message's retry is not due before `at` (its backoff, whatever `backoff` drew)."""
     store.x("UPDATE messages SET next_attempt_at = ? WHERE id = ?", (iso_ms(at), mid))
+
+
+def failed_then_taken(location, store, retry_in):
+    """m0 failed (an HTTP 500 recorded by a sender in a process of its own) and parked until `retry_in` seconds after
+    it; the channel took m1 since (made after m0 failed: it may try the channel before m0's backoff ends), and m0's
+    retry is due again as the channel answered (`Dispatcher._record`): the time m0 failed, and the two messages'
+    ids."""
+    t = utcnow()
+    m0 = new_message(store, 0, t)
+    failed(location, store, m0, t)
+    park(store, m0, t + timedelta(seconds=retry_in))
+    m1 = new_message(store, 1, t + timedelta(seconds=0.5))
+    sent(store, m1, t + timedelta(seconds=1))
+    store.hasten_retries("wh", t + timedelta(seconds=1))
+    return t, m0, m1
 
 
 def record(location, msg, outcome, opened=None):
@@ -101,12 +130,7 @@ def test_a_failure_recorded_while_another_process_records_the_channel_failing_is
     # its previous attempt), which would let the channel's new alerts go at once into a channel that is down
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=60))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 60)
         m2 = new_message(store, 2, t)
         retry = claim(store, t + timedelta(seconds=60), m0)
         other = claim(store, t + timedelta(seconds=60), m2)
@@ -129,8 +153,9 @@ def test_a_failure_recorded_while_another_process_records_a_send_is_the_messages
         failed(store_location, store, m0, t)
         park(store, m0, t + timedelta(seconds=60))
         m1 = new_message(store, 1, t)
+        # (m0's retry is the failing channel's probe; m1, claimed meanwhile, a daemon's of the previous release)
         retry = claim(store, t + timedelta(seconds=60), m0)
-        sent = claim(store, t + timedelta(seconds=60), m1)
+        sent = claimed_by_3a58b02(store, t + timedelta(seconds=60), m1)
         while_recording(store_location, retry, FAILED, sent,
                         dict(status=MessageStatus.SENT, sent_at=t + timedelta(seconds=61)))
         assert failure(store, m0) == "alone"
@@ -150,7 +175,7 @@ def test_a_message_refused_alone_is_the_channels_once_another_fails_after_it(sto
         m0 = new_message(store, 0, t)
         failed(store_location, store, m0, at[0])
         park(store, m0, at[2])
-        m1 = new_message(store, 1, t)
+        m1 = new_message(store, 1, at[0] + timedelta(seconds=1))     # (made since: it may try the failing channel)
         sent(store, m1, at[1])
         failed(store_location, store, m0, at[2])
         assert failure(store, m0) == "alone"
@@ -162,7 +187,7 @@ def test_a_message_refused_alone_is_the_channels_once_another_fails_after_it(sto
         # alone again: m0 refused after the channel took m3; m5 fails after m4 was taken: one failure, m0 stays alone
         park(store, m0, at[5])
         park(store, m2, at[11])
-        m3 = new_message(store, 3, t)
+        m3 = new_message(store, 3, at[3] + timedelta(seconds=1))
         sent(store, m3, at[4])
         failed(store_location, store, m0, at[5])
         assert failure(store, m0) == "alone"
@@ -210,7 +235,7 @@ def test_a_wait_a_daemon_of_5eb6618_recorded_is_waited_out_whole(store_location)
         sent(store, m0, t)
         m1 = new_message(store, 1, t)
         refused(store, m1, t + timedelta(seconds=1), t + timedelta(seconds=10))
-        m2 = new_message(store, 2, t)
+        m2 = new_message(store, 2, t + timedelta(seconds=1.5))     # (made since: it may try the failing channel)
         sent(store, m2, t + timedelta(seconds=2))
         recorded_by_5eb6618(store, claim(store, t + timedelta(seconds=10), m1), "alone", "HTTP 500",
                             t + timedelta(seconds=600))
@@ -230,9 +255,12 @@ def test_a_wait_named_on_a_message_refused_alone_is_its_own_not_the_channels(sto
         ra = dict(error="HTTP 500", named_wait=True)
         m0 = new_message(store, 0, t)
         assert refused(store, m0, t, t + timedelta(seconds=600), **ra) == "wait"
-        park(store, m0, t + timedelta(seconds=2))
+        park(store, m0, t + timedelta(seconds=1))           # (its wait over)
         m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        # the channel's probe: the first due, m0 — refused again, the channel's still
+        assert refused(store, m0, t + timedelta(seconds=1), t + timedelta(seconds=601), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=2))
+        sent(store, m1, t + timedelta(seconds=2))           # the next probe: not the one refused as the last
         assert refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), **ra) == "alone-wait"
         assert store.failing_until("wh") is None
         assert store.told_until("wh", t + timedelta(seconds=3)) is None
@@ -261,12 +289,16 @@ def test_two_messages_told_to_wait_by_one_throttle_are_the_channels(store_locati
         ra = dict(error="HTTP 429", named_wait=True)
         m0 = new_message(store, 0, t)
         assert refused(store, m0, t, t + timedelta(seconds=60), **ra) == "wait"
-        park(store, m0, t + timedelta(seconds=61))
+        park(store, m0, t + timedelta(seconds=1))           # (its wait over)
         m1 = new_message(store, 1, t)
+        # the channel's probe: the first due, m0 — refused again; the next probe is m1 (not the one refused as the last)
+        assert refused(store, m0, t + timedelta(seconds=1), t + timedelta(seconds=61), **ra) == "wait"
+        park(store, m0, t + timedelta(seconds=1))
         sent(store, m1, t + timedelta(seconds=1))
+        park(store, m0, t + timedelta(seconds=61))
         m2 = new_message(store, 2, t)
         assert refused(store, m2, t + timedelta(seconds=2), t + timedelta(seconds=62), **ra) == "wait"
-        now = t + timedelta(seconds=61)             # (m2 is due at +62 s: m0 is the one claimed)
+        now = t + timedelta(seconds=62)             # (m2's wait over: m0, the first due, is the probe)
         until = now + timedelta(seconds=600)
         assert refused(store, m0, now, until, **ra) == "wait"
         assert [failure(store, m) for m in (m0, m1, m2)] == ["wait", None, "wait"]
@@ -280,12 +312,7 @@ def test_a_message_refused_alone_is_the_channels_once_another_is_told_to_wait_af
     # m0's failure: m0's is the channel's, as after a plain failure (was: left `alone`, m2's wait named no evidence)
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=2))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 2)
         failed(store_location, store, m0, t + timedelta(seconds=2))
         assert failure(store, m0) == "alone"
         park(store, m0, t + timedelta(seconds=900))
@@ -304,12 +331,7 @@ def test_a_wait_named_on_a_message_refused_alone_still_holds_it_once_another_fai
     # forgotten, retried as soon as the channel took m2, into the gateway that named the wait)
     store = Store(store_location)
     try:
-        t = utcnow()
-        m0 = new_message(store, 0, t)
-        failed(store_location, store, m0, t)
-        park(store, m0, t + timedelta(seconds=2))
-        m1 = new_message(store, 1, t)
-        sent(store, m1, t + timedelta(seconds=1))
+        t, m0, _ = failed_then_taken(store_location, store, 2)
         own = refused(store, m0, t + timedelta(seconds=2), t + timedelta(seconds=602), named_wait=True)
         m2 = new_message(store, 2, t)
         assert refused(store, m2, t + timedelta(seconds=3), t + timedelta(seconds=63), error="HTTP 429",

@@ -117,6 +117,9 @@ RECORD_MARGIN = 5.0               # a send's outcome the store cannot take is tr
 PACE_WINDOW = 60.0                # platforms' "per minute" limits are counted over this many seconds
 PACE_MARGIN = 0.25                # seconds added so that a window never opens early on the platform's clock
 SHORT_WAIT = 1.5                  # a channel waits this long in place for its pacing; longer, it is rescheduled
+PROBE_CLAIM = " (probe)"          # ends the `claimed_by` of a message claimed as a failing channel's probe
+PROBE_LOOK = 1.0                  # while a failing channel's probe is out (another sender's), its other messages are
+                                  # asked for again this often (at most SHORT_WAIT: waited in place)
 BUSY_LOOK = 2.0                   # while a channel's send is in flight, the outbox is looked at this often for new
                                   # alerts and the other channels
 ALSO_SHOWN = 5                    # outlets named in a message's "另见" (each item's of a digest); the rest counted: 等 N 家

@@ -555,9 +555,10 @@ class Store(ABC):
 
     @abstractmethod
     def failing_until(self, channel: str) -> datetime | None:
-        """When the channel's latest attempt failed for now (a retry; not a send regwatch's stop cut off, nor one
-        whose `failure` was the message's alone, which say nothing of the channel): the next attempt of its messages
-        waiting out such a retry (the alerts that come in meanwhile wait for it); else None."""
+        """When the channel's latest attempt failed for now (a retry; not a send still in flight, nor one regwatch's stop
+        cut off, nor one whose `failure` was the message's alone, which say nothing of the channel): the next attempt
+        of its messages waiting out such a retry (the alerts that come in meanwhile wait for it); while its probe is
+        out (`claim_message`), the probe's (past: they wait for its answer); else None."""
 
     @abstractmethod
     def told_until(self, channel: str, now: datetime) -> datetime | None:
@@ -573,6 +574,11 @@ class Store(ABC):
                       margin: float, lease: float, worker: str) -> tuple[Row | None, float]:
         """Claim the channel's next due message for this sender, if its pacing allows one now: of those due, the
         one made first (after an outage its messages go in the order they were made, whatever their backoffs).
+        A failing channel (`failing_until`) gives one message, a probe, once its wait is over (the wait the platform
+        named, else its latest failure's retry), and none while that one is out (any sender's): decided in the
+        claim's transaction, so of several processes on the store one sends it; the messages it holds are put off
+        until it opens (their `next_attempt_at`: the delivery loops wait for it), and are due at once when the channel
+        takes the probe.
 
         Returns (the message, 0) or (None, seconds until the channel may take one; 0 = none due).
         Pacing is counted from the store, so it holds across processes and `run --once` runs.

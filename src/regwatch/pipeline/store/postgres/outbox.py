@@ -20,7 +20,7 @@ from ....defaults import PG_FINISH_ANSWER, PG_FINISH_STATEMENT, PG_POOL_WAIT
 from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
-from ..shared.outbox import DUE, WAITING
+from ..shared.outbox import WAITING
 from ..statuses import AlertStatus, Failure, MessageStatus
 from .connection import LOCK_CHANNEL_NS, PostgresConnection, answers_within
 
@@ -67,16 +67,16 @@ class Outbox(shared.Outbox, PostgresConnection):
             self.x("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_CHANNEL_NS, channel))
             held = max(now, utcnow())       # the lease counts from when the lock was had, not from before the wait
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
-            found = self.q(
-                f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id "
-                "LIMIT 1 FOR UPDATE SKIP LOCKED", (channel, iso_ms(now), S.SENDING, iso_ms(now)))
+            # (a failing channel: its probe alone, once its wait is over — `_probe_gate`, decided under the lock: of two
+            # workers one sends it, the other sees it out)
+            query, params, gated_until, probe = self._claimable(channel, now)
+            found = self.q(query + " LIMIT 1 FOR UPDATE SKIP LOCKED", params)
             if not found:
-                return None, 0.0
+                return self._held_by_gate(channel, gated_until)
             mid = found[0]["id"]
             if wait > 0:
                 return None, wait
-            token = f"{worker}@{iso_ms(now)}"
+            token = shared.claim_token(worker, now, probe)
             rows = self.q(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ? RETURNING *",

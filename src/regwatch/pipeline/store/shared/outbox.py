@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT
+from ....defaults import CLAIM_LEASE, CUT_SEND_BEFORE_CUT_AT, PROBE_CLAIM, PROBE_LOOK
 from ...timeutil import iso, iso_ms, utcnow
 from ..base import Row
 from ..statuses import ALERT_WAITING, FAILED_ALONE, MESSAGE_DUE, MESSAGE_OPEN, AlertKind, AlertStatus, Failure, MessageStatus
@@ -39,6 +39,12 @@ OPEN = ",".join(f"'{s}'" for s in MESSAGE_OPEN)
 # (one parameter: now)
 HELD_WITH_DUE = (f"digest_at IS NULL AND channel IN (SELECT d.channel FROM alerts d WHERE d.message_id IS NULL "
                  f"AND d.status IN ({WAITING}) AND d.next_attempt_at <= ?)")
+
+
+def claim_token(worker: str, now: datetime, probe: bool) -> str:
+    """A claim's `claimed_by`: the sender and when it claimed, and PROBE_CLAIM when the message is a failing channel's
+    probe (`Outbox._probe_gate`: nothing else of the channel goes while it is out)."""
+    return f"{worker}@{iso_ms(now)}" + (PROBE_CLAIM if probe else "")
 
 
 def before_claim(status: str, claimed_at: Any) -> Row:
@@ -124,10 +130,25 @@ class Outbox(Connection):
                             "OR (status = ? AND next_attempt_at <= ?))",
                             (channel, iso_ms(since), S.PENDING, S.RETRY, iso_ms(now))) or 0)
 
-    def failing_until(self, channel: str) -> datetime | None:
-        last = self.q(f"SELECT status, {NOT_CUT} AS not_cut FROM messages WHERE channel = ? AND claimed_at IS NOT NULL "
-                      f"AND (status <> ? OR {NOT_ALONE}) ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.RETRY))
-        if not last or last[0]["status"] != S.RETRY or not last[0]["not_cut"]:
+    def _last_word(self, channel: str, now: datetime) -> tuple[Row | None, Row | None]:
+        """Whether the channel is failing: its latest attempt that says something of it — not one in flight, nor a send
+        regwatch's stop cut off, nor a failure of a message's alone — (`id`, `status`, `claimed_at`, `claimed_by`,
+        `next_attempt_at`; a retry: failing), and its probe when one is out (`claimed_until`, `next_attempt_at`; a
+        message claimed as a failing channel's probe, `claimed_by` ending in PROBE_CLAIM, its lease running): failing
+        while it is."""
+        last = self.q(f"SELECT id, status, claimed_at, claimed_by, next_attempt_at FROM messages WHERE channel = ? "
+                      f"AND claimed_at IS NOT NULL AND status <> ? AND (status <> ? OR ({NOT_CUT} AND {NOT_ALONE})) "
+                      "ORDER BY claimed_at DESC, id DESC LIMIT 1", (channel, S.SENDING, S.RETRY))
+        probe = self.q("SELECT claimed_until, next_attempt_at FROM messages WHERE channel = ? AND status = ? "
+                       "AND claimed_until > ? AND claimed_by LIKE ? ORDER BY claimed_until LIMIT 1",
+                       (channel, S.SENDING, iso_ms(now), "%" + PROBE_CLAIM))
+        return (last[0] if last else None), (probe[0] if probe else None)
+
+    def failing_until(self, channel: str, now: datetime | None = None) -> datetime | None:
+        last, probe = self._last_word(channel, now or utcnow())
+        if probe is not None:
+            return datetime.fromisoformat(probe["next_attempt_at"])     # (due: what comes in waits for its answer)
+        if last is None or last["status"] != S.RETRY:
             return None
         at = self.one(f"SELECT min(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND {NOT_CUT} "
                       f"AND {NOT_ALONE}", (channel, S.RETRY))
@@ -137,6 +158,59 @@ class Outbox(Connection):
         at = self.one("SELECT max(next_attempt_at) FROM messages WHERE channel = ? AND status = ? AND failure = ? "
                       "AND next_attempt_at > ?", (channel, S.RETRY, Failure.WAIT, iso_ms(now)))
         return datetime.fromisoformat(at) if at else None
+
+    def _probe_gate(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime, int | None] | None:
+        """Which of a failing channel's due messages `claim_message` may take (inside its transaction: on PostgreSQL
+        under the channel's lock), as an SQL condition on `messages` and its parameters, and until when the others
+        wait; None when the channel is not failing (`_last_word`: its latest attempt that says something of it waits
+        out a retry). Its wait over — the wait the platform named (`told_until`), else the retry of its latest
+        failure —, one message goes first, a **probe** (the first due by id, not one refused alone: that says nothing
+        of the channel; and not a probe refused last time when another is due: a payload refused every time would else
+        probe a channel that takes the others, and hold them until it is given up — the other taken, it is retried and
+        found refused alone, `finish_message`), the id to order last returned too, and nothing else while it is out
+        (claimed by any process, its lease running; asked again every PROBE_LOOK): its answer decides — taken, the
+        channel is not failing, what the gate held is due (`finish_message`) and goes at its pace; refused, its retry
+        is the channel's next wait. A message composed since the channel's latest failure (alerts
+        held FAILING_HOLD, a health notice) may go as the probe before a backoff ends, not before a named wait does."""
+        last, probe = self._last_word(channel, now)
+        if probe is None and (last is None or last["status"] != S.RETRY):
+            return None
+        out = self.one("SELECT min(claimed_until) FROM messages WHERE channel = ? AND status = ? AND claimed_until > ?",
+                       (channel, S.SENDING, iso_ms(now)))
+        if out is not None:
+            return "1 = 0", (), min(datetime.fromisoformat(out), now + timedelta(seconds=PROBE_LOOK)), None
+        told = self.told_until(channel, now)
+        if told is not None:
+            return "1 = 0", (), told, None
+        end = datetime.fromisoformat(last["next_attempt_at"]) if last and last["status"] == S.RETRY else now
+        if end <= now or last is None:
+            refused = last["id"] if last and str(last["claimed_by"] or "").endswith(PROBE_CLAIM) else None
+            return NOT_ALONE, (), now, refused
+        # (before a backoff's end: only a message composed since the channel last failed)
+        return (f"{NOT_ALONE} AND status = ? AND claimed_at IS NULL AND created_at > ?", (S.PENDING, last["claimed_at"]),
+                end, None)
+
+    def _claimable(self, channel: str, now: datetime) -> tuple[str, tuple[Any, ...], datetime | None, bool]:
+        """`claim_message`'s query of the channel's next message (its first due, by id, or one whose sender's lease
+        ran out; `_probe_gate`'s choice while the channel is failing) and its parameters, ordered, to be completed
+        with the engine's `LIMIT 1 …`; until when the channel's due messages wait for the gate when it finds none
+        (None: no gate); and whether the message it finds is a probe."""
+        due = (f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
+               "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?))")
+        params: tuple[Any, ...] = (channel, iso_ms(now), S.SENDING, iso_ms(now))
+        gate = self._probe_gate(channel, now)
+        if gate is None:
+            return due + " ORDER BY id", params, None, False
+        cond, more, until, last = gate
+        return (f"{due} AND ({cond}) ORDER BY CASE WHEN id = ? THEN 1 ELSE 0 END, id", (*params, *more, last),
+                (until if until > now else None), True)
+
+    def _held_by_gate(self, channel: str, until: datetime | None) -> tuple[None, float]:
+        """No message claimed: the channel's due messages that `_probe_gate` holds are due when it opens (the delivery
+        loops wait for that, not poll), and its lease-expired claims are taken over then."""
+        if until is not None:
+            self.postpone_messages(channel, until)
+        return None, 0.0
 
     def channels_due(self, now: datetime) -> list[str]:
         return [r[0] for r in self.all(
@@ -173,6 +247,11 @@ class Outbox(Connection):
             self.x("UPDATE alerts SET status = ?, last_error = ?, next_attempt_at = coalesce(?, next_attempt_at), "
                    "sent_at = ?, cut_at = ? WHERE message_id = ?",
                    (AlertStatus(status.value), error, nxt, sent, cut, message["id"]))
+            if status == S.SENT and str(message.get("claimed_by") or "").endswith(PROBE_CLAIM):
+                # a failing channel took its probe: the messages the probe's gate held (queued before the channel
+                # failed, put off to its wait's end or while the probe was out) are due now, in their order
+                self.x("UPDATE messages SET next_attempt_at = created_at WHERE channel = ? AND status = ? "
+                       "AND next_attempt_at > ?", (message["channel"], S.PENDING, sent))
             return Failure(rows[0][0]) if rows[0][0] else True
 
     @staticmethod

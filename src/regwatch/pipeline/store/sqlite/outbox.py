@@ -19,7 +19,7 @@ from ....defaults import STORE_LOCK_WAIT
 from ...timeutil import iso_ms, utcnow
 from ..base import Row
 from ..shared import outbox as shared
-from ..shared.outbox import DUE, WAITING
+from ..shared.outbox import WAITING
 from ..statuses import AlertStatus, MessageStatus
 from .connection import SQLiteConnection
 
@@ -61,16 +61,15 @@ class Outbox(shared.Outbox, SQLiteConnection):
         with self.tx():
             held = max(now, utcnow())       # the write lock is this transaction's from here: the lease counts from now
             wait = self.pacing_wait(channel, now, per_minute=per_minute, min_gap=min_gap, window=window, margin=margin)
-            row = self.conn.execute(
-                f"SELECT id, status, claimed_at FROM messages WHERE channel = ? AND ((status IN ({DUE}) "
-                "AND next_attempt_at <= ?) OR (status = ? AND claimed_until <= ?)) ORDER BY id LIMIT 1",
-                (channel, iso_ms(now), S.SENDING, iso_ms(now))).fetchone()
+            # (a failing channel: its probe alone, once its wait is over — `_probe_gate`)
+            query, params, gated_until, probe = self._claimable(channel, now)
+            row = self.conn.execute(query + " LIMIT 1", params).fetchone()
             if row is None:
-                return None, 0.0
+                return self._held_by_gate(channel, gated_until)
             if wait > 0:
                 return None, wait
             mid = row[0]
-            token = f"{worker}@{iso_ms(now)}"
+            token = shared.claim_token(worker, now, probe)
             self.conn.execute(
                 "UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?, claimed_until = ?, "
                 "claimed_by = ? WHERE id = ?",
