@@ -23,11 +23,12 @@ def _article(title: str) -> bytes:
 
 
 class Flood:
-    """`HTTP/1.1 200 OK`, then `first`, then `line` over and over: no end of the headers, no body."""
+    """`HTTP/1.1 200 OK`, then `first`, then `line` over and over: no end of the headers, no body. (`first=None`:
+    `line` over and over from the start.)"""
 
     CAP = 50 * 2**20  # bytes at most, then the server closes the connection
 
-    def __init__(self, line: bytes, first: bytes = b""):
+    def __init__(self, line: bytes, first: bytes | None = b""):
         self.first, self.line = first, line
         self.sent = 0
         self.cut = False  # the client cut the connection before CAP
@@ -36,7 +37,8 @@ class Flood:
         h.close_connection = True
         block = self.line * max(1, 65536 // len(self.line))
         try:
-            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + self.first)
+            if self.first is not None:
+                h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + self.first)
             while self.sent < self.CAP:
                 h.wfile.write(block)
                 self.sent += len(block)
@@ -73,6 +75,8 @@ def test_endless_headers_fail_their_request_at_once_and_the_crawl_goes_on(tmp_pa
     for path, flood in floods.items():
         site.pages[path] = flood.page()
     site.pages["/many"] = Flood(b"X-A: b\r\n").page()  # short lines: 8 KB of them is 1,000 lines
+    # 1xx answers without end before the response (each one ignored by Twisted, and its headers dropped): counted too
+    site.pages["/hints"] = Flood(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", first=None).page()
     # a header line of 40 KB is within the limit (Twisted's own 16 KB a line is not a limit here; browsers have none)
     site.pages["/a/ok.html"] = Page(_article("利率新规"), headers={"X-Big": "c" * 40_000})
     site.pages["/feed.xml"] = links_feed(f"{u}/a/ok.html", f"{u}/a/flood.html")
@@ -99,6 +103,7 @@ def test_endless_headers_fail_their_request_at_once_and_the_crawl_goes_on(tmp_pa
             {"name": "flood", "url": f"{u}/hdr", **listing},
             {"name": "fold", "url": f"{u}/fold", **listing},
             {"name": "many", "url": f"{u}/many", **listing},
+            {"name": "hints", "url": f"{u}/hints", **listing},
         ],
     )
     r = rw("run", "--once", "-c", cfg, timeout=300)
@@ -107,6 +112,7 @@ def test_endless_headers_fail_their_request_at_once_and_the_crawl_goes_on(tmp_pa
     assert messages["flood"] == f"list page {u}/hdr: response headers over 64 KB", messages
     assert messages["fold"] == f"list page {u}/fold: response headers over 64 KB", messages
     assert messages["many"] == f"list page {u}/many: response headers over 1,000 lines", messages
+    assert messages["hints"] == f"list page {u}/hints: response headers over 1,000 lines", messages
     assert f"{u}/a/flood.html: response headers over 64 KB" in messages["good"], messages
     assert f"its attachment {u}/doc/flood.pdf: response headers over 64 KB: not read" in messages["docs"], messages
     stored = {url for (url,) in sqlite3.connect(tmp_path / "rw.db").execute("SELECT url FROM articles")}
