@@ -70,6 +70,12 @@ MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is aske
 ROBOTS_KEEP = 3600.0              # seconds a site's robots.txt, once fetched, serves the daemon's later crawls
 MAX_REDIRECTS = 5                 # redirects followed for one request (a crawl's, and `regwatch extract URL`'s)
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
+HEADERS_MAX = 64 * 1024           # bytes of a response's headers: its status line and header lines, folded continuation
+                                  # lines and any 1xx answers before it included (`max_size` counts the body only). One
+                                  # line may take all of it. Chrome allows 256 KB, httpx (httpcore) 100 KB, h11 alone and
+                                  # Node 16 KB; past it the request fails at once, the connection cut
+HEADER_LINES_MAX = 1_000          # … and lines of them (Node's client keeps 2,000 headers, curl fails past 5,000,
+                                  # Python's http.client past 100: too few for some real sites)
 LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of the main process (the workers not started
                                   # for it; the event loop keeps turning); a bigger one is parsed in an extraction worker
 FEED_NAMESPACES_INLINE = 64       # … and so is a feed declaring more namespaces (`xmlns` written more often) than this:

@@ -10,7 +10,9 @@ Host header, TLS's SNI and the certificate check). Behind a proxy (`http_proxy`,
 `no_proxy`, as Scrapy chooses it) the proxy connects, and the host is checked as the crawl checks it
 (`middlewares.proxied_refusal`). The response is read to `max_size` bytes, and decompressed (by
 Scrapy's own decoders, as in a crawl) to `max_size` bytes; the whole fetch, redirects included, ends
-at `timeout` seconds. A size past its limit is said in the crawl's words (`netguard.over_size`).
+at `timeout` seconds. A size past its limit is said in the crawl's words (`netguard.over_size`), and so are
+headers past theirs (`headlimit`: h11 under httpx reads at most 100 KB of them; what it read is counted as the
+crawl counts it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from urllib.request import getproxies, proxy_bypass
 
 from w3lib.url import safe_url_string
 
-from ..defaults import MAX_REDIRECTS, too_slow
+from ..defaults import HEADER_LINES_MAX, HEADERS_MAX, MAX_REDIRECTS, too_slow
+from .headlimit import headers_over_lines, headers_over_size
 from .middlewares import link_refusal, proxied_refusal
 from .netguard import PUBLIC, over_size, refusal, target_decision
 
@@ -142,19 +145,43 @@ async def _read(target: Any, proxy: str | None, headers: dict[str, str], extensi
     import httpx
 
     async with httpx.AsyncClient(trust_env=False, proxy=proxy, follow_redirects=False, timeout=crawl.timeout) as client:
-        async with client.stream("GET", target, headers=headers, extensions=extensions) as r:
-            if r.status_code in _REDIRECTS:
-                return r.status_code, r.reason_phrase, r.headers, b""
-            declared = r.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > crawl.max_size:
-                raise FetchError(f"{where}{over_size(crawl.max_size)}")
-            chunks, size = [], 0
-            async for chunk in r.aiter_raw():
-                size += len(chunk)
-                if size > crawl.max_size:
+        answered = False
+        try:
+            async with client.stream("GET", target, headers=headers, extensions=extensions) as r:
+                answered = True
+                too_many = _headers_over(r)
+                if too_many:
+                    raise FetchError(f"{where}{too_many}")
+                if r.status_code in _REDIRECTS:
+                    return r.status_code, r.reason_phrase, r.headers, b""
+                declared = r.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > crawl.max_size:
                     raise FetchError(f"{where}{over_size(crawl.max_size)}")
-                chunks.append(chunk)
-            return r.status_code, r.reason_phrase, r.headers, b"".join(chunks)
+                chunks, size = [], 0
+                async for chunk in r.aiter_raw():
+                    size += len(chunk)
+                    if size > crawl.max_size:
+                        raise FetchError(f"{where}{over_size(crawl.max_size)}")
+                    chunks.append(chunk)
+                return r.status_code, r.reason_phrase, r.headers, b"".join(chunks)
+        except httpx.RemoteProtocolError as e:
+            # before any response, h11's limit on what it holds of a head unended (httpcore's 100 KB): headers past
+            # the crawl's limit
+            if not answered and "Receive buffer too long" in str(e):
+                raise FetchError(f"{where}{headers_over_size()}") from None
+            raise
+
+
+def _headers_over(r: Any) -> str | None:
+    """Why the response's headers are past the crawl's limits, counted as the crawl counts them (each line with its
+    CRLF; a header h11 unfolded counted as one line), or None."""
+    raw = r.headers.raw
+    size = len(f"{r.http_version} {r.status_code} {r.reason_phrase}") + 2 + sum(len(k) + len(v) + 4 for k, v in raw) + 2
+    if size > HEADERS_MAX:
+        return headers_over_size()
+    if len(raw) + 2 > HEADER_LINES_MAX:
+        return headers_over_lines()
+    return None
 
 
 def _decoded(body: bytes, headers: Any, max_size: int, where: str) -> bytes:

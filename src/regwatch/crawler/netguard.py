@@ -23,11 +23,12 @@ import weakref
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-from scrapy.exceptions import CannotResolveHostError, DownloadCancelledError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, DownloadCancelledError, DownloadFailedError, IgnoreRequest
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from twisted.web.client import HTTPConnectionPool
 from zope.interface import implementer
 
+from .headlimit import BoundedHTTP11ClientFactory, too_large
 from .settings import CONTEXT
 
 WEB_SCHEMES = ("http", "https")
@@ -223,8 +224,8 @@ class GuardedPool(HTTPConnectionPool):
 
 
 class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 handler whose connections go through the guarded resolver, and whose
-    downloads in flight end at once when regwatch stops (`stop_downloads`)."""
+    """Scrapy's HTTP/1.1 handler whose connections go through the guarded resolver and bound each response's
+    headers (`headlimit`), and whose downloads in flight end at once when regwatch stops (`stop_downloads`)."""
 
     def __init__(self, crawler):
         super().__init__(crawler)
@@ -233,7 +234,7 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
         install(reactor)
         pool = GuardedPool(reactor, persistent=True)
         pool.maxPersistentPerHost = self._pool.maxPersistentPerHost
-        pool._factory = self._pool._factory
+        pool._factory = BoundedHTTP11ClientFactory
         self._pool = pool
         self._downloads: set[asyncio.Task] = set()
         self._stopping = False
@@ -270,6 +271,13 @@ class GuardedHTTPDownloadHandler(HTTP11DownloadHandler):
                 raise
             limit = request.meta.get("download_maxsize", self._default_maxsize)
             raise IgnoreRequest(f"{request.url}: {over_size(limit)}") from e
+        except DownloadFailedError as e:
+            # headers past their limit: the connection is cut, the request fails at once (not retried: no
+            # ResponseFailed for Scrapy's retries to see)
+            over = too_large(e)
+            if over is None:
+                raise
+            raise IgnoreRequest(f"{request.url}: {over}") from e
         except CannotResolveHostError as e:
             target = origin_of(request.url)
             why = _REFUSED.get((target[1], target[2])) if target and decision == PUBLIC else None
