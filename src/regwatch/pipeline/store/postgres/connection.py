@@ -155,7 +155,7 @@ class PostgresConnection(Connection):
         try:
             user, db, schema = (_ident(n) for n in self.all(
                 "SELECT current_user, current_database(), coalesce(current_schema(), 'public')")[0])
-        except psycopg.Error:       # (the server gone meanwhile: the advice without the names)
+        except (psycopg.Error, StoreError):       # (the server gone meanwhile: the advice without the names)
             user, db, schema = "USER", "DATABASE", "public"
         why = redact(" ".join((e.diag.message_primary or str(e)).split()), _password_parts(self.url))
         return (f"{shown(self.url)}: cannot create regwatch's tables: {why} (user {user} must own database {db}: "
