@@ -1,5 +1,7 @@
 """Config: what a user writes, and one clear line (exit 2) for every mistake."""
 
+import re
+
 import pytest
 
 from regwatch.service.config import ConfigError, load_config, parse_config
@@ -141,6 +143,24 @@ def test_init_writes_a_starter_that_loads(tmp_path, rw):
     cfg = load_config(tmp_path / "site.toml")
     assert cfg.subscriptions and cfg.channels
     assert rw("init", tmp_path / "site.toml").returncode == 2  # never overwrites silently
+
+
+def test_the_starters_commented_channels_load_when_uncommented(tmp_path, rw, monkeypatch):
+    """`regwatch init`'s starter shows a channel per common platform (only DingTalk's URL was shown: F17), each
+    valid once its lines are uncommented and its ${VAR}s set."""
+    assert rw("init", tmp_path / "site.toml").returncode == 0
+    text = (tmp_path / "site.toml").read_text(encoding="utf-8")
+    start, end = text.index("# [[channels]]"), text.index("[[subscriptions]]")
+    text = text[:start] + re.sub(r"(?m)^# (?=\[\[channels\]\]|(name|type|url|secret) = )", "", text[start:end]) + text[end:]
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    for name, value in {"DINGTALK_TOKEN": "t", "DINGTALK_SECRET": "SEC1", "WECOM_KEY": "k", "FEISHU_TOKEN": "t",
+                        "FEISHU_SECRET": "s", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
+                        "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(tmp_path / "site.toml")
+    cfg.require_channel_secrets()
+    assert [c.type for c in cfg.channels] == ["console", "dingtalk", "wecom", "feishu", "slack", "webhook"]
+    assert cfg.channels[2].url == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
 
 
 def test_embedded_default_when_no_config(tmp_path, monkeypatch):

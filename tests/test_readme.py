@@ -35,3 +35,30 @@ def test_the_readmes_worked_topic_file_loads_and_tags_its_topic(tmp_path):
     clf = load_classifier(load_config(cfg_path))
     tags = clf.classify("监管部门规范先买后付业务", "监管部门发布通知，规范先买后付（BNPL）产品的营销和定价。")
     assert "bnpl" in [t.topic for t in tags]
+
+
+# what a user puts in the environment for the README's channel examples (a DingTalk secret starts SEC, a webhook's is base64)
+CHANNEL_SECRETS = {
+    "DINGTALK_TOKEN": "dt-token", "DINGTALK_SECRET": "SEC0123456789abcdef", "WECOM_KEY": "693a91f6-7xxx",
+    "FEISHU_TOKEN": "fs-token", "FEISHU_SECRET": "fs-secret", "LARK_TOKEN": "lk-token", "LARK_SECRET": "lk-secret",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/abc",
+    "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/tok",
+    "TEAMS_WORKFLOW_URL": "https://prod-1.westeurope.logic.azure.com:443/workflows/a/triggers/manual/paths/invoke?sig=s",
+    "TELEGRAM_TOKEN": "123:abc", "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "SMTP_PASSWORD": "pw",
+}
+
+
+def test_the_readmes_channel_examples_load_one_for_every_platform(tmp_path, monkeypatch):
+    from regwatch.alerts.platforms import PLATFORMS
+
+    cfg_path = tmp_path / "regwatch.toml"
+    cfg_path.write_text(toml_block("### Channels: one per platform"), encoding="utf-8")
+    for name, value in CHANNEL_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(cfg_path)
+    cfg.require_channel_secrets()  # every ${VAR} the examples name is one a user sets, and what they make is valid
+    assert {c.type for c in cfg.channels} == set(PLATFORMS)
+    urls = {c.name: c.url for c in cfg.channels}
+    assert urls["risk-wecom"] == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx"
+    assert urls["risk-lark"] == "https://open.larksuite.com/open-apis/bot/v2/hook/lk-token"
+    assert urls["risk-slack"] == CHANNEL_SECRETS["SLACK_WEBHOOK_URL"]

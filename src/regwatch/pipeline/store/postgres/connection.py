@@ -250,9 +250,27 @@ class PostgresConnection(Connection):
                 if migrations.foreign(self.all(migrations.STATE)[0]):       # (read before anything is written)
                     raise not_a_store(shown(url), NOT_OURS)
                 migrations.migrate(self)
+        except psycopg.errors.InsufficientPrivilege as e:   # (a user that may not create in the schema: PostgreSQL 15+)
+            refused = self._not_permitted(e)
+            self.pool.close()
+            raise StoreError(refused) from None
         except BaseException:
             self.pool.close()
             raise
+
+    def _not_permitted(self, e: psycopg.Error) -> str:
+        """The one line for a database whose schema regwatch's user may not create or change tables in: since
+        PostgreSQL 15 only the database's owner may create in its `public` schema, so a database made by the
+        superuser for another user (`createdb regwatch`, without `-O`) refuses regwatch's first statement."""
+        try:
+            user, db, schema = (_ident(n) for n in self.all(
+                "SELECT current_user, current_database(), coalesce(current_schema(), 'public')")[0])
+        except (psycopg.Error, StoreError):       # (the server gone meanwhile: the advice without the names)
+            user, db, schema = "USER", "DATABASE", "public"
+        why = redact(" ".join((e.diag.message_primary or str(e)).split()), _password_parts(self.url))
+        return (f"{shown(self.url)}: cannot create regwatch's tables: {why} (user {user} must own database {db}: "
+                f"make it with `createdb -O {user} …`, or as a superuser connected to it run "
+                f"`ALTER DATABASE {db} OWNER TO {user}; ALTER SCHEMA {schema} OWNER TO {user}`)")
 
     @classmethod
     def exists(cls, location: str) -> bool:
@@ -368,6 +386,11 @@ def _ended(e: psycopg.OperationalError) -> bool:
     statement it cancelled (57014) or refused on a connection that goes on."""
     state = e.sqlstate
     return state is None or (state[:2] in ("08", "57") and state != "57014")
+
+
+def _ident(name: str) -> str:
+    """A name as SQL reads it: quoted unless it is a plain lower-case identifier."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
 
 
 def _reason(e: psycopg.Error, url: str) -> str:
