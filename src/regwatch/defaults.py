@@ -69,6 +69,9 @@ USER_AGENT = f"regwatch/{__version__} (+https://github.com/regwatch/regwatch)"
 MISSING_GRACE = 86400.0           # seconds an article answering 404/410 is asked again each run before it is skipped
 ROBOTS_KEEP = 3600.0              # seconds a site's robots.txt, once fetched, serves the daemon's later crawls
 MAX_REDIRECTS = 5                 # redirects followed for one request (a crawl's, and `regwatch extract URL`'s)
+MAX_ENCODINGS = 2                 # content encodings one response may name (`Content-Encoding: gzip, br`), a crawl's and
+                                  # `regwatch extract URL`'s; more is refused, never decoded (browsers and curl take one or
+                                  # two: 8,000 gzip layers, each within max_size, held the event loop 29 s)
 MIN_DELAY = 0.001                 # seconds between requests to one domain at least (`delay = "0s"` keeps per_domain)
 LIST_INLINE_MAX = 256 * 1024      # bytes of a list page parsed in a thread of the main process (the workers not started
                                   # for it; the event loop keeps turning); a bigger one is parsed in an extraction worker

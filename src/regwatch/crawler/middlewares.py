@@ -15,7 +15,7 @@ from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 from scrapy.utils.httpobj import urlparse_cached
 
-from ..defaults import ROBOTS_KEEP
+from ..defaults import MAX_ENCODINGS, ROBOTS_KEEP
 from ..pipeline.decode import looks_binary  # one definition, shared with extraction
 from .guards import is_challenge
 from .hostnames import bare_host, spelling_refusal
@@ -77,13 +77,43 @@ class GzipListMiddleware(_CtxMixin):
         return response.replace(body=body)
 
 
+class TooManyEncodings(ValueError):
+    """A response naming more content encodings than `MAX_ENCODINGS`; str() says how many."""
+
+
+def decode_body(body: bytes, content_encoding: list[bytes], max_size: int) -> tuple[bytes, list[bytes]]:
+    """A body decoded from its `Content-Encoding` header values by Scrapy's own decoders (the encodings it knows,
+    from the last), and the encodings left undecoded; a crawl's (`SizedHttpCompressionMiddleware`) and `regwatch
+    extract URL`'s. More than `MAX_ENCODINGS` named is `TooManyEncodings`, nothing decoded; the bytes every layer
+    produces count together against `max_size` (0: no limit), past it `_DecompressionMaxSizeExceeded`."""
+    names = [e for value in content_encoding for e in value.split(b",") if e.strip()]
+    if len(names) > MAX_ENCODINGS:
+        raise TooManyEncodings(f"too many content encodings ({len(names)})")
+    to_decode, to_keep = HttpCompressionMiddleware._split_encodings(content_encoding)
+    produced = 0
+    for encoding in to_decode:
+        left = max_size - produced
+        if max_size and left <= 0:
+            raise _DecompressionMaxSizeExceeded(produced + 1, max_size)
+        body = HttpCompressionMiddleware._decode(body, encoding, left if max_size else 0)
+        produced += len(body)
+    return body, to_keep
+
+
 class SizedHttpCompressionMiddleware(HttpCompressionMiddleware):
-    """Scrapy's decompression (a `Content-Encoding` body) with its size limit, a body past it said in regwatch's
-    words (`…: exceeded the size limit (max_size: N bytes)`), not Scrapy's (`… exceeded DOWNLOAD_MAXSIZE …`)."""
+    """Scrapy's decompression (a `Content-Encoding` body) with its size limit counted over every layer's output, a
+    body past it said in regwatch's words (`…: exceeded the size limit (max_size: N bytes)`), not Scrapy's (`…
+    exceeded DOWNLOAD_MAXSIZE …`), and a response naming more than `MAX_ENCODINGS` encodings refused undecoded
+    (`…: too many content encodings (N)`)."""
+
+    def _handle_encoding(self, body, content_encoding, max_size):
+        return decode_body(body, content_encoding, max_size)
 
     def process_response(self, request, response, spider=None):
         try:
             return super().process_response(request, response)
+        except TooManyEncodings as e:
+            raise IgnoreRequest(f"{request.url}: {e}") from None
         except IgnoreRequest as e:
             if not isinstance(e.__cause__, _DecompressionMaxSizeExceeded):
                 raise
