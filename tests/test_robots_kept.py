@@ -37,13 +37,28 @@ def test_robots_txt_is_fetched_once_across_the_daemons_crawls_and_still_obeyed(t
     assert site.requests("/a/old") and not site.requests("/a/secret")
 
 
-def _robots_run(tmp_path, site, robots: bytes, rw) -> str:
-    """One `run --once` of the site's feed (naming /a/early, /a/late and /a/ok) under this robots.txt: the run's
-    record (its notes)."""
+def _endless(head: bytes, chunk: bytes):
+    def write(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        try:
+            for part in (head, *[chunk] * 10_000):        # 100 MB at most
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                h.wfile.flush()
+        except OSError:          # regwatch hung up
+            pass
+    return write
+
+
+def _robots_run(tmp_path, site, robots: bytes, rw, endless: bytes = b"") -> str:
+    """One `run --once` of the site's feed (naming /a/early, /a/late and /a/ok) under this robots.txt (`endless`:
+    followed by these bytes again and again, in chunks, until regwatch hangs up): the run's record (its notes)."""
     text = "中国人民银行发布通知，要求各金融机构明示贷款年化利率。"
     arts = [art(n, f"央行发布通知{n}", text, 5) for n in ("early", "late", "ok")]
     publish(site, {"feed": arts})
-    site.pages["/robots.txt"] = Page(robots, ctype="text/plain")
+    site.pages["/robots.txt"] = Page(robots, ctype="text/plain", raw=_endless(robots, endless) if endless else None)
     tmp_path.mkdir()
     cfg = write_config(tmp_path, sources=[feed_source(site)])
     r = rw("run", "--once", "-c", cfg, timeout=120)
@@ -61,12 +76,18 @@ def test_a_robots_txt_is_read_to_its_first_500_kib_and_its_first_thousand_wildca
     padding = b"# " + b"x" * 97 + b"\n"                                  # 100 bytes a line: 6,000 lines, 600 KB
     message = _robots_run(tmp_path / "bytes", site, head + padding * 6000 + b"Disallow: /a/late\n", rw)
     assert not site.requests("/a/early") and site.requests("/a/late")
-    size = len(head) + 600_000 + len(b"Disallow: /a/late\n")
-    assert f"{site.url}/robots.txt: {size} bytes, read to its first {len(head) + 5119 * 100} bytes (500 KiB at most); " \
-           f"the rest ignored" in message, message
+    assert f"{site.url}/robots.txt: over 500 KiB, read to its first {len(head) + 5119 * 100} bytes; the rest ignored" \
+           in message, message
     site.log.clear()
     wild = b"".join(b"Disallow: /*q%07d*z\n" % i for i in range(1500))     # 30 KB
     message = _robots_run(tmp_path / "rules", site, head + wild + b"Disallow: /a/late\n", rw)
     assert not site.requests("/a/early") and site.requests("/a/late")
     assert f"{site.url}/robots.txt: more than 1000 rules with a * or $, read to its line 1002; the rest ignored" \
+           in message, message
+    # an endless robots.txt: its download stops after 500 KiB, and what was read is obeyed (it was read to max_size,
+    # then failed: a site without one)
+    site.log.clear()
+    message = _robots_run(tmp_path / "endless", site, head, rw, endless=padding * 100)
+    assert not site.requests("/a/early") and site.requests("/a/late")
+    assert f"{site.url}/robots.txt: over 500 KiB, read to its first {len(head) + 5119 * 100} bytes; the rest ignored" \
            in message, message

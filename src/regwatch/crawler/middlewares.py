@@ -8,9 +8,11 @@ import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
+from scrapy.http.request import NO_CALLBACK
 from scrapy.robotstxt import ProtegoRobotParser, decode_robotstxt
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
@@ -249,12 +251,12 @@ class GuardMiddleware(_CtxMixin):
 
 def robots_part(body: bytes) -> tuple[str, str | None]:
     """The part of a robots.txt that is read, and what was left unread (None: nothing): its first `ROBOTS_BYTES`
-    (Google's 500 KiB; to the end of the last whole line in them), and of those its lines up to the rule that makes
-    `ROBOTS_RULES` rules (a rule counted once for each user agent of its group, as Protego keeps it; a user-agent
-    line once for each one before it in its group, as Protego looks for it among them) or `ROBOTS_WILDCARD_RULES`
-    rules with a `*` or `$`: Protego's parse costs those rules, and each URL checked is searched for every wildcard
-    rule. What follows is ignored, as Google ignores what follows its first 500 KiB. Lines are read by Protego's own
-    reader (`_extract_directive`), so the count is of what Protego builds."""
+    (Google's 500 KiB, to the end of the last whole line in them; the download stops soon after them), and of those
+    its lines up to the rule that makes `ROBOTS_RULES` rules (a rule counted once for each user agent of its group,
+    as Protego keeps it; a user-agent line once for each one before it in its group, as Protego looks for it among
+    them) or `ROBOTS_WILDCARD_RULES` rules with a `*` or `$`: Protego's parse costs those rules, and each URL
+    checked is searched for every wildcard rule. What follows is ignored, as Google ignores what follows its first
+    500 KiB. Lines are read by Protego's own reader (`_extract_directive`), so the count is of what Protego builds."""
     from protego._protego import (
         _ALLOW_DIRECTIVE,
         _DISALLOW_DIRECTIVE,
@@ -266,7 +268,7 @@ def robots_part(body: bytes) -> tuple[str, str | None]:
     unread = []
     if len(body) > ROBOTS_BYTES:
         end = body.rfind(b"\n", 0, ROBOTS_BYTES) + 1 or ROBOTS_BYTES
-        unread.append(f"{len(body)} bytes, read to its first {end} bytes (500 KiB at most)")
+        unread.append(f"over 500 KiB, read to its first {end} bytes")
         body = body[:end]
     text = decode_robotstxt(body, None)
     rules = wildcards = agents = 0
@@ -321,6 +323,16 @@ class KeptRobotsTxtMiddleware(RobotsTxtMiddleware):
         self._answered: dict[str, int] = {}     # host → the HTTP status its robots.txt answered in this crawl
         self._refused: dict[str, str] = {}      # host → why the guards refused its robots.txt in this crawl
         self.ctx = crawler.settings.get(CONTEXT)
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+
+    @staticmethod
+    def _bytes_received(data, request, spider=None):
+        """A robots.txt request (Scrapy's: `dont_obey_robotstxt`, no callback; its redirects too) stops downloading
+        once past `ROBOTS_BYTES`: what follows is not read (`robots_part`), so it is not received either."""
+        if request.meta.get("dont_obey_robotstxt") and request.callback is NO_CALLBACK:
+            received = request.meta["robots_received"] = request.meta.get("robots_received", 0) + len(data)
+            if received > ROBOTS_BYTES:
+                raise StopDownload(fail=False)
 
     def _robots_error(self, exc, netloc):
         if isinstance(exc, AddressRefused):
