@@ -104,6 +104,54 @@ def test_a_gzip_bomb_is_cut_at_max_size_once_decompressed(site, rw, tmp_path):
     assert "DOWNLOAD_MAXSIZE" not in message, message
 
 
+def _layers(body: bytes, n: int) -> bytes:
+    """`body` gzipped `n` times over (level 0: each layer a little bigger than the one inside it)."""
+    for _ in range(n):
+        z = zlib.compressobj(0, zlib.DEFLATED, 31)
+        body = z.compress(body) + z.flush()
+    return body
+
+
+def _layered(body: bytes, n: int, ctype: str = "text/html; charset=utf-8") -> Page:
+    return Page(_layers(body, n), ctype=ctype, headers={"Content-Encoding": ", ".join(["gzip"] * n)})
+
+
+def test_more_than_two_content_encodings_are_refused_undecoded_and_the_layers_share_max_size(site, rw, tmp_path):
+    """8,000 gzip layers, each within max_size, held the event loop 29 s (extract's 5 s timeout: 24 s): more than
+    MAX_ENCODINGS (2) is refused before any is decoded, by `extract` and by the crawl; two are read; and what the
+    layers produce counts together against max_size (two layers of 700 KB each: 1.4 MB, over a 1 MB limit)."""
+    site.pages["/fifty.html"] = _layered(ARTICLE, 50)
+    site.pages["/two.html"] = _layered(ARTICLE, 2)
+    big = ARTICLE + b"<!--" + b"x" * 700_000 + b"-->"
+    site.pages["/big.html"] = _layered(big, 2)
+    assert len(site.pages["/big.html"].body) < 1 << 20             # received: under 1 MB; each layer: under 1 MB
+    line = _one_line(rw("extract", f"{site.url}/fifty.html", timeout=60))
+    assert line.endswith(f"{site.url}/fifty.html: too many content encodings (50)"), line
+    r = rw("extract", f"{site.url}/two.html", timeout=60)
+    assert r.returncode == 0 and "央行发布通知" in r.stdout, r.stderr
+    small = _config(tmp_path, 'max_size = "1MB"')
+    line = _one_line(rw("extract", "-c", small, f"{site.url}/big.html", timeout=60))
+    assert line.endswith(f"{site.url}/big.html: exceeded the size limit (max_size: 1048576 bytes)"), line
+    # crawled: a feed in 50 layers is its source's error, in those words; one in two layers is read; the layers of
+    # a 1 MB source's feed share its max_size
+    rss = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><item><title>央行'
+           f'发布通知</title><link>{site.url}/two.html</link></item></channel></rss>').encode()
+    site.pages["/fifty.xml"] = _layered(rss, 50, "application/rss+xml")
+    site.pages["/two.xml"] = _layered(rss, 2, "application/rss+xml")
+    site.pages["/big.xml"] = _layered(rss + b"<!--" + b"x" * 700_000 + b"-->", 2, "application/rss+xml")
+    cfg = write_config(tmp_path, name="layers.toml", sources=[
+        {"name": name, "kind": "feed", "url": f"{site.url}/{name}.xml", **({"max_size": "1MB"} if name == "big" else {})}
+        for name in ("fifty", "two", "big")])
+    r = rw("run", "--once", "-c", cfg, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    runs = dict(db.execute("SELECT source, coalesce(message, '') FROM source_runs").fetchall())
+    found = dict(db.execute("SELECT source, found FROM source_runs").fetchall())
+    assert f"{site.url}/fifty.xml: too many content encodings (50)" in runs["fifty"], runs
+    assert found["two"] == 1 and "encodings" not in runs["two"] and "size" not in runs["two"], runs
+    assert f"{site.url}/big.xml: exceeded the size limit (max_size: 1048576 bytes)" in runs["big"], runs
+
+
 def _endless(delay: float):
     """A chunked body that never ends: 64 KB chunks (a byte every `delay` seconds when `delay`)."""
     def write(h):

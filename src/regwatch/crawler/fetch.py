@@ -9,10 +9,10 @@ checked (`netguard.refusal`), and the connection is made to the checked address 
 Host header, TLS's SNI and the certificate check). Behind a proxy (`http_proxy`, `https_proxy`,
 `no_proxy`, as Scrapy chooses it) the proxy connects, and the host is checked as the crawl checks it
 (`middlewares.proxied_refusal`). The response is read to `max_size` bytes, and decompressed (by
-Scrapy's own decoders, as in a crawl) to `max_size` bytes; the whole fetch, redirects included, ends
-at `timeout` seconds. A size past its limit is said in the crawl's words (`netguard.over_size`), and so are
-headers past theirs (`headlimit`: h11 under httpx reads at most 100 KB of them; what it read is counted as the
-crawl counts it).
+Scrapy's own decoders, as in a crawl) to `max_size` bytes counted over every layer, `MAX_ENCODINGS` layers at
+most; the whole fetch, redirects included, ends at `timeout` seconds. A size past its limit is said in the crawl's
+words (`netguard.over_size`), and so are headers past theirs (`headlimit`: h11 under httpx reads at most 100 KB of
+them; what it read is counted as the crawl counts it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from w3lib.url import safe_url_string
 
 from ..defaults import HEADER_LINES_MAX, HEADERS_MAX, MAX_REDIRECTS, too_slow
 from .headlimit import headers_over_lines, headers_over_size
-from .middlewares import link_refusal, proxied_refusal
+from .middlewares import TooManyEncodings, decode_body, link_refusal, proxied_refusal
 from .netguard import PUBLIC, over_size, refusal, target_decision
 
 _PAGE = "page"      # the one "source" of a fetch: the page as the user gave it
@@ -185,18 +185,18 @@ def _headers_over(r: Any) -> str | None:
 
 
 def _decoded(body: bytes, headers: Any, max_size: int, where: str) -> bytes:
-    """The body decoded from its Content-Encoding(s) to `max_size` bytes, by the decoders Scrapy's
-    HttpCompressionMiddleware runs in a crawl (an encoding it does not know is left as it is, as there)."""
-    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware as Compression
+    """The body decoded from its Content-Encoding(s) to `max_size` bytes over every layer, by the decoders Scrapy's
+    HttpCompressionMiddleware runs in a crawl (an encoding it does not know is left as it is, as there), and as a
+    crawl does it (`middlewares.decode_body`: more than `MAX_ENCODINGS` refused, nothing decoded)."""
     from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 
     encodings = [v.encode("latin-1") for v in headers.get_list("content-encoding")]
-    to_decode, _ = Compression._split_encodings(encodings)
-    for encoding in to_decode:
-        try:
-            body = Compression._decode(body, encoding, max_size)
-        except _DecompressionMaxSizeExceeded:
-            raise FetchError(f"{where}{over_size(max_size)}") from None
-        except Exception as e:       # zlib.error, OSError, EOFError, brotli's and zstd's errors
-            raise FetchError(f"{where}not readable {encoding.decode('latin-1')} content ({type(e).__name__}: {e})") from None
-    return body
+    try:
+        return decode_body(body, encodings, max_size)[0]
+    except TooManyEncodings as e:
+        raise FetchError(f"{where}{e}") from None
+    except _DecompressionMaxSizeExceeded:
+        raise FetchError(f"{where}{over_size(max_size)}") from None
+    except Exception as e:       # zlib.error, OSError, EOFError, brotli's and zstd's errors
+        named = b", ".join(e.strip() for e in encodings).decode("latin-1")
+        raise FetchError(f"{where}not readable {named} content ({type(e).__name__}: {e})") from None

@@ -24,6 +24,8 @@ def crawl_settings(crawl) -> dict[str, Any]:
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "ROBOTSTXT_USER_AGENT": crawl.user_agent,
+        # Protego on the first 500 KiB of a robots.txt, and on no more rules than it can check at once (ROBOTS_RULES)
+        "ROBOTSTXT_PARSER": f"{MW}.BoundedRobotParser",
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
         # never 0: Scrapy (2.19) dispatches a slot's whole queue at once when its delay is 0, per_domain or not
