@@ -642,6 +642,11 @@ class Store(ABC):
         message that carried it: `digest` or a single alert; None before it is composed)."""
 
     @abstractmethod
+    def channel_states(self) -> dict[str, Row]:
+        """Each channel that ever answered, by name: `channel`, `state` (ok, broken), `since` (when it took that
+        state), `last_error` (what it answered when it broke)."""
+
+    @abstractmethod
     def alerts_by_status(self) -> dict[str, int]:
         """How many alerts are in each status."""
 
