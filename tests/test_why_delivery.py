@@ -14,7 +14,9 @@ from regwatch.pipeline.store import Store
 from regwatch.service.config import load_config
 
 
-def test_why_says_refused_digest_pending_and_retrying_not_alerted(tmp_path, receiver):
+def refused_waiting_and_retrying(tmp_path, receiver):
+    """One article matching four channels: Slack's refuses it (404 channel_not_found: broken), one waits for its
+    digest, one answered HTTP 500 (retrying), one took it; the config's path and the article's id."""
     path = write_config(tmp_path, channels=[chat(receiver, "gone", "slack"), chat(receiver, "later"),
                                             chat(receiver, "flaky"), chat(receiver, "fine")],
                         subscriptions=[{"name": "caps", "topics": ["rate_cap"], "channels": ["gone", "flaky", "fine"]},
@@ -29,6 +31,11 @@ def test_why_says_refused_digest_pending_and_retrying_not_alerted(tmp_path, rece
     finally:
         store.close()
     assert [m["answer"] for m in receiver.messages if m["route"] == "gone"] == ["broken"]
+    return path, done
+
+
+def test_why_says_refused_digest_pending_and_retrying_not_alerted(tmp_path, receiver):
+    path, done = refused_waiting_and_retrying(tmp_path, receiver)
 
     r = regwatch("why", str(done.article_id), "--json", "-c", path)
     assert r.returncode == 0, r.stderr
@@ -46,3 +53,27 @@ def test_why_says_refused_digest_pending_and_retrying_not_alerted(tmp_path, rece
     assert re.search(r"\bretrying\s+retrying at 20\d\d-.*: HTTP 500", lines["flaky"])
     assert re.search(r"\balerted\s+sent 20\d\d-", lines["fine"])
     assert "alerted" not in lines["gone"] + lines["later"] + lines["flaky"]
+
+
+def test_alerts_channel_shows_the_channel_state_and_only_its_alerts(tmp_path, receiver):
+    """`alerts --channel NAME` (as `alerts resend` has): the channel's state first (broken since when and what it
+    answered, or ok since when), then its alerts only; `--stats` has each channel's state now (review F2)."""
+    path, _ = refused_waiting_and_retrying(tmp_path, receiver)
+    r = regwatch("alerts", "--channel", "gone", "-c", path)
+    assert r.returncode == 0, r.stderr
+    first, *rest = r.stdout.splitlines()
+    assert re.match(r"channel gone: broken since 20\d\d-.*: HTTP 404 channel_not_found", first), r.stdout
+    assert any(" broken " in ln and " gone " in ln for ln in rest), r.stdout
+    assert not any(name in r.stdout for name in (" fine ", " later ", " flaky ")), r.stdout
+    r = regwatch("alerts", "--channel", "fine", "--json", "-c", path)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert [(x["channel"], x["status"]) for x in rows] == [("fine", "sent")]
+    r = regwatch("alerts", "--channel", "nope", "-c", path)
+    assert r.returncode == 2 and "no channel named 'nope'; configured: fine, flaky, gone, later" in r.stderr
+    r = regwatch("alerts", "--stats", "-c", path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^gone\s.*broken since 20\d\d-.*channel_not_found", r.stdout, re.M), r.stdout
+    stats = json.loads(regwatch("alerts", "--stats", "--json", "-c", path).stdout)
+    chans = {c["channel"]: c for c in stats["channels"]}
+    assert chans["gone"]["state"] == "broken" and "channel_not_found" in chans["gone"]["last_error"]

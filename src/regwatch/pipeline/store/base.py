@@ -630,8 +630,9 @@ class Store(ABC):
         another process recorded this change first (of several seeing it at once, one reports it)."""
 
     @abstractmethod
-    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
-        """The outbox, newest first (created since then): `id`, `kind`, `subscription`, `channel`, `status`,
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None,
+                    channel: str | None = None) -> list[Row]:
+        """The outbox, newest first (created since then; of one channel): `id`, `kind`, `subscription`, `channel`, `status`,
         `attempts`, `created_at`, `sent_at`, `next_attempt_at`, `digest_at`, `last_error`, `story_id`,
         `article_id`, `payload`, and its article's `title`."""
 
