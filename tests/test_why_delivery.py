@@ -69,6 +69,10 @@ def test_alerts_channel_shows_the_channel_state_and_only_its_alerts(tmp_path, re
     assert r.returncode == 0, r.stderr
     rows = [json.loads(ln) for ln in r.stdout.splitlines()]
     assert [(x["channel"], x["status"]) for x in rows] == [("fine", "sent")]
+    r = regwatch("alerts", "--channel", "flaky", "-c", path)        # HTTP 500: not broken, but not OK either
+    assert re.match(r"channel flaky: failing: its messages are tried again from 20\d\d-", r.stdout), r.stdout
+    r = regwatch("alerts", "--channel", "fine", "-c", path)
+    assert re.match(r"channel fine: (ok since 20\d\d-|no answer recorded yet)", r.stdout), r.stdout
     r = regwatch("alerts", "--channel", "nope", "-c", path)
     assert r.returncode == 2 and "no channel named 'nope'; configured: fine, flaky, gone, later" in r.stderr
     r = regwatch("alerts", "--stats", "-c", path)

@@ -78,7 +78,11 @@ def alerts(ctx: click.Context, status: str | None, channel: str | None, stats: b
 
 
 def _state_text(setup: Setup, channel: str, row: dict[str, Any] | None) -> tuple[str, str | None]:
-    """A channel's state as one phrase: `ok since …`, `broken since …: what it answered`, or that it never answered."""
+    """A channel's state as one phrase: `ok since …`, `broken since …: what it answered`, `failing: …` (its last
+    message is waiting out a retry the channel's failure caused: HTTP 5xx, a timeout), or that it never answered."""
+    failing = setup.store.failing_until(channel) if row is None or row["state"] != "broken" else None
+    if failing is not None:
+        return f"failing: its messages are tried again from {setup.clock.full(failing)}", "warn"
     if row is None:
         return "no answer recorded yet (`regwatch alerts test " + channel + "` asks it)", "dim"
     said = f"{row['state']} since {setup.clock.full(row['since'])}"
