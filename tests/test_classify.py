@@ -242,7 +242,11 @@ def test_users_teach_it_label_then_eval_labels(tmp_path, rw):
     cfg.write_text(f'[store]\npath = "{tmp_path}/rw.db"\n', encoding="utf-8")
     assert rw("eval", "--labels", "-c", cfg).returncode == 2                      # nothing labelled yet: one line
     assert rw("label", str(caps.article_id), "--topic", "rate_cap", "--not", "enforcement", "-c", cfg).returncode == 0
-    assert rw("label", "http://x/plain", "--topic", "consumer_protection", "-c", cfg).returncode == 0
+    said = rw("label", "http://x/plain", "--topic", "consumer_protection", "-c", cfg)
+    assert said.returncode == 0, said.stderr       # it says what it did: recorded, the stored tags unchanged (F1)
+    assert ": correction recorded: consumer_protection" in said.stdout, said.stdout
+    assert "the stored tags (none) are unchanged: search, export, report and alerts" in said.stdout
+    assert "eval --labels" in said.stdout and "train … --labels" in said.stdout
     bad = rw("label", "http://x/plain", "--topic", "enforcment", "-c", cfg)
     assert bad.returncode == 2 and "known topics" in bad.stderr and "Traceback" not in bad.stderr
     assert rw("label", "#999", "--topic", "rate_cap", "-c", cfg).returncode == 2

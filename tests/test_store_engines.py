@@ -262,6 +262,12 @@ def test_the_outbox_composes_claims_paces_and_finishes(store):
     assert [(r["id"], r["status"], r["message_kind"]) for r in store.story_alerts(1)] == [(first, "sent", "article")]
     assert [r["id"] for r in store.list_alerts(since="2000")] == [later, second, first]
     assert store.list_alerts(since="2999") == []
+    assert [r["id"] for r in store.list_alerts(channel="ch")] == [later, second, first]       # `alerts --channel`
+    assert store.list_alerts(channel="other") == []
+    assert store.channel_states() == {}
+    store.set_channel_state("gone", "broken", "HTTP 404 channel_not_found")
+    [(name, row)] = store.channel_states().items()
+    assert name == "gone" and (row["state"], row["last_error"]) == ("broken", "HTTP 404 channel_not_found") and row["since"]
 
     msg2, _ = store.claim_message("ch", now + timedelta(seconds=61), **pace)
     assert store.finish_message(msg2, status=MessageStatus.RETRY, error="HTTP 500",

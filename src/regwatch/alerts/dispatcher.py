@@ -58,7 +58,7 @@ from ..defaults import (
 )
 from ..pipeline.store import FAILED_ALONE, AlertKind, ChannelState, Failure, MessageStatus, Store, StoreError
 from ..pipeline.timeutil import utcnow
-from .message import Message, build_message, digest_message, health_message, health_summary_message, plain
+from .message import Message, build_message, digest_message, health_message, health_summary_message, lead_text, plain
 from .platforms import Outcome, Platform, platform_for, redact
 from .subscriptions import enqueue_health, idem_key
 
@@ -165,7 +165,8 @@ class Dispatcher:
                         "article": {k: article.get(k) for k in ("url", "title", "source", "outlet", "published_at", "lang")},
                         "topics": [{"id": t["topic"], "score": t["score"], "terms": [e["term"] for e in t["evidence"]]}
                                    for t in topics],
-                        "lead": m.lead, "also_reported_by": also[:ALSO_IN_EVENT], "also_reported_count": len(also)})
+                        "lead": lead_text(article.get("body") or "", self.cfg.lead_chars, article.get("title") or ""),
+                        "also_reported_by": also[:ALSO_IN_EVENT], "also_reported_count": len(also)})
         return m
 
     # -- compose ------------------------------------------------------------------------------

@@ -82,6 +82,19 @@ def inert(text: str | None, limit: int | None = None) -> str:
     return t if limit is None else clip(t, limit)
 
 
+# `_` inside an identifier (`channel_not_found`, `sign_not_match`): between two ASCII letters or digits
+_IDENT_UNDERSCORE = re.compile("(?<=[A-Za-z0-9])＿(?=[A-Za-z0-9])")
+
+
+def inert_answer(text: str | None, limit: int | None = None) -> str:
+    """A platform's answer (a health notice's detail: `HTTP 404 channel_not_found: …`) made inert as `inert` does,
+    but an error code keeps its `_`: one between two ASCII letters or digits opens no markup on any platform that
+    renders it (DingTalk's, WeCom's and Feishu's markdown italicise with `*` only — and Feishu's notices are
+    `plain_text`; Slack's `_italic_`, Discord's, Teams' CommonMark emphasis need a `_` at a word's edge; Telegram's
+    HTML and the console have no `_` markup), so the operator can copy the code the platform documents."""
+    return _IDENT_UNDERSCORE.sub("_", inert(text, limit))
+
+
 def safe_url(url: str | None) -> str:
     """An http(s) URL rebuilt from its parts, or "" when it is not one.
 
@@ -257,7 +270,13 @@ _BY_NAMES = re.compile(r"(?i:by)\s+[A-Z][\w'’.-]*(?:(?:\s+|\s*,\s*|\s+and\s+|\
 
 
 def lead_of(body: str, limit: int, title: str = "") -> str:
-    """Up to `limit` characters of the text from its first paragraph that is not a label (8 characters or fewer),
+    """The lead (`lead_text`) made inert: for a message a chat platform renders."""
+    return inert(lead_text(body, limit, title), limit)
+
+
+def lead_text(body: str, limit: int, title: str = "") -> str:
+    """The page's own text, as it was (for a webhook event's data: a program's, not markup): up to `limit`
+    characters of the text from its first paragraph that is not a label (8 characters or fewer),
     a dateline or a byline (`2026-12-02 来源：…`), the headline repeated atop the text left out, later paragraphs
     joined on until it is full; credit and reprint lines (`作者：… 本文来源：…`, `责任编辑：…`, `转自…`; a `声明` is news)
     and page furniture (`分享到…`, `扫一扫…`, a related-articles list) are never part of it."""
@@ -277,7 +296,7 @@ def lead_of(body: str, limit: int, title: str = "") -> str:
         text = f"{text} {p}" if text else p
         if len(text) >= limit:
             break
-    return inert(text or body or "", limit)
+    return clip(_WS.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", text or body or ""))).strip(), limit)
 
 
 def trigger_text(subscription: str, keyword: str | None = None) -> str:
@@ -342,16 +361,16 @@ def digest_message(messages: list[Message], subscription: str, tz: str = DISPLAY
     return Message(title=inert(f"{subscription}：{len(items)} 篇新文章", 200), outlet="regwatch",
                    published=local_time(datetime.now(UTC).isoformat(), tz),
                    subscription=inert(subscription, 60), trigger=trigger_text(subscription),
-                   heading="regwatch 摘要", kind="digest", items=items)
+                   heading="regwatch 摘要", kind="digest", items=items, data=plain({"subscription": subscription}))
 
 
 def health_message(source: str, state: str, detail: str | None, recovered: bool, tz: str = DISPLAY_TZ) -> Message:
     what = "通道" if source.startswith("channel ") else "数据源"
     name = source.removeprefix("channel ")
     title = f"{what} {name} 已恢复" if recovered else f"{what} {name} 状态: {state}"
-    return Message(title=inert(title, 200), outlet=inert(source, 60),
+    return Message(title=inert_answer(title, 200), outlet=inert_answer(source, 60),
                    published=local_time(datetime.now(UTC).isoformat(), tz),
-                   lead=inert(detail or "", 300), subscription="health", heading="regwatch 健康", kind="health")
+                   lead=inert_answer(detail or "", 300), subscription="health", heading="regwatch 健康", kind="health")
 
 
 def health_summary_message(changes: list[dict], tz: str = DISPLAY_TZ) -> Message:
@@ -363,11 +382,12 @@ def health_summary_message(changes: list[dict], tz: str = DISPLAY_TZ) -> Message
     good = [c for c in changes if c.get("recovered")]
     counts = [f"{len(bad)} 个异常"] * bool(bad) + [f"{len(good)} 个已恢复"] * bool(good)
     title = f"{len(changes)} 个数据源状态变化：{'，'.join(counts)}"
-    lines = [f"{name(c)}: {c.get('state')}" + (f"（{inert(c.get('detail'), 80)}）" if c.get("detail") else "")
+    lines = [f"{name(c)}: {c.get('state')}" + (f"（{inert_answer(c.get('detail'), 80)}）" if c.get("detail") else "")
              for c in bad] + [f"{name(c)} 已恢复" for c in good]
     return Message(title=inert(title, 200), outlet="regwatch",
                    published=local_time(datetime.now(UTC).isoformat(), tz),
-                   lead=inert("；".join(lines), 2000), subscription="health", heading="regwatch 健康", kind="health")
+                   lead=inert_answer("；".join(lines), 2000), subscription="health", heading="regwatch 健康",
+                   kind="health")
 
 
 def test_message(tz: str = DISPLAY_TZ) -> Message:

@@ -28,9 +28,20 @@ def _held_back(store: Store, cfg: Any, article: dict[str, Any], first_of_story: 
                      story_id=article["story_id"], first_of_story=first_of_story)
 
 
-def _joined(alert: dict[str, Any]) -> str:
-    """The outcome of a copy whose story's alert on the channel it joined: still waiting for its digest, or not."""
-    return "pending in digest" if alert["status"] == "digest" else "already alerted"
+# an alert's outcome by its status: `alerted` only once the channel took it (sent, or a copy joining the story's alert
+# once that was sent: `already alerted`); else where it is: waiting for its digest, refused by a broken channel,
+# given up, waiting out a retry, or queued
+DELIVERY = {"sent": "alerted", "digest": "pending in digest", "broken": "refused", "failed": "failed",
+            "retry": "retrying", "pending": "queued", "sending": "queued"}
+DELIVERED = ("alerted", "already alerted")
+UNDELIVERED = ("refused", "failed")
+
+
+def delivery(alert: dict[str, Any], joined: bool = False) -> str:
+    """The outcome of the article's own alert (or, `joined`, of a copy that joined its story's alert on the channel):
+    what the outbox says of it now."""
+    said = DELIVERY.get(alert["status"], str(alert["status"]))
+    return "already alerted" if joined and said == "alerted" else said
 
 
 @dataclass
@@ -39,15 +50,17 @@ class Verdict:
 
     subscription: str
     channel: str
-    outcome: str                      # alerted | baseline | too old | baseline story | source filtered |
-                                      # topic not matched | keyword not matched | already alerted |
-                                      # pending in digest | not queued
+    outcome: str                      # alerted | pending in digest | refused | failed | retrying | queued |
+                                      # already alerted | baseline | too old | baseline story | source filtered |
+                                      # topic not matched | keyword not matched | not queued
     reason: str
     alert: dict[str, Any] | None = None    # the outbox row that carried it (its own, or the story's)
+    own: bool = False                       # the alert is the article's own (not the story's that it joined)
 
     @property
     def alerted(self) -> bool:
-        return self.outcome == "alerted"
+        """The channel took it (the article's own alert, or the story's that a copy joined)."""
+        return self.outcome in DELIVERED
 
 
 def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) -> list[Verdict]:
@@ -63,7 +76,7 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
             theirs = [a for a in alerts if a["channel"] == ch]      # one alert per story per channel, of any subscription
             own = next((a for a in theirs if a["article_id"] == article["id"] and a["subscription"] == sub.name), None)
             if own is not None:
-                out.append(Verdict(sub.name, ch, "alerted", j.reason if j.wants else "", own))
+                out.append(Verdict(sub.name, ch, delivery(own), j.reason if j.wants else "", own, own=True))
             elif held:
                 out.append(Verdict(sub.name, ch, held[0], held[1]))
             elif not j.wants:
@@ -71,11 +84,11 @@ def verdicts(store: Store, cfg: Any, article: dict[str, Any], topics: set[str]) 
                 out.append(Verdict(sub.name, ch, outcome, reason))
             elif theirs and theirs[0]["subscription"] == sub.name:
                 a = theirs[0]
-                out.append(Verdict(sub.name, ch, _joined(a),
+                out.append(Verdict(sub.name, ch, delivery(a, joined=True),
                                    f"joined the story's alert (alert #{a['id']}, from article #{a['article_id']})", a))
             elif theirs:
                 a = theirs[0]
-                out.append(Verdict(sub.name, ch, _joined(a),
+                out.append(Verdict(sub.name, ch, delivery(a, joined=True),
                                    f"the channel has this story from subscription {a['subscription']} (alert #{a['id']}, "
                                    f"from article #{a['article_id']}): one alert per story per channel", a))
             else:

@@ -58,8 +58,12 @@ class Webhook(Platform):
         return None
 
     def render(self, m: Message) -> dict[str, Any]:
-        """The event: the alert's structured data (a digest: its subscription and each item's data)."""
-        data = {"subscription": m.subscription, "items": [i.data for i in m.items]} if m.kind == "digest" else m.data
+        """The event: the alert's structured data (a digest: its subscription and each item's data), every text as the
+        page (or the config) wrote it — data for a program, not markup: nothing of it is made inert."""
+        if m.kind == "digest":
+            data = {"subscription": m.data.get("subscription", m.subscription), "items": [i.data for i in m.items]}
+        else:
+            data = m.data
         return {"type": EVENT_TYPES.get(m.kind, "source.health"), "data": data}
 
     def render_fitted(self, m: Message) -> dict[str, Any]:

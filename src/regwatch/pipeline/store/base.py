@@ -661,8 +661,9 @@ class Store(ABC):
         another process recorded this change first (of several seeing it at once, one reports it)."""
 
     @abstractmethod
-    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
-        """The outbox, newest first (created since then): `id`, `kind`, `subscription`, `channel`, `status`,
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None,
+                    channel: str | None = None) -> list[Row]:
+        """The outbox, newest first (created since then; of one channel): `id`, `kind`, `subscription`, `channel`, `status`,
         `attempts`, `created_at`, `sent_at`, `next_attempt_at`, `digest_at`, `last_error`, `story_id`,
         `article_id`, `payload`, and its article's `title`."""
 
@@ -671,6 +672,11 @@ class Store(ABC):
         """The story's alerts, oldest first: `id`, `subscription`, `channel`, `article_id`, `status`,
         `created_at`, `sent_at`, `digest_at`, `next_attempt_at`, `last_error`, and `message_kind` (the kind of
         message that carried it: `digest` or a single alert; None before it is composed)."""
+
+    @abstractmethod
+    def channel_states(self) -> dict[str, Row]:
+        """Each channel that ever answered, by name: `channel`, `state` (ok, broken), `since` (when it took that
+        state), `last_error` (what it answered when it broke)."""
 
     @abstractmethod
     def alerts_by_status(self) -> dict[str, int]:

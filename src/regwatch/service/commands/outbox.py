@@ -22,6 +22,8 @@ STATUSES = ["pending", "sending", "retry", "sent", "failed", "broken", "digest"]
 
 @click.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(STATUSES), help="Only alerts in this state.")
+@click.option("--channel", default=None, help="Only this channel's alerts, after its state: ok, or broken since when "
+                                              "and what it answered.")
 @click.option("--stats", is_flag=True, help="Counts per subscription and per channel instead: stories matched, "
                                             "alerts sent, digests, failures.")
 @since_option(what="queued")
@@ -30,8 +32,8 @@ STATUSES = ["pending", "sending", "retry", "sent", "failed", "broken", "digest"]
 @config_option
 @click.pass_context
 @user_errors
-def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | None, limit: int, as_json: bool,
-           config_path: str | None) -> None:
+def alerts(ctx: click.Context, status: str | None, channel: str | None, stats: bool, since: str | None, limit: int,
+           as_json: bool, config_path: str | None) -> None:
     """The outbox, newest first: what was sent and when, what waits (a digest's send time), what failed and why."""
     if ctx.invoked_subcommand:
         return
@@ -40,7 +42,13 @@ def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | Non
         _stats(setup, since, as_json)
         return
     cfg, clock = setup.cfg, setup.clock
-    rows = setup.store.list_alerts(status, limit, setup.since_iso(since))
+    if channel is not None:
+        names = {c.name for c in cfg.channels}
+        if channel not in names:
+            raise UserError(f"no channel named {channel!r}; configured: {', '.join(sorted(names)) or 'none'}")
+        if not as_json:
+            _channel_state(setup, channel)
+    rows = setup.store.list_alerts(status, limit, setup.since_iso(since), channel)
     t = Table([("#", None, True), (f"time ({clock.label})", None, False), ("status", None, False),
                ("channel", 16, False), ("subscription", 20, False), ("tries", None, True), ("what", None, False)])
     for r in rows:
@@ -69,11 +77,37 @@ def alerts(ctx: click.Context, status: str | None, stats: bool, since: str | Non
         note("no alerts " + " and ".join(bits) if bits else "no alerts yet")
 
 
+def _state_text(setup: Setup, channel: str, row: dict[str, Any] | None) -> tuple[str, str | None]:
+    """A channel's state as one phrase: `ok since …`, `broken since …: what it answered`, `failing: …` (its last
+    message is waiting out a retry the channel's failure caused: HTTP 5xx, a timeout), or that it never answered."""
+    failing = setup.store.failing_until(channel) if row is None or row["state"] != "broken" else None
+    if failing is not None:
+        return f"failing: its messages are tried again from {setup.clock.full(failing)}", "warn"
+    if row is None:
+        return "no answer recorded yet (`regwatch alerts test " + channel + "` asks it)", "dim"
+    said = f"{row['state']} since {setup.clock.full(row['since'])}"
+    if row["state"] == "broken" and row["last_error"]:
+        said += ": " + safe(setup.cfg.error_shown(row["last_error"], channel=channel))
+    return said, STATUS_STYLE.get(row["state"])
+
+
+def _channel_state(setup: Setup, channel: str) -> None:
+    """`channel NAME: ok since …` (or broken since when, and its answer), above the channel's alerts."""
+    said, style = _state_text(setup, channel, setup.store.channel_states().get(channel))
+    echo((f"channel {channel}: ", "head"), (said, style))
+
+
 def _stats(setup: Setup, since: str | None, as_json: bool) -> None:
     store, clock = setup.store, setup.clock
     start = setup.since_iso(since)
     subs = store.subscription_counts(start)
     chans = store.channel_counts(start)
+    states = store.channel_states()
+    for r in chans:
+        st = states.get(r["channel"])
+        r["state"] = st["state"] if st else None
+        r["state_since"] = clock.iso(st["since"]) if st else None
+        r["last_error"] = (setup.cfg.error_shown(st["last_error"], channel=r["channel"]) or None) if st else None
     if as_json:
         click.echo(json_text({"since": clock.iso(start), "subscriptions": subs, "channels": chans}))
         return
@@ -90,10 +124,11 @@ def _stats(setup: Setup, since: str | None, as_json: bool) -> None:
     echo("")
     echo((f"per channel ({period})", "head"))
     t = Table([("channel", 24, False), ("matches", None, True), ("alerts sent", None, True), ("digests sent", None, True),
-               ("messages failed", None, True), ("health notices", None, True)])
+               ("messages failed", None, True), ("health notices", None, True), ("state now", None, False)])
     for r in chans:
         t.add(r["channel"], str(r["matches"] or 0), str(r["alerts_sent"] or 0), str(r["digests"] or 0),
-              (str(r["failed"] or 0), "bad" if r["failed"] else None), str(r["health"] or 0))
+              (str(r["failed"] or 0), "bad" if r["failed"] else None), str(r["health"] or 0),
+              _state_text(setup, r["channel"], states.get(r["channel"])))
     t.print()
     if not chans:
         echo(("  no messages", "dim"))

@@ -421,7 +421,8 @@ def _counts(lacking: dict[str, tuple[int, int]]) -> str:
 @user_errors
 def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], forgets: tuple[str, ...],
           config_path: str | None) -> None:
-    """Correct the tagging of a stored ARTICLE (its id or URL): kept in the store for `eval --labels`."""
+    """Record a correction of a stored ARTICLE's tagging (its id or URL) for `eval --labels` and `train --labels`:
+    the stored tags, which search, export and alerts use, are unchanged."""
     if not topics and not nots and not forgets:
         raise UserError("say what the article is about: --topic T and/or --not T (or --forget T to withdraw one)")
     setup = Setup(config_path)
@@ -443,7 +444,11 @@ def label(article: str, topics: tuple[str, ...], nots: tuple[str, ...], forgets:
         if unknown:         # (the transaction is rolled back: nothing of this command is kept)
             raise UserError(f"#{row['id']} has no correction on {', '.join(unknown)}: nothing changed")
     shown = ", ".join([*topics, *(f"not {t}" for t in nots), *(f"{t} forgotten" for t in forgotten)])
-    echo((f"#{row['id']}", "id"), f" {safe(row['title'] or row['url'])}: {shown}")
+    # a correction re-tags nothing: say so, beside the tags search, export, report and alerts go on reading
+    stored = ", ".join(t["topic"] for t in store.topics_of(row["id"])) or "none"
+    echo((f"#{row['id']}", "id"), f" {safe(row['title'] or row['url'])}: correction recorded: {shown}")
+    echo(f"  for `regwatch eval --labels` and `regwatch train … --labels` (and `regwatch why`); the stored tags "
+         f"({stored}) are unchanged: search, export, report and alerts go on using them")
 
 
 @click.command()

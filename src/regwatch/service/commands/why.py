@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ...alerts.verdict import Verdict, verdicts
+from ...alerts.verdict import UNDELIVERED, Verdict, verdicts
 from ...defaults import MISSING_GRACE
 from ...pipeline.article import Article
 from ...pipeline.store import Store, UrlState
@@ -51,6 +51,7 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
         if v.alert is not None and v.alert.get("last_error"):
             v.alert = {**v.alert, "last_error": setup.cfg.error_shown(v.alert["last_error"], channel=v.channel)}
     corrections = store.labels_of(a["id"])
+    channels = store.channel_states()
     if as_json:
         click.echo(json_text({
             "article": {"id": a["id"], "url": a["url"], "title": a["title"], "source": a["source"], "outlet": a["outlet"],
@@ -100,21 +101,38 @@ def why(article: str, as_json: bool, config_path: str | None) -> None:
         echo(("  none configured", "dim"))
     t = Table([("subscription", 24, False), ("channel", 16, False), ("outcome", None, False), ("why", None, False)])
     for v in results:
-        t.add(v.subscription, v.channel, (v.outcome, "ok" if v.alerted else "dim"), _why(v, clock))
+        style = "ok" if v.alerted else "bad" if v.outcome in UNDELIVERED else "warn" if v.alert is not None else "dim"
+        t.add(v.subscription, v.channel, (v.outcome, style), _why(v, clock, channels))
     t.print()
 
 
-def _why(v: Verdict, clock: Clock) -> str:
-    """The reason, with what the outbox says of the alert when there is one: the article's own, or the story's
-    alert on the channel that a later copy joined (sent, or still waiting: for its digest, a retry…)."""
+def _why(v: Verdict, clock: Clock, channels: dict[str, Any]) -> str:
+    """The reason, with what the outbox says of the alert when there is one (the article's own, or the story's
+    alert on the channel that a later copy joined), as `regwatch alerts` shows it: sent when, waiting for its digest,
+    refused by a broken channel (broken since when), given up, waiting out a retry (until when), queued."""
     if v.alert is None:
         return v.reason
     a = v.alert
-    state = {"sent": f"sent {clock.full(a['sent_at'])}" + (" in a digest" if a["message_kind"] == "digest" else ""),
-             "digest": f"digest pending: it goes out {clock.full(a['digest_at'])}",
-             "failed": f"failed: {safe(a['last_error'])}", "broken": f"broken channel: {safe(a['last_error'])}"
-             }.get(a["status"], f"{a['status']} (next attempt {clock.full(a['next_attempt_at'])})")
-    if not v.alerted:
+    error = safe(a["last_error"] or "")
+    status = a["status"]
+    if status == "sent":
+        state = f"sent {clock.full(a['sent_at'])}" + (" in a digest" if a["message_kind"] == "digest" else "")
+    elif status == "digest":
+        state = f"digest pending: it goes out {clock.full(a['digest_at'])}"
+    elif status == "broken":
+        ch = channels.get(v.channel)
+        since = (f"channel broken since {clock.full(ch['since'])}" if ch and ch["state"] == "broken"
+                 else "the channel was broken")
+        state = f"refused: {since}: {error}" if error else f"refused: {since}"
+    elif status == "failed":
+        state = f"failed: {error} (retries used up; `regwatch alerts resend` queues it again)"
+    elif status == "retry":
+        state = f"retrying at {clock.full(a['next_attempt_at'])}" + (f": {error}" if error else "")
+    elif status == "sending":
+        state = "being sent"
+    else:
+        state = "queued: the next run or the daemon sends it"
+    if not v.own:
         return f"{state} — {v.reason}"
     return f"{state} — matched by {v.reason}" if v.reason else state
 

@@ -393,8 +393,10 @@ class Outbox(Connection):
 
     # -- reading the outbox -----------------------------------------------------------------
 
-    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None) -> list[Row]:
-        cond, params = where(("al.status = ?", status or None), ("al.created_at >= ?", since or None))
+    def list_alerts(self, status: str | None = None, limit: int = 50, since: str | None = None,
+                    channel: str | None = None) -> list[Row]:
+        cond, params = where(("al.status = ?", status or None), ("al.created_at >= ?", since or None),
+                             ("al.channel = ?", channel))
         return self.q("SELECT al.id, al.kind, al.subscription, al.channel, al.status, al.attempts, al.created_at, "
                       "al.sent_at, al.next_attempt_at, al.digest_at, al.last_error, al.story_id, al.article_id, "
                       "al.payload, a.title FROM alerts al LEFT JOIN articles a ON a.id = al.article_id"

@@ -35,5 +35,9 @@ class Reports(Connection):
     def sources_by_state(self) -> dict[str, int]:
         return dict(self.all("SELECT state, count(*) FROM source_state GROUP BY state"))
 
+    def channel_states(self) -> dict[str, Row]:
+        return {r["channel"]: r for r in self.q("SELECT channel, state, since, last_error FROM channel_state "
+                                                 "ORDER BY channel")}
+
     def alerts_by_status(self) -> dict[str, int]:
         return dict(self.all("SELECT status, count(*) FROM alerts GROUP BY status"))
