@@ -80,3 +80,25 @@ def test_sqlite_keeps_the_hosts_own_clock(tmp_path, host_clock, caplog):
         store = open_store(tmp_path / "rw.db")
     store.close()
     assert abs(off_true_time() - AHEAD) < 1 and "clock" not in caplog.text
+
+
+def test_a_runs_start_is_written_by_the_stores_clock_as_its_end(pg_url, host_clock, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from regwatch.crawler.report import SourceReport
+    from regwatch.service import health
+    from regwatch.service.config import AlertsConfig
+
+    host_clock(AHEAD)
+    fast = SimpleNamespace(time=lambda: time.time() + AHEAD)        # (the host's epoch clock, two minutes fast too)
+    monkeypatch.setattr(health, "time", fast)
+    store = open_store(pg_url)
+    try:
+        report = SourceReport("s", started=fast.time() - 3)      # a run of 3 s, timed by this host's clock
+        health.record(store, report, None, AlertsConfig())
+        run = store.recent_runs("s", 1)[0]
+        assert run["started_at"] <= run["finished_at"], "a run began after it ended (its start by the host's clock)"
+        assert abs((datetime.fromisoformat(run["finished_at"]) - datetime.now(UTC)).total_seconds()) < 2
+    finally:
+        store.close()

@@ -95,10 +95,11 @@ def record(store: Store, report: SourceReport, source_cfg, alerts_cfg, worker: s
         # its list unchanged (304): it names what it named when last read (a run that read none between, a
         # failed one, found 0; one that read it empty forgot its validators: no 304 follows it)
         found = next((r["found"] for r in store.recent_runs(report.source, 20) if r["found"]), 0)
+    took = time.time() - report.started     # (its start by the store's clock, as its end: `utcnow`)
     with store.tx():
-        store.record_run(source=report.source, started_at=iso(datetime.fromtimestamp(report.started, now.tzinfo)),
+        store.record_run(source=report.source, started_at=iso(now - timedelta(seconds=took)),
                          finished_at=iso(now), state=state, found=found, new=report.new, errors=report.errors,
-                         statuses=report.statuses, duration=round(time.time() - report.started, 3),
+                         statuses=report.statuses, duration=round(took, 3),
                          message=report.message, deferred=report.deferred, skipped=report.skipped,
                          too_old=report.too_old, worker=worker, claimed_at=claimed_at)
         failing_runs = prev["failing_runs"] + 1 if report.errors else prev["failing_runs"] if cut_short(report) else 0
