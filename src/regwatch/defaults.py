@@ -84,6 +84,11 @@ SITEMAP_CHILDREN_MAX = 500        # sitemaps a source's sitemap indexes name tha
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 ATTACHMENT_PAGES = 50            # pages of an attachment PDF whose text is read (the rest not, said in the run)
 ATTACHMENT_CHARS = 100_000        # characters of an attachment PDF's text kept (the rest not, said in the run)
+TITLE_CHARS = 500                 # characters of an article's title kept (a page's, a feed entry's, a JSON item's), the
+                                  # rest cut at a whole character with "…": the longest real ones run ~130 (eval/*.jsonl),
+                                  # a hostile <h1> could fill `max_size` and every line `search`/`why`/`export` print
+OUTLET_CHARS = 100                # characters of an article's outlet kept (og:site_name, a byline's 来源), cut alike (the
+                                  # longest in eval/*.jsonl: 91)
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
 # control characters web text loses when it is read (an HTML page's, a feed's, a JSON item's alike), before
 # anything parses or stores it: the C0 controls but tab, newline and carriage return — what XML 1.0 forbids and

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
-from ..defaults import ERROR_CHARS, STORE_BATCH, STORE_BATCH_WAIT
+from ..defaults import ERROR_CHARS, STORE_BATCH, STORE_BATCH_WAIT, TITLE_CHARS
 from ..pipeline.dates import parse_any_date, sane
-from ..pipeline.normalize import web_text
+from ..pipeline.normalize import clip, web_text
 from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
@@ -119,7 +119,7 @@ class ProcessPipeline(_CtxMixin):
         if published is None or (result.get("date_from") in ("text", "yearless") and entry.published_at):
             # a date found only in the headline or the text, or one without its year, is never better than the list's
             published = entry.published_at or published
-        title = result["title"] or web_text(entry.title or "")
+        title = result["title"] or clip(web_text(entry.title or "").strip(), TITLE_CHARS)
         baseline = ctx.is_baseline(source.name, item["url"])
 
         def queue_alerts(done) -> tuple[int, str | None]:
