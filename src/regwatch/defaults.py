@@ -44,6 +44,10 @@ def cores() -> int:
 
 
 EXTRACT_TIMEOUT = 30.0            # seconds for one page's (or PDF's, or big list's) extraction (`crawl.extract_timeout`)
+EXTRACT_TIMEOUTS_PER_RUN = 2      # pages of one source over `extract_timeout` in a run, after which its other pages wait
+                                  # for the next run unread (a note): a source of pages too slow to read costs the workers
+                                  # so many timeouts a run, never one per page it lists (10 such pages held another
+                                  # source's alerts 2 min 40 s, every run)
 EXTRACT_MEMORY = 1024**3          # bytes of memory an extraction worker may take (`crawl.extract_memory`)
 STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
 PRUNE_EVERY = 86400.0             # seconds between prunings of the story index (rows older than the window), by

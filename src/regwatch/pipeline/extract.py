@@ -485,7 +485,7 @@ def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
     try:
         return run_limited(job, (args,), seconds)
     except JobTimeout:
-        return {"ok": False, "error": f"extraction {too_slow(seconds, 'extract_timeout')}"}
+        return {"ok": False, "error": f"extraction {too_slow(seconds, 'extract_timeout')}", "timed_out": True}
 
 
 def extract_job(args: dict) -> dict:
