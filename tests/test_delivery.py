@@ -1030,3 +1030,21 @@ def test_after_the_server_ends_the_stores_sessions_one_call_fails_not_each_idle_
             failed += 1
     assert failed == 1, f"{failed} of 6 calls failed after the sessions were ended"
     store.close()
+
+
+def test_no_platform_previews_a_url_a_page_wrote_into_its_title_or_lead(tmp_path, receiver):
+    """A bare image URL in a hostile title (its markdown made inert, the URL itself stays text a client links):
+    Slack is told to unfurl neither links nor media (its default unfurls media: an image fetched by Slack and shown
+    in the channel), Telegram to show no link preview; Discord's message is one embed and a `content` of regwatch's
+    own words (Discord previews only the content's URLs; SUPPRESS_EMBEDS would hide the alert's own embed)."""
+    kinds = {"sl": "slack", "dc": "discord", "tg": "telegram"}
+    channels = {n: (k, {"chat_id": "-100"} if k == "telegram" else {}) for n, k in kinds.items()}
+    cfg, store = make(tmp_path, receiver, channels)
+    publish(cfg, store, 1, title="第{i}号：消费金融利率上限降至20% ![t](http://127.0.0.1:9/track.png) http://127.0.0.1:9/x.gif")
+    deliver(cfg, store)
+    assert [m["problems"] for m in receiver.messages if m["problems"]] == []
+    sent = {n: receiver.delivered(n)[0]["body"] for n in kinds}
+    assert "http://127.0.0.1:9/track.png" in json.dumps(sent["sl"])            # (the URL is there to preview)
+    assert sent["sl"]["unfurl_links"] is False and sent["sl"]["unfurl_media"] is False
+    assert sent["tg"]["link_preview_options"] == {"is_disabled": True}
+    assert "http" not in sent["dc"]["content"] and "flags" not in sent["dc"]

@@ -44,6 +44,10 @@ def cores() -> int:
 
 
 EXTRACT_TIMEOUT = 30.0            # seconds for one page's (or PDF's, or big list's) extraction (`crawl.extract_timeout`)
+EXTRACT_TIMEOUTS_PER_RUN = 2      # pages of one source over `extract_timeout` in a run, after which its other pages wait
+                                  # for the next run unread (a note): a source of pages too slow to read costs the workers
+                                  # so many timeouts a run, never one per page it lists (10 such pages held another
+                                  # source's alerts 2 min 40 s, every run)
 EXTRACT_MEMORY = 1024**3          # bytes of memory an extraction worker may take (`crawl.extract_memory`)
 STORE_BATCH = 32                  # articles stored in one transaction at most (a burst's; one alone waits for no other)
 PRUNE_EVERY = 86400.0             # seconds between prunings of the story index (rows older than the window), by
@@ -99,6 +103,11 @@ SITEMAP_CHILDREN_MAX = 500        # sitemaps a source's sitemap indexes name tha
 MAX_ARTICLES_PER_SOURCE = 1_000   # new articles fetched per source per run unless `max_articles_per_source` says
 ATTACHMENT_PAGES = 50            # pages of an attachment PDF whose text is read (the rest not, said in the run)
 ATTACHMENT_CHARS = 100_000        # characters of an attachment PDF's text kept (the rest not, said in the run)
+TITLE_CHARS = 500                 # characters of an article's title kept (a page's, a feed entry's, a JSON item's), the
+                                  # rest cut at a whole character with "…": the longest real ones run ~130 (eval/*.jsonl),
+                                  # a hostile <h1> could fill `max_size` and every line `search`/`why`/`export` print
+OUTLET_CHARS = 100                # characters of an article's outlet kept (og:site_name, a byline's 来源), cut alike (the
+                                  # longest in eval/*.jsonl: 91)
 DATE_CHARS = 100                  # a date text longer than this is no date (date parsers are superlinear on a long one)
 # control characters web text loses when it is read (an HTML page's, a feed's, a JSON item's alike), before
 # anything parses or stores it: the C0 controls but tab, newline and carriage return — what XML 1.0 forbids and

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,14 +26,13 @@ from zoneinfo import ZoneInfo
 import regex
 
 from ..defaults import ALSO_SHOWN, DISPLAY_TIME, DISPLAY_TZ, TERM_SHOWN, UNSAFE_CHARS, display_zone_label
-from ..pipeline.normalize import credit_lines, strip_chrome
+from ..pipeline.normalize import clip, credit_lines, strip_chrome
 
 _INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "@": "＠", "*": "＊", "_": "＿", "`": "｀",
                         "#": "＃", "|": "｜", "~": "～", "\\": "＼", "&": "＆", "{": "｛", "}": "｝"})
 _CONTROL = re.compile(f"[{UNSAFE_CHARS}]")
 _WS = re.compile(r"\s+")
 _HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
-_GRAPHEME = regex.compile(r"\X")
 _LINK_SAFE = "/%:=&?+,;$!'-._~"      # what stays as written in a URL's query and fragment: nothing that ends a link
 TITLE_MIN = 20                       # characters a title keeps however small a message must be
 
@@ -55,24 +53,6 @@ def plain(value: Any) -> Any:
 def plain_url(url: Any) -> Any:
     """A URL with the characters of `UNSAFE_CHARS` percent-encoded: the same address, never shown live."""
     return _CONTROL.sub(lambda m: quote(m.group(), safe=""), url) if isinstance(url, str) else plain(url)
-
-
-def clip(text: str, limit: int, size: Callable[[str], int] = len) -> str:
-    """`text`, or as many of its whole grapheme clusters as fit in `limit` with "…" marking the cut, measured by
-    `size` (characters; a platform's bytes or UTF-16 units). Never half a flag, an emoji sequence or an accent."""
-    if size(text) <= limit:
-        return text
-    room = limit - size("…")
-    if room < 0:
-        return ""
-    out, used = [], 0
-    for g in _GRAPHEME.finditer(text):
-        n = size(g.group())
-        if used + n > room:
-            break
-        out.append(g.group())
-        used += n
-    return "".join(out).rstrip() + "…"
 
 
 def inert(text: str | None, limit: int | None = None) -> str:

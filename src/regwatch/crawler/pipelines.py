@@ -8,9 +8,9 @@ from datetime import datetime
 
 from scrapy.exceptions import DropItem
 
-from ..defaults import ERROR_CHARS, STORE_BATCH, STORE_BATCH_WAIT
+from ..defaults import ERROR_CHARS, EXTRACT_TIMEOUTS_PER_RUN, STORE_BATCH, STORE_BATCH_WAIT, TITLE_CHARS, too_slow
 from ..pipeline.dates import parse_any_date, sane
-from ..pipeline.normalize import web_text
+from ..pipeline.normalize import clip, web_text
 from ..pipeline.process import Incoming, Processed, Processor
 from .middlewares import _CtxMixin
 
@@ -103,7 +103,17 @@ class ProcessPipeline(_CtxMixin):
         job = {"body": item["body"], "url": item["url"], "content_type": item["content_type"],
                "tz": source.timezone(), "overrides": source.extract.model_dump(exclude_none=True),
                "encoding": source.encoding, "list_title": entry.title, "attachment_text": attachment["text"]}
-        result = await ctx.run_extract(job)
+        async with ctx.extract_turns(source.name):
+            if ctx.extract_timeouts[source.name] >= EXTRACT_TIMEOUTS_PER_RUN:
+                # its pages too slow to read hold no other source's: the rest wait for the next run, unread
+                waits = (f"not read: {EXTRACT_TIMEOUTS_PER_RUN} of this source's pages' extraction "
+                         f"{too_slow(ctx.run_extract.timeout, 'extract_timeout')} in this run; tried again next run")
+                report.note(waits)
+                ctx.try_next_run(item["url"], waits)
+                raise DropItem(waits)
+            result = await ctx.run_extract(job)
+        if result.get("timed_out"):
+            ctx.extract_timeouts[source.name] += 1
         if not result["ok"]:
             report.error(f"{item['url']}: {result['error']}")
             raise DropItem(result["error"])
@@ -119,7 +129,7 @@ class ProcessPipeline(_CtxMixin):
         if published is None or (result.get("date_from") in ("text", "yearless") and entry.published_at):
             # a date found only in the headline or the text, or one without its year, is never better than the list's
             published = entry.published_at or published
-        title = result["title"] or web_text(entry.title or "")
+        title = result["title"] or clip(web_text(entry.title or "").strip(), TITLE_CHARS)
         baseline = ctx.is_baseline(source.name, item["url"])
 
         def queue_alerts(done) -> tuple[int, str | None]:

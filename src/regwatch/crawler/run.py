@@ -11,7 +11,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -244,6 +244,8 @@ class Extractor:
             return extract_job(job)
         try:
             return await self._run(extract_in_worker, job, self.timeout)
+        except WorkerTimedOut as e:
+            return {"ok": False, "error": f"extraction {e}", "timed_out": True}
         except WorkerLost as e:
             return {"ok": False, "error": f"extraction {e}"}
 
@@ -354,6 +356,63 @@ class ListPage:
         return self.found > 0 and not (self.failed or self.outstanding or self.deferred)
 
 
+class TakeTurns:
+    """At most `slots` jobs at once, the sources taking turns for a free one (round robin, each source's own first
+    come first served): the extraction pool takes jobs in the order given, and one source's many slow pages handed
+    over first held every other source's behind them (10 pages of 30 s held another source's alerts 2 min 40 s)."""
+
+    def __init__(self, slots: int):
+        self.free = slots
+        self.waiting: dict[str, deque[asyncio.Future]] = {}    # source → its jobs waiting, in their order
+
+    def __call__(self, source: str) -> _Turn:
+        return _Turn(self, source)
+
+    async def acquire(self, source: str) -> None:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(source, deque()).append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()          # given a slot as it was cancelled: handed on
+            else:
+                queue = self.waiting.get(source)
+                if queue is not None and fut in queue:
+                    queue.remove(fut)
+                    if not queue:
+                        del self.waiting[source]
+            raise
+
+    def release(self) -> None:
+        """The slot to the first waiting job of the source after the one served last (a source served goes to the
+        back: `waiting` keeps the sources in turn order)."""
+        while self.waiting:
+            source = next(iter(self.waiting))
+            queue = self.waiting.pop(source)
+            fut = queue.popleft()
+            if queue:
+                self.waiting[source] = queue        # (to the back of the turn)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
+class _Turn:
+    def __init__(self, turns: TakeTurns, source: str):
+        self.turns, self.source = turns, source
+
+    async def __aenter__(self) -> None:
+        await self.turns.acquire(self.source)
+
+    async def __aexit__(self, *exc) -> None:
+        self.turns.release()
+
+
 class CrawlContext:
     """What the spider, middlewares and item pipeline of one crawl share."""
 
@@ -382,6 +441,9 @@ class CrawlContext:
         self.missing_urls: dict[str, str] = {}                       # article → why it is missing (404/410)
         self.retried: dict[str, str] = {}       # article → why it is fetched again next run (its attachment's first timeout)
         self.taken: Counter[str] = Counter()
+        # source → its pages over `extract_timeout` in this crawl; and its pages' gate to the extraction pool
+        self.extract_timeouts: Counter[str] = Counter()
+        self.extract_turns = TakeTurns(max(1, run_extract.workers))
         self.max_size = crawl_cfg.max_size
         self.max_articles: int = crawl_cfg.max_articles_per_source
         self.block_private = crawl_cfg.block_private_networks

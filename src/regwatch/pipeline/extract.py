@@ -19,12 +19,12 @@ from htmldate import find_date
 from lxml import etree
 from trafilatura.settings import Document, Extractor, use_config
 
-from ..defaults import ATTACHMENT_CHARS, ATTACHMENT_PAGES, ERROR_CHARS, too_slow
+from ..defaults import ATTACHMENT_CHARS, ATTACHMENT_PAGES, ERROR_CHARS, OUTLET_CHARS, TITLE_CHARS, too_slow
 from .dates import dates_in, parse_any_date, parse_cn_date, sane, zone
 from .decode import decode_html, looks_binary
 from .density import densest_text
 from .limits import JobTimeout, out_of_memory, run_limited
-from .normalize import web_text
+from .normalize import clip, web_text
 
 
 @dataclass
@@ -217,7 +217,7 @@ def pick_outlet(tree) -> str | None:
     """Who published it: og:site_name, else the byline's 来源."""
     site = (tree.xpath("//meta[@property='og:site_name' or @name='og:site_name']/@content") or [""])[0].strip()
     if site:
-        return site[:40]
+        return site
     for el in tree.xpath("//*[contains(@class,'source') or contains(@class,'info') or contains(@class,'from')]")[:10]:
         m = _SOURCE_LINE.search(el.text_content())
         if m:
@@ -382,9 +382,11 @@ def extract_html(html: str, url: str | None = None, tz: str | None = None, overr
         raise ExtractError("no article text found on the page")
     published = sane(published)
     title, body = web_text(title), web_text(body)        # (and those a character reference wrote: `&#27;`)
+    title = clip(title.strip(), TITLE_CHARS)             # a hostile <h1> or feed title is no 10 MB line anywhere
     outlet = pick_outlet(tree)
-    return Extracted(title=title.strip(), body=body.strip(), published_at=published,
-                     lang=detect_lang(title + " " + body), encoding=encoding, outlet=outlet and web_text(outlet),
+    return Extracted(title=title, body=body.strip(), published_at=published,
+                     lang=detect_lang(title + " " + body), encoding=encoding,
+                     outlet=outlet and clip(web_text(outlet).strip(), OUTLET_CHARS),
                      date_from=date_from if published else None,
                      date_missed=bool(overrides.get("date")) and date_from != "selector")
 
@@ -483,7 +485,7 @@ def limited_extract_job(args: dict, seconds: float, then=None) -> dict:
     try:
         return run_limited(job, (args,), seconds)
     except JobTimeout:
-        return {"ok": False, "error": f"extraction {too_slow(seconds, 'extract_timeout')}"}
+        return {"ok": False, "error": f"extraction {too_slow(seconds, 'extract_timeout')}", "timed_out": True}
 
 
 def extract_job(args: dict) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
+import regex
 from opencc import OpenCC
 
 from ..defaults import CONTROL_CHARS
@@ -14,12 +16,31 @@ from ..defaults import CONTROL_CHARS
 _T2S = OpenCC("t2s")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
+_GRAPHEME = regex.compile(r"\X")
 
 
 def web_text(text: str) -> str:
     """Text from the web (a page, a feed's or a JSON item's title, an attachment) without its control characters
     (`CONTROL_CHARS`: an ESC, a BEL, a NUL): the one place they are dropped, whatever kind of source it came from."""
     return _CONTROLS.sub("", text)
+
+
+def clip(text: str, limit: int, size: Callable[[str], int] = len) -> str:
+    """`text`, or as many of its whole grapheme clusters as fit in `limit` with "…" marking the cut, measured by
+    `size` (characters; a platform's bytes or UTF-16 units). Never half a flag, an emoji sequence or an accent."""
+    if size(text) <= limit:
+        return text
+    room = limit - size("…")
+    if room < 0:
+        return ""
+    out, used = [], 0
+    for g in _GRAPHEME.finditer(text):
+        n = size(g.group())
+        if used + n > room:
+            break
+        out.append(g.group())
+        used += n
+    return "".join(out).rstrip() + "…"
 
 
 @lru_cache(maxsize=4096)

@@ -51,8 +51,10 @@ class Slack(Platform):
         # the notification's fallback: the label and the link, or the label alone when both are too long (never
         # a cut link; the blocks still carry it)
         text = esc(m.label) + (f" {m.url}" if m.url else "")
+        # no previews: Slack links a bare URL a page's title or lead carries, and by default unfurls media (an
+        # image URL shown inline in the channel, fetched by Slack: a tracking pixel of each alert); links too
         return {"text": text if units(text) <= TEXT_CHARS else esc(m.label), "blocks": blocks,
-                "unfurl_links": False}
+                "unfurl_links": False, "unfurl_media": False}
 
     def fits(self, payload: dict[str, Any]) -> bool:
         """Blocks, sections, the header and the context within Slack's limits (in UTF-16 units: `units`)."""
