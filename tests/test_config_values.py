@@ -72,6 +72,10 @@ def config(tmp_path, crawl="", source="", url="http://127.0.0.1:9/feed.xml", cha
     ("url", "http://010.0.0.1/feed.xml", "sources[0] (a).url: 'http://010.0.0.1/feed.xml': its host is an ambiguous IP "
                                          "address (a part in hex or with a leading zero"),
     ("url", "http://0x7f.1/feed.xml", "its host is an ambiguous IP address"),
+    ("url", "http://127.0.0.1./feed.xml", "sources[0] (a).url: 'http://127.0.0.1./feed.xml': its host is an IP address "
+                                          "with a trailing dot (a name to some parsers and resolvers, the address to "
+                                          "others)"),
+    ("url", "http://127.0.0.1\u3002/feed.xml", "its host is an IP address with a trailing dot"),
     ("url", "http://010.0.0.1../feed.xml", "sources[0] (a).url: 'http://010.0.0.1../feed.xml': its host is not a valid "
                                            "host name (more than one trailing dot)"),
     # dots the fetcher reads as '.' (UTS-46 maps U+3002, U+FF0E, U+FF61; fullwidth digits too): judged as it reads them

@@ -29,7 +29,8 @@ def bare_host(host: str) -> str:
 def spelling_refusal(host: str) -> str | None:
     """Why a host is spelt so that parsers disagree on where it leads, else None: a `%` (no host name has one; a proxy
     or a URL parser that percent-decodes hosts, as WHATWG's and Go's do, reads `127%2e0%2e0%2e1` as 127.0.0.1), more
-    than one trailing dot (no host name has an empty label; parsers strip one, all, or none), or an IPv4 address with
+    than one trailing dot (no host name has an empty label; parsers strip one, all, or none), an IPv4 address with
+    a trailing dot (`127.0.0.1.`: an address to browsers, a name the resolver is asked for to others), or one with
     a part in hex or with a leading zero (`0x7f.1`, `010.0.0.1`: octal to inet_aton and most resolvers, 10.0.0.1 to
     others, invalid to Python's `ipaddress`)."""
     if "%" in host:
@@ -41,6 +42,8 @@ def spelling_refusal(host: str) -> str | None:
                                      for p in parts)
     if numeric and any(p[:2] == "0x" or (len(p) > 1 and p[0] == "0") for p in parts):
         return "is an ambiguous IP address (a part in hex or with a leading zero, read differently by different parsers)"
+    if numeric and host.endswith("."):
+        return "is an IP address with a trailing dot (a name to some parsers and resolvers, the address to others)"
     return None
 
 
