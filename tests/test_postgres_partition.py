@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from support.partition import Partition
+from support.postgres import failing_calls
 
 from regwatch.pipeline.store import Store, StoreError
 from regwatch.pipeline.store.postgres import connection
@@ -87,12 +88,7 @@ def test_the_failing_call_waits_once_not_once_more_for_each_idle_connection(part
         assert ended and isinstance(result, StoreError), result
         assert connection._WATCHDOG.cuts - cuts == 1, f"{connection._WATCHDOG.cuts - cuts} waits cut for one call"
         partition.heal()
-        failed = 0
-        for _ in range(6):
-            try:
-                assert store.one("SELECT 1") == 1
-            except StoreError:
-                failed += 1
+        failed = failing_calls(store)
         assert failed == 0, f"{failed} of 6 calls failed once the partition healed"
     finally:
         partition.heal()
@@ -107,12 +103,7 @@ def test_after_a_long_partition_the_server_forgot_the_sessions_one_call_fails_no
         fill_pool(store)
         partition.blackhole()
         partition.heal(forget=True)          # every connection reset: the server gave them up meanwhile
-        failed = 0
-        for _ in range(6):
-            try:
-                assert store.one("SELECT 1") == 1
-            except StoreError:
-                failed += 1
+        failed = failing_calls(store)
         assert failed == 1, f"{failed} of 6 calls failed after the partition"
     finally:
         store.close()

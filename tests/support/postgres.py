@@ -125,3 +125,17 @@ def _has_user(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+def failing_calls(store, n: int = 6) -> int:
+    """How many of `n` calls in a row fail (StoreError) on a PostgreSQL store whose sessions were ended or cut off:
+    the pool's dead connections each failing a call in turn, or one call and the pool made anew."""
+    from regwatch.pipeline.store import StoreError
+
+    failed = 0
+    for _ in range(n):
+        try:
+            assert store.one("SELECT 1") == 1
+        except StoreError:
+            failed += 1
+    return failed
